@@ -1,0 +1,87 @@
+import { GuardCore } from '../core/guard-core.js';
+import type { GuardEventName, Listener } from '../events.js';
+import { MultipartParser } from '../multipart/parser.js';
+import type { Selection } from '../multipart/selection.js';
+import {
+  applyRouteOverrides,
+  type GuardOptions,
+  type RouteConfig,
+  type RouteOverrides,
+} from '../options.js';
+
+/** multer's selectors plus `scan()`, each returning the framework's middleware `M`. */
+export interface GuardMethods<M> {
+  single(field: string): M;
+  array(field: string, maxCount?: number): M;
+  fields(fields: ReadonlyArray<{ name: string; maxCount?: number }>): M;
+  any(): M;
+  none(): M;
+  /** Checks the files left by the host's own multer (memory or disk storage). */
+  scan(): M;
+}
+
+export type RouteGuardOf<M> = M & GuardMethods<M>;
+
+export interface GuardOf<M> extends GuardMethods<M> {
+  /** Route-scoped middleware with some options overridden; shares the client, limiter, cache and events. */
+  route(overrides: RouteOverrides): RouteGuardOf<M>;
+  on<E extends GuardEventName>(name: E, listener: Listener<E>): this;
+  off<E extends GuardEventName>(name: E, listener: Listener<E>): this;
+  once<E extends GuardEventName>(name: E, listener: Listener<E>): this;
+  /** Stops timers and connections; resolves when idle. */
+  close(): Promise<void>;
+}
+
+/** How an adapter makes its middleware from the framework-free flows. */
+export interface AdapterKit<M> {
+  upload(core: GuardCore, route: RouteConfig, parser: MultipartParser, selection: Selection): M;
+  scan(core: GuardCore, route: RouteConfig): M;
+}
+
+/** Builds `photodnaGuard(options)` for one framework: the guard is itself `any()`-style middleware. */
+export function createGuard<M extends object>(
+  kit: AdapterKit<M>,
+  options: GuardOptions | undefined,
+): M & GuardOf<M> {
+  const core = new GuardCore(options);
+  const guard = routeGuard(kit, core, core.routeConfig) as M & GuardOf<M>;
+  guard.route = (overrides) =>
+    routeGuard(
+      kit,
+      core,
+      applyRouteOverrides(core.routeConfig, overrides, core.store !== undefined),
+    );
+  guard.on = (name, listener) => {
+    core.events.on(name, listener);
+    return guard;
+  };
+  guard.off = (name, listener) => {
+    core.events.off(name, listener);
+    return guard;
+  };
+  guard.once = (name, listener) => {
+    core.events.once(name, listener);
+    return guard;
+  };
+  guard.close = () => core.close();
+  return guard;
+}
+
+function routeGuard<M extends object>(
+  kit: AdapterKit<M>,
+  core: GuardCore,
+  route: RouteConfig,
+): RouteGuardOf<M> {
+  const parser = new MultipartParser(route.limits);
+  const upload = (selection: Selection) => kit.upload(core, route, parser, selection);
+  return Object.assign(upload({ kind: 'any' }), {
+    single: (field: string) => upload({ kind: 'single', field }),
+    array: (field: string, maxCount?: number) =>
+      upload({ kind: 'array', field, ...(maxCount === undefined ? {} : { maxCount }) }),
+    fields: (fields: ReadonlyArray<{ name: string; maxCount?: number }>) =>
+      upload({ kind: 'fields', fields }),
+    any: () => upload({ kind: 'any' }),
+    none: () => upload({ kind: 'none' }),
+    scan: () => kit.scan(core, route),
+  });
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * `photodna-guard <command> [...]`: each command lives in its own file and exports
+ * `run(argv): Promise<number>` (the exit code).
+ */
+const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+  emulator: () => import('./emulator.js'),
+  quarantine: () => import('./quarantine.js'),
+};
+
+const USAGE = `Usage: photodna-guard <command> [options]
+
+Commands:
+  emulator      start the local PhotoDNA-compatible emulator
+  quarantine    list, show, report, release or purge quarantined incidents
+
+Run "photodna-guard <command> --help" for a command's options.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const load = name === undefined ? undefined : COMMANDS[name];
+  if (!load) {
+    const help = name === undefined || name === '--help' || name === '-h';
+    (help ? process.stdout : process.stderr).write(`${USAGE}\n`);
+    return help ? 0 : 2;
+  }
+  return (await load()).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `photodna-guard: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

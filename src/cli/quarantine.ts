@@ -1,0 +1,308 @@
+/**
+ * `photodna-guard quarantine list|show|report|release|purge --dir DIR`: the reviewer's tool for
+ * quarantined incidents. It never prints image bytes. NCMEC credentials come from the environment
+ * only (flags would end up in shell history). Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+import { stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { createFileQuarantineStore } from '../quarantine/fs-store.js';
+import { purgeDecision } from '../quarantine/purge-policy.js';
+import { lastSuccessfulReport } from '../quarantine/record.js';
+import type { FileQuarantineStore, QuarantineRecord } from '../quarantine/types.js';
+import { missingReporterFields } from '../report/body.js';
+import { reportQuarantined } from '../report/from-record.js';
+import type { ReporterInfo } from '../types.js';
+
+type Values = Record<string, string | boolean | undefined>;
+interface Context {
+  store: FileQuarantineStore;
+  values: Values;
+  id: string;
+}
+interface Command {
+  usage: string;
+  options: Record<string, { type: 'string' | 'boolean' }>;
+  takesId: boolean;
+  run(ctx: Context): Promise<number>;
+}
+
+class UsageError extends Error {}
+
+const COMMON =
+  '  --dir DIR            the quarantine directory (required)\n  -h, --help           this help';
+const REPORT_ENV = `Environment:
+  PHOTODNA_API_KEY, PHOTODNA_BASE_URL              instead of --api-key / --base-url
+  PHOTODNA_ORG_NAME, PHOTODNA_REPORTER_NAME,
+  PHOTODNA_REPORTER_EMAIL                          instead of the reporter flags
+  NCMEC_USER, NCMEC_PASSWORD                       NCMEC CyberTipline credentials (env only)`;
+
+const USAGE = `Usage: photodna-guard quarantine <command> --dir DIR [options]
+
+Commands:
+  list            one line per incident (--json for JSON)
+  show ID         the incident's record as JSON (never the image)
+  report ID       file the NCMEC report through PhotoDNA's Report endpoint
+  release ID      mark the incident reviewed/released (evidence is kept until preserveUntil)
+  purge           remove incidents past preserveUntil that were reported or released
+
+Run "photodna-guard quarantine <command> --help" for a command's options.`;
+
+const COMMANDS: Record<string, Command> = {
+  list: {
+    usage: `Usage: photodna-guard quarantine list --dir DIR [--json]\n\n${COMMON}\n  --json               print the records as a JSON array`,
+    options: { json: { type: 'boolean' } },
+    takesId: false,
+    run: list,
+  },
+  show: {
+    usage: `Usage: photodna-guard quarantine show ID --dir DIR\n\nPrints the record as JSON; never the image.\n\n${COMMON}`,
+    options: {},
+    takesId: true,
+    run: async ({ store, id }) => {
+      process.stdout.write(`${JSON.stringify(await store.getRecord(id), null, 2)}\n`);
+      return 0;
+    },
+  },
+  report: {
+    usage: `Usage: photodna-guard quarantine report ID --dir DIR [options]
+
+${COMMON}
+  --api-key KEY        PhotoDNA subscription key
+  --base-url URL       PhotoDNA base URL (e.g. the emulator's)
+  --org-name NAME      --reporter-name NAME  --reporter-email EMAIL
+  --reportee-name NAME --additional-info TEXT --publicly-available
+  --test               send to NCMEC's test endpoint (IsTest=true)
+  --force              send again even if the incident was already reported
+
+${REPORT_ENV}`,
+    options: {
+      'api-key': { type: 'string' },
+      'base-url': { type: 'string' },
+      'org-name': { type: 'string' },
+      'reporter-name': { type: 'string' },
+      'reporter-email': { type: 'string' },
+      'reportee-name': { type: 'string' },
+      'additional-info': { type: 'string' },
+      'publicly-available': { type: 'boolean' },
+      test: { type: 'boolean' },
+      force: { type: 'boolean' },
+    },
+    takesId: true,
+    run: report,
+  },
+  release: {
+    usage: `Usage: photodna-guard quarantine release ID --dir DIR [--reason TEXT]\n\n${COMMON}\n  --reason TEXT        why it was released (kept in the record)`,
+    options: { reason: { type: 'string' } },
+    takesId: true,
+    run: async ({ store, id, values }) => {
+      const before = await store.getRecord(id);
+      const record = await store.release(id, str(values.reason));
+      const verb = before.released ? 'was already released' : 'released';
+      process.stdout.write(
+        `${id} ${verb} at ${record.released?.at}; kept until ${record.preserveUntil}\n`,
+      );
+      return 0;
+    },
+  },
+  purge: {
+    usage: `Usage: photodna-guard quarantine purge --dir DIR [--dry-run]\n\nRemoves only incidents past preserveUntil that were reported or released.\n\n${COMMON}\n  --dry-run            print what would be removed, remove nothing`,
+    options: { 'dry-run': { type: 'boolean' } },
+    takesId: false,
+    run: purge,
+  },
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === '--help' || name === '-h') return out(USAGE, 0);
+  const command = name === undefined ? undefined : COMMANDS[name];
+  if (!command) return err(name === undefined ? USAGE : `unknown command "${name}"\n\n${USAGE}`, 2);
+  try {
+    if (rest.some((arg) => /^--ncmec-(user|password)(=|$)/.test(arg))) {
+      throw new UsageError('NCMEC credentials are read only from NCMEC_USER and NCMEC_PASSWORD');
+    }
+    const { values, positionals } = parse(rest, command);
+    if (values.help) return out(command.usage, 0);
+    const dir = str(values.dir);
+    if (!dir) throw new UsageError('--dir is required');
+    if (positionals.length !== (command.takesId ? 1 : 0)) {
+      throw new UsageError(
+        command.takesId ? 'expected exactly one incident ID' : 'unexpected arguments',
+      );
+    }
+    const store = await openStore(dir);
+    return await command.run({ store, values, id: positionals[0] ?? '' });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof UsageError) {
+      return err(`${message}\nRun "photodna-guard quarantine ${name} --help" for usage.`, 2);
+    }
+    return err(`photodna-guard quarantine ${name}: ${message}`, 1);
+  }
+}
+
+function parse(args: string[], command: Command) {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        dir: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        ...command.options,
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Opens an existing directory only: a mistyped --dir must not quietly create an empty store. */
+async function openStore(dir: string): Promise<FileQuarantineStore> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) throw new Error(`no quarantine directory at ${dir}`);
+  return createFileQuarantineStore({ dir });
+}
+
+async function list({ store, values }: Context): Promise<number> {
+  const records = await store.list();
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+  } else {
+    const header = [
+      'ID',
+      'RECEIVED',
+      'ROUTE',
+      'SHA256',
+      'POLICY',
+      'REPORT',
+      'RELEASED',
+      'PRESERVE-UNTIL',
+    ];
+    const rows = records.map(summarize);
+    if (rows.length > 0) process.stdout.write(table([header, ...rows]));
+    else process.stderr.write('no incidents\n');
+  }
+  const incomplete = await store.incomplete();
+  if (incomplete.length > 0) {
+    process.stderr.write(
+      `warning: ${incomplete.length} image(s) without a record (interrupted writes, kept): ${incomplete.join(', ')}\n`,
+    );
+  }
+  return 0;
+}
+
+function summarize(record: QuarantineRecord): string[] {
+  const filed = lastSuccessfulReport(record);
+  const report =
+    filed && record.report.status !== 'reported'
+      ? `${record.report.status}*`
+      : record.report.status;
+  return [
+    record.id,
+    record.receivedAt,
+    `${record.method} ${record.route}`,
+    record.sha256.slice(0, 12),
+    record.policy,
+    (filed ?? record.report).isTest ? `${report} (test)` : report,
+    record.released?.at ?? 'no',
+    record.preserveUntil,
+  ];
+}
+
+function table(rows: string[][]): string {
+  const widths =
+    rows[0]?.map((_, col) => Math.max(...rows.map((row) => row[col]?.length ?? 0))) ?? [];
+  return rows
+    .map(
+      (row) =>
+        `${row
+          .map((cell, col) => cell.padEnd(widths[col] ?? 0))
+          .join('  ')
+          .trimEnd()}\n`,
+    )
+    .join('');
+}
+
+async function report({ store, id, values }: Context): Promise<number> {
+  const env = process.env;
+  const apiKey = str(values['api-key']) ?? env.PHOTODNA_API_KEY;
+  const baseUrl = str(values['base-url']) ?? env.PHOTODNA_BASE_URL;
+  const info: Partial<ReporterInfo> = {
+    orgName: str(values['org-name']) ?? env.PHOTODNA_ORG_NAME,
+    reporterName: str(values['reporter-name']) ?? env.PHOTODNA_REPORTER_NAME,
+    reporterEmail: str(values['reporter-email']) ?? env.PHOTODNA_REPORTER_EMAIL,
+    ncmecUser: env.NCMEC_USER,
+    ncmecPassword: env.NCMEC_PASSWORD,
+    isTest: values.test === true,
+    publiclyAvailable: values['publicly-available'] === true,
+  };
+  const reporteeName = str(values['reportee-name']);
+  const additionalInfo = str(values['additional-info']);
+  if (reporteeName !== undefined) info.reporteeName = reporteeName;
+  if (additionalInfo !== undefined) info.additionalInfo = additionalInfo;
+  if (!apiKey) throw new UsageError('no API key: pass --api-key or set PHOTODNA_API_KEY');
+  const missing = missingReporterFields(info).map((key) => FIELD_SOURCES[key] ?? key);
+  if (missing.length > 0) throw new UsageError(`missing reporter details: ${missing.join('; ')}`);
+
+  const force = values.force === true;
+  const filed = lastSuccessfulReport(await store.getRecord(id));
+  const { PhotoDnaClient } = await import('../client/index.js');
+  const client = new PhotoDnaClient({ apiKey, ...(baseUrl ? { baseUrl } : {}) });
+  try {
+    const args = { store, id, sender: client, info: info as ReporterInfo, force };
+    const result = await reportQuarantined(args);
+    const what =
+      filed && !force
+        ? `was already reported at ${filed.at} (use --force to send again)`
+        : 'reported';
+    const test = (filed && !force ? filed.isTest : info.isTest) ? ', test endpoint' : '';
+    process.stdout.write(
+      `${id} ${what}: tracking id ${result.trackingId}, status ${result.statusCode}${test}\n`,
+    );
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+const FIELD_SOURCES: Partial<Record<keyof ReporterInfo, string>> = {
+  orgName: '--org-name or PHOTODNA_ORG_NAME',
+  reporterName: '--reporter-name or PHOTODNA_REPORTER_NAME',
+  reporterEmail: '--reporter-email or PHOTODNA_REPORTER_EMAIL',
+  ncmecUser: 'NCMEC_USER',
+  ncmecPassword: 'NCMEC_PASSWORD',
+};
+
+async function purge({ store, values }: Context): Promise<number> {
+  const now = new Date();
+  const records = await store.list();
+  const dryRun = values['dry-run'] === true;
+  const removed = new Set(dryRun ? [] : await store.purgeExpired(now));
+  let count = 0;
+  for (const record of records) {
+    const decision = purgeDecision(record, now);
+    const gone = dryRun ? decision.purge : removed.has(record.id);
+    if (gone) count++;
+    const verb = gone ? (dryRun ? 'would remove' : 'removed') : 'kept';
+    process.stdout.write(`${verb} ${record.id} (${decision.reason})\n`);
+  }
+  const summary = `${dryRun ? 'would remove' : 'removed'} ${count}, kept ${records.length - count}`;
+  process.stdout.write(`${summary}\n`);
+  return 0;
+}
+
+function str(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function out(text: string, code: number): number {
+  process.stdout.write(`${text}\n`);
+  return code;
+}
+
+function err(text: string, code: number): number {
+  process.stderr.write(`${text}\n`);
+  return code;
+}

@@ -1,0 +1,282 @@
+import type { Pool } from 'undici';
+import type {
+  ImageMimeType,
+  Logger,
+  Matcher,
+  NcmecCredentials,
+  ReportBody,
+  ReportResult,
+} from '../types.js';
+import { type ExecuteContext, execute, type Job } from './execute.js';
+import { notSentTooLargeError } from './failures.js';
+import { createPool, type HttpRequest, type HttpSettings } from './http.js';
+import { LocalRateLimiter, type RateLimiter } from './limiter.js';
+import { toMatcher } from './matcher.js';
+import {
+  type PhotoDnaClientOptions,
+  type ResolvedClientOptions,
+  resolveClientOptions,
+} from './options.js';
+import {
+  type MatchResponse,
+  parseMatchAnswer,
+  parseMatchHashAnswer,
+  parseReportAnswer,
+} from './responses.js';
+
+export type { PhotoDnaClientOptions } from './options.js';
+export type { MatchResponse } from './responses.js';
+
+/** Per-call options. */
+export interface CallOptions {
+  /**
+   * Aborts the call: a queued call is dropped before it spends a request, an in-flight one is
+   * cancelled. A `TimeoutError` reason (from `AbortSignal.timeout`) is thrown as a
+   * `SCAN_UNAVAILABLE` timeout; any other reason is rethrown as is.
+   */
+  signal?: AbortSignal;
+}
+
+/** Hashes per MatchHash request (SPEC section 2). */
+const HASHES_PER_BATCH = 5;
+/** Bytes above which no image can be accepted by the service (4 MiB): not worth a call. */
+const NEVER_ACCEPTED_BYTES = 4 * 1024 * 1024;
+const MIME_TYPES: ReadonlySet<string> = new Set([
+  'image/gif',
+  'image/jpeg',
+  'image/png',
+  'image/bmp',
+  'image/tiff',
+]);
+
+const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * The only code that talks to the PhotoDNA Cloud Service: rate limited, bounded, retried and
+ * cancellable. One instance per subscription key; share it between guards.
+ */
+export class PhotoDnaClient {
+  readonly #config: ResolvedClientOptions;
+  readonly #pool: Pool;
+  readonly #limiter: RateLimiter;
+  readonly #context: ExecuteContext;
+  readonly #closing = new AbortController();
+  readonly #inflight = new Set<Promise<unknown>>();
+  #closed: Promise<void> | undefined;
+
+  constructor(options: PhotoDnaClientOptions = {}) {
+    const config = resolveClientOptions(options);
+    this.#config = config;
+    const logger = config.logger ?? silentLogger;
+    const http: HttpSettings = {
+      ...config.timeouts,
+      connections: config.connections,
+      maxResponseBytes: config.maxResponseBytes,
+    };
+    this.#pool = createPool(config.origin, http);
+    this.#limiter = new LocalRateLimiter({
+      perSecond: config.rateLimit.perSecond,
+      maxQueue: config.rateLimit.maxQueue,
+      maxConcurrent: config.connections,
+      logger,
+    });
+    if (config.rateLimit.redis !== undefined) {
+      logger.warn(
+        {},
+        'photodna-guard: rateLimit.redis is not supported yet; the rate limit is per process',
+      );
+    }
+    this.#context = {
+      pool: this.#pool,
+      limiter: this.#limiter,
+      http,
+      retry: config.retry,
+      logger,
+      closing: this.#closing.signal,
+    };
+  }
+
+  /** Callers waiting for a rate-limiter slot (diagnostics, benchmarks). */
+  get queued(): number {
+    return this.#limiter.queued;
+  }
+
+  /** Matches image bytes, sent with `contentType` (the type sniffed from the bytes). */
+  match(
+    bytes: Uint8Array,
+    contentType: ImageMimeType,
+    options: CallOptions = {},
+  ): Promise<MatchResponse> {
+    if (!(bytes instanceof Uint8Array))
+      return Promise.reject(new TypeError('bytes must be a Buffer or Uint8Array'));
+    if (!MIME_TYPES.has(contentType)) {
+      return Promise.reject(
+        new TypeError(`contentType must be one of ${[...MIME_TYPES].join(', ')}`),
+      );
+    }
+    if (bytes.byteLength > NEVER_ACCEPTED_BYTES) {
+      return Promise.reject(notSentTooLargeError(bytes.byteLength));
+    }
+    return this.#run(
+      {
+        operation: 'match',
+        request: this.#request(this.#matchPath(), contentType, bytes),
+        idempotent: true,
+        parse: (response) =>
+          parseMatchAnswer(response, { secrets: this.#secrets(), bytes: bytes.byteLength }),
+      },
+      options.signal,
+    );
+  }
+
+  /** Matches the image at a public URL (the service fetches it). */
+  matchUrl(url: string, options: CallOptions = {}): Promise<MatchResponse> {
+    if (!isHttpUrl(url))
+      return Promise.reject(new TypeError('url must be an absolute http(s) URL'));
+    const body = JSON.stringify({ DataRepresentation: 'URL', Value: url });
+    return this.#run(
+      {
+        operation: 'match-url',
+        request: this.#request(this.#matchPath(), 'application/json', body),
+        idempotent: true,
+        parse: (response) => parseMatchAnswer(response, { secrets: this.#secrets() }),
+      },
+      options.signal,
+    );
+  }
+
+  /**
+   * Matches PhotoDNA hashes (base64), any number: sent in batches of at most five, one rate-limiter
+   * slot per batch; results in input order. When one batch fails, the batches still queued are
+   * dropped and the first failure is thrown.
+   */
+  async matchHashes(hashes: string[], options: CallOptions = {}): Promise<MatchResponse[]> {
+    if (
+      !Array.isArray(hashes) ||
+      !hashes.every((hash) => typeof hash === 'string' && hash.length > 0)
+    ) {
+      throw new TypeError('hashes must be an array of non-empty base64 strings');
+    }
+    const batches: string[][] = [];
+    for (let i = 0; i < hashes.length; i += HASHES_PER_BATCH)
+      batches.push(hashes.slice(i, i + HASHES_PER_BATCH));
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const path = `${this.#config.pathPrefix}/photodna/v1.0/MatchHash`;
+    try {
+      const results = await Promise.all(
+        batches.map((batch) => {
+          const body = JSON.stringify(
+            batch.map((Value) => ({ DataRepresentation: 'Hash', Value })),
+          );
+          return this.#run(
+            {
+              operation: 'match-hash',
+              request: this.#request(path, 'application/json', body),
+              idempotent: true,
+              parse: (response) =>
+                parseMatchHashAnswer(response, batch.length, { secrets: this.#secrets() }),
+            },
+            signal,
+          );
+        }),
+      );
+      return results.flat();
+    } catch (error) {
+      stop.abort(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Files an NCMEC report. Never sent twice once the service may have received it: it is retried
+   * only when the request provably never left (queue wait, connection refused, 429).
+   */
+  report(
+    body: ReportBody,
+    credentials: NcmecCredentials,
+    options: CallOptions = {},
+  ): Promise<ReportResult> {
+    const { ncmecUser, ncmecPassword } = credentials ?? {};
+    if (
+      typeof ncmecUser !== 'string' ||
+      !ncmecUser ||
+      typeof ncmecPassword !== 'string' ||
+      !ncmecPassword
+    ) {
+      return Promise.reject(new TypeError('credentials need ncmecUser and ncmecPassword'));
+    }
+    const request = this.#request(
+      `${this.#config.pathPrefix}/photodna/v1.0/Report`,
+      'application/json',
+      JSON.stringify(body),
+    );
+    request.headers['x-usr'] = ncmecUser;
+    request.headers['x-pwd'] = ncmecPassword;
+    return this.#run(
+      {
+        operation: 'report',
+        request,
+        idempotent: false,
+        parse: (response) =>
+          parseReportAnswer(response, { secrets: [...this.#secrets(), ncmecPassword] }),
+      },
+      options.signal,
+    );
+  }
+
+  /** This client as the guard's `Matcher` (its `close` closes the client). */
+  asMatcher(): Matcher {
+    return toMatcher(this);
+  }
+
+  /** Rejects queued calls, lets started calls finish, closes the connections. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing.abort();
+      const stopping = this.#limiter.close();
+      await Promise.allSettled([...this.#inflight]);
+      await stopping;
+      await this.#pool.close();
+    })();
+    return this.#closed;
+  }
+
+  #run<T>(job: Job<T>, signal: AbortSignal | undefined): Promise<T> {
+    const call = execute(this.#context, job, signal);
+    this.#inflight.add(call);
+    const forget = () => this.#inflight.delete(call);
+    call.then(forget, forget);
+    return call;
+  }
+
+  #matchPath(): string {
+    const { apiVersion, enhance, pathPrefix } = this.#config;
+    const path = apiVersion === 'v1' ? '/photodna/v1.0/Match' : '/v2/PhotoDNA/Match';
+    return `${pathPrefix}${path}?enhance=${enhance}`;
+  }
+
+  #request(path: string, contentType: string, body: string | Uint8Array): HttpRequest {
+    const headers: Record<string, string> = {
+      'ocp-apim-subscription-key': this.#config.apiKey,
+      'content-type': contentType,
+      accept: 'application/json',
+    };
+    if (this.#config.evaluation) headers['enable-evaluation'] = this.#config.evaluation;
+    return { path, headers, body };
+  }
+
+  #secrets(): string[] {
+    return [this.#config.apiKey];
+  }
+}
+
+function isHttpUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const { protocol } = new URL(value);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,168 @@
+import type { Pool } from 'undici';
+import { PhotoDnaServiceError } from '../errors.js';
+import type { Logger } from '../types.js';
+import { afterAttempts, closedError, timeoutError } from './failures.js';
+import {
+  type HttpRequest,
+  type HttpResponse,
+  type HttpSettings,
+  post,
+  transportFailure,
+} from './http.js';
+import type { RateLimiter } from './limiter.js';
+import { nextRetryDelay, type RetrySettings } from './retry.js';
+
+/**
+ * One operation, start to finish: every attempt takes a slot from the rate limiter, failures are
+ * classified, and transient ones are retried with backoff until the attempts, the time budget or
+ * the caller's signal run out.
+ */
+
+export type Operation = 'match' | 'match-url' | 'match-hash' | 'report';
+
+export interface Job<T> {
+  operation: Operation;
+  request: HttpRequest;
+  /**
+   * `false` for Report: it is resent only when the request provably never reached the service
+   * (connection refused, connect timeout, 429).
+   */
+  idempotent: boolean;
+  /** Turns an answer into the result, or throws a `PhotoDnaServiceError`. */
+  parse(response: HttpResponse): T;
+}
+
+export interface ExecuteContext {
+  pool: Pool;
+  limiter: RateLimiter;
+  http: HttpSettings;
+  retry: RetrySettings;
+  logger: Logger;
+  /** Aborted by `close()`: ends backoff waits. */
+  closing: AbortSignal;
+}
+
+type Outcome<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: PhotoDnaServiceError; resendSafe: boolean };
+
+const CONFIGURATION_REASONS = new Set(['unauthorized', 'quota-exceeded', 'bad-request']);
+
+export async function execute<T>(
+  context: ExecuteContext,
+  job: Job<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const started = Date.now();
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await attemptOnce(context, job, attempt, signal);
+      if (outcome.ok) return outcome.value;
+      const { error, resendSafe } = outcome;
+      if (error.httpStatus === 429 && error.retryAfter)
+        context.limiter.pause(error.retryAfter * 1000);
+      const delay = nextRetryDelay(
+        { retryable: error.retryable, resendSafe, retryAfter: error.retryAfter },
+        attempt,
+        Date.now() - started,
+        context.retry,
+      );
+      const facts = describe(job.operation, attempt, error);
+      if (delay === undefined) {
+        logFinal(context.logger, facts, error);
+        throw afterAttempts(error, attempt);
+      }
+      context.logger.warn(
+        { ...facts, delayMs: delay },
+        'photodna-guard: PhotoDNA call failed; retrying',
+      );
+      await sleep(delay, signal, context.closing);
+    }
+  } catch (error) {
+    if (signal?.aborted) throw abortError(signal);
+    throw error;
+  }
+}
+
+async function attemptOnce<T>(
+  context: ExecuteContext,
+  job: Job<T>,
+  attempt: number,
+  signal: AbortSignal | undefined,
+): Promise<Outcome<T>> {
+  const release = await context.limiter.acquire({ signal, retry: attempt > 1 });
+  let response: HttpResponse;
+  try {
+    response = await post(context.pool, job.request, context.http, signal);
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    const failure = transportFailure(error, context.http);
+    return { ok: false, error: failure.error, resendSafe: job.idempotent || failure.notSent };
+  } finally {
+    release();
+  }
+  try {
+    return { ok: true, value: job.parse(response) };
+  } catch (error) {
+    if (!(error instanceof PhotoDnaServiceError)) throw error;
+    return { ok: false, error, resendSafe: job.idempotent || error.httpStatus === 429 };
+  }
+}
+
+/**
+ * What the caller's abort becomes: the scan deadline (`AbortSignal.timeout`) is a
+ * `SCAN_UNAVAILABLE` timeout; any other reason (the uploader went away) is rethrown as is.
+ */
+function abortError(signal: AbortSignal): unknown {
+  const reason: unknown = signal.reason;
+  if (reason instanceof DOMException && reason.name === 'TimeoutError') {
+    return timeoutError('The scan deadline passed before PhotoDNA answered.', reason);
+  }
+  return reason;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined, closing: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    if (closing.aborted) return reject(closedError());
+    const done = (error?: unknown) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      closing.removeEventListener('abort', onClose);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onAbort = () => done(signal?.reason);
+    const onClose = () => done(closedError());
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    closing.addEventListener('abort', onClose, { once: true });
+  });
+}
+
+function describe(operation: Operation, attempt: number, error: PhotoDnaServiceError) {
+  return {
+    operation,
+    attempt,
+    reason: error.reason,
+    guardCode: error.guardCode,
+    httpStatus: error.httpStatus,
+    statusCode: error.statusCode,
+    trackingId: error.trackingId,
+    message: error.message,
+  };
+}
+
+function logFinal(
+  logger: Logger,
+  facts: ReturnType<typeof describe>,
+  error: PhotoDnaServiceError,
+): void {
+  if (error.reason !== undefined && CONFIGURATION_REASONS.has(error.reason)) {
+    logger.error(facts, 'photodna-guard: PhotoDNA refused the call (a configuration problem)');
+  } else if (error.guardCode === 'SCAN_UNAVAILABLE') {
+    logger.warn(facts, 'photodna-guard: PhotoDNA call failed');
+  } else {
+    logger.debug(facts, 'photodna-guard: PhotoDNA refused the file');
+  }
+}

@@ -1,0 +1,195 @@
+import Bottleneck from 'bottleneck';
+import type { Logger } from '../types.js';
+import { closedError, queueFullError } from './failures.js';
+import { SlidingWindow } from './window.js';
+
+/**
+ * The rate limiter in front of every PhotoDNA call (attempts and retries alike).
+ *
+ * - At most `perSecond` calls start in any one-second window. The window used is one second plus
+ *   `SAFETY_MARGIN_MS`, so that network jitter between here and the service's sliding window does
+ *   not turn the last call of a window into a 429; the achieved rate stays above 98% of
+ *   `perSecond`. Bottleneck's `minTime` spaces calls evenly (`window / perSecond`), its
+ *   `maxConcurrent` bounds calls in flight, and a local sliding-window log double-checks every
+ *   start (it also makes a `pause()` after a 429 safe).
+ * - Waiting callers sit in our own FIFO, not in bottleneck's queue, so a caller whose signal aborts
+ *   is removed at once and never spends a call: bottleneck only ever holds the one job that hands
+ *   the next free slot to whoever is first in line when the slot comes up.
+ * - The FIFO is bounded: beyond `maxQueue` waiting callers, `acquire` fails at once with
+ *   `SCAN_BUSY` and an estimate of how long the queue takes to drain.
+ *
+ * A cluster-wide (Redis) limiter can implement the same interface later.
+ */
+export interface RateLimiter {
+  /**
+   * Resolves when the caller may start one call; the returned function must be called when the
+   * call is over. Rejects with `SCAN_BUSY` when the queue is full, with `signal.reason` when the
+   * signal aborts first. `retry: true` puts the caller first in line and skips the queue bound
+   * (the call was already admitted once).
+   */
+  acquire(options?: { signal?: AbortSignal | undefined; retry?: boolean }): Promise<Release>;
+  /** Holds every call back for `ms` (the service answered 429 with `Retry-After`). */
+  pause(ms: number): void;
+  /** Callers waiting for a slot. */
+  readonly queued: number;
+  /** Rejects waiting callers and stops timers; calls already started finish on their own. */
+  close(): Promise<void>;
+}
+
+export type Release = () => void;
+
+/** Extra length of the window (see above): 1.5% of a second, so the achieved rate is 98.5%. */
+export const SAFETY_MARGIN_MS = 15;
+
+export interface LimiterSettings {
+  perSecond: number;
+  maxQueue: number;
+  maxConcurrent: number;
+  logger?: Logger | undefined;
+}
+
+interface Waiter {
+  resolve(release: Release): void;
+  reject(reason: unknown): void;
+  detach(): void;
+}
+
+export class LocalRateLimiter implements RateLimiter {
+  readonly #settings: LimiterSettings;
+  readonly #minTime: number;
+  readonly #window: SlidingWindow;
+  readonly #bottleneck: Bottleneck;
+  readonly #waiting: Waiter[] = [];
+  #dispatching = false;
+  #running = 0;
+  #pausedUntil = 0;
+  #closed = false;
+  #wake: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(settings: LimiterSettings) {
+    this.#settings = settings;
+    const windowMs = 1000 + SAFETY_MARGIN_MS;
+    this.#minTime = windowMs / settings.perSecond;
+    this.#window = new SlidingWindow(settings.perSecond, windowMs);
+    this.#bottleneck = new Bottleneck({
+      maxConcurrent: settings.maxConcurrent,
+      minTime: this.#minTime,
+    });
+    this.#bottleneck.on('error', (error: unknown) =>
+      settings.logger?.error({ err: error }, 'photodna-guard: rate limiter error'),
+    );
+  }
+
+  get queued(): number {
+    const waiting = this.#waiting.length;
+    return waiting > 0 && this.#canStartNow() ? waiting - 1 : waiting;
+  }
+
+  acquire(options: { signal?: AbortSignal | undefined; retry?: boolean } = {}): Promise<Release> {
+    const { signal, retry = false } = options;
+    if (this.#closed) return Promise.reject(closedError());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (!retry && this.queued >= this.#settings.maxQueue) {
+      return Promise.reject(queueFullError(this.#drainSeconds()));
+    }
+    return new Promise<Release>((resolve, reject) => {
+      const onAbort = () => {
+        const index = this.#waiting.indexOf(waiter);
+        if (index >= 0) this.#waiting.splice(index, 1);
+        reject(signal?.reason);
+      };
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        detach: () => signal?.removeEventListener('abort', onAbort),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (retry) this.#waiting.unshift(waiter);
+      else this.#waiting.push(waiter);
+      this.#pump();
+    });
+  }
+
+  pause(ms: number): void {
+    this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + ms);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const waiter of this.#waiting.splice(0)) {
+      waiter.detach();
+      waiter.reject(closedError());
+    }
+    clearTimeout(this.#timer);
+    this.#wake?.();
+    await this.#bottleneck.stop({ dropWaitingJobs: true });
+  }
+
+  /** Makes sure one bottleneck job is on its way to hand a slot to the head of the FIFO. */
+  #pump(): void {
+    if (this.#dispatching || this.#closed || this.#waiting.length === 0) return;
+    this.#dispatching = true;
+    this.#bottleneck
+      .schedule(() => this.#dispatch())
+      .catch((error: unknown) => {
+        this.#dispatching = false;
+        if (!this.#closed)
+          this.#settings.logger?.error({ err: error }, 'photodna-guard: rate limiter job failed');
+      });
+  }
+
+  /** Runs inside bottleneck's slot: waits for the window, then starts the first waiting caller. */
+  async #dispatch(): Promise<void> {
+    await this.#waitForWindow();
+    this.#dispatching = false;
+    const waiter = this.#closed ? undefined : this.#waiting.shift();
+    if (!waiter) {
+      // Every caller in line went away while this slot came up: no call is made.
+      this.#pump();
+      return;
+    }
+    waiter.detach();
+    this.#window.record(Date.now());
+    this.#running++;
+    this.#pump();
+    await new Promise<void>((done) => {
+      let released = false;
+      waiter.resolve(() => {
+        if (released) return;
+        released = true;
+        this.#running--;
+        done();
+      });
+    });
+  }
+
+  async #waitForWindow(): Promise<void> {
+    for (;;) {
+      const delay = Math.max(this.#pausedUntil, this.#window.nextAllowedAt()) - Date.now();
+      if (delay <= 0 || this.#closed) return;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        this.#timer = setTimeout(resolve, delay);
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  #canStartNow(): boolean {
+    const now = Date.now();
+    return (
+      this.#running < this.#settings.maxConcurrent &&
+      now >= this.#pausedUntil &&
+      now >= this.#window.nextAllowedAt() &&
+      now >= this.#window.lastStart() + this.#minTime
+    );
+  }
+
+  /** Seconds until everyone now waiting has started (at least 1). */
+  #drainSeconds(): number {
+    const pause = Math.max(0, this.#pausedUntil - Date.now());
+    return Math.max(1, Math.ceil(((this.#waiting.length + 1) * this.#minTime + pause) / 1000));
+  }
+}

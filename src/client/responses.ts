@@ -1,0 +1,227 @@
+import { z } from 'zod';
+import type { PhotoDnaServiceError } from '../errors.js';
+import type { MatchFlag, MatchResult, ReportResult } from '../types.js';
+import { httpStatusError, malformedError, redact, STATUS, statusCodeError } from './failures.js';
+import type { HttpResponse } from './http.js';
+import { parseRetryAfter } from './retry.js';
+
+/**
+ * The service's answers, parsed with zod into typed results. Anything unexpected (not JSON, a
+ * missing field, a match without flags) is a `malformed-response` error, never a clean result.
+ */
+
+/** One Match answer (also one element of a MatchHash answer). */
+export interface MatchResponse extends MatchResult {
+  /** PhotoDNA `Status.Code`: always 3000 here (other codes are thrown as errors). */
+  statusCode: number;
+  description?: string;
+  /** Adult/racy classifier scores, when `evaluation` asked for them. */
+  evaluateResponse?: Record<string, unknown> | null;
+  contentId?: string | null;
+}
+
+/** What the parsers need besides the answer. */
+export interface ParseContext {
+  /** Secrets that must never reach a message (subscription key, NCMEC password). */
+  secrets: readonly string[];
+  /** Size of the image sent, to tell "too large" from "too small" on a 3208. */
+  bytes?: number;
+}
+
+const keyValueSchema = z.object({ Key: z.string(), Value: z.unknown() });
+
+const statusSchema = z.object({
+  Code: z.int(),
+  Description: z.string().nullish(),
+  Exception: z.unknown().optional(),
+});
+
+const matchFlagSchema = z.object({
+  Source: z.string(),
+  Violations: z.array(z.string()).nullish(),
+  MatchDistance: z.number().nullish(),
+  AdvancedInfo: z.array(keyValueSchema).nullish(),
+});
+
+const matchSchema = z
+  .object({
+    Status: statusSchema,
+    TrackingId: z.string().min(1),
+    ContentId: z.string().nullish(),
+    IsMatch: z.boolean(),
+    MatchDetails: z.object({ MatchFlags: z.array(matchFlagSchema).nullish() }).nullish(),
+    EvaluateResponse: z.record(z.string(), z.unknown()).nullish(),
+  })
+  .refine((body) => body.IsMatch || (body.MatchDetails?.MatchFlags?.length ?? 0) === 0, {
+    message: 'IsMatch is false but MatchDetails.MatchFlags is not empty',
+    path: ['IsMatch'],
+  });
+
+/** Only the status: used first, so that an error answer need not carry a full Match shape. */
+const statusOnlySchema = z.object({
+  Status: statusSchema,
+  TrackingId: z.string().nullish(),
+});
+
+const matchHashSchema = z.object({
+  TrackingId: z.string().min(1),
+  Status: statusSchema.nullish(),
+  MatchResults: z.array(z.unknown()),
+});
+
+const reportSchema = z.object({
+  TrackingId: z.string().min(1),
+  Status: statusSchema,
+});
+
+const apimErrorSchema = z.object({
+  statusCode: z.number().optional(),
+  message: z.string().optional(),
+});
+
+/** Parses one Match answer (v1 or v2). */
+export function parseMatchAnswer(response: HttpResponse, context: ParseContext): MatchResponse {
+  const json = checkedJson(response, context);
+  return toMatchResponse(json, context);
+}
+
+/** Parses a MatchHash answer for a batch of `count` hashes, keeping the input order. */
+export function parseMatchHashAnswer(
+  response: HttpResponse,
+  count: number,
+  context: ParseContext,
+): MatchResponse[] {
+  const json = checkedJson(response, context);
+  const parsed = matchHashSchema.safeParse(json);
+  if (!parsed.success) throw shapeError(parsed.error, context);
+  const { TrackingId, MatchResults, Status } = parsed.data;
+  if (Status && Status.Code !== STATUS.OK) throw codeError(Status, TrackingId, context);
+  if (MatchResults.length !== count) {
+    throw malformedError(`${MatchResults.length} MatchHash results for ${count} hashes`, {
+      trackingId: TrackingId,
+    });
+  }
+  return MatchResults.map((item) =>
+    toMatchResponse(
+      typeof item === 'object' && item !== null && !('TrackingId' in item)
+        ? { ...item, TrackingId }
+        : item,
+      context,
+    ),
+  );
+}
+
+/** Parses a Report answer. */
+export function parseReportAnswer(response: HttpResponse, context: ParseContext): ReportResult {
+  const json = checkedJson(response, context);
+  const parsed = reportSchema.safeParse(json);
+  if (!parsed.success) throw shapeError(parsed.error, context);
+  const { TrackingId, Status } = parsed.data;
+  if (Status.Code !== STATUS.OK) throw codeError(Status, TrackingId, context);
+  const result: ReportResult = { trackingId: TrackingId, statusCode: Status.Code, raw: json };
+  if (Status.Description) result.description = Status.Description;
+  return result;
+}
+
+/**
+ * The JSON body of an answer, after mapping HTTP statuses: API Management errors (401, 403, 429,
+ * 5xx) by status; another non-200 by its PhotoDNA `Status.Code` when it has one.
+ */
+function checkedJson(response: HttpResponse, context: ParseContext): unknown {
+  const json = parseJson(response.body);
+  if (response.status === 200) {
+    if (json === undefined)
+      throw malformedError(`HTTP 200 with a body that is not JSON`, { httpStatus: 200 });
+    return json;
+  }
+  const status = statusOnlySchema.safeParse(json);
+  const apimOwned = [401, 403, 429].includes(response.status) || response.status >= 500;
+  if (!apimOwned && status.success && status.data.Status.Code !== STATUS.OK) {
+    throw codeError(
+      status.data.Status,
+      status.data.TrackingId ?? undefined,
+      context,
+      response.status,
+    );
+  }
+  const apim = apimErrorSchema.safeParse(json);
+  const message = apim.success ? apim.data.message : undefined;
+  throw httpStatusError(response.status, {
+    serviceMessage: message === undefined ? undefined : redact(message, context.secrets),
+    retryAfter:
+      response.status === 429
+        ? (parseRetryAfter(response.headers['retry-after'], message) ?? 1)
+        : parseRetryAfter(response.headers['retry-after']),
+  });
+}
+
+function toMatchResponse(json: unknown, context: ParseContext): MatchResponse {
+  const status = statusOnlySchema.safeParse(json);
+  if (!status.success) throw shapeError(status.error, context);
+  if (status.data.Status.Code !== STATUS.OK) {
+    throw codeError(status.data.Status, status.data.TrackingId ?? undefined, context);
+  }
+  const parsed = matchSchema.safeParse(json);
+  if (!parsed.success) throw shapeError(parsed.error, context, status.data.TrackingId ?? undefined);
+  const body = parsed.data;
+  const result: MatchResponse = {
+    isMatch: body.IsMatch,
+    trackingId: body.TrackingId,
+    matchFlags: (body.MatchDetails?.MatchFlags ?? []).map(toMatchFlag),
+    statusCode: body.Status.Code,
+    evaluateResponse: body.EvaluateResponse ?? null,
+    contentId: body.ContentId ?? null,
+  };
+  if (body.Status.Description) result.description = body.Status.Description;
+  return result;
+}
+
+function toMatchFlag(flag: z.output<typeof matchFlagSchema>): MatchFlag {
+  const out: MatchFlag = { source: flag.Source, violations: flag.Violations ?? [] };
+  if (typeof flag.MatchDistance === 'number') out.matchDistance = flag.MatchDistance;
+  const matchId = flag.AdvancedInfo?.find((info) => info.Key === 'MatchId')?.Value;
+  if (typeof matchId === 'string' || typeof matchId === 'number') out.matchId = String(matchId);
+  return out;
+}
+
+function codeError(
+  status: z.output<typeof statusSchema>,
+  trackingId: string | undefined,
+  context: ParseContext,
+  httpStatus?: number,
+): PhotoDnaServiceError {
+  const text = [status.Description, typeof status.Exception === 'string' ? status.Exception : '']
+    .filter(Boolean)
+    .join(' - ');
+  return statusCodeError(status.Code, {
+    description: text ? redact(text, context.secrets) : undefined,
+    trackingId,
+    httpStatus,
+    bytes: context.bytes,
+  });
+}
+
+function shapeError(
+  error: z.ZodError,
+  context: ParseContext,
+  trackingId?: string,
+): PhotoDnaServiceError {
+  const where = error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+  return malformedError(`JSON of an unexpected shape (${redact(where, context.secrets)})`, {
+    httpStatus: 200,
+    trackingId,
+    cause: error,
+  });
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

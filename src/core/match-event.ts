@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { GuardEvents, MatchEvent } from '../events.js';
+import type { QuarantineStore } from '../quarantine/types.js';
+import { buildReportBody, credentialsOf, missingReporterFields } from '../report/body.js';
+import { type ReportSender, reportQuarantined } from '../report/from-record.js';
+import type { FileFacts, MatchResult, Policy, ReporterInfo, ReportResult } from '../types.js';
+import type { RequestContext } from './request-context.js';
+
+export interface ReportingDeps {
+  events: GuardEvents;
+  store: QuarantineStore | undefined;
+  /** Sends reports; absent when no API key is configured. */
+  sender: (() => ReportSender) | undefined;
+  reporter: Partial<ReporterInfo> | undefined;
+}
+
+/** Builds the `match` event for one matched file, with its memoized `report()`. */
+export function createMatchEvent(
+  deps: ReportingDeps,
+  ctx: RequestContext,
+  match: { file: FileFacts; bytes: Buffer; result: MatchResult },
+  policy: Policy,
+  incident: { id: string; quarantineId?: string } = { id: randomUUID() },
+): MatchEvent {
+  let first: Promise<ReportResult> | undefined;
+  const event: MatchEvent = {
+    id: incident.id,
+    receivedAt: ctx.receivedAt,
+    route: ctx.route,
+    method: ctx.method,
+    ip: ctx.ip,
+    ...(ctx.userAgent === undefined ? {} : { userAgent: ctx.userAgent }),
+    file: match.file,
+    trackingId: match.result.trackingId,
+    matchFlags: match.result.matchFlags,
+    policy,
+    ...(incident.quarantineId === undefined ? {} : { quarantineId: incident.quarantineId }),
+    buffer: match.bytes,
+    report(info = {}, options = {}) {
+      if (!first || options.force) {
+        const attempt = sendReport(deps, event, info, options.force === true);
+        if (!first)
+          first = attempt.catch((error) => {
+            first = undefined; // a failed report may be tried again
+            throw error;
+          });
+        return attempt;
+      }
+      return first;
+    },
+  };
+  return event;
+}
+
+async function sendReport(
+  deps: ReportingDeps,
+  event: MatchEvent,
+  overrides: Partial<ReporterInfo>,
+  force: boolean,
+): Promise<ReportResult> {
+  try {
+    const info = { ...deps.reporter, ...overrides };
+    const missing = missingReporterFields(info);
+    if (missing.length > 0) {
+      throw new TypeError(`report(): missing reporter fields: ${missing.join(', ')}`);
+    }
+    if (!deps.sender) {
+      throw new TypeError(
+        'report(): no PhotoDNA API key is configured (apiKey or PHOTODNA_API_KEY)',
+      );
+    }
+    const sender = deps.sender();
+    const complete = info as ReporterInfo;
+    if (event.quarantineId && deps.store) {
+      return await reportQuarantined({
+        store: deps.store,
+        id: event.quarantineId,
+        sender,
+        info: complete,
+        force,
+      });
+    }
+    const subject = {
+      bytes: event.buffer,
+      file: event.file,
+      ip: event.ip,
+      receivedAt: event.receivedAt,
+    };
+    return await sender.report(buildReportBody(subject, complete), credentialsOf(complete));
+  } catch (error) {
+    const err = error instanceof Error ? error : new Error(String(error));
+    deps.events.emit('error', {
+      error: err,
+      stage: 'report',
+      route: event.route,
+      file: event.file,
+    });
+    throw err;
+  }
+}

@@ -1,0 +1,31 @@
+import type { RouteConfig } from '../options.js';
+import type { Policy } from '../types.js';
+import type { RequestContext } from './request-context.js';
+
+/**
+ * The policy for a request: a fixed name, the first path rule that matches (a string matches as
+ * a prefix on a segment boundary, so '/chat' covers '/chat/x' but not '/chatroom'), or the
+ * host's function. Requests no rule covers are blocked.
+ */
+export async function resolvePolicy(
+  policy: RouteConfig['policy'],
+  ctx: RequestContext,
+): Promise<Policy> {
+  if (typeof policy === 'string') return policy;
+  if (typeof policy === 'function') {
+    const chosen = await policy(ctx.raw);
+    if (chosen !== 'block' && chosen !== 'quarantine' && chosen !== 'flag') {
+      throw new TypeError(`the policy function returned ${String(chosen)}`);
+    }
+    return chosen;
+  }
+  const rule = policy.find(({ path }) =>
+    typeof path === 'string' ? coversPath(path, ctx.route) : path.test(ctx.route),
+  );
+  return rule?.policy ?? 'block';
+}
+
+function coversPath(prefix: string, route: string): boolean {
+  const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  return route === base || route.startsWith(`${base}/`) || base === '';
+}

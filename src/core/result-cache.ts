@@ -1,0 +1,84 @@
+import type { MatchResult } from '../types.js';
+
+export interface ResultCacheOptions {
+  max: number;
+  cleanTtlMs: number;
+  matchTtlMs: number;
+}
+
+interface Entry {
+  result: MatchResult;
+  expires: number;
+}
+
+/**
+ * Match results keyed by the bytes' SHA-256: a bounded LRU with one TTL for clean results and
+ * another for matches, plus in-flight sharing, so a re-upload (or a concurrent duplicate) of the
+ * same bytes costs no PhotoDNA call. Failures are never cached.
+ */
+export class ResultCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #inFlight = new Map<string, Promise<MatchResult>>();
+  readonly #options: ResultCacheOptions;
+
+  constructor(options: ResultCacheOptions) {
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(sha256: string, now = Date.now()): MatchResult | undefined {
+    const entry = this.#entries.get(sha256);
+    if (!entry) return undefined;
+    this.#entries.delete(sha256);
+    if (entry.expires <= now) return undefined;
+    this.#entries.set(sha256, entry); // most recently used goes last
+    return entry.result;
+  }
+
+  set(sha256: string, result: MatchResult, now = Date.now()): void {
+    const ttl = result.isMatch ? this.#options.matchTtlMs : this.#options.cleanTtlMs;
+    if (ttl <= 0) return;
+    this.#entries.delete(sha256);
+    this.#entries.set(sha256, { result, expires: now + ttl });
+    while (this.#entries.size > this.#options.max) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  /**
+   * The cached result, or the one being fetched for the same bytes, or a new fetch. `cached` is
+   * true when no call was started for this lookup.
+   */
+  async lookup(
+    sha256: string,
+    fetch: () => Promise<MatchResult>,
+    signal: AbortSignal,
+  ): Promise<{ result: MatchResult; cached: boolean }> {
+    const hit = this.get(sha256);
+    if (hit) return { result: hit, cached: true };
+    const pending = this.#inFlight.get(sha256);
+    if (pending) {
+      try {
+        return { result: await pending, cached: true };
+      } catch (error) {
+        // The other request's failure (its uploader left, its deadline passed) is not ours.
+        if (signal.aborted) throw error;
+        if (this.#inFlight.get(sha256) === pending) this.#inFlight.delete(sha256);
+      }
+    }
+    const call = fetch();
+    this.#inFlight.set(sha256, call);
+    try {
+      const result = await call;
+      this.set(sha256, result);
+      return { result, cached: false };
+    } finally {
+      this.#inFlight.delete(sha256);
+    }
+  }
+}

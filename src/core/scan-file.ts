@@ -1,0 +1,74 @@
+import { GuardError, toGuardError } from '../errors.js';
+import type { GuardEvents } from '../events.js';
+import type { FileFacts, Matcher, MatchResult } from '../types.js';
+import type { ResultCache } from './result-cache.js';
+
+/** What checking one valid file came to. */
+export type FileScan =
+  | { outcome: 'clean' | 'match'; file: FileFacts; bytes: Buffer; result: MatchResult }
+  | { outcome: 'unchecked'; file: FileFacts; bytes: Buffer; error: GuardError }
+  | { outcome: 'aborted'; file: FileFacts; bytes: Buffer };
+
+export interface ScanFileDeps {
+  matcher: Matcher;
+  cache: ResultCache | undefined;
+  events: GuardEvents;
+}
+
+/**
+ * Asks the matcher about one validated file within the scan deadline, through the dedup cache,
+ * and reports it as a `scan` event. Never throws: every failure becomes an outcome.
+ */
+export async function scanFile(
+  deps: ScanFileDeps,
+  file: FileFacts,
+  bytes: Buffer,
+  options: { requestSignal: AbortSignal; timeoutMs: number; route: string },
+): Promise<FileScan> {
+  const started = performance.now();
+  const signal = AbortSignal.any([options.requestSignal, AbortSignal.timeout(options.timeoutMs)]);
+  const ask = () =>
+    deadline(deps.matcher.match({ bytes, contentType: file.mimetype, file, signal }), signal);
+  let scan: FileScan;
+  let cached = false;
+  try {
+    const found = deps.cache
+      ? await deps.cache.lookup(file.sha256, ask, signal)
+      : { result: await ask(), cached: false };
+    cached = found.cached;
+    scan = { outcome: found.result.isMatch ? 'match' : 'clean', file, bytes, result: found.result };
+  } catch (error) {
+    if (options.requestSignal.aborted) return { outcome: 'aborted', file, bytes };
+    scan = { outcome: 'unchecked', file, bytes, error: asScanError(error, signal) };
+  }
+  deps.events.emit('scan', {
+    file,
+    outcome: scan.outcome,
+    durationMs: performance.now() - started,
+    cached,
+    route: options.route,
+    ...('result' in scan ? { trackingId: scan.result.trackingId } : {}),
+  });
+  return scan;
+}
+
+/** Settles with the matcher's answer, or rejects as soon as the signal aborts (a hung matcher cannot hold the request). */
+function deadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function asScanError(error: unknown, signal: AbortSignal): GuardError {
+  if (signal.aborted && error === signal.reason) {
+    return new GuardError('SCAN_UNAVAILABLE', {
+      reason: 'timeout',
+      detail: 'the scan deadline (scanTimeoutMs) passed',
+      cause: error,
+    });
+  }
+  return toGuardError(error);
+}

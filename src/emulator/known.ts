@@ -1,0 +1,83 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeHash, matchIdFor, sha256Hex, squaredDistance } from './hash.js';
+import type { KnownItems } from './types.js';
+
+/** `KnownItems`, taking any `Uint8Array` for image bytes. */
+export type KnownInput = Omit<KnownItems, 'images'> & { images?: Array<Uint8Array | string> };
+
+/** Files read from one `--known` directory at most (non-recursive). */
+const MAX_FILES_PER_DIRECTORY = 10_000;
+
+export interface KnownImage {
+  matchId: string;
+}
+
+export interface NearestHash {
+  matchId: string;
+  distance: number;
+}
+
+/**
+ * What the emulator reports as a match: image bytes by SHA-256 (distance 0), and PhotoDNA
+ * hashes for MatchHash by squared Euclidean distance.
+ */
+export class KnownList {
+  private readonly images = new Map<string, KnownImage>();
+  private readonly hashes = new Map<string, { bytes: Uint8Array; matchId: string }>();
+
+  /** Adds images (bytes or paths; a directory adds its files), SHA-256s and hashes. */
+  async add(items: KnownInput): Promise<void> {
+    for (const image of items.images ?? []) {
+      if (typeof image === 'string') await this.addPath(image);
+      else this.addSha256(sha256Hex(image));
+    }
+    for (const hex of items.sha256 ?? []) this.addSha256(hex);
+    for (const value of items.hashes ?? []) this.addHash(value);
+  }
+
+  addSha256(hex: string): void {
+    const sha = hex.toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(sha)) throw new TypeError(`not a hex SHA-256: ${hex}`);
+    if (!this.images.has(sha)) this.images.set(sha, { matchId: matchIdFor(sha) });
+  }
+
+  addHash(base64: string): void {
+    const bytes = decodeHash(base64);
+    if (!bytes) throw new TypeError('a known hash must be base64 of 144 bytes');
+    const sha = sha256Hex(bytes);
+    if (!this.hashes.has(sha)) this.hashes.set(sha, { bytes, matchId: matchIdFor(sha) });
+  }
+
+  /** The known image with these bytes' SHA-256, if any. */
+  image(sha256: string): KnownImage | undefined {
+    return this.images.get(sha256);
+  }
+
+  /** The closest known hash within `threshold`, if any. */
+  nearestHash(hash: Uint8Array, threshold: number): NearestHash | undefined {
+    let best: NearestHash | undefined;
+    for (const known of this.hashes.values()) {
+      const distance = squaredDistance(hash, known.bytes);
+      if (distance <= threshold && (!best || distance < best.distance)) {
+        best = { matchId: known.matchId, distance };
+      }
+    }
+    return best;
+  }
+
+  private async addPath(path: string): Promise<void> {
+    const info = await stat(path);
+    if (info.isFile()) {
+      this.addSha256(sha256Hex(await readFile(path)));
+      return;
+    }
+    if (!info.isDirectory()) throw new TypeError(`not a file or directory: ${path}`);
+    const entries = await readdir(path, { withFileTypes: true });
+    const files = entries.filter((entry) => entry.isFile() && !entry.name.startsWith('.'));
+    if (files.length > MAX_FILES_PER_DIRECTORY) {
+      throw new RangeError(`${path} holds more than ${MAX_FILES_PER_DIRECTORY} files`);
+    }
+    for (const file of files) this.addSha256(sha256Hex(await readFile(join(path, file.name))));
+  }
+}

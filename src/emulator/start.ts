@@ -1,0 +1,59 @@
+import type { AddressInfo } from 'node:net';
+import { KnownList } from './known.js';
+import { resolveOptions } from './options.js';
+import { createEmulatorServer } from './server.js';
+import { createState } from './state.js';
+import { testImages } from './test-images.js';
+import type { Emulator, EmulatorOptions, KnownItems } from './types.js';
+
+/**
+ * Starts a local PhotoDNA-compatible server (SPEC 3.5). Options are validated once, here; an
+ * invalid option throws `InvalidOptionsError`. Resolves when the server is listening.
+ */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const resolved = resolveOptions(options);
+  const known = new KnownList();
+  if (resolved.includeTestImages) {
+    for (const image of testImages()) known.addSha256(image.sha256);
+  }
+  await known.add(resolved.known);
+
+  const state = createState(resolved, known);
+  const server = createEmulatorServer(state);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(resolved.port, resolved.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  const { port } = server.address() as AddressInfo;
+  const host = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host;
+  let closed: Promise<void> | undefined;
+
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    calls: state.calls,
+    reports: state.reports,
+    testReports: state.testReports,
+    faults: state.faults,
+    setLatency(ms: number): void {
+      if (!(Number.isInteger(ms) && ms >= 0))
+        throw new RangeError('latency must be a non-negative integer');
+      state.latencyMs = ms;
+    },
+    addKnown(items: KnownItems): Promise<void> {
+      return known.add(items);
+    },
+    close(): Promise<void> {
+      closed ??= new Promise<void>((resolve) => {
+        state.closing.abort();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * The emulator's public types. `startEmulator` validates `EmulatorOptions` once, with the schema
+ * in `options.ts`; a type test there keeps this interface and the schema in step.
+ */
+
+/** One injected failure, consumed by one Match or MatchHash call. */
+export type FaultSpec =
+  /**
+   * An API Management error: HTTP `status` with the body `{statusCode, message}`, and a
+   * `Retry-After` header when `retryAfter` is given (always for 429, where it defaults to 1).
+   */
+  | { type: 'status'; status: number; retryAfter?: number }
+  /** HTTP 200 with a PhotoDNA body whose `Status.Code` is `code` (e.g. 3004). */
+  | { type: 'code'; code: number }
+  /** The socket is destroyed without an answer. */
+  | { type: 'reset' }
+  /** No answer at all, until `close()`. */
+  | { type: 'hang' }
+  /** HTTP 200 with `Content-Type: application/json` and a body that is not JSON. */
+  | { type: 'malformed' }
+  /** HTTP 200 with valid JSON of the wrong shape. */
+  | { type: 'shape' }
+  /** The normal answer, `ms` milliseconds late (on top of `latencyMs`). */
+  | { type: 'latency'; ms: number };
+
+export type FaultType = FaultSpec['type'];
+
+/** What `known` adds to the known list. */
+export interface KnownItems {
+  /** Images (bytes, or a file path; a directory adds every file in it) matched by SHA-256. */
+  images?: Array<Buffer | string>;
+  /** Hex SHA-256 of image bytes. */
+  sha256?: string[];
+  /** PhotoDNA hashes for MatchHash: base64 of 144 bytes. */
+  hashes?: string[];
+}
+
+export interface EmulatorOptions {
+  /** TCP port; 0 picks a free one. Defaults to `0`. */
+  port?: number;
+  /** Interface to listen on. Defaults to `'127.0.0.1'`. */
+  host?: string;
+  /** When set, only this subscription key is accepted. Defaults to any non-empty key. */
+  apiKey?: string;
+  /** Images and hashes reported as matches. Defaults to none (besides the test images). */
+  known?: KnownItems;
+  /** Put the shipped synthetic test images (`testImages()`) on the known list. Defaults to `true`. */
+  includeTestImages?: boolean;
+  /**
+   * Accepted requests per key in any sliding one-second window, for each API version, or
+   * `false` for no limit. MatchHash counts as v1; Report is not limited.
+   * Defaults to 5/s on v2 paths and 10/s on v1 paths.
+   */
+  rateLimit?: { perSecond: number } | false;
+  /** Milliseconds added to every API answer (not admin routes). Defaults to `0`. */
+  latencyMs?: number;
+  /**
+   * Faults consumed in order, one per Match/MatchHash call that passed the key check and the
+   * rate limit (Report and admin routes never consume one). Defaults to none.
+   */
+  faults?: FaultSpec[];
+  /** A random fault (probability `rate`, 0..1) for calls that find the queue empty. Defaults to none. */
+  errorRate?: { rate: number; fault: FaultSpec };
+  /**
+   * Hosts (`host` or `host:port`) the JSON URL form may fetch from, besides loopback (always
+   * allowed). Any other host answers 3002 without a fetch. Defaults to none.
+   */
+  urlAllowList?: string[];
+  /**
+   * Largest squared Euclidean distance between two 144-byte hashes that MatchHash reports as a
+   * match. Defaults to `40000` (`DEFAULT_HASH_THRESHOLD`: a root-mean-square difference of about
+   * 16.7 per byte).
+   */
+  hashThreshold?: number;
+}
+
+/** One API call, in arrival order (rejected ones included; unknown paths and admin routes not). */
+export interface EmulatorCall {
+  /** `Date.now()` when the request arrived. */
+  at: number;
+  operation: 'match-v1' | 'match-v2' | 'match-hash' | 'report';
+  path: string;
+  key?: string;
+  contentType?: string;
+  /** The HTTP status answered; 0 while pending and for `reset`/`hang` faults (no answer). */
+  httpStatus: number;
+  /** The PhotoDNA `Status.Code` answered (a MatchHash batch: its top-level code, 3000 when accepted). */
+  statusCode?: number;
+  fault?: FaultType;
+  isMatch?: boolean;
+}
+
+/** One accepted Report. The `x-pwd` value is never stored. */
+export interface EmulatorReport {
+  receivedAt: Date;
+  trackingId: string;
+  /** The `x-usr` header. */
+  ncmecUser?: string;
+  /** Whether an `x-pwd` header was sent (its value is never kept). */
+  ncmecPasswordPresent: boolean;
+  /** Whether the body asked for NCMEC's test endpoint (`AdditionalMetadata` `IsTest=true`). */
+  isTest: boolean;
+  /** The parsed JSON body, as received. */
+  body: unknown;
+}
+
+export interface EmulatorFaults {
+  /** Appends to the fault queue. */
+  push(...faults: FaultSpec[]): void;
+  /** Empties the queue and removes the error rate. */
+  clear(): void;
+  /** Sets the random fault for calls that find the queue empty (rate 0 disables it). */
+  setErrorRate(rate: number, fault: FaultSpec): void;
+  /** How many faults are queued. */
+  readonly pending: number;
+}
+
+export interface Emulator {
+  /** Base URL, e.g. `http://127.0.0.1:40123` (no trailing slash). */
+  url: string;
+  port: number;
+  /** Stops the server, ending pending and hanging requests. Resolves when it is closed. */
+  close(): Promise<void>;
+  calls: EmulatorCall[];
+  /** Accepted reports without `IsTest=true`. */
+  reports: EmulatorReport[];
+  /** Accepted reports with `AdditionalMetadata` `IsTest=true`. */
+  testReports: EmulatorReport[];
+  faults: EmulatorFaults;
+  setLatency(ms: number): void;
+  addKnown(known: KnownItems): Promise<void>;
+}

@@ -1,0 +1,156 @@
+import type { ErrorCode, UnavailableReason } from './errors.js';
+import type { QuarantineRecord } from './quarantine/types.js';
+import type {
+  FileFacts,
+  Logger,
+  MatchFlag,
+  Policy,
+  ReporterInfo,
+  ReportResult,
+  ScanOutcome,
+} from './types.js';
+
+/** `scan`: every file checked (or that could not be checked). */
+export interface ScanEvent {
+  file: FileFacts;
+  outcome: ScanOutcome;
+  durationMs: number;
+  cached: boolean;
+  trackingId?: string;
+  route: string;
+}
+
+/** `match`: a file matched a hash list. Carries the bytes for reporting: never log them. */
+export interface MatchEvent {
+  id: string;
+  receivedAt: Date;
+  route: string;
+  method: string;
+  ip: string;
+  userAgent?: string;
+  file: FileFacts;
+  trackingId: string;
+  matchFlags: MatchFlag[];
+  policy: Policy;
+  quarantineId?: string;
+  /** The image bytes, for reporting; never log them. */
+  buffer: Buffer;
+  /**
+   * Files an NCMEC report through PhotoDNA's Report endpoint; `info` is merged over
+   * `options.reporter`. A second call returns the first result unless `{ force: true }`.
+   */
+  report(info?: Partial<ReporterInfo>, options?: { force?: boolean }): Promise<ReportResult>;
+}
+
+/** `quarantine`: a matched file was durably stored. */
+export interface QuarantineEvent {
+  record: QuarantineRecord;
+}
+
+/** `reject`: a request was rejected because of a file or the multipart body. */
+export interface RejectEvent {
+  code: ErrorCode;
+  status: number;
+  /** Why, for logs (never shown to the uploader). */
+  detail?: string;
+  route: string;
+  method: string;
+  ip: string;
+  /** Present when a specific file caused it (validation rejections). */
+  file?: Partial<FileFacts> & { field: string; originalname: string };
+}
+
+/** `error`: service, configuration, store, hook and listener failures. */
+export interface ErrorEvent {
+  error: Error;
+  stage: 'scan' | 'quarantine' | 'hook' | 'report' | 'listener' | 'cleanup';
+  reason?: UnavailableReason;
+  route?: string;
+  file?: FileFacts;
+}
+
+export interface GuardEventMap {
+  scan: ScanEvent;
+  match: MatchEvent;
+  quarantine: QuarantineEvent;
+  reject: RejectEvent;
+  error: ErrorEvent;
+}
+
+export type GuardEventName = keyof GuardEventMap;
+export type Listener<E extends GuardEventName> = (event: GuardEventMap[E]) => unknown;
+
+/** The JSON body of every rejection. */
+export interface RejectionBody {
+  error: { code: ErrorCode; message: string };
+}
+
+/**
+ * A small typed emitter. Unlike Node's EventEmitter, an `error` event with no listener does not
+ * throw, and a listener that throws (or rejects) is reported to the logger and as an `error`
+ * event instead of breaking the request.
+ */
+export class GuardEvents {
+  readonly #listeners = new Map<GuardEventName, Set<Listener<GuardEventName>>>();
+  readonly #logger: Logger | undefined;
+
+  constructor(logger?: Logger) {
+    this.#logger = logger;
+  }
+
+  on<E extends GuardEventName>(name: E, listener: Listener<E>): this {
+    this.#set(name).add(listener as Listener<GuardEventName>);
+    return this;
+  }
+
+  off<E extends GuardEventName>(name: E, listener: Listener<E>): this {
+    this.#listeners.get(name)?.delete(listener as Listener<GuardEventName>);
+    return this;
+  }
+
+  once<E extends GuardEventName>(name: E, listener: Listener<E>): this {
+    const wrapper: Listener<E> = (event) => {
+      this.off(name, wrapper);
+      return listener(event);
+    };
+    return this.on(name, wrapper);
+  }
+
+  listenerCount(name: GuardEventName): number {
+    return this.#listeners.get(name)?.size ?? 0;
+  }
+
+  /** Calls every listener; async listeners run on without being awaited. */
+  emit<E extends GuardEventName>(name: E, event: GuardEventMap[E]): void {
+    void this.emitAndWait(name, event);
+  }
+
+  /** Calls every listener and waits for all of them to settle. Never rejects. */
+  async emitAndWait<E extends GuardEventName>(name: E, event: GuardEventMap[E]): Promise<void> {
+    const listeners = [...(this.#listeners.get(name) ?? [])];
+    await Promise.all(
+      listeners.map(async (listener) => {
+        try {
+          await listener(event);
+        } catch (error) {
+          this.#listenerFailed(name, error);
+        }
+      }),
+    );
+  }
+
+  #listenerFailed(name: GuardEventName, error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.#logger?.error({ err, event: name }, `photodna-guard: a '${name}' listener threw`);
+    if (name !== 'error') this.emit('error', { error: err, stage: 'listener' });
+  }
+
+  #set(name: GuardEventName): Set<Listener<GuardEventName>> {
+    let set = this.#listeners.get(name);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(name, set);
+    }
+    return set;
+  }
+}

@@ -1,0 +1,2 @@
+// `photodna-guard/koa`: the Koa adapter.
+export * from './adapters/koa.js';

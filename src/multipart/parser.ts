@@ -1,0 +1,94 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import multer from 'multer';
+import { GuardError } from '../errors.js';
+import type { Limits } from '../options.js';
+import type { Selection } from './selection.js';
+
+/** The uploader went away mid-body: there is nobody to answer. */
+export class UploadAborted extends Error {
+  constructor(cause?: unknown) {
+    super('the upload was aborted by the client', cause === undefined ? {} : { cause });
+    this.name = 'UploadAborted';
+  }
+}
+
+const LIMIT_CODES = new Set([
+  'LIMIT_PART_COUNT',
+  'LIMIT_FILE_COUNT',
+  'LIMIT_FIELD_KEY',
+  'LIMIT_FIELD_VALUE',
+  'LIMIT_FIELD_COUNT',
+  'LIMIT_UNEXPECTED_FILE',
+  'LIMIT_FIELD_NESTING',
+  'LIMIT_FIELD_ARRAY_INDEX',
+]);
+
+const ABORT_MESSAGES = new Set(['Request aborted', 'Request closed']);
+
+/**
+ * multer with memory storage and finite limits taken from the guard's options. One parser per
+ * route configuration, created up front; `parse` runs it on a raw Node request.
+ */
+export class MultipartParser {
+  readonly #multer: multer.Multer;
+
+  constructor(limits: Limits) {
+    this.#multer = multer({
+      storage: multer.memoryStorage(),
+      limits: {
+        fileSize: limits.maxFileSize,
+        files: limits.maxFiles,
+        fields: limits.maxFields,
+        fieldSize: limits.maxFieldSize,
+        fieldNameSize: limits.maxFieldNameSize,
+        parts: limits.maxParts,
+        headerPairs: limits.maxHeaderPairs,
+      },
+    });
+  }
+
+  /** Parses the body into `req.body` and `req.file(s)`; rejects with a `GuardError` or `UploadAborted`. */
+  parse(req: IncomingMessage, res: ServerResponse, selection: Selection): Promise<void> {
+    const middleware = this.#middleware(selection);
+    return new Promise((resolve, reject) => {
+      middleware(req as never, res as never, (error?: unknown) => {
+        if (error === undefined || error === null) resolve();
+        else reject(classify(error, req));
+      });
+    });
+  }
+
+  #middleware(selection: Selection) {
+    switch (selection.kind) {
+      case 'any':
+        return this.#multer.any();
+      case 'none':
+        return this.#multer.none();
+      case 'single':
+        return this.#multer.single(selection.field);
+      case 'array':
+        return this.#multer.array(selection.field, selection.maxCount);
+      case 'fields':
+        return this.#multer.fields([...selection.fields]);
+    }
+  }
+}
+
+function classify(error: unknown, req: IncomingMessage): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  if (ABORT_MESSAGES.has(message) || (req.destroyed && !req.complete))
+    return new UploadAborted(error);
+  const code = (error as { code?: unknown }).code;
+  if (error instanceof multer.MulterError) {
+    if (code === 'LIMIT_FILE_SIZE') {
+      return new GuardError('FILE_TOO_LARGE', {
+        detail: `field '${error.field ?? ''}'`,
+        cause: error,
+      });
+    }
+    if (typeof code === 'string' && LIMIT_CODES.has(code)) {
+      return new GuardError('LIMIT_EXCEEDED', { detail: `${code}: ${message}`, cause: error });
+    }
+  }
+  return new GuardError('MALFORMED_MULTIPART', { detail: message, cause: error });
+}

@@ -1,0 +1,81 @@
+/** Which file fields a route accepts: the same choices as a multer instance. */
+export type Selection =
+  | { kind: 'any' }
+  | { kind: 'none' }
+  | { kind: 'single'; field: string }
+  | { kind: 'array'; field: string; maxCount?: number }
+  | { kind: 'fields'; fields: ReadonlyArray<{ name: string; maxCount?: number }> };
+
+/** multer's file shape (memory storage has `buffer`, disk storage has `path`). */
+export interface MulterFile {
+  fieldname: string;
+  originalname: string;
+  encoding: string;
+  mimetype: string;
+  size: number;
+  buffer?: Buffer;
+  path?: string;
+  destination?: string;
+  filename?: string;
+}
+
+/** Where multer put the files: `req.file` for single, `req.files` array or object otherwise. */
+export interface MulterTarget {
+  file?: MulterFile;
+  files?: MulterFile[] | Record<string, MulterFile[]>;
+}
+
+/** Every file of a parsed request, in order. */
+export function filesOf(target: MulterTarget): MulterFile[] {
+  const list: MulterFile[] = [];
+  if (target.file) list.push(target.file);
+  if (Array.isArray(target.files)) list.push(...target.files);
+  else if (target.files) for (const group of Object.values(target.files)) list.push(...group);
+  return list;
+}
+
+/** Removes files from wherever multer put them (matched files under 'flag'). */
+export function withholdFiles(target: MulterTarget, withheld: ReadonlySet<MulterFile>): void {
+  if (withheld.size === 0) return;
+  if (target.file && withheld.has(target.file)) delete target.file;
+  if (Array.isArray(target.files)) target.files = target.files.filter((f) => !withheld.has(f));
+  else if (target.files) {
+    for (const [name, group] of Object.entries(target.files)) {
+      target.files[name] = group.filter((f) => !withheld.has(f));
+    }
+  }
+}
+
+/**
+ * Re-shapes files already parsed by another guard (as `any()`) for this route's selection, so a
+ * route guard behind `app.use(guard)` sees `req.file` / `req.files` as it expects without
+ * reading or scanning the body again.
+ */
+export function reshape(target: MulterTarget, selection: Selection): void {
+  const all = filesOf(target);
+  delete target.file;
+  delete target.files;
+  switch (selection.kind) {
+    case 'any':
+      target.files = all;
+      return;
+    case 'none':
+      return;
+    case 'single': {
+      const file = all.find((f) => f.fieldname === selection.field);
+      if (file) target.file = file;
+      return;
+    }
+    case 'array':
+      target.files = all.filter((f) => f.fieldname === selection.field);
+      return;
+    case 'fields': {
+      const grouped: Record<string, MulterFile[]> = {};
+      for (const { name } of selection.fields) {
+        const group = all.filter((f) => f.fieldname === name);
+        if (group.length > 0) grouped[name] = group;
+      }
+      target.files = grouped;
+    }
+  }
+}

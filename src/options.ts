@@ -1,0 +1,320 @@
+import { z } from 'zod';
+import { InvalidOptionsError } from './errors.js';
+import type { MatchEvent, RejectionBody } from './events.js';
+import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
+import type { Logger, Matcher, Policy, ReporterInfo } from './types.js';
+
+/**
+ * The one schema of `photodnaGuard(options)`. Parsed once, in the factory: `GuardOptions` is
+ * what users write (`z.input`), `GuardConfig` the resolved configuration (`z.output`).
+ */
+
+const fn = <T>(what: string) =>
+  z.custom<T>((value) => typeof value === 'function', { message: `Expected ${what}` });
+
+const policyName = z.enum(['block', 'quarantine', 'flag']);
+
+/** A path rule: `path` is a prefix that matches on a segment boundary, or a RegExp. */
+const policyRule = z.strictObject({
+  path: z.union([z.string().startsWith('/'), z.instanceof(RegExp)]),
+  policy: policyName,
+});
+
+export const limitsSchema = z.strictObject({
+  /** Largest file in bytes; equal is allowed. Defaults to 4 MiB (4,194,304), PhotoDNA's maximum. */
+  maxFileSize: z
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
+  /** Smallest width in pixels. Defaults to 160, PhotoDNA's minimum. */
+  minWidth: z.number().int().nonnegative().default(160),
+  /** Smallest height in pixels. Defaults to 160, PhotoDNA's minimum. */
+  minHeight: z.number().int().nonnegative().default(160),
+  /** Largest width x height (pixel-flood guard). Defaults to 100,000,000. */
+  maxPixels: z.number().int().positive().default(100_000_000),
+  /** Files per request. Defaults to 10. */
+  maxFiles: z.number().int().positive().default(10),
+  /** Text fields per request. Defaults to 100. */
+  maxFields: z.number().int().nonnegative().default(100),
+  /** Bytes per text field value. Defaults to 65,536. */
+  maxFieldSize: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024),
+  /** Bytes per field name. Defaults to 200. */
+  maxFieldNameSize: z.number().int().positive().default(200),
+  /** Parts (files + fields) per request. Defaults to 120. */
+  maxParts: z.number().int().positive().default(120),
+  /** Header lines per part. Defaults to 20. */
+  maxHeaderPairs: z.number().int().positive().default(20),
+});
+
+const rateLimitSchema = z.strictObject({
+  /** Calls per second in any one-second window. Defaults to 5 (v2) or 10 (v1). */
+  perSecond: z.number().positive().max(1000).optional(),
+  /** Files waiting for a call before new ones get `SCAN_BUSY`. Defaults to 100. */
+  maxQueue: z.number().int().nonnegative().optional(),
+  /** An ioredis connection or a `redis://` URL for a cluster-wide limit. */
+  redis: z
+    .union([z.string().url(), z.custom<object>((v) => typeof v === 'object' && v !== null)])
+    .optional(),
+});
+
+const cacheSchema = z.union([
+  z.literal(false),
+  z.strictObject({
+    /** Entries kept. Defaults to 10,000. */
+    max: z.number().int().positive().default(10_000),
+    /** How long a clean result is reused, in ms. Defaults to one hour. */
+    cleanTtlMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(60 * 60 * 1000),
+    /** How long a match is reused, in ms. Defaults to 24 hours. */
+    matchTtlMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(24 * 60 * 60 * 1000),
+  }),
+]);
+
+const reporterSchema = z.strictObject({
+  orgName: z.string().min(1).optional(),
+  reporterName: z.string().min(1).optional(),
+  reporterEmail: z.string().email().optional(),
+  ncmecUser: z.string().min(1).optional(),
+  ncmecPassword: z.string().min(1).optional(),
+  isTest: z.boolean().optional(),
+  reporteeName: z.string().optional(),
+  reporteeIpAddress: z.string().optional(),
+  additionalInfo: z.string().optional(),
+  publiclyAvailable: z.boolean().optional(),
+});
+
+const quarantineSchema = z.union([
+  z.strictObject({
+    /** Directory of the file-system store; created 0700. */
+    dir: z.string().min(1),
+    /** Days evidence is kept. Defaults to 365. */
+    preserveDays: z.number().positive().default(365),
+  }),
+  z.custom<QuarantineStore>(isQuarantineStore, {
+    message: 'Expected { dir, preserveDays? } or a quarantine store object',
+  }),
+]);
+
+const loggerSchema = z.custom<Logger>(
+  (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    ['debug', 'info', 'warn', 'error'].every(
+      (k) => typeof (v as Record<string, unknown>)[k] === 'function',
+    ),
+  { message: 'Expected a pino-compatible logger with debug, info, warn and error methods' },
+);
+
+const matcherSchema = z.custom<Matcher>(
+  (v) => typeof v === 'object' && v !== null && typeof (v as Matcher).match === 'function',
+  { message: 'Expected an object with a match(file) method' },
+);
+
+export type PolicyFunction = (req: unknown) => Policy | Promise<Policy>;
+export type PolicyOption = Policy | PolicyFunction | Array<z.input<typeof policyRule>>;
+
+/** Options a route may override (`guard.route(overrides)`). */
+const routeFields = {
+  /** What a match does: 'block', 'quarantine', 'flag', `(req) => policy`, or path rules. Defaults to 'block'. */
+  policy: z.union([
+    policyName,
+    fn<PolicyFunction>('a function (req) => policy'),
+    z.array(policyRule).min(1),
+  ]),
+  /** 'closed' rejects files that could not be checked; 'open' lets them through as unchecked. Defaults to 'closed'. */
+  failMode: z.enum(['closed', 'open']),
+  /** Budget in ms to decide one file: queue wait, attempts and retries together. Defaults to 30,000. */
+  scanTimeoutMs: z.number().int().positive(),
+  /** Awaited before the response is sent (bounded by `hookTimeoutMs`). */
+  onMatch: fn<(event: MatchEvent) => void | Promise<void>>('a function (event) => void'),
+  /** Longest wait in ms for `onMatch` and `match` listeners. Defaults to 10,000. */
+  hookTimeoutMs: z.number().int().positive(),
+  /** Replaces the JSON body of a rejection (the status and decision stay). */
+  rejectionBody: fn<(rejection: RejectionBody['error'] & { status: number }) => unknown>(
+    'a function (rejection) => body',
+  ),
+};
+
+const optionsSchema = z
+  .strictObject({
+    apiKey: z.string().min(1).optional(),
+    baseUrl: z.string().url().optional(),
+    apiVersion: z.enum(['v1', 'v2']).default('v2'),
+    enhance: z.boolean().default(false),
+    evaluation: z.enum(['always', 'afterinitialquota']).optional(),
+    policy: routeFields.policy.default('block'),
+    failMode: routeFields.failMode.default('closed'),
+    quarantine: quarantineSchema.optional(),
+    limits: limitsSchema.prefault({}),
+    rateLimit: rateLimitSchema.prefault({}),
+    scanTimeoutMs: routeFields.scanTimeoutMs.default(30_000),
+    hookTimeoutMs: routeFields.hookTimeoutMs.default(10_000),
+    cache: cacheSchema.prefault({}),
+    reporter: reporterSchema.optional(),
+    logger: loggerSchema.optional(),
+    onMatch: routeFields.onMatch.optional(),
+    rejectionBody: routeFields.rejectionBody.optional(),
+    matcher: matcherSchema.optional(),
+    /** Event listeners, as a shortcut for `guard.on(...)`. */
+    on: z
+      .strictObject({
+        scan: fn<(e: never) => void>('a listener').optional(),
+        match: fn<(e: never) => void>('a listener').optional(),
+        quarantine: fn<(e: never) => void>('a listener').optional(),
+        reject: fn<(e: never) => void>('a listener').optional(),
+        error: fn<(e: never) => void>('a listener').optional(),
+      })
+      .optional(),
+  })
+  .superRefine((options, ctx) => {
+    if (usesQuarantine(options.policy) && !options.quarantine) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quarantine'],
+        message: "Required when a policy can be 'quarantine': give { dir } or a store",
+      });
+    }
+  });
+
+const routeOverridesSchema = z.strictObject({
+  policy: routeFields.policy.optional(),
+  failMode: routeFields.failMode.optional(),
+  scanTimeoutMs: routeFields.scanTimeoutMs.optional(),
+  hookTimeoutMs: routeFields.hookTimeoutMs.optional(),
+  onMatch: routeFields.onMatch.optional(),
+  rejectionBody: routeFields.rejectionBody.optional(),
+  limits: limitsSchema.partial().optional(),
+});
+
+export type GuardOptions = z.input<typeof optionsSchema>;
+export type GuardConfig = z.output<typeof optionsSchema>;
+export type Limits = z.output<typeof limitsSchema>;
+export type RouteOverrides = z.input<typeof routeOverridesSchema>;
+export type ReporterDefaults = Partial<ReporterInfo>;
+
+/** What one route runs with: the guard's config with a route's overrides applied. */
+export type RouteConfig = Pick<
+  GuardConfig,
+  'policy' | 'failMode' | 'scanTimeoutMs' | 'hookTimeoutMs' | 'onMatch' | 'rejectionBody' | 'limits'
+>;
+
+function usesQuarantine(policy: z.output<typeof routeFields.policy> | undefined): boolean {
+  if (policy === 'quarantine') return true;
+  return Array.isArray(policy) && policy.some((rule) => rule.policy === 'quarantine');
+}
+
+/** Parses the guard's options; throws `InvalidOptionsError` naming each bad option path. */
+export function parseGuardOptions(options: unknown): GuardConfig {
+  return parseWith(optionsSchema, options ?? {}, 'photodnaGuard');
+}
+
+/** Applies `guard.route(overrides)` to the guard's config. */
+export function applyRouteOverrides(
+  config: RouteConfig,
+  overrides: unknown,
+  hasQuarantine: boolean,
+): RouteConfig {
+  const parsed = parseWith(routeOverridesSchema, overrides ?? {}, 'guard.route');
+  if (usesQuarantine(parsed.policy) && !hasQuarantine) {
+    throw new InvalidOptionsError(
+      "guard.route: option 'policy': 'quarantine' needs the guard's 'quarantine' option",
+      ['policy'],
+    );
+  }
+  const { limits, ...rest } = parsed;
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  return { ...config, ...defined, limits: { ...config.limits, ...limits } };
+}
+
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  where: string,
+): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const paths: string[] = [];
+  const lines = result.error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => {
+        const path = [...issue.path, key].join('.');
+        paths.push(path);
+        return `option '${path}' is not known${suggest(key, schema, issue.path)}`;
+      });
+    }
+    const path = issue.path.join('.') || '(root)';
+    paths.push(path);
+    return [`option '${path}': ${issue.message}`];
+  });
+  return throwInvalid(`${where}: ${lines.join('; ')}`, paths, result.error);
+}
+
+function throwInvalid(message: string, paths: string[], cause: unknown): never {
+  throw new InvalidOptionsError(message, paths, cause);
+}
+
+/** "Did you mean ...?" for a mistyped key, from the keys the schema knows at that path. */
+function suggest(key: string, schema: z.ZodType, path: PropertyKey[]): string {
+  const known = knownKeys(schema, path);
+  const best = known
+    .map((name) => ({ name, distance: editDistance(key.toLowerCase(), name.toLowerCase()) }))
+    .sort((a, b) => a.distance - b.distance)[0];
+  return best && best.distance <= 2 ? ` (did you mean '${best.name}'?)` : '';
+}
+
+function knownKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
+  let current: unknown = schema;
+  for (const segment of [...path, null]) {
+    current = unwrap(current);
+    if (!(current instanceof z.ZodObject)) return [];
+    if (segment === null) return Object.keys(current.shape);
+    current = current.shape[segment as string];
+  }
+  return [];
+}
+
+function unwrap(schema: unknown): unknown {
+  let current = schema;
+  for (let i = 0; i < 10; i++) {
+    const def = (current as { def?: { innerType?: unknown; in?: unknown; options?: unknown[] } })
+      ?.def;
+    if (!def) return current;
+    if (def.innerType) current = def.innerType;
+    else if (def.in) current = def.in;
+    else if (Array.isArray(def.options))
+      current = def.options.find((o) => o instanceof z.ZodObject) ?? current;
+    else return current;
+    if (current instanceof z.ZodObject) return current;
+  }
+  return current;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] ?? 0;
+      row[j] = Math.min(
+        current + 1,
+        (row[j - 1] ?? 0) + 1,
+        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+      previous = current;
+    }
+  }
+  return row[b.length] ?? 0;
+}

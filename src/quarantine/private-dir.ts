@@ -1,0 +1,33 @@
+/**
+ * The store's directory is private to the process's user: created `0700`, and an existing
+ * directory with group or other bits is tightened to `0700` (or the store refuses to open).
+ */
+import { chmod, mkdir, stat } from 'node:fs/promises';
+import { QuarantineError } from '../errors.js';
+
+export const DIR_MODE = 0o700;
+
+/** Creates `dir` (and missing parents) `0700`, or makes an existing one `0700`. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  } catch (error) {
+    throw new QuarantineError(`cannot create the quarantine directory ${dir}`, { cause: error });
+  }
+  const info = await stat(dir);
+  if (!info.isDirectory()) {
+    throw new QuarantineError(`the quarantine path ${dir} is not a directory`);
+  }
+  // Windows has no POSIX modes; the directory's ACL is the operator's job there.
+  if (process.platform === 'win32') return;
+  const mode = info.mode & 0o777;
+  if (mode === DIR_MODE) return;
+  try {
+    await chmod(dir, DIR_MODE);
+  } catch (error) {
+    throw new QuarantineError(
+      `the quarantine directory ${dir} has mode ${mode.toString(8)} and could not be made 700`,
+      { cause: error },
+    );
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The incident record: built from an `Incident` on `put`, checked field by field when read back
+ * (a record on disk is input like any other), and updated by report and release.
+ */
+import { createHash } from 'node:crypto';
+import { QuarantineError } from '../errors.js';
+import type { Incident, QuarantineRecord, ReportStatus } from './types.js';
+
+const DAY_MS = 86_400_000;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const REPORT_STATES: ReadonlySet<string> = new Set(['not-reported', 'reported', 'failed']);
+const POLICIES: ReadonlySet<string> = new Set(['block', 'quarantine', 'flag']);
+
+export function addDays(iso: string | Date, days: number): string {
+  return new Date(new Date(iso).getTime() + days * DAY_MS).toISOString();
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The record for a new incident; throws a `QuarantineError` when the bytes contradict the facts. */
+export function createRecord(
+  incident: Incident,
+  bytes: Uint8Array,
+  preserveDays: number,
+): QuarantineRecord {
+  const { file } = incident;
+  if (!(incident.receivedAt instanceof Date) || Number.isNaN(incident.receivedAt.getTime())) {
+    throw new QuarantineError(`incident ${incident.id}: receivedAt is not a valid Date`);
+  }
+  if (bytes.length !== file.size) {
+    throw new QuarantineError(
+      `incident ${incident.id}: ${bytes.length} bytes given but the file facts say ${file.size}`,
+    );
+  }
+  if (typeof file.sha256 !== 'string' || sha256Hex(bytes) !== file.sha256.toLowerCase()) {
+    throw new QuarantineError(`incident ${incident.id}: the bytes do not match the file's SHA-256`);
+  }
+  const receivedAt = incident.receivedAt.toISOString();
+  return {
+    version: 1,
+    id: incident.id,
+    receivedAt,
+    route: incident.route,
+    method: incident.method,
+    ip: incident.ip,
+    ...(incident.userAgent === undefined ? {} : { userAgent: incident.userAgent }),
+    field: file.field,
+    originalname: file.originalname,
+    mimetype: file.mimetype,
+    size: file.size,
+    width: file.width,
+    height: file.height,
+    sha256: file.sha256.toLowerCase(),
+    trackingId: incident.trackingId,
+    matchFlags: incident.matchFlags.map((flag) => ({ ...flag, violations: [...flag.violations] })),
+    policy: incident.policy,
+    preserveUntil: addDays(receivedAt, preserveDays),
+    report: { status: 'not-reported' },
+  };
+}
+
+/** The record with `report` as the latest attempt; earlier attempts move to `reportHistory`. */
+export function withReport(
+  record: QuarantineRecord,
+  report: ReportStatus,
+  preserveDays: number,
+): QuarantineRecord {
+  if (!REPORT_STATES.has(report?.status)) {
+    throw new QuarantineError(`incident ${record.id}: unknown report status`);
+  }
+  const at = report.at ?? new Date().toISOString();
+  const next: QuarantineRecord = { ...record, report: { ...report, at } };
+  if (record.report.status !== 'not-reported') {
+    next.reportHistory = [...(record.reportHistory ?? []), record.report];
+  }
+  if (report.status === 'reported') {
+    const fromReport = addDays(at, preserveDays);
+    if (Date.parse(fromReport) > Date.parse(record.preserveUntil)) next.preserveUntil = fromReport;
+  }
+  return next;
+}
+
+/** The most recent successful report of an incident, if it was ever reported. */
+export function lastSuccessfulReport(record: QuarantineRecord): ReportStatus | undefined {
+  if (record.report.status === 'reported') return record.report;
+  return (record.reportHistory ?? []).findLast((entry) => entry.status === 'reported');
+}
+
+/** Parses and checks a record file; anything malformed → `QuarantineError`. */
+export function parseRecord(text: string, id: string): QuarantineRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new QuarantineError(`the record of incident ${id} is not valid JSON`, { cause: error });
+  }
+  const problem = findProblem(value, id);
+  if (problem) throw new QuarantineError(`the record of incident ${id} is malformed: ${problem}`);
+  return value as QuarantineRecord;
+}
+
+function findProblem(value: unknown, id: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'not an object';
+  const r = value as Record<string, unknown>;
+  if (r.version !== 1) return 'unknown version';
+  if (r.id !== id) return 'id does not match the file name';
+  for (const key of ['route', 'method', 'ip', 'field', 'originalname', 'mimetype', 'trackingId']) {
+    if (typeof r[key] !== 'string') return `${key} is not a string`;
+  }
+  if (r.userAgent !== undefined && typeof r.userAgent !== 'string')
+    return 'userAgent is not a string';
+  for (const key of ['size', 'width', 'height']) {
+    const n = r[key];
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return `${key} is not a count`;
+  }
+  if (typeof r.sha256 !== 'string' || !SHA256_HEX.test(r.sha256)) return 'sha256 is not hex';
+  if (!isIsoDate(r.receivedAt)) return 'receivedAt is not a date';
+  if (!isIsoDate(r.preserveUntil)) return 'preserveUntil is not a date';
+  if (typeof r.policy !== 'string' || !POLICIES.has(r.policy)) return 'unknown policy';
+  if (!Array.isArray(r.matchFlags)) return 'matchFlags is not an array';
+  if (!isReportStatus(r.report)) return 'report is malformed';
+  if (r.reportHistory !== undefined) {
+    if (!Array.isArray(r.reportHistory) || !r.reportHistory.every(isReportStatus)) {
+      return 'reportHistory is malformed';
+    }
+  }
+  if (r.released !== undefined) {
+    const released = r.released as Record<string, unknown> | null;
+    if (typeof released !== 'object' || released === null || !isIsoDate(released.at)) {
+      return 'released is malformed';
+    }
+  }
+  return undefined;
+}
+
+function isIsoDate(value: unknown): boolean {
+  return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+}
+
+function isReportStatus(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const status = (value as Record<string, unknown>).status;
+  return typeof status === 'string' && REPORT_STATES.has(status);
+}

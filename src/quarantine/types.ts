@@ -1,0 +1,126 @@
+/**
+ * The quarantine store contract: what the guard hands a store on a match under policy
+ * `'quarantine'`, the JSON record kept per incident, and the interface any storage back end
+ * implements. The file-system store is `createFileQuarantineStore` (`./fs-store.ts`).
+ */
+import type { FileFacts, MatchFlag, Policy } from '../types.js';
+
+/** What the guard hands the store on a match under policy `'quarantine'`. */
+export interface Incident {
+  /** The guard's incident id (a uuid); also the `MatchEvent` id. */
+  id: string;
+  receivedAt: Date;
+  route: string;
+  method: string;
+  /** The uploader's IP (honouring Express `trust proxy`). */
+  ip: string;
+  userAgent?: string;
+  file: FileFacts;
+  trackingId: string;
+  matchFlags: MatchFlag[];
+  policy: Policy;
+}
+
+/** The outcome of the latest NCMEC report attempt for an incident. */
+export interface ReportStatus {
+  status: 'not-reported' | 'reported' | 'failed';
+  /** ISO time of the attempt. */
+  at?: string;
+  /** The Report endpoint's tracking id. */
+  trackingId?: string;
+  /** The service's status code (3000 = OK). */
+  statusCode?: number;
+  /** The service's status description, when it gave one. */
+  description?: string;
+  /** Whether the report went to NCMEC's test endpoint. */
+  isTest?: boolean;
+  /** Why the attempt failed; never contains credentials. */
+  error?: string;
+}
+
+/** The JSON record kept per incident (`<id>.json` in the file store). */
+export interface QuarantineRecord {
+  version: 1;
+  id: string;
+  /** ISO time the upload was received. */
+  receivedAt: string;
+  route: string;
+  method: string;
+  ip: string;
+  userAgent?: string;
+  field: string;
+  /** The client's file name: data only, never used to build a path. */
+  originalname: string;
+  /** The type sniffed from the bytes. */
+  mimetype: string;
+  size: number;
+  width: number;
+  height: number;
+  /** Hex SHA-256 of the stored bytes; `get` checks it. */
+  sha256: string;
+  trackingId: string;
+  matchFlags: MatchFlag[];
+  policy: Policy;
+  /**
+   * ISO: `receivedAt + preserveDays`; a successful report moves it to at least
+   * `report time + preserveDays` (the legal preservation period runs from the report).
+   */
+  preserveUntil: string;
+  /** The latest report attempt. */
+  report: ReportStatus;
+  /** Earlier report attempts, oldest first (a forced re-send never erases a filed report). */
+  reportHistory?: ReportStatus[];
+  /** Set when a reviewer released the incident; the evidence is still kept until `preserveUntil`. */
+  released?: { at: string; reason?: string };
+}
+
+/** Storage for quarantined uploads. Implement it to keep evidence somewhere else than local disk. */
+export interface QuarantineStore {
+  /** Stores the bytes and the record; durable (fsync'd + renamed + dir fsync'd) before it resolves. */
+  put(incident: Incident, bytes: Buffer): Promise<QuarantineRecord>;
+  /** Verifies the bytes' SHA-256 against the record; mismatch or unknown id → `QuarantineError`. */
+  get(id: string): Promise<{ record: QuarantineRecord; bytes: Buffer }>;
+  getRecord(id: string): Promise<QuarantineRecord>;
+  /** Complete incidents only, oldest first. */
+  list(): Promise<QuarantineRecord[]>;
+  markReported(id: string, report: ReportStatus): Promise<QuarantineRecord>;
+  /** Marks the incident reviewed/released; the evidence is kept until `preserveUntil`. */
+  release(id: string, reason?: string): Promise<QuarantineRecord>;
+  /** Removes only incidents past `preserveUntil` that were reported or released; returns their ids. */
+  purgeExpired(now?: Date): Promise<string[]>;
+}
+
+export interface FileQuarantineStoreOptions {
+  /** The directory; created `0700` if missing, tightened to `0700` if looser. */
+  dir: string;
+  /** Days to keep evidence after receipt (and after a report). Defaults to 365. */
+  preserveDays?: number;
+}
+
+/** The file-system store: the interface plus two diagnostics for reviewers. */
+export interface FileQuarantineStore extends QuarantineStore {
+  /** The store's directory (absolute). */
+  readonly dir: string;
+  /**
+   * Ids whose image exists without a record: a `put` interrupted between its two renames (the
+   * guard answered 503). Never listed as incidents and never deleted automatically.
+   */
+  incomplete(): Promise<string[]>;
+}
+
+const STORE_METHODS = [
+  'put',
+  'get',
+  'getRecord',
+  'list',
+  'markReported',
+  'release',
+  'purgeExpired',
+] as const;
+
+/** Whether `value` has every `QuarantineStore` method (for the guard's option validation). */
+export function isQuarantineStore(value: unknown): value is QuarantineStore {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return STORE_METHODS.every((name) => typeof candidate[name] === 'function');
+}

@@ -1,0 +1,108 @@
+/**
+ * The NCMEC report body of SPEC section 2, built from one matched upload. Pure: no I/O, no clock.
+ * The content's `Name` comes from the bytes' SHA-256 and the sniffed type, never from the
+ * client's file name.
+ */
+import { createHash } from 'node:crypto';
+import { InvalidOptionsError } from '../errors.js';
+import { extensionOf } from '../quarantine/names.js';
+import type {
+  FileFacts,
+  NcmecCredentials,
+  ReportBody,
+  ReporterInfo,
+  ReportViolationContent,
+} from '../types.js';
+
+/** One matched upload, as a report needs it. */
+export interface ReportSubject {
+  bytes: Buffer;
+  file: FileFacts;
+  /** The uploader's IP. */
+  ip: string;
+  receivedAt: Date;
+}
+
+/** Reporter fields a report cannot be sent without. */
+export const REQUIRED_REPORTER_FIELDS = [
+  'orgName',
+  'reporterName',
+  'reporterEmail',
+  'ncmecUser',
+  'ncmecPassword',
+] as const satisfies ReadonlyArray<keyof ReporterInfo>;
+
+/** Names of required fields that are absent, empty or not strings. */
+export function missingReporterFields(info: Partial<ReporterInfo>): Array<keyof ReporterInfo> {
+  return REQUIRED_REPORTER_FIELDS.filter((key) => {
+    const value: unknown = info?.[key];
+    return typeof value !== 'string' || value.trim().length === 0;
+  });
+}
+
+/** The `x-usr` / `x-pwd` credentials; throws `InvalidOptionsError` if either is missing. */
+export function credentialsOf(info: ReporterInfo): NcmecCredentials {
+  requireFields(info, ['ncmecUser', 'ncmecPassword']);
+  return { ncmecUser: info.ncmecUser, ncmecPassword: info.ncmecPassword };
+}
+
+/** The content name sent to NCMEC: `<sha256>.<ext of the sniffed type>`. */
+export function reportContentName(sha256: string, mimetype: string): string {
+  return `${sha256}.${extensionOf(mimetype)}`;
+}
+
+/**
+ * The Report body for one upload. Throws `InvalidOptionsError` when orgName, reporterName or
+ * reporterEmail is missing, and an `Error` when the bytes do not match `file.sha256`.
+ */
+export function buildReportBody(subject: ReportSubject, info: ReporterInfo): ReportBody {
+  requireFields(info, ['orgName', 'reporterName', 'reporterEmail']);
+  const bytes = Buffer.from(
+    subject.bytes.buffer,
+    subject.bytes.byteOffset,
+    subject.bytes.byteLength,
+  );
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (sha256 !== String(subject.file.sha256).toLowerCase()) {
+    throw new Error(
+      'report body: the bytes do not match the file SHA-256; refusing to report them',
+    );
+  }
+  const time = subject.receivedAt.toISOString();
+  const metadata: NonNullable<ReportViolationContent['AdditionalMetadata']> = [
+    { Key: 'viewedByEsp', Value: 'false' },
+    { Key: 'publiclyAvailable', Value: String(info.publiclyAvailable ?? false) },
+  ];
+  if (info.additionalInfo !== undefined && info.additionalInfo !== '') {
+    metadata.push({ Key: 'additionalInfo', Value: info.additionalInfo });
+  }
+  const body: ReportBody = {
+    OrgName: info.orgName,
+    ReporterName: info.reporterName,
+    ReporterEmail: info.reporterEmail,
+    IncidentTime: time,
+    ReporteeName: info.reporteeName ?? 'unknown',
+    ReporteeIPAddress: info.reporteeIpAddress ?? subject.ip,
+    ViolationContentCollection: [
+      {
+        Name: reportContentName(sha256, subject.file.mimetype),
+        Value: bytes.toString('base64'),
+        UploadIpAddress: subject.ip,
+        UploadDateTime: time,
+        AdditionalMetadata: metadata,
+      },
+    ],
+  };
+  if (info.isTest) body.AdditionalMetadata = [{ Key: 'IsTest', Value: 'true' }];
+  return body;
+}
+
+function requireFields(info: Partial<ReporterInfo>, keys: ReadonlyArray<keyof ReporterInfo>): void {
+  const missing = missingReporterFields(info).filter((key) => keys.includes(key));
+  if (missing.length > 0) {
+    throw new InvalidOptionsError(
+      `reporter: missing ${missing.join(', ')}`,
+      missing.map((key) => `reporter.${key}`),
+    );
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Files the NCMEC report of a quarantined incident from its stored record and bytes, and writes
+ * the outcome back to the record. An incident already reported is not reported again unless
+ * forced; concurrent calls for one incident in this process share one attempt.
+ */
+import { InvalidOptionsError, QuarantineError } from '../errors.js';
+import { lastSuccessfulReport } from '../quarantine/record.js';
+import type { QuarantineRecord, QuarantineStore, ReportStatus } from '../quarantine/types.js';
+import type {
+  ImageMimeType,
+  NcmecCredentials,
+  ReportBody,
+  ReporterInfo,
+  ReportResult,
+} from '../types.js';
+import { buildReportBody, credentialsOf, missingReporterFields } from './body.js';
+
+/** What sends a report: `PhotoDnaClient` satisfies it. */
+export interface ReportSender {
+  report(
+    body: ReportBody,
+    credentials: NcmecCredentials,
+    options?: { signal?: AbortSignal },
+  ): Promise<ReportResult>;
+}
+
+export interface ReportQuarantinedArgs {
+  store: QuarantineStore;
+  id: string;
+  sender: ReportSender;
+  info: ReporterInfo;
+  /** Send again even if the incident was already reported. */
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+/** PhotoDNA's `Status.Code` for success. */
+const STATUS_OK = 3000;
+const MAX_ERROR_LENGTH = 500;
+
+const inFlight = new WeakMap<QuarantineStore, Map<string, Promise<ReportResult>>>();
+
+/**
+ * Reports incident `id`. Resolves to the service's answer, or to the stored result (with `raw`
+ * the stored `ReportStatus`) when it was already reported and `force` is not set. A failed send
+ * is recorded as `'failed'` and rethrown.
+ */
+export async function reportQuarantined(args: ReportQuarantinedArgs): Promise<ReportResult> {
+  const missing = missingReporterFields(args.info);
+  if (missing.length > 0) {
+    throw new InvalidOptionsError(
+      `reporter: missing ${missing.join(', ')}`,
+      missing.map((key) => `reporter.${key}`),
+    );
+  }
+  const pending = inFlight.get(args.store) ?? new Map<string, Promise<ReportResult>>();
+  inFlight.set(args.store, pending);
+  const running = pending.get(args.id);
+  if (running) {
+    if (!args.force) return running;
+    await running.catch(() => undefined); // a forced send goes after the one in flight
+    return reportQuarantined(args);
+  }
+  const attempt = attemptReport(args);
+  pending.set(args.id, attempt);
+  try {
+    return await attempt;
+  } finally {
+    if (pending.get(args.id) === attempt) pending.delete(args.id);
+  }
+}
+
+async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult> {
+  const { store, id, sender, info } = args;
+  const stored = lastSuccessfulReport(await store.getRecord(id));
+  if (stored && !args.force) return storedResult(stored);
+
+  const { record, bytes } = await store.get(id); // checks the bytes against the record's SHA-256
+  const body = buildReportBody(subjectOf(record, bytes), info);
+  const isTest = info.isTest === true;
+  let result: ReportResult;
+  try {
+    result = await sender.report(
+      body,
+      credentialsOf(info),
+      args.signal ? { signal: args.signal } : {},
+    );
+  } catch (error) {
+    await store.markReported(id, {
+      status: 'failed',
+      at: new Date().toISOString(),
+      isTest,
+      error: redact(error instanceof Error ? error.message : String(error), info),
+    });
+    throw error;
+  }
+  const ok = result.statusCode === STATUS_OK;
+  const outcome: ReportStatus = {
+    status: ok ? 'reported' : 'failed',
+    at: new Date().toISOString(),
+    trackingId: result.trackingId,
+    statusCode: result.statusCode,
+    ...(result.description === undefined ? {} : { description: result.description }),
+    isTest,
+    ...(ok ? {} : { error: redact(`the service answered status ${result.statusCode}`, info) }),
+  };
+  try {
+    await store.markReported(id, outcome);
+  } catch (error) {
+    throw new QuarantineError(
+      `incident ${id}: the report was sent (tracking id ${result.trackingId}, status ${result.statusCode}) but the record could not be updated`,
+      { cause: error },
+    );
+  }
+  if (!ok) {
+    throw new Error(
+      `incident ${id}: the Report endpoint answered status ${result.statusCode}` +
+        (result.description ? ` (${redact(result.description, info)})` : ''),
+    );
+  }
+  return result;
+}
+
+/** A stored successful report, in the shape the service's answer had. */
+function storedResult(status: ReportStatus): ReportResult {
+  return {
+    trackingId: status.trackingId ?? '',
+    statusCode: status.statusCode ?? STATUS_OK,
+    ...(status.description === undefined ? {} : { description: status.description }),
+    raw: status,
+  };
+}
+
+function subjectOf(record: QuarantineRecord, bytes: Buffer) {
+  return {
+    bytes,
+    file: {
+      field: record.field,
+      originalname: record.originalname,
+      mimetype: record.mimetype as ImageMimeType,
+      size: record.size,
+      width: record.width,
+      height: record.height,
+      sha256: record.sha256,
+    },
+    ip: record.ip,
+    receivedAt: new Date(record.receivedAt),
+  };
+}
+
+/** An error message fit for the record: no credentials, bounded length. */
+function redact(message: string, info: ReporterInfo): string {
+  let text = message;
+  for (const secret of [info.ncmecPassword, info.ncmecUser]) {
+    if (secret) text = text.split(secret).join('[redacted]');
+  }
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { resolveClientOptions } from '../../src/client/options.js';
+import { InvalidOptionsError } from '../../src/errors.js';
+
+const noEnv = {};
+
+function invalid(options: unknown, env: NodeJS.ProcessEnv = noEnv): InvalidOptionsError {
+  try {
+    resolveClientOptions(options, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidOptionsError);
+    return error as InvalidOptionsError;
+  }
+  throw new Error('expected InvalidOptionsError');
+}
+
+describe('resolveClientOptions', () => {
+  it('fills the documented defaults', () => {
+    const resolved = resolveClientOptions({ apiKey: 'k' }, noEnv);
+    expect(resolved).toMatchObject({
+      apiKey: 'k',
+      origin: 'https://api.microsoftmoderator.com',
+      pathPrefix: '',
+      apiVersion: 'v2',
+      enhance: false,
+      evaluation: undefined,
+      rateLimit: { perSecond: 5, maxQueue: 100 },
+      timeouts: { connectMs: 5000, headersMs: 10000, bodyMs: 10000, callMs: 15000 },
+      retry: { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 5000, budgetMs: 30000 },
+      maxResponseBytes: 1024 * 1024,
+      connections: 10,
+    });
+  });
+
+  it('defaults the rate to 10/s for v1', () => {
+    expect(resolveClientOptions({ apiKey: 'k', apiVersion: 'v1' }, noEnv).rateLimit.perSecond).toBe(
+      10,
+    );
+  });
+
+  it('reads PHOTODNA_API_KEY and PHOTODNA_BASE_URL, options first', () => {
+    const env = { PHOTODNA_API_KEY: 'env-key', PHOTODNA_BASE_URL: 'http://127.0.0.1:9999/base/' };
+    expect(resolveClientOptions({}, env)).toMatchObject({
+      apiKey: 'env-key',
+      origin: 'http://127.0.0.1:9999',
+      pathPrefix: '/base',
+    });
+    expect(resolveClientOptions({ apiKey: 'mine' }, env).apiKey).toBe('mine');
+  });
+
+  it('names apiKey when no key is given', () => {
+    const error = invalid({});
+    expect(error.paths).toEqual(['apiKey']);
+    expect(error.message).toContain('PHOTODNA_API_KEY');
+    expect(invalid({ apiKey: '   ' }).paths).toEqual(['apiKey']);
+  });
+
+  it('rejects unknown keys, naming them', () => {
+    const error = invalid({ apiKey: 'k', maxQueue: 3 });
+    expect(error.message).toContain('maxQueue');
+    expect(invalid({ apiKey: 'k', timeouts: { connectTimeout: 1 } }).message).toContain(
+      'connectTimeout',
+    );
+  });
+
+  it('names the nested path of a bad value', () => {
+    expect(invalid({ apiKey: 'k', timeouts: { headersMs: 0 } }).paths).toEqual([
+      'timeouts.headersMs',
+    ]);
+    expect(invalid({ apiKey: 'k', rateLimit: { perSecond: 2.5 } }).paths).toEqual([
+      'rateLimit.perSecond',
+    ]);
+    expect(invalid({ apiKey: 'k', retry: { baseDelayMs: 500, maxDelayMs: 100 } }).paths).toEqual([
+      'retry.maxDelayMs',
+    ]);
+    expect(invalid({ apiKey: 'k', baseUrl: 'ftp://example.com' }).paths).toEqual(['baseUrl']);
+    expect(invalid({ apiKey: 'k', logger: { info() {} } }).paths).toEqual(['logger']);
+    expect(invalid({ apiKey: 'k', evaluation: 'sometimes' }).paths).toEqual(['evaluation']);
+  });
+
+  it('never echoes the key in its messages', () => {
+    const error = invalid({ apiKey: 'secret-key-123', connections: 0 });
+    expect(error.message).not.toContain('secret-key-123');
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * The reviewer CLI, run as users run it: `node dist/cli/main.js quarantine ...` in a child
+ * process, against a real store directory. Needs `npm run build` first.
+ */
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
+import { makeIncident, useTempDirs } from './helpers.js';
+import { CLI, cli } from './run-cli.js';
+
+const tempDir = useTempDirs();
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` before these tests');
+});
+
+async function storeWithTwo(preserveDays?: number) {
+  const dir = await tempDir();
+  const store = createFileQuarantineStore(preserveDays ? { dir, preserveDays } : { dir });
+  const first = makeIncident({ receivedAt: new Date('2025-03-01T10:00:00Z') }, 1);
+  const second = makeIncident(
+    { receivedAt: new Date('2025-03-02T10:00:00Z'), route: '/avatar' },
+    2,
+  );
+  await store.put(first.incident, first.bytes);
+  await store.put(second.incident, second.bytes);
+  return { dir, store, first, second };
+}
+
+describe('usage', () => {
+  it('answers --help with 0 and usage mistakes with 2', async () => {
+    const dir = await tempDir();
+    expect((await cli(['--help'])).code).toBe(0);
+    for (const command of ['list', 'show', 'report', 'release', 'purge']) {
+      const help = await cli([command, '--help']);
+      expect(help.code, command).toBe(0);
+      expect(help.stdout, command).toContain(`photodna-guard quarantine ${command}`);
+    }
+    expect((await cli([])).code).toBe(2);
+    expect((await cli(['explode', '--dir', dir])).code).toBe(2);
+    expect((await cli(['list'])).stderr).toContain('--dir is required');
+    expect((await cli(['show', '--dir', dir])).code).toBe(2);
+    expect((await cli(['list', '--dir', dir, '--bogus'])).code).toBe(2);
+    const creds = await cli(['report', 'abc', '--dir', dir, '--ncmec-password', 'hunter2']);
+    expect(creds.code).toBe(2);
+    expect(creds.stderr).toContain('NCMEC_USER and NCMEC_PASSWORD');
+  });
+
+  it('fails with 1 on a missing directory (and does not create it) or a bad id', async () => {
+    const missing = join(await tempDir(), 'typo');
+    const run = await cli(['list', '--dir', missing]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('no quarantine directory');
+    expect(existsSync(missing)).toBe(false);
+    const { dir } = await storeWithTwo();
+    const bad = await cli(['show', '../../etc/passwd', '--dir', dir]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('invalid incident id');
+  });
+});
+
+describe('list and show', () => {
+  it('lists one line per incident, oldest first, and --json', async () => {
+    const { dir, store, first, second } = await storeWithTwo();
+    const run = await cli(['list', '--dir', dir]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(
+      /^ID\s+RECEIVED\s+ROUTE\s+SHA256\s+POLICY\s+REPORT\s+RELEASED\s+PRESERVE-UNTIL$/,
+    );
+    expect(lines[1]?.split(/\s{2,}/)).toEqual([
+      first.incident.id,
+      '2025-03-01T10:00:00.000Z',
+      'POST /upload',
+      first.incident.file.sha256.slice(0, 12),
+      'quarantine',
+      'not-reported',
+      'no',
+      '2026-03-01T10:00:00.000Z',
+    ]);
+    expect(lines[2]).toContain(second.incident.id);
+    expect(lines[2]).toContain('POST /avatar');
+
+    const json = await cli(['list', '--dir', dir, '--json']);
+    expect(JSON.parse(json.stdout)).toEqual(await store.list());
+  });
+
+  it('show prints the record and never the image', async () => {
+    const { dir, store, first } = await storeWithTwo();
+    const run = await cli(['show', first.incident.id, '--dir', dir]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual(await store.getRecord(first.incident.id));
+    const base64 = first.bytes.toString('base64');
+    for (const at of [0, 1000, base64.length - 60]) {
+      expect(run.stdout).not.toContain(base64.slice(at, at + 40));
+    }
+    expect(run.stdout).not.toContain(first.bytes.subarray(0, 64).toString('hex'));
+    expect(run.stdout.length).toBeLessThan(2000);
+  });
+});
+
+describe('release and purge', () => {
+  it('release records the reason; a second release keeps the first', async () => {
+    const { dir, store, first } = await storeWithTwo();
+    const run = await cli([
+      'release',
+      first.incident.id,
+      '--dir',
+      dir,
+      '--reason',
+      'false positive',
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`${first.incident.id} released at`);
+    const record = await store.getRecord(first.incident.id);
+    expect(record.released?.reason).toBe('false positive');
+    const again = await cli(['release', first.incident.id, '--dir', dir]);
+    expect(again.stdout).toContain('was already released');
+    expect((await store.getRecord(first.incident.id)).released).toEqual(record.released);
+    const list = await cli(['list', '--dir', dir]);
+    expect(list.stdout).toContain(record.released?.at);
+  });
+
+  it('purge --dry-run removes nothing; purge removes only expired reported/released incidents', async () => {
+    const { dir, store, first, second } = await storeWithTwo(1); // both expired long ago
+    await store.release(first.incident.id);
+    const dry = await cli(['purge', '--dir', dir, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`would remove ${first.incident.id} (expired and released)`);
+    expect(dry.stdout).toContain(
+      `kept ${second.incident.id} (expired but neither reported nor released)`,
+    );
+    expect(await readdir(dir)).toHaveLength(4);
+
+    const run = await cli(['purge', '--dir', dir]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`removed ${first.incident.id}`);
+    expect(run.stdout).toContain(`kept ${second.incident.id}`);
+    expect(run.stdout).toContain('removed 1, kept 1');
+    expect((await store.list()).map((r) => r.id)).toEqual([second.incident.id]);
+  });
+});
+
+describe('report (configuration checks; sending is covered end to end in test/report)', () => {
+  it('needs an API key and the reporter details, naming where each comes from', async () => {
+    const { dir, first } = await storeWithTwo();
+    const id = first.incident.id;
+    const noKey = await cli(['report', id, '--dir', dir]);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain('PHOTODNA_API_KEY');
+    const noCreds = await cli(['report', id, '--dir', dir, '--org-name', 'Example'], {
+      PHOTODNA_API_KEY: 'k',
+      PHOTODNA_REPORTER_NAME: 'R',
+      PHOTODNA_REPORTER_EMAIL: 'r@example.com',
+    });
+    expect(noCreds.code).toBe(2);
+    expect(noCreds.stderr).toContain('missing reporter details: NCMEC_USER; NCMEC_PASSWORD');
+  });
+});

@@ -1,0 +1,306 @@
+import { chmod, mkdir, readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InvalidOptionsError, QuarantineError } from '../../src/errors.js';
+import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
+import { isQuarantineStore } from '../../src/quarantine/types.js';
+import { jpg } from '../fixtures/images.js';
+import { factsOf, makeIncident, useTempDirs } from './helpers.js';
+
+const tempDir = useTempDirs();
+const mode = async (path: string) => (await stat(path)).mode & 0o777;
+const twoMinutesAgo = () => new Date(Date.now() - 120_000);
+
+describe('file modes', () => {
+  let previousUmask = 0;
+  beforeEach(() => {
+    previousUmask = process.umask(0); // the most permissive umask: modes must still be private
+  });
+  afterEach(() => {
+    process.umask(previousUmask);
+  });
+
+  it('creates the directory 0700 and every file 0600 even with umask 0', async () => {
+    const dir = join(await tempDir(), 'nested', 'quarantine');
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident();
+    await store.put(incident, bytes);
+    await store.markReported(incident.id, { status: 'failed', error: 'boom' });
+    expect(await mode(dir)).toBe(0o700);
+    expect(await mode(dirname(dir))).toBe(0o700);
+    const names = (await readdir(dir)).sort();
+    expect(names).toEqual([`${incident.id}.json`, `${incident.id}.png`]);
+    for (const name of names) expect(await mode(join(dir, name))).toBe(0o600);
+  });
+
+  it('tightens an existing directory that others could read', async () => {
+    const dir = join(await tempDir(), 'loose');
+    await mkdir(dir);
+    await chmod(dir, 0o755);
+    const store = createFileQuarantineStore({ dir });
+    expect(await store.list()).toEqual([]);
+    expect(await mode(dir)).toBe(0o700);
+  });
+});
+
+describe('put and the record', () => {
+  it('writes exactly these record fields, and returns the same record', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident();
+    const returned = await store.put(incident, bytes);
+    const onDisk = JSON.parse(await readFile(join(dir, `${incident.id}.json`), 'utf8'));
+    expect(onDisk).toStrictEqual({
+      version: 1,
+      id: incident.id,
+      receivedAt: '2025-03-01T12:00:00.000Z',
+      route: '/upload',
+      method: 'POST',
+      ip: '203.0.113.7',
+      userAgent: 'test-agent/1.0',
+      field: 'avatar',
+      originalname: 'holiday.png',
+      mimetype: 'image/png',
+      size: bytes.length,
+      width: 200,
+      height: 200,
+      sha256: incident.file.sha256,
+      trackingId: '1_photodna_test-tracking',
+      matchFlags: [{ source: 'Test', violations: ['A1'], matchDistance: 179, matchId: '104149' }],
+      policy: 'quarantine',
+      preserveUntil: '2026-03-01T12:00:00.000Z',
+      report: { status: 'not-reported' },
+    });
+    expect(returned).toStrictEqual(onDisk);
+    expect(await readFile(join(dir, `${incident.id}.png`))).toEqual(bytes);
+  });
+
+  it('computes preserveUntil from preserveDays and omits an absent user agent', async () => {
+    const store = createFileQuarantineStore({ dir: await tempDir(), preserveDays: 30 });
+    const { incident, bytes } = makeIncident({ userAgent: undefined });
+    delete incident.userAgent;
+    const record = await store.put(incident, bytes);
+    expect(record.preserveUntil).toBe('2025-03-31T12:00:00.000Z');
+    expect('userAgent' in record).toBe(false);
+  });
+
+  it('names the image after the sniffed type', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const bytes = jpg();
+    const { incident } = makeIncident({ file: factsOf(bytes, {}, 'image/jpeg') });
+    await store.put(incident, bytes);
+    expect((await readdir(dir)).sort()).toEqual([`${incident.id}.jpg`, `${incident.id}.json`]);
+  });
+
+  it('refuses bytes that do not match the file facts, and an id stored twice', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident();
+    const altered = Buffer.from(bytes);
+    altered[100] = (altered[100] ?? 0) ^ 0xff;
+    await expect(store.put(incident, altered)).rejects.toThrow(/SHA-256/);
+    await store.put(incident, bytes);
+    await expect(store.put(incident, bytes)).rejects.toThrow(QuarantineError);
+    expect(await readdir(dir)).toHaveLength(2);
+  });
+
+  it('fails with a QuarantineError when the directory cannot be used', async () => {
+    const file = join(await tempDir(), 'not-a-dir');
+    await writeFile(file, 'x');
+    const store = createFileQuarantineStore({ dir: file });
+    const { incident, bytes } = makeIncident();
+    await expect(store.put(incident, bytes)).rejects.toThrow(QuarantineError);
+  });
+
+  it('validates its options', () => {
+    expect(() => createFileQuarantineStore({ dir: '' })).toThrow(InvalidOptionsError);
+    expect(() => createFileQuarantineStore({ dir: '/x', preserveDays: 0 })).toThrow(/preserveDays/);
+    expect(() => createFileQuarantineStore({ dir: '/x', preserveDays: Number.NaN })).toThrow(
+      InvalidOptionsError,
+    );
+  });
+});
+
+describe('path safety', () => {
+  it('keeps a traversal file name as data: nothing is written outside the store', async () => {
+    const root = await tempDir();
+    const dir = join(root, 'a', 'b', 'store');
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident();
+    incident.file.originalname = '../../etc/passwd.png';
+    const record = await store.put(incident, bytes);
+    expect(record.originalname).toBe('../../etc/passwd.png');
+    expect((await readdir(dir)).sort()).toEqual([`${incident.id}.json`, `${incident.id}.png`]);
+    expect(await readdir(join(root, 'a'))).toEqual(['b']);
+    expect(await readdir(join(root, 'a', 'b'))).toEqual(['store']);
+    expect((await store.get(incident.id)).bytes).toEqual(bytes);
+  });
+
+  it('refuses ids that could escape the directory', async () => {
+    const root = await tempDir();
+    const store = createFileQuarantineStore({ dir: join(root, 'store') });
+    const victim = join(root, 'victim.json');
+    await writeFile(victim, '{}');
+    const bad = ['../victim', '..', 'a/b', '', 'x'.repeat(65), 'id.json', '..%2f', 'a\\b', 'a\0b'];
+    for (const id of bad) {
+      const { incident, bytes } = makeIncident({ id });
+      await expect(store.put(incident, bytes), id).rejects.toThrow(/invalid incident id/);
+      await expect(store.get(id), id).rejects.toThrow(QuarantineError);
+      await expect(store.getRecord(id), id).rejects.toThrow(/invalid incident id/);
+      await expect(store.markReported(id, { status: 'reported' }), id).rejects.toThrow(
+        QuarantineError,
+      );
+      await expect(store.release(id), id).rejects.toThrow(/invalid incident id/);
+    }
+    expect(await readFile(victim, 'utf8')).toBe('{}');
+    expect(await readdir(join(root, 'store'))).toEqual([]);
+  });
+});
+
+describe('get', () => {
+  it('returns the bytes and detects tampering, truncation, a missing image and unknown ids', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident();
+    await store.put(incident, bytes);
+    const got = await store.get(incident.id);
+    expect(got.bytes).toEqual(bytes);
+    expect(got.record.id).toBe(incident.id);
+
+    const image = join(dir, `${incident.id}.png`);
+    const tampered = Buffer.from(bytes);
+    tampered[tampered.length - 20] = (tampered[tampered.length - 20] ?? 0) ^ 0x01;
+    await writeFile(image, tampered);
+    await expect(store.get(incident.id)).rejects.toThrow(/integrity check failed/);
+    await writeFile(image, bytes.subarray(0, 1000));
+    await expect(store.get(incident.id)).rejects.toThrow(/integrity check failed/);
+    await writeFile(image, bytes);
+    expect((await store.get(incident.id)).bytes).toEqual(bytes);
+    await unlink(image);
+    await expect(store.get(incident.id)).rejects.toThrow(/image of incident .* is missing/);
+
+    await expect(store.get('00000000-0000-0000-0000-000000000000')).rejects.toThrow(
+      /unknown incident/,
+    );
+  });
+
+  it('never puts image bytes into an error message', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident();
+    await store.put(incident, bytes);
+    await writeFile(join(dir, `${incident.id}.png`), Buffer.concat([bytes, Buffer.from('x')]));
+    const error = await store.get(incident.id).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(QuarantineError);
+    expect((error as Error).message.length).toBeLessThan(200);
+    expect((error as Error).message).not.toContain(bytes.subarray(0, 30).toString('base64'));
+  });
+});
+
+describe('list', () => {
+  it('returns complete incidents only, oldest first', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const times = ['2025-03-02T00:00:00Z', '2025-03-01T00:00:00Z', '2025-03-03T00:00:00Z'];
+    const ids: string[] = [];
+    for (const [i, time] of times.entries()) {
+      const { incident, bytes } = makeIncident({ receivedAt: new Date(time) }, i + 1);
+      ids.push(incident.id);
+      await store.put(incident, bytes);
+    }
+    // Things that are not complete incidents: a temp file, an image without record, bad records.
+    const orphan = makeIncident();
+    await writeFile(join(dir, `${orphan.incident.id}.png`), orphan.bytes, { mode: 0o600 });
+    await writeFile(join(dir, '.tmp-0123456789abcdef'), '{"version":1}', { mode: 0o600 });
+    await writeFile(join(dir, '11111111-2222-3333-4444-555555555555.json'), '{"version":1,', {
+      mode: 0o600,
+    });
+    await writeFile(join(dir, 'other-id.json'), JSON.stringify({ version: 1, id: 'mismatch' }));
+
+    const listed = await store.list();
+    expect(listed.map((r) => r.id)).toEqual([ids[1], ids[0], ids[2]]);
+    expect(await store.incomplete()).toEqual([]); // the orphan is too young to call incomplete
+    await utimes(join(dir, `${orphan.incident.id}.png`), twoMinutesAgo(), twoMinutesAgo());
+    expect(await store.incomplete()).toEqual([orphan.incident.id]);
+  });
+
+  it('removes stale temp files when a store opens, and leaves young ones (another writer)', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, '.tmp-old'), 'half an image');
+    await writeFile(join(dir, '.tmp-young'), 'a write in progress');
+    await utimes(join(dir, '.tmp-old'), twoMinutesAgo(), twoMinutesAgo());
+    const store = createFileQuarantineStore({ dir });
+    expect(await store.list()).toEqual([]);
+    expect(await readdir(dir)).toEqual(['.tmp-young']);
+    await utimes(join(dir, '.tmp-young'), twoMinutesAgo(), twoMinutesAgo());
+    expect(await store.list()).toEqual([]);
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe('updates', () => {
+  it('records report outcomes with history, and extends preservation from the report', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir, preserveDays: 365 });
+    const { incident, bytes } = makeIncident();
+    await store.put(incident, bytes);
+    const failed = { status: 'failed' as const, at: '2025-03-02T00:00:00.000Z', error: 'timeout' };
+    await store.markReported(incident.id, failed);
+    const reported = {
+      status: 'reported' as const,
+      at: '2025-06-01T00:00:00.000Z',
+      trackingId: 'report-1',
+      statusCode: 3000,
+      isTest: true,
+    };
+    const record = await store.markReported(incident.id, reported);
+    expect(record.report).toEqual(reported);
+    expect(record.reportHistory).toEqual([failed]);
+    expect(record.preserveUntil).toBe('2026-06-01T00:00:00.000Z');
+    expect(await store.getRecord(incident.id)).toStrictEqual(record);
+    await expect(store.markReported(incident.id, { status: 'nope' } as never)).rejects.toThrow(
+      /unknown report status/,
+    );
+  });
+
+  it('serializes concurrent updates of one incident: none is lost', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident();
+    await store.put(incident, bytes);
+    await Promise.all([
+      store.markReported(incident.id, { status: 'failed', at: '2025-03-01T13:00:00.000Z' }),
+      store.release(incident.id, 'false positive'),
+      store.markReported(incident.id, {
+        status: 'reported',
+        at: '2025-03-01T14:00:00.000Z',
+        trackingId: 't',
+      }),
+    ]);
+    const record = await store.getRecord(incident.id);
+    expect(record.report.status).toBe('reported');
+    expect(record.reportHistory?.map((r) => r.status)).toEqual(['failed']);
+    expect(record.released?.reason).toBe('false positive');
+    expect((await readdir(dir)).sort()).toEqual([`${incident.id}.json`, `${incident.id}.png`]);
+  });
+
+  it('keeps the first release', async () => {
+    const store = createFileQuarantineStore({ dir: await tempDir() });
+    const { incident, bytes } = makeIncident();
+    await store.put(incident, bytes);
+    const first = await store.release(incident.id, 'reviewed');
+    const second = await store.release(incident.id, 'again');
+    expect(second.released).toEqual(first.released);
+    expect(first.released?.reason).toBe('reviewed');
+    expect(Date.parse(first.released?.at ?? '')).not.toBeNaN();
+    await expect(store.release('00000000-0000-0000-0000-000000000000')).rejects.toThrow(/unknown/);
+  });
+});
+
+it('isQuarantineStore recognises stores by their methods', async () => {
+  expect(isQuarantineStore(createFileQuarantineStore({ dir: await tempDir() }))).toBe(true);
+  expect(isQuarantineStore({ put() {}, get() {} })).toBe(false);
+  expect(isQuarantineStore(null)).toBe(false);
+  expect(isQuarantineStore({ dir: '/tmp' })).toBe(false);
+});
