@@ -80,7 +80,7 @@ export function parseRetryAfter(
   if (value !== undefined && value.trim() !== '') {
     const text = value.trim();
     if (/^\d+$/.test(text)) return clampSeconds(Number(text));
-    const date = Date.parse(text);
+    const date = /[a-z]/i.test(text) ? Date.parse(text) : Number.NaN;
     if (!Number.isNaN(date)) return clampSeconds(Math.ceil((date - now) / 1000));
   }
   if (typeof message === 'string') {

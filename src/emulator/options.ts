@@ -55,10 +55,15 @@ export type ResolvedOptions = Omit<z.output<typeof optionsSchema>, 'rateLimit'> 
 export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
-    const paths = parsed.error.issues.map((issue) => issue.path.join('.') || '(options)');
-    const detail = parsed.error.issues
-      .map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`)
-      .join('; ');
+    const named = parsed.error.issues.flatMap((issue) => {
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+      return keys.map((key) => ({
+        path: [...issue.path, ...(key === undefined ? [] : [key])].join('.') || '(options)',
+        message: issue.message,
+      }));
+    });
+    const detail = named.map(({ path, message }) => `${path}: ${message}`).join('; ');
+    const paths = named.map(({ path }) => path);
     throw new InvalidOptionsError(`Invalid emulator options: ${detail}`, paths, parsed.error);
   }
   const { rateLimit, ...rest } = parsed.data;

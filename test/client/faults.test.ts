@@ -1,0 +1,222 @@
+import { createServer } from 'node:http';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FaultSpec } from '../../src/emulator/index.js';
+import { png } from '../fixtures/images.js';
+import {
+  API_KEY,
+  closeServer,
+  type Harness,
+  harness,
+  listen,
+  memoryLogger,
+  serviceError,
+} from './helpers.js';
+
+let h: Harness;
+beforeEach(async () => {
+  h = await harness();
+});
+afterEach(() => h.close());
+
+const image = png(200, 200, 7);
+
+/** Each transient fault, and what it becomes once the retries are spent. */
+const transient: Array<
+  [string, FaultSpec, { reason: string; httpStatus?: number; statusCode?: number }]
+> = [
+  ['HTTP 500', { type: 'status', status: 500 }, { reason: 'server-error', httpStatus: 500 }],
+  ['HTTP 503', { type: 'status', status: 503 }, { reason: 'server-error', httpStatus: 503 }],
+  [
+    'HTTP 429',
+    { type: 'status', status: 429, retryAfter: 1 },
+    { reason: 'rate-limited', httpStatus: 429 },
+  ],
+  ['a reset connection', { type: 'reset' }, { reason: 'network' }],
+  ['status 3004', { type: 'code', code: 3004 }, { reason: 'server-error', statusCode: 3004 }],
+  ['a body that is not JSON', { type: 'malformed' }, { reason: 'malformed-response' }],
+  ['JSON of the wrong shape', { type: 'shape' }, { reason: 'malformed-response' }],
+  ['a hang', { type: 'hang' }, { reason: 'timeout' }],
+];
+
+/** A small headers timeout (undici checks it on a clock of about one second). */
+const quick = { timeouts: { headersMs: 150, callMs: 2000 } };
+
+describe('transient faults', () => {
+  it.each(transient)('recovers from %s followed by a good answer', async (_, fault) => {
+    h.emulator.faults.push(fault);
+    const result = await h.client(quick).match(image, 'image/png');
+    expect(result).toMatchObject({ isMatch: false, statusCode: 3000 });
+    expect(h.emulator.calls).toHaveLength(2);
+    expect(h.emulator.calls[0]?.fault).toBe(fault.type);
+  });
+
+  it.each(transient)(
+    'gives up on %s after maxAttempts, as SCAN_UNAVAILABLE',
+    async (_, fault, expected) => {
+      const retryAfter = fault.type === 'status' && fault.status === 429;
+      h.emulator.faults.push(fault, fault, fault);
+      const client = h.client({
+        ...quick,
+        retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+      });
+      const started = Date.now();
+      const error = await serviceError(client.match(image, 'image/png'));
+      expect(error).toMatchObject({ guardCode: 'SCAN_UNAVAILABLE', retryable: true, ...expected });
+      expect(error.message).toContain('after 3 attempts');
+      expect(h.emulator.calls).toHaveLength(3);
+      expect(h.emulator.faults.pending).toBe(0);
+      if (retryAfter) {
+        expect(error.retryAfter).toBe(1);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+      }
+    },
+  );
+
+  it('honours Retry-After between attempts', async () => {
+    h.emulator.faults.push({ type: 'status', status: 429, retryAfter: 1 });
+    await h.client().match(image, 'image/png');
+    const [first, second] = h.emulator.calls;
+    expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(1000);
+  });
+});
+
+describe('permanent answers', () => {
+  const permanent: Array<[string, FaultSpec, object]> = [
+    [
+      'HTTP 401',
+      { type: 'status', status: 401 },
+      { reason: 'unauthorized', guardCode: 'SCAN_UNAVAILABLE', httpStatus: 401 },
+    ],
+    [
+      'HTTP 403',
+      { type: 'status', status: 403 },
+      { reason: 'quota-exceeded', guardCode: 'SCAN_UNAVAILABLE', httpStatus: 403 },
+    ],
+    [
+      'status 3002',
+      { type: 'code', code: 3002 },
+      { reason: 'bad-request', guardCode: 'SCAN_UNAVAILABLE', statusCode: 3002 },
+    ],
+    ['status 3206', { type: 'code', code: 3206 }, { guardCode: 'INVALID_IMAGE', statusCode: 3206 }],
+    [
+      'status 3208',
+      { type: 'code', code: 3208 },
+      { guardCode: 'IMAGE_TOO_SMALL', statusCode: 3208 },
+    ],
+  ];
+
+  it.each(permanent)('does not retry %s and maps it', async (_, fault, expected) => {
+    h.emulator.faults.push(fault);
+    const error = await serviceError(h.client().match(image, 'image/png'));
+    expect(error).toMatchObject({ retryable: false, ...expected });
+    expect(h.emulator.calls).toHaveLength(1);
+  });
+
+  it('maps a real 3206 and 3208 from the emulator', async () => {
+    const client = h.client();
+    const notImage = await serviceError(
+      client.match(Buffer.from('GIF89a not really'), 'image/gif'),
+    );
+    expect(notImage).toMatchObject({ guardCode: 'INVALID_IMAGE', statusCode: 3206 });
+    const small = await serviceError(client.match(png(100, 100), 'image/png'));
+    expect(small).toMatchObject({ guardCode: 'IMAGE_TOO_SMALL', statusCode: 3208 });
+    expect(h.emulator.calls).toHaveLength(2);
+  });
+
+  it('names a rejected key without printing it, in the error and in the logs', async () => {
+    const logger = memoryLogger();
+    const wrongKey = 'wrong-key-0a1b2c3d4e';
+    const error = await serviceError(
+      h.client({ apiKey: wrongKey, logger }).match(image, 'image/png'),
+    );
+    expect(error).toMatchObject({ httpStatus: 401, reason: 'unauthorized', retryable: false });
+    expect(error.message).toMatch(/rejected the subscription key \(HTTP 401\)/);
+    expect(h.emulator.calls).toHaveLength(1);
+    expect(logger.lines.join('\n')).toContain('unauthorized');
+    for (const text of [
+      error.message,
+      String(error.stack),
+      JSON.stringify(error),
+      logger.lines.join('\n'),
+    ]) {
+      expect(text).not.toContain(wrongKey);
+      expect(text).not.toContain(API_KEY);
+    }
+  });
+});
+
+describe('deadlines', () => {
+  it('fails a hanging service within timeouts.callMs', async () => {
+    h.emulator.faults.push({ type: 'hang' });
+    const client = h.client({ timeouts: { callMs: 300 }, retry: { maxAttempts: 1 } });
+    const started = Date.now();
+    const error = await serviceError(client.match(image, 'image/png'));
+    const elapsed = Date.now() - started;
+    expect(error).toMatchObject({ reason: 'timeout', guardCode: 'SCAN_UNAVAILABLE' });
+    expect(error.message).toContain('callMs');
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(800);
+  });
+
+  it("fails within the caller's AbortSignal.timeout, however many retries remain", async () => {
+    h.emulator.faults.push({ type: 'hang' }, { type: 'hang' }, { type: 'hang' });
+    const client = h.client({
+      timeouts: { headersMs: 200 },
+      retry: { maxAttempts: 10, baseDelayMs: 5, maxDelayMs: 20 },
+    });
+    const started = Date.now();
+    const error = await serviceError(
+      client.match(image, 'image/png', { signal: AbortSignal.timeout(500) }),
+    );
+    const elapsed = Date.now() - started;
+    expect(error).toMatchObject({ reason: 'timeout', guardCode: 'SCAN_UNAVAILABLE' });
+    expect(elapsed).toBeGreaterThanOrEqual(490);
+    expect(elapsed).toBeLessThan(900);
+  });
+
+  it('stops retrying when the time budget would be overrun', async () => {
+    h.emulator.faults.push({ type: 'status', status: 429, retryAfter: 5 });
+    const client = h.client({
+      retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20, budgetMs: 2000 },
+    });
+    const started = Date.now();
+    const error = await serviceError(client.match(image, 'image/png'));
+    expect(error).toMatchObject({ reason: 'rate-limited', retryAfter: 5 });
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(h.emulator.calls).toHaveLength(1);
+  });
+});
+
+describe('response size', () => {
+  it.each([
+    ['declared in Content-Length', true],
+    ['sent chunked', false],
+  ])('refuses an answer over maxResponseBytes, %s, as malformed', async (_, declared) => {
+    const big = JSON.stringify({
+      Status: { Code: 3000 },
+      TrackingId: 't',
+      IsMatch: false,
+      pad: 'x'.repeat(5000),
+    });
+    let calls = 0;
+    const server = createServer((_req, res) => {
+      calls++;
+      res.writeHead(200, declared ? { 'content-length': Buffer.byteLength(big) } : {});
+      res.end(big);
+    });
+    const base = await listen(server);
+    try {
+      const client = h.client({
+        baseUrl: base,
+        maxResponseBytes: 1024,
+        retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+      });
+      const error = await serviceError(client.match(image, 'image/png'));
+      expect(error).toMatchObject({ reason: 'malformed-response', guardCode: 'SCAN_UNAVAILABLE' });
+      expect(error.message).toContain('1024 bytes');
+      expect(calls).toBe(2);
+    } finally {
+      await closeServer(server);
+    }
+  });
+});

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { testImages } from '../../src/emulator/index.js';
+import { png } from '../fixtures/images.js';
+import { call, emulator, matchImage, PATHS, postJson } from './helpers.js';
+
+const admin = (path: string) => `/__emulator${path}`;
+const CREDENTIALS = { 'x-usr': 'u', 'x-pwd': 'p' };
+
+describe('admin routes', () => {
+  it('GET /calls lists every API call in arrival order, with no key needed', async () => {
+    const emu = await emulator();
+    await matchImage(emu, png(), 'image/png', PATHS.v1);
+    await call(emu, PATHS.v2, { body: png(), contentType: 'image/png', key: null });
+    const answer = await call(emu, admin('/calls'), { method: 'GET', key: null });
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual([
+      expect.objectContaining({ operation: 'match-v1', httpStatus: 200, statusCode: 3000, isMatch: false, contentType: 'image/png' }),
+      expect.objectContaining({ operation: 'match-v2', httpStatus: 401 }),
+    ]);
+    expect(answer.json[0].at).toBeLessThanOrEqual(answer.json[1].at);
+  });
+
+  it('GET /reports lists reports and test reports apart', async () => {
+    const emu = await emulator();
+    const body = {
+      OrgName: 'o',
+      ReporterName: 'r',
+      ReporterEmail: 'r@example.com',
+      IncidentTime: '2024-01-01T00:00:00Z',
+      ReporteeName: '',
+      ReporteeIPAddress: '::1',
+      ViolationContentCollection: [{ Name: 'a.png', Value: png().toString('base64') }],
+    };
+    await postJson(emu, PATHS.report, body, CREDENTIALS);
+    await postJson(emu, PATHS.report, { ...body, AdditionalMetadata: [{ Key: 'IsTest', Value: 'true' }] }, CREDENTIALS);
+    const answer = await call(emu, admin('/reports'), { method: 'GET', key: null });
+    expect(answer.json.reports).toHaveLength(1);
+    expect(answer.json.testReports).toHaveLength(1);
+    expect(answer.json.testReports[0]).toMatchObject({ isTest: true, ncmecUser: 'u', ncmecPasswordPresent: true });
+    expect(answer.text).not.toContain('"p"');
+  });
+
+  it('POST /faults sets the sequence, the error rate and the latency', async () => {
+    const emu = await emulator({ rateLimit: false });
+    const set = await postJson(emu, admin('/faults'), {
+      sequence: [{ type: 'status', status: 503, retryAfter: 2 }, { type: 'code', code: 3004 }],
+      latencyMs: 50,
+    });
+    expect(set.status).toBe(200);
+    expect(set.json).toEqual({ pending: 2, errorRate: null, latencyMs: 50 });
+    const first = await matchImage(emu, png());
+    expect(first.status).toBe(503);
+    expect(first.headers['retry-after']).toBe('2');
+    expect((await matchImage(emu, png())).json.Status.Code).toBe(3004);
+
+    await postJson(emu, admin('/faults'), { errorRate: { rate: 1, fault: { type: 'malformed' } }, latencyMs: 0 });
+    const malformed = await matchImage(emu, png());
+    expect(malformed.status).toBe(200);
+    expect(malformed.json).toBeUndefined(); // not JSON
+    await postJson(emu, admin('/faults'), { errorRate: null });
+    expect((await matchImage(emu, png())).json.Status.Code).toBe(3000);
+
+    const view = await call(emu, admin('/faults'), { method: 'GET', key: null });
+    expect(view.json).toEqual({ pending: 0, errorRate: null, latencyMs: 0 });
+  });
+
+  it('POST /faults replaces the queue: an empty sequence clears it', async () => {
+    const emu = await emulator({ faults: [{ type: 'hang' }] });
+    await postJson(emu, admin('/faults'), { sequence: [] });
+    expect(emu.faults.pending).toBe(0);
+    expect((await matchImage(emu, png())).status).toBe(200);
+  });
+
+  it('POST /faults validates its body with 400', async () => {
+    const emu = await emulator();
+    const bodies = [
+      { sequence: [{ type: 'explode' }] },
+      { sequence: [{ type: 'status', status: 200 }] },
+      { errorRate: { rate: 2, fault: { type: 'reset' } } },
+      { latencyMs: -1 },
+      { unknownKey: true },
+      [],
+    ];
+    for (const body of bodies) {
+      const answer = await postJson(emu, admin('/faults'), body);
+      expect(answer.status).toBe(400);
+      expect(answer.json.error.code).toBe('INVALID_BODY');
+    }
+    const notJson = await call(emu, admin('/faults'), { body: '{', contentType: 'application/json', key: null });
+    expect(notJson.status).toBe(400);
+    expect(emu.faults.pending).toBe(0);
+  });
+
+  it('POST /reset clears calls, reports, faults, latency and rate-limit windows', async () => {
+    const emu = await emulator({ latencyMs: 100 });
+    await Promise.all(Array.from({ length: 6 }, () => matchImage(emu, png())));
+    emu.faults.push({ type: 'status', status: 500 });
+    emu.faults.setErrorRate(1, { type: 'reset' });
+    const reset = await call(emu, admin('/reset'), { key: null });
+    expect(reset.status).toBe(200);
+    expect(emu.calls).toHaveLength(0);
+    expect(emu.faults.pending).toBe(0);
+    const started = Date.now();
+    const after = await matchImage(emu, png());
+    expect(after.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(90);
+  });
+
+  it('GET /test-images lists the images and GET /test-images/<name> serves their bytes', async () => {
+    const emu = await emulator();
+    const list = await call(emu, admin('/test-images'), { method: 'GET', key: null });
+    const images = testImages();
+    expect(list.json).toEqual(images.map(({ name, sha256 }) => ({ name, sha256, path: `/__emulator/test-images/${name}` })));
+    for (const image of images) {
+      const response = await fetch(`${emu.url}/__emulator/test-images/${image.name}`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('image/png');
+      expect(Buffer.from(await response.arrayBuffer()).equals(image.bytes)).toBe(true);
+    }
+    for (const bad of ['nope.png', '..%2F..%2Fpackage.json', '%E0%A4%A']) {
+      expect((await fetch(`${emu.url}/__emulator/test-images/${bad}`)).status).toBe(404);
+    }
+    expect(emu.calls).toHaveLength(0);
+  });
+
+  it('answers 404 for unknown admin routes', async () => {
+    const emu = await emulator();
+    expect((await call(emu, admin('/nope'), { method: 'GET', key: null })).status).toBe(404);
+    expect((await call(emu, admin('/calls'), { key: null })).status).toBe(404);
+  });
+});

@@ -1,0 +1,160 @@
+/**
+ * Reporting a quarantined incident end to end: a real file store, the real PhotoDNA client and
+ * the emulator over loopback HTTP; and the reviewer CLI (built, in a child process) against the
+ * same emulator. The CLI part needs `npm run build` first.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PhotoDnaClient } from '../../src/client/index.js';
+import { startEmulator } from '../../src/emulator/index.js';
+import type { Emulator } from '../../src/emulator/types.js';
+import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
+import { reportQuarantined } from '../../src/report/from-record.js';
+import type { ReporterInfo } from '../../src/types.js';
+import { makeIncident, sha256, useTempDirs } from '../quarantine/helpers.js';
+import { cli } from '../quarantine/run-cli.js';
+
+const tempDir = useTempDirs();
+const INFO: ReporterInfo = {
+  orgName: 'Example Forum',
+  reporterName: 'Trust and Safety',
+  reporterEmail: 'tns@example.com',
+  ncmecUser: 'esp-user',
+  ncmecPassword: 'esp-secret-pw',
+  isTest: true,
+};
+
+let emulator: Emulator;
+let client: PhotoDnaClient;
+beforeEach(async () => {
+  emulator = await startEmulator({ port: 0 });
+  client = new PhotoDnaClient({ apiKey: 'test-key', baseUrl: emulator.url });
+});
+afterEach(async () => {
+  await client.close();
+  await emulator.close();
+});
+
+async function quarantined() {
+  const dir = await tempDir();
+  const store = createFileQuarantineStore({ dir });
+  const { incident, bytes } = makeIncident();
+  await store.put(incident, bytes);
+  return { dir, store, id: incident.id, bytes };
+}
+
+describe('reportQuarantined with the real client and the emulator', () => {
+  it('reaches the service once for two calls, again when forced, and records each outcome', async () => {
+    const { store, id, bytes } = await quarantined();
+    const first = await reportQuarantined({ store, id, sender: client, info: INFO });
+    const second = await reportQuarantined({ store, id, sender: client, info: INFO });
+
+    expect(emulator.testReports).toHaveLength(1);
+    expect(emulator.reports).toHaveLength(0);
+    const received = emulator.testReports[0];
+    expect(received?.trackingId).toBe(first.trackingId);
+    expect(received?.ncmecUser).toBe('esp-user');
+    expect(received?.ncmecPasswordPresent).toBe(true);
+    expect(received?.body).toMatchObject({
+      OrgName: 'Example Forum',
+      IncidentTime: '2025-03-01T12:00:00.000Z',
+      ReporteeIPAddress: '203.0.113.7',
+      ViolationContentCollection: [
+        {
+          Name: `${sha256(bytes)}.png`,
+          Value: bytes.toString('base64'),
+          UploadIpAddress: '203.0.113.7',
+        },
+      ],
+      AdditionalMetadata: [{ Key: 'IsTest', Value: 'true' }],
+    });
+    expect(JSON.stringify(received)).not.toContain('esp-secret-pw');
+
+    expect(first.statusCode).toBe(3000);
+    expect(second.trackingId).toBe(first.trackingId);
+    expect(second.statusCode).toBe(3000);
+    const record = await store.getRecord(id);
+    expect(record.report).toMatchObject({
+      status: 'reported',
+      trackingId: first.trackingId,
+      statusCode: 3000,
+      isTest: true,
+    });
+
+    const forced = await reportQuarantined({ store, id, sender: client, info: INFO, force: true });
+    expect(emulator.testReports).toHaveLength(2);
+    expect(forced.trackingId).not.toBe(first.trackingId);
+    const after = await store.getRecord(id);
+    expect(after.report.trackingId).toBe(forced.trackingId);
+    expect(after.reportHistory?.map((r) => r.trackingId)).toEqual([first.trackingId]);
+  });
+
+  it('records a refused report as failed (without the password) and sends it again next time', async () => {
+    const { store, id } = await quarantined();
+    // The service validates the body: an address that is not an email is refused with 3002.
+    const invalid = { ...INFO, reporterEmail: 'not an email' };
+    await expect(reportQuarantined({ store, id, sender: client, info: invalid })).rejects.toThrow(
+      /3002/,
+    );
+    expect(emulator.testReports).toHaveLength(0);
+    const failed = await store.getRecord(id);
+    expect(failed.report.status).toBe('failed');
+    expect(failed.report.error).toBeTruthy();
+    expect(JSON.stringify(failed)).not.toContain('esp-secret-pw');
+
+    const retried = await reportQuarantined({ store, id, sender: client, info: INFO });
+    expect(retried.statusCode).toBe(3000);
+    expect(emulator.testReports).toHaveLength(1);
+    expect((await store.getRecord(id)).report.status).toBe('reported');
+  });
+});
+
+describe('photodna-guard quarantine report', () => {
+  const env = () => ({
+    PHOTODNA_API_KEY: 'test-key',
+    PHOTODNA_BASE_URL: emulator.url,
+    PHOTODNA_ORG_NAME: 'Example Forum',
+    NCMEC_USER: 'esp-user',
+    NCMEC_PASSWORD: 'esp-secret-pw',
+  });
+  const reporter = ['--reporter-name', 'Trust and Safety', '--reporter-email', 'tns@example.com'];
+
+  it('sends once, says so when asked again, and sends again with --force', async () => {
+    const { dir, store, id } = await quarantined();
+    const first = await cli(['report', id, '--dir', dir, ...reporter, '--test'], env());
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const trackingId = emulator.testReports[0]?.trackingId;
+    expect(first.stdout).toBe(
+      `${id} reported: tracking id ${trackingId}, status 3000, test endpoint\n`,
+    );
+
+    const again = await cli(['report', id, '--dir', dir, ...reporter, '--test'], env());
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('was already reported');
+    expect(again.stdout).toContain(`tracking id ${trackingId}`);
+    expect(emulator.testReports).toHaveLength(1);
+
+    const forced = await cli(['report', id, '--dir', dir, ...reporter, '--force'], env());
+    expect(forced.code).toBe(0);
+    expect(emulator.reports).toHaveLength(1); // without --test: the real endpoint
+    expect((await store.getRecord(id)).report).toMatchObject({ status: 'reported', isTest: false });
+    const list = await cli(['list', '--dir', dir], env());
+    expect(list.stdout).toContain('reported');
+  });
+
+  it('exits 1 when the service refuses the key, and the record says failed', async () => {
+    const { dir, store, id } = await quarantined();
+    const wrongKey = await startEmulator({ port: 0, apiKey: 'the-right-key' });
+    const run = await cli(['report', id, '--dir', dir, ...reporter, '--test'], {
+      ...env(),
+      PHOTODNA_BASE_URL: wrongKey.url,
+    });
+    await wrongKey.close();
+    expect(wrongKey.testReports).toHaveLength(0);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('photodna-guard quarantine report:');
+    expect(run.stderr).not.toContain('esp-secret-pw');
+    expect(run.stderr).not.toContain('test-key');
+    expect((await store.getRecord(id)).report.status).toBe('failed');
+  });
+});
