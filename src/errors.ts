@@ -147,3 +147,9 @@ export function toGuardError(error: unknown): GuardError {
   const detail = error instanceof Error ? error.message : String(error);
   return new GuardError('SCAN_UNAVAILABLE', { detail, cause: error });
 }
+
+/** For `error` events and logs: the underlying failure (its message names the cause), not the public text. */
+export function underlyingError(error: GuardError): Error {
+  if (error.cause instanceof Error) return error.cause;
+  return new Error(error.detail ?? error.message, { cause: error });
+}

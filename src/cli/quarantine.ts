@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import { purgeDecision } from '../quarantine/purge-policy.js';
 import { lastSuccessfulReport } from '../quarantine/record.js';
-import type { FileQuarantineStore, QuarantineRecord } from '../quarantine/types.js';
+import { formatTable, SUMMARY_HEADER, summarize } from '../quarantine/summary.js';
+import type { FileQuarantineStore } from '../quarantine/types.js';
 import { missingReporterFields } from '../report/body.js';
 import { reportQuarantined } from '../report/from-record.js';
 import type { ReporterInfo } from '../types.js';
@@ -170,18 +171,8 @@ async function list({ store, values }: Context): Promise<number> {
   if (values.json) {
     process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
   } else {
-    const header = [
-      'ID',
-      'RECEIVED',
-      'ROUTE',
-      'SHA256',
-      'POLICY',
-      'REPORT',
-      'RELEASED',
-      'PRESERVE-UNTIL',
-    ];
     const rows = records.map(summarize);
-    if (rows.length > 0) process.stdout.write(table([header, ...rows]));
+    if (rows.length > 0) process.stdout.write(formatTable([SUMMARY_HEADER, ...rows]));
     else process.stderr.write('no incidents\n');
   }
   const incomplete = await store.incomplete();
@@ -191,38 +182,6 @@ async function list({ store, values }: Context): Promise<number> {
     );
   }
   return 0;
-}
-
-function summarize(record: QuarantineRecord): string[] {
-  const filed = lastSuccessfulReport(record);
-  const report =
-    filed && record.report.status !== 'reported'
-      ? `${record.report.status}*`
-      : record.report.status;
-  return [
-    record.id,
-    record.receivedAt,
-    `${record.method} ${record.route}`,
-    record.sha256.slice(0, 12),
-    record.policy,
-    (filed ?? record.report).isTest ? `${report} (test)` : report,
-    record.released?.at ?? 'no',
-    record.preserveUntil,
-  ];
-}
-
-function table(rows: string[][]): string {
-  const widths =
-    rows[0]?.map((_, col) => Math.max(...rows.map((row) => row[col]?.length ?? 0))) ?? [];
-  return rows
-    .map(
-      (row) =>
-        `${row
-          .map((cell, col) => cell.padEnd(widths[col] ?? 0))
-          .join('  ')
-          .trimEnd()}\n`,
-    )
-    .join('');
 }
 
 async function report({ store, id, values }: Context): Promise<number> {

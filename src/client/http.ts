@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { PhotoDnaServiceError } from '../errors.js';
 import { malformedError, networkError, timeoutError } from './failures.js';
@@ -89,25 +90,23 @@ export async function post(
 }
 
 async function readCapped(
-  stream: AsyncIterable<Buffer> & { destroy(error?: Error): void },
+  stream: Readable,
   contentLength: string | string[] | undefined,
   limit: number,
 ): Promise<Buffer> {
+  // Destroying an unfinished body makes undici emit an abort error: expected, not a crash.
+  stream.on('error', () => {});
   const declared = Number(Array.isArray(contentLength) ? contentLength[0] : contentLength);
   if (Number.isFinite(declared) && declared > limit) {
-    const error = new ResponseTooLargeError(limit);
-    stream.destroy(error);
-    throw error;
+    stream.destroy();
+    throw new ResponseTooLargeError(limit);
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream) {
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) {
-      const error = new ResponseTooLargeError(limit);
-      stream.destroy(error);
-      throw error;
-    }
+    // Leaving the loop destroys the stream (and the connection with it).
+    if (size > limit) throw new ResponseTooLargeError(limit);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GuardError } from '../errors.js';
+import { GuardError, underlyingError } from '../errors.js';
 import type { RouteConfig } from '../options.js';
 import type { FileFacts, MatchResult, Policy } from '../types.js';
 import { createMatchEvent, type ReportingDeps } from './match-event.js';

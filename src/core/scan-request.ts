@@ -1,4 +1,4 @@
-import { GuardError } from '../errors.js';
+import { GuardError, underlyingError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { RouteConfig } from '../options.js';
 import type { FileFacts, ScannedFile, ScanOutcome } from '../types.js';
@@ -73,7 +73,7 @@ export async function scanRequest(
   const unchecked = scans.flatMap((s) => (s.outcome === 'unchecked' ? [s] : []));
   for (const scan of unchecked) {
     deps.events.emit('error', {
-      error: scan.error,
+      error: underlyingError(scan.error),
       stage: 'scan',
       ...(scan.error.reason ? { reason: scan.error.reason } : {}),
       route: ctx.route,

@@ -25,6 +25,15 @@ export const errorRateSchema = z.strictObject({
 
 export const latencySchema = z.int().min(0).max(MAX_DELAY_MS);
 
+/** Throws a `TypeError` naming the problem unless `fault` is a valid `FaultSpec`. */
+export function assertFault(fault: unknown): asserts fault is FaultSpec {
+  const parsed = faultSchema.safeParse(fault);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'fault'}: ${i.message}`);
+    throw new TypeError(`invalid fault ${JSON.stringify(fault)}: ${detail.join('; ')}`);
+  }
+}
+
 /** Compile-time check that the schema and the public type agree both ways. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const faultTypesAgree: Same<z.output<typeof faultSchema>, FaultSpec> = true;

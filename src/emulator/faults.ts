@@ -1,3 +1,4 @@
+import { assertFault } from './fault-schema.js';
 import { type ApiAnswer, apimError, matchResult, status, trackingId } from './responses.js';
 import type { EmulatorFaults, FaultSpec } from './types.js';
 
@@ -22,6 +23,7 @@ export class FaultPlan implements EmulatorFaults {
   }
 
   push(...faults: FaultSpec[]): void {
+    for (const fault of faults) assertFault(fault);
     this.queue.push(...faults);
   }
 
@@ -37,6 +39,7 @@ export class FaultPlan implements EmulatorFaults {
 
   setErrorRate(rate: number, fault: FaultSpec): void {
     if (!(rate >= 0 && rate <= 1)) throw new RangeError('rate must be between 0 and 1');
+    assertFault(fault);
     this.errorRate = rate === 0 ? undefined : { rate, fault };
   }
 

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { latencySchema } from './fault-schema.js';
 import { KnownList } from './known.js';
 import { resolveOptions } from './options.js';
 import { createEmulatorServer } from './server.js';
@@ -40,8 +41,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     testReports: state.testReports,
     faults: state.faults,
     setLatency(ms: number): void {
-      if (!(Number.isInteger(ms) && ms >= 0))
-        throw new RangeError('latency must be a non-negative integer');
+      if (!latencySchema.safeParse(ms).success) {
+        throw new RangeError('latency must be an integer from 0 to 600000 milliseconds');
+      }
       state.latencyMs = ms;
     },
     addKnown(items: KnownItems): Promise<void> {

@@ -121,10 +121,14 @@ export interface Emulator {
   port: number;
   /** Stops the server, ending pending and hanging requests. Resolves when it is closed. */
   close(): Promise<void>;
+  /**
+   * Every API call in arrival order, rejected ones included (the latest 100,000; cleared by
+   * `POST /__emulator/reset`).
+   */
   calls: EmulatorCall[];
-  /** Accepted reports without `IsTest=true`. */
+  /** Accepted reports without `IsTest=true` (the latest 1,000). */
   reports: EmulatorReport[];
-  /** Accepted reports with `AdditionalMetadata` `IsTest=true`. */
+  /** Accepted reports with `AdditionalMetadata` `IsTest=true` (the latest 1,000). */
   testReports: EmulatorReport[];
   faults: EmulatorFaults;
   setLatency(ms: number): void;

@@ -3,7 +3,7 @@
  * the outcome back to the record. An incident already reported is not reported again unless
  * forced; concurrent calls for one incident in this process share one attempt.
  */
-import { InvalidOptionsError, QuarantineError } from '../errors.js';
+import { InvalidOptionsError, PhotoDnaServiceError, QuarantineError } from '../errors.js';
 import { lastSuccessfulReport } from '../quarantine/record.js';
 import type { QuarantineRecord, QuarantineStore, ReportStatus } from '../quarantine/types.js';
 import type {
@@ -86,9 +86,12 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
       args.signal ? { signal: args.signal } : {},
     );
   } catch (error) {
+    const service = error instanceof PhotoDnaServiceError ? error : undefined;
     await store.markReported(id, {
       status: 'failed',
       at: new Date().toISOString(),
+      ...(service?.trackingId === undefined ? {} : { trackingId: service.trackingId }),
+      ...(service?.statusCode === undefined ? {} : { statusCode: service.statusCode }),
       isTest,
       error: redact(error instanceof Error ? error.message : String(error), info),
     });
@@ -151,7 +154,9 @@ function subjectOf(record: QuarantineRecord, bytes: Buffer) {
 /** An error message fit for the record: no credentials, bounded length. */
 function redact(message: string, info: ReporterInfo): string {
   let text = message;
-  for (const secret of [info.ncmecPassword, info.ncmecUser]) {
+  // The password always; the user name (less secret) unless it is too short to redact sensibly.
+  const secrets = [info.ncmecPassword, info.ncmecUser.length >= 4 ? info.ncmecUser : ''];
+  for (const secret of secrets) {
     if (secret) text = text.split(secret).join('[redacted]');
   }
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;

@@ -14,7 +14,13 @@ describe('admin routes', () => {
     const answer = await call(emu, admin('/calls'), { method: 'GET', key: null });
     expect(answer.status).toBe(200);
     expect(answer.json).toEqual([
-      expect.objectContaining({ operation: 'match-v1', httpStatus: 200, statusCode: 3000, isMatch: false, contentType: 'image/png' }),
+      expect.objectContaining({
+        operation: 'match-v1',
+        httpStatus: 200,
+        statusCode: 3000,
+        isMatch: false,
+        contentType: 'image/png',
+      }),
       expect.objectContaining({ operation: 'match-v2', httpStatus: 401 }),
     ]);
     expect(answer.json[0].at).toBeLessThanOrEqual(answer.json[1].at);
@@ -32,18 +38,30 @@ describe('admin routes', () => {
       ViolationContentCollection: [{ Name: 'a.png', Value: png().toString('base64') }],
     };
     await postJson(emu, PATHS.report, body, CREDENTIALS);
-    await postJson(emu, PATHS.report, { ...body, AdditionalMetadata: [{ Key: 'IsTest', Value: 'true' }] }, CREDENTIALS);
+    await postJson(
+      emu,
+      PATHS.report,
+      { ...body, AdditionalMetadata: [{ Key: 'IsTest', Value: 'true' }] },
+      CREDENTIALS,
+    );
     const answer = await call(emu, admin('/reports'), { method: 'GET', key: null });
     expect(answer.json.reports).toHaveLength(1);
     expect(answer.json.testReports).toHaveLength(1);
-    expect(answer.json.testReports[0]).toMatchObject({ isTest: true, ncmecUser: 'u', ncmecPasswordPresent: true });
+    expect(answer.json.testReports[0]).toMatchObject({
+      isTest: true,
+      ncmecUser: 'u',
+      ncmecPasswordPresent: true,
+    });
     expect(answer.text).not.toContain('"p"');
   });
 
   it('POST /faults sets the sequence, the error rate and the latency', async () => {
     const emu = await emulator({ rateLimit: false });
     const set = await postJson(emu, admin('/faults'), {
-      sequence: [{ type: 'status', status: 503, retryAfter: 2 }, { type: 'code', code: 3004 }],
+      sequence: [
+        { type: 'status', status: 503, retryAfter: 2 },
+        { type: 'code', code: 3004 },
+      ],
       latencyMs: 50,
     });
     expect(set.status).toBe(200);
@@ -53,7 +71,10 @@ describe('admin routes', () => {
     expect(first.headers['retry-after']).toBe('2');
     expect((await matchImage(emu, png())).json.Status.Code).toBe(3004);
 
-    await postJson(emu, admin('/faults'), { errorRate: { rate: 1, fault: { type: 'malformed' } }, latencyMs: 0 });
+    await postJson(emu, admin('/faults'), {
+      errorRate: { rate: 1, fault: { type: 'malformed' } },
+      latencyMs: 0,
+    });
     const malformed = await matchImage(emu, png());
     expect(malformed.status).toBe(200);
     expect(malformed.json).toBeUndefined(); // not JSON
@@ -86,7 +107,11 @@ describe('admin routes', () => {
       expect(answer.status).toBe(400);
       expect(answer.json.error.code).toBe('INVALID_BODY');
     }
-    const notJson = await call(emu, admin('/faults'), { body: '{', contentType: 'application/json', key: null });
+    const notJson = await call(emu, admin('/faults'), {
+      body: '{',
+      contentType: 'application/json',
+      key: null,
+    });
     expect(notJson.status).toBe(400);
     expect(emu.faults.pending).toBe(0);
   });
@@ -110,7 +135,9 @@ describe('admin routes', () => {
     const emu = await emulator();
     const list = await call(emu, admin('/test-images'), { method: 'GET', key: null });
     const images = testImages();
-    expect(list.json).toEqual(images.map(({ name, sha256 }) => ({ name, sha256, path: `/__emulator/test-images/${name}` })));
+    expect(list.json).toEqual(
+      images.map(({ name, sha256 }) => ({ name, sha256, path: `/__emulator/test-images/${name}` })),
+    );
     for (const image of images) {
       const response = await fetch(`${emu.url}/__emulator/test-images/${image.name}`);
       expect(response.status).toBe(200);

@@ -4,7 +4,8 @@ import { call, emulator, PATHS, postJson } from './helpers.js';
 
 const DENIED = {
   statusCode: 401,
-  message: 'Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.',
+  message:
+    'Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.',
 };
 
 describe('subscription key', () => {
@@ -21,20 +22,36 @@ describe('subscription key', () => {
 
   it('answers 401 for an empty or blank key by default, and accepts any other', async () => {
     const emu = await emulator();
-    expect((await call(emu, PATHS.v2, { body: png(), contentType: 'image/png', key: '' })).status).toBe(401);
-    expect((await call(emu, PATHS.v2, { body: png(), contentType: 'image/png', key: '   ' })).status).toBe(401);
-    const anyKey = await call(emu, PATHS.v2, { body: png(), contentType: 'image/png', key: 'whatever' });
+    expect(
+      (await call(emu, PATHS.v2, { body: png(), contentType: 'image/png', key: '' })).status,
+    ).toBe(401);
+    expect(
+      (await call(emu, PATHS.v2, { body: png(), contentType: 'image/png', key: '   ' })).status,
+    ).toBe(401);
+    const anyKey = await call(emu, PATHS.v2, {
+      body: png(),
+      contentType: 'image/png',
+      key: 'whatever',
+    });
     expect(anyKey.status).toBe(200);
   });
 
   it('accepts only the configured apiKey, and answers 401 for a wrong one', async () => {
     const emu = await emulator({ apiKey: 'the-right-key' });
-    const wrong = await call(emu, PATHS.v1, { body: png(), contentType: 'image/png', key: 'a-wrong-key' });
+    const wrong = await call(emu, PATHS.v1, {
+      body: png(),
+      contentType: 'image/png',
+      key: 'a-wrong-key',
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.json).toEqual(DENIED);
     const missing = await call(emu, PATHS.v1, { body: png(), contentType: 'image/png', key: null });
     expect(missing.status).toBe(401);
-    const right = await call(emu, PATHS.v1, { body: png(), contentType: 'image/png', key: 'the-right-key' });
+    const right = await call(emu, PATHS.v1, {
+      body: png(),
+      contentType: 'image/png',
+      key: 'the-right-key',
+    });
     expect(right.status).toBe(200);
     expect(right.json.Status.Code).toBe(3000);
     expect(emu.calls.map((c) => c.httpStatus)).toEqual([401, 401, 200]);
@@ -42,7 +59,11 @@ describe('subscription key', () => {
 
   it("accepts API Management's subscription-key query parameter", async () => {
     const emu = await emulator({ apiKey: 'k' });
-    const answer = await call(emu, `${PATHS.v2}?subscription-key=k`, { body: png(), contentType: 'image/png', key: null });
+    const answer = await call(emu, `${PATHS.v2}?subscription-key=k`, {
+      body: png(),
+      contentType: 'image/png',
+      key: null,
+    });
     expect(answer.status).toBe(200);
   });
 

@@ -36,7 +36,13 @@ function start(argv: string[]) {
     err: (line) => err.push(line),
     signal: stop.signal,
   });
-  return { out, err, stop: () => stop.abort(), exit, listening: Promise.race([listening, exit.then(() => '')]) };
+  return {
+    out,
+    err,
+    stop: () => stop.abort(),
+    exit,
+    listening: Promise.race([listening, exit.then(() => '')]),
+  };
 }
 
 describe('photodna-guard emulator (run)', () => {
@@ -44,7 +50,10 @@ describe('photodna-guard emulator (run)', () => {
     const cli = start(['--port', '0']);
     const url = await cli.listening;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const answer = await call(url, PATHS.v2, { body: testImages()[0]?.bytes, contentType: 'image/png' });
+    const answer = await call(url, PATHS.v2, {
+      body: testImages()[0]?.bytes,
+      contentType: 'image/png',
+    });
     expect(answer.json.IsMatch).toBe(true);
     cli.stop();
     expect(await cli.exit).toBe(0);
@@ -57,10 +66,19 @@ describe('photodna-guard emulator (run)', () => {
     writeFileSync(join(dir, 'known.png'), known);
     const other = tempDir();
     writeFileSync(join(other, 'also.png'), png(200, 200, 32));
-    const cli = start(['--api-key', 'secret', '--known', join(dir, 'known.png'), '--known', other, '--no-rate-limit']);
+    const cli = start([
+      '--api-key',
+      'secret',
+      '--known',
+      join(dir, 'known.png'),
+      '--known',
+      other,
+      '--no-rate-limit',
+    ]);
     const url = await cli.listening;
     expect((await call(url, PATHS.v2, { body: known, contentType: 'image/png' })).status).toBe(401);
-    const send = (bytes: Buffer) => call(url, PATHS.v2, { body: bytes, contentType: 'image/png', key: 'secret' });
+    const send = (bytes: Buffer) =>
+      call(url, PATHS.v2, { body: bytes, contentType: 'image/png', key: 'secret' });
     expect((await send(known)).json.IsMatch).toBe(true);
     expect((await send(png(200, 200, 32))).json.IsMatch).toBe(true);
     const burst = await Promise.all(Array.from({ length: 12 }, () => send(png())));
@@ -76,7 +94,9 @@ describe('photodna-guard emulator (run)', () => {
     for (const image of testImages()) {
       const written = readFileSync(join(dir, image.name));
       expect(written.equals(image.bytes)).toBe(true);
-      expect((await call(url, PATHS.v1, { body: written, contentType: 'image/png' })).json.IsMatch).toBe(true);
+      expect(
+        (await call(url, PATHS.v1, { body: written, contentType: 'image/png' })).json.IsMatch,
+      ).toBe(true);
     }
     cli.stop();
     expect(await cli.exit).toBe(0);
@@ -105,8 +125,12 @@ describe('photodna-guard emulator (built binary)', () => {
   it.skipIf(!existsSync(BUILT_CLI) || !existsSync(resolve('dist/cli/emulator.js')))(
     'runs until SIGINT, then exits 0',
     async () => {
-      const child = spawn(process.execPath, [BUILT_CLI, 'emulator', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
+      const child = spawn(process.execPath, [BUILT_CLI, 'emulator', '--port', '0'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exited = new Promise<number | null>((resolveExit) =>
+        child.on('exit', (code) => resolveExit(code)),
+      );
       const url = await new Promise<string>((resolveUrl, reject) => {
         let seen = '';
         child.stdout.on('data', (chunk: Buffer) => {

@@ -2,7 +2,7 @@ import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import type { FaultSpec } from '../../src/emulator/index.js';
 import { png } from '../fixtures/images.js';
-import { call, emulator, matchImage, PATHS, postJson } from './helpers.js';
+import { call, emulator, type MatchResultBody, matchImage, PATHS, postJson } from './helpers.js';
 
 const image = png();
 const hashBatch = [{ DataRepresentation: 'Hash', Value: Buffer.alloc(144).toString('base64') }];
@@ -26,7 +26,10 @@ describe('fault injection', () => {
     expect(b.headers['retry-after']).toBe('7');
     const c = await matchImage(emu, image);
     expect(c.status).toBe(429);
-    expect(c.json).toEqual({ statusCode: 429, message: 'Rate limit is exceeded. Try again in 1 seconds.' });
+    expect(c.json).toEqual({
+      statusCode: 429,
+      message: 'Rate limit is exceeded. Try again in 1 seconds.',
+    });
     expect(c.headers['retry-after']).toBe('1');
     const d = await matchImage(emu, image);
     expect(d.status).toBe(403);
@@ -42,7 +45,12 @@ describe('fault injection', () => {
   });
 
   it('code: answers HTTP 200 with Status.Code 3004 (Match) and per-hash 3004 (MatchHash)', async () => {
-    const emu = await emulator({ faults: [{ type: 'code', code: 3004 }, { type: 'code', code: 3004 }] });
+    const emu = await emulator({
+      faults: [
+        { type: 'code', code: 3004 },
+        { type: 'code', code: 3004 },
+      ],
+    });
     const match = await matchImage(emu, image, 'image/png', PATHS.v1);
     expect(match.status).toBe(200);
     expect(match.json.Status).toEqual({
@@ -53,13 +61,15 @@ describe('fault injection', () => {
     expect(match.json.TrackingId).toMatch(/^1_photodna_/);
     const hash = await postJson(emu, PATHS.hash, hashBatch);
     expect(hash.json.Status.Code).toBe(3004);
-    expect(hash.json.MatchResults.map((r: any) => r.Status.Code)).toEqual([3004]);
+    expect(hash.json.MatchResults.map((r: MatchResultBody) => r.Status.Code)).toEqual([3004]);
     expect(emu.calls.map((x) => x.statusCode)).toEqual([3004, 3004]);
   });
 
   it('reset: destroys the connection without an answer', async () => {
     const emu = await emulator({ faults: [{ type: 'reset' }] });
-    await expect(matchImage(emu, image)).rejects.toMatchObject({ code: expect.stringMatching(/^UND_ERR_SOCKET|ECONNRESET$/) });
+    await expect(matchImage(emu, image)).rejects.toMatchObject({
+      code: expect.stringMatching(/^UND_ERR_SOCKET|ECONNRESET$/),
+    });
     expect(emu.calls).toMatchObject([{ fault: 'reset', httpStatus: 0 }]);
     expect((await matchImage(emu, image)).status).toBe(200);
   });
@@ -68,7 +78,10 @@ describe('fault injection', () => {
     const emu = await emulator({ faults: [{ type: 'hang' }] });
     const pending = matchImage(emu, image);
     const outcome = await Promise.race([
-      pending.then(() => 'answered', () => 'failed'),
+      pending.then(
+        () => 'answered',
+        () => 'failed',
+      ),
       new Promise((resolve) => setTimeout(() => resolve('still hanging'), 400)),
     ]);
     expect(outcome).toBe('still hanging');
@@ -79,7 +92,10 @@ describe('fault injection', () => {
 
   it('malformed: HTTP 200 with a JSON content type and a body that is not JSON', async () => {
     const emu = await emulator({ faults: [{ type: 'malformed' }, { type: 'malformed' }] });
-    for (const answer of [await matchImage(emu, image), await postJson(emu, PATHS.hash, hashBatch)]) {
+    for (const answer of [
+      await matchImage(emu, image),
+      await postJson(emu, PATHS.hash, hashBatch),
+    ]) {
       expect(answer.status).toBe(200);
       expect(answer.headers['content-type']).toMatch(/^application\/json/);
       expect(() => JSON.parse(answer.text)).toThrow();
@@ -107,7 +123,9 @@ describe('fault injection', () => {
   it('latencyMs and setLatency delay every API answer', async () => {
     const emu = await emulator({ latencyMs: 200 });
     let started = Date.now();
-    expect((await call(emu, PATHS.v2, { body: image, contentType: 'image/png', key: null })).status).toBe(401);
+    expect(
+      (await call(emu, PATHS.v2, { body: image, contentType: 'image/png', key: null })).status,
+    ).toBe(401);
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     emu.setLatency(0);
     started = Date.now();
@@ -132,9 +150,22 @@ describe('fault injection', () => {
     expect((await matchImage(emu, image)).json.Status.Code).toBe(3000);
   });
 
+  it('faults.push, setErrorRate and setLatency refuse invalid input', async () => {
+    const emu = await emulator();
+    expect(() => emu.faults.push({ type: 'status', status: 42 })).toThrow(TypeError);
+    expect(() => emu.faults.push({ type: 'boom' } as unknown as FaultSpec)).toThrow(TypeError);
+    expect(() => emu.faults.setErrorRate(2, { type: 'reset' })).toThrow(RangeError);
+    expect(() => emu.setLatency(-1)).toThrow(RangeError);
+    expect(emu.faults.pending).toBe(0);
+  });
+
   it('errorRate: 1 fails every call once the queue is empty, 0 none', async () => {
     const fault: FaultSpec = { type: 'status', status: 503 };
-    const emu = await emulator({ errorRate: { rate: 1, fault }, faults: [{ type: 'code', code: 3004 }], rateLimit: false });
+    const emu = await emulator({
+      errorRate: { rate: 1, fault },
+      faults: [{ type: 'code', code: 3004 }],
+      rateLimit: false,
+    });
     expect((await matchImage(emu, image)).json.Status.Code).toBe(3004);
     for (let i = 0; i < 5; i++) expect((await matchImage(emu, image)).status).toBe(503);
     emu.faults.setErrorRate(0, fault);
@@ -142,7 +173,10 @@ describe('fault injection', () => {
   });
 
   it('errorRate 0.5 fails some calls and not others', async () => {
-    const emu = await emulator({ errorRate: { rate: 0.5, fault: { type: 'status', status: 500 } }, rateLimit: false });
+    const emu = await emulator({
+      errorRate: { rate: 0.5, fault: { type: 'status', status: 500 } },
+      rateLimit: false,
+    });
     const statuses = [];
     for (let i = 0; i < 60; i++) statuses.push((await matchImage(emu, image)).status);
     expect(statuses).toContain(500);

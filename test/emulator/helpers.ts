@@ -28,7 +28,8 @@ export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
-  /** The parsed body; `undefined` when it is not JSON. */
+  /** The parsed body; `undefined` when it is not JSON. Tests inspect it freely. */
+  // biome-ignore lint/suspicious/noExplicitAny: a parsed JSON answer, asserted on by each test
   json: any;
 }
 
@@ -76,8 +77,26 @@ export function matchImage(
 }
 
 /** POSTs a JSON body. */
-export function postJson(base: Emulator, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+export function postJson(
+  base: Emulator,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   return call(base, path, { body: JSON.stringify(body), contentType: 'application/json', headers });
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** One entry of a MatchHash answer's `MatchResults`. */
+export interface MatchResultBody {
+  Status: { Code: number; Description: string; Exception: string | null };
+  IsMatch: boolean;
+  MatchDetails: {
+    MatchFlags: Array<{
+      AdvancedInfo: Array<{ Key: string; Value: string }>;
+      MatchDistance: number;
+    }>;
+  };
+}
+
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));

@@ -3,9 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readDimensions } from '../../src/core/dimensions.js';
 import { startEmulator, testImages } from '../../src/emulator/index.js';
 import { InvalidOptionsError } from '../../src/errors.js';
-import { readDimensions } from '../../src/core/dimensions.js';
 import { jpg, png } from '../fixtures/images.js';
 import { emulator, matchImage } from './helpers.js';
 
@@ -18,8 +18,11 @@ const tempDir = (): string => {
   dirs.push(dir);
   return dir;
 };
-const isMatch = async (emu: Awaited<ReturnType<typeof emulator>>, bytes: Buffer, type = 'image/png') =>
-  (await matchImage(emu, bytes, type)).json.IsMatch as boolean;
+const isMatch = async (
+  emu: Awaited<ReturnType<typeof emulator>>,
+  bytes: Buffer,
+  type = 'image/png',
+) => (await matchImage(emu, bytes, type)).json.IsMatch as boolean;
 
 describe('known list', () => {
   it('matches images given as bytes, by SHA-256, and as file and directory paths', async () => {
@@ -29,7 +32,7 @@ describe('known list', () => {
     writeFileSync(join(dir, 'single.png'), fromFile);
     const sub = join(dir, 'many');
     mkdirSync(sub);
-    inDir.forEach((bytes, i) => writeFileSync(join(sub, `img-${i}`), bytes));
+    for (const [i, bytes] of inDir.entries()) writeFileSync(join(sub, `img-${i}`), bytes);
     const bySha = png(200, 200, 14);
     const emu = await emulator({
       rateLimit: false,

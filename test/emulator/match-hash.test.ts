@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_HASH_THRESHOLD } from '../../src/emulator/index.js';
-import { call, emulator, PATHS, postJson } from './helpers.js';
+import { call, emulator, type MatchResultBody, PATHS, postJson } from './helpers.js';
 
 /** A hand-made 144-byte hash. */
-const vector = (fill: (i: number) => number): Buffer => Buffer.from(Array.from({ length: 144 }, (_, i) => fill(i)));
+const vector = (fill: (i: number) => number): Buffer =>
+  Buffer.from(Array.from({ length: 144 }, (_, i) => fill(i)));
 const b64 = (bytes: Buffer): string => bytes.toString('base64');
 const entry = (value: string) => ({ DataRepresentation: 'Hash', Value: value });
 
@@ -30,17 +31,25 @@ describe('MatchHash', () => {
     ]);
     expect(answer.status).toBe(200);
     expect(answer.json.TrackingId).toMatch(/^1_photodna_/);
-    const results = answer.json.MatchResults as Array<any>;
+    const results = answer.json.MatchResults as MatchResultBody[];
     expect(results.map((r) => r.IsMatch)).toEqual([true, true, true, false, false]);
-    expect(results.map((r) => r.MatchDetails.MatchFlags[0]?.MatchDistance)).toEqual([0, 81, 100, undefined, undefined]);
+    expect(results.map((r) => r.MatchDetails.MatchFlags[0]?.MatchDistance)).toEqual([
+      0,
+      81,
+      100,
+      undefined,
+      undefined,
+    ]);
     expect(results.every((r) => r.Status.Code === 3000)).toBe(true);
-    expect(results[1].MatchDetails.MatchFlags[0]).toEqual({
+    expect(results[1]?.MatchDetails.MatchFlags[0]).toEqual({
       AdvancedInfo: [{ Key: 'MatchId', Value: expect.stringMatching(/^\d{6}$/) }],
       Source: 'Test',
       Violations: ['A1'],
       MatchDistance: 81,
     });
-    expect(emu.calls).toMatchObject([{ operation: 'match-hash', httpStatus: 200, statusCode: 3000, isMatch: true }]);
+    expect(emu.calls).toMatchObject([
+      { operation: 'match-hash', httpStatus: 200, statusCode: 3000, isMatch: true },
+    ]);
   });
 
   it('reports the smallest distance among several known hashes', async () => {
@@ -54,8 +63,11 @@ describe('MatchHash', () => {
   it(`uses ${DEFAULT_HASH_THRESHOLD} as the default threshold`, async () => {
     const emu = await emulator({ known: { hashes: [b64(vector(() => 0))] } });
     // 144 * 16^2 = 36,864 is under 40,000; 144 * 17^2 = 41,616 is over.
-    const answer = await postJson(emu, PATHS.hash, [entry(b64(vector(() => 16))), entry(b64(vector(() => 17)))]);
-    expect(answer.json.MatchResults.map((r: any) => r.IsMatch)).toEqual([true, false]);
+    const answer = await postJson(emu, PATHS.hash, [
+      entry(b64(vector(() => 16))),
+      entry(b64(vector(() => 17))),
+    ]);
+    expect(answer.json.MatchResults.map((r: MatchResultBody) => r.IsMatch)).toEqual([true, false]);
   });
 
   it('answers 3002 for each invalid hash and still checks the others', async () => {
@@ -67,18 +79,26 @@ describe('MatchHash', () => {
       42,
       entry(b64(KNOWN)),
     ]);
-    const results = answer.json.MatchResults as Array<any>;
+    const results = answer.json.MatchResults as MatchResultBody[];
     expect(results.map((r) => r.Status.Code)).toEqual([3002, 3002, 3002, 3002, 3000]);
     expect(results.map((r) => r.IsMatch)).toEqual([false, false, false, false, true]);
   });
 
   it('refuses a batch of more than 5 hashes whole: HTTP 200, Status 3002, no results', async () => {
     const emu = await emulator({ known: { hashes: [b64(KNOWN)] } });
-    const answer = await postJson(emu, PATHS.hash, Array.from({ length: 6 }, () => entry(b64(KNOWN))));
+    const answer = await postJson(
+      emu,
+      PATHS.hash,
+      Array.from({ length: 6 }, () => entry(b64(KNOWN))),
+    );
     expect(answer.status).toBe(200);
     expect(answer.json).toEqual({
       TrackingId: expect.stringMatching(/^1_photodna_/),
-      Status: { Code: 3002, Description: 'Invalid or missing request parameter(s)', Exception: expect.stringMatching(/at most 5/) },
+      Status: {
+        Code: 3002,
+        Description: 'Invalid or missing request parameter(s)',
+        Exception: expect.stringMatching(/at most 5/),
+      },
       MatchResults: [],
     });
     expect(emu.calls[0]).toMatchObject({ statusCode: 3002, isMatch: false });

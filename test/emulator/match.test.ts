@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testImages } from '../../src/emulator/index.js';
-import { bmp, gif, hostile, jpg, png, pixelFloodPng, tiff } from '../fixtures/images.js';
+import { bmp, gif, hostile, jpg, pixelFloodPng, png, tiff } from '../fixtures/images.js';
 import { call, emulator, matchImage, PATHS } from './helpers.js';
 
 const FOUR_MB = 4 * 1024 * 1024;
@@ -71,13 +71,18 @@ describe('Match v1 and v2 with raw image bytes', () => {
     for (const query of ['?enhance=yes', '?enhance=', '?enhance=true&enhance=false']) {
       const answer = await matchImage(emu, png(), 'image/png', `${PATHS.v1}${query}`);
       expect(answer.status).toBe(200);
-      expect(answer.json.Status).toMatchObject({ Code: 3002, Description: 'Invalid or missing request parameter(s)' });
+      expect(answer.json.Status).toMatchObject({
+        Code: 3002,
+        Description: 'Invalid or missing request parameter(s)',
+      });
     }
   });
 
   it('gives every answer a unique TrackingId', async () => {
     const emu = await emulator({ rateLimit: false });
-    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => matchImage(emu, png(200, 200, i % 3))));
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => matchImage(emu, png(200, 200, i % 3))),
+    );
     const ids = new Set(answers.map((a) => a.json.TrackingId));
     expect(ids.size).toBe(40);
   });
@@ -142,7 +147,12 @@ describe('Match status codes', () => {
     const emu = await emulator({ rateLimit: false });
     const noType = await call(emu, PATHS.v2, { body: png(), contentType: null });
     expect(noType.json.Status.Code).toBe(3002);
-    for (const type of ['image/webp', 'text/plain', 'application/octet-stream', 'multipart/form-data']) {
+    for (const type of [
+      'image/webp',
+      'text/plain',
+      'application/octet-stream',
+      'multipart/form-data',
+    ]) {
       expect((await matchImage(emu, png(), type)).json.Status.Code).toBe(3002);
     }
     expect((await matchImage(emu, Buffer.alloc(0))).json.Status.Code).toBe(3002);
@@ -158,7 +168,9 @@ describe('Enable-Evaluation', () => {
   for (const mode of ['always', 'afterinitialquota', 'Always']) {
     it(`adds an EvaluateResponse object for "${mode}"`, async () => {
       const emu = await emulator();
-      const answer = await matchImage(emu, png(), 'image/png', PATHS.v2, { 'enable-evaluation': mode });
+      const answer = await matchImage(emu, png(), 'image/png', PATHS.v2, {
+        'enable-evaluation': mode,
+      });
       expect(answer.json.Status.Code).toBe(3000);
       const evaluation = answer.json.EvaluateResponse;
       expect(evaluation).toMatchObject({
@@ -176,7 +188,9 @@ describe('Enable-Evaluation', () => {
 
   it('answers 3002 for any other value', async () => {
     const emu = await emulator();
-    const answer = await matchImage(emu, png(), 'image/png', PATHS.v1, { 'enable-evaluation': 'sometimes' });
+    const answer = await matchImage(emu, png(), 'image/png', PATHS.v1, {
+      'enable-evaluation': 'sometimes',
+    });
     expect(answer.json.Status.Code).toBe(3002);
     expect(answer.json.EvaluateResponse).toBeNull();
   });
@@ -185,7 +199,10 @@ describe('Enable-Evaluation', () => {
 describe('routing', () => {
   it('answers 404 in API Management form for unknown paths and other methods', async () => {
     const emu = await emulator();
-    const unknown = await call(emu, '/photodna/v1.0/Nope', { body: png(), contentType: 'image/png' });
+    const unknown = await call(emu, '/photodna/v1.0/Nope', {
+      body: png(),
+      contentType: 'image/png',
+    });
     expect(unknown.status).toBe(404);
     expect(unknown.json).toEqual({ statusCode: 404, message: 'Resource not found' });
     const get = await call(emu, PATHS.v2, { method: 'GET' });
@@ -195,7 +212,9 @@ describe('routing', () => {
 
   it('matches API paths case-insensitively, like API Management', async () => {
     const emu = await emulator();
-    expect((await matchImage(emu, png(), 'image/png', '/PHOTODNA/V1.0/match')).json.Status.Code).toBe(3000);
+    expect(
+      (await matchImage(emu, png(), 'image/png', '/PHOTODNA/V1.0/match')).json.Status.Code,
+    ).toBe(3000);
     expect(emu.calls[0]?.operation).toBe('match-v1');
   });
 

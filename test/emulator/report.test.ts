@@ -60,21 +60,24 @@ describe('Report', () => {
   it('keeps IsTest=true reports apart', async () => {
     const emu = await emulator();
     await postJson(emu, PATHS.report, reportBody(TEST_METADATA), CREDENTIALS);
-    await postJson(emu, PATHS.report, reportBody({ AdditionalMetadata: [{ Key: 'IsTest', Value: 'false' }] }), CREDENTIALS);
+    await postJson(
+      emu,
+      PATHS.report,
+      reportBody({ AdditionalMetadata: [{ Key: 'IsTest', Value: 'false' }] }),
+      CREDENTIALS,
+    );
     await postJson(emu, PATHS.report, reportBody(), CREDENTIALS);
     expect(emu.testReports).toHaveLength(1);
     expect(emu.testReports[0]?.isTest).toBe(true);
     expect(emu.reports).toHaveLength(2);
   });
 
-  it('accepts the service documentation\'s date form and string coordinates', async () => {
+  it("accepts the service documentation's date form and string coordinates", async () => {
     const emu = await emulator();
     const body = reportBody({ IncidentTime: '9/10/2014 9:08:14 PM' });
-    (body.ViolationContentCollection as Array<Record<string, unknown>>)[0]!.Location = {
-      Latitude: '',
-      Longitude: '',
-      Altitude: '',
-    };
+    const [file] = body.ViolationContentCollection as Array<Record<string, unknown>>;
+    if (!file) throw new Error('no file in the report body');
+    file.Location = { Latitude: '', Longitude: '', Altitude: '' };
     expect((await postJson(emu, PATHS.report, body, CREDENTIALS)).json.Status.Code).toBe(3000);
   });
 
@@ -99,11 +102,18 @@ describe('Report', () => {
     ['an invalid ReporteeIPAddress', { ReporteeIPAddress: '999.1.1.1' }],
     ['no ViolationContentCollection', { ViolationContentCollection: undefined }],
     ['an empty ViolationContentCollection', { ViolationContentCollection: [] }],
-    ['a Value that is not base64', { ViolationContentCollection: [{ Name: 'a.png', Value: 'not base64!' }] }],
+    [
+      'a Value that is not base64',
+      { ViolationContentCollection: [{ Name: 'a.png', Value: 'not base64!' }] },
+    ],
     ['a file without a Name', { ViolationContentCollection: [{ Value: imageBase64 }] }],
     [
       'an unknown file metadata key',
-      { ViolationContentCollection: [{ Name: 'a.png', Value: imageBase64, AdditionalMetadata: [{ Key: 'nope', Value: 'x' }] }] },
+      {
+        ViolationContentCollection: [
+          { Name: 'a.png', Value: imageBase64, AdditionalMetadata: [{ Key: 'nope', Value: 'x' }] },
+        ],
+      },
     ],
     ['a non-array AdditionalMetadata', { AdditionalMetadata: { IsTest: 'true' } }],
   ];
@@ -120,7 +130,11 @@ describe('Report', () => {
 
   it('answers 3002 for a body that is not JSON, or not application/json', async () => {
     const emu = await emulator();
-    const notJson = await call(emu, PATHS.report, { body: '{"OrgName":', contentType: 'application/json', headers: CREDENTIALS });
+    const notJson = await call(emu, PATHS.report, {
+      body: '{"OrgName":',
+      contentType: 'application/json',
+      headers: CREDENTIALS,
+    });
     expect(notJson.json.Status.Code).toBe(3002);
     const wrongType = await call(emu, PATHS.report, {
       body: JSON.stringify(reportBody()),

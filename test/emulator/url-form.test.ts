@@ -18,7 +18,9 @@ afterEach(async () => {
   );
 });
 
-async function imageHost(files: Record<string, { bytes: Buffer; status?: number; location?: string }>): Promise<ImageHost> {
+async function imageHost(
+  files: Record<string, { bytes: Buffer; status?: number; location?: string }>,
+): Promise<ImageHost> {
   const hits: string[] = [];
   const server = createServer((req, res) => {
     hits.push(req.url ?? '');
@@ -44,7 +46,10 @@ describe('Match with the JSON URL form', () => {
   it('downloads an image from a loopback host and matches it (v1 and v2)', async () => {
     const known = testImages()[0];
     if (!known) throw new Error('no test image');
-    const host = await imageHost({ '/known.png': { bytes: known.bytes }, '/clean.png': { bytes: png() } });
+    const host = await imageHost({
+      '/known.png': { bytes: known.bytes },
+      '/clean.png': { bytes: png() },
+    });
     const emu = await emulator();
     for (const path of [PATHS.v1, PATHS.v2]) {
       const match = await postJson(emu, path, urlForm(`http://127.0.0.1:${host.port}/known.png`));
@@ -63,7 +68,11 @@ describe('Match with the JSON URL form', () => {
     // 0.0.0.0 reaches this machine, so a fetch would be seen by the image host.
     const answer = await postJson(emu, PATHS.v2, urlForm(`http://0.0.0.0:${host.port}/a.png`));
     expect(answer.json.Status.Code).toBe(3002);
-    const remote = await postJson(emu, PATHS.v2, urlForm('https://pdnasampleimages.blob.core.windows.net/x.jpg'));
+    const remote = await postJson(
+      emu,
+      PATHS.v2,
+      urlForm('https://pdnasampleimages.blob.core.windows.net/x.jpg'),
+    );
     expect(remote.json.Status.Code).toBe(3002);
     expect(host.hits).toEqual([]);
   });
@@ -77,7 +86,10 @@ describe('Match with the JSON URL form', () => {
   });
 
   it('does not follow redirects (they could leave the allow-list)', async () => {
-    const host = await imageHost({ '/moved': { bytes: Buffer.alloc(0), status: 302, location: '/a.png' }, '/a.png': { bytes: png() } });
+    const host = await imageHost({
+      '/moved': { bytes: Buffer.alloc(0), status: 302, location: '/a.png' },
+      '/a.png': { bytes: png() },
+    });
     const emu = await emulator();
     const answer = await postJson(emu, PATHS.v2, urlForm(`http://127.0.0.1:${host.port}/moved`));
     expect(answer.json.Status.Code).toBe(3002);
@@ -85,11 +97,16 @@ describe('Match with the JSON URL form', () => {
   });
 
   it('answers 3206 for a downloaded non-image, 3208 for a small one, 3002 for a 404', async () => {
-    const host = await imageHost({ '/exe': { bytes: hostile.executable() }, '/small.png': { bytes: png(50, 50) } });
+    const host = await imageHost({
+      '/exe': { bytes: hostile.executable() },
+      '/small.png': { bytes: png(50, 50) },
+    });
     const emu = await emulator();
     const base = `http://127.0.0.1:${host.port}`;
     expect((await postJson(emu, PATHS.v2, urlForm(`${base}/exe`))).json.Status.Code).toBe(3206);
-    expect((await postJson(emu, PATHS.v2, urlForm(`${base}/small.png`))).json.Status.Code).toBe(3208);
+    expect((await postJson(emu, PATHS.v2, urlForm(`${base}/small.png`))).json.Status.Code).toBe(
+      3208,
+    );
     expect((await postJson(emu, PATHS.v2, urlForm(`${base}/missing`))).json.Status.Code).toBe(3002);
   });
 

@@ -97,8 +97,8 @@ describe('reportQuarantined with the real client and the emulator', () => {
     );
     expect(emulator.testReports).toHaveLength(0);
     const failed = await store.getRecord(id);
-    expect(failed.report.status).toBe('failed');
-    expect(failed.report.error).toBeTruthy();
+    expect(failed.report).toMatchObject({ status: 'failed', statusCode: 3002, isTest: true });
+    expect(failed.report.error).toContain('ReporterEmail');
     expect(JSON.stringify(failed)).not.toContain('esp-secret-pw');
 
     const retried = await reportQuarantined({ store, id, sender: client, info: INFO });

@@ -1,0 +1,199 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalRateLimiter } from '../../src/client/limiter.js';
+import { SlidingWindow } from '../../src/client/window.js';
+import { png } from '../fixtures/images.js';
+import { type Harness, harness, serviceError } from './helpers.js';
+
+/** The largest number of `times` inside any window of `windowMs` (start included, end excluded). */
+function busiestWindow(times: number[], windowMs = 1000): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    let j = i;
+    while (j < sorted.length && (sorted[j] ?? 0) < (sorted[i] ?? 0) + windowMs) j++;
+    best = Math.max(best, j - i);
+  }
+  return best;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('SlidingWindow', () => {
+  it('allows `limit` starts per window, then the oldest plus the window', () => {
+    const window = new SlidingWindow(3, 1000);
+    expect(window.nextAllowedAt()).toBe(Number.NEGATIVE_INFINITY);
+    for (const at of [0, 100, 200]) window.record(at);
+    expect(window.nextAllowedAt()).toBe(1000);
+    window.record(1000);
+    expect(window.nextAllowedAt()).toBe(1100);
+    expect(window.lastStart()).toBe(1000);
+  });
+});
+
+describe('LocalRateLimiter', () => {
+  it(`keeps any window to perSecond starts and reaches at least 98% of the rate`, async () => {
+    const limiter = new LocalRateLimiter({ perSecond: 20, maxQueue: 100, maxConcurrent: 10 });
+    const starts: number[] = [];
+    await Promise.all(
+      Array.from({ length: 45 }, async () => {
+        const release = await limiter.acquire();
+        starts.push(Date.now());
+        setTimeout(release, 30);
+      }),
+    );
+    await limiter.close();
+    expect(busiestWindow(starts)).toBeLessThanOrEqual(20);
+    const rate = (starts.length - 1) / (((starts.at(-1) ?? 0) - (starts[0] ?? 0)) / 1000);
+    expect(rate).toBeGreaterThanOrEqual(0.98 * 20);
+    expect(rate).toBeLessThanOrEqual(20);
+  });
+
+  it('never runs more than maxConcurrent at once', async () => {
+    const limiter = new LocalRateLimiter({ perSecond: 1000, maxQueue: 100, maxConcurrent: 2 });
+    let running = 0;
+    let peak = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const release = await limiter.acquire();
+        peak = Math.max(peak, ++running);
+        await sleep(20);
+        running--;
+        release();
+      }),
+    );
+    await limiter.close();
+    expect(peak).toBe(2);
+  });
+
+  it('puts retries first in line, beyond the queue bound', async () => {
+    const limiter = new LocalRateLimiter({ perSecond: 10, maxQueue: 1, maxConcurrent: 10 });
+    const order: string[] = [];
+    const take = (name: string, retry = false) =>
+      limiter.acquire({ retry }).then((release) => {
+        order.push(name);
+        release();
+      });
+    const all = [take('a'), take('b'), take('retry', true)];
+    await expect(limiter.acquire()).rejects.toMatchObject({ guardCode: 'SCAN_BUSY' });
+    await Promise.all(all);
+    await limiter.close();
+    expect(order).toEqual(['retry', 'a', 'b']);
+  });
+
+  it('rejects waiting callers on close', async () => {
+    const limiter = new LocalRateLimiter({ perSecond: 1, maxQueue: 10, maxConcurrent: 1 });
+    const first = limiter.acquire();
+    const second = limiter.acquire().catch((error: unknown) => error);
+    (await first)();
+    await limiter.close();
+    expect(await second).toMatchObject({ message: expect.stringContaining('closed') });
+  });
+});
+
+describe('rate limit against the emulator', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness({ rateLimit: undefined });
+  });
+  afterEach(() => h.close());
+
+  it('sends a burst of 12 at 5/s with no 429, at >= 98% of the rate', async () => {
+    const images = Array.from({ length: 12 }, (_, i) => png(200, 200, 100 + i));
+    const client = h.client({ rateLimit: { perSecond: 5 }, retry: { maxAttempts: 1 } });
+    const results = await Promise.all(images.map((image) => client.match(image, 'image/png')));
+    expect(results.every((r) => r.statusCode === 3000)).toBe(true);
+    const calls = h.emulator.calls;
+    expect(calls).toHaveLength(12);
+    expect(calls.filter((c) => c.httpStatus === 429)).toHaveLength(0);
+    const times = calls.map((c) => c.at);
+    expect(busiestWindow(times)).toBeLessThanOrEqual(5);
+    const rate = (times.length - 1) / (((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000);
+    expect(rate).toBeGreaterThanOrEqual(0.98 * 5);
+  });
+
+  it('holds every call back after a 429 for its Retry-After', async () => {
+    h.emulator.faults.push({ type: 'status', status: 429, retryAfter: 1 });
+    const client = h.client({ rateLimit: { perSecond: 5 } });
+    const first = client.match(png(200, 200, 1), 'image/png');
+    while (h.emulator.calls[0]?.httpStatus !== 429) await sleep(5);
+    const second = client.match(png(200, 200, 2), 'image/png');
+    await Promise.all([first, second]);
+    const [limited, ...rest] = h.emulator.calls;
+    expect(rest).toHaveLength(2);
+    for (const call of rest) expect(call.at - (limited?.at ?? 0)).toBeGreaterThanOrEqual(1000);
+  });
+});
+
+describe('queue and cancellation against the emulator', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+  afterEach(() => h.close());
+
+  it('answers SCAN_BUSY at once when more than maxQueue wait', async () => {
+    const client = h.client({ rateLimit: { perSecond: 2, maxQueue: 2 } });
+    const admitted = [1, 2, 3].map((seed) => client.match(png(200, 200, seed), 'image/png'));
+    expect(client.queued).toBe(2);
+    const started = Date.now();
+    const busy = await serviceError(client.match(png(200, 200, 4), 'image/png'));
+    expect(Date.now() - started).toBeLessThan(50);
+    expect(busy).toMatchObject({ guardCode: 'SCAN_BUSY', reason: 'queue-full', retryable: true });
+    expect(busy.retryAfter).toBeGreaterThanOrEqual(1);
+    await Promise.all(admitted);
+    expect(h.emulator.calls).toHaveLength(3);
+    expect(client.queued).toBe(0);
+  });
+
+  it('drops a queued call whose signal aborts: it never reaches the service', async () => {
+    const client = h.client({ rateLimit: { perSecond: 2 } });
+    const first = client.match(png(200, 200, 1), 'image/png');
+    const controller = new AbortController();
+    const second = client.match(png(200, 200, 2), 'image/png', { signal: controller.signal });
+    await sleep(50);
+    const gone = new Error('the uploader went away');
+    controller.abort(gone);
+    await expect(second).rejects.toBe(gone);
+    expect(client.queued).toBe(0);
+    await first;
+    await sleep(700);
+    expect(h.emulator.calls).toHaveLength(1);
+  });
+
+  it('turns an AbortSignal.timeout while queued into a SCAN_UNAVAILABLE timeout, with no call', async () => {
+    const client = h.client({ rateLimit: { perSecond: 1 } });
+    const first = client.match(png(200, 200, 1), 'image/png');
+    const error = await serviceError(
+      client.match(png(200, 200, 2), 'image/png', { signal: AbortSignal.timeout(100) }),
+    );
+    expect(error).toMatchObject({ guardCode: 'SCAN_UNAVAILABLE', reason: 'timeout' });
+    await first;
+    await sleep(1100);
+    expect(h.emulator.calls).toHaveLength(1);
+  });
+
+  it('aborts a call in flight and does not retry it', async () => {
+    h.emulator.faults.push({ type: 'latency', ms: 3000 });
+    const client = h.client();
+    const controller = new AbortController();
+    const call = client.match(png(), 'image/png', { signal: controller.signal });
+    await sleep(100);
+    const started = Date.now();
+    controller.abort(new Error('gone'));
+    await expect(call).rejects.toThrow('gone');
+    expect(Date.now() - started).toBeLessThan(100);
+    expect(h.emulator.calls).toHaveLength(1);
+  });
+
+  it('rejects queued calls on close and makes no more', async () => {
+    const client = h.client({ rateLimit: { perSecond: 1 } });
+    const first = client.match(png(200, 200, 1), 'image/png');
+    const second = client.match(png(200, 200, 2), 'image/png').catch((error: unknown) => error);
+    await sleep(20);
+    await client.close();
+    await expect(first).resolves.toMatchObject({ statusCode: 3000 });
+    expect(await second).toMatchObject({ message: expect.stringContaining('closed') });
+    await expect(client.match(png(), 'image/png')).rejects.toThrow('closed');
+    expect(h.emulator.calls).toHaveLength(1);
+  });
+});

@@ -1,0 +1,140 @@
+import { createServer, type Server } from 'node:http';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ReportBody } from '../../src/types.js';
+import { png } from '../fixtures/images.js';
+import {
+  closeServer,
+  type Harness,
+  harness,
+  listen,
+  memoryLogger,
+  serviceError,
+} from './helpers.js';
+
+const credentials = { ncmecUser: 'esp-user', ncmecPassword: 'ncmec-pass-9x8y7z' };
+
+function reportBody(isTest = true): ReportBody {
+  return {
+    OrgName: 'Example Org',
+    ReporterName: 'Trust and Safety',
+    ReporterEmail: 'safety@example.com',
+    IncidentTime: new Date('2025-01-02T03:04:05Z').toISOString(),
+    ReporteeName: 'uploader-1',
+    ReporteeIPAddress: '203.0.113.7',
+    ViolationContentCollection: [{ Name: 'upload.png', Value: png().toString('base64') }],
+    ...(isTest ? { AdditionalMetadata: [{ Key: 'IsTest', Value: 'true' }] } : {}),
+  };
+}
+
+let h: Harness;
+beforeEach(async () => {
+  h = await harness();
+});
+afterEach(() => h.close());
+
+describe('PhotoDnaClient.report', () => {
+  it('sends x-usr, x-pwd and the body, and answers the tracking id', async () => {
+    const body = reportBody();
+    const result = await h.client().report(body, credentials);
+    expect(result).toMatchObject({
+      statusCode: 3000,
+      trackingId: expect.stringMatching(/^1_photodna_/),
+    });
+    expect(h.emulator.reports).toHaveLength(0);
+    expect(h.emulator.testReports).toEqual([
+      expect.objectContaining({
+        trackingId: result.trackingId,
+        ncmecUser: 'esp-user',
+        ncmecPasswordPresent: true,
+        isTest: true,
+        body,
+      }),
+    ]);
+    expect(h.emulator.calls.map((c) => [c.operation, c.path])).toEqual([
+      ['report', '/photodna/v1.0/Report'],
+    ]);
+  });
+
+  it('maps a refused report (3002) without retrying, and never prints the password', async () => {
+    const logger = memoryLogger();
+    const body = { ...reportBody(), ReporterEmail: 'not-an-email' };
+    const error = await serviceError(h.client({ logger }).report(body, credentials));
+    expect(error).toMatchObject({ statusCode: 3002, reason: 'bad-request', retryable: false });
+    expect(h.emulator.calls).toHaveLength(1);
+    for (const text of [error.message, JSON.stringify(error), logger.lines.join('\n')]) {
+      expect(text).not.toContain(credentials.ncmecPassword);
+    }
+  });
+});
+
+/** A raw server standing for the Report endpoint, answering from a script, one entry per request. */
+async function scriptedService(script: Array<'503' | '429' | 'reset' | 'ok'>) {
+  let requests = 0;
+  const server: Server = createServer((req, res) => {
+    const step = script[requests++] ?? 'ok';
+    req.resume();
+    req.on('end', () => {
+      if (step === 'reset') return req.socket.destroy();
+      if (step === 'ok') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(
+          JSON.stringify({ Status: { Code: 3000, Description: 'OK' }, TrackingId: 'r-ok' }),
+        );
+      }
+      const status = Number(step);
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        ...(status === 429 ? { 'retry-after': '1' } : {}),
+      });
+      res.end(JSON.stringify({ statusCode: status, message: 'no' }));
+    });
+  });
+  const url = await listen(server);
+  return { url, requests: () => requests, close: () => closeServer(server) };
+}
+
+describe('PhotoDnaClient.report is never re-sent once the service may have it', () => {
+  it.each([
+    ['a 503', '503', 'server-error'],
+    ['a reset connection', 'reset', 'network'],
+  ] as const)('sends it once after %s', async (_, step, reason) => {
+    const service = await scriptedService([step]);
+    try {
+      const error = await serviceError(
+        h.client({ baseUrl: service.url }).report(reportBody(), credentials),
+      );
+      expect(error).toMatchObject({ reason, retryable: true });
+      expect(service.requests()).toBe(1);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('resends it after a 429 (refused before it reached the service)', async () => {
+    const service = await scriptedService(['429', 'ok']);
+    try {
+      const result = await h.client({ baseUrl: service.url }).report(reportBody(), credentials);
+      expect(result.trackingId).toBe('r-ok');
+      expect(service.requests()).toBe(2);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('retries it when the connection was refused (nothing was sent)', async () => {
+    const service = await scriptedService([]);
+    const url = service.url;
+    await service.close();
+    const logger = memoryLogger();
+    const client = h.client({
+      baseUrl: url,
+      logger,
+      retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+    });
+    const error = await serviceError(client.report(reportBody(), credentials));
+    expect(error).toMatchObject({ reason: 'network', guardCode: 'SCAN_UNAVAILABLE' });
+    expect(error.message).toContain('ECONNREFUSED');
+    expect(error.message).toContain('after 3 attempts');
+    expect(logger.lines.filter((line) => line.includes('retrying'))).toHaveLength(2);
+  });
+});
