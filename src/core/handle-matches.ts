@@ -84,7 +84,7 @@ function storeFailure(
     cause: error,
   });
   deps.events.emit('error', {
-    error: guardError,
+    error: underlyingError(guardError),
     stage: 'quarantine',
     reason: guardError.reason,
     route: ctx.route,

@@ -74,12 +74,14 @@ async function scriptedService(script: Array<'503' | '429' | 'reset' | 'ok'>) {
     const step = script[requests++] ?? 'ok';
     req.resume();
     req.on('end', () => {
-      if (step === 'reset') return req.socket.destroy();
+      if (step === 'reset') {
+        req.socket.destroy();
+        return;
+      }
       if (step === 'ok') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(
-          JSON.stringify({ Status: { Code: 3000, Description: 'OK' }, TrackingId: 'r-ok' }),
-        );
+        res.end(JSON.stringify({ Status: { Code: 3000, Description: 'OK' }, TrackingId: 'r-ok' }));
+        return;
       }
       const status = Number(step);
       res.writeHead(status, {
