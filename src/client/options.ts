@@ -100,7 +100,10 @@ export interface PhotoDnaClientOptions {
   timeouts?: {
     /** Connecting (TCP and TLS). Defaults to `5000` ms. */
     connectMs?: number;
-    /** Waiting for the answer's headers once the request is sent. Defaults to `10000` ms. */
+    /**
+     * Waiting for the answer's headers once the request is sent (undici checks it on a clock of
+     * about one second; `callMs` is exact). Defaults to `10000` ms.
+     */
     headersMs?: number;
     /** Longest silence while the answer's body arrives. Defaults to `10000` ms. */
     bodyMs?: number;

@@ -1,0 +1,139 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import koaMulter from '@koa/multer';
+import KoaRouter from '@koa/router';
+import Koa from 'koa';
+import request from 'supertest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { photodnaGuard } from '../../src/koa.js';
+import { hostile, jpg, png } from '../fixtures/images.js';
+import { RecordingMatcher } from '../helpers/matchers.js';
+
+/** Koa-only behaviour; the shared suite (every adapter) covers statuses, codes and policies. */
+const uploadDir = mkdtempSync(join(tmpdir(), 'pdg-koa-'));
+afterAll(() => rmSync(uploadDir, { recursive: true, force: true }));
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((c) => c()));
+});
+
+async function serve(
+  build: (app: Koa, router: KoaRouter, guard: ReturnType<typeof photodnaGuard>) => void,
+) {
+  const matcher = new RecordingMatcher();
+  const guard = photodnaGuard({ matcher });
+  const app = new Koa();
+  const router = new KoaRouter();
+  let runs = 0;
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object') runs += 1;
+  });
+  build(app, router, guard);
+  app.use(router.routes());
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', r));
+  closers.push(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await guard.close();
+  });
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, matcher, runs: () => runs };
+}
+
+type Ctx = Koa.Context & { file?: { fieldname: string; path?: string }; files?: unknown };
+
+describe('Koa adapter', () => {
+  it('sets ctx.file, ctx.request.file, ctx.request.body and ctx.state.photodna like @koa/multer', async () => {
+    const { url } = await serve((_app, router, guard) => {
+      router.post('/avatar', guard.single('avatar'), (ctx: Ctx) => {
+        const request = ctx.request as Koa.Request & { file?: unknown; body?: unknown };
+        ctx.body = {
+          same: ctx.file === request.file,
+          field: ctx.file?.fieldname,
+          body: request.body,
+          status: ctx.state.photodna?.status,
+        };
+      });
+    });
+    const res = await request(url)
+      .post('/avatar')
+      .field('name', 'ada')
+      .attach('avatar', png(), 'me.png');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      same: true,
+      field: 'avatar',
+      body: { name: 'ada' },
+      status: 'clean',
+    });
+  });
+
+  it('sets ctx.files and ctx.request.files for array()', async () => {
+    const { url } = await serve((_app, router, guard) => {
+      router.post('/many', guard.array('pics', 3), (ctx: Ctx) => {
+        ctx.body = {
+          count: (ctx.files as unknown[]).length,
+          same: ctx.files === (ctx.request as { files?: unknown }).files,
+        };
+      });
+    });
+    const res = await request(url)
+      .post('/many')
+      .attach('pics', png(200, 200, 1), 'a.png')
+      .attach('pics', jpg(), 'b.jpg');
+    expect(res.body).toEqual({ count: 2, same: true });
+  });
+
+  it('guard.scan() after @koa/multer memory storage checks ctx.file', async () => {
+    const { url, matcher, runs } = await serve((_app, router, guard) => {
+      router.post('/own', koaMulter().single('f'), guard.scan(), (ctx: Ctx) => {
+        ctx.body = { status: ctx.state.photodna?.status };
+      });
+    });
+    expect((await request(url).post('/own').attach('f', png(), 'a.png')).body).toEqual({
+      status: 'clean',
+    });
+    const bad = await request(url).post('/own').attach('f', hostile.html(), 'a.png');
+    expect(bad.status).toBe(415);
+    expect(bad.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(matcher.calls).toHaveLength(1);
+    expect(runs()).toBe(1);
+  });
+
+  it('guard.scan() after @koa/multer disk storage deletes a rejected file', async () => {
+    const { url } = await serve((_app, router, guard) => {
+      router.post('/disk', koaMulter({ dest: uploadDir }).single('f'), guard.scan(), (ctx: Ctx) => {
+        ctx.body = { path: ctx.file?.path };
+      });
+    });
+    const ok = await request(url).post('/disk').attach('f', png(), 'a.png');
+    expect(ok.status).toBe(200);
+    expect(readdirSync(uploadDir)).toHaveLength(1);
+    const bad = await request(url).post('/disk').attach('f', png(120, 120), 'a.png');
+    expect(bad.status).toBe(422);
+    expect(readdirSync(uploadDir)).toHaveLength(1);
+  });
+
+  it('answers rejections itself: downstream middleware and the route never run', async () => {
+    let downstream = 0;
+    const { url } = await serve((app, router, guard) => {
+      app.use(guard);
+      app.use(async (_ctx, next) => {
+        downstream += 1;
+        await next();
+      });
+      router.post('/x', (ctx) => {
+        ctx.body = { ok: true };
+      });
+    });
+    const res = await request(url).post('/x').attach('f', hostile.pdf(), 'a.png');
+    expect(res.status).toBe(415);
+    expect(res.headers['content-type']).toMatch(/application\/json/);
+    expect(downstream).toBe(0);
+  });
+});
