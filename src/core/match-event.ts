@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { GuardEvents, MatchEvent } from '../events.js';
 import type { QuarantineStore } from '../quarantine/types.js';
-import { buildReportBody, credentialsOf, missingReporterFields } from '../report/body.js';
+import { buildReportBody, credentialsOf } from '../report/body.js';
 import { type ReportSender, reportQuarantined } from '../report/from-record.js';
 import type { FileFacts, MatchResult, Policy, ReporterInfo, ReportResult } from '../types.js';
 import type { RequestContext } from './request-context.js';
@@ -59,11 +59,8 @@ async function sendReport(
   force: boolean,
 ): Promise<ReportResult> {
   try {
+    // buildReportBody names any missing reporter field (InvalidOptionsError, path reporter.*).
     const info = { ...deps.reporter, ...overrides };
-    const missing = missingReporterFields(info);
-    if (missing.length > 0) {
-      throw new TypeError(`report(): missing reporter fields: ${missing.join(', ')}`);
-    }
     if (!deps.sender) {
       throw new TypeError(
         'report(): no PhotoDNA API key is configured (apiKey or PHOTODNA_API_KEY)',

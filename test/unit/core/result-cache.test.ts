@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { ResultCache } from '../../../src/core/result-cache.js';
+import type { MatchResult } from '../../../src/types.js';
+
+const clean: MatchResult = { isMatch: false, trackingId: 'c', matchFlags: [] };
+const match: MatchResult = {
+  isMatch: true,
+  trackingId: 'm',
+  matchFlags: [{ source: 'Test', violations: ['A1'] }],
+};
+const never = new AbortController().signal;
+
+describe('ResultCache', () => {
+  it('keeps clean results and matches for their own TTLs', () => {
+    const cache = new ResultCache({ max: 10, cleanTtlMs: 100, matchTtlMs: 1000 });
+    cache.set('a', clean, 0);
+    cache.set('b', match, 0);
+    expect(cache.get('a', 99)).toEqual(clean);
+    expect(cache.get('a', 100)).toBeUndefined();
+    expect(cache.get('b', 999)).toEqual(match);
+    expect(cache.get('b', 1000)).toBeUndefined();
+  });
+
+  it('evicts the least recently used entry past max', () => {
+    const cache = new ResultCache({ max: 2, cleanTtlMs: 1000, matchTtlMs: 1000 });
+    cache.set('a', clean, 0);
+    cache.set('b', clean, 0);
+    cache.get('a', 1); // a is now the most recent
+    cache.set('c', clean, 2);
+    expect(cache.get('b', 3)).toBeUndefined();
+    expect(cache.get('a', 3)).toEqual(clean);
+    expect(cache.size).toBe(2);
+  });
+
+  it('a TTL of 0 disables caching of that kind', () => {
+    const cache = new ResultCache({ max: 10, cleanTtlMs: 0, matchTtlMs: 1000 });
+    cache.set('a', clean, 0);
+    expect(cache.get('a', 0)).toBeUndefined();
+  });
+
+  it('shares one fetch between concurrent lookups of the same bytes and never caches a failure', async () => {
+    const cache = new ResultCache({ max: 10, cleanTtlMs: 1000, matchTtlMs: 1000 });
+    let calls = 0;
+    const fetch = async () => {
+      calls += 1;
+      await new Promise((r) => setTimeout(r, 20));
+      return clean;
+    };
+    const [a, b] = await Promise.all([
+      cache.lookup('x', fetch, never),
+      cache.lookup('x', fetch, never),
+    ]);
+    expect(calls).toBe(1);
+    expect([a.cached, b.cached]).toEqual([false, true]);
+    await expect(cache.lookup('y', () => Promise.reject(new Error('down')), never)).rejects.toThrow(
+      'down',
+    );
+    expect((await cache.lookup('y', fetch, never)).cached).toBe(false);
+  });
+
+  it("another request's failure on shared bytes is not passed on: the waiter fetches for itself", async () => {
+    const cache = new ResultCache({ max: 10, cleanTtlMs: 1000, matchTtlMs: 1000 });
+    const first = cache.lookup(
+      'x',
+      () =>
+        new Promise<MatchResult>((_, reject) => setTimeout(() => reject(new Error('left')), 10)),
+      never,
+    );
+    const second = cache.lookup('x', async () => match, never);
+    await expect(first).rejects.toThrow('left');
+    expect(await second).toEqual({ result: match, cached: false });
+  });
+});

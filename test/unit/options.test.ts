@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionsError } from '../../src/errors.js';
+import { applyRouteOverrides, parseGuardOptions } from '../../src/options.js';
+
+const matcher = { match: async () => ({ isMatch: false, trackingId: 't', matchFlags: [] }) };
+
+describe('parseGuardOptions', () => {
+  it('fills every default, all limits finite', () => {
+    const config = parseGuardOptions({ matcher });
+    expect(config).toMatchObject({
+      apiVersion: 'v2',
+      enhance: false,
+      policy: 'block',
+      failMode: 'closed',
+      scanTimeoutMs: 30_000,
+    });
+    expect(config.limits).toEqual({
+      maxFileSize: 4_194_304,
+      minWidth: 160,
+      minHeight: 160,
+      maxPixels: 100_000_000,
+      maxFiles: 10,
+      maxFields: 100,
+      maxFieldSize: 65_536,
+      maxFieldNameSize: 200,
+      maxParts: 120,
+      maxHeaderPairs: 20,
+    });
+    for (const value of Object.values(config.limits)) expect(Number.isFinite(value)).toBe(true);
+  });
+
+  it('merges partial limits over the defaults', () => {
+    expect(parseGuardOptions({ matcher, limits: { maxFiles: 2 } }).limits).toMatchObject({
+      maxFiles: 2,
+      maxFileSize: 4_194_304,
+    });
+  });
+
+  it.each([
+    [{ limits: { maxFileSize: 0 } }, 'limits.maxFileSize'],
+    [{ limits: { maxPixels: 1.5 } }, 'limits.maxPixels'],
+    [{ scanTimeoutMs: -1 }, 'scanTimeoutMs'],
+    [{ apiVersion: 'v3' }, 'apiVersion'],
+    [{ baseUrl: 'not a url' }, 'baseUrl'],
+    [{ logger: { info() {} } }, 'logger'],
+    [{ quarantine: { dir: '' } }, 'quarantine'],
+    [{ policy: [{ path: 'no-slash', policy: 'flag' }] }, 'policy'],
+    [{ reporter: { reporterEmail: 'not-an-email' } }, 'reporter.reporterEmail'],
+    [{ rateLimit: { perSecond: 0 } }, 'rateLimit.perSecond'],
+  ])('%j fails naming %s', (options, path) => {
+    try {
+      parseGuardOptions({ matcher, ...options });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidOptionsError);
+      expect((error as InvalidOptionsError).paths.some((p) => p.startsWith(path))).toBe(true);
+      expect((error as Error).message).toContain(path);
+    }
+  });
+
+  it('suggests the intended key for a typo', () => {
+    expect(() => parseGuardOptions({ matcher, failmode: 'open' })).toThrow(
+      /did you mean 'failMode'/,
+    );
+    expect(() => parseGuardOptions({ matcher, rateLimit: { perSec: 1 } })).toThrow(
+      /rateLimit\.perSec.*'perSecond'/,
+    );
+  });
+
+  it("requires a quarantine store when a rule can be 'quarantine'", () => {
+    expect(() =>
+      parseGuardOptions({ matcher, policy: [{ path: '/a', policy: 'quarantine' }] }),
+    ).toThrow(/quarantine/);
+  });
+});
+
+describe('applyRouteOverrides', () => {
+  const base = parseGuardOptions({ matcher });
+  const route = {
+    policy: base.policy,
+    failMode: base.failMode,
+    scanTimeoutMs: base.scanTimeoutMs,
+    hookTimeoutMs: base.hookTimeoutMs,
+    onMatch: base.onMatch,
+    rejectionBody: base.rejectionBody,
+    limits: base.limits,
+  };
+
+  it('overrides only what is given, merging limits', () => {
+    const next = applyRouteOverrides(route, { failMode: 'open', limits: { maxFiles: 1 } }, false);
+    expect(next.failMode).toBe('open');
+    expect(next.policy).toBe('block');
+    expect(next.limits).toEqual({ ...base.limits, maxFiles: 1 });
+  });
+
+  it('refuses client-level options in a route (they are shared)', () => {
+    expect(() => applyRouteOverrides(route, { apiKey: 'x' }, false)).toThrow(/apiKey/);
+  });
+});
