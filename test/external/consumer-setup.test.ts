@@ -17,11 +17,26 @@ function run(command: string, args: string[], cwd: string): string {
 
 beforeAll(() => {
   project = mkdtempSync(join(tmpdir(), 'pdg-consumer-'));
-  const tarball = run('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', project], root).trim().split('\n').pop() ?? '';
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+  const tarball =
+    run('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', project], root)
+      .trim()
+      .split('\n')
+      .pop() ?? '';
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
+  );
   run(
     'npm',
-    ['install', '--no-audit', '--no-fund', '--prefer-offline', join(project, tarball), 'express@5', 'koa@3'],
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      join(project, tarball),
+      'express@5',
+      'koa@3',
+    ],
     project,
   );
 }, 180_000);
@@ -45,7 +60,9 @@ console.log(typeof guard.single, typeof PhotoDnaClient, typeof GuardError, typeo
 await guard.close();
 `,
     );
-    expect(run('node', ['esm.mjs'], project).trim()).toBe('function function function function function');
+    expect(run('node', ['esm.mjs'], project).trim()).toBe(
+      'function function function function function',
+    );
   });
 
   it('loads with require()', () => {
@@ -66,10 +83,16 @@ guard.close();
   });
 
   it('ships type declarations and the bin', () => {
-    expect(run('node', ['-e', "console.log(require.resolve('photodna-guard/package.json'))"], project)).toContain('node_modules');
+    expect(
+      run('node', ['-e', "console.log(require.resolve('photodna-guard/package.json'))"], project),
+    ).toContain('node_modules');
     const help = run(join(project, 'node_modules/.bin/photodna-guard'), ['--help'], project);
     expect(help).toContain('emulator');
-    const types = run('node', ['-e', "const p=require('photodna-guard/package.json');console.log(p.exports['.'].types)"], project);
+    const types = run(
+      'node',
+      ['-e', "const p=require('photodna-guard/package.json');console.log(p.exports['.'].types)"],
+      project,
+    );
     expect(types.trim()).toBe('./dist/index.d.ts');
   });
 });

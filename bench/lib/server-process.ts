@@ -1,0 +1,96 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+
+/**
+ * The app under test runs in its own Node process (`server-child.ts`), so that the load
+ * generator, the emulator and this process's own allocations share neither its event loop nor
+ * its RSS. It serves two routes with the same handler:
+ * - `POST /bare`: `multer().any()` (memory storage), the baseline;
+ * - `POST /guarded`: `guard.any()` of `photodnaGuard(...)` built from `GuardSpec`.
+ */
+export type GuardSpec =
+  /** A custom matcher answering "no match" at once; `cache: false`, so every file reaches it. */
+  | { kind: 'instant' }
+  /** The real PhotoDNA client against `baseUrl` (the emulator). */
+  | {
+      kind: 'photodna';
+      baseUrl: string;
+      cache: boolean;
+      perSecond: number;
+      maxQueue: number;
+      scanTimeoutMs: number;
+    };
+
+export type ToChild = { type: 'sample-start' } | { type: 'sample-stop' } | { type: 'close' };
+export type FromChild =
+  | { type: 'ready'; origin: string }
+  | { type: 'sampling'; baseline: number }
+  | { type: 'sample'; baseline: number; peak: number };
+
+export interface ServerProcess {
+  origin: string;
+  /** Collects garbage, records the baseline RSS and starts sampling RSS every 10 ms. */
+  startSampling(): Promise<number>;
+  /** Stops sampling; the baseline and the highest RSS seen, in bytes. */
+  stopSampling(): Promise<{ baseline: number; peak: number }>;
+  close(): Promise<void>;
+}
+
+const CHILD = new URL('./server-child.ts', import.meta.url);
+
+export async function startServer(spec: GuardSpec): Promise<ServerProcess> {
+  const child = fork(CHILD, [JSON.stringify(spec)], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = await reply(child, 'ready');
+  return {
+    origin: ready.origin,
+    async startSampling() {
+      child.send({ type: 'sample-start' } satisfies ToChild);
+      return (await reply(child, 'sampling')).baseline;
+    },
+    async stopSampling() {
+      child.send({ type: 'sample-stop' } satisfies ToChild);
+      const { baseline, peak } = await reply(child, 'sample');
+      return { baseline, peak };
+    },
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.send({ type: 'close' } satisfies ToChild);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The child's next message of `type`; rejects if it exits first or takes over a minute. */
+function reply<T extends FromChild['type']>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<FromChild, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: FromChild) => {
+      if (message.type !== type) return;
+      done();
+      resolve(message as Extract<FromChild, { type: T }>);
+    };
+    const onExit = (code: number | null) => {
+      done();
+      reject(new Error(`the server process exited (code ${code}) before '${type}'`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`the server process did not answer '${type}' within 60 s`));
+    }, 60_000);
+    const done = () => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}

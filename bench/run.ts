@@ -1,0 +1,63 @@
+/**
+ * `npm run bench` runs every benchmark and prints one table; `npm run bench -- rate cache` runs
+ * some; `--burst N` sets the rate benchmark's burst (default 100). See bench/README.md.
+ */
+import { cache } from './cache.js';
+import type { Benchmark, BenchSettings } from './lib/benchmark.js';
+import { printTable, type Row } from './lib/table.js';
+import { memory } from './memory.js';
+import { rate } from './rate.js';
+import { throughput } from './throughput.js';
+import { validation } from './validation.js';
+
+const ALL: readonly Benchmark[] = [validation, throughput, rate, cache, memory];
+
+function parseArgs(argv: readonly string[]): { selected: Benchmark[]; settings: BenchSettings } {
+  const settings: BenchSettings = { burst: 100 };
+  const names: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--burst' || arg.startsWith('--burst=')) {
+      const value = arg.includes('=') ? arg.slice('--burst='.length) : argv[++i];
+      const burst = Number(value);
+      if (!Number.isInteger(burst) || burst < 2 || burst > 1000) {
+        throw new Error(`--burst expects an integer from 2 to 1000, got '${value}'`);
+      }
+      settings.burst = burst;
+    } else if (arg.startsWith('-')) {
+      throw new Error(`unknown option '${arg}' (known: --burst N)`);
+    } else {
+      names.push(arg);
+    }
+  }
+  const unknown = names.filter((name) => !ALL.some((b) => b.name === name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown benchmark '${unknown.join("', '")}' (known: ${ALL.map((b) => b.name).join(', ')})`,
+    );
+  }
+  const selected = names.length === 0 ? [...ALL] : ALL.filter((b) => names.includes(b.name));
+  return { selected, settings };
+}
+
+async function main(): Promise<void> {
+  const { selected, settings } = parseArgs(process.argv.slice(2));
+  const rows: Row[] = [];
+  const started = performance.now();
+  for (const benchmark of selected) {
+    console.log(`\n[${benchmark.name}] ${benchmark.about}`);
+    const t0 = performance.now();
+    rows.push(...(await benchmark.run(settings)));
+    console.log(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(
+    `\nphotodna-guard benchmarks, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, ${seconds} s\n`,
+  );
+  printTable(rows);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exitCode = 1;
+});
