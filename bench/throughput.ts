@@ -1,16 +1,10 @@
 import type { Benchmark } from './lib/benchmark.js';
 import { jpeg50k } from './lib/images.js';
-import {
-  allAnswered,
-  describeStatuses,
-  type LoadResult,
-  loadClient,
-  runLoad,
-} from './lib/load.js';
+import { allAnswered, describeStatuses, type LoadResult, loadClient, runLoad } from './lib/load.js';
 import { fileUpload } from './lib/multipart.js';
 import { startServer } from './lib/server-process.js';
 import { median, percentile } from './lib/stats.js';
-import { fmt, note, type Row } from './lib/table.js';
+import { fmt, note } from './lib/table.js';
 
 /**
  * Guarded route (`guard.any()`, matcher answering at once, no cache) against a bare
@@ -58,7 +52,9 @@ export const throughput: Benchmark = {
       });
       const bare = summary('/bare');
       const guarded = summary('/guarded');
-      note(`upload ${fmt(image.length / 1024, 'KiB')} JPEG; all answered 200: bare ${bare.ok}, guarded ${guarded.ok}`);
+      note(
+        `upload ${fmt(image.length / 1024, 'KiB')} JPEG; all answered 200: bare ${bare.ok}, guarded ${guarded.ok}`,
+      );
       const ratio = guarded.perSecond / bare.perSecond;
       return [
         {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { type UploadedFile, validateFile } from '../src/core/validate-file.js';
 import { limitsSchema } from '../src/options.js';
-import { bmp, gif, jpg, png, tiff } from '../test/fixtures/images.js';
 import type { Benchmark } from './lib/benchmark.js';
+import { bmp, gif, jpg, png, tiff } from './lib/fixtures.js';
 import { median } from './lib/stats.js';
 import { fmt, note, type Row } from './lib/table.js';
 

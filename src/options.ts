@@ -48,8 +48,6 @@ export const limitsSchema = z.strictObject({
   maxFieldNameSize: z.number().int().positive().default(200),
   /** Parts (files + fields) per request. Defaults to 120. */
   maxParts: z.number().int().positive().default(120),
-  /** Header lines per part. Defaults to 20. */
-  maxHeaderPairs: z.number().int().positive().default(20),
 });
 
 const rateLimitSchema = z.strictObject({

@@ -1,4 +1,4 @@
-import { jpg } from '../../test/fixtures/images.js';
+import { jpg } from './fixtures.js';
 
 /** A real ~50 KB JPEG (480x320, quality 80): the upload of the throughput and cache rows. */
 export function jpeg50k(seed = 1): Buffer {

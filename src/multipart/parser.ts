@@ -42,7 +42,6 @@ export class MultipartParser {
         fieldSize: limits.maxFieldSize,
         fieldNameSize: limits.maxFieldNameSize,
         parts: limits.maxParts,
-        headerPairs: limits.maxHeaderPairs,
       },
     });
   }

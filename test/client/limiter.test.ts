@@ -100,7 +100,17 @@ describe('rate limit against the emulator', () => {
   it('sends a burst of 12 at 5/s with no 429, at >= 98% of the rate', async () => {
     const images = Array.from({ length: 12 }, (_, i) => png(200, 200, 100 + i));
     const client = h.client({ rateLimit: { perSecond: 5 }, retry: { maxAttempts: 1 } });
-    const results = await Promise.all(images.map((image) => client.match(image, 'image/png')));
+    const t0 = Date.now();
+    const results = await Promise.all(
+      images.map((image) => client.match(image, 'image/png')),
+    ).catch((e) => {
+      console.log(
+        'DIAG',
+        e.message,
+        JSON.stringify(h.emulator.calls.map((c) => [c.at - t0, c.httpStatus])),
+      );
+      throw e;
+    });
     expect(results.every((r) => r.statusCode === 3000)).toBe(true);
     const calls = h.emulator.calls;
     expect(calls).toHaveLength(12);

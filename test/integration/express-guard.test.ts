@@ -237,6 +237,12 @@ describe('malformed multipart', () => {
       ),
     ],
     ['garbage', Buffer.from('this is not multipart at all')],
+    [
+      'a part header over 16 KiB',
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="a"\r\nX-Pad: ${'p'.repeat(17 * 1024)}\r\n\r\nx\r\n--${boundary}--\r\n`,
+      ),
+    ],
   ])('%s → 400 MALFORMED_MULTIPART', async (_, body) => {
     const { guard, matcher } = guardWith();
     const { app, log } = appWith(guarded(guard));

@@ -24,7 +24,6 @@ describe('parseGuardOptions', () => {
       maxFieldSize: 65_536,
       maxFieldNameSize: 200,
       maxParts: 120,
-      maxHeaderPairs: 20,
     });
     for (const value of Object.values(config.limits)) expect(Number.isFinite(value)).toBe(true);
   });

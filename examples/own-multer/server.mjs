@@ -1,0 +1,67 @@
+// own-multer: an app that keeps its own multer (disk storage) and adds `guard.scan()` after it.
+// The guard checks the file multer wrote; when it rejects the upload, it deletes that file
+// from disk before answering, so nothing rejected stays in the upload directory.
+import { readdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import multer from 'multer';
+import { photodnaGuard } from 'photodna-guard';
+import { startEmulator } from 'photodna-guard/emulator';
+
+// PhotoDNA: the service at PHOTODNA_BASE_URL (key from PHOTODNA_API_KEY) when it is set,
+// otherwise a local emulator in this process. The emulator accepts any non-empty key.
+const emulator = process.env.PHOTODNA_BASE_URL ? undefined : await startEmulator({ port: 0 });
+const photodna = emulator ? { apiKey: 'example-key', baseUrl: emulator.url } : {};
+
+const uploadDir =
+  process.env.UPLOAD_DIR ?? fileURLToPath(new URL('./uploads/', import.meta.url));
+
+// The app's existing multer. Its limits default to Infinity: keep them finite.
+const upload = multer({
+  dest: uploadDir, // random file names, never the client's
+  limits: { fileSize: 4 * 1024 * 1024, files: 1, fields: 20, parts: 25 },
+});
+
+const guard = photodnaGuard({ ...photodna, policy: 'block' });
+
+guard.on('match', (event) => {
+  // event.buffer holds the matched image (for event.report()): never log it.
+  console.log(
+    `match: ${event.method} ${event.route} "${event.file.originalname}" ` +
+      `sha256=${event.file.sha256} tracking=${event.trackingId} (its file is deleted from disk)`,
+  );
+});
+guard.on('error', (event) => console.error(`photodna-guard ${event.stage}: ${event.error.message}`));
+
+const app = express();
+
+app.post('/photos', upload.single('photo'), guard.scan(), (req, res) => {
+  if (!req.file) return res.status(400).json({ error: { code: 'NO_FILE', message: 'Send a photo.' } });
+  res.json({ stored: req.file.filename, photodna: req.photodna });
+});
+
+// What is on disk: clean uploads only.
+app.get('/photos', async (_req, res) => {
+  res.json({ files: await readdir(uploadDir).catch(() => []) });
+});
+
+// multer's own errors (file too large, too many files...) as JSON.
+app.use((error, _req, res, next) => {
+  if (!(error instanceof multer.MulterError)) return next(error);
+  const status = error.code === 'LIMIT_FILE_SIZE' ? 413 : 400;
+  res.status(status).json({ error: { code: error.code, message: error.message } });
+});
+
+const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', (error) => {
+  if (error) throw error;
+  console.log(`listening on http://127.0.0.1:${server.address().port}`);
+});
+
+// Ctrl-C / SIGTERM: stop taking requests, let the guard go idle, stop the emulator.
+async function shutdown() {
+  await new Promise((resolve) => server.close(resolve));
+  await guard.close();
+  await emulator?.close();
+}
+process.once('SIGINT', shutdown);
+process.once('SIGTERM', shutdown);
