@@ -4,17 +4,20 @@ import { png } from './lib/fixtures.js';
 import { allAnswered, describeStatuses, type LoadResult, loadClient, runLoad } from './lib/load.js';
 import { fileUpload, type Upload } from './lib/multipart.js';
 import { startServer } from './lib/server-process.js';
-import { MIB } from './lib/stats.js';
+import { MIB, median } from './lib/stats.js';
 import { fmt, note } from './lib/table.js';
 
 /**
  * Peak RSS of the server process while `CONCURRENCY` uploads of exactly `maxFileSize` bytes
  * arrive at once (matcher answering at once, no cache), over its RSS after warm-up and full GCs.
  * Each server runs in a fresh process (`lib/server-child.ts`) and is sampled every 10 ms from a
- * worker thread. The guarded route is compared with the bound the limits imply, and with a bare
- * `multer().any()` route measured the same way in another fresh process.
+ * worker thread. The peak depends on how many bodies happen to be buffered at the same moment, so
+ * each route is measured in `RUNS` fresh processes, alternating: the worst guarded figure is held
+ * against the bound the limits imply, and the medians of the guarded and a bare `multer().any()`
+ * route are compared.
  */
 const CONCURRENCY = 200;
+const RUNS = 3;
 const WARMUP_UPLOADS = 10;
 const FILES_PER_REQUEST = 1;
 /** multer's buffer of each file, plus one transient copy (its concatenation or our validation copy). */
@@ -52,29 +55,41 @@ async function measure(path: '/bare' | '/guarded', upload: Upload): Promise<Peak
 
 export const memory: Benchmark = {
   name: 'memory',
-  about: `peak RSS of the server under ${CONCURRENCY} concurrent uploads of maxFileSize bytes (guarded, then bare multer)`,
+  about: `peak RSS of the server under ${CONCURRENCY} concurrent uploads of maxFileSize bytes, ${RUNS} fresh processes per route (guarded, bare multer, alternating)`,
   async run() {
     const { maxFileSize } = limitsSchema.parse({});
     const image = png(200, 200, 7, maxFileSize);
     const upload = fileUpload(image, 'large.png');
     note(`upload: a ${image.length}-byte PNG (= maxFileSize), ${CONCURRENCY} at once`);
-    const guarded = await measure('/guarded', upload);
-    const bare = await measure('/bare', upload);
+    const runs: Record<'/bare' | '/guarded', Peak[]> = { '/bare': [], '/guarded': [] };
+    for (let run = 0; run < RUNS; run++) {
+      for (const path of ['/guarded', '/bare'] as const)
+        runs[path].push(await measure(path, upload));
+    }
+    const deltas = (path: '/bare' | '/guarded') => runs[path].map((r) => r.peak - r.baseline);
+    const worstGuarded = Math.max(...deltas('/guarded'));
+    const guardedDelta = median(deltas('/guarded'));
+    const bareDelta = median(deltas('/bare'));
     const bound = CONCURRENCY * FILES_PER_REQUEST * maxFileSize * COPIES;
-    const guardedDelta = guarded.peak - guarded.baseline;
-    const bareDelta = bare.peak - bare.baseline;
-    const ok = allAnswered(guarded.result) && guarded.result.completed === CONCURRENCY;
+    const inFlight = CONCURRENCY * FILES_PER_REQUEST * maxFileSize;
+    const ok = runs['/guarded'].every(
+      (r) => allAnswered(r.result) && r.result.completed === CONCURRENCY,
+    );
+    note(
+      `guarded Δ: median ${fmt(guardedDelta / MIB, 'MiB')}, worst ${fmt(worstGuarded / MIB, 'MiB')} ` +
+        `(${(worstGuarded / inFlight).toFixed(2)} × the ${fmt(inFlight / MIB, 'MiB')} of file bytes the burst carries)`,
+    );
     return [
       {
-        benchmark: `peak RSS Δ, ${CONCURRENCY} × 4 MiB uploads, guarded`,
-        measured: fmt(guardedDelta / MIB, 'MiB'),
+        benchmark: `peak RSS Δ, ${CONCURRENCY} × 4 MiB uploads, guarded (worst of ${RUNS})`,
+        measured: fmt(worstGuarded / MIB, 'MiB'),
         baseline: `${fmt(bound / MIB, 'MiB')} bound (${CONCURRENCY}×4 MiB×${COPIES})`,
-        ratio: guardedDelta / bound,
+        ratio: worstGuarded / bound,
         goal: '≤ 1.00',
-        met: guardedDelta <= bound && ok,
+        met: worstGuarded <= bound && ok,
       },
       {
-        benchmark: `peak RSS Δ, ${CONCURRENCY} × 4 MiB uploads, guarded vs bare`,
+        benchmark: `peak RSS Δ, ${CONCURRENCY} × 4 MiB uploads, guarded vs bare (median of ${RUNS})`,
         measured: fmt(guardedDelta / MIB, 'MiB'),
         baseline: `${fmt(bareDelta / MIB, 'MiB')} bare multer`,
         ratio: guardedDelta / bareDelta,

@@ -2,6 +2,7 @@
  * `npm run bench` runs every benchmark and prints one table; `npm run bench -- rate cache` runs
  * some; `--burst N` sets the rate benchmark's burst (default 100). See bench/README.md.
  */
+import { availableParallelism } from 'node:os';
 import { cache } from './cache.js';
 import type { Benchmark, BenchSettings } from './lib/benchmark.js';
 import { printTable, type Row } from './lib/table.js';
@@ -12,6 +13,10 @@ import { validation } from './validation.js';
 
 const ALL: readonly Benchmark[] = [validation, throughput, rate, cache, memory];
 
+const USAGE = `usage: npm run bench [-- [${ALL.map((b) => b.name).join('|')} ...] [--burst N]]`;
+
+class UsageError extends Error {}
+
 function parseArgs(argv: readonly string[]): { selected: Benchmark[]; settings: BenchSettings } {
   const settings: BenchSettings = { burst: 100 };
   const names: string[] = [];
@@ -21,18 +26,18 @@ function parseArgs(argv: readonly string[]): { selected: Benchmark[]; settings: 
       const value = arg.includes('=') ? arg.slice('--burst='.length) : argv[++i];
       const burst = Number(value);
       if (!Number.isInteger(burst) || burst < 2 || burst > 1000) {
-        throw new Error(`--burst expects an integer from 2 to 1000, got '${value}'`);
+        throw new UsageError(`--burst expects an integer from 2 to 1000, got '${value}'`);
       }
       settings.burst = burst;
     } else if (arg.startsWith('-')) {
-      throw new Error(`unknown option '${arg}' (known: --burst N)`);
+      throw new UsageError(`unknown option '${arg}' (known: --burst N)`);
     } else {
       names.push(arg);
     }
   }
   const unknown = names.filter((name) => !ALL.some((b) => b.name === name));
   if (unknown.length > 0) {
-    throw new Error(
+    throw new UsageError(
       `unknown benchmark '${unknown.join("', '")}' (known: ${ALL.map((b) => b.name).join(', ')})`,
     );
   }
@@ -47,17 +52,36 @@ async function main(): Promise<void> {
   for (const benchmark of selected) {
     console.log(`\n[${benchmark.name}] ${benchmark.about}`);
     const t0 = performance.now();
-    rows.push(...(await benchmark.run(settings)));
+    try {
+      rows.push(...(await benchmark.run(settings)));
+    } catch (error) {
+      // One broken benchmark does not hide the others' figures.
+      console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+      process.exitCode = 1;
+      rows.push({
+        benchmark: benchmark.name,
+        measured: 'FAILED (see above)',
+        baseline: '',
+        ratio: undefined,
+        goal: '',
+        met: false,
+      });
+    }
     console.log(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(
-    `\nphotodna-guard benchmarks, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, ${seconds} s\n`,
+    `\nphotodna-guard benchmarks, Node ${process.version}, ${availableParallelism()} cores, ${new Date().toISOString().slice(0, 10)}, ${seconds} s\n`,
   );
   printTable(rows);
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`${error.message}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   console.error(error instanceof Error ? (error.stack ?? error.message) : error);
   process.exitCode = 1;
 });

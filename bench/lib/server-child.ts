@@ -57,6 +57,11 @@ async function handle(message: ToChild): Promise<void> {
     case 'sample-stop':
       send({ type: 'sample', baseline, peak: await sampler.stop() });
       return;
+    case 'cpu': {
+      const { user, system } = process.cpuUsage();
+      send({ type: 'cpu', micros: user + system });
+      return;
+    }
     case 'close':
       server.closeAllConnections();
       await Promise.all([

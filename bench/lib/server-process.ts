@@ -21,11 +21,16 @@ export type GuardSpec =
       scanTimeoutMs: number;
     };
 
-export type ToChild = { type: 'sample-start' } | { type: 'sample-stop' } | { type: 'close' };
+export type ToChild =
+  | { type: 'sample-start' }
+  | { type: 'sample-stop' }
+  | { type: 'cpu' }
+  | { type: 'close' };
 export type FromChild =
   | { type: 'ready'; origin: string }
   | { type: 'sampling'; baseline: number }
-  | { type: 'sample'; baseline: number; peak: number };
+  | { type: 'sample'; baseline: number; peak: number }
+  | { type: 'cpu'; micros: number };
 
 export interface ServerProcess {
   origin: string;
@@ -33,6 +38,8 @@ export interface ServerProcess {
   startSampling(): Promise<number>;
   /** Stops sampling; the baseline and the highest RSS seen, in bytes. */
   stopSampling(): Promise<{ baseline: number; peak: number }>;
+  /** CPU time (user + system) the server process has used so far, in microseconds. */
+  cpuMicros(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -54,6 +61,10 @@ export async function startServer(spec: GuardSpec): Promise<ServerProcess> {
       child.send({ type: 'sample-stop' } satisfies ToChild);
       const { baseline, peak } = await reply(child, 'sample');
       return { baseline, peak };
+    },
+    async cpuMicros() {
+      child.send({ type: 'cpu' } satisfies ToChild);
+      return (await reply(child, 'cpu')).micros;
     },
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;

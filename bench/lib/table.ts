@@ -34,7 +34,7 @@ export function printTable(rows: readonly Row[]): void {
 
 export function formatRatio(ratio: number): string {
   if (!Number.isFinite(ratio)) return String(ratio);
-  return ratio >= 100 ? ratio.toFixed(0) : ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2);
+  return ratio >= 100 ? ratio.toFixed(0) : ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(3);
 }
 
 /** A number with a unit, at a sensible precision. */

@@ -52,8 +52,10 @@ app.post('/upload', guard.single('image'), (req, res) => {
 });
 
 const server = app.listen(port, () => {
+  const actual = server.address().port;
   console.log(`PhotoDNA emulator: ${emulator.url}`);
-  console.log(`Demo app:          http://localhost:${port}`);
+  console.log(`Demo app:          http://localhost:${actual}`);
+  console.log(`listening on http://127.0.0.1:${actual}`);
   console.log(
     'Upload any photo to see it accepted, or a test image from the page to see it rejected.',
   );

@@ -19,7 +19,9 @@ guard.on('match', (event) => {
       `sha256=${event.file.sha256} tracking=${event.trackingId} policy=${event.policy}`,
   );
 });
-guard.on('error', (event) => console.error(`photodna-guard ${event.stage}: ${event.error.message}`));
+guard.on('error', (event) =>
+  console.error(`photodna-guard ${event.stage}: ${event.error.message}`),
+);
 
 const app = express();
 app.use(guard); // every route, every multipart request

@@ -21,7 +21,9 @@ guard.on('match', (event) => {
       `sha256=${event.file.sha256} tracking=${event.trackingId} policy=${event.policy}`,
   );
 });
-guard.on('error', (event) => console.error(`photodna-guard ${event.stage}: ${event.error.message}`));
+guard.on('error', (event) =>
+  console.error(`photodna-guard ${event.stage}: ${event.error.message}`),
+);
 
 const router = new Router();
 
@@ -33,7 +35,11 @@ router.post('/photos', guard.single('photo'), (ctx) => {
 // Same guard, another route and policy: a match reaches the handler, flagged.
 router.post('/chat/messages', guard.route({ policy: 'flag' }).single('image'), (ctx) => {
   // A matched file is withheld from ctx.file; ctx.state.photodna is echoed so you can see it.
-  ctx.body = { delivered: true, image: ctx.file?.originalname ?? null, photodna: ctx.state.photodna };
+  ctx.body = {
+    delivered: true,
+    image: ctx.file?.originalname ?? null,
+    photodna: ctx.state.photodna,
+  };
 });
 
 const app = new Koa();

@@ -13,8 +13,7 @@ import { startEmulator } from 'photodna-guard/emulator';
 const emulator = process.env.PHOTODNA_BASE_URL ? undefined : await startEmulator({ port: 0 });
 const photodna = emulator ? { apiKey: 'example-key', baseUrl: emulator.url } : {};
 
-const uploadDir =
-  process.env.UPLOAD_DIR ?? fileURLToPath(new URL('./uploads/', import.meta.url));
+const uploadDir = process.env.UPLOAD_DIR ?? fileURLToPath(new URL('./uploads/', import.meta.url));
 
 // The app's existing multer. Its limits default to Infinity: keep them finite.
 const upload = multer({
@@ -31,12 +30,16 @@ guard.on('match', (event) => {
       `sha256=${event.file.sha256} tracking=${event.trackingId} (its file is deleted from disk)`,
   );
 });
-guard.on('error', (event) => console.error(`photodna-guard ${event.stage}: ${event.error.message}`));
+guard.on('error', (event) =>
+  console.error(`photodna-guard ${event.stage}: ${event.error.message}`),
+);
 
 const app = express();
 
 app.post('/photos', upload.single('photo'), guard.scan(), (req, res) => {
-  if (!req.file) return res.status(400).json({ error: { code: 'NO_FILE', message: 'Send a photo.' } });
+  if (!req.file) {
+    return res.status(400).json({ error: { code: 'NO_FILE', message: 'Send a photo.' } });
+  }
   res.json({ stored: req.file.filename, photodna: req.photodna });
 });
 

@@ -34,7 +34,9 @@ guard.on('match', (event) => {
 guard.on('quarantine', ({ record }) =>
   console.log(`quarantined incident ${record.id} in ${quarantineDir}`),
 );
-guard.on('error', (event) => console.error(`photodna-guard ${event.stage}: ${event.error.message}`));
+guard.on('error', (event) =>
+  console.error(`photodna-guard ${event.stage}: ${event.error.message}`),
+);
 
 const app = express();
 app.use(guard);

@@ -33,7 +33,9 @@ guard.on('match', (event) => {
 guard.on('quarantine', ({ record }) =>
   console.log(`quarantined incident ${record.id} in ${quarantineDir}`),
 );
-guard.on('error', (event) => console.error(`photodna-guard ${event.stage}: ${event.error.message}`));
+guard.on('error', (event) =>
+  console.error(`photodna-guard ${event.stage}: ${event.error.message}`),
+);
 
 const app = express();
 
@@ -42,7 +44,11 @@ const app = express();
 app.post('/chat/messages', guard.route({ policy: 'flag' }).single('image'), (req, res) => {
   const flagged = req.photodna?.status === 'match';
   // req.photodna is echoed so you can see it; a real app would not tell the sender.
-  res.json({ delivered: true, image: flagged ? null : req.file?.originalname, photodna: req.photodna });
+  res.json({
+    delivered: true,
+    image: flagged ? null : req.file?.originalname,
+    photodna: req.photodna,
+  });
 });
 
 // Profile photos: keep the evidence (file + JSON record, written durably before answering).

@@ -1,0 +1,74 @@
+// ncmec-report: quarantine every match and file the NCMEC CyberTipline report from `onMatch`,
+// through PhotoDNA's Report endpoint. `isTest: true` routes the report to NCMEC's test
+// endpoint: nothing reaches a real CyberTipline queue while you try this out.
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { photodnaGuard } from 'photodna-guard';
+import { startEmulator } from 'photodna-guard/emulator';
+
+// PhotoDNA: the service at PHOTODNA_BASE_URL (key from PHOTODNA_API_KEY) when it is set,
+// otherwise a local emulator in this process. The emulator accepts any non-empty key and
+// answers reports like the real Report endpoint (it keeps test reports in emulator.testReports).
+const emulator = process.env.PHOTODNA_BASE_URL ? undefined : await startEmulator({ port: 0 });
+const photodna = emulator ? { apiKey: 'example-key', baseUrl: emulator.url } : {};
+
+const quarantineDir =
+  process.env.QUARANTINE_DIR ?? fileURLToPath(new URL('./quarantine/', import.meta.url));
+
+const guard = photodnaGuard({
+  ...photodna,
+  policy: 'quarantine',
+  quarantine: { dir: quarantineDir },
+  // Defaults for event.report(). The same variables serve `photodna-guard quarantine report`.
+  // The fallbacks are harmless demo values: the emulator accepts any credentials.
+  reporter: {
+    orgName: process.env.PHOTODNA_ORG_NAME ?? 'Example Photos Inc.',
+    reporterName: process.env.PHOTODNA_REPORTER_NAME ?? 'Trust & Safety',
+    reporterEmail: process.env.PHOTODNA_REPORTER_EMAIL ?? 'trust-safety@example.com',
+    ncmecUser: process.env.NCMEC_USER ?? 'demo-user',
+    ncmecPassword: process.env.NCMEC_PASSWORD ?? 'demo-password',
+    isTest: true, // NCMEC's test endpoint (AdditionalMetadata IsTest=true)
+  },
+  // Awaited before the uploader gets the 422, after the file and its record are stored.
+  onMatch: async (event) => {
+    // event.buffer holds the matched image (report() sends it): never log it.
+    console.log(
+      `match: ${event.method} ${event.route} "${event.file.originalname}" ` +
+        `sha256=${event.file.sha256} incident=${event.quarantineId}`,
+    );
+    try {
+      const result = await event.report();
+      console.log(
+        `reported incident ${event.quarantineId} to NCMEC (test endpoint): ` +
+          `tracking id ${result.trackingId}, status ${result.statusCode}`,
+      );
+    } catch (error) {
+      // The evidence stays in quarantine, its record marked 'failed': retry later with
+      // `npx photodna-guard quarantine report <id> --dir ...`.
+      console.error(`report for incident ${event.quarantineId} failed: ${error.message}`);
+    }
+  },
+});
+guard.on('error', (event) =>
+  console.error(`photodna-guard ${event.stage}: ${event.error.message}`),
+);
+
+const app = express();
+
+app.post('/upload', guard.single('image'), (req, res) => {
+  res.json({ accepted: true, photodna: req.photodna });
+});
+
+const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', (error) => {
+  if (error) throw error;
+  console.log(`listening on http://127.0.0.1:${server.address().port}`);
+});
+
+// Ctrl-C / SIGTERM: stop taking requests, let the guard go idle, stop the emulator.
+async function shutdown() {
+  await new Promise((resolve) => server.close(resolve));
+  await guard.close();
+  await emulator?.close();
+}
+process.once('SIGINT', shutdown);
+process.once('SIGTERM', shutdown);

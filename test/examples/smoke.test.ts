@@ -1,0 +1,267 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { testImages } from '../../src/emulator/index.js';
+import { png } from '../fixtures/images.js';
+
+/**
+ * The runnable examples, started as child processes exactly as their READMEs say (from the
+ * repository root, importing the built package by its own name), driven over real HTTP, and
+ * stopped with SIGTERM. `npm test` builds first, so `dist/` exists.
+ */
+const root = resolve(import.meta.dirname, '../..');
+const CLEAN = png(200, 200, 7);
+const TEST_IMAGE = testImages()[0]?.bytes ?? Buffer.alloc(0);
+const STARTUP_MS = 15_000;
+const EXIT_MS = 5_000;
+
+const children = new Set<ChildProcess>();
+const dirs: string[] = [];
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pdg-examples-'));
+  dirs.push(dir);
+  return dir;
+}
+
+interface Example {
+  url: string;
+  output(): string;
+  /** SIGTERM, then the exit code (null when killed by a signal or too slow). */
+  stop(): Promise<number | null>;
+}
+
+/** Variables of the developer's shell that would change what an example does. */
+const SCRUBBED =
+  /^(PHOTODNA_|NCMEC_|QUARANTINE_DIR$|UPLOAD_DIR$|FAIL_MODE$|REDIS_URL$|HOST$|LOG_LEVEL$|NODE_ENV$|PORT$)/;
+
+async function start(
+  script: string,
+  env: Record<string, string> = {},
+  announce = /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+): Promise<Example> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SCRUBBED.test(k)));
+  const child = spawn(process.execPath, [script], {
+    cwd: root,
+    env: { ...base, PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let output = '';
+  const exited = new Promise<number | null>((done) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      done(code);
+    }),
+  );
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${script} did not start in ${STARTUP_MS} ms:\n${output}`)),
+      STARTUP_MS,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const found = announce.exec(output)?.[1];
+      if (found) {
+        clearTimeout(timer);
+        resolveUrl(found);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited (${code}) before listening:\n${output}`));
+    });
+  });
+  return {
+    url,
+    output: () => output,
+    async stop() {
+      child.kill('SIGTERM');
+      const timeout = new Promise<null>((done) => setTimeout(() => done(null), EXIT_MS).unref());
+      return Promise.race([exited, timeout]);
+    },
+  };
+}
+
+/** What the examples answer (a rejection has `error` instead; `toEqual` checks that). */
+type Body = Record<string, unknown> & { photodna: { status: string }; stored?: string };
+
+async function upload(
+  url: string,
+  field: string,
+  bytes: Buffer,
+  name: string,
+): Promise<{ status: number; body: Body }> {
+  const form = new FormData();
+  form.append(field, new Blob([new Uint8Array(bytes)], { type: 'image/png' }), name);
+  const response = await fetch(url, { method: 'POST', body: form });
+  return { status: response.status, body: (await response.json()) as Body };
+}
+
+const clean = (url: string, field: string) => upload(url, field, CLEAN, 'clean.png');
+const known = (url: string, field: string) => upload(url, field, TEST_IMAGE, 'test-image.png');
+
+const REJECTED = { error: { code: 'UPLOAD_REJECTED', message: expect.any(String) } };
+
+/** The match was logged, but never the image bytes (a Buffer dump, its JSON or its base64). */
+function expectNoImageBytes(output: string): void {
+  expect(output).not.toContain('<Buffer');
+  expect(output).not.toContain('"type":"Buffer"');
+  expect(output).not.toContain(TEST_IMAGE.subarray(0, 600).toString('base64').slice(0, 64));
+}
+
+function records(dir: string): Array<Record<string, unknown>> {
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.json'))
+    .map((name) => JSON.parse(readFileSync(join(dir, name), 'utf8')));
+}
+
+async function stopCleanly(example: Example): Promise<void> {
+  expect(await example.stop(), example.output()).toBe(0);
+}
+
+describe('examples (smoke)', () => {
+  it('express-global: app.use(guard) accepts a clean image and rejects a test image', async () => {
+    const app = await start('examples/express-global/server.mjs');
+    const ok = await clean(`${app.url}/upload`, 'image');
+    expect(ok.status).toBe(200);
+    expect(ok.body.photodna.status).toBe('clean');
+    expect(await known(`${app.url}/upload`, 'image')).toEqual({ status: 422, body: REJECTED });
+    expect(app.output()).toMatch(/match: POST \/upload/);
+    expectNoImageBytes(app.output());
+    await stopCleanly(app);
+  });
+
+  for (const script of ['server.mjs', 'path-rules.mjs']) {
+    it(`per-route-policies/${script}: flag, quarantine and block`, async () => {
+      const quarantine = tempDir();
+      const app = await start(`examples/per-route-policies/${script}`, {
+        QUARANTINE_DIR: quarantine,
+      });
+      const flagged = await known(`${app.url}/chat/messages`, 'image');
+      expect(flagged.status).toBe(200);
+      expect(flagged.body.photodna.status).toBe('match');
+      expect(await known(`${app.url}/profile/photo`, 'photo')).toEqual({
+        status: 422,
+        body: REJECTED,
+      });
+      expect(records(quarantine)).toEqual([
+        expect.objectContaining({ route: '/profile/photo', policy: 'quarantine' }),
+      ]);
+      expect(await known(`${app.url}/posts`, 'image')).toEqual({ status: 422, body: REJECTED });
+      const ok = await clean(`${app.url}/posts`, 'image');
+      expect(ok.status).toBe(200);
+      expect(ok.body.photodna.status).toBe('clean');
+      expectNoImageBytes(app.output());
+      await stopCleanly(app);
+    });
+  }
+
+  it('own-multer: guard.scan() after multer deletes a rejected file from disk', async () => {
+    const uploads = tempDir();
+    const app = await start('examples/own-multer/server.mjs', { UPLOAD_DIR: uploads });
+    const ok = await clean(`${app.url}/photos`, 'photo');
+    expect(ok.status).toBe(200);
+    expect(readdirSync(uploads)).toEqual([ok.body.stored]);
+    expect(await known(`${app.url}/photos`, 'photo')).toEqual({ status: 422, body: REJECTED });
+    expect(readdirSync(uploads)).toEqual([ok.body.stored]);
+    const listed = await fetch(`${app.url}/photos`).then((r) => r.json());
+    expect(listed).toEqual({ files: [ok.body.stored] });
+    expectNoImageBytes(app.output());
+    await stopCleanly(app);
+  });
+
+  it('koa-router: guard.single() per route, ctx.state.photodna', async () => {
+    const app = await start('examples/koa-router/server.mjs');
+    const ok = await clean(`${app.url}/photos`, 'photo');
+    expect(ok).toMatchObject({ status: 200, body: { received: 'clean.png' } });
+    expect(ok.body.photodna.status).toBe('clean');
+    expect(await known(`${app.url}/photos`, 'photo')).toEqual({ status: 422, body: REJECTED });
+    const flagged = await known(`${app.url}/chat/messages`, 'image');
+    expect(flagged).toMatchObject({ status: 200, body: { image: null } });
+    expect(flagged.body.photodna.status).toBe('match');
+    expectNoImageBytes(app.output());
+    await stopCleanly(app);
+  });
+
+  it('ncmec-report: quarantines, files a test report and the CLI lists it', async () => {
+    const quarantine = tempDir();
+    const app = await start('examples/ncmec-report/server.mjs', { QUARANTINE_DIR: quarantine });
+    expect((await clean(`${app.url}/upload`, 'image')).status).toBe(200);
+    expect(await known(`${app.url}/upload`, 'image')).toEqual({ status: 422, body: REJECTED });
+    expect(app.output()).toMatch(/tracking id \S+, status 3000/);
+    expectNoImageBytes(app.output());
+    await stopCleanly(app);
+    const listed = JSON.parse(
+      execFileSync(
+        process.execPath,
+        ['dist/cli/main.js', 'quarantine', 'list', '--dir', quarantine, '--json'],
+        { cwd: root, encoding: 'utf8' },
+      ),
+    );
+    expect(listed).toEqual([
+      expect.objectContaining({
+        route: '/upload',
+        report: expect.objectContaining({ status: 'reported', isTest: true }),
+      }),
+    ]);
+  });
+
+  it('production: env config, JSON logs, quarantine, reporting, graceful shutdown', async () => {
+    const quarantine = tempDir();
+    const app = await start('examples/production/server.mjs', {
+      QUARANTINE_DIR: quarantine,
+      PHOTODNA_ORG_NAME: 'Example Inc.',
+      PHOTODNA_REPORTER_NAME: 'Trust and Safety',
+      PHOTODNA_REPORTER_EMAIL: 'ts@example.com',
+      NCMEC_USER: 'smoke-user',
+      NCMEC_PASSWORD: 'smoke-password-123',
+    });
+    const ok = await clean(`${app.url}/photos`, 'photo');
+    expect(ok.status).toBe(201);
+    expect(ok.body.photodna.status).toBe('clean');
+    expect(await known(`${app.url}/photos`, 'photo')).toEqual({ status: 422, body: REJECTED });
+    expect(records(quarantine)).toEqual([
+      expect.objectContaining({ report: expect.objectContaining({ status: 'reported' }) }),
+    ]);
+    await stopCleanly(app);
+    const lines = app
+      .output()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string });
+    const messages = lines.map((line) => line.msg);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/LOCAL PHOTODNA EMULATOR/),
+        'PhotoDNA match',
+        'upload quarantined',
+        'NCMEC report filed',
+        'stopped',
+      ]),
+    );
+    expect(app.output()).not.toContain('smoke-password-123');
+    expectNoImageBytes(app.output());
+  });
+
+  it('the demo answers its upload page and rejects a shipped test image', async () => {
+    const app = await start('examples/demo/server.mjs', { PORT: '0' });
+    const page = await fetch(`${app.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toMatch(/<form[^>]*action="\/upload"/);
+    expect((await clean(`${app.url}/upload`, 'image')).status).toBe(200);
+    expect(await known(`${app.url}/upload`, 'image')).toEqual({ status: 422, body: REJECTED });
+    expectNoImageBytes(app.output());
+    await stopCleanly(app);
+  });
+});
