@@ -122,7 +122,17 @@ export class GuardEvents {
 
   /** Calls every listener; async listeners run on without being awaited. */
   emit<E extends GuardEventName>(name: E, event: GuardEventMap[E]): void {
-    void this.emitAndWait(name, event);
+    const listeners = this.#listeners.get(name);
+    if (!listeners || listeners.size === 0) return;
+    for (const listener of [...listeners]) {
+      try {
+        const result = listener(event);
+        if (result instanceof Promise)
+          result.catch((error: unknown) => this.#listenerFailed(name, error));
+      } catch (error) {
+        this.#listenerFailed(name, error);
+      }
+    }
   }
 
   /** Calls every listener and waits for all of them to settle. Never rejects. */

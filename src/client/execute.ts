@@ -90,16 +90,16 @@ async function attemptOnce<T>(
   attempt: number,
   signal: AbortSignal | undefined,
 ): Promise<Outcome<T>> {
-  const release = await context.limiter.acquire({ signal, retry: attempt > 1 });
+  const slot = await context.limiter.acquire({ signal, retry: attempt > 1 });
   let response: HttpResponse;
   try {
-    response = await post(context.pool, job.request, context.http, signal);
+    response = await post(context.pool, job.request, context.http, signal, slot.sent);
   } catch (error) {
     if (signal?.aborted) throw error;
     const failure = transportFailure(error, context.http);
     return { ok: false, error: failure.error, resendSafe: job.idempotent || failure.notSent };
   } finally {
-    release();
+    slot.release();
   }
   try {
     return { ok: true, value: job.parse(response) };

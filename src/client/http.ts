@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { PhotoDnaServiceError } from '../errors.js';
 import { malformedError, networkError, timeoutError } from './failures.js';
 
@@ -62,7 +62,8 @@ export async function post(
   pool: Pool,
   request: HttpRequest,
   settings: HttpSettings,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  onSent: () => void,
 ): Promise<HttpResponse> {
   const deadline = new AbortController();
   const timer = setTimeout(
@@ -71,7 +72,7 @@ export async function post(
   );
   const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
   try {
-    const response = await pool.request({
+    const response = await pool.compose(notifySent(onSent)).request({
       method: 'POST',
       path: request.path,
       headers: request.headers,
@@ -87,6 +88,25 @@ export async function post(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * An interceptor that calls `onSent` when undici writes the request to a connected socket (its
+ * `onRequestStart`), after any connection setup and pool queueing.
+ */
+function notifySent(onSent: () => void): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (options, handler) =>
+    dispatch(options, {
+      onRequestStart(controller, context) {
+        onSent();
+        handler.onRequestStart?.(controller, context);
+      },
+      onRequestUpgrade: (...args) => handler.onRequestUpgrade?.(...args),
+      onResponseStart: (...args) => handler.onResponseStart?.(...args),
+      onResponseData: (...args) => handler.onResponseData?.(...args),
+      onResponseEnd: (...args) => handler.onResponseEnd?.(...args),
+      onResponseError: (...args) => handler.onResponseError?.(...args),
+    });
 }
 
 async function readCapped(

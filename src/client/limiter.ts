@@ -11,7 +11,8 @@ import { SlidingWindow } from './window.js';
  *   not turn the last call of a window into a 429; the achieved rate stays above 98% of
  *   `perSecond`. Bottleneck's `minTime` spaces calls evenly (`window / perSecond`), its
  *   `maxConcurrent` bounds calls in flight, and a local sliding-window log double-checks every
- *   start (it also makes a `pause()` after a 429 safe).
+ *   start, counted from the moment the request is written to the socket (see `window.ts`); it
+ *   also makes a `pause()` after a 429 safe.
  * - Waiting callers sit in our own FIFO, not in bottleneck's queue, so a caller whose signal aborts
  *   is removed at once and never spends a call: bottleneck only ever holds the one job that hands
  *   the next free slot to whoever is first in line when the slot comes up.
@@ -22,12 +23,11 @@ import { SlidingWindow } from './window.js';
  */
 export interface RateLimiter {
   /**
-   * Resolves when the caller may start one call; the returned function must be called when the
-   * call is over. Rejects with `SCAN_BUSY` when the queue is full, with `signal.reason` when the
-   * signal aborts first. `retry: true` puts the caller first in line and skips the queue bound
-   * (the call was already admitted once).
+   * Resolves when the caller may start one call. Rejects with `SCAN_BUSY` when the queue is full,
+   * with `signal.reason` when the signal aborts first. `retry: true` puts the caller first in line
+   * and skips the queue bound (the call was already admitted once).
    */
-  acquire(options?: { signal?: AbortSignal | undefined; retry?: boolean }): Promise<Release>;
+  acquire(options?: { signal?: AbortSignal | undefined; retry?: boolean }): Promise<Slot>;
   /** Holds every call back for `ms` (the service answered 429 with `Retry-After`). */
   pause(ms: number): void;
   /** Callers waiting for a slot. */
@@ -36,7 +36,13 @@ export interface RateLimiter {
   close(): Promise<void>;
 }
 
-export type Release = () => void;
+/** A granted call. */
+export interface Slot {
+  /** The request was written to the socket just now (the window counts the call from here). */
+  sent(): void;
+  /** The call is over (answered, failed or abandoned). Idempotent. */
+  release(): void;
+}
 
 /** Extra length of the window (see above): 1.5% of a second, so the achieved rate is 98.5%. */
 export const SAFETY_MARGIN_MS = 15;
@@ -49,7 +55,7 @@ export interface LimiterSettings {
 }
 
 interface Waiter {
-  resolve(release: Release): void;
+  resolve(slot: Slot): void;
   reject(reason: unknown): void;
   detach(): void;
 }
@@ -65,7 +71,6 @@ export class LocalRateLimiter implements RateLimiter {
   #pausedUntil = 0;
   #closed = false;
   #wake: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(settings: LimiterSettings) {
     this.#settings = settings;
@@ -86,14 +91,14 @@ export class LocalRateLimiter implements RateLimiter {
     return waiting > 0 && this.#canStartNow() ? waiting - 1 : waiting;
   }
 
-  acquire(options: { signal?: AbortSignal | undefined; retry?: boolean } = {}): Promise<Release> {
+  acquire(options: { signal?: AbortSignal | undefined; retry?: boolean } = {}): Promise<Slot> {
     const { signal, retry = false } = options;
     if (this.#closed) return Promise.reject(closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!retry && this.queued >= this.#settings.maxQueue) {
       return Promise.reject(queueFullError(this.#drainSeconds()));
     }
-    return new Promise<Release>((resolve, reject) => {
+    return new Promise<Slot>((resolve, reject) => {
       const onAbort = () => {
         const index = this.#waiting.indexOf(waiter);
         if (index >= 0) this.#waiting.splice(index, 1);
@@ -122,7 +127,6 @@ export class LocalRateLimiter implements RateLimiter {
       waiter.detach();
       waiter.reject(closedError());
     }
-    clearTimeout(this.#timer);
     this.#wake?.();
     await this.#bottleneck.stop({ dropWaitingJobs: true });
   }
@@ -151,29 +155,43 @@ export class LocalRateLimiter implements RateLimiter {
       return;
     }
     waiter.detach();
-    this.#window.record(Date.now());
+    const entry = this.#window.open(Date.now());
     this.#running++;
     this.#pump();
     await new Promise<void>((done) => {
       let released = false;
-      waiter.resolve(() => {
-        if (released) return;
-        released = true;
-        this.#running--;
-        done();
+      waiter.resolve({
+        sent: () => {
+          this.#window.sent(entry, Date.now());
+          this.#wake?.();
+        },
+        release: () => {
+          if (released) return;
+          released = true;
+          this.#window.close(entry);
+          this.#running--;
+          this.#wake?.();
+          done();
+        },
       });
     });
   }
 
   async #waitForWindow(): Promise<void> {
     for (;;) {
-      const delay = Math.max(this.#pausedUntil, this.#window.nextAllowedAt()) - Date.now();
+      const now = Date.now();
+      const delay = Math.max(this.#pausedUntil, this.#window.nextAllowedAt(now)) - now;
       if (delay <= 0 || this.#closed) return;
+      // Woken early when a pending call is sent or ends (the window may then allow us sooner).
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        this.#timer = setTimeout(resolve, delay);
+        const wake = () => {
+          clearTimeout(timer);
+          this.#wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(wake, delay);
+        this.#wake = wake;
       });
-      this.#wake = undefined;
     }
   }
 
@@ -182,8 +200,8 @@ export class LocalRateLimiter implements RateLimiter {
     return (
       this.#running < this.#settings.maxConcurrent &&
       now >= this.#pausedUntil &&
-      now >= this.#window.nextAllowedAt() &&
-      now >= this.#window.lastStart() + this.#minTime
+      now >= this.#window.nextAllowedAt(now) &&
+      now >= this.#window.lastStart(now) + this.#minTime
     );
   }
 

@@ -1,30 +1,62 @@
+/** One call in the window: when it started, and whether its request is yet to leave. */
+export interface WindowEntry {
+  at: number;
+  pending: boolean;
+}
+
 /**
- * A sliding-window log: the start times of the last `limit` calls. A call may start at `t` only
- * when fewer than `limit` calls started in `(t - windowMs, t]`, i.e. when the oldest of the last
- * `limit` starts is at least `windowMs` old. This is the hard guarantee behind the rate limit;
- * bottleneck's `minTime` only spreads calls out evenly inside it.
+ * A sliding-window log of call starts: a call may start at `t` only when fewer than `limit` calls
+ * started in `(t - windowMs, t]`. This is the hard guarantee behind the rate limit; bottleneck's
+ * `minTime` only spreads calls out evenly inside it.
+ *
+ * A start is counted from the moment the request is written to the socket (`sent`), not from the
+ * moment its slot was granted: a cold connection (TCP and TLS handshakes) can delay the first
+ * request of a burst by tens of milliseconds, and counting from the grant would then let the
+ * last call of the window reach the service less than a second after the first. Until then the
+ * entry is `pending` and counts as starting "now", since it may leave at any moment.
  */
 export class SlidingWindow {
-  readonly #starts: number[] = [];
+  #entries: WindowEntry[] = [];
 
   constructor(
     readonly limit: number,
     readonly windowMs: number,
   ) {}
 
-  /** The earliest time (ms since the epoch) the next call may start. */
-  nextAllowedAt(): number {
-    if (this.#starts.length < this.limit) return Number.NEGATIVE_INFINITY;
-    return (this.#starts[0] ?? 0) + this.windowMs;
+  /** Counts a call whose request is about to be sent. */
+  open(now: number): WindowEntry {
+    const entry = { at: now, pending: true };
+    this.#entries.push(entry);
+    return entry;
   }
 
-  /** The start time of the latest call, or `-Infinity`. */
-  lastStart(): number {
-    return this.#starts[this.#starts.length - 1] ?? Number.NEGATIVE_INFINITY;
+  /** The call's request was written to the socket at `now`. */
+  sent(entry: WindowEntry, now: number): void {
+    if (!entry.pending) return;
+    entry.at = Math.max(entry.at, now);
+    entry.pending = false;
   }
 
-  record(at: number): void {
-    this.#starts.push(at);
-    if (this.#starts.length > this.limit) this.#starts.shift();
+  /** The call is over; if its request never left, it is forgotten (the service never saw it). */
+  close(entry: WindowEntry): void {
+    if (!entry.pending) return;
+    entry.pending = false;
+    this.#entries = this.#entries.filter((e) => e !== entry);
+  }
+
+  /** The earliest time (ms since the epoch) the next call may start, as seen at `now`. */
+  nextAllowedAt(now: number): number {
+    this.#entries = this.#entries.filter((e) => e.pending || e.at > now - this.windowMs);
+    if (this.#entries.length < this.limit) return Number.NEGATIVE_INFINITY;
+    const times = this.#entries.map((e) => (e.pending ? Math.max(e.at, now) : e.at));
+    times.sort((a, b) => b - a);
+    return (times[this.limit - 1] ?? 0) + this.windowMs;
+  }
+
+  /** The latest start (a pending one counts as `now`), or `-Infinity`. */
+  lastStart(now: number): number {
+    let last = Number.NEGATIVE_INFINITY;
+    for (const e of this.#entries) last = Math.max(last, e.pending ? Math.max(e.at, now) : e.at);
+    return last;
   }
 }

@@ -1,0 +1,11 @@
+import { Pool } from 'undici';
+import { png } from '/work/main/test/fixtures/images.ts';
+const img = png(200, 200, 3);
+const boundary = 'b0undary';
+const body = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`), img, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+console.log('body', body.length);
+const pool = new Pool('http://127.0.0.1:4555', { connections: 16 });
+let n = 0; const end = Date.now() + 8000;
+await Promise.all(Array.from({ length: 16 }, async () => { while (Date.now() < end) { const r = await pool.request({ path: '/guarded', method: 'POST', body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }); await r.body.text(); n++; } }));
+console.log('req/s', n / 8);
+await pool.close();
