@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clientOptionsSchema } from './client/options.js';
 import { InvalidOptionsError } from './errors.js';
 import type { MatchEvent, RejectionBody } from './events.js';
 import { parseWith } from './parse-options.js';
@@ -50,15 +51,18 @@ export const limitsSchema = z.strictObject({
   maxParts: z.number().int().positive().default(120),
 });
 
-const rateLimitSchema = z.strictObject({
-  /** Calls per second in any one-second window. Defaults to 5 (v2) or 10 (v1). */
-  perSecond: z.number().positive().max(1000).optional(),
-  /** Files waiting for a call before new ones get `SCAN_BUSY`. Defaults to 100. */
-  maxQueue: z.number().int().nonnegative().optional(),
-  /** An ioredis connection or a `redis://` URL for a cluster-wide limit. */
-  redis: z
-    .union([z.string().url(), z.custom<object>((v) => typeof v === 'object' && v !== null)])
-    .optional(),
+/** The client's own schemas, so the guard and `PhotoDnaClient` validate these options alike. */
+const clientShape = clientOptionsSchema.shape;
+const rateLimitSchema = clientShape.rateLimit;
+const clientTuningSchema = z.strictObject({
+  /** Connect / headers / body / whole-attempt timeouts in ms. Defaults to 5000 / 10000 / 10000 / 15000. */
+  timeouts: clientShape.timeouts.optional(),
+  /** Attempts, backoff base and cap, total budget. Defaults to 4 / 200 ms / 5000 ms / 30000 ms. */
+  retry: clientShape.retry.optional(),
+  /** Connections in the pool. Defaults to 10. */
+  connections: clientShape.connections.optional(),
+  /** Largest answer read, in bytes. Defaults to 1 MiB. */
+  maxResponseBytes: clientShape.maxResponseBytes.optional(),
 });
 
 const cacheSchema = z.union([
@@ -157,7 +161,9 @@ const optionsSchema = z
     failMode: routeFields.failMode.default('closed'),
     quarantine: quarantineSchema.optional(),
     limits: limitsSchema.prefault({}),
-    rateLimit: rateLimitSchema.prefault({}),
+    rateLimit: rateLimitSchema,
+    /** Tuning of the PhotoDNA client the guard creates. */
+    client: clientTuningSchema.optional(),
     scanTimeoutMs: routeFields.scanTimeoutMs.default(30_000),
     hookTimeoutMs: routeFields.hookTimeoutMs.default(10_000),
     cache: cacheSchema.prefault({}),

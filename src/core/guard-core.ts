@@ -98,6 +98,7 @@ export class GuardCore {
       enhance: config.enhance,
       ...(config.evaluation === undefined ? {} : { evaluation: config.evaluation }),
       rateLimit: config.rateLimit,
+      ...config.client,
       ...(config.logger === undefined ? {} : { logger: config.logger }),
     });
   }
