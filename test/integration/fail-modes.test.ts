@@ -68,6 +68,14 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
     expect(callsWithKey(key).length).toBeGreaterThan(1);
   });
 
+  it('client tuning reaches the client: maxAttempts 1 makes exactly one call', async () => {
+    const { server, key } = await start({ client: { retry: { maxAttempts: 1 } } });
+    emu.emulator.faults.push({ type: 'status', status: 500 });
+    const res = await send(server);
+    expect(res.status).toBe(503);
+    expect(callsWithKey(key)).toHaveLength(1);
+  });
+
   it('malformed answers never pass as clean', async () => {
     const { server } = await start();
     emu.emulator.faults.push(...Array.from({ length: 10 }, () => ({ type: 'malformed' as const })));

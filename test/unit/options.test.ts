@@ -46,6 +46,8 @@ describe('parseGuardOptions', () => {
     [{ policy: [{ path: 'no-slash', policy: 'flag' }] }, 'policy'],
     [{ reporter: { reporterEmail: 'not-an-email' } }, 'reporter.reporterEmail'],
     [{ rateLimit: { perSecond: 0 } }, 'rateLimit.perSecond'],
+    [{ client: { retry: { maxAttempts: 0 } } }, 'client.retry.maxAttempts'],
+    [{ client: { timeouts: { connectMs: -5 } } }, 'client.timeouts.connectMs'],
   ])('%j fails naming %s', (options, path) => {
     try {
       parseGuardOptions({ matcher, ...options });
