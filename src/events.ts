@@ -151,8 +151,10 @@ export class GuardEvents {
 
   #listenerFailed(name: GuardEventName, error: unknown): void {
     const err = error instanceof Error ? error : new Error(String(error));
-    this.#logger?.error({ err, event: name }, `photodna-guard: a '${name}' listener threw`);
+    // Other events' listener failures become `error` events (which reach the logger); a failing
+    // `error` listener can only be logged.
     if (name !== 'error') this.emit('error', { error: err, stage: 'listener' });
+    else this.#logger?.error({ err, event: name }, `photodna-guard: an '${name}' listener threw`);
   }
 
   #set(name: GuardEventName): Set<Listener<GuardEventName>> {

@@ -60,7 +60,7 @@ export async function uploadFlow(
   } catch (error) {
     if (error instanceof UploadAborted) return DONE;
     if (!(error instanceof GuardError)) throw error;
-    return answer(ex, route, core.rejected(ctx, error));
+    return answer(core, ex, route, core.rejected(ctx, error));
   }
   const files = filesOf(req);
   return settle(core, route, ex, await core.scan(ctx, files.map(uploadOf), route), files);
@@ -99,7 +99,7 @@ async function settle(
 ): Promise<FlowResult> {
   if (verdict.kind !== 'pass') {
     await removeFromDisk(core, files);
-    return answer(ex, route, verdict);
+    return answer(core, ex, route, verdict);
   }
   // Matched files under 'flag' are withheld: the handler learns of them from `photodna` only.
   const withheld = new Set(verdict.withheld.map((i) => files[i] as MulterFile));
@@ -108,9 +108,13 @@ async function settle(
   return { next: true, photodna: verdict.photodna };
 }
 
-function answer(ex: Exchange, route: RouteConfig, verdict: Verdict): FlowResult {
+function answer(core: GuardCore, ex: Exchange, route: RouteConfig, verdict: Verdict): FlowResult {
   if (verdict.kind === 'reject' && !ex.res.headersSent && !ex.res.destroyed) {
-    ex.respond(rejectionResponse(verdict.error, route));
+    ex.respond(
+      rejectionResponse(verdict.error, route, (error) =>
+        core.events.emit('error', { error, stage: 'hook', route: ex.path }),
+      ),
+    );
   }
   return DONE;
 }

@@ -10,6 +10,7 @@ import {
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import type { Matcher } from '../types.js';
+import { logEvents } from './log-events.js';
 import type { RequestContext } from './request-context.js';
 import { ResultCache } from './result-cache.js';
 import { type ScanDeps, scanRequest } from './scan-request.js';
@@ -32,6 +33,7 @@ export class GuardCore {
     const config = parseGuardOptions(options);
     this.config = config;
     this.events = new GuardEvents(config.logger);
+    if (config.logger) logEvents(this.events, config.logger);
     for (const [name, listener] of Object.entries(config.on ?? {})) {
       if (listener) this.events.on(name as GuardEventName, listener as Listener<GuardEventName>);
     }

@@ -16,13 +16,20 @@ export interface RejectionResponse {
 export function rejectionResponse(
   error: GuardError,
   route: Pick<RouteConfig, 'rejectionBody'>,
+  onHostError: (error: Error) => void,
 ): RejectionResponse {
   const headers: Record<string, string> = { 'cache-control': 'no-store' };
   if (error.status === 503)
     headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfter ?? 5)));
   const standard: RejectionBody = { error: { code: error.code, message: error.message } };
-  const body = route.rejectionBody
-    ? route.rejectionBody({ ...standard.error, status: error.status })
-    : standard;
+  let body: unknown = standard;
+  if (route.rejectionBody) {
+    try {
+      body = route.rejectionBody({ ...standard.error, status: error.status });
+    } catch (failure) {
+      // A broken rejectionBody must not turn a rejection into a 500 (or a leaked stack trace).
+      onHostError(failure instanceof Error ? failure : new Error(String(failure)));
+    }
+  }
   return { status: error.status, headers, body };
 }

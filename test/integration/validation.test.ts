@@ -148,6 +148,38 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
     });
   });
 
+  describe('rejectionBody', () => {
+    it('replaces the JSON body and keeps the status and the decision', async () => {
+      const { res, log } = await upload(hostile.svg(), 'a.png', 'image/png', {
+        rejectionBody: ({ code, status, message }) => ({
+          ok: false,
+          reason: code,
+          status,
+          text: message,
+        }),
+      });
+      expect(res.status).toBe(415);
+      expect(res.body).toEqual({
+        ok: false,
+        reason: 'UNSUPPORTED_MEDIA_TYPE',
+        status: 415,
+        text: expect.any(String),
+      });
+      expect(log.runs).toBe(0);
+    });
+
+    it('one that throws falls back to the standard body (never a 500)', async () => {
+      const { res, log } = await upload(hostile.svg(), 'a.png', 'image/png', {
+        rejectionBody: () => {
+          throw new Error('host bug');
+        },
+      });
+      expect(res.status).toBe(415);
+      expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(log.runs).toBe(0);
+    });
+  });
+
   describe('hostile files', () => {
     const cases: Array<[string, Buffer, number, string]> = [
       ['an executable sent as image/jpeg', hostile.executable(), 415, 'UNSUPPORTED_MEDIA_TYPE'],
