@@ -153,3 +153,8 @@ export function underlyingError(error: GuardError): Error {
   if (error.cause instanceof Error) return error.cause;
   return new Error(error.detail ?? error.message, { cause: error });
 }
+
+/** Anything thrown, as an Error. */
+export function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}

@@ -1,4 +1,5 @@
 import type { ErrorCode, UnavailableReason } from './errors.js';
+import { toError } from './errors.js';
 import type { QuarantineRecord } from './quarantine/types.js';
 import type {
   FileFacts,
@@ -93,6 +94,8 @@ export interface RejectionBody {
 export class GuardEvents {
   readonly #listeners = new Map<GuardEventName, Set<Listener<GuardEventName>>>();
   readonly #logger: Logger | undefined;
+  /** `once` wrappers and the listener each wraps, so `off(original)` finds them. */
+  readonly #onceOf = new WeakMap<Listener<GuardEventName>, Listener<GuardEventName>>();
 
   constructor(logger?: Logger) {
     this.#logger = logger;
@@ -103,8 +106,14 @@ export class GuardEvents {
     return this;
   }
 
+  /** Removes a listener, also one added with `once` that has not fired yet. */
   off<E extends GuardEventName>(name: E, listener: Listener<E>): this {
-    this.#listeners.get(name)?.delete(listener as Listener<GuardEventName>);
+    const set = this.#listeners.get(name);
+    if (!set) return this;
+    for (const registered of set) {
+      if (registered === listener || this.#onceOf.get(registered) === listener)
+        set.delete(registered);
+    }
     return this;
   }
 
@@ -113,6 +122,7 @@ export class GuardEvents {
       this.off(name, wrapper);
       return listener(event);
     };
+    this.#onceOf.set(wrapper as Listener<GuardEventName>, listener as Listener<GuardEventName>);
     return this.on(name, wrapper);
   }
 
@@ -150,7 +160,7 @@ export class GuardEvents {
   }
 
   #listenerFailed(name: GuardEventName, error: unknown): void {
-    const err = error instanceof Error ? error : new Error(String(error));
+    const err = toError(error);
     // Other events' listener failures become `error` events (which reach the logger); a failing
     // `error` listener can only be logged.
     if (name !== 'error') this.emit('error', { error: err, stage: 'listener' });

@@ -3,6 +3,7 @@ import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
 import { type Exchange, type FlowRequest, type FlowResult, scanFlow, uploadFlow } from './flow.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
+import { pathOf } from './path.js';
 
 declare global {
   namespace Express {
@@ -56,16 +57,14 @@ function exchange(req: ExpressRequest, res: ServerResponse): Exchange {
     req,
     res,
     targets: [req],
-    path: (req.originalUrl ?? req.url ?? '/').split('?')[0] || '/',
+    path: pathOf(req.originalUrl ?? req.url),
     ip: req.ip ?? req.socket?.remoteAddress ?? '',
     raw: req,
     respond({ status, headers, body }) {
-      const json = JSON.stringify(body);
       res.statusCode = status;
       for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-      res.setHeader('content-type', 'application/json; charset=utf-8');
-      res.setHeader('content-length', Buffer.byteLength(json));
-      res.end(json);
+      res.setHeader('content-length', Buffer.byteLength(body));
+      res.end(body);
     },
   };
 }

@@ -4,8 +4,8 @@ import type { GuardCore } from '../core/guard-core.js';
 import { type RejectionResponse, rejectionResponse } from '../core/rejection.js';
 import type { RequestContext } from '../core/request-context.js';
 import type { Verdict } from '../core/verdict.js';
-import { GuardError } from '../errors.js';
-import { isMultipart } from '../multipart/is-multipart.js';
+import { GuardError, toError, underlyingError } from '../errors.js';
+import { isMultipart, multerWillParse } from '../multipart/is-multipart.js';
 import { type MultipartParser, UploadAborted } from '../multipart/parser.js';
 import {
   filesOf,
@@ -55,6 +55,7 @@ export async function uploadFlow(
   if (!isMultipart(req)) return { next: true };
   req[SCANNED] = true;
   const ctx = contextOf(ex);
+  if (!multerWillParse(req)) return answer(core, ex, route, core.rejected(ctx, unreadableBody()));
   try {
     await parser.parse(req, ex.res, selection);
   } catch (error) {
@@ -79,15 +80,51 @@ export async function scanFlow(
   const ctx = contextOf(ex);
   let verdict: Verdict;
   try {
+    if (files.length === 0) {
+      const problem = unscannedBody(ex.req);
+      if (problem) {
+        if (problem.code === 'SCAN_UNAVAILABLE') {
+          core.events.emit('error', {
+            error: underlyingError(problem),
+            stage: 'scan',
+            reason: 'not-configured',
+            route: ctx.route,
+          });
+        }
+        return answer(core, ex, route, core.rejected(ctx, problem));
+      }
+    }
     const uploads = await Promise.all(
       files.map((file) => readUpload(file, route.limits.maxFileSize)),
     );
     verdict = await core.scan(ctx, uploads, route);
   } catch (error) {
-    if (!(error instanceof GuardError)) throw error;
+    if (!(error instanceof GuardError)) {
+      await removeFromDisk(core, files);
+      throw error;
+    }
     verdict = core.rejected(ctx, error);
   }
   return settle(core, route, ex, verdict, files);
+}
+
+function unreadableBody(): GuardError {
+  return new GuardError('MALFORMED_MULTIPART', {
+    detail: 'a multipart Content-Type the parser will not read (malformed parameters or no body)',
+  });
+}
+
+/**
+ * Why a multipart request reaching `scan()` with no files cannot pass: its body is malformed, or
+ * nobody parsed it yet (`scan()` placed before multer), so files could still be read later.
+ */
+function unscannedBody(req: FlowRequest): GuardError | undefined {
+  if (!multerWillParse(req)) return unreadableBody();
+  if (req.readableEnded) return undefined;
+  return new GuardError('SCAN_UNAVAILABLE', {
+    reason: 'not-configured',
+    detail: 'guard.scan() ran before the multipart body was parsed: place it after multer',
+  });
 }
 
 async function settle(
@@ -98,6 +135,9 @@ async function settle(
   files: MulterFile[],
 ): Promise<FlowResult> {
   if (verdict.kind !== 'pass') {
+    // Every file of a rejected request is dropped: from disk, and from the request itself.
+    const all = new Set(files);
+    for (const target of new Set([ex.req, ...ex.targets])) withholdFiles(target, all);
     await removeFromDisk(core, files);
     return answer(core, ex, route, verdict);
   }
@@ -125,7 +165,7 @@ async function removeFromDisk(core: GuardCore, files: MulterFile[]): Promise<voi
     files.map(async (file) => {
       if (!file.path) return;
       await rm(file.path, { force: true }).catch((error: unknown) => {
-        const err = error instanceof Error ? error : new Error(String(error));
+        const err = toError(error);
         core.events.emit('error', { error: err, stage: 'cleanup' });
       });
     }),

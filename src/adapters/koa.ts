@@ -3,13 +3,14 @@ import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
 import { type Exchange, type FlowRequest, type FlowResult, scanFlow, uploadFlow } from './flow.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
+import { pathOf } from './path.js';
 
 /** The parts of a Koa context the adapter uses (Koa 2 and 3 alike); no import of koa itself. */
 export interface KoaContext extends MulterTarget {
   req: FlowRequest;
   res: import('node:http').ServerResponse;
   request: MulterTarget & { body?: unknown };
-  path: string;
+  originalUrl: string;
   ip: string;
   state: Record<string, unknown> & { photodna?: PhotoDnaResult };
   status: number;
@@ -64,13 +65,13 @@ function exchange(ctx: KoaContext, parses: boolean): Exchange {
     res: ctx.res,
     // After @koa/multer the files sit on ctx and ctx.request; our own parser leaves them on req.
     targets: parses ? [ctx.req] : [ctx, ctx.request, ctx.req],
-    path: ctx.path,
+    path: pathOf(ctx.originalUrl),
     ip: ctx.ip,
     raw: ctx,
     respond({ status, headers, body }) {
       ctx.status = status;
       ctx.set(headers);
-      ctx.body = body;
+      ctx.body = body; // a string: Koa keeps the content-type set above
     },
   };
 }

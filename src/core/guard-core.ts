@@ -10,6 +10,7 @@ import {
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import type { Matcher } from '../types.js';
+import { emitReject } from './emit-reject.js';
 import { logEvents } from './log-events.js';
 import type { RequestContext } from './request-context.js';
 import { ResultCache } from './result-cache.js';
@@ -76,14 +77,7 @@ export class GuardCore {
 
   /** Records a rejection that happened before the core saw any file (multipart errors). */
   rejected(ctx: RequestContext, error: GuardError): Verdict {
-    this.events.emit('reject', {
-      code: error.code,
-      status: error.status,
-      ...(error.detail === undefined ? {} : { detail: error.detail }),
-      route: ctx.route,
-      method: ctx.method,
-      ip: ctx.ip,
-    });
+    emitReject(this.events, ctx, error);
     return { kind: 'reject', error };
   }
 
@@ -116,7 +110,7 @@ function createStore(option: GuardConfig['quarantine']): QuarantineStore | undef
   if ('dir' in option && typeof option.dir === 'string' && !('put' in option)) {
     return createFileQuarantineStore({
       dir: option.dir,
-      preserveDays: option.preserveDays as number,
+      preserveDays: option.preserveDays,
     });
   }
   return option as QuarantineStore;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { GuardError, underlyingError } from '../errors.js';
+import { GuardError, toError, underlyingError } from '../errors.js';
 import type { RouteConfig } from '../options.js';
 import type { FileFacts, MatchResult, Policy } from '../types.js';
+import { rejectAfter, withTimeout } from './abortable.js';
 import { createMatchEvent, type ReportingDeps } from './match-event.js';
 import type { RequestContext } from './request-context.js';
 
@@ -30,7 +31,11 @@ export async function handleMatches(
       let quarantineId: string | undefined;
       if (policy === 'quarantine') {
         try {
-          quarantineId = await quarantine(deps, ctx, match, id);
+          quarantineId = await rejectAfter(
+            quarantine(deps, ctx, match, id),
+            route.scanTimeoutMs,
+            () => new Error(`the quarantine store did not finish within ${route.scanTimeoutMs} ms`),
+          );
         } catch (error) {
           failure ??= storeFailure(deps, ctx, match.file, error);
         }
@@ -105,7 +110,7 @@ async function runHooks(
       ? Promise.resolve()
           .then(() => hook(event))
           .catch((error: unknown) => {
-            const err = error instanceof Error ? error : new Error(String(error));
+            const err = toError(error);
             deps.events.emit('error', {
               error: err,
               stage: 'hook',
@@ -115,13 +120,12 @@ async function runHooks(
           })
       : undefined,
   ]);
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), route.hookTimeoutMs);
-  });
-  const settled = await Promise.race([work.then(() => 'done' as const), timedOut]);
-  clearTimeout(timer);
-  if (settled === 'timeout') {
+  const finished = await withTimeout(
+    work.then(() => true),
+    route.hookTimeoutMs,
+    () => false,
+  );
+  if (!finished) {
     deps.events.emit('error', {
       error: new Error(`onMatch / match listeners did not finish within ${route.hookTimeoutMs} ms`),
       stage: 'hook',

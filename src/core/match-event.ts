@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { toError } from '../errors.js';
 import type { GuardEvents, MatchEvent } from '../events.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import { buildReportBody, credentialsOf } from '../report/body.js';
@@ -37,16 +38,17 @@ export function createMatchEvent(
     ...(incident.quarantineId === undefined ? {} : { quarantineId: incident.quarantineId }),
     buffer: match.bytes,
     report(info = {}, options = {}) {
-      if (!first || options.force) {
-        const attempt = sendReport(deps, event, info, options.force === true);
-        if (!first)
-          first = attempt.catch((error) => {
-            first = undefined; // a failed report may be tried again
-            throw error;
-          });
-        return attempt;
+      if (first && !options.force) return first;
+      const attempt = sendReport(deps, event, info, options.force === true);
+      if (!first) {
+        first = attempt;
+        // A failed report may be tried again. (This handler also keeps the bookkeeping promise
+        // from ever being an unhandled rejection: the caller handles `attempt` itself.)
+        attempt.catch(() => {
+          if (first === attempt) first = undefined;
+        });
       }
-      return first;
+      return attempt;
     },
   };
   return event;
@@ -85,7 +87,7 @@ async function sendReport(
     };
     return await sender.report(buildReportBody(subject, complete), credentialsOf(complete));
   } catch (error) {
-    const err = error instanceof Error ? error : new Error(String(error));
+    const err = toError(error);
     deps.events.emit('error', {
       error: err,
       stage: 'report',

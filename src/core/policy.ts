@@ -4,7 +4,8 @@ import type { RequestContext } from './request-context.js';
 
 /**
  * The policy for a request: a fixed name, the first path rule that matches (a string matches as
- * a prefix on a segment boundary, so '/chat' covers '/chat/x' but not '/chatroom'), or the
+ * a prefix on a segment boundary, case-insensitively, so '/chat' covers '/Chat/x' but not
+ * '/chatroom'), or the
  * host's function. Requests no rule covers are blocked.
  */
 export async function resolvePolicy(
@@ -25,7 +26,9 @@ export async function resolvePolicy(
   return rule?.policy ?? 'block';
 }
 
+/** Case-insensitive, as Express and @koa/router route by default. */
 function coversPath(prefix: string, route: string): boolean {
-  const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
-  return route === base || route.startsWith(`${base}/`) || base === '';
+  const base = (prefix.endsWith('/') ? prefix.slice(0, -1) : prefix).toLowerCase();
+  const path = route.toLowerCase();
+  return base === '' || path === base || path.startsWith(`${base}/`);
 }

@@ -1,4 +1,5 @@
 import type { MatchResult } from '../types.js';
+import { settleBy } from './abortable.js';
 
 export interface ResultCacheOptions {
   max: number;
@@ -64,7 +65,7 @@ export class ResultCache {
     const pending = this.#inFlight.get(sha256);
     if (pending) {
       try {
-        return { result: await pending, cached: true };
+        return { result: await settleBy(pending, signal), cached: true };
       } catch (error) {
         // The other request's failure (its uploader left, its deadline passed) is not ours.
         if (signal.aborted) throw error;

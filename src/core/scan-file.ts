@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import { GuardError, toGuardError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { FileFacts, Matcher, MatchResult } from '../types.js';
+import { settleBy } from './abortable.js';
 import type { ResultCache } from './result-cache.js';
 
 /** What checking one valid file came to. */
@@ -28,8 +30,13 @@ export async function scanFile(
   const started = performance.now();
   const deadline = scanDeadline(options.requestSignal, options.timeoutMs);
   const { signal } = deadline;
-  const ask = () =>
-    settleBy(deps.matcher.match({ bytes, contentType: file.mimetype, file, signal }), signal);
+  const ask = async () =>
+    checkedResult(
+      await settleBy(
+        deps.matcher.match({ bytes, contentType: file.mimetype, file, signal }),
+        signal,
+      ),
+    );
   let scan: FileScan;
   let cached = false;
   try {
@@ -84,16 +91,6 @@ function scanDeadline(
   };
 }
 
-/** Settles with the matcher's answer, or rejects as soon as the signal aborts (a hung matcher cannot hold the request). */
-function settleBy<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
 function asScanError(error: unknown, signal: AbortSignal): GuardError {
   if (signal.aborted && error === signal.reason) {
     return new GuardError('SCAN_UNAVAILABLE', {
@@ -103,4 +100,27 @@ function asScanError(error: unknown, signal: AbortSignal): GuardError {
     });
   }
   return toGuardError(error);
+}
+
+/** What any matcher must answer; a custom matcher's odd answer is never read as "clean". */
+const matchResultSchema = z.object({
+  isMatch: z.boolean(),
+  trackingId: z.string(),
+  matchFlags: z.array(
+    z.object({
+      source: z.string(),
+      violations: z.array(z.string()),
+      matchDistance: z.number().optional(),
+      matchId: z.string().optional(),
+    }),
+  ),
+});
+
+function checkedResult(result: unknown): MatchResult {
+  const parsed = matchResultSchema.safeParse(result);
+  if (parsed.success) return parsed.data;
+  throw new GuardError('SCAN_UNAVAILABLE', {
+    reason: 'malformed-response',
+    detail: `the matcher answered something that is not a MatchResult: ${parsed.error.issues[0]?.message ?? ''}`,
+  });
 }

@@ -1,8 +1,10 @@
-import { GuardError, underlyingError } from '../errors.js';
-import type { GuardEvents } from '../events.js';
+import { GuardError, toError, underlyingError } from '../errors.js';
+import type { GuardEvents, RejectEvent } from '../events.js';
 import type { RouteConfig } from '../options.js';
 import type { FileFacts, ScannedFile, ScanOutcome } from '../types.js';
-import { handleMatches } from './handle-matches.js';
+import { withTimeout } from './abortable.js';
+import { emitReject } from './emit-reject.js';
+import { handleMatches, type MatchedFile } from './handle-matches.js';
 import type { ReportingDeps } from './match-event.js';
 import { resolvePolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
@@ -48,27 +50,17 @@ export async function scanRequest(
       }),
     ),
   );
-  if (ctx.signal.aborted || scans.some((s) => s.outcome === 'aborted')) return { kind: 'aborted' };
+  const matches = scans.flatMap((s) => (s.outcome === 'match' ? [s] : []));
+  const aborted = ctx.signal.aborted || scans.some((s) => s.outcome === 'aborted');
+  // A confirmed match is handled (stored, reported to listeners) even when the uploader has
+  // gone: dropping the connection must not be a way to escape evidence capture.
+  const matchVerdict =
+    matches.length > 0 ? await decideMatches(deps, ctx, route, matches) : undefined;
+  if (aborted) return { kind: 'aborted' };
+  if (matchVerdict) return matchVerdict;
 
   const badFile = scans.find((s) => s.outcome === 'unchecked' && FILE_FAULTS.has(s.error.code));
   if (badFile?.outcome === 'unchecked') return reject(deps, ctx, badFile.error, badFile.file);
-
-  const matches = scans.flatMap((s) => (s.outcome === 'match' ? [s] : []));
-  if (matches.length > 0) {
-    const policy = await resolvePolicy(route.policy, ctx).catch((error: unknown) => {
-      deps.events.emit('error', { error: asError(error), stage: 'hook', route: ctx.route });
-      return 'block' as const; // a broken policy function never lets a match through
-    });
-    const failure = await handleMatches(deps, ctx, route, policy, matches);
-    if (failure) return { kind: 'reject', error: failure };
-    if (policy !== 'flag') {
-      return reject(
-        deps,
-        ctx,
-        new GuardError('UPLOAD_REJECTED', { detail: `matched under policy '${policy}'` }),
-      );
-    }
-  }
 
   const unchecked = scans.flatMap((s) => (s.outcome === 'unchecked' ? [s] : []));
   for (const scan of unchecked) {
@@ -91,21 +83,45 @@ export async function scanRequest(
   };
 }
 
+/** Applies the policy to the matches; a verdict unless the policy is 'flag' and all went well. */
+async function decideMatches(
+  deps: ScanDeps,
+  ctx: RequestContext,
+  route: RouteConfig,
+  matches: MatchedFile[],
+): Promise<Verdict | undefined> {
+  const policy = await withTimeout(
+    resolvePolicy(route.policy, ctx).catch((error: unknown) => {
+      deps.events.emit('error', { error: toError(error), stage: 'hook', route: ctx.route });
+      return 'block' as const; // a broken policy function never lets a match through
+    }),
+    route.hookTimeoutMs,
+    () => {
+      deps.events.emit('error', {
+        error: new Error(`the policy function did not answer within ${route.hookTimeoutMs} ms`),
+        stage: 'hook',
+        route: ctx.route,
+      });
+      return 'block' as const;
+    },
+  );
+  const failure = await handleMatches(deps, ctx, route, policy, matches);
+  if (failure) return { kind: 'reject', error: failure };
+  if (policy === 'flag') return undefined;
+  return reject(
+    deps,
+    ctx,
+    new GuardError('UPLOAD_REJECTED', { detail: `matched under policy '${policy}'` }),
+  );
+}
+
 function reject(
   deps: ScanDeps,
   ctx: RequestContext,
   error: GuardError,
-  file?: Partial<FileFacts> & { field: string; originalname: string },
+  file?: RejectEvent['file'],
 ): Verdict {
-  deps.events.emit('reject', {
-    code: error.code,
-    status: error.status,
-    ...(error.detail === undefined ? {} : { detail: error.detail }),
-    route: ctx.route,
-    method: ctx.method,
-    ip: ctx.ip,
-    ...(file ? { file } : {}),
-  });
+  emitReject(deps.events, ctx, error, file);
   return { kind: 'reject', error };
 }
 
@@ -125,8 +141,4 @@ function toScannedFile(scan: FileScan): ScannedFile {
     };
   }
   return { ...scan.file, isMatch: false, matchFlags: [] };
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

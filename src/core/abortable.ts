@@ -1,0 +1,32 @@
+/**
+ * Settles with `work`, or rejects with the signal's reason as soon as it aborts, so nothing a
+ * request waits on (a hung matcher, another request's lookup) can outlive its deadline.
+ */
+export function settleBy<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** Resolves with `work`, or with `fallback()` once `ms` passed (the timer is cleared either way). */
+export async function withTimeout<T>(work: Promise<T>, ms: number, fallback: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback()), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Settles with `work`, or rejects with `error()` once `ms` passed. */
+export function rejectAfter<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(error()), ms);
+  return settleBy(work, controller.signal).finally(() => clearTimeout(timer));
+}
