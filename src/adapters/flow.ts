@@ -17,7 +17,7 @@ import {
 } from '../multipart/selection.js';
 import type { RouteConfig } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
-import { readUpload, SCANNED, uploadOf } from './shared.js';
+import { readUpload, SCANNED, uploadOf } from './uploaded-files.js';
 
 /** The raw request as the flow sees it: Node's request plus where multer puts its results. */
 export type FlowRequest = IncomingMessage & MulterTarget & { body?: unknown; [SCANNED]?: true };
