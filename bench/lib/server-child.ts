@@ -23,7 +23,11 @@ function guardOptions(guard: GuardSpec): GuardOptions {
     apiKey: 'bench-subscription-key',
     baseUrl: guard.baseUrl,
     cache: guard.cache ? {} : false,
-    rateLimit: { perSecond: guard.perSecond, maxQueue: guard.maxQueue },
+    rateLimit: {
+      perSecond: guard.perSecond,
+      maxQueue: guard.maxQueue,
+      ...(guard.redis === undefined ? {} : { redis: guard.redis }),
+    },
     scanTimeoutMs: guard.scanTimeoutMs,
   };
 }

@@ -19,6 +19,8 @@ export type GuardSpec =
       perSecond: number;
       maxQueue: number;
       scanTimeoutMs: number;
+      /** A `redis://` URL for a rate limit shared with other processes (`rateLimit.redis`). */
+      redis?: string;
     };
 
 export type ToChild =

@@ -10,19 +10,21 @@ import type {
 import { type ExecuteContext, execute, type Job } from './execute.js';
 import { notSentTooLargeError } from './failures.js';
 import { createPool, type HttpRequest, type HttpSettings } from './http.js';
-import { LocalRateLimiter, type RateLimiter } from './limiter.js';
+import { LocalRateLimiter, type RateLimiter, SAFETY_MARGIN_MS } from './limiter.js';
 import { toMatcher } from './matcher.js';
 import {
   type PhotoDnaClientOptions,
   type ResolvedClientOptions,
   resolveClientOptions,
 } from './options.js';
+import { openRedis } from './redis-connection.js';
 import {
   type MatchResponse,
   parseMatchAnswer,
   parseMatchHashAnswer,
   parseReportAnswer,
 } from './responses.js';
+import { RedisWindow } from './shared-window.js';
 
 export type { PhotoDnaClientOptions } from './options.js';
 export type { MatchResponse } from './responses.js';
@@ -74,18 +76,26 @@ export class PhotoDnaClient {
       maxResponseBytes: config.maxResponseBytes,
     };
     this.#pool = createPool(config.origin, http);
+    const { perSecond, maxQueue, redis } = config.rateLimit;
+    const windowMs = 1000 + SAFETY_MARGIN_MS;
     this.#limiter = new LocalRateLimiter({
-      perSecond: config.rateLimit.perSecond,
-      maxQueue: config.rateLimit.maxQueue,
+      perSecond,
+      maxQueue,
       maxConcurrent: config.connections,
       logger,
+      shared:
+        redis === undefined
+          ? undefined
+          : new RedisWindow({
+              redis: openRedis(redis, logger),
+              apiKey: config.apiKey,
+              apiVersion: config.apiVersion,
+              limit: perSecond,
+              windowMs,
+              spacingMs: windowMs / perSecond,
+              logger,
+            }),
     });
-    if (config.rateLimit.redis !== undefined) {
-      logger.warn(
-        {},
-        'photodna-guard: rateLimit.redis is not supported yet; the rate limit is per process',
-      );
-    }
     this.#context = {
       pool: this.#pool,
       limiter: this.#limiter,

@@ -209,6 +209,22 @@ export function queueFullError(retryAfter: number): PhotoDnaServiceError {
   );
 }
 
+/** The shared (Redis) rate limiter could not be reached or did not answer in time. */
+export function rateLimiterDownError(detail: string, cause?: unknown): PhotoDnaServiceError {
+  return serviceError(
+    `The shared rate limiter (Redis) is unavailable: ${detail}. No PhotoDNA call was made.`,
+    'SCAN_UNAVAILABLE',
+    'rate-limiter-down',
+    true,
+    { cause },
+  );
+}
+
+/** The configuration cannot work on this installation (e.g. an optional dependency is missing). */
+export function notConfiguredError(message: string, cause?: unknown): PhotoDnaServiceError {
+  return serviceError(message, 'SCAN_UNAVAILABLE', 'not-configured', false, { cause });
+}
+
 export function closedError(): PhotoDnaServiceError {
   return serviceError('The PhotoDNA client is closed.', 'SCAN_UNAVAILABLE', undefined, false);
 }

@@ -1,6 +1,7 @@
 import Bottleneck from 'bottleneck';
 import type { Logger } from '../types.js';
 import { closedError, queueFullError } from './failures.js';
+import type { SharedBudget, SharedGrant } from './shared-window.js';
 import { SlidingWindow } from './window.js';
 
 /**
@@ -18,8 +19,11 @@ import { SlidingWindow } from './window.js';
  *   the next free slot to whoever is first in line when the slot comes up.
  * - The FIFO is bounded: beyond `maxQueue` waiting callers, `acquire` fails at once with
  *   `SCAN_BUSY` and an estimate of how long the queue takes to drain.
- *
- * A cluster-wide (Redis) limiter can implement the same interface later.
+ * - With a `shared` budget (`rateLimit.redis`, see `shared-window.ts`), every start also takes a
+ *   place in the cluster-wide window, after the local checks: the local FIFO, cancellation and
+ *   queue bound stay as they are. When the shared budget fails (`rate-limiter-down`), every
+ *   waiting caller is rejected with that error, and new callers are rejected at once while it
+ *   fails fast, so no upload waits on a dead Redis for longer than about two seconds.
  */
 export interface RateLimiter {
   /**
@@ -52,6 +56,8 @@ export interface LimiterSettings {
   maxQueue: number;
   maxConcurrent: number;
   logger?: Logger | undefined;
+  /** A cluster-wide budget every start must also take a place in (`rateLimit.redis`). */
+  shared?: SharedBudget | undefined;
 }
 
 interface Waiter {
@@ -71,6 +77,7 @@ export class LocalRateLimiter implements RateLimiter {
   #pausedUntil = 0;
   #closed = false;
   #wake: (() => void) | undefined;
+  #stopSleep: (() => void) | undefined;
 
   constructor(settings: LimiterSettings) {
     this.#settings = settings;
@@ -95,6 +102,8 @@ export class LocalRateLimiter implements RateLimiter {
     const { signal, retry = false } = options;
     if (this.#closed) return Promise.reject(closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
+    const failing = this.#settings.shared?.failing;
+    if (failing) return Promise.reject(failing);
     if (!retry && this.queued >= this.#settings.maxQueue) {
       return Promise.reject(queueFullError(this.#drainSeconds()));
     }
@@ -128,7 +137,9 @@ export class LocalRateLimiter implements RateLimiter {
       waiter.reject(closedError());
     }
     this.#wake?.();
+    this.#stopSleep?.();
     await this.#bottleneck.stop({ dropWaitingJobs: true });
+    await this.#settings.shared?.close();
   }
 
   /** Makes sure one bottleneck job is on its way to hand a slot to the head of the FIFO. */
@@ -147,10 +158,12 @@ export class LocalRateLimiter implements RateLimiter {
   /** Runs inside bottleneck's slot: waits for the window, then starts the first waiting caller. */
   async #dispatch(): Promise<void> {
     await this.#waitForWindow();
+    const shared = this.#settings.shared ? await this.#takeShared() : undefined;
     this.#dispatching = false;
     const waiter = this.#closed ? undefined : this.#waiting.shift();
-    if (!waiter) {
+    if (!waiter || shared === null) {
       // Every caller in line went away while this slot came up: no call is made.
+      shared?.forget();
       this.#pump();
       return;
     }
@@ -163,18 +176,48 @@ export class LocalRateLimiter implements RateLimiter {
       waiter.resolve({
         sent: () => {
           this.#window.sent(entry, Date.now());
+          shared?.sent();
           this.#wake?.();
         },
         release: () => {
           if (released) return;
           released = true;
           this.#window.close(entry);
+          shared?.forget();
           this.#running--;
           this.#wake?.();
           done();
         },
       });
     });
+  }
+
+  /**
+   * A place in the shared window, taken once the local checks pass. `undefined` when nobody is
+   * waiting any more or the limiter closed; `null` when the shared budget failed (then every
+   * waiting caller has been rejected with its error).
+   */
+  async #takeShared(): Promise<SharedGrant | null | undefined> {
+    const shared = this.#settings.shared as SharedBudget;
+    for (;;) {
+      if (this.#closed || this.#waiting.length === 0) return undefined;
+      let answer: Awaited<ReturnType<SharedBudget['take']>>;
+      try {
+        answer = await shared.take();
+      } catch (error) {
+        for (const waiter of this.#waiting.splice(0)) {
+          waiter.detach();
+          waiter.reject(error);
+        }
+        return null;
+      }
+      if ('sent' in answer) {
+        if (answer.delayMs > 0) await this.#sleep(answer.delayMs);
+        return answer;
+      }
+      await this.#sleep(answer.waitMs);
+      await this.#waitForWindow();
+    }
   }
 
   async #waitForWindow(): Promise<void> {
@@ -193,6 +236,19 @@ export class LocalRateLimiter implements RateLimiter {
         this.#wake = wake;
       });
     }
+  }
+
+  /** Waits `ms` for the shared window, or until `close()`. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const stop = () => {
+        clearTimeout(timer);
+        this.#stopSleep = undefined;
+        resolve();
+      };
+      const timer = setTimeout(stop, ms);
+      this.#stopSleep = stop;
+    });
   }
 
   #canStartNow(): boolean {

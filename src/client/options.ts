@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidOptionsError } from '../errors.js';
 import type { Logger } from '../types.js';
+import { isRedisClient, REDIS_URL, type RedisClientLike } from './redis-connection.js';
 
 /** The public base URL of the PhotoDNA Cloud Service. */
 export const DEFAULT_BASE_URL = 'https://api.microsoftmoderator.com';
@@ -32,7 +33,14 @@ export const clientOptionsSchema = z
       .strictObject({
         perSecond: z.int().min(1).max(1000).optional(),
         maxQueue: z.int().min(1).max(100_000).default(100),
-        redis: z.unknown().optional(),
+        redis: z
+          .union([
+            z.string().regex(REDIS_URL, { error: 'Expected a redis:// or rediss:// URL' }),
+            z.custom<RedisClientLike>(isRedisClient, {
+              error: 'Expected an ioredis client (Redis or Cluster) or a redis:// URL',
+            }),
+          ])
+          .optional(),
       })
       .prefault({}),
     timeouts: z
@@ -94,8 +102,14 @@ export interface PhotoDnaClientOptions {
     perSecond?: number;
     /** Callers that may wait for a slot; one more fails at once with `SCAN_BUSY`. Defaults to `100`. */
     maxQueue?: number;
-    /** Reserved for a cluster-wide limit (not supported yet: a warning is logged). Defaults to none. */
-    redis?: unknown;
+    /**
+     * A cluster-wide limit: an ioredis client (`Redis` or `Cluster`, used as is and not closed by
+     * `close()`) or a `redis://` / `rediss://` URL (the client connects on first use, needs the
+     * optional dependency `ioredis`, and disconnects in `close()`). Every client with the same
+     * subscription key and Redis then stays under `perSecond` in total. Defaults to none (the
+     * limit is per client).
+     */
+    redis?: string | RedisClientLike;
   };
   timeouts?: {
     /** Connecting (TCP and TLS). Defaults to `5000` ms. */
@@ -147,7 +161,7 @@ export interface ResolvedClientOptions {
   apiVersion: 'v1' | 'v2';
   enhance: boolean;
   evaluation: 'always' | 'afterinitialquota' | undefined;
-  rateLimit: { perSecond: number; maxQueue: number; redis: unknown };
+  rateLimit: { perSecond: number; maxQueue: number; redis: string | RedisClientLike | undefined };
   timeouts: ParsedOptions['timeouts'];
   retry: ParsedOptions['retry'];
   maxResponseBytes: number;

@@ -25,12 +25,16 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open, nothing answers. */
+  freeze(): void;
+  /** Resumes a frozen process (SIGCONT). */
+  thaw(): void;
   /** Stops it for good. */
   close(): Promise<void>;
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort();
+export async function startRedisServer(options: { port?: number } = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
 
   const start = async () => {
@@ -87,7 +91,12 @@ export async function startRedisServer(): Promise<RedisServer> {
     },
     kill,
     start,
-    close: kill,
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
+    close: async () => {
+      child?.kill('SIGCONT');
+      await kill();
+    },
   };
 }
 

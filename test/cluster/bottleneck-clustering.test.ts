@@ -1,0 +1,87 @@
+import Bottleneck from 'bottleneck';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type RedisServer, startRedisServer } from './redis-server.js';
+import { describeWithRedis } from './requires-redis.js';
+
+/**
+ * Why `rateLimit.redis` does not use bottleneck's clustering mode (issue 7, SPEC section 4): this
+ * is the evidence, against a real redis-server. Bottleneck 2.19.5 (its last release, 2019) spaces
+ * calls correctly while Redis keeps its keys, but once its settings key is gone (a Redis restart
+ * without persistence, FLUSHALL, eviction, a failover) every `schedule()` fails on Redis 7 and
+ * never recovers: Redis 7 prefixes the script error with `ERR `, and bottleneck repairs itself only
+ * when the message is exactly `SETTINGS_KEY_NOT_FOUND`. If this test starts failing, bottleneck
+ * has changed and the choice in README "Cluster-wide rate limit" deserves another look.
+ */
+
+describeWithRedis(
+  "bottleneck's clustering mode on this redis-server (why we do not use it)",
+  () => {
+    let redis: RedisServer;
+    let major = 0;
+    const connections: Redis[] = [];
+    const limiters: Bottleneck[] = [];
+
+    beforeAll(async () => {
+      redis = await startRedisServer();
+      const probe = new Redis(redis.url);
+      const info = await probe.info('server');
+      major = Number(/redis_version:(\d+)/.exec(info)?.[1] ?? 0);
+      probe.disconnect();
+      for (let i = 0; i < 3; i++) {
+        const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+        client.on('error', () => {});
+        connections.push(client);
+        const connection = new Bottleneck.IORedisConnection({ client });
+        connection.on('error', () => {});
+        const limiter = new Bottleneck({
+          id: 'why-not-bottleneck',
+          datastore: 'ioredis',
+          connection,
+          minTime: 203,
+          clearDatastore: i === 0,
+        });
+        limiter.on('error', () => {});
+        limiters.push(limiter);
+      }
+      await Promise.all(limiters.map((l) => l.ready()));
+    });
+
+    afterAll(async () => {
+      await Promise.allSettled(limiters.map((l) => l.disconnect(false)));
+      for (const c of connections) c.disconnect();
+      await redis?.close();
+    });
+
+    const burst = (n: number) =>
+      Promise.allSettled(
+        Array.from({ length: n }, (_, i) =>
+          (limiters[i % 3] as Bottleneck).schedule(async () => Date.now()),
+        ),
+      );
+
+    it('spaces grants across three limiters while Redis keeps its keys', async () => {
+      const results = await burst(8);
+      const starts = results.map((r) => (r.status === 'fulfilled' ? r.value : Number.NaN));
+      starts.sort((a, b) => a - b);
+      for (let i = 1; i < starts.length; i++) {
+        expect((starts[i] ?? 0) - (starts[i - 1] ?? 0)).toBeGreaterThanOrEqual(195);
+      }
+    });
+
+    it('after Redis restarts empty, fails every call with SETTINGS_KEY_NOT_FOUND on Redis 7+ and does not recover', async (ctx) => {
+      if (major < 7)
+        ctx.skip(`redis-server ${major}.x answers script errors without the ERR prefix`);
+      await redis.kill();
+      await redis.start();
+      await new Promise((resolve) => setTimeout(resolve, 1_500)); // ioredis reconnects
+      const first = await burst(3);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const later = await burst(3);
+      const reasons = [...first, ...later].map((r) =>
+        r.status === 'rejected' ? String((r.reason as Error).message) : 'ok',
+      );
+      expect(reasons).toEqual(Array(6).fill('ERR SETTINGS_KEY_NOT_FOUND'));
+    }, 15_000);
+  },
+);
