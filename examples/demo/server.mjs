@@ -12,12 +12,6 @@ const guard = photodnaGuard({
   apiKey: 'demo-key', // the emulator accepts any non-empty key
   baseUrl: emulator.url,
   policy: 'block',
-  logger: {
-    debug() {},
-    info: (obj, msg) => console.log(msg ?? '', obj),
-    warn: (obj, msg) => console.warn(msg ?? '', obj),
-    error: (obj, msg) => console.error(msg ?? '', obj),
-  },
 });
 
 guard.on('match', (event) => {
