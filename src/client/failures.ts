@@ -241,11 +241,4 @@ export function afterAttempts(error: PhotoDnaServiceError, attempts: number): Ph
   );
 }
 
-/** Replaces every occurrence of a secret in text that came from elsewhere. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join('[redacted]');
-  }
-  return out.length > 300 ? `${out.slice(0, 300)}…` : out;
-}
+export { redact } from '../redact.js';

@@ -3,9 +3,11 @@
  * the outcome back to the record. An incident already reported is not reported again unless
  * forced; concurrent calls for one incident in this process share one attempt.
  */
+
 import { InvalidOptionsError, PhotoDnaServiceError, QuarantineError } from '../errors.js';
 import { lastSuccessfulReport } from '../quarantine/record.js';
 import type { QuarantineRecord, QuarantineStore, ReportStatus } from '../quarantine/types.js';
+import { redact } from '../redact.js';
 import type {
   ImageMimeType,
   NcmecCredentials,
@@ -93,7 +95,7 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
       ...(service?.trackingId === undefined ? {} : { trackingId: service.trackingId }),
       ...(service?.statusCode === undefined ? {} : { statusCode: service.statusCode }),
       isTest,
-      error: redact(error instanceof Error ? error.message : String(error), info),
+      error: redactCredentials(error instanceof Error ? error.message : String(error), info),
     });
     throw error;
   }
@@ -105,7 +107,9 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
     statusCode: result.statusCode,
     ...(result.description === undefined ? {} : { description: result.description }),
     isTest,
-    ...(ok ? {} : { error: redact(`the service answered status ${result.statusCode}`, info) }),
+    ...(ok
+      ? {}
+      : { error: redactCredentials(`the service answered status ${result.statusCode}`, info) }),
   };
   try {
     await store.markReported(id, outcome);
@@ -118,7 +122,7 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
   if (!ok) {
     throw new Error(
       `incident ${id}: the Report endpoint answered status ${result.statusCode}` +
-        (result.description ? ` (${redact(result.description, info)})` : ''),
+        (result.description ? ` (${redactCredentials(result.description, info)})` : ''),
     );
   }
   return result;
@@ -151,13 +155,11 @@ function subjectOf(record: QuarantineRecord, bytes: Buffer) {
   };
 }
 
-/** An error message fit for the record: no credentials, bounded length. */
-function redact(message: string, info: ReporterInfo): string {
-  let text = message;
-  // The password always; the user name (less secret) unless it is too short to redact sensibly.
-  const secrets = [info.ncmecPassword, info.ncmecUser.length >= 4 ? info.ncmecUser : ''];
-  for (const secret of secrets) {
-    if (secret) text = text.split(secret).join('[redacted]');
-  }
-  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
+/** The password always; the user name (less secret) unless too short to redact sensibly. */
+function redactCredentials(message: string, info: ReporterInfo): string {
+  return redact(
+    message,
+    [info.ncmecPassword, info.ncmecUser.length >= 4 ? info.ncmecUser : undefined],
+    MAX_ERROR_LENGTH,
+  );
 }
