@@ -31,6 +31,8 @@ const ABORT_MESSAGES = new Set(['Request aborted', 'Request closed']);
  */
 export class MultipartParser {
   readonly #multer: multer.Multer;
+  /** One multer middleware per selection, built on first use rather than per request. */
+  readonly #middlewares = new WeakMap<Selection, ReturnType<MultipartParser['buildMiddleware']>>();
 
   constructor(limits: Limits) {
     this.#multer = multer({
@@ -48,7 +50,11 @@ export class MultipartParser {
 
   /** Parses the body into `req.body` and `req.file(s)`; rejects with a `GuardError` or `UploadAborted`. */
   parse(req: IncomingMessage, res: ServerResponse, selection: Selection): Promise<void> {
-    const middleware = this.#middleware(selection);
+    let middleware = this.#middlewares.get(selection);
+    if (!middleware) {
+      middleware = this.buildMiddleware(selection);
+      this.#middlewares.set(selection, middleware);
+    }
     return new Promise((resolve, reject) => {
       middleware(req as never, res as never, (error?: unknown) => {
         if (error === undefined || error === null) resolve();
@@ -57,7 +63,7 @@ export class MultipartParser {
     });
   }
 
-  #middleware(selection: Selection) {
+  private buildMiddleware(selection: Selection) {
     switch (selection.kind) {
       case 'any':
         return this.#multer.any();
