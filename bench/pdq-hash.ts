@@ -12,8 +12,8 @@ import { fmt, note, type Row } from './lib/table.js';
  * PDQ cost per image at 0.25, 1 and 4 megapixels (photo-like JPEG, quality 85), split into
  * decoding (sharp, in its thread pool) and the hash math at full resolution (on this thread).
  * Baseline: the decode of the same file, so `ratio` is hash time in decodes. Then the longest
- * event-loop stall while `pdqHash` runs the math in the worker pool, against the stall of an idle
- * loop over the same time (what the machine costs anyway); the inline stall is shown for contrast:
+ * event-loop stall while `pdqHash` decodes and hashes in the worker pool (median of 5), against the
+ * stall of an idle loop over the same time (median of 5, alternating) (what the machine costs anyway); the inline stall is shown for contrast:
  * it is the reason the pool exists.
  */
 const SIZES: ReadonlyArray<readonly [number, number]> = [
@@ -22,6 +22,7 @@ const SIZES: ReadonlyArray<readonly [number, number]> = [
   [2000, 2000],
 ];
 const ROUNDS = 5;
+const STALL_ROUNDS = 5;
 
 async function time(fn: () => Promise<unknown> | unknown): Promise<number> {
   const started = performance.now();
@@ -64,14 +65,23 @@ export const pdqHashBench: Benchmark = {
           hashMs.push(await time(() => computePdq(decoded)));
         }
         const inlineStall = await stall(() => pdqHash(jpeg, { pool: false }));
-        let pooledMs = 0;
-        const pooledStall = await stall(async () => {
-          pooledMs = await time(() => pdqHash(jpeg, { pool }));
-        });
-        // What the loop stalls anyway on this machine, idle for as long as the pooled hash took.
-        const idleStall = await stall(
-          () => new Promise((resolve) => setTimeout(resolve, pooledMs)),
-        );
+        // Medians of alternating pooled and idle runs: the machine's own stalls vary a lot.
+        const pooledStalls: number[] = [];
+        const idleStalls: number[] = [];
+        for (let round = 0; round < STALL_ROUNDS; round++) {
+          let pooledMs = 0;
+          pooledStalls.push(
+            await stall(async () => {
+              pooledMs = await time(() => pdqHash(jpeg, { pool }));
+            }),
+          );
+          // What the loop stalls anyway on this machine, idle for as long as the pooled hash took.
+          idleStalls.push(
+            await stall(() => new Promise((resolve) => setTimeout(resolve, pooledMs))),
+          );
+        }
+        const pooledStall = median(pooledStalls);
+        const idleStall = median(idleStalls);
         const label = `${mp} MP (${width}x${height}, ${(jpeg.length / 1024).toFixed(0)} KiB jpeg)`;
         note(
           `${label}: decode ${fmt(median(decodeMs), 'ms')}, hash ${fmt(median(hashMs), 'ms')}, ` +
