@@ -18,8 +18,9 @@ export interface PdqHashOptions {
   /** The sniffed type, when already known. Defaults to sniffing the bytes. */
   type?: ImageMimeType;
   /**
-   * The worker pool for the hash math; `false` runs it on the calling thread. Defaults to a
-   * shared pool started on first use.
+   * The worker pool that decodes and hashes; `false` does both on the calling thread. Defaults to
+   * a shared pool started on first use, for images above 65,536 pixels (smaller ones are hashed
+   * inline: a worker hop would cost more than the work).
    */
   pool?: HashPool | false;
   /** Aborts before decoding and before hashing. */
@@ -48,7 +49,8 @@ async function hashWith(
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const { type, width, height } = await inspectImage(bytes, options);
   options.signal?.throwIfAborted();
-  if (options.pool === false || width * height <= INLINE_MAX_PIXELS) {
+  const small = options.pool === undefined && width * height <= INLINE_MAX_PIXELS;
+  if (options.pool === false || small) {
     const image = await decodePixels(bytes, type, maxPixels);
     options.signal?.throwIfAborted();
     return dihedral ? computePdqDihedral(image) : computePdq(image);
