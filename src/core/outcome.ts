@@ -56,6 +56,6 @@ export class Gone {
 /** What the core decided for one request; adapters apply it and decide nothing. */
 export type Outcome = Continue | Respond | Gone;
 
-export const GONE: Gone = new Gone();
+export const GONE: Gone = Object.freeze(new Gone());
 /** A request the guard does not handle (not multipart, or already scanned by another guard). */
-export const PASS_THROUGH: Continue = new Continue(undefined, []);
+export const PASS_THROUGH: Continue = Object.freeze(new Continue(undefined, Object.freeze([])));
