@@ -4,6 +4,8 @@
  * only (flags would end up in shell history). Exit codes: 0 ok, 1 failure, 2 usage.
  */
 import { stat } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import { purgeDecision } from '../quarantine/purge-policy.js';
@@ -11,7 +13,13 @@ import { lastSuccessfulReport } from '../quarantine/record.js';
 import { formatTable, SUMMARY_HEADER, summarize } from '../quarantine/summary.js';
 import type { FileQuarantineStore } from '../quarantine/types.js';
 import { missingReporterFields } from '../report/body.js';
-import { reportQuarantined } from '../report/from-record.js';
+import {
+  purgeIncident,
+  type Reviewer,
+  releaseIncident,
+  reportIncident,
+} from '../review/actions.js';
+import { AUDIT_FILE, createAuditLog } from '../review/audit-log.js';
 import type { ReporterInfo } from '../types.js';
 
 type Values = Record<string, string | boolean | undefined>;
@@ -45,6 +53,9 @@ Commands:
   report ID       file the NCMEC report through PhotoDNA's Report endpoint
   release ID      mark the incident reviewed/released (evidence is kept until preserveUntil)
   purge           remove incidents past preserveUntil that were reported or released
+  audit           print the audit log of reviewers' actions (--verify checks its hash chain)
+
+report, release and purge append an entry to DIR/audit.log (who, when, what, before/after).
 
 Run "photodna-guard quarantine <command> --help" for a command's options.`;
 
@@ -92,12 +103,18 @@ ${REPORT_ENV}`,
     run: report,
   },
   release: {
-    usage: `Usage: photodna-guard quarantine release ID --dir DIR [--reason TEXT]\n\n${COMMON}\n  --reason TEXT        why it was released (kept in the record)`,
-    options: { reason: { type: 'string' } },
+    usage: `Usage: photodna-guard quarantine release ID --dir DIR [--reason TEXT] [--allow-list FILE]\n\n${COMMON}\n  --reason TEXT        why it was released (kept in the record)\n  --allow-list FILE    append the record's PDQ hash (if any) to FILE as "pdq <hex>"`,
+    options: { reason: { type: 'string' }, 'allow-list': { type: 'string' } },
     takesId: true,
     run: async ({ store, id, values }) => {
       const before = await store.getRecord(id);
-      const record = await store.release(id, str(values.reason));
+      const allowList = str(values['allow-list']);
+      const record = await releaseIncident(
+        reviewerOf(store),
+        id,
+        str(values.reason),
+        allowList ? { path: allowList } : undefined,
+      );
       const verb = before.released ? 'was already released' : 'released';
       process.stdout.write(
         `${id} ${verb} at ${record.released?.at}; kept until ${record.preserveUntil}\n`,
@@ -110,6 +127,19 @@ ${REPORT_ENV}`,
     options: { 'dry-run': { type: 'boolean' } },
     takesId: false,
     run: purge,
+  },
+  audit: {
+    usage: `Usage: photodna-guard quarantine audit --dir DIR [--verify] [--json]
+
+Prints DIR/audit.log, one line per action. --verify checks the SHA-256 chain instead and exits
+1 naming the first bad line when an entry was edited, inserted, removed or reordered.
+
+${COMMON}
+  --verify             check the hash chain
+  --json               print the entries as JSON lines`,
+    options: { verify: { type: 'boolean' }, json: { type: 'boolean' } },
+    takesId: false,
+    run: audit,
   },
 };
 
@@ -210,8 +240,8 @@ async function report({ store, id, values }: Context): Promise<number> {
   const { PhotoDnaClient } = await import('../client/index.js');
   const client = new PhotoDnaClient({ apiKey, ...(baseUrl ? { baseUrl } : {}) });
   try {
-    const args = { store, id, sender: client, info: info as ReporterInfo, force };
-    const result = await reportQuarantined(args);
+    const send = { sender: client, info: info as ReporterInfo, force };
+    const result = await reportIncident(reviewerOf(store), id, send);
     const what =
       filed && !force
         ? `was already reported at ${filed.at} (use --force to send again)`
@@ -238,11 +268,12 @@ async function purge({ store, values }: Context): Promise<number> {
   const now = new Date();
   const records = await store.list();
   const dryRun = values['dry-run'] === true;
-  const removed = new Set(dryRun ? [] : await store.purgeExpired(now));
+  const reviewer = reviewerOf(store);
   let count = 0;
   for (const record of records) {
-    const decision = purgeDecision(record, now);
-    const gone = dryRun ? decision.purge : removed.has(record.id);
+    let decision = purgeDecision(record, now);
+    if (decision.purge && !dryRun) decision = await purgeIncident(reviewer, record.id, now);
+    const gone = decision.purge;
     if (gone) count++;
     const verb = gone ? (dryRun ? 'would remove' : 'removed') : 'kept';
     process.stdout.write(`${verb} ${record.id} (${decision.reason})\n`);
@@ -250,6 +281,44 @@ async function purge({ store, values }: Context): Promise<number> {
   const summary = `${dryRun ? 'would remove' : 'removed'} ${count}, kept ${records.length - count}`;
   process.stdout.write(`${summary}\n`);
   return 0;
+}
+
+async function audit({ store, values }: Context): Promise<number> {
+  const log = createAuditLog(join(store.dir, AUDIT_FILE));
+  if (values.verify) {
+    const result = await log.verify();
+    if (!result.ok) {
+      return err(`audit log ${log.path}: line ${result.line}: ${result.reason}`, 1);
+    }
+    return out(
+      `audit log ${log.path}: ${result.entries} entries, chain intact (head ${result.head})`,
+      0,
+    );
+  }
+  for (const entry of await log.read()) {
+    if (values.json) process.stdout.write(`${JSON.stringify(entry)}\n`);
+    else {
+      const result = entry.ok ? '' : ' (refused/failed)';
+      const detail = entry.detail ? `: ${entry.detail}` : '';
+      process.stdout.write(
+        `${entry.seq} ${entry.at} ${entry.actor} ${entry.action} ${entry.incident}${result}${detail}\n`,
+      );
+    }
+  }
+  return 0;
+}
+
+/** The CLI acts as `cli:<os user>` and audits to DIR/audit.log. */
+function reviewerOf(store: FileQuarantineStore): Reviewer {
+  return { store, audit: createAuditLog(join(store.dir, AUDIT_FILE)), actor: `cli:${osUser()}` };
+}
+
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? 'unknown'}`;
+  }
 }
 
 function str(value: string | boolean | undefined): string | undefined {
