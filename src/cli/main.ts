@@ -4,6 +4,7 @@
  * `run(argv): Promise<number>` (the exit code).
  */
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+  console: () => import('./console.js'),
   emulator: () => import('./emulator.js'),
   quarantine: () => import('./quarantine.js'),
 };
@@ -11,8 +12,9 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
 const USAGE = `Usage: photodna-guard <command> [options]
 
 Commands:
+  console       serve the moderators' console for a quarantine directory on 127.0.0.1
   emulator      start the local PhotoDNA-compatible emulator
-  quarantine    list, show, report, release or purge quarantined incidents
+  quarantine    list, show, report, release, purge or audit quarantined incidents
 
 Run "photodna-guard <command> --help" for a command's options.`;
 
