@@ -1,5 +1,5 @@
 // The console's main script, served as app.js: session, incident list and detail, actions, audit log.
-// Edit as plain text: no backticks or dollar-braces (checked by test/console/assets.test.ts).
+// Edit as plain text: no backticks or dollar-braces (test/console/assets.test.ts checks it parses).
 export const APP_SCRIPT = String.raw`// The moderators' console: session, incident list and detail, actions, audit log.
 // Plain DOM; every value from the server is set as text, never as HTML.
 'use strict';

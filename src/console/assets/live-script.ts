@@ -1,5 +1,5 @@
 // The console's live-panel script, served as live.js: SSE events, the calls/s and queue chart, health.
-// Edit as plain text: no backticks or dollar-braces (checked by test/console/assets.test.ts).
+// Edit as plain text: no backticks or dollar-braces (test/console/assets.test.ts checks it parses).
 export const LIVE_SCRIPT = String.raw`// The console's live panel: server-sent events of scans, matches and errors, a small SVG chart
 // of PhotoDNA calls per second and queue depth, and the service's health. No framework.
 'use strict';

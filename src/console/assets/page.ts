@@ -1,5 +1,5 @@
 // The console page: markup only (no inline script or style), no data; the scripts fill it in.
-// Edit as plain text: no backticks or dollar-braces (checked by test/console/assets.test.ts).
+// Edit as plain text: no backticks or dollar-braces (test/console/assets.test.ts checks it parses).
 export const PAGE = `<!doctype html>
 <html lang="en">
 <head>

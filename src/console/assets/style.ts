@@ -1,5 +1,5 @@
 // The console's style sheet, served as console.css (the CSP allows no inline style).
-// Edit as plain text: no backticks or dollar-braces (checked by test/console/assets.test.ts).
+// Edit as plain text: no backticks or dollar-braces (test/console/assets.test.ts checks it parses).
 export const STYLE = `:root { color-scheme: light dark; --accent: #2456a6; --warn: #9a3412; --ok: #166534; }
 * { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 72rem; padding: 0 1rem 3rem; }
