@@ -30,6 +30,8 @@ Environment:
   PHOTODNA_API_KEY, PHOTODNA_BASE_URL, PHOTODNA_ORG_NAME, PHOTODNA_REPORTER_NAME,
   PHOTODNA_REPORTER_EMAIL, NCMEC_USER, NCMEC_PASSWORD   for reporting`;
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost']);
+
 export interface RunIo {
   out?: (line: string) => void;
   err?: (line: string) => void;
@@ -79,6 +81,13 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
       ...(values['allow-list'] ? { allowList: { path: values['allow-list'] } } : {}),
     });
     const server = createServer((req, res) => {
+      // Only loopback host names: a DNS-rebinding page cannot talk to the console.
+      const host = String(req.headers.host ?? '').replace(/:\d+$/, '');
+      if (!LOOPBACK_HOSTS.has(host)) {
+        res.statusCode = 421;
+        res.end();
+        return;
+      }
       void console.handle(req, res, '');
     });
     await new Promise<void>((resolve, reject) => {

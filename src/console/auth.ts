@@ -9,10 +9,14 @@ import type { ResolvedConsoleOptions } from './options.js';
 import { type Session, Sessions, safeEqual } from './session.js';
 
 export const SESSION_COOKIE = 'pdg_console';
+/** Failed token logins allowed per minute (for the whole console) before it answers 429. */
+export const MAX_FAILED_LOGINS_PER_MINUTE = 10;
 
 export class ConsoleAuth {
   readonly #options: ResolvedConsoleOptions;
   readonly #sessions: Sessions;
+  /** Times of recent failed logins (a guessed token costs a minute per ten tries). */
+  readonly #failures: number[] = [];
 
   constructor(options: ResolvedConsoleOptions) {
     this.#options = options;
@@ -56,9 +60,17 @@ export class ConsoleAuth {
   /** Token login: a constant-time comparison, then a new session. */
   async login(req: IncomingMessage, res: ServerResponse, base: string): Promise<Session> {
     checkOrigin(req);
+    const now = Date.now();
+    while (this.#failures.length > 0 && (this.#failures[0] as number) <= now - 60_000) {
+      this.#failures.shift();
+    }
+    if (this.#failures.length >= MAX_FAILED_LOGINS_PER_MINUTE) {
+      throw new HttpError(429, 'too many failed logins: wait a minute');
+    }
     const { token } = this.#options;
     const body = await readJson(req);
     if (!token || typeof body.token !== 'string' || !safeEqual(body.token, token)) {
+      this.#failures.push(now);
       throw new HttpError(401, 'wrong token');
     }
     const old = this.#sessions.get(readCookie(req, SESSION_COOKIE));

@@ -81,6 +81,17 @@ describe('no open console', () => {
       .expect(401);
   });
 
+  it('answers 429 after ten failed logins in a minute, even to the right token', async () => {
+    const { app } = await setup();
+    for (let i = 0; i < 10; i++) {
+      await request(app)
+        .post('/console/api/login')
+        .send({ token: `guess-${i}-xxxxxxxxxxxx` })
+        .expect(401);
+    }
+    await request(app).post('/console/api/login').send({ token: TOKEN }).expect(429);
+  });
+
   it('with authorize: the host decides on every request', async () => {
     const dir = await tempDir();
     const { store } = await seededStore(dir);

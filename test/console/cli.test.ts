@@ -77,6 +77,16 @@ describe('photodna-guard console', () => {
     expect(run.output()).toContain('TEST MODE');
     const page = await fetch(url);
     expect(page.status).toBe(200);
+    const { request: httpRequest } = await import('node:http');
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${url}api/session`, { headers: { host: 'evil.example' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(rebound, 'a foreign Host (DNS rebinding) is refused').toBe(421);
     expect(page.headers.get('content-security-policy')).toMatch(/^default-src 'none'/);
     expect((await fetch(`${url}api/incidents`)).status).toBe(401);
     expect(await loginStatus(url, 'x'.repeat(token.length))).toBe(401);
