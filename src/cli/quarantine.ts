@@ -129,15 +129,16 @@ ${REPORT_ENV}`,
     run: purge,
   },
   audit: {
-    usage: `Usage: photodna-guard quarantine audit --dir DIR [--verify] [--json]
+    usage: `Usage: photodna-guard quarantine audit --dir DIR | --file LOG [--verify] [--json]
 
-Prints DIR/audit.log, one line per action. --verify checks the SHA-256 chain instead and exits
+Prints DIR/audit.log (or LOG: a custom store's audit.path), one line per action. --verify checks the SHA-256 chain instead and exits
 1 naming the first bad line when an entry was edited, inserted, removed or reordered.
 
 ${COMMON}
+  --file LOG           an audit log elsewhere than DIR/audit.log (no --dir needed)
   --verify             check the hash chain
   --json               print the entries as JSON lines`,
-    options: { verify: { type: 'boolean' }, json: { type: 'boolean' } },
+    options: { verify: { type: 'boolean' }, json: { type: 'boolean' }, file: { type: 'string' } },
     takesId: false,
     run: audit,
   },
@@ -152,9 +153,13 @@ export async function run(argv: string[]): Promise<number> {
     if (rest.some((arg) => /^--ncmec-(user|password)(=|$)/.test(arg))) {
       throw new UsageError('NCMEC credentials are read only from NCMEC_USER and NCMEC_PASSWORD');
     }
-    const { values, positionals } = parse(rest, command);
+    const parsed = parse(rest, command);
+    const values: Values = parsed.values;
+    const { positionals } = parsed;
     if (values.help) return out(command.usage, 0);
     const dir = str(values.dir);
+    const auditLog = name === 'audit' ? str(values.file) : undefined;
+    if (auditLog && !dir) return await auditFile(auditLog, values);
     if (!dir) throw new UsageError('--dir is required');
     if (positionals.length !== (command.takesId ? 1 : 0)) {
       throw new UsageError(
@@ -283,8 +288,12 @@ async function purge({ store, values }: Context): Promise<number> {
   return 0;
 }
 
-async function audit({ store, values }: Context): Promise<number> {
-  const log = createAuditLog(join(store.dir, AUDIT_FILE));
+function audit({ store, values }: Context): Promise<number> {
+  return auditFile(join(store.dir, AUDIT_FILE), values);
+}
+
+async function auditFile(path: string, values: Values): Promise<number> {
+  const log = createAuditLog(path);
   if (values.verify) {
     const result = await log.verify();
     if (!result.ok) {

@@ -130,5 +130,9 @@ describe('photodna-guard quarantine audit', () => {
     const bad = await cli(['audit', '--verify', '--dir', dir]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/line 1: the entry does not match its hash/);
+    const byFile = await cli(['audit', '--verify', '--file', path]);
+    expect(byFile.code).toBe(1);
+    expect(byFile.stderr).toMatch(/line 1:/);
+    expect((await cli(['audit', '--verify'])).code).toBe(2);
   });
 });
