@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createConsole } from '../console/create-console.js';
 import { MIN_TOKEN_LENGTH } from '../console/options.js';
+import { osUser } from './audit-trail.js';
 
 const USAGE = `Usage: photodna-guard console --dir DIR [--port N] [--test] [--allow-list FILE]
 
@@ -122,14 +122,6 @@ function parse(argv: string[]) {
       help: { type: 'boolean', short: 'h' },
     },
   });
-}
-
-function osUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Resolves on SIGINT, SIGTERM or `signal`. */

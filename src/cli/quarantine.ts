@@ -4,7 +4,6 @@
  * only (flags would end up in shell history). Exit codes: 0 ok, 1 failure, 2 usage.
  */
 import { stat } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
@@ -13,14 +12,10 @@ import { lastSuccessfulReport } from '../quarantine/record.js';
 import { formatTable, SUMMARY_HEADER, summarize } from '../quarantine/summary.js';
 import type { FileQuarantineStore } from '../quarantine/types.js';
 import { missingReporterFields } from '../report/body.js';
-import {
-  purgeIncident,
-  type Reviewer,
-  releaseIncident,
-  reportIncident,
-} from '../review/actions.js';
-import { AUDIT_FILE, createAuditLog } from '../review/audit-log.js';
+import { purgeIncident, releaseIncident, reportIncident } from '../review/actions.js';
+import { AUDIT_FILE } from '../review/audit-log.js';
 import type { ReporterInfo } from '../types.js';
+import { auditFile, reviewerOf } from './audit-trail.js';
 
 type Values = Record<string, string | boolean | undefined>;
 interface Context {
@@ -290,44 +285,6 @@ async function purge({ store, values }: Context): Promise<number> {
 
 function audit({ store, values }: Context): Promise<number> {
   return auditFile(join(store.dir, AUDIT_FILE), values);
-}
-
-async function auditFile(path: string, values: Values): Promise<number> {
-  const log = createAuditLog(path);
-  if (values.verify) {
-    const result = await log.verify();
-    if (!result.ok) {
-      return err(`audit log ${log.path}: line ${result.line}: ${result.reason}`, 1);
-    }
-    return out(
-      `audit log ${log.path}: ${result.entries} entries, chain intact (head ${result.head})`,
-      0,
-    );
-  }
-  for (const entry of await log.read()) {
-    if (values.json) process.stdout.write(`${JSON.stringify(entry)}\n`);
-    else {
-      const result = entry.ok ? '' : ' (refused/failed)';
-      const detail = entry.detail ? `: ${entry.detail}` : '';
-      process.stdout.write(
-        `${entry.seq} ${entry.at} ${entry.actor} ${entry.action} ${entry.incident}${result}${detail}\n`,
-      );
-    }
-  }
-  return 0;
-}
-
-/** The CLI acts as `cli:<os user>` and audits to DIR/audit.log. */
-function reviewerOf(store: FileQuarantineStore): Reviewer {
-  return { store, audit: createAuditLog(join(store.dir, AUDIT_FILE)), actor: `cli:${osUser()}` };
-}
-
-function osUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return `uid ${process.getuid?.() ?? 'unknown'}`;
-  }
 }
 
 function str(value: string | boolean | undefined): string | undefined {
