@@ -135,4 +135,29 @@ describe('photodna-guard quarantine audit', () => {
     expect(byFile.stderr).toMatch(/line 1:/);
     expect((await cli(['audit', '--verify'])).code).toBe(2);
   });
+
+  it('the CLI audits purge (and report attempts) as cli:<user>', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir, preserveDays: 1 });
+    const { incident, bytes } = makeIncident(); // received in 2025: long expired
+    await store.put(incident, bytes);
+    expect((await cli(['purge', '--dir', dir])).stdout).toContain('kept 1');
+    expect((await cli(['release', incident.id, '--dir', dir, '--reason', 'fp'])).code).toBe(0);
+    expect((await cli(['purge', '--dir', dir])).stdout).toContain(`removed ${incident.id}`);
+    const failed = await cli(['report', incident.id, '--dir', dir, '--api-key', 'k'], {
+      PHOTODNA_ORG_NAME: 'o',
+      PHOTODNA_REPORTER_NAME: 'r',
+      PHOTODNA_REPORTER_EMAIL: 'e@example.com',
+      NCMEC_USER: 'u',
+      NCMEC_PASSWORD: 'p',
+    });
+    expect(failed.code).toBe(1); // purged: nothing left to report
+    const entries = await createAuditLog(join(dir, 'audit.log')).read();
+    expect(entries.map((e) => [e.action, e.ok])).toEqual([
+      ['release', true],
+      ['purge', true],
+    ]);
+    expect(entries[1]?.actor).toMatch(/^cli:/);
+    expect(entries[1]?.after).toBeNull();
+  });
 });
