@@ -1,17 +1,24 @@
 // The demo: a local PhotoDNA emulator plus an Express app with an upload page.
 // Run with `npm start` from the repository root (no PhotoDNA key needed).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 import { photodnaGuard } from 'photodna-guard';
 import { startEmulator, testImages } from 'photodna-guard/emulator';
+import { mountConsole } from './console.mjs';
 import { page } from './page.mjs';
 
 const port = Number(process.env.PORT ?? 3000);
 const emulator = await startEmulator({ port: 0 });
+// Matches are kept as evidence in a private temp directory, for the console at /console.
+const quarantineDir = mkdtempSync(join(tmpdir(), 'photodna-guard-demo-'));
 
 const guard = photodnaGuard({
   apiKey: 'demo-key', // the emulator accepts any non-empty key
   baseUrl: emulator.url,
-  policy: 'block',
+  policy: 'quarantine',
+  quarantine: { dir: quarantineDir },
 });
 
 guard.on('match', (event) => {
@@ -34,6 +41,7 @@ guard.on('error', (event) => console.error(`[error] ${event.stage}: ${event.erro
 
 const app = express();
 const images = testImages();
+const console_ = mountConsole(app, guard, { dir: quarantineDir, emulatorUrl: emulator.url });
 
 app.get('/', (_req, res) => res.type('html').send(page(images.map((image) => image.name))));
 app.get('/test-images/:name', (req, res) => {
@@ -49,6 +57,8 @@ const server = app.listen(port, () => {
   const actual = server.address().port;
   console.log(`PhotoDNA emulator: ${emulator.url}`);
   console.log(`Demo app:          http://localhost:${actual}`);
+  console.log(`Console:           http://localhost:${actual}/console/`);
+  console.log(`Console token (shown once): ${console_.token}`);
   console.log(`listening on http://127.0.0.1:${actual}`);
   console.log(
     'Upload any photo to see it accepted, or a test image from the page to see it rejected.',
@@ -57,8 +67,11 @@ const server = app.listen(port, () => {
 
 async function shutdown() {
   server.close();
+  await console_.close();
   await guard.close();
   await emulator.close();
+  rmSync(quarantineDir, { recursive: true, force: true }); // demo evidence only
+
   process.exit(0);
 }
 process.on('SIGINT', shutdown);
