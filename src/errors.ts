@@ -41,7 +41,8 @@ export type UnavailableReason =
   | 'queue-full'
   | 'rate-limiter-down'
   | 'store-failure'
-  | 'not-configured';
+  | 'not-configured'
+  | 'hasher-failed';
 
 export interface GuardErrorOptions {
   /** Detail for logs and events. Never shown to the uploader (the public message is fixed). */

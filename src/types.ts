@@ -19,7 +19,31 @@ export interface FileFacts {
   height: number;
   /** Hex SHA-256 of the bytes. */
   sha256: string;
+  /** The PDQ hash and quality, when a PDQ back end hashed the file (NCMEC and StopNCII share PDQ). */
+  pdq?: PdqFacts;
 }
+
+/** A file's PDQ hash (64 hex digits, 256 bits) and its quality (0-100; below 50 is unreliable). */
+export interface PdqFacts {
+  hash: string;
+  quality: number;
+}
+
+/** What a `hasher` is told about the file besides its bytes. */
+export interface PhotoDnaHashInput {
+  /** The type sniffed from the bytes. */
+  mimetype: ImageMimeType;
+  width: number;
+  height: number;
+  /** Aborted when the uploader leaves or the scan deadline passes. */
+  signal: AbortSignal;
+}
+
+/**
+ * The organisation's own PhotoDNA hash function (licensed separately from Microsoft; this package
+ * never ships one): resolves to the base64 PhotoDNA hash of the image.
+ */
+export type PhotoDnaHasher = (bytes: Buffer, input: PhotoDnaHashInput) => Promise<string>;
 
 /** One hash list that matched (PhotoDNA `MatchFlags[]`). */
 export interface MatchFlag {
@@ -37,6 +61,8 @@ export interface MatchResult {
   isMatch: boolean;
   trackingId: string;
   matchFlags: MatchFlag[];
+  /** The file's PDQ hash and quality, when the back end computed them (copied to `file.pdq`). */
+  pdq?: PdqFacts;
 }
 
 /** What the guard hands a matcher for one validated file. */

@@ -1,6 +1,7 @@
 import { PhotoDnaClient } from '../client/index.js';
-import { type GuardError, InvalidOptionsError } from '../errors.js';
+import type { GuardError } from '../errors.js';
 import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
+import { buildMatcher } from '../matchers/build.js';
 import {
   type GuardConfig,
   type GuardOptions,
@@ -9,7 +10,6 @@ import {
 } from '../options.js';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import type { QuarantineStore } from '../quarantine/types.js';
-import type { Matcher } from '../types.js';
 import { emitReject } from './emit-reject.js';
 import { logEvents } from './log-events.js';
 import type { RequestContext } from './request-context.js';
@@ -39,14 +39,8 @@ export class GuardCore {
       if (listener) this.events.on(name as GuardEventName, listener as Listener<GuardEventName>);
     }
     const apiKey = config.apiKey ?? process.env.PHOTODNA_API_KEY;
-    if (!config.matcher && !apiKey) {
-      throw new InvalidOptionsError(
-        "photodnaGuard: option 'apiKey': required unless a custom 'matcher' is given (or set PHOTODNA_API_KEY)",
-        ['apiKey'],
-      );
-    }
-    this.#client = config.matcher ? undefined : this.#createClient();
-    const matcher: Matcher = config.matcher ?? (this.#client as PhotoDnaClient).asMatcher();
+    const { matcher, client } = buildMatcher(config, apiKey, () => this.#createClient());
+    this.#client = client;
     const store = createStore(config.quarantine);
     this.routeConfig = {
       policy: config.policy,
