@@ -51,9 +51,14 @@ export interface MatchFlag {
   source: string;
   /** Industry classes: A1, A2, B1, B2. */
   violations: string[];
-  /** Squared Euclidean distance between PhotoDNA hashes (smaller is closer). */
+  /**
+   * Smaller is closer: for PhotoDNA the squared Euclidean distance between hashes, for PDQ the
+   * Hamming distance (bits that differ, of 256).
+   */
   matchDistance?: number;
   matchId?: string;
+  /** Which hash matched, when the guard runs more than one back end (`pdq` option). */
+  algorithm?: 'photodna' | 'pdq';
 }
 
 /** What a matcher answers for one file. */

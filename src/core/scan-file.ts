@@ -44,10 +44,12 @@ export async function scanFile(
       ? await deps.cache.lookup(file.sha256, ask, signal)
       : { result: await ask(), cached: false };
     cached = found.cached;
+    if (found.result.pdq) file.pdq = found.result.pdq;
     scan = { outcome: found.result.isMatch ? 'match' : 'clean', file, bytes, result: found.result };
   } catch (error) {
     if (options.requestSignal.aborted) return { outcome: 'aborted', file, bytes };
     scan = { outcome: 'unchecked', file, bytes, error: asScanError(error, signal) };
+    if (scan.error.pdq) file.pdq = scan.error.pdq;
   } finally {
     deadline.clear();
   }
@@ -112,8 +114,10 @@ const matchResultSchema = z.object({
       violations: z.array(z.string()),
       matchDistance: z.number().optional(),
       matchId: z.string().optional(),
+      algorithm: z.enum(['photodna', 'pdq']).optional(),
     }),
   ),
+  pdq: z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/), quality: z.number() }).optional(),
 });
 
 function checkedResult(result: unknown): MatchResult {
