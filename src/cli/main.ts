@@ -6,6 +6,7 @@
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   emulator: () => import('./emulator.js'),
   quarantine: () => import('./quarantine.js'),
+  pdq: () => import('./pdq.js'),
 };
 
 const USAGE = `Usage: photodna-guard <command> [options]
@@ -13,6 +14,7 @@ const USAGE = `Usage: photodna-guard <command> [options]
 Commands:
   emulator      start the local PhotoDNA-compatible emulator
   quarantine    list, show, report, release or purge quarantined incidents
+  pdq           PDQ hashes of image files (hash) and matches against local lists (match)
 
 Run "photodna-guard <command> --help" for a command's options.`;
 
