@@ -27,6 +27,8 @@ export interface FileFacts {
 export interface PdqFacts {
   hash: string;
   quality: number;
+  /** The allow-list (of known false positives) that suppressed a match, when one did. */
+  allowedBy?: string;
 }
 
 /** What a `hasher` is told about the file besides its bytes. */
@@ -59,6 +61,8 @@ export interface MatchFlag {
   matchId?: string;
   /** Which hash matched, when the guard runs more than one back end (`pdq` option). */
   algorithm?: 'photodna' | 'pdq';
+  /** What a PDQ list file said about the hash that matched (CSV columns, or a line's note). */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 /** What a matcher answers for one file. */

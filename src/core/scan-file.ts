@@ -115,9 +115,16 @@ const matchResultSchema = z.object({
       matchDistance: z.number().optional(),
       matchId: z.string().optional(),
       algorithm: z.enum(['photodna', 'pdq']).optional(),
+      metadata: z.record(z.string(), z.string()).optional(),
     }),
   ),
-  pdq: z.object({ hash: z.string().regex(/^[0-9a-f]{64}$/), quality: z.number() }).optional(),
+  pdq: z
+    .object({
+      hash: z.string().regex(/^[0-9a-f]{64}$/),
+      quality: z.number(),
+      allowedBy: z.string().optional(),
+    })
+    .optional(),
 });
 
 function checkedResult(result: unknown): MatchResult {

@@ -54,7 +54,7 @@ export function createRecord(
     width: file.width,
     height: file.height,
     sha256: file.sha256.toLowerCase(),
-    ...(file.pdq === undefined ? {} : { pdq: { hash: file.pdq.hash, quality: file.pdq.quality } }),
+    ...(file.pdq === undefined ? {} : { pdq: { ...file.pdq } }),
     trackingId: incident.trackingId,
     matchFlags: incident.matchFlags.map((flag) => ({ ...flag, violations: [...flag.violations] })),
     policy: incident.policy,
