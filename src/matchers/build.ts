@@ -3,7 +3,7 @@ import { InvalidOptionsError } from '../errors.js';
 import type { GuardConfig } from '../options.js';
 import { createPdqMatcher } from '../pdq/matcher.js';
 import type { Logger, Matcher } from '../types.js';
-import { composeMatchers } from './compose.js';
+import { composeMatchers, labelled } from './compose.js';
 import { photoDnaHashMatcher } from './photodna-hashes.js';
 
 /** The guard's matcher and the PhotoDNA client behind it (absent when PhotoDNA is not used). */
@@ -26,7 +26,8 @@ export function buildMatcher(
   const pdqOption = config.pdq;
   const mode = pdqOption?.mode ?? (config.matcher || apiKey ? 'both' : 'only');
   if (pdqOption && mode === 'only') {
-    return { matcher: createPdqMatcher(pdqSettings(pdqOption, config.logger)), client: undefined };
+    const pdq = createPdqMatcher(pdqSettings(pdqOption, config.logger));
+    return { matcher: labelled(pdq, 'pdq'), client: undefined };
   }
   const join = (primary: Matcher, primaryIsPhotoDna: boolean): Matcher =>
     pdqOption && mode !== 'only'

@@ -41,6 +41,16 @@ export function composeMatchers(
 
 type Algorithm = NonNullable<MatchFlag['algorithm']>;
 
+/** One back end whose flags name their algorithm (PDQ alone, with the guard's `pdq` option). */
+export function labelled(matcher: Matcher, algorithm: Algorithm): Matcher {
+  return {
+    match: async (request) => tagged(await matcher.match(request), algorithm),
+    close: async () => {
+      await matcher.close?.();
+    },
+  };
+}
+
 async function both(
   primary: Matcher,
   pdq: Matcher,

@@ -77,6 +77,7 @@ describe('pdq option', () => {
     expect(rejected.body.error.code).toBe('UPLOAD_REJECTED');
     expect(matches[0]?.matchFlags[0]).toMatchObject({
       source: 'mine',
+      algorithm: 'pdq',
       matchId: listedHash,
       matchDistance: expect.any(Number),
     });
