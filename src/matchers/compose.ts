@@ -57,7 +57,9 @@ async function both(
   request: MatchRequest,
   tag: Algorithm | undefined,
 ): Promise<MatchResult> {
-  const [first, second] = await Promise.allSettled([primary.match(request), pdq.match(request)]);
+  // Through an async function, so that a matcher throwing synchronously is a rejection too.
+  const ask = async (matcher: Matcher) => matcher.match(request);
+  const [first, second] = await Promise.allSettled([ask(primary), ask(pdq)]);
   const p = first.status === 'fulfilled' ? tagged(first.value, tag) : undefined;
   const q = second.status === 'fulfilled' ? tagged(second.value, 'pdq') : undefined;
   if (p && q) return merged(p, q);
