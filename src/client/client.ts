@@ -22,7 +22,6 @@ import { openRedis } from './redis-connection.js';
 import {
   type MatchResponse,
   parseMatchAnswer,
-  parseMatchHashAnswer,
   parseMatchHashResults,
   parseReportAnswer,
 } from './responses.js';
@@ -174,23 +173,14 @@ export class PhotoDnaClient {
       batches.push(hashes.slice(i, i + HASHES_PER_BATCH));
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const path = `${this.#config.pathPrefix}/photodna/v1.0/MatchHash`;
     try {
       const results = await Promise.all(
-        batches.map((batch) => {
-          const body = JSON.stringify(
-            batch.map((Value) => ({ DataRepresentation: 'Hash', Value })),
-          );
-          return this.#run(
-            {
-              operation: 'match-hash',
-              request: this.#request(path, 'application/json', body),
-              idempotent: true,
-              parse: (response) =>
-                parseMatchHashAnswer(response, batch.length, { secrets: this.#secrets() }),
-            },
-            signal,
-          );
+        batches.map(async (batch) => {
+          const outcomes = await this.matchHashBatch(() => batch, { signal });
+          return outcomes.map((outcome) => {
+            if (outcome instanceof Error) throw outcome;
+            return outcome;
+          });
         }),
       );
       return results.flat();
