@@ -1,6 +1,6 @@
 import { PdqDecodeError } from '../pdq/decode.js';
 import { pdqHash } from '../pdq/hash.js';
-import { pdqDistance } from '../pdq/hash-hex.js';
+import { pdqDistance } from '../pdq/pdq-index.js';
 import { loadSharp } from '../pdq/sharp.js';
 import type { ImageMimeType } from '../types.js';
 

@@ -33,15 +33,23 @@ export interface DecodeOptions {
   maxPixels?: number;
 }
 
-/** Decodes an image of one of the guard's five types to 8-bit pixels. */
-export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): Promise<RawImage> {
+/** What the header says: the type and the pixel count, checked against `maxPixels`. */
+export interface ImageHeader {
+  type: ImageMimeType;
+  width: number;
+  height: number;
+}
+
+/** Sniffs the type and reads the header; refuses images above `maxPixels` before any decoding. */
+export async function inspectImage(
+  bytes: Buffer,
+  options: DecodeOptions = {},
+): Promise<ImageHeader> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  let type: ImageMimeType;
-  let width: number;
-  let height: number;
+  let header: ImageHeader;
   try {
-    type = options.type ?? (await sniffImageType(bytes));
-    ({ width, height } = readDimensions(bytes, type));
+    const type = options.type ?? (await sniffImageType(bytes));
+    header = { type, ...readDimensions(bytes, type) };
   } catch (error) {
     throw new PdqDecodeError(
       'unsupported-type',
@@ -49,16 +57,27 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): P
       error,
     );
   }
-  if (width * height > maxPixels) {
+  if (header.width * header.height > maxPixels) {
     throw new PdqDecodeError(
       'too-many-pixels',
-      `image has ${width * height} pixels, more than the limit of ${maxPixels}`,
+      `image has ${header.width * header.height} pixels, more than the limit of ${maxPixels}`,
     );
   }
-  try {
-    if (type === 'image/bmp') return decodeBmp(bytes, maxPixels);
-  } catch (error) {
-    throw new PdqDecodeError('undecodable', 'the BMP could not be decoded', error);
+  return header;
+}
+
+/** Decodes bytes whose header `inspectImage` has checked (sharp, or our BMP decoder). */
+export async function decodePixels(
+  bytes: Buffer,
+  type: ImageMimeType,
+  maxPixels: number,
+): Promise<RawImage> {
+  if (type === 'image/bmp') {
+    try {
+      return decodeBmp(bytes, maxPixels);
+    } catch (error) {
+      throw new PdqDecodeError('undecodable', 'the BMP could not be decoded', error);
+    }
   }
   const sharp = await loadSharp();
   try {
@@ -69,4 +88,10 @@ export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): P
   } catch (error) {
     throw new PdqDecodeError('undecodable', `the ${type} could not be decoded`, error);
   }
+}
+
+/** Decodes an image of one of the guard's five types to 8-bit pixels. */
+export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): Promise<RawImage> {
+  const { type } = await inspectImage(bytes, options);
+  return decodePixels(bytes, type, options.maxPixels ?? DEFAULT_MAX_PIXELS);
 }

@@ -1,6 +1,5 @@
 /**
- * PDQ hashes as text (64 hex digits, as the reference prints them) and as eight 32-bit words
- * for Hamming distance.
+ * PDQ hashes as text (64 hex digits, as the reference prints them) and as eight 32-bit words.
  */
 
 const HEX = /^[0-9a-f]{64}$/i;
@@ -26,24 +25,4 @@ export function wordsToHex(words: Uint32Array, at = 0): string {
   let hex = '';
   for (let w = 0; w < 8; w++) hex += (words[at + w] as number).toString(16).padStart(8, '0');
   return hex;
-}
-
-/** Number of set bits of a 32-bit integer. */
-export function popcount32(x: number): number {
-  let v = x - ((x >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) as number;
-}
-
-/** Hamming distance between the hashes at `a[ai..ai+8)` and `b[bi..bi+8)`. */
-export function hammingWords(a: Uint32Array, ai: number, b: Uint32Array, bi: number): number {
-  let d = 0;
-  for (let w = 0; w < 8; w++)
-    d += popcount32(((a[ai + w] as number) ^ (b[bi + w] as number)) >>> 0);
-  return d;
-}
-
-/** Hamming distance between two hex hashes. */
-export function pdqDistance(a: string, b: string): number {
-  return hammingWords(hexToWords(a), 0, hexToWords(b), 0);
 }

@@ -5,17 +5,34 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { ImageMimeType } from '../types.js';
 import type { PdqComputed, PdqDihedral } from './compute.js';
+import { PdqDecodeError, type PdqDecodeErrorKind } from './decode.js';
 import type { RawImage } from './luma.js';
+import { SharpMissingError } from './sharp.js';
 
-export interface HashJob extends RawImage {
-  id: number;
-  dihedral: boolean;
+/** Decoded pixels to hash, or encoded bytes to decode and hash. */
+export type HashJob = { id: number; dihedral: boolean } & (
+  | ({ kind: 'pixels' } & RawImage)
+  | { kind: 'bytes'; bytes: Uint8Array; type: ImageMimeType; maxPixels: number }
+);
+
+export interface WorkerError {
+  name: string;
+  message: string;
+  kind?: PdqDecodeErrorKind;
 }
 
 export type HashReply =
   | { id: number; result: PdqComputed | PdqDihedral; error?: undefined }
-  | { id: number; error: string; result?: undefined };
+  | { id: number; error: WorkerError; result?: undefined };
+
+/** The worker's error as the class the calling code expects. */
+function revive(error: WorkerError): Error {
+  if (error.name === 'SharpMissingError') return new SharpMissingError(new Error(error.message));
+  if (error.kind) return new PdqDecodeError(error.kind, error.message);
+  return new Error(`PDQ worker: ${error.message}`);
+}
 
 interface Pending {
   resolve(result: PdqComputed | PdqDihedral): void;
@@ -46,7 +63,7 @@ class PooledWorker {
       if (!pending) return;
       this.pending.delete(reply.id);
       if (this.pending.size === 0) this.worker.unref();
-      if (reply.error !== undefined) pending.reject(new Error(`PDQ worker: ${reply.error}`));
+      if (reply.error !== undefined) pending.reject(revive(reply.error));
       else pending.resolve(reply.result);
     });
     const fail = (error: Error) => {
@@ -71,32 +88,48 @@ export class HashPool {
     this.size = size;
   }
 
+  /**
+   * Hashes decoded pixels in a worker. Pixels that own their whole ArrayBuffer are transferred
+   * (the caller's view is detached afterwards); others are copied once.
+   */
   run(image: RawImage, dihedral: false): Promise<PdqComputed>;
   run(image: RawImage, dihedral: true): Promise<PdqDihedral>;
   run(image: RawImage, dihedral: boolean): Promise<PdqComputed | PdqDihedral> {
+    const { data, width, height, channels } = image;
+    return this.#post({ kind: 'pixels', id: 0, dihedral, data, width, height, channels }, data);
+  }
+
+  /**
+   * Decodes and hashes encoded image bytes in a worker (the bytes are copied once; the caller's
+   * buffer is left alone). `type` and the pixel count must have been checked by `inspectImage`.
+   */
+  runBytes(
+    bytes: Uint8Array,
+    type: ImageMimeType,
+    maxPixels: number,
+    dihedral: boolean,
+  ): Promise<PdqComputed | PdqDihedral> {
+    const copy = Uint8Array.prototype.slice.call(bytes) as Uint8Array;
+    return this.#post({ kind: 'bytes', id: 0, dihedral, bytes: copy, type, maxPixels }, copy);
+  }
+
+  #post(job: HashJob, payload: Uint8Array): Promise<PdqComputed | PdqDihedral> {
     if (this.#closed) return Promise.reject(new Error('PDQ hash pool is closed'));
     const target = this.#pick();
-    const id = this.#nextId++;
-    // Transfer the pixels when they own their memory; copy them otherwise (pooled Buffers).
-    const owns =
-      image.data.byteOffset === 0 && image.data.byteLength === image.data.buffer.byteLength;
-    const data = owns ? image.data : image.data.slice();
-    const job: HashJob = {
-      id,
-      dihedral,
-      data,
-      width: image.width,
-      height: image.height,
-      channels: image.channels,
-    };
+    job.id = this.#nextId++;
+    const owns = payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength;
     return new Promise((resolve, reject) => {
-      target.pending.set(id, { resolve, reject });
+      target.pending.set(job.id, { resolve, reject });
       target.worker.ref();
       try {
-        target.worker.postMessage(job, [data.buffer as ArrayBuffer]);
+        if (!owns) throw new Error('a view into a larger buffer');
+        target.worker.postMessage(job, [payload.buffer as ArrayBuffer]);
       } catch {
-        // Some external buffers (native addons) cannot be transferred: send a copy.
-        target.worker.postMessage({ ...job, data: Uint8Array.prototype.slice.call(data) });
+        // A view into a pool, or memory owned by a native addon (sharp's output): transfer a copy
+        // (one memcpy), rather than letting postMessage clone it (a copy on each side).
+        const copy = Uint8Array.prototype.slice.call(payload) as Uint8Array;
+        const field = job.kind === 'pixels' ? 'data' : 'bytes';
+        target.worker.postMessage({ ...job, [field]: copy }, [copy.buffer as ArrayBuffer]);
       }
     });
   }

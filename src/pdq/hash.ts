@@ -1,14 +1,13 @@
 /**
- * `pdqHash(input)`: the PDQ hash and quality of an image file or its bytes. Decoding runs in
- * sharp's thread pool (BMP in our own decoder); the hash math runs in a worker pool unless the
- * image is small enough that a worker hop costs more than the work.
+ * `pdqHash(input)`: the PDQ hash and quality of an image file or its bytes. The header is read
+ * and the pixel limit checked here; decoding (sharp, or our BMP decoder) and the hash math run in
+ * a worker pool, unless the image is small enough that a worker hop costs more than the work.
  */
 import { readFile } from 'node:fs/promises';
 import type { ImageMimeType } from '../types.js';
 import { computePdq, computePdqDihedral, type PdqComputed, type PdqDihedral } from './compute.js';
-import { decodeImage } from './decode.js';
+import { DEFAULT_MAX_PIXELS, decodePixels, inspectImage } from './decode.js';
 import { HashPool } from './hash-pool.js';
-import type { RawImage } from './luma.js';
 
 /** Below this many pixels the math runs on the calling thread (well under a millisecond). */
 const INLINE_MAX_PIXELS = 64 * 1024;
@@ -19,8 +18,9 @@ export interface PdqHashOptions {
   /** The sniffed type, when already known. Defaults to sniffing the bytes. */
   type?: ImageMimeType;
   /**
-   * The worker pool for the hash math; `false` runs it on the calling thread. Defaults to a
-   * shared pool started on first use.
+   * The worker pool that decodes and hashes; `false` does both on the calling thread. Defaults to
+   * a shared pool started on first use, for images above 65,536 pixels (smaller ones are hashed
+   * inline: a worker hop would cost more than the work).
    */
   pool?: HashPool | false;
   /** Aborts before decoding and before hashing. */
@@ -38,17 +38,25 @@ export function defaultHashPool(): HashPool {
   return sharedPool;
 }
 
-async function pixelsOf(input: Buffer | string, options: PdqHashOptions): Promise<RawImage> {
+/** Decodes and hashes: inline for small images, else decode and math both in the pool. */
+async function hashWith(
+  input: Buffer | string,
+  options: PdqHashOptions,
+  dihedral: boolean,
+): Promise<PdqComputed | PdqDihedral> {
   options.signal?.throwIfAborted();
   const bytes = typeof input === 'string' ? await readFile(input) : input;
-  const image = await decodeImage(bytes, options);
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const { type, width, height } = await inspectImage(bytes, options);
   options.signal?.throwIfAborted();
-  return image;
-}
-
-function poolFor(image: RawImage, options: PdqHashOptions): HashPool | undefined {
-  if (options.pool === false || image.width * image.height <= INLINE_MAX_PIXELS) return undefined;
-  return options.pool ?? defaultHashPool();
+  const small = options.pool === undefined && width * height <= INLINE_MAX_PIXELS;
+  if (options.pool === false || small) {
+    const image = await decodePixels(bytes, type, maxPixels);
+    options.signal?.throwIfAborted();
+    return dihedral ? computePdqDihedral(image) : computePdq(image);
+  }
+  const pool = options.pool ?? defaultHashPool();
+  return pool.runBytes(bytes, type, maxPixels, dihedral);
 }
 
 /** The PDQ hash (64 hex digits) and quality (0–100) of an image file path or bytes. */
@@ -56,9 +64,7 @@ export async function pdqHash(
   input: Buffer | string,
   options: PdqHashOptions = {},
 ): Promise<PdqHashResult> {
-  const image = await pixelsOf(input, options);
-  const pool = poolFor(image, options);
-  return pool ? pool.run(image, false) : computePdq(image);
+  return hashWith(input, options, false);
 }
 
 /** Like `pdqHash`, plus the hashes of the image's seven rotations and flips. */
@@ -66,7 +72,5 @@ export async function pdqHashDihedral(
   input: Buffer | string,
   options: PdqHashOptions = {},
 ): Promise<PdqDihedralResult> {
-  const image = await pixelsOf(input, options);
-  const pool = poolFor(image, options);
-  return pool ? pool.run(image, true) : computePdqDihedral(image);
+  return hashWith(input, options, true) as Promise<PdqDihedral>;
 }

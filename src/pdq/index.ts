@@ -15,7 +15,7 @@ export {
   pdqHash,
   pdqHashDihedral,
 } from './hash.js';
-export { isPdqHex, pdqDistance } from './hash-hex.js';
+export { isPdqHex } from './hash-hex.js';
 export { HashPool } from './hash-pool.js';
 export {
   type PdqListEntry,
@@ -40,5 +40,5 @@ export {
   type PdqMatchResult,
 } from './matcher.js';
 export type { PdqMatcherOptions } from './matcher-options.js';
-export { type PdqHit, PdqIndex } from './pdq-index.js';
+export { type PdqHit, PdqIndex, pdqDistance } from './pdq-index.js';
 export { SharpMissingError } from './sharp.js';

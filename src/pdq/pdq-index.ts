@@ -7,7 +7,7 @@
  * popcount, and returns every hash within `t`: the exact answer of a linear scan, far faster
  * (bench/README.md). Beyond radius 2 (`t >= 48`) it scans linearly.
  */
-import { hammingWords, hexToWords, popcount32, wordsToHex } from './hash-hex.js';
+import { hexToWords, wordsToHex } from './hash-hex.js';
 
 const CHUNKS = 16;
 const CHUNK_VALUES = 1 << 16;
@@ -23,6 +23,47 @@ const PROBES: readonly Uint16Array[] = (() => {
   }
   return [0, 1, 2].map((r) => Uint16Array.from(byRadius.slice(0, r + 1).flat()));
 })();
+
+/**
+ * Set bits of a 32-bit integer. Kept in this module on purpose: a local function inlines into the
+ * loops below, where a call through another module's binding (as CommonJS loaders such as tsx
+ * compile it) cost 5x in the scan.
+ */
+function popcount32(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+}
+
+/**
+ * Hamming distance between `query` and the hash at `words[at..at+8)`, or some value above
+ * `maxDistance` as soon as the first half already exceeds it (most candidates stop there).
+ */
+function distanceAt(
+  query: Uint32Array,
+  words: Uint32Array,
+  at: number,
+  maxDistance: number,
+): number {
+  const half =
+    popcount32((query[0] as number) ^ (words[at] as number)) +
+    popcount32((query[1] as number) ^ (words[at + 1] as number)) +
+    popcount32((query[2] as number) ^ (words[at + 2] as number)) +
+    popcount32((query[3] as number) ^ (words[at + 3] as number));
+  if (half > maxDistance) return half;
+  return (
+    half +
+    popcount32((query[4] as number) ^ (words[at + 4] as number)) +
+    popcount32((query[5] as number) ^ (words[at + 5] as number)) +
+    popcount32((query[6] as number) ^ (words[at + 6] as number)) +
+    popcount32((query[7] as number) ^ (words[at + 7] as number))
+  );
+}
+
+/** Hamming distance (0–256) between two hex hashes. */
+export function pdqDistance(a: string, b: string): number {
+  return distanceAt(hexToWords(a), hexToWords(b), 0, 256);
+}
 
 /** The hashes' words, then per chunk the CSR offsets and entry ids. */
 type BuiltTables = [Uint32Array, Uint32Array[], Uint32Array[]];
@@ -127,46 +168,26 @@ export class PdqIndex<T = undefined> {
       throw new RangeError(`maxDistance must be a non-negative integer, got ${maxDistance}`);
     }
     const radius = Math.floor(maxDistance / CHUNKS);
+    if (radius > MAX_RADIUS) return this.scan(hash, maxDistance);
     const hits: PdqHit<T>[] = [];
-    if (radius > MAX_RADIUS) {
-      for (let i = 0; i < this.size; i++) this.#verify(query, i, maxDistance, hits);
-    } else {
-      const probes = PROBES[radius] as Uint16Array;
-      const found = new Set<number>();
-      const words = this.#words;
-      const q0 = query[0] as number;
-      const q1 = query[1] as number;
-      const q2 = query[2] as number;
-      const q3 = query[3] as number;
-      const q4 = query[4] as number;
-      const q5 = query[5] as number;
-      const q6 = query[6] as number;
-      const q7 = query[7] as number;
-      for (let c = 0; c < CHUNKS; c++) {
-        const offsets = this.#offsets[c] as Uint32Array;
-        const ids = this.#ids[c] as Uint32Array;
-        const word = query[c >> 1] as number;
-        const value = c & 1 ? word & 0xffff : word >>> 16;
-        for (let p = 0; p < probes.length; p++) {
-          const v = value ^ (probes[p] as number);
-          const end = offsets[v + 1] as number;
-          for (let k = offsets[v] as number; k < end; k++) {
-            const id = ids[k] as number;
-            const at = id * 8;
-            const distance =
-              popcount32(q0 ^ (words[at] as number)) +
-              popcount32(q1 ^ (words[at + 1] as number)) +
-              popcount32(q2 ^ (words[at + 2] as number)) +
-              popcount32(q3 ^ (words[at + 3] as number)) +
-              popcount32(q4 ^ (words[at + 4] as number)) +
-              popcount32(q5 ^ (words[at + 5] as number)) +
-              popcount32(q6 ^ (words[at + 6] as number)) +
-              popcount32(q7 ^ (words[at + 7] as number));
-            // A near hash shares several chunks with the query: keep its first sighting only.
-            if (distance <= maxDistance && !found.has(id)) {
-              found.add(id);
-              this.#hit(id, distance, hits);
-            }
+    const probes = PROBES[radius] as Uint16Array;
+    const found = new Set<number>();
+    const words = this.#words;
+    for (let c = 0; c < CHUNKS; c++) {
+      const offsets = this.#offsets[c] as Uint32Array;
+      const ids = this.#ids[c] as Uint32Array;
+      const word = query[c >> 1] as number;
+      const value = c & 1 ? word & 0xffff : word >>> 16;
+      for (let p = 0; p < probes.length; p++) {
+        const v = value ^ (probes[p] as number);
+        const end = offsets[v + 1] as number;
+        for (let k = offsets[v] as number; k < end; k++) {
+          const id = ids[k] as number;
+          const distance = distanceAt(query, words, id * 8, maxDistance);
+          // A near hash shares several chunks with the query: keep its first sighting only.
+          if (distance <= maxDistance && !found.has(id)) {
+            found.add(id);
+            this.#hit(id, distance, hits);
           }
         }
       }
@@ -178,13 +199,12 @@ export class PdqIndex<T = undefined> {
   scan(hash: string, maxDistance = 31): PdqHit<T>[] {
     const query = hexToWords(hash);
     const hits: PdqHit<T>[] = [];
-    for (let i = 0; i < this.size; i++) this.#verify(query, i, maxDistance, hits);
+    const words = this.#words;
+    for (let i = 0, at = 0; i < this.size; i++, at += 8) {
+      const distance = distanceAt(query, words, at, maxDistance);
+      if (distance <= maxDistance) this.#hit(i, distance, hits);
+    }
     return hits.sort((a, b) => a.distance - b.distance || a.index - b.index);
-  }
-
-  #verify(query: Uint32Array, id: number, maxDistance: number, hits: PdqHit<T>[]): void {
-    const distance = hammingWords(query, 0, this.#words, id * 8);
-    if (distance <= maxDistance) this.#hit(id, distance, hits);
   }
 
   #hit(id: number, distance: number, hits: PdqHit<T>[]): void {
