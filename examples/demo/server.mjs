@@ -3,25 +3,29 @@
 // Run with `npm start` from the repository root (no PhotoDNA key needed), or:
 //   npx photodna-guard pdq hash known.jpg > list.txt
 //   PDQ_LIST=list.txt npm start
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 import { photodnaGuard } from 'photodna-guard';
 import { startEmulator, testImages } from 'photodna-guard/emulator';
+import { mountConsole } from './console.mjs';
 import { page } from './page.mjs';
 
 const port = Number(process.env.PORT ?? 3000);
 const pdqList = process.env.PDQ_LIST;
 const emulator = pdqList ? undefined : await startEmulator({ port: 0 });
+// Matches are kept as evidence in a private temp directory, for the console at /console.
+const quarantineDir = mkdtempSync(join(tmpdir(), 'photodna-guard-demo-'));
 
-const guard = photodnaGuard(
-  pdqList
+const guard = photodnaGuard({
+  ...(pdqList
     ? // PDQ alone: every upload is hashed here and compared with the list (Hamming distance <= 31).
-      { pdq: { lists: { mine: pdqList } }, policy: 'block' }
-    : {
-        apiKey: 'demo-key', // the emulator accepts any non-empty key
-        baseUrl: emulator.url,
-        policy: 'block',
-      },
-);
+      { pdq: { lists: { mine: pdqList } } }
+    : { apiKey: 'demo-key', baseUrl: emulator.url }), // the emulator accepts any non-empty key
+  policy: 'quarantine',
+  quarantine: { dir: quarantineDir },
+});
 
 guard.on('match', (event) => {
   // Never log event.buffer: it holds the matched image.
@@ -44,6 +48,7 @@ guard.on('error', (event) => console.error(`[error] ${event.stage}: ${event.erro
 
 const app = express();
 const images = testImages();
+const console_ = mountConsole(app, guard, { dir: quarantineDir, emulatorUrl: emulator?.url });
 
 app.get('/', (_req, res) => res.type('html').send(page(images.map((image) => image.name))));
 app.get('/test-images/:name', (req, res) => {
@@ -60,6 +65,8 @@ const server = app.listen(port, () => {
   if (emulator) console.log(`PhotoDNA emulator: ${emulator.url}`);
   else console.log(`PDQ list:          ${pdqList} (no PhotoDNA)`);
   console.log(`Demo app:          http://localhost:${actual}`);
+  console.log(`Console:           http://localhost:${actual}/console/`);
+  console.log(`Console token (shown once): ${console_.token}`);
   console.log(`listening on http://127.0.0.1:${actual}`);
   console.log(
     emulator
@@ -70,8 +77,11 @@ const server = app.listen(port, () => {
 
 async function shutdown() {
   server.close();
+  await console_.close();
   await guard.close();
   await emulator?.close();
+  rmSync(quarantineDir, { recursive: true, force: true }); // demo evidence only
+
   process.exit(0);
 }
 process.on('SIGINT', shutdown);

@@ -261,6 +261,20 @@ describe('examples (smoke)', () => {
     expect(await page.text()).toMatch(/<form[^>]*action="\/upload"/);
     expect((await clean(`${app.url}/upload`, 'image')).status).toBe(200);
     expect(await known(`${app.url}/upload`, 'image')).toEqual({ status: 422, body: REJECTED });
+    // The moderators' console at /console, behind the one-time token the demo printed.
+    const token = /Console token \(shown once\): (\S+)/.exec(app.output())?.[1] ?? '';
+    const consolePage = await fetch(`${app.url}/console/`);
+    expect(consolePage.headers.get('x-frame-options')).toBe('DENY');
+    expect((await fetch(`${app.url}/console/api/incidents`)).status).toBe(401);
+    const login = await fetch(`${app.url}/console/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token }),
+    });
+    expect(login.status).toBe(200);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const list = await fetch(`${app.url}/console/api/incidents`, { headers: { cookie } });
+    expect(((await list.json()) as { total: number }).total).toBe(1);
     expectNoImageBytes(app.output());
     await stopCleanly(app);
   });
