@@ -15,10 +15,15 @@ export interface AllowListOptions {
 
 const PDQ_HEX = /^[0-9a-f]{64}$/;
 
-/** The record's PDQ hash (64 hex digits, lower case), if it carries one. */
+/** The record's PDQ hash (64 hex digits, lower case), if it carries one (`record.pdq.hash`). */
 export function pdqOf(record: QuarantineRecord): string | undefined {
-  const loose = record as QuarantineRecord & { pdq?: unknown; hashes?: { pdq?: unknown } };
-  const value = loose.pdq ?? loose.hashes?.pdq;
+  const loose = record as Omit<QuarantineRecord, 'pdq'> & {
+    pdq?: { hash?: unknown } | string;
+    hashes?: { pdq?: unknown };
+  };
+  const value =
+    (typeof loose.pdq === 'object' && loose.pdq !== null ? loose.pdq.hash : loose.pdq) ??
+    loose.hashes?.pdq;
   if (typeof value !== 'string') return undefined;
   const hex = value.toLowerCase();
   return PDQ_HEX.test(hex) ? hex : undefined;
