@@ -10,8 +10,8 @@ export function mountConsole(app, guard, { dir, emulatorUrl }) {
     token,
     tokenActor: 'demo reviewer',
     events: guard, // guard.on / guard.off: scans, matches and errors for the live panel
-    apiKey: 'demo-key',
-    baseUrl: emulatorUrl,
+    // Reports go to the emulator; without it (PDQ_LIST), reporting is not configured.
+    ...(emulatorUrl ? { apiKey: 'demo-key', baseUrl: emulatorUrl } : {}),
     reporter: {
       orgName: 'photodna-guard demo',
       reporterName: 'Demo Reviewer',

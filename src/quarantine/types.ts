@@ -3,7 +3,7 @@
  * `'quarantine'`, the JSON record kept per incident, and the interface any storage back end
  * implements. The file-system store is `createFileQuarantineStore` (`./fs-store.ts`).
  */
-import type { FileFacts, MatchFlag, Policy } from '../types.js';
+import type { FileFacts, MatchFlag, PdqFacts, Policy } from '../types.js';
 import type { PurgeDecision } from './purge-policy.js';
 
 /** What the guard hands the store on a match under policy `'quarantine'`. */
@@ -59,6 +59,8 @@ export interface QuarantineRecord {
   height: number;
   /** Hex SHA-256 of the stored bytes; `get` checks it. */
   sha256: string;
+  /** The PDQ hash and quality, when a PDQ back end hashed the file (for NCMEC / StopNCII sharing). */
+  pdq?: PdqFacts;
   trackingId: string;
   matchFlags: MatchFlag[];
   policy: Policy;

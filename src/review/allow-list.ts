@@ -1,9 +1,7 @@
 /**
  * The PDQ allow-list hook: releasing a false positive appends `pdq <hex>` to a text file, one
- * hash per line (the PDQ matcher's `allowLists` read this form), so that image is not matched
- * again. Only records that carry a PDQ hash add a line — `record.pdq` as the matcher's
- * `PdqFacts` (`{ hash, quality }`) or as a hex string, or `record.hashes.pdq` — and a hash
- * already listed is not repeated.
+ * hash per line, so a PDQ matcher can skip that image next time. Only records that carry a PDQ
+ * hash (`record.pdq`, or `record.hashes.pdq`) add a line; a hash already listed is not repeated.
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import { isNotFound } from '../quarantine/atomic-file.js';
@@ -17,12 +15,15 @@ export interface AllowListOptions {
 
 const PDQ_HEX = /^[0-9a-f]{64}$/;
 
-/** The record's PDQ hash (64 hex digits, lower case), if it carries one. */
+/** The record's PDQ hash (64 hex digits, lower case), if it carries one (`record.pdq.hash`). */
 export function pdqOf(record: QuarantineRecord): string | undefined {
-  const loose = record as QuarantineRecord & { pdq?: unknown; hashes?: { pdq?: unknown } };
-  const facts = loose.pdq as { hash?: unknown } | undefined;
+  const loose = record as Omit<QuarantineRecord, 'pdq'> & {
+    pdq?: { hash?: unknown } | string;
+    hashes?: { pdq?: unknown };
+  };
   const value =
-    typeof facts === 'object' && facts !== null ? facts.hash : (loose.pdq ?? loose.hashes?.pdq);
+    (typeof loose.pdq === 'object' && loose.pdq !== null ? loose.pdq.hash : loose.pdq) ??
+    loose.hashes?.pdq;
   if (typeof value !== 'string') return undefined;
   const hex = value.toLowerCase();
   return PDQ_HEX.test(hex) ? hex : undefined;

@@ -29,10 +29,13 @@ export async function seededStore(dir: string) {
     trackingId: 'old-tracking',
     statusCode: 3000,
   });
-  // The PDQ engineer's records carry `pdq`; written as a store with PDQ would write it.
+  // Records of files PDQ hashed carry `pdq: { hash, quality }`, as the file store writes them.
   const path = join(dir, `${withPdq.incident.id}.json`);
   const record = JSON.parse(await readFile(path, 'utf8'));
-  await writeFile(path, `${JSON.stringify({ ...record, pdq: PDQ }, null, 2)}\n`);
+  await writeFile(
+    path,
+    `${JSON.stringify({ ...record, pdq: { hash: PDQ, quality: 100 } }, null, 2)}\n`,
+  );
   return {
     store,
     fresh: fresh.incident,
