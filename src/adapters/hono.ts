@@ -6,12 +6,17 @@ import type { PhotoDnaResult } from '../types.js';
 import { type CheckPassed, checker } from './fetch.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
 
-/** What the guard sets on the context: `c.get('photodna')`, `c.get('upload')`. */
+/** What the guard sets on the context (`c.get('photodna')`, `c.get('upload')`) and reads. */
 export interface PhotoDnaVariables {
   /** Set on every scanned request. */
   photodna: PhotoDnaResult;
   /** The scanned upload: `formData`, `fields`, and multer-shaped `file` / `files`. */
   upload: CheckPassed;
+  /**
+   * The uploader's address, for events and records, when an earlier middleware knows it better
+   * (behind a proxy). Defaults to the runtime's socket address.
+   */
+  photodnaIp?: string;
 }
 
 export type PhotoDnaEnv = { Variables: PhotoDnaVariables };
@@ -31,7 +36,7 @@ export function photodnaGuard(options?: GuardOptions): HonoGuard {
 function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
   const { check } = checker(core, entry);
   return async (c, next) => {
-    const result = await check(c.req.raw, { ip: addressOf(c), raw: c });
+    const result = await check(c.req.raw, { ip: c.get('photodnaIp') ?? addressOf(c), raw: c });
     if (result.response) return result.response;
     if (result.photodna) {
       c.set('photodna', result.photodna);
