@@ -72,6 +72,9 @@ function headersOf(request: Request): IncomingHttpHeaders {
 
 function bodyOf(request: Request, headers: IncomingHttpHeaders): BodyStream | undefined {
   if (!request.body || request.body.locked || bodyKindOf(headers) === 'none') return undefined;
-  const stream = Readable.fromWeb(request.body as NodeWebStream<Uint8Array>);
+  // An abort of `request.signal` ends the read too (the parser then sees an uploader who left).
+  const stream = Readable.fromWeb(request.body as NodeWebStream<Uint8Array>, {
+    signal: request.signal,
+  });
   return Object.assign(stream, { headers }) as BodyStream;
 }
