@@ -4,9 +4,11 @@
  * adaptor with no Hono app in it).
  */
 
+import { statSync } from 'node:fs';
 import type { Server } from 'node:http';
+import fastifyMultipart from '@fastify/multipart';
 import { serve } from '@hono/node-server';
-import Fastify, { type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Hono } from 'hono';
 import type { FastifyRouteGuard } from '../../src/fastify.js';
 import { photodnaGuard as fastifyGuard } from '../../src/fastify.js';
@@ -21,6 +23,7 @@ import {
   describeFiles,
   type HandlerLog,
   listening,
+  type RouteSpec,
 } from './adapter-kit.js';
 
 /**
@@ -54,30 +57,64 @@ export const fastifyAdapter: Adapter = {
   async start(options, routes, config = {}) {
     const app = Fastify({ trustProxy: config.trustProxy === true });
     await app.register(fastifyGuard, options);
-    const log: HandlerLog = { runs: 0 };
-    const handler = async (request: FastifyRequest) => {
-      log.runs += 1;
-      const { file, files } = request.uploads ?? {};
-      return {
-        file: file ? describeFile(file) : undefined,
-        files: describeFiles(files),
-        body: request.body,
-        photodna: request.photodna,
-      };
-    };
-    for (const route of routes) {
-      const photodna = route.use
-        ? (route.use(recorder()) as FastifyRouteGuard)
-        : config.global
-          ? undefined
-          : false;
-      app.post(route.path, { config: { photodna } }, handler);
-    }
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const running = await listening(app.server, app.photodna, log);
-    return { ...running, close: () => closeFastify(app) };
+    return fastifyRoutes(app, routes, config, async (request) => request.uploads ?? {});
   },
 };
+
+/**
+ * Fastify in `'scan'` mode after @fastify/multipart (files saved to disk): for the cases where
+ * the host's parser makes no difference (its limits and parse errors are its own).
+ */
+export const fastifyScanAdapter: Adapter = {
+  name: 'fastify5-multipart',
+  async start(options, routes, config = {}) {
+    const app = Fastify({ trustProxy: config.trustProxy === true });
+    await app.register(fastifyMultipart);
+    await app.register(fastifyGuard, { ...options, mode: 'scan' });
+    return fastifyRoutes(app, routes, config, async (request) => {
+      if (!request.isMultipart()) return {};
+      const { files } = await request.saveRequestFiles();
+      const described = files.map((f) => ({
+        fieldname: f.fieldname,
+        originalname: f.filename,
+        size: statSync(f.filepath).size,
+      }));
+      return { files: described };
+    });
+  },
+};
+
+type Uploaded = { file?: Parameters<typeof describeFile>[0]; files?: unknown };
+
+async function fastifyRoutes(
+  app: FastifyInstance,
+  routes: RouteSpec[],
+  config: { global?: boolean },
+  uploaded: (request: FastifyRequest) => Promise<Uploaded>,
+) {
+  const log: HandlerLog = { runs: 0 };
+  const handler = async (request: FastifyRequest) => {
+    log.runs += 1;
+    const { file, files } = await uploaded(request);
+    return {
+      file: file ? describeFile(file) : undefined,
+      files: describeFiles(files),
+      body: request.body,
+      photodna: request.photodna,
+    };
+  };
+  for (const route of routes) {
+    const photodna = route.use
+      ? (route.use(recorder()) as FastifyRouteGuard)
+      : config.global
+        ? undefined
+        : false;
+    app.post(route.path, { config: { photodna } }, handler);
+  }
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const running = await listening(app.server, app.photodna, log);
+  return { ...running, close: () => closeFastify(app) };
+}
 
 async function closeFastify(app: ReturnType<typeof Fastify>): Promise<void> {
   app.server.closeAllConnections();
