@@ -26,9 +26,9 @@ export function routeEntry(
   core: GuardCore,
   mode: FastifyGuardMode,
   shared: MultipartParser,
-  wanted: FastifyRouteGuard | true | undefined,
+  wanted: FastifyRouteGuard | undefined,
 ): Entry {
-  const { select, ...overrides } = typeof wanted === 'object' ? wanted : {};
+  const { select, ...overrides } = wanted ?? {};
   const hasOverrides = Object.keys(overrides).length > 0;
   const route = hasOverrides
     ? applyRouteOverrides(core.routeConfig, overrides, core.hasStore)
