@@ -193,6 +193,31 @@ describe('examples (smoke)', () => {
     await stopCleanly(app);
   });
 
+  it('fastify: the plugin per route config, request.photodna', async () => {
+    const app = await start('examples/fastify/server.mjs');
+    const ok = await clean(`${app.url}/photos`, 'photo');
+    expect(ok).toMatchObject({ status: 200, body: { received: 'clean.png' } });
+    expect(ok.body.photodna.status).toBe('clean');
+    expect(await known(`${app.url}/photos`, 'photo')).toEqual({ status: 422, body: REJECTED });
+    const flagged = await known(`${app.url}/chat/messages`, 'image');
+    expect(flagged).toMatchObject({ status: 200, body: { images: [] } });
+    expect(flagged.body.photodna.status).toBe('match');
+    expect(app.output()).toMatch(/match: POST \/photos/);
+    expectNoImageBytes(app.output());
+    await stopCleanly(app);
+  });
+
+  it('nextjs-route: POST(request) with guard.check(), the sniffed type on the File', async () => {
+    const app = await start('examples/nextjs-route/server.mjs');
+    const ok = await upload(`${app.url}/upload`, 'photo', CLEAN, 'clean.txt');
+    expect(ok.status).toBe(200);
+    expect(ok.body.received).toEqual({ name: 'clean.txt', type: 'image/png', size: CLEAN.length });
+    expect(ok.body.photodna.status).toBe('clean');
+    expect(await known(`${app.url}/upload`, 'photo')).toEqual({ status: 422, body: REJECTED });
+    expectNoImageBytes(app.output());
+    await stopCleanly(app);
+  });
+
   it('ncmec-report: quarantines, files a test report and the CLI lists it', async () => {
     const quarantine = tempDir();
     const app = await start('examples/ncmec-report/server.mjs', { QUARANTINE_DIR: quarantine });
