@@ -45,12 +45,23 @@ export type AdapterKit<M> = (core: GuardCore, entry: Entry) => M;
 export function createGuard<M extends object>(
   kit: AdapterKit<M>,
   options: GuardOptions | undefined,
+): M & GuardOf<M>;
+/** The same, with framework-specific members added from the guard's core (e.g. `console`). */
+export function createGuard<M extends object, X extends object>(
+  kit: AdapterKit<M>,
+  options: GuardOptions | undefined,
+  extend: (core: GuardCore) => X,
+): M & GuardOf<M> & X;
+export function createGuard<M extends object>(
+  kit: AdapterKit<M>,
+  options: GuardOptions | undefined,
+  extend?: (core: GuardCore) => object,
 ): M & GuardOf<M> {
   const core = wireGuard(options);
   const guard = withHandle(core, routeGuard(kit, core, core.routeConfig)) as M & GuardOf<M>;
   guard.route = (overrides) =>
     routeGuard(kit, core, applyRouteOverrides(core.routeConfig, overrides, core.hasStore));
-  return guard;
+  return extend ? Object.assign(guard, extend(core)) : guard;
 }
 
 /** Gives `target` the guard's `on` / `off` / `once` (chainable) and `close`. */

@@ -117,3 +117,62 @@ describe('Express 4 and Koa 2 mounts', () => {
     await request(server).get('/mod/api/incidents').set('Cookie', c2).expect(200);
   });
 });
+
+describe('guard.console()', () => {
+  it('Express: reviews the guard own store, refuses to start open or without a store', async () => {
+    const dir = await tempDir();
+    const bad = png(200, 200, 11);
+    const sha = createHash('sha256').update(bad).digest('hex');
+    const guard = photodnaGuard({
+      matcher: new RecordingMatcher([sha]),
+      policy: 'quarantine',
+      quarantine: { dir },
+    });
+    try {
+      expect(() => guard.console({} as never)).toThrow(/refusing to start an open console/);
+      const app = express();
+      app.use('/console', guard.console({ token: TOKEN }));
+      app.post('/upload', guard.single('image'), (_req, res) => {
+        res.json({ ok: true });
+      });
+      await request(app).get('/console/api/incidents').expect(401);
+      await request(app).post('/upload').attach('image', bad, 'x.png').expect(422);
+      const cookie = await loginCookie(app, '/console');
+      const list = await request(app)
+        .get('/console/api/incidents')
+        .set('Cookie', cookie)
+        .expect(200);
+      expect(list.body.total).toBe(1);
+      expect(list.body.items[0]).toMatchObject({ sha256: sha, policy: 'quarantine' });
+    } finally {
+      await guard.close();
+    }
+    const storeless = photodnaGuard({ matcher: new RecordingMatcher([]) });
+    expect(() => storeless.console({ token: TOKEN })).toThrow(/'quarantine' option/);
+    await storeless.close();
+  });
+
+  it('Koa: serves the console at its path (default /console)', async () => {
+    const { photodnaGuard: koaGuard } = await import('../../src/koa.js');
+    const dir = await tempDir();
+    const guard = koaGuard({
+      matcher: new RecordingMatcher([]),
+      policy: 'quarantine',
+      quarantine: { dir },
+    });
+    try {
+      const koa = new Koa2();
+      koa.use(guard.console({ token: TOKEN }));
+      const server = koa.callback();
+      await request(server).get('/console/api/incidents').expect(401);
+      const cookie = await loginCookie(server, '/console');
+      const list = await request(server)
+        .get('/console/api/incidents')
+        .set('Cookie', cookie)
+        .expect(200);
+      expect(list.body.total).toBe(0);
+    } finally {
+      await guard.close();
+    }
+  });
+});
