@@ -19,6 +19,12 @@ export interface ScanEvent {
   cached: boolean;
   trackingId?: string;
   route: string;
+  /** Set on scans done later from the durable queue (deferred, re-scans of unchecked files). */
+  deferred?: true;
+  /** The queue job's id (deferred scans only): the host stored it next to its object. */
+  scanId?: string;
+  /** The host's metadata given when the job was enqueued (deferred scans only). */
+  metadata?: Record<string, unknown>;
 }
 
 /** `match`: a file matched a hash list. Carries the bytes for reporting: never log them. */
@@ -34,6 +40,12 @@ export interface MatchEvent {
   matchFlags: MatchFlag[];
   policy: Policy;
   quarantineId?: string;
+  /** Set when the match was found by a deferred scan from the durable queue. */
+  deferred?: true;
+  /** The queue job's id (deferred matches only). */
+  scanId?: string;
+  /** The host's metadata given when the job was enqueued (deferred matches only). */
+  metadata?: Record<string, unknown>;
   /** The image bytes, for reporting; never log them. */
   buffer: Buffer;
   /**

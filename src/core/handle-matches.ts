@@ -10,6 +10,18 @@ export interface MatchedFile {
   file: FileFacts;
   bytes: Buffer;
   result: MatchResult;
+  /**
+   * A match found by a deferred scan: its incident id is derived from the job (so a job run
+   * again after a crash finds its incident already stored instead of storing it twice).
+   */
+  deferred?: DeferredMatch;
+}
+
+/** What a deferred scan adds to its match. */
+export interface DeferredMatch {
+  incidentId: string;
+  scanId: string;
+  metadata?: Record<string, unknown>;
 }
 
 /**
@@ -27,7 +39,7 @@ export async function handleMatches(
   let failure: GuardError | undefined;
   await Promise.all(
     matches.map(async (match) => {
-      const id = randomUUID();
+      const id = match.deferred?.incidentId ?? randomUUID();
       let quarantineId: string | undefined;
       if (policy === 'quarantine') {
         try {
@@ -43,6 +55,7 @@ export async function handleMatches(
       const event = createMatchEvent(deps, ctx, match, policy, {
         id,
         ...(quarantineId === undefined ? {} : { quarantineId }),
+        ...(match.deferred ? { deferred: match.deferred } : {}),
       });
       await runHooks(deps, route, event);
     }),
@@ -58,6 +71,11 @@ async function quarantine(
 ): Promise<string> {
   if (!deps.store)
     throw new Error("policy 'quarantine' was chosen but no quarantine store is configured");
+  if (match.deferred) {
+    // A deferred job run again after a crash: its incident is already stored.
+    const stored = await deps.store.getRecord(id).catch(() => undefined);
+    if (stored) return stored.id;
+  }
   const record = await deps.store.put(
     {
       id,

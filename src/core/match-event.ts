@@ -5,6 +5,7 @@ import type { QuarantineStore } from '../quarantine/types.js';
 import { buildReportBody, credentialsOf } from '../report/body.js';
 import { type ReportSender, reportQuarantined } from '../report/from-record.js';
 import type { FileFacts, MatchResult, Policy, ReporterInfo, ReportResult } from '../types.js';
+import type { DeferredMatch } from './handle-matches.js';
 import type { RequestContext } from './request-context.js';
 
 export interface ReportingDeps {
@@ -21,7 +22,7 @@ export function createMatchEvent(
   ctx: RequestContext,
   match: { file: FileFacts; bytes: Buffer; result: MatchResult },
   policy: Policy,
-  incident: { id: string; quarantineId?: string } = { id: randomUUID() },
+  incident: { id: string; quarantineId?: string; deferred?: DeferredMatch } = { id: randomUUID() },
 ): MatchEvent {
   let first: Promise<ReportResult> | undefined;
   const event: MatchEvent = {
@@ -36,6 +37,15 @@ export function createMatchEvent(
     matchFlags: match.result.matchFlags,
     policy,
     ...(incident.quarantineId === undefined ? {} : { quarantineId: incident.quarantineId }),
+    ...(incident.deferred === undefined
+      ? {}
+      : {
+          deferred: true as const,
+          scanId: incident.deferred.scanId,
+          ...(incident.deferred.metadata === undefined
+            ? {}
+            : { metadata: incident.deferred.metadata }),
+        }),
     buffer: match.bytes,
     report(info = {}, options = {}) {
       if (first && !options.force) return first;
