@@ -6,6 +6,8 @@
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   emulator: () => import('./emulator.js'),
   quarantine: () => import('./quarantine.js'),
+  scan: () => import('./scan.js'),
+  worker: () => import('./worker.js'),
 };
 
 const USAGE = `Usage: photodna-guard <command> [options]
@@ -13,6 +15,8 @@ const USAGE = `Usage: photodna-guard <command> [options]
 Commands:
   emulator      start the local PhotoDNA-compatible emulator
   quarantine    list, show, report, release or purge quarantined incidents
+  scan          backfill: scan existing files at the configured rate (results as JSON lines)
+  worker        run deferred scan jobs from a BullMQ queue on Redis
 
 Run "photodna-guard <command> --help" for a command's options.`;
 

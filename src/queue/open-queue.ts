@@ -10,7 +10,7 @@ export type QueueOption =
    * BullMQ on Redis: any number of workers on any number of machines. `name` defaults to
    * `'photodna-guard-scan'`; `keepDoneDays` defaults to `7`.
    */
-  | { redis: string | RedisClientLike; name?: string; keepDoneDays?: number };
+  | { redis: string | RedisClientLike; name?: string; keepDoneDays?: number; lockMs?: number };
 
 /** Opens the engine an option names (BullMQ and better-sqlite3 are imported only when used). */
 export async function openScanQueue(option: QueueOption): Promise<QueueEngine> {

@@ -5,8 +5,10 @@
  * queue's depth.
  */
 import { readFile } from 'node:fs/promises';
+import { PhotoDnaClient } from '../../src/client/index.js';
 import { openScanQueue } from '../../src/queue/index.js';
 import { createScanWorker } from '../../src/queue/worker.js';
+import type { Matcher } from '../../src/types.js';
 import type { ChildMessage, WorkerSpec } from './worker-processes.js';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as WorkerSpec;
@@ -23,12 +25,33 @@ for (const job of spec.enqueue ?? []) {
   });
 }
 send({ type: 'enqueued' });
-const worker = await createScanWorker({
-  queue,
+// With `hangAfter`, the matcher answers that many calls, then hangs (the parent kills the process
+// mid-job, before any effect of that job).
+let hangAfter = spec.hangAfter;
+const client = new PhotoDnaClient({
   apiKey: spec.apiKey,
   baseUrl: spec.baseUrl,
-  rateLimit: { perSecond: spec.perSecond },
-  client: { retry: { maxAttempts: 8, budgetMs: 60_000 } },
+  rateLimit: {
+    perSecond: spec.perSecond,
+    maxQueue: 10_000,
+    ...('redis' in spec.queue ? { redis: spec.queue.redis } : {}),
+  },
+  retry: { maxAttempts: 8, budgetMs: 60_000 },
+});
+const inner = client.asMatcher();
+const matcher: Matcher = {
+  match: (request) => {
+    if (hangAfter !== undefined && hangAfter-- <= 0) {
+      send({ type: 'hung' });
+      return new Promise(() => undefined);
+    }
+    return inner.match(request);
+  },
+  close: () => client.close(),
+};
+const worker = await createScanWorker({
+  queue,
+  matcher,
   quarantine: { dir: spec.quarantineDir },
   concurrency: spec.concurrency,
   autoStart: spec.consume !== false,

@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { EmulatorCall, EmulatorOptions } from '../../src/emulator/types.js';
 import type { QueueOption } from '../../src/queue/index.js';
 
 /** Starts and drives `worker-process.ts` children for the queue tests. */
@@ -14,15 +15,17 @@ export interface WorkerSpec {
   quarantineDir: string;
   concurrency: number;
   consume?: boolean;
+  /** Answer this many matches, then hang (and say `hung`). */
+  hangAfter?: number;
   enqueue?: Array<{ scanId: string; path: string }>;
 }
 
 export type ChildMessage =
-  | { type: 'ready' | 'enqueued' }
+  | { type: 'ready' | 'enqueued' | 'hung' }
   | { type: 'depth'; waiting: number; active: number; oldestAgeMs: number }
   | {
       type: 'event';
-      name: 'scan' | 'match' | 'quarantine' | 'error';
+      name: 'scan' | 'match' | 'quarantine' | 'error' | 'hung';
       scanId?: string;
       outcome?: string;
       deferred?: boolean;
@@ -57,6 +60,7 @@ export function startWorkerProcess(
     child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
     child.on('message', (message: ChildMessage) => {
       if (message.type === 'event') events.push({ ...message, worker: index });
+      if (message.type === 'hung') events.push({ type: 'event', name: 'hung', worker: index });
       if (message.type === 'depth') depthWaiter?.(message);
       if (message.type !== 'ready') return;
       resolve({
@@ -90,4 +94,43 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+const EMULATOR = fileURLToPath(new URL('./emulator-process.ts', import.meta.url));
+
+export interface EmulatorProcess {
+  url: string;
+  calls(): Promise<EmulatorCall[]>;
+  close(): Promise<void>;
+}
+
+/** Starts the emulator in a child process (see `emulator-process.ts`). */
+export function startEmulatorProcess(options: EmulatorOptions): Promise<EmulatorProcess> {
+  const child = fork(EMULATOR, [JSON.stringify(options)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`emulator exited early (${code})`)));
+    child.once('message', (message: { type: string; url: string }) => {
+      resolve({
+        url: message.url,
+        calls: () =>
+          new Promise((done) => {
+            const onMessage = (answer: { type: string; calls: EmulatorCall[] }) => {
+              if (answer.type !== 'calls') return;
+              child.off('message', onMessage);
+              done(answer.calls);
+            };
+            child.on('message', onMessage);
+            child.send({ type: 'calls' });
+          }),
+        close: async () => {
+          if (child.exitCode === null) child.send({ type: 'close' });
+          await exited;
+        },
+      });
+    });
+  });
 }
