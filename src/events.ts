@@ -60,6 +60,16 @@ export interface QuarantineEvent {
   record: QuarantineRecord;
 }
 
+/** `report`: an NCMEC report was filed through `event.report()` (or the attempt failed). */
+export interface ReportEvent {
+  /** The incident (`MatchEvent.id`). */
+  incident: string;
+  route: string;
+  ok: boolean;
+  /** The service's status code (3000 = OK), when it answered. */
+  statusCode?: number;
+}
+
 /** `reject`: a request was rejected because of a file or the multipart body. */
 export interface RejectEvent {
   code: ErrorCode;
@@ -86,6 +96,7 @@ export interface GuardEventMap {
   scan: ScanEvent;
   match: MatchEvent;
   quarantine: QuarantineEvent;
+  report: ReportEvent;
   reject: RejectEvent;
   error: ErrorEvent;
 }

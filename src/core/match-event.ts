@@ -80,24 +80,34 @@ async function sendReport(
     }
     const sender = deps.sender();
     const complete = info as ReporterInfo;
+    let result: ReportResult;
     if (event.quarantineId && deps.store) {
-      return await reportQuarantined({
+      result = await reportQuarantined({
         store: deps.store,
         id: event.quarantineId,
         sender,
         info: complete,
         force,
       });
+    } else {
+      const subject = {
+        bytes: event.buffer,
+        file: event.file,
+        ip: event.ip,
+        receivedAt: event.receivedAt,
+      };
+      result = await sender.report(buildReportBody(subject, complete), credentialsOf(complete));
     }
-    const subject = {
-      bytes: event.buffer,
-      file: event.file,
-      ip: event.ip,
-      receivedAt: event.receivedAt,
-    };
-    return await sender.report(buildReportBody(subject, complete), credentialsOf(complete));
+    deps.events.emit('report', {
+      incident: event.id,
+      route: event.route,
+      ok: result.statusCode === 3000,
+      statusCode: result.statusCode,
+    });
+    return result;
   } catch (error) {
     const err = toError(error);
+    deps.events.emit('report', { incident: event.id, route: event.route, ok: false });
     deps.events.emit('error', {
       error: err,
       stage: 'report',
