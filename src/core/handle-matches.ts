@@ -6,6 +6,12 @@ import { rejectAfter, withTimeout } from './abortable.js';
 import { createMatchEvent, type ReportingDeps } from './match-event.js';
 import type { RequestContext } from './request-context.js';
 
+/** What a match needs to know of its request (a deferred scan has no live request). */
+export type IncidentContext = Pick<
+  RequestContext,
+  'route' | 'method' | 'ip' | 'userAgent' | 'receivedAt'
+>;
+
 export interface MatchedFile {
   file: FileFacts;
   bytes: Buffer;
@@ -31,7 +37,7 @@ export interface DeferredMatch {
  */
 export async function handleMatches(
   deps: ReportingDeps,
-  ctx: RequestContext,
+  ctx: IncidentContext,
   route: RouteConfig,
   policy: Policy,
   matches: MatchedFile[],
@@ -65,7 +71,7 @@ export async function handleMatches(
 
 async function quarantine(
   deps: ReportingDeps,
-  ctx: RequestContext,
+  ctx: IncidentContext,
   match: MatchedFile,
   id: string,
 ): Promise<string> {
@@ -97,7 +103,7 @@ async function quarantine(
 
 function storeFailure(
   deps: ReportingDeps,
-  ctx: RequestContext,
+  ctx: IncidentContext,
   file: FileFacts,
   error: unknown,
 ): GuardError {

@@ -5,8 +5,7 @@ import type { QuarantineStore } from '../quarantine/types.js';
 import { buildReportBody, credentialsOf } from '../report/body.js';
 import { type ReportSender, reportQuarantined } from '../report/from-record.js';
 import type { FileFacts, MatchResult, Policy, ReporterInfo, ReportResult } from '../types.js';
-import type { DeferredMatch } from './handle-matches.js';
-import type { RequestContext } from './request-context.js';
+import type { DeferredMatch, IncidentContext } from './handle-matches.js';
 
 export interface ReportingDeps {
   events: GuardEvents;
@@ -19,7 +18,7 @@ export interface ReportingDeps {
 /** Builds the `match` event for one matched file, with its memoized `report()`. */
 export function createMatchEvent(
   deps: ReportingDeps,
-  ctx: RequestContext,
+  ctx: IncidentContext,
   match: { file: FileFacts; bytes: Buffer; result: MatchResult },
   policy: Policy,
   incident: { id: string; quarantineId?: string; deferred?: DeferredMatch } = { id: randomUUID() },

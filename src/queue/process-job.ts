@@ -4,9 +4,8 @@
  * `match` listeners, `onMatch`). Returns whether the job is done or must be tried again later.
  */
 import { createHash } from 'node:crypto';
-import { handleMatches } from '../core/handle-matches.js';
+import { handleMatches, type IncidentContext } from '../core/handle-matches.js';
 import type { ReportingDeps } from '../core/match-event.js';
-import type { RequestContext } from '../core/request-context.js';
 import { validateFile } from '../core/validate-file.js';
 import { GuardError, toGuardError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
@@ -44,7 +43,7 @@ export function incidentIdOf(scanId: string): string {
 }
 
 export async function processJob(deps: JobDeps, job: ClaimedJob): Promise<JobResult> {
-  const ctx = contextOf(job, deps.closing);
+  const ctx = contextOf(job);
   let bytes: Buffer;
   try {
     bytes = await bytesOf(deps, job);
@@ -133,16 +132,14 @@ async function bytesOf(deps: JobDeps, job: ClaimedJob): Promise<Buffer> {
   });
 }
 
-function contextOf(job: ClaimedJob, signal: AbortSignal): RequestContext {
+function contextOf(job: ClaimedJob): IncidentContext {
   const { uploader } = job;
   return {
     route: uploader.route,
     method: uploader.method,
     ip: uploader.ip,
-    ...(uploader.userAgent === undefined ? {} : { userAgent: uploader.userAgent }),
+    userAgent: uploader.userAgent,
     receivedAt: new Date(uploader.receivedAt),
-    signal,
-    raw: undefined,
   };
 }
 
@@ -156,7 +153,7 @@ function deferredFields(job: ClaimedJob) {
 
 function invalid(
   deps: JobDeps,
-  ctx: RequestContext,
+  ctx: IncidentContext,
   job: ClaimedJob,
   error: GuardError,
   file?: FileFacts,
@@ -178,7 +175,7 @@ function invalid(
 function retryLater(
   deps: JobDeps,
   job: ClaimedJob,
-  ctx: RequestContext,
+  ctx: IncidentContext,
   error: GuardError,
   what: string,
   file?: FileFacts,
