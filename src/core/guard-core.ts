@@ -1,6 +1,7 @@
 import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
 import type { GuardConfig, RouteConfig } from '../options.js';
 import type { QuarantineStore } from '../quarantine/types.js';
+import type { ScanQueue } from '../queue/types.js';
 import type { ReportSender } from '../report/from-record.js';
 import type { Matcher } from '../types.js';
 import { decide } from './decide.js';
@@ -18,6 +19,8 @@ export interface CoreParts {
   store: QuarantineStore | undefined;
   /** Sends NCMEC reports; absent when no API key is configured. */
   sender: (() => ReportSender) | undefined;
+  /** The durable queue of deferred scans (`queue` option). */
+  queue?: ScanQueue | undefined;
   /** Releases what the wiring built besides the matcher (a lazily made report client). */
   close?: () => Promise<void>;
 }
@@ -32,6 +35,7 @@ export class GuardCore {
   readonly events: GuardEvents;
   readonly routeConfig: RouteConfig;
   readonly hasStore: boolean;
+  readonly hasQueue: boolean;
   readonly #deps: ScanDeps;
   readonly #close: (() => Promise<void>) | undefined;
 
@@ -51,8 +55,10 @@ export class GuardCore {
       onMatch: config.onMatch,
       rejectionBody: config.rejectionBody,
       limits: config.limits,
+      defer: config.defer,
     };
     this.hasStore = parts.store !== undefined;
+    this.hasQueue = parts.queue !== undefined;
     this.#close = parts.close;
     this.#deps = {
       matcher: parts.matcher,
@@ -61,6 +67,7 @@ export class GuardCore {
       store: parts.store,
       reporter: config.reporter,
       sender: parts.sender,
+      queue: parts.queue,
     };
   }
 

@@ -13,6 +13,7 @@ import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
 import { type Limits, limitsSchema, type RouteConfig } from '../options.js';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import type { QuarantineStore } from '../quarantine/types.js';
+import type { ReportSender } from '../report/from-record.js';
 import type { Logger, Matcher, Policy, ReporterInfo } from '../types.js';
 import type { QueueOption } from './open-queue.js';
 import { processJob } from './process-job.js';
@@ -64,6 +65,8 @@ export interface ScanWorkerOptions {
   reporter?: Partial<ReporterInfo>;
   /** A pino-compatible logger. Defaults to silent. */
   logger?: Logger;
+  /** Sends `event.report()`s. Defaults to the worker's PhotoDNA client (none with a custom `matcher`). */
+  sender?: () => ReportSender;
   /** Emit on this emitter (e.g. a guard's, to share listeners and metrics). Defaults to a new one. */
   events?: GuardEvents;
   /** Start consuming at once. Defaults to `true`. */
@@ -97,6 +100,7 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
     onMatch: options.onMatch,
     rejectionBody: undefined,
     limits: limitsSchema.parse(options.limits ?? {}),
+    defer: false,
   };
   const closing = new AbortController();
   const deps = {
@@ -105,7 +109,7 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
     reporting: {
       events,
       store,
-      sender: client ? () => client : undefined,
+      sender: options.sender ?? (client ? () => client : undefined),
       reporter: options.reporter,
     },
     route,
@@ -137,7 +141,8 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
       closed ??= (async () => {
         closing.abort();
         await consumer?.close();
-        await matcher.close?.();
+        // A given matcher belongs to the caller (e.g. the guard's, shared with its routes).
+        if (!options.matcher) await matcher.close?.();
         if (opened.owned) await opened.queue.close();
       })();
       return closed;

@@ -85,6 +85,7 @@ describe('applyRouteOverrides', () => {
     onMatch: base.onMatch,
     rejectionBody: base.rejectionBody,
     limits: base.limits,
+    defer: base.defer,
   };
 
   it('overrides only what is given, merging limits', () => {
