@@ -41,6 +41,7 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
     store,
     sender,
     queue,
+    limiter: client,
     close: async () => {
       await (await worker)?.close();
       if (queue instanceof LazyQueue) await queue.close();

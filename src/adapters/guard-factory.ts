@@ -9,6 +9,7 @@ import {
   type RouteConfig,
   type RouteOverrides,
 } from '../options.js';
+import type { ScanQueue } from '../queue/types.js';
 import { wireGuard } from '../wiring.js';
 
 /** multer's selectors plus `scan()`, each returning the framework's middleware `M`. */
@@ -30,6 +31,13 @@ export interface GuardOf<M> extends GuardMethods<M> {
   on<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   off<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   once<E extends GuardEventName>(name: E, listener: Listener<E>): this;
+  /**
+   * This guard's metrics in Prometheus text format (scans, matches, calls, 429s, retries,
+   * latency, cache hit ratio, queue depths; see `photodna-guard/metrics`). Created on first call.
+   */
+  metrics(): Promise<string>;
+  /** The durable queue of deferred scans (`queue` option), e.g. to enqueue host references. */
+  readonly queue: ScanQueue | undefined;
   /** Stops timers and connections; resolves when idle. */
   close(): Promise<void>;
 }
@@ -45,7 +53,11 @@ export function createGuard<M extends object>(
   const core = wireGuard(options);
   const guard = routeGuard(kit, core, core.routeConfig) as M & GuardOf<M>;
   guard.route = (overrides) =>
-    routeGuard(kit, core, applyRouteOverrides(core.routeConfig, overrides, core.hasStore, core.hasQueue));
+    routeGuard(
+      kit,
+      core,
+      applyRouteOverrides(core.routeConfig, overrides, core.hasStore, core.hasQueue),
+    );
   guard.on = (name, listener) => {
     core.events.on(name, listener);
     return guard;
@@ -58,6 +70,8 @@ export function createGuard<M extends object>(
     core.events.once(name, listener);
     return guard;
   };
+  guard.metrics = () => core.metrics();
+  Object.defineProperty(guard, 'queue', { value: core.queue, enumerable: true });
   guard.close = () => core.close();
   return guard;
 }

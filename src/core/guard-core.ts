@@ -1,4 +1,5 @@
 import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
+import type { GuardMetrics } from '../metrics/guard-metrics.js';
 import type { GuardConfig, RouteConfig } from '../options.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import type { ScanQueue } from '../queue/types.js';
@@ -21,6 +22,8 @@ export interface CoreParts {
   sender: (() => ReportSender) | undefined;
   /** The durable queue of deferred scans (`queue` option). */
   queue?: ScanQueue | undefined;
+  /** What holds the synchronous rate-limiter queue (the PhotoDNA client), for metrics. */
+  limiter?: { readonly queued: number } | undefined;
   /** Releases what the wiring built besides the matcher (a lazily made report client). */
   close?: () => Promise<void>;
 }
@@ -36,6 +39,9 @@ export class GuardCore {
   readonly routeConfig: RouteConfig;
   readonly hasStore: boolean;
   readonly hasQueue: boolean;
+  readonly queue: ScanQueue | undefined;
+  readonly #limiter: { readonly queued: number } | undefined;
+  #metrics: Promise<GuardMetrics> | undefined;
   readonly #deps: ScanDeps;
   readonly #close: (() => Promise<void>) | undefined;
 
@@ -59,6 +65,9 @@ export class GuardCore {
     };
     this.hasStore = parts.store !== undefined;
     this.hasQueue = parts.queue !== undefined;
+    this.queue = parts.queue;
+    this.#limiter = parts.limiter;
+    this.#metrics = undefined;
     this.#close = parts.close;
     this.#deps = {
       matcher: parts.matcher,
@@ -76,7 +85,19 @@ export class GuardCore {
     return decide(this.#deps, entry, view);
   }
 
+  /** The Prometheus text exposition of this guard's metrics (collected from the first call on). */
+  async metrics(): Promise<string> {
+    this.#metrics ??= import('../metrics/guard-metrics.js').then(({ createGuardMetrics }) =>
+      createGuardMetrics(this.events, {
+        ...(this.queue ? { queue: this.queue } : {}),
+        ...(this.#limiter ? { limiter: this.#limiter } : {}),
+      }),
+    );
+    return (await this.#metrics).metrics();
+  }
+
   async close(): Promise<void> {
+    (await this.#metrics?.catch(() => undefined))?.close();
     await Promise.all([this.#deps.matcher.close?.(), this.#close?.()]);
   }
 }

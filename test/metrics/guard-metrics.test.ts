@@ -100,4 +100,30 @@ describe('createGuardMetrics', () => {
     expect(value(text, 'photodna_guard_throttled_total{operation="match"}')).toBe(1);
     expect(value(text, 'photodna_guard_deferred_waiting')).toBe(1);
   });
+
+  it('guard.metrics() exposes the same, with the deferred queue of the guard', async () => {
+    const guard = photodnaGuard(
+      service.options({ queue: { dir: join(root, 'guard-queue') }, queueWorker: false }),
+    );
+    const app = express();
+    app.post('/upload', guard.route({ defer: true }).any(), (_req, res) => {
+      res.json({});
+    });
+    expect(await guard.metrics()).toMatch(/photodna_guard_deferred_waiting 0/);
+    await request(app)
+      .post('/upload')
+      .attach('file', png(200, 200, 4545), 'a.png')
+      .expect(200);
+    await request(app)
+      .post('/upload')
+      .attach('file', png(20, 20, 1), 'b.png')
+      .expect(422);
+    const text = await guard.metrics();
+    expect(value(text, 'photodna_guard_deferred_waiting')).toBe(1);
+    expect(
+      value(text, 'photodna_guard_rejections_total{code="IMAGE_TOO_SMALL",route="/upload"}'),
+    ).toBe(1);
+    expect(guard.queue?.engine).toBe('embedded');
+    await guard.close();
+  });
 });
