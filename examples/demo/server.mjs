@@ -1,5 +1,8 @@
 // The demo: a local PhotoDNA emulator plus an Express app with an upload page.
 // Run with `npm start` from the repository root (no PhotoDNA key needed).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 import { photodnaGuard } from 'photodna-guard';
 import { startEmulator, testImages } from 'photodna-guard/emulator';
@@ -12,12 +15,14 @@ const guard = photodnaGuard({
   apiKey: 'demo-key', // the emulator accepts any non-empty key
   baseUrl: emulator.url,
   policy: 'block',
+  // Deferred scans (POST /upload-deferred) wait here; the guard's own worker scans them.
+  queue: { dir: mkdtempSync(join(tmpdir(), 'photodna-demo-queue-')) },
 });
 
 guard.on('match', (event) => {
   // Never log event.buffer: it holds the matched image.
   console.log(
-    `[match] ${event.method} ${event.route} from ${event.ip}: ${event.file.originalname} ` +
+    `[match]${event.deferred ? ` (deferred scan ${event.scanId})` : ''} ${event.method} ${event.route} from ${event.ip}: ${event.file.originalname} ` +
       `(${event.file.mimetype}, ${event.file.width}x${event.file.height}, sha256 ${event.file.sha256.slice(0, 16)}…) ` +
       `tracking ${event.trackingId}, flags ${JSON.stringify(event.matchFlags)}`,
   );
@@ -27,7 +32,7 @@ guard.on('reject', (event) =>
 );
 guard.on('scan', (event) =>
   console.log(
-    `[scan] ${event.file.originalname}: ${event.outcome} in ${event.durationMs.toFixed(1)} ms${event.cached ? ' (cached)' : ''}`,
+    `[scan]${event.deferred ? ` (deferred scan ${event.scanId})` : ''} ${event.file.originalname}: ${event.outcome} in ${event.durationMs.toFixed(1)} ms${event.cached ? ' (cached)' : ''}`,
   ),
 );
 guard.on('error', (event) => console.error(`[error] ${event.stage}: ${event.error.message}`));
@@ -42,6 +47,10 @@ app.get('/test-images/:name', (req, res) => {
   res.type('png').attachment(image.name).send(image.bytes);
 });
 app.post('/upload', guard.single('image'), (req, res) => {
+  res.json({ accepted: true, photodna: req.photodna });
+});
+// Deferred: accepted at once as 'pending' with a scanId; the scan (and any match) follows.
+app.post('/upload-deferred', guard.route({ defer: true }).single('image'), (req, res) => {
   res.json({ accepted: true, photodna: req.photodna });
 });
 

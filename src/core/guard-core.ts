@@ -98,6 +98,8 @@ export class GuardCore {
 
   async close(): Promise<void> {
     (await this.#metrics?.catch(() => undefined))?.close();
-    await Promise.all([this.#deps.matcher.close?.(), this.#close?.()]);
+    // The wiring's part first: a deferred-scan worker stops before the matcher it uses closes.
+    await this.#close?.();
+    await this.#deps.matcher.close?.();
   }
 }
