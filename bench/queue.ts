@@ -230,11 +230,21 @@ async function manifestRss(lines: number): Promise<number> {
   return kib / 1024;
 }
 
+/** `BENCH_PARTS=overhead,engines,backfill,rss` picks parts (default: all). */
+const parts = new Set((process.env.BENCH_PARTS ?? 'overhead,engines,backfill,rss').split(','));
 try {
-  await overhead(2000);
-  await engines(Number(process.env.BENCH_ENGINE_JOBS ?? 200));
-  await backfill(1000, 0);
-  await backfill(700, 300);
+  if (parts.has('overhead')) await overhead(2000);
+  if (parts.has('engines')) await engines(Number(process.env.BENCH_ENGINE_JOBS ?? 200));
+  if (parts.has('backfill')) {
+    await backfill(1000, 0);
+    await backfill(700, 300);
+  }
+  if (parts.has('rss')) await rss();
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
+
+async function rss(): Promise<void> {
   const small = await manifestRss(1_000);
   const large = await manifestRss(1_000_000);
   row('scan --resume over 1,000 finished lines: peak RSS', `${small.toFixed(0)} MiB`);
@@ -242,8 +252,6 @@ try {
     'scan --resume over 1,000,000 finished lines: peak RSS',
     `${large.toFixed(0)} MiB (${(((large - small) * 1024 * 1024) / 999_000).toFixed(0)} bytes per extra line)`,
   );
-} finally {
-  rmSync(root, { recursive: true, force: true });
 }
 process.stdout.write(
   `\n| measurement | result |\n|---|---|\n${rows.map(([a, b]) => `| ${a} | ${b} |`).join('\n')}\n`,

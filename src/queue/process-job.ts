@@ -128,7 +128,7 @@ async function bytesOf(deps: JobDeps, job: ClaimedJob): Promise<Buffer> {
   }
   throw new GuardError('SCAN_UNAVAILABLE', {
     reason: 'not-configured',
-    detail: `unsupported job source ${source.kind}`,
+    detail: `unsupported job source ${(source as { kind: string }).kind}`,
   });
 }
 

@@ -14,10 +14,8 @@ export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
     stored = { kind: 'bytes' };
   } else if (source?.kind === 'ref' && typeof source.ref === 'string' && source.ref) {
     stored = { kind: 'ref', ref: source.ref };
-  } else if (source?.kind === 'url' && /^https?:\/\//i.test(String(source.url))) {
-    stored = { kind: 'url', url: source.url };
   } else {
-    throw new TypeError("source must be { kind: 'bytes' | 'ref' | 'url', ... }");
+    throw new TypeError("source must be { kind: 'bytes', bytes } or { kind: 'ref', ref }");
   }
   const uploader = input.uploader ?? {};
   return {

@@ -9,9 +9,7 @@ export type JobSource =
   /** A private copy of the bytes, kept by the engine until the job is done. */
   | { kind: 'bytes'; bytes: Uint8Array }
   /** A reference the host resolves with the worker's `load(ref)` function (its own storage). */
-  | { kind: 'ref'; ref: string }
-  /** A public URL, sent to PhotoDNA's Match-by-URL form (the service fetches the image). */
-  | { kind: 'url'; url: string };
+  | { kind: 'ref'; ref: string };
 
 /** Who uploaded the file, for the `match` event and the quarantine record. */
 export interface UploaderContext {
@@ -42,7 +40,7 @@ export interface ScanJobInput {
 /** A job as stored (JSON-safe): the bytes live apart, in the engine's byte store. */
 export interface StoredJob {
   scanId: string;
-  source: { kind: 'bytes' } | { kind: 'ref'; ref: string } | { kind: 'url'; url: string };
+  source: { kind: 'bytes' } | { kind: 'ref'; ref: string };
   field: string;
   originalname: string;
   metadata?: Record<string, unknown>;

@@ -117,6 +117,35 @@ describe('embedded queue, one process', () => {
     await queue.close();
   });
 
+  it("a 'ref' job is resolved by the worker's load(ref)", async () => {
+    const queue = await openScanQueue({ dir: fresh('queue') });
+    const stored = new Map([['media/42', png(200, 200, 4242)]]);
+    const asked: string[] = [];
+    const worker = await createScanWorker({
+      queue,
+      apiKey: 'ref-key',
+      baseUrl: emulator.url,
+      load: async (ref) => {
+        asked.push(ref);
+        return stored.get(ref) as Buffer;
+      },
+    });
+    const scans: ScanEvent[] = [];
+    worker.on('scan', (e) => {
+      scans.push(e);
+    });
+    await queue.enqueue({
+      scanId: 'post-42',
+      source: { kind: 'ref', ref: 'media/42' },
+      metadata: { post: 42 },
+    });
+    await until(() => scans.length === 1, 'the ref scan');
+    expect(asked).toEqual(['media/42']);
+    expect(scans[0]).toMatchObject({ scanId: 'post-42', outcome: 'clean', metadata: { post: 42 } });
+    await worker.close();
+    await queue.close();
+  });
+
   it('a second process cannot open the same queue (single process)', async () => {
     const dir = fresh('queue');
     const queue = await openScanQueue({ dir });
