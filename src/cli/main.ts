@@ -8,6 +8,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   quarantine: () => import('./quarantine.js'),
   scan: () => import('./scan.js'),
   worker: () => import('./worker.js'),
+  pdq: () => import('./pdq.js'),
 };
 
 const USAGE = `Usage: photodna-guard <command> [options]
@@ -17,6 +18,7 @@ Commands:
   quarantine    list, show, report, release or purge quarantined incidents
   scan          backfill: scan existing files at the configured rate (results as JSON lines)
   worker        run deferred scan jobs from a BullMQ queue on Redis
+  pdq           PDQ hashes of image files (hash) and matches against local lists (match)
 
 Run "photodna-guard <command> --help" for a command's options.`;
 
