@@ -49,7 +49,7 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
     },
   });
   if (queue && runsWorker(config)) {
-    worker = startWorker(core, config, queue, { matcher, store, sender });
+    worker = startWorker(core, config, queue, { store, sender });
   }
   return core;
 }
@@ -72,7 +72,7 @@ async function startWorker(
   core: GuardCore,
   config: GuardConfig,
   queue: ScanQueue,
-  parts: Pick<CoreParts, 'matcher' | 'store' | 'sender'>,
+  parts: Pick<CoreParts, 'store' | 'sender'>,
 ): Promise<ScanWorker | undefined> {
   try {
     const engine = queue instanceof LazyQueue ? await queue.opened : (queue as QueueEngine);
@@ -82,7 +82,7 @@ async function startWorker(
     const { createScanWorker } = await import('./queue/worker.js');
     return await createScanWorker({
       queue: engine,
-      matcher: parts.matcher,
+      matcher: core.deferredMatcher(),
       events: core.events,
       ...(parts.store ? { quarantine: parts.store } : {}),
       ...(parts.sender ? { sender: parts.sender } : {}),

@@ -11,6 +11,7 @@ import { logEvents } from './log-events.js';
 import type { Outcome } from './outcome.js';
 import type { RequestView } from './request-view.js';
 import { ResultCache } from './result-cache.js';
+import { checkedResult } from './scan-file.js';
 import type { ScanDeps } from './scan-request.js';
 
 /** What the wiring (src/wiring.ts) hands the core: back ends built, nothing read from the environment. */
@@ -83,6 +84,26 @@ export class GuardCore {
   /** Decides one request seen through `view` at `entry`; never answers it itself. */
   decide(entry: Entry, view: RequestView): Promise<Outcome> {
     return decide(this.#deps, entry, view);
+  }
+
+  /**
+   * The matcher for this guard's deferred-scan worker: the guard's own (same rate limiter)
+   * through the guard's dedup cache, so a re-uploaded image queued twice costs one call.
+   */
+  deferredMatcher(): Matcher {
+    const { cache, matcher } = this.#deps;
+    if (!cache) return matcher;
+    return {
+      match: async (request) =>
+        (
+          await cache.lookup(
+            request.file.sha256,
+            // Checked before it is cached: synchronous scans read the cache too.
+            () => matcher.match(request).then(checkedResult),
+            request.signal,
+          )
+        ).result,
+    };
   }
 
   /** The Prometheus text exposition of this guard's metrics (collected from the first call on). */

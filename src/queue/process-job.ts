@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { handleMatches, type IncidentContext } from '../core/handle-matches.js';
 import type { ReportingDeps } from '../core/match-event.js';
+import { checkedResult } from '../core/scan-file.js';
 import { validateFile } from '../core/validate-file.js';
 import { GuardError, toGuardError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
@@ -62,12 +63,14 @@ export async function processJob(deps: JobDeps, job: ClaimedJob): Promise<JobRes
   const started = performance.now();
   let result: MatchResult;
   try {
-    result = await deps.matcher.match({
-      bytes,
-      contentType: file.mimetype,
-      file,
-      signal: AbortSignal.any([deps.closing, AbortSignal.timeout(deps.route.scanTimeoutMs)]),
-    });
+    result = checkedResult(
+      await deps.matcher.match({
+        bytes,
+        contentType: file.mimetype,
+        file,
+        signal: AbortSignal.any([deps.closing, AbortSignal.timeout(deps.route.scanTimeoutMs)]),
+      }),
+    );
   } catch (error) {
     const guardError = toGuardError(error);
     if (INVALID_CODES.has(guardError.code)) return invalid(deps, ctx, job, guardError, file);

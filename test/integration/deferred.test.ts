@@ -122,6 +122,22 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
     await until(() => ids.every((id) => scans.some((s) => s.scanId === id)), 'the overflow scans');
   });
 
+  it('the same image deferred twice costs one call (the guard’s dedup cache)', async () => {
+    const { server, scans } = await start({ defer: true });
+    const key = emu.emulator.calls.length;
+    const image = fresh();
+    const first = (await request(server.url)
+      .post('/upload')
+      .attach('f', image, 'a.png')) as Pending;
+    const second = (await request(server.url)
+      .post('/upload')
+      .attach('f', image, 'b.png')) as Pending;
+    const ids = [first, second].map((a) => a.body.photodna.files[0]?.scanId as string);
+    expect(new Set(ids).size).toBe(2);
+    await until(() => ids.every((id) => scans.some((s) => s.scanId === id)), 'both jobs');
+    expect(emu.emulator.calls.length - key).toBe(1);
+  });
+
   it('guard.route({ defer }) needs the guard’s queue', async () => {
     const server = await adapter.start(emu.options({}), [{ path: '/upload' }], { global: true });
     running.push(server);
