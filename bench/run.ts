@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { cache } from './cache.js';
 import type { Benchmark, BenchSettings } from './lib/benchmark.js';
 import { printTable, type Row } from './lib/table.js';
+import { matchHash } from './match-hash.js';
 import { memory } from './memory.js';
 import { pdqHashBench } from './pdq-hash.js';
 import { pdqIndex } from './pdq-index.js';
@@ -17,6 +18,7 @@ const ALL: readonly Benchmark[] = [
   validation,
   throughput,
   rate,
+  matchHash,
   cache,
   memory,
   pdqIndex,

@@ -25,9 +25,8 @@ export interface GuardMethods<M> {
 
 export type RouteGuardOf<M> = M & GuardMethods<M>;
 
-export interface GuardOf<M> extends GuardMethods<M> {
-  /** Route-scoped middleware with some options overridden; shares the client, limiter, cache and events. */
-  route(overrides: RouteOverrides): RouteGuardOf<M>;
+/** The guard's typed events and its lifetime, whatever the framework. */
+export interface GuardHandle {
   on<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   off<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   once<E extends GuardEventName>(name: E, listener: Listener<E>): this;
@@ -42,6 +41,11 @@ export interface GuardOf<M> extends GuardMethods<M> {
   close(): Promise<void>;
 }
 
+export interface GuardOf<M> extends GuardMethods<M>, GuardHandle {
+  /** Route-scoped middleware with some options overridden; shares the client, limiter, cache and events. */
+  route(overrides: RouteOverrides): RouteGuardOf<M>;
+}
+
 /** How an adapter makes its middleware: one per entry, applying what `core.decide` answers. */
 export type AdapterKit<M> = (core: GuardCore, entry: Entry) => M;
 
@@ -51,29 +55,35 @@ export function createGuard<M extends object>(
   options: GuardOptions | undefined,
 ): M & GuardOf<M> {
   const core = wireGuard(options);
-  const guard = routeGuard(kit, core, core.routeConfig) as M & GuardOf<M>;
+  const guard = withHandle(core, routeGuard(kit, core, core.routeConfig)) as M & GuardOf<M>;
   guard.route = (overrides) =>
     routeGuard(
       kit,
       core,
       applyRouteOverrides(core.routeConfig, overrides, core.hasStore, core.hasQueue),
     );
-  guard.on = (name, listener) => {
-    core.events.on(name, listener);
-    return guard;
-  };
-  guard.off = (name, listener) => {
-    core.events.off(name, listener);
-    return guard;
-  };
-  guard.once = (name, listener) => {
-    core.events.once(name, listener);
-    return guard;
-  };
-  guard.metrics = () => core.metrics();
-  Object.defineProperty(guard, 'queue', { value: core.queue, enumerable: true });
-  guard.close = () => core.close();
   return guard;
+}
+
+/** Gives `target` the guard's `on` / `off` / `once` (chainable) and `close`. */
+export function withHandle<T extends object>(core: GuardCore, target: T): T & GuardHandle {
+  const handle = target as T & GuardHandle;
+  handle.on = (name, listener) => {
+    core.events.on(name, listener);
+    return handle;
+  };
+  handle.off = (name, listener) => {
+    core.events.off(name, listener);
+    return handle;
+  };
+  handle.once = (name, listener) => {
+    core.events.once(name, listener);
+    return handle;
+  };
+  handle.metrics = () => core.metrics();
+  Object.defineProperty(handle, 'queue', { value: core.queue, enumerable: true });
+  handle.close = () => core.close();
+  return handle;
 }
 
 function routeGuard<M extends object>(

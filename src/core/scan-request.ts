@@ -222,5 +222,7 @@ function toScannedFile(
   };
   if (result) scanned.trackingId = result.trackingId;
   if (scanId !== undefined) scanned.scanId = scanId;
+  // The PDQ facts, when a PDQ back end hashed the file (also when another back end failed).
+  if (file.pdq) scanned.pdq = file.pdq;
   return scanned;
 }

@@ -53,15 +53,20 @@ describe('the packed package in a fresh project', () => {
 import { photodnaGuard, PhotoDnaClient, GuardError } from 'photodna-guard';
 import { photodnaGuard as koaGuard } from 'photodna-guard/koa';
 import { startEmulator } from 'photodna-guard/emulator';
+import { photodnaGuard as fastifyPlugin } from 'photodna-guard/fastify';
+import { photodnaGuard as fetchGuard } from 'photodna-guard/fetch';
+import { photodnaGuard as honoGuard } from 'photodna-guard/hono';
 const guard = photodnaGuard({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9' });
 const app = express();
 app.use(guard);
 console.log(typeof guard.single, typeof PhotoDnaClient, typeof GuardError, typeof koaGuard, typeof startEmulator);
+// The framework subpaths load without their framework installed (they import its types only).
+console.log(typeof fastifyPlugin, typeof fetchGuard, typeof honoGuard);
 await guard.close();
 `,
     );
     expect(run('node', ['esm.mjs'], project).trim()).toBe(
-      'function function function function function',
+      'function function function function function\nfunction function function',
     );
   });
 

@@ -53,7 +53,8 @@ describe('guard with createPdqMatcher (no PhotoDNA key)', () => {
       expect(res.status).toBe(200);
       expect(res.body.photodna.status).toBe('match');
       expect(res.body.photodna.files[0].matchFlags).toEqual([
-        { source: 'local', violations: [], matchDistance: 0, matchId: listed },
+        // The list file gave this hash no metadata; the guard keeps a PDQ flag's metadata.
+        { source: 'local', violations: [], matchDistance: 0, matchId: listed, metadata: {} },
       ]);
     } finally {
       await flagGuard.close();
