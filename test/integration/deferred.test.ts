@@ -138,10 +138,9 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
     expect(emu.emulator.calls.length - key).toBe(1);
   });
 
-  it('guard.route({ defer }) needs the guard’s queue', async () => {
-    const server = await adapter.start(emu.options({}), [{ path: '/upload' }], { global: true });
-    running.push(server);
-    const guard = server.guard as unknown as { route(overrides: object): unknown };
-    expect(() => guard.route({ defer: true })).toThrow(/queue/);
+  it("'defer' without a 'queue' is refused when the guard is made", async () => {
+    await expect(
+      adapter.start(emu.options({ defer: true }), [{ path: '/upload' }], { global: true }),
+    ).rejects.toThrow(/queue/);
   });
 });

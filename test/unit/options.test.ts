@@ -101,6 +101,13 @@ describe('applyRouteOverrides', () => {
     expect(next.limits).toEqual({ ...base.limits, maxFiles: 1 });
   });
 
+  it("refuses a route 'defer' when the guard has no queue", () => {
+    expect(() => applyRouteOverrides(route, { defer: true }, false, false)).toThrow(/queue/);
+    expect(applyRouteOverrides(route, { defer: { when: 'overflow' } }, false, true).defer).toEqual({
+      when: 'overflow',
+    });
+  });
+
   it('refuses client-level options in a route (they are shared)', () => {
     expect(() => applyRouteOverrides(route, { apiKey: 'x' }, false)).toThrow(/apiKey/);
   });
