@@ -98,6 +98,11 @@ export interface Matcher {
 export type Policy = 'block' | 'quarantine' | 'flag';
 export type FailMode = 'closed' | 'open';
 export type ScanOutcome = 'clean' | 'match' | 'unchecked';
+/**
+ * A request's status: a scan outcome, or `'pending'` when files were accepted before their check
+ * and wait in the durable queue (`defer`); each such file has a `scanId`.
+ */
+export type RequestStatus = ScanOutcome | 'pending';
 
 /** Per-file result, as exposed on `req.photodna.files`. */
 export interface ScannedFile extends FileFacts {
@@ -105,11 +110,16 @@ export interface ScannedFile extends FileFacts {
   /** Absent when the file could not be checked (`failMode: 'open'`). */
   trackingId?: string;
   matchFlags: MatchFlag[];
+  /**
+   * The deferred scan job of this file (set when it was queued: `defer`, or `failMode: 'open'`
+   * with a `queue`): store it next to your object; the later `scan` / `match` events carry it.
+   */
+  scanId?: string;
 }
 
 /** `req.photodna` (Koa: `ctx.state.photodna`), set on every scanned request. */
 export interface PhotoDnaResult {
-  status: ScanOutcome;
+  status: RequestStatus;
   files: ScannedFile[];
 }
 

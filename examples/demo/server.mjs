@@ -17,6 +17,7 @@ const pdqList = process.env.PDQ_LIST;
 const emulator = pdqList ? undefined : await startEmulator({ port: 0 });
 // Matches are kept as evidence in a private temp directory, for the console at /console.
 const quarantineDir = mkdtempSync(join(tmpdir(), 'photodna-guard-demo-'));
+const queueDir = mkdtempSync(join(tmpdir(), 'photodna-guard-demo-queue-'));
 
 const guard = photodnaGuard({
   ...(pdqList
@@ -25,12 +26,14 @@ const guard = photodnaGuard({
     : { apiKey: 'demo-key', baseUrl: emulator.url }), // the emulator accepts any non-empty key
   policy: 'quarantine',
   quarantine: { dir: quarantineDir },
+  // Deferred scans (POST /upload-deferred) wait here; the guard's own worker scans them.
+  queue: { dir: queueDir },
 });
 
 guard.on('match', (event) => {
   // Never log event.buffer: it holds the matched image.
   console.log(
-    `[match] ${event.method} ${event.route} from ${event.ip}: ${event.file.originalname} ` +
+    `[match]${event.deferred ? ` (deferred scan ${event.scanId})` : ''} ${event.method} ${event.route} from ${event.ip}: ${event.file.originalname} ` +
       `(${event.file.mimetype}, ${event.file.width}x${event.file.height}, sha256 ${event.file.sha256.slice(0, 16)}…) ` +
       `tracking ${event.trackingId}, flags ${JSON.stringify(event.matchFlags)}`,
   );
@@ -40,7 +43,7 @@ guard.on('reject', (event) =>
 );
 guard.on('scan', (event) =>
   console.log(
-    `[scan] ${event.file.originalname}: ${event.outcome} in ${event.durationMs.toFixed(1)} ms${event.cached ? ' (cached)' : ''}` +
+    `[scan]${event.deferred ? ` (deferred scan ${event.scanId})` : ''} ${event.file.originalname}: ${event.outcome} in ${event.durationMs.toFixed(1)} ms${event.cached ? ' (cached)' : ''}` +
       (event.file.pdq ? ` pdq ${event.file.pdq.hash} quality ${event.file.pdq.quality}` : ''),
   ),
 );
@@ -57,6 +60,10 @@ app.get('/test-images/:name', (req, res) => {
   res.type('png').attachment(image.name).send(image.bytes);
 });
 app.post('/upload', guard.single('image'), (req, res) => {
+  res.json({ accepted: true, photodna: req.photodna });
+});
+// Deferred: accepted at once as 'pending' with a scanId; the scan (and any match) follows.
+app.post('/upload-deferred', guard.route({ defer: true }).single('image'), (req, res) => {
   res.json({ accepted: true, photodna: req.photodna });
 });
 
@@ -81,6 +88,7 @@ async function shutdown() {
   await guard.close();
   await emulator?.close();
   rmSync(quarantineDir, { recursive: true, force: true }); // demo evidence only
+  rmSync(queueDir, { recursive: true, force: true });
 
   process.exit(0);
 }

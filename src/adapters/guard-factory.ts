@@ -9,6 +9,7 @@ import {
   type RouteConfig,
   type RouteOverrides,
 } from '../options.js';
+import type { ScanQueue } from '../queue/types.js';
 import { wireGuard } from '../wiring.js';
 
 /** multer's selectors plus `scan()`, each returning the framework's middleware `M`. */
@@ -29,6 +30,13 @@ export interface GuardHandle {
   on<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   off<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   once<E extends GuardEventName>(name: E, listener: Listener<E>): this;
+  /**
+   * This guard's metrics in Prometheus text format (scans, matches, calls, 429s, retries,
+   * latency, cache hit ratio, queue depths; see `photodna-guard/metrics`). Created on first call.
+   */
+  metrics(): Promise<string>;
+  /** The durable queue of deferred scans (`queue` option), e.g. to enqueue host references. */
+  readonly queue: ScanQueue | undefined;
   /** Stops timers and connections; resolves when idle. */
   close(): Promise<void>;
 }
@@ -60,7 +68,11 @@ export function createGuard<M extends object>(
   const core = wireGuard(options);
   const guard = withHandle(core, routeGuard(kit, core, core.routeConfig)) as M & GuardOf<M>;
   guard.route = (overrides) =>
-    routeGuard(kit, core, applyRouteOverrides(core.routeConfig, overrides, core.hasStore));
+    routeGuard(
+      kit,
+      core,
+      applyRouteOverrides(core.routeConfig, overrides, core.hasStore, core.hasQueue),
+    );
   return extend ? Object.assign(guard, extend(core)) : guard;
 }
 
@@ -79,6 +91,8 @@ export function withHandle<T extends object>(core: GuardCore, target: T): T & Gu
     core.events.once(name, listener);
     return handle;
   };
+  handle.metrics = () => core.metrics();
+  Object.defineProperty(handle, 'queue', { value: core.queue, enumerable: true });
   handle.close = () => core.close();
   return handle;
 }

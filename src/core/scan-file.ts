@@ -132,7 +132,8 @@ const matchResultSchema = z.object({
     .optional(),
 });
 
-function checkedResult(result: unknown): MatchResult {
+/** A matcher's answer, checked: an odd answer is never read as "clean" (a `SCAN_UNAVAILABLE`). */
+export function checkedResult(result: unknown): MatchResult {
   const parsed = matchResultSchema.safeParse(result);
   if (parsed.success) return parsed.data;
   throw new GuardError('SCAN_UNAVAILABLE', {

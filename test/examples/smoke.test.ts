@@ -300,9 +300,30 @@ describe('examples (smoke)', () => {
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     const list = await fetch(`${app.url}/console/api/incidents`, { headers: { cookie } });
     expect(((await list.json()) as { total: number }).total).toBe(1);
+    // The deferred route accepts at once; the guard's worker scans later and logs the match.
+    const deferred = await known(`${app.url}/upload-deferred`, 'image');
+    expect(deferred.status).toBe(200);
+    expect(deferred.body.photodna.status).toBe('pending');
+    const deadline = Date.now() + 15_000;
+    while (!/\[match\] \(deferred scan/.test(app.output()) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(app.output()).toMatch(/\[match\] \(deferred scan [\w-]+\)/);
     expectNoImageBytes(app.output());
     await stopCleanly(app);
   });
+
+  it('metrics: GET /metrics answers Prometheus text with the scans counted', async () => {
+    const app = await start('examples/metrics/server.mjs');
+    expect((await clean(`${app.url}/upload`, 'image')).status).toBe(200);
+    const res = await fetch(`${app.url}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await res.text()).toMatch(
+      /photodna_guard_scans_total\{outcome="clean",route="\/upload",deferred="false"\} 1/,
+    );
+    await stopCleanly(app);
+  });
+
   it('the demo without a key: a list from `photodna-guard pdq hash`, then PDQ_LIST=list.txt', async () => {
     const dir = tempDir();
     const photo = join(root, 'test/fixtures/pdq/scene6.jpg');

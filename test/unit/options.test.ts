@@ -91,6 +91,7 @@ describe('applyRouteOverrides', () => {
     onMatch: base.onMatch,
     rejectionBody: base.rejectionBody,
     limits: base.limits,
+    defer: base.defer,
   };
 
   it('overrides only what is given, merging limits', () => {
@@ -98,6 +99,13 @@ describe('applyRouteOverrides', () => {
     expect(next.failMode).toBe('open');
     expect(next.policy).toBe('block');
     expect(next.limits).toEqual({ ...base.limits, maxFiles: 1 });
+  });
+
+  it("refuses a route 'defer' when the guard has no queue", () => {
+    expect(() => applyRouteOverrides(route, { defer: true }, false, false)).toThrow(/queue/);
+    expect(applyRouteOverrides(route, { defer: { when: 'overflow' } }, false, true).defer).toEqual({
+      when: 'overflow',
+    });
   });
 
   it('refuses client-level options in a route (they are shared)', () => {
