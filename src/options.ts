@@ -4,6 +4,7 @@ import { InvalidOptionsError } from './errors.js';
 import type { MatchEvent, RejectionBody } from './events.js';
 import { parseWith } from './parse-options.js';
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
+import { serviceLimitIssues } from './service-limits.js';
 import type { Logger, Matcher, Policy, ReporterInfo } from './types.js';
 
 /**
@@ -134,7 +135,7 @@ const routeFields = {
   policy: z.union([
     policyName,
     fn<PolicyFunction>('a function (req) => policy'),
-    z.array(policyRule).min(1),
+    z.array(policyRule, { error: 'Expected path rules [{ path, policy }]' }).min(1),
   ]),
   /** 'closed' rejects files that could not be checked; 'open' lets them through as unchecked. Defaults to 'closed'. */
   failMode: z.enum(['closed', 'open']),
@@ -191,6 +192,11 @@ const optionsSchema = z
         message: "Required when a policy can be 'quarantine': give { dir } or a store",
       });
     }
+    // Past what PhotoDNA accepts, the service would refuse every such file or call.
+    if (!options.matcher) {
+      for (const { path, message } of serviceLimitIssues(options))
+        ctx.addIssue({ code: 'custom', path, message });
+    }
   });
 
 const routeOverridesSchema = z.strictObject({
@@ -225,13 +231,24 @@ export function parseGuardOptions(options: unknown): GuardConfig {
   return parseWith(optionsSchema, options ?? {}, 'photodnaGuard');
 }
 
-/** Applies `guard.route(overrides)` to the guard's config. */
+/**
+ * Applies `guard.route(overrides)` to the guard's config. `checksWithPhotoDna`: the guard uses
+ * PhotoDNA (no custom matcher), so limits past what the service accepts are refused.
+ */
 export function applyRouteOverrides(
   config: RouteConfig,
   overrides: unknown,
   hasQuarantine: boolean,
+  checksWithPhotoDna = false,
 ): RouteConfig {
   const parsed = parseWith(routeOverridesSchema, overrides ?? {}, 'guard.route');
+  const beyond = checksWithPhotoDna ? serviceLimitIssues({ limits: parsed.limits ?? {} }) : [];
+  if (beyond.length > 0) {
+    throw new InvalidOptionsError(
+      `guard.route: ${beyond.map((i) => `option '${i.path.join('.')}': ${i.message}`).join('; ')}`,
+      beyond.map((i) => i.path.join('.')),
+    );
+  }
   if (usesQuarantine(parsed.policy) && !hasQuarantine) {
     throw new InvalidOptionsError(
       "guard.route: option 'policy': 'quarantine' needs the guard's 'quarantine' option",
