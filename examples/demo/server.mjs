@@ -5,7 +5,9 @@ import { photodnaGuard } from 'photodna-guard';
 import { startEmulator, testImages } from 'photodna-guard/emulator';
 import { page } from './page.mjs';
 
+// PORT picks the port (0: any free one); HOST the interface, loopback unless you say otherwise.
 const port = Number(process.env.PORT ?? 3000);
+const host = process.env.HOST ?? '127.0.0.1';
 const emulator = await startEmulator({ port: 0 });
 
 const guard = photodnaGuard({
@@ -45,14 +47,32 @@ app.post('/upload', guard.single('image'), (req, res) => {
   res.json({ accepted: true, photodna: req.photodna });
 });
 
-const server = app.listen(port, () => {
+const server = app.listen(port, host);
+server.once('listening', () => {
   const actual = server.address().port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
   console.log(`PhotoDNA emulator: ${emulator.url}`);
-  console.log(`Demo app:          http://localhost:${actual}`);
-  console.log(`listening on http://127.0.0.1:${actual}`);
+  console.log(`Demo app:          ${url}`);
+  console.log(`listening on ${url}`);
   console.log(
     'Upload any photo to see it accepted, or a test image from the page to see it rejected.',
   );
+});
+server.once('error', async (error) => {
+  if (error.code === 'EADDRINUSE') {
+    console.error(
+      `Port ${port} on ${host} is already in use. Start the demo on another port, e.g. PORT=3001 npm start`,
+    );
+  } else if (error.code === 'EACCES') {
+    console.error(
+      `Not allowed to listen on port ${port}. Choose a port above 1023, e.g. PORT=3001 npm start`,
+    );
+  } else {
+    console.error(`The demo could not listen on ${host}:${port}: ${error.message}`);
+  }
+  await guard.close();
+  await emulator.close();
+  process.exitCode = 1;
 });
 
 async function shutdown() {

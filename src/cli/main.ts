@@ -3,6 +3,8 @@
  * `photodna-guard <command> [...]`: each command lives in its own file and exports
  * `run(argv): Promise<number>` (the exit code).
  */
+import { createRequire } from 'node:module';
+
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   emulator: () => import('./emulator.js'),
   quarantine: () => import('./quarantine.js'),
@@ -14,10 +16,20 @@ Commands:
   emulator      start the local PhotoDNA-compatible emulator
   quarantine    list, show, report, release or purge quarantined incidents
 
+Options:
+  --version     print the version
+  --help        print this help
+
 Run "photodna-guard <command> --help" for a command's options.`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v') {
+    // dist/cli/main.js (and src/cli/main.ts) sit two levels below package.json.
+    const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+    process.stdout.write(`${version}\n`);
+    return 0;
+  }
   const load = name === undefined ? undefined : COMMANDS[name];
   if (!load) {
     const help = name === undefined || name === '--help' || name === '-h';

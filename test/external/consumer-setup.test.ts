@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +88,10 @@ guard.close();
     ).toContain('node_modules');
     const help = run(join(project, 'node_modules/.bin/photodna-guard'), ['--help'], project);
     expect(help).toContain('emulator');
+    const version = run(join(project, 'node_modules/.bin/photodna-guard'), ['--version'], project);
+    expect(version.trim()).toBe(
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
+    );
     const types = run(
       'node',
       ['-e', "const p=require('photodna-guard/package.json');console.log(p.exports['.'].types)"],
