@@ -6,6 +6,7 @@ import { parseWith } from './parse-options.js';
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
 import { serviceLimitIssues } from './service-limits.js';
 import type { Logger, Matcher, Policy, ReporterInfo } from './types.js';
+import { SILENT_LOGGER } from './warnings.js';
 
 /**
  * The one schema of `photodnaGuard(options)`. Parsed once, in the factory: `GuardOptions` is
@@ -169,7 +170,8 @@ const optionsSchema = z
     hookTimeoutMs: routeFields.hookTimeoutMs.default(10_000),
     cache: cacheSchema.prefault({}),
     reporter: reporterSchema.optional(),
-    logger: loggerSchema.optional(),
+    /** A pino-compatible logger; `false` silences the setup warnings too. Defaults to none: setup faults then print one warning each (`process.emitWarning`). */
+    logger: z.union([z.literal(false).transform(() => SILENT_LOGGER), loggerSchema]).optional(),
     onMatch: routeFields.onMatch.optional(),
     rejectionBody: routeFields.rejectionBody.optional(),
     matcher: matcherSchema.optional(),
