@@ -6,6 +6,7 @@ export {
   photodnaGuard,
   type RouteGuard,
 } from './adapters/express.js';
+export type { ExpressRequest } from './adapters/express-request.js';
 export type { GuardMethods } from './adapters/guard-factory.js';
 export * from './client/index.js';
 export {
@@ -19,7 +20,7 @@ export {
   type UnavailableReason,
 } from './errors.js';
 export type * from './events.js';
-export type { GuardOptions, RouteOverrides } from './options.js';
+export type { GuardOptions, PolicyFunction, PolicyOption, RouteOverrides } from './options.js';
 export {
   createFileQuarantineStore,
   type FileQuarantineStore,

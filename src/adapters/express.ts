@@ -1,18 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
+import type { ExpressRequest as Request } from './express-request.js';
 import { type Exchange, type FlowRequest, type FlowResult, scanFlow, uploadFlow } from './flow.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
 import { pathOf } from './path.js';
-
-declare global {
-  namespace Express {
-    interface Request {
-      /** Set by photodna-guard on every scanned request. */
-      photodna?: PhotoDnaResult;
-    }
-  }
-}
 
 type Next = (error?: unknown) => void;
 /** Express middleware (4.x and 5.x). */
@@ -30,14 +22,14 @@ type ExpressRequest = FlowRequest & {
  * The Express guard: `app.use(photodnaGuard(options))` parses and checks every multipart upload;
  * `guard.single/array/fields/any/none` are drop-in replacements for a multer instance.
  */
-export function photodnaGuard(options?: GuardOptions): Guard {
+export function photodnaGuard(options?: GuardOptions<Request>): Guard {
   return createGuard<GuardMiddleware>(
     {
       upload: (core, route, parser, selection) =>
         middleware((ex) => uploadFlow(core, route, parser, selection, ex)),
       scan: (core, route) => middleware((ex) => scanFlow(core, route, ex)),
     },
-    options,
+    options as GuardOptions,
   );
 }
 

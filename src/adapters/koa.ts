@@ -1,3 +1,4 @@
+import type { Context } from 'koa';
 import type { MulterTarget } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
@@ -26,14 +27,14 @@ export type KoaGuard = KoaMiddleware & GuardOf<KoaMiddleware>;
  * The Koa guard: same options and core as the Express one. Sets `ctx.request.files`,
  * `ctx.request.body`, `ctx.file(s)` (like @koa/multer) and `ctx.state.photodna`.
  */
-export function photodnaGuard(options?: GuardOptions): KoaGuard {
+export function photodnaGuard(options?: GuardOptions<Context>): KoaGuard {
   return createGuard<KoaMiddleware>(
     {
       upload: (core, route, parser, selection) =>
         middleware((ex) => uploadFlow(core, route, parser, selection, ex), true),
       scan: (core, route) => middleware((ex) => scanFlow(core, route, ex), false),
     },
-    options,
+    options as GuardOptions,
   );
 }
 
