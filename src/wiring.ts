@@ -2,7 +2,7 @@ import { PhotoDnaClient } from './client/index.js';
 import { GuardCore } from './core/guard-core.js';
 import { InvalidOptionsError } from './errors.js';
 import { type GuardConfig, type GuardOptions, parseGuardOptions } from './options.js';
-import { createFileQuarantineStore } from './quarantine/fs-store.js';
+import { createFileQuarantineStore, type QuarantineDirWarning } from './quarantine/fs-store.js';
 import type { QuarantineStore } from './quarantine/types.js';
 
 /**
@@ -21,10 +21,13 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
   }
   const client = config.matcher ? undefined : createClient(config);
   let reportClient: PhotoDnaClient | undefined;
-  return new GuardCore({
+  const core: GuardCore = new GuardCore({
     config,
     matcher: config.matcher ?? (client as PhotoDnaClient).asMatcher(),
-    store: createStore(config.quarantine),
+    // A directory that was not private is told through the guard's warnings (first use only).
+    store: createStore(config.quarantine, (message) =>
+      core.events.warnings.warn('PHOTODNA_GUARD_QUARANTINE_DIR', message),
+    ),
     // A custom matcher still reports through PhotoDNA when a key is configured: made on first use.
     sender: apiKey
       ? () => {
@@ -36,6 +39,7 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
       if (reportClient !== client) await reportClient?.close();
     },
   });
+  return core;
 }
 
 function createClient(config: GuardConfig): PhotoDnaClient {
@@ -51,13 +55,13 @@ function createClient(config: GuardConfig): PhotoDnaClient {
   });
 }
 
-function createStore(option: GuardConfig['quarantine']): QuarantineStore | undefined {
+function createStore(
+  option: GuardConfig['quarantine'],
+  warn: QuarantineDirWarning,
+): QuarantineStore | undefined {
   if (!option) return undefined;
   if ('dir' in option && typeof option.dir === 'string' && !('put' in option)) {
-    return createFileQuarantineStore({
-      dir: option.dir,
-      preserveDays: option.preserveDays,
-    });
+    return createFileQuarantineStore({ dir: option.dir, preserveDays: option.preserveDays }, warn);
   }
   return option as QuarantineStore;
 }

@@ -45,7 +45,11 @@ export function createGuard<M extends object>(
   const core = wireGuard(options);
   const guard = routeGuard(kit, core, core.routeConfig) as M & GuardOf<M>;
   guard.route = (overrides) =>
-    routeGuard(kit, core, applyRouteOverrides(core.routeConfig, overrides, core.hasStore));
+    routeGuard(
+      kit,
+      core,
+      applyRouteOverrides(core.routeConfig, overrides, core.hasStore, !core.config.matcher),
+    );
   guard.on = (name, listener) => {
     core.events.on(name, listener);
     return guard;

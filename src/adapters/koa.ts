@@ -6,7 +6,7 @@ import type { MulterTarget } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
-import { type NodeRequest, NodeRequestView } from './node-view.js';
+import { type NodeRequest, NodeRequestView, takenByGuard } from './node-view.js';
 import { pathOf } from './path.js';
 
 /** The parts of a Koa context the adapter uses (Koa 2 and 3 alike); no import of koa itself. */
@@ -30,9 +30,9 @@ export type KoaGuard = KoaMiddleware & GuardOf<KoaMiddleware>;
 class KoaView extends NodeRequestView {
   readonly #ctx: KoaContext;
 
-  constructor(ctx: KoaContext, parses: boolean) {
+  constructor(ctx: KoaContext, ownFiles: boolean) {
     // After @koa/multer the files sit on ctx and ctx.request; our own parser leaves them on req.
-    super(ctx.req, ctx.res, parses ? [ctx.req] : [ctx, ctx.request, ctx.req], ctx);
+    super(ctx.req, ctx.res, ownFiles ? [ctx.req] : [ctx, ctx.request, ctx.req], ctx);
     this.#ctx = ctx;
   }
 
@@ -56,14 +56,16 @@ export function photodnaGuard(options?: GuardOptions<Context>): KoaGuard {
 function middleware(core: GuardCore, entry: Entry): KoaMiddleware {
   const parses = entry.parser !== undefined;
   return async (ctx, next) => {
-    const outcome = await core.decide(entry, new KoaView(ctx, parses));
+    // A body the host's parser (@koa/multer) read before us: its files stay where it put them.
+    const ownFiles = parses && (!ctx.req.readableEnded || takenByGuard(ctx.req));
+    const outcome = await core.decide(entry, new KoaView(ctx, ownFiles));
     if (outcome.kind === 'respond' && !ctx.res.headersSent && !ctx.res.destroyed) {
       ctx.status = outcome.status;
       ctx.set(outcome.headers);
       ctx.body = outcome.body; // a string: Koa keeps the content-type set above
     }
     if (outcome.kind !== 'continue') return;
-    if (parses) expose(ctx);
+    if (ownFiles) expose(ctx);
     if (outcome.photodna) ctx.state.photodna = outcome.photodna;
     await next();
   };
