@@ -32,7 +32,13 @@ class KoaView extends NodeRequestView {
 
   constructor(ctx: KoaContext, ownFiles: boolean) {
     // After @koa/multer the files sit on ctx and ctx.request; our own parser leaves them on req.
-    super(ctx.req, ctx.res, ownFiles ? [ctx.req] : [ctx, ctx.request, ctx.req], ctx);
+    // (ctx and ctx.request follow for our own files too: a replayed body withdraws them there.)
+    super(
+      ctx.req,
+      ctx.res,
+      ownFiles ? [ctx.req, ctx, ctx.request] : [ctx, ctx.request, ctx.req],
+      ctx,
+    );
     this.#ctx = ctx;
   }
 

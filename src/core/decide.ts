@@ -1,6 +1,7 @@
 import { GuardError, underlyingError } from '../errors.js';
 import { bodyKindOf } from '../multipart/is-multipart.js';
 import { UploadAborted } from '../multipart/parser.js';
+import { BodyTap, rebuildBody, replayBody, replayBound } from '../multipart/replay.js';
 import {
   filesOf,
   type MulterFile,
@@ -13,7 +14,7 @@ import { Continue, GONE, type Outcome, PASS_THROUGH, Respond } from './outcome.j
 import { recheck, recordDecision } from './recheck.js';
 import { rejectionResponse } from './rejection.js';
 import { RequestContext } from './request-context.js';
-import type { RequestView } from './request-view.js';
+import type { BodyStream, RequestView } from './request-view.js';
 import { type ScanDeps, scanRequest } from './scan-request.js';
 import { readUpload, removeFromDisk, uploadOf } from './uploads.js';
 import type { Verdict } from './verdict.js';
@@ -45,11 +46,16 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   const ctx = new RequestContext(view);
   let files: MulterFile[] = hostFiles ?? [];
   let verdict: Verdict;
+  let tap: BodyTap | undefined;
   try {
     if (kind === 'unreadable' && files.length === 0) throw unreadableBody();
     if (parser) {
       if (!body) throw new TypeError('an upload entry needs the request body');
-      await parser.parse(body, entry.selection);
+      const parsing = parser.parse(body, entry.selection);
+      // `app.use(guard)` / `any()`: keep the raw body so the host's own parser can read it after.
+      // Attached in the same tick as multer's pipe, before any chunk flows.
+      if (entry.selection.kind === 'any') tap = new BodyTap(body, replayBound(entry.route.limits));
+      await parsing;
       files = filesOf(body);
       verdict = await scanRequest(deps, ctx, files.map(uploadOf), entry.route);
     } else {
@@ -66,7 +72,23 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     }
     verdict = { kind: 'reject', error };
   }
-  return settle(deps, entry, view, ctx, verdict, files);
+  const outcome = await settle(deps, entry, view, ctx, verdict, files);
+  if (outcome.kind === 'continue' && tap && !tap.overflow && body) replay(view, body, tap, outcome);
+  return outcome;
+}
+
+/** The body made readable again for the host's parsers, without the bytes of a withheld match. */
+function replay(view: RequestView, body: BodyStream, tap: BodyTap, outcome: Continue): void {
+  const target = body as Parameters<typeof replayBody>[0];
+  const chunks =
+    outcome.withheld.length === 0
+      ? tap.chunks
+      : rebuildBody(target, (body.body ?? {}) as Record<string, unknown>, filesOf(body));
+  replayBody(
+    target,
+    chunks,
+    view.targets.filter((t) => t !== body),
+  );
 }
 
 /** Applies the verdict to the request's files and turns it into the outcome. */
