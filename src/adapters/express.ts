@@ -12,7 +12,7 @@ type Next = (error?: unknown) => void;
 /** Express middleware (4.x and 5.x). */
 export type GuardMiddleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
 export type RouteGuard = RouteGuardOf<GuardMiddleware>;
-export type Guard = GuardMiddleware & GuardOf<GuardMiddleware>;
+export type Guard = GuardMiddleware & GuardOf<GuardMiddleware, Request>;
 
 type ExpressRequest = NodeRequest & {
   ip?: string;

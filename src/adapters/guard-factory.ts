@@ -24,9 +24,10 @@ export interface GuardMethods<M> {
 
 export type RouteGuardOf<M> = M & GuardMethods<M>;
 
-export interface GuardOf<M> extends GuardMethods<M> {
+/** `Req`: the framework's request, which a route's `policy` function receives. */
+export interface GuardOf<M, Req = unknown> extends GuardMethods<M> {
   /** Route-scoped middleware with some options overridden; shares the client, limiter, cache and events. */
-  route(overrides: RouteOverrides): RouteGuardOf<M>;
+  route(overrides: RouteOverrides<Req>): RouteGuardOf<M>;
   on<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   off<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   once<E extends GuardEventName>(name: E, listener: Listener<E>): this;
@@ -44,7 +45,7 @@ export function createGuard<M extends object>(
 ): M & GuardOf<M> {
   const core = wireGuard(options);
   const guard = routeGuard(kit, core, core.routeConfig) as M & GuardOf<M>;
-  guard.route = (overrides) =>
+  guard.route = (overrides: RouteOverrides) =>
     routeGuard(
       kit,
       core,

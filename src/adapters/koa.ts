@@ -24,7 +24,7 @@ export interface KoaContext extends MulterTarget {
 
 export type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => Promise<void>;
 export type KoaRouteGuard = RouteGuardOf<KoaMiddleware>;
-export type KoaGuard = KoaMiddleware & GuardOf<KoaMiddleware>;
+export type KoaGuard = KoaMiddleware & GuardOf<KoaMiddleware, Context>;
 
 /** A Koa context as the core sees it. */
 class KoaView extends NodeRequestView {

@@ -25,7 +25,11 @@ app.post('/a', guard.single('a'), (req, res) => {
   const result: PhotoDnaResult | undefined = req.photodna;
   res.json({ size, bytes: buffer?.length, count, status: result?.status });
 });
-app.post('/b', guard.route({ policy: 'flag', limits: { maxFileSize: 100_000 } }).array('p', 3), (_req, res) => {
+const perRoute = guard.route({
+  policy: (req) => (req.get('x-staff') ? 'flag' : 'block'),
+  limits: { maxFileSize: 100_000 },
+});
+app.post('/b', perRoute.array('p', 3), (_req, res) => {
   res.end();
 });
 `;
