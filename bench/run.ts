@@ -6,12 +6,24 @@ import { availableParallelism } from 'node:os';
 import { cache } from './cache.js';
 import type { Benchmark, BenchSettings } from './lib/benchmark.js';
 import { printTable, type Row } from './lib/table.js';
+import { matchHash } from './match-hash.js';
 import { memory } from './memory.js';
+import { pdqHashBench } from './pdq-hash.js';
+import { pdqIndex } from './pdq-index.js';
 import { rate } from './rate.js';
 import { throughput } from './throughput.js';
 import { validation } from './validation.js';
 
-const ALL: readonly Benchmark[] = [validation, throughput, rate, cache, memory];
+const ALL: readonly Benchmark[] = [
+  validation,
+  throughput,
+  rate,
+  matchHash,
+  cache,
+  memory,
+  pdqIndex,
+  pdqHashBench,
+];
 
 const USAGE = `usage: npm run bench [-- [${ALL.map((b) => b.name).join('|')} ...] [--burst N]]`;
 

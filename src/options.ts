@@ -3,9 +3,10 @@ import { clientOptionsSchema } from './client/options.js';
 import { InvalidOptionsError } from './errors.js';
 import type { MatchEvent, RejectionBody } from './events.js';
 import { parseWith } from './parse-options.js';
+import { pdqMatcherSchema } from './pdq/matcher-options.js';
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
 import { serviceLimitIssues } from './service-limits.js';
-import type { Logger, Matcher, Policy, ReporterInfo } from './types.js';
+import type { Logger, Matcher, PhotoDnaHasher, Policy, ReporterInfo } from './types.js';
 import { SILENT_LOGGER } from './warnings.js';
 
 /**
@@ -134,6 +135,11 @@ const loggerSchema = z.custom<Logger>(
   { message: 'Expected a pino-compatible logger with debug, info, warn and error methods' },
 );
 
+const pdqOptionSchema = pdqMatcherSchema.extend({
+  /** How PDQ joins PhotoDNA. Defaults to 'both' with a key or custom matcher, else 'only'. */
+  mode: z.enum(['both', 'fallback', 'only']).optional(),
+});
+
 const matcherSchema = z.custom<Matcher>(
   (v) => typeof v === 'object' && v !== null && typeof (v as Matcher).match === 'function',
   { message: 'Expected an object with a match(file) method' },
@@ -208,6 +214,30 @@ export const optionsSchema = z
     rejectionBody: routeFields.rejectionBody.optional(),
     /** Another hash-matching back end `{ match(request) }` (lifts PhotoDNA's own limits). Defaults to the PhotoDNA client. */
     matcher: matcherSchema.optional(),
+    /**
+     * The organisation's own PhotoDNA hash function (licensed separately from Microsoft; never
+     * shipped here). With it, files are hashed locally and checked through MatchHash, up to five
+     * per call, so one key checks five times as many new images per second. Defaults to none
+     * (one Match call per file, with the image bytes).
+     */
+    hasher: fn<PhotoDnaHasher>(
+      'a function (bytes, { mimetype, width, height, signal }) => Promise<base64 PhotoDNA hash>',
+    ).optional(),
+    /**
+     * With `hasher`: how long (ms) the first hash of a MatchHash batch waits for others before it
+     * asks for a rate-limiter slot (a batch leaves at once when five are waiting, and keeps
+     * filling while it waits for a slot). 0 to 100. Defaults to 5.
+     */
+    batchWindowMs: z.int().min(0).max(100).default(5),
+    /**
+     * PDQ hash lists checked here, without a network: `createPdqMatcher` options (`lists`,
+     * `allowLists`, `threshold`, `minQuality`, ...) plus `mode`. `'both'`: PhotoDNA (or the custom
+     * `matcher`) and PDQ check every file, a match from either counts; `'fallback'`: PDQ checks
+     * only the files PhotoDNA could not; `'only'`: PDQ alone, no PhotoDNA key needed. `mode`
+     * defaults to `'both'` when a key or a custom `matcher` is configured, else `'only'`.
+     * Defaults to none.
+     */
+    pdq: pdqOptionSchema.optional(),
     /** Event listeners, as a shortcut for `guard.on(...)`. Defaults to none. */
     on: z
       .strictObject({
@@ -225,6 +255,21 @@ export const optionsSchema = z
       .optional(),
   })
   .superRefine((options, ctx) => {
+    if (options.pdq?.mode === 'only' && (options.hasher || options.matcher)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pdq', 'mode'],
+        message: "'only' runs PDQ alone: drop 'hasher' / 'matcher', or choose 'both' or 'fallback'",
+      });
+    }
+    if (options.hasher && options.matcher) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hasher'],
+        message:
+          "A custom 'matcher' replaces PhotoDNA, so 'hasher' (PhotoDNA via MatchHash) has no use with it",
+      });
+    }
     if (usesQuarantine(options.policy) && !options.quarantine) {
       ctx.addIssue({
         code: 'custom',
@@ -233,7 +278,7 @@ export const optionsSchema = z
       });
     }
     // Past what PhotoDNA accepts, the service would refuse every such file or call.
-    if (!options.matcher) {
+    if (checksWithPhotoDna(options)) {
       for (const { path, message } of serviceLimitIssues(options))
         ctx.addIssue({ code: 'custom', path, message });
     }
@@ -280,6 +325,19 @@ export type RouteConfig = Pick<
   GuardConfig,
   'policy' | 'failMode' | 'scanTimeoutMs' | 'hookTimeoutMs' | 'onMatch' | 'rejectionBody' | 'limits'
 >;
+
+/** Whether files go to PhotoDNA (no custom `matcher`, and not PDQ alone), so its limits apply. */
+export function checksWithPhotoDna(options: {
+  matcher?: unknown;
+  apiKey?: string | undefined;
+  pdq?: { mode?: string | undefined } | undefined;
+}): boolean {
+  if (options.matcher) return false;
+  if (!options.pdq) return true;
+  const mode =
+    options.pdq.mode ?? (options.apiKey || process.env.PHOTODNA_API_KEY ? 'both' : 'only');
+  return mode !== 'only';
+}
 
 function usesQuarantine(policy: z.output<typeof routeFields.policy> | undefined): boolean {
   if (policy === 'quarantine') return true;

@@ -9,6 +9,7 @@ import multer from 'multer';
 import { type GuardOptions, PhotoDnaClient, photodnaGuard } from '../../src/index.js';
 import { PHOTODNA_CALLS_PER_SECOND } from '../../src/service-limits.js';
 import type { Matcher } from '../../src/types.js';
+import { testHasher } from '../../test/helpers/test-hasher.js';
 import { RssSampler } from './rss-sampler.js';
 import type { FromChild, GuardSpec, ToChild } from './server-process.js';
 
@@ -44,6 +45,9 @@ function guardOptions(guard: GuardSpec): GuardOptions {
       ...(guard.redis === undefined ? {} : { redis: guard.redis }),
     },
     scanTimeoutMs: guard.scanTimeoutMs,
+    ...(guard.hasher === undefined
+      ? {}
+      : { hasher: testHasher, batchWindowMs: guard.hasher.windowMs }),
   };
 }
 

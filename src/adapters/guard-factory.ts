@@ -5,6 +5,7 @@ import { MultipartParser } from '../multipart/parser.js';
 import type { Selection } from '../multipart/selection.js';
 import {
   applyRouteOverrides,
+  checksWithPhotoDna,
   type GuardOptions,
   type RouteConfig,
   type RouteOverrides,
@@ -49,7 +50,12 @@ export function createGuard<M extends object>(
     routeGuard(
       kit,
       core,
-      applyRouteOverrides(core.routeConfig, overrides, core.hasStore, !core.config.matcher),
+      applyRouteOverrides(
+        core.routeConfig,
+        overrides,
+        core.hasStore,
+        checksWithPhotoDna(core.config),
+      ),
     );
   guard.on = (name, listener) => {
     core.events.on(name, listener);

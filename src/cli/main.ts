@@ -6,15 +6,19 @@
 import { createRequire } from 'node:module';
 
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+  console: () => import('./console.js'),
   emulator: () => import('./emulator.js'),
   quarantine: () => import('./quarantine.js'),
+  pdq: () => import('./pdq.js'),
 };
 
 const USAGE = `Usage: photodna-guard <command> [options]
 
 Commands:
+  console       serve the moderators' console for a quarantine directory on 127.0.0.1
   emulator      start the local PhotoDNA-compatible emulator
-  quarantine    list, show, report, release or purge quarantined incidents
+  quarantine    list, show, report, release, purge or audit quarantined incidents
+  pdq           PDQ hashes of image files (hash) and matches against local lists (match)
 
 Options:
   --version     print the version

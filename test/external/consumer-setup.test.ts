@@ -91,6 +91,22 @@ guard.close();
     expect(run('node', ['cjs.cjs'], project).trim()).toBe('function function InvalidOptionsError');
   });
 
+  it('loads photodna-guard/pdq without sharp, and says to install sharp when it is needed', () => {
+    const fixtures = join(root, 'test/fixtures/pdq');
+    writeFileSync(
+      join(project, 'pdq.mjs'),
+      `import { createPdqMatcher, PdqIndex, pdqHash } from 'photodna-guard/pdq';
+const { hash } = await pdqHash(${JSON.stringify(join(fixtures, 'scene4-rgb24.bmp'))});
+let message = '';
+try { await pdqHash(${JSON.stringify(join(fixtures, 'scene1.png'))}); } catch (e) { message = e.message; }
+console.log(typeof createPdqMatcher, typeof PdqIndex, hash, /install sharp/.test(message));
+`,
+    );
+    expect(run('node', ['pdq.mjs'], project).trim()).toBe(
+      'function function cb81ba95afd1b07519dc717c063cfba36a998e81ba15439d635918fa70e214f8 true',
+    );
+  });
+
   it('ships type declarations and the bin', () => {
     expect(
       run('node', ['-e', "console.log(require.resolve('photodna-guard/package.json'))"], project),
