@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { cache } from './cache.js';
+import { hostile } from './hostile.js';
 import type { Benchmark, BenchSettings } from './lib/benchmark.js';
 import { printTable, type Row } from './lib/table.js';
 import { memory } from './memory.js';
@@ -11,7 +12,7 @@ import { rate } from './rate.js';
 import { throughput } from './throughput.js';
 import { validation } from './validation.js';
 
-const ALL: readonly Benchmark[] = [validation, throughput, rate, cache, memory];
+const ALL: readonly Benchmark[] = [validation, hostile, throughput, rate, cache, memory];
 
 const USAGE = `usage: npm run bench [-- [${ALL.map((b) => b.name).join('|')} ...] [--burst N]]`;
 
