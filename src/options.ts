@@ -144,6 +144,14 @@ const routeFields = {
   onMatch: fn<(event: MatchEvent) => void | Promise<void>>('a function (event) => void'),
   /** Longest wait in ms for `onMatch` and `match` listeners. Defaults to 10,000. */
   hookTimeoutMs: z.number().int().positive(),
+  /**
+   * What the uploader is told of a match under 'block' or 'quarantine'. 'disguised': exactly the
+   * answer to an unreadable image (422 `INVALID_IMAGE`, same body and headers, byte for byte), so
+   * the answer is no oracle for which images are on a hash list; 'explicit': 422
+   * `UPLOAD_REJECTED` (for internal tools). Events and logs always say `UPLOAD_REJECTED`.
+   * Defaults to 'disguised'.
+   */
+  matchAnswer: z.enum(['disguised', 'explicit']),
   /** Replaces the JSON body of a rejection (the status and decision stay). */
   rejectionBody: fn<(rejection: RejectionBody['error'] & { status: number }) => unknown>(
     'a function (rejection) => body',
@@ -171,6 +179,7 @@ const optionsSchema = z
     logger: loggerSchema.optional(),
     onMatch: routeFields.onMatch.optional(),
     rejectionBody: routeFields.rejectionBody.optional(),
+    matchAnswer: routeFields.matchAnswer.default('disguised'),
     matcher: matcherSchema.optional(),
     /** Event listeners, as a shortcut for `guard.on(...)`. */
     on: z
@@ -200,6 +209,7 @@ const routeOverridesSchema = z.strictObject({
   hookTimeoutMs: routeFields.hookTimeoutMs.optional(),
   onMatch: routeFields.onMatch.optional(),
   rejectionBody: routeFields.rejectionBody.optional(),
+  matchAnswer: routeFields.matchAnswer.optional(),
   limits: limitsSchema.partial().optional(),
 });
 
@@ -212,8 +222,15 @@ export type ReporterDefaults = Partial<ReporterInfo>;
 /** What one route runs with: the guard's config with a route's overrides applied. */
 export type RouteConfig = Pick<
   GuardConfig,
-  'policy' | 'failMode' | 'scanTimeoutMs' | 'hookTimeoutMs' | 'onMatch' | 'rejectionBody' | 'limits'
->;
+  | 'policy'
+  | 'failMode'
+  | 'scanTimeoutMs'
+  | 'hookTimeoutMs'
+  | 'onMatch'
+  | 'rejectionBody'
+  | 'limits'
+> &
+  Partial<Pick<GuardConfig, 'matchAnswer'>>;
 
 function usesQuarantine(policy: z.output<typeof routeFields.policy> | undefined): boolean {
   if (policy === 'quarantine') return true;

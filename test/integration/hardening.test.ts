@@ -1,8 +1,12 @@
+import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { crafted } from '../fixtures/crafted.js';
+import { hostile, png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 /**
  * Issue 11: each test is named after the class of attack it keeps closed, and runs on every
@@ -31,4 +35,47 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
       expect(matcher.calls).toHaveLength(0);
     },
   );
+
+  it('oracle: a match is answered byte for byte like an unreadable image (status, body, headers)', async () => {
+    const known = png(200, 200, 808);
+    const matcher = new RecordingMatcher([sha256(known)]);
+    const matches: string[] = [];
+    const rejects: string[] = [];
+    const server = await start({ matcher });
+    server.guard.on('match', (e) => matches.push(e.file.sha256));
+    server.guard.on('reject', (e) => rejects.push(e.code));
+    const match = await request(server.url).post('/upload').attach('f', known, 'a.png');
+    const broken = await request(server.url)
+      .post('/upload')
+      .attach('f', hostile.truncatedJpeg(), 'a.png');
+    expect(match.status).toBe(422);
+    expect(match.text).toBe(broken.text);
+    expect(JSON.parse(match.text)).toEqual({
+      error: { code: 'INVALID_IMAGE', message: 'The file is not a readable image.' },
+    });
+    const comparable = (headers: Record<string, string>) => {
+      const { date: _date, ...rest } = headers;
+      return rest;
+    };
+    expect(comparable(match.headers)).toEqual(comparable(broken.headers));
+    // The match itself was handled: listeners ran, the handler did not, the host sees the real code.
+    expect(matches).toEqual([sha256(known)]);
+    expect(rejects).toEqual(['UPLOAD_REJECTED', 'INVALID_IMAGE']);
+    expect(server.log.runs).toBe(0);
+  });
+
+  it("oracle: matchAnswer 'explicit' (e.g. on an internal route) answers 422 UPLOAD_REJECTED", async () => {
+    const known = png(200, 200, 809);
+    const matcher = new RecordingMatcher([sha256(known)]);
+    const server = await adapter.start({ matcher }, [
+      { path: '/internal', use: (g) => g.route({ matchAnswer: 'explicit' }) },
+    ]);
+    running.push(server);
+    const res = await request(server.url).post('/internal').attach('f', known, 'a.png');
+    expect(res.status).toBe(422);
+    expect(res.body).toEqual({
+      error: { code: 'UPLOAD_REJECTED', message: 'The upload was rejected.' },
+    });
+    expect(server.log.runs).toBe(0);
+  });
 });
