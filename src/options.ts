@@ -222,13 +222,7 @@ export type ReporterDefaults = Partial<ReporterInfo>;
 /** What one route runs with: the guard's config with a route's overrides applied. */
 export type RouteConfig = Pick<
   GuardConfig,
-  | 'policy'
-  | 'failMode'
-  | 'scanTimeoutMs'
-  | 'hookTimeoutMs'
-  | 'onMatch'
-  | 'rejectionBody'
-  | 'limits'
+  'policy' | 'failMode' | 'scanTimeoutMs' | 'hookTimeoutMs' | 'onMatch' | 'rejectionBody' | 'limits'
 > &
   Partial<Pick<GuardConfig, 'matchAnswer'>>;
 

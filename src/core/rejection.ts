@@ -25,9 +25,7 @@ export function rejectionResponse(
   onHostError: (error: Error) => void,
 ): RejectionResponse {
   const error =
-    rejection.code === 'UPLOAD_REJECTED' && route.matchAnswer !== 'explicit'
-      ? DISGUISE
-      : rejection;
+    rejection.code === 'UPLOAD_REJECTED' && route.matchAnswer !== 'explicit' ? DISGUISE : rejection;
   const headers: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
