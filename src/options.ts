@@ -47,6 +47,16 @@ export const limitsSchema = z.strictObject({
     .default(64 * 1024),
   /** Bytes per field name. Defaults to 200. */
   maxFieldNameSize: z.number().int().positive().default(200),
+  /**
+   * Deepest bracket nesting of a text field's name (`a[b][c]` is 2), which `req.body` turns into
+   * nested objects. Defaults to 4.
+   */
+  maxFieldDepth: z.number().int().nonnegative().default(4),
+  /**
+   * Largest numeric index in a text field's name (`a[7]`): without it an 83-byte field named
+   * `a[30000000]` builds a 30-million-element array in `req.body`. Defaults to 100.
+   */
+  maxArrayIndex: z.number().int().nonnegative().default(100),
   /** Parts (files + fields) per request. Defaults to 120. */
   maxParts: z.number().int().positive().default(120),
 });

@@ -78,4 +78,31 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
     });
     expect(server.log.runs).toBe(0);
   });
+
+  it.each([
+    ['a huge array index', 'a[30000000]'],
+    ['an index one past the limit', 'a[101]'],
+    ['deep nesting', 'a[b][c][d][e][f]'],
+    ['a huge index deep inside', 'a[b][0][4294967294]'],
+  ])(
+    'inflation: a text field with %s is 413 LIMIT_EXCEEDED, never a huge req.body',
+    async (_, name) => {
+      const server = await start({ matcher: new RecordingMatcher() });
+      const res = await request(server.url).post('/upload').field(name, 'x');
+      expect(res.status).toBe(413);
+      expect(res.body.error.code).toBe('LIMIT_EXCEEDED');
+      expect(server.log.runs).toBe(0);
+    },
+  );
+
+  it('inflation: indexes and nesting within the limits still reach req.body as multer builds them', async () => {
+    const server = await start({ matcher: new RecordingMatcher() });
+    const res = await request(server.url)
+      .post('/upload')
+      .field('a[1]', 'x')
+      .field('b[c][d][e][f]', 'y')
+      .attach('f', png(200, 200, 5), 'a.png');
+    expect(res.status).toBe(200);
+    expect(res.body.body).toEqual({ a: [null, 'x'], b: { c: { d: { e: { f: 'y' } } } } });
+  });
 });
