@@ -2,12 +2,11 @@ import { FaultPlan } from './faults.js';
 import type { KnownList } from './known.js';
 import type { ResolvedOptions } from './options.js';
 import { RateLimiter } from './rate-limit.js';
+import { pushBounded, retainedReport } from './report-log.js';
 import type { EmulatorCall, EmulatorReport } from './types.js';
 
 /** Calls kept for `calls` / `GET /__emulator/calls`; the oldest tenth is dropped beyond this. */
 export const MAX_RECORDED_CALLS = 100_000;
-/** Reports kept in each of `reports` and `testReports` (each holds its images in base64). */
-export const MAX_RECORDED_REPORTS = 1_000;
 
 /** Everything one running emulator holds. The arrays are cleared in place, never replaced. */
 export interface EmulatorState {
@@ -42,10 +41,11 @@ export function recordCall(state: EmulatorState, call: EmulatorCall): void {
   state.calls.push(call);
 }
 
+/** Keeps an accepted report within the `reportLog` bounds. */
 export function recordReport(state: EmulatorState, report: EmulatorReport): void {
   const list = report.isTest ? state.testReports : state.reports;
-  if (list.length >= MAX_RECORDED_REPORTS) list.shift();
-  list.push(report);
+  const limits = state.options.reportLog;
+  pushBounded(list, retainedReport(report, limits), limits.max);
 }
 
 /**

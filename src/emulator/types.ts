@@ -35,7 +35,20 @@ export interface KnownItems {
   hashes?: string[];
 }
 
+/** How much of the accepted reports the emulator keeps. */
+export interface ReportLogOptions {
+  /** Reports kept in each of `reports` and `testReports`; the oldest goes first. Defaults to `100`. */
+  max?: number;
+  /**
+   * Base64 characters of images kept per report; images past it are replaced by a summary
+   * (length and SHA-256). Defaults to 1,048,576 (about 768 KiB of image).
+   */
+  maxImageChars?: number;
+}
+
 export interface EmulatorOptions {
+  /** Bounds what is kept of accepted reports, so a flood cannot exhaust memory. Defaults to 100 reports, 1 Mi base64 characters of images each. */
+  reportLog?: ReportLogOptions;
   /** TCP port; 0 picks a free one. Defaults to `0`. */
   port?: number;
   /** Interface to listen on. Defaults to `'127.0.0.1'`. */
@@ -126,9 +139,9 @@ export interface Emulator {
    * `POST /__emulator/reset`).
    */
   calls: EmulatorCall[];
-  /** Accepted reports without `IsTest=true` (the latest 1,000). */
+  /** Accepted reports without `IsTest=true` (the latest `reportLog.max`). */
   reports: EmulatorReport[];
-  /** Accepted reports with `AdditionalMetadata` `IsTest=true` (the latest 1,000). */
+  /** Accepted reports with `AdditionalMetadata` `IsTest=true` (the latest `reportLog.max`). */
   testReports: EmulatorReport[];
   faults: EmulatorFaults;
   setLatency(ms: number): void;

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { crafted } from '../fixtures/crafted.js';
 import { hostile, png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
+import { useEmulator } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -12,6 +13,9 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
  * Issue 11: each test is named after the class of attack it keeps closed, and runs on every
  * adapter (Express 4/5, Koa 2/3).
  */
+const BIG_KNOWN = png(200, 200, 4242, 4 * 1024 * 1024);
+const emu = useEmulator({ rateLimit: false, known: { images: [BIG_KNOWN] } });
+
 describe.each(adapters)('$name', (adapter: Adapter) => {
   const running: Running[] = [];
   afterEach(async () => {
@@ -104,5 +108,28 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
       .attach('f', png(200, 200, 5), 'a.png');
     expect(res.status).toBe(200);
     expect(res.body.body).toEqual({ a: [null, 'x'], b: { c: { d: { e: { f: 'y' } } } } });
+  });
+
+  it('emulator: report() of a matched 4 MiB upload succeeds (the emulator accepts real report sizes)', async () => {
+    const results: Array<{ statusCode: number }> = [];
+    const server = await start(
+      emu.options({
+        reporter: {
+          orgName: 'Example',
+          reporterName: 'T&S',
+          reporterEmail: 'ts@example.org',
+          ncmecUser: 'u',
+          ncmecPassword: 'p',
+          isTest: true,
+        },
+        onMatch: async (event) => {
+          results.push(await event.report());
+        },
+      }),
+    );
+    const res = await request(server.url).post('/upload').attach('f', BIG_KNOWN, 'big.png');
+    expect(res.status).toBe(422);
+    expect(results).toEqual([expect.objectContaining({ statusCode: 3000 })]);
+    expect(server.log.runs).toBe(0);
   });
 });
