@@ -33,6 +33,7 @@ export interface ApiRoute {
 const matchContext = (state: EmulatorState) => ({
   known: state.known,
   urlAllowList: state.options.urlAllowList,
+  selfPort: state.port,
   signal: state.closing.signal,
 });
 

@@ -34,6 +34,7 @@ const optionsSchema = z.strictObject({
   port: z.int().min(0).max(65_535).default(0),
   host: z.string().min(1).default('127.0.0.1'),
   apiKey: z.string().min(1).optional(),
+  adminToken: z.string().min(16).max(512).optional(),
   known: knownSchema.default({}),
   includeTestImages: z.boolean().default(true),
   rateLimit: z

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { FaultPlan } from './faults.js';
 import type { KnownList } from './known.js';
 import type { ResolvedOptions } from './options.js';
@@ -15,6 +16,10 @@ export interface EmulatorState {
   readonly rateLimiter: RateLimiter;
   readonly faults: FaultPlan;
   latencyMs: number;
+  /** The secret admin routes need (`adminToken` option, else random). */
+  readonly adminToken: string;
+  /** The port listened on, once listening: the URL form may fetch this emulator's test images. */
+  port: number;
   readonly calls: EmulatorCall[];
   readonly reports: EmulatorReport[];
   readonly testReports: EmulatorReport[];
@@ -29,6 +34,8 @@ export function createState(options: ResolvedOptions, known: KnownList): Emulato
     rateLimiter: new RateLimiter(options.rateLimit),
     faults: new FaultPlan({ faults: options.faults, errorRate: options.errorRate }),
     latencyMs: options.latencyMs,
+    adminToken: options.adminToken ?? randomBytes(24).toString('base64url'),
+    port: 0,
     calls: [],
     reports: [],
     testReports: [],

@@ -55,6 +55,12 @@ export interface EmulatorOptions {
   host?: string;
   /** When set, only this subscription key is accepted. Defaults to any non-empty key. */
   apiKey?: string;
+  /**
+   * The secret the admin and log routes (`/__emulator/calls`, `reports`, `faults`, `reset`) need
+   * as `Authorization: Bearer <token>` (the `apiKey`, when set, is accepted too). At least 16
+   * characters. Defaults to a random token, readable as `emulator.adminToken`.
+   */
+  adminToken?: string;
   /** Images and hashes reported as matches. Defaults to none (besides the test images). */
   known?: KnownItems;
   /** Put the shipped synthetic test images (`testImages()`) on the known list. Defaults to `true`. */
@@ -75,8 +81,9 @@ export interface EmulatorOptions {
   /** A random fault (probability `rate`, 0..1) for calls that find the queue empty. Defaults to none. */
   errorRate?: { rate: number; fault: FaultSpec };
   /**
-   * Hosts (`host` or `host:port`) the JSON URL form may fetch from, besides loopback (always
-   * allowed). Any other host answers 3002 without a fetch. Defaults to none.
+   * Hosts (`host` or `host:port`) the JSON URL form may fetch from, besides this emulator's own
+   * test images (`/__emulator/test-images/...`, always allowed). Any other URL, loopback
+   * included, answers 3002 without a fetch. Defaults to none.
    */
   urlAllowList?: string[];
   /**
@@ -132,6 +139,8 @@ export interface Emulator {
   /** Base URL, e.g. `http://127.0.0.1:40123` (no trailing slash). */
   url: string;
   port: number;
+  /** The secret of the admin and log routes (`Authorization: Bearer <adminToken>`). */
+  adminToken: string;
   /** Stops the server, ending pending and hanging requests. Resolves when it is closed. */
   close(): Promise<void>;
   /**
