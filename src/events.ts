@@ -126,6 +126,12 @@ export class GuardEvents {
     return this.on(name, wrapper);
   }
 
+  /** Whether anyone (a listener or the logger) receives `name`: build the event only then. */
+  wants(name: GuardEventName): boolean {
+    const set = this.#listeners.get(name);
+    return set !== undefined && set.size > 0;
+  }
+
   listenerCount(name: GuardEventName): number {
     return this.#listeners.get(name)?.size ?? 0;
   }

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Entry } from '../core/entry.js';
+import type { GuardCore } from '../core/guard-core.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
-import { type Exchange, type FlowRequest, type FlowResult, scanFlow, uploadFlow } from './flow.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
+import { type NodeRequest, NodeRequestView, writeResponse } from './node-view.js';
 import { pathOf } from './path.js';
 
 declare global {
@@ -20,51 +22,46 @@ export type GuardMiddleware = (req: IncomingMessage, res: ServerResponse, next: 
 export type RouteGuard = RouteGuardOf<GuardMiddleware>;
 export type Guard = GuardMiddleware & GuardOf<GuardMiddleware>;
 
-type ExpressRequest = FlowRequest & {
+type ExpressRequest = NodeRequest & {
   ip?: string;
   originalUrl?: string;
   photodna?: PhotoDnaResult;
 };
+
+/** An Express request as the core sees it; multer's results (ours or the host's) sit on `req`. */
+class ExpressView extends NodeRequestView {
+  readonly #req: ExpressRequest;
+
+  constructor(req: ExpressRequest, res: ServerResponse) {
+    super(req, res, [req], req);
+    this.#req = req;
+  }
+
+  path(): string {
+    return pathOf(this.#req.originalUrl ?? this.#req.url);
+  }
+
+  ip(): string {
+    return this.#req.ip ?? this.#req.socket?.remoteAddress ?? '';
+  }
+}
 
 /**
  * The Express guard: `app.use(photodnaGuard(options))` parses and checks every multipart upload;
  * `guard.single/array/fields/any/none` are drop-in replacements for a multer instance.
  */
 export function photodnaGuard(options?: GuardOptions): Guard {
-  return createGuard<GuardMiddleware>(
-    {
-      upload: (core, route, parser, selection) =>
-        middleware((ex) => uploadFlow(core, route, parser, selection, ex)),
-      scan: (core, route) => middleware((ex) => scanFlow(core, route, ex)),
-    },
-    options,
-  );
+  return createGuard<GuardMiddleware>(middleware, options);
 }
 
-function middleware(flow: (ex: Exchange) => Promise<FlowResult>): GuardMiddleware {
+function middleware(core: GuardCore, entry: Entry): GuardMiddleware {
   return (request, res, next) => {
     const req = request as ExpressRequest;
-    flow(exchange(req, res)).then((result) => {
-      if (!result.next) return;
-      if (result.photodna) req.photodna = result.photodna;
+    core.decide(entry, new ExpressView(req, res)).then((outcome) => {
+      if (outcome.kind === 'respond') writeResponse(res, outcome);
+      if (outcome.kind !== 'continue') return;
+      if (outcome.photodna) req.photodna = outcome.photodna;
       next();
     }, next);
-  };
-}
-
-function exchange(req: ExpressRequest, res: ServerResponse): Exchange {
-  return {
-    req,
-    res,
-    targets: [req],
-    path: pathOf(req.originalUrl ?? req.url),
-    ip: req.ip ?? req.socket?.remoteAddress ?? '',
-    raw: req,
-    respond({ status, headers, body }) {
-      res.statusCode = status;
-      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-      res.setHeader('content-length', Buffer.byteLength(body));
-      res.end(body);
-    },
   };
 }

@@ -1,4 +1,5 @@
-import { GuardCore } from '../core/guard-core.js';
+import { Entry } from '../core/entry.js';
+import type { GuardCore } from '../core/guard-core.js';
 import type { GuardEventName, Listener } from '../events.js';
 import { MultipartParser } from '../multipart/parser.js';
 import type { Selection } from '../multipart/selection.js';
@@ -8,6 +9,7 @@ import {
   type RouteConfig,
   type RouteOverrides,
 } from '../options.js';
+import { wireGuard } from '../wiring.js';
 
 /** multer's selectors plus `scan()`, each returning the framework's middleware `M`. */
 export interface GuardMethods<M> {
@@ -32,25 +34,18 @@ export interface GuardOf<M> extends GuardMethods<M> {
   close(): Promise<void>;
 }
 
-/** How an adapter makes its middleware from the framework-free flows. */
-export interface AdapterKit<M> {
-  upload(core: GuardCore, route: RouteConfig, parser: MultipartParser, selection: Selection): M;
-  scan(core: GuardCore, route: RouteConfig): M;
-}
+/** How an adapter makes its middleware: one per entry, applying what `core.decide` answers. */
+export type AdapterKit<M> = (core: GuardCore, entry: Entry) => M;
 
 /** Builds `photodnaGuard(options)` for one framework: the guard is itself `any()`-style middleware. */
 export function createGuard<M extends object>(
   kit: AdapterKit<M>,
   options: GuardOptions | undefined,
 ): M & GuardOf<M> {
-  const core = new GuardCore(options);
+  const core = wireGuard(options);
   const guard = routeGuard(kit, core, core.routeConfig) as M & GuardOf<M>;
   guard.route = (overrides) =>
-    routeGuard(
-      kit,
-      core,
-      applyRouteOverrides(core.routeConfig, overrides, core.store !== undefined),
-    );
+    routeGuard(kit, core, applyRouteOverrides(core.routeConfig, overrides, core.hasStore));
   guard.on = (name, listener) => {
     core.events.on(name, listener);
     return guard;
@@ -73,7 +68,7 @@ function routeGuard<M extends object>(
   route: RouteConfig,
 ): RouteGuardOf<M> {
   const parser = new MultipartParser(route.limits);
-  const upload = (selection: Selection) => kit.upload(core, route, parser, selection);
+  const upload = (selection: Selection) => kit(core, Entry.upload(route, parser, selection));
   return Object.assign(upload({ kind: 'any' }), {
     single: (field: string) => upload({ kind: 'single', field }),
     array: (field: string, maxCount?: number) =>
@@ -82,6 +77,6 @@ function routeGuard<M extends object>(
       upload({ kind: 'fields', fields }),
     any: () => upload({ kind: 'any' }),
     none: () => upload({ kind: 'none' }),
-    scan: () => kit.scan(core, route),
+    scan: () => kit(core, Entry.scan(route)),
   });
 }

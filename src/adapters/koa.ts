@@ -1,14 +1,17 @@
+import type { ServerResponse } from 'node:http';
+import type { Entry } from '../core/entry.js';
+import type { GuardCore } from '../core/guard-core.js';
 import type { MulterTarget } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
-import { type Exchange, type FlowRequest, type FlowResult, scanFlow, uploadFlow } from './flow.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
+import { type NodeRequest, NodeRequestView } from './node-view.js';
 import { pathOf } from './path.js';
 
 /** The parts of a Koa context the adapter uses (Koa 2 and 3 alike); no import of koa itself. */
 export interface KoaContext extends MulterTarget {
-  req: FlowRequest;
-  res: import('node:http').ServerResponse;
+  req: NodeRequest;
+  res: ServerResponse;
   request: MulterTarget & { body?: unknown };
   originalUrl: string;
   ip: string;
@@ -22,27 +25,45 @@ export type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => P
 export type KoaRouteGuard = RouteGuardOf<KoaMiddleware>;
 export type KoaGuard = KoaMiddleware & GuardOf<KoaMiddleware>;
 
+/** A Koa context as the core sees it. */
+class KoaView extends NodeRequestView {
+  readonly #ctx: KoaContext;
+
+  constructor(ctx: KoaContext, parses: boolean) {
+    // After @koa/multer the files sit on ctx and ctx.request; our own parser leaves them on req.
+    super(ctx.req, ctx.res, parses ? [ctx.req] : [ctx, ctx.request, ctx.req], ctx);
+    this.#ctx = ctx;
+  }
+
+  path(): string {
+    return pathOf(this.#ctx.originalUrl);
+  }
+
+  ip(): string {
+    return this.#ctx.ip;
+  }
+}
+
 /**
  * The Koa guard: same options and core as the Express one. Sets `ctx.request.files`,
  * `ctx.request.body`, `ctx.file(s)` (like @koa/multer) and `ctx.state.photodna`.
  */
 export function photodnaGuard(options?: GuardOptions): KoaGuard {
-  return createGuard<KoaMiddleware>(
-    {
-      upload: (core, route, parser, selection) =>
-        middleware((ex) => uploadFlow(core, route, parser, selection, ex), true),
-      scan: (core, route) => middleware((ex) => scanFlow(core, route, ex), false),
-    },
-    options,
-  );
+  return createGuard<KoaMiddleware>(middleware, options);
 }
 
-function middleware(flow: (ex: Exchange) => Promise<FlowResult>, parses: boolean): KoaMiddleware {
+function middleware(core: GuardCore, entry: Entry): KoaMiddleware {
+  const parses = entry.parser !== undefined;
   return async (ctx, next) => {
-    const result = await flow(exchange(ctx, parses));
-    if (!result.next) return;
+    const outcome = await core.decide(entry, new KoaView(ctx, parses));
+    if (outcome.kind === 'respond' && !ctx.res.headersSent && !ctx.res.destroyed) {
+      ctx.status = outcome.status;
+      ctx.set(outcome.headers);
+      ctx.body = outcome.body; // a string: Koa keeps the content-type set above
+    }
+    if (outcome.kind !== 'continue') return;
     if (parses) expose(ctx);
-    if (result.photodna) ctx.state.photodna = result.photodna;
+    if (outcome.photodna) ctx.state.photodna = outcome.photodna;
     await next();
   };
 }
@@ -57,21 +78,4 @@ function expose(ctx: KoaContext): void {
     if (req.files) target.files = req.files;
     else delete target.files;
   }
-}
-
-function exchange(ctx: KoaContext, parses: boolean): Exchange {
-  return {
-    req: ctx.req,
-    res: ctx.res,
-    // After @koa/multer the files sit on ctx and ctx.request; our own parser leaves them on req.
-    targets: parses ? [ctx.req] : [ctx, ctx.request, ctx.req],
-    path: pathOf(ctx.originalUrl),
-    ip: ctx.ip,
-    raw: ctx,
-    respond({ status, headers, body }) {
-      ctx.status = status;
-      ctx.set(headers);
-      ctx.body = body; // a string: Koa keeps the content-type set above
-    },
-  };
 }

@@ -1,53 +1,48 @@
-import { PhotoDnaClient } from '../client/index.js';
-import { type GuardError, InvalidOptionsError } from '../errors.js';
 import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
-import {
-  type GuardConfig,
-  type GuardOptions,
-  parseGuardOptions,
-  type RouteConfig,
-} from '../options.js';
-import { createFileQuarantineStore } from '../quarantine/fs-store.js';
+import type { GuardConfig, RouteConfig } from '../options.js';
 import type { QuarantineStore } from '../quarantine/types.js';
+import type { ReportSender } from '../report/from-record.js';
 import type { Matcher } from '../types.js';
-import { emitReject } from './emit-reject.js';
+import { decide } from './decide.js';
+import type { Entry } from './entry.js';
 import { logEvents } from './log-events.js';
-import type { RequestContext } from './request-context.js';
+import type { Outcome } from './outcome.js';
+import type { RequestView } from './request-view.js';
 import { ResultCache } from './result-cache.js';
-import { type ScanDeps, scanRequest } from './scan-request.js';
-import type { UploadedFile } from './validate-file.js';
-import type { Verdict } from './verdict.js';
+import type { ScanDeps } from './scan-request.js';
+
+/** What the wiring (src/wiring.ts) hands the core: back ends built, nothing read from the environment. */
+export interface CoreParts {
+  config: GuardConfig;
+  matcher: Matcher;
+  store: QuarantineStore | undefined;
+  /** Sends NCMEC reports; absent when no API key is configured. */
+  sender: (() => ReportSender) | undefined;
+  /** Releases what the wiring built besides the matcher (a lazily made report client). */
+  close?: () => Promise<void>;
+}
 
 /**
- * Everything one `photodnaGuard(options)` call owns, shared by all its routes: the parsed
- * config, the matcher (and so the rate limiter), the cache, the store and the events.
+ * The runtime of one `photodnaGuard(options)` call, shared by all its routes: the parsed config,
+ * the matcher (and so the rate limiter), the cache, the store and the events. `decide` is the one
+ * entry point every adapter calls.
  */
 export class GuardCore {
   readonly config: GuardConfig;
   readonly events: GuardEvents;
   readonly routeConfig: RouteConfig;
+  readonly hasStore: boolean;
   readonly #deps: ScanDeps;
-  readonly #client: PhotoDnaClient | undefined;
-  #reportClient: PhotoDnaClient | undefined;
+  readonly #close: (() => Promise<void>) | undefined;
 
-  constructor(options: GuardOptions | undefined) {
-    const config = parseGuardOptions(options);
+  constructor(parts: CoreParts) {
+    const { config } = parts;
     this.config = config;
     this.events = new GuardEvents(config.logger);
     if (config.logger) logEvents(this.events, config.logger);
     for (const [name, listener] of Object.entries(config.on ?? {})) {
       if (listener) this.events.on(name as GuardEventName, listener as Listener<GuardEventName>);
     }
-    const apiKey = config.apiKey ?? process.env.PHOTODNA_API_KEY;
-    if (!config.matcher && !apiKey) {
-      throw new InvalidOptionsError(
-        "photodnaGuard: option 'apiKey': required unless a custom 'matcher' is given (or set PHOTODNA_API_KEY)",
-        ['apiKey'],
-      );
-    }
-    this.#client = config.matcher ? undefined : this.#createClient();
-    const matcher: Matcher = config.matcher ?? (this.#client as PhotoDnaClient).asMatcher();
-    const store = createStore(config.quarantine);
     this.routeConfig = {
       policy: config.policy,
       failMode: config.failMode,
@@ -57,61 +52,24 @@ export class GuardCore {
       rejectionBody: config.rejectionBody,
       limits: config.limits,
     };
+    this.hasStore = parts.store !== undefined;
+    this.#close = parts.close;
     this.#deps = {
-      matcher,
+      matcher: parts.matcher,
       cache: config.cache === false ? undefined : new ResultCache(config.cache),
       events: this.events,
-      store,
+      store: parts.store,
       reporter: config.reporter,
-      sender: apiKey ? () => this.#client ?? this.#lazyReportClient() : undefined,
+      sender: parts.sender,
     };
   }
 
-  get store(): QuarantineStore | undefined {
-    return this.#deps.store;
-  }
-
-  scan(ctx: RequestContext, uploads: UploadedFile[], route: RouteConfig): Promise<Verdict> {
-    return scanRequest(this.#deps, ctx, uploads, route);
-  }
-
-  /** Records a rejection that happened before the core saw any file (multipart errors). */
-  rejected(ctx: RequestContext, error: GuardError): Verdict {
-    emitReject(this.events, ctx, error);
-    return { kind: 'reject', error };
+  /** Decides one request seen through `view` at `entry`; never answers it itself. */
+  decide(entry: Entry, view: RequestView): Promise<Outcome> {
+    return decide(this.#deps, entry, view);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#deps.matcher.close?.(), this.#reportClient?.close()]);
+    await Promise.all([this.#deps.matcher.close?.(), this.#close?.()]);
   }
-
-  #createClient(): PhotoDnaClient {
-    const { config } = this;
-    return new PhotoDnaClient({
-      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
-      ...(config.baseUrl === undefined ? {} : { baseUrl: config.baseUrl }),
-      apiVersion: config.apiVersion,
-      enhance: config.enhance,
-      ...(config.evaluation === undefined ? {} : { evaluation: config.evaluation }),
-      rateLimit: config.rateLimit,
-      ...config.client,
-      ...(config.logger === undefined ? {} : { logger: config.logger }),
-    });
-  }
-
-  #lazyReportClient(): PhotoDnaClient {
-    this.#reportClient ??= this.#createClient();
-    return this.#reportClient;
-  }
-}
-
-function createStore(option: GuardConfig['quarantine']): QuarantineStore | undefined {
-  if (!option) return undefined;
-  if ('dir' in option && typeof option.dir === 'string' && !('put' in option)) {
-    return createFileQuarantineStore({
-      dir: option.dir,
-      preserveDays: option.preserveDays,
-    });
-  }
-  return option as QuarantineStore;
 }

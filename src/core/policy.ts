@@ -10,7 +10,7 @@ import type { RequestContext } from './request-context.js';
  */
 export async function resolvePolicy(
   policy: RouteConfig['policy'],
-  ctx: RequestContext,
+  ctx: Pick<RequestContext, 'route' | 'raw'>,
 ): Promise<Policy> {
   if (typeof policy === 'string') return policy;
   if (typeof policy === 'function') {

@@ -3,13 +3,36 @@ import { GuardError, toGuardError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { FileFacts, Matcher, MatchResult } from '../types.js';
 import { settleBy } from './abortable.js';
+import type { RequestContext } from './request-context.js';
 import type { ResultCache } from './result-cache.js';
 
-/** What checking one valid file came to. */
-export type FileScan =
-  | { outcome: 'clean' | 'match'; file: FileFacts; bytes: Buffer; result: MatchResult }
-  | { outcome: 'unchecked'; file: FileFacts; bytes: Buffer; error: GuardError }
-  | { outcome: 'aborted'; file: FileFacts; bytes: Buffer };
+export type FileOutcome = 'clean' | 'match' | 'unchecked' | 'aborted';
+
+/**
+ * What checking one valid file came to. One class, one shape: `result` is set for clean and
+ * match, `error` for unchecked (issue 13: facts a composed matcher adds belong in `result`).
+ */
+export class FileScan {
+  readonly outcome: FileOutcome;
+  readonly file: FileFacts;
+  readonly bytes: Buffer;
+  readonly result: MatchResult | undefined;
+  readonly error: GuardError | undefined;
+
+  constructor(
+    outcome: FileOutcome,
+    file: FileFacts,
+    bytes: Buffer,
+    result: MatchResult | undefined,
+    error: GuardError | undefined,
+  ) {
+    this.outcome = outcome;
+    this.file = file;
+    this.bytes = bytes;
+    this.result = result;
+    this.error = error;
+  }
+}
 
 export interface ScanFileDeps {
   matcher: Matcher;
@@ -18,81 +41,61 @@ export interface ScanFileDeps {
 }
 
 /**
- * Asks the matcher about one validated file within the scan deadline, through the dedup cache,
- * and reports it as a `scan` event. Never throws: every failure becomes an outcome.
+ * Asks the matcher about one validated file within the request's deadline, through the dedup
+ * cache, and reports it as a `scan` event (built only when someone listens). Never throws: every
+ * failure becomes an outcome.
  */
 export async function scanFile(
   deps: ScanFileDeps,
+  ctx: RequestContext,
   file: FileFacts,
   bytes: Buffer,
-  options: { requestSignal: AbortSignal; timeoutMs: number; route: string },
 ): Promise<FileScan> {
-  const started = performance.now();
-  const deadline = scanDeadline(options.requestSignal, options.timeoutMs);
-  const { signal } = deadline;
-  const ask = async () =>
-    checkedResult(
-      await settleBy(
-        deps.matcher.match({ bytes, contentType: file.mimetype, file, signal }),
-        signal,
-      ),
-    );
+  const timed = deps.events.wants('scan');
+  const started = timed ? performance.now() : 0;
   let scan: FileScan;
   let cached = false;
   try {
-    const found = deps.cache
-      ? await deps.cache.lookup(file.sha256, ask, signal)
-      : { result: await ask(), cached: false };
-    cached = found.cached;
-    scan = { outcome: found.result.isMatch ? 'match' : 'clean', file, bytes, result: found.result };
+    const hit = deps.cache?.get(file.sha256);
+    let result: MatchResult;
+    if (hit) {
+      result = hit;
+      cached = true;
+    } else {
+      const { signal } = ctx;
+      const ask = async () =>
+        checkedResult(
+          await settleBy(
+            deps.matcher.match({ bytes, contentType: file.mimetype, file, signal }),
+            signal,
+          ),
+        );
+      const found = deps.cache
+        ? await deps.cache.lookup(file.sha256, ask, signal)
+        : { result: await ask(), cached: false };
+      result = found.result;
+      cached = found.cached;
+    }
+    scan = new FileScan(result.isMatch ? 'match' : 'clean', file, bytes, result, undefined);
   } catch (error) {
-    if (options.requestSignal.aborted) return { outcome: 'aborted', file, bytes };
-    scan = { outcome: 'unchecked', file, bytes, error: asScanError(error, signal) };
-  } finally {
-    deadline.clear();
+    if (ctx.clientLeft) return new FileScan('aborted', file, bytes, undefined, undefined);
+    scan = new FileScan('unchecked', file, bytes, undefined, asScanError(error, ctx));
   }
-  deps.events.emit('scan', {
-    file,
-    outcome: scan.outcome,
-    durationMs: performance.now() - started,
-    cached,
-    route: options.route,
-    ...('result' in scan ? { trackingId: scan.result.trackingId } : {}),
-  });
+  if (timed) {
+    deps.events.emit('scan', {
+      file,
+      outcome: scan.outcome as 'clean' | 'match' | 'unchecked',
+      durationMs: performance.now() - started,
+      cached,
+      route: ctx.route,
+      ...(scan.result ? { trackingId: scan.result.trackingId } : {}),
+    });
+  }
   return scan;
 }
 
-/**
- * One signal for one file: aborts when the uploader leaves or when `timeoutMs` passes (with a
- * `TimeoutError`). A plain timer that is cleared once the file is decided: cheaper on the hot
- * path than `AbortSignal.any` + `AbortSignal.timeout`, whose timer outlives the request.
- */
-function scanDeadline(
-  requestSignal: AbortSignal,
-  timeoutMs: number,
-): { signal: AbortSignal; clear(): void } {
-  const controller = new AbortController();
-  const onRequestAbort = () => controller.abort(requestSignal.reason);
-  if (requestSignal.aborted) onRequestAbort();
-  else requestSignal.addEventListener('abort', onRequestAbort, { once: true });
-  const timer = setTimeout(
-    () =>
-      controller.abort(
-        new DOMException('the scan deadline (scanTimeoutMs) passed', 'TimeoutError'),
-      ),
-    timeoutMs,
-  );
-  return {
-    signal: controller.signal,
-    clear() {
-      clearTimeout(timer);
-      requestSignal.removeEventListener('abort', onRequestAbort);
-    },
-  };
-}
-
-function asScanError(error: unknown, signal: AbortSignal): GuardError {
-  if (signal.aborted && error === signal.reason) {
+function asScanError(error: unknown, ctx: RequestContext): GuardError {
+  if (ctx.isDeadline(error)) {
     return new GuardError('SCAN_UNAVAILABLE', {
       reason: 'timeout',
       detail: 'the scan deadline (scanTimeoutMs) passed',

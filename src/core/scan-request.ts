@@ -1,9 +1,8 @@
 import { GuardError, toError, underlyingError } from '../errors.js';
-import type { GuardEvents, RejectEvent } from '../events.js';
+import type { GuardEvents } from '../events.js';
 import type { RouteConfig } from '../options.js';
 import type { FileFacts, ScannedFile, ScanOutcome } from '../types.js';
 import { withTimeout } from './abortable.js';
-import { emitReject } from './emit-reject.js';
 import { handleMatches, type MatchedFile } from './handle-matches.js';
 import type { ReportingDeps } from './match-event.js';
 import { resolvePolicy } from './policy.js';
@@ -18,8 +17,10 @@ export type ScanDeps = ScanFileDeps & ReportingDeps & { events: GuardEvents };
 const FILE_FAULTS = new Set(['INVALID_IMAGE', 'IMAGE_TOO_SMALL', 'FILE_TOO_LARGE']);
 
 /**
- * The whole decision for one request: validate every file (no call is spent on a request that
- * will be rejected anyway), check them all, then apply the policy and the fail mode.
+ * The verdict on a request's files: validate every file (no call is spent on a request that
+ * will be rejected anyway), check them all within one deadline, then apply the policy and the
+ * fail mode. Emits `scan`, `match`, `quarantine` and the `error` events of failures; the `reject`
+ * event is `decide`'s (docs/events.md).
  */
 export async function scanRequest(
   deps: ScanDeps,
@@ -34,53 +35,66 @@ export async function scanRequest(
     } catch (error) {
       const guardError =
         error instanceof GuardError ? error : new GuardError('INVALID_IMAGE', { cause: error });
-      return reject(deps, ctx, guardError, {
-        field: upload.field,
-        originalname: upload.originalname,
-      });
+      return {
+        kind: 'reject',
+        error: guardError,
+        file: { field: upload.field, originalname: upload.originalname },
+      };
     }
   }
 
-  const scans = await Promise.all(
-    facts.map((file, i) =>
-      scanFile(deps, file, (uploads[i] as UploadedFile).bytes, {
-        requestSignal: ctx.signal,
-        timeoutMs: route.scanTimeoutMs,
-        route: ctx.route,
-      }),
-    ),
-  );
-  const matches = scans.flatMap((s) => (s.outcome === 'match' ? [s] : []));
-  const aborted = ctx.signal.aborted || scans.some((s) => s.outcome === 'aborted');
+  ctx.armDeadline(route.scanTimeoutMs);
+  let scans: FileScan[];
+  try {
+    scans = await Promise.all(
+      facts.map((file, i) => scanFile(deps, ctx, file, (uploads[i] as UploadedFile).bytes)),
+    );
+  } finally {
+    ctx.disarmDeadline();
+  }
+  const matches: MatchedFile[] = [];
+  let unchecked: FileScan | undefined;
+  let aborted = ctx.clientLeft;
+  for (const scan of scans) {
+    if (scan.outcome === 'match') matches.push(scan as MatchedFile);
+    else if (scan.outcome === 'aborted') aborted = true;
+    else if (scan.outcome === 'unchecked') unchecked ??= scan;
+  }
   // A confirmed match is handled (stored, reported to listeners) even when the uploader has
   // gone: dropping the connection must not be a way to escape evidence capture.
   const matchVerdict =
     matches.length > 0 ? await decideMatches(deps, ctx, route, matches) : undefined;
   if (aborted) return { kind: 'aborted' };
   if (matchVerdict) return matchVerdict;
-
-  const badFile = scans.find((s) => s.outcome === 'unchecked' && FILE_FAULTS.has(s.error.code));
-  if (badFile?.outcome === 'unchecked') return reject(deps, ctx, badFile.error, badFile.file);
-
-  const unchecked = scans.flatMap((s) => (s.outcome === 'unchecked' ? [s] : []));
-  for (const scan of unchecked) {
-    deps.events.emit('error', {
-      error: underlyingError(scan.error),
-      stage: 'scan',
-      ...(scan.error.reason ? { reason: scan.error.reason } : {}),
-      route: ctx.route,
-      file: scan.file,
-    });
+  if (unchecked) {
+    const badFile = scans.find(
+      (s) => s.outcome === 'unchecked' && FILE_FAULTS.has((s.error as GuardError).code),
+    );
+    if (badFile) return { kind: 'reject', error: badFile.error as GuardError, file: badFile.file };
+    for (const scan of scans) {
+      if (scan.outcome !== 'unchecked') continue;
+      const error = scan.error as GuardError;
+      deps.events.emit('error', {
+        error: underlyingError(error),
+        stage: 'scan',
+        ...(error.reason ? { reason: error.reason } : {}),
+        route: ctx.route,
+        file: scan.file,
+      });
+    }
+    if (route.failMode === 'closed') {
+      return { kind: 'reject', error: unchecked.error as GuardError, file: unchecked.file };
+    }
   }
-  const firstUnchecked = unchecked[0];
-  if (firstUnchecked && route.failMode === 'closed')
-    return { kind: 'reject', error: firstUnchecked.error };
 
-  return {
-    kind: 'pass',
-    photodna: { status: overallStatus(scans), files: scans.map(toScannedFile) },
-    withheld: scans.flatMap((s, i) => (s.outcome === 'match' ? [i] : [])),
-  };
+  const files: ScannedFile[] = [];
+  const withheld: number[] = [];
+  for (let i = 0; i < scans.length; i++) {
+    const scan = scans[i] as FileScan;
+    files.push(toScannedFile(scan));
+    if (scan.outcome === 'match') withheld.push(i);
+  }
+  return { kind: 'pass', photodna: { status: overallStatus(matches, unchecked), files }, withheld };
 }
 
 /** Applies the policy to the matches; a verdict unless the policy is 'flag' and all went well. */
@@ -108,37 +122,44 @@ async function decideMatches(
   const failure = await handleMatches(deps, ctx, route, policy, matches);
   if (failure) return { kind: 'reject', error: failure };
   if (policy === 'flag') return undefined;
-  return reject(
-    deps,
-    ctx,
-    new GuardError('UPLOAD_REJECTED', { detail: `matched under policy '${policy}'` }),
-  );
+  return {
+    kind: 'reject',
+    error: new GuardError('UPLOAD_REJECTED', { detail: `matched under policy '${policy}'` }),
+  };
 }
 
-function reject(
-  deps: ScanDeps,
-  ctx: RequestContext,
-  error: GuardError,
-  file?: RejectEvent['file'],
-): Verdict {
-  emitReject(deps.events, ctx, error, file);
-  return { kind: 'reject', error };
-}
-
-function overallStatus(scans: FileScan[]): ScanOutcome {
-  if (scans.some((s) => s.outcome === 'match')) return 'match';
-  if (scans.some((s) => s.outcome === 'unchecked')) return 'unchecked';
+function overallStatus(matches: MatchedFile[], unchecked: FileScan | undefined): ScanOutcome {
+  if (matches.length > 0) return 'match';
+  if (unchecked) return 'unchecked';
   return 'clean';
 }
 
+/** The per-file record on `req.photodna.files`, its fields written out (no spread). */
 function toScannedFile(scan: FileScan): ScannedFile {
-  if (scan.outcome === 'clean' || scan.outcome === 'match') {
+  const { file, result } = scan;
+  if (result) {
     return {
-      ...scan.file,
-      isMatch: scan.result.isMatch,
-      trackingId: scan.result.trackingId,
-      matchFlags: scan.result.matchFlags,
+      field: file.field,
+      originalname: file.originalname,
+      mimetype: file.mimetype,
+      size: file.size,
+      width: file.width,
+      height: file.height,
+      sha256: file.sha256,
+      isMatch: result.isMatch,
+      trackingId: result.trackingId,
+      matchFlags: result.matchFlags,
     };
   }
-  return { ...scan.file, isMatch: false, matchFlags: [] };
+  return {
+    field: file.field,
+    originalname: file.originalname,
+    mimetype: file.mimetype,
+    size: file.size,
+    width: file.width,
+    height: file.height,
+    sha256: file.sha256,
+    isMatch: false,
+    matchFlags: [],
+  };
 }

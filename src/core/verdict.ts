@@ -1,10 +1,8 @@
 import type { GuardError } from '../errors.js';
+import type { RejectEvent } from '../events.js';
 import type { PhotoDnaResult } from '../types.js';
 
-/**
- * The core's decision for one request; adapters translate it into `next()`, a JSON rejection,
- * or nothing at all when the uploader has gone.
- */
+/** What scanning the files came to, before `decide` turns it into an `Outcome`. */
 export type Verdict =
   | {
       kind: 'pass';
@@ -12,5 +10,5 @@ export type Verdict =
       /** Indexes (into the uploads) of matched files under 'flag': their bytes never reach the handler. */
       withheld: number[];
     }
-  | { kind: 'reject'; error: GuardError }
+  | { kind: 'reject'; error: GuardError; file?: RejectEvent['file'] }
   | { kind: 'aborted' };

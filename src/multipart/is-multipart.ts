@@ -1,20 +1,20 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import typeis from 'type-is';
 
 /**
- * Whether the request claims a multipart body the guard must handle. Any `multipart/*` type
- * counts (like multer), so a body the parser cannot read is rejected rather than let past.
+ * What the request's `Content-Type` says about its body, decided once per request:
+ * - `none`: not multipart; the guard lets it through untouched and unread;
+ * - `multipart`: a body multer will read;
+ * - `unreadable`: it claims `multipart/*` (like multer, any subtype counts) but multer would skip
+ *   it — a malformed type (`multipart/form-data; boundary=x; foo`) or no body. Such a request
+ *   must never pass as "no files" while another parser reads its files later.
  */
-export function isMultipart(req: IncomingMessage): boolean {
-  const type = req.headers['content-type'];
-  return typeof type === 'string' && /^\s*multipart\//i.test(type);
-}
+export type BodyKind = 'none' | 'multipart' | 'unreadable';
 
-/**
- * Whether multer will actually read this body. multer decides with `type-is`, which says no to a
- * malformed `Content-Type` (`multipart/form-data; boundary=x; foo`) or a request without a body;
- * such a request must never pass as "no files" while another parser reads its files later.
- */
-export function multerWillParse(req: IncomingMessage): boolean {
-  return typeis.hasBody(req) && typeis(req, ['multipart']) !== false;
+export function bodyKindOf(headers: IncomingHttpHeaders): BodyKind {
+  const type = headers['content-type'];
+  if (typeof type !== 'string' || !/^\s*multipart\//i.test(type)) return 'none';
+  // multer's own test: type-is's hasBody (a length or a transfer-encoding), then the type.
+  const hasBody = typeis.hasBody({ headers } as IncomingMessage);
+  return hasBody && typeis.is(type, ['multipart']) !== false ? 'multipart' : 'unreadable';
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import multer from 'multer';
 import { GuardError } from '../errors.js';
 import type { Limits } from '../options.js';
@@ -22,6 +22,9 @@ const LIMIT_CODES = new Set([
   'LIMIT_FIELD_NESTING',
   'LIMIT_FIELD_ARRAY_INDEX',
 ]);
+
+/** What multer reads: a body stream with the request's headers (`complete` when Node's request). */
+type ParseSource = Readable & { headers: Record<string, unknown>; complete?: boolean };
 
 const ABORT_MESSAGES = new Set(['Request aborted', 'Request closed']);
 
@@ -50,15 +53,18 @@ export class MultipartParser {
     });
   }
 
-  /** Parses the body into `req.body` and `req.file(s)`; rejects with a `GuardError` or `UploadAborted`. */
-  parse(req: IncomingMessage, res: ServerResponse, selection: Selection): Promise<void> {
+  /**
+   * Parses a request-like body stream (a readable with `headers`, such as Node's request) into
+   * its `body` and `file(s)` properties; rejects with a `GuardError` or `UploadAborted`.
+   */
+  parse(req: ParseSource, selection: Selection): Promise<void> {
     let middleware = this.#middlewares.get(selection);
     if (!middleware) {
       middleware = this.buildMiddleware(selection);
       this.#middlewares.set(selection, middleware);
     }
     return new Promise((resolve, reject) => {
-      middleware(req as never, res as never, (error?: unknown) => {
+      middleware(req as never, undefined as never, (error?: unknown) => {
         if (error === undefined || error === null) resolve();
         else reject(classify(error, req));
       });
@@ -81,9 +87,9 @@ export class MultipartParser {
   }
 }
 
-function classify(error: unknown, req: IncomingMessage): Error {
+function classify(error: unknown, req: ParseSource): Error {
   const message = error instanceof Error ? error.message : String(error);
-  if (ABORT_MESSAGES.has(message) || (req.destroyed && !req.complete))
+  if (ABORT_MESSAGES.has(message) || (req.destroyed && !(req.complete ?? req.readableEnded)))
     return new UploadAborted(error);
   const code = (error as { code?: unknown }).code;
   if (error instanceof multer.MulterError) {

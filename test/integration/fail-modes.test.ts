@@ -54,8 +54,12 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
     expect(callsWithKey(key)).toHaveLength(2);
   });
 
-  it('a fault that persists past the retries answers 503 SCAN_UNAVAILABLE with Retry-After and an error event', async () => {
+  it('a fault that persists past the retries answers 503 SCAN_UNAVAILABLE with Retry-After; events: error (the cause) then one reject (the answer)', async () => {
     const { server, errors, key } = await start();
+    const sequence: string[] = [];
+    server.guard
+      .on('error', (e) => sequence.push(`error:${e.stage}`))
+      .on('reject', (e) => sequence.push(`reject:${e.code}:${e.status}`));
     emu.emulator.faults.push(
       ...Array.from({ length: 10 }, () => ({ type: 'status' as const, status: 500 })),
     );
@@ -65,6 +69,7 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(server.log.runs).toBe(0);
     expect(errors.map((e) => `${e.stage}:${e.reason}`)).toEqual(['scan:server-error']);
+    expect(sequence).toEqual(['error:scan', 'reject:SCAN_UNAVAILABLE:503']);
     expect(callsWithKey(key).length).toBeGreaterThan(1);
   });
 

@@ -181,7 +181,7 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
       expect(readFileSync(join(dir, image as string)).equals(bytes)).toBe(true);
     });
 
-    it('answers 503 SCAN_UNAVAILABLE (like an outage) with an error event when the store cannot write', async () => {
+    it('answers 503 SCAN_UNAVAILABLE (like an outage) when the store cannot write; events: error, match, then one reject', async () => {
       const blocker = join(scratch, `${adapter.name}-not-a-dir`);
       writeFileSync(blocker, 'x');
       const errors: string[] = [];
@@ -190,9 +190,15 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
         [{ path: '/upload' }],
         { global: true },
       );
+      const sequence: string[] = [];
       server.guard.on('error', (e) => errors.push(`${e.stage}:${e.reason}`));
+      server.guard
+        .on('error', (e) => sequence.push(`error:${e.stage}`))
+        .on('match', () => sequence.push('match'))
+        .on('reject', (e) => sequence.push(`reject:${e.code}:${e.status}`));
       const res = await request(server.url).post('/upload').attach('f', knownImage(), 'f.png');
       expect(res.status).toBe(503);
+      expect(sequence).toEqual(['error:quarantine', 'match', 'reject:SCAN_UNAVAILABLE:503']);
       expect(res.body.error.code).toBe('SCAN_UNAVAILABLE');
       expect(res.headers['retry-after']).toMatch(/^\d+$/);
       expect(errors).toContain('quarantine:store-failure');

@@ -165,10 +165,14 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
 });
 
 describe('Express only', () => {
-  it('misconfiguration: guard.scan() before multer fails closed instead of passing unread files', async () => {
+  it('misconfiguration: guard.scan() before multer fails closed instead of passing unread files; events like any 503: error then one reject', async () => {
     const guard = photodnaGuard({ matcher: new RecordingMatcher() });
     const errors: string[] = [];
+    const sequence: string[] = [];
     guard.on('error', (e) => errors.push(`${e.stage}:${e.reason}`));
+    guard
+      .on('error', (e) => sequence.push(`error:${e.stage}`))
+      .on('reject', (e) => sequence.push(`reject:${e.code}:${e.status}`));
     let runs = 0;
     const app = express();
     app.post('/x', guard.scan(), multer().single('f'), (_req, res) => {
@@ -179,6 +183,7 @@ describe('Express only', () => {
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('SCAN_UNAVAILABLE');
     expect(errors).toEqual(['scan:not-configured']);
+    expect(sequence).toEqual(['error:scan', 'reject:SCAN_UNAVAILABLE:503']);
     expect(runs).toBe(0);
     await guard.close();
   });

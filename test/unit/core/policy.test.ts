@@ -2,12 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { resolvePolicy } from '../../../src/core/policy.js';
 import type { RequestContext } from '../../../src/core/request-context.js';
 
-const ctx = (route: string): RequestContext => ({
+const ctx = (route: string): Pick<RequestContext, 'route' | 'raw'> => ({
   route,
-  method: 'POST',
-  ip: '127.0.0.1',
-  receivedAt: new Date(),
-  signal: new AbortController().signal,
   raw: { marker: route },
 });
 

@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import type { UploadedFile } from '../core/validate-file.js';
-import { GuardError } from '../errors.js';
+import { readFile, rm } from 'node:fs/promises';
+import { GuardError, toError } from '../errors.js';
+import type { GuardEvents } from '../events.js';
 import type { MulterFile } from '../multipart/selection.js';
-
-/** Marks a request one guard has taken, so no other guard parses or scans it again. */
-export const SCANNED: unique symbol = Symbol.for('photodna-guard.scanned') as never;
+import type { UploadedFile } from './validate-file.js';
 
 /** A memory-storage file as the core's upload. */
 export function uploadOf(file: MulterFile): UploadedFile {
@@ -28,4 +26,20 @@ export async function readUpload(file: MulterFile, maxFileSize: number): Promise
     originalname: file.originalname,
     bytes: await readFile(file.path),
   };
+}
+
+/** Files of a rejected request (or withheld matches) never stay on disk. No work in memory. */
+export async function removeFromDisk(
+  events: GuardEvents,
+  files: readonly MulterFile[],
+): Promise<void> {
+  if (!files.some((file) => file.path)) return;
+  await Promise.all(
+    files.map(async (file) => {
+      if (!file.path) return;
+      await rm(file.path, { force: true }).catch((error: unknown) => {
+        events.emit('error', { error: toError(error), stage: 'cleanup' });
+      });
+    }),
+  );
 }

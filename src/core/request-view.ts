@@ -1,0 +1,46 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { MulterTarget } from '../multipart/selection.js';
+
+/**
+ * The request body as a Node readable that carries its headers (Node's `IncomingMessage` is
+ * one): multer reads it like a request and leaves `body` (text fields) and `file(s)` on it.
+ */
+export type BodyStream = Readable & MulterTarget & { headers: IncomingHttpHeaders; body?: unknown };
+
+/**
+ * A framework-free view of one request: everything the core reads, and nothing it writes but
+ * the files it withholds from `targets`. Adapters implement it with a small class per framework
+ * (fields set in the constructor; `path()` and `ip()` computed only when read).
+ */
+export interface RequestView {
+  readonly method: string;
+  /** Lower-case header names, as Node gives them. */
+  readonly headers: IncomingHttpHeaders;
+  /**
+   * The body, when the guard may read it (an upload entry parses it; `scan()` only asks whether
+   * it was read already). Undefined when the framework consumed it.
+   */
+  readonly body: BodyStream | undefined;
+  /**
+   * Where files parsed by the host's multer sit, first the one to read (Express: `req`; Koa:
+   * `ctx`, `ctx.request`, `ctx.req`). Withheld files are removed from every target.
+   */
+  readonly targets: readonly MulterTarget[];
+  /** The framework's request (Express `req`, Koa `ctx`), handed to policy functions. */
+  readonly raw: unknown;
+  /** The path as the router sees it, without the query string. Called at most once. */
+  path(): string;
+  /** The uploader's address. Called at most once, only when an event, log or record needs it. */
+  ip(): string;
+  /** Whether a guard already took this request (a global guard plus a route guard). */
+  isTaken(): boolean;
+  /** Marks the request taken, so no other guard parses or scans it again. */
+  take(): void;
+  /**
+   * Calls `onGone` once if the uploader leaves before the answer is written; returns true (and
+   * calls nothing) when it has left already. Called at most once, when the core first needs to
+   * know (the request's abort signal is created lazily).
+   */
+  watchGone(onGone: () => void): boolean;
+}
