@@ -232,9 +232,15 @@ export type ReporterDefaults = Partial<ReporterInfo>;
 /** What one route runs with: the guard's config with a route's overrides applied. */
 export type RouteConfig = Pick<
   GuardConfig,
-  'policy' | 'failMode' | 'scanTimeoutMs' | 'hookTimeoutMs' | 'onMatch' | 'rejectionBody' | 'limits'
-> &
-  Partial<Pick<GuardConfig, 'matchAnswer'>>;
+  | 'policy'
+  | 'failMode'
+  | 'scanTimeoutMs'
+  | 'hookTimeoutMs'
+  | 'onMatch'
+  | 'rejectionBody'
+  | 'matchAnswer'
+  | 'limits'
+>;
 
 function usesQuarantine(policy: z.output<typeof routeFields.policy> | undefined): boolean {
   if (policy === 'quarantine') return true;

@@ -50,6 +50,7 @@ export class GuardCore {
       hookTimeoutMs: config.hookTimeoutMs,
       onMatch: config.onMatch,
       rejectionBody: config.rejectionBody,
+      matchAnswer: config.matchAnswer,
       limits: config.limits,
     };
     this.hasStore = parts.store !== undefined;

@@ -86,6 +86,7 @@ describe('applyRouteOverrides', () => {
     hookTimeoutMs: base.hookTimeoutMs,
     onMatch: base.onMatch,
     rejectionBody: base.rejectionBody,
+    matchAnswer: base.matchAnswer,
     limits: base.limits,
   };
 
