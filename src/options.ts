@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { clientOptionsSchema } from './client/options.js';
 import { InvalidOptionsError } from './errors.js';
@@ -103,7 +104,11 @@ const reporterSchema = z.strictObject({
   ncmecPassword: z.string().min(1).optional(),
   isTest: z.boolean().optional(),
   reporteeName: z.string().optional(),
-  reporteeIpAddress: z.string().optional(),
+  /** The uploader's IP to report instead of the recorded one; must be an IP address. */
+  reporteeIpAddress: z
+    .string()
+    .refine((value) => isIP(value) !== 0, 'expected an IP address')
+    .optional(),
   additionalInfo: z.string().optional(),
   publiclyAvailable: z.boolean().optional(),
 });

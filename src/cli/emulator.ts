@@ -71,9 +71,7 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
       ...(values.known === undefined ? {} : { known: { images: values.known } }),
       ...(values['no-rate-limit'] ? { rateLimit: false as const } : {}),
       ...(values['admin-token'] === undefined ? {} : { adminToken: values['admin-token'] }),
-      ...(values['allow-url-host'] === undefined
-        ? {}
-        : { urlAllowList: values['allow-url-host'] }),
+      ...(values['allow-url-host'] === undefined ? {} : { urlAllowList: values['allow-url-host'] }),
       ...(values['report-log-max'] === undefined
         ? {}
         : { reportLog: { max: Number(values['report-log-max']) } }),

@@ -65,6 +65,7 @@ async function quarantine(
       route: ctx.route,
       method: ctx.method,
       ip: ctx.ip,
+      network: ctx.network,
       ...(ctx.userAgent === undefined ? {} : { userAgent: ctx.userAgent }),
       file: match.file,
       trackingId: match.result.trackingId,

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { MatchEvent } from '../../src/index.js';
 import { crafted } from '../fixtures/crafted.js';
 import { hostile, png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
-import { useEmulator } from '../helpers/emulated.js';
+import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -132,4 +133,50 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
     expect(results).toEqual([expect.objectContaining({ statusCode: 3000 })]);
     expect(server.log.runs).toBe(0);
   });
+
+  const REPORTER = {
+    orgName: 'Example',
+    reporterName: 'T&S',
+    reporterEmail: 'ts@example.org',
+    ncmecUser: 'u',
+    ncmecPassword: 'p',
+    isTest: true,
+  };
+
+  it.each([
+    ['a non-IP string', 'not-an-ip, 198.51.100.1', undefined],
+    ['a spoofed IP', '203.0.113.9', '203.0.113.9'],
+  ])(
+    'evidence ip: with a bare trust-proxy setting, X-Forwarded-For %s is recorded as received, validated, and never breaks the report',
+    async (_, forwardedFor, derived) => {
+      const events: MatchEvent[] = [];
+      const reports: Array<{ statusCode: number }> = [];
+      const server = await adapter.start(
+        emu.options({
+          reporter: REPORTER,
+          onMatch: async (event) => {
+            events.push(event);
+            reports.push(await event.report());
+          },
+        }),
+        [{ path: '/upload' }],
+        { global: true, trustProxy: true },
+      );
+      running.push(server);
+      const res = await request(server.url)
+        .post('/upload')
+        .set('x-forwarded-for', forwardedFor)
+        .attach('f', knownImage(), 'a.png');
+      expect(res.status).toBe(422);
+      expect(events[0]?.network).toEqual({
+        peer: '127.0.0.1',
+        forwardedFor,
+        ...(derived === undefined ? {} : { derived }),
+      });
+      expect(events[0]?.ip).toBe(derived ?? '127.0.0.1');
+      expect(reports).toEqual([expect.objectContaining({ statusCode: 3000 })]);
+      const sent = emu.emulator.testReports.at(-1)?.body as { ReporteeIPAddress?: string };
+      expect(sent.ReporteeIPAddress).toBe(derived ?? '127.0.0.1');
+    },
+  );
 });
