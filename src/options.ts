@@ -79,6 +79,13 @@ const clientTuningSchema = z.strictObject({
 const cacheSchema = z.union([
   z.literal(false),
   z.strictObject({
+    /**
+     * Whose uploads a cached result answers. 'global': anyone's, so a hit (fast) tells an
+     * uploader that someone uploaded the same bytes recently; 'uploader': only the same client
+     * key's (`clientKey`, by default the IP), which closes that timing channel at the cost of
+     * fewer hits. Defaults to 'global'.
+     */
+    scope: z.enum(['global', 'uploader']).default('global'),
     /** Entries kept. Defaults to 10,000. */
     max: z.number().int().positive().default(10_000),
     /** How long a clean result is reused, in ms. Defaults to one hour. */
@@ -167,6 +174,12 @@ const routeFields = {
    * Defaults to 'disguised'.
    */
   matchAnswer: z.enum(['disguised', 'explicit']),
+  /**
+   * Under `failMode: 'open'`, also let a file through unchecked when the guard's own scan queue
+   * is full (`SCAN_BUSY`). Without it, 'open' covers service outages only: a full queue (which
+   * an uploader can cause) is always a 503. Defaults to `false`.
+   */
+  openOnBusy: z.boolean(),
   /** Replaces the JSON body of a rejection (the status and decision stay). */
   rejectionBody: fn<(rejection: RejectionBody['error'] & { status: number }) => unknown>(
     'a function (rejection) => body',
@@ -195,6 +208,23 @@ const optionsSchema = z
     onMatch: routeFields.onMatch.optional(),
     rejectionBody: routeFields.rejectionBody.optional(),
     matchAnswer: routeFields.matchAnswer.default('disguised'),
+    openOnBusy: routeFields.openOnBusy.default(false),
+    /**
+     * The uploader a request belongs to, for `fairShare` and `cache.scope: 'uploader'`: gets
+     * Express's `req` (Koa: `ctx`). Defaults to the uploader's IP address.
+     */
+    clientKey: fn<(req: unknown) => string>('a function (req) => string').optional(),
+    /**
+     * Each uploader's share of the scan queue: at most `maxPerClient` files of one client key
+     * wait for or hold a PhotoDNA call at once; more answer 503 `SCAN_BUSY`. `false` turns it
+     * off. Defaults to `{ maxPerClient: 20 }`.
+     */
+    fairShare: z
+      .union([
+        z.literal(false),
+        z.strictObject({ maxPerClient: z.number().int().positive().default(20) }),
+      ])
+      .prefault({}),
     matcher: matcherSchema.optional(),
     /** Event listeners, as a shortcut for `guard.on(...)`. */
     on: z
@@ -225,6 +255,7 @@ const routeOverridesSchema = z.strictObject({
   onMatch: routeFields.onMatch.optional(),
   rejectionBody: routeFields.rejectionBody.optional(),
   matchAnswer: routeFields.matchAnswer.optional(),
+  openOnBusy: routeFields.openOnBusy.optional(),
   limits: limitsSchema.partial().optional(),
 });
 
@@ -244,6 +275,7 @@ export type RouteConfig = Pick<
   | 'onMatch'
   | 'rejectionBody'
   | 'matchAnswer'
+  | 'openOnBusy'
   | 'limits'
 >;
 

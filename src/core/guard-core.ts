@@ -5,6 +5,7 @@ import type { ReportSender } from '../report/from-record.js';
 import type { Matcher } from '../types.js';
 import { decide } from './decide.js';
 import type { Entry } from './entry.js';
+import { FairShare } from './fair-share.js';
 import { logEvents } from './log-events.js';
 import type { Outcome } from './outcome.js';
 import type { RequestView } from './request-view.js';
@@ -51,6 +52,7 @@ export class GuardCore {
       onMatch: config.onMatch,
       rejectionBody: config.rejectionBody,
       matchAnswer: config.matchAnswer,
+      openOnBusy: config.openOnBusy,
       limits: config.limits,
     };
     this.hasStore = parts.store !== undefined;
@@ -58,6 +60,10 @@ export class GuardCore {
     this.#deps = {
       matcher: parts.matcher,
       cache: config.cache === false ? undefined : new ResultCache(config.cache),
+      cacheScope: config.cache === false ? 'global' : config.cache.scope,
+      fairShare:
+        config.fairShare === false ? undefined : new FairShare(config.fairShare.maxPerClient),
+      clientKey: config.clientKey,
       events: this.events,
       store: parts.store,
       reporter: config.reporter,

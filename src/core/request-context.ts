@@ -18,6 +18,7 @@ export class RequestContext {
   readonly #receivedMs: number;
   #route: string | undefined;
   #network: ClientNetwork | undefined;
+  #clientKey: string | undefined;
   #receivedAt: Date | undefined;
   #controller: AbortController | undefined;
   #deadlineMs: number;
@@ -30,6 +31,7 @@ export class RequestContext {
     this.#receivedMs = Date.now();
     this.#route = undefined;
     this.#network = undefined;
+    this.#clientKey = undefined;
     this.#receivedAt = undefined;
     this.#controller = undefined;
     this.#deadlineMs = 0;
@@ -54,6 +56,24 @@ export class RequestContext {
   get network(): ClientNetwork {
     this.#network ??= clientNetwork(this.#view.headers, this.#view.peer?.(), this.#view.ip());
     return this.#network;
+  }
+
+  /**
+   * The uploader's key for fair shares and per-uploader caching: the host's `clientKey(req)`
+   * (once per request), else the address. A function that throws or answers a non-string falls
+   * back to the address.
+   */
+  clientKeyBy(clientKey: ((req: unknown) => string) | undefined): string {
+    if (this.#clientKey === undefined) {
+      let key: unknown;
+      try {
+        key = clientKey?.(this.raw);
+      } catch {
+        key = undefined;
+      }
+      this.#clientKey = typeof key === 'string' && key !== '' ? `k:${key}` : `ip:${this.ip}`;
+    }
+    return this.#clientKey;
   }
 
   get userAgent(): string | undefined {

@@ -82,6 +82,12 @@ export async function scanRequest(
         file: scan.file,
       });
     }
+    // 'open' covers outages of the service, not our own full queue (an uploader can fill it),
+    // unless the host opted in with `openOnBusy`.
+    const busy = scans.find((s) => s.outcome === 'unchecked' && s.error?.code === 'SCAN_BUSY');
+    if (busy && !route.openOnBusy) {
+      return { kind: 'reject', error: busy.error as GuardError, file: busy.file };
+    }
     if (route.failMode === 'closed') {
       return { kind: 'reject', error: unchecked.error as GuardError, file: unchecked.file };
     }

@@ -2,11 +2,48 @@ import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MatchEvent } from '../../src/index.js';
+import type { Matcher, MatchRequest, MatchResult } from '../../src/types.js';
 import { crafted } from '../fixtures/crafted.js';
 import { hostile, png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
+
+/** A matcher that holds every call until released: the queue fills without any timing. */
+class GateMatcher implements Matcher {
+  readonly calls: MatchRequest[] = [];
+  readonly known: Set<string>;
+  #release: Array<() => void> = [];
+  #open = false;
+  constructor(known: string[] = []) {
+    this.known = new Set(known);
+  }
+  async match(request: MatchRequest): Promise<MatchResult> {
+    this.calls.push(request);
+    if (!this.#open) await new Promise<void>((resolve) => this.#release.push(resolve));
+    const isMatch = this.known.has(request.file.sha256);
+    return {
+      isMatch,
+      trackingId: `gate_${this.calls.length}`,
+      matchFlags: isMatch ? [{ source: 'Test', violations: ['A1'] }] : [],
+    };
+  }
+  open(): void {
+    this.#open = true;
+    for (const release of this.#release.splice(0)) release();
+  }
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+const byHeader = (req: unknown) =>
+  String((req as { headers: Record<string, string> }).headers['x-client'] ?? '');
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -179,4 +216,100 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
       expect(sent.ReporteeIPAddress).toBe(derived ?? '127.0.0.1');
     },
   );
+
+  describe.each(['closed', 'open'] as const)("fair share, failMode '%s'", (failMode) => {
+    it('queue: a flooder meets SCAN_BUSY on its own excess files; another uploader is still checked', async () => {
+      const gate = new GateMatcher();
+      const server = await start({
+        matcher: gate,
+        failMode,
+        clientKey: byHeader,
+        fairShare: { maxPerClient: 3 },
+        cache: false,
+      });
+      const flood = (seed: number) =>
+        request(server.url)
+          .post('/upload')
+          .set('x-client', 'flooder')
+          .attach('a', png(200, 200, seed), 'a.png')
+          .attach('b', png(200, 200, seed + 1), 'b.png')
+          .then((r) => r);
+      const first = flood(9100);
+      await until(() => gate.calls.length === 2, 'the first two files to reach the matcher');
+      // Its first file takes the flooder's last slot; its second is over the share.
+      const second = flood(9200);
+      await until(() => gate.calls.length === 3, "the flooder's third file to reach the matcher");
+      const other = request(server.url)
+        .post('/upload')
+        .set('x-client', 'someone-else')
+        .attach('a', png(200, 200, 9300), 'a.png')
+        .then((r) => r);
+      await until(() => gate.calls.length === 4, "the other uploader's file to reach the matcher");
+      gate.open();
+      expect((await first).status).toBe(200);
+      const over = await second;
+      expect(over.status).toBe(503);
+      expect(over.body.error.code).toBe('SCAN_BUSY');
+      expect(over.headers['retry-after']).toBeDefined();
+      expect(gate.calls).toHaveLength(4); // the excess file never reached the matcher
+      const fine = await other;
+      expect(fine.status).toBe(200);
+      expect(fine.body.photodna.status).toBe('clean');
+      expect(server.log.runs).toBe(2);
+    });
+  });
+
+  it("queue: under failMode 'open' a full share is still a 503, unless openOnBusy", async () => {
+    const known = png(200, 200, 9400);
+    for (const openOnBusy of [false, true]) {
+      const gate = new GateMatcher([sha256(known)]);
+      const server = await start({
+        matcher: gate,
+        failMode: 'open',
+        openOnBusy,
+        fairShare: { maxPerClient: 1 },
+        cache: false,
+      });
+      const holder = request(server.url)
+        .post('/upload')
+        .attach('a', png(200, 200, 9401), 'a.png')
+        .then((r) => r);
+      await until(() => gate.calls.length === 1, 'the first file to hold the share');
+      const next = await request(server.url).post('/upload').attach('k', known, 'k.png');
+      if (openOnBusy) {
+        expect(next.status).toBe(200);
+        expect(next.body.photodna.status).toBe('unchecked');
+      } else {
+        expect(next.status).toBe(503);
+        expect(next.body.error.code).toBe('SCAN_BUSY');
+      }
+      gate.open();
+      expect((await holder).status).toBe(200);
+    }
+  });
+
+  it("cache timing: with cache.scope 'uploader' one uploader's result never answers another's upload", async () => {
+    const matcher = new RecordingMatcher();
+    const server = await start({ matcher, clientKey: byHeader, cache: { scope: 'uploader' } });
+    const bytes = png(200, 200, 9500);
+    const send = (client: string) =>
+      request(server.url).post('/upload').set('x-client', client).attach('f', bytes, 'a.png');
+    const cached: boolean[] = [];
+    server.guard.on('scan', (e) => cached.push(e.cached));
+    expect((await send('alice')).status).toBe(200);
+    expect((await send('bob')).status).toBe(200);
+    expect((await send('alice')).status).toBe(200);
+    expect(cached).toEqual([false, false, true]);
+    expect(matcher.calls).toHaveLength(2);
+  });
+
+  it("cache timing: the default 'global' scope shares results across uploaders (documented)", async () => {
+    const matcher = new RecordingMatcher();
+    const server = await start({ matcher, clientKey: byHeader });
+    const bytes = png(200, 200, 9600);
+    for (const client of ['alice', 'bob']) {
+      await request(server.url).post('/upload').set('x-client', client).attach('f', bytes, 'a.png');
+    }
+    expect(matcher.calls).toHaveLength(1);
+  });
 });

@@ -87,6 +87,7 @@ describe('applyRouteOverrides', () => {
     onMatch: base.onMatch,
     rejectionBody: base.rejectionBody,
     matchAnswer: base.matchAnswer,
+    openOnBusy: base.openOnBusy,
     limits: base.limits,
   };
 
