@@ -17,9 +17,25 @@ const fn = <T>(what: string) =>
 
 const policyName = z.enum(['block', 'quarantine', 'flag']);
 
-/** A path rule: `path` is a prefix that matches on a segment boundary, or a RegExp. */
+/**
+ * A RegExp rule as the router matches paths: case-insensitively (Express and @koa/router route
+ * case-insensitively by default) and without the `g`/`y` flags, whose `lastIndex` would make
+ * `test()` answer differently on alternate requests.
+ */
+const routerLikeRegExp = z
+  .instanceof(RegExp)
+  .transform((re) =>
+    re.ignoreCase && !re.global && !re.sticky
+      ? re
+      : new RegExp(re.source, `${re.flags.replace(/[gyi]/g, '')}i`),
+  );
+
+/**
+ * A path rule: `path` is a prefix that matches on a segment boundary, or a RegExp; both are
+ * matched case-insensitively against the raw path the router sees (nothing decoded or resolved).
+ */
 const policyRule = z.strictObject({
-  path: z.union([z.string().startsWith('/'), z.instanceof(RegExp)]),
+  path: z.union([z.string().startsWith('/'), routerLikeRegExp]),
   policy: policyName,
 });
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MatchEvent } from '../../src/index.js';
@@ -8,6 +9,7 @@ import { hostile, png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
+import { multipartBody } from '../helpers/raw-upload.js';
 
 /** A matcher that holds every call until released: the queue fills without any timing. */
 class GateMatcher implements Matcher {
@@ -44,6 +46,40 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 
 const byHeader = (req: unknown) =>
   String((req as { headers: Record<string, string> }).headers['x-client'] ?? '');
+
+/** POSTs one file to `path` sent byte for byte (no client-side URL normalisation). */
+function rawUpload(
+  port: number,
+  path: string,
+  bytes: Buffer,
+): Promise<{ status: number; body: string }> {
+  const body = multipartBody('RawB', [
+    { name: 'f', filename: 'a.png', type: 'image/png', data: bytes },
+  ]);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path,
+        headers: {
+          'content-type': 'multipart/form-data; boundary=RawB',
+          'content-length': body.length,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -312,4 +348,52 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
     }
     expect(matcher.calls).toHaveLength(1);
   });
+
+  it.each([
+    ['a string rule', '/evidence'],
+    ['a RegExp rule', /^\/evidence\//],
+  ])(
+    'path rules: %s sees the path the router routes on (dot segments, encoded slashes, double and trailing slashes, case)',
+    async (_, rulePath) => {
+      const known = png(200, 200, 9700);
+      const matcher = new RecordingMatcher([sha256(known)]);
+      const routes: string[] = [];
+      const server = await adapter.start(
+        { matcher, policy: [{ path: rulePath, policy: 'flag' }] },
+        [{ path: '/evidence/:id' }],
+        { global: true },
+      );
+      running.push(server);
+      server.guard.on('scan', (e) => routes.push(e.route));
+      const variants = [
+        '/evidence/1',
+        '/evidence/%2e%2e',
+        '/evidence/%2E%2E/',
+        '/evidence/..',
+        '/Evidence/1',
+        '/EVIDENCE/1/',
+        '/evidence/1/',
+        '//evidence/1',
+        '/evidence%2F1',
+        '/x/..%2Fevidence/1',
+        '/evidence/1?x=/other',
+      ];
+      for (const path of variants) {
+        const clean = await rawUpload(server.port, path, png(200, 200, 9701));
+        const routed = clean.status === 200;
+        const runsBefore = server.log.runs;
+        const answer = await rawUpload(server.port, path, known);
+        if (routed) {
+          // The evidence handler runs for this path: the evidence rule ('flag') must apply.
+          expect(answer.status, path).toBe(200);
+          expect(JSON.parse(answer.body).photodna.status, path).toBe('match');
+          expect(server.log.runs, path).toBe(runsBefore + 1);
+        } else {
+          // No handler for it: whatever the rule, the match never reaches a handler.
+          expect(server.log.runs, path).toBe(runsBefore);
+        }
+        expect(routes.at(-1), path).toBe(path.split('?')[0]);
+      }
+    },
+  );
 });
