@@ -196,6 +196,15 @@ const routeFields = {
    * an uploader can cause) is always a 503. Defaults to `false`.
    */
   openOnBusy: z.boolean(),
+  /**
+   * Bytes after the image's end (PNG's IEND, GIF's trailer, JPEG's EOI, BMP's declared size):
+   * 'strip' cuts them off before the file is checked, so the handler gets exactly the bytes
+   * that were checked; 'reject' answers 422 `INVALID_IMAGE`; 'keep' checks and hands on the
+   * whole file (PhotoDNA sees only the first image: a second file appended after it goes
+   * unchecked). Motion photos (a video appended to a JPEG) lose their video under 'strip' and
+   * are refused under 'reject'. Defaults to 'strip'.
+   */
+  trailingData: z.enum(['strip', 'reject', 'keep']),
   /** Replaces the JSON body of a rejection (the status and decision stay). */
   rejectionBody: fn<(rejection: RejectionBody['error'] & { status: number }) => unknown>(
     'a function (rejection) => body',
@@ -225,6 +234,7 @@ const optionsSchema = z
     rejectionBody: routeFields.rejectionBody.optional(),
     matchAnswer: routeFields.matchAnswer.default('disguised'),
     openOnBusy: routeFields.openOnBusy.default(false),
+    trailingData: routeFields.trailingData.default('strip'),
     /**
      * The uploader a request belongs to, for `fairShare` and `cache.scope: 'uploader'`: gets
      * Express's `req` (Koa: `ctx`). Defaults to the uploader's IP address.
@@ -272,6 +282,7 @@ const routeOverridesSchema = z.strictObject({
   rejectionBody: routeFields.rejectionBody.optional(),
   matchAnswer: routeFields.matchAnswer.optional(),
   openOnBusy: routeFields.openOnBusy.optional(),
+  trailingData: routeFields.trailingData.optional(),
   limits: limitsSchema.partial().optional(),
 });
 
@@ -292,6 +303,7 @@ export type RouteConfig = Pick<
   | 'rejectionBody'
   | 'matchAnswer'
   | 'openOnBusy'
+  | 'trailingData'
   | 'limits'
 >;
 

@@ -15,7 +15,8 @@ import { rejectionResponse } from './rejection.js';
 import { RequestContext } from './request-context.js';
 import type { RequestView } from './request-view.js';
 import { type ScanDeps, scanRequest } from './scan-request.js';
-import { readUpload, removeFromDisk, uploadOf } from './uploads.js';
+import { handOver, readUpload, removeFromDisk, uploadOf } from './uploads.js';
+import type { UploadedFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
 
 /**
@@ -36,6 +37,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   view.take();
   const ctx = new RequestContext(view);
   let files: MulterFile[] = hostFiles ?? [];
+  let uploads: UploadedFile[] = [];
   let verdict: Verdict;
   try {
     if (kind === 'unreadable' && files.length === 0) throw unreadableBody();
@@ -43,11 +45,12 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       if (!body) throw new TypeError('an upload entry needs the request body');
       await entry.parser.parse(body, entry.selection);
       files = filesOf(body);
-      verdict = await scanRequest(deps, ctx, files.map(uploadOf), entry.route);
+      uploads = files.map(uploadOf);
+      verdict = await scanRequest(deps, ctx, uploads, entry.route);
     } else {
       if (files.length === 0 && !body?.readableEnded) throw scanBeforeParser(deps, ctx);
       const max = entry.route.limits.maxFileSize;
-      const uploads = await Promise.all(files.map((file) => readUpload(file, max)));
+      uploads = await Promise.all(files.map((file) => readUpload(file, max)));
       verdict = await scanRequest(deps, ctx, uploads, entry.route);
     }
   } catch (error) {
@@ -58,7 +61,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     }
     verdict = { kind: 'reject', error };
   }
-  return settle(deps, entry, view, ctx, verdict, files);
+  return settle(deps, entry, view, ctx, verdict, files, uploads);
 }
 
 /** Applies the verdict to the request's files and turns it into the outcome. */
@@ -69,8 +72,11 @@ async function settle(
   ctx: RequestContext,
   verdict: Verdict,
   files: MulterFile[],
+  uploads: readonly UploadedFile[],
 ): Promise<Outcome> {
   if (verdict.kind === 'pass') {
+    // The handler gets what was checked: the sniffed type, the bytes as checked.
+    await handOver(files, uploads, verdict.photodna.files);
     // Matched files under 'flag' are withheld: the handler learns of them from `photodna` only.
     const withheld = verdict.withheld.map((i) => files[i] as MulterFile);
     withhold(view, withheld);

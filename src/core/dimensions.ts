@@ -5,6 +5,8 @@ import { readHeader } from './structure.js';
 export interface Dimensions {
   width: number;
   height: number;
+  /** Where the image ends; bytes past it are trailing data (see `HeaderSize.end`). */
+  end: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export function readDimensions(bytes: Uint8Array, type: ImageMimeType): Dimensio
   if (!isPositiveInteger(width) || !isPositiveInteger(height)) {
     throw new GuardError('INVALID_IMAGE', { detail: `${type} header has no valid dimensions` });
   }
-  return { width, height };
+  return { width, height, end: size.end };
 }
 
 function isPositiveInteger(value: unknown): value is number {

@@ -53,6 +53,7 @@ export class GuardCore {
       rejectionBody: config.rejectionBody,
       matchAnswer: config.matchAnswer,
       openOnBusy: config.openOnBusy,
+      trailingData: config.trailingData,
       limits: config.limits,
     };
     this.hasStore = parts.store !== undefined;

@@ -31,7 +31,7 @@ export async function scanRequest(
   const facts: FileFacts[] = [];
   for (const upload of uploads) {
     try {
-      facts.push(await validateFile(upload, route.limits));
+      facts.push(await validateFile(upload, route.limits, route.trailingData));
     } catch (error) {
       const guardError =
         error instanceof GuardError ? error : new GuardError('INVALID_IMAGE', { cause: error });

@@ -4,6 +4,12 @@ import type { ImageMimeType } from '../types.js';
 export interface HeaderSize {
   width: number;
   height: number;
+  /**
+   * Where the image ends: after PNG's IEND, GIF's trailer, JPEG's EOI (the first after the
+   * first scan), BMP's declared size. TIFF has no end marker: its length. Bytes past it are
+   * trailing data (a second file appended, a polyglot's payload).
+   */
+  end: number;
 }
 
 /**
@@ -75,7 +81,7 @@ const IEND = 0x49454e44;
 function walkPng(b: Uint8Array): HeaderSize {
   const budget = new StepBudget();
   let at = 8;
-  let size: HeaderSize | undefined;
+  let size: { width: number; height: number } | undefined;
   for (;;) {
     budget.take();
     const length = u32be(b, at) >>> 0;
@@ -87,7 +93,7 @@ function walkPng(b: Uint8Array): HeaderSize {
       if (!cgbi && (name !== IHDR || length !== 13)) fail('first chunk is not IHDR');
       if (!cgbi) size = { width: u32be(b, at + 8) >>> 0, height: u32be(b, at + 12) >>> 0 };
     }
-    if (name === IEND) return size ?? fail('no IHDR');
+    if (name === IEND) return { ...(size ?? fail('no IHDR')), end: next };
     at = next;
   }
 }
@@ -111,7 +117,7 @@ function walkGif(b: Uint8Array): HeaderSize {
     budget.take();
     if (at >= b.length) fail('no trailer');
     const introducer = b[at];
-    if (introducer === 0x3b) return { width: u16le(b, 6), height: u16le(b, 8) };
+    if (introducer === 0x3b) return { width: u16le(b, 6), height: u16le(b, 8), end: at + 1 };
     if (introducer === 0x21) {
       at += 2;
       skipSubBlocks();
@@ -139,7 +145,7 @@ function isStartOfFrame(marker: number): boolean {
 function walkJpeg(b: Uint8Array): HeaderSize {
   const budget = new StepBudget();
   let at = 2;
-  let frame: HeaderSize | undefined;
+  let frame: { width: number; height: number } | undefined;
   for (;;) {
     budget.take();
     if (b[at] === 0xff && b[at + 1] === 0xff) {
@@ -152,7 +158,7 @@ function walkJpeg(b: Uint8Array): HeaderSize {
     if (marker === 0xda) {
       if (!frame) fail('start of scan before any frame header');
       if (at + 4 + 2 > b.length) fail('empty scan');
-      return frame;
+      return { ...frame, end: jpegEnd(b, at) };
     }
     if (marker === 0xd9) fail('end of image before any scan');
     if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
@@ -170,6 +176,18 @@ function walkJpeg(b: Uint8Array): HeaderSize {
   }
 }
 
+const EOI = Buffer.from([0xff, 0xd9]);
+
+/**
+ * The end of a JPEG: after the first EOI marker past the first scan (entropy-coded data never
+ * holds 0xFF 0xD9: a 0xFF there is stuffed or a restart marker). One native search, no walk. A
+ * JPEG without EOI ends where its bytes do.
+ */
+function jpegEnd(b: Uint8Array, firstScan: number): number {
+  const at = Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(EOI, firstScan);
+  return at === -1 ? b.length : at + 2;
+}
+
 /** BMP: fixed headers; the pixel data offset and the declared file size lie inside the bytes. */
 function checkBmp(b: Uint8Array): HeaderSize {
   if (b.length < 26) fail('truncated');
@@ -180,9 +198,12 @@ function checkBmp(b: Uint8Array): HeaderSize {
   if (declaredSize > b.length) fail('shorter than its declared size');
   const infoSize = view.getUint32(14, true);
   // OS/2 BITMAPCOREHEADER has 16-bit sizes; the Windows headers 32-bit, a negative height = top-down.
-  if (infoSize === 12) return { width: view.getUint16(18, true), height: view.getUint16(20, true) };
+  const end = declaredSize > pixelOffset ? declaredSize : b.length;
+  if (infoSize === 12) {
+    return { width: view.getUint16(18, true), height: view.getUint16(20, true), end };
+  }
   if (infoSize < 40 || 14 + infoSize > pixelOffset) fail('unknown info header');
-  return { width: view.getInt32(18, true), height: Math.abs(view.getInt32(22, true)) };
+  return { width: view.getInt32(18, true), height: Math.abs(view.getInt32(22, true)), end };
 }
 
 /** Entries one IFD may hold: baseline TIFF needs about 15, camera files a few dozen. */
@@ -213,5 +234,5 @@ function checkTiff(b: Uint8Array): HeaderSize {
     else if (type === 4) tags.set(tag, view.getUint32(at + 8, little));
     else fail('image size neither SHORT nor LONG');
   }
-  return { width: tags.get(256) ?? 0, height: tags.get(257) ?? 0 };
+  return { width: tags.get(256) ?? 0, height: tags.get(257) ?? 0, end: b.length };
 }

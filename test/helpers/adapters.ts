@@ -4,6 +4,7 @@
  * once proves the same statuses, codes, bodies and events on all of them.
  */
 
+import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import KoaRouter from '@koa/router';
@@ -20,7 +21,15 @@ export interface HandlerLog {
 
 /** What the echo handler answers: what reached the route, never the bytes. */
 export interface Echo {
-  file?: { fieldname: string; originalname: string; size: number; hasBuffer: boolean };
+  file?: {
+    fieldname: string;
+    originalname: string;
+    size: number;
+    hasBuffer: boolean;
+    mimetype: string;
+    clientMimetype?: string;
+    sha256?: string;
+  };
   files?: unknown;
   body?: unknown;
   photodna?: { status: string; files: Array<Record<string, unknown>> };
@@ -57,12 +66,18 @@ const describeFile = (f: {
   fieldname: string;
   originalname: string;
   size: number;
+  mimetype: string;
+  clientMimetype?: string;
   buffer?: Buffer;
 }) => ({
   fieldname: f.fieldname,
   originalname: f.originalname,
   size: f.size,
   hasBuffer: Buffer.isBuffer(f.buffer),
+  mimetype: f.mimetype,
+  clientMimetype: f.clientMimetype,
+  // What the handler holds, by hash (never the bytes themselves).
+  sha256: f.buffer ? createHash('sha256').update(f.buffer).digest('hex') : undefined,
 });
 
 function describeFiles(files: unknown): unknown {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MatchEvent } from '../../src/index.js';
 import type { Matcher, MatchRequest, MatchResult } from '../../src/types.js';
 import { crafted } from '../fixtures/crafted.js';
-import { hostile, png } from '../fixtures/images.js';
+import { gif, hostile, jpg, png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
@@ -396,4 +396,48 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
       }
     },
   );
+
+  it.each([
+    ['a PNG', () => png(200, 200, 9800)],
+    ['a JPEG', () => jpg(200, 200, 9801)],
+    ['a GIF', () => gif(200, 200, 9802)],
+  ])(
+    'what is scanned: a known image appended after %s is cut off; the handler gets exactly the checked bytes and the sniffed type',
+    async (_, make) => {
+      const clean = make();
+      const known = png(200, 200, 9803);
+      const matcher = new RecordingMatcher([sha256(known)]);
+      const server = await start({ matcher });
+      const polyglot = Buffer.concat([clean, known]);
+      const res = await request(server.url)
+        .post('/upload')
+        .attach('f', polyglot, { filename: 'x.html', contentType: 'text/html' });
+      expect(res.status).toBe(200);
+      const [file] = res.body.files;
+      expect(file).toMatchObject({
+        size: clean.length,
+        sha256: sha256(clean),
+        clientMimetype: 'text/html',
+      });
+      expect(file.mimetype).toMatch(/^image\/(png|jpeg|gif)$/);
+      expect(res.body.photodna.files[0].sha256).toBe(sha256(clean));
+      expect(matcher.calls.map((c) => c.file.sha256)).toEqual([sha256(clean)]);
+      expect(matcher.calls[0]?.bytes.equals(clean)).toBe(true);
+    },
+  );
+
+  it("what is scanned: trailingData 'reject' answers 422 INVALID_IMAGE; 'keep' hands on the whole file as checked", async () => {
+    const clean = png(200, 200, 9810);
+    const polyglot = Buffer.concat([clean, Buffer.from('<script>alert(1)</script>')]);
+    const rejecting = await start({ matcher: new RecordingMatcher(), trailingData: 'reject' });
+    const refused = await request(rejecting.url).post('/upload').attach('f', polyglot, 'a.png');
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('INVALID_IMAGE');
+    const matcher = new RecordingMatcher();
+    const keeping = await start({ matcher, trailingData: 'keep' });
+    const kept = await request(keeping.url).post('/upload').attach('f', polyglot, 'a.png');
+    expect(kept.status).toBe(200);
+    expect(kept.body.files[0].sha256).toBe(sha256(polyglot));
+    expect(matcher.calls[0]?.bytes.equals(polyglot)).toBe(true);
+  });
 });

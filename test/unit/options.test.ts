@@ -88,6 +88,7 @@ describe('applyRouteOverrides', () => {
     rejectionBody: base.rejectionBody,
     matchAnswer: base.matchAnswer,
     openOnBusy: base.openOnBusy,
+    trailingData: base.trailingData,
     limits: base.limits,
   };
 

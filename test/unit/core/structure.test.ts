@@ -15,7 +15,7 @@ const formats = [
 
 describe('readDimensions', () => {
   it.each(formats)('%s: reads width and height', (type, make) => {
-    expect(readDimensions(make(321, 234), type)).toEqual({ width: 321, height: 234 });
+    expect(readDimensions(make(321, 234), type)).toMatchObject({ width: 321, height: 234 });
   });
 
   it.each(formats)(
