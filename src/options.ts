@@ -205,6 +205,14 @@ const routeFields = {
    * are refused under 'reject'. Defaults to 'strip'.
    */
   trailingData: z.enum(['strip', 'reject', 'keep']),
+  /**
+   * Images that arrive in text fields (a `data:image/...;base64,` URL, raw image bytes in a
+   * field, a file part with an empty filename): 'scan' checks each like a file (validated,
+   * matched, policy applied; under 'flag' a matched value is removed from the body); 'reject'
+   * answers 415 `UNSUPPORTED_MEDIA_TYPE`. Either way no image reaches the handler unchecked.
+   * Defaults to 'scan'.
+   */
+  imageFields: z.enum(['scan', 'reject']),
   /** Replaces the JSON body of a rejection (the status and decision stay). */
   rejectionBody: fn<(rejection: RejectionBody['error'] & { status: number }) => unknown>(
     'a function (rejection) => body',
@@ -235,6 +243,7 @@ const optionsSchema = z
     matchAnswer: routeFields.matchAnswer.default('disguised'),
     openOnBusy: routeFields.openOnBusy.default(false),
     trailingData: routeFields.trailingData.default('strip'),
+    imageFields: routeFields.imageFields.default('scan'),
     /**
      * The uploader a request belongs to, for `fairShare` and `cache.scope: 'uploader'`: gets
      * Express's `req` (Koa: `ctx`). Defaults to the uploader's IP address.
@@ -283,6 +292,7 @@ const routeOverridesSchema = z.strictObject({
   matchAnswer: routeFields.matchAnswer.optional(),
   openOnBusy: routeFields.openOnBusy.optional(),
   trailingData: routeFields.trailingData.optional(),
+  imageFields: routeFields.imageFields.optional(),
   limits: limitsSchema.partial().optional(),
 });
 
@@ -304,6 +314,7 @@ export type RouteConfig = Pick<
   | 'matchAnswer'
   | 'openOnBusy'
   | 'trailingData'
+  | 'imageFields'
   | 'limits'
 >;
 

@@ -8,8 +8,10 @@ import {
   reshape,
   withholdFiles,
 } from '../multipart/selection.js';
+import type { RouteConfig } from '../options.js';
 import { emitReject } from './emit-reject.js';
 import type { Entry } from './entry.js';
+import { type FieldImage, findFieldImages, withholdFieldImage } from './field-images.js';
 import { Continue, GONE, type Outcome, PASS_THROUGH, Respond } from './outcome.js';
 import { rejectionResponse } from './rejection.js';
 import { RequestContext } from './request-context.js';
@@ -38,6 +40,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   const ctx = new RequestContext(view);
   let files: MulterFile[] = hostFiles ?? [];
   let uploads: UploadedFile[] = [];
+  let fieldImages: FieldImage[] = [];
   let verdict: Verdict;
   try {
     if (kind === 'unreadable' && files.length === 0) throw unreadableBody();
@@ -46,13 +49,18 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       await entry.parser.parse(body, entry.selection);
       files = filesOf(body);
       uploads = files.map(uploadOf);
-      verdict = await scanRequest(deps, ctx, uploads, entry.route);
     } else {
       if (files.length === 0 && !body?.readableEnded) throw scanBeforeParser(deps, ctx);
       const max = entry.route.limits.maxFileSize;
       uploads = await Promise.all(files.map((file) => readUpload(file, max)));
-      verdict = await scanRequest(deps, ctx, uploads, entry.route);
     }
+    fieldImages = findFieldImages(textFieldsOf(view));
+    verdict = await scanRequest(
+      deps,
+      ctx,
+      [...uploads, ...fieldUploads(fieldImages, entry.route)],
+      entry.route,
+    );
   } catch (error) {
     if (error instanceof UploadAborted) return GONE;
     if (!(error instanceof GuardError)) {
@@ -61,7 +69,42 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     }
     verdict = { kind: 'reject', error };
   }
-  return settle(deps, entry, view, ctx, verdict, files, uploads);
+  return settle(deps, entry, view, ctx, verdict, files, uploads, fieldImages);
+}
+
+/** The parsed text fields (`req.body`; Koa after @koa/multer: `ctx.request.body`). */
+function textFieldsOf(view: RequestView): unknown {
+  for (const holder of [view.body, ...view.targets] as Array<{ body?: unknown } | undefined>) {
+    if (holder?.body && typeof holder.body === 'object') return holder.body;
+  }
+  return undefined;
+}
+
+/**
+ * Images in text fields, checked like files (issue 11) or refused under `imageFields: 'reject'`.
+ * Their bytes cannot be cut in the handler's string, so trailing data is refused, not stripped.
+ */
+function fieldUploads(images: readonly FieldImage[], route: RouteConfig): UploadedFile[] {
+  const [first] = images;
+  if (!first) return [];
+  const mangled = images.find((image) => image.bytes === undefined);
+  if (mangled && route.imageFields !== 'reject') {
+    throw new GuardError('INVALID_IMAGE', {
+      detail: `the text field '${mangled.path}' holds an image its charset mangled: it cannot be checked`,
+    });
+  }
+  if (route.imageFields === 'reject') {
+    throw new GuardError('UNSUPPORTED_MEDIA_TYPE', {
+      detail: `an image in the text field '${first.path}' (imageFields: 'reject')`,
+    });
+  }
+  const trailingData = route.trailingData === 'keep' ? 'keep' : 'reject';
+  return images.map((image) => ({
+    field: image.path,
+    originalname: '',
+    bytes: image.bytes as Buffer,
+    trailingData,
+  }));
 }
 
 /** Applies the verdict to the request's files and turns it into the outcome. */
@@ -73,12 +116,20 @@ async function settle(
   verdict: Verdict,
   files: MulterFile[],
   uploads: readonly UploadedFile[],
+  fieldImages: readonly FieldImage[],
 ): Promise<Outcome> {
   if (verdict.kind === 'pass') {
     // The handler gets what was checked: the sniffed type, the bytes as checked.
     await handOver(files, uploads, verdict.photodna.files);
     // Matched files under 'flag' are withheld: the handler learns of them from `photodna` only.
-    const withheld = verdict.withheld.map((i) => files[i] as MulterFile);
+    const withheld: MulterFile[] = [];
+    for (const i of verdict.withheld) {
+      if (i < files.length) withheld.push(files[i] as MulterFile);
+      else {
+        const image = fieldImages[i - files.length];
+        if (image) withholdFieldImage(image);
+      }
+    }
     withhold(view, withheld);
     await removeFromDisk(deps.events, withheld);
     return new Continue(verdict.photodna, withheld);

@@ -54,6 +54,7 @@ export class GuardCore {
       matchAnswer: config.matchAnswer,
       openOnBusy: config.openOnBusy,
       trailingData: config.trailingData,
+      imageFields: config.imageFields,
       limits: config.limits,
     };
     this.hasStore = parts.store !== undefined;

@@ -10,6 +10,8 @@ export interface UploadedFile {
   field: string;
   originalname: string;
   bytes: Buffer;
+  /** Overrides the route's `trailingData` for this upload (images in text fields: 'reject'). */
+  trailingData?: RouteConfig['trailingData'];
 }
 
 /**
@@ -25,6 +27,7 @@ export async function validateFile(
   trailingData: RouteConfig['trailingData'] = 'strip',
 ): Promise<FileFacts> {
   let { bytes } = upload;
+  const trailing = upload.trailingData ?? trailingData;
   if (bytes.length > limits.maxFileSize) {
     throw new GuardError('FILE_TOO_LARGE', {
       detail: `${bytes.length} bytes, limit ${limits.maxFileSize}`,
@@ -32,8 +35,8 @@ export async function validateFile(
   }
   const mimetype = await sniffImageType(bytes);
   const { width, height, end } = readDimensions(bytes, mimetype);
-  if (end < bytes.length && trailingData !== 'keep') {
-    if (trailingData === 'reject') {
+  if (end < bytes.length && trailing !== 'keep') {
+    if (trailing === 'reject') {
       throw new GuardError('INVALID_IMAGE', {
         detail: `${bytes.length - end} bytes after the end of the image (trailingData: 'reject')`,
       });

@@ -440,4 +440,93 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
     expect(kept.body.files[0].sha256).toBe(sha256(polyglot));
     expect(matcher.calls[0]?.bytes.equals(polyglot)).toBe(true);
   });
+
+  /** Cropper widgets post images as text: hosts that accept them raise the field size. */
+  const BIG_FIELDS = { maxFieldSize: 1024 * 1024 };
+  const multipart = (server: Running, parts: Parameters<typeof multipartBody>[1]) =>
+    request(server.url)
+      .post('/upload')
+      .set('content-type', 'multipart/form-data; boundary=FieldB')
+      .send(multipartBody('FieldB', parts));
+
+  it.each([
+    [
+      'a data: URL in a text field',
+      (b: Buffer) => [{ name: 'crop', data: `data:image/png;base64,${b.toString('base64')}` }],
+    ],
+    [
+      'raw bytes in a latin1 text field',
+      (b: Buffer) => [{ name: 'img', type: 'text/plain; charset=latin1', data: b }],
+    ],
+    [
+      'a file part with an empty filename',
+      (b: Buffer) => [{ name: 'img', filename: '', type: 'image/png', data: b }],
+    ],
+    [
+      'a data: URL in a nested field',
+      (b: Buffer) => [
+        { name: 'post[images][0]', data: `data:image/png;base64,${b.toString('base64')}` },
+      ],
+    ],
+  ])(
+    'images outside file parts: a known image as %s is checked like a file, never "clean"',
+    async (label, parts) => {
+      const known = png(200, 200, 9900);
+      const matcher = new RecordingMatcher([sha256(known)]);
+      const server = await start({ matcher, limits: BIG_FIELDS });
+      const res = await multipart(server, parts(known));
+      expect(res.status).toBe(422);
+      expect(server.log.runs).toBe(0);
+      // Checked like a file; a part whose UTF-8 decoding destroyed the bytes (busboy decodes a
+      // part without filename as UTF-8 text) cannot be checked and is refused without a call.
+      const mangled = label.includes('empty filename');
+      expect(matcher.calls.map((c) => c.file.sha256)).toEqual(mangled ? [] : [sha256(known)]);
+    },
+  );
+
+  it('images outside file parts: a clean data: URL passes and is listed in photodna.files', async () => {
+    const clean = png(200, 200, 9901);
+    const server = await start({ matcher: new RecordingMatcher(), limits: BIG_FIELDS });
+    const value = `data:image/png;base64,${clean.toString('base64')}`;
+    const res = await multipart(server, [
+      { name: 'crop', data: value },
+      { name: 'title', data: 'BMW photos' },
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.body.body).toEqual({ crop: value, title: 'BMW photos' });
+    expect(res.body.photodna.status).toBe('clean');
+    expect(res.body.photodna.files).toEqual([
+      expect.objectContaining({ field: 'crop', sha256: sha256(clean), isMatch: false }),
+    ]);
+  });
+
+  it("images outside file parts: under 'flag' a matched field is removed from the body", async () => {
+    const known = png(200, 200, 9902);
+    const server = await start({
+      matcher: new RecordingMatcher([sha256(known)]),
+      policy: 'flag',
+      limits: BIG_FIELDS,
+    });
+    const res = await multipart(server, [
+      { name: 'crop', data: `data:image/png;base64,${known.toString('base64')}` },
+      { name: 'title', data: 'x' },
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.body.body).toEqual({ title: 'x' });
+    expect(res.body.photodna.status).toBe('match');
+  });
+
+  it("images outside file parts: imageFields 'reject' answers 415", async () => {
+    const server = await start({
+      matcher: new RecordingMatcher(),
+      imageFields: 'reject',
+      limits: BIG_FIELDS,
+    });
+    const res = await multipart(server, [
+      { name: 'crop', data: `data:image/png;base64,${png(200, 200, 9903).toString('base64')}` },
+    ]);
+    expect(res.status).toBe(415);
+    expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(server.log.runs).toBe(0);
+  });
 });

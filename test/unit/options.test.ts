@@ -89,6 +89,7 @@ describe('applyRouteOverrides', () => {
     matchAnswer: base.matchAnswer,
     openOnBusy: base.openOnBusy,
     trailingData: base.trailingData,
+    imageFields: base.imageFields,
     limits: base.limits,
   };
 
