@@ -4,8 +4,9 @@ import { clientOptionsSchema } from './client/options.js';
 import { InvalidOptionsError } from './errors.js';
 import type { MatchEvent, RejectionBody } from './events.js';
 import { parseWith } from './parse-options.js';
+import { pdqMatcherSchema } from './pdq/matcher-options.js';
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
-import type { Logger, Matcher, Policy, ReporterInfo } from './types.js';
+import type { Logger, Matcher, PhotoDnaHasher, Policy, ReporterInfo } from './types.js';
 
 /**
  * The one schema of `photodnaGuard(options)`. Parsed once, in the factory: `GuardOptions` is
@@ -158,6 +159,11 @@ const loggerSchema = z.custom<Logger>(
   { message: 'Expected a pino-compatible logger with debug, info, warn and error methods' },
 );
 
+const pdqOptionSchema = pdqMatcherSchema.extend({
+  /** How PDQ joins PhotoDNA. Defaults to 'both' with a key or custom matcher, else 'only'. */
+  mode: z.enum(['both', 'fallback', 'only']).optional(),
+});
+
 const matcherSchema = z.custom<Matcher>(
   (v) => typeof v === 'object' && v !== null && typeof (v as Matcher).match === 'function',
   { message: 'Expected an object with a match(file) method' },
@@ -261,6 +267,30 @@ const optionsSchema = z
       ])
       .prefault({}),
     matcher: matcherSchema.optional(),
+    /**
+     * The organisation's own PhotoDNA hash function (licensed separately from Microsoft; never
+     * shipped here). With it, files are hashed locally and checked through MatchHash, up to five
+     * per call, so one key checks five times as many new images per second. Defaults to none
+     * (one Match call per file, with the image bytes).
+     */
+    hasher: fn<PhotoDnaHasher>(
+      'a function (bytes, { mimetype, width, height, signal }) => Promise<base64 PhotoDNA hash>',
+    ).optional(),
+    /**
+     * With `hasher`: how long (ms) the first hash of a MatchHash batch waits for others before it
+     * asks for a rate-limiter slot (a batch leaves at once when five are waiting, and keeps
+     * filling while it waits for a slot). 0 to 100. Defaults to 5.
+     */
+    batchWindowMs: z.int().min(0).max(100).default(5),
+    /**
+     * PDQ hash lists checked here, without a network: `createPdqMatcher` options (`lists`,
+     * `allowLists`, `threshold`, `minQuality`, ...) plus `mode`. `'both'`: PhotoDNA (or the custom
+     * `matcher`) and PDQ check every file, a match from either counts; `'fallback'`: PDQ checks
+     * only the files PhotoDNA could not; `'only'`: PDQ alone, no PhotoDNA key needed. `mode`
+     * defaults to `'both'` when a key or a custom `matcher` is configured, else `'only'`.
+     * Defaults to none.
+     */
+    pdq: pdqOptionSchema.optional(),
     /** Event listeners, as a shortcut for `guard.on(...)`. */
     on: z
       .strictObject({
@@ -273,6 +303,21 @@ const optionsSchema = z
       .optional(),
   })
   .superRefine((options, ctx) => {
+    if (options.pdq?.mode === 'only' && (options.hasher || options.matcher)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pdq', 'mode'],
+        message: "'only' runs PDQ alone: drop 'hasher' / 'matcher', or choose 'both' or 'fallback'",
+      });
+    }
+    if (options.hasher && options.matcher) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hasher'],
+        message:
+          "A custom 'matcher' replaces PhotoDNA, so 'hasher' (PhotoDNA via MatchHash) has no use with it",
+      });
+    }
     if (usesQuarantine(options.policy) && !options.quarantine) {
       ctx.addIssue({
         code: 'custom',

@@ -1,29 +1,25 @@
 import { PhotoDnaClient } from './client/index.js';
 import { GuardCore } from './core/guard-core.js';
-import { InvalidOptionsError } from './errors.js';
+import { buildMatcher } from './matchers/build.js';
 import { type GuardConfig, type GuardOptions, parseGuardOptions } from './options.js';
 import { createFileQuarantineStore } from './quarantine/fs-store.js';
 import type { QuarantineStore } from './quarantine/types.js';
 
 /**
  * Builds one guard's core from its options: parses them (once), reads `PHOTODNA_API_KEY`, and
- * makes the back ends the core is handed — the PhotoDNA client (unless a custom `matcher` is
- * given), the file quarantine store, and the report sender. The only place that knows them.
+ * makes the back ends the core is handed — the matcher (`matchers/build.ts`: PhotoDNA, PDQ or
+ * both, or a custom `matcher`), the file quarantine store, and the report sender. The only
+ * place that knows them.
  */
 export function wireGuard(options: GuardOptions | undefined): GuardCore {
   const config = parseGuardOptions(options);
   const apiKey = config.apiKey ?? process.env.PHOTODNA_API_KEY;
-  if (!config.matcher && !apiKey) {
-    throw new InvalidOptionsError(
-      "photodnaGuard: option 'apiKey': required unless a custom 'matcher' is given (or set PHOTODNA_API_KEY)",
-      ['apiKey'],
-    );
-  }
-  const client = config.matcher ? undefined : createClient(config);
+  // A custom matcher, PhotoDNA (Match, or MatchHash with a hasher), PDQ, or PDQ with either.
+  const { matcher, client } = buildMatcher(config, apiKey, () => createClient(config));
   let reportClient: PhotoDnaClient | undefined;
   return new GuardCore({
     config,
-    matcher: config.matcher ?? (client as PhotoDnaClient).asMatcher(),
+    matcher,
     store: createStore(config.quarantine),
     // A custom matcher still reports through PhotoDNA when a key is configured: made on first use.
     sender: apiKey

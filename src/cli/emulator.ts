@@ -22,6 +22,7 @@ Options:
   --known FILE_OR_DIR        add an image, or every file of a directory, to the known list
                              (repeatable)
   --no-rate-limit            do not enforce the 5/s (v2) and 10/s (v1) rate limits
+  --pdq                      also match edited copies of known images by PDQ distance (needs sharp)
   --write-test-images DIR    write the synthetic test images (on the known list) to DIR, then start
   -h, --help                 show this help`;
 
@@ -75,6 +76,7 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
       ...(values['report-log-max'] === undefined
         ? {}
         : { reportLog: { max: Number(values['report-log-max']) } }),
+      ...(values.pdq ? { pdq: true } : {}),
     };
     const emulator = await startEmulator(options);
     out(`PhotoDNA emulator listening on ${emulator.url}`);
@@ -102,6 +104,7 @@ function parse(argv: string[]) {
       'api-key': { type: 'string' },
       known: { type: 'string', multiple: true },
       'no-rate-limit': { type: 'boolean' },
+      pdq: { type: 'boolean' },
       'write-test-images': { type: 'string' },
       'admin-token': { type: 'string' },
       'allow-url-host': { type: 'string', multiple: true },

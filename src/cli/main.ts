@@ -4,15 +4,19 @@
  * `run(argv): Promise<number>` (the exit code).
  */
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+  console: () => import('./console.js'),
   emulator: () => import('./emulator.js'),
   quarantine: () => import('./quarantine.js'),
+  pdq: () => import('./pdq.js'),
 };
 
 const USAGE = `Usage: photodna-guard <command> [options]
 
 Commands:
+  console       serve the moderators' console for a quarantine directory on 127.0.0.1
   emulator      start the local PhotoDNA-compatible emulator
-  quarantine    list, show, report, release or purge quarantined incidents
+  quarantine    list, show, report, release, purge or audit quarantined incidents
+  pdq           PDQ hashes of image files (hash) and matches against local lists (match)
 
 Run "photodna-guard <command> --help" for a command's options.`;
 

@@ -22,7 +22,11 @@ export type Operation = 'match' | 'match-url' | 'match-hash' | 'report';
 
 export interface Job<T> {
   operation: Operation;
-  request: HttpRequest;
+  /**
+   * The request, or a function that builds it once a rate-limiter slot is granted (a MatchHash
+   * batch keeps gathering hashes until then); it is called again for each retry.
+   */
+  request: HttpRequest | (() => HttpRequest);
   /**
    * `false` for Report: it is resent only when the request provably never reached the service
    * (connection refused, connect timeout, 429).
@@ -91,9 +95,16 @@ async function attemptOnce<T>(
   signal: AbortSignal | undefined,
 ): Promise<Outcome<T>> {
   const slot = await context.limiter.acquire({ signal, retry: attempt > 1 });
+  let request: HttpRequest;
+  try {
+    request = typeof job.request === 'function' ? job.request() : job.request;
+  } catch (error) {
+    slot.release();
+    throw error;
+  }
   let response: HttpResponse;
   try {
-    response = await post(context.pool, job.request, context.http, signal, slot.sent);
+    response = await post(context.pool, request, context.http, signal, slot.sent);
   } catch (error) {
     if (signal?.aborted) throw error;
     const failure = transportFailure(error, context.http);

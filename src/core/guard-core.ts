@@ -33,8 +33,12 @@ export class GuardCore {
   readonly events: GuardEvents;
   readonly routeConfig: RouteConfig;
   readonly hasStore: boolean;
+  /** The quarantine store and the report sender, for tools that share them (the console). */
+  readonly store: QuarantineStore | undefined;
+  readonly sender: (() => ReportSender) | undefined;
   readonly #deps: ScanDeps;
   readonly #close: (() => Promise<void>) | undefined;
+  readonly #closers: Array<() => Promise<void>> = [];
 
   constructor(parts: CoreParts) {
     const { config } = parts;
@@ -58,6 +62,8 @@ export class GuardCore {
       limits: config.limits,
     };
     this.hasStore = parts.store !== undefined;
+    this.store = parts.store;
+    this.sender = parts.sender;
     this.#close = parts.close;
     this.#deps = {
       matcher: parts.matcher,
@@ -78,7 +84,16 @@ export class GuardCore {
     return decide(this.#deps, entry, view);
   }
 
+  /** Runs `closer` when the guard closes (tools mounted on the guard, such as its console). */
+  onClose(closer: () => Promise<void>): void {
+    this.#closers.push(closer);
+  }
+
   async close(): Promise<void> {
-    await Promise.all([this.#deps.matcher.close?.(), this.#close?.()]);
+    await Promise.all([
+      this.#deps.matcher.close?.(),
+      this.#close?.(),
+      ...this.#closers.map((closer) => closer()),
+    ]);
   }
 }

@@ -89,10 +89,14 @@ export async function scanFile(
       result = found.result;
       cached = found.cached;
     }
+    if (result.pdq) file.pdq = result.pdq;
     scan = new FileScan(result.isMatch ? 'match' : 'clean', file, bytes, result, undefined);
   } catch (error) {
     if (ctx.clientLeft) return new FileScan('aborted', file, bytes, undefined, undefined);
-    scan = new FileScan('unchecked', file, bytes, undefined, asScanError(error, ctx));
+    const scanError = asScanError(error, ctx);
+    // A composed matcher may have hashed the file with PDQ before another back end failed.
+    if (scanError.pdq) file.pdq = scanError.pdq;
+    scan = new FileScan('unchecked', file, bytes, undefined, scanError);
   }
   if (timed) {
     deps.events.emit('scan', {
@@ -128,8 +132,17 @@ const matchResultSchema = z.object({
       violations: z.array(z.string()),
       matchDistance: z.number().optional(),
       matchId: z.string().optional(),
+      algorithm: z.enum(['photodna', 'pdq']).optional(),
+      metadata: z.record(z.string(), z.string()).optional(),
     }),
   ),
+  pdq: z
+    .object({
+      hash: z.string().regex(/^[0-9a-f]{64}$/),
+      quality: z.number(),
+      allowedBy: z.string().optional(),
+    })
+    .optional(),
 });
 
 function checkedResult(result: unknown): MatchResult {

@@ -143,29 +143,31 @@ function overallStatus(matches: MatchedFile[], unchecked: FileScan | undefined):
 /** The per-file record on `req.photodna.files`, its fields written out (no spread). */
 function toScannedFile(scan: FileScan): ScannedFile {
   const { file, result } = scan;
-  if (result) {
-    return {
-      field: file.field,
-      originalname: file.originalname,
-      mimetype: file.mimetype,
-      size: file.size,
-      width: file.width,
-      height: file.height,
-      sha256: file.sha256,
-      isMatch: result.isMatch,
-      trackingId: result.trackingId,
-      matchFlags: result.matchFlags,
-    };
-  }
-  return {
-    field: file.field,
-    originalname: file.originalname,
-    mimetype: file.mimetype,
-    size: file.size,
-    width: file.width,
-    height: file.height,
-    sha256: file.sha256,
-    isMatch: false,
-    matchFlags: [],
-  };
+  const scanned: ScannedFile = result
+    ? {
+        field: file.field,
+        originalname: file.originalname,
+        mimetype: file.mimetype,
+        size: file.size,
+        width: file.width,
+        height: file.height,
+        sha256: file.sha256,
+        isMatch: result.isMatch,
+        trackingId: result.trackingId,
+        matchFlags: result.matchFlags,
+      }
+    : {
+        field: file.field,
+        originalname: file.originalname,
+        mimetype: file.mimetype,
+        size: file.size,
+        width: file.width,
+        height: file.height,
+        sha256: file.sha256,
+        isMatch: false,
+        matchFlags: [],
+      };
+  // The PDQ facts, when a PDQ back end hashed the file (also when another back end failed).
+  if (file.pdq) scanned.pdq = file.pdq;
+  return scanned;
 }

@@ -30,7 +30,8 @@ export async function sniffImageType(bytes: Uint8Array): Promise<ImageMimeType> 
   // for a crafted file of empty chunks); both are 'image/png' to us, so the signature decides.
   if (PNG_SIGNATURE.equals(bytes.subarray(0, 8))) return 'image/png';
   let found = await fileTypeFromBuffer(bytes.subarray(0, SNIFF_BYTES));
-  if (found?.ext === 'tif' && bytes.length > SNIFF_BYTES) found = await fileTypeFromBuffer(bytes);
+  const tiff = found?.ext === 'tif' || (!found && isTiffSignature(bytes));
+  if (tiff && bytes.length > SNIFF_BYTES) found = await fileTypeFromBuffer(bytes);
   const mimetype = found ? ACCEPTED[found.ext] : undefined;
   if (!mimetype) {
     throw new GuardError('UNSUPPORTED_MEDIA_TYPE', {
@@ -38,4 +39,11 @@ export async function sniffImageType(bytes: Uint8Array): Promise<ImageMimeType> 
     });
   }
   return mimetype;
+}
+
+/** 'II*\0' or 'MM\0*': file-type needs the whole TIFF when its first IFD lies past the sample. */
+function isTiffSignature(b: Uint8Array): boolean {
+  const le = b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0x00;
+  const be = b[0] === 0x4d && b[1] === 0x4d && b[2] === 0x00 && b[3] === 0x2a;
+  return le || be;
 }

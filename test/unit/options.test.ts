@@ -50,6 +50,12 @@ describe('parseGuardOptions', () => {
     [{ rateLimit: { perSecond: 0 } }, 'rateLimit.perSecond'],
     [{ client: { retry: { maxAttempts: 0 } } }, 'client.retry.maxAttempts'],
     [{ client: { timeouts: { connectMs: -5 } } }, 'client.timeouts.connectMs'],
+    [{ hasher: 'not a function' }, 'hasher'],
+    [{ hasher: async () => 'AAAA' }, 'hasher'], // with the custom matcher: one or the other
+    [{ batchWindowMs: 101 }, 'batchWindowMs'],
+    [{ batchWindowMs: -1 }, 'batchWindowMs'],
+    [{ pdq: { lists: { a: 'a.txt' }, mode: 'only' } }, 'pdq.mode'], // with the custom matcher
+    [{ pdq: { lists: { a: 'a.txt' }, threshold: 257 } }, 'pdq.threshold'],
   ])('%j fails naming %s', (options, path) => {
     try {
       parseGuardOptions({ matcher, ...options });
