@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { cache } from './cache.js';
+import { hostile } from './hostile.js';
 import type { Benchmark, BenchSettings } from './lib/benchmark.js';
 import { printTable, type Row } from './lib/table.js';
 import { matchHash } from './match-hash.js';
@@ -16,6 +17,7 @@ import { validation } from './validation.js';
 
 const ALL: readonly Benchmark[] = [
   validation,
+  hostile,
   throughput,
   rate,
   matchHash,

@@ -41,6 +41,7 @@ export type UnavailableReason =
   | 'quota-exceeded'
   | 'bad-request'
   | 'queue-full'
+  | 'client-share'
   | 'rate-limiter-down'
   | 'store-failure'
   | 'not-configured'

@@ -1,3 +1,4 @@
+import type { ClientNetwork } from './core/client-address.js';
 import type { ErrorCode, UnavailableReason } from './errors.js';
 import { toError } from './errors.js';
 import type { QuarantineRecord } from './quarantine/types.js';
@@ -34,7 +35,10 @@ export interface MatchEvent {
   receivedAt: Date;
   route: string;
   method: string;
+  /** The derived address (host trust settings) when it is an IP address, else the socket peer's. */
   ip: string;
+  /** Peer address, forwarding headers as received, derived address: evidence of origin. */
+  network: ClientNetwork;
   userAgent?: string;
   file: FileFacts;
   trackingId: string;

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { clientOptionsSchema } from './client/options.js';
 import type { RedisClientLike } from './client/redis-connection.js';
@@ -21,10 +22,26 @@ const fn = <T>(what: string) =>
 
 const policyName = z.enum(['block', 'quarantine', 'flag']);
 
-/** A path rule: `path` is a prefix that matches on a segment boundary, or a RegExp. */
+/**
+ * A RegExp rule as the router matches paths: case-insensitively (Express and @koa/router route
+ * case-insensitively by default) and without the `g`/`y` flags, whose `lastIndex` would make
+ * `test()` answer differently on alternate requests.
+ */
+const routerLikeRegExp = z
+  .instanceof(RegExp)
+  .transform((re) =>
+    re.ignoreCase && !re.global && !re.sticky
+      ? re
+      : new RegExp(re.source, `${re.flags.replace(/[gyi]/g, '')}i`),
+  );
+
+/**
+ * A path rule: `path` is a prefix that matches on a segment boundary, or a RegExp; both are
+ * matched case-insensitively against the raw path the router sees (nothing decoded or resolved).
+ */
 const policyRule = z.strictObject({
   /** `'/chat'` covers `/chat` and `/chat/...` (not `/chatroom`); a RegExp is tested on the path. Required, no default. */
-  path: z.union([z.string().startsWith('/'), z.instanceof(RegExp)]),
+  path: z.union([z.string().startsWith('/'), routerLikeRegExp]),
   /** What a match on a covered path does. Required, no default. */
   policy: policyName,
 });
@@ -54,6 +71,16 @@ export const limitsSchema = z.strictObject({
     .default(64 * 1024),
   /** Bytes per field name. Defaults to 200. */
   maxFieldNameSize: z.number().int().positive().default(200),
+  /**
+   * Deepest bracket nesting of a text field's name (`a[b][c]` is 2), which `req.body` turns into
+   * nested objects. Defaults to 4.
+   */
+  maxFieldDepth: z.number().int().nonnegative().default(4),
+  /**
+   * Largest numeric index in a text field's name (`a[7]`): without it an 83-byte field named
+   * `a[30000000]` builds a 30-million-element array in `req.body`. Defaults to 100.
+   */
+  maxArrayIndex: z.number().int().nonnegative().default(100),
   /** Parts (files + fields) per request. Defaults to 120. */
   maxParts: z.number().int().positive().default(120),
 });
@@ -75,6 +102,13 @@ const clientTuningSchema = z.strictObject({
 const cacheSchema = z.union([
   z.literal(false),
   z.strictObject({
+    /**
+     * Whose uploads a cached result answers. 'global': anyone's, so a hit (fast) tells an
+     * uploader that someone uploaded the same bytes recently; 'uploader': only the same client
+     * key's (`clientKey`, by default the IP), which closes that timing channel at the cost of
+     * fewer hits. Defaults to 'global'.
+     */
+    scope: z.enum(['global', 'uploader']).default('global'),
     /** Entries kept. Defaults to 10,000. */
     max: z.number().int().positive().default(10_000),
     /** How long a clean result is reused, in ms. Defaults to one hour. */
@@ -107,8 +141,11 @@ const reporterSchema = z.strictObject({
   isTest: z.boolean().optional(),
   /** `ReporteeName` (the uploader's account). Defaults to none (an empty name). */
   reporteeName: z.string().optional(),
-  /** `ReporteeIPAddress`. Defaults to the uploader's IP as the framework sees it. */
-  reporteeIpAddress: z.string().optional(),
+  /** `ReporteeIPAddress`: the uploader's IP to report instead of the recorded one; must be an IP address. Defaults to the recorded address when it is a valid IP. */
+  reporteeIpAddress: z
+    .string()
+    .refine((value) => isIP(value) !== 0, 'expected an IP address')
+    .optional(),
   /** Free text sent as `additionalInfo` metadata. Defaults to none. */
   additionalInfo: z.string().optional(),
   /** Whether the content was publicly available (`publiclyAvailable` metadata). Defaults to `false`. */
@@ -170,6 +207,37 @@ const routeFields = {
   onMatch: fn<(event: MatchEvent) => void | Promise<void>>('a function (event) => void'),
   /** Longest wait in ms for `onMatch` and `match` listeners. Defaults to 10,000. */
   hookTimeoutMs: z.number().int().positive(),
+  /**
+   * What the uploader is told of a match under 'block' or 'quarantine'. 'disguised': exactly the
+   * answer to an unreadable image (422 `INVALID_IMAGE`, same body and headers, byte for byte), so
+   * the answer is no oracle for which images are on a hash list; 'explicit': 422
+   * `UPLOAD_REJECTED` (for internal tools). Events and logs always say `UPLOAD_REJECTED`.
+   * Defaults to 'disguised'.
+   */
+  matchAnswer: z.enum(['disguised', 'explicit']),
+  /**
+   * Under `failMode: 'open'`, also let a file through unchecked when the guard's own scan queue
+   * is full (`SCAN_BUSY`). Without it, 'open' covers service outages only: a full queue (which
+   * an uploader can cause) is always a 503. Defaults to `false`.
+   */
+  openOnBusy: z.boolean(),
+  /**
+   * Bytes after the image's end (PNG's IEND, GIF's trailer, JPEG's EOI, BMP's declared size):
+   * 'strip' cuts them off before the file is checked, so the handler gets exactly the bytes
+   * that were checked; 'reject' answers 422 `INVALID_IMAGE`; 'keep' checks and hands on the
+   * whole file (PhotoDNA sees only the first image: a second file appended after it goes
+   * unchecked). Motion photos (a video appended to a JPEG) lose their video under 'strip' and
+   * are refused under 'reject'. Defaults to 'strip'.
+   */
+  trailingData: z.enum(['strip', 'reject', 'keep']),
+  /**
+   * Images that arrive in text fields (a `data:image/...;base64,` URL, raw image bytes in a
+   * field, a file part with an empty filename): 'scan' checks each like a file (validated,
+   * matched, policy applied; under 'flag' a matched value is removed from the body); 'reject'
+   * answers 415 `UNSUPPORTED_MEDIA_TYPE`. Either way no image reaches the handler unchecked.
+   * Defaults to 'scan'.
+   */
+  imageFields: z.enum(['scan', 'reject']),
   /** Replaces the JSON body of a rejection (the status and decision stay). Defaults to `{ error: { code, message } }`. */
   rejectionBody: fn<(rejection: RejectionBody['error'] & { status: number }) => unknown>(
     'a function (rejection) => body',
@@ -255,6 +323,33 @@ export const optionsSchema = z
     onMatch: routeFields.onMatch.optional(),
     /** Replaces the JSON body of a rejection (the status and decision stay). Defaults to `{ error: { code, message } }`. */
     rejectionBody: routeFields.rejectionBody.optional(),
+    /** What the uploader is told of a match: `'disguised'` (exactly like 422 `INVALID_IMAGE`) or `'explicit'` (422 `UPLOAD_REJECTED`). Defaults to `'disguised'`. */
+    matchAnswer: routeFields.matchAnswer.default('disguised'),
+    /** Under `failMode: 'open'`, also pass files unchecked when the guard's own queue is full. Defaults to `false`. */
+    openOnBusy: routeFields.openOnBusy.default(false),
+    /** Bytes after the image's end: `'strip'`, `'reject'` or `'keep'`. Defaults to `'strip'`. */
+    trailingData: routeFields.trailingData.default('strip'),
+    /** Images in text fields (data: URLs, raw bytes, empty-filename parts): `'scan'` or `'reject'`. Defaults to `'scan'`. */
+    imageFields: routeFields.imageFields.default('scan'),
+    /**
+     * The uploader a request belongs to, for `fairShare` and `cache.scope: 'uploader'`: gets
+     * Express's `req` (Koa: `ctx`). Defaults to the uploader's IP address.
+     */
+    clientKey: fn<(req: unknown) => string>('a function (req) => string').optional(),
+    /**
+     * Each uploader's share of the scan queue: at most `maxPerClient` files of one client key
+     * wait for or hold a PhotoDNA call at once; more answer 503 `SCAN_BUSY`. `false` turns it
+     * off. Defaults to `{ maxPerClient: 20 }`.
+     */
+    fairShare: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          /** Files of one client key waiting for or holding a call at once. Defaults to 20. */
+          maxPerClient: z.number().int().positive().default(20),
+        }),
+      ])
+      .prefault({}),
     /** Another hash-matching back end `{ match(request) }` (lifts PhotoDNA's own limits). Defaults to the PhotoDNA client. */
     matcher: matcherSchema.optional(),
     /** Deferred scanning (needs `queue`): `true`, `{ when: 'always' }` or `{ when: 'overflow' }`. Defaults to `false`. */
@@ -365,6 +460,14 @@ export const routeOverridesSchema = z.strictObject({
   rejectionBody: routeFields.rejectionBody.optional(),
   /** Deferred scanning on this route (needs the guard's `queue`). Defaults to the guard's `defer`. */
   defer: routeFields.defer.optional(),
+  /** What the uploader is told of a match on this route. Defaults to the guard's `matchAnswer`. */
+  matchAnswer: routeFields.matchAnswer.optional(),
+  /** Whether a full queue passes files unchecked under 'open' on this route. Defaults to the guard's `openOnBusy`. */
+  openOnBusy: routeFields.openOnBusy.optional(),
+  /** Bytes after the image's end on this route. Defaults to the guard's `trailingData`. */
+  trailingData: routeFields.trailingData.optional(),
+  /** Images in text fields on this route. Defaults to the guard's `imageFields`. */
+  imageFields: routeFields.imageFields.optional(),
   /** Limits for this route, each merged over the guard's. Defaults to the guard's `limits`. */
   limits: limitsSchema.partial().optional(),
 });
@@ -397,6 +500,10 @@ export type RouteConfig = Pick<
   | 'hookTimeoutMs'
   | 'onMatch'
   | 'rejectionBody'
+  | 'matchAnswer'
+  | 'openOnBusy'
+  | 'trailingData'
+  | 'imageFields'
   | 'limits'
   | 'defer'
 >;

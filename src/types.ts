@@ -177,7 +177,8 @@ export interface ReportBody {
   ReporterEmail: string;
   IncidentTime: string;
   ReporteeName: string;
-  ReporteeIPAddress: string;
+  /** Omitted when no valid IP address is known (a note says why in `additionalInfo`). */
+  ReporteeIPAddress?: string;
   ViolationContentCollection: ReportViolationContent[];
   AdditionalMetadata?: Array<{ Key: string; Value: string }>;
 }

@@ -18,3 +18,22 @@ export function fileUpload(bytes: Buffer, filename: string, field = 'file'): Upl
     contentType: `multipart/form-data; boundary=${BOUNDARY}`,
   };
 }
+
+/** Several file parts under `field`, in one request. */
+export function filesUpload(
+  files: ReadonlyArray<{ bytes: Buffer; filename: string }>,
+  field = 'file',
+): Upload {
+  const parts = files.flatMap(({ bytes, filename }) => [
+    Buffer.from(
+      `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\n` +
+        'Content-Type: application/octet-stream\r\n\r\n',
+    ),
+    bytes,
+    Buffer.from('\r\n'),
+  ]);
+  return {
+    body: Buffer.concat([...parts, Buffer.from(`--${BOUNDARY}--\r\n`)]),
+    contentType: `multipart/form-data; boundary=${BOUNDARY}`,
+  };
+}

@@ -27,7 +27,7 @@ const app = express();
 app.use(guard); // every route, every multipart request
 
 app.post('/upload', (req, res) => {
-  // Only clean uploads get here: a match was already answered 422 UPLOAD_REJECTED.
+  // Only clean uploads get here: a match was already answered 422 INVALID_IMAGE, like an unreadable image.
   res.json({
     received: req.files.map((file) => ({ field: file.fieldname, size: file.size })),
     photodna: req.photodna,

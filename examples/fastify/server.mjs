@@ -25,7 +25,7 @@ app.photodna.on('error', (event) =>
   console.error(`photodna-guard ${event.stage}: ${event.error.message}`),
 );
 
-// Only clean uploads get here: a match was already answered 422 UPLOAD_REJECTED.
+// Only clean uploads get here: a match was already answered 422 INVALID_IMAGE, like an unreadable image.
 app.post(
   '/photos',
   { config: { photodna: { select: { kind: 'single', field: 'photo' } } } },

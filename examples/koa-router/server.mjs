@@ -28,7 +28,7 @@ guard.on('error', (event) =>
 const router = new Router();
 
 router.post('/photos', guard.single('photo'), (ctx) => {
-  // Only clean uploads get here: a match was already answered 422 UPLOAD_REJECTED.
+  // Only clean uploads get here: a match was already answered 422 INVALID_IMAGE, like an unreadable image.
   ctx.body = { received: ctx.file?.originalname, photodna: ctx.state.photodna };
 });
 

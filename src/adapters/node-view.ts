@@ -43,6 +43,10 @@ export abstract class NodeRequestView implements RequestView {
   abstract path(): string;
   abstract ip(): string;
 
+  peer(): string {
+    return this.body.socket?.remoteAddress ?? '';
+  }
+
   isTaken(): boolean {
     return this.body[SCANNED] === true;
   }

@@ -14,6 +14,11 @@ Options:
   --port N                   port to listen on (default 0: a free port)
   --host H                   interface to listen on (default 127.0.0.1)
   --api-key K                accept only this subscription key (default: any non-empty key)
+  --admin-token T            the secret of the /__emulator/* admin and log routes, sent as
+                             'Authorization: Bearer T' (default: a random token, printed)
+  --allow-url-host HOST      a host (or host:port) the URL form may fetch from (repeatable;
+                             default: only this emulator's own test images)
+  --report-log-max N         reports kept in memory (default 100)
   --known FILE_OR_DIR        add an image, or every file of a directory, to the known list
                              (repeatable)
   --no-rate-limit            do not enforce the 5/s (v2) and 10/s (v1) rate limits
@@ -66,10 +71,19 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
       ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
       ...(values.known === undefined ? {} : { known: { images: values.known } }),
       ...(values['no-rate-limit'] ? { rateLimit: false as const } : {}),
+      ...(values['admin-token'] === undefined ? {} : { adminToken: values['admin-token'] }),
+      ...(values['allow-url-host'] === undefined ? {} : { urlAllowList: values['allow-url-host'] }),
+      ...(values['report-log-max'] === undefined
+        ? {}
+        : { reportLog: { max: Number(values['report-log-max']) } }),
       ...(values.pdq ? { pdq: true } : {}),
     };
     const emulator = await startEmulator(options);
     out(`PhotoDNA emulator listening on ${emulator.url}`);
+    if (values['admin-token'] === undefined) {
+      // Generated here, so only this terminal knows it: admin routes need it.
+      out(`admin token (Authorization: Bearer ...): ${emulator.adminToken}`);
+    }
     await stopped(io.signal);
     await emulator.close();
     return 0;
@@ -92,6 +106,9 @@ function parse(argv: string[]) {
       'no-rate-limit': { type: 'boolean' },
       pdq: { type: 'boolean' },
       'write-test-images': { type: 'string' },
+      'admin-token': { type: 'string' },
+      'allow-url-host': { type: 'string', multiple: true },
+      'report-log-max': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

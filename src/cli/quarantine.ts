@@ -3,7 +3,9 @@
  * quarantined incidents. It never prints image bytes. NCMEC credentials come from the environment
  * only (flags would end up in shell history). Exit codes: 0 ok, 1 failure, 2 usage.
  */
+
 import { stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
@@ -78,6 +80,8 @@ ${COMMON}
   --base-url URL       PhotoDNA base URL (e.g. the emulator's)
   --org-name NAME      --reporter-name NAME  --reporter-email EMAIL
   --reportee-name NAME --additional-info TEXT --publicly-available
+  --reportee-ip IP     the uploader's IP as the reviewer established it (replaces the recorded
+                       one; see the record's "network" for the peer and forwarding headers)
   --test               send to NCMEC's test endpoint (IsTest=true)
   --force              send again even if the incident was already reported
 
@@ -89,6 +93,7 @@ ${REPORT_ENV}`,
       'reporter-name': { type: 'string' },
       'reporter-email': { type: 'string' },
       'reportee-name': { type: 'string' },
+      'reportee-ip': { type: 'string' },
       'additional-info': { type: 'string' },
       'publicly-available': { type: 'boolean' },
       test: { type: 'boolean' },
@@ -230,6 +235,11 @@ async function report({ store, id, values }: Context): Promise<number> {
   const reporteeName = str(values['reportee-name']);
   const additionalInfo = str(values['additional-info']);
   if (reporteeName !== undefined) info.reporteeName = reporteeName;
+  const reporteeIp = str(values['reportee-ip']);
+  if (reporteeIp !== undefined) {
+    if (isIP(reporteeIp.trim()) === 0) throw new UsageError(`--reportee-ip: not an IP address`);
+    info.reporteeIpAddress = reporteeIp.trim();
+  }
   if (additionalInfo !== undefined) info.additionalInfo = additionalInfo;
   if (!apiKey) throw new UsageError('no API key: pass --api-key or set PHOTODNA_API_KEY');
   const missing = missingReporterFields(info).map((key) => FIELD_SOURCES[key] ?? key);

@@ -8,15 +8,18 @@ import {
   type MulterTarget,
   withholdFiles,
 } from '../multipart/selection.js';
+import type { RouteConfig } from '../options.js';
 import { emitReject } from './emit-reject.js';
 import type { Entry } from './entry.js';
+import { type FieldImage, findFieldImages, withholdFieldImage } from './field-images.js';
 import { Continue, GONE, type Outcome, PASS_THROUGH, Respond } from './outcome.js';
 import { recheck, recordDecision } from './recheck.js';
 import { rejectionResponse } from './rejection.js';
 import { RequestContext } from './request-context.js';
 import type { BodyStream, RequestView } from './request-view.js';
 import { type ScanDeps, scanRequest } from './scan-request.js';
-import { readUpload, removeFromDisk, uploadOf } from './uploads.js';
+import { handOver, readUpload, removeFromDisk, uploadOf } from './uploads.js';
+import type { UploadedFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
 
 /**
@@ -45,6 +48,8 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   if (body) entry.taken.add(body);
   const ctx = new RequestContext(view);
   let files: MulterFile[] = hostFiles ?? [];
+  let uploads: UploadedFile[] = [];
+  let fieldImages: FieldImage[] = [];
   let verdict: Verdict;
   let tap: BodyTap | undefined;
   try {
@@ -57,13 +62,19 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       if (entry.selection.kind === 'any') tap = new BodyTap(body, replayBound(entry.route.limits));
       await parsing;
       files = filesOf(body);
-      verdict = await scanRequest(deps, ctx, files.map(uploadOf), entry.route);
+      uploads = files.map(uploadOf);
     } else {
       if (files.length === 0 && !body?.readableEnded) throw scanBeforeParser(deps, ctx);
       const max = entry.route.limits.maxFileSize;
-      const uploads = await Promise.all(files.map((file) => readUpload(file, max)));
-      verdict = await scanRequest(deps, ctx, uploads, entry.route);
+      uploads = await Promise.all(files.map((file) => readUpload(file, max)));
     }
+    fieldImages = findFieldImages(textFieldsOf(view));
+    verdict = await scanRequest(
+      deps,
+      ctx,
+      [...uploads, ...fieldUploads(fieldImages, entry.route)],
+      entry.route,
+    );
   } catch (error) {
     if (error instanceof UploadAborted) return GONE;
     if (!(error instanceof GuardError)) {
@@ -72,23 +83,66 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     }
     verdict = { kind: 'reject', error };
   }
-  const outcome = await settle(deps, entry, view, ctx, verdict, files);
-  if (outcome.kind === 'continue' && tap && !tap.overflow && body) replay(view, body, tap, outcome);
+  const rawSizes = tap ? files.map((file) => file.size) : [];
+  const outcome = await settle(deps, entry, view, ctx, verdict, files, uploads, fieldImages);
+  if (outcome.kind === 'continue' && tap && !tap.overflow && body) {
+    // The raw bytes only when the host's parser would get exactly what was checked: a withheld
+    // match (file or text field) or stripped trailing data means a body rebuilt from the files.
+    const changed =
+      outcome.withheld.length > 0 ||
+      (verdict.kind === 'pass' && verdict.withheld.some((i) => i >= files.length)) ||
+      files.some((file, i) => file.size !== rawSizes[i]);
+    replay(view, body, tap, changed);
+  }
   return outcome;
 }
 
-/** The body made readable again for the host's parsers, without the bytes of a withheld match. */
-function replay(view: RequestView, body: BodyStream, tap: BodyTap, outcome: Continue): void {
+/** The body made readable again for the host's parsers: the raw bytes, or rebuilt from the files. */
+function replay(view: RequestView, body: BodyStream, tap: BodyTap, rebuild: boolean): void {
   const target = body as Parameters<typeof replayBody>[0];
-  const chunks =
-    outcome.withheld.length === 0
-      ? tap.chunks
-      : rebuildBody(target, (body.body ?? {}) as Record<string, unknown>, filesOf(body));
+  const chunks = rebuild
+    ? rebuildBody(target, (body.body ?? {}) as Record<string, unknown>, filesOf(body))
+    : tap.chunks;
   replayBody(
     target,
     chunks,
     view.targets.filter((t) => t !== body),
   );
+}
+
+/** The parsed text fields (`req.body`; Koa after @koa/multer: `ctx.request.body`). */
+function textFieldsOf(view: RequestView): unknown {
+  for (const holder of [view.body, ...view.targets] as Array<{ body?: unknown } | undefined>) {
+    if (holder?.body && typeof holder.body === 'object') return holder.body;
+  }
+  return undefined;
+}
+
+/**
+ * Images in text fields, checked like files (issue 11) or refused under `imageFields: 'reject'`.
+ * Their bytes cannot be cut in the handler's string, so trailing data is refused, not stripped.
+ */
+function fieldUploads(images: readonly FieldImage[], route: RouteConfig): UploadedFile[] {
+  const [first] = images;
+  if (!first) return [];
+  const mangled = images.find((image) => image.bytes === undefined);
+  if (mangled && route.imageFields !== 'reject') {
+    throw new GuardError('INVALID_IMAGE', {
+      detail: `the text field '${mangled.path}' holds an image its charset mangled: it cannot be checked`,
+    });
+  }
+  if (route.imageFields === 'reject') {
+    throw new GuardError('UNSUPPORTED_MEDIA_TYPE', {
+      detail: `an image in the text field '${first.path}' (imageFields: 'reject')`,
+    });
+  }
+  const trailingData = route.trailingData === 'keep' ? 'keep' : 'reject';
+  return images.map((image) => ({
+    field: image.path,
+    originalname: '',
+    bytes: image.bytes as Buffer,
+    trailingData,
+  }));
 }
 
 /** Applies the verdict to the request's files and turns it into the outcome. */
@@ -99,10 +153,21 @@ async function settle(
   ctx: RequestContext,
   verdict: Verdict,
   files: MulterFile[],
+  uploads: readonly UploadedFile[],
+  fieldImages: readonly FieldImage[],
 ): Promise<Outcome> {
   if (verdict.kind === 'pass') {
+    // The handler gets what was checked: the sniffed type, the bytes as checked.
+    await handOver(files, uploads, verdict.photodna.files);
     // Matched files under 'flag' are withheld: the handler learns of them from `photodna` only.
-    const withheld = verdict.withheld.map((i) => files[i] as MulterFile);
+    const withheld: MulterFile[] = [];
+    for (const i of verdict.withheld) {
+      if (i < files.length) withheld.push(files[i] as MulterFile);
+      else {
+        const image = fieldImages[i - files.length];
+        if (image) withholdFieldImage(image);
+      }
+    }
     withhold(view, withheld);
     await removeFromDisk(deps.events, withheld);
     recordDecision(view.body, entry.route, verdict.photodna);

@@ -37,6 +37,7 @@ export async function enqueueFile(
         route: ctx.route,
         method: ctx.method,
         ip: ctx.ip,
+        network: ctx.network,
         ...(ctx.userAgent === undefined ? {} : { userAgent: ctx.userAgent }),
         receivedAt: ctx.receivedAt.toISOString(),
       },

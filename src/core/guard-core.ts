@@ -7,6 +7,7 @@ import type { ReportSender } from '../report/from-record.js';
 import type { Matcher } from '../types.js';
 import { decide } from './decide.js';
 import type { Entry } from './entry.js';
+import { FairShare } from './fair-share.js';
 import { logEvents } from './log-events.js';
 import type { Outcome } from './outcome.js';
 import type { RequestView } from './request-view.js';
@@ -65,6 +66,10 @@ export class GuardCore {
       hookTimeoutMs: config.hookTimeoutMs,
       onMatch: config.onMatch,
       rejectionBody: config.rejectionBody,
+      matchAnswer: config.matchAnswer,
+      openOnBusy: config.openOnBusy,
+      trailingData: config.trailingData,
+      imageFields: config.imageFields,
       limits: config.limits,
       defer: config.defer,
     };
@@ -79,6 +84,10 @@ export class GuardCore {
     this.#deps = {
       matcher: parts.matcher,
       cache: config.cache === false ? undefined : new ResultCache(config.cache),
+      cacheScope: config.cache === false ? 'global' : config.cache.scope,
+      fairShare:
+        config.fairShare === false ? undefined : new FairShare(config.fairShare.maxPerClient),
+      clientKey: config.clientKey,
       events: this.events,
       store: parts.store,
       reporter: config.reporter,

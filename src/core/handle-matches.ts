@@ -9,7 +9,7 @@ import type { RequestContext } from './request-context.js';
 /** What a match needs to know of its request (a deferred scan has no live request). */
 export type IncidentContext = Pick<
   RequestContext,
-  'route' | 'method' | 'ip' | 'userAgent' | 'receivedAt'
+  'route' | 'method' | 'ip' | 'network' | 'userAgent' | 'receivedAt'
 >;
 
 export interface MatchedFile {
@@ -89,6 +89,7 @@ async function quarantine(
       route: ctx.route,
       method: ctx.method,
       ip: ctx.ip,
+      network: ctx.network,
       ...(ctx.userAgent === undefined ? {} : { userAgent: ctx.userAgent }),
       file: match.file,
       trackingId: match.result.trackingId,

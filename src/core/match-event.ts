@@ -30,6 +30,7 @@ export function createMatchEvent(
     route: ctx.route,
     method: ctx.method,
     ip: ctx.ip,
+    network: ctx.network,
     ...(ctx.userAgent === undefined ? {} : { userAgent: ctx.userAgent }),
     file: match.file,
     trackingId: match.result.trackingId,

@@ -1,4 +1,4 @@
-import { type GuardError, toError } from '../errors.js';
+import { GuardError, toError } from '../errors.js';
 import type { RejectionBody } from '../events.js';
 import type { RouteConfig } from '../options.js';
 
@@ -10,16 +10,22 @@ export interface RejectionResponse {
   body: string;
 }
 
+/** What a match is answered as under `matchAnswer: 'disguised'`: the commonest 422. */
+const DISGUISE = new GuardError('INVALID_IMAGE');
+
 /**
  * The HTTP answer to a rejection, the same for every adapter: the fixed public message (never
  * the detail: a match must look like any other rejection), `Retry-After` on 503, and the host's
- * `rejectionBody` when it has one and it can be sent as JSON.
+ * `rejectionBody` when it has one and it can be sent as JSON. Under `matchAnswer: 'disguised'`
+ * a match is answered exactly as an unreadable image (the host's `rejectionBody` sees that too).
  */
 export function rejectionResponse(
-  error: GuardError,
-  route: Pick<RouteConfig, 'rejectionBody'>,
+  rejection: GuardError,
+  route: Pick<RouteConfig, 'rejectionBody' | 'matchAnswer'>,
   onHostError: (error: Error) => void,
 ): RejectionResponse {
+  const error =
+    rejection.code === 'UPLOAD_REJECTED' && route.matchAnswer !== 'explicit' ? DISGUISE : rejection;
   const headers: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',

@@ -1,4 +1,5 @@
 import { UploadAborted } from '../multipart/parser.js';
+import { type ClientNetwork, clientNetwork, uploaderIp } from './client-address.js';
 import type { RequestView } from './request-view.js';
 
 const DEADLINE_PASSED = 'the scan deadline (scanTimeoutMs) passed';
@@ -16,7 +17,8 @@ export class RequestContext {
   readonly #view: RequestView;
   readonly #receivedMs: number;
   #route: string | undefined;
-  #ip: string | undefined;
+  #network: ClientNetwork | undefined;
+  #clientKey: string | undefined;
   #receivedAt: Date | undefined;
   #controller: AbortController | undefined;
   #deadlineMs: number;
@@ -28,7 +30,8 @@ export class RequestContext {
     this.#view = view;
     this.#receivedMs = Date.now();
     this.#route = undefined;
-    this.#ip = undefined;
+    this.#network = undefined;
+    this.#clientKey = undefined;
     this.#receivedAt = undefined;
     this.#controller = undefined;
     this.#deadlineMs = 0;
@@ -41,10 +44,36 @@ export class RequestContext {
     return this.#route;
   }
 
-  /** The uploader's address (Express: `req.ip`, which honours `trust proxy`). */
+  /**
+   * The uploader's address: the framework's (Express `req.ip` honouring `trust proxy`, Koa
+   * `ctx.ip`) when it is an IP address, else the socket peer's. Never a client-written string.
+   */
   get ip(): string {
-    this.#ip ??= this.#view.ip();
-    return this.#ip;
+    return uploaderIp(this.network);
+  }
+
+  /** Peer, forwarding headers as received, and the derived address (evidence). */
+  get network(): ClientNetwork {
+    this.#network ??= clientNetwork(this.#view.headers, this.#view.peer?.(), this.#view.ip());
+    return this.#network;
+  }
+
+  /**
+   * The uploader's key for fair shares and per-uploader caching: the host's `clientKey(req)`
+   * (once per request), else the address. A function that throws or answers a non-string falls
+   * back to the address.
+   */
+  clientKeyBy(clientKey: ((req: unknown) => string) | undefined): string {
+    if (this.#clientKey === undefined) {
+      let key: unknown;
+      try {
+        key = clientKey?.(this.raw);
+      } catch {
+        key = undefined;
+      }
+      this.#clientKey = typeof key === 'string' && key !== '' ? `k:${key}` : `ip:${this.ip}`;
+    }
+    return this.#clientKey;
   }
 
   get userAgent(): string | undefined {

@@ -31,8 +31,14 @@ export interface RequestView {
   readonly raw: unknown;
   /** The path as the router sees it, without the query string. Called at most once. */
   path(): string;
-  /** The uploader's address. Called at most once, only when an event, log or record needs it. */
+  /**
+   * The uploader's address as the framework derives it from its trust settings (Express
+   * `req.ip`, Koa `ctx.ip`). Called at most once, only when an event, log or record needs it;
+   * the core keeps it only when it is an IP address.
+   */
   ip(): string;
+  /** The TCP peer's address (the socket's), recorded as evidence whatever the proxies say. */
+  peer?(): string;
   /** Whether a guard already took this request (a global guard plus a route guard). */
   isTaken(): boolean;
   /** Marks the request taken, so no other guard parses or scans it again. */

@@ -3,6 +3,7 @@ import { GuardError, toGuardError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { FileFacts, Matcher, MatchResult } from '../types.js';
 import { settleBy } from './abortable.js';
+import type { FairShare } from './fair-share.js';
 import type { RequestContext } from './request-context.js';
 import type { ResultCache } from './result-cache.js';
 
@@ -37,6 +38,12 @@ export class FileScan {
 export interface ScanFileDeps {
   matcher: Matcher;
   cache: ResultCache | undefined;
+  /** 'uploader': cached results answer the same client key only (no cross-user timing). */
+  cacheScope: 'global' | 'uploader';
+  /** Each uploader's share of the scan queue; absent when `fairShare: false`. */
+  fairShare: FairShare | undefined;
+  /** The host's `clientKey(req)`; the uploader's IP when absent. */
+  clientKey: ((req: unknown) => string) | undefined;
   events: GuardEvents;
 }
 
@@ -56,22 +63,28 @@ export async function scanFile(
   let scan: FileScan;
   let cached = false;
   try {
-    const hit = deps.cache?.get(file.sha256);
+    const cacheKey =
+      deps.cacheScope === 'uploader'
+        ? `${ctx.clientKeyBy(deps.clientKey)}\u0000${file.sha256}`
+        : file.sha256;
+    const hit = deps.cache?.get(cacheKey);
     let result: MatchResult;
     if (hit) {
       result = hit;
       cached = true;
     } else {
       const { signal } = ctx;
-      const ask = async () =>
+      const call = async () =>
         checkedResult(
           await settleBy(
             deps.matcher.match({ bytes, contentType: file.mimetype, file, signal }),
             signal,
           ),
         );
+      const share = deps.fairShare;
+      const ask = share ? () => share.run(ctx.clientKeyBy(deps.clientKey), call) : call;
       const found = deps.cache
-        ? await deps.cache.lookup(file.sha256, ask, signal)
+        ? await deps.cache.lookup(cacheKey, ask, signal)
         : { result: await ask(), cached: false };
       result = found.result;
       cached = found.cached;

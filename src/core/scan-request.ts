@@ -34,7 +34,7 @@ export async function scanRequest(
   const facts: FileFacts[] = [];
   for (const upload of uploads) {
     try {
-      facts.push(await validateFile(upload, route.limits));
+      facts.push(await validateFile(upload, route.limits, route.trailingData));
     } catch (error) {
       const guardError =
         error instanceof GuardError ? error : new GuardError('INVALID_IMAGE', { cause: error });
@@ -110,6 +110,12 @@ export async function scanRequest(
         route: ctx.route,
         file: scan.file,
       });
+    }
+    // 'open' covers outages of the service, not our own full queue (an uploader can fill it),
+    // unless the host opted in with `openOnBusy`.
+    const busy = scans.find((s) => s.outcome === 'unchecked' && s.error?.code === 'SCAN_BUSY');
+    if (busy && !route.openOnBusy) {
+      return { kind: 'reject', error: busy.error as GuardError, file: busy.file };
     }
     if (route.failMode === 'closed') {
       return { kind: 'reject', error: unchecked.error as GuardError, file: unchecked.file };

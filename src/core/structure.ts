@@ -1,15 +1,39 @@
 import type { ImageMimeType } from '../types.js';
 
-/**
- * Cheap structural walks that catch truncated files and polyglots whose first bytes only look
- * like an image. Each walk jumps from block to block (no decoding) and throws on the first
- * inconsistency; the caller turns that into `INVALID_IMAGE`.
- */
-export function checkStructure(bytes: Uint8Array, type: ImageMimeType): void {
-  WALKERS[type](bytes);
+/** Width and height as the image's own header states them (not yet checked to be positive). */
+export interface HeaderSize {
+  width: number;
+  height: number;
+  /**
+   * Where the image ends: after PNG's IEND, GIF's trailer, JPEG's EOI (the first after the
+   * first scan), BMP's declared size. TIFF has no end marker: its length. Bytes past it are
+   * trailing data (a second file appended, a polyglot's payload).
+   */
+  end: number;
 }
 
-const WALKERS: Readonly<Record<ImageMimeType, (bytes: Uint8Array) => void>> = {
+/**
+ * Cheap structural walks that catch truncated files and polyglots whose first bytes only look
+ * like an image, and that bound the work of validation by a small constant per file: each walk
+ * jumps from block to block (no decoding, never a byte-by-byte search, never entropy-coded data),
+ * takes at most `MAX_STEPS` jumps, and refuses layouts a real encoder never writes. The size is
+ * read from the header the walk found, so no reader ever sees more than the headers (SPEC section
+ * 4: image-size walks a JPEG's scan data byte by byte). Every read is bounds-checked against the
+ * view's own length, so a pooled Buffer slice cannot leak the bytes after it.
+ * The caller turns any throw into `INVALID_IMAGE`.
+ */
+export function readHeader(bytes: Uint8Array, type: ImageMimeType): HeaderSize {
+  return WALKERS[type](bytes);
+}
+
+/**
+ * Most blocks, chunks, segments or IFD entries one file may have. A 4 MiB PNG written in 8 KiB
+ * IDAT chunks has ~520 chunks, a 4 MiB GIF in 255-byte sub-blocks ~16,500: a file needing more
+ * than this many jumps is crafted, and the walk stops after a bounded, tiny amount of work.
+ */
+export const MAX_STEPS = 65_536;
+
+const WALKERS: Readonly<Record<ImageMimeType, (bytes: Uint8Array) => HeaderSize>> = {
   'image/png': walkPng,
   'image/gif': walkGif,
   'image/jpeg': walkJpeg,
@@ -30,34 +54,59 @@ function u32be(b: Uint8Array, at: number): number {
   );
 }
 
-/** PNG: signature, then length-prefixed chunks up to IEND, each inside the file. */
-function walkPng(b: Uint8Array): void {
+function u16be(b: Uint8Array, at: number): number {
+  if (at + 2 > b.length) fail('truncated');
+  return ((b[at] ?? 0) << 8) | (b[at + 1] ?? 0);
+}
+
+function u16le(b: Uint8Array, at: number): number {
+  if (at + 2 > b.length) fail('truncated');
+  return (b[at] ?? 0) | ((b[at + 1] ?? 0) << 8);
+}
+
+/** Counts jumps of one walk and stops it when a file needs more than any real encoder writes. */
+class StepBudget {
+  private left = MAX_STEPS;
+  take(): void {
+    this.left -= 1;
+    if (this.left < 0) fail(`more than ${MAX_STEPS} blocks`);
+  }
+}
+
+const IHDR = 0x49484452;
+const CGBI = 0x43674249;
+const IEND = 0x49454e44;
+
+/** PNG: signature, IHDR first (after Apple's CgBI), then length-prefixed chunks up to IEND. */
+function walkPng(b: Uint8Array): HeaderSize {
+  const budget = new StepBudget();
   let at = 8;
-  let first = true;
+  let size: { width: number; height: number } | undefined;
   for (;;) {
+    budget.take();
     const length = u32be(b, at) >>> 0;
-    const name = String.fromCharCode(
-      b[at + 4] ?? 0,
-      b[at + 5] ?? 0,
-      b[at + 6] ?? 0,
-      b[at + 7] ?? 0,
-    );
-    if (first && name !== 'IHDR' && name !== 'CgBI') fail('first chunk is not IHDR');
-    first = false;
+    const name = u32be(b, at + 4) >>> 0;
     const next = at + 12 + length;
-    if (next > b.length) fail(`chunk ${name} runs past the end`);
-    if (name === 'IEND') return;
+    if (next > b.length) fail('a chunk runs past the end');
+    if (!size) {
+      const cgbi = at === 8 && name === CGBI;
+      if (!cgbi && (name !== IHDR || length !== 13)) fail('first chunk is not IHDR');
+      if (!cgbi) size = { width: u32be(b, at + 8) >>> 0, height: u32be(b, at + 12) >>> 0 };
+    }
+    if (name === IEND) return { ...(size ?? fail('no IHDR')), end: next };
     at = next;
   }
 }
 
 /** GIF: header, screen descriptor, colour table, then blocks up to the trailer (0x3B). */
-function walkGif(b: Uint8Array): void {
+function walkGif(b: Uint8Array): HeaderSize {
   if (b.length < 13) fail('truncated');
+  const budget = new StepBudget();
   const packed = b[10] ?? 0;
   let at = 13 + (packed & 0x80 ? 3 * 2 ** ((packed & 0x07) + 1) : 0);
   const skipSubBlocks = (): void => {
     for (;;) {
+      budget.take();
       if (at >= b.length) fail('truncated data sub-blocks');
       const size = b[at] ?? 0;
       at += 1 + size;
@@ -65,9 +114,10 @@ function walkGif(b: Uint8Array): void {
     }
   };
   for (;;) {
+    budget.take();
     if (at >= b.length) fail('no trailer');
     const introducer = b[at];
-    if (introducer === 0x3b) return;
+    if (introducer === 0x3b) return { width: u16le(b, 6), height: u16le(b, 8), end: at + 1 };
     if (introducer === 0x21) {
       at += 2;
       skipSubBlocks();
@@ -82,42 +132,107 @@ function walkGif(b: Uint8Array): void {
   }
 }
 
-/** JPEG: SOI, then marker segments with lengths inside the file, up to the first SOS. */
-function walkJpeg(b: Uint8Array): void {
+/** Start-of-frame markers (C0–CF but DHT C4, JPG C8 and DAC CC). */
+function isStartOfFrame(marker: number): boolean {
+  return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+}
+
+/**
+ * JPEG: SOI, then marker segments, each with a length inside the file, up to the first SOS; a
+ * frame header (SOF) must come before it, as every encoder writes it. Entropy-coded data is never
+ * read.
+ */
+function walkJpeg(b: Uint8Array): HeaderSize {
+  const budget = new StepBudget();
   let at = 2;
+  let frame: { width: number; height: number } | undefined;
   for (;;) {
-    while (b[at] === 0xff && b[at + 1] === 0xff) at += 1; // fill bytes
+    budget.take();
+    if (b[at] === 0xff && b[at + 1] === 0xff) {
+      at += 1; // a fill byte, one jump each
+      continue;
+    }
     if (at + 4 > b.length) fail('truncated before start of scan');
     if (b[at] !== 0xff) fail('marker expected');
     const marker = b[at + 1] ?? 0;
     if (marker === 0xda) {
+      if (!frame) fail('start of scan before any frame header');
       if (at + 4 + 2 > b.length) fail('empty scan');
-      return;
+      return { ...frame, end: jpegEnd(b, at) };
     }
     if (marker === 0xd9) fail('end of image before any scan');
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      fail(`marker 0x${marker.toString(16)} before the first scan`);
+    }
     const length = ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0);
     if (length < 2) fail('bad segment length');
+    if (isStartOfFrame(marker)) {
+      if (frame) fail('a second frame header');
+      if (length < 8 || at + 2 + length > b.length) fail('truncated frame header');
+      // SOFn: length, precision, then height and width (big-endian).
+      frame = { height: u16be(b, at + 5), width: u16be(b, at + 7) };
+    }
     at += 2 + length;
   }
 }
 
-/** BMP: the pixel data offset and the declared file size lie inside the bytes we have. */
-function checkBmp(b: Uint8Array): void {
+const EOI = Buffer.from([0xff, 0xd9]);
+
+/**
+ * The end of a JPEG: after the first EOI marker past the first scan (entropy-coded data never
+ * holds 0xFF 0xD9: a 0xFF there is stuffed or a restart marker). One native search, no walk. A
+ * JPEG without EOI ends where its bytes do.
+ */
+function jpegEnd(b: Uint8Array, firstScan: number): number {
+  const at = Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(EOI, firstScan);
+  return at === -1 ? b.length : at + 2;
+}
+
+/** BMP: fixed headers; the pixel data offset and the declared file size lie inside the bytes. */
+function checkBmp(b: Uint8Array): HeaderSize {
   if (b.length < 26) fail('truncated');
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const declaredSize = view.getUint32(2, true);
   const pixelOffset = view.getUint32(10, true);
   if (pixelOffset >= b.length) fail('pixel data offset past the end');
   if (declaredSize > b.length) fail('shorter than its declared size');
+  const infoSize = view.getUint32(14, true);
+  // OS/2 BITMAPCOREHEADER has 16-bit sizes; the Windows headers 32-bit, a negative height = top-down.
+  const end = declaredSize > pixelOffset ? declaredSize : b.length;
+  if (infoSize === 12) {
+    return { width: view.getUint16(18, true), height: view.getUint16(20, true), end };
+  }
+  if (infoSize < 40 || 14 + infoSize > pixelOffset) fail('unknown info header');
+  return { width: view.getInt32(18, true), height: Math.abs(view.getInt32(22, true)), end };
 }
 
-/** TIFF: the first IFD and its entries lie inside the bytes we have. */
-function checkTiff(b: Uint8Array): void {
+/** Entries one IFD may hold: baseline TIFF needs about 15, camera files a few dozen. */
+const MAX_IFD_ENTRIES = 1024;
+
+/**
+ * TIFF (classic, not BigTIFF, which no 4 MiB file needs): the first IFD, its entry count and
+ * its next-IFD offset lie inside the file. Only that IFD is read, so the walk is one jump.
+ */
+function checkTiff(b: Uint8Array): HeaderSize {
   if (b.length < 8) fail('truncated');
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const little = b[0] === 0x49;
+  if (view.getUint16(2, little) !== 42) fail('not a classic TIFF');
   const ifd = view.getUint32(4, little);
-  if (ifd + 2 > b.length) fail('first IFD past the end');
+  if (ifd < 8 || ifd + 2 > b.length) fail('first IFD past the end');
   const entries = view.getUint16(ifd, little);
-  if (ifd + 2 + entries * 12 > b.length) fail('IFD entries past the end');
+  if (entries === 0 || entries > MAX_IFD_ENTRIES) fail(`${entries} IFD entries`);
+  if (ifd + 2 + entries * 12 + 4 > b.length) fail('IFD entries past the end');
+  const tags = new Map<number, number>();
+  for (let i = 0; i < entries; i++) {
+    const at = ifd + 2 + i * 12;
+    const tag = view.getUint16(at, little);
+    if (tag !== 256 && tag !== 257) continue;
+    const type = view.getUint16(at + 2, little);
+    if (view.getUint32(at + 4, little) !== 1) fail('image size with a count other than 1');
+    if (type === 3) tags.set(tag, view.getUint16(at + 8, little));
+    else if (type === 4) tags.set(tag, view.getUint32(at + 8, little));
+    else fail('image size neither SHORT nor LONG');
+  }
+  return { width: tags.get(256) ?? 0, height: tags.get(257) ?? 0, end: b.length };
 }

@@ -1,7 +1,8 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { GuardError, toError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { MulterFile } from '../multipart/selection.js';
+import type { ScannedFile } from '../types.js';
 import type { UploadedFile } from './validate-file.js';
 
 /** A memory-storage file as the core's upload. */
@@ -26,6 +27,31 @@ export async function readUpload(file: MulterFile, maxFileSize: number): Promise
     originalname: file.originalname,
     bytes: await readFile(file.path),
   };
+}
+
+/**
+ * Makes each passing file what was checked: `mimetype` becomes the type sniffed from the bytes
+ * (the client's claim stays as `clientMimetype`), and when validation cut trailing data off the
+ * bytes, `buffer`, `size` and the disk file (after `scan()`) hold the checked bytes only.
+ */
+export async function handOver(
+  files: readonly MulterFile[],
+  uploads: readonly UploadedFile[],
+  scanned: readonly ScannedFile[],
+): Promise<void> {
+  await Promise.all(
+    files.map(async (file, i) => {
+      const facts = scanned[i];
+      const upload = uploads[i];
+      if (!facts || !upload) return;
+      file.clientMimetype = file.mimetype;
+      file.mimetype = facts.mimetype;
+      if (upload.bytes.length === file.size) return;
+      file.size = upload.bytes.length;
+      if (file.buffer) file.buffer = upload.bytes;
+      if (file.path) await writeFile(file.path, upload.bytes);
+    }),
+  );
 }
 
 /** Files of a rejected request (or withheld matches) never stay on disk. No work in memory. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GuardError } from '../errors.js';
-import type { Limits } from '../options.js';
+import type { Limits, RouteConfig } from '../options.js';
 import type { FileFacts } from '../types.js';
 import { readDimensions } from './dimensions.js';
 import { sniffImageType } from './sniff.js';
@@ -10,22 +10,40 @@ export interface UploadedFile {
   field: string;
   originalname: string;
   bytes: Buffer;
+  /** Overrides the route's `trailingData` for this upload (images in text fields: 'reject'). */
+  trailingData?: RouteConfig['trailingData'];
 }
 
 /**
  * Turns uploaded bytes into trusted `FileFacts` or a `GuardError`: size, type from the bytes,
- * header dimensions against the limits. Nothing the client claimed is used but the field and
- * file names, which stay data.
+ * header dimensions against the limits, and what to do with bytes after the image's end
+ * (`trailingData`; under 'strip', `upload.bytes` becomes the image alone, and the facts, the
+ * check and the handler all get those bytes). Nothing the client claimed is used but the field
+ * and file names, which stay data.
  */
-export async function validateFile(upload: UploadedFile, limits: Limits): Promise<FileFacts> {
-  const { bytes } = upload;
+export async function validateFile(
+  upload: UploadedFile,
+  limits: Limits,
+  trailingData: RouteConfig['trailingData'] = 'strip',
+): Promise<FileFacts> {
+  let { bytes } = upload;
+  const trailing = upload.trailingData ?? trailingData;
   if (bytes.length > limits.maxFileSize) {
     throw new GuardError('FILE_TOO_LARGE', {
       detail: `${bytes.length} bytes, limit ${limits.maxFileSize}`,
     });
   }
   const mimetype = await sniffImageType(bytes);
-  const { width, height } = readDimensions(bytes, mimetype);
+  const { width, height, end } = readDimensions(bytes, mimetype);
+  if (end < bytes.length && trailing !== 'keep') {
+    if (trailing === 'reject') {
+      throw new GuardError('INVALID_IMAGE', {
+        detail: `${bytes.length - end} bytes after the end of the image (trailingData: 'reject')`,
+      });
+    }
+    bytes = bytes.subarray(0, end);
+    upload.bytes = bytes;
+  }
   if (width < limits.minWidth || height < limits.minHeight) {
     throw new GuardError('IMAGE_TOO_SMALL', {
       detail: `${width}x${height}, minimum ${limits.minWidth}x${limits.minHeight}`,

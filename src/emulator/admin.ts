@@ -1,12 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { adminRefusal } from './admin-auth.js';
 import { BodyTooLargeError, parseJson, readBody } from './body.js';
 import { errorRateSchema, faultSchema, latencySchema } from './fault-schema.js';
 import { sendJson } from './http-io.js';
 import { type EmulatorState, resetState } from './state.js';
 import { testImage, testImages } from './test-images.js';
 
-/** Admin routes live under this prefix and need no subscription key. */
+/**
+ * Admin routes live under this prefix. All but the test images need the admin token or the
+ * emulator's key (`admin-auth.ts`); none sends CORS headers.
+ */
 export const ADMIN_PREFIX = '/__emulator/';
 
 const MAX_ADMIN_BODY = 1024 * 1024;
@@ -21,8 +25,6 @@ const faultsBodySchema = z.strictObject({
   latencyMs: latencySchema.optional(),
 });
 
-const CORS = { 'access-control-allow-origin': '*' };
-
 /** Answers `/__emulator/*`: calls, reports, faults, reset and the test images. */
 export async function handleAdmin(
   req: IncomingMessage,
@@ -32,33 +34,33 @@ export async function handleAdmin(
 ): Promise<void> {
   const route = `${req.method ?? 'GET'} ${path.slice(ADMIN_PREFIX.length - 1)}`;
   if (req.method !== 'POST') req.resume();
+  if (route === 'GET /test-images' || route.startsWith('GET /test-images/')) {
+    return serveTestImages(res, route);
+  }
+  const refusal = adminRefusal(req, {
+    adminToken: state.adminToken,
+    apiKey: state.options.apiKey,
+  });
+  if (refusal) {
+    req.resume();
+    return sendJson(res, refusal.status, {
+      error: { code: refusal.code, message: refusal.message },
+    });
+  }
   switch (route) {
     case 'GET /calls':
-      return sendJson(res, 200, state.calls, CORS);
+      return sendJson(res, 200, state.calls);
     case 'GET /reports':
-      return sendJson(res, 200, { reports: state.reports, testReports: state.testReports }, CORS);
+      return sendJson(res, 200, { reports: state.reports, testReports: state.testReports });
     case 'GET /faults':
-      return sendJson(res, 200, faultState(state), CORS);
+      return sendJson(res, 200, faultState(state));
     case 'POST /faults':
       return setFaults(req, res, state);
     case 'POST /reset':
       req.resume();
       resetState(state);
       return sendJson(res, 200, { reset: true });
-    case 'GET /test-images':
-      return sendJson(
-        res,
-        200,
-        testImages().map(({ name, sha256 }) => ({
-          name,
-          sha256,
-          path: `${ADMIN_PREFIX}test-images/${name}`,
-        })),
-        CORS,
-      );
     default:
-      if (route.startsWith('GET /test-images/'))
-        return sendTestImage(res, route.slice('GET /test-images/'.length));
       req.resume();
       return sendJson(res, 404, {
         error: { code: 'NOT_FOUND', message: `no admin route ${route}` },
@@ -103,6 +105,23 @@ function faultState(state: EmulatorState): object {
   return { ...state.faults.describe(), latencyMs: state.latencyMs };
 }
 
+/** The shipped synthetic test images: public (they are what the URL form may fetch by default). */
+function serveTestImages(res: ServerResponse, route: string): void {
+  if (route === 'GET /test-images') {
+    sendJson(
+      res,
+      200,
+      testImages().map(({ name, sha256 }) => ({
+        name,
+        sha256,
+        path: `${ADMIN_PREFIX}test-images/${name}`,
+      })),
+    );
+    return;
+  }
+  sendTestImage(res, route.slice('GET /test-images/'.length));
+}
+
 function sendTestImage(res: ServerResponse, encodedName: string): void {
   let name: string;
   try {
@@ -121,7 +140,6 @@ function sendTestImage(res: ServerResponse, encodedName: string): void {
     'content-disposition': `inline; filename="${image.name}"`,
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
-    ...CORS,
   });
   res.end(image.bytes);
 }

@@ -10,8 +10,14 @@ import { type ApiAnswer, apimError } from './responses.js';
 import { type EmulatorState, recordCall, recordReport } from './state.js';
 import type { EmulatorCall } from './types.js';
 
-/** Request bodies above this are refused with an API Management 413. */
+/** Match and MatchHash bodies above this are refused with an API Management 413. */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Report bodies above this are refused with a 413: five 4 MiB images in base64 (~5.6 MB each)
+ * with their JSON. The service documents no limit; one image per report is what the guard sends.
+ */
+export const MAX_REPORT_BODY_BYTES = 32 * 1024 * 1024;
 
 export interface ApiRoute {
   operation: EmulatorCall['operation'];
@@ -19,12 +25,15 @@ export interface ApiRoute {
   bucket?: RateBucket;
   /** Whether it consumes injected faults (Match and MatchHash do, Report does not). */
   faultable: boolean;
+  /** Largest body read; larger answers 413. */
+  maxBodyBytes: number;
   handle(request: ApiRequest, state: EmulatorState): ApiAnswer | Promise<ApiAnswer>;
 }
 
 const matchContext = (state: EmulatorState) => ({
   known: state.known,
   urlAllowList: state.options.urlAllowList,
+  selfPort: state.port,
   signal: state.closing.signal,
 });
 
@@ -36,6 +45,7 @@ export const API_ROUTES: ReadonlyMap<string, ApiRoute> = new Map<string, ApiRout
       operation: 'match-v1',
       bucket: 'v1',
       faultable: true,
+      maxBodyBytes: MAX_BODY_BYTES,
       handle: (r, s) => handleMatch(r, matchContext(s)),
     },
   ],
@@ -45,6 +55,7 @@ export const API_ROUTES: ReadonlyMap<string, ApiRoute> = new Map<string, ApiRout
       operation: 'match-v2',
       bucket: 'v2',
       faultable: true,
+      maxBodyBytes: MAX_BODY_BYTES,
       handle: (r, s) => handleMatch(r, matchContext(s)),
     },
   ],
@@ -54,6 +65,7 @@ export const API_ROUTES: ReadonlyMap<string, ApiRoute> = new Map<string, ApiRout
       operation: 'match-hash',
       bucket: 'v1',
       faultable: true,
+      maxBodyBytes: MAX_BODY_BYTES,
       handle: (r, s) => handleMatchHash(r, { known: s.known, threshold: s.options.hashThreshold }),
     },
   ],
@@ -62,6 +74,7 @@ export const API_ROUTES: ReadonlyMap<string, ApiRoute> = new Map<string, ApiRout
     {
       operation: 'report',
       faultable: false,
+      maxBodyBytes: MAX_REPORT_BODY_BYTES,
       handle: (r, s) => {
         const outcome = handleReport(r);
         if (outcome.report) recordReport(s, outcome.report);
@@ -112,7 +125,7 @@ export async function handleApiCall(
 
   let body: Buffer;
   try {
-    body = await readBody(req, MAX_BODY_BYTES);
+    body = await readBody(req, route.maxBodyBytes);
   } catch (error) {
     if (!(error instanceof BodyTooLargeError)) return; // the client went away
     const tooLarge = apimError(413);

@@ -7,7 +7,7 @@ export type FetchOutcome =
   | { ok: true; bytes: Buffer }
   | { ok: false; reason: 'not-allowed' | 'unreachable' | 'too-large'; detail: string };
 
-/** Loopback hosts are always fetchable: the emulator never needs a network. */
+/** Whether a host name is this machine's loopback. */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
@@ -17,11 +17,32 @@ export function isLoopbackHost(hostname: string): boolean {
   return false;
 }
 
-/** Whether the JSON URL form may fetch `url`: loopback, or a host (or `host:port`) on the list. */
-export function isFetchAllowed(url: URL, allowList: readonly string[]): boolean {
+/** Where the URL form may fetch from. */
+export interface FetchScope {
+  /** Hosts (`host` or `host:port`) on the allow-list. */
+  allowList: readonly string[];
+  /** This emulator's port: its own test images are always allowed. */
+  selfPort: number;
+}
+
+const TEST_IMAGES_PATH = '/__emulator/test-images/';
+
+/**
+ * Whether the JSON URL form may fetch `url`: this emulator's own test images, or a host (or
+ * `host:port`) on the allow-list. Any other loopback URL is refused: a page could otherwise use
+ * the emulator to probe local services.
+ */
+export function isFetchAllowed(url: URL, scope: FetchScope): boolean {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
   if (url.username || url.password) return false;
-  if (isLoopbackHost(url.hostname)) return true;
+  const self =
+    url.protocol === 'http:' &&
+    isLoopbackHost(url.hostname) &&
+    Number(url.port) === scope.selfPort &&
+    url.pathname.startsWith(TEST_IMAGES_PATH) &&
+    url.search === '';
+  if (self) return true;
+  const allowList = scope.allowList;
   const host = url.host.toLowerCase();
   const hostname = url.hostname.toLowerCase();
   return allowList.some((entry) => {
@@ -36,15 +57,15 @@ export function isFetchAllowed(url: URL, allowList: readonly string[]): boolean 
  */
 export async function fetchImage(
   url: URL,
-  allowList: readonly string[],
+  scope: FetchScope,
   maxBytes: number,
   signal: AbortSignal,
 ): Promise<FetchOutcome> {
-  if (!isFetchAllowed(url, allowList)) {
+  if (!isFetchAllowed(url, scope)) {
     return {
       ok: false,
       reason: 'not-allowed',
-      detail: `host ${url.host} is not loopback or allow-listed`,
+      detail: `${url.host} is not on the allow-list (nor this emulator's test images)`,
     };
   }
   try {

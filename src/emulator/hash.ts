@@ -3,11 +3,30 @@ import { createHash } from 'node:crypto';
 /** A PhotoDNA hash is 144 bytes; the service exchanges it as base64. */
 export const HASH_LENGTH = 144;
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Whether a char code is in the standard base64 alphabet (A–Z, a–z, 0–9, +, /). */
+function isBase64Char(code: number): boolean {
+  return (
+    (code >= 65 && code <= 90) ||
+    (code >= 97 && code <= 122) ||
+    (code >= 48 && code <= 57) ||
+    code === 43 ||
+    code === 47
+  );
+}
 
-/** Strict base64 (standard alphabet, padded) of any length; empty is not base64 here. */
+/**
+ * Strict base64 (standard alphabet, padded) of any length; empty is not base64 here. A loop, not
+ * a regular expression: a backtracking regex over the ~5.6 million characters of a 4 MiB image
+ * overflowed the stack (issue 11).
+ */
 export function isBase64(value: string): boolean {
-  return value.length > 0 && BASE64.test(value);
+  const length = value.length;
+  if (length === 0 || length % 4 !== 0) return false;
+  const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
+  for (let i = 0; i < length - padding; i++) {
+    if (!isBase64Char(value.charCodeAt(i))) return false;
+  }
+  return true;
 }
 
 /** The 144 bytes of a base64 PhotoDNA hash, or `undefined` when it is not one. */

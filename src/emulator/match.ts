@@ -42,6 +42,8 @@ export interface ApiRequest {
 export interface MatchContext {
   known: KnownList;
   urlAllowList: readonly string[];
+  /** This emulator's port: the URL form may fetch its own test images. */
+  selfPort: number;
   /** Aborted when the emulator closes. */
   signal: AbortSignal;
 }
@@ -125,7 +127,12 @@ async function imageFromUrlForm(
   } catch {
     return { answer: invalid('Value is not a URL') };
   }
-  const fetched = await fetchImage(url, context.urlAllowList, MAX_IMAGE_BYTES, context.signal);
+  const fetched = await fetchImage(
+    url,
+    { allowList: context.urlAllowList, selfPort: context.selfPort },
+    MAX_IMAGE_BYTES,
+    context.signal,
+  );
   if (fetched.ok) return { bytes: fetched.bytes };
   if (fetched.reason === 'too-large')
     return { answer: matchAnswer(3208, [], { exception: fetched.detail }) };

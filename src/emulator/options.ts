@@ -38,6 +38,7 @@ const optionsSchema = z.strictObject({
   port: z.int().min(0).max(65_535).default(0),
   host: z.string().min(1).default('127.0.0.1'),
   apiKey: z.string().min(1).optional(),
+  adminToken: z.string().min(16).max(512).optional(),
   known: knownSchema.default({}),
   includeTestImages: z.boolean().default(true),
   rateLimit: z
@@ -47,6 +48,16 @@ const optionsSchema = z.strictObject({
   faults: z.array(faultSchema).max(100_000).default([]),
   errorRate: errorRateSchema.optional(),
   urlAllowList: z.array(z.string().min(1)).max(1_000).default([]),
+  reportLog: z
+    .strictObject({
+      max: z.int().min(0).max(100_000).default(100),
+      maxImageChars: z
+        .int()
+        .min(0)
+        .max(64 * 1024 * 1024)
+        .default(1024 * 1024),
+    })
+    .prefault({}),
   hashThreshold: z.number().min(0).max(Number.MAX_SAFE_INTEGER).default(DEFAULT_HASH_THRESHOLD),
   pdq: z
     .union([

@@ -46,7 +46,8 @@ export const reportBodySchema = z.looseObject({
   ReporterEmail: z.email(),
   IncidentTime: dateText,
   ReporteeName: z.string().max(1_000),
-  ReporteeIPAddress: ipText,
+  // Optional here: the guard leaves it out when no valid address is known (issue 11).
+  ReporteeIPAddress: ipText.optional(),
   ViolationContentCollection: z.array(violationSchema).min(1).max(MAX_FILES_PER_REPORT),
   AdditionalMetadata: z
     .array(z.looseObject({ Key: z.string().max(100), Value: z.string().max(10_000) }))

@@ -32,12 +32,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   });
 
   const { port } = server.address() as AddressInfo;
+  state.port = port;
   const host = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host;
   let closed: Promise<void> | undefined;
 
   return {
     url: `http://${host}:${port}`,
     port,
+    adminToken: state.adminToken,
     calls: state.calls,
     reports: state.reports,
     testReports: state.testReports,

@@ -1,13 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { FaultPlan } from './faults.js';
 import type { KnownList } from './known.js';
 import type { ResolvedOptions } from './options.js';
 import { RateLimiter } from './rate-limit.js';
+import { pushBounded, retainedReport } from './report-log.js';
 import type { EmulatorCall, EmulatorReport } from './types.js';
 
 /** Calls kept for `calls` / `GET /__emulator/calls`; the oldest tenth is dropped beyond this. */
 export const MAX_RECORDED_CALLS = 100_000;
-/** Reports kept in each of `reports` and `testReports` (each holds its images in base64). */
-export const MAX_RECORDED_REPORTS = 1_000;
 
 /** Everything one running emulator holds. The arrays are cleared in place, never replaced. */
 export interface EmulatorState {
@@ -16,6 +16,10 @@ export interface EmulatorState {
   readonly rateLimiter: RateLimiter;
   readonly faults: FaultPlan;
   latencyMs: number;
+  /** The secret admin routes need (`adminToken` option, else random). */
+  readonly adminToken: string;
+  /** The port listened on, once listening: the URL form may fetch this emulator's test images. */
+  port: number;
   readonly calls: EmulatorCall[];
   readonly reports: EmulatorReport[];
   readonly testReports: EmulatorReport[];
@@ -30,6 +34,8 @@ export function createState(options: ResolvedOptions, known: KnownList): Emulato
     rateLimiter: new RateLimiter(options.rateLimit),
     faults: new FaultPlan({ faults: options.faults, errorRate: options.errorRate }),
     latencyMs: options.latencyMs,
+    adminToken: options.adminToken ?? randomBytes(24).toString('base64url'),
+    port: 0,
     calls: [],
     reports: [],
     testReports: [],
@@ -42,10 +48,11 @@ export function recordCall(state: EmulatorState, call: EmulatorCall): void {
   state.calls.push(call);
 }
 
+/** Keeps an accepted report within the `reportLog` bounds. */
 export function recordReport(state: EmulatorState, report: EmulatorReport): void {
   const list = report.isTest ? state.testReports : state.reports;
-  if (list.length >= MAX_RECORDED_REPORTS) list.shift();
-  list.push(report);
+  const limits = state.options.reportLog;
+  pushBounded(list, retainedReport(report, limits), limits.max);
 }
 
 /**

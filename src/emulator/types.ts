@@ -35,13 +35,32 @@ export interface KnownItems {
   hashes?: string[];
 }
 
+/** How much of the accepted reports the emulator keeps. */
+export interface ReportLogOptions {
+  /** Reports kept in each of `reports` and `testReports`; the oldest goes first. Defaults to `100`. */
+  max?: number;
+  /**
+   * Base64 characters of images kept per report; images past it are replaced by a summary
+   * (length and SHA-256). Defaults to 1,048,576 (about 768 KiB of image).
+   */
+  maxImageChars?: number;
+}
+
 export interface EmulatorOptions {
+  /** Bounds what is kept of accepted reports, so a flood cannot exhaust memory. Defaults to 100 reports, 1 Mi base64 characters of images each. */
+  reportLog?: ReportLogOptions;
   /** TCP port; 0 picks a free one. Defaults to `0`. */
   port?: number;
   /** Interface to listen on. Defaults to `'127.0.0.1'`. */
   host?: string;
   /** When set, only this subscription key is accepted. Defaults to any non-empty key. */
   apiKey?: string;
+  /**
+   * The secret the admin and log routes (`/__emulator/calls`, `reports`, `faults`, `reset`) need
+   * as `Authorization: Bearer <token>` (the `apiKey`, when set, is accepted too). At least 16
+   * characters. Defaults to a random token, readable as `emulator.adminToken`.
+   */
+  adminToken?: string;
   /** Images and hashes reported as matches. Defaults to none (besides the test images). */
   known?: KnownItems;
   /** Put the shipped synthetic test images (`testImages()`) on the known list. Defaults to `true`. */
@@ -62,8 +81,9 @@ export interface EmulatorOptions {
   /** A random fault (probability `rate`, 0..1) for calls that find the queue empty. Defaults to none. */
   errorRate?: { rate: number; fault: FaultSpec };
   /**
-   * Hosts (`host` or `host:port`) the JSON URL form may fetch from, besides loopback (always
-   * allowed). Any other host answers 3002 without a fetch. Defaults to none.
+   * Hosts (`host` or `host:port`) the JSON URL form may fetch from, besides this emulator's own
+   * test images (`/__emulator/test-images/...`, always allowed). Any other URL, loopback
+   * included, answers 3002 without a fetch. Defaults to none.
    */
   urlAllowList?: string[];
   /**
@@ -127,6 +147,8 @@ export interface Emulator {
   /** Base URL, e.g. `http://127.0.0.1:40123` (no trailing slash). */
   url: string;
   port: number;
+  /** The secret of the admin and log routes (`Authorization: Bearer <adminToken>`). */
+  adminToken: string;
   /** Stops the server, ending pending and hanging requests. Resolves when it is closed. */
   close(): Promise<void>;
   /**
@@ -134,9 +156,9 @@ export interface Emulator {
    * `POST /__emulator/reset`).
    */
   calls: EmulatorCall[];
-  /** Accepted reports without `IsTest=true` (the latest 1,000). */
+  /** Accepted reports without `IsTest=true` (the latest `reportLog.max`). */
   reports: EmulatorReport[];
-  /** Accepted reports with `AdditionalMetadata` `IsTest=true` (the latest 1,000). */
+  /** Accepted reports with `AdditionalMetadata` `IsTest=true` (the latest `reportLog.max`). */
   testReports: EmulatorReport[];
   faults: EmulatorFaults;
   setLatency(ms: number): void;

@@ -47,6 +47,8 @@ export class MultipartParser {
         fieldSize: limits.maxFieldSize,
         fieldNameSize: limits.maxFieldNameSize,
         parts: limits.maxParts,
+        fieldNestingDepth: limits.maxFieldDepth,
+        fieldArrayIndexLimit: limits.maxArrayIndex,
       },
     });
   }

@@ -12,6 +12,8 @@ export interface MulterFile {
   originalname: string;
   encoding: string;
   mimetype: string;
+  /** The client's `Content-Type` claim, kept by the guard when it sets `mimetype` to the sniffed type. */
+  clientMimetype?: string;
   size: number;
   buffer?: Buffer;
   path?: string;

@@ -46,6 +46,7 @@ export function createRecord(
     route: incident.route,
     method: incident.method,
     ip: incident.ip,
+    ...(incident.network === undefined ? {} : { network: { ...incident.network } }),
     ...(incident.userAgent === undefined ? {} : { userAgent: incident.userAgent }),
     field: file.field,
     originalname: file.originalname,

@@ -1,3 +1,4 @@
+import type { ClientNetwork } from '../core/client-address.js';
 /**
  * The quarantine store contract: what the guard hands a store on a match under policy
  * `'quarantine'`, the JSON record kept per incident, and the interface any storage back end
@@ -13,8 +14,10 @@ export interface Incident {
   receivedAt: Date;
   route: string;
   method: string;
-  /** The uploader's IP (honouring Express `trust proxy`). */
+  /** The uploader's IP (derived from the host's trust settings when valid, else the peer's). */
   ip: string;
+  /** Peer, forwarding headers as received, derived address. */
+  network?: ClientNetwork;
   userAgent?: string;
   file: FileFacts;
   trackingId: string;
@@ -48,6 +51,8 @@ export interface QuarantineRecord {
   route: string;
   method: string;
   ip: string;
+  /** Peer, forwarding headers as received, derived address (records from 0.x may lack it). */
+  network?: ClientNetwork;
   userAgent?: string;
   field: string;
   /** The client's file name: data only, never used to build a path. */

@@ -141,6 +141,7 @@ function contextOf(job: ClaimedJob): IncidentContext {
     route: uploader.route,
     method: uploader.method,
     ip: uploader.ip,
+    network: uploader.network ?? { peer: uploader.ip },
     userAgent: uploader.userAgent,
     receivedAt: new Date(uploader.receivedAt),
   };

@@ -28,6 +28,7 @@ export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
       route: uploader.route ?? 'deferred',
       method: uploader.method ?? 'POST',
       ip: uploader.ip ?? '',
+      ...(uploader.network === undefined ? {} : { network: uploader.network }),
       ...(uploader.userAgent === undefined ? {} : { userAgent: uploader.userAgent }),
       receivedAt: uploader.receivedAt ?? new Date(now).toISOString(),
     },

@@ -1,3 +1,4 @@
+import type { ClientNetwork } from '../core/client-address.js';
 /**
  * The durable scan queue: what a deferred scan job holds, and what every engine (embedded SQLite,
  * BullMQ on Redis) offers the guard (enqueue, depth) and the worker (consume).
@@ -16,6 +17,8 @@ export interface UploaderContext {
   route: string;
   method: string;
   ip: string;
+  /** The socket peer, forwarding headers as received and the derived address (evidence). */
+  network?: ClientNetwork;
   userAgent?: string;
   /** ISO time the upload was received. */
   receivedAt: string;

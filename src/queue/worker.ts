@@ -101,6 +101,10 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
     rejectionBody: undefined,
     limits: limitsSchema.parse(options.limits ?? {}),
     defer: false,
+    matchAnswer: 'disguised',
+    openOnBusy: false,
+    trailingData: 'strip',
+    imageFields: 'scan',
   };
   const closing = new AbortController();
   const deps = {

@@ -4,6 +4,7 @@
  * client's file name.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { InvalidOptionsError } from '../errors.js';
 import { extensionOf } from '../quarantine/names.js';
 import type {
@@ -73,21 +74,26 @@ export function buildReportBody(subject: ReportSubject, info: ReporterInfo): Rep
     { Key: 'viewedByEsp', Value: 'false' },
     { Key: 'publiclyAvailable', Value: String(info.publiclyAvailable ?? false) },
   ];
-  if (info.additionalInfo !== undefined && info.additionalInfo !== '') {
-    metadata.push({ Key: 'additionalInfo', Value: info.additionalInfo });
-  }
+  // A report never fails on the address: one that is not an IP (a client-written header, an
+  // old record) is left out, and the report says so.
+  const reporteeIp = ipOrUndefined(info.reporteeIpAddress ?? subject.ip);
+  const uploadIp = ipOrUndefined(subject.ip);
+  const notes = [info.additionalInfo ?? ''];
+  if (!reporteeIp) notes.push('The uploader IP address is unknown (no valid IP was recorded).');
+  const additionalInfo = notes.filter((note) => note !== '').join(' ');
+  if (additionalInfo !== '') metadata.push({ Key: 'additionalInfo', Value: additionalInfo });
   const body: ReportBody = {
     OrgName: info.orgName,
     ReporterName: info.reporterName,
     ReporterEmail: info.reporterEmail,
     IncidentTime: time,
     ReporteeName: info.reporteeName ?? 'unknown',
-    ReporteeIPAddress: info.reporteeIpAddress ?? subject.ip,
+    ...(reporteeIp === undefined ? {} : { ReporteeIPAddress: reporteeIp }),
     ViolationContentCollection: [
       {
         Name: reportContentName(sha256, subject.file.mimetype),
         Value: bytes.toString('base64'),
-        UploadIpAddress: subject.ip,
+        ...(uploadIp === undefined ? {} : { UploadIpAddress: uploadIp }),
         UploadDateTime: time,
         AdditionalMetadata: metadata,
       },
@@ -95,6 +101,11 @@ export function buildReportBody(subject: ReportSubject, info: ReporterInfo): Rep
   };
   if (info.isTest) body.AdditionalMetadata = [{ Key: 'IsTest', Value: 'true' }];
   return body;
+}
+
+function ipOrUndefined(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed && isIP(trimmed) !== 0 ? trimmed : undefined;
 }
 
 function requireFields(info: Partial<ReporterInfo>, keys: ReadonlyArray<keyof ReporterInfo>): void {

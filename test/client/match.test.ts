@@ -1,17 +1,7 @@
-import { createServer } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testImages } from '../../src/emulator/index.js';
 import { gif, jpg, png } from '../fixtures/images.js';
-import {
-  API_KEY,
-  closeServer,
-  type Harness,
-  harness,
-  hashOf,
-  listen,
-  recordingProxy,
-  serviceError,
-} from './helpers.js';
+import { API_KEY, type Harness, harness, hashOf, recordingProxy, serviceError } from './helpers.js';
 
 let h: Harness;
 const known = png(200, 200, 42);
@@ -102,18 +92,13 @@ describe('PhotoDnaClient.match', () => {
 
 describe('PhotoDnaClient.matchUrl', () => {
   it('sends the URL form and parses the answer', async () => {
-    const server = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'image/png' });
-      res.end(known);
-    });
-    const base = await listen(server);
-    try {
-      const result = await h.client().matchUrl(`${base}/upload.png`);
-      expect(result.isMatch).toBe(true);
-      expect(h.emulator.calls[0]?.contentType).toBe('application/json');
-    } finally {
-      await closeServer(server);
-    }
+    // The emulator's URL form fetches only its own test images and allow-listed hosts.
+    const image = testImages()[0];
+    const result = await h
+      .client()
+      .matchUrl(`${h.emulator.url}/__emulator/test-images/${image?.name}`);
+    expect(result.isMatch).toBe(true);
+    expect(h.emulator.calls[0]?.contentType).toBe('application/json');
   });
 
   it('refuses what is not an http(s) URL', async () => {

@@ -5,13 +5,18 @@ import { call, emulator, matchImage, PATHS, postJson } from './helpers.js';
 
 const admin = (path: string) => `/__emulator${path}`;
 const CREDENTIALS = { 'x-usr': 'u', 'x-pwd': 'p' };
+const auth = (emu: { adminToken: string }) => ({ authorization: `Bearer ${emu.adminToken}` });
 
 describe('admin routes', () => {
-  it('GET /calls lists every API call in arrival order, with no key needed', async () => {
+  it('GET /calls lists every API call in arrival order, to the admin token', async () => {
     const emu = await emulator();
     await matchImage(emu, png(), 'image/png', PATHS.v1);
     await call(emu, PATHS.v2, { body: png(), contentType: 'image/png', key: null });
-    const answer = await call(emu, admin('/calls'), { method: 'GET', key: null });
+    const answer = await call(emu, admin('/calls'), {
+      method: 'GET',
+      key: null,
+      headers: auth(emu),
+    });
     expect(answer.status).toBe(200);
     expect(answer.json).toEqual([
       expect.objectContaining({
@@ -44,7 +49,11 @@ describe('admin routes', () => {
       { ...body, AdditionalMetadata: [{ Key: 'IsTest', Value: 'true' }] },
       CREDENTIALS,
     );
-    const answer = await call(emu, admin('/reports'), { method: 'GET', key: null });
+    const answer = await call(emu, admin('/reports'), {
+      method: 'GET',
+      key: null,
+      headers: auth(emu),
+    });
     expect(answer.json.reports).toHaveLength(1);
     expect(answer.json.testReports).toHaveLength(1);
     expect(answer.json.testReports[0]).toMatchObject({
@@ -57,13 +66,18 @@ describe('admin routes', () => {
 
   it('POST /faults sets the sequence, the error rate and the latency', async () => {
     const emu = await emulator({ rateLimit: false });
-    const set = await postJson(emu, admin('/faults'), {
-      sequence: [
-        { type: 'status', status: 503, retryAfter: 2 },
-        { type: 'code', code: 3004 },
-      ],
-      latencyMs: 50,
-    });
+    const set = await postJson(
+      emu,
+      admin('/faults'),
+      {
+        sequence: [
+          { type: 'status', status: 503, retryAfter: 2 },
+          { type: 'code', code: 3004 },
+        ],
+        latencyMs: 50,
+      },
+      auth(emu),
+    );
     expect(set.status).toBe(200);
     expect(set.json).toEqual({ pending: 2, errorRate: null, latencyMs: 50 });
     const first = await matchImage(emu, png());
@@ -71,23 +85,32 @@ describe('admin routes', () => {
     expect(first.headers['retry-after']).toBe('2');
     expect((await matchImage(emu, png())).json.Status.Code).toBe(3004);
 
-    await postJson(emu, admin('/faults'), {
-      errorRate: { rate: 1, fault: { type: 'malformed' } },
-      latencyMs: 0,
-    });
+    await postJson(
+      emu,
+      admin('/faults'),
+      {
+        errorRate: { rate: 1, fault: { type: 'malformed' } },
+        latencyMs: 0,
+      },
+      auth(emu),
+    );
     const malformed = await matchImage(emu, png());
     expect(malformed.status).toBe(200);
     expect(malformed.json).toBeUndefined(); // not JSON
-    await postJson(emu, admin('/faults'), { errorRate: null });
+    await postJson(emu, admin('/faults'), { errorRate: null }, auth(emu));
     expect((await matchImage(emu, png())).json.Status.Code).toBe(3000);
 
-    const view = await call(emu, admin('/faults'), { method: 'GET', key: null });
+    const view = await call(emu, admin('/faults'), {
+      method: 'GET',
+      key: null,
+      headers: auth(emu),
+    });
     expect(view.json).toEqual({ pending: 0, errorRate: null, latencyMs: 0 });
   });
 
   it('POST /faults replaces the queue: an empty sequence clears it', async () => {
     const emu = await emulator({ faults: [{ type: 'hang' }] });
-    await postJson(emu, admin('/faults'), { sequence: [] });
+    await postJson(emu, admin('/faults'), { sequence: [] }, auth(emu));
     expect(emu.faults.pending).toBe(0);
     expect((await matchImage(emu, png())).status).toBe(200);
   });
@@ -103,7 +126,7 @@ describe('admin routes', () => {
       [],
     ];
     for (const body of bodies) {
-      const answer = await postJson(emu, admin('/faults'), body);
+      const answer = await postJson(emu, admin('/faults'), body, auth(emu));
       expect(answer.status).toBe(400);
       expect(answer.json.error.code).toBe('INVALID_BODY');
     }
@@ -111,6 +134,7 @@ describe('admin routes', () => {
       body: '{',
       contentType: 'application/json',
       key: null,
+      headers: auth(emu),
     });
     expect(notJson.status).toBe(400);
     expect(emu.faults.pending).toBe(0);
@@ -121,7 +145,12 @@ describe('admin routes', () => {
     await Promise.all(Array.from({ length: 6 }, () => matchImage(emu, png())));
     emu.faults.push({ type: 'status', status: 500 });
     emu.faults.setErrorRate(1, { type: 'reset' });
-    const reset = await call(emu, admin('/reset'), { key: null });
+    const reset = await call(emu, admin('/reset'), {
+      key: null,
+      headers: auth(emu),
+      body: '{}',
+      contentType: 'application/json',
+    });
     expect(reset.status).toBe(200);
     expect(emu.calls).toHaveLength(0);
     expect(emu.faults.pending).toBe(0);
@@ -133,7 +162,11 @@ describe('admin routes', () => {
 
   it('GET /test-images lists the images and GET /test-images/<name> serves their bytes', async () => {
     const emu = await emulator();
-    const list = await call(emu, admin('/test-images'), { method: 'GET', key: null });
+    const list = await call(emu, admin('/test-images'), {
+      method: 'GET',
+      key: null,
+      headers: auth(emu),
+    });
     const images = testImages();
     expect(list.json).toEqual(
       images.map(({ name, sha256 }) => ({ name, sha256, path: `/__emulator/test-images/${name}` })),
@@ -152,7 +185,85 @@ describe('admin routes', () => {
 
   it('answers 404 for unknown admin routes', async () => {
     const emu = await emulator();
-    expect((await call(emu, admin('/nope'), { method: 'GET', key: null })).status).toBe(404);
-    expect((await call(emu, admin('/calls'), { key: null })).status).toBe(404);
+    expect(
+      (await call(emu, admin('/nope'), { method: 'GET', key: null, headers: auth(emu) })).status,
+    ).toBe(404);
+    expect(
+      (
+        await call(emu, admin('/calls'), {
+          key: null,
+          headers: auth(emu),
+          body: '{}',
+          contentType: 'application/json',
+        })
+      ).status,
+    ).toBe(404);
+  });
+
+  describe('open to any web page (issue 11, class 10)', () => {
+    it('emulator: admin and log routes refuse a caller without the admin token or the key (401)', async () => {
+      const emu = await emulator();
+      for (const path of ['/calls', '/reports', '/faults']) {
+        const answer = await call(emu, admin(path), { method: 'GET', key: null });
+        expect(answer.status, path).toBe(401);
+        expect(answer.headers['access-control-allow-origin']).toBeUndefined();
+        const wrong = await call(emu, admin(path), {
+          method: 'GET',
+          key: null,
+          headers: { authorization: 'Bearer not-the-token-at-all' },
+        });
+        expect(wrong.status, path).toBe(401);
+      }
+      // Any subscription key does not do: only the emulator's configured key.
+      expect((await call(emu, admin('/calls'), { method: 'GET' })).status).toBe(401);
+    });
+
+    it("emulator: the emulator's own apiKey opens the admin routes", async () => {
+      const emu = await emulator({ apiKey: 'the-emulator-key' });
+      const answer = await call(emu, admin('/calls'), { method: 'GET', key: 'the-emulator-key' });
+      expect(answer.status).toBe(200);
+    });
+
+    it('emulator: a text/plain (CORS-simple) POST cannot inject faults, even with the token (415)', async () => {
+      const emu = await emulator();
+      const body = JSON.stringify({
+        sequence: [{ type: 'status', status: 429, retryAfter: 86400 }],
+      });
+      for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', null]) {
+        const answer = await call(emu, admin('/faults'), {
+          body,
+          contentType,
+          key: null,
+          headers: auth(emu),
+        });
+        expect(answer.status, String(contentType)).toBe(415);
+      }
+      const noToken = await call(emu, admin('/faults'), {
+        body,
+        contentType: 'text/plain',
+        key: null,
+      });
+      expect(noToken.status).toBe(401);
+      expect(emu.faults.pending).toBe(0);
+      expect(
+        (await call(emu, admin('/reset'), { key: null, contentType: 'text/plain' })).status,
+      ).toBe(401);
+    });
+
+    it('emulator: answers no CORS preflight and no wildcard origin', async () => {
+      const emu = await emulator();
+      const preflight = await fetch(`${emu.url}/__emulator/faults`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: 'https://evil.example',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type',
+        },
+      });
+      expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+      expect(preflight.headers.get('access-control-allow-headers')).toBeNull();
+      const image = await fetch(`${emu.url}/__emulator/test-images/${testImages()[0]?.name}`);
+      expect(image.headers.get('access-control-allow-origin')).toBeNull();
+    });
   });
 });

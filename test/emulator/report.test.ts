@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testImages } from '../../src/emulator/index.js';
+import { png } from '../fixtures/images.js';
 import { call, emulator, PATHS, postJson } from './helpers.js';
 
 const CREDENTIALS = { 'x-usr': 'ncmec-user', 'x-pwd': 'ncmec-secret-password' };
@@ -142,5 +143,55 @@ describe('Report', () => {
       headers: CREDENTIALS,
     });
     expect(wrongType.json.Status.Code).toBe(3002);
+  });
+});
+
+describe('Report under real sizes and floods (issue 11, class 11)', () => {
+  it('crash: a report of a 4 MiB image (~5.6 MB of base64) is accepted, not a 500', async () => {
+    const emu = await emulator();
+    const big = png(200, 200, 3, 4 * 1024 * 1024).toString('base64');
+    const body = reportBody({
+      ViolationContentCollection: [{ Name: 'big.png', Value: big }],
+    });
+    const answer = await postJson(emu, PATHS.report, body, CREDENTIALS);
+    expect(answer.status).toBe(200);
+    expect(answer.json.Status.Code).toBe(3000);
+    expect(emu.reports).toHaveLength(1);
+  });
+
+  it('crash: base64 that is not strictly base64 is still 3002, whatever its length', async () => {
+    const emu = await emulator();
+    for (const value of ['abc', 'ab=c', `${'A'.repeat(4_000_000)}*AAA`, 'AAA==A==']) {
+      const body = reportBody({ ViolationContentCollection: [{ Name: 'x.png', Value: value }] });
+      const answer = await postJson(emu, PATHS.report, body, CREDENTIALS);
+      expect(answer.json.Status.Code, value.slice(0, 10)).toBe(3002);
+    }
+  });
+
+  it('memory: a flood of reports keeps at most reportLog.max, images past maxImageChars summarised', async () => {
+    const emu = await emulator({ reportLog: { max: 3, maxImageChars: 1000 } });
+    const small = imageBase64.slice(0, 800);
+    const big = Buffer.alloc(300_000, 7).toString('base64');
+    for (let i = 0; i < 6; i++) {
+      const body = reportBody({
+        ReporteeName: `u${i}`,
+        ViolationContentCollection: [
+          { Name: 'a.png', Value: small },
+          { Name: 'b.png', Value: big },
+        ],
+      });
+      expect((await postJson(emu, PATHS.report, body, CREDENTIALS)).json.Status.Code).toBe(3000);
+    }
+    expect(emu.reports.map((r) => (r.body as { ReporteeName: string }).ReporteeName)).toEqual([
+      'u3',
+      'u4',
+      'u5',
+    ]);
+    type Kept = { ViolationContentCollection: Array<{ Value: string }> };
+    const kept = (emu.reports[2]?.body as Kept | undefined)?.ViolationContentCollection ?? [];
+    expect(kept[0]?.Value).toBe(small);
+    expect(kept[1]?.Value).toMatch(
+      /^\[not kept: 400000 base64 characters, sha256 of the text [0-9a-f]{64}\]$/,
+    );
   });
 });

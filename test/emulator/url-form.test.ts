@@ -43,14 +43,16 @@ async function imageHost(
 const urlForm = (url: string) => ({ DataRepresentation: 'URL', Value: url });
 
 describe('Match with the JSON URL form', () => {
-  it('downloads an image from a loopback host and matches it (v1 and v2)', async () => {
+  it('downloads an image from an allow-listed loopback host and matches it (v1 and v2)', async () => {
     const known = testImages()[0];
     if (!known) throw new Error('no test image');
     const host = await imageHost({
       '/known.png': { bytes: known.bytes },
       '/clean.png': { bytes: png() },
     });
-    const emu = await emulator();
+    const emu = await emulator({
+      urlAllowList: [`127.0.0.1:${host.port}`, `localhost:${host.port}`],
+    });
     for (const path of [PATHS.v1, PATHS.v2]) {
       const match = await postJson(emu, path, urlForm(`http://127.0.0.1:${host.port}/known.png`));
       expect(match.json.Status.Code).toBe(3000);
@@ -62,9 +64,17 @@ describe('Match with the JSON URL form', () => {
     expect(host.hits).toEqual(['/known.png', '/clean.png', '/known.png', '/clean.png']);
   });
 
-  it('answers 3002 without any fetch for a host that is neither loopback nor allow-listed', async () => {
+  it('ssrf: answers 3002 without any fetch for any URL off the allow-list, loopback included', async () => {
     const host = await imageHost({ '/a.png': { bytes: png() } });
-    const emu = await emulator();
+    const emu = await emulator({ rateLimit: false });
+    for (const url of [
+      `http://127.0.0.1:${host.port}/a.png`,
+      `http://localhost:${host.port}/a.png`,
+      `http://[::1]:${host.port}/a.png`,
+      `${emu.url}/__emulator/calls`,
+    ]) {
+      expect((await postJson(emu, PATHS.v2, urlForm(url))).json.Status.Code, url).toBe(3002);
+    }
     // 0.0.0.0 reaches this machine, so a fetch would be seen by the image host.
     const answer = await postJson(emu, PATHS.v2, urlForm(`http://0.0.0.0:${host.port}/a.png`));
     expect(answer.json.Status.Code).toBe(3002);
@@ -90,7 +100,7 @@ describe('Match with the JSON URL form', () => {
       '/moved': { bytes: Buffer.alloc(0), status: 302, location: '/a.png' },
       '/a.png': { bytes: png() },
     });
-    const emu = await emulator();
+    const emu = await emulator({ urlAllowList: [`127.0.0.1:${host.port}`] });
     const answer = await postJson(emu, PATHS.v2, urlForm(`http://127.0.0.1:${host.port}/moved`));
     expect(answer.json.Status.Code).toBe(3002);
     expect(host.hits).toEqual(['/moved']);
@@ -101,13 +111,25 @@ describe('Match with the JSON URL form', () => {
       '/exe': { bytes: hostile.executable() },
       '/small.png': { bytes: png(50, 50) },
     });
-    const emu = await emulator();
+    const emu = await emulator({ urlAllowList: [`127.0.0.1:${host.port}`] });
     const base = `http://127.0.0.1:${host.port}`;
     expect((await postJson(emu, PATHS.v2, urlForm(`${base}/exe`))).json.Status.Code).toBe(3206);
     expect((await postJson(emu, PATHS.v2, urlForm(`${base}/small.png`))).json.Status.Code).toBe(
       3208,
     );
     expect((await postJson(emu, PATHS.v2, urlForm(`${base}/missing`))).json.Status.Code).toBe(3002);
+  });
+
+  it("fetches this emulator's own test images by default", async () => {
+    const emu = await emulator();
+    const image = testImages()[0];
+    const answer = await postJson(
+      emu,
+      PATHS.v2,
+      urlForm(`${emu.url}/__emulator/test-images/${image?.name}`),
+    );
+    expect(answer.json.Status.Code).toBe(3000);
+    expect(answer.json.IsMatch).toBe(true);
   });
 
   it('answers 3002 for a malformed URL form', async () => {

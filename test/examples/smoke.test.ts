@@ -110,7 +110,8 @@ async function upload(
 const clean = (url: string, field: string) => upload(url, field, CLEAN, 'clean.png');
 const known = (url: string, field: string) => upload(url, field, TEST_IMAGE, 'test-image.png');
 
-const REJECTED = { error: { code: 'UPLOAD_REJECTED', message: expect.any(String) } };
+/** A match is answered like an unreadable image (issue 11: the answer is no oracle). */
+const REJECTED = { error: { code: 'INVALID_IMAGE', message: expect.any(String) } };
 
 /** The match was logged, but never the image bytes (a Buffer dump, its JSON or its base64). */
 function expectNoImageBytes(output: string): void {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * What every adapter entry of the shared suite has in common: the route specs, the echo the
  * handlers answer, and the listening server it returns.
@@ -55,12 +56,18 @@ export const describeFile = (f: {
   fieldname: string;
   originalname: string;
   size: number;
+  mimetype?: string;
+  clientMimetype?: string;
   buffer?: Buffer;
 }) => ({
   fieldname: f.fieldname,
   originalname: f.originalname,
   size: f.size,
   hasBuffer: Buffer.isBuffer(f.buffer),
+  mimetype: f.mimetype,
+  clientMimetype: f.clientMimetype,
+  // What the handler holds, by hash (never the bytes themselves).
+  sha256: f.buffer ? createHash('sha256').update(f.buffer).digest('hex') : undefined,
 });
 
 export function describeFiles(files: unknown): unknown {

@@ -38,7 +38,7 @@ describe('app.use(guard)', () => {
     expect(matcher.calls).toHaveLength(0);
   });
 
-  it('sets req.files and req.body exactly as multer().any() would', async () => {
+  it('sets req.files and req.body as multer().any() would, plus the client claim as clientMimetype', async () => {
     const { guard } = guardWith();
     const app = express();
     app.post('/guarded', guard, (req, res) => res.json({ files: req.files, body: req.body }));
@@ -56,7 +56,12 @@ describe('app.use(guard)', () => {
         .attach('second', jpg(200, 200, 2), { filename: 'two.jpg', contentType: 'image/jpeg' });
     const [ours, theirs] = await Promise.all([send('/guarded'), send('/multer')]);
     expect(ours.status).toBe(200);
-    expect(ours.body).toEqual(theirs.body);
+    // The files' mimetype is the sniffed type (here equal to the claim, kept as clientMimetype).
+    const files = (theirs.body.files as Array<{ mimetype: string }>).map((f) => ({
+      ...f,
+      clientMimetype: f.mimetype,
+    }));
+    expect(ours.body).toEqual({ ...theirs.body, files });
     expect(ours.body.body).toEqual({ title: 'holiday', tags: ['a', 'b'], meta: { author: 'x' } });
   });
 

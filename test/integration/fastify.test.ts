@@ -80,7 +80,7 @@ describe('the plugin', () => {
     const block = await request(app.server).post('/block').attach('f', KNOWN, 'f.png');
     expect(block.status).toBe(422);
     expect(block.body).toEqual({
-      error: { code: 'UPLOAD_REJECTED', message: 'The upload was rejected.' },
+      error: { code: 'INVALID_IMAGE', message: 'The file is not a readable image.' },
     });
   });
 
@@ -146,7 +146,7 @@ describe("'scan' mode: after @fastify/multipart", () => {
     const res = await request(app.server).post('/upload').attach('bad', KNOWN, 'bad.png');
     expect(res.status).toBe(422);
     expect(res.body).toEqual({
-      error: { code: 'UPLOAD_REJECTED', message: 'The upload was rejected.' },
+      error: { code: 'INVALID_IMAGE', message: 'The file is not a readable image.' },
     });
     expect(runs).toBe(0);
   });

@@ -59,7 +59,7 @@ describe('guard.check(request)', () => {
     expect(response?.status).toBe(422);
     expect(response?.headers.get('content-type')).toMatch(/application\/json/);
     expect(await response?.json()).toEqual({
-      error: { code: 'UPLOAD_REJECTED', message: 'The upload was rejected.' },
+      error: { code: 'INVALID_IMAGE', message: 'The file is not a readable image.' },
     });
   });
 

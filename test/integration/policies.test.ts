@@ -28,7 +28,7 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
   const quarantineDir = () => mkdtempSync(join(scratch, `${adapter.name}-q-`));
 
   describe("policy 'block'", () => {
-    it('rejects a known image with 422 UPLOAD_REJECTED that reveals nothing; listeners and onMatch run first', async () => {
+    it('rejects a known image with 422 INVALID_IMAGE (a match is disguised by default) that reveals nothing; listeners and onMatch run first', async () => {
       const order: string[] = [];
       const events: MatchEvent[] = [];
       const server = await start(
@@ -53,7 +53,7 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
       order.push('response');
       expect(res.status).toBe(422);
       expect(res.body).toEqual({
-        error: { code: 'UPLOAD_REJECTED', message: 'The upload was rejected.' },
+        error: { code: 'INVALID_IMAGE', message: 'The file is not a readable image.' },
       });
       expect(JSON.stringify(res.body)).not.toMatch(REVEALING);
       expect(JSON.stringify(res.headers)).not.toMatch(REVEALING);
@@ -89,7 +89,7 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
         .attach('b', knownImage(), 'b.png')
         .attach('c', jpg(200, 200, 12), 'c.jpg');
       expect(res.status).toBe(422);
-      expect(res.body.error.code).toBe('UPLOAD_REJECTED');
+      expect(res.body.error.code).toBe('INVALID_IMAGE');
       expect(server.log.runs).toBe(0);
     });
 
@@ -146,7 +146,7 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
       // Checked at once: the write finished before the response went out.
       const files = readdirSync(dir);
       expect(res.status).toBe(422);
-      expect(res.body.error.code).toBe('UPLOAD_REJECTED');
+      expect(res.body.error.code).toBe('INVALID_IMAGE');
       expect(JSON.stringify(res.body)).not.toMatch(REVEALING);
       expect(server.log.runs).toBe(0);
       expect(statSync(dir).mode & 0o777).toBe(0o700);

@@ -145,4 +145,19 @@ describe('credentialsOf and missingReporterFields', () => {
       missingReporterFields({ ...INFO, reporterName: '', ncmecUser: 42 as unknown as string }),
     ).toEqual(['reporterName', 'ncmecUser']);
   });
+
+  it('evidence ip: an address that is not an IP is left out with a note, never sent', () => {
+    const body = buildReportBody(subject(png(), { ip: 'not-an-ip, 198.51.100.1' }), INFO);
+    expect('ReporteeIPAddress' in body).toBe(false);
+    expect('UploadIpAddress' in (body.ViolationContentCollection[0] ?? {})).toBe(false);
+    expect(body.ViolationContentCollection[0]?.AdditionalMetadata).toContainEqual({
+      Key: 'additionalInfo',
+      Value: 'The uploader IP address is unknown (no valid IP was recorded).',
+    });
+    const given = buildReportBody(subject(png(), { ip: 'junk' }), {
+      ...INFO,
+      reporteeIpAddress: '2001:db8::7',
+    });
+    expect(given.ReporteeIPAddress).toBe('2001:db8::7');
+  });
 });

@@ -157,4 +157,22 @@ describe('photodna-guard quarantine report', () => {
     expect(run.stderr).not.toContain('test-key');
     expect((await store.getRecord(id)).report.status).toBe('failed');
   });
+
+  it('evidence ip: --reportee-ip sets the reported address; a non-IP is a usage error', async () => {
+    const { dir, id } = await quarantined();
+    const bad = await cli(
+      ['report', id, '--dir', dir, ...reporter, '--test', '--reportee-ip', 'evil'],
+      env(),
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--reportee-ip');
+    const before = emulator.testReports.length;
+    const run = await cli(
+      ['report', id, '--dir', dir, ...reporter, '--test', '--reportee-ip', '198.51.100.23'],
+      env(),
+    );
+    expect(run.code).toBe(0);
+    expect(emulator.testReports).toHaveLength(before + 1);
+    expect(emulator.testReports.at(-1)?.body).toMatchObject({ ReporteeIPAddress: '198.51.100.23' });
+  });
 });

@@ -23,6 +23,8 @@ describe('parseGuardOptions', () => {
       maxFields: 100,
       maxFieldSize: 65_536,
       maxFieldNameSize: 200,
+      maxFieldDepth: 4,
+      maxArrayIndex: 100,
       maxParts: 120,
     });
     for (const value of Object.values(config.limits)) expect(Number.isFinite(value)).toBe(true);
@@ -90,6 +92,10 @@ describe('applyRouteOverrides', () => {
     hookTimeoutMs: base.hookTimeoutMs,
     onMatch: base.onMatch,
     rejectionBody: base.rejectionBody,
+    matchAnswer: base.matchAnswer,
+    openOnBusy: base.openOnBusy,
+    trailingData: base.trailingData,
+    imageFields: base.imageFields,
     limits: base.limits,
     defer: base.defer,
   };

@@ -1,0 +1,117 @@
+/**
+ * Images that arrive outside file parts (issue 11): a `data:image/...;base64,` URL in a text
+ * field (what cropper widgets post), raw image bytes in a text field (a part with a charset, or a
+ * file part with an empty filename, which busboy hands over as a field). Each is found here so
+ * the core can check it like a file, or refuse it.
+ */
+
+/** One text field whose value carries an image. */
+export interface FieldImage {
+  /** The field's path in the body, e.g. `avatar` or `crop[0]`. */
+  path: string;
+  /** Where the value sits, to withhold it from the handler. */
+  holder: Record<string, unknown> | unknown[];
+  key: string | number;
+  /**
+   * The image's bytes; undefined when the field's charset mangled them (bytes over 0x7F decoded
+   * as UTF-8 become U+FFFD): an image nobody can check, so the request is refused.
+   */
+  bytes: Buffer | undefined;
+}
+
+const DATA_URL = /^data:([^,;]*)((?:;[^,;]*)*?);base64,/i;
+/** Text field values visited at most (the parser's limits keep bodies far smaller). */
+const MAX_VALUES = 10_000;
+
+/** Every text field of a parsed body (nested objects and arrays included) that carries an image. */
+export function findFieldImages(body: unknown): FieldImage[] {
+  const found: FieldImage[] = [];
+  let visited = 0;
+  const visit = (
+    holder: Record<string, unknown> | unknown[],
+    key: string | number,
+    path: string,
+  ) => {
+    if (++visited > MAX_VALUES) return;
+    const value = (holder as Record<string | number, unknown>)[key];
+    if (typeof value === 'string') {
+      const bytes = imageBytesOf(value);
+      if (bytes) found.push({ path, holder, key, bytes: bytes === MANGLED ? undefined : bytes });
+    } else if (value && typeof value === 'object') {
+      walk(value as Record<string, unknown> | unknown[], path);
+    }
+  };
+  const walk = (node: Record<string, unknown> | unknown[], prefix: string) => {
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) visit(node, i, `${prefix}[${i}]`);
+    } else
+      for (const key of Object.keys(node)) visit(node, key, prefix ? `${prefix}[${key}]` : key);
+  };
+  if (body && typeof body === 'object') walk(body as Record<string, unknown>, '');
+  return found;
+}
+
+/** Removes a field image's value from the body the handler gets. */
+export function withholdFieldImage(image: FieldImage): void {
+  if (Array.isArray(image.holder)) image.holder[image.key as number] = undefined;
+  else delete image.holder[image.key as string];
+}
+
+/**
+ * The bytes of an image carried by a text value: a base64 `data:` URL whose type is an image or
+ * whose bytes start like one, or a value whose characters (as bytes, latin1) start with a GIF,
+ * JPEG, PNG, BMP or TIFF signature. Undefined for ordinary text.
+ */
+export function imageBytesOf(value: string): Buffer | typeof MANGLED | undefined {
+  const dataUrl = DATA_URL.exec(value.slice(0, 512));
+  if (dataUrl) {
+    const bytes = Buffer.from(value.slice(dataUrl[0].length), 'base64');
+    const type = (dataUrl[1] ?? '').trim().toLowerCase();
+    return type.startsWith('image/') || startsLikeImage(bytes) ? bytes : undefined;
+  }
+  if (value.length < 8) return undefined;
+  if (!isByteString(value)) return looksMangled(value) ? MANGLED : undefined;
+  const head = Buffer.from(value.slice(0, 16), 'latin1');
+  return startsLikeImage(head) ? Buffer.from(value, 'latin1') : undefined;
+}
+
+/** An image whose bytes a UTF-8 decoding destroyed. */
+export const MANGLED = Symbol('mangled image');
+
+const REPLACEMENT = 0xfffd;
+const MANGLED_SIGNATURES = [
+  [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+  [0xff, 0xd8, 0xff],
+  [0x47, 0x49, 0x46, 0x38],
+  [0x49, 0x49, 0x2a, 0x00],
+  [0x4d, 0x4d, 0x00, 0x2a],
+];
+
+/** An image signature in which each byte over 0x7F may have become U+FFFD. */
+function looksMangled(value: string): boolean {
+  return MANGLED_SIGNATURES.some((signature) =>
+    signature.every((byte, i) => {
+      const code = value.charCodeAt(i);
+      return code === byte || (byte > 0x7f && code === REPLACEMENT);
+    }),
+  );
+}
+
+function isByteString(value: string, upTo = value.length): boolean {
+  const end = Math.min(upTo, value.length);
+  for (let i = 0; i < end; i++) if (value.charCodeAt(i) > 0xff) return false;
+  return true;
+}
+
+const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Signatures of our five formats; BMP needs its zero reserved bytes too ('BM' alone is text). */
+function startsLikeImage(b: Buffer): boolean {
+  const at = (i: number) => b[i] ?? -1;
+  if (PNG.every((byte, i) => at(i) === byte)) return true;
+  if (at(0) === 0xff && at(1) === 0xd8 && at(2) === 0xff) return true;
+  const ascii = b.subarray(0, 6).toString('latin1');
+  if (ascii === 'GIF87a' || ascii === 'GIF89a') return true;
+  if (ascii.startsWith('II*\u0000') || ascii.startsWith('MM\u0000*')) return true;
+  return ascii.startsWith('BM') && at(6) === 0 && at(7) === 0 && at(8) === 0 && at(9) === 0;
+}

@@ -1,0 +1,561 @@
+import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MatchEvent } from '../../src/index.js';
+import type { Matcher, MatchRequest, MatchResult } from '../../src/types.js';
+import { crafted } from '../fixtures/crafted.js';
+import { gif, hostile, jpg, png } from '../fixtures/images.js';
+import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
+import { knownImage, useEmulator } from '../helpers/emulated.js';
+import { RecordingMatcher } from '../helpers/matchers.js';
+import { multipartBody } from '../helpers/raw-upload.js';
+
+/** A matcher that holds every call until released: the queue fills without any timing. */
+class GateMatcher implements Matcher {
+  readonly calls: MatchRequest[] = [];
+  readonly known: Set<string>;
+  #release: Array<() => void> = [];
+  #open = false;
+  constructor(known: string[] = []) {
+    this.known = new Set(known);
+  }
+  async match(request: MatchRequest): Promise<MatchResult> {
+    this.calls.push(request);
+    if (!this.#open) await new Promise<void>((resolve) => this.#release.push(resolve));
+    const isMatch = this.known.has(request.file.sha256);
+    return {
+      isMatch,
+      trackingId: `gate_${this.calls.length}`,
+      matchFlags: isMatch ? [{ source: 'Test', violations: ['A1'] }] : [],
+    };
+  }
+  open(): void {
+    this.#open = true;
+    for (const release of this.#release.splice(0)) release();
+  }
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The `x-client` header from whatever request object the framework hands `clientKey`. */
+const byHeader = (req: unknown) => {
+  const r = req as {
+    headers?: Record<string, string> | Headers;
+    req?: { header?: (name: string) => string | undefined; raw?: Request };
+  };
+  if (r.headers instanceof Headers) return r.headers.get('x-client') ?? '';
+  if (r.headers) return String(r.headers['x-client'] ?? '');
+  return r.req?.header?.('x-client') ?? r.req?.raw?.headers.get('x-client') ?? '';
+};
+
+/** POSTs one file to `path` sent byte for byte (no client-side URL normalisation). */
+function rawUpload(
+  port: number,
+  path: string,
+  bytes: Buffer,
+): Promise<{ status: number; body: string }> {
+  const body = multipartBody('RawB', [
+    { name: 'f', filename: 'a.png', type: 'image/png', data: bytes },
+  ]);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path,
+        headers: {
+          'content-type': 'multipart/form-data; boundary=RawB',
+          'content-length': body.length,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Adapters over a Web `Request` (no socket; URL normalised before any router sees it). */
+const WEB_STANDARD = new Set(['hono4', 'fetch']);
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Issue 11: each test is named after the class of attack it keeps closed, and runs on every
+ * adapter (Express 4/5, Koa 2/3).
+ */
+const BIG_KNOWN = png(200, 200, 4242, 4 * 1024 * 1024);
+const emu = useEmulator({ rateLimit: false, known: { images: [BIG_KNOWN] } });
+
+describe.each(adapters)('$name', (adapter: Adapter) => {
+  const running: Running[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((r) => r.close()));
+  });
+  async function start(options: Parameters<Adapter['start']>[0]) {
+    const server = await adapter.start(options, [{ path: '/upload' }], { global: true });
+    running.push(server);
+    return server;
+  }
+
+  it.each(Object.entries(crafted))(
+    'bounded validation: a crafted 4 MiB %s is 422 INVALID_IMAGE and never reaches the matcher',
+    async (name, make) => {
+      const matcher = new RecordingMatcher();
+      const server = await start({ matcher });
+      const res = await request(server.url).post('/upload').attach('f', make(), `a.${name}`);
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('INVALID_IMAGE');
+      expect(server.log.runs).toBe(0);
+      expect(matcher.calls).toHaveLength(0);
+    },
+  );
+
+  it('oracle: a match is answered byte for byte like an unreadable image (status, body, headers)', async () => {
+    const known = png(200, 200, 808);
+    const matcher = new RecordingMatcher([sha256(known)]);
+    const matches: string[] = [];
+    const rejects: string[] = [];
+    const server = await start({ matcher });
+    server.guard.on('match', (e) => matches.push(e.file.sha256));
+    server.guard.on('reject', (e) => rejects.push(e.code));
+    const match = await request(server.url).post('/upload').attach('f', known, 'a.png');
+    const broken = await request(server.url)
+      .post('/upload')
+      .attach('f', hostile.truncatedJpeg(), 'a.png');
+    expect(match.status).toBe(422);
+    expect(match.text).toBe(broken.text);
+    expect(JSON.parse(match.text)).toEqual({
+      error: { code: 'INVALID_IMAGE', message: 'The file is not a readable image.' },
+    });
+    const comparable = (headers: Record<string, string>) => {
+      const { date: _date, ...rest } = headers;
+      return rest;
+    };
+    expect(comparable(match.headers)).toEqual(comparable(broken.headers));
+    // The match itself was handled: listeners ran, the handler did not, the host sees the real code.
+    expect(matches).toEqual([sha256(known)]);
+    expect(rejects).toEqual(['UPLOAD_REJECTED', 'INVALID_IMAGE']);
+    expect(server.log.runs).toBe(0);
+  });
+
+  it("oracle: matchAnswer 'explicit' (e.g. on an internal route) answers 422 UPLOAD_REJECTED", async () => {
+    const known = png(200, 200, 809);
+    const matcher = new RecordingMatcher([sha256(known)]);
+    const server = await adapter.start({ matcher }, [
+      { path: '/internal', use: (g) => g.route({ matchAnswer: 'explicit' }) },
+    ]);
+    running.push(server);
+    const res = await request(server.url).post('/internal').attach('f', known, 'a.png');
+    expect(res.status).toBe(422);
+    expect(res.body).toEqual({
+      error: { code: 'UPLOAD_REJECTED', message: 'The upload was rejected.' },
+    });
+    expect(server.log.runs).toBe(0);
+  });
+
+  it.each([
+    ['a huge array index', 'a[30000000]'],
+    ['an index one past the limit', 'a[101]'],
+    ['deep nesting', 'a[b][c][d][e][f]'],
+    ['a huge index deep inside', 'a[b][0][4294967294]'],
+  ])(
+    'inflation: a text field with %s is 413 LIMIT_EXCEEDED, never a huge req.body',
+    async (_, name) => {
+      const server = await start({ matcher: new RecordingMatcher() });
+      const res = await request(server.url).post('/upload').field(name, 'x');
+      expect(res.status).toBe(413);
+      expect(res.body.error.code).toBe('LIMIT_EXCEEDED');
+      expect(server.log.runs).toBe(0);
+    },
+  );
+
+  it('inflation: indexes and nesting within the limits still reach req.body as multer builds them', async () => {
+    const server = await start({ matcher: new RecordingMatcher() });
+    const res = await request(server.url)
+      .post('/upload')
+      .field('a[1]', 'x')
+      .field('b[c][d][e][f]', 'y')
+      .attach('f', png(200, 200, 5), 'a.png');
+    expect(res.status).toBe(200);
+    expect(res.body.body).toEqual({ a: [null, 'x'], b: { c: { d: { e: { f: 'y' } } } } });
+  });
+
+  it('emulator: report() of a matched 4 MiB upload succeeds (the emulator accepts real report sizes)', async () => {
+    const results: Array<{ statusCode: number }> = [];
+    const server = await start(
+      emu.options({
+        reporter: {
+          orgName: 'Example',
+          reporterName: 'T&S',
+          reporterEmail: 'ts@example.org',
+          ncmecUser: 'u',
+          ncmecPassword: 'p',
+          isTest: true,
+        },
+        onMatch: async (event) => {
+          results.push(await event.report());
+        },
+      }),
+    );
+    const res = await request(server.url).post('/upload').attach('f', BIG_KNOWN, 'big.png');
+    expect(res.status).toBe(422);
+    expect(results).toEqual([expect.objectContaining({ statusCode: 3000 })]);
+    expect(server.log.runs).toBe(0);
+  });
+
+  const REPORTER = {
+    orgName: 'Example',
+    reporterName: 'T&S',
+    reporterEmail: 'ts@example.org',
+    ncmecUser: 'u',
+    ncmecPassword: 'p',
+    isTest: true,
+  };
+
+  it.each([
+    ['a non-IP string', 'not-an-ip, 198.51.100.1', undefined],
+    ['a spoofed IP', '203.0.113.9', '203.0.113.9'],
+  ])(
+    'evidence ip: with a bare trust-proxy setting, X-Forwarded-For %s is recorded as received, validated, and never breaks the report',
+    async (_, forwardedFor, derived) => {
+      const events: MatchEvent[] = [];
+      const reports: Array<{ statusCode: number }> = [];
+      const server = await adapter.start(
+        emu.options({
+          reporter: REPORTER,
+          onMatch: async (event) => {
+            events.push(event);
+            reports.push(await event.report());
+          },
+        }),
+        [{ path: '/upload' }],
+        { global: true, trustProxy: true },
+      );
+      running.push(server);
+      const res = await request(server.url)
+        .post('/upload')
+        .set('x-forwarded-for', forwardedFor)
+        .attach('f', knownImage(), 'a.png');
+      expect(res.status).toBe(422);
+      if (WEB_STANDARD.has(adapter.name)) {
+        // A Web Request carries no socket: without a valid derived address the address is
+        // unknown, recorded as such, and the report still goes out without it.
+        expect(events[0]?.network).toEqual({
+          peer: '',
+          forwardedFor,
+          ...(derived === undefined ? {} : { derived }),
+        });
+        expect(reports).toEqual([expect.objectContaining({ statusCode: 3000 })]);
+        const sent = emu.emulator.testReports.at(-1)?.body as { ReporteeIPAddress?: string };
+        expect(sent.ReporteeIPAddress).toBe(derived);
+        return;
+      }
+      expect(events[0]?.network).toEqual({
+        peer: '127.0.0.1',
+        forwardedFor,
+        ...(derived === undefined ? {} : { derived }),
+      });
+      expect(events[0]?.ip).toBe(derived ?? '127.0.0.1');
+      expect(reports).toEqual([expect.objectContaining({ statusCode: 3000 })]);
+      const sent = emu.emulator.testReports.at(-1)?.body as { ReporteeIPAddress?: string };
+      expect(sent.ReporteeIPAddress).toBe(derived ?? '127.0.0.1');
+    },
+  );
+
+  describe.each(['closed', 'open'] as const)("fair share, failMode '%s'", (failMode) => {
+    it('queue: a flooder meets SCAN_BUSY on its own excess files; another uploader is still checked', async () => {
+      const gate = new GateMatcher();
+      const server = await start({
+        matcher: gate,
+        failMode,
+        clientKey: byHeader,
+        fairShare: { maxPerClient: 3 },
+        cache: false,
+      });
+      const flood = (seed: number) =>
+        request(server.url)
+          .post('/upload')
+          .set('x-client', 'flooder')
+          .attach('a', png(200, 200, seed), 'a.png')
+          .attach('b', png(200, 200, seed + 1), 'b.png')
+          .then((r) => r);
+      const first = flood(9100);
+      await until(() => gate.calls.length === 2, 'the first two files to reach the matcher');
+      // Its first file takes the flooder's last slot; its second is over the share.
+      const second = flood(9200);
+      await until(() => gate.calls.length === 3, "the flooder's third file to reach the matcher");
+      const other = request(server.url)
+        .post('/upload')
+        .set('x-client', 'someone-else')
+        .attach('a', png(200, 200, 9300), 'a.png')
+        .then((r) => r);
+      await until(() => gate.calls.length === 4, "the other uploader's file to reach the matcher");
+      gate.open();
+      expect((await first).status).toBe(200);
+      const over = await second;
+      expect(over.status).toBe(503);
+      expect(over.body.error.code).toBe('SCAN_BUSY');
+      expect(over.headers['retry-after']).toBeDefined();
+      expect(gate.calls).toHaveLength(4); // the excess file never reached the matcher
+      const fine = await other;
+      expect(fine.status).toBe(200);
+      expect(fine.body.photodna.status).toBe('clean');
+      expect(server.log.runs).toBe(2);
+    });
+  });
+
+  it("queue: under failMode 'open' a full share is still a 503, unless openOnBusy", async () => {
+    const known = png(200, 200, 9400);
+    for (const openOnBusy of [false, true]) {
+      const gate = new GateMatcher([sha256(known)]);
+      const server = await start({
+        matcher: gate,
+        failMode: 'open',
+        openOnBusy,
+        fairShare: { maxPerClient: 1 },
+        cache: false,
+      });
+      const holder = request(server.url)
+        .post('/upload')
+        .attach('a', png(200, 200, 9401), 'a.png')
+        .then((r) => r);
+      await until(() => gate.calls.length === 1, 'the first file to hold the share');
+      const next = await request(server.url).post('/upload').attach('k', known, 'k.png');
+      if (openOnBusy) {
+        expect(next.status).toBe(200);
+        expect(next.body.photodna.status).toBe('unchecked');
+      } else {
+        expect(next.status).toBe(503);
+        expect(next.body.error.code).toBe('SCAN_BUSY');
+      }
+      gate.open();
+      expect((await holder).status).toBe(200);
+    }
+  });
+
+  it("cache timing: with cache.scope 'uploader' one uploader's result never answers another's upload", async () => {
+    const matcher = new RecordingMatcher();
+    const server = await start({ matcher, clientKey: byHeader, cache: { scope: 'uploader' } });
+    const bytes = png(200, 200, 9500);
+    const send = (client: string) =>
+      request(server.url).post('/upload').set('x-client', client).attach('f', bytes, 'a.png');
+    const cached: boolean[] = [];
+    server.guard.on('scan', (e) => cached.push(e.cached));
+    expect((await send('alice')).status).toBe(200);
+    expect((await send('bob')).status).toBe(200);
+    expect((await send('alice')).status).toBe(200);
+    expect(cached).toEqual([false, false, true]);
+    expect(matcher.calls).toHaveLength(2);
+  });
+
+  it("cache timing: the default 'global' scope shares results across uploaders (documented)", async () => {
+    const matcher = new RecordingMatcher();
+    const server = await start({ matcher, clientKey: byHeader });
+    const bytes = png(200, 200, 9600);
+    for (const client of ['alice', 'bob']) {
+      await request(server.url).post('/upload').set('x-client', client).attach('f', bytes, 'a.png');
+    }
+    expect(matcher.calls).toHaveLength(1);
+  });
+
+  it.each([
+    ['a string rule', '/evidence'],
+    ['a RegExp rule', /^\/evidence\//],
+  ])(
+    'path rules: %s sees the path the router routes on (dot segments, encoded slashes, double and trailing slashes, case)',
+    async (_, rulePath) => {
+      const known = png(200, 200, 9700);
+      const matcher = new RecordingMatcher([sha256(known)]);
+      const routes: string[] = [];
+      const server = await adapter.start(
+        { matcher, policy: [{ path: rulePath, policy: 'flag' }] },
+        [{ path: '/evidence/:id' }],
+        { global: true },
+      );
+      running.push(server);
+      server.guard.on('scan', (e) => routes.push(e.route));
+      const variants = [
+        '/evidence/1',
+        '/evidence/%2e%2e',
+        '/evidence/%2E%2E/',
+        '/evidence/..',
+        '/Evidence/1',
+        '/EVIDENCE/1/',
+        '/evidence/1/',
+        '//evidence/1',
+        '/evidence%2F1',
+        '/x/..%2Fevidence/1',
+        '/evidence/1?x=/other',
+      ];
+      for (const path of variants) {
+        const scansBefore = routes.length;
+        const clean = await rawUpload(server.port, path, png(200, 200, 9701));
+        const routed = clean.status === 200;
+        const runsBefore = server.log.runs;
+        const answer = await rawUpload(server.port, path, known);
+        if (routed) {
+          // The evidence handler runs for this path: the evidence rule ('flag') must apply.
+          expect(answer.status, path).toBe(200);
+          expect(JSON.parse(answer.body).photodna.status, path).toBe('match');
+          expect(server.log.runs, path).toBe(runsBefore + 1);
+        } else {
+          // No handler for it: whatever the rule, the match never reaches a handler.
+          expect(server.log.runs, path).toBe(runsBefore);
+        }
+        // Node routers see the raw target, and so must the guard; a Web Request's URL is
+        // normalised by the Request constructor before the router and the guard both see it.
+        if (routes.length > scansBefore && !WEB_STANDARD.has(adapter.name)) {
+          expect(routes.at(-1), path).toBe(path.split('?')[0]);
+        }
+      }
+    },
+  );
+
+  it.each([
+    ['a PNG', () => png(200, 200, 9800)],
+    ['a JPEG', () => jpg(200, 200, 9801)],
+    ['a GIF', () => gif(200, 200, 9802)],
+  ])(
+    'what is scanned: a known image appended after %s is cut off; the handler gets exactly the checked bytes and the sniffed type',
+    async (_, make) => {
+      const clean = make();
+      const known = png(200, 200, 9803);
+      const matcher = new RecordingMatcher([sha256(known)]);
+      const server = await start({ matcher });
+      const polyglot = Buffer.concat([clean, known]);
+      const res = await request(server.url)
+        .post('/upload')
+        .attach('f', polyglot, { filename: 'x.html', contentType: 'text/html' });
+      expect(res.status).toBe(200);
+      const [file] = res.body.files;
+      expect(file).toMatchObject({
+        size: clean.length,
+        sha256: sha256(clean),
+        clientMimetype: 'text/html',
+      });
+      expect(file.mimetype).toMatch(/^image\/(png|jpeg|gif)$/);
+      expect(res.body.photodna.files[0].sha256).toBe(sha256(clean));
+      expect(matcher.calls.map((c) => c.file.sha256)).toEqual([sha256(clean)]);
+      expect(matcher.calls[0]?.bytes.equals(clean)).toBe(true);
+    },
+  );
+
+  it("what is scanned: trailingData 'reject' answers 422 INVALID_IMAGE; 'keep' hands on the whole file as checked", async () => {
+    const clean = png(200, 200, 9810);
+    const polyglot = Buffer.concat([clean, Buffer.from('<script>alert(1)</script>')]);
+    const rejecting = await start({ matcher: new RecordingMatcher(), trailingData: 'reject' });
+    const refused = await request(rejecting.url).post('/upload').attach('f', polyglot, 'a.png');
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('INVALID_IMAGE');
+    const matcher = new RecordingMatcher();
+    const keeping = await start({ matcher, trailingData: 'keep' });
+    const kept = await request(keeping.url).post('/upload').attach('f', polyglot, 'a.png');
+    expect(kept.status).toBe(200);
+    expect(kept.body.files[0].sha256).toBe(sha256(polyglot));
+    expect(matcher.calls[0]?.bytes.equals(polyglot)).toBe(true);
+  });
+
+  /** Cropper widgets post images as text: hosts that accept them raise the field size. */
+  const BIG_FIELDS = { maxFieldSize: 1024 * 1024 };
+  const multipart = (server: Running, parts: Parameters<typeof multipartBody>[1]) =>
+    request(server.url)
+      .post('/upload')
+      .set('content-type', 'multipart/form-data; boundary=FieldB')
+      .send(multipartBody('FieldB', parts));
+
+  it.each([
+    [
+      'a data: URL in a text field',
+      (b: Buffer) => [{ name: 'crop', data: `data:image/png;base64,${b.toString('base64')}` }],
+    ],
+    [
+      'raw bytes in a latin1 text field',
+      (b: Buffer) => [{ name: 'img', type: 'text/plain; charset=latin1', data: b }],
+    ],
+    [
+      'a file part with an empty filename',
+      (b: Buffer) => [{ name: 'img', filename: '', type: 'image/png', data: b }],
+    ],
+    [
+      'a data: URL in a nested field',
+      (b: Buffer) => [
+        { name: 'post[images][0]', data: `data:image/png;base64,${b.toString('base64')}` },
+      ],
+    ],
+  ])(
+    'images outside file parts: a known image as %s is checked like a file, never "clean"',
+    async (label, parts) => {
+      const known = png(200, 200, 9900);
+      const matcher = new RecordingMatcher([sha256(known)]);
+      const server = await start({ matcher, limits: BIG_FIELDS });
+      const res = await multipart(server, parts(known));
+      expect(res.status).toBe(422);
+      expect(server.log.runs).toBe(0);
+      // Checked like a file; a part whose UTF-8 decoding destroyed the bytes (busboy decodes a
+      // part without filename as UTF-8 text) cannot be checked and is refused without a call.
+      const mangled = label.includes('empty filename');
+      expect(matcher.calls.map((c) => c.file.sha256)).toEqual(mangled ? [] : [sha256(known)]);
+    },
+  );
+
+  it('images outside file parts: a clean data: URL passes and is listed in photodna.files', async () => {
+    const clean = png(200, 200, 9901);
+    const server = await start({ matcher: new RecordingMatcher(), limits: BIG_FIELDS });
+    const value = `data:image/png;base64,${clean.toString('base64')}`;
+    const res = await multipart(server, [
+      { name: 'crop', data: value },
+      { name: 'title', data: 'BMW photos' },
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.body.body).toEqual({ crop: value, title: 'BMW photos' });
+    expect(res.body.photodna.status).toBe('clean');
+    expect(res.body.photodna.files).toEqual([
+      expect.objectContaining({ field: 'crop', sha256: sha256(clean), isMatch: false }),
+    ]);
+  });
+
+  it("images outside file parts: under 'flag' a matched field is removed from the body", async () => {
+    const known = png(200, 200, 9902);
+    const server = await start({
+      matcher: new RecordingMatcher([sha256(known)]),
+      policy: 'flag',
+      limits: BIG_FIELDS,
+    });
+    const res = await multipart(server, [
+      { name: 'crop', data: `data:image/png;base64,${known.toString('base64')}` },
+      { name: 'title', data: 'x' },
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.body.body).toEqual({ title: 'x' });
+    expect(res.body.photodna.status).toBe('match');
+  });
+
+  it("images outside file parts: imageFields 'reject' answers 415", async () => {
+    const server = await start({
+      matcher: new RecordingMatcher(),
+      imageFields: 'reject',
+      limits: BIG_FIELDS,
+    });
+    const res = await multipart(server, [
+      { name: 'crop', data: `data:image/png;base64,${png(200, 200, 9903).toString('base64')}` },
+    ]);
+    expect(res.status).toBe(415);
+    expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(server.log.runs).toBe(0);
+  });
+});
