@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { cache } from './cache.js';
+import { callgrind } from './callgrind.js';
 import type { Benchmark, BenchSettings } from './lib/benchmark.js';
 import { printTable, type Row } from './lib/table.js';
 import { memory } from './memory.js';
@@ -11,7 +12,9 @@ import { rate } from './rate.js';
 import { throughput } from './throughput.js';
 import { validation } from './validation.js';
 
-const ALL: readonly Benchmark[] = [validation, throughput, rate, cache, memory];
+const ALL: readonly Benchmark[] = [validation, throughput, rate, cache, memory, callgrind];
+/** Run only when named: too slow for the default set. */
+const ON_REQUEST: readonly Benchmark[] = [callgrind];
 
 const USAGE = `usage: npm run bench [-- [${ALL.map((b) => b.name).join('|')} ...] [--burst N]]`;
 
@@ -41,7 +44,10 @@ function parseArgs(argv: readonly string[]): { selected: Benchmark[]; settings: 
       `unknown benchmark '${unknown.join("', '")}' (known: ${ALL.map((b) => b.name).join(', ')})`,
     );
   }
-  const selected = names.length === 0 ? [...ALL] : ALL.filter((b) => names.includes(b.name));
+  const selected =
+    names.length === 0
+      ? ALL.filter((b) => !ON_REQUEST.includes(b))
+      : ALL.filter((b) => names.includes(b.name));
   return { selected, settings };
 }
 

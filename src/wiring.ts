@@ -24,6 +24,7 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
   return new GuardCore({
     config,
     matcher: config.matcher ?? (client as PhotoDnaClient).asMatcher(),
+    trustedMatcher: client !== undefined,
     store: createStore(config.quarantine),
     // A custom matcher still reports through PhotoDNA when a key is configured: made on first use.
     sender: apiKey

@@ -32,7 +32,7 @@ export type FromChild =
   | { type: 'ready'; origin: string }
   | { type: 'sampling'; baseline: number }
   | { type: 'sample'; baseline: number; peak: number }
-  | { type: 'cpu'; micros: number };
+  | { type: 'cpu'; micros: number; majorGcs: number };
 
 export interface ServerProcess {
   origin: string;
@@ -42,19 +42,47 @@ export interface ServerProcess {
   stopSampling(): Promise<{ baseline: number; peak: number }>;
   /** CPU time (user + system) the server process has used so far, in microseconds. */
   cpuMicros(): Promise<number>;
+  /** CPU time so far (µs) and the full (mark-compact) GCs V8 has run so far. */
+  usage(): Promise<{ micros: number; majorGcs: number }>;
+  /** The process id (under `callgrind`, the id `callgrind_control` takes). */
+  pid: number;
   close(): Promise<void>;
 }
 
 const CHILD = new URL('./server-child.ts', import.meta.url);
 
-export async function startServer(spec: GuardSpec): Promise<ServerProcess> {
-  const child = fork(CHILD, [JSON.stringify(spec)], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const ready = await reply(child, 'ready');
+export interface StartOptions {
+  /** Runs the server under `valgrind --tool=callgrind`, instrumentation written to this file. */
+  callgrindOut?: string;
+  /** Extra flags for the server's Node (e.g. `--cpu-prof`). */
+  nodeArgs?: readonly string[];
+}
+
+export async function startServer(
+  spec: GuardSpec,
+  options: StartOptions = {},
+): Promise<ServerProcess> {
+  const nodeArgs = ['--import', 'tsx', '--expose-gc', ...(options.nodeArgs ?? [])];
+  const child = options.callgrindOut
+    ? fork(CHILD, [JSON.stringify(spec)], {
+        execPath: 'valgrind',
+        execArgv: [
+          '--tool=callgrind',
+          '--trace-children=no',
+          `--callgrind-out-file=${options.callgrindOut}`,
+          process.execPath,
+          ...nodeArgs,
+        ],
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      })
+    : fork(CHILD, [JSON.stringify(spec)], {
+        execArgv: nodeArgs,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+  const ready = await reply(child, 'ready', options.callgrindOut ? 600_000 : 60_000);
   return {
     origin: ready.origin,
+    pid: child.pid as number,
     async startSampling() {
       child.send({ type: 'sample-start' } satisfies ToChild);
       return (await reply(child, 'sampling')).baseline;
@@ -68,6 +96,11 @@ export async function startServer(spec: GuardSpec): Promise<ServerProcess> {
       child.send({ type: 'cpu' } satisfies ToChild);
       return (await reply(child, 'cpu')).micros;
     },
+    async usage() {
+      child.send({ type: 'cpu' } satisfies ToChild);
+      const { micros, majorGcs } = await reply(child, 'cpu');
+      return { micros, majorGcs };
+    },
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
@@ -79,10 +112,11 @@ export async function startServer(spec: GuardSpec): Promise<ServerProcess> {
   };
 }
 
-/** The child's next message of `type`; rejects if it exits first or takes over a minute. */
+/** The child's next message of `type`; rejects if it exits first or takes over `ms` (a minute). */
 function reply<T extends FromChild['type']>(
   child: ChildProcess,
   type: T,
+  ms = 60_000,
 ): Promise<Extract<FromChild, { type: T }>> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: FromChild) => {
@@ -96,8 +130,8 @@ function reply<T extends FromChild['type']>(
     };
     const timer = setTimeout(() => {
       done();
-      reject(new Error(`the server process did not answer '${type}' within 60 s`));
-    }, 60_000);
+      reject(new Error(`the server process did not answer '${type}' within ${ms / 1000} s`));
+    }, ms);
     const done = () => {
       clearTimeout(timer);
       child.off('message', onMessage);

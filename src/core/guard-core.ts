@@ -15,6 +15,8 @@ import type { ScanDeps } from './scan-request.js';
 export interface CoreParts {
   config: GuardConfig;
   matcher: Matcher;
+  /** `matcher` is the PhotoDNA client the wiring built: its answers are already validated. */
+  trustedMatcher?: boolean;
   store: QuarantineStore | undefined;
   /** Sends NCMEC reports; absent when no API key is configured. */
   sender: (() => ReportSender) | undefined;
@@ -56,6 +58,7 @@ export class GuardCore {
     this.#close = parts.close;
     this.#deps = {
       matcher: parts.matcher,
+      trustedMatcher: parts.trustedMatcher === true,
       cache: config.cache === false ? undefined : new ResultCache(config.cache),
       events: this.events,
       store: parts.store,
