@@ -73,8 +73,10 @@ async function settle(
   if (verdict.kind === 'pass') {
     // Matched files under 'flag' are withheld: the handler learns of them from `photodna` only.
     const withheld = verdict.withheld.map((i) => files[i] as MulterFile);
-    withhold(view, withheld);
-    await removeFromDisk(deps.events, withheld);
+    if (withheld.length > 0) {
+      withhold(view, withheld);
+      await removeFromDisk(deps.events, withheld);
+    }
     return new Continue(verdict.photodna, withheld);
   }
   // Every file of a rejected (or abandoned) request is dropped: from disk and from the request.
