@@ -21,15 +21,15 @@ const run = promisify(execFile);
  * total over the count is that route's instructions per request. Routes alternate, twice.
  */
 const CONCURRENCY = 4;
-const WARMUP = 200;
-const REQUESTS = 150;
-const PASSES = 2;
+const WARMUP = 100;
+const REQUESTS = 60;
+const PASSES = 1;
 const ROUTES = ['/bare', '/minimum', '/guarded'] as const;
 type Path = (typeof ROUTES)[number];
 
 export const callgrind: Benchmark = {
   name: 'callgrind',
-  about: `instructions per request under callgrind, bare vs minimum vs guarded, ~50 KiB JPEG, ${PASSES} passes of ${REQUESTS} (not in the default set: about 5 minutes)`,
+  about: `instructions per request under callgrind, bare vs minimum vs guarded, ~50 KiB JPEG, ${PASSES} passes of ${REQUESTS} (not in the default set: about 10 minutes on a quiet machine)`,
   async run() {
     const out = join(tmpdir(), `photodna-guard-callgrind-${process.pid}`);
     const uploads = [fileUpload(jpegOfSize(480, 320), 'photo.jpg')];

@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { cache } from './cache.js';
 import { callgrind } from './callgrind.js';
+import { hashing } from './hashing.js';
 import type { Benchmark, BenchSettings } from './lib/benchmark.js';
 import { printTable, type Row } from './lib/table.js';
 import { memory } from './memory.js';
@@ -12,7 +13,7 @@ import { rate } from './rate.js';
 import { throughput } from './throughput.js';
 import { validation } from './validation.js';
 
-const ALL: readonly Benchmark[] = [validation, throughput, rate, cache, memory, callgrind];
+const ALL: readonly Benchmark[] = [validation, throughput, rate, cache, memory, hashing, callgrind];
 /** Run only when named: too slow for the default set. */
 const ON_REQUEST: readonly Benchmark[] = [callgrind];
 

@@ -124,8 +124,8 @@ async function measureSize(
   const cpuAbove = guarded.cpu - min.cpu;
   note(
     `${size.label} (${fmt(image.length / 1024, 'KiB')}) server CPU µs/req bare / minimum / guarded: ` +
-      `${fmt(bare.cpu, '')}/ ${fmt(min.cpu, '')}/ ${fmt(guarded.cpu, '')}; ` +
-      `mark-compacts per 1,000: ${fmt(bare.majorPerThousand, '')}/ ${fmt(min.majorPerThousand, '')}/ ${fmt(guarded.majorPerThousand, '')}; ` +
+      `${num(bare.cpu)} / ${num(min.cpu)} / ${num(guarded.cpu)}; ` +
+      `mark-compacts per 1,000: ${num(bare.majorPerThousand)} / ${num(min.majorPerThousand)} / ${num(guarded.majorPerThousand)}; ` +
       `minimum/bare ${median(rounds['/minimum'].map((r, i) => r.load.perSecond / (rounds['/bare'][i] as Round).load.perSecond)).toFixed(2)}; ` +
       `all 200: ${ok} (last round ${describeStatuses((rounds['/guarded'].at(-1) as Round).load)})`,
   );
@@ -165,13 +165,18 @@ async function measureSize(
     },
     {
       benchmark: `mark-compact GCs per 1,000 requests, guarded vs minimum, ${size.label}`,
-      measured: fmt(guarded.majorPerThousand, ''),
-      baseline: `${fmt(min.majorPerThousand, '')} (bare ${fmt(bare.majorPerThousand, '')})`,
+      measured: num(guarded.majorPerThousand),
+      baseline: `${num(min.majorPerThousand)} (bare ${num(bare.majorPerThousand)})`,
       ratio: undefined,
       goal: '≤ minimum',
       met: guarded.majorPerThousand <= min.majorPerThousand,
     },
   ];
+}
+
+/** A unitless figure at `fmt`'s precision. */
+function num(value: number): string {
+  return fmt(value, '').trimEnd();
 }
 
 async function measureRound(
