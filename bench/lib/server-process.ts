@@ -64,9 +64,11 @@ export async function startServer(
   spec: GuardSpec,
   options: StartOptions = {},
 ): Promise<ServerProcess> {
-  const nodeArgs = ['--import', 'tsx', '--expose-gc', ...(options.nodeArgs ?? [])];
-  const bundle = options.callgrindOut ? await bundledChild() : undefined;
-  const child = bundle
+  // Bundled (no tsx at run time): what users run is plain JS. tsx compiles with `keepNames`,
+  // which wraps every function expression in a per-call `__name(...)` (a defineProperty).
+  const bundle = await bundledChild();
+  const nodeArgs = ['--expose-gc', ...(options.nodeArgs ?? [])];
+  const child = options.callgrindOut
     ? fork(bundle, [JSON.stringify(spec)], {
         execPath: 'valgrind',
         execArgv: [
@@ -74,18 +76,21 @@ export async function startServer(
           '--trace-children=no',
           `--callgrind-out-file=${options.callgrindOut}`,
           process.execPath,
-          ...nodeArgs.slice(2), // bundled: no tsx loader, whose hooks are slow under valgrind
+          ...nodeArgs,
         ],
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       })
-    : fork(CHILD, [JSON.stringify(spec)], {
+    : fork(bundle, [JSON.stringify(spec)], {
         execArgv: nodeArgs,
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
-  const ready = await reply(child, 'ready', bundle ? 1_800_000 : 60_000).catch((error: unknown) => {
-    child.kill('SIGKILL'); // never leave a stray server (under valgrind, a busy one) behind
-    throw error;
-  });
+  const ready = await reply(child, 'ready', options.callgrindOut ? 1_800_000 : 60_000).catch(
+    async (error: unknown) => {
+      child.kill('SIGKILL'); // never leave a stray server (under valgrind, a busy one) behind
+      await rm(bundle, { force: true });
+      throw error;
+    },
+  );
   return {
     origin: ready.origin,
     pid: child.pid as number,
@@ -114,16 +119,18 @@ export async function startServer(
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
-      if (bundle) await rm(bundle, { force: true });
+      await rm(bundle, { force: true });
     },
   };
 }
 
-/** `server-child.ts` and the library as one ES module (packages stay external), for valgrind. */
+let bundles = 0;
+
+/** `server-child.ts` and the library as one ES module (packages stay external). */
 async function bundledChild(): Promise<string> {
   const { build } = await import('esbuild'); // tsx's own compiler, installed with it
   // Next to the source, so that the external packages resolve from this repository.
-  const outfile = fileURLToPath(new URL(`./.server-child-${process.pid}.mjs`, CHILD));
+  const outfile = fileURLToPath(new URL(`./.server-child-${process.pid}-${++bundles}.mjs`, CHILD));
   await build({
     entryPoints: [fileURLToPath(CHILD)],
     bundle: true,
