@@ -18,7 +18,8 @@ const run = promisify(execFile);
  * server process runs under `valgrind --tool=callgrind` (every thread of the real JIT, GC and
  * compiler threads included; children not traced). After a warm-up of every route,
  * `callgrind_control --zero` and `--dump` bracket `REQUESTS` requests of one route: the dump's
- * total over the count is that route's instructions per request. Routes alternate, twice.
+ * total over the count is that route's instructions per request. A full GC runs before each
+ * window, so that a mark-compact of earlier garbage does not land in whichever route runs then. Routes alternate, twice.
  */
 const CONCURRENCY = 4;
 const WARMUP = 100;
@@ -56,11 +57,13 @@ export const callgrind: Benchmark = {
       let dump = 0;
       for (let pass = 0; pass < PASSES; pass++) {
         for (const path of ROUTES) {
+          // A full GC first, so no collection of earlier garbage lands in this route's window.
+          await server.collect();
           await control(server.pid, '--zero');
           const before = await server.usage();
           const answered = await load(path, REQUESTS);
-          const after = await server.usage();
           await control(server.pid, '--dump');
+          const after = await server.usage();
           dump++;
           const total = await totalOf(`${out}.${server.pid}.${dump}`);
           figures[path].push(total / answered);

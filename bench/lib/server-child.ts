@@ -109,6 +109,10 @@ async function handle(message: ToChild): Promise<void> {
     case 'sample-stop':
       send({ type: 'sample', baseline, peak: await sampler.stop() });
       return;
+    case 'gc':
+      (globalThis as { gc?: () => void }).gc?.();
+      send({ type: 'collected' });
+      return;
     case 'cpu': {
       const { user, system } = process.cpuUsage();
       send({ type: 'cpu', micros: user + system, majorGcs });

@@ -29,12 +29,14 @@ export type ToChild =
   | { type: 'sample-start' }
   | { type: 'sample-stop' }
   | { type: 'cpu' }
+  | { type: 'gc' }
   | { type: 'close' };
 export type FromChild =
   | { type: 'ready'; origin: string }
   | { type: 'sampling'; baseline: number }
   | { type: 'sample'; baseline: number; peak: number }
-  | { type: 'cpu'; micros: number; majorGcs: number };
+  | { type: 'cpu'; micros: number; majorGcs: number }
+  | { type: 'collected' };
 
 export interface ServerProcess {
   origin: string;
@@ -46,6 +48,8 @@ export interface ServerProcess {
   cpuMicros(): Promise<number>;
   /** CPU time so far (µs) and the full (mark-compact) GCs V8 has run so far. */
   usage(): Promise<{ micros: number; majorGcs: number }>;
+  /** Runs a full garbage collection in the server (`--expose-gc`). */
+  collect(): Promise<void>;
   /** The process id (under `callgrind`, the id `callgrind_control` takes). */
   pid: number;
   close(): Promise<void>;
@@ -106,6 +110,10 @@ export async function startServer(
     async cpuMicros() {
       child.send({ type: 'cpu' } satisfies ToChild);
       return (await reply(child, 'cpu')).micros;
+    },
+    async collect() {
+      child.send({ type: 'gc' } satisfies ToChild);
+      await reply(child, 'collected', 600_000);
     },
     async usage() {
       child.send({ type: 'cpu' } satisfies ToChild);
