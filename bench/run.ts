@@ -8,12 +8,26 @@ import { callgrind } from './callgrind.js';
 import { hashing } from './hashing.js';
 import type { Benchmark, BenchSettings } from './lib/benchmark.js';
 import { printTable, type Row } from './lib/table.js';
+import { matchHash } from './match-hash.js';
 import { memory } from './memory.js';
+import { pdqHashBench } from './pdq-hash.js';
+import { pdqIndex } from './pdq-index.js';
 import { rate } from './rate.js';
 import { throughput } from './throughput.js';
 import { validation } from './validation.js';
 
-const ALL: readonly Benchmark[] = [validation, throughput, rate, cache, memory, hashing, callgrind];
+const ALL: readonly Benchmark[] = [
+  validation,
+  throughput,
+  rate,
+  matchHash,
+  cache,
+  memory,
+  pdqIndex,
+  pdqHashBench,
+  hashing,
+  callgrind,
+];
 /** Run only when named: too slow for the default set. */
 const ON_REQUEST: readonly Benchmark[] = [callgrind];
 

@@ -1,3 +1,5 @@
+import type { PdqFacts } from './types.js';
+
 /**
  * Error classes. Every rejection the guard answers is a `GuardError` with a stable `code` and an
  * HTTP `status`; the table below is the single source of statuses and public messages, and the
@@ -41,7 +43,8 @@ export type UnavailableReason =
   | 'queue-full'
   | 'rate-limiter-down'
   | 'store-failure'
-  | 'not-configured';
+  | 'not-configured'
+  | 'hasher-failed';
 
 export interface GuardErrorOptions {
   /** Detail for logs and events. Never shown to the uploader (the public message is fixed). */
@@ -50,6 +53,8 @@ export interface GuardErrorOptions {
   /** Seconds, sent as `Retry-After` with 503 answers. */
   retryAfter?: number;
   cause?: unknown;
+  /** The file's PDQ facts, when a PDQ back end hashed it before another back end failed. */
+  pdq?: PdqFacts;
 }
 
 /** A rejection with a stable code and HTTP status. `message` is safe to show the uploader. */
@@ -59,6 +64,7 @@ export class GuardError extends Error {
   readonly detail: string | undefined;
   readonly reason: UnavailableReason | undefined;
   readonly retryAfter: number | undefined;
+  readonly pdq: PdqFacts | undefined;
 
   constructor(code: ErrorCode, options: GuardErrorOptions = {}) {
     super(ERROR_CODES[code].message, options.cause === undefined ? {} : { cause: options.cause });
@@ -68,6 +74,7 @@ export class GuardError extends Error {
     this.detail = options.detail;
     this.reason = options.reason;
     this.retryAfter = options.retryAfter ?? (this.status === 503 ? 5 : undefined);
+    this.pdq = options.pdq;
   }
 }
 

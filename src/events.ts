@@ -19,6 +19,12 @@ export interface ScanEvent {
   cached: boolean;
   trackingId?: string;
   route: string;
+  /** Set on scans done later from the durable queue (deferred, re-scans of unchecked files). */
+  deferred?: true;
+  /** The queue job's id (deferred scans only): the host stored it next to its object. */
+  scanId?: string;
+  /** The host's metadata given when the job was enqueued (deferred scans only). */
+  metadata?: Record<string, unknown>;
 }
 
 /** `match`: a file matched a hash list. Carries the bytes for reporting: never log them. */
@@ -34,6 +40,12 @@ export interface MatchEvent {
   matchFlags: MatchFlag[];
   policy: Policy;
   quarantineId?: string;
+  /** Set when the match was found by a deferred scan from the durable queue. */
+  deferred?: true;
+  /** The queue job's id (deferred matches only). */
+  scanId?: string;
+  /** The host's metadata given when the job was enqueued (deferred matches only). */
+  metadata?: Record<string, unknown>;
   /** The image bytes, for reporting; never log them. */
   buffer: Buffer;
   /**
@@ -46,6 +58,16 @@ export interface MatchEvent {
 /** `quarantine`: a matched file was durably stored. */
 export interface QuarantineEvent {
   record: QuarantineRecord;
+}
+
+/** `report`: an NCMEC report was filed through `event.report()` (or the attempt failed). */
+export interface ReportEvent {
+  /** The incident (`MatchEvent.id`). */
+  incident: string;
+  route: string;
+  ok: boolean;
+  /** The service's status code (3000 = OK), when it answered. */
+  statusCode?: number;
 }
 
 /** `reject`: a request was rejected because of a file or the multipart body. */
@@ -74,6 +96,7 @@ export interface GuardEventMap {
   scan: ScanEvent;
   match: MatchEvent;
   quarantine: QuarantineEvent;
+  report: ReportEvent;
   reject: RejectEvent;
   error: ErrorEvent;
 }

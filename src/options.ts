@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { clientOptionsSchema } from './client/options.js';
+import type { RedisClientLike } from './client/redis-connection.js';
 import { InvalidOptionsError } from './errors.js';
 import type { MatchEvent, RejectionBody } from './events.js';
 import { parseWith } from './parse-options.js';
+import { pdqMatcherSchema } from './pdq/matcher-options.js';
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
-import type { Logger, Matcher, Policy, ReporterInfo } from './types.js';
+import type { ScanQueue } from './queue/types.js';
+import type { Logger, Matcher, PhotoDnaHasher, Policy, ReporterInfo } from './types.js';
 
 /**
  * The one schema of `photodnaGuard(options)`. Parsed once, in the factory: `GuardOptions` is
@@ -120,6 +123,11 @@ const loggerSchema = z.custom<Logger>(
   { message: 'Expected a pino-compatible logger with debug, info, warn and error methods' },
 );
 
+const pdqOptionSchema = pdqMatcherSchema.extend({
+  /** How PDQ joins PhotoDNA. Defaults to 'both' with a key or custom matcher, else 'only'. */
+  mode: z.enum(['both', 'fallback', 'only']).optional(),
+});
+
 const matcherSchema = z.custom<Matcher>(
   (v) => typeof v === 'object' && v !== null && typeof (v as Matcher).match === 'function',
   { message: 'Expected an object with a match(file) method' },
@@ -148,7 +156,48 @@ const routeFields = {
   rejectionBody: fn<(rejection: RejectionBody['error'] & { status: number }) => unknown>(
     'a function (rejection) => body',
   ),
+  /**
+   * Deferred scanning (needs `queue`): `true` or `{ when: 'always' }` accepts every valid file at
+   * once (`req.photodna.status = 'pending'`, a `scanId` per file) and scans it from the queue;
+   * `{ when: 'overflow' }` scans synchronously but queues the files the rate limiter has no room
+   * for instead of answering 503 `SCAN_BUSY`. Defaults to `false`.
+   */
+  defer: z.union([z.boolean(), z.strictObject({ when: z.enum(['always', 'overflow']) })]),
 };
+
+const queueSchema = z.union([
+  z.strictObject({
+    /** The embedded queue's directory (SQLite + private byte copies, 0700). */
+    dir: z.string().min(1),
+    /** Days a finished job is kept. Defaults to 7. */
+    keepDoneDays: z.number().positive().optional(),
+  }),
+  z.strictObject({
+    /** BullMQ's Redis: a `redis://` URL or an ioredis client. */
+    redis: z.union([
+      z.string().regex(/^rediss?:\/\//i, { error: 'Expected a redis:// or rediss:// URL' }),
+      z.custom<RedisClientLike>(
+        (v) =>
+          typeof v === 'object' && v !== null && typeof (v as RedisClientLike).eval === 'function',
+        { error: 'Expected an ioredis client or a redis:// URL' },
+      ),
+    ]),
+    /** The BullMQ queue name. Defaults to 'photodna-guard-scan'. */
+    name: z.string().min(1).optional(),
+    /** Days a finished job is kept. Defaults to 7. */
+    keepDoneDays: z.number().positive().optional(),
+    /** A running job's lock in ms (a dead worker's job runs again after it). Defaults to 30,000. */
+    lockMs: z.number().int().positive().optional(),
+  }),
+  z.custom<ScanQueue>(
+    (v) =>
+      typeof v === 'object' &&
+      v !== null &&
+      typeof (v as ScanQueue).enqueue === 'function' &&
+      typeof (v as ScanQueue).depth === 'function',
+    { error: 'Expected { dir }, { redis } or an opened scan queue' },
+  ),
+]);
 
 const optionsSchema = z
   .strictObject({
@@ -172,6 +221,45 @@ const optionsSchema = z
     onMatch: routeFields.onMatch.optional(),
     rejectionBody: routeFields.rejectionBody.optional(),
     matcher: matcherSchema.optional(),
+    defer: routeFields.defer.default(false),
+    /**
+     * The durable queue of deferred scans: `{ dir }` (embedded, one process), `{ redis }`
+     * (BullMQ; run `photodna-guard worker` processes) or an opened queue. With it, files that
+     * pass unchecked under `failMode: 'open'` are queued and scanned later. Defaults to none.
+     */
+    queue: queueSchema.optional(),
+    /**
+     * Run the queue's worker inside this process (with this guard's matcher, rate limit, store,
+     * events and `onMatch`). Defaults to `true` for `{ dir }`, `false` for `{ redis }` and an
+     * opened queue.
+     */
+    queueWorker: z
+      .union([z.boolean(), z.strictObject({ concurrency: z.number().int().positive().max(256) })])
+      .optional(),
+    /**
+     * The organisation's own PhotoDNA hash function (licensed separately from Microsoft; never
+     * shipped here). With it, files are hashed locally and checked through MatchHash, up to five
+     * per call, so one key checks five times as many new images per second. Defaults to none
+     * (one Match call per file, with the image bytes).
+     */
+    hasher: fn<PhotoDnaHasher>(
+      'a function (bytes, { mimetype, width, height, signal }) => Promise<base64 PhotoDNA hash>',
+    ).optional(),
+    /**
+     * With `hasher`: how long (ms) the first hash of a MatchHash batch waits for others before it
+     * asks for a rate-limiter slot (a batch leaves at once when five are waiting, and keeps
+     * filling while it waits for a slot). 0 to 100. Defaults to 5.
+     */
+    batchWindowMs: z.int().min(0).max(100).default(5),
+    /**
+     * PDQ hash lists checked here, without a network: `createPdqMatcher` options (`lists`,
+     * `allowLists`, `threshold`, `minQuality`, ...) plus `mode`. `'both'`: PhotoDNA (or the custom
+     * `matcher`) and PDQ check every file, a match from either counts; `'fallback'`: PDQ checks
+     * only the files PhotoDNA could not; `'only'`: PDQ alone, no PhotoDNA key needed. `mode`
+     * defaults to `'both'` when a key or a custom `matcher` is configured, else `'only'`.
+     * Defaults to none.
+     */
+    pdq: pdqOptionSchema.optional(),
     /** Event listeners, as a shortcut for `guard.on(...)`. */
     on: z
       .strictObject({
@@ -184,6 +272,28 @@ const optionsSchema = z
       .optional(),
   })
   .superRefine((options, ctx) => {
+    if (options.defer !== false && !options.queue) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['queue'],
+        message: "Required when 'defer' is set: give { dir } or { redis }",
+      });
+    }
+    if (options.pdq?.mode === 'only' && (options.hasher || options.matcher)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pdq', 'mode'],
+        message: "'only' runs PDQ alone: drop 'hasher' / 'matcher', or choose 'both' or 'fallback'",
+      });
+    }
+    if (options.hasher && options.matcher) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hasher'],
+        message:
+          "A custom 'matcher' replaces PhotoDNA, so 'hasher' (PhotoDNA via MatchHash) has no use with it",
+      });
+    }
     if (usesQuarantine(options.policy) && !options.quarantine) {
       ctx.addIssue({
         code: 'custom',
@@ -200,6 +310,7 @@ const routeOverridesSchema = z.strictObject({
   hookTimeoutMs: routeFields.hookTimeoutMs.optional(),
   onMatch: routeFields.onMatch.optional(),
   rejectionBody: routeFields.rejectionBody.optional(),
+  defer: routeFields.defer.optional(),
   limits: limitsSchema.partial().optional(),
 });
 
@@ -212,7 +323,14 @@ export type ReporterDefaults = Partial<ReporterInfo>;
 /** What one route runs with: the guard's config with a route's overrides applied. */
 export type RouteConfig = Pick<
   GuardConfig,
-  'policy' | 'failMode' | 'scanTimeoutMs' | 'hookTimeoutMs' | 'onMatch' | 'rejectionBody' | 'limits'
+  | 'policy'
+  | 'failMode'
+  | 'scanTimeoutMs'
+  | 'hookTimeoutMs'
+  | 'onMatch'
+  | 'rejectionBody'
+  | 'limits'
+  | 'defer'
 >;
 
 function usesQuarantine(policy: z.output<typeof routeFields.policy> | undefined): boolean {
@@ -230,8 +348,14 @@ export function applyRouteOverrides(
   config: RouteConfig,
   overrides: unknown,
   hasQuarantine: boolean,
+  hasQueue = true,
 ): RouteConfig {
   const parsed = parseWith(routeOverridesSchema, overrides ?? {}, 'guard.route');
+  if (parsed.defer !== undefined && parsed.defer !== false && !hasQueue) {
+    throw new InvalidOptionsError("guard.route: option 'defer': needs the guard's 'queue' option", [
+      'defer',
+    ]);
+  }
   if (usesQuarantine(parsed.policy) && !hasQuarantine) {
     throw new InvalidOptionsError(
       "guard.route: option 'policy': 'quarantine' needs the guard's 'quarantine' option",

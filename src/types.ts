@@ -19,7 +19,33 @@ export interface FileFacts {
   height: number;
   /** Hex SHA-256 of the bytes. */
   sha256: string;
+  /** The PDQ hash and quality, when a PDQ back end hashed the file (NCMEC and StopNCII share PDQ). */
+  pdq?: PdqFacts;
 }
+
+/** A file's PDQ hash (64 hex digits, 256 bits) and its quality (0-100; below 50 is unreliable). */
+export interface PdqFacts {
+  hash: string;
+  quality: number;
+  /** The allow-list (of known false positives) that suppressed a match, when one did. */
+  allowedBy?: string;
+}
+
+/** What a `hasher` is told about the file besides its bytes. */
+export interface PhotoDnaHashInput {
+  /** The type sniffed from the bytes. */
+  mimetype: ImageMimeType;
+  width: number;
+  height: number;
+  /** Aborted when the uploader leaves or the scan deadline passes. */
+  signal: AbortSignal;
+}
+
+/**
+ * The organisation's own PhotoDNA hash function (licensed separately from Microsoft; this package
+ * never ships one): resolves to the base64 PhotoDNA hash of the image.
+ */
+export type PhotoDnaHasher = (bytes: Buffer, input: PhotoDnaHashInput) => Promise<string>;
 
 /** One hash list that matched (PhotoDNA `MatchFlags[]`). */
 export interface MatchFlag {
@@ -27,9 +53,16 @@ export interface MatchFlag {
   source: string;
   /** Industry classes: A1, A2, B1, B2. */
   violations: string[];
-  /** Squared Euclidean distance between PhotoDNA hashes (smaller is closer). */
+  /**
+   * Smaller is closer: for PhotoDNA the squared Euclidean distance between hashes, for PDQ the
+   * Hamming distance (bits that differ, of 256).
+   */
   matchDistance?: number;
   matchId?: string;
+  /** Which hash matched, when the guard runs more than one back end (`pdq` option). */
+  algorithm?: 'photodna' | 'pdq';
+  /** What a PDQ list file said about the hash that matched (CSV columns, or a line's note). */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 /** What a matcher answers for one file. */
@@ -37,6 +70,8 @@ export interface MatchResult {
   isMatch: boolean;
   trackingId: string;
   matchFlags: MatchFlag[];
+  /** The file's PDQ hash and quality, when the back end computed them (copied to `file.pdq`). */
+  pdq?: PdqFacts;
 }
 
 /** What the guard hands a matcher for one validated file. */
@@ -63,6 +98,11 @@ export interface Matcher {
 export type Policy = 'block' | 'quarantine' | 'flag';
 export type FailMode = 'closed' | 'open';
 export type ScanOutcome = 'clean' | 'match' | 'unchecked';
+/**
+ * A request's status: a scan outcome, or `'pending'` when files were accepted before their check
+ * and wait in the durable queue (`defer`); each such file has a `scanId`.
+ */
+export type RequestStatus = ScanOutcome | 'pending';
 
 /** Per-file result, as exposed on `req.photodna.files`. */
 export interface ScannedFile extends FileFacts {
@@ -70,11 +110,16 @@ export interface ScannedFile extends FileFacts {
   /** Absent when the file could not be checked (`failMode: 'open'`). */
   trackingId?: string;
   matchFlags: MatchFlag[];
+  /**
+   * The deferred scan job of this file (set when it was queued: `defer`, or `failMode: 'open'`
+   * with a `queue`): store it next to your object; the later `scan` / `match` events carry it.
+   */
+  scanId?: string;
 }
 
 /** `req.photodna` (Koa: `ctx.state.photodna`), set on every scanned request. */
 export interface PhotoDnaResult {
-  status: ScanOutcome;
+  status: RequestStatus;
   files: ScannedFile[];
 }
 

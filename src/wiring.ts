@@ -1,42 +1,108 @@
 import { PhotoDnaClient } from './client/index.js';
-import { GuardCore } from './core/guard-core.js';
-import { InvalidOptionsError } from './errors.js';
+import { type CoreParts, GuardCore } from './core/guard-core.js';
+import { buildMatcher } from './matchers/build.js';
 import { type GuardConfig, type GuardOptions, parseGuardOptions } from './options.js';
 import { createFileQuarantineStore } from './quarantine/fs-store.js';
 import type { QuarantineStore } from './quarantine/types.js';
+import { LazyQueue } from './queue/lazy-queue.js';
+import type { QueueEngine, ScanQueue } from './queue/types.js';
+import type { ScanWorker } from './queue/worker.js';
 
 /**
  * Builds one guard's core from its options: parses them (once), reads `PHOTODNA_API_KEY`, and
- * makes the back ends the core is handed — the PhotoDNA client (unless a custom `matcher` is
- * given), the file quarantine store, and the report sender. The only place that knows them.
+ * makes the back ends the core is handed — the matcher (`matchers/build.ts`: PhotoDNA, PDQ or
+ * both, or a custom `matcher`), the file quarantine store, and the report sender. The only
+ * place that knows them.
  */
 export function wireGuard(options: GuardOptions | undefined): GuardCore {
   const config = parseGuardOptions(options);
   const apiKey = config.apiKey ?? process.env.PHOTODNA_API_KEY;
-  if (!config.matcher && !apiKey) {
-    throw new InvalidOptionsError(
-      "photodnaGuard: option 'apiKey': required unless a custom 'matcher' is given (or set PHOTODNA_API_KEY)",
-      ['apiKey'],
-    );
-  }
-  const client = config.matcher ? undefined : createClient(config);
+  // A custom matcher, PhotoDNA (Match, or MatchHash with a hasher), PDQ, or PDQ with either.
+  const { matcher, client } = buildMatcher(config, apiKey, () => createClient(config));
   let reportClient: PhotoDnaClient | undefined;
-  return new GuardCore({
+  const queue = createQueue(config.queue);
+  let worker: Promise<ScanWorker | undefined> | undefined;
+  const store = createStore(config.quarantine);
+  // A custom matcher still reports through PhotoDNA when a key is configured: made on first use.
+  const sender = apiKey
+    ? () => {
+        reportClient ??= client ?? createClient(config);
+        return reportClient;
+      }
+    : undefined;
+  const core = new GuardCore({
     config,
-    matcher: config.matcher ?? (client as PhotoDnaClient).asMatcher(),
-    trustedMatcher: client !== undefined,
-    store: createStore(config.quarantine),
-    // A custom matcher still reports through PhotoDNA when a key is configured: made on first use.
-    sender: apiKey
-      ? () => {
-          reportClient ??= client ?? createClient(config);
-          return reportClient;
-        }
-      : undefined,
+    matcher,
+    // Only the plain PhotoDNA client's answers skip re-validation (parsed with zod already);
+    // a custom matcher, a hasher or a composition with PDQ is always checked.
+    trustedMatcher: client !== undefined && !config.pdq && !config.hasher,
+    store,
+    sender,
+    queue,
+    limiter: client,
     close: async () => {
+      await (await worker)?.close();
+      if (queue instanceof LazyQueue) await queue.close();
       if (reportClient !== client) await reportClient?.close();
     },
   });
+  if (queue && runsWorker(config)) {
+    worker = startWorker(core, config, queue, { store, sender });
+  }
+  return core;
+}
+
+function createQueue(option: GuardConfig['queue']): ScanQueue | undefined {
+  if (!option) return undefined;
+  if ('enqueue' in option) return option;
+  return new LazyQueue(option);
+}
+
+/** The embedded queue serves one process, so its worker runs here unless told otherwise. */
+function runsWorker(config: GuardConfig): boolean {
+  const option = config.queueWorker;
+  if (option !== undefined) return option !== false;
+  return config.queue !== undefined && 'dir' in config.queue;
+}
+
+/** The guard's own worker: its matcher (and rate limit), store, events, reporter and `onMatch`. */
+async function startWorker(
+  core: GuardCore,
+  config: GuardConfig,
+  queue: ScanQueue,
+  parts: Pick<CoreParts, 'store' | 'sender'>,
+): Promise<ScanWorker | undefined> {
+  try {
+    const engine = queue instanceof LazyQueue ? await queue.opened : (queue as QueueEngine);
+    if (typeof engine.consume !== 'function') {
+      throw new TypeError('queueWorker: the given queue cannot be consumed (no consume method)');
+    }
+    const { createScanWorker } = await import('./queue/worker.js');
+    return await createScanWorker({
+      queue: engine,
+      matcher: core.deferredMatcher(),
+      events: core.events,
+      ...(parts.store ? { quarantine: parts.store } : {}),
+      ...(parts.sender ? { sender: parts.sender } : {}),
+      ...(config.reporter ? { reporter: config.reporter } : {}),
+      ...(config.onMatch ? { onMatch: config.onMatch } : {}),
+      limits: config.limits,
+      scanTimeoutMs: Math.max(config.scanTimeoutMs, 60_000),
+      hookTimeoutMs: config.hookTimeoutMs,
+      ...(typeof config.queueWorker === 'object'
+        ? { concurrency: config.queueWorker.concurrency }
+        : {}),
+    });
+  } catch (error) {
+    core.events.emit('error', {
+      error: new Error(`the deferred scan worker could not start: ${(error as Error).message}`, {
+        cause: error,
+      }),
+      stage: 'scan',
+      reason: 'not-configured',
+    });
+    return undefined;
+  }
 }
 
 function createClient(config: GuardConfig): PhotoDnaClient {

@@ -12,6 +12,7 @@ import { imageSize } from 'image-size';
 import multer from 'multer';
 import { type GuardOptions, photodnaGuard } from '../../src/index.js';
 import type { Matcher } from '../../src/types.js';
+import { testHasher } from '../../test/helpers/test-hasher.js';
 import { RssSampler } from './rss-sampler.js';
 import type { FromChild, GuardSpec, ToChild } from './server-process.js';
 
@@ -33,6 +34,9 @@ function guardOptions(guard: GuardSpec): GuardOptions {
       ...(guard.redis === undefined ? {} : { redis: guard.redis }),
     },
     scanTimeoutMs: guard.scanTimeoutMs,
+    ...(guard.hasher === undefined
+      ? {}
+      : { hasher: testHasher, batchWindowMs: guard.hasher.windowMs }),
   };
 }
 

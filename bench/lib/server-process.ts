@@ -23,6 +23,11 @@ export type GuardSpec =
       scanTimeoutMs: number;
       /** A `redis://` URL for a rate limit shared with other processes (`rateLimit.redis`). */
       redis?: string;
+      /**
+       * MatchHash batches with the test stand-in hasher (`test/helpers/test-hasher.ts`, not
+       * PhotoDNA) and this `batchWindowMs`, instead of one Match per file.
+       */
+      hasher?: { windowMs: number };
     };
 
 export type ToChild =

@@ -1,23 +1,39 @@
-// The demo: a local PhotoDNA emulator plus an Express app with an upload page.
-// Run with `npm start` from the repository root (no PhotoDNA key needed).
+// The demo: an Express app with an upload page, checked by a local PhotoDNA emulator, or, with
+// PDQ_LIST=<file>, by a local PDQ hash list alone (no PhotoDNA at all).
+// Run with `npm start` from the repository root (no PhotoDNA key needed), or:
+//   npx photodna-guard pdq hash known.jpg > list.txt
+//   PDQ_LIST=list.txt npm start
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 import { photodnaGuard } from 'photodna-guard';
 import { startEmulator, testImages } from 'photodna-guard/emulator';
+import { mountConsole } from './console.mjs';
 import { page } from './page.mjs';
 
 const port = Number(process.env.PORT ?? 3000);
-const emulator = await startEmulator({ port: 0 });
+const pdqList = process.env.PDQ_LIST;
+const emulator = pdqList ? undefined : await startEmulator({ port: 0 });
+// Matches are kept as evidence in a private temp directory, for the console at /console.
+const quarantineDir = mkdtempSync(join(tmpdir(), 'photodna-guard-demo-'));
+const queueDir = mkdtempSync(join(tmpdir(), 'photodna-guard-demo-queue-'));
 
 const guard = photodnaGuard({
-  apiKey: 'demo-key', // the emulator accepts any non-empty key
-  baseUrl: emulator.url,
-  policy: 'block',
+  ...(pdqList
+    ? // PDQ alone: every upload is hashed here and compared with the list (Hamming distance <= 31).
+      { pdq: { lists: { mine: pdqList } } }
+    : { apiKey: 'demo-key', baseUrl: emulator.url }), // the emulator accepts any non-empty key
+  policy: 'quarantine',
+  quarantine: { dir: quarantineDir },
+  // Deferred scans (POST /upload-deferred) wait here; the guard's own worker scans them.
+  queue: { dir: queueDir },
 });
 
 guard.on('match', (event) => {
   // Never log event.buffer: it holds the matched image.
   console.log(
-    `[match] ${event.method} ${event.route} from ${event.ip}: ${event.file.originalname} ` +
+    `[match]${event.deferred ? ` (deferred scan ${event.scanId})` : ''} ${event.method} ${event.route} from ${event.ip}: ${event.file.originalname} ` +
       `(${event.file.mimetype}, ${event.file.width}x${event.file.height}, sha256 ${event.file.sha256.slice(0, 16)}…) ` +
       `tracking ${event.trackingId}, flags ${JSON.stringify(event.matchFlags)}`,
   );
@@ -27,13 +43,15 @@ guard.on('reject', (event) =>
 );
 guard.on('scan', (event) =>
   console.log(
-    `[scan] ${event.file.originalname}: ${event.outcome} in ${event.durationMs.toFixed(1)} ms${event.cached ? ' (cached)' : ''}`,
+    `[scan]${event.deferred ? ` (deferred scan ${event.scanId})` : ''} ${event.file.originalname}: ${event.outcome} in ${event.durationMs.toFixed(1)} ms${event.cached ? ' (cached)' : ''}` +
+      (event.file.pdq ? ` pdq ${event.file.pdq.hash} quality ${event.file.pdq.quality}` : ''),
   ),
 );
 guard.on('error', (event) => console.error(`[error] ${event.stage}: ${event.error.message}`));
 
 const app = express();
 const images = testImages();
+const console_ = mountConsole(app, guard, { dir: quarantineDir, emulatorUrl: emulator?.url });
 
 app.get('/', (_req, res) => res.type('html').send(page(images.map((image) => image.name))));
 app.get('/test-images/:name', (req, res) => {
@@ -44,21 +62,34 @@ app.get('/test-images/:name', (req, res) => {
 app.post('/upload', guard.single('image'), (req, res) => {
   res.json({ accepted: true, photodna: req.photodna });
 });
+// Deferred: accepted at once as 'pending' with a scanId; the scan (and any match) follows.
+app.post('/upload-deferred', guard.route({ defer: true }).single('image'), (req, res) => {
+  res.json({ accepted: true, photodna: req.photodna });
+});
 
 const server = app.listen(port, () => {
   const actual = server.address().port;
-  console.log(`PhotoDNA emulator: ${emulator.url}`);
+  if (emulator) console.log(`PhotoDNA emulator: ${emulator.url}`);
+  else console.log(`PDQ list:          ${pdqList} (no PhotoDNA)`);
   console.log(`Demo app:          http://localhost:${actual}`);
+  console.log(`Console:           http://localhost:${actual}/console/`);
+  console.log(`Console token (shown once): ${console_.token}`);
   console.log(`listening on http://127.0.0.1:${actual}`);
   console.log(
-    'Upload any photo to see it accepted, or a test image from the page to see it rejected.',
+    emulator
+      ? 'Upload any photo to see it accepted, or a test image from the page to see it rejected.'
+      : 'Upload a listed image (or an edited copy of it) to see it rejected, any other to see it accepted.',
   );
 });
 
 async function shutdown() {
   server.close();
+  await console_.close();
   await guard.close();
-  await emulator.close();
+  await emulator?.close();
+  rmSync(quarantineDir, { recursive: true, force: true }); // demo evidence only
+  rmSync(queueDir, { recursive: true, force: true });
+
   process.exit(0);
 }
 process.on('SIGINT', shutdown);

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ExpressConsoleMiddleware } from '../console/express.js';
+import { consoleForGuard, type GuardConsoleOptions } from '../console/for-guard.js';
 import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
 import type { GuardOptions } from '../options.js';
@@ -20,7 +22,15 @@ type Next = (error?: unknown) => void;
 /** Express middleware (4.x and 5.x). */
 export type GuardMiddleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
 export type RouteGuard = RouteGuardOf<GuardMiddleware>;
-export type Guard = GuardMiddleware & GuardOf<GuardMiddleware>;
+export type Guard = GuardMiddleware &
+  GuardOf<GuardMiddleware> & {
+    /**
+     * The moderators' console for this guard's quarantine store, as Express middleware:
+     * `app.use('/console', guard.console({ authorize }))`. Refuses to start without `authorize`
+     * or `token`; closes with the guard.
+     */
+    console(options: GuardConsoleOptions): ExpressConsoleMiddleware;
+  };
 
 type ExpressRequest = NodeRequest & {
   ip?: string;
@@ -51,7 +61,9 @@ class ExpressView extends NodeRequestView {
  * `guard.single/array/fields/any/none` are drop-in replacements for a multer instance.
  */
 export function photodnaGuard(options?: GuardOptions): Guard {
-  return createGuard<GuardMiddleware>(middleware, options);
+  return createGuard(middleware, options, (core) => ({
+    console: (opts: GuardConsoleOptions) => consoleForGuard(core, opts).express(),
+  }));
 }
 
 function middleware(core: GuardCore, entry: Entry): GuardMiddleware {

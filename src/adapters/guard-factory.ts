@@ -9,6 +9,7 @@ import {
   type RouteConfig,
   type RouteOverrides,
 } from '../options.js';
+import type { ScanQueue } from '../queue/types.js';
 import { wireGuard } from '../wiring.js';
 
 /** multer's selectors plus `scan()`, each returning the framework's middleware `M`. */
@@ -24,14 +25,25 @@ export interface GuardMethods<M> {
 
 export type RouteGuardOf<M> = M & GuardMethods<M>;
 
-export interface GuardOf<M> extends GuardMethods<M> {
-  /** Route-scoped middleware with some options overridden; shares the client, limiter, cache and events. */
-  route(overrides: RouteOverrides): RouteGuardOf<M>;
+/** The guard's typed events and its lifetime, whatever the framework. */
+export interface GuardHandle {
   on<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   off<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   once<E extends GuardEventName>(name: E, listener: Listener<E>): this;
+  /**
+   * This guard's metrics in Prometheus text format (scans, matches, calls, 429s, retries,
+   * latency, cache hit ratio, queue depths; see `photodna-guard/metrics`). Created on first call.
+   */
+  metrics(): Promise<string>;
+  /** The durable queue of deferred scans (`queue` option), e.g. to enqueue host references. */
+  readonly queue: ScanQueue | undefined;
   /** Stops timers and connections; resolves when idle. */
   close(): Promise<void>;
+}
+
+export interface GuardOf<M> extends GuardMethods<M>, GuardHandle {
+  /** Route-scoped middleware with some options overridden; shares the client, limiter, cache and events. */
+  route(overrides: RouteOverrides): RouteGuardOf<M>;
 }
 
 /** How an adapter makes its middleware: one per entry, applying what `core.decide` answers. */
@@ -41,25 +53,48 @@ export type AdapterKit<M> = (core: GuardCore, entry: Entry) => M;
 export function createGuard<M extends object>(
   kit: AdapterKit<M>,
   options: GuardOptions | undefined,
+): M & GuardOf<M>;
+/** The same, with framework-specific members added from the guard's core (e.g. `console`). */
+export function createGuard<M extends object, X extends object>(
+  kit: AdapterKit<M>,
+  options: GuardOptions | undefined,
+  extend: (core: GuardCore) => X,
+): M & GuardOf<M> & X;
+export function createGuard<M extends object>(
+  kit: AdapterKit<M>,
+  options: GuardOptions | undefined,
+  extend?: (core: GuardCore) => object,
 ): M & GuardOf<M> {
   const core = wireGuard(options);
-  const guard = routeGuard(kit, core, core.routeConfig) as M & GuardOf<M>;
+  const guard = withHandle(core, routeGuard(kit, core, core.routeConfig)) as M & GuardOf<M>;
   guard.route = (overrides) =>
-    routeGuard(kit, core, applyRouteOverrides(core.routeConfig, overrides, core.hasStore));
-  guard.on = (name, listener) => {
+    routeGuard(
+      kit,
+      core,
+      applyRouteOverrides(core.routeConfig, overrides, core.hasStore, core.hasQueue),
+    );
+  return extend ? Object.assign(guard, extend(core)) : guard;
+}
+
+/** Gives `target` the guard's `on` / `off` / `once` (chainable) and `close`. */
+export function withHandle<T extends object>(core: GuardCore, target: T): T & GuardHandle {
+  const handle = target as T & GuardHandle;
+  handle.on = (name, listener) => {
     core.events.on(name, listener);
-    return guard;
+    return handle;
   };
-  guard.off = (name, listener) => {
+  handle.off = (name, listener) => {
     core.events.off(name, listener);
-    return guard;
+    return handle;
   };
-  guard.once = (name, listener) => {
+  handle.once = (name, listener) => {
     core.events.once(name, listener);
-    return guard;
+    return handle;
   };
-  guard.close = () => core.close();
-  return guard;
+  handle.metrics = () => core.metrics();
+  Object.defineProperty(handle, 'queue', { value: core.queue, enumerable: true });
+  handle.close = () => core.close();
+  return handle;
 }
 
 function routeGuard<M extends object>(

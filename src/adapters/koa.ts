@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { consoleForGuard, type GuardConsoleOptions } from '../console/for-guard.js';
+import type { KoaConsoleMiddleware } from '../console/koa.js';
 import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
 import type { MulterTarget } from '../multipart/selection.js';
@@ -23,7 +25,14 @@ export interface KoaContext extends MulterTarget {
 
 export type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => Promise<void>;
 export type KoaRouteGuard = RouteGuardOf<KoaMiddleware>;
-export type KoaGuard = KoaMiddleware & GuardOf<KoaMiddleware>;
+export type KoaGuard = KoaMiddleware &
+  GuardOf<KoaMiddleware> & {
+    /**
+     * The moderators' console for this guard's quarantine store, as Koa middleware served at
+     * `options.path` (defaults to `'/console'`): `app.use(guard.console({ authorize }))`.
+     */
+    console(options: GuardConsoleOptions): KoaConsoleMiddleware;
+  };
 
 /** A Koa context as the core sees it. */
 class KoaView extends NodeRequestView {
@@ -49,7 +58,10 @@ class KoaView extends NodeRequestView {
  * `ctx.request.body`, `ctx.file(s)` (like @koa/multer) and `ctx.state.photodna`.
  */
 export function photodnaGuard(options?: GuardOptions): KoaGuard {
-  return createGuard<KoaMiddleware>(middleware, options);
+  return createGuard(middleware, options, (core) => ({
+    console: (opts: GuardConsoleOptions) =>
+      consoleForGuard(core, opts).koa(opts.path ?? '/console'),
+  }));
 }
 
 function middleware(core: GuardCore, entry: Entry): KoaMiddleware {

@@ -17,6 +17,7 @@ Options:
   --known FILE_OR_DIR        add an image, or every file of a directory, to the known list
                              (repeatable)
   --no-rate-limit            do not enforce the 5/s (v2) and 10/s (v1) rate limits
+  --pdq                      also match edited copies of known images by PDQ distance (needs sharp)
   --write-test-images DIR    write the synthetic test images (on the known list) to DIR, then start
   -h, --help                 show this help`;
 
@@ -65,6 +66,7 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
       ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
       ...(values.known === undefined ? {} : { known: { images: values.known } }),
       ...(values['no-rate-limit'] ? { rateLimit: false as const } : {}),
+      ...(values.pdq ? { pdq: true } : {}),
     };
     const emulator = await startEmulator(options);
     out(`PhotoDNA emulator listening on ${emulator.url}`);
@@ -88,6 +90,7 @@ function parse(argv: string[]) {
       'api-key': { type: 'string' },
       known: { type: 'string', multiple: true },
       'no-rate-limit': { type: 'boolean' },
+      pdq: { type: 'boolean' },
       'write-test-images': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

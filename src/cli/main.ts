@@ -4,15 +4,23 @@
  * `run(argv): Promise<number>` (the exit code).
  */
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+  console: () => import('./console.js'),
   emulator: () => import('./emulator.js'),
   quarantine: () => import('./quarantine.js'),
+  scan: () => import('./scan.js'),
+  worker: () => import('./worker.js'),
+  pdq: () => import('./pdq.js'),
 };
 
 const USAGE = `Usage: photodna-guard <command> [options]
 
 Commands:
+  console       serve the moderators' console for a quarantine directory on 127.0.0.1
   emulator      start the local PhotoDNA-compatible emulator
-  quarantine    list, show, report, release or purge quarantined incidents
+  quarantine    list, show, report, release, purge or audit quarantined incidents
+  scan          backfill: scan existing files at the configured rate (results as JSON lines)
+  worker        run deferred scan jobs from a BullMQ queue on Redis
+  pdq           PDQ hashes of image files (hash) and matches against local lists (match)
 
 Run "photodna-guard <command> --help" for a command's options.`;
 

@@ -4,6 +4,7 @@
  * only (flags would end up in shell history). Exit codes: 0 ok, 1 failure, 2 usage.
  */
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import { purgeDecision } from '../quarantine/purge-policy.js';
@@ -11,8 +12,10 @@ import { lastSuccessfulReport } from '../quarantine/record.js';
 import { formatTable, SUMMARY_HEADER, summarize } from '../quarantine/summary.js';
 import type { FileQuarantineStore } from '../quarantine/types.js';
 import { missingReporterFields } from '../report/body.js';
-import { reportQuarantined } from '../report/from-record.js';
+import { purgeIncident, releaseIncident, reportIncident } from '../review/actions.js';
+import { AUDIT_FILE } from '../review/audit-log.js';
 import type { ReporterInfo } from '../types.js';
+import { auditFile, reviewerOf } from './audit-trail.js';
 
 type Values = Record<string, string | boolean | undefined>;
 interface Context {
@@ -45,6 +48,9 @@ Commands:
   report ID       file the NCMEC report through PhotoDNA's Report endpoint
   release ID      mark the incident reviewed/released (evidence is kept until preserveUntil)
   purge           remove incidents past preserveUntil that were reported or released
+  audit           print the audit log of reviewers' actions (--verify checks its hash chain)
+
+report, release and purge append an entry to DIR/audit.log (who, when, what, before/after).
 
 Run "photodna-guard quarantine <command> --help" for a command's options.`;
 
@@ -92,12 +98,18 @@ ${REPORT_ENV}`,
     run: report,
   },
   release: {
-    usage: `Usage: photodna-guard quarantine release ID --dir DIR [--reason TEXT]\n\n${COMMON}\n  --reason TEXT        why it was released (kept in the record)`,
-    options: { reason: { type: 'string' } },
+    usage: `Usage: photodna-guard quarantine release ID --dir DIR [--reason TEXT] [--allow-list FILE]\n\n${COMMON}\n  --reason TEXT        why it was released (kept in the record)\n  --allow-list FILE    append the record's PDQ hash (if any) to FILE as "pdq <hex>"`,
+    options: { reason: { type: 'string' }, 'allow-list': { type: 'string' } },
     takesId: true,
     run: async ({ store, id, values }) => {
       const before = await store.getRecord(id);
-      const record = await store.release(id, str(values.reason));
+      const allowList = str(values['allow-list']);
+      const record = await releaseIncident(
+        reviewerOf(store),
+        id,
+        str(values.reason),
+        allowList ? { path: allowList } : undefined,
+      );
       const verb = before.released ? 'was already released' : 'released';
       process.stdout.write(
         `${id} ${verb} at ${record.released?.at}; kept until ${record.preserveUntil}\n`,
@@ -111,6 +123,20 @@ ${REPORT_ENV}`,
     takesId: false,
     run: purge,
   },
+  audit: {
+    usage: `Usage: photodna-guard quarantine audit --dir DIR | --file LOG [--verify] [--json]
+
+Prints DIR/audit.log (or LOG: a custom store's audit.path), one line per action. --verify checks the SHA-256 chain instead and exits
+1 naming the first bad line when an entry was edited, inserted, removed or reordered.
+
+${COMMON}
+  --file LOG           an audit log elsewhere than DIR/audit.log (no --dir needed)
+  --verify             check the hash chain
+  --json               print the entries as JSON lines`,
+    options: { verify: { type: 'boolean' }, json: { type: 'boolean' }, file: { type: 'string' } },
+    takesId: false,
+    run: audit,
+  },
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -122,9 +148,13 @@ export async function run(argv: string[]): Promise<number> {
     if (rest.some((arg) => /^--ncmec-(user|password)(=|$)/.test(arg))) {
       throw new UsageError('NCMEC credentials are read only from NCMEC_USER and NCMEC_PASSWORD');
     }
-    const { values, positionals } = parse(rest, command);
+    const parsed = parse(rest, command);
+    const values: Values = parsed.values;
+    const { positionals } = parsed;
     if (values.help) return out(command.usage, 0);
     const dir = str(values.dir);
+    const auditLog = name === 'audit' ? str(values.file) : undefined;
+    if (auditLog && !dir) return await auditFile(auditLog, values);
     if (!dir) throw new UsageError('--dir is required');
     if (positionals.length !== (command.takesId ? 1 : 0)) {
       throw new UsageError(
@@ -210,8 +240,8 @@ async function report({ store, id, values }: Context): Promise<number> {
   const { PhotoDnaClient } = await import('../client/index.js');
   const client = new PhotoDnaClient({ apiKey, ...(baseUrl ? { baseUrl } : {}) });
   try {
-    const args = { store, id, sender: client, info: info as ReporterInfo, force };
-    const result = await reportQuarantined(args);
+    const send = { sender: client, info: info as ReporterInfo, force };
+    const result = await reportIncident(reviewerOf(store), id, send);
     const what =
       filed && !force
         ? `was already reported at ${filed.at} (use --force to send again)`
@@ -238,11 +268,12 @@ async function purge({ store, values }: Context): Promise<number> {
   const now = new Date();
   const records = await store.list();
   const dryRun = values['dry-run'] === true;
-  const removed = new Set(dryRun ? [] : await store.purgeExpired(now));
+  const reviewer = reviewerOf(store);
   let count = 0;
   for (const record of records) {
-    const decision = purgeDecision(record, now);
-    const gone = dryRun ? decision.purge : removed.has(record.id);
+    let decision = purgeDecision(record, now);
+    if (decision.purge && !dryRun) decision = await purgeIncident(reviewer, record.id, now);
+    const gone = decision.purge;
     if (gone) count++;
     const verb = gone ? (dryRun ? 'would remove' : 'removed') : 'kept';
     process.stdout.write(`${verb} ${record.id} (${decision.reason})\n`);
@@ -250,6 +281,10 @@ async function purge({ store, values }: Context): Promise<number> {
   const summary = `${dryRun ? 'would remove' : 'removed'} ${count}, kept ${records.length - count}`;
   process.stdout.write(`${summary}\n`);
   return 0;
+}
+
+function audit({ store, values }: Context): Promise<number> {
+  return auditFile(join(store.dir, AUDIT_FILE), values);
 }
 
 function str(value: string | boolean | undefined): string | undefined {

@@ -1,4 +1,5 @@
 import type { Pool } from 'undici';
+import type { PhotoDnaServiceError } from '../errors.js';
 import type {
   ImageMimeType,
   Logger,
@@ -21,7 +22,7 @@ import { openRedis } from './redis-connection.js';
 import {
   type MatchResponse,
   parseMatchAnswer,
-  parseMatchHashAnswer,
+  parseMatchHashResults,
   parseReportAnswer,
 } from './responses.js';
 import { RedisWindow } from './shared-window.js';
@@ -40,7 +41,7 @@ export interface CallOptions {
 }
 
 /** Hashes per MatchHash request (SPEC section 2). */
-const HASHES_PER_BATCH = 5;
+export const HASHES_PER_BATCH = 5;
 /** Bytes above which no image can be accepted by the service (4 MiB): not worth a call. */
 const NEVER_ACCEPTED_BYTES = 4 * 1024 * 1024;
 const MIME_TYPES: ReadonlySet<string> = new Set([
@@ -172,23 +173,14 @@ export class PhotoDnaClient {
       batches.push(hashes.slice(i, i + HASHES_PER_BATCH));
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const path = `${this.#config.pathPrefix}/photodna/v1.0/MatchHash`;
     try {
       const results = await Promise.all(
-        batches.map((batch) => {
-          const body = JSON.stringify(
-            batch.map((Value) => ({ DataRepresentation: 'Hash', Value })),
-          );
-          return this.#run(
-            {
-              operation: 'match-hash',
-              request: this.#request(path, 'application/json', body),
-              idempotent: true,
-              parse: (response) =>
-                parseMatchHashAnswer(response, batch.length, { secrets: this.#secrets() }),
-            },
-            signal,
-          );
+        batches.map(async (batch) => {
+          const outcomes = await this.matchHashBatch(() => batch, { signal });
+          return outcomes.map((outcome) => {
+            if (outcome instanceof Error) throw outcome;
+            return outcome;
+          });
         }),
       );
       return results.flat();
@@ -196,6 +188,39 @@ export class PhotoDnaClient {
       stop.abort(error);
       throw error;
     }
+  }
+
+  /**
+   * Sends one MatchHash call of at most five hashes, taken by `take()` only once a rate-limiter
+   * slot is granted (so a batch can keep gathering hashes while it waits; retries resend the same
+   * hashes). Resolves to one outcome per hash taken, in order: its result, or its own error (a
+   * per-hash `Status.Code` such as 3002); rejects when the whole call fails.
+   */
+  matchHashBatch(
+    take: () => readonly string[],
+    options: CallOptions = {},
+  ): Promise<Array<MatchResponse | PhotoDnaServiceError>> {
+    let batch: readonly string[] | undefined;
+    const path = `${this.#config.pathPrefix}/photodna/v1.0/MatchHash`;
+    return this.#run(
+      {
+        operation: 'match-hash',
+        request: () => {
+          batch ??= take();
+          if (batch.length === 0 || batch.length > HASHES_PER_BATCH) {
+            throw new RangeError(`a MatchHash batch holds 1 to ${HASHES_PER_BATCH} hashes`);
+          }
+          const body = JSON.stringify(
+            batch.map((Value) => ({ DataRepresentation: 'Hash', Value })),
+          );
+          return this.#request(path, 'application/json', body);
+        },
+        idempotent: true,
+        parse: (response) =>
+          parseMatchHashResults(response, batch?.length ?? 0, { secrets: this.#secrets() }),
+      },
+      options.signal,
+    );
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Pool } from 'undici';
 import { PhotoDnaServiceError } from '../errors.js';
 import type { Logger } from '../types.js';
+import { type AttemptMessage, attemptChannel } from './diagnostics.js';
 import { afterAttempts, closedError, timeoutError } from './failures.js';
 import {
   type HttpRequest,
@@ -9,7 +10,7 @@ import {
   post,
   transportFailure,
 } from './http.js';
-import type { RateLimiter } from './limiter.js';
+import type { RateLimiter, Slot } from './limiter.js';
 import { nextRetryDelay, type RetrySettings } from './retry.js';
 
 /**
@@ -22,7 +23,11 @@ export type Operation = 'match' | 'match-url' | 'match-hash' | 'report';
 
 export interface Job<T> {
   operation: Operation;
-  request: HttpRequest;
+  /**
+   * The request, or a function that builds it once a rate-limiter slot is granted (a MatchHash
+   * batch keeps gathering hashes until then); it is called again for each retry.
+   */
+  request: HttpRequest | (() => HttpRequest);
   /**
    * `false` for Report: it is resent only when the request provably never reached the service
    * (connection refused, connect timeout, 429).
@@ -91,9 +96,38 @@ async function attemptOnce<T>(
   signal: AbortSignal | undefined,
 ): Promise<Outcome<T>> {
   const slot = await context.limiter.acquire({ signal, retry: attempt > 1 });
+  const started = performance.now();
+  const outcome = await sendOnce(context, job, slot, signal);
+  if (attemptChannel.hasSubscribers) {
+    const message: AttemptMessage = {
+      operation: job.operation,
+      attempt,
+      httpStatus: outcome.ok ? 200 : outcome.error.httpStatus,
+      ok: outcome.ok,
+      reason: outcome.ok ? undefined : outcome.error.reason,
+      durationMs: performance.now() - started,
+    };
+    attemptChannel.publish(message);
+  }
+  return outcome;
+}
+
+async function sendOnce<T>(
+  context: ExecuteContext,
+  job: Job<T>,
+  slot: Slot,
+  signal: AbortSignal | undefined,
+): Promise<Outcome<T>> {
+  let request: HttpRequest;
+  try {
+    request = typeof job.request === 'function' ? job.request() : job.request;
+  } catch (error) {
+    slot.release();
+    throw error;
+  }
   let response: HttpResponse;
   try {
-    response = await post(context.pool, job.request, context.http, signal, slot.sent);
+    response = await post(context.pool, request, context.http, signal, slot.sent);
   } catch (error) {
     if (signal?.aborted) throw error;
     const failure = transportFailure(error, context.http);

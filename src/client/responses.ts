@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PhotoDnaServiceError } from '../errors.js';
+import { PhotoDnaServiceError } from '../errors.js';
 import type { MatchFlag, MatchResult, ReportResult } from '../types.js';
 import { httpStatusError, malformedError, redact, STATUS, statusCodeError } from './failures.js';
 import type { HttpResponse } from './http.js';
@@ -85,12 +85,31 @@ export function parseMatchAnswer(response: HttpResponse, context: ParseContext):
   return toMatchResponse(json, context);
 }
 
-/** Parses a MatchHash answer for a batch of `count` hashes, keeping the input order. */
+/**
+ * Parses a MatchHash answer for a batch of `count` hashes, keeping the input order; the first
+ * refused hash throws (see `parseMatchHashResults` to keep each hash's own outcome).
+ */
 export function parseMatchHashAnswer(
   response: HttpResponse,
   count: number,
   context: ParseContext,
 ): MatchResponse[] {
+  return parseMatchHashResults(response, count, context).map((result) => {
+    if (result instanceof Error) throw result;
+    return result;
+  });
+}
+
+/**
+ * Parses a MatchHash answer into one outcome per hash, in input order: a result, or the error of
+ * that hash alone (its own `Status.Code` such as 3002, or a malformed entry). A failure of the
+ * whole call (HTTP status, top-level `Status`, unreadable body, wrong count) is thrown.
+ */
+export function parseMatchHashResults(
+  response: HttpResponse,
+  count: number,
+  context: ParseContext,
+): Array<MatchResponse | PhotoDnaServiceError> {
   const json = checkedJson(response, context);
   const parsed = matchHashSchema.safeParse(json);
   if (!parsed.success) throw shapeError(parsed.error, context);
@@ -101,14 +120,19 @@ export function parseMatchHashAnswer(
       trackingId: TrackingId,
     });
   }
-  return MatchResults.map((item) =>
-    toMatchResponse(
-      typeof item === 'object' && item !== null && !('TrackingId' in item)
-        ? { ...item, TrackingId }
-        : item,
-      context,
-    ),
-  );
+  return MatchResults.map((item) => {
+    try {
+      return toMatchResponse(
+        typeof item === 'object' && item !== null && !('TrackingId' in item)
+          ? { ...item, TrackingId }
+          : item,
+        context,
+      );
+    } catch (error) {
+      if (error instanceof PhotoDnaServiceError) return error;
+      throw error;
+    }
+  });
 }
 
 /** Parses a Report answer. */

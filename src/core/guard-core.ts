@@ -1,14 +1,18 @@
 import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
+import type { GuardMetrics } from '../metrics/guard-metrics.js';
 import type { GuardConfig, RouteConfig } from '../options.js';
 import type { QuarantineStore } from '../quarantine/types.js';
+import type { ScanQueue } from '../queue/types.js';
 import type { ReportSender } from '../report/from-record.js';
 import type { Matcher } from '../types.js';
+import { signalWaiter } from './abortable.js';
 import { decide } from './decide.js';
 import type { Entry } from './entry.js';
 import { logEvents } from './log-events.js';
 import type { Outcome } from './outcome.js';
 import type { RequestView } from './request-view.js';
 import { ResultCache } from './result-cache.js';
+import { checkedResult } from './scan-file.js';
 import type { ScanDeps } from './scan-request.js';
 
 /** What the wiring (src/wiring.ts) hands the core: back ends built, nothing read from the environment. */
@@ -20,6 +24,10 @@ export interface CoreParts {
   store: QuarantineStore | undefined;
   /** Sends NCMEC reports; absent when no API key is configured. */
   sender: (() => ReportSender) | undefined;
+  /** The durable queue of deferred scans (`queue` option). */
+  queue?: ScanQueue | undefined;
+  /** What holds the synchronous rate-limiter queue (the PhotoDNA client), for metrics. */
+  limiter?: { readonly queued: number } | undefined;
   /** Releases what the wiring built besides the matcher (a lazily made report client). */
   close?: () => Promise<void>;
 }
@@ -34,8 +42,16 @@ export class GuardCore {
   readonly events: GuardEvents;
   readonly routeConfig: RouteConfig;
   readonly hasStore: boolean;
+  /** The quarantine store and the report sender, for tools that share them (the console). */
+  readonly store: QuarantineStore | undefined;
+  readonly sender: (() => ReportSender) | undefined;
+  readonly hasQueue: boolean;
+  readonly queue: ScanQueue | undefined;
+  readonly #limiter: { readonly queued: number } | undefined;
+  #metrics: Promise<GuardMetrics> | undefined;
   readonly #deps: ScanDeps;
   readonly #close: (() => Promise<void>) | undefined;
+  readonly #closers: Array<() => Promise<void>> = [];
 
   constructor(parts: CoreParts) {
     const { config } = parts;
@@ -53,8 +69,15 @@ export class GuardCore {
       onMatch: config.onMatch,
       rejectionBody: config.rejectionBody,
       limits: config.limits,
+      defer: config.defer,
     };
     this.hasStore = parts.store !== undefined;
+    this.store = parts.store;
+    this.sender = parts.sender;
+    this.hasQueue = parts.queue !== undefined;
+    this.queue = parts.queue;
+    this.#limiter = parts.limiter;
+    this.#metrics = undefined;
     this.#close = parts.close;
     this.#deps = {
       matcher: parts.matcher,
@@ -64,6 +87,7 @@ export class GuardCore {
       store: parts.store,
       reporter: config.reporter,
       sender: parts.sender,
+      queue: parts.queue,
     };
   }
 
@@ -72,7 +96,46 @@ export class GuardCore {
     return decide(this.#deps, entry, view);
   }
 
+  /** Runs `closer` when the guard closes (tools mounted on the guard, such as its console). */
+  onClose(closer: () => Promise<void>): void {
+    this.#closers.push(closer);
+  }
+
+  /**
+   * The matcher for this guard's deferred-scan worker: the guard's own (same rate limiter)
+   * through the guard's dedup cache, so a re-uploaded image queued twice costs one call.
+   */
+  deferredMatcher(): Matcher {
+    const { cache, matcher } = this.#deps;
+    if (!cache) return matcher;
+    return {
+      match: async (request) =>
+        (
+          await cache.lookup(
+            request.file.sha256,
+            // Checked before it is cached: synchronous scans read the cache too.
+            () => matcher.match(request).then(checkedResult),
+            signalWaiter(request.signal),
+          )
+        ).result,
+    };
+  }
+
+  /** The Prometheus text exposition of this guard's metrics (collected from the first call on). */
+  async metrics(): Promise<string> {
+    this.#metrics ??= import('../metrics/guard-metrics.js').then(({ createGuardMetrics }) =>
+      createGuardMetrics(this.events, {
+        ...(this.queue ? { queue: this.queue } : {}),
+        ...(this.#limiter ? { limiter: this.#limiter } : {}),
+      }),
+    );
+    return (await this.#metrics).metrics();
+  }
+
   async close(): Promise<void> {
-    await Promise.all([this.#deps.matcher.close?.(), this.#close?.()]);
+    (await this.#metrics?.catch(() => undefined))?.close();
+    // The wiring's part first: a deferred-scan worker stops before the matcher it uses closes.
+    await Promise.all([this.#close?.(), ...this.#closers.map((closer) => closer())]);
+    await this.#deps.matcher.close?.();
   }
 }

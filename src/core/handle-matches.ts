@@ -6,10 +6,28 @@ import { rejectAfter, withTimeout } from './abortable.js';
 import { createMatchEvent, type ReportingDeps } from './match-event.js';
 import type { RequestContext } from './request-context.js';
 
+/** What a match needs to know of its request (a deferred scan has no live request). */
+export type IncidentContext = Pick<
+  RequestContext,
+  'route' | 'method' | 'ip' | 'userAgent' | 'receivedAt'
+>;
+
 export interface MatchedFile {
   file: FileFacts;
   bytes: Buffer;
   result: MatchResult;
+  /**
+   * A match found by a deferred scan: its incident id is derived from the job (so a job run
+   * again after a crash finds its incident already stored instead of storing it twice).
+   */
+  deferred?: DeferredMatch;
+}
+
+/** What a deferred scan adds to its match. */
+export interface DeferredMatch {
+  incidentId: string;
+  scanId: string;
+  metadata?: Record<string, unknown>;
 }
 
 /**
@@ -19,7 +37,7 @@ export interface MatchedFile {
  */
 export async function handleMatches(
   deps: ReportingDeps,
-  ctx: RequestContext,
+  ctx: IncidentContext,
   route: RouteConfig,
   policy: Policy,
   matches: MatchedFile[],
@@ -27,7 +45,7 @@ export async function handleMatches(
   let failure: GuardError | undefined;
   await Promise.all(
     matches.map(async (match) => {
-      const id = randomUUID();
+      const id = match.deferred?.incidentId ?? randomUUID();
       let quarantineId: string | undefined;
       if (policy === 'quarantine') {
         try {
@@ -43,6 +61,7 @@ export async function handleMatches(
       const event = createMatchEvent(deps, ctx, match, policy, {
         id,
         ...(quarantineId === undefined ? {} : { quarantineId }),
+        ...(match.deferred ? { deferred: match.deferred } : {}),
       });
       await runHooks(deps, route, event);
     }),
@@ -52,12 +71,17 @@ export async function handleMatches(
 
 async function quarantine(
   deps: ReportingDeps,
-  ctx: RequestContext,
+  ctx: IncidentContext,
   match: MatchedFile,
   id: string,
 ): Promise<string> {
   if (!deps.store)
     throw new Error("policy 'quarantine' was chosen but no quarantine store is configured");
+  if (match.deferred) {
+    // A deferred job run again after a crash: its incident is already stored.
+    const stored = await deps.store.getRecord(id).catch(() => undefined);
+    if (stored) return stored.id;
+  }
   const record = await deps.store.put(
     {
       id,
@@ -79,7 +103,7 @@ async function quarantine(
 
 function storeFailure(
   deps: ReportingDeps,
-  ctx: RequestContext,
+  ctx: IncidentContext,
   file: FileFacts,
   error: unknown,
 ): GuardError {

@@ -5,7 +5,7 @@ import type { QuarantineStore } from '../quarantine/types.js';
 import { buildReportBody, credentialsOf } from '../report/body.js';
 import { type ReportSender, reportQuarantined } from '../report/from-record.js';
 import type { FileFacts, MatchResult, Policy, ReporterInfo, ReportResult } from '../types.js';
-import type { RequestContext } from './request-context.js';
+import type { DeferredMatch, IncidentContext } from './handle-matches.js';
 
 export interface ReportingDeps {
   events: GuardEvents;
@@ -18,10 +18,10 @@ export interface ReportingDeps {
 /** Builds the `match` event for one matched file, with its memoized `report()`. */
 export function createMatchEvent(
   deps: ReportingDeps,
-  ctx: RequestContext,
+  ctx: IncidentContext,
   match: { file: FileFacts; bytes: Buffer; result: MatchResult },
   policy: Policy,
-  incident: { id: string; quarantineId?: string } = { id: randomUUID() },
+  incident: { id: string; quarantineId?: string; deferred?: DeferredMatch } = { id: randomUUID() },
 ): MatchEvent {
   let first: Promise<ReportResult> | undefined;
   const event: MatchEvent = {
@@ -36,6 +36,15 @@ export function createMatchEvent(
     matchFlags: match.result.matchFlags,
     policy,
     ...(incident.quarantineId === undefined ? {} : { quarantineId: incident.quarantineId }),
+    ...(incident.deferred === undefined
+      ? {}
+      : {
+          deferred: true as const,
+          scanId: incident.deferred.scanId,
+          ...(incident.deferred.metadata === undefined
+            ? {}
+            : { metadata: incident.deferred.metadata }),
+        }),
     buffer: match.bytes,
     report(info = {}, options = {}) {
       if (first && !options.force) return first;
@@ -70,24 +79,34 @@ async function sendReport(
     }
     const sender = deps.sender();
     const complete = info as ReporterInfo;
+    let result: ReportResult;
     if (event.quarantineId && deps.store) {
-      return await reportQuarantined({
+      result = await reportQuarantined({
         store: deps.store,
         id: event.quarantineId,
         sender,
         info: complete,
         force,
       });
+    } else {
+      const subject = {
+        bytes: event.buffer,
+        file: event.file,
+        ip: event.ip,
+        receivedAt: event.receivedAt,
+      };
+      result = await sender.report(buildReportBody(subject, complete), credentialsOf(complete));
     }
-    const subject = {
-      bytes: event.buffer,
-      file: event.file,
-      ip: event.ip,
-      receivedAt: event.receivedAt,
-    };
-    return await sender.report(buildReportBody(subject, complete), credentialsOf(complete));
+    deps.events.emit('report', {
+      incident: event.id,
+      route: event.route,
+      ok: result.statusCode === 3000,
+      statusCode: result.statusCode,
+    });
+    return result;
   } catch (error) {
     const err = toError(error);
+    deps.events.emit('report', { incident: event.id, route: event.route, ok: false });
     deps.events.emit('error', {
       error: err,
       stage: 'report',

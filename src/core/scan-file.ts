@@ -76,10 +76,14 @@ export async function scanFile(
       result = found.result;
       cached = found.cached;
     }
+    if (result.pdq) file.pdq = result.pdq;
     scan = new FileScan(result.isMatch ? 'match' : 'clean', file, bytes, result, undefined);
   } catch (error) {
     if (ctx.clientLeft) return new FileScan('aborted', file, bytes, undefined, undefined);
-    scan = new FileScan('unchecked', file, bytes, undefined, asScanError(error, ctx));
+    const scanError = asScanError(error, ctx);
+    // A composed matcher may have hashed the file with PDQ before another back end failed.
+    if (scanError.pdq) file.pdq = scanError.pdq;
+    scan = new FileScan('unchecked', file, bytes, undefined, scanError);
   }
   if (timed) {
     deps.events.emit('scan', {
@@ -134,11 +138,21 @@ const matchResultSchema = z.object({
       violations: z.array(z.string()),
       matchDistance: z.number().optional(),
       matchId: z.string().optional(),
+      algorithm: z.enum(['photodna', 'pdq']).optional(),
+      metadata: z.record(z.string(), z.string()).optional(),
     }),
   ),
+  pdq: z
+    .object({
+      hash: z.string().regex(/^[0-9a-f]{64}$/),
+      quality: z.number(),
+      allowedBy: z.string().optional(),
+    })
+    .optional(),
 });
 
-function checkedResult(result: unknown): MatchResult {
+/** A matcher's answer, checked: an odd answer is never read as "clean" (a `SCAN_UNAVAILABLE`). */
+export function checkedResult(result: unknown): MatchResult {
   const parsed = matchResultSchema.safeParse(result);
   if (parsed.success) return parsed.data;
   throw new GuardError('SCAN_UNAVAILABLE', {

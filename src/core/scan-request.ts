@@ -1,8 +1,10 @@
 import { GuardError, toError, underlyingError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { RouteConfig } from '../options.js';
-import type { FileFacts, ScannedFile, ScanOutcome } from '../types.js';
+import type { ScanQueue } from '../queue/types.js';
+import type { FileFacts, RequestStatus, ScannedFile } from '../types.js';
 import { withTimeout } from './abortable.js';
+import { deferModeOf, enqueueFile } from './defer.js';
 import { handleMatches, type MatchedFile } from './handle-matches.js';
 import type { ReportingDeps } from './match-event.js';
 import { resolvePolicy } from './policy.js';
@@ -11,7 +13,8 @@ import { type FileScan, type ScanFileDeps, scanFile } from './scan-file.js';
 import { type UploadedFile, validateFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
 
-export type ScanDeps = ScanFileDeps & ReportingDeps & { events: GuardEvents };
+export type ScanDeps = ScanFileDeps &
+  ReportingDeps & { events: GuardEvents; queue?: ScanQueue | undefined };
 
 /** Answers from the service that mean the file itself is bad, whatever the fail mode. */
 const FILE_FAULTS = new Set(['INVALID_IMAGE', 'IMAGE_TOO_SMALL', 'FILE_TOO_LARGE']);
@@ -43,6 +46,9 @@ export async function scanRequest(
     }
   }
 
+  const deferMode = deferModeOf(route, deps.queue);
+  if (deferMode === 'always') return deferAll(deps, ctx, route, uploads, facts);
+
   ctx.armDeadline(route.scanTimeoutMs);
   let scans: FileScan[];
   try {
@@ -55,13 +61,36 @@ export async function scanRequest(
   } finally {
     ctx.disarmDeadline();
   }
+  // Nothing unchecked is forgotten: with a queue, a file the service could not answer is queued
+  // (under failMode 'open', and for a full rate-limiter queue under defer 'overflow').
+  const scanIds = new Map<FileScan, string>();
+  const pending = new Set<FileScan>();
+  if (deps.queue && !ctx.clientLeft) {
+    for (const [i, scan] of scans.entries()) {
+      if (scan.outcome !== 'unchecked') continue;
+      const code = (scan.error as GuardError).code;
+      if (FILE_FAULTS.has(code)) continue;
+      const overflow = code === 'SCAN_BUSY' && deferMode === 'overflow';
+      if (!overflow && route.failMode !== 'open') continue;
+      const bytes = (uploads[i] as UploadedFile).bytes;
+      try {
+        scanIds.set(
+          scan,
+          await enqueueFile({ ...deps, queue: deps.queue }, ctx, route, scan.file, bytes),
+        );
+        if (overflow) pending.add(scan);
+      } catch {
+        // Reported as an `error` event; the file stays unchecked.
+      }
+    }
+  }
   const matches: MatchedFile[] = [];
   let unchecked: FileScan | undefined;
   let aborted = ctx.clientLeft;
   for (const scan of scans) {
     if (scan.outcome === 'match') matches.push(scan as MatchedFile);
     else if (scan.outcome === 'aborted') aborted = true;
-    else if (scan.outcome === 'unchecked') unchecked ??= scan;
+    else if (scan.outcome === 'unchecked' && !pending.has(scan)) unchecked ??= scan;
   }
   // A confirmed match is handled (stored, reported to listeners) even when the uploader has
   // gone: dropping the connection must not be a way to escape evidence capture.
@@ -75,7 +104,7 @@ export async function scanRequest(
     );
     if (badFile) return { kind: 'reject', error: badFile.error as GuardError, file: badFile.file };
     for (const scan of scans) {
-      if (scan.outcome !== 'unchecked') continue;
+      if (scan.outcome !== 'unchecked' || pending.has(scan)) continue;
       const error = scan.error as GuardError;
       deps.events.emit('error', {
         error: underlyingError(error),
@@ -94,10 +123,45 @@ export async function scanRequest(
   const withheld: number[] = [];
   for (let i = 0; i < scans.length; i++) {
     const scan = scans[i] as FileScan;
-    files.push(toScannedFile(scan));
+    files.push(toScannedFile(scan.file, scan.result, scanIds.get(scan)));
     if (scan.outcome === 'match') withheld.push(i);
   }
-  return { kind: 'pass', photodna: { status: overallStatus(matches, unchecked), files }, withheld };
+  const status = overallStatus(matches, unchecked, pending.size > 0);
+  return { kind: 'pass', photodna: { status, files }, withheld };
+}
+
+/** `defer: true`: every validated file is queued; the request passes at once as 'pending'. */
+async function deferAll(
+  deps: ScanDeps,
+  ctx: RequestContext,
+  route: RouteConfig,
+  uploads: UploadedFile[],
+  facts: FileFacts[],
+): Promise<Verdict> {
+  const queue = deps.queue as ScanQueue;
+  const files: ScannedFile[] = [];
+  let failed: GuardError | undefined;
+  for (const [i, file] of facts.entries()) {
+    const bytes = (uploads[i] as UploadedFile).bytes;
+    try {
+      files.push(
+        toScannedFile(
+          file,
+          undefined,
+          await enqueueFile({ ...deps, queue }, ctx, route, file, bytes),
+        ),
+      );
+    } catch (error) {
+      failed ??= error as GuardError;
+      files.push(toScannedFile(file, undefined, undefined));
+    }
+  }
+  if (failed && route.failMode === 'closed') return { kind: 'reject', error: failed };
+  return {
+    kind: 'pass',
+    photodna: { status: failed ? 'unchecked' : 'pending', files },
+    withheld: [],
+  };
 }
 
 /** Applies the policy to the matches; a verdict unless the policy is 'flag' and all went well. */
@@ -131,30 +195,24 @@ async function decideMatches(
   };
 }
 
-function overallStatus(matches: MatchedFile[], unchecked: FileScan | undefined): ScanOutcome {
+function overallStatus(
+  matches: MatchedFile[],
+  unchecked: FileScan | undefined,
+  pending: boolean,
+): RequestStatus {
   if (matches.length > 0) return 'match';
   if (unchecked) return 'unchecked';
+  if (pending) return 'pending';
   return 'clean';
 }
 
 /** The per-file record on `req.photodna.files`, its fields written out (no spread). */
-function toScannedFile(scan: FileScan): ScannedFile {
-  const { file, result } = scan;
-  if (result) {
-    return {
-      field: file.field,
-      originalname: file.originalname,
-      mimetype: file.mimetype,
-      size: file.size,
-      width: file.width,
-      height: file.height,
-      sha256: file.sha256,
-      isMatch: result.isMatch,
-      trackingId: result.trackingId,
-      matchFlags: result.matchFlags,
-    };
-  }
-  return {
+function toScannedFile(
+  file: FileFacts,
+  result: FileScan['result'],
+  scanId: string | undefined,
+): ScannedFile {
+  const scanned: ScannedFile = {
     field: file.field,
     originalname: file.originalname,
     mimetype: file.mimetype,
@@ -162,7 +220,12 @@ function toScannedFile(scan: FileScan): ScannedFile {
     width: file.width,
     height: file.height,
     sha256: file.sha256,
-    isMatch: false,
-    matchFlags: [],
+    isMatch: result ? result.isMatch : false,
+    matchFlags: result ? result.matchFlags : [],
   };
+  if (result) scanned.trackingId = result.trackingId;
+  if (scanId !== undefined) scanned.scanId = scanId;
+  // The PDQ facts, when a PDQ back end hashed the file (also when another back end failed).
+  if (file.pdq) scanned.pdq = file.pdq;
+  return scanned;
 }

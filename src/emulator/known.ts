@@ -1,6 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ImageMimeType } from '../types.js';
 import { decodeHash, matchIdFor, sha256Hex, squaredDistance } from './hash.js';
+import type { PdqKnown, PdqNearest } from './pdq-known.js';
 import type { KnownItems } from './types.js';
 
 /** `KnownItems`, taking any `Uint8Array` for image bytes. */
@@ -19,18 +21,22 @@ export interface NearestHash {
 }
 
 /**
- * What the emulator reports as a match: image bytes by SHA-256 (distance 0), and PhotoDNA
- * hashes for MatchHash by squared Euclidean distance.
+ * What the emulator reports as a match: image bytes by SHA-256 (distance 0), edited copies of
+ * known images by PDQ distance when PDQ matching is on, and PhotoDNA hashes for MatchHash by
+ * squared Euclidean distance.
  */
 export class KnownList {
   private readonly images = new Map<string, KnownImage>();
   private readonly hashes = new Map<string, { bytes: Uint8Array; matchId: string }>();
 
+  /** With `pdq`, edited copies of known images match too (by PDQ distance). */
+  constructor(private readonly pdq?: PdqKnown) {}
+
   /** Adds images (bytes or paths; a directory adds its files), SHA-256s and hashes. */
   async add(items: KnownInput): Promise<void> {
     for (const image of items.images ?? []) {
       if (typeof image === 'string') await this.addPath(image);
-      else this.addSha256(sha256Hex(image));
+      else await this.addImage(image);
     }
     for (const hex of items.sha256 ?? []) this.addSha256(hex);
     for (const value of items.hashes ?? []) this.addHash(value);
@@ -47,6 +53,18 @@ export class KnownList {
     if (!bytes) throw new TypeError('a known hash must be base64 of 144 bytes');
     const sha = sha256Hex(bytes);
     if (!this.hashes.has(sha)) this.hashes.set(sha, { bytes, matchId: matchIdFor(sha) });
+  }
+
+  /** Adds image bytes: by SHA-256, and by PDQ hash when PDQ matching is on. */
+  async addImage(bytes: Uint8Array): Promise<void> {
+    const sha = sha256Hex(bytes);
+    this.addSha256(sha);
+    await this.pdq?.add(bytes, matchIdFor(sha));
+  }
+
+  /** The known image closest to these bytes by PDQ, when PDQ matching is on. */
+  nearestImage(bytes: Buffer, type: ImageMimeType): Promise<PdqNearest | undefined> {
+    return this.pdq ? this.pdq.nearest(bytes, type) : Promise.resolve(undefined);
   }
 
   /** The known image with these bytes' SHA-256, if any. */
@@ -69,7 +87,7 @@ export class KnownList {
   private async addPath(path: string): Promise<void> {
     const info = await stat(path);
     if (info.isFile()) {
-      this.addSha256(sha256Hex(await readFile(path)));
+      await this.addImage(await readFile(path));
       return;
     }
     if (!info.isDirectory()) throw new TypeError(`not a file or directory: ${path}`);
@@ -78,6 +96,6 @@ export class KnownList {
     if (files.length > MAX_FILES_PER_DIRECTORY) {
       throw new RangeError(`${path} holds more than ${MAX_FILES_PER_DIRECTORY} files`);
     }
-    for (const file of files) this.addSha256(sha256Hex(await readFile(join(path, file.name))));
+    for (const file of files) await this.addImage(await readFile(join(path, file.name)));
   }
 }

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { readDimensions } from '../core/dimensions.js';
 import { sniffImageType } from '../core/sniff.js';
+import type { ImageMimeType } from '../types.js';
 import { parseJson } from './body.js';
 import { evaluate, parseEvaluationHeader } from './evaluation.js';
 import { fetchImage } from './fetch-image.js';
@@ -66,36 +67,47 @@ export async function handleMatch(request: ApiRequest, context: MatchContext): P
     return invalid(media ? `unsupported Content-Type ${media}` : 'missing Content-Type');
   }
 
-  const problem = await checkImage(bytes);
-  if (problem) return problem;
+  const checked = await checkImage(bytes);
+  if ('answer' in checked) return checked.answer;
 
   const sha256 = sha256Hex(bytes);
-  const known = context.known.image(sha256);
+  const exact = context.known.image(sha256);
+  const known = exact
+    ? { matchId: exact.matchId, distance: 0 }
+    : await context.known.nearestImage(bytes, checked.type);
   const id = trackingId();
-  return matchAnswer(3000, known ? [testMatchFlag(known.matchId, 0)] : [], {
+  return matchAnswer(3000, known ? [testMatchFlag(known.matchId, known.distance)] : [], {
     trackingId: id,
     evaluate: evaluation.mode ? evaluate(sha256, evaluation.mode, id) : null,
   });
 }
 
-/** 3002, 3206 or 3208 for bytes PhotoDNA would not hash; `undefined` for a usable image. */
-async function checkImage(bytes: Buffer): Promise<ApiAnswer | undefined> {
-  if (bytes.length === 0) return invalid('the request has no image');
+/** 3002, 3206 or 3208 for bytes PhotoDNA would not hash; the sniffed type of a usable image. */
+async function checkImage(bytes: Buffer): Promise<{ answer: ApiAnswer } | { type: ImageMimeType }> {
+  if (bytes.length === 0) return { answer: invalid('the request has no image') };
   if (bytes.length > MAX_IMAGE_BYTES) {
-    return matchAnswer(3208, [], {
-      exception: `the image is larger than ${MAX_IMAGE_BYTES} bytes`,
-    });
+    return {
+      answer: matchAnswer(3208, [], {
+        exception: `the image is larger than ${MAX_IMAGE_BYTES} bytes`,
+      }),
+    };
   }
   let size: { width: number; height: number };
+  let type: ImageMimeType;
   try {
-    size = readDimensions(bytes, await sniffImageType(bytes));
+    type = await sniffImageType(bytes);
+    size = readDimensions(bytes, type);
   } catch {
-    return matchAnswer(3206);
+    return { answer: matchAnswer(3206) };
   }
   if (size.width < MIN_SIDE || size.height < MIN_SIDE || size.width * size.height > MAX_PIXELS) {
-    return matchAnswer(3208, [], { exception: `the image is ${size.width}x${size.height} pixels` });
+    return {
+      answer: matchAnswer(3208, [], {
+        exception: `the image is ${size.width}x${size.height} pixels`,
+      }),
+    };
   }
-  return undefined;
+  return { type };
 }
 
 async function imageFromUrlForm(

@@ -7,6 +7,10 @@ import type { EmulatorOptions } from './types.js';
 /** Squared Euclidean distance at or under which MatchHash reports a match, unless configured. */
 export const DEFAULT_HASH_THRESHOLD = 40_000;
 
+/** PDQ distance and quality of the emulator's edited-copy matching (Meta's recommendations). */
+export const DEFAULT_PDQ_THRESHOLD = 31;
+export const DEFAULT_PDQ_MIN_QUALITY = 50;
+
 /** Default accepted requests per key per second, by API version (SPEC section 2). */
 export const DEFAULT_RATE_LIMITS = { v1: 10, v2: 5 } as const;
 
@@ -44,6 +48,23 @@ const optionsSchema = z.strictObject({
   errorRate: errorRateSchema.optional(),
   urlAllowList: z.array(z.string().min(1)).max(1_000).default([]),
   hashThreshold: z.number().min(0).max(Number.MAX_SAFE_INTEGER).default(DEFAULT_HASH_THRESHOLD),
+  pdq: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        threshold: z.int().min(0).max(256).optional(),
+        minQuality: z.int().min(0).max(100).optional(),
+      }),
+    ])
+    .default(false)
+    .transform((value) =>
+      value === false
+        ? false
+        : {
+            threshold: (value === true ? undefined : value.threshold) ?? DEFAULT_PDQ_THRESHOLD,
+            minQuality: (value === true ? undefined : value.minQuality) ?? DEFAULT_PDQ_MIN_QUALITY,
+          },
+    ),
 });
 
 export type ResolvedOptions = Omit<z.output<typeof optionsSchema>, 'rateLimit'> & {

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { latencySchema } from './fault-schema.js';
 import { KnownList } from './known.js';
 import { resolveOptions } from './options.js';
+import { PdqKnown } from './pdq-known.js';
 import { createEmulatorServer } from './server.js';
 import { createState } from './state.js';
 import { testImages } from './test-images.js';
@@ -13,9 +14,10 @@ import type { Emulator, EmulatorOptions, KnownItems } from './types.js';
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const resolved = resolveOptions(options);
-  const known = new KnownList();
+  if (resolved.pdq) await PdqKnown.check();
+  const known = new KnownList(resolved.pdq ? new PdqKnown(resolved.pdq) : undefined);
   if (resolved.includeTestImages) {
-    for (const image of testImages()) known.addSha256(image.sha256);
+    for (const image of testImages()) await known.addImage(image.bytes);
   }
   await known.add(resolved.known);
 

@@ -72,6 +72,14 @@ export interface EmulatorOptions {
    * 16.7 per byte).
    */
   hashThreshold?: number;
+  /**
+   * Also match edited copies of known images (re-encoded, resized, lightly cropped) by PDQ
+   * distance, as the real service's robust hash would: `true` for a Hamming distance of at most
+   * 31 between images of PDQ quality 50 or more, or `{ threshold?, minQuality? }`. The flag's
+   * `MatchDistance` is then the PDQ distance. Needs the optional dependency `sharp`
+   * (`startEmulator` rejects without it). Exact bytes always match. Defaults to `false`.
+   */
+  pdq?: boolean | { threshold?: number; minQuality?: number };
 }
 
 /** One API call, in arrival order (rejected ones included; unknown paths and admin routes not). */

@@ -13,10 +13,19 @@ import {
   unlinkIfPresent,
   writeFileAtomic,
 } from './atomic-file.js';
+import { removeStaleLocks, withFileLock } from './file-lock.js';
 import { KeyedLock } from './keyed-lock.js';
-import { assertValidId, idOfImageName, idOfRecordName, imageName, recordName } from './names.js';
+import {
+  assertValidId,
+  idOfImageName,
+  idOfRecordName,
+  imageName,
+  LOCK_PREFIX,
+  lockName,
+  recordName,
+} from './names.js';
 import { ensurePrivateDir } from './private-dir.js';
-import { purgeDecision } from './purge-policy.js';
+import { type PurgeDecision, purgeDecision } from './purge-policy.js';
 import { createRecord, parseRecord, sha256Hex, withReport } from './record.js';
 import type { FileQuarantineStore, FileQuarantineStoreOptions, QuarantineRecord } from './types.js';
 
@@ -39,7 +48,13 @@ export function createFileQuarantineStore(
     ]);
   }
   const dir = resolve(options.dir);
-  const lock = new KeyedLock();
+  const inProcess = new KeyedLock();
+  /** One update of `id` at a time: in this process (queue), then across processes (lock file). */
+  const lock = {
+    run<T>(id: string, task: () => Promise<T>): Promise<T> {
+      return inProcess.run(id, () => withFileLock(join(dir, lockName(id)), task));
+    },
+  };
   let opened: Promise<void> | undefined;
 
   /** Creates/tightens the directory and sweeps stale temps once; retried after a failure. */
@@ -47,6 +62,7 @@ export function createFileQuarantineStore(
     opened ??= (async () => {
       await ensurePrivateDir(dir);
       await removeStaleTemps(dir, STALE_TEMP_MS);
+      await removeStaleLocks(dir, LOCK_PREFIX);
     })().catch((error: unknown) => {
       opened = undefined;
       throw error;
@@ -86,8 +102,15 @@ export function createFileQuarantineStore(
     return bytes;
   }
 
+  /** Removes one incident's image, then its record (a crash in between is restartable). */
+  async function removeIncident(record: QuarantineRecord): Promise<void> {
+    await unlinkIfPresent(join(dir, imageName(record.id, record.mimetype)));
+    await unlinkIfPresent(join(dir, recordName(record.id)));
+  }
+
   async function listRecords(): Promise<QuarantineRecord[]> {
     await removeStaleTemps(dir, STALE_TEMP_MS);
+    await removeStaleLocks(dir, LOCK_PREFIX);
     const ids = (await readdir(dir)).flatMap((name) => idOfRecordName(name) ?? []);
     const records: QuarantineRecord[] = [];
     for (let i = 0; i < ids.length; i += READ_BATCH) {
@@ -199,14 +222,27 @@ export function createFileQuarantineStore(
             const record = await readRecord(candidate.id); // re-read: it may have changed
             if (!purgeDecision(record, now).purge) return false;
             // Image first: a crash in between leaves an expired record that the next purge removes.
-            await unlinkIfPresent(join(dir, imageName(record.id, record.mimetype)));
-            await unlinkIfPresent(join(dir, recordName(record.id)));
+            await removeIncident(record);
             return true;
           });
           if (removed) purged.push(candidate.id);
         }
         if (purged.length > 0) await syncDir(dir);
         return purged;
+      });
+    },
+
+    purge(id, now = new Date()) {
+      return guarded(`purge incident ${id}`, async () => {
+        assertValidId(id);
+        return lock.run(id, async (): Promise<PurgeDecision> => {
+          const record = await readRecord(id);
+          const decision = purgeDecision(record, now);
+          if (!decision.purge) return decision;
+          await removeIncident(record);
+          await syncDir(dir);
+          return decision;
+        });
       });
     },
 

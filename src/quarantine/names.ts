@@ -5,6 +5,7 @@
  *   <id>.<ext>    the image (ext from the sniffed type: gif, jpg, png, bmp, tif)
  *   <id>.json     the record; its presence means the incident is complete
  *   .tmp-<hex>    a write in progress (ignored by list, removed when stale)
+ *   .lock-<id>    held while one process updates the record (see ./file-lock.ts)
  */
 import { QuarantineError } from '../errors.js';
 
@@ -13,6 +14,7 @@ export const ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 
 export const TEMP_PREFIX = '.tmp-';
 export const RECORD_SUFFIX = '.json';
+export const LOCK_PREFIX = '.lock-';
 
 const EXTENSIONS: Readonly<Record<string, string>> = {
   'image/gif': 'gif',
@@ -44,6 +46,11 @@ export function recordName(id: string): string {
 
 export function imageName(id: string, mimetype: string): string {
   return `${id}.${extensionOf(mimetype)}`;
+}
+
+/** The lock file of one record, shared by every process using the store. */
+export function lockName(id: string): string {
+  return `${LOCK_PREFIX}${id}`;
 }
 
 /** The id of a record file name, or undefined for anything else (temp files, images). */

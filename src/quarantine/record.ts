@@ -8,6 +8,7 @@ import type { Incident, QuarantineRecord, ReportStatus } from './types.js';
 
 const DAY_MS = 86_400_000;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const PDQ_HEX = /^[0-9a-f]{64}$/;
 const REPORT_STATES: ReadonlySet<string> = new Set(['not-reported', 'reported', 'failed']);
 const POLICIES: ReadonlySet<string> = new Set(['block', 'quarantine', 'flag']);
 
@@ -53,6 +54,7 @@ export function createRecord(
     width: file.width,
     height: file.height,
     sha256: file.sha256.toLowerCase(),
+    ...(file.pdq === undefined ? {} : { pdq: { ...file.pdq } }),
     trackingId: incident.trackingId,
     matchFlags: incident.matchFlags.map((flag) => ({ ...flag, violations: [...flag.violations] })),
     policy: incident.policy,
@@ -116,6 +118,7 @@ function findProblem(value: unknown, id: string): string | undefined {
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return `${key} is not a count`;
   }
   if (typeof r.sha256 !== 'string' || !SHA256_HEX.test(r.sha256)) return 'sha256 is not hex';
+  if (r.pdq !== undefined && !isPdq(r.pdq)) return 'pdq is malformed';
   if (!isIsoDate(r.receivedAt)) return 'receivedAt is not a date';
   if (!isIsoDate(r.preserveUntil)) return 'preserveUntil is not a date';
   if (typeof r.policy !== 'string' || !POLICIES.has(r.policy)) return 'unknown policy';
@@ -133,6 +136,12 @@ function findProblem(value: unknown, id: string): string | undefined {
     }
   }
   return undefined;
+}
+
+function isPdq(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { hash, quality } = value as Record<string, unknown>;
+  return typeof hash === 'string' && PDQ_HEX.test(hash) && typeof quality === 'number';
 }
 
 function isIsoDate(value: unknown): boolean {

@@ -3,7 +3,8 @@
  * `'quarantine'`, the JSON record kept per incident, and the interface any storage back end
  * implements. The file-system store is `createFileQuarantineStore` (`./fs-store.ts`).
  */
-import type { FileFacts, MatchFlag, Policy } from '../types.js';
+import type { FileFacts, MatchFlag, PdqFacts, Policy } from '../types.js';
+import type { PurgeDecision } from './purge-policy.js';
 
 /** What the guard hands the store on a match under policy `'quarantine'`. */
 export interface Incident {
@@ -58,6 +59,8 @@ export interface QuarantineRecord {
   height: number;
   /** Hex SHA-256 of the stored bytes; `get` checks it. */
   sha256: string;
+  /** The PDQ hash and quality, when a PDQ back end hashed the file (for NCMEC / StopNCII sharing). */
+  pdq?: PdqFacts;
   trackingId: string;
   matchFlags: MatchFlag[];
   policy: Policy;
@@ -88,6 +91,12 @@ export interface QuarantineStore {
   release(id: string, reason?: string): Promise<QuarantineRecord>;
   /** Removes only incidents past `preserveUntil` that were reported or released; returns their ids. */
   purgeExpired(now?: Date): Promise<string[]>;
+  /**
+   * Optional: removes one incident if `purgeDecision` allows it (past `preserveUntil`, and
+   * reported or released) and returns the decision; `purge: false` means it was kept. The
+   * moderators' console needs it to purge a single incident.
+   */
+  purge?(id: string, now?: Date): Promise<PurgeDecision>;
 }
 
 export interface FileQuarantineStoreOptions {
@@ -101,6 +110,7 @@ export interface FileQuarantineStoreOptions {
 export interface FileQuarantineStore extends QuarantineStore {
   /** The store's directory (absolute). */
   readonly dir: string;
+  purge(id: string, now?: Date): Promise<PurgeDecision>;
   /**
    * Ids whose image exists without a record: a `put` interrupted between its two renames (the
    * guard answered 503). Never listed as incidents and never deleted automatically.

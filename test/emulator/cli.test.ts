@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/emulator.js';
 import { testImages } from '../../src/emulator/index.js';
@@ -83,6 +84,22 @@ describe('photodna-guard emulator (run)', () => {
     expect((await send(png(200, 200, 32))).json.IsMatch).toBe(true);
     const burst = await Promise.all(Array.from({ length: 12 }, () => send(png())));
     expect(burst.every((a) => a.status === 200)).toBe(true);
+    cli.stop();
+    expect(await cli.exit).toBe(0);
+  });
+
+  it('--pdq matches a re-encoded copy of a --known image', async () => {
+    const dir = tempDir();
+    const photo = readFileSync(new URL('../fixtures/pdq/scene6.jpg', import.meta.url));
+    writeFileSync(join(dir, 'known.jpg'), photo);
+    const copy = await sharp(photo).jpeg({ quality: 60 }).toBuffer();
+    const send = (url: string) => call(url, PATHS.v2, { body: copy, contentType: 'image/jpeg' });
+    const plain = start(['--known', join(dir, 'known.jpg')]);
+    expect((await send(await plain.listening)).json.IsMatch).toBe(false);
+    plain.stop();
+    expect(await plain.exit).toBe(0);
+    const cli = start(['--known', join(dir, 'known.jpg'), '--pdq']);
+    expect((await send(await cli.listening)).json.IsMatch).toBe(true);
     cli.stop();
     expect(await cli.exit).toBe(0);
   });

@@ -1,7 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testImages } from '../../src/emulator/index.js';
 import { png } from '../fixtures/images.js';
@@ -39,7 +40,7 @@ interface Example {
 
 /** Variables of the developer's shell that would change what an example does. */
 const SCRUBBED =
-  /^(PHOTODNA_|NCMEC_|QUARANTINE_DIR$|UPLOAD_DIR$|FAIL_MODE$|REDIS_URL$|HOST$|LOG_LEVEL$|NODE_ENV$|PORT$)/;
+  /^(PHOTODNA_|NCMEC_|QUARANTINE_DIR$|UPLOAD_DIR$|FAIL_MODE$|REDIS_URL$|HOST$|LOG_LEVEL$|NODE_ENV$|PORT$|PDQ_LIST$)/;
 
 async function start(
   script: string,
@@ -192,6 +193,31 @@ describe('examples (smoke)', () => {
     await stopCleanly(app);
   });
 
+  it('fastify: the plugin per route config, request.photodna', async () => {
+    const app = await start('examples/fastify/server.mjs');
+    const ok = await clean(`${app.url}/photos`, 'photo');
+    expect(ok).toMatchObject({ status: 200, body: { received: 'clean.png' } });
+    expect(ok.body.photodna.status).toBe('clean');
+    expect(await known(`${app.url}/photos`, 'photo')).toEqual({ status: 422, body: REJECTED });
+    const flagged = await known(`${app.url}/chat/messages`, 'image');
+    expect(flagged).toMatchObject({ status: 200, body: { images: [] } });
+    expect(flagged.body.photodna.status).toBe('match');
+    expect(app.output()).toMatch(/match: POST \/photos/);
+    expectNoImageBytes(app.output());
+    await stopCleanly(app);
+  });
+
+  it('nextjs-route: POST(request) with guard.check(), the sniffed type on the File', async () => {
+    const app = await start('examples/nextjs-route/server.mjs');
+    const ok = await upload(`${app.url}/upload`, 'photo', CLEAN, 'clean.txt');
+    expect(ok.status).toBe(200);
+    expect(ok.body.received).toEqual({ name: 'clean.txt', type: 'image/png', size: CLEAN.length });
+    expect(ok.body.photodna.status).toBe('clean');
+    expect(await known(`${app.url}/upload`, 'photo')).toEqual({ status: 422, body: REJECTED });
+    expectNoImageBytes(app.output());
+    await stopCleanly(app);
+  });
+
   it('ncmec-report: quarantines, files a test report and the CLI lists it', async () => {
     const quarantine = tempDir();
     const app = await start('examples/ncmec-report/server.mjs', { QUARANTINE_DIR: quarantine });
@@ -260,7 +286,68 @@ describe('examples (smoke)', () => {
     expect(await page.text()).toMatch(/<form[^>]*action="\/upload"/);
     expect((await clean(`${app.url}/upload`, 'image')).status).toBe(200);
     expect(await known(`${app.url}/upload`, 'image')).toEqual({ status: 422, body: REJECTED });
+    // The moderators' console at /console, behind the one-time token the demo printed.
+    const token = /Console token \(shown once\): (\S+)/.exec(app.output())?.[1] ?? '';
+    const consolePage = await fetch(`${app.url}/console/`);
+    expect(consolePage.headers.get('x-frame-options')).toBe('DENY');
+    expect((await fetch(`${app.url}/console/api/incidents`)).status).toBe(401);
+    const login = await fetch(`${app.url}/console/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token }),
+    });
+    expect(login.status).toBe(200);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const list = await fetch(`${app.url}/console/api/incidents`, { headers: { cookie } });
+    expect(((await list.json()) as { total: number }).total).toBe(1);
+    // The deferred route accepts at once; the guard's worker scans later and logs the match.
+    const deferred = await known(`${app.url}/upload-deferred`, 'image');
+    expect(deferred.status).toBe(200);
+    expect(deferred.body.photodna.status).toBe('pending');
+    const deadline = Date.now() + 15_000;
+    while (!/\[match\] \(deferred scan/.test(app.output()) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(app.output()).toMatch(/\[match\] \(deferred scan [\w-]+\)/);
     expectNoImageBytes(app.output());
+    await stopCleanly(app);
+  });
+
+  it('metrics: GET /metrics answers Prometheus text with the scans counted', async () => {
+    const app = await start('examples/metrics/server.mjs');
+    expect((await clean(`${app.url}/upload`, 'image')).status).toBe(200);
+    const res = await fetch(`${app.url}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await res.text()).toMatch(
+      /photodna_guard_scans_total\{outcome="clean",route="\/upload",deferred="false"\} 1/,
+    );
+    await stopCleanly(app);
+  });
+
+  it('the demo without a key: a list from `photodna-guard pdq hash`, then PDQ_LIST=list.txt', async () => {
+    const dir = tempDir();
+    const photo = join(root, 'test/fixtures/pdq/scene6.jpg');
+    const list = join(dir, 'list.txt');
+    const line = execFileSync(process.execPath, ['dist/cli/main.js', 'pdq', 'hash', photo], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(line).toMatch(/^pdq [0-9a-f]{64} \d+ /);
+    writeFileSync(list, line);
+    const app = await start('examples/demo/server.mjs', { PDQ_LIST: list });
+    const copy = await sharp(readFileSync(photo)).resize(300).jpeg({ quality: 70 }).toBuffer();
+    expect(await upload(`${app.url}/upload`, 'image', copy, 'copy.jpg')).toEqual({
+      status: 422,
+      body: REJECTED,
+    });
+    const ok = await clean(`${app.url}/upload`, 'image');
+    expect(ok.status).toBe(200);
+    expect(ok.body.photodna).toMatchObject({
+      status: 'clean',
+      files: [{ pdq: { hash: expect.stringMatching(/^[0-9a-f]{64}$/) } }],
+    });
+    expect(app.output()).toMatch(/\[match\] .*"source":"mine"/);
+    expect(app.output()).not.toMatch(/emulator/i);
     await stopCleanly(app);
   });
 });

@@ -53,15 +53,20 @@ describe('the packed package in a fresh project', () => {
 import { photodnaGuard, PhotoDnaClient, GuardError } from 'photodna-guard';
 import { photodnaGuard as koaGuard } from 'photodna-guard/koa';
 import { startEmulator } from 'photodna-guard/emulator';
+import { photodnaGuard as fastifyPlugin } from 'photodna-guard/fastify';
+import { photodnaGuard as fetchGuard } from 'photodna-guard/fetch';
+import { photodnaGuard as honoGuard } from 'photodna-guard/hono';
 const guard = photodnaGuard({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9' });
 const app = express();
 app.use(guard);
 console.log(typeof guard.single, typeof PhotoDnaClient, typeof GuardError, typeof koaGuard, typeof startEmulator);
+// The framework subpaths load without their framework installed (they import its types only).
+console.log(typeof fastifyPlugin, typeof fetchGuard, typeof honoGuard);
 await guard.close();
 `,
     );
     expect(run('node', ['esm.mjs'], project).trim()).toBe(
-      'function function function function function',
+      'function function function function function\nfunction function function',
     );
   });
 
@@ -80,6 +85,22 @@ guard.close();
 `,
     );
     expect(run('node', ['cjs.cjs'], project).trim()).toBe('function function InvalidOptionsError');
+  });
+
+  it('loads photodna-guard/pdq without sharp, and says to install sharp when it is needed', () => {
+    const fixtures = join(root, 'test/fixtures/pdq');
+    writeFileSync(
+      join(project, 'pdq.mjs'),
+      `import { createPdqMatcher, PdqIndex, pdqHash } from 'photodna-guard/pdq';
+const { hash } = await pdqHash(${JSON.stringify(join(fixtures, 'scene4-rgb24.bmp'))});
+let message = '';
+try { await pdqHash(${JSON.stringify(join(fixtures, 'scene1.png'))}); } catch (e) { message = e.message; }
+console.log(typeof createPdqMatcher, typeof PdqIndex, hash, /install sharp/.test(message));
+`,
+    );
+    expect(run('node', ['pdq.mjs'], project).trim()).toBe(
+      'function function cb81ba95afd1b07519dc717c063cfba36a998e81ba15439d635918fa70e214f8 true',
+    );
   });
 
   it('ships type declarations and the bin', () => {

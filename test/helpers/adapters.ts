@@ -1,95 +1,26 @@
 /**
  * One integration suite, every adapter: each entry builds a real listening server on Express 4,
- * Express 5, Koa 2 or Koa 3 with the same routes and the same echo handler, so a test written
+ * Express 5, Koa 2, Koa 3, Fastify 5, Hono 4 or a plain Web `Request` handler, with the same routes and the same echo handler, so a test written
  * once proves the same statuses, codes, bodies and events on all of them.
  */
 
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import KoaRouter from '@koa/router';
 import express5 from 'express';
 import express4 from 'express4';
 import Koa3 from 'koa';
 import Koa2 from 'koa2';
-import { photodnaGuard as expressGuard, type GuardOptions } from '../../src/index.js';
+import { photodnaGuard as expressGuard } from '../../src/index.js';
 import { photodnaGuard as koaGuard } from '../../src/koa.js';
+import {
+  type Adapter,
+  describeFile,
+  describeFiles,
+  type HandlerLog,
+  listening,
+} from './adapter-kit.js';
+import { fastifyAdapter, fetchAdapter, honoAdapter } from './adapters-web.js';
 
-export interface HandlerLog {
-  runs: number;
-}
-
-/** What the echo handler answers: what reached the route, never the bytes. */
-export interface Echo {
-  file?: { fieldname: string; originalname: string; size: number; hasBuffer: boolean };
-  files?: unknown;
-  body?: unknown;
-  photodna?: { status: string; files: Array<Record<string, unknown>> };
-}
-
-type AnyGuard = ReturnType<typeof expressGuard> | ReturnType<typeof koaGuard>;
-type Pick = (guard: AnyGuard) => unknown;
-
-/** A route: `use` picks route middleware from the guard (absent: the route relies on `app.use(guard)`). */
-export interface RouteSpec {
-  path: string;
-  use?: Pick;
-}
-
-export interface Running {
-  url: string;
-  port: number;
-  log: HandlerLog;
-  guard: AnyGuard;
-  close(): Promise<void>;
-}
-
-export interface Adapter {
-  name: string;
-  /** Starts a server; `global` mounts `app.use(guard)` before the routes. */
-  start(
-    options: GuardOptions,
-    routes: RouteSpec[],
-    config?: { global?: boolean; trustProxy?: boolean },
-  ): Promise<Running>;
-}
-
-const describeFile = (f: {
-  fieldname: string;
-  originalname: string;
-  size: number;
-  buffer?: Buffer;
-}) => ({
-  fieldname: f.fieldname,
-  originalname: f.originalname,
-  size: f.size,
-  hasBuffer: Buffer.isBuffer(f.buffer),
-});
-
-function describeFiles(files: unknown): unknown {
-  if (Array.isArray(files)) return files.map(describeFile);
-  if (files && typeof files === 'object') {
-    return Object.fromEntries(
-      Object.entries(files).map(([k, v]) => [k, (v as never[]).map(describeFile)]),
-    );
-  }
-  return undefined;
-}
-
-async function listening(server: Server, guard: AnyGuard, log: HandlerLog): Promise<Running> {
-  if (!server.listening) await new Promise<void>((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    log,
-    guard,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await guard.close();
-    },
-  };
-}
+export type * from './adapter-kit.js';
 
 function expressAdapter(name: string, express: typeof express5): Adapter {
   return {
@@ -139,7 +70,7 @@ function koaAdapter(name: string, Koa: typeof Koa3): Adapter {
             photodna: ctx.state.photodna,
           };
         };
-        if (route.use) router.post(route.path, route.use(guard) as never, handler);
+        if (route.use) router.post(route.path, route.use(guard as never) as never, handler);
         else router.post(route.path, handler);
       }
       app.use(router.routes());
@@ -153,4 +84,7 @@ export const adapters: Adapter[] = [
   expressAdapter('express4', express4 as unknown as typeof express5),
   koaAdapter('koa3', Koa3),
   koaAdapter('koa2', Koa2 as unknown as typeof Koa3),
+  fastifyAdapter,
+  honoAdapter,
+  fetchAdapter,
 ];

@@ -63,11 +63,13 @@ describe('a writer killed with SIGKILL', () => {
     expect(paused.to).toBe(join(dir, `${id}.png`));
     await kill(child);
 
-    const names = await readdir(dir);
-    expect(names).toHaveLength(1);
-    expect(names[0]).toMatch(/^\.tmp-[0-9a-f]+$/);
+    const names = (await readdir(dir)).sort();
+    expect(names, "the temp and the dead writer's lock").toHaveLength(2);
+    expect(names[0]).toBe(`.lock-${id}`);
+    expect(names[1]).toMatch(/^\.tmp-[0-9a-f]+$/);
     const store = createFileQuarantineStore({ dir });
     expect(await store.list()).toEqual([]);
+    expect(await readdir(dir), "the dead holder's lock is swept").not.toContain(`.lock-${id}`);
     expect(await readdir(dir), 'a young temp may belong to a live writer').toHaveLength(1);
     await ageTemps(dir);
     expect(await createFileQuarantineStore({ dir }).list()).toEqual([]);

@@ -48,6 +48,12 @@ describe('parseGuardOptions', () => {
     [{ rateLimit: { perSecond: 0 } }, 'rateLimit.perSecond'],
     [{ client: { retry: { maxAttempts: 0 } } }, 'client.retry.maxAttempts'],
     [{ client: { timeouts: { connectMs: -5 } } }, 'client.timeouts.connectMs'],
+    [{ hasher: 'not a function' }, 'hasher'],
+    [{ hasher: async () => 'AAAA' }, 'hasher'], // with the custom matcher: one or the other
+    [{ batchWindowMs: 101 }, 'batchWindowMs'],
+    [{ batchWindowMs: -1 }, 'batchWindowMs'],
+    [{ pdq: { lists: { a: 'a.txt' }, mode: 'only' } }, 'pdq.mode'], // with the custom matcher
+    [{ pdq: { lists: { a: 'a.txt' }, threshold: 257 } }, 'pdq.threshold'],
   ])('%j fails naming %s', (options, path) => {
     try {
       parseGuardOptions({ matcher, ...options });
@@ -85,6 +91,7 @@ describe('applyRouteOverrides', () => {
     onMatch: base.onMatch,
     rejectionBody: base.rejectionBody,
     limits: base.limits,
+    defer: base.defer,
   };
 
   it('overrides only what is given, merging limits', () => {
@@ -92,6 +99,13 @@ describe('applyRouteOverrides', () => {
     expect(next.failMode).toBe('open');
     expect(next.policy).toBe('block');
     expect(next.limits).toEqual({ ...base.limits, maxFiles: 1 });
+  });
+
+  it("refuses a route 'defer' when the guard has no queue", () => {
+    expect(() => applyRouteOverrides(route, { defer: true }, false, false)).toThrow(/queue/);
+    expect(applyRouteOverrides(route, { defer: { when: 'overflow' } }, false, true).defer).toEqual({
+      when: 'overflow',
+    });
   });
 
   it('refuses client-level options in a route (they are shared)', () => {

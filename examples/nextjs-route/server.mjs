@@ -1,0 +1,48 @@
+// Runs the route handler of route.mjs the way Next.js would, on a tiny node:http server: each
+// Node request becomes a Web `Request` (body streamed, `signal` aborted when the client leaves),
+// and the `Response` is written back. In a Next.js app you only write route.mjs.
+import { createServer } from 'node:http';
+import { Readable } from 'node:stream';
+import { emulator, guard, POST } from './route.mjs';
+
+async function toWebRequest(req, res) {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  return new Request(new URL(req.url, `http://${req.headers.host ?? 'localhost'}`), {
+    method: req.method,
+    headers: Object.entries(req.headers).flatMap(([name, value]) =>
+      [value].flat().map((v) => [name, v]),
+    ),
+    body: hasBody ? Readable.toWeb(req) : undefined,
+    duplex: 'half',
+    signal: controller.signal,
+  });
+}
+
+const server = createServer(async (req, res) => {
+  const request = await toWebRequest(req, res);
+  const route = new URL(request.url).pathname;
+  const response =
+    route === '/upload' && request.method === 'POST'
+      ? await POST(request)
+      : new Response('not found', { status: 404 });
+  res.writeHead(response.status, Object.fromEntries(response.headers));
+  if (response.body) Readable.fromWeb(response.body).pipe(res);
+  else res.end();
+});
+
+server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
+  console.log(`listening on http://127.0.0.1:${server.address().port}`);
+});
+
+// Ctrl-C / SIGTERM: stop taking requests, let the guard go idle, stop the emulator.
+async function shutdown() {
+  await new Promise((resolve) => server.close(resolve));
+  await guard.close();
+  await emulator?.close();
+}
+process.once('SIGINT', shutdown);
+process.once('SIGTERM', shutdown);

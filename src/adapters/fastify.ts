@@ -1,0 +1,111 @@
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onRouteHookHandler,
+  preValidationHookHandler,
+} from 'fastify';
+import type { Entry } from '../core/entry.js';
+import type { GuardCore } from '../core/guard-core.js';
+import { MultipartParser } from '../multipart/parser.js';
+import type { MulterTarget } from '../multipart/selection.js';
+import type { GuardOptions } from '../options.js';
+import type { PhotoDnaResult } from '../types.js';
+import { wireGuard } from '../wiring.js';
+import { HostFiles } from './fastify-multipart.js';
+import { type FastifyGuardMode, type FastifyRouteGuard, routeEntry } from './fastify-route.js';
+import { FastifyView } from './fastify-view.js';
+import { type GuardHandle, withHandle } from './guard-factory.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The guard's events (`on` / `off` / `once`); closed with the server. */
+    photodna: GuardHandle;
+  }
+  interface FastifyRequest {
+    /** Set by photodna-guard on every scanned request. */
+    photodna?: PhotoDnaResult;
+    /** In `'parse'` mode: the files as multer leaves them (`file` for `single`, else `files`). */
+    uploads?: MulterTarget;
+  }
+  interface FastifyContextConfig {
+    /** This route's guard options; `false` leaves it unguarded. Defaults to the plugin's options. */
+    photodna?: FastifyRouteGuard | false;
+  }
+}
+
+export type { FastifyGuardMode, FastifyRouteGuard, UploadSelection } from './fastify-route.js';
+
+export interface FastifyGuardOptions extends GuardOptions {
+  /**
+   * `'parse'`: the guard parses multipart itself (a content-type parser that leaves the stream to
+   * it), with `limits`; `'scan'`: it scans what @fastify/multipart parsed. Defaults to `'parse'`.
+   */
+  mode?: FastifyGuardMode;
+}
+
+/**
+ * The Fastify plugin: `await app.register(photodnaGuard, options)`. Every route registered after
+ * it is guarded before validation (route `config.photodna` overrides or skips); the guard's
+ * events are on `app.photodna`. Registered without encapsulation, as fastify-plugin does.
+ */
+export async function photodnaGuard(
+  fastify: FastifyInstance,
+  options: FastifyGuardOptions = {},
+): Promise<void> {
+  const {
+    mode = 'parse',
+    prefix: _p,
+    logLevel: _l,
+    logSerializers: _s,
+    ...guardOptions
+  } = options as FastifyGuardOptions & Record<'prefix' | 'logLevel' | 'logSerializers', unknown>;
+  const core = wireGuard(guardOptions);
+  const shared = new MultipartParser(core.routeConfig.limits);
+  fastify.decorate('photodna', withHandle(core, {}));
+  fastify.decorateRequest('photodna', undefined);
+  fastify.decorateRequest('uploads', undefined);
+  fastify.addHook('onClose', () => core.close());
+  // Leaves the body unread, for the guard's own parser in the route's hook.
+  if (mode === 'parse')
+    fastify.addContentTypeParser('multipart/form-data', (_r, _p, done) => done(null));
+  const onRoute: onRouteHookHandler = (route) => {
+    const wanted = route.config?.photodna;
+    if (wanted === false) return;
+    const guard = guardHook(core, routeEntry(core, mode, shared, wanted), mode);
+    const own = route.preValidation;
+    route.preValidation = own ? [guard, ...(Array.isArray(own) ? own : [own])] : [guard];
+  };
+  fastify.addHook('onRoute', onRoute);
+}
+
+Object.assign(photodnaGuard, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'photodna-guard',
+  [Symbol.for('plugin-meta')]: { name: 'photodna-guard', fastify: '5.x' },
+});
+
+function guardHook(
+  core: GuardCore,
+  entry: Entry,
+  mode: FastifyGuardMode,
+): preValidationHookHandler {
+  return async function photodnaGuardHook(request: FastifyRequest, reply: FastifyReply) {
+    const host = mode === 'scan' ? await HostFiles.collect(request) : undefined;
+    const collected = host ? [...host.target.files] : [];
+    const view = new FastifyView(request, reply, host && [host.target]);
+    const outcome = await core.decide(entry, view);
+    host?.drop(outcome.kind === 'continue' ? outcome.withheld : collected);
+    if (outcome.kind === 'gone') return reply.hijack();
+    if (outcome.kind === 'respond') {
+      return reply.code(outcome.status).headers(outcome.headers).send(outcome.body);
+    }
+    if (!outcome.photodna) return;
+    request.photodna = outcome.photodna;
+    if (mode === 'parse') {
+      const raw = view.body;
+      request.body = raw.body;
+      request.uploads = { file: raw.file, files: raw.files };
+    }
+  } as preValidationHookHandler;
+}

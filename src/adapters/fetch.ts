@@ -1,0 +1,87 @@
+import type { Entry } from '../core/entry.js';
+import type { GuardCore } from '../core/guard-core.js';
+import type { MulterFile } from '../multipart/selection.js';
+import type { GuardOptions } from '../options.js';
+import type { PhotoDnaResult } from '../types.js';
+import { noteSniffedTypes, toFormData } from './form-data.js';
+import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
+import { WebRequestView } from './web-view.js';
+
+/** Answer with this `Response` (a rejection); the handler must not run. */
+export interface CheckRejected {
+  response: Response;
+}
+
+/** Go on: the scanned upload (for a request that was not multipart, only `photodna: undefined`). */
+export interface CheckPassed {
+  response?: undefined;
+  /** Set on every scanned request; undefined when the request was not multipart. */
+  photodna: PhotoDnaResult | undefined;
+  /** Text fields and the files the handler may see, as `File`s of the sniffed type. */
+  formData: FormData | undefined;
+  /** The text fields as multer nests them (`a[b]` becomes `{ a: { b } }`). */
+  fields: Record<string, unknown>;
+  /** The files as multer shapes them: `file` for `single`, `files` otherwise (with `buffer`). */
+  file?: MulterFile;
+  files?: MulterFile[] | Record<string, MulterFile[]>;
+}
+
+export type CheckResult = CheckRejected | CheckPassed;
+
+/** Where the request came from, which a `Request` does not say. */
+export interface CheckInfo {
+  /** The uploader's address, for events and records. Defaults to `''`. */
+  ip?: string;
+  /** What policy functions receive. Defaults to the `Request`. */
+  raw?: unknown;
+}
+
+/** Checks one Web-standard `Request`: its body is read here, with the guard's limits. */
+export interface Checker {
+  check(request: Request, info?: CheckInfo): Promise<CheckResult>;
+}
+
+export type FetchRouteGuard = RouteGuardOf<Checker>;
+export type FetchGuard = Checker & GuardOf<Checker>;
+
+/** The status of the `Response` answered when the uploader left: nobody will read it. */
+export const CLIENT_GONE_STATUS = 499;
+
+/** What the first guard to take a request found, for a second guard on the same request. */
+const results = new WeakMap<Request, PhotoDnaResult>();
+
+/**
+ * The guard for Web-standard `Request` handlers (Next.js route handlers, Remix, Bun, Deno):
+ * `const result = await guard.check(request)`; return `result.response` when it is set.
+ */
+export function photodnaGuard(options?: GuardOptions): FetchGuard {
+  return createGuard<Checker>(checker, options);
+}
+
+/** The `check` of one entry; the Hono middleware is built on it. */
+export function checker(core: GuardCore, entry: Entry): Checker {
+  return {
+    async check(request, info = {}) {
+      const view = new WebRequestView(request, info.ip, info.raw ?? request);
+      const outcome = await core.decide(entry, view);
+      if (outcome.kind === 'respond') {
+        const { status, headers } = outcome;
+        return { response: new Response(outcome.body, { status, headers }) };
+      }
+      if (outcome.kind === 'gone')
+        return { response: new Response(null, { status: CLIENT_GONE_STATUS }) };
+      const photodna = outcome.photodna ?? results.get(request);
+      const { body } = view;
+      if (!photodna || !body) return { photodna, formData: undefined, fields: {} };
+      if (outcome.photodna) {
+        results.set(request, photodna);
+        noteSniffedTypes(body, photodna);
+      }
+      const fields = (body.body ?? {}) as Record<string, unknown>;
+      const passed: CheckPassed = { photodna, formData: toFormData(fields, body), fields };
+      if (body.file) passed.file = body.file;
+      if (body.files) passed.files = body.files;
+      return passed;
+    },
+  };
+}

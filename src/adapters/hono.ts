@@ -1,0 +1,65 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Entry } from '../core/entry.js';
+import type { GuardCore } from '../core/guard-core.js';
+import type { GuardOptions } from '../options.js';
+import type { PhotoDnaResult } from '../types.js';
+import { type CheckPassed, checker } from './fetch.js';
+import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
+
+/** What the guard sets on the context (`c.get('photodna')`, `c.get('upload')`) and reads. */
+export interface PhotoDnaVariables {
+  /** Set on every scanned request. */
+  photodna: PhotoDnaResult;
+  /** The scanned upload: `formData`, `fields`, and multer-shaped `file` / `files`. */
+  upload: CheckPassed;
+  /**
+   * The uploader's address, for events and records, when an earlier middleware knows it better
+   * (behind a proxy). Defaults to the runtime's socket address.
+   */
+  photodnaIp?: string;
+}
+
+export type PhotoDnaEnv = { Variables: PhotoDnaVariables };
+export type HonoMiddleware = MiddlewareHandler<PhotoDnaEnv>;
+export type HonoRouteGuard = RouteGuardOf<HonoMiddleware>;
+export type HonoGuard = HonoMiddleware & GuardOf<HonoMiddleware>;
+
+/**
+ * The Hono guard, built on the `Request` one: `app.use(photodnaGuard(options))` or per route
+ * (`guard.single('photo')`, `guard.route({ policy: 'flag' })`). A rejection is answered here;
+ * otherwise the scanned form is also what `c.req.formData()` and `c.req.parseBody()` return.
+ */
+export function photodnaGuard(options?: GuardOptions): HonoGuard {
+  return createGuard<HonoMiddleware>(middleware, options);
+}
+
+function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
+  const { check } = checker(core, entry);
+  return async (c, next) => {
+    const result = await check(c.req.raw, { ip: c.get('photodnaIp') ?? addressOf(c), raw: c });
+    if (result.response) return result.response;
+    if (result.photodna) {
+      c.set('photodna', result.photodna);
+      c.set('upload', result);
+      if (result.formData) c.req.bodyCache.formData = result.formData;
+    }
+    return next();
+  };
+}
+
+/** The uploader's address where the runtime tells it (@hono/node-server, Bun, Deno). */
+function addressOf(c: Context): string {
+  const env = c.env as
+    | {
+        incoming?: { socket?: { remoteAddress?: string } };
+        remoteAddr?: { hostname?: string };
+        requestIP?(req: Request): { address?: string } | null;
+      }
+    | undefined;
+  return (
+    env?.incoming?.socket?.remoteAddress ??
+    env?.remoteAddr?.hostname ??
+    env?.requestIP?.(c.req.raw)?.address ??
+    ''
+  );
+}

@@ -1,0 +1,80 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeWebStream } from 'node:stream/web';
+import type { BodyStream, RequestView } from '../core/request-view.js';
+import { bodyKindOf } from '../multipart/is-multipart.js';
+import type { MulterTarget } from '../multipart/selection.js';
+import { pathOf } from './path.js';
+
+/**
+ * Requests a guard has taken (a global guard plus a route guard), with the body stream it read:
+ * a second guard re-shapes the files parsed there instead of reading a locked body again.
+ */
+const taken = new WeakMap<Request, BodyStream | undefined>();
+
+/**
+ * A Web-standard `Request` as the core sees it. The body becomes a Node stream only for a
+ * multipart request (so any other body stays readable by the app), and it is read with the
+ * parser's limits: never `request.formData()`, which buffers without bound.
+ */
+export class WebRequestView implements RequestView {
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: BodyStream | undefined;
+  readonly targets: readonly MulterTarget[];
+  readonly raw: unknown;
+  readonly #request: Request;
+  readonly #ip: string;
+
+  constructor(request: Request, ip: string | undefined, raw: unknown) {
+    this.method = request.method;
+    this.headers = headersOf(request);
+    this.body = taken.has(request) ? taken.get(request) : bodyOf(request, this.headers);
+    this.targets = this.body ? [this.body] : [];
+    this.raw = raw;
+    this.#request = request;
+    this.#ip = ip ?? '';
+  }
+
+  path(): string {
+    return pathOf(this.#request.url);
+  }
+
+  ip(): string {
+    return this.#ip;
+  }
+
+  isTaken(): boolean {
+    return taken.has(this.#request);
+  }
+
+  take(): void {
+    taken.set(this.#request, this.body);
+  }
+
+  watchGone(onGone: () => void): boolean {
+    const { signal } = this.#request;
+    if (signal.aborted) return true;
+    signal.addEventListener('abort', onGone, { once: true });
+    return false;
+  }
+}
+
+/** Lower-case header names, as Node gives them; a streamed body counts as having one. */
+function headersOf(request: Request): IncomingHttpHeaders {
+  const headers: IncomingHttpHeaders = {};
+  for (const [name, value] of request.headers) headers[name] = value;
+  if (request.body && !headers['content-length'] && !headers['transfer-encoding']) {
+    headers['transfer-encoding'] = 'chunked';
+  }
+  return headers;
+}
+
+function bodyOf(request: Request, headers: IncomingHttpHeaders): BodyStream | undefined {
+  if (!request.body || request.body.locked || bodyKindOf(headers) === 'none') return undefined;
+  // An abort of `request.signal` ends the read too (the parser then sees an uploader who left).
+  const stream = Readable.fromWeb(request.body as NodeWebStream<Uint8Array>, {
+    signal: request.signal,
+  });
+  return Object.assign(stream, { headers }) as BodyStream;
+}

@@ -1,0 +1,78 @@
+/**
+ * Backfill progress on stderr: a bar redrawn in place on a TTY (counts, calls/s, ETA), plain
+ * lines every few seconds otherwise (logs, CI).
+ */
+export interface Counts {
+  total: number | undefined;
+  done: number;
+  skipped: number;
+  clean: number;
+  match: number;
+  invalid: number;
+  error: number;
+  duplicate: number;
+  calls: number;
+}
+
+export function newCounts(): Counts {
+  return {
+    total: undefined,
+    done: 0,
+    skipped: 0,
+    clean: 0,
+    match: 0,
+    invalid: 0,
+    error: 0,
+    duplicate: 0,
+    calls: 0,
+  };
+}
+
+export interface Progress {
+  stop(): void;
+}
+
+export function startProgress(
+  counts: Counts,
+  stream: NodeJS.WriteStream = process.stderr,
+  intervalMs = stream.isTTY ? 250 : 5_000,
+): Progress {
+  const started = performance.now();
+  const draw = (final: boolean) => {
+    const seconds = (performance.now() - started) / 1000;
+    const rate = seconds > 0 ? counts.calls / seconds : 0;
+    const filesPerSecond = seconds > 0 ? counts.done / seconds : 0;
+    const left =
+      counts.total === undefined ? undefined : counts.total - counts.done - counts.skipped;
+    const eta =
+      left !== undefined && filesPerSecond > 0 ? formatDuration(left / filesPerSecond) : '?';
+    const of = counts.total === undefined ? '' : `/${counts.total}`;
+    const stats = `${rate.toFixed(2)} calls/s | ETA ${eta} | clean ${counts.clean} match ${counts.match} invalid ${counts.invalid} error ${counts.error} dup ${counts.duplicate} skipped ${counts.skipped}`;
+    if (stream.isTTY) {
+      const fraction = counts.total ? (counts.done + counts.skipped) / counts.total : 0;
+      const width = 24;
+      const filled = Math.round(fraction * width);
+      const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+      stream.write(
+        `\r\x1b[K${bar} ${counts.done + counts.skipped}${of} ${stats}${final ? '\n' : ''}`,
+      );
+    } else {
+      stream.write(`progress: ${counts.done + counts.skipped}${of} files | ${stats}\n`);
+    }
+  };
+  const timer = setInterval(() => draw(false), intervalMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      draw(true);
+    },
+  };
+}
+
+function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(s % 60).padStart(2, '0')}s`;
+}

@@ -1,0 +1,105 @@
+/**
+ * `runBackfill(options)`: scans existing files at the configured rate, one `results.jsonl` line
+ * per file, in flat memory (the file list is streamed; at most `concurrency` files are in hand).
+ */
+import { PhotoDnaClient } from '../client/index.js';
+import type { PhotoDnaClientOptions } from '../client/options.js';
+import { type Limits, limitsSchema } from '../options.js';
+import { createFileQuarantineStore } from '../quarantine/fs-store.js';
+import { type Journal, JournalWriter, pathKey, readJournal } from './journal.js';
+import type { Counts } from './progress.js';
+import { type BackfillDeps, scanBackfillFile } from './scan-file.js';
+import { filesOf } from './sources.js';
+
+export interface BackfillOptions {
+  /** Files and directories (recursed). */
+  paths: string[];
+  /** A JSONL (or one-path-per-line) list of files. Defaults to none. */
+  manifest?: string;
+  /** The results journal; required unless `dryRun`. */
+  out?: string;
+  /** Continue an earlier run from `out`. Defaults to `false` (an existing `out` is refused). */
+  resume?: boolean;
+  /** Count and validate, no calls, no output file. Defaults to `false`. */
+  dryRun?: boolean;
+  /** Quarantine store directory for matches. Defaults to none (matches are only listed). */
+  quarantineDir?: string;
+  /** The PhotoDNA client's options (key, base URL, rate limit...). */
+  client: PhotoDnaClientOptions;
+  /** Files in hand at once. Defaults to twice the rate, at least 4. */
+  concurrency?: number;
+  limits?: Partial<Limits>;
+  /** Live counters (the progress display reads them). */
+  counts: Counts;
+  /** Stops feeding new files (SIGINT); files in hand finish. */
+  signal?: AbortSignal;
+}
+
+export async function runBackfill(options: BackfillOptions): Promise<Counts> {
+  const { counts } = options;
+  const dryRun = options.dryRun === true;
+  let journal: Journal = { finished: new Set(), known: new Map(), lines: 0 };
+  let writer: JournalWriter | undefined;
+  if (!dryRun) {
+    if (!options.out) throw new TypeError('--out is required (unless --dry-run)');
+    if (options.resume) journal = await readJournal(options.out);
+    else await refuseExisting(options.out);
+    writer = await JournalWriter.open(options.out);
+  }
+  const client = dryRun
+    ? undefined
+    : new PhotoDnaClient({
+        ...options.client,
+        rateLimit: { maxQueue: 100_000, ...options.client.rateLimit },
+      });
+  const perSecond = options.client.rateLimit?.perSecond ?? 5;
+  const deps: BackfillDeps = {
+    client,
+    store: options.quarantineDir
+      ? createFileQuarantineStore({ dir: options.quarantineDir })
+      : undefined,
+    limits: limitsSchema.parse(options.limits ?? {}),
+    known: journal.known,
+    pending: new Map(),
+    dryRun,
+  };
+  const concurrency = options.concurrency ?? Math.max(4, perSecond * 2);
+  const inHand = new Set<Promise<void>>();
+  try {
+    for await (const path of filesOf(options.paths, options.manifest)) {
+      if (options.signal?.aborted) break;
+      if (journal.finished.has(pathKey(path))) {
+        counts.skipped++;
+        continue;
+      }
+      const work: Promise<void> = scanBackfillFile(deps, path).then(
+        ({ line, called, duplicate }) => {
+          counts.done++;
+          counts[line.outcome]++;
+          if (called) counts.calls++;
+          if (duplicate) counts.duplicate++;
+          writer?.append(line);
+        },
+      );
+      const tracked = work.finally(() => inHand.delete(tracked));
+      inHand.add(tracked);
+      if (inHand.size >= concurrency) await Promise.race(inHand);
+    }
+    await Promise.all(inHand);
+  } finally {
+    await Promise.allSettled(inHand);
+    await writer?.close();
+    await client?.close();
+  }
+  return counts;
+}
+
+async function refuseExisting(out: string): Promise<void> {
+  const { stat } = await import('node:fs/promises');
+  const exists = await stat(out).then(
+    (info) => info.size > 0,
+    () => false,
+  );
+  if (exists)
+    throw new Error(`${out} exists: pass --resume to continue it, or choose another --out`);
+}

@@ -1,0 +1,120 @@
+/**
+ * `photodna-guard scan <dir|file>... [--manifest list.jsonl] --out results.jsonl [options]`:
+ * backfill of existing media at the configured rate (see `src/backfill/`). Exit codes: 0 every
+ * file finished (clean, match or invalid), 1 some files ended in `error` (run again with
+ * `--resume`) or a failure, 2 usage.
+ */
+import { parseArgs } from 'node:util';
+import { newCounts, startProgress } from '../backfill/progress.js';
+import { runBackfill } from '../backfill/run.js';
+import { countFiles } from '../backfill/sources.js';
+
+const USAGE = `Usage: photodna-guard scan <dir|file>... [--manifest list.jsonl] --out results.jsonl [options]
+
+Scans existing images at the configured rate: one JSON line per file in --out
+(path, sha256, outcome: clean | match | invalid | error, and the details).
+A repeated image (same SHA-256) costs no call, across --resume too.
+
+  --out FILE           the results journal (required unless --dry-run)
+  --manifest FILE      a list of files: {"path": "..."} JSON lines or plain paths
+  --quarantine DIR     store matches in this quarantine directory (0700, evidence kept 365 days)
+  --resume             continue --out after a crash or kill: finished files are not called again
+  --dry-run            count and validate only: no PhotoDNA call, no output file
+  --api-key KEY        PhotoDNA subscription key (or env PHOTODNA_API_KEY)
+  --base-url URL       PhotoDNA base URL (or env PHOTODNA_BASE_URL), e.g. the emulator's
+  --api-version v1|v2  defaults to v2
+  --rate N             calls per second (defaults to 5 for v2, 10 for v1)
+  --redis URL          share the rate budget with guards and workers through this Redis
+  --concurrency N      files in hand at once (defaults to twice the rate, at least 4)
+  -h, --help           this help`;
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    process.stderr.write(`photodna-guard scan: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (positionals.length === 0 && !values.manifest) {
+    process.stderr.write(
+      `photodna-guard scan: give files, directories or --manifest\n\n${USAGE}\n`,
+    );
+    return 2;
+  }
+  if (!values.out && !values['dry-run']) {
+    process.stderr.write(`photodna-guard scan: --out is required (unless --dry-run)\n\n${USAGE}\n`);
+    return 2;
+  }
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+  const counts = newCounts();
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  const progress = startProgress(counts);
+  // The total (for the ETA) is counted alongside, streaming too.
+  void countFiles(positionals, values.manifest).then(
+    (total) => {
+      counts.total = total;
+    },
+    () => undefined,
+  );
+  try {
+    await runBackfill({
+      paths: positionals,
+      ...(values.manifest === undefined ? {} : { manifest: values.manifest }),
+      ...(values.out === undefined ? {} : { out: values.out }),
+      resume: values.resume === true,
+      dryRun: values['dry-run'] === true,
+      ...(values.quarantine === undefined ? {} : { quarantineDir: values.quarantine }),
+      ...(concurrency === undefined ? {} : { concurrency }),
+      client: {
+        ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
+        ...(values['base-url'] === undefined ? {} : { baseUrl: values['base-url'] }),
+        ...(values['api-version'] === undefined
+          ? {}
+          : { apiVersion: values['api-version'] as 'v1' | 'v2' }),
+        rateLimit: {
+          ...(rate === undefined ? {} : { perSecond: rate }),
+          ...(values.redis === undefined ? {} : { redis: values.redis }),
+        },
+      },
+      counts,
+      signal: abort.signal,
+    });
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSigint);
+  }
+  const { total: _total, ...summary } = counts;
+  process.stdout.write(`${JSON.stringify({ ...summary, interrupted: abort.signal.aborted })}\n`);
+  if (abort.signal.aborted) return 130;
+  return counts.error > 0 ? 1 : 0;
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      manifest: { type: 'string' },
+      quarantine: { type: 'string' },
+      resume: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      'api-key': { type: 'string' },
+      'base-url': { type: 'string' },
+      'api-version': { type: 'string' },
+      rate: { type: 'string' },
+      redis: { type: 'string' },
+      concurrency: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}

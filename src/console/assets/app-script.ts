@@ -1,0 +1,269 @@
+// The console's main script, served as app.js: session, incident list and detail, actions, audit log.
+// Edit as plain text: no backticks or dollar-braces (test/console/assets.test.ts checks it parses).
+export const APP_SCRIPT = String.raw`// The moderators' console: session, incident list and detail, actions, audit log.
+// Plain DOM; every value from the server is set as text, never as HTML.
+'use strict';
+(function () {
+  var $ = function (id) { return document.getElementById(id); };
+  var state = { csrf: null, session: null, page: 1, pages: 1, current: null };
+
+  function api(path, options) {
+    options = options || {};
+    var headers = { Accept: 'application/json' };
+    var init = { method: options.method || 'GET', headers: headers, credentials: 'same-origin' };
+    if (options.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(options.body);
+    }
+    if (init.method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
+    return fetch('api/' + path, init).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (body) {
+        if (!res.ok) {
+          var error = new Error(body.error || res.statusText);
+          error.status = res.status;
+          error.body = body;
+          throw error;
+        }
+        return body;
+      });
+    });
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    (children || []).forEach(function (child) {
+      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function show(id, on) { $(id).hidden = !on; }
+  function day(iso) { return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '—'; }
+
+  function flags(view) {
+    return view.matchFlags.map(function (flag) {
+      var distance = flag.matchDistance === undefined ? '' : ' d=' + flag.matchDistance;
+      return flag.source + ' ' + flag.violations.join('/') + distance;
+    }).join('; ') || '—';
+  }
+
+  function reportLabel(view) {
+    var label = view.reportStatus;
+    if (view.reportedAt && view.reportStatus === 'failed') label = 'reported; resend failed';
+    if (view.reportIsTest) label += ' (test)';
+    if (view.released) label += ', released';
+    return label;
+  }
+
+  // ---- session ----
+  function start() {
+    api('session').then(enter, function (error) {
+      if (error.status === 401 && error.body && error.body.login === 'token') {
+        show('login', true);
+        $('token').focus();
+      } else {
+        show('denied', true);
+      }
+    });
+  }
+
+  function enter(session) {
+    state.session = session;
+    state.csrf = session.csrf;
+    show('login', false);
+    show('main', true);
+    $('who').textContent = 'Signed in as ' + session.actor;
+    show('who', true);
+    show('logout', true);
+    show('test-mode', session.reporting.isTest);
+    $('report').textContent = session.reporting.isTest
+      ? 'Report to NCMEC (TEST endpoint)'
+      : 'Report to NCMEC';
+    $('report-note').textContent = session.reporting.configured
+      ? 'Sends the stored evidence through PhotoDNA\'s Report endpoint with the server\'s credentials.'
+      : 'Reporting is not configured on the server (missing: ' + session.reporting.missing.join(', ') + ').';
+    show('allow-note', session.allowList);
+    document.dispatchEvent(new CustomEvent('console:ready', { detail: session }));
+    loadList().then(route);
+    loadAudit();
+  }
+
+  $('login-form').addEventListener('submit', function (event) {
+    event.preventDefault();
+    $('login-error').textContent = '';
+    api('login', { method: 'POST', body: { token: $('token').value } }).then(function (session) {
+      $('token').value = '';
+      enter(session);
+    }, function (error) {
+      $('login-error').textContent = 'Login refused: ' + error.message;
+    });
+  });
+
+  $('logout').addEventListener('click', function () {
+    api('logout', { method: 'POST', body: {} }).then(function () { location.reload(); });
+  });
+
+  // ---- list ----
+  function query() {
+    var params = new URLSearchParams();
+    ['status', 'from', 'to', 'source'].forEach(function (name) {
+      var value = $('f-' + name).value;
+      if (value && value !== 'all') params.set(name, value);
+    });
+    params.set('page', String(state.page));
+    return params.toString();
+  }
+
+  function loadList() {
+    return api('incidents?' + query()).then(function (list) {
+      state.page = list.page;
+      state.pages = list.pages;
+      var rows = $('incident-rows');
+      clear(rows);
+      list.items.forEach(function (view) {
+        var link = el('a', { href: '#/incident/' + encodeURIComponent(view.id), 'data-id': view.id }, [day(view.receivedAt)]);
+        rows.appendChild(el('tr', {}, [
+          el('td', {}, [link]),
+          el('td', {}, [view.method + ' ' + view.route]),
+          el('td', {}, [view.ip]),
+          el('td', {}, [flags(view)]),
+          el('td', { class: 'hash' }, [view.sha256.slice(0, 16) + '…']),
+          el('td', {}, [day(view.preserveUntil)]),
+          el('td', {}, [reportLabel(view)]),
+        ]));
+      });
+      $('list-summary').textContent = list.total + ' incident' + (list.total === 1 ? '' : 's') +
+        ' (newest first). Open one for its details and actions.';
+      $('page-info').textContent = 'Page ' + list.page + ' of ' + list.pages;
+      $('prev').disabled = list.page <= 1;
+      $('next').disabled = list.page >= list.pages;
+    }, showError);
+  }
+
+  $('filters').addEventListener('submit', function (event) {
+    event.preventDefault();
+    state.page = 1;
+    loadList();
+  });
+  $('prev').addEventListener('click', function () { state.page -= 1; loadList(); });
+  $('next').addEventListener('click', function () { state.page += 1; loadList(); });
+
+  // ---- detail ----
+  function route() {
+    var match = /^#\/incident\/([A-Za-z0-9-]+)$/.exec(location.hash);
+    if (!match) {
+      show('detail', false);
+      state.current = null;
+      return;
+    }
+    loadDetail(match[1], true);
+  }
+
+  function field(list, name, value, hash) {
+    list.appendChild(el('dt', {}, [name]));
+    list.appendChild(el('dd', hash ? { class: 'hash' } : {}, [value === null || value === undefined || value === '' ? '—' : String(value)]));
+  }
+
+  function loadDetail(id, focus) {
+    return api('incidents/' + encodeURIComponent(id)).then(function (body) {
+      var view = body.incident;
+      state.current = view;
+      $('detail-title').textContent = 'Incident ' + view.id;
+      var list = $('detail-fields');
+      clear(list);
+      field(list, 'Received', day(view.receivedAt));
+      field(list, 'Route', view.method + ' ' + view.route + ' (field ' + view.field + ')');
+      field(list, 'Uploader IP', view.ip);
+      field(list, 'User agent', view.userAgent);
+      field(list, 'File', view.mimetype + ', ' + view.width + '×' + view.height + ', ' + view.size + ' bytes');
+      field(list, 'Match flags', flags(view));
+      field(list, 'SHA-256', view.sha256, true);
+      field(list, 'PDQ', view.pdq, true);
+      field(list, 'PhotoDNA tracking id', view.trackingId, true);
+      field(list, 'Policy', view.policy);
+      field(list, 'Preserve until', day(view.preserveUntil));
+      field(list, 'Report', reportLabel(view) + (view.report.trackingId ? ' · tracking ' + view.report.trackingId : '') +
+        (view.report.error ? ' · ' + view.report.error : ''));
+      field(list, 'Earlier report attempts', view.reportHistory.length ? view.reportHistory.map(function (r) { return r.status + ' ' + day(r.at); }).join('; ') : '');
+      field(list, 'Released', view.released ? day(view.released.at) + ' — ' + (view.released.reason || '') : 'no');
+      $('purge-note').textContent = view.purgeAllowed ? 'Allowed: ' + view.purgeReason : 'Not yet: ' + view.purgeReason;
+      $('release').disabled = Boolean(view.released);
+      show('detail', true);
+      if (focus) $('detail-title').focus();
+    }, function (error) {
+      show('detail', false);
+      showError(error);
+    });
+  }
+
+  window.addEventListener('hashchange', route);
+  $('back').addEventListener('click', function (event) {
+    event.preventDefault();
+    var id = state.current && state.current.id;
+    history.pushState(null, '', location.pathname + location.search);
+    route();
+    var link = id && document.querySelector('a[data-id="' + id + '"]');
+    if (link) link.focus();
+  });
+
+  // ---- actions ----
+  function act(action, body) {
+    var view = state.current;
+    if (!view) return;
+    $('action-status').textContent = 'Working…';
+    api('incidents/' + encodeURIComponent(view.id) + '/' + action, { method: 'POST', body: body }).then(function (answer) {
+      if (action === 'purge') {
+        $('action-status').textContent = 'Purged: the evidence of ' + answer.purged + ' is deleted.';
+        show('detail', false);
+      } else {
+        $('action-status').textContent = action === 'report'
+          ? 'Reported: tracking id ' + answer.incident.report.trackingId + (answer.incident.report.isTest ? ' (test endpoint)' : '')
+          : 'Released as a false positive.';
+        loadDetail(view.id, false);
+      }
+      loadList();
+      loadAudit();
+    }, function (error) {
+      $('action-status').textContent = 'Refused: ' + error.message;
+      loadAudit();
+    });
+  }
+
+  $('report').addEventListener('click', function () { act('report', {}); });
+  $('purge').addEventListener('click', function () { act('purge', {}); });
+  $('release-form').addEventListener('submit', function (event) {
+    event.preventDefault();
+    act('release', { reason: $('reason').value });
+  });
+
+  // ---- audit ----
+  function loadAudit() {
+    return api('audit').then(function (body) {
+      var v = body.verification;
+      var status = $('audit-status');
+      status.className = v.ok ? 'good' : 'bad';
+      status.textContent = v.ok
+        ? 'Chain intact: ' + v.entries + ' entries (head ' + v.head.slice(0, 16) + '…).'
+        : 'TAMPERED: line ' + v.line + ': ' + v.reason + '.';
+      var list = $('audit-entries');
+      clear(list);
+      body.entries.forEach(function (entry) {
+        list.appendChild(el('li', { value: String(entry.seq) }, [
+          day(entry.at) + ' · ' + entry.actor + ' · ' + entry.action + (entry.ok ? '' : ' (refused/failed)') +
+          ' · ' + entry.incident + (entry.detail ? ' · ' + entry.detail : ''),
+        ]));
+      });
+    }, showError);
+  }
+  $('audit-verify').addEventListener('click', loadAudit);
+
+  function showError(error) {
+    if (error && error.status === 401) { location.reload(); return; }
+    $('action-status').textContent = 'Error: ' + (error && error.message);
+  }
+
+  start();
+})();
+`;

@@ -1,0 +1,132 @@
+/**
+ * Who is asking, and may they change anything. Reads go through `authorize` (the host's login)
+ * or a token session; every state-changing request must also come from the console's own origin
+ * (Origin / Sec-Fetch-Site), as JSON, and echo the session's CSRF token in `X-CSRF-Token`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError, isTls, readCookie, readJson } from './http-io.js';
+import type { ResolvedConsoleOptions } from './options.js';
+import { type Session, Sessions, safeEqual } from './session.js';
+
+export const SESSION_COOKIE = 'pdg_console';
+/** Failed token logins allowed per minute (for the whole console) before it answers 429. */
+export const MAX_FAILED_LOGINS_PER_MINUTE = 10;
+
+export class ConsoleAuth {
+  readonly #options: ResolvedConsoleOptions;
+  readonly #sessions: Sessions;
+  /** Times of recent failed logins (a guessed token costs a minute per ten tries). */
+  readonly #failures: number[] = [];
+
+  constructor(options: ResolvedConsoleOptions) {
+    this.#options = options;
+    this.#sessions = new Sessions(options.sessionTtlMs);
+  }
+
+  get mode(): 'authorize' | 'token' {
+    return this.#options.authorize ? 'authorize' : 'token';
+  }
+
+  /**
+   * The caller's session, or a 401. With `authorize`, the host's answer is asked on every
+   * request (a session is created for it when `create` is set) and must name the session's
+   * reviewer; with a token, the session cookie alone counts.
+   */
+  async session(
+    req: IncomingMessage,
+    res: ServerResponse,
+    base: string,
+    create = false,
+  ): Promise<Session> {
+    const existing = this.#sessions.get(readCookie(req, SESSION_COOKIE));
+    const { authorize } = this.#options;
+    if (!authorize) {
+      if (existing) return existing;
+      throw new HttpError(401, 'log in with the console token');
+    }
+    let actor: unknown;
+    try {
+      actor = await authorize(req);
+    } catch {
+      actor = undefined;
+    }
+    if (typeof actor !== 'string' || actor.length === 0) throw new HttpError(401, 'not authorized');
+    if (existing && existing.actor === actor) return existing;
+    if (existing) this.#sessions.delete(existing.id);
+    if (!create) throw new HttpError(401, 'no console session: reload the console');
+    return this.#start(req, res, base, actor);
+  }
+
+  /** Token login: a constant-time comparison, then a new session. */
+  async login(req: IncomingMessage, res: ServerResponse, base: string): Promise<Session> {
+    checkOrigin(req);
+    const now = Date.now();
+    while (this.#failures.length > 0 && (this.#failures[0] as number) <= now - 60_000) {
+      this.#failures.shift();
+    }
+    if (this.#failures.length >= MAX_FAILED_LOGINS_PER_MINUTE) {
+      throw new HttpError(429, 'too many failed logins: wait a minute');
+    }
+    const { token } = this.#options;
+    const body = await readJson(req);
+    if (!token || typeof body.token !== 'string' || !safeEqual(body.token, token)) {
+      this.#failures.push(now);
+      throw new HttpError(401, 'wrong token');
+    }
+    const old = this.#sessions.get(readCookie(req, SESSION_COOKIE));
+    if (old) this.#sessions.delete(old.id);
+    return this.#start(req, res, base, this.#options.tokenActor ?? 'token holder');
+  }
+
+  logout(req: IncomingMessage, res: ServerResponse, base: string): void {
+    const id = readCookie(req, SESSION_COOKIE);
+    if (id) this.#sessions.delete(id);
+    res.setHeader('Set-Cookie', this.#cookie(req, base, '', 0));
+  }
+
+  /** For POSTs: same origin, and the session's CSRF token in `X-CSRF-Token`. */
+  checkCsrf(req: IncomingMessage, session: Session): void {
+    checkOrigin(req);
+    const given = req.headers['x-csrf-token'];
+    if (typeof given !== 'string' || !safeEqual(given, session.csrf)) {
+      throw new HttpError(403, 'missing or wrong CSRF token');
+    }
+  }
+
+  #start(req: IncomingMessage, res: ServerResponse, base: string, actor: string): Session {
+    const session = this.#sessions.create(actor);
+    res.setHeader('Set-Cookie', this.#cookie(req, base, session.id));
+    return session;
+  }
+
+  #cookie(req: IncomingMessage, base: string, value: string, maxAge?: number): string {
+    const secure = this.#options.secureCookie ?? isTls(req);
+    return [
+      `${SESSION_COOKIE}=${value}`,
+      `Path=${base}/`,
+      'HttpOnly',
+      'SameSite=Strict',
+      ...(secure ? ['Secure'] : []),
+      ...(maxAge === undefined ? [] : [`Max-Age=${maxAge}`]),
+    ].join('; ');
+  }
+}
+
+/** Refuses cross-site requests: a foreign Origin, or a browser saying the request is cross-site. */
+function checkOrigin(req: IncomingMessage): void {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    throw new HttpError(403, 'cross-site request refused');
+  }
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  if (host === undefined || host !== req.headers.host) {
+    throw new HttpError(403, 'cross-origin request refused');
+  }
+}

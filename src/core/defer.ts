@@ -1,0 +1,66 @@
+/**
+ * Deferred scanning in the request path: a validated file becomes a durable job (a private copy
+ * of its bytes, the uploader's context and the route's policy) and the request goes on with a
+ * `scanId`. The job is scanned later by a scan worker, which emits the `scan` / `match` events.
+ */
+import { GuardError, toError } from '../errors.js';
+import type { GuardEvents } from '../events.js';
+import type { RouteConfig } from '../options.js';
+import type { ScanQueue } from '../queue/types.js';
+import type { FileFacts, Policy } from '../types.js';
+import { resolvePolicy } from './policy.js';
+import type { RequestContext } from './request-context.js';
+
+export type DeferMode = 'never' | 'always' | 'overflow';
+
+/** How a route defers, given whether the guard has a queue. */
+export function deferModeOf(route: RouteConfig, queue: ScanQueue | undefined): DeferMode {
+  if (!queue || route.defer === false) return 'never';
+  if (route.defer === true) return 'always';
+  return route.defer.when;
+}
+
+/** Queues one file; resolves to its `scanId`, or throws a `SCAN_UNAVAILABLE` store failure. */
+export async function enqueueFile(
+  deps: { queue: ScanQueue; events: GuardEvents },
+  ctx: RequestContext,
+  route: RouteConfig,
+  file: FileFacts,
+  bytes: Buffer,
+): Promise<string> {
+  try {
+    const { scanId } = await deps.queue.enqueue({
+      source: { kind: 'bytes', bytes },
+      field: file.field,
+      originalname: file.originalname,
+      uploader: {
+        route: ctx.route,
+        method: ctx.method,
+        ip: ctx.ip,
+        ...(ctx.userAgent === undefined ? {} : { userAgent: ctx.userAgent }),
+        receivedAt: ctx.receivedAt.toISOString(),
+      },
+      policy: await policyOf(route, ctx),
+    });
+    return scanId;
+  } catch (error) {
+    const guardError = new GuardError('SCAN_UNAVAILABLE', {
+      reason: 'store-failure',
+      detail: `could not queue the file for a deferred scan: ${toError(error).message}`,
+      cause: error,
+    });
+    deps.events.emit('error', {
+      error: toError(error),
+      stage: 'scan',
+      reason: 'store-failure',
+      route: ctx.route,
+      file,
+    });
+    throw guardError;
+  }
+}
+
+/** The route's policy now, while the request is at hand (a broken policy function: 'block'). */
+async function policyOf(route: RouteConfig, ctx: RequestContext): Promise<Policy> {
+  return resolvePolicy(route.policy, ctx).catch(() => 'block' as const);
+}

@@ -1,0 +1,2 @@
+// `photodna-guard/hono`: the Hono middleware.
+export * from './adapters/hono.js';

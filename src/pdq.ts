@@ -1,0 +1,2 @@
+// `photodna-guard/pdq`: local PDQ hashing and matching (no PhotoDNA key needed).
+export * from './pdq/index.js';

@@ -1,0 +1,133 @@
+/**
+ * A small BMP decoder (sharp cannot read BMP): uncompressed 1/4/8-bit palettized, 16-bit (5-5-5
+ * or bit fields), 24-bit and 32-bit (plain or bit fields), bottom-up or top-down. RLE and
+ * embedded JPEG/PNG are refused. Every offset is bounds-checked; the pixel count is checked
+ * against `maxPixels` before anything is allocated.
+ */
+import type { RawImage } from './luma.js';
+
+export class BmpDecodeError extends Error {
+  constructor(message: string) {
+    super(`BMP: ${message}`);
+    this.name = 'BmpDecodeError';
+  }
+}
+
+const BI_RGB = 0;
+const BI_BITFIELDS = 3;
+const BI_ALPHABITFIELDS = 6;
+
+interface Mask {
+  shift: number;
+  max: number;
+  mask: number;
+}
+
+function mask(value: number): Mask {
+  if (value === 0) return { shift: 0, max: 0, mask: 0 };
+  let shift = 0;
+  while (((value >>> shift) & 1) === 0) shift++;
+  const max = value >>> shift;
+  return { shift, max, mask: value >>> 0 };
+}
+
+const channel = (pixel: number, m: Mask) =>
+  m.max === 0 ? 0 : Math.round((((pixel & m.mask) >>> m.shift) * 255) / m.max);
+
+/** Decodes a BMP into 3-channel RGB. */
+export function decodeBmp(bytes: Uint8Array, maxPixels: number): RawImage {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const need = (end: number, what: string) => {
+    if (end > bytes.length) throw new BmpDecodeError(`truncated ${what}`);
+  };
+  need(26, 'header');
+  if (bytes[0] !== 0x42 || bytes[1] !== 0x4d) throw new BmpDecodeError('not a BMP');
+  const dataOffset = view.getUint32(10, true);
+  const headerSize = view.getUint32(14, true);
+  let width: number;
+  let signedHeight: number;
+  let bits: number;
+  let compression = BI_RGB;
+  let colorsUsed = 0;
+  if (headerSize === 12) {
+    width = view.getUint16(18, true);
+    signedHeight = view.getInt16(20, true);
+    bits = view.getUint16(24, true);
+  } else {
+    if (headerSize < 40) throw new BmpDecodeError(`unsupported header size ${headerSize}`);
+    need(54, 'info header');
+    width = view.getInt32(18, true);
+    signedHeight = view.getInt32(22, true);
+    bits = view.getUint16(28, true);
+    compression = view.getUint32(30, true);
+    colorsUsed = view.getUint32(46, true);
+  }
+  const height = Math.abs(signedHeight);
+  const topDown = signedHeight < 0;
+  if (width <= 0 || height <= 0) throw new BmpDecodeError('empty image');
+  if (width * height > maxPixels) throw new BmpDecodeError('more pixels than allowed');
+  if (![1, 4, 8, 16, 24, 32].includes(bits)) throw new BmpDecodeError(`unsupported depth ${bits}`);
+
+  let masks: [Mask, Mask, Mask] | undefined;
+  if (compression === BI_BITFIELDS || compression === BI_ALPHABITFIELDS) {
+    if (bits !== 16 && bits !== 32) throw new BmpDecodeError('bit fields need 16 or 32 bits');
+    // The masks follow a 40-byte header; V4/V5 headers hold them at the same place.
+    const at = 14 + 40;
+    need(at + 12, 'bit masks');
+    masks = [
+      mask(view.getUint32(at, true)),
+      mask(view.getUint32(at + 4, true)),
+      mask(view.getUint32(at + 8, true)),
+    ];
+  } else if (compression !== BI_RGB) {
+    throw new BmpDecodeError(`unsupported compression ${compression}`);
+  } else if (bits === 16) {
+    masks = [mask(0x7c00), mask(0x03e0), mask(0x001f)];
+  }
+
+  let palette: Uint8Array | undefined;
+  if (bits <= 8) {
+    const entries = colorsUsed === 0 || colorsUsed > 1 << bits ? 1 << bits : colorsUsed;
+    const entrySize = headerSize === 12 ? 3 : 4;
+    const at = 14 + headerSize;
+    const available = Math.max(0, Math.min(entries, Math.floor((dataOffset - at) / entrySize)));
+    need(at + available * entrySize, 'palette');
+    palette = new Uint8Array((1 << bits) * 3);
+    for (let i = 0; i < available; i++) {
+      const p = at + i * entrySize;
+      palette[i * 3] = bytes[p + 2] as number;
+      palette[i * 3 + 1] = bytes[p + 1] as number;
+      palette[i * 3 + 2] = bytes[p] as number;
+    }
+  }
+
+  const rowSize = Math.ceil((width * bits) / 32) * 4;
+  need(dataOffset + rowSize * height, 'pixel data');
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const row = dataOffset + (topDown ? y : height - 1 - y) * rowSize;
+    let o = y * width * 3;
+    for (let x = 0; x < width; x++, o += 3) {
+      if (palette) {
+        const bitOffset = x * bits;
+        const byte = bytes[row + (bitOffset >> 3)] as number;
+        const index = (byte >> (8 - bits - (bitOffset & 7))) & ((1 << bits) - 1);
+        out[o] = palette[index * 3] as number;
+        out[o + 1] = palette[index * 3 + 1] as number;
+        out[o + 2] = palette[index * 3 + 2] as number;
+      } else if (masks) {
+        const pixel =
+          bits === 16 ? view.getUint16(row + x * 2, true) : view.getUint32(row + x * 4, true);
+        out[o] = channel(pixel, masks[0]);
+        out[o + 1] = channel(pixel, masks[1]);
+        out[o + 2] = channel(pixel, masks[2]);
+      } else {
+        const p = row + x * (bits / 8);
+        out[o] = bytes[p + 2] as number;
+        out[o + 1] = bytes[p + 1] as number;
+        out[o + 2] = bytes[p] as number;
+      }
+    }
+  }
+  return { data: out, width, height, channels: 3 };
+}

@@ -1,0 +1,76 @@
+/**
+ * `pdqHash(input)`: the PDQ hash and quality of an image file or its bytes. The header is read
+ * and the pixel limit checked here; decoding (sharp, or our BMP decoder) and the hash math run in
+ * a worker pool, unless the image is small enough that a worker hop costs more than the work.
+ */
+import { readFile } from 'node:fs/promises';
+import type { ImageMimeType } from '../types.js';
+import { computePdq, computePdqDihedral, type PdqComputed, type PdqDihedral } from './compute.js';
+import { DEFAULT_MAX_PIXELS, decodePixels, inspectImage } from './decode.js';
+import { HashPool } from './hash-pool.js';
+
+/** Below this many pixels the math runs on the calling thread (well under a millisecond). */
+const INLINE_MAX_PIXELS = 64 * 1024;
+
+export interface PdqHashOptions {
+  /** Refuse images with more pixels, before decoding. Defaults to 100,000,000 (the guard's default). */
+  maxPixels?: number;
+  /** The sniffed type, when already known. Defaults to sniffing the bytes. */
+  type?: ImageMimeType;
+  /**
+   * The worker pool that decodes and hashes; `false` does both on the calling thread. Defaults to
+   * a shared pool started on first use, for images above 65,536 pixels (smaller ones are hashed
+   * inline: a worker hop would cost more than the work).
+   */
+  pool?: HashPool | false;
+  /** Aborts before decoding and before hashing. */
+  signal?: AbortSignal;
+}
+
+export type PdqHashResult = PdqComputed;
+export type PdqDihedralResult = PdqDihedral;
+
+let sharedPool: HashPool | undefined;
+
+/** The pool `pdqHash` uses by default. */
+export function defaultHashPool(): HashPool {
+  sharedPool ??= new HashPool();
+  return sharedPool;
+}
+
+/** Decodes and hashes: inline for small images, else decode and math both in the pool. */
+async function hashWith(
+  input: Buffer | string,
+  options: PdqHashOptions,
+  dihedral: boolean,
+): Promise<PdqComputed | PdqDihedral> {
+  options.signal?.throwIfAborted();
+  const bytes = typeof input === 'string' ? await readFile(input) : input;
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const { type, width, height } = await inspectImage(bytes, options);
+  options.signal?.throwIfAborted();
+  const small = options.pool === undefined && width * height <= INLINE_MAX_PIXELS;
+  if (options.pool === false || small) {
+    const image = await decodePixels(bytes, type, maxPixels);
+    options.signal?.throwIfAborted();
+    return dihedral ? computePdqDihedral(image) : computePdq(image);
+  }
+  const pool = options.pool ?? defaultHashPool();
+  return pool.runBytes(bytes, type, maxPixels, dihedral);
+}
+
+/** The PDQ hash (64 hex digits) and quality (0–100) of an image file path or bytes. */
+export async function pdqHash(
+  input: Buffer | string,
+  options: PdqHashOptions = {},
+): Promise<PdqHashResult> {
+  return hashWith(input, options, false);
+}
+
+/** Like `pdqHash`, plus the hashes of the image's seven rotations and flips. */
+export async function pdqHashDihedral(
+  input: Buffer | string,
+  options: PdqHashOptions = {},
+): Promise<PdqDihedralResult> {
+  return hashWith(input, options, true) as Promise<PdqDihedral>;
+}

@@ -1,0 +1,91 @@
+/**
+ * The options of `createPdqMatcher`, as one zod schema: parsed once, unknown keys rejected.
+ */
+import { z } from 'zod';
+import type { Logger } from '../types.js';
+import { HashPool } from './hash-pool.js';
+import type { PdqListsOption } from './list-source.js';
+
+const listSource = z.union([
+  z
+    .object({
+      name: z.string().min(1),
+      path: z.string().min(1),
+      format: z.enum(['lines', 'csv']).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      name: z.string().min(1),
+      hashes: z.array(
+        z.union([
+          z.string(),
+          z.object({ hash: z.string(), metadata: z.record(z.string(), z.string()) }),
+        ]),
+      ),
+    })
+    .strict(),
+]);
+const lists = z.union([z.array(listSource), z.record(z.string().min(1), z.string().min(1))]);
+const distance = z.number().int().min(0).max(256);
+
+export const pdqMatcherSchema = z
+  .object({
+    lists,
+    allowLists: lists.optional(),
+    threshold: distance.default(31),
+    allowThreshold: distance.optional(),
+    minQuality: z.number().int().min(0).max(100).default(50),
+    dihedral: z.boolean().default(false),
+    maxPixels: z.number().int().positive().default(100_000_000),
+    watch: z.boolean().default(true),
+    pollIntervalMs: z.number().int().min(10).default(5_000),
+    debounceMs: z.number().int().min(0).default(250),
+    pool: z.union([z.instanceof(HashPool), z.literal(false)]).optional(),
+    logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null).optional(),
+    onReload: z
+      .custom<(info: { list: string; size: number }) => void>((v) => typeof v === 'function')
+      .optional(),
+    onError: z.custom<(error: Error) => void>((v) => typeof v === 'function').optional(),
+  })
+  .strict();
+
+/** Options of `createPdqMatcher`. */
+export interface PdqMatcherOptions {
+  /**
+   * The hash lists to match against: `{ name: path }`, or an array of `{ name, path, format? }`
+   * (files) and `{ name, hashes }` (in code). A list's name becomes the `source` of its matches.
+   */
+  lists: PdqListsOption;
+  /**
+   * Lists of known false positives (same forms): an image within `allowThreshold` of one of their
+   * hashes never matches. Defaults to none.
+   */
+  allowLists?: PdqListsOption;
+  /** Largest Hamming distance (of 256 bits) that counts as a match. Defaults to 31. */
+  threshold?: number;
+  /** Largest distance to an allow-list hash that suppresses a match. Defaults to `threshold`. */
+  allowThreshold?: number;
+  /** Images whose PDQ quality is below this never match (their hash is unreliable). Defaults to 50. */
+  minQuality?: number;
+  /** Also match rotated and mirrored copies (the eight dihedral hashes). Defaults to `false`. */
+  dihedral?: boolean;
+  /** Refuse to decode images with more pixels. Defaults to 100,000,000 (the guard's default). */
+  maxPixels?: number;
+  /** Reload a list when its file changes (fs.watch plus a stat poll). Defaults to `true`. */
+  watch?: boolean;
+  /** Interval of the stat poll that backs fs.watch, in ms. Defaults to 5000. */
+  pollIntervalMs?: number;
+  /** Quiet time after a file change before reloading, in ms. Defaults to 250. */
+  debounceMs?: number;
+  /** Worker pool for the hash math; `false` hashes on the calling thread. Defaults to a shared pool. */
+  pool?: HashPool | false;
+  /** Told of reloads (info) and of lists that failed to load (error). Defaults to silent. */
+  logger?: Logger;
+  /** Called after a list (re)loads. Defaults to none. */
+  onReload?: (info: { list: string; size: number }) => void;
+  /** Called when a list fails to (re)load; the previous version stays in use. Defaults to none. */
+  onError?: (error: Error) => void;
+}
+
+export type ResolvedPdqMatcherOptions = z.output<typeof pdqMatcherSchema>;

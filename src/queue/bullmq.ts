@@ -1,0 +1,223 @@
+/**
+ * The BullMQ scan queue (`queue: { redis }`): jobs in Redis, any number of worker processes on
+ * any number of machines.
+ *
+ * - Rate: BullMQ's own worker `limiter` is NOT used. It is shared by the workers of one queue
+ *   (SPEC section 4), but it counts jobs, not calls (a job's retries would go uncounted) and it
+ *   knows nothing of the synchronous guards' calls with the same key. The workers instead call
+ *   through `PhotoDnaClient` with `rateLimit.redis` set to the queue's Redis: the same sliding
+ *   window (`shared-window.ts`) every guard with that key uses, so guards and workers together
+ *   stay under the key's limit.
+ * - Bytes: a private copy is kept in Redis under its own key (at most 4 MiB, PhotoDNA's maximum;
+ *   Redis strings hold 512 MiB), readable by every worker wherever it runs, deleted when the job
+ *   is done. Durability is Redis's: run it with `appendonly yes` (and `appendfsync everysec` or
+ *   `always`) when a job must survive a Redis crash; protect it like the quarantine store
+ *   (`requirepass`/ACL, TLS with `rediss://`). Hosts that keep their own media can enqueue a
+ *   `ref` instead and give the workers `load(ref)`.
+ * - Exactly once: the job id is the `scanId` (adding it again is a no-op). A worker killed
+ *   mid-job loses its lock; after `lockMs` another worker's stalled check puts the job back and
+ *   it runs again. Before acting, a run checks the job's done marker (set after its effects,
+ *   before BullMQ completes it), so a job finished by a worker that died before completing it is
+ *   not acted on twice; a quarantine write is keyed by the job (see `incidentIdOf`).
+ */
+import type { Job, Queue, Worker } from 'bullmq';
+import { notConfiguredError } from '../client/failures.js';
+import type { RedisClientLike } from '../client/redis-connection.js';
+import { retryDelayMs, toStoredJob } from './stored-job.js';
+import type {
+  ClaimedJob,
+  Consumer,
+  JobResult,
+  QueueDepth,
+  QueueEngine,
+  ScanJobInput,
+  StoredJob,
+} from './types.js';
+
+export interface BullmqQueueOptions {
+  /** A `redis://` URL, or an ioredis instance (used as is, not closed). */
+  redis: string | RedisClientLike;
+  /** The BullMQ queue name. Defaults to `'photodna-guard-scan'`. */
+  name?: string;
+  /** Days a finished job (and its done marker) is kept. Defaults to `7`. */
+  keepDoneDays?: number;
+  /**
+   * A running job's lock, in ms: a killed worker's job runs again on another worker after about
+   * this long. Defaults to `30000`.
+   */
+  lockMs?: number;
+}
+
+/** The ioredis members used here. */
+interface IoRedis {
+  set(key: string, value: Buffer | string, ...args: Array<string | number>): Promise<unknown>;
+  getBuffer(key: string): Promise<Buffer | null>;
+  get(key: string): Promise<string | null>;
+  del(key: string): Promise<number>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+const DAY_S = 86_400;
+
+export async function openBullmqQueue(options: BullmqQueueOptions): Promise<QueueEngine> {
+  const { Queue, Worker, Redis } = await loadBullmq();
+  const owned = typeof options.redis === 'string';
+  const connection = (
+    typeof options.redis === 'string'
+      ? new Redis(options.redis, { maxRetriesPerRequest: null })
+      : options.redis
+  ) as IoRedis;
+  const name = options.name ?? 'photodna-guard-scan';
+  const queue = new Queue(name, { connection: connection as never });
+  queue.on('error', () => undefined);
+  return new BullmqQueue({
+    queue,
+    Worker,
+    connection,
+    owned,
+    name,
+    redis: options.redis,
+    keepDoneS: Math.round((options.keepDoneDays ?? 7) * DAY_S),
+    lockMs: options.lockMs ?? 30_000,
+  });
+}
+
+interface Parts {
+  queue: Queue;
+  Worker: typeof Worker;
+  connection: IoRedis;
+  owned: boolean;
+  name: string;
+  redis: string | RedisClientLike;
+  keepDoneS: number;
+  lockMs: number;
+}
+
+class BullmqQueue implements QueueEngine {
+  readonly engine = 'bullmq' as const;
+  /** The queue's Redis: the worker's default for the shared rate limit. */
+  readonly redis: string | RedisClientLike;
+  readonly #parts: Parts;
+  readonly #consumers = new Set<Consumer>();
+  #closed: Promise<void> | undefined;
+
+  constructor(parts: Parts) {
+    this.#parts = parts;
+    this.redis = parts.redis;
+  }
+
+  #key(kind: 'bytes' | 'done', scanId: string): string {
+    return `photodna-guard:scan-${kind}:${this.#parts.name}:${scanId}`;
+  }
+
+  async enqueue(input: ScanJobInput): Promise<{ scanId: string }> {
+    const job = toStoredJob(input);
+    const { queue, connection, keepDoneS } = this.#parts;
+    if (await queue.getJob(job.scanId)) return { scanId: job.scanId };
+    if (input.source.kind === 'bytes') {
+      await connection.set(this.#key('bytes', job.scanId), Buffer.from(input.source.bytes));
+    }
+    await queue.add('scan', job, {
+      jobId: job.scanId,
+      // A job the service could not answer is retried until it can (capped backoff).
+      attempts: 1_000_000,
+      backoff: { type: 'photodna-guard' },
+      removeOnComplete: { age: keepDoneS },
+      removeOnFail: false,
+    });
+    return { scanId: job.scanId };
+  }
+
+  async depth(): Promise<QueueDepth> {
+    const { queue } = this.#parts;
+    const counts = await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active');
+    const waiting = (counts.wait ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+    const oldest = await queue.getJobs(['wait', 'delayed', 'active', 'prioritized'], 0, 0, true);
+    const at = oldest[0]?.timestamp;
+    return {
+      waiting,
+      active: counts.active ?? 0,
+      oldestAgeMs: at === undefined ? 0 : Math.max(0, Date.now() - at),
+    };
+  }
+
+  consume(
+    handler: (job: ClaimedJob) => Promise<JobResult>,
+    options: { concurrency: number },
+  ): Consumer {
+    const { Worker, connection, name, lockMs, keepDoneS } = this.#parts;
+    const worker = new Worker(
+      name,
+      async (job: Job<StoredJob>) => {
+        const doneKey = this.#key('done', job.data.scanId);
+        const finished = await connection.get(doneKey);
+        // Finished by a worker that died before BullMQ recorded it: never acted on twice.
+        if (finished !== null) return JSON.parse(finished) as JobResult;
+        const bytesKey = this.#key('bytes', job.data.scanId);
+        const result = await handler({
+          ...job.data,
+          attempt: job.attemptsMade + 1,
+          bytes: async () => {
+            const bytes = await connection.getBuffer(bytesKey);
+            if (!bytes) throw new Error(`the bytes of scan ${job.data.scanId} are missing`);
+            return bytes;
+          },
+        });
+        if (!result.done) throw new Error(result.detail);
+        await connection.set(doneKey, JSON.stringify(result), 'EX', keepDoneS);
+        await connection.del(bytesKey);
+        return result;
+      },
+      {
+        connection: connection as never,
+        concurrency: options.concurrency,
+        lockDuration: lockMs,
+        stalledInterval: lockMs,
+        // A job whose worker died is always put back, however often that happens.
+        maxStalledCount: 1_000_000,
+        settings: { backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade) },
+      },
+    );
+    worker.on('error', () => undefined);
+    const consumer: Consumer = {
+      close: async () => {
+        await worker.close();
+        this.#consumers.delete(consumer);
+      },
+    };
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
+      await this.#parts.queue.close();
+      if (this.#parts.owned) await this.#parts.connection.quit().catch(() => undefined);
+    })();
+    return this.#closed;
+  }
+}
+
+async function loadBullmq(): Promise<{
+  Queue: typeof Queue;
+  Worker: typeof Worker;
+  Redis: new (url: string, options: Record<string, unknown>) => unknown;
+}> {
+  try {
+    const bullmq = await import('bullmq');
+    const ioredis = (await import('ioredis')) as unknown as {
+      Redis?: new (url: string, options: Record<string, unknown>) => unknown;
+      default?: new (url: string, options: Record<string, unknown>) => unknown;
+    };
+    const Redis = ioredis.Redis ?? ioredis.default;
+    if (!Redis) throw new TypeError('ioredis exports no Redis class');
+    return { Queue: bullmq.Queue, Worker: bullmq.Worker, Redis };
+  } catch (error) {
+    throw notConfiguredError(
+      "queue.redis needs the optional dependencies 'bullmq' (6.x) and 'ioredis' (5.x): npm install bullmq ioredis",
+      error,
+    );
+  }
+}

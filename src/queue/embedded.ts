@@ -1,0 +1,279 @@
+/**
+ * The embedded scan queue (`queue: { dir }`): one SQLite database (better-sqlite3, WAL,
+ * `synchronous = FULL`) for the jobs, and one file per private copy of the bytes, written like
+ * the quarantine store's evidence (0700 directory, 0600 files, fsync'd and renamed, directory
+ * fsync'd). Needs nothing but the disk.
+ *
+ * - Single process: the database is opened with `locking_mode = EXCLUSIVE`, so a second process
+ *   fails to open it instead of sharing it unsafely. Use BullMQ (`queue: { redis }`) for more.
+ * - `kill -9` loses nothing: a job is in the database (and its bytes on disk) before `enqueue`
+ *   resolves; a job that was running when the process died is waiting again at the next open.
+ * - A finished job is marked `done` in one transaction and is never handed out again; its row is
+ *   kept `keepDoneDays` (so re-enqueueing the same `scanId` is a no-op), its bytes deleted.
+ * - Bytes files without a waiting or running job (a crash between the two steps of `enqueue` or
+ *   of finishing) are removed at open.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { syncDir, unlinkIfPresent, writeFileAtomic } from '../quarantine/atomic-file.js';
+import { ensurePrivateDir } from '../quarantine/private-dir.js';
+import { loadSqlite, type SqliteDatabase, type SqliteStatement } from './load-sqlite.js';
+import { toStoredJob } from './stored-job.js';
+import type {
+  ClaimedJob,
+  Consumer,
+  JobResult,
+  QueueDepth,
+  QueueEngine,
+  ScanJobInput,
+  StoredJob,
+} from './types.js';
+
+export interface EmbeddedQueueOptions {
+  /** The queue's directory: created 0700; holds `queue.db` and `bytes/`. */
+  dir: string;
+  /** Days a finished job's row is kept (re-enqueueing its `scanId` is a no-op meanwhile). Defaults to `7`. */
+  keepDoneDays?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  scan_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  run_at INTEGER NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  payload TEXT NOT NULL,
+  outcome TEXT,
+  detail TEXT,
+  finished_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_at);
+`;
+
+/** Longest sleep of an idle consumer before it looks again, in ms. */
+const IDLE_POLL_MS = 1_000;
+const DAY_MS = 86_400_000;
+
+interface Row {
+  scan_id: string;
+  attempts: number;
+  payload: string;
+}
+
+export async function openEmbeddedQueue(options: EmbeddedQueueOptions): Promise<QueueEngine> {
+  const dir = resolve(options.dir);
+  const bytesDir = join(dir, 'bytes');
+  await ensurePrivateDir(dir);
+  await ensurePrivateDir(bytesDir);
+  const Database = await loadSqlite();
+  const db = new Database(join(dir, 'queue.db'), { timeout: 1_000 });
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec(SCHEMA);
+  } catch (error) {
+    db.close();
+    if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+    throw new Error(
+      `the embedded scan queue in ${dir} is open in another process (it serves one process; use queue: { redis } for more)`,
+      { cause: error },
+    );
+  }
+  const queue = new EmbeddedQueue(db, bytesDir, (options.keepDoneDays ?? 7) * DAY_MS);
+  await queue.recover();
+  return queue;
+}
+
+class EmbeddedQueue implements QueueEngine {
+  readonly engine = 'embedded' as const;
+  readonly #db: SqliteDatabase;
+  readonly #bytesDir: string;
+  readonly #keepDoneMs: number;
+  readonly #consumers = new Set<EmbeddedConsumer>();
+  readonly #sql: Record<
+    'insert' | 'exists' | 'claim' | 'finish' | 'retry' | 'counts' | 'oldest' | 'nextRun',
+    SqliteStatement
+  >;
+  #closed = false;
+
+  constructor(db: SqliteDatabase, bytesDir: string, keepDoneMs: number) {
+    this.#db = db;
+    this.#bytesDir = bytesDir;
+    this.#keepDoneMs = keepDoneMs;
+    this.#sql = {
+      insert: db.prepare(
+        "INSERT OR IGNORE INTO jobs (scan_id, state, run_at, enqueued_at, payload) VALUES (?, 'waiting', ?, ?, ?)",
+      ),
+      exists: db.prepare('SELECT 1 FROM jobs WHERE scan_id = ?'),
+      claim: db.prepare(
+        `UPDATE jobs SET state = 'active', attempts = attempts + 1 WHERE scan_id = (
+           SELECT scan_id FROM jobs WHERE state = 'waiting' AND run_at <= ? ORDER BY run_at, rowid LIMIT 1
+         ) RETURNING scan_id, attempts, payload`,
+      ),
+      finish: db.prepare(
+        "UPDATE jobs SET state = 'done', outcome = ?, detail = ?, finished_at = ? WHERE scan_id = ? AND state = 'active'",
+      ),
+      retry: db.prepare(
+        "UPDATE jobs SET state = 'waiting', run_at = ?, detail = ? WHERE scan_id = ? AND state = 'active'",
+      ),
+      counts: db.prepare(
+        "SELECT state, COUNT(*) AS n FROM jobs WHERE state != 'done' GROUP BY state",
+      ),
+      oldest: db.prepare("SELECT MIN(enqueued_at) AS at FROM jobs WHERE state != 'done'"),
+      nextRun: db.prepare("SELECT MIN(run_at) AS at FROM jobs WHERE state = 'waiting'"),
+    };
+  }
+
+  /** At open: running jobs of a dead process wait again; old rows and orphan bytes go. */
+  async recover(): Promise<void> {
+    this.#db.prepare("UPDATE jobs SET state = 'waiting' WHERE state = 'active'").run();
+    this.#db
+      .prepare("DELETE FROM jobs WHERE state = 'done' AND finished_at < ?")
+      .run(Date.now() - this.#keepDoneMs);
+    const live = this.#db.prepare("SELECT 1 FROM jobs WHERE scan_id = ? AND state != 'done'");
+    let removed = false;
+    for (const name of await readdir(this.#bytesDir)) {
+      if (live.get(name) === undefined) {
+        removed = (await unlinkIfPresent(join(this.#bytesDir, name))) || removed;
+      }
+    }
+    if (removed) await syncDir(this.#bytesDir);
+  }
+
+  async enqueue(input: ScanJobInput): Promise<{ scanId: string }> {
+    if (this.#closed) throw new Error('the scan queue is closed');
+    const job = toStoredJob(input);
+    if (this.#sql.exists.get(job.scanId) !== undefined) return { scanId: job.scanId };
+    // The bytes first: a job row always has its bytes; a crash in between leaves an orphan file
+    // that the next open removes.
+    if (input.source.kind === 'bytes')
+      await writeFileAtomic(this.#bytesDir, job.scanId, input.source.bytes);
+    this.#sql.insert.run(job.scanId, job.enqueuedAt, job.enqueuedAt, JSON.stringify(job));
+    for (const consumer of this.#consumers) consumer.wake();
+    return { scanId: job.scanId };
+  }
+
+  async depth(): Promise<QueueDepth> {
+    const depth: QueueDepth = { waiting: 0, active: 0, oldestAgeMs: 0 };
+    for (const row of this.#sql.counts.all() as Array<{ state: string; n: number }>) {
+      if (row.state === 'waiting') depth.waiting = row.n;
+      if (row.state === 'active') depth.active = row.n;
+    }
+    const oldest = (this.#sql.oldest.get() as { at: number | null }).at;
+    if (oldest !== null) depth.oldestAgeMs = Math.max(0, Date.now() - oldest);
+    return depth;
+  }
+
+  consume(
+    handler: (job: ClaimedJob) => Promise<JobResult>,
+    options: { concurrency: number },
+  ): Consumer {
+    if (this.#closed) throw new Error('the scan queue is closed');
+    const consumer = new EmbeddedConsumer(this, handler, options.concurrency, () =>
+      this.#consumers.delete(consumer),
+    );
+    this.#consumers.add(consumer);
+    consumer.wake();
+    return consumer;
+  }
+
+  /** The next job due now, marked active; `undefined` when none. */
+  claim(): ClaimedJob | undefined {
+    if (this.#closed) return undefined;
+    const row = this.#sql.claim.get(Date.now()) as Row | undefined;
+    if (!row) return undefined;
+    const stored = JSON.parse(row.payload) as StoredJob;
+    const path = join(this.#bytesDir, row.scan_id);
+    return { ...stored, attempt: row.attempts, bytes: () => readFile(path) };
+  }
+
+  /** Ms until the next waiting job is due (capped), for an idle consumer's sleep. */
+  idleMs(): number {
+    const at = (this.#sql.nextRun.get() as { at: number | null }).at;
+    if (at === null) return IDLE_POLL_MS;
+    return Math.min(IDLE_POLL_MS, Math.max(0, at - Date.now()));
+  }
+
+  async settle(scanId: string, result: JobResult): Promise<void> {
+    if (result.done) {
+      this.#sql.finish.run(result.outcome, result.detail ?? null, Date.now(), scanId);
+      if (await unlinkIfPresent(join(this.#bytesDir, scanId))) await syncDir(this.#bytesDir);
+    } else {
+      this.#sql.retry.run(Date.now() + result.retryInMs, result.detail, scanId);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
+    this.#closed = true;
+    this.#db.close();
+  }
+}
+
+class EmbeddedConsumer implements Consumer {
+  readonly #queue: EmbeddedQueue;
+  readonly #handler: (job: ClaimedJob) => Promise<JobResult>;
+  readonly #concurrency: number;
+  readonly #onClose: () => void;
+  readonly #running = new Set<Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(
+    queue: EmbeddedQueue,
+    handler: (job: ClaimedJob) => Promise<JobResult>,
+    concurrency: number,
+    onClose: () => void,
+  ) {
+    this.#queue = queue;
+    this.#handler = handler;
+    this.#concurrency = concurrency;
+    this.#onClose = onClose;
+  }
+
+  /** Claims jobs up to the concurrency, then sleeps until the next one is due. */
+  wake(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#running.size < this.#concurrency) {
+      const job = this.#queue.claim();
+      if (!job) break;
+      // A failed settle leaves the job active: the next open makes it wait again.
+      const run: Promise<void> = this.#run(job)
+        .catch(() => undefined)
+        .finally(() => {
+          this.#running.delete(run);
+          this.wake();
+        });
+      this.#running.add(run);
+    }
+    if (this.#running.size < this.#concurrency && !this.#stopped) {
+      this.#timer = setTimeout(() => this.wake(), this.#queue.idleMs());
+    }
+  }
+
+  async #run(job: ClaimedJob): Promise<void> {
+    let result: JobResult;
+    try {
+      result = await this.#handler(job);
+    } catch (error) {
+      result = {
+        done: false,
+        retryInMs: 1_000,
+        detail: error instanceof Error ? error.message : String(error),
+      };
+    }
+    await this.#queue.settle(job.scanId, result);
+  }
+
+  async close(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await Promise.allSettled([...this.#running]);
+    this.#onClose();
+  }
+}

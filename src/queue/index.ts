@@ -1,0 +1,16 @@
+// `photodna-guard/queue`: durable deferred scanning (embedded SQLite or BullMQ) and its worker.
+export type { BullmqQueueOptions } from './bullmq.js';
+export type { EmbeddedQueueOptions } from './embedded.js';
+export { openScanQueue, type QueueOption } from './open-queue.js';
+export { incidentIdOf } from './process-job.js';
+export type {
+  ClaimedJob,
+  JobOutcome,
+  JobSource,
+  QueueDepth,
+  QueueEngine,
+  ScanJobInput,
+  ScanQueue,
+  UploaderContext,
+} from './types.js';
+export { createScanWorker, type ScanWorker, type ScanWorkerOptions } from './worker.js';

@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import { assertScanId, MAX_JOB_BYTES, type ScanJobInput, type StoredJob } from './types.js';
+
+/** Checks an `enqueue` input and turns it into the JSON the engines store (bytes apart). */
+export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
+  const scanId = input.scanId ?? randomUUID();
+  assertScanId(scanId);
+  const { source } = input;
+  let stored: StoredJob['source'];
+  if (source?.kind === 'bytes') {
+    if (!(source.bytes instanceof Uint8Array)) throw new TypeError('source.bytes must be a Buffer');
+    if (source.bytes.byteLength > MAX_JOB_BYTES)
+      throw new RangeError(`source.bytes is larger than ${MAX_JOB_BYTES} bytes`);
+    stored = { kind: 'bytes' };
+  } else if (source?.kind === 'ref' && typeof source.ref === 'string' && source.ref) {
+    stored = { kind: 'ref', ref: source.ref };
+  } else {
+    throw new TypeError("source must be { kind: 'bytes', bytes } or { kind: 'ref', ref }");
+  }
+  const uploader = input.uploader ?? {};
+  return {
+    scanId,
+    source: stored,
+    field: input.field ?? 'file',
+    originalname: input.originalname ?? '',
+    ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
+    uploader: {
+      route: uploader.route ?? 'deferred',
+      method: uploader.method ?? 'POST',
+      ip: uploader.ip ?? '',
+      ...(uploader.userAgent === undefined ? {} : { userAgent: uploader.userAgent }),
+      receivedAt: uploader.receivedAt ?? new Date(now).toISOString(),
+    },
+    ...(input.policy === undefined ? {} : { policy: input.policy }),
+    enqueuedAt: now,
+  };
+}
+
+/** Backoff before retrying a job the service could not answer: doubling, capped at 5 minutes. */
+export function retryDelayMs(attempt: number): number {
+  return Math.min(1_000 * 2 ** Math.min(attempt - 1, 16), 300_000);
+}

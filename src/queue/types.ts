@@ -1,0 +1,107 @@
+/**
+ * The durable scan queue: what a deferred scan job holds, and what every engine (embedded SQLite,
+ * BullMQ on Redis) offers the guard (enqueue, depth) and the worker (consume).
+ */
+import type { Policy } from '../types.js';
+
+/** Where a job's image comes from. */
+export type JobSource =
+  /** A private copy of the bytes, kept by the engine until the job is done. */
+  | { kind: 'bytes'; bytes: Uint8Array }
+  /** A reference the host resolves with the worker's `load(ref)` function (its own storage). */
+  | { kind: 'ref'; ref: string };
+
+/** Who uploaded the file, for the `match` event and the quarantine record. */
+export interface UploaderContext {
+  route: string;
+  method: string;
+  ip: string;
+  userAgent?: string;
+  /** ISO time the upload was received. */
+  receivedAt: string;
+}
+
+/** What `enqueue` takes. */
+export interface ScanJobInput {
+  /** The job id, echoed on `scan`/`match` events. Defaults to a random UUID. */
+  scanId?: string;
+  source: JobSource;
+  /** The multipart field and the client's file name (data only). Defaults to `file` / `''`. */
+  field?: string;
+  originalname?: string;
+  /** The host's own metadata (JSON), echoed on the events. Defaults to none. */
+  metadata?: Record<string, unknown>;
+  /** Defaults to a `deferred` route with no uploader address. */
+  uploader?: Partial<UploaderContext>;
+  /** The policy for a match. Defaults to the worker's. `'block'` acts as `'quarantine'`. */
+  policy?: Policy;
+}
+
+/** A job as stored (JSON-safe): the bytes live apart, in the engine's byte store. */
+export interface StoredJob {
+  scanId: string;
+  source: { kind: 'bytes' } | { kind: 'ref'; ref: string };
+  field: string;
+  originalname: string;
+  metadata?: Record<string, unknown>;
+  uploader: UploaderContext;
+  policy?: Policy;
+  /** `Date.now()` at enqueue. */
+  enqueuedAt: number;
+}
+
+/** A claimed job, handed to the worker. */
+export interface ClaimedJob extends StoredJob {
+  /** 1 for the first run. */
+  attempt: number;
+  /** The private copy (source `bytes` only). */
+  bytes(): Promise<Buffer>;
+}
+
+/** The outcome kept for a finished job. */
+export type JobOutcome = 'clean' | 'match' | 'invalid';
+
+export type JobResult =
+  | { done: true; outcome: JobOutcome; detail?: string }
+  | { done: false; retryInMs: number; detail: string };
+
+export interface QueueDepth {
+  /** Jobs waiting (including those waiting for a retry). */
+  waiting: number;
+  /** Jobs being scanned. */
+  active: number;
+  /** Age in ms of the oldest unfinished job (0 when none). */
+  oldestAgeMs: number;
+}
+
+/** The guard's side of a queue: add jobs, read the depth. */
+export interface ScanQueue {
+  readonly engine: 'embedded' | 'bullmq';
+  /** Durably stores the job (and its bytes) before it resolves. An existing `scanId` is a no-op. */
+  enqueue(input: ScanJobInput): Promise<{ scanId: string }>;
+  depth(): Promise<QueueDepth>;
+  close(): Promise<void>;
+}
+
+export interface Consumer {
+  /** Stops claiming, waits for running jobs. */
+  close(): Promise<void>;
+}
+
+/** The worker's side: jobs are handed to `handler` at most `concurrency` at a time. */
+export interface QueueEngine extends ScanQueue {
+  consume(
+    handler: (job: ClaimedJob) => Promise<JobResult>,
+    options: { concurrency: number },
+  ): Consumer;
+}
+
+/** Most bytes one job may carry: PhotoDNA's 4 MiB maximum. */
+export const MAX_JOB_BYTES = 4 * 1024 * 1024;
+
+const SCAN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/** Whether `id` is a valid scan id (it names a file in the embedded engine). */
+export function assertScanId(id: string): void {
+  if (!SCAN_ID.test(id)) throw new TypeError('scanId must be 1-128 characters of [A-Za-z0-9_-]');
+}

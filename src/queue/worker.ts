@@ -1,0 +1,177 @@
+/**
+ * `createScanWorker(options)`: runs deferred scan jobs from a queue at the configured rate and
+ * acts on them exactly as the synchronous guard does: the same `scan` / `match` / `quarantine`
+ * / `reject` / `error` events (with `deferred: true` and the `scanId`), the same quarantine store
+ * and reporting, the same rate budget (with BullMQ, the Redis limit shared with every guard).
+ */
+import { PhotoDnaClient } from '../client/index.js';
+import type { PhotoDnaClientOptions } from '../client/options.js';
+import type { RedisClientLike } from '../client/redis-connection.js';
+import { logEvents } from '../core/log-events.js';
+import type { MatchEvent } from '../events.js';
+import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
+import { type Limits, limitsSchema, type RouteConfig } from '../options.js';
+import { createFileQuarantineStore } from '../quarantine/fs-store.js';
+import type { QuarantineStore } from '../quarantine/types.js';
+import type { ReportSender } from '../report/from-record.js';
+import type { Logger, Matcher, Policy, ReporterInfo } from '../types.js';
+import type { QueueOption } from './open-queue.js';
+import { processJob } from './process-job.js';
+import { type OpenedQueue, resolveQueue } from './resolve-queue.js';
+import type { Consumer, QueueEngine } from './types.js';
+
+export interface ScanWorkerOptions {
+  /** An opened queue, or where to open one (`{ dir }` embedded, `{ redis }` BullMQ). Required. */
+  queue: QueueEngine | QueueOption;
+  /** Defaults to env `PHOTODNA_API_KEY`; required unless `matcher` is given. */
+  apiKey?: string;
+  /** Defaults to env `PHOTODNA_BASE_URL`, else the real service. */
+  baseUrl?: string;
+  /** Defaults to `'v2'`. */
+  apiVersion?: 'v1' | 'v2';
+  /**
+   * The rate budget. With a BullMQ queue, `redis` defaults to the queue's Redis, so every worker
+   * and every guard with the same key and Redis share one budget. Defaults to `{ perSecond: 5 }`
+   * (v2).
+   */
+  rateLimit?: { perSecond?: number; redis?: string | RedisClientLike };
+  /** Tuning of the PhotoDNA client the worker creates (timeouts, retry). Defaults to the client's. */
+  client?: Omit<
+    PhotoDnaClientOptions,
+    'apiKey' | 'baseUrl' | 'apiVersion' | 'rateLimit' | 'logger'
+  >;
+  /** A custom matcher instead of PhotoDNA. Defaults to the PhotoDNA client. */
+  matcher?: Matcher;
+  /** Where matches are stored: `{ dir, preserveDays? }` or a store object. Defaults to none. */
+  quarantine?: { dir: string; preserveDays?: number } | QuarantineStore;
+  /**
+   * Policy for jobs that name none. A deferred upload already passed, so `'block'` acts as
+   * `'quarantine'`. Defaults to `'quarantine'` when a store is given, else `'flag'`.
+   */
+  policy?: Policy;
+  /** Resolves a job's `ref` source to the bytes (the host's own storage). Defaults to none. */
+  load?: (ref: string) => Promise<Uint8Array>;
+  /** Jobs scanned at once. Defaults to `5`. */
+  concurrency?: number;
+  /** Validation limits, as the guard's `limits`. Defaults to the guard's defaults. */
+  limits?: Partial<Limits>;
+  /** Budget of one job's PhotoDNA call (rate-limit wait and retries included). Defaults to `60000` ms. */
+  scanTimeoutMs?: number;
+  /** Budget of `match` listeners and `onMatch`. Defaults to `10000` ms. */
+  hookTimeoutMs?: number;
+  /** Awaited for each match, like the guard's `onMatch`. Defaults to none. */
+  onMatch?: (event: MatchEvent) => void | Promise<void>;
+  /** Defaults for `event.report()`. Defaults to none. */
+  reporter?: Partial<ReporterInfo>;
+  /** A pino-compatible logger. Defaults to silent. */
+  logger?: Logger;
+  /** Sends `event.report()`s. Defaults to the worker's PhotoDNA client (none with a custom `matcher`). */
+  sender?: () => ReportSender;
+  /** Emit on this emitter (e.g. a guard's, to share listeners and metrics). Defaults to a new one. */
+  events?: GuardEvents;
+  /** Start consuming at once. Defaults to `true`. */
+  autoStart?: boolean;
+}
+
+export interface ScanWorker {
+  readonly events: GuardEvents;
+  readonly queue: QueueEngine;
+  readonly store: QuarantineStore | undefined;
+  on<E extends GuardEventName>(name: E, listener: Listener<E>): ScanWorker;
+  off<E extends GuardEventName>(name: E, listener: Listener<E>): ScanWorker;
+  /** Starts consuming (when `autoStart: false`). Idempotent. */
+  start(): void;
+  /** Stops claiming jobs, lets running ones settle (an in-flight call is aborted and retried later), closes what it opened. */
+  close(): Promise<void>;
+}
+
+export async function createScanWorker(options: ScanWorkerOptions): Promise<ScanWorker> {
+  const opened: OpenedQueue = await resolveQueue(options.queue);
+  const events = options.events ?? new GuardEvents(options.logger);
+  if (options.logger && !options.events) logEvents(events, options.logger);
+  const client = options.matcher ? undefined : createClient(options, opened);
+  const matcher = options.matcher ?? (client as PhotoDnaClient).asMatcher();
+  const store = createStore(options.quarantine);
+  const route: RouteConfig = {
+    policy: options.policy ?? (store ? 'quarantine' : 'flag'),
+    failMode: 'closed',
+    scanTimeoutMs: options.scanTimeoutMs ?? 60_000,
+    hookTimeoutMs: options.hookTimeoutMs ?? 10_000,
+    onMatch: options.onMatch,
+    rejectionBody: undefined,
+    limits: limitsSchema.parse(options.limits ?? {}),
+    defer: false,
+  };
+  const closing = new AbortController();
+  const deps = {
+    matcher,
+    events,
+    reporting: {
+      events,
+      store,
+      sender: options.sender ?? (client ? () => client : undefined),
+      reporter: options.reporter,
+    },
+    route,
+    limits: route.limits,
+    policy: route.policy as Policy,
+    load: options.load,
+    closing: closing.signal,
+  };
+  let consumer: Consumer | undefined;
+  let closed: Promise<void> | undefined;
+  const worker: ScanWorker = {
+    events,
+    queue: opened.queue,
+    store,
+    on(name, listener) {
+      events.on(name, listener);
+      return worker;
+    },
+    off(name, listener) {
+      events.off(name, listener);
+      return worker;
+    },
+    start() {
+      consumer ??= opened.queue.consume((job) => processJob(deps, job), {
+        concurrency: options.concurrency ?? 5,
+      });
+    },
+    close() {
+      closed ??= (async () => {
+        closing.abort();
+        await consumer?.close();
+        // A given matcher belongs to the caller (e.g. the guard's, shared with its routes).
+        if (!options.matcher) await matcher.close?.();
+        if (opened.owned) await opened.queue.close();
+      })();
+      return closed;
+    },
+  };
+  if (options.autoStart !== false) worker.start();
+  return worker;
+}
+
+function createClient(options: ScanWorkerOptions, opened: OpenedQueue): PhotoDnaClient {
+  const redis = options.rateLimit?.redis ?? opened.redis;
+  return new PhotoDnaClient({
+    ...options.client,
+    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+    ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
+    ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
+    rateLimit: {
+      ...(options.rateLimit?.perSecond === undefined
+        ? {}
+        : { perSecond: options.rateLimit.perSecond }),
+      ...(redis === undefined ? {} : { redis }),
+      maxQueue: 100_000,
+    },
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
+}
+
+function createStore(option: ScanWorkerOptions['quarantine']): QuarantineStore | undefined {
+  if (!option) return undefined;
+  if ('put' in option) return option;
+  return createFileQuarantineStore(option);
+}

@@ -1,0 +1,127 @@
+/**
+ * A reviewer's actions on one incident — report to NCMEC, release as a false positive, purge —
+ * each written to the audit log with the record's state before and after, whether it took
+ * effect or not. The reviewer CLI and the moderators' console both act through these.
+ */
+import { toError } from '../errors.js';
+import type { PurgeDecision } from '../quarantine/purge-policy.js';
+import { lastSuccessfulReport } from '../quarantine/record.js';
+import type { QuarantineRecord, QuarantineStore } from '../quarantine/types.js';
+import { redact } from '../redact.js';
+import { type ReportSender, reportQuarantined } from '../report/from-record.js';
+import type { ReporterInfo, ReportResult } from '../types.js';
+import { type AllowListOptions, allowRecord } from './allow-list.js';
+import type { AuditAction, AuditLog } from './audit-log.js';
+
+const MAX_DETAIL = 500;
+
+export interface Reviewer {
+  store: QuarantineStore;
+  audit: AuditLog;
+  /** Who acts, as the audit log names them. */
+  actor: string;
+}
+
+/** The part of a record the audit log keeps: its review state, never bytes or file names. */
+export function auditState(record: QuarantineRecord | undefined) {
+  if (!record) return null;
+  const filed = lastSuccessfulReport(record);
+  return {
+    report: record.report.status,
+    ...(filed ? { reportedAt: filed.at, reportTrackingId: filed.trackingId } : {}),
+    ...(record.report.isTest ? { isTest: true } : {}),
+    released: record.released ?? null,
+    preserveUntil: record.preserveUntil,
+  };
+}
+
+export async function reportIncident(
+  reviewer: Reviewer,
+  id: string,
+  send: { sender: ReportSender; info: ReporterInfo; force?: boolean },
+): Promise<ReportResult> {
+  const { ncmecUser, ncmecPassword } = send.info;
+  const secrets = [ncmecPassword, ncmecUser?.length >= 4 ? ncmecUser : undefined];
+  return audited(reviewer, 'report', id, secrets, async () => {
+    const result = await reportQuarantined({ store: reviewer.store, id, ...send });
+    const test = send.info.isTest ? ' (test endpoint)' : '';
+    return { value: result, detail: `tracking id ${result.trackingId}${test}` };
+  });
+}
+
+export async function releaseIncident(
+  reviewer: Reviewer,
+  id: string,
+  reason: string | undefined,
+  allowList?: AllowListOptions,
+): Promise<QuarantineRecord> {
+  return audited(reviewer, 'release', id, [], async (before) => {
+    const record = await reviewer.store.release(id, reason);
+    const allowed =
+      allowList && !before.released ? await allowRecord(allowList, record) : undefined;
+    const detail = before.released ? 'was already released' : `reason: ${reason ?? '(none)'}`;
+    return { value: record, detail: allowed ? `${detail}; allow-listed ${allowed}` : detail };
+  });
+}
+
+/** Purges one incident if the preservation rules allow it; an early purge is refused (and audited). */
+export async function purgeIncident(
+  reviewer: Reviewer,
+  id: string,
+  now: Date = new Date(),
+): Promise<PurgeDecision> {
+  const { store } = reviewer;
+  return audited(reviewer, 'purge', id, [], async () => {
+    const decision: PurgeDecision = store.purge
+      ? await store.purge(id, now)
+      : { purge: false, reason: 'this store has no purge(id) method; use purgeExpired' };
+    return { value: decision, ok: decision.purge, detail: decision.reason, gone: decision.purge };
+  });
+}
+
+interface Outcome<T> {
+  value: T;
+  ok?: boolean;
+  detail: string;
+  /** The record no longer exists. */
+  gone?: boolean;
+}
+
+/** Runs one action and appends its audit entry, also when it fails (then rethrows). */
+async function audited<T>(
+  reviewer: Reviewer,
+  action: AuditAction,
+  id: string,
+  secrets: Array<string | undefined>,
+  run: (before: QuarantineRecord) => Promise<Outcome<T>>,
+): Promise<T> {
+  const { store, audit, actor } = reviewer;
+  const before = await store.getRecord(id);
+  let outcome: Outcome<T>;
+  try {
+    outcome = await run(before);
+  } catch (error) {
+    const after = await store.getRecord(id).catch(() => undefined);
+    await audit.append({
+      actor,
+      action,
+      incident: id,
+      ok: false,
+      before: auditState(before),
+      after: auditState(after),
+      detail: redact(toError(error).message, secrets, MAX_DETAIL),
+    });
+    throw error;
+  }
+  const after = outcome.gone ? undefined : await store.getRecord(id);
+  await audit.append({
+    actor,
+    action,
+    incident: id,
+    ok: outcome.ok ?? true,
+    before: auditState(before),
+    after: auditState(after),
+    detail: redact(outcome.detail, secrets, MAX_DETAIL),
+  });
+  return outcome.value;
+}

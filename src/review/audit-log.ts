@@ -1,0 +1,129 @@
+/**
+ * The append-only audit log of reviewers' actions: one JSON line per action (who, when, what,
+ * the record's state before and after), each line carrying the SHA-256 of the previous line's
+ * entry (`prev`) and of itself (`hash`), so an edited, inserted or deleted line breaks the chain.
+ * Appends from several processes are serialized by a lock file; each is one fsync'd write.
+ */
+import { createHash } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
+import { isNotFound } from '../quarantine/atomic-file.js';
+import { withFileLock } from '../quarantine/file-lock.js';
+
+/** `prev` of the first entry. */
+export const GENESIS = '0'.repeat(64);
+/** The log's name inside a file store's directory. */
+export const AUDIT_FILE = 'audit.log';
+
+export type AuditAction = 'report' | 'release' | 'purge';
+
+/** What a caller records; the log adds `seq`, `at`, `prev` and `hash`. */
+export interface AuditInput {
+  /** Who acted: the console's authorized user, or `cli:<os user>`. */
+  actor: string;
+  action: AuditAction;
+  incident: string;
+  /** Whether the action took effect (`false`: refused or failed; `detail` says why). */
+  ok: boolean;
+  before: unknown;
+  after: unknown;
+  detail?: string;
+}
+
+export interface AuditEntry extends AuditInput {
+  seq: number;
+  at: string;
+  prev: string;
+  hash: string;
+}
+
+export type AuditVerification =
+  | { ok: true; entries: number; head: string }
+  | { ok: false; entries: number; line: number; reason: string };
+
+export interface AuditLog {
+  readonly path: string;
+  append(input: AuditInput): Promise<AuditEntry>;
+  /** Every entry, oldest first (unverified; use `verify`). */
+  read(): Promise<AuditEntry[]>;
+  /** Checks every line's hash and link; names the first bad line (1-based). */
+  verify(): Promise<AuditVerification>;
+}
+
+export function createAuditLog(path: string): AuditLog {
+  async function lines(): Promise<string[]> {
+    try {
+      const text = await readFile(path, 'utf8');
+      return text.split('\n').filter((line, i, all) => line !== '' || i < all.length - 1);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+  }
+
+  return {
+    path,
+
+    append(input) {
+      return withFileLock(`${path}.lock`, async () => {
+        const all = await lines();
+        const last = all.length > 0 ? parseLine(all[all.length - 1] as string) : undefined;
+        const unsealed = {
+          seq: all.length + 1,
+          at: new Date().toISOString(),
+          ...input,
+          prev: last?.hash ?? GENESIS,
+        };
+        const entry: AuditEntry = { ...unsealed, hash: hashOf(unsealed) };
+        const handle = await open(path, 'a', 0o600);
+        try {
+          await handle.write(`${JSON.stringify(entry)}\n`);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        return entry;
+      });
+    },
+
+    async read() {
+      return (await lines()).flatMap((line) => parseLine(line) ?? []);
+    },
+
+    async verify() {
+      const all = await lines();
+      let prev = GENESIS;
+      for (const [index, line] of all.entries()) {
+        const problem = lineProblem(line, index + 1, prev);
+        if (problem) return { ok: false, entries: all.length, line: index + 1, reason: problem };
+        prev = (parseLine(line) as AuditEntry).hash;
+      }
+      return { ok: true, entries: all.length, head: prev };
+    },
+  };
+}
+
+function lineProblem(line: string, seq: number, prev: string): string | undefined {
+  const entry = parseLine(line);
+  if (!entry) return 'not a JSON entry';
+  const { hash, ...unsealed } = entry;
+  if (hashOf(unsealed) !== hash) return 'the entry does not match its hash (edited)';
+  if (entry.prev !== prev)
+    return 'the entry does not follow the previous one (inserted, removed or reordered)';
+  if (entry.seq !== seq) return `sequence number ${entry.seq} where ${seq} was expected`;
+  return undefined;
+}
+
+function parseLine(line: string): AuditEntry | undefined {
+  try {
+    const value = JSON.parse(line) as AuditEntry;
+    return typeof value === 'object' && value !== null && typeof value.hash === 'string'
+      ? value
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function hashOf(unsealed: object): string {
+  return createHash('sha256').update(JSON.stringify(unsealed)).digest('hex');
+}

@@ -1,0 +1,224 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulator, startEmulator, testImages } from '../../src/emulator/index.js';
+import { createFileQuarantineStore } from '../../src/quarantine/index.js';
+import { png } from '../fixtures/images.js';
+import { until } from '../queue/worker-processes.js';
+
+/** Issue 12: `photodna-guard scan` as a child process against the emulator. */
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const cleanEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([key]) => !key.startsWith('PHOTODNA_')),
+);
+
+let emulator: Emulator;
+let root: string;
+beforeAll(async () => {
+  // No limit at the emulator: the CLI's own limiter paces the calls, and a 429 caused by a loaded
+  // machine's scheduling would add a retried call to the counts these tests compare.
+  emulator = await startEmulator({ rateLimit: false });
+  root = mkdtempSync(join(tmpdir(), 'pdg-backfill-'));
+});
+afterAll(async () => {
+  await emulator?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function spawnScan(args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', MAIN, 'scan', ...args], {
+    env: cleanEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function scan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'scan', ...args],
+      { env: cleanEnv },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const lines = (path: string) =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown> & { path: string; outcome: string });
+
+let n = 0;
+function folder(): string {
+  const dir = join(root, `d${n++}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+let seed = 20_000;
+function images(dir: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    const path = join(dir, `img-${String(i).padStart(3, '0')}.png`);
+    writeFileSync(path, png(200, 200, seed++));
+    return path;
+  });
+}
+
+describe('photodna-guard scan', () => {
+  it('one line per file; duplicates cost no call; matches go to the quarantine store', async () => {
+    const dir = folder();
+    const clean = images(dir, 5);
+    mkdirSync(join(dir, 'sub'));
+    copyFileSync(clean[0] as string, join(dir, 'sub', 'copy-a.png'));
+    copyFileSync(clean[1] as string, join(dir, 'sub', 'copy-b.png'));
+    writeFileSync(join(dir, 'known.png'), testImages()[0]?.bytes as Buffer);
+    writeFileSync(join(dir, 'tiny.png'), png(20, 20, 3));
+    writeFileSync(join(dir, 'notes.txt'), 'not an image');
+    const out = join(folder(), 'results.jsonl');
+    const quarantine = join(root, `q${n++}`);
+    const key = 'backfill-key-1';
+    const result = await scan([
+      dir,
+      '--out',
+      out,
+      '--quarantine',
+      quarantine,
+      '--api-key',
+      key,
+      '--base-url',
+      emulator.url,
+    ]);
+    expect(result.code).toBe(0);
+    const written = lines(out);
+    expect(written).toHaveLength(10);
+    const by = (name: string) => written.find((l) => l.path.endsWith(name));
+    expect(by('known.png')).toMatchObject({ outcome: 'match', quarantineId: expect.any(String) });
+    expect(by('tiny.png')).toMatchObject({ outcome: 'invalid', code: 'IMAGE_TOO_SMALL' });
+    expect(by('notes.txt')).toMatchObject({ outcome: 'invalid', code: 'UNSUPPORTED_MEDIA_TYPE' });
+    expect(by('copy-a.png')).toMatchObject({
+      outcome: 'clean',
+      duplicate: true,
+      sha256: by('img-000.png')?.sha256,
+    });
+    expect(
+      written.every((l) => typeof l.sha256 === 'string' && (l.sha256 as string).length === 64),
+    ).toBe(true);
+    // 5 distinct clean + 1 match: the copies and the invalid files cost nothing.
+    expect(emulator.calls.filter((c) => c.key === key)).toHaveLength(6);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      done: 10,
+      clean: 7,
+      match: 1,
+      invalid: 2,
+      duplicate: 2,
+      calls: 6,
+      error: 0,
+    });
+    expect(result.stderr).toMatch(/progress: 10\/10 files/);
+    const store = createFileQuarantineStore({ dir: quarantine });
+    expect((await store.list()).map((r) => r.id)).toEqual([by('known.png')?.quarantineId]);
+    // An existing --out is refused without --resume.
+    const again = await scan([dir, '--out', out, '--api-key', key, '--base-url', emulator.url]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/--resume/);
+  });
+
+  it('--dry-run validates and counts without a call or an output file', async () => {
+    const dir = folder();
+    images(dir, 3);
+    writeFileSync(join(dir, 'tiny.png'), png(20, 20, 3));
+    const before = emulator.calls.length;
+    const result = await scan([dir, '--dry-run', '--api-key', 'k', '--base-url', emulator.url]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ done: 4, clean: 3, invalid: 1, calls: 0 });
+    expect(emulator.calls.length).toBe(before);
+  });
+
+  it('reads a manifest of JSON lines and plain paths', async () => {
+    const dir = folder();
+    const files = images(dir, 3);
+    const manifest = join(dir, 'list.jsonl');
+    writeFileSync(
+      manifest,
+      `${JSON.stringify({ path: files[0] })}\nimg-001.png\n\n${JSON.stringify({ path: files[2] })}\n`,
+    );
+    const out = join(folder(), 'results.jsonl');
+    const result = await scan([
+      '--manifest',
+      manifest,
+      '--out',
+      out,
+      '--api-key',
+      'manifest-key',
+      '--base-url',
+      emulator.url,
+    ]);
+    expect(result.code).toBe(0);
+    expect(
+      lines(out)
+        .map((l) => l.path)
+        .sort(),
+    ).toEqual([...files].sort());
+  });
+
+  it('kill -9 then --resume: finished files are not called again, a torn last line is cut', async () => {
+    const dir = folder();
+    const files = images(dir, 25);
+    writeFileSync(join(dir, 'dup.png'), readFileSync(files[3] as string));
+    const out = join(folder(), 'results.jsonl');
+    const key = 'resume-key';
+    const calls = () => emulator.calls.filter((c) => c.key === key).length;
+    emulator.setLatency(100);
+    try {
+      const child = spawnScan([dir, '--out', out, '--api-key', key, '--base-url', emulator.url]);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await until(() => {
+        try {
+          return lines(out).length >= 8;
+        } catch {
+          return false;
+        }
+      }, 'eight result lines');
+      child.kill('SIGKILL');
+      await exited;
+      const finished = lines(out);
+      const callsBefore = calls();
+      // A torn line, as if the process died in the middle of a write.
+      appendFileSync(out, '{"path":"/torn","sha2');
+      const result = await scan([
+        dir,
+        '--out',
+        out,
+        '--resume',
+        '--api-key',
+        key,
+        '--base-url',
+        emulator.url,
+      ]);
+      expect(result.code).toBe(0);
+      const all = lines(out);
+      expect(all.map((l) => l.path).sort()).toEqual([...files, join(dir, 'dup.png')].sort());
+      // Every distinct image was called once in all; the finished ones not again.
+      const resumedCalls = calls() - callsBefore;
+      const finishedDistinct = new Set(finished.filter((l) => !l.duplicate).map((l) => l.sha256))
+        .size;
+      expect(resumedCalls).toBe(25 - finishedDistinct);
+      expect(JSON.parse(result.stdout)).toMatchObject({ skipped: finished.length, error: 0 });
+    } finally {
+      emulator.setLatency(0);
+    }
+  }, 60_000);
+});

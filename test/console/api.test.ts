@@ -1,0 +1,345 @@
+/**
+ * The console's HTTP API through real servers (Express, Koa and a bare Node server): refused
+ * without authorization, security headers, CSRF on every action, filtering and paging, the
+ * three actions with their audit entries and the PDQ allow-list, and never an image byte.
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import express from 'express';
+import Koa from 'koa';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Console, createConsole } from '../../src/console/index.js';
+import { startEmulator } from '../../src/emulator/index.js';
+import { useTempDirs } from '../quarantine/helpers.js';
+import { PDQ, seededStore, TOKEN } from './helpers.js';
+
+const tempDir = useTempDirs();
+const consoles: Console[] = [];
+afterEach(async () => {
+  await Promise.all(consoles.splice(0).map((c) => c.close()));
+});
+
+const REPORTER = {
+  orgName: 'Example Forum',
+  reporterName: 'Trust and Safety',
+  reporterEmail: 'tns@example.com',
+  ncmecUser: 'esp-user',
+  ncmecPassword: 'esp-secret-pw',
+  isTest: true,
+};
+
+async function setup(extra: Partial<Parameters<typeof createConsole>[0]> = {}) {
+  const dir = await tempDir();
+  const seeded = await seededStore(dir);
+  const console = createConsole({ store: seeded.store, token: TOKEN, ...extra });
+  consoles.push(console);
+  const app = express();
+  app.use(express.json()); // a host body parser in front must not break the console
+  app.use('/console', console.express());
+  return { dir, app, console, ...seeded };
+}
+
+/** Logs in with the token; returns the cookie and the CSRF token. */
+async function login(app: express.Express) {
+  const res = await request(app)
+    .post('/console/api/login')
+    .set('Origin', 'http://127.0.0.1')
+    .set('Host', '127.0.0.1')
+    .send({ token: TOKEN })
+    .expect(200);
+  const cookie = String(res.headers['set-cookie']?.[0] ?? '').split(';')[0] as string;
+  return { cookie, csrf: res.body.csrf as string };
+}
+
+function post(app: express.Express, path: string, auth: { cookie: string; csrf: string }) {
+  return request(app)
+    .post(`/console/api/${path}`)
+    .set('Host', '127.0.0.1')
+    .set('Origin', 'http://127.0.0.1')
+    .set('Cookie', auth.cookie)
+    .set('X-CSRF-Token', auth.csrf);
+}
+
+describe('no open console', () => {
+  it('refuses to start without authorize or token, or with a short token', async () => {
+    const dir = await tempDir();
+    expect(() => createConsole({ dir })).toThrow(/refusing to start an open console/);
+    expect(() => createConsole({ dir, token: 'short' })).toThrow(/at least 16/);
+    expect(() => createConsole({ dir, token: TOKEN, authorize: () => 'x' })).toThrow(/not both/);
+  });
+
+  it('answers 401 without a session, and refuses a wrong token', async () => {
+    const { app } = await setup();
+    const session = await request(app).get('/console/api/session').expect(401);
+    expect(session.body).toEqual({ error: 'log in with the console token', login: 'token' });
+    await request(app).get('/console/api/incidents').expect(401);
+    await request(app)
+      .post('/console/api/login')
+      .send({ token: `${TOKEN}x` })
+      .expect(401);
+  });
+
+  it('answers 429 after ten failed logins in a minute, even to the right token', async () => {
+    const { app } = await setup();
+    for (let i = 0; i < 10; i++) {
+      await request(app)
+        .post('/console/api/login')
+        .send({ token: `guess-${i}-xxxxxxxxxxxx` })
+        .expect(401);
+    }
+    await request(app).post('/console/api/login').send({ token: TOKEN }).expect(429);
+  });
+
+  it('with authorize: the host decides on every request', async () => {
+    const dir = await tempDir();
+    const { store } = await seededStore(dir);
+    const console = createConsole({
+      store,
+      authorize: (req) => (req.headers['x-user'] === 'alice' ? 'alice' : false),
+    });
+    consoles.push(console);
+    const server = createServer((req, res) => void console.handle(req, res));
+    const denied = await request(server).get('/api/session').expect(401);
+    expect(denied.body.login).toBe('authorize');
+    const ok = await request(server).get('/api/session').set('X-User', 'alice').expect(200);
+    expect(ok.body.actor).toBe('alice');
+    const cookie = String(ok.headers['set-cookie']?.[0]).split(';')[0] as string;
+    await request(server).get('/api/incidents').set('Cookie', cookie).expect(401); // no longer authorized
+    await request(server)
+      .get('/api/incidents')
+      .set('Cookie', cookie)
+      .set('X-User', 'alice')
+      .expect(200);
+    await request(server).post('/api/login').send({ token: TOKEN }).expect(404);
+  });
+});
+
+describe('headers and CSRF', () => {
+  it('sends the strict headers on the page, assets and API answers', async () => {
+    const { app } = await setup();
+    await request(app).get('/console').expect(308).expect('Location', '/console/');
+    for (const path of [
+      '/console/',
+      '/console/app.js',
+      '/console/console.css',
+      '/console/api/session',
+    ]) {
+      const res = await request(app).get(path);
+      expect(res.headers['content-security-policy'], path).toBe(
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+      );
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['cache-control']).toBe('no-store');
+    }
+    const page = await request(app).get('/console/').expect(200);
+    expect(page.text).not.toMatch(/<script>|<script [^>]*>[^<]|\sstyle=|<style|<img|\son[a-z]+=/i);
+    expect(page.text).toContain('Images are never shown here');
+  });
+
+  it('sets an HttpOnly SameSite=Strict cookie scoped to the mount path', async () => {
+    const { app } = await setup();
+    const res = await request(app).post('/console/api/login').send({ token: TOKEN }).expect(200);
+    expect(res.headers['set-cookie']?.[0]).toMatch(
+      /^pdg_console=[\w-]+; Path=\/console\/; HttpOnly; SameSite=Strict$/,
+    );
+  });
+
+  it('refuses every action without the CSRF token, from another origin, or as a form', async () => {
+    const { app, fresh } = await setup();
+    const auth = await login(app);
+    const path = `incidents/${fresh.id}/release`;
+    await post(app, path, { ...auth, csrf: 'wrong' })
+      .send({ reason: 'x' })
+      .expect(403);
+    await request(app)
+      .post(`/console/api/${path}`)
+      .set('Cookie', auth.cookie)
+      .send({ reason: 'x' })
+      .expect(403);
+    await post(app, path, auth)
+      .set('Origin', 'https://evil.example')
+      .send({ reason: 'x' })
+      .expect(403);
+    await post(app, path, auth)
+      .set('Sec-Fetch-Site', 'cross-site')
+      .send({ reason: 'x' })
+      .expect(403);
+    await post(app, path, auth).type('form').send('reason=x').expect(415);
+    await post(app, 'logout', { ...auth, csrf: 'nope' })
+      .send({})
+      .expect(403);
+    expect(
+      (await request(app).get(`/console/api/incidents/${fresh.id}`).set('Cookie', auth.cookie)).body
+        .incident.released,
+    ).toBeNull();
+  });
+});
+
+describe('incidents', () => {
+  it("lists newest first with the reviewer's fields, filters and pages; never bytes", async () => {
+    const { app, fresh, old, withPdq, bytes } = await setup({ pageSize: 2 });
+    const auth = await login(app);
+    const get = (query: string) =>
+      request(app).get(`/console/api/incidents${query}`).set('Cookie', auth.cookie).expect(200);
+    const first = await get('');
+    expect(first.body).toMatchObject({ total: 3, page: 1, pages: 2, pageSize: 2 });
+    expect(first.body.items.map((item: { id: string }) => item.id)).toEqual([fresh.id, withPdq.id]);
+    expect((await get('?page=2')).body.items.map((item: { id: string }) => item.id)).toEqual([
+      old.id,
+    ]);
+    const item = first.body.items[0];
+    expect(item).toMatchObject({
+      route: '/avatar',
+      ip: '203.0.113.7',
+      userAgent: 'test-agent/1.0',
+      sha256: fresh.file.sha256,
+      matchFlags: [{ source: 'Test', violations: ['A1'], matchDistance: 179, matchId: '104149' }],
+      reportStatus: 'not-reported',
+      purgeAllowed: false,
+    });
+    expect(item.originalname).toBeUndefined();
+    expect((await get('?status=reported')).body.items.map((i: { id: string }) => i.id)).toEqual([
+      old.id,
+    ]);
+    expect((await get('?status=open')).body.total).toBe(2);
+    expect((await get('?source=ncmec')).body.items.map((i: { id: string }) => i.id)).toEqual([
+      old.id,
+    ]);
+    expect((await get('?from=2019-12-31&to=2020-01-01')).body.total).toBe(1);
+    expect((await get('?status=bogus&page=-3')).body).toMatchObject({ total: 3, page: 1 });
+
+    const detail = await request(app)
+      .get(`/console/api/incidents/${withPdq.id}`)
+      .set('Cookie', auth.cookie)
+      .expect(200);
+    expect(detail.body.incident.pdq).toBe(PDQ);
+    await request(app)
+      .get('/console/api/incidents/..%2F..%2Fetc')
+      .set('Cookie', auth.cookie)
+      .expect(404);
+    await request(app).get('/console/api/incidents/nope').set('Cookie', auth.cookie).expect(404);
+
+    // No image bytes, in any encoding, in any answer.
+    const answers = [first.text, (await get('?page=2')).text, detail.text];
+    for (const text of answers) {
+      for (const image of bytes) {
+        expect(text).not.toContain(image.toString('base64').slice(0, 40));
+        expect(text).not.toContain(image.toString('hex').slice(0, 40));
+      }
+      expect(text).not.toMatch(/holiday\.png|\.png"|"bytes"|"buffer"|data:image/);
+    }
+  });
+});
+
+describe('actions', () => {
+  it('release needs a reason, is audited, and allow-lists a PDQ hash', async () => {
+    const allowList = join(await tempDir(), 'allow.txt');
+    const { app, console, fresh, withPdq } = await setup({ allowList: { path: allowList } });
+    const auth = await login(app);
+    await post(app, `incidents/${fresh.id}/release`, auth).send({ reason: '  ' }).expect(400);
+    const released = await post(app, `incidents/${withPdq.id}/release`, auth)
+      .send({ reason: 'false positive: a cat' })
+      .expect(200);
+    expect(released.body.incident.released.reason).toBe('false positive: a cat');
+    expect(await readFile(allowList, 'utf8')).toBe(`pdq ${PDQ}\n`);
+    await post(app, `incidents/${fresh.id}/release`, auth)
+      .send({ reason: 'no pdq here' })
+      .expect(200);
+    expect(await readFile(allowList, 'utf8')).toBe(`pdq ${PDQ}\n`);
+
+    const entries = await console.audit.read();
+    expect(entries).toHaveLength(2);
+    expect(entries[0]).toMatchObject({
+      actor: 'token holder',
+      action: 'release',
+      incident: withPdq.id,
+      ok: true,
+      before: { released: null, report: 'not-reported' },
+      after: { released: { reason: 'false positive: a cat' } },
+      detail: `reason: false positive: a cat; allow-listed pdq ${PDQ}`,
+    });
+    expect(await console.audit.verify()).toMatchObject({ ok: true, entries: 2 });
+  });
+
+  it('purge: an early purge is refused (409, audited); an expired reported one is removed', async () => {
+    const { app, console, store, fresh, old } = await setup();
+    const auth = await login(app);
+    const early = await post(app, `incidents/${fresh.id}/purge`, auth).send({}).expect(409);
+    expect(early.body.error).toMatch(/purge refused: preserved until/);
+    await store.getRecord(fresh.id); // still there
+    await post(app, `incidents/${old.id}/purge`, auth).send({}).expect(200);
+    await expect(store.getRecord(old.id)).rejects.toThrow(/unknown incident/);
+    const entries = await console.audit.read();
+    expect(entries.map((e) => [e.action, e.incident, e.ok])).toEqual([
+      ['purge', fresh.id, false],
+      ['purge', old.id, true],
+    ]);
+    expect(entries[1]?.after).toBeNull();
+  });
+
+  it("report reaches the emulator (test endpoint) with the server's credentials; unconfigured is 503", async () => {
+    const emulator = await startEmulator({ port: 0 });
+    try {
+      const { app: bare, fresh: f1 } = await setup({ apiKey: 'k', reporter: { orgName: 'x' } });
+      const a1 = await login(bare);
+      const refused = await post(bare, `incidents/${f1.id}/report`, a1).send({}).expect(503);
+      expect(refused.body.error).toMatch(/missing: .*reporterName/);
+
+      const { app, console, fresh } = await setup({
+        apiKey: 'test-key',
+        baseUrl: emulator.url,
+        reporter: REPORTER,
+      });
+      const auth = await login(app);
+      const session = await request(app).get('/console/api/session').set('Cookie', auth.cookie);
+      expect(session.body.reporting).toEqual({ configured: true, isTest: true, missing: [] });
+      expect(JSON.stringify(session.body)).not.toContain('esp-secret-pw');
+      const res = await post(app, `incidents/${fresh.id}/report`, auth).send({}).expect(200);
+      expect(emulator.testReports).toHaveLength(1);
+      expect(emulator.testReports[0]?.ncmecUser).toBe('esp-user');
+      expect(res.body.incident).toMatchObject({ reportStatus: 'reported', reportIsTest: true });
+      expect(res.text).not.toContain('esp-secret-pw');
+      const [entry] = await console.audit.read();
+      expect(entry).toMatchObject({
+        action: 'report',
+        ok: true,
+        after: { report: 'reported', isTest: true },
+      });
+      expect(entry?.detail).toMatch(/test endpoint/);
+    } finally {
+      await emulator.close();
+    }
+  });
+});
+
+describe('Koa and the audit endpoint', () => {
+  it('serves under a Koa prefix and passes other paths on', async () => {
+    const dir = await tempDir();
+    const { store } = await seededStore(dir);
+    const console = createConsole({ store, token: TOKEN });
+    consoles.push(console);
+    const app = new Koa();
+    app.use(console.koa('/review'));
+    app.use((ctx) => {
+      ctx.body = 'host';
+    });
+    const server = app.callback();
+    await request(server).get('/elsewhere').expect(200, 'host');
+    await request(server).get('/review').expect(308).expect('Location', '/review/');
+    const page = await request(server).get('/review/').expect(200);
+    expect(page.headers['x-frame-options']).toBe('DENY');
+    const login = await request(server)
+      .post('/review/api/login')
+      .send({ token: TOKEN })
+      .expect(200);
+    const cookie = String(login.headers['set-cookie']?.[0]).split(';')[0] as string;
+    const audit = await request(server).get('/review/api/audit').set('Cookie', cookie).expect(200);
+    expect(audit.body).toEqual({
+      verification: { ok: true, entries: 0, head: '0'.repeat(64) },
+      entries: [],
+    });
+  });
+});

@@ -1,0 +1,94 @@
+/**
+ * What every adapter entry of the shared suite has in common: the route specs, the echo the
+ * handlers answer, and the listening server it returns.
+ */
+
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GuardHandle } from '../../src/adapters/guard-factory.js';
+import type { Guard, GuardOptions } from '../../src/index.js';
+
+export interface HandlerLog {
+  runs: number;
+}
+
+/** What the echo handler answers: what reached the route, never the bytes. */
+export interface Echo {
+  file?: { fieldname: string; originalname: string; size: number; hasBuffer: boolean };
+  files?: unknown;
+  body?: unknown;
+  photodna?: { status: string; files: Array<Record<string, unknown>> };
+}
+
+/**
+ * The guard as route picks see it: the Express guard's methods (`single`, `route(...)`...). The
+ * Fastify entry hands a recorder with the same methods that builds the route's `config.photodna`.
+ */
+export type AnyGuard = Guard;
+type Pick = (guard: AnyGuard) => unknown;
+
+/** A route: `use` picks route middleware from the guard (absent: the route relies on `app.use(guard)`). */
+export interface RouteSpec {
+  path: string;
+  use?: Pick;
+}
+
+export interface Running {
+  url: string;
+  port: number;
+  log: HandlerLog;
+  guard: GuardHandle;
+  close(): Promise<void>;
+}
+
+export interface Adapter {
+  name: string;
+  /** Starts a server; `global` mounts `app.use(guard)` before the routes. */
+  start(
+    options: GuardOptions,
+    routes: RouteSpec[],
+    config?: { global?: boolean; trustProxy?: boolean },
+  ): Promise<Running>;
+}
+
+export const describeFile = (f: {
+  fieldname: string;
+  originalname: string;
+  size: number;
+  buffer?: Buffer;
+}) => ({
+  fieldname: f.fieldname,
+  originalname: f.originalname,
+  size: f.size,
+  hasBuffer: Buffer.isBuffer(f.buffer),
+});
+
+export function describeFiles(files: unknown): unknown {
+  if (Array.isArray(files)) return files.map(describeFile);
+  if (files && typeof files === 'object') {
+    return Object.fromEntries(
+      Object.entries(files).map(([k, v]) => [k, (v as never[]).map(describeFile)]),
+    );
+  }
+  return undefined;
+}
+
+export async function listening(
+  server: Server,
+  guard: GuardHandle,
+  log: HandlerLog,
+): Promise<Running> {
+  if (!server.listening) await new Promise<void>((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    log,
+    guard,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await guard.close();
+    },
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * What only the Fastify plugin has: registration the Fastify way, route `config.photodna`, body
+ * validation after the guard, and `'scan'` mode over @fastify/multipart (buffered parts on the
+ * body, or files saved to disk by `saveRequestFiles`). The common cases run in the shared suite.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fastifyMultipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance } from 'fastify';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FastifyGuardOptions, photodnaGuard } from '../../src/fastify.js';
+import { png } from '../fixtures/images.js';
+import { knownImage } from '../helpers/emulated.js';
+import { RecordingMatcher } from '../helpers/matchers.js';
+import { expectNoTempFiles } from '../helpers/tmpdir.js';
+
+expectNoTempFiles();
+
+const KNOWN = knownImage();
+const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+const apps: FastifyInstance[] = [];
+afterEach(async () => {
+  await finished;
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+});
+
+/** Resolves once every response so far has run its onResponse hooks (@fastify/multipart's cleanup). */
+let finished: Promise<unknown> = Promise.resolve();
+
+async function appWith(options: FastifyGuardOptions, multipart?: object): Promise<FastifyInstance> {
+  const app = Fastify();
+  apps.push(app);
+  if (multipart) await app.register(fastifyMultipart, multipart);
+  await app.register(photodnaGuard, options);
+  app.addHook('onRequest', async () => {
+    let done: () => void = () => {};
+    finished = Promise.all([finished, new Promise<void>((resolve) => (done = resolve))]);
+    pendingDone.push(done);
+  });
+  app.addHook('onResponse', async () => pendingDone.shift()?.());
+  return app;
+}
+const pendingDone: Array<() => void> = [];
+
+describe('the plugin', () => {
+  it('registers without encapsulation, named, with its events on app.photodna', async () => {
+    const matcher = new RecordingMatcher();
+    const app = Fastify();
+    apps.push(app);
+    await app.register(photodnaGuard, { matcher });
+    // Not encapsulated: the hook and the decoration reach the context that registered it.
+    app.post('/upload', async (req) => ({ photodna: req.photodna }));
+    const scans: string[] = [];
+    app.photodna.on('scan', (e) => scans.push(e.file.field));
+    await app.ready();
+    expect(app.printPlugins()).toContain('photodna-guard');
+    const res = await request(app.server).post('/upload').attach('photo', png(), 'a.png');
+    expect(res.status).toBe(200);
+    expect(res.body.photodna.status).toBe('clean');
+    expect(scans).toEqual(['photo']);
+  });
+
+  it('config.photodna: false leaves a route unguarded; route overrides apply per route', async () => {
+    const matcher = new RecordingMatcher([sha(KNOWN)]);
+    const app = await appWith({ matcher });
+    app.post('/open', { config: { photodna: false } }, async (req) => ({ body: req.body ?? null }));
+    app.post('/flag', { config: { photodna: { policy: 'flag' } } }, async (req) => ({
+      photodna: req.photodna,
+    }));
+    app.post('/block', async () => ({ ran: true }));
+    await app.ready();
+    const open = await request(app.server).post('/open').attach('f', KNOWN, 'f.png');
+    expect(open.status).toBe(200);
+    expect(matcher.calls).toHaveLength(0);
+    const flag = await request(app.server).post('/flag').attach('f', KNOWN, 'f.png');
+    expect(flag.status).toBe(200);
+    expect(flag.body.photodna.status).toBe('match');
+    const block = await request(app.server).post('/block').attach('f', KNOWN, 'f.png');
+    expect(block.status).toBe(422);
+    expect(block.body).toEqual({
+      error: { code: 'UPLOAD_REJECTED', message: 'The upload was rejected.' },
+    });
+  });
+
+  it('the body schema validates the parsed fields (the guard runs before validation)', async () => {
+    const app = await appWith({ matcher: new RecordingMatcher() });
+    const schema = { body: { type: 'object', required: ['title'] } };
+    app.post('/upload', { schema }, async (req) => ({ body: req.body, file: req.uploads?.files }));
+    await app.ready();
+    const ok = await request(app.server)
+      .post('/upload')
+      .field('title', 'holiday')
+      .attach('f', png(), 'a.png');
+    expect(ok.status).toBe(200);
+    expect(ok.body.body).toEqual({ title: 'holiday' });
+    const missing = await request(app.server).post('/upload').attach('f', png(), 'a.png');
+    expect(missing.status).toBe(400);
+  });
+
+  it("'parse' mode refuses to share multipart with @fastify/multipart (loudly, at start-up)", async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(fastifyMultipart);
+    await expect(
+      app.register(photodnaGuard, { matcher: new RecordingMatcher() }).ready(),
+    ).rejects.toThrow(/already present|already/i);
+  });
+});
+
+describe("'scan' mode: after @fastify/multipart", () => {
+  it('saveRequestFiles: scans the saved files; a flagged match is withheld and deleted', async () => {
+    const app = await appWith(
+      { matcher: new RecordingMatcher([sha(KNOWN)]), mode: 'scan', policy: 'flag' },
+      {},
+    );
+    let saved: string[] = [];
+    app.post('/upload', async (req) => {
+      const { files } = await req.saveRequestFiles();
+      saved = files.map((f) => f.filepath);
+      return { fields: files.map((f) => f.fieldname), photodna: req.photodna };
+    });
+    await app.ready();
+    const withheld: string[] = [];
+    app.photodna.on('match', (e) => withheld.push(e.file.field));
+    const res = await request(app.server)
+      .post('/upload')
+      .attach('clean', png(), 'clean.png')
+      .attach('bad', KNOWN, 'bad.png');
+    expect(res.status).toBe(200);
+    expect(res.body.fields).toEqual(['clean']);
+    expect(res.body.photodna.status).toBe('match');
+    expect(withheld).toEqual(['bad']);
+    expect(saved).toHaveLength(1);
+  });
+
+  it('saveRequestFiles: a blocked match answers 422 with the SPEC body, no file left on disk', async () => {
+    const app = await appWith({ matcher: new RecordingMatcher([sha(KNOWN)]), mode: 'scan' }, {});
+    let runs = 0;
+    app.post('/upload', async () => {
+      runs += 1;
+      return {};
+    });
+    await app.ready();
+    const res = await request(app.server).post('/upload').attach('bad', KNOWN, 'bad.png');
+    expect(res.status).toBe(422);
+    expect(res.body).toEqual({
+      error: { code: 'UPLOAD_REJECTED', message: 'The upload was rejected.' },
+    });
+    expect(runs).toBe(0);
+  });
+
+  it('attachFieldsToBody: scans the buffered parts; a flagged match leaves the body', async () => {
+    const app = await appWith(
+      { matcher: new RecordingMatcher([sha(KNOWN)]), mode: 'scan', policy: 'flag' },
+      { attachFieldsToBody: true },
+    );
+    app.post('/upload', async (req) => {
+      const body = req.body as Record<string, { filename?: string; value?: string }>;
+      return { keys: Object.keys(body).sort(), photodna: req.photodna };
+    });
+    await app.ready();
+    const res = await request(app.server)
+      .post('/upload')
+      .field('title', 'x')
+      .attach('clean', png(), 'clean.png')
+      .attach('bad', KNOWN, 'bad.png');
+    expect(res.status).toBe(200);
+    expect(res.body.keys).toEqual(['clean', 'title']);
+    expect(res.body.photodna.files.map((f: { field: string }) => f.field)).toEqual([
+      'clean',
+      'bad',
+    ]);
+  });
+
+  it('an unsupported file is refused with the SPEC code; files the guard saw are gone', async () => {
+    const app = await appWith({ matcher: new RecordingMatcher(), mode: 'scan' }, {});
+    let paths: string[] = [];
+    app.addHook('onRequest', async (req) => {
+      req.raw.once('end', () => {
+        paths = (req.tmpUploads ?? []).slice();
+      });
+    });
+    app.post('/upload', async () => ({}));
+    await app.ready();
+    const res = await request(app.server).post('/upload').attach('f', Buffer.from('text'), 'a.png');
+    expect(res.status).toBe(415);
+    expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    for (const path of paths) expect(existsSync(path)).toBe(false);
+  });
+});

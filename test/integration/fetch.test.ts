@@ -1,0 +1,161 @@
+/**
+ * What only the Web `Request` guard and the Hono middleware have: the rebuilt `FormData` (sniffed
+ * types, withheld matches absent), a bounded read of an endless body, abort through
+ * `request.signal`, other bodies left readable, and Hono's `c.req.formData()` / `parseBody()`.
+ * The common cases run over HTTP in the shared suite.
+ */
+import { createHash } from 'node:crypto';
+import { Hono } from 'hono';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type CheckPassed, CLIENT_GONE_STATUS, photodnaGuard } from '../../src/fetch.js';
+import { photodnaGuard as honoGuard, type PhotoDnaEnv } from '../../src/hono.js';
+import { png } from '../fixtures/images.js';
+import { knownImage } from '../helpers/emulated.js';
+import { RecordingMatcher } from '../helpers/matchers.js';
+
+const KNOWN = knownImage();
+const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+function guardWith(matcher = new RecordingMatcher(), extra = {}) {
+  const guard = photodnaGuard({ matcher, ...extra });
+  closers.push(() => guard.close());
+  return guard;
+}
+
+function upload(form: FormData, init: RequestInit = {}): Request {
+  return new Request('http://localhost/upload', { method: 'POST', body: form, ...init });
+}
+
+describe('guard.check(request)', () => {
+  it('rebuilds the form: text fields, Files of the sniffed type; a flagged match is absent', async () => {
+    const guard = guardWith(new RecordingMatcher([sha(KNOWN)]), { policy: 'flag' });
+    const form = new FormData();
+    form.append('title', 'holiday');
+    form.append('clean', new File([png()], 'clean.txt', { type: 'text/plain' }));
+    form.append('bad', new File([KNOWN], 'bad.png', { type: 'image/png' }));
+    const result = (await guard.check(upload(form))) as CheckPassed;
+    expect(result.response).toBeUndefined();
+    expect(result.photodna?.status).toBe('match');
+    expect(result.fields).toEqual({ title: 'holiday' });
+    const formData = result.formData as FormData;
+    expect(formData.get('title')).toBe('holiday');
+    expect(formData.get('bad')).toBeNull();
+    const clean = formData.get('clean') as File;
+    expect(clean.type).toBe('image/png');
+    expect(clean.name).toBe('clean.txt');
+    expect(Buffer.from(await clean.arrayBuffer()).equals(png())).toBe(true);
+  });
+
+  it('answers a rejection as a Response with the SPEC body', async () => {
+    const guard = guardWith(new RecordingMatcher([sha(KNOWN)]));
+    const form = new FormData();
+    form.append('bad', new File([KNOWN], 'bad.png'));
+    const { response } = await guard.check(upload(form));
+    expect(response?.status).toBe(422);
+    expect(response?.headers.get('content-type')).toMatch(/application\/json/);
+    expect(await response?.json()).toEqual({
+      error: { code: 'UPLOAD_REJECTED', message: 'The upload was rejected.' },
+    });
+  });
+
+  it('leaves any other body unread for the handler', async () => {
+    const guard = guardWith();
+    const request = new Request('http://localhost/json', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ hello: 'world' }),
+    });
+    const result = await guard.check(request);
+    expect(result).toMatchObject({ photodna: undefined, formData: undefined });
+    expect(await request.json()).toEqual({ hello: 'world' });
+  });
+
+  it('streams a large body with the limit (never buffering it whole): 413 FILE_TOO_LARGE', async () => {
+    const guard = guardWith(new RecordingMatcher(), { limits: { maxFileSize: 64 * 1024 } });
+    const head = Buffer.from(
+      '--b\r\nContent-Disposition: form-data; name="f"; filename="a.png"\r\n\r\n',
+    );
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // 8 MiB in 16 KiB chunks, made as they are read.
+        if (pulled === 512) controller.close();
+        else controller.enqueue(pulled === 0 ? head : new Uint8Array(16 * 1024));
+        pulled += 1;
+      },
+    });
+    const request = new Request('http://localhost/upload', {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=b' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    const { response } = await guard.check(request);
+    expect(response?.status).toBe(413);
+    const answer = (await response?.json()) as { error: { code: string } };
+    expect(answer.error.code).toBe('FILE_TOO_LARGE');
+  });
+
+  it('stops when request.signal aborts: nobody to answer, no event, no call', async () => {
+    const matcher = new RecordingMatcher();
+    const guard = guardWith(matcher);
+    const events: string[] = [];
+    guard.on('reject', () => events.push('reject')).on('error', () => events.push('error'));
+    const controller = new AbortController();
+    const body = new ReadableStream<Uint8Array>({
+      start(stream) {
+        stream.enqueue(
+          Buffer.from('--b\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\n'),
+        );
+      },
+      pull() {
+        controller.abort(); // the uploader leaves while the body is still coming
+      },
+    });
+    const request = new Request('http://localhost/upload', {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=b' },
+      body,
+      duplex: 'half',
+      signal: controller.signal,
+    } as RequestInit);
+    const { response } = await guard.check(request);
+    expect(response?.status).toBe(CLIENT_GONE_STATUS);
+    expect(events).toEqual([]);
+    expect(matcher.calls).toHaveLength(0);
+  });
+});
+
+describe('the Hono middleware', () => {
+  it('sets photodna and the scanned form, which c.req.formData() and parseBody() return', async () => {
+    const guard = honoGuard({ matcher: new RecordingMatcher() });
+    closers.push(() => guard.close());
+    const app = new Hono<PhotoDnaEnv>();
+    app.post('/upload', guard.single('photo'), async (c) => {
+      const form = await c.req.formData();
+      const parsed = await c.req.parseBody();
+      return c.json({
+        status: c.get('photodna').status,
+        field: c.get('upload').file?.fieldname,
+        type: (form.get('photo') as File).type,
+        title: parsed.title,
+      });
+    });
+    const form = new FormData();
+    form.append('title', 'x');
+    form.append('photo', new File([png()], 'a.bin'));
+    const res = await app.request('/upload', { method: 'POST', body: form });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      status: 'clean',
+      field: 'photo',
+      type: 'image/png',
+      title: 'x',
+    });
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * The PDQ matcher behind the guard's existing `matcher` seam, over real HTTP: a re-encoded copy
+ * of a listed image is rejected without revealing why, an unrelated image reaches the handler.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import request from 'supertest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { photodnaGuard } from '../../src/index.js';
+import { createPdqMatcher } from '../../src/pdq/index.js';
+import { appWith, guarded } from '../helpers/express-app.js';
+import { REFERENCE } from '../unit/pdq/reference-hashes.js';
+
+const FIXTURES = join(import.meta.dirname, '../fixtures/pdq');
+const listed = REFERENCE.find((r) => r.file === 'scene1.png')?.dihedral[0] as string;
+
+describe('guard with createPdqMatcher (no PhotoDNA key)', () => {
+  const matcher = createPdqMatcher({ lists: [{ name: 'local', hashes: [listed] }], watch: false });
+  const guard = photodnaGuard({ matcher, policy: 'block' });
+  const { app, log } = appWith(guarded(guard));
+  afterAll(() => guard.close());
+
+  it('rejects a re-encoded copy of a listed image with the generic answer', async () => {
+    const res = await request(app)
+      .post('/upload')
+      .attach('file', readFileSync(join(FIXTURES, 'scene1.jpg')), 'holiday.jpg');
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('UPLOAD_REJECTED');
+    expect(JSON.stringify(res.body)).not.toMatch(/pdq|local|match/i);
+    expect(log.runs).toBe(0);
+  });
+
+  it('lets an unrelated image through as clean', async () => {
+    const res = await request(app)
+      .post('/upload')
+      .attach('file', readFileSync(join(FIXTURES, 'scene6.jpg')), 'cat.jpg');
+    expect(res.status).toBe(200);
+    expect(res.body.photodna.status).toBe('clean');
+    expect(res.body.photodna.files[0]).toMatchObject({ isMatch: false, matchFlags: [] });
+  });
+
+  it('flags with the list name and the Hamming distance under policy flag', async () => {
+    const flagMatcher = createPdqMatcher({
+      lists: [{ name: 'local', hashes: [listed] }],
+      watch: false,
+    });
+    const flagGuard = photodnaGuard({ matcher: flagMatcher, policy: 'flag' });
+    const flagged = appWith(guarded(flagGuard));
+    try {
+      const res = await request(flagged.app)
+        .post('/upload')
+        .attach('file', readFileSync(join(FIXTURES, 'scene1.png')), 'a.png');
+      expect(res.status).toBe(200);
+      expect(res.body.photodna.status).toBe('match');
+      expect(res.body.photodna.files[0].matchFlags).toEqual([
+        // The list file gave this hash no metadata; the guard keeps a PDQ flag's metadata.
+        { source: 'local', violations: [], matchDistance: 0, matchId: listed, metadata: {} },
+      ]);
+    } finally {
+      await flagGuard.close();
+    }
+  });
+});

@@ -1,0 +1,136 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { EmulatorCall, EmulatorOptions } from '../../src/emulator/types.js';
+import type { QueueOption } from '../../src/queue/index.js';
+
+/** Starts and drives `worker-process.ts` children for the queue tests. */
+
+const CHILD = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+
+export interface WorkerSpec {
+  queue: QueueOption;
+  apiKey: string;
+  baseUrl: string;
+  perSecond: number;
+  quarantineDir: string;
+  concurrency: number;
+  consume?: boolean;
+  /** Answer this many matches, then hang (and say `hung`). */
+  hangAfter?: number;
+  enqueue?: Array<{ scanId: string; path: string }>;
+}
+
+export type ChildMessage =
+  | { type: 'ready' | 'enqueued' | 'hung' }
+  | { type: 'depth'; waiting: number; active: number; oldestAgeMs: number }
+  | {
+      type: 'event';
+      name: 'scan' | 'match' | 'quarantine' | 'error' | 'hung';
+      scanId?: string;
+      outcome?: string;
+      deferred?: boolean;
+      id?: string;
+      quarantineId?: string;
+      message?: string;
+    };
+
+export type WorkerEvent = Extract<ChildMessage, { type: 'event' }> & { worker: number };
+
+export interface WorkerProcess {
+  readonly child: ChildProcess;
+  /** Resolves with the queue's depth as the child sees it. */
+  depth(): Promise<{ waiting: number; active: number }>;
+  kill(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Forks a worker; its events are appended to `events`. Resolves once it is consuming. */
+export function startWorkerProcess(
+  spec: WorkerSpec,
+  events: WorkerEvent[],
+  index = 0,
+): Promise<WorkerProcess> {
+  const child = fork(CHILD, [JSON.stringify(spec)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let depthWaiter: ((depth: { waiting: number; active: number }) => void) | undefined;
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`worker exited early (${code})`)));
+    child.on('message', (message: ChildMessage) => {
+      if (message.type === 'event') events.push({ ...message, worker: index });
+      if (message.type === 'hung') events.push({ type: 'event', name: 'hung', worker: index });
+      if (message.type === 'depth') depthWaiter?.(message);
+      if (message.type !== 'ready') return;
+      resolve({
+        child,
+        depth: () =>
+          new Promise((done) => {
+            depthWaiter = done;
+            child.send({ type: 'depth' });
+          }),
+        kill: async () => {
+          child.kill('SIGKILL');
+          await exited;
+        },
+        close: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.send({ type: 'close' });
+          await exited;
+        },
+      });
+    });
+  });
+}
+
+/** Polls `condition` every 25 ms until it holds, or fails after `timeoutMs`. */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const EMULATOR = fileURLToPath(new URL('./emulator-process.ts', import.meta.url));
+
+export interface EmulatorProcess {
+  url: string;
+  calls(): Promise<EmulatorCall[]>;
+  close(): Promise<void>;
+}
+
+/** Starts the emulator in a child process (see `emulator-process.ts`). */
+export function startEmulatorProcess(options: EmulatorOptions): Promise<EmulatorProcess> {
+  const child = fork(EMULATOR, [JSON.stringify(options)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`emulator exited early (${code})`)));
+    child.once('message', (message: { type: string; url: string }) => {
+      resolve({
+        url: message.url,
+        calls: () =>
+          new Promise((done) => {
+            const onMessage = (answer: { type: string; calls: EmulatorCall[] }) => {
+              if (answer.type !== 'calls') return;
+              child.off('message', onMessage);
+              done(answer.calls);
+            };
+            child.on('message', onMessage);
+            child.send({ type: 'calls' });
+          }),
+        close: async () => {
+          if (child.exitCode === null) child.send({ type: 'close' });
+          await exited;
+        },
+      });
+    });
+  });
+}

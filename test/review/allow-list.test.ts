@@ -1,0 +1,37 @@
+/**
+ * The PDQ allow-list hook: which record shapes carry a PDQ hash, and appending `pdq <hex>` once.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { QuarantineRecord } from '../../src/quarantine/types.js';
+import { allowRecord, pdqOf } from '../../src/review/allow-list.js';
+import { useTempDirs } from '../quarantine/helpers.js';
+
+const tempDir = useTempDirs();
+const HEX = 'ab'.repeat(32);
+const record = (extra: object) => ({ id: 'x', ...extra }) as unknown as QuarantineRecord;
+
+describe('pdqOf', () => {
+  it('reads the PDQ matcher facts, a hex string or hashes.pdq; nothing else', () => {
+    expect(pdqOf(record({ pdq: { hash: HEX, quality: 90 } }))).toBe(HEX);
+    expect(pdqOf(record({ pdq: HEX.toUpperCase() }))).toBe(HEX);
+    expect(pdqOf(record({ hashes: { pdq: HEX } }))).toBe(HEX);
+    expect(pdqOf(record({}))).toBeUndefined();
+    expect(pdqOf(record({ pdq: 'not hex' }))).toBeUndefined();
+    expect(pdqOf(record({ pdq: { hash: 'ab' } }))).toBeUndefined();
+  });
+});
+
+describe('allowRecord', () => {
+  it('appends pdq <hex> once, after a last line without a newline', async () => {
+    const path = join(await tempDir(), 'allow.txt');
+    await writeFile(path, `# allow-list\npdq ${'cd'.repeat(32)}`);
+    expect(await allowRecord({ path }, record({ pdq: { hash: HEX, quality: 80 } }))).toBe(
+      `pdq ${HEX}`,
+    );
+    expect(await allowRecord({ path }, record({ pdq: HEX }))).toBeUndefined();
+    expect(await allowRecord({ path }, record({}))).toBeUndefined();
+    expect(await readFile(path, 'utf8')).toBe(`# allow-list\npdq ${'cd'.repeat(32)}\npdq ${HEX}\n`);
+  });
+});

@@ -1,0 +1,141 @@
+/**
+ * `createPdqMatcher` on real image files and real list files: matches by Hamming distance with
+ * the list name as source, quality floor, allow-lists, dihedral matching, errors as GuardErrors.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GuardError, InvalidOptionsError } from '../../../src/errors.js';
+import { createPdqMatcher, type PdqMatcher } from '../../../src/pdq/index.js';
+import { REFERENCE } from './reference-hashes.js';
+
+const FIXTURES = join(import.meta.dirname, '../../fixtures/pdq');
+const fixture = (name: string) => readFileSync(join(FIXTURES, name));
+const hashOf = (file: string) => REFERENCE.find((r) => r.file === file)?.dihedral[0] as string;
+
+const dir = mkdtempSync(join(tmpdir(), 'pdq-matcher-'));
+const matchers: PdqMatcher[] = [];
+afterAll(async () => {
+  await Promise.all(matchers.map((m) => m.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function matcher(options: Parameters<typeof createPdqMatcher>[0]): PdqMatcher {
+  const m = createPdqMatcher({ watch: false, ...options });
+  matchers.push(m);
+  return m;
+}
+
+const listFile = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+describe('createPdqMatcher', () => {
+  const known = listFile('known.txt', `# test list\npdq ${hashOf('scene1.png')}\n`);
+  const csv = listFile(
+    'known.csv',
+    `id,hash,violations\ncase-9,${hashOf('scene4-rgb24.bmp')},A1 B2\n`,
+  );
+
+  it('matches a re-encoded copy of a listed image, naming the list and the distance', async () => {
+    const m = matcher({ lists: { ncmec: known, partner: csv } });
+    await m.ready;
+    const result = await m.matchBytes(fixture('scene1.jpg'));
+    expect(result.isMatch).toBe(true);
+    expect(result.matchFlags).toHaveLength(1);
+    const [flag] = result.matchFlags;
+    expect(flag?.source).toBe('ncmec');
+    expect(flag?.matchId).toBe(hashOf('scene1.png'));
+    expect(flag?.matchDistance).toBeGreaterThan(0);
+    expect(flag?.matchDistance).toBeLessThanOrEqual(31);
+    expect(result.pdq.quality).toBe(100);
+    expect(result.trackingId).toMatch(/^pdq-/);
+  });
+
+  it('carries CSV metadata and violations on the flag', async () => {
+    const m = matcher({ lists: [{ name: 'partner', path: csv }] });
+    const result = await m.matchBytes(fixture('scene4-pal8.bmp'));
+    expect(result.matchFlags[0]).toMatchObject({
+      source: 'partner',
+      violations: ['A1', 'B2'],
+      metadata: { id: 'case-9', violations: 'A1 B2' },
+    });
+  });
+
+  it('does not match an unrelated image, nor beyond the threshold', async () => {
+    const m = matcher({ lists: { ncmec: known } });
+    expect((await m.matchBytes(fixture('scene6.jpg'))).isMatch).toBe(false);
+    const strict = matcher({ lists: { ncmec: known }, threshold: 0 });
+    expect((await strict.matchBytes(fixture('scene1.jpg'))).isMatch).toBe(false);
+    expect((await strict.matchBytes(fixture('scene1.png'))).matchFlags[0]?.matchDistance).toBe(0);
+  });
+
+  it('never matches an image whose quality is below minQuality', async () => {
+    const m = matcher({ lists: [{ name: 'l', hashes: [hashOf('gradient.png')] }] });
+    const result = await m.matchBytes(fixture('gradient.png'));
+    expect(result).toMatchObject({
+      isMatch: false,
+      pdq: { quality: 0, hash: hashOf('gradient.png') },
+    });
+    const lax = matcher({
+      lists: [{ name: 'l', hashes: [hashOf('gradient.png')] }],
+      minQuality: 0,
+    });
+    expect((await lax.matchBytes(fixture('gradient.png'))).isMatch).toBe(true);
+  });
+
+  it('lets an allow-list suppress a known false positive', async () => {
+    const allow = listFile('allow.txt', `${hashOf('scene1.png')}\n`);
+    const m = matcher({ lists: { ncmec: known }, allowLists: { reviewed: allow } });
+    const result = await m.matchBytes(fixture('scene1.jpg'));
+    expect(result).toMatchObject({
+      isMatch: false,
+      matchFlags: [],
+      pdq: { allowedBy: 'reviewed' },
+    });
+  });
+
+  it('matches rotated and mirrored copies only with dihedral: true', async () => {
+    const rotated = await sharp(fixture('scene1.png')).rotate(90).png().toBuffer();
+    const mirrored = await sharp(fixture('scene1.png')).flop().png().toBuffer();
+    const plain = matcher({ lists: { ncmec: known } });
+    expect((await plain.matchBytes(rotated)).isMatch).toBe(false);
+    const dihedral = matcher({ lists: { ncmec: known }, dihedral: true });
+    expect((await dihedral.matchBytes(rotated)).isMatch).toBe(true);
+    expect((await dihedral.matchBytes(mirrored)).isMatch).toBe(true);
+  });
+
+  it('answers INVALID_IMAGE for undecodable bytes and IMAGE_TOO_LARGE above maxPixels', async () => {
+    const m = matcher({ lists: { ncmec: known }, maxPixels: 10_000 });
+    const png = fixture('scene1.png');
+    await expect(m.matchBytes(png)).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
+    const truncated = matcher({ lists: { ncmec: known } });
+    const cut = Buffer.concat([png.subarray(0, png.length / 3), Buffer.alloc(64)]);
+    await expect(truncated.matchBytes(cut)).rejects.toMatchObject({ code: 'INVALID_IMAGE' });
+    await expect(truncated.matchBytes(Buffer.from('not an image'))).rejects.toBeInstanceOf(
+      GuardError,
+    );
+  });
+
+  it('fails closed with SCAN_UNAVAILABLE while a list is missing', async () => {
+    const path = join(dir, 'later.txt');
+    const m = matcher({ lists: { later: path } });
+    await expect(m.ready).rejects.toThrow(/later\.txt/);
+    await expect(m.matchBytes(fixture('scene1.png'))).rejects.toMatchObject({
+      code: 'SCAN_UNAVAILABLE',
+      reason: 'not-configured',
+    });
+    writeFileSync(path, `pdq ${hashOf('scene1.png')}\n`);
+    await m.reload('later');
+    expect((await m.matchBytes(fixture('scene1.png'))).isMatch).toBe(true);
+  });
+
+  it('rejects invalid options by path', () => {
+    expect(() => createPdqMatcher({ lists: {}, threshold: 300 })).toThrow(InvalidOptionsError);
+    expect(() => createPdqMatcher({ lists: {}, treshold: 3 } as never)).toThrow(/treshold/);
+  });
+});
