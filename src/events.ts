@@ -10,6 +10,7 @@ import type {
   ReportResult,
   ScanOutcome,
 } from './types.js';
+import { SetupWarnings } from './warnings.js';
 
 /** `scan`: every file checked (or that could not be checked). */
 export interface ScanEvent {
@@ -111,10 +112,12 @@ export interface RejectionBody {
 
 /**
  * A small typed emitter. Unlike Node's EventEmitter, an `error` event with no listener does not
- * throw, and a listener that throws (or rejects) is reported to the logger and as an `error`
- * event instead of breaking the request.
+ * throw (it prints one warning, once: see `SetupWarnings`), and a listener that throws (or
+ * rejects) is reported to the logger and as an `error` event instead of breaking the request.
  */
 export class GuardEvents {
+  /** Setup faults, each warned about once (`logger: false` silences them). */
+  readonly warnings: SetupWarnings;
   readonly #listeners = new Map<GuardEventName, Set<Listener<GuardEventName>>>();
   readonly #logger: Logger | undefined;
   /** `once` wrappers and the listener each wraps, so `off(original)` finds them. */
@@ -122,6 +125,7 @@ export class GuardEvents {
 
   constructor(logger?: Logger) {
     this.#logger = logger;
+    this.warnings = new SetupWarnings(logger);
   }
 
   on<E extends GuardEventName>(name: E, listener: Listener<E>): this {
@@ -162,6 +166,7 @@ export class GuardEvents {
   /** Calls every listener; async listeners run on without being awaited. */
   emit<E extends GuardEventName>(name: E, event: GuardEventMap[E]): void {
     const listeners = this.#listeners.get(name);
+    if (name === 'error') this.warnings.onError(event as ErrorEvent, (listeners?.size ?? 0) > 0);
     if (!listeners || listeners.size === 0) return;
     for (const listener of [...listeners]) {
       try {

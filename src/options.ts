@@ -7,7 +7,9 @@ import { parseWith } from './parse-options.js';
 import { pdqMatcherSchema } from './pdq/matcher-options.js';
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
 import type { ScanQueue } from './queue/types.js';
+import { serviceLimitIssues } from './service-limits.js';
 import type { Logger, Matcher, PhotoDnaHasher, Policy, ReporterInfo } from './types.js';
+import { SILENT_LOGGER } from './warnings.js';
 
 /**
  * The one schema of `photodnaGuard(options)`. Parsed once, in the factory: `GuardOptions` is
@@ -21,7 +23,9 @@ const policyName = z.enum(['block', 'quarantine', 'flag']);
 
 /** A path rule: `path` is a prefix that matches on a segment boundary, or a RegExp. */
 const policyRule = z.strictObject({
+  /** `'/chat'` covers `/chat` and `/chat/...` (not `/chatroom`); a RegExp is tested on the path. Required, no default. */
   path: z.union([z.string().startsWith('/'), z.instanceof(RegExp)]),
+  /** What a match on a covered path does. Required, no default. */
   policy: policyName,
 });
 
@@ -38,7 +42,7 @@ export const limitsSchema = z.strictObject({
   minHeight: z.number().int().nonnegative().default(160),
   /** Largest width x height (pixel-flood guard). Defaults to 100,000,000. */
   maxPixels: z.number().int().positive().default(100_000_000),
-  /** Files per request. Defaults to 10. */
+  /** Files per request (413 `LIMIT_EXCEEDED` past it). Defaults to 10. */
   maxFiles: z.number().int().positive().default(10),
   /** Text fields per request. Defaults to 100. */
   maxFields: z.number().int().nonnegative().default(100),
@@ -89,21 +93,31 @@ const cacheSchema = z.union([
 ]);
 
 const reporterSchema = z.strictObject({
+  /** Your organisation, as NCMEC knows it (`OrgName`). Defaults to none: required by `report()`. */
   orgName: z.string().min(1).optional(),
+  /** Who files the report (`ReporterName`). Defaults to none: required by `report()`. */
   reporterName: z.string().min(1).optional(),
+  /** Where NCMEC answers (`ReporterEmail`). Defaults to none: required by `report()`. */
   reporterEmail: z.string().email().optional(),
+  /** NCMEC CyberTipline user, sent as `x-usr`; never logged. Defaults to none: required by `report()`. */
   ncmecUser: z.string().min(1).optional(),
+  /** NCMEC CyberTipline password, sent as `x-pwd`; never logged. Defaults to none: required by `report()`. */
   ncmecPassword: z.string().min(1).optional(),
+  /** Route reports to NCMEC's test endpoint (`IsTest`). Defaults to `false`. */
   isTest: z.boolean().optional(),
+  /** `ReporteeName` (the uploader's account). Defaults to none (an empty name). */
   reporteeName: z.string().optional(),
+  /** `ReporteeIPAddress`. Defaults to the uploader's IP as the framework sees it. */
   reporteeIpAddress: z.string().optional(),
+  /** Free text sent as `additionalInfo` metadata. Defaults to none. */
   additionalInfo: z.string().optional(),
+  /** Whether the content was publicly available (`publiclyAvailable` metadata). Defaults to `false`. */
   publiclyAvailable: z.boolean().optional(),
 });
 
 const quarantineSchema = z.union([
   z.strictObject({
-    /** Directory of the file-system store; created 0700. */
+    /** Directory of the file-system store; created 0700 (a looser one is made 0700, with a warning). Required, no default. */
     dir: z.string().min(1),
     /** Days evidence is kept. Defaults to 365. */
     preserveDays: z.number().positive().default(365),
@@ -133,8 +147,12 @@ const matcherSchema = z.custom<Matcher>(
   { message: 'Expected an object with a match(file) method' },
 );
 
-export type PolicyFunction = (req: unknown) => Policy | Promise<Policy>;
-export type PolicyOption = Policy | PolicyFunction | Array<z.input<typeof policyRule>>;
+/** Decides per request; `Req` is the framework's request (Express `Request`, Koa `Context`). */
+export type PolicyFunction<Req = unknown> = (req: Req) => Policy | Promise<Policy>;
+export type PolicyOption<Req = unknown> =
+  | Policy
+  | PolicyFunction<Req>
+  | Array<z.input<typeof policyRule>>;
 
 /** Options a route may override (`guard.route(overrides)`). */
 const routeFields = {
@@ -142,17 +160,17 @@ const routeFields = {
   policy: z.union([
     policyName,
     fn<PolicyFunction>('a function (req) => policy'),
-    z.array(policyRule).min(1),
+    z.array(policyRule, { error: 'Expected path rules [{ path, policy }]' }).min(1),
   ]),
   /** 'closed' rejects files that could not be checked; 'open' lets them through as unchecked. Defaults to 'closed'. */
   failMode: z.enum(['closed', 'open']),
   /** Budget in ms to decide one file: queue wait, attempts and retries together. Defaults to 30,000. */
   scanTimeoutMs: z.number().int().positive(),
-  /** Awaited before the response is sent (bounded by `hookTimeoutMs`). */
+  /** Called for every match and awaited before the response is sent (bounded by `hookTimeoutMs`). Defaults to none. */
   onMatch: fn<(event: MatchEvent) => void | Promise<void>>('a function (event) => void'),
   /** Longest wait in ms for `onMatch` and `match` listeners. Defaults to 10,000. */
   hookTimeoutMs: z.number().int().positive(),
-  /** Replaces the JSON body of a rejection (the status and decision stay). */
+  /** Replaces the JSON body of a rejection (the status and decision stay). Defaults to `{ error: { code, message } }`. */
   rejectionBody: fn<(rejection: RejectionBody['error'] & { status: number }) => unknown>(
     'a function (rejection) => body',
   ),
@@ -199,28 +217,47 @@ const queueSchema = z.union([
   ),
 ]);
 
-const optionsSchema = z
+export const optionsSchema = z
   .strictObject({
+    /** The PhotoDNA subscription key; never logged. Defaults to env `PHOTODNA_API_KEY`; required unless `matcher` is given. */
     apiKey: z.string().min(1).optional(),
+    /** The service's URL (point it at the emulator in tests). Defaults to env `PHOTODNA_BASE_URL`, else `https://api.microsoftmoderator.com`. */
     baseUrl: z.string().url().optional(),
+    /** Picks the Match path and the default rate (v2: 5/s, v1: 10/s). Defaults to `'v2'`. */
     apiVersion: z.enum(['v1', 'v2']).default('v2'),
+    /** Sent as Match's `enhance` query parameter. Defaults to `false`. */
     enhance: z.boolean().default(false),
+    /** Sent as `Enable-Evaluation` (adds adult/racy scores): `'always'` or `'afterinitialquota'`. Defaults to none. */
     evaluation: z.enum(['always', 'afterinitialquota']).optional(),
+    /** What a match does: `'block'`, `'quarantine'`, `'flag'`, `(req) => policy`, or path rules. Defaults to `'block'`. */
     policy: routeFields.policy.default('block'),
+    /** `'closed'` rejects files that could not be checked (503); `'open'` lets them through as unchecked. Defaults to `'closed'`. */
     failMode: routeFields.failMode.default('closed'),
+    /** Where matched files go under `'quarantine'`: `{ dir, preserveDays? }` or a store object. Defaults to none. */
     quarantine: quarantineSchema.optional(),
+    /** Size, dimension and count limits, all finite. Defaults to PhotoDNA's own (4 MiB, 160x160) and small counts. */
     limits: limitsSchema.prefault({}),
+    /** Calls per second, queue bound and an optional Redis for a cluster-wide limit. Defaults to `{ perSecond: 5 (v2) / 10 (v1), maxQueue: 100 }`. */
     rateLimit: rateLimitSchema,
-    /** Tuning of the PhotoDNA client the guard creates. */
+    /** Tuning of the PhotoDNA client the guard creates (timeouts, retries, pool). Defaults to the client's defaults. */
     client: clientTuningSchema.optional(),
+    /** Budget in ms to decide one file: queue wait, attempts and retries together. Defaults to 30,000. */
     scanTimeoutMs: routeFields.scanTimeoutMs.default(30_000),
+    /** Longest wait in ms for `onMatch`, `match` listeners and a policy function. Defaults to 10,000. */
     hookTimeoutMs: routeFields.hookTimeoutMs.default(10_000),
+    /** Results keyed by SHA-256, so a re-upload costs no call; `false` turns it off. Defaults to `{ max: 10000, cleanTtlMs: 1 h, matchTtlMs: 24 h }`. */
     cache: cacheSchema.prefault({}),
+    /** Defaults for `event.report()` (NCMEC reporter details). Defaults to none. */
     reporter: reporterSchema.optional(),
-    logger: loggerSchema.optional(),
+    /** A pino-compatible logger; `false` silences the setup warnings too. Defaults to none: setup faults then print one warning each (`process.emitWarning`). */
+    logger: z.union([z.literal(false).transform(() => SILENT_LOGGER), loggerSchema]).optional(),
+    /** Called for every match and awaited before the response is sent (bounded by `hookTimeoutMs`). Defaults to none. */
     onMatch: routeFields.onMatch.optional(),
+    /** Replaces the JSON body of a rejection (the status and decision stay). Defaults to `{ error: { code, message } }`. */
     rejectionBody: routeFields.rejectionBody.optional(),
+    /** Another hash-matching back end `{ match(request) }` (lifts PhotoDNA's own limits). Defaults to the PhotoDNA client. */
     matcher: matcherSchema.optional(),
+    /** Deferred scanning (needs `queue`): `true`, `{ when: 'always' }` or `{ when: 'overflow' }`. Defaults to `false`. */
     defer: routeFields.defer.default(false),
     /**
      * The durable queue of deferred scans: `{ dir }` (embedded, one process), `{ redis }`
@@ -260,13 +297,18 @@ const optionsSchema = z
      * Defaults to none.
      */
     pdq: pdqOptionSchema.optional(),
-    /** Event listeners, as a shortcut for `guard.on(...)`. */
+    /** Event listeners, as a shortcut for `guard.on(...)`. Defaults to none. */
     on: z
       .strictObject({
+        /** Every file checked (or that could not be). Defaults to none. */
         scan: fn<(e: never) => void>('a listener').optional(),
+        /** A file matched a hash list; awaited before the response. Defaults to none. */
         match: fn<(e: never) => void>('a listener').optional(),
+        /** A matched file was durably stored. Defaults to none. */
         quarantine: fn<(e: never) => void>('a listener').optional(),
+        /** A request was rejected for a file or its body. Defaults to none. */
         reject: fn<(e: never) => void>('a listener').optional(),
+        /** Service, configuration, store, hook and listener failures. Defaults to none (the first prints a warning). */
         error: fn<(e: never) => void>('a listener').optional(),
       })
       .optional(),
@@ -301,23 +343,49 @@ const optionsSchema = z
         message: "Required when a policy can be 'quarantine': give { dir } or a store",
       });
     }
+    // Past what PhotoDNA accepts, the service would refuse every such file or call.
+    if (checksWithPhotoDna(options)) {
+      for (const { path, message } of serviceLimitIssues(options))
+        ctx.addIssue({ code: 'custom', path, message });
+    }
   });
 
-const routeOverridesSchema = z.strictObject({
+export const routeOverridesSchema = z.strictObject({
+  /** What a match does on this route. Defaults to the guard's `policy`. */
   policy: routeFields.policy.optional(),
+  /** Whether an unchecked file passes on this route. Defaults to the guard's `failMode`. */
   failMode: routeFields.failMode.optional(),
+  /** Budget in ms to decide one file on this route. Defaults to the guard's `scanTimeoutMs`. */
   scanTimeoutMs: routeFields.scanTimeoutMs.optional(),
+  /** Longest wait in ms for hooks on this route. Defaults to the guard's `hookTimeoutMs`. */
   hookTimeoutMs: routeFields.hookTimeoutMs.optional(),
+  /** Called for every match on this route. Defaults to the guard's `onMatch`. */
   onMatch: routeFields.onMatch.optional(),
+  /** Replaces the JSON body of this route's rejections. Defaults to the guard's `rejectionBody`. */
   rejectionBody: routeFields.rejectionBody.optional(),
+  /** Deferred scanning on this route (needs the guard's `queue`). Defaults to the guard's `defer`. */
   defer: routeFields.defer.optional(),
+  /** Limits for this route, each merged over the guard's. Defaults to the guard's `limits`. */
   limits: limitsSchema.partial().optional(),
 });
 
-export type GuardOptions = z.input<typeof optionsSchema>;
+/**
+ * What `photodnaGuard(options)` takes. `Req` is the framework's request, which a `policy`
+ * function receives: the Express entry uses Express's `Request`, the Koa entry Koa's `Context`.
+ */
+export type GuardOptions<Req = unknown> = WithPolicy<z.input<typeof optionsSchema>, Req>;
 export type GuardConfig = z.output<typeof optionsSchema>;
 export type Limits = z.output<typeof limitsSchema>;
-export type RouteOverrides = z.input<typeof routeOverridesSchema>;
+/** What `guard.route(overrides)` takes (`Req` as in `GuardOptions`). */
+export type RouteOverrides<Req = unknown> = WithPolicy<z.input<typeof routeOverridesSchema>, Req>;
+
+/** `T` with its `policy` function typed for the framework's request `Req`. */
+type WithPolicy<T extends { policy?: unknown }, Req> = unknown extends Req
+  ? T
+  : Omit<T, 'policy'> & {
+      /** What a match does: `'block'`, `'quarantine'`, `'flag'`, `(req) => policy`, or path rules. Defaults to `'block'` (on a route: the guard's `policy`). */
+      policy?: PolicyOption<Req>;
+    };
 export type ReporterDefaults = Partial<ReporterInfo>;
 
 /** What one route runs with: the guard's config with a route's overrides applied. */
@@ -333,6 +401,19 @@ export type RouteConfig = Pick<
   | 'defer'
 >;
 
+/** Whether files go to PhotoDNA (no custom `matcher`, and not PDQ alone), so its limits apply. */
+export function checksWithPhotoDna(options: {
+  matcher?: unknown;
+  apiKey?: string | undefined;
+  pdq?: { mode?: string | undefined } | undefined;
+}): boolean {
+  if (options.matcher) return false;
+  if (!options.pdq) return true;
+  const mode =
+    options.pdq.mode ?? (options.apiKey || process.env.PHOTODNA_API_KEY ? 'both' : 'only');
+  return mode !== 'only';
+}
+
 function usesQuarantine(policy: z.output<typeof routeFields.policy> | undefined): boolean {
   if (policy === 'quarantine') return true;
   return Array.isArray(policy) && policy.some((rule) => rule.policy === 'quarantine');
@@ -343,11 +424,15 @@ export function parseGuardOptions(options: unknown): GuardConfig {
   return parseWith(optionsSchema, options ?? {}, 'photodnaGuard');
 }
 
-/** Applies `guard.route(overrides)` to the guard's config. */
+/**
+ * Applies `guard.route(overrides)` to the guard's config. `checksWithPhotoDna`: the guard uses
+ * PhotoDNA (no custom matcher), so limits past what the service accepts are refused.
+ */
 export function applyRouteOverrides(
   config: RouteConfig,
   overrides: unknown,
   hasQuarantine: boolean,
+  checksWithPhotoDna = false,
   hasQueue = true,
 ): RouteConfig {
   const parsed = parseWith(routeOverridesSchema, overrides ?? {}, 'guard.route');
@@ -355,6 +440,13 @@ export function applyRouteOverrides(
     throw new InvalidOptionsError("guard.route: option 'defer': needs the guard's 'queue' option", [
       'defer',
     ]);
+  }
+  const beyond = checksWithPhotoDna ? serviceLimitIssues({ limits: parsed.limits ?? {} }) : [];
+  if (beyond.length > 0) {
+    throw new InvalidOptionsError(
+      `guard.route: ${beyond.map((i) => `option '${i.path.join('.')}': ${i.message}`).join('; ')}`,
+      beyond.map((i) => i.path.join('.')),
+    );
   }
   if (usesQuarantine(parsed.policy) && !hasQuarantine) {
     throw new InvalidOptionsError(

@@ -1,9 +1,13 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { InvalidOptionsError } from './errors.js';
+import { unknownKeyHint } from './option-hints.js';
+
+type Issue = z.core.$ZodIssue;
 
 /**
  * Parses options with a zod schema; on failure throws `InvalidOptionsError` whose message names
- * every bad option path, what was expected, and for an unknown key the likely intended one.
+ * every bad option path and what was expected: the valid values of an enum, where a key that
+ * belongs elsewhere goes, and for a typo the likely intended key.
  */
 export function parseWith<S extends z.ZodType>(
   schema: S,
@@ -13,77 +17,80 @@ export function parseWith<S extends z.ZodType>(
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const paths: string[] = [];
-  const lines = result.error.issues.flatMap((issue) => {
+  const lines = result.error.issues.flatMap(intoBranch).flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => {
         const path = [...issue.path, key].join('.');
         paths.push(path);
-        return `option '${path}' is not known${suggest(key, schema, issue.path)}`;
+        return `option '${path}' is not known${unknownKeyHint(key, issue.path, schema)}`;
       });
     }
     const path = issue.path.join('.') || '(root)';
     paths.push(path);
-    return [`option '${path}': ${issue.message}`];
+    return [`option '${path}': ${describe(issue, valueAt(input, issue.path))}`];
   });
   return throwInvalid(`${where}: ${lines.join('; ')}`, paths, result.error);
+}
+
+/**
+ * A union whose value took one branch's shape (an array of path rules with one bad rule) reports
+ * that branch's own issues, at their full path, instead of "matches no branch".
+ */
+function intoBranch(issue: Issue): Issue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const taken = issue.errors.find(
+    (branch) => branch.length > 0 && branch.every((i) => i.path.length > 0),
+  );
+  if (!taken) return [issue];
+  return taken.flatMap((i) => intoBranch({ ...i, path: [...issue.path, ...i.path] } as Issue));
 }
 
 function throwInvalid(message: string, paths: string[], cause: unknown): never {
   throw new InvalidOptionsError(message, paths, cause);
 }
 
-/** "Did you mean ...?" for a mistyped key, from the keys the schema knows at that path. */
-function suggest(key: string, schema: z.ZodType, path: PropertyKey[]): string {
-  const known = knownKeys(schema, path);
-  const best = known
-    .map((name) => ({ name, distance: editDistance(key.toLowerCase(), name.toLowerCase()) }))
-    .sort((a, b) => a.distance - b.distance)[0];
-  return best && best.distance <= Math.max(2, Math.floor(best.name.length / 3))
-    ? ` (did you mean '${best.name}'?)`
-    : '';
-}
-
-function knownKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
-  let current: unknown = schema;
-  for (const segment of [...path, null]) {
-    current = unwrap(current);
-    if (!(current instanceof z.ZodObject)) return [];
-    if (segment === null) return Object.keys(current.shape);
-    current = current.shape[segment as string];
+/** An issue's message, with the valid values spelled out for enums and unions. */
+function describe(issue: Issue, received: unknown): string {
+  if (issue.code === 'invalid_value') {
+    return `expected ${oneOf(issue.values.map(show))}; got ${show(received)}`;
   }
-  return [];
-}
-
-function unwrap(schema: unknown): unknown {
-  let current = schema;
-  for (let i = 0; i < 10; i++) {
-    const def = (current as { def?: { innerType?: unknown; in?: unknown; options?: unknown[] } })
-      ?.def;
-    if (!def) return current;
-    if (def.innerType) current = def.innerType;
-    else if (def.in) current = def.in;
-    else if (Array.isArray(def.options))
-      current = def.options.find((o) => o instanceof z.ZodObject) ?? current;
-    else return current;
-    if (current instanceof z.ZodObject) return current;
-  }
-  return current;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0] ?? 0;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j] ?? 0;
-      row[j] = Math.min(
-        current + 1,
-        (row[j - 1] ?? 0) + 1,
-        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      previous = current;
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const choices = issue.errors.flatMap((branch) => branch.slice(0, 1).map(choiceOf));
+    if (choices.every((c) => c !== undefined)) {
+      return `expected ${choices.join(', or ')}; got ${show(received)}`;
     }
   }
-  return row[b.length] ?? 0;
+  return issue.message;
+}
+
+/** What one union branch wanted, from the first issue it raised at the union's own path. */
+function choiceOf(issue: Issue): string | undefined {
+  if (issue.path.length > 0) return undefined;
+  if (issue.code === 'invalid_value') return oneOf(issue.values.map(show));
+  if (issue.message.startsWith('Expected ')) return issue.message.slice('Expected '.length);
+  if (issue.code === 'invalid_type') return `a value of type ${issue.expected}`;
+  return undefined;
+}
+
+function oneOf(items: string[]): string {
+  if (items.length <= 1) return items[0] ?? 'nothing';
+  return `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
+/** A received value, short and safe to print (never a long string such as a key). */
+function show(value: unknown): string {
+  if (typeof value === 'string') return value.length <= 40 ? `'${value}'` : 'a long string';
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null)
+    return String(value);
+  if (typeof value === 'function') return 'a function';
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let current = input;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[segment];
+  }
+  return current;
 }

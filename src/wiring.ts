@@ -2,7 +2,7 @@ import { PhotoDnaClient } from './client/index.js';
 import { type CoreParts, GuardCore } from './core/guard-core.js';
 import { buildMatcher } from './matchers/build.js';
 import { type GuardConfig, type GuardOptions, parseGuardOptions } from './options.js';
-import { createFileQuarantineStore } from './quarantine/fs-store.js';
+import { createFileQuarantineStore, type QuarantineDirWarning } from './quarantine/fs-store.js';
 import type { QuarantineStore } from './quarantine/types.js';
 import { LazyQueue } from './queue/lazy-queue.js';
 import type { QueueEngine, ScanQueue } from './queue/types.js';
@@ -22,7 +22,10 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
   let reportClient: PhotoDnaClient | undefined;
   const queue = createQueue(config.queue);
   let worker: Promise<ScanWorker | undefined> | undefined;
-  const store = createStore(config.quarantine);
+  // A directory that was not private is told through the guard's warnings (first use only).
+  const store = createStore(config.quarantine, (message) =>
+    core.events.warnings.warn('PHOTODNA_GUARD_QUARANTINE_DIR', message),
+  );
   // A custom matcher still reports through PhotoDNA when a key is configured: made on first use.
   const sender = apiKey
     ? () => {
@@ -30,7 +33,7 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
         return reportClient;
       }
     : undefined;
-  const core = new GuardCore({
+  const core: GuardCore = new GuardCore({
     config,
     matcher,
     // Only the plain PhotoDNA client's answers skip re-validation (parsed with zod already);
@@ -118,13 +121,13 @@ function createClient(config: GuardConfig): PhotoDnaClient {
   });
 }
 
-function createStore(option: GuardConfig['quarantine']): QuarantineStore | undefined {
+function createStore(
+  option: GuardConfig['quarantine'],
+  warn: QuarantineDirWarning,
+): QuarantineStore | undefined {
   if (!option) return undefined;
   if ('dir' in option && typeof option.dir === 'string' && !('put' in option)) {
-    return createFileQuarantineStore({
-      dir: option.dir,
-      preserveDays: option.preserveDays,
-    });
+    return createFileQuarantineStore({ dir: option.dir, preserveDays: option.preserveDays }, warn);
   }
   return option as QuarantineStore;
 }

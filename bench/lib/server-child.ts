@@ -10,7 +10,8 @@ import express from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import { imageSize } from 'image-size';
 import multer from 'multer';
-import { type GuardOptions, photodnaGuard } from '../../src/index.js';
+import { type GuardOptions, PhotoDnaClient, photodnaGuard } from '../../src/index.js';
+import { PHOTODNA_CALLS_PER_SECOND } from '../../src/service-limits.js';
 import type { Matcher } from '../../src/types.js';
 import { testHasher } from '../../test/helpers/test-hasher.js';
 import { RssSampler } from './rss-sampler.js';
@@ -24,6 +25,20 @@ const instant: Matcher = {
 
 function guardOptions(guard: GuardSpec): GuardOptions {
   if (guard.kind === 'instant') return { matcher: instant, cache: false };
+  if (guard.perSecond > PHOTODNA_CALLS_PER_SECOND.v2) {
+    // Faster than the real service allows (against the emulator with its limit off): the guard
+    // refuses such a rate, so the client is built here, as a user with a larger quota would.
+    const client = new PhotoDnaClient({
+      apiKey: 'bench-subscription-key',
+      baseUrl: guard.baseUrl,
+      rateLimit: { perSecond: guard.perSecond, maxQueue: guard.maxQueue },
+    });
+    return {
+      matcher: client.asMatcher(),
+      cache: guard.cache ? {} : false,
+      scanTimeoutMs: guard.scanTimeoutMs,
+    };
+  }
   return {
     apiKey: 'bench-subscription-key',
     baseUrl: guard.baseUrl,

@@ -12,7 +12,9 @@ import { startEmulator, testImages } from 'photodna-guard/emulator';
 import { mountConsole } from './console.mjs';
 import { page } from './page.mjs';
 
+// PORT picks the port (0: any free one); HOST the interface, loopback unless you say otherwise.
 const port = Number(process.env.PORT ?? 3000);
+const host = process.env.HOST ?? '127.0.0.1';
 const pdqList = process.env.PDQ_LIST;
 const emulator = pdqList ? undefined : await startEmulator({ port: 0 });
 // Matches are kept as evidence in a private temp directory, for the console at /console.
@@ -67,19 +69,39 @@ app.post('/upload-deferred', guard.route({ defer: true }).single('image'), (req,
   res.json({ accepted: true, photodna: req.photodna });
 });
 
-const server = app.listen(port, () => {
+const server = app.listen(port, host);
+server.once('listening', () => {
   const actual = server.address().port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
   if (emulator) console.log(`PhotoDNA emulator: ${emulator.url}`);
   else console.log(`PDQ list:          ${pdqList} (no PhotoDNA)`);
-  console.log(`Demo app:          http://localhost:${actual}`);
-  console.log(`Console:           http://localhost:${actual}/console/`);
+  console.log(`Demo app:          ${url}`);
+  console.log(`Console:           ${url}/console/`);
   console.log(`Console token (shown once): ${console_.token}`);
-  console.log(`listening on http://127.0.0.1:${actual}`);
+  console.log(`listening on ${url}`);
   console.log(
     emulator
       ? 'Upload any photo to see it accepted, or a test image from the page to see it rejected.'
       : 'Upload a listed image (or an edited copy of it) to see it rejected, any other to see it accepted.',
   );
+});
+server.once('error', async (error) => {
+  if (error.code === 'EADDRINUSE') {
+    console.error(
+      `Port ${port} on ${host} is already in use. Start the demo on another port, e.g. PORT=3001 npm start`,
+    );
+  } else if (error.code === 'EACCES') {
+    console.error(
+      `Not allowed to listen on port ${port}. Choose a port above 1023, e.g. PORT=3001 npm start`,
+    );
+  } else {
+    console.error(`The demo could not listen on ${host}:${port}: ${error.message}`);
+  }
+  await console_.close();
+  await guard.close();
+  await emulator?.close();
+  rmSync(quarantineDir, { recursive: true, force: true }); // demo evidence only
+  process.exitCode = 1;
 });
 
 async function shutdown() {

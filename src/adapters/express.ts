@@ -5,25 +5,17 @@ import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
+import type { ExpressRequest as Request } from './express-request.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
 import { type NodeRequest, NodeRequestView, writeResponse } from './node-view.js';
 import { pathOf } from './path.js';
-
-declare global {
-  namespace Express {
-    interface Request {
-      /** Set by photodna-guard on every scanned request. */
-      photodna?: PhotoDnaResult;
-    }
-  }
-}
 
 type Next = (error?: unknown) => void;
 /** Express middleware (4.x and 5.x). */
 export type GuardMiddleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
 export type RouteGuard = RouteGuardOf<GuardMiddleware>;
 export type Guard = GuardMiddleware &
-  GuardOf<GuardMiddleware> & {
+  GuardOf<GuardMiddleware, Request> & {
     /**
      * The moderators' console for this guard's quarantine store, as Express middleware:
      * `app.use('/console', guard.console({ authorize }))`. Refuses to start without `authorize`
@@ -60,8 +52,8 @@ class ExpressView extends NodeRequestView {
  * The Express guard: `app.use(photodnaGuard(options))` parses and checks every multipart upload;
  * `guard.single/array/fields/any/none` are drop-in replacements for a multer instance.
  */
-export function photodnaGuard(options?: GuardOptions): Guard {
-  return createGuard(middleware, options, (core) => ({
+export function photodnaGuard(options?: GuardOptions<Request>): Guard {
+  return createGuard(middleware, options as GuardOptions, (core) => ({
     console: (opts: GuardConsoleOptions) => consoleForGuard(core, opts).express(),
   }));
 }

@@ -5,6 +5,7 @@ import { MultipartParser } from '../multipart/parser.js';
 import type { Selection } from '../multipart/selection.js';
 import {
   applyRouteOverrides,
+  checksWithPhotoDna,
   type GuardOptions,
   type RouteConfig,
   type RouteOverrides,
@@ -41,9 +42,10 @@ export interface GuardHandle {
   close(): Promise<void>;
 }
 
-export interface GuardOf<M> extends GuardMethods<M>, GuardHandle {
+/** `Req`: the framework's request, which a route's `policy` function receives. */
+export interface GuardOf<M, Req = unknown> extends GuardMethods<M>, GuardHandle {
   /** Route-scoped middleware with some options overridden; shares the client, limiter, cache and events. */
-  route(overrides: RouteOverrides): RouteGuardOf<M>;
+  route(overrides: RouteOverrides<Req>): RouteGuardOf<M>;
 }
 
 /** How an adapter makes its middleware: one per entry, applying what `core.decide` answers. */
@@ -71,7 +73,13 @@ export function createGuard<M extends object>(
     routeGuard(
       kit,
       core,
-      applyRouteOverrides(core.routeConfig, overrides, core.hasStore, core.hasQueue),
+      applyRouteOverrides(
+        core.routeConfig,
+        overrides,
+        core.hasStore,
+        checksWithPhotoDna(core.config),
+        core.hasQueue,
+      ),
     );
   return extend ? Object.assign(guard, extend(core)) : guard;
 }

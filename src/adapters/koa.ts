@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Context } from 'koa';
 import { consoleForGuard, type GuardConsoleOptions } from '../console/for-guard.js';
 import type { KoaConsoleMiddleware } from '../console/koa.js';
 import type { Entry } from '../core/entry.js';
@@ -7,7 +8,7 @@ import type { MulterTarget } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
-import { type NodeRequest, NodeRequestView } from './node-view.js';
+import { type NodeRequest, NodeRequestView, takenByGuard } from './node-view.js';
 import { pathOf } from './path.js';
 
 /** The parts of a Koa context the adapter uses (Koa 2 and 3 alike); no import of koa itself. */
@@ -26,7 +27,7 @@ export interface KoaContext extends MulterTarget {
 export type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => Promise<void>;
 export type KoaRouteGuard = RouteGuardOf<KoaMiddleware>;
 export type KoaGuard = KoaMiddleware &
-  GuardOf<KoaMiddleware> & {
+  GuardOf<KoaMiddleware, Context> & {
     /**
      * The moderators' console for this guard's quarantine store, as Koa middleware served at
      * `options.path` (defaults to `'/console'`): `app.use(guard.console({ authorize }))`.
@@ -38,9 +39,15 @@ export type KoaGuard = KoaMiddleware &
 class KoaView extends NodeRequestView {
   readonly #ctx: KoaContext;
 
-  constructor(ctx: KoaContext, parses: boolean) {
+  constructor(ctx: KoaContext, ownFiles: boolean) {
     // After @koa/multer the files sit on ctx and ctx.request; our own parser leaves them on req.
-    super(ctx.req, ctx.res, parses ? [ctx.req] : [ctx, ctx.request, ctx.req], ctx);
+    // (ctx and ctx.request follow for our own files too: a replayed body withdraws them there.)
+    super(
+      ctx.req,
+      ctx.res,
+      ownFiles ? [ctx.req, ctx, ctx.request] : [ctx, ctx.request, ctx.req],
+      ctx,
+    );
     this.#ctx = ctx;
   }
 
@@ -57,8 +64,8 @@ class KoaView extends NodeRequestView {
  * The Koa guard: same options and core as the Express one. Sets `ctx.request.files`,
  * `ctx.request.body`, `ctx.file(s)` (like @koa/multer) and `ctx.state.photodna`.
  */
-export function photodnaGuard(options?: GuardOptions): KoaGuard {
-  return createGuard(middleware, options, (core) => ({
+export function photodnaGuard(options?: GuardOptions<Context>): KoaGuard {
+  return createGuard(middleware, options as GuardOptions, (core) => ({
     console: (opts: GuardConsoleOptions) =>
       consoleForGuard(core, opts).koa(opts.path ?? '/console'),
   }));
@@ -67,14 +74,16 @@ export function photodnaGuard(options?: GuardOptions): KoaGuard {
 function middleware(core: GuardCore, entry: Entry): KoaMiddleware {
   const parses = entry.parser !== undefined;
   return async (ctx, next) => {
-    const outcome = await core.decide(entry, new KoaView(ctx, parses));
+    // A body the host's parser (@koa/multer) read before us: its files stay where it put them.
+    const ownFiles = parses && (!ctx.req.readableEnded || takenByGuard(ctx.req));
+    const outcome = await core.decide(entry, new KoaView(ctx, ownFiles));
     if (outcome.kind === 'respond' && !ctx.res.headersSent && !ctx.res.destroyed) {
       ctx.status = outcome.status;
       ctx.set(outcome.headers);
       ctx.body = outcome.body; // a string: Koa keeps the content-type set above
     }
     if (outcome.kind !== 'continue') return;
-    if (parses) expose(ctx);
+    if (ownFiles) expose(ctx);
     if (outcome.photodna) ctx.state.photodna = outcome.photodna;
     await next();
   };

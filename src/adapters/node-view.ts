@@ -8,6 +8,11 @@ const SCANNED: unique symbol = Symbol.for('photodna-guard.scanned') as never;
 /** Node's request as the guard reads it: the body stream, where multer leaves its results. */
 export type NodeRequest = IncomingMessage & BodyStream & { [SCANNED]?: true };
 
+/** Whether a guard already took this request (before a view of it exists). */
+export function takenByGuard(req: NodeRequest): boolean {
+  return req[SCANNED] === true;
+}
+
 /**
  * The request view shared by the adapters on Node's http server (Express, Koa): the request is
  * the body stream, the response tells when the uploader left. Subclasses say where the path and

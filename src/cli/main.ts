@@ -3,6 +3,8 @@
  * `photodna-guard <command> [...]`: each command lives in its own file and exports
  * `run(argv): Promise<number>` (the exit code).
  */
+import { createRequire } from 'node:module';
+
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   console: () => import('./console.js'),
   emulator: () => import('./emulator.js'),
@@ -22,10 +24,20 @@ Commands:
   worker        run deferred scan jobs from a BullMQ queue on Redis
   pdq           PDQ hashes of image files (hash) and matches against local lists (match)
 
+Options:
+  --version     print the version
+  --help        print this help
+
 Run "photodna-guard <command> --help" for a command's options.`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v') {
+    // dist/cli/main.js (and src/cli/main.ts) sit two levels below package.json.
+    const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+    process.stdout.write(`${version}\n`);
+    return 0;
+  }
   const load = name === undefined ? undefined : COMMANDS[name];
   if (!load) {
     const help = name === undefined || name === '--help' || name === '-h';

@@ -31,8 +31,11 @@ export const clientOptionsSchema = z
     evaluation: z.enum(['always', 'afterinitialquota']).optional(),
     rateLimit: z
       .strictObject({
+        /** Calls that may start in any one-second window (every attempt counts). Defaults to 5 on v2, 10 on v1. */
         perSecond: z.int().min(1).max(1000).optional(),
+        /** Callers that may wait for a call; one more fails at once with `SCAN_BUSY`. Defaults to 100. */
         maxQueue: z.int().min(1).max(100_000).default(100),
+        /** An ioredis client or a `redis://` URL for one limit across processes. Defaults to none (per process). */
         redis: z
           .union([
             z.string().regex(REDIS_URL, { error: 'Expected a redis:// or rediss:// URL' }),
@@ -45,17 +48,25 @@ export const clientOptionsSchema = z
       .prefault({}),
     timeouts: z
       .strictObject({
+        /** Connecting (TCP and TLS), in ms. Defaults to 5000. */
         connectMs: ms(120_000).default(5_000),
+        /** Waiting for the answer's headers once the request is sent, in ms. Defaults to 10000. */
         headersMs: ms(300_000).default(10_000),
+        /** Longest silence while the answer's body arrives, in ms. Defaults to 10000. */
         bodyMs: ms(300_000).default(10_000),
+        /** The whole of one attempt, connect to last byte, in ms. Defaults to 15000. */
         callMs: ms(600_000).default(15_000),
       })
       .prefault({}),
     retry: z
       .strictObject({
+        /** Attempts per operation, the first included. Defaults to 4. */
         maxAttempts: z.int().min(1).max(20).default(4),
+        /** Backoff base in ms: attempt n waits a random time below `baseDelayMs * 2^(n-1)`. Defaults to 200. */
         baseDelayMs: z.int().min(0).max(60_000).default(200),
+        /** Cap of one backoff wait in ms (a longer `Retry-After` is still honoured). Defaults to 5000. */
         maxDelayMs: z.int().min(0).max(600_000).default(5_000),
+        /** No retry starts when it would end after this many ms since the operation began. Defaults to 30000. */
         budgetMs: ms(3_600_000).default(30_000),
       })
       .prefault({}),

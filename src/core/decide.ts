@@ -1,19 +1,20 @@
 import { GuardError, underlyingError } from '../errors.js';
 import { bodyKindOf } from '../multipart/is-multipart.js';
 import { UploadAborted } from '../multipart/parser.js';
+import { BodyTap, rebuildBody, replayBody, replayBound } from '../multipart/replay.js';
 import {
   filesOf,
   type MulterFile,
   type MulterTarget,
-  reshape,
   withholdFiles,
 } from '../multipart/selection.js';
 import { emitReject } from './emit-reject.js';
 import type { Entry } from './entry.js';
 import { Continue, GONE, type Outcome, PASS_THROUGH, Respond } from './outcome.js';
+import { recheck, recordDecision } from './recheck.js';
 import { rejectionResponse } from './rejection.js';
 import { RequestContext } from './request-context.js';
-import type { RequestView } from './request-view.js';
+import type { BodyStream, RequestView } from './request-view.js';
 import { type ScanDeps, scanRequest } from './scan-request.js';
 import { readUpload, removeFromDisk, uploadOf } from './uploads.js';
 import type { Verdict } from './verdict.js';
@@ -26,22 +27,35 @@ import type { Verdict } from './verdict.js';
 export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): Promise<Outcome> {
   const { body } = view;
   if (view.isTaken()) {
-    // Another guard scanned it (as `any()`): shape its files for this route's selection.
-    if (entry.parser && body) reshape(body, entry.selection);
-    return PASS_THROUGH;
+    if (body && entry.taken.has(body)) {
+      mountedTwice(deps);
+      return PASS_THROUGH;
+    }
+    // Another guard scanned it (as `any()`): this route's rules and stricter settings still apply.
+    return recheck(deps, entry, view);
   }
   const kind = bodyKindOf(view.headers);
-  const hostFiles = entry.parser ? undefined : filesOf(firstWithFiles(view.targets));
+  // A body the host's own parser already read (`multer().any()` before `app.use(guard)`): its
+  // files are checked where that parser left them, like `scan()` does.
+  const parsed = entry.parser !== undefined && kind !== 'none' && body?.readableEnded === true;
+  const parser = parsed ? undefined : entry.parser;
+  const hostFiles = parser ? undefined : filesOf(firstWithFiles(view.targets));
   if (kind === 'none' && !hostFiles?.length) return PASS_THROUGH;
   view.take();
+  if (body) entry.taken.add(body);
   const ctx = new RequestContext(view);
   let files: MulterFile[] = hostFiles ?? [];
   let verdict: Verdict;
+  let tap: BodyTap | undefined;
   try {
     if (kind === 'unreadable' && files.length === 0) throw unreadableBody();
-    if (entry.parser) {
+    if (parser) {
       if (!body) throw new TypeError('an upload entry needs the request body');
-      await entry.parser.parse(body, entry.selection);
+      const parsing = parser.parse(body, entry.selection);
+      // `app.use(guard)` / `any()`: keep the raw body so the host's own parser can read it after.
+      // Attached in the same tick as multer's pipe, before any chunk flows.
+      if (entry.selection.kind === 'any') tap = new BodyTap(body, replayBound(entry.route.limits));
+      await parsing;
       files = filesOf(body);
       verdict = await scanRequest(deps, ctx, files.map(uploadOf), entry.route);
     } else {
@@ -58,7 +72,23 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     }
     verdict = { kind: 'reject', error };
   }
-  return settle(deps, entry, view, ctx, verdict, files);
+  const outcome = await settle(deps, entry, view, ctx, verdict, files);
+  if (outcome.kind === 'continue' && tap && !tap.overflow && body) replay(view, body, tap, outcome);
+  return outcome;
+}
+
+/** The body made readable again for the host's parsers, without the bytes of a withheld match. */
+function replay(view: RequestView, body: BodyStream, tap: BodyTap, outcome: Continue): void {
+  const target = body as Parameters<typeof replayBody>[0];
+  const chunks =
+    outcome.withheld.length === 0
+      ? tap.chunks
+      : rebuildBody(target, (body.body ?? {}) as Record<string, unknown>, filesOf(body));
+  replayBody(
+    target,
+    chunks,
+    view.targets.filter((t) => t !== body),
+  );
 }
 
 /** Applies the verdict to the request's files and turns it into the outcome. */
@@ -77,6 +107,7 @@ async function settle(
       withhold(view, withheld);
       await removeFromDisk(deps.events, withheld);
     }
+    recordDecision(view.body, entry.route, verdict.photodna);
     return new Continue(verdict.photodna, withheld);
   }
   // Every file of a rejected (or abandoned) request is dropped: from disk and from the request.
@@ -96,6 +127,13 @@ function withhold(view: RequestView, files: readonly MulterFile[]): void {
   const set = new Set(files);
   if (view.body) withholdFiles(view.body, set);
   for (const target of view.targets) if (target !== view.body) withholdFiles(target, set);
+}
+
+function mountedTwice(deps: ScanDeps): void {
+  deps.events.warnings.warn(
+    'PHOTODNA_GUARD_MOUNTED_TWICE',
+    'the same guard middleware ran twice on one request: it is mounted twice (app.use(guard) in two places, or a router and the app). Remove one; the second does nothing.',
+  );
 }
 
 function firstWithFiles(targets: readonly MulterTarget[]): MulterTarget {

@@ -12,6 +12,8 @@ export class Entry {
   /** The guard's own parser, or undefined for `scan()` (files parsed by the host). */
   readonly parser: MultipartParser | undefined;
   readonly selection: Selection;
+  /** Requests this entry took: seeing one again means the same middleware is mounted twice. */
+  readonly taken = new WeakSet<object>();
 
   private constructor(
     route: RouteConfig,

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { toError } from '../errors.js';
+import { InvalidOptionsError, toError } from '../errors.js';
 import type { GuardEvents, MatchEvent } from '../events.js';
 import type { QuarantineStore } from '../quarantine/types.js';
-import { buildReportBody, credentialsOf } from '../report/body.js';
+import { buildReportBody, credentialsOf, missingReporterFields } from '../report/body.js';
 import { type ReportSender, reportQuarantined } from '../report/from-record.js';
 import type { FileFacts, MatchResult, Policy, ReporterInfo, ReportResult } from '../types.js';
 import type { DeferredMatch, IncidentContext } from './handle-matches.js';
@@ -70,8 +70,15 @@ async function sendReport(
   force: boolean,
 ): Promise<ReportResult> {
   try {
-    // buildReportBody names any missing reporter field (InvalidOptionsError, path reporter.*).
+    // Every missing reporter field at once (InvalidOptionsError, paths reporter.*).
     const info = { ...deps.reporter, ...overrides };
+    const missing = missingReporterFields(info);
+    if (missing.length > 0) {
+      throw new InvalidOptionsError(
+        `reporter: missing ${missing.join(', ')}`,
+        missing.map((key) => `reporter.${key}`),
+      );
+    }
     if (!deps.sender) {
       throw new TypeError(
         'report(): no PhotoDNA API key is configured (apiKey or PHOTODNA_API_KEY)',

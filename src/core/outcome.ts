@@ -13,9 +13,9 @@ export class Continue {
   readonly photodna: PhotoDnaResult | undefined;
   readonly withheld: readonly MulterFile[];
   /**
-   * Bytes the next parser must read instead of the consumed original (issue 10: the guard in
-   * front of the host's own parsers). Always undefined today: the guard's own parser consumes
-   * the body, and `scan()` never reads it.
+   * Bytes the next parser must read instead of the consumed original, for adapters whose body
+   * is not a Node request. Undefined on Node: `decide` makes the request itself readable again
+   * (`multipart/replay.ts`), so the host's own parsers read it as usual.
    */
   readonly replay: Readable | undefined;
 

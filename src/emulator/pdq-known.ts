@@ -1,7 +1,7 @@
 import { PdqDecodeError } from '../pdq/decode.js';
 import { pdqHash } from '../pdq/hash.js';
+import { loadSharp } from '../pdq/load-sharp.js';
 import { pdqDistance } from '../pdq/pdq-index.js';
-import { loadSharp } from '../pdq/sharp.js';
 import type { ImageMimeType } from '../types.js';
 
 /**

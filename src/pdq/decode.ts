@@ -7,8 +7,8 @@ import { readDimensions } from '../core/dimensions.js';
 import { sniffImageType } from '../core/sniff.js';
 import type { ImageMimeType } from '../types.js';
 import { decodeBmp } from './bmp.js';
+import { loadSharp } from './load-sharp.js';
 import type { RawImage } from './luma.js';
-import { loadSharp } from './sharp.js';
 
 /** The guard's default pixel-flood limit (`limits.maxPixels`). */
 export const DEFAULT_MAX_PIXELS = 100_000_000;

@@ -31,21 +31,42 @@ const distance = z.number().int().min(0).max(256);
 
 export const pdqMatcherSchema = z
   .object({
+    /**
+     * The hash lists to match against: `{ name: path }`, or an array of `{ name, path, format? }`
+     * (files) and `{ name, hashes }` (in code). A list's name becomes the `source` of its matches.
+     * Required, no default.
+     */
     lists,
+    /**
+     * Lists of known false positives (same forms): an image within `allowThreshold` of one of their
+     * hashes never matches. Defaults to none.
+     */
     allowLists: lists.optional(),
+    /** Largest Hamming distance (of 256 bits) that counts as a match. Defaults to 31. */
     threshold: distance.default(31),
+    /** Largest distance to an allow-list hash that suppresses a match. Defaults to `threshold`. */
     allowThreshold: distance.optional(),
+    /** Images whose PDQ quality is below this never match (their hash is unreliable). Defaults to 50. */
     minQuality: z.number().int().min(0).max(100).default(50),
+    /** Also match rotated and mirrored copies (the eight dihedral hashes). Defaults to `false`. */
     dihedral: z.boolean().default(false),
+    /** Refuse to decode images with more pixels. Defaults to 100,000,000 (the guard's default). */
     maxPixels: z.number().int().positive().default(100_000_000),
+    /** Reload a list when its file changes (fs.watch plus a stat poll). Defaults to `true`. */
     watch: z.boolean().default(true),
+    /** Interval of the stat poll that backs fs.watch, in ms. Defaults to 5000. */
     pollIntervalMs: z.number().int().min(10).default(5_000),
+    /** Quiet time after a file change before reloading, in ms. Defaults to 250. */
     debounceMs: z.number().int().min(0).default(250),
+    /** Worker pool for the hash math; `false` hashes on the calling thread. Defaults to a shared pool. */
     pool: z.union([z.instanceof(HashPool), z.literal(false)]).optional(),
+    /** Told of reloads (info) and of lists that failed to load (error). Defaults to silent. */
     logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null).optional(),
+    /** Called after a list (re)loads. Defaults to none. */
     onReload: z
       .custom<(info: { list: string; size: number }) => void>((v) => typeof v === 'function')
       .optional(),
+    /** Called when a list fails to (re)load; the previous version stays in use. Defaults to none. */
     onError: z.custom<(error: Error) => void>((v) => typeof v === 'function').optional(),
   })
   .strict();

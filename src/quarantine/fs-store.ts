@@ -35,8 +35,15 @@ export const STALE_TEMP_MS = 60_000;
 /** Records read at once by `list()`, to stay far from the open-files limit. */
 const READ_BATCH = 32;
 
+/** How the store says its directory was not private (the guard passes its own warnings). */
+export type QuarantineDirWarning = (message: string) => void;
+
+const emitDirWarning: QuarantineDirWarning = (message) =>
+  process.emitWarning(`photodna-guard: ${message}`, { code: 'PHOTODNA_GUARD_QUARANTINE_DIR' });
+
 export function createFileQuarantineStore(
   options: FileQuarantineStoreOptions,
+  warn: QuarantineDirWarning = emitDirWarning,
 ): FileQuarantineStore {
   if (typeof options?.dir !== 'string' || options.dir.length === 0) {
     throw new InvalidOptionsError('quarantine.dir must be a non-empty path', ['quarantine.dir']);
@@ -60,7 +67,11 @@ export function createFileQuarantineStore(
   /** Creates/tightens the directory and sweeps stale temps once; retried after a failure. */
   function open(): Promise<void> {
     opened ??= (async () => {
-      await ensurePrivateDir(dir);
+      await ensurePrivateDir(dir, (mode) =>
+        warn(
+          `the quarantine directory ${dir} had mode ${mode.toString(8)}, so other users could read or list the evidence; it is now 700. Create it private (mkdir -m 700) and check who could read it before.`,
+        ),
+      );
       await removeStaleTemps(dir, STALE_TEMP_MS);
       await removeStaleLocks(dir, LOCK_PREFIX);
     })().catch((error: unknown) => {

@@ -7,8 +7,14 @@ import { QuarantineError } from '../errors.js';
 
 export const DIR_MODE = 0o700;
 
-/** Creates `dir` (and missing parents) `0700`, or makes an existing one `0700`. */
-export async function ensurePrivateDir(dir: string): Promise<void> {
+/**
+ * Creates `dir` (and missing parents) `0700`, or makes an existing one `0700`; `onLoose` hears
+ * the mode an existing directory had when it was not private.
+ */
+export async function ensurePrivateDir(
+  dir: string,
+  onLoose: (mode: number) => void = () => {},
+): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: DIR_MODE });
   } catch (error) {
@@ -30,4 +36,5 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
       { cause: error },
     );
   }
+  onLoose(mode);
 }

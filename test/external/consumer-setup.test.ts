@@ -1,12 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSUMER_FILES, MODULE_SETTINGS } from './consumer-types.js';
 
 /**
- * Packs the package as npm would publish it, installs the tarball into a fresh project next to
- * express, and loads it the ways users do: `import`, `require()`, the subpaths and the bin.
+ * Packs the package as npm would publish it, installs the tarball into a fresh project (in its
+ * own temp directory, never the repository's node_modules) next to express and koa, and loads it
+ * the ways users do: `import`, `require()`, the subpaths, the bin, and TypeScript under every
+ * module setting (`consumer-types.ts`).
  */
 const root = resolve(import.meta.dirname, '../..');
 let project = '';
@@ -36,6 +39,12 @@ beforeAll(() => {
       join(project, tarball),
       'express@5',
       'koa@3',
+      // For the type checks: what a TypeScript user of Express/Koa has (never @types/multer
+      // except where a file imports multer itself).
+      '@types/express@5',
+      '@types/koa@3',
+      '@types/node@20',
+      '@types/multer@2',
     ],
     project,
   );
@@ -109,11 +118,57 @@ console.log(typeof createPdqMatcher, typeof PdqIndex, hash, /install sharp/.test
     ).toContain('node_modules');
     const help = run(join(project, 'node_modules/.bin/photodna-guard'), ['--help'], project);
     expect(help).toContain('emulator');
+    const version = run(join(project, 'node_modules/.bin/photodna-guard'), ['--version'], project);
+    expect(version.trim()).toBe(
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version,
+    );
     const types = run(
       'node',
-      ['-e', "const p=require('photodna-guard/package.json');console.log(p.exports['.'].types)"],
+      [
+        '-e',
+        "const p=require('photodna-guard/package.json');console.log(p.exports['.'].import.types)",
+      ],
       project,
     );
     expect(types.trim()).toBe('./dist/index.d.ts');
   });
+});
+
+describe('TypeScript in a fresh project', () => {
+  const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
+
+  function typecheck(
+    files: string[],
+    setting: (typeof MODULE_SETTINGS)[number],
+    skipLibCheck: boolean,
+  ) {
+    const dir = join(project, 'ts');
+    mkdirSync(dir, { recursive: true });
+    for (const name of files) writeFileSync(join(dir, name), CONSUMER_FILES[name] ?? '');
+    const args = [tsc, '--noEmit', '--strict', '--target', 'es2022', '--types', 'node'];
+    args.push('--module', setting.module, '--moduleResolution', setting.moduleResolution);
+    if (skipLibCheck) args.push('--skipLibCheck');
+    try {
+      run('node', [...args, ...files.map((name) => join(dir, name))], project);
+      return '';
+    } catch (error) {
+      return String((error as { stdout?: string }).stdout ?? error);
+    }
+  }
+
+  // One run per setting, over the Express and Koa files (skipLibCheck: @types/koa itself does
+  // not check against the content-disposition that koa 3 installs); the @ts-expect-error lines
+  // in the files fail if a request type degrades to any.
+  for (const setting of MODULE_SETTINGS) {
+    const label = `${setting.module}/${setting.moduleResolution}`;
+    const files = setting.files.flatMap((kind) => [`express.${kind}`, `koa.${kind}`]);
+    it(`${label}: ${files.join(', ')}`, () => {
+      expect(typecheck(files, setting, true)).toBe('');
+    }, 180_000);
+  }
+
+  // Our own declarations in full (no skipLibCheck), alone and merged with @types/multer's.
+  it('nodenext, no skipLibCheck: req.file(s) typed without @types/multer, and merged with it', () => {
+    expect(typecheck(['express.mts', 'with-multer.mts'], MODULE_SETTINGS[0], false)).toBe('');
+  }, 180_000);
 });

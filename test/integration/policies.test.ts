@@ -280,7 +280,7 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
           { path: '/evidence/x' },
           { path: '/chatroom' },
           { path: '/route-flag', use: (g) => g.route({ policy: 'flag' }).single('f') },
-          { path: '/by-fn', use: (g) => g.route({ policy: () => 'flag' }) },
+          { path: '/by-fn', use: (g) => g.route({ policy: () => 'flag' as const }) },
         ],
       );
       const send = (path: string) =>

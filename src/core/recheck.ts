@@ -1,0 +1,146 @@
+import { GuardError } from '../errors.js';
+import { filesOf, type MulterFile, reshape, withholdFiles } from '../multipart/selection.js';
+import { selectionError } from '../multipart/selection-rules.js';
+import type { RouteConfig } from '../options.js';
+import type { PhotoDnaResult } from '../types.js';
+import { emitReject } from './emit-reject.js';
+import type { Entry } from './entry.js';
+import { type Outcome, PASS_THROUGH, Respond } from './outcome.js';
+import { resolvePolicy } from './policy.js';
+import { rejectionResponse } from './rejection.js';
+import { RequestContext } from './request-context.js';
+import type { BodyStream, RequestView } from './request-view.js';
+import type { ScanDeps } from './scan-request.js';
+
+/**
+ * No silent downgrade (issue 10): a route guard behind a guard that already scanned the request
+ * (`app.use(guard)` then `guard.route({...}).single(...)`) keeps its meaning. It re-checks the
+ * scanned files against its own field rules, stricter limits, policy and fail mode, and answers
+ * as it would alone; what it cannot honour (a weaker policy: the first guard has already
+ * rejected such a match) is said once, with the fix.
+ */
+
+const DECIDED: unique symbol = Symbol.for('photodna-guard.decided') as never;
+
+/** What the first guard decided on a request it passed. */
+interface FirstDecision {
+  route: RouteConfig;
+  photodna: PhotoDnaResult;
+}
+
+type Decided = BodyStream & { [DECIDED]?: FirstDecision };
+
+/** Notes, on the request, the route config and result the first guard passed it with. */
+export function recordDecision(
+  body: BodyStream | undefined,
+  route: RouteConfig,
+  photodna: PhotoDnaResult,
+): void {
+  if (body) (body as Decided)[DECIDED] = { route, photodna };
+}
+
+export async function recheck(deps: ScanDeps, entry: Entry, view: RequestView): Promise<Outcome> {
+  const body = view.body as Decided | undefined;
+  if (!body) return PASS_THROUGH;
+  const first = body[DECIDED];
+  const files = filesOf(body);
+  let error = entry.parser ? selectionError(files, entry.selection) : undefined;
+  if (first && first.route !== entry.route) {
+    shadowed(deps, entry.route, first.route);
+    error ??= limitsError(body, files, first.photodna, entry.route);
+    error ??= await policyError(entry.route, first, view);
+  }
+  if (!error) {
+    if (entry.parser) reshape(body, entry.selection);
+    return PASS_THROUGH;
+  }
+  const all = new Set<MulterFile>(files);
+  for (const target of new Set([body, ...view.targets])) withholdFiles(target, all);
+  const ctx = new RequestContext(view);
+  if (deps.events.wants('reject')) emitReject(deps.events, ctx, error);
+  const response = rejectionResponse(error, entry.route, (hostError) =>
+    deps.events.emit('error', { error: hostError, stage: 'hook', route: ctx.route }),
+  );
+  return new Respond(error.code, response.status, response.headers, response.body);
+}
+
+/** The route's own limits, on what the first guard parsed and measured. */
+function limitsError(
+  body: Decided,
+  files: readonly MulterFile[],
+  photodna: PhotoDnaResult | undefined,
+  route: RouteConfig,
+): GuardError | undefined {
+  const { limits } = route;
+  const exceeded = (detail: string) => new GuardError('LIMIT_EXCEEDED', { detail });
+  if (files.length > limits.maxFiles)
+    return exceeded(`${files.length} files, limit ${limits.maxFiles}`);
+  const big = files.find((f) => f.size > limits.maxFileSize);
+  if (big) {
+    return new GuardError('FILE_TOO_LARGE', {
+      detail: `${big.size} bytes, this route's limit ${limits.maxFileSize}`,
+    });
+  }
+  for (const file of photodna?.files ?? []) {
+    if (file.width < limits.minWidth || file.height < limits.minHeight) {
+      return new GuardError('IMAGE_TOO_SMALL', {
+        detail: `${file.width}x${file.height}, this route's minimum ${limits.minWidth}x${limits.minHeight}`,
+      });
+    }
+    if (file.width * file.height > limits.maxPixels) {
+      return new GuardError('IMAGE_TOO_LARGE', {
+        detail: `${file.width}x${file.height}, this route's limit ${limits.maxPixels} pixels`,
+      });
+    }
+  }
+  const fields = Object.entries((body.body ?? {}) as Record<string, unknown>).flatMap(
+    ([name, value]) => (Array.isArray(value) ? value : [value]).map((v) => [name, String(v)]),
+  );
+  if (fields.length > limits.maxFields)
+    return exceeded(`${fields.length} fields, limit ${limits.maxFields}`);
+  if (fields.length + files.length > limits.maxParts)
+    return exceeded('too many parts for this route');
+  for (const [name = '', value = ''] of fields) {
+    if (Buffer.byteLength(name) > limits.maxFieldNameSize) return exceeded('a field name too long');
+    if (Buffer.byteLength(value) > limits.maxFieldSize) return exceeded(`field '${name}' too long`);
+  }
+  return undefined;
+}
+
+/** A match the first guard let through as flagged, or a file it let through unchecked. */
+async function policyError(
+  route: RouteConfig,
+  first: FirstDecision,
+  view: RequestView,
+): Promise<GuardError | undefined> {
+  const { status } = first.photodna;
+  if (status === 'match') {
+    const policy = await resolvePolicy(route.policy, new RequestContext(view)).catch(
+      () => 'block' as const,
+    );
+    if (policy !== 'flag') {
+      return new GuardError('UPLOAD_REJECTED', {
+        detail: `matched; flagged by the first guard, this route's policy is '${policy}'`,
+      });
+    }
+  }
+  if (status === 'unchecked' && route.failMode === 'closed') {
+    return new GuardError('SCAN_UNAVAILABLE', {
+      reason: 'not-configured',
+      detail: "let through unchecked by the first guard (failMode 'open'); this route is 'closed'",
+    });
+  }
+  return undefined;
+}
+
+/** A route setting the first guard decides before this route can: said once, with the fix. */
+function shadowed(deps: ScanDeps, route: RouteConfig, first: RouteConfig): void {
+  const policy = route.policy !== first.policy && route.policy !== 'block';
+  const failMode = route.failMode === 'open' && first.failMode === 'closed';
+  if (!policy && !failMode) return;
+  const what = policy ? `policy ${JSON.stringify(route.policy)}` : "failMode 'open'";
+  deps.events.warnings.warn(
+    'PHOTODNA_GUARD_ROUTE_SHADOWED',
+    `guard.route({ ${policy ? 'policy' : 'failMode'} }) runs behind a guard that already checked the request (app.use(guard)), which decides first with its own settings: this route's ${what} can only make it stricter (a match the first guard rejects never reaches this route). Give routes their own policy in the global guard instead, with path rules: photodnaGuard({ policy: [{ path: '/chat', policy: 'flag' }] }), or do not mount the guard globally in front of this route.`,
+  );
+}
