@@ -4,6 +4,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { cache } from './cache.js';
+import { callgrind } from './callgrind.js';
+import { hashing } from './hashing.js';
 import { hostile } from './hostile.js';
 import type { Benchmark, BenchSettings } from './lib/benchmark.js';
 import { printTable, type Row } from './lib/table.js';
@@ -25,7 +27,11 @@ const ALL: readonly Benchmark[] = [
   memory,
   pdqIndex,
   pdqHashBench,
+  hashing,
+  callgrind,
 ];
+/** Run only when named: too slow for the default set. */
+const ON_REQUEST: readonly Benchmark[] = [callgrind];
 
 const USAGE = `usage: npm run bench [-- [${ALL.map((b) => b.name).join('|')} ...] [--burst N]]`;
 
@@ -55,7 +61,10 @@ function parseArgs(argv: readonly string[]): { selected: Benchmark[]; settings: 
       `unknown benchmark '${unknown.join("', '")}' (known: ${ALL.map((b) => b.name).join(', ')})`,
     );
   }
-  const selected = names.length === 0 ? [...ALL] : ALL.filter((b) => names.includes(b.name));
+  const selected =
+    names.length === 0
+      ? ALL.filter((b) => !ON_REQUEST.includes(b))
+      : ALL.filter((b) => names.includes(b.name));
   return { selected, settings };
 }
 

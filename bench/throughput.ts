@@ -1,123 +1,195 @@
 import type { Benchmark } from './lib/benchmark.js';
-import { jpeg50k } from './lib/images.js';
+import { jpegOfSize } from './lib/images.js';
 import { allAnswered, describeStatuses, type LoadResult, loadClient, runLoad } from './lib/load.js';
-import { fileUpload } from './lib/multipart.js';
+import { fileUpload, type Upload } from './lib/multipart.js';
 import { type ServerProcess, startServer } from './lib/server-process.js';
 import { median, percentile } from './lib/stats.js';
-import { fmt, note } from './lib/table.js';
+import { fmt, note, type Row } from './lib/table.js';
 
 /**
- * Guarded route (`guard.any()`, matcher answering at once, no cache) against a bare
- * `multer().any()` route in the same server process, under the same closed-loop load. Short
- * rounds alternate between the two routes and the row shows the pair with the median ratio,
- * so drift and other processes on the machine affect both sides of each pair alike. The server's
- * own CPU time per request is reported too: it is what the guard adds, whatever else runs.
+ * Three routes in one server process, same handler, same closed-loop load: `bare`
+ * (`multer().any()`), `minimum` (multer plus the least any guard must do: sniff, header
+ * dimensions, one SHA-256, one await of the matcher) and `guarded` (`guard.any()`, the same
+ * instant matcher, no cache). Short rounds rotate over the three routes, so drift and the other
+ * processes on the machine hit all three alike; ratios are medians of per-triple ratios. The
+ * server's CPU time and its full (mark-compact) GCs are read around every round.
  */
 const CONCURRENCY = 16;
-const WARMUP_REQUESTS = 1_000;
-const PAIRS = 7;
-const REQUESTS_PER_ROUND = 2_500;
-const ROUND_MAX_MS = 4_000;
-const THROUGHPUT_GOAL = 0.9;
+const TRIPLES = 5;
+const ROUND_MAX_MS = 3_000;
+const GOAL_VS_MINIMUM = 0.95;
+const P99_GOAL = 1.1;
+/** CPU the guard may spend above the minimum at 50 KiB, µs per request. */
+const CPU_ABOVE_MINIMUM_GOAL = 25;
 
-type Path = '/bare' | '/guarded';
+const ROUTES = ['/bare', '/minimum', '/guarded'] as const;
+type Path = (typeof ROUTES)[number];
+
+interface Size {
+  label: string;
+  width: number;
+  height: number;
+  warmup: number;
+  requests: number;
+}
+
+/** JPEGs of about 50 KiB, 500 KiB and 3.5 MiB (noise-like pattern at quality 80). */
+const SIZES: readonly Size[] = [
+  { label: '50 KiB', width: 480, height: 320, warmup: 1_000, requests: 1_500 },
+  { label: '500 KiB', width: 1420, height: 1065, warmup: 200, requests: 400 },
+  { label: '3.5 MiB', width: 3800, height: 2850, warmup: 40, requests: 80 },
+];
 
 interface Round {
   load: LoadResult;
   /** Server CPU time per request, in microseconds. */
   cpuPerRequest: number;
+  /** Full (mark-compact) GCs during the round. */
+  majorGcs: number;
 }
 
 export const throughput: Benchmark = {
   name: 'throughput',
-  about: `guarded vs bare multer route: ${CONCURRENCY} keep-alive clients, ~50 KB JPEG, ${PAIRS} alternating pairs of ${REQUESTS_PER_ROUND}-request rounds`,
+  about: `bare vs minimum vs guarded route: ${CONCURRENCY} keep-alive clients, JPEGs of ${SIZES.map((s) => s.label).join(', ')}, ${TRIPLES} rotating triples of rounds`,
   async run() {
-    const image = jpeg50k();
-    const uploads = [fileUpload(image, 'photo.jpg')];
     const server = await startServer({ kind: 'instant' });
     const pool = loadClient(server.origin, CONCURRENCY);
+    const rows: Row[] = [];
     try {
-      const round = (path: Path, requests: number) =>
-        measureRound(server, () =>
-          runLoad(pool, { path, uploads, concurrency: CONCURRENCY, requests, maxMs: ROUND_MAX_MS }),
-        );
-      for (const path of ['/bare', '/guarded'] as const) await round(path, WARMUP_REQUESTS);
-
-      const rounds: Record<Path, Round[]> = { '/bare': [], '/guarded': [] };
-      const ratios: number[] = [];
-      for (let pair = 0; pair < PAIRS; pair++) {
-        // Alternate which route goes first, so neither always follows the other's garbage.
-        const order: Path[] = pair % 2 === 0 ? ['/bare', '/guarded'] : ['/guarded', '/bare'];
-        for (const path of order) rounds[path].push(await round(path, REQUESTS_PER_ROUND));
-        const bare = rounds['/bare'][pair] as Round;
-        const guarded = rounds['/guarded'][pair] as Round;
-        ratios.push(guarded.load.perSecond / bare.load.perSecond);
-        note(
-          `pair ${pair + 1}: bare ${fmt(bare.load.perSecond, 'req/s')} (${fmt(bare.cpuPerRequest, 'µs')} CPU/req), ` +
-            `guarded ${fmt(guarded.load.perSecond, 'req/s')} (${fmt(guarded.cpuPerRequest, 'µs')} CPU/req), ` +
-            `ratio ${(ratios[pair] ?? 0).toFixed(2)}`,
-        );
-      }
-      // The pair with the median ratio gives the row's figures, so measured / baseline = ratio.
-      const middle = [...ratios.keys()].sort((a, b) => (ratios[a] ?? 0) - (ratios[b] ?? 0))[
-        Math.floor(PAIRS / 2)
-      ] as number;
-      const summary = (path: Path) => ({
-        perSecond: (rounds[path][middle] as Round).load.perSecond,
-        cpu: median(rounds[path].map((r) => r.cpuPerRequest)),
-        p99: percentile(
-          rounds[path].flatMap((r) => r.load.latenciesMs),
-          99,
-        ),
-        ok: rounds[path].every((r) => allAnswered(r.load)),
-        clientCpu: median(rounds[path].map((r) => r.load.clientCpu)),
-      });
-      const bare = summary('/bare');
-      const guarded = summary('/guarded');
-      const ratio = guarded.perSecond / bare.perSecond;
-      note(
-        `upload ${fmt(image.length / 1024, 'KiB')} JPEG; median pair ${middle + 1}; server CPU per request (medians): ` +
-          `bare ${fmt(bare.cpu, 'µs')}, guarded ${fmt(guarded.cpu, 'µs')} (+${fmt(guarded.cpu - bare.cpu, 'µs')}); ` +
-          `load generator CPU ${fmt(bare.clientCpu * 100, '%')} / ${fmt(guarded.clientCpu * 100, '%')}; ` +
-          `all 200: ${bare.ok && guarded.ok} (last round ${describeStatuses((rounds['/guarded'].at(-1) as Round).load)})`,
-      );
-      return [
-        {
-          benchmark: `throughput, guarded vs bare multer (c=${CONCURRENCY})`,
-          measured: fmt(guarded.perSecond, 'req/s'),
-          baseline: fmt(bare.perSecond, 'req/s'),
-          ratio,
-          goal: `≥ ${THROUGHPUT_GOAL.toFixed(2)}`,
-          met: ratio >= THROUGHPUT_GOAL && bare.ok && guarded.ok,
-        },
-        {
-          benchmark: `p99 latency, guarded vs bare multer (c=${CONCURRENCY})`,
-          measured: fmt(guarded.p99, 'ms'),
-          baseline: fmt(bare.p99, 'ms'),
-          ratio: guarded.p99 / bare.p99,
-          goal: '— (info)',
-        },
-        {
-          benchmark: 'server CPU per request, guarded vs bare',
-          measured: fmt(guarded.cpu, 'µs'),
-          baseline: fmt(bare.cpu, 'µs'),
-          ratio: guarded.cpu / bare.cpu,
-          goal: '— (info)',
-        },
-      ];
+      for (const size of SIZES) rows.push(...(await measureSize(server, pool, size)));
     } finally {
       await pool.close();
       await server.close();
     }
+    return rows;
   },
 };
+
+async function measureSize(
+  server: ServerProcess,
+  pool: ReturnType<typeof loadClient>,
+  size: Size,
+): Promise<Row[]> {
+  const image = jpegOfSize(size.width, size.height);
+  const uploads: Upload[] = [fileUpload(image, 'photo.jpg')];
+  const round = (path: Path, requests: number) =>
+    measureRound(server, () =>
+      runLoad(pool, { path, uploads, concurrency: CONCURRENCY, requests, maxMs: ROUND_MAX_MS }),
+    );
+  for (const path of ROUTES) await round(path, size.warmup);
+
+  const rounds: Record<Path, Round[]> = { '/bare': [], '/minimum': [], '/guarded': [] };
+  const vsMinimum: number[] = [];
+  const vsBare: number[] = [];
+  for (let triple = 0; triple < TRIPLES; triple++) {
+    // Rotate the order, so no route always follows another's garbage.
+    const order = ROUTES.map((_, i) => ROUTES[(i + triple) % ROUTES.length] as Path);
+    for (const path of order) rounds[path].push(await round(path, size.requests));
+    const [bare, min, guarded] = ROUTES.map((p) => rounds[p][triple] as Round) as [
+      Round,
+      Round,
+      Round,
+    ];
+    vsMinimum.push(guarded.load.perSecond / min.load.perSecond);
+    vsBare.push(guarded.load.perSecond / bare.load.perSecond);
+    note(
+      `${size.label} triple ${triple + 1}: ` +
+        ROUTES.map((p) => {
+          const r = rounds[p][triple] as Round;
+          return `${p.slice(1)} ${fmt(r.load.perSecond, 'req/s')} (${fmt(r.cpuPerRequest, 'µs')} CPU/req)`;
+        }).join(', ') +
+        `; guarded/minimum ${(vsMinimum[triple] ?? 0).toFixed(2)}`,
+    );
+  }
+  const summary = (path: Path) => {
+    const list = rounds[path];
+    const completed = list.reduce((sum, r) => sum + r.load.completed, 0);
+    return {
+      perSecond: median(list.map((r) => r.load.perSecond)),
+      cpu: median(list.map((r) => r.cpuPerRequest)),
+      p99: percentile(
+        list.flatMap((r) => r.load.latenciesMs),
+        99,
+      ),
+      majorPerThousand: (list.reduce((sum, r) => sum + r.majorGcs, 0) / completed) * 1000,
+      ok: list.every((r) => allAnswered(r.load)),
+    };
+  };
+  const bare = summary('/bare');
+  const min = summary('/minimum');
+  const guarded = summary('/guarded');
+  const ok = bare.ok && min.ok && guarded.ok;
+  const ratioMin = median(vsMinimum);
+  const ratioBare = median(vsBare);
+  const cpuAbove = guarded.cpu - min.cpu;
+  note(
+    `${size.label} (${fmt(image.length / 1024, 'KiB')}) server CPU µs/req bare / minimum / guarded: ` +
+      `${num(bare.cpu)} / ${num(min.cpu)} / ${num(guarded.cpu)}; ` +
+      `mark-compacts per 1,000: ${num(bare.majorPerThousand)} / ${num(min.majorPerThousand)} / ${num(guarded.majorPerThousand)}; ` +
+      `minimum/bare ${median(rounds['/minimum'].map((r, i) => r.load.perSecond / (rounds['/bare'][i] as Round).load.perSecond)).toFixed(2)}; ` +
+      `all 200: ${ok} (last round ${describeStatuses((rounds['/guarded'].at(-1) as Round).load)})`,
+  );
+  const at = `${size.label} (c=${CONCURRENCY})`;
+  const cpuGoal = size.label === '50 KiB';
+  return [
+    {
+      benchmark: `throughput, guarded vs minimum, ${at}`,
+      measured: fmt(guarded.perSecond, 'req/s'),
+      baseline: fmt(min.perSecond, 'req/s'),
+      ratio: ratioMin,
+      goal: `≥ ${GOAL_VS_MINIMUM.toFixed(2)}`,
+      met: ratioMin >= GOAL_VS_MINIMUM && ok,
+    },
+    {
+      benchmark: `throughput, guarded vs bare multer, ${at}`,
+      measured: fmt(guarded.perSecond, 'req/s'),
+      baseline: fmt(bare.perSecond, 'req/s'),
+      ratio: ratioBare,
+      goal: '— (info)',
+    },
+    {
+      benchmark: `p99 latency, guarded vs minimum, ${at}`,
+      measured: fmt(guarded.p99, 'ms'),
+      baseline: fmt(min.p99, 'ms'),
+      ratio: guarded.p99 / min.p99,
+      goal: `≤ ${P99_GOAL.toFixed(2)}`,
+      met: guarded.p99 / min.p99 <= P99_GOAL,
+    },
+    {
+      benchmark: `server CPU per request, guarded vs minimum, ${size.label}`,
+      measured: `${fmt(guarded.cpu, 'µs')} (${cpuAbove >= 0 ? '+' : ''}${fmt(cpuAbove, 'µs')})`,
+      baseline: `${fmt(min.cpu, 'µs')} (bare ${fmt(bare.cpu, 'µs')})`,
+      ratio: guarded.cpu / min.cpu,
+      goal: cpuGoal ? `≤ +${CPU_ABOVE_MINIMUM_GOAL} µs` : '— (info)',
+      ...(cpuGoal ? { met: cpuAbove <= CPU_ABOVE_MINIMUM_GOAL } : {}),
+    },
+    {
+      benchmark: `mark-compact GCs per 1,000 requests, guarded vs minimum, ${size.label}`,
+      measured: num(guarded.majorPerThousand),
+      baseline: `${num(min.majorPerThousand)} (bare ${num(bare.majorPerThousand)})`,
+      ratio: undefined,
+      goal: '≤ minimum',
+      met: guarded.majorPerThousand <= min.majorPerThousand,
+    },
+  ];
+}
+
+/** A unitless figure at `fmt`'s precision. */
+function num(value: number): string {
+  return fmt(value, '').trimEnd();
+}
 
 async function measureRound(
   server: ServerProcess,
   load: () => Promise<LoadResult>,
 ): Promise<Round> {
-  const before = await server.cpuMicros();
+  const before = await server.usage();
   const result = await load();
-  const after = await server.cpuMicros();
-  return { load: result, cpuPerRequest: (after - before) / Math.max(1, result.completed) };
+  const after = await server.usage();
+  const completed = Math.max(1, result.completed);
+  return {
+    load: result,
+    cpuPerRequest: (after.micros - before.micros) / completed,
+    majorGcs: after.majorGcs - before.majorGcs,
+  };
 }

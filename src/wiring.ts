@@ -36,6 +36,9 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
   const core: GuardCore = new GuardCore({
     config,
     matcher,
+    // Only the plain PhotoDNA client's answers skip re-validation (parsed with zod already);
+    // a custom matcher, a hasher or a composition with PDQ is always checked.
+    trustedMatcher: client !== undefined && !config.pdq && !config.hasher,
     store,
     sender,
     queue,

@@ -18,3 +18,8 @@ export function jpegVariant(jpeg: Buffer, text: string): Buffer {
   comment.copy(segment, 4);
   return Buffer.concat([jpeg.subarray(0, 2), segment, jpeg.subarray(2)]);
 }
+
+/** A JPEG of `width`x`height` (quality 80): ~50 KiB at 480x320, ~500 KiB at 1420x1065, ~3.5 MiB at 3800x2850. */
+export function jpegOfSize(width: number, height: number): Buffer {
+  return jpg(width, height, 1);
+}

@@ -1,5 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The app under test runs in its own Node process (`server-child.ts`), so that the load
@@ -32,12 +34,14 @@ export type ToChild =
   | { type: 'sample-start' }
   | { type: 'sample-stop' }
   | { type: 'cpu' }
+  | { type: 'gc' }
   | { type: 'close' };
 export type FromChild =
   | { type: 'ready'; origin: string }
   | { type: 'sampling'; baseline: number }
   | { type: 'sample'; baseline: number; peak: number }
-  | { type: 'cpu'; micros: number };
+  | { type: 'cpu'; micros: number; majorGcs: number }
+  | { type: 'collected' };
 
 export interface ServerProcess {
   origin: string;
@@ -47,19 +51,58 @@ export interface ServerProcess {
   stopSampling(): Promise<{ baseline: number; peak: number }>;
   /** CPU time (user + system) the server process has used so far, in microseconds. */
   cpuMicros(): Promise<number>;
+  /** CPU time so far (µs) and the full (mark-compact) GCs V8 has run so far. */
+  usage(): Promise<{ micros: number; majorGcs: number }>;
+  /** Runs a full garbage collection in the server (`--expose-gc`). */
+  collect(): Promise<void>;
+  /** The process id (under `callgrind`, the id `callgrind_control` takes). */
+  pid: number;
   close(): Promise<void>;
 }
 
 const CHILD = new URL('./server-child.ts', import.meta.url);
 
-export async function startServer(spec: GuardSpec): Promise<ServerProcess> {
-  const child = fork(CHILD, [JSON.stringify(spec)], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const ready = await reply(child, 'ready');
+export interface StartOptions {
+  /** Runs the server under `valgrind --tool=callgrind`, instrumentation written to this file. */
+  callgrindOut?: string;
+  /** Extra flags for the server's Node (e.g. `--cpu-prof`). */
+  nodeArgs?: readonly string[];
+}
+
+export async function startServer(
+  spec: GuardSpec,
+  options: StartOptions = {},
+): Promise<ServerProcess> {
+  // Bundled (no tsx at run time): what users run is plain JS. tsx compiles with `keepNames`,
+  // which wraps every function expression in a per-call `__name(...)` (a defineProperty).
+  const bundle = await bundledChild();
+  const nodeArgs = ['--expose-gc', ...(options.nodeArgs ?? [])];
+  const child = options.callgrindOut
+    ? fork(bundle, [JSON.stringify(spec)], {
+        execPath: 'valgrind',
+        execArgv: [
+          '--tool=callgrind',
+          '--trace-children=no',
+          `--callgrind-out-file=${options.callgrindOut}`,
+          process.execPath,
+          ...nodeArgs,
+        ],
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      })
+    : fork(bundle, [JSON.stringify(spec)], {
+        execArgv: nodeArgs,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+  const ready = await reply(child, 'ready', options.callgrindOut ? 1_800_000 : 60_000).catch(
+    async (error: unknown) => {
+      child.kill('SIGKILL'); // never leave a stray server (under valgrind, a busy one) behind
+      await rm(bundle, { force: true });
+      throw error;
+    },
+  );
   return {
     origin: ready.origin,
+    pid: child.pid as number,
     async startSampling() {
       child.send({ type: 'sample-start' } satisfies ToChild);
       return (await reply(child, 'sampling')).baseline;
@@ -73,6 +116,15 @@ export async function startServer(spec: GuardSpec): Promise<ServerProcess> {
       child.send({ type: 'cpu' } satisfies ToChild);
       return (await reply(child, 'cpu')).micros;
     },
+    async collect() {
+      child.send({ type: 'gc' } satisfies ToChild);
+      await reply(child, 'collected', 600_000);
+    },
+    async usage() {
+      child.send({ type: 'cpu' } satisfies ToChild);
+      const { micros, majorGcs } = await reply(child, 'cpu');
+      return { micros, majorGcs };
+    },
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
@@ -80,14 +132,35 @@ export async function startServer(spec: GuardSpec): Promise<ServerProcess> {
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
+      await rm(bundle, { force: true });
     },
   };
 }
 
-/** The child's next message of `type`; rejects if it exits first or takes over a minute. */
+let bundles = 0;
+
+/** `server-child.ts` and the library as one ES module (packages stay external). */
+async function bundledChild(): Promise<string> {
+  const { build } = await import('esbuild'); // tsx's own compiler, installed with it
+  // Next to the source, so that the external packages resolve from this repository.
+  const outfile = fileURLToPath(new URL(`./.server-child-${process.pid}-${++bundles}.mjs`, CHILD));
+  await build({
+    entryPoints: [fileURLToPath(CHILD)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    outfile,
+    logLevel: 'error',
+  });
+  return outfile;
+}
+
+/** The child's next message of `type`; rejects if it exits first or takes over `ms` (a minute). */
 function reply<T extends FromChild['type']>(
   child: ChildProcess,
   type: T,
+  ms = 60_000,
 ): Promise<Extract<FromChild, { type: T }>> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: FromChild) => {
@@ -101,8 +174,8 @@ function reply<T extends FromChild['type']>(
     };
     const timer = setTimeout(() => {
       done();
-      reject(new Error(`the server process did not answer '${type}' within 60 s`));
-    }, 60_000);
+      reject(new Error(`the server process did not answer '${type}' within ${ms / 1000} s`));
+    }, ms);
     const done = () => {
       clearTimeout(timer);
       child.off('message', onMessage);

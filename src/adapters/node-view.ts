@@ -58,7 +58,8 @@ export abstract class NodeRequestView implements RequestView {
   watchGone(onGone: () => void): boolean {
     const res = this.#res;
     if (res.destroyed || res.closed) return !res.writableEnded;
-    res.once('close', () => {
+    // `on`, not `once`: 'close' fires once, and `once` would allocate a wrapper per request.
+    res.on('close', () => {
       if (!res.writableEnded) onGone();
     });
     return false;

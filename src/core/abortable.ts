@@ -11,6 +11,23 @@ export function settleBy<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** What a request waits through: `settle` gives up on work once the request has stopped. */
+export interface Waiter {
+  settle<T>(work: Promise<T>): Promise<T>;
+  /** Whether the request stopped (its uploader left or its deadline passed). */
+  readonly stopped: boolean;
+}
+
+/** A `Waiter` that stops when `signal` aborts. */
+export function signalWaiter(signal: AbortSignal): Waiter {
+  return {
+    settle: (work) => settleBy(work, signal),
+    get stopped() {
+      return signal.aborted;
+    },
+  };
+}
+
 /** Resolves with `work`, or with `fallback()` once `ms` passed (the timer is cleared either way). */
 export async function withTimeout<T>(work: Promise<T>, ms: number, fallback: () => T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

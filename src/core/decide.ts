@@ -168,8 +168,10 @@ async function settle(
         if (image) withholdFieldImage(image);
       }
     }
-    withhold(view, withheld);
-    await removeFromDisk(deps.events, withheld);
+    if (withheld.length > 0) {
+      withhold(view, withheld);
+      await removeFromDisk(deps.events, withheld);
+    }
     recordDecision(view.body, entry.route, verdict.photodna);
     return new Continue(verdict.photodna, withheld);
   }

@@ -5,6 +5,7 @@ import type { QuarantineStore } from '../quarantine/types.js';
 import type { ScanQueue } from '../queue/types.js';
 import type { ReportSender } from '../report/from-record.js';
 import type { Matcher } from '../types.js';
+import { signalWaiter } from './abortable.js';
 import { decide } from './decide.js';
 import type { Entry } from './entry.js';
 import { FairShare } from './fair-share.js';
@@ -19,6 +20,8 @@ import type { ScanDeps } from './scan-request.js';
 export interface CoreParts {
   config: GuardConfig;
   matcher: Matcher;
+  /** `matcher` is the PhotoDNA client the wiring built: its answers are already validated. */
+  trustedMatcher?: boolean;
   store: QuarantineStore | undefined;
   /** Sends NCMEC reports; absent when no API key is configured. */
   sender: (() => ReportSender) | undefined;
@@ -83,6 +86,7 @@ export class GuardCore {
     this.#close = parts.close;
     this.#deps = {
       matcher: parts.matcher,
+      trustedMatcher: parts.trustedMatcher === true,
       cache: config.cache === false ? undefined : new ResultCache(config.cache),
       cacheScope: config.cache === false ? 'global' : config.cache.scope,
       fairShare:
@@ -120,7 +124,7 @@ export class GuardCore {
             request.file.sha256,
             // Checked before it is cached: synchronous scans read the cache too.
             () => matcher.match(request).then(checkedResult),
-            request.signal,
+            signalWaiter(request.signal),
           )
         ).result,
     };

@@ -1,4 +1,5 @@
 import { UploadAborted } from '../multipart/parser.js';
+import type { Waiter } from './abortable.js';
 import { type ClientNetwork, clientNetwork, uploaderIp } from './client-address.js';
 import type { RequestView } from './request-view.js';
 
@@ -7,10 +8,12 @@ const DEADLINE_PASSED = 'the scan deadline (scanTimeoutMs) passed';
 /**
  * The core's per-request state. Fields are set in the constructor (a stable shape); what only
  * events, logs, records and path rules need (the path, the address, the `Date`) is computed on
- * first read, and the request's one `AbortController` and one deadline timer exist only once
- * something reads `signal`.
+ * first read. The request stops once, when the uploader leaves or the armed deadline passes:
+ * `settle` races work against that (one pending promise, no `AbortController`), and the one
+ * `AbortController` exists only once something reads `signal`. Neither the leave watcher nor the
+ * deadline timer exists before the first `settle` or `signal`.
  */
-export class RequestContext {
+export class RequestContext implements Waiter {
   readonly method: string;
   /** The framework's request (Express `req`, Koa `ctx`), handed to policy functions. */
   readonly raw: unknown;
@@ -23,6 +26,11 @@ export class RequestContext {
   #controller: AbortController | undefined;
   #deadlineMs: number;
   #timer: NodeJS.Timeout | undefined;
+  #watching: boolean;
+  /** Why the request stopped (`UploadAborted` or the deadline's `TimeoutError`); unset until then. */
+  #stopped: Error | undefined;
+  #stop: Promise<never> | undefined;
+  #rejectStop: ((reason: Error) => void) | undefined;
 
   constructor(view: RequestView) {
     this.method = view.method;
@@ -36,6 +44,10 @@ export class RequestContext {
     this.#controller = undefined;
     this.#deadlineMs = 0;
     this.#timer = undefined;
+    this.#watching = false;
+    this.#stopped = undefined;
+    this.#stop = undefined;
+    this.#rejectStop = undefined;
   }
 
   /** The request path without the query string. */
@@ -92,31 +104,47 @@ export class RequestContext {
    */
   get signal(): AbortSignal {
     if (!this.#controller) {
-      const controller = new AbortController();
-      this.#controller = controller;
-      const leave = () => controller.abort(new UploadAborted());
-      if (this.#view.watchGone(leave)) leave();
-      if (this.#deadlineMs > 0) this.#startTimer();
+      this.#controller = new AbortController();
+      if (this.#stopped) this.#controller.abort(this.#stopped);
+      else this.#watch();
     }
     return this.#controller.signal;
   }
 
+  /** Whether the uploader left or the deadline passed. */
+  get stopped(): boolean {
+    return this.#stopped !== undefined;
+  }
+
+  /** Settles with `work`, or rejects with the reason as soon as the request stops. */
+  settle<T>(work: Promise<T>): Promise<T> {
+    if (this.#stopped) {
+      work.catch(() => {}); // its outcome no longer matters: never an unhandled rejection
+      return Promise.reject(this.#stopped);
+    }
+    if (!this.#stop) {
+      this.#stop = new Promise<never>((_, reject) => {
+        this.#rejectStop = reject;
+      });
+      this.#watch(); // may stop it at once (the uploader already left): the race handles that
+    }
+    return Promise.race([work, this.#stop]);
+  }
+
   /** Whether the uploader left (not: whether the deadline passed). */
   get clientLeft(): boolean {
-    const signal = this.#controller?.signal;
-    return signal?.aborted === true && signal.reason instanceof UploadAborted;
+    return this.#stopped instanceof UploadAborted;
   }
 
   /** Whether `error` is this request's deadline passing. */
   isDeadline(error: unknown): boolean {
-    const signal = this.#controller?.signal;
-    return signal?.aborted === true && error === signal.reason && !this.clientLeft;
+    return this.#stopped !== undefined && error === this.#stopped && !this.clientLeft;
   }
 
-  /** One deadline for all the request's files; its timer starts when the signal is created. */
+  /** One deadline for all the request's files; its timer starts once something waits. */
   armDeadline(ms: number): void {
     this.#deadlineMs = ms;
-    if (this.#controller && !this.#timer) this.#startTimer();
+    if (this.#watching && !this.#timer) this.#startTimer();
   }
 
   disarmDeadline(): void {
@@ -125,11 +153,27 @@ export class RequestContext {
     this.#timer = undefined;
   }
 
+  #watch(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    const leave = () => this.#end(new UploadAborted());
+    if (this.#view.watchGone(leave)) leave();
+    else if (this.#deadlineMs > 0) this.#startTimer();
+  }
+
   #startTimer(): void {
-    const controller = this.#controller as AbortController;
     this.#timer = setTimeout(
-      () => controller.abort(new DOMException(DEADLINE_PASSED, 'TimeoutError')),
+      () => this.#end(new DOMException(DEADLINE_PASSED, 'TimeoutError')),
       this.#deadlineMs,
     );
+  }
+
+  #end(reason: Error): void {
+    if (this.#stopped) return;
+    this.#stopped = reason;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#controller?.abort(reason);
+    this.#rejectStop?.(reason);
   }
 }

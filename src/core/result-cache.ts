@@ -1,5 +1,5 @@
 import type { MatchResult } from '../types.js';
-import { settleBy } from './abortable.js';
+import type { Waiter } from './abortable.js';
 
 export interface ResultCacheOptions {
   max: number;
@@ -53,22 +53,23 @@ export class ResultCache {
 
   /**
    * The cached result, or the one being fetched for the same bytes, or a new fetch. `cached` is
-   * true when no call was started for this lookup.
+   * true when no call was started for this lookup. `waiter` bounds the wait for another
+   * request's call (the request's own call is bounded by its caller).
    */
   async lookup(
     sha256: string,
     fetch: () => Promise<MatchResult>,
-    signal: AbortSignal,
+    waiter: Waiter,
   ): Promise<{ result: MatchResult; cached: boolean }> {
     const hit = this.get(sha256);
     if (hit) return { result: hit, cached: true };
     const pending = this.#inFlight.get(sha256);
     if (pending) {
       try {
-        return { result: await settleBy(pending, signal), cached: true };
+        return { result: await waiter.settle(pending), cached: true };
       } catch (error) {
         // The other request's failure (its uploader left, its deadline passed) is not ours.
-        if (signal.aborted) throw error;
+        if (waiter.stopped) throw error;
         if (this.#inFlight.get(sha256) === pending) this.#inFlight.delete(sha256);
       }
     }

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { GuardError, toGuardError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
-import type { FileFacts, Matcher, MatchResult } from '../types.js';
-import { settleBy } from './abortable.js';
+import type { FileFacts, ImageMimeType, Matcher, MatchRequest, MatchResult } from '../types.js';
 import type { FairShare } from './fair-share.js';
 import type { RequestContext } from './request-context.js';
 import type { ResultCache } from './result-cache.js';
@@ -37,6 +36,11 @@ export class FileScan {
 
 export interface ScanFileDeps {
   matcher: Matcher;
+  /**
+   * The matcher is our own PhotoDNA client, whose answers were validated when parsed: they are
+   * not validated again. A custom matcher's answers always are.
+   */
+  trustedMatcher?: boolean;
   cache: ResultCache | undefined;
   /** 'uploader': cached results answer the same client key only (no cross-user timing). */
   cacheScope: 'global' | 'uploader';
@@ -73,18 +77,14 @@ export async function scanFile(
       result = hit;
       cached = true;
     } else {
-      const { signal } = ctx;
-      const call = async () =>
-        checkedResult(
-          await settleBy(
-            deps.matcher.match({ bytes, contentType: file.mimetype, file, signal }),
-            signal,
-          ),
-        );
+      const call = async () => {
+        const answer = await ctx.settle(deps.matcher.match(new MatchCall(bytes, file, ctx)));
+        return deps.trustedMatcher === true ? answer : checkedResult(answer);
+      };
       const share = deps.fairShare;
       const ask = share ? () => share.run(ctx.clientKeyBy(deps.clientKey), call) : call;
       const found = deps.cache
-        ? await deps.cache.lookup(cacheKey, ask, signal)
+        ? await deps.cache.lookup(cacheKey, ask, ctx)
         : { result: await ask(), cached: false };
       result = found.result;
       cached = found.cached;
@@ -109,6 +109,25 @@ export async function scanFile(
     });
   }
   return scan;
+}
+
+/** The matcher's request; its `signal` (and so the request's `AbortController`) is made on first read. */
+class MatchCall implements MatchRequest {
+  readonly bytes: Buffer;
+  readonly contentType: ImageMimeType;
+  readonly file: FileFacts;
+  readonly #ctx: RequestContext;
+
+  constructor(bytes: Buffer, file: FileFacts, ctx: RequestContext) {
+    this.bytes = bytes;
+    this.contentType = file.mimetype;
+    this.file = file;
+    this.#ctx = ctx;
+  }
+
+  get signal(): AbortSignal {
+    return this.#ctx.signal;
+  }
 }
 
 function asScanError(error: unknown, ctx: RequestContext): GuardError {

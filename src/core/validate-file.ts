@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { GuardError } from '../errors.js';
 import type { Limits, RouteConfig } from '../options.js';
 import type { FileFacts } from '../types.js';
@@ -61,6 +61,6 @@ export async function validateFile(
     size: bytes.length,
     width,
     height,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    sha256: hash('sha256', bytes), // one-shot: no Hash object (Node 20.12+)
   };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { signalWaiter } from '../../../src/core/abortable.js';
 import { ResultCache } from '../../../src/core/result-cache.js';
 import type { MatchResult } from '../../../src/types.js';
 
@@ -8,7 +9,7 @@ const match: MatchResult = {
   trackingId: 'm',
   matchFlags: [{ source: 'Test', violations: ['A1'] }],
 };
-const never = new AbortController().signal;
+const never = signalWaiter(new AbortController().signal);
 
 describe('ResultCache', () => {
   it('keeps clean results and matches for their own TTLs', () => {

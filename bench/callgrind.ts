@@ -1,0 +1,119 @@
+import { execFile } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Benchmark } from './lib/benchmark.js';
+import { jpegOfSize } from './lib/images.js';
+import { describeStatuses, loadClient, runLoad } from './lib/load.js';
+import { fileUpload } from './lib/multipart.js';
+import { type ServerProcess, startServer } from './lib/server-process.js';
+import { median } from './lib/stats.js';
+import { fmt, note, type Row } from './lib/table.js';
+
+const run = promisify(execFile);
+
+/**
+ * Instructions per request, the one figure the other jobs on a shared machine do not move. The
+ * server process runs under `valgrind --tool=callgrind` (every thread of the real JIT, GC and
+ * compiler threads included; children not traced). After a warm-up of every route,
+ * `callgrind_control --zero` and `--dump` bracket `REQUESTS` requests of one route: the dump's
+ * total over the count is that route's instructions per request. A full GC runs before each
+ * window, so that a mark-compact of earlier garbage does not land in whichever route runs then. Routes alternate, twice.
+ */
+const CONCURRENCY = 4;
+const WARMUP = 100;
+const REQUESTS = 60;
+const PASSES = 1;
+const ROUTES = ['/bare', '/minimum', '/guarded'] as const;
+type Path = (typeof ROUTES)[number];
+
+export const callgrind: Benchmark = {
+  name: 'callgrind',
+  about: `instructions per request under callgrind, bare vs minimum vs guarded, ~50 KiB JPEG, ${PASSES} passes of ${REQUESTS} (not in the default set: about 10 minutes on a quiet machine)`,
+  async run() {
+    const out = join(tmpdir(), `photodna-guard-callgrind-${process.pid}`);
+    const uploads = [fileUpload(jpegOfSize(480, 320), 'photo.jpg')];
+    let server: ServerProcess | undefined;
+    try {
+      server = await startServer({ kind: 'instant' }, { callgrindOut: `${out}.%p` });
+      const pool = loadClient(server.origin, CONCURRENCY);
+      const load = async (path: Path, requests: number) => {
+        const result = await runLoad(pool, {
+          path,
+          uploads,
+          concurrency: CONCURRENCY,
+          requests,
+          maxMs: 900_000,
+        });
+        // Under valgrind a request can outlast a socket: counted, shown, and left out of the figure.
+        const answered = result.statuses[200] ?? 0;
+        if (answered !== requests) note(`${path}: ${describeStatuses(result)} of ${requests}`);
+        return Math.max(1, answered);
+      };
+      for (const path of ROUTES) await load(path, WARMUP);
+      const figures: Record<Path, number[]> = { '/bare': [], '/minimum': [], '/guarded': [] };
+      const gcs: Record<Path, number> = { '/bare': 0, '/minimum': 0, '/guarded': 0 };
+      let dump = 0;
+      for (let pass = 0; pass < PASSES; pass++) {
+        for (const path of ROUTES) {
+          // A full GC first, so no collection of earlier garbage lands in this route's window.
+          await server.collect();
+          await control(server.pid, '--zero');
+          const before = await server.usage();
+          const answered = await load(path, REQUESTS);
+          await control(server.pid, '--dump');
+          const after = await server.usage();
+          dump++;
+          const total = await totalOf(`${out}.${server.pid}.${dump}`);
+          figures[path].push(total / answered);
+          gcs[path] += after.majorGcs - before.majorGcs;
+          note(
+            `pass ${pass + 1} ${path}: ${fmt(total / REQUESTS / 1000, 'K')} instructions/request`,
+          );
+        }
+      }
+      await pool.close();
+      const per = (path: Path) => median(figures[path]);
+      const [bare, min, guarded] = ROUTES.map(per) as [number, number, number];
+      note(
+        `mark-compacts over ${PASSES * REQUESTS} requests: ` +
+          ROUTES.map((p) => `${p.slice(1)} ${gcs[p]}`).join(', '),
+      );
+      const k = (n: number) => fmt(n / 1000, 'K');
+      const rows: Row[] = [
+        {
+          benchmark: 'instructions per request, guarded vs minimum, 50 KiB (callgrind)',
+          measured: `${k(guarded)} (+${k(guarded - min)})`,
+          baseline: k(min),
+          ratio: guarded / min,
+          goal: '— (info)',
+        },
+        {
+          benchmark: 'instructions per request, minimum vs bare, 50 KiB (callgrind)',
+          measured: k(min),
+          baseline: k(bare),
+          ratio: min / bare,
+          goal: '— (info)',
+        },
+      ];
+      return rows;
+    } finally {
+      await server?.close();
+      await rm(`${out}.${server?.pid}`, { force: true });
+    }
+  },
+};
+
+async function control(pid: number, command: '--zero' | '--dump'): Promise<void> {
+  await run('callgrind_control', [command, String(pid)]);
+}
+
+/** The event total of a callgrind dump (its `totals:` or `summary:` line). */
+async function totalOf(file: string): Promise<number> {
+  const text = await readFile(file, 'utf8');
+  await rm(file, { force: true });
+  const line = /^(?:totals|summary): (\d+)/m.exec(text);
+  if (!line) throw new Error(`no totals in ${file}`);
+  return Number(line[1]);
+}
