@@ -248,33 +248,47 @@ const routeFields = {
    * `{ when: 'overflow' }` scans synchronously but queues the files the rate limiter has no room
    * for instead of answering 503 `SCAN_BUSY`. Defaults to `false`.
    */
-  defer: z.union([z.boolean(), z.strictObject({ when: z.enum(['always', 'overflow']) })]),
+  defer: z.union([
+    z.boolean(),
+    z.strictObject({
+      /** `'always'`: every valid file is queued; `'overflow'`: only what the rate limiter has no room for. Required, no default. */
+      when: z.enum(['always', 'overflow']),
+    }),
+  ]),
 };
 
 const queueSchema = z.union([
-  z.strictObject({
-    /** The embedded queue's directory (SQLite + private byte copies, 0700). */
-    dir: z.string().min(1),
-    /** Days a finished job is kept. Defaults to 7. */
-    keepDoneDays: z.number().positive().optional(),
-  }),
-  z.strictObject({
-    /** BullMQ's Redis: a `redis://` URL or an ioredis client. */
-    redis: z.union([
-      z.string().regex(/^rediss?:\/\//i, { error: 'Expected a redis:// or rediss:// URL' }),
-      z.custom<RedisClientLike>(
-        (v) =>
-          typeof v === 'object' && v !== null && typeof (v as RedisClientLike).eval === 'function',
-        { error: 'Expected an ioredis client or a redis:// URL' },
-      ),
-    ]),
-    /** The BullMQ queue name. Defaults to 'photodna-guard-scan'. */
-    name: z.string().min(1).optional(),
-    /** Days a finished job is kept. Defaults to 7. */
-    keepDoneDays: z.number().positive().optional(),
-    /** A running job's lock in ms (a dead worker's job runs again after it). Defaults to 30,000. */
-    lockMs: z.number().int().positive().optional(),
-  }),
+  z
+    .strictObject({
+      /** The embedded queue's directory (SQLite + private byte copies, 0700); give this or `redis`. Defaults to none. */
+      dir: z.string().min(1).optional(),
+      /** BullMQ's Redis: a `redis://` URL or an ioredis client; give this or `dir`. Defaults to none. */
+      redis: z
+        .union([
+          z.string().regex(/^rediss?:\/\//i, { error: 'Expected a redis:// or rediss:// URL' }),
+          z.custom<RedisClientLike>(
+            (v) =>
+              typeof v === 'object' &&
+              v !== null &&
+              typeof (v as RedisClientLike).eval === 'function',
+            { error: 'Expected an ioredis client or a redis:// URL' },
+          ),
+        ])
+        .optional(),
+      /** With `redis`: the BullMQ queue name. Defaults to 'photodna-guard-scan'. */
+      name: z.string().min(1).optional(),
+      /** Days a finished job is kept. Defaults to 7. */
+      keepDoneDays: z.number().positive().optional(),
+      /** With `redis`: a running job's lock in ms (a dead worker's job runs again after it). Defaults to 30,000. */
+      lockMs: z.number().int().positive().optional(),
+    })
+    .superRefine((q, ctx) => {
+      if ((q.dir === undefined) === (q.redis === undefined)) {
+        ctx.addIssue({ code: 'custom', message: 'Give { dir } (embedded) or { redis } (BullMQ)' });
+      } else if (q.dir !== undefined && (q.name !== undefined || q.lockMs !== undefined)) {
+        ctx.addIssue({ code: 'custom', message: "'name' and 'lockMs' go with { redis } only" });
+      }
+    }),
   z.custom<ScanQueue>(
     (v) =>
       typeof v === 'object' &&
@@ -366,7 +380,13 @@ export const optionsSchema = z
      * opened queue.
      */
     queueWorker: z
-      .union([z.boolean(), z.strictObject({ concurrency: z.number().int().positive().max(256) })])
+      .union([
+        z.boolean(),
+        z.strictObject({
+          /** Jobs run at once by this process's worker. Required, no default. */
+          concurrency: z.number().int().positive().max(256),
+        }),
+      ])
       .optional(),
     /**
      * The organisation's own PhotoDNA hash function (licensed separately from Microsoft; never

@@ -5,6 +5,7 @@ import { type GuardConfig, type GuardOptions, parseGuardOptions } from './option
 import { createFileQuarantineStore, type QuarantineDirWarning } from './quarantine/fs-store.js';
 import type { QuarantineStore } from './quarantine/types.js';
 import { LazyQueue } from './queue/lazy-queue.js';
+import type { QueueOption } from './queue/open-queue.js';
 import type { QueueEngine, ScanQueue } from './queue/types.js';
 import type { ScanWorker } from './queue/worker.js';
 
@@ -58,14 +59,15 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
 function createQueue(option: GuardConfig['queue']): ScanQueue | undefined {
   if (!option) return undefined;
   if ('enqueue' in option) return option;
-  return new LazyQueue(option);
+  // The schema's refinement let through exactly one of `dir` / `redis`.
+  return new LazyQueue(option as QueueOption);
 }
 
 /** The embedded queue serves one process, so its worker runs here unless told otherwise. */
 function runsWorker(config: GuardConfig): boolean {
   const option = config.queueWorker;
   if (option !== undefined) return option !== false;
-  return config.queue !== undefined && 'dir' in config.queue;
+  return config.queue !== undefined && 'dir' in config.queue && config.queue.dir !== undefined;
 }
 
 /** The guard's own worker: its matcher (and rate limit), store, events, reporter and `onMatch`. */

@@ -113,7 +113,8 @@ for (const adapter of adapters.filter((a) => a.name === 'express5' || a.name ===
       ]);
       const res = await post('/strict', KNOWN);
       expect(res.status).toBe(422);
-      expect(res.body.error.code).toBe('UPLOAD_REJECTED');
+      // A match answers like an unreadable image by default (matchAnswer: 'disguised', issue 11).
+      expect(res.body.error.code).toBe('INVALID_IMAGE');
       expect(server.log.runs).toBe(0);
     });
 
@@ -140,6 +141,10 @@ for (const adapter of adapters.filter((a) => a.name === 'express5' || a.name ===
 describe('a body the host parsed before the guard is checked where the parser left it', () => {
   it('Express: app.use(multer().any()); app.use(guard)', async () => {
     const guard = photodnaGuard({ matcher: matcher() });
+    let matches = 0;
+    guard.on('match', () => {
+      matches += 1;
+    });
     const app = express();
     app.use(multer().any());
     app.use(guard);
@@ -151,7 +156,8 @@ describe('a body the host parsed before the guard is checked where the parser le
     expect(ok.body).toEqual({ files: 1, body: { note: 'hi' } });
     const bad = await request(app).post('/upload').attach('f', KNOWN, 'k.png');
     expect(bad.status).toBe(422);
-    expect(bad.body.error.code).toBe('UPLOAD_REJECTED');
+    expect(bad.body.error.code).toBe('INVALID_IMAGE'); // the disguised answer to a match
+    expect(matches).toBe(1);
     await guard.close();
   });
 

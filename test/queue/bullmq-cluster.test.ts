@@ -86,9 +86,9 @@ describeWithRedis('BullMQ workers sharing one Redis rate limit with synchronous 
     // The victim answers two matches, then hangs in its third job until it is killed.
     const victim = await startWorkerProcess({ ...spec, concurrency: 1, hangAfter: 2 }, events, 0);
     workers.push(victim);
-    for (const index of [1, 2]) workers.push(await startWorkerProcess(spec, events, index));
 
-    // Jobs are added once every worker runs (their start-up CPU would skew the emulator's clock).
+    // The victim runs alone until it hangs in its third job, so that it surely gets one whatever
+    // the scheduling; the other two workers start then, and take over once it is killed.
     const ids: string[] = [];
     for (let i = 0; i < JOBS; i++) {
       const bytes = jobImages[i] as Buffer;
@@ -116,7 +116,9 @@ describeWithRedis('BullMQ workers sharing one Redis rate limit with synchronous 
     await until(
       () => events.some((e) => e.name === 'hung' && e.worker === 0),
       'the victim to hang',
+      90_000,
     );
+    for (const index of [1, 2]) workers.push(await startWorkerProcess(spec, events, index));
     await victim.kill();
     await synchronous;
     await until(

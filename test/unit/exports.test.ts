@@ -12,6 +12,7 @@ const ENTRIES = {
   '.': {
     file: 'src/index.ts',
     values: [
+      'ATTEMPT_CHANNEL',
       'ERROR_CODES',
       'GuardError',
       'InvalidOptionsError',
@@ -24,6 +25,7 @@ const ENTRIES = {
       'reportQuarantined',
     ],
     types: [
+      'AttemptMessage',
       'CallOptions',
       'ErrorCode',
       'ErrorEvent',
@@ -65,12 +67,14 @@ const ENTRIES = {
       'RejectEvent',
       'RejectionBody',
       'ReportBody',
+      'ReportEvent',
       'ReportQuarantinedArgs',
       'ReportResult',
       'ReportSender',
       'ReportStatus',
       'ReportViolationContent',
       'ReporterInfo',
+      'RequestStatus',
       'RouteGuard',
       'RouteOverrides',
       'ScanEvent',
@@ -83,6 +87,31 @@ const ENTRIES = {
     file: 'src/koa.ts',
     values: ['photodnaGuard'],
     types: ['KoaContext', 'KoaGuard', 'KoaMiddleware', 'KoaRouteGuard'],
+  },
+  './fastify': {
+    file: 'src/fastify.ts',
+    values: ['photodnaGuard'],
+    types: null, // the plugin's option and request types
+  },
+  './fetch': {
+    file: 'src/fetch.ts',
+    values: ['CLIENT_GONE_STATUS', 'checker', 'photodnaGuard'],
+    types: null, // the Web Request guard's result types
+  },
+  './hono': {
+    file: 'src/hono.ts',
+    values: ['photodnaGuard'],
+    types: null, // Hono's Env / Variables types
+  },
+  './queue': {
+    file: 'src/queue/index.ts',
+    values: ['createScanWorker', 'incidentIdOf', 'openScanQueue'],
+    types: null, // the queue's job and option types
+  },
+  './metrics': {
+    file: 'src/metrics/index.ts',
+    values: ['createGuardMetrics'],
+    types: null, // the metrics option types
   },
   './emulator': {
     file: 'src/emulator.ts',

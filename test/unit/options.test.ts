@@ -108,8 +108,10 @@ describe('applyRouteOverrides', () => {
   });
 
   it("refuses a route 'defer' when the guard has no queue", () => {
-    expect(() => applyRouteOverrides(route, { defer: true }, false, false)).toThrow(/queue/);
-    expect(applyRouteOverrides(route, { defer: { when: 'overflow' } }, false, true).defer).toEqual({
+    expect(() => applyRouteOverrides(route, { defer: true }, false, false, false)).toThrow(/queue/);
+    expect(
+      applyRouteOverrides(route, { defer: { when: 'overflow' } }, false, false, true).defer,
+    ).toEqual({
       when: 'overflow',
     });
   });
