@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import express from 'express';
 import multer from 'multer';
 import request from 'supertest';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { pathOf } from '../../src/adapters/path.js';
 import { GuardEvents } from '../../src/events.js';
 import { photodnaGuard } from '../../src/index.js';
@@ -133,9 +133,14 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
       { name: 'b', filename: 'b.png', type: 'image/png', data: png(200, 200, 31338) },
     ]);
     await abortMidUpload(server.port, '/upload', body, boundary, body.length);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(matches).toEqual([knownSha]);
-    expect(readdirSync(dir).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+    // The match is handled after the uploader left: wait for it, up to a generous deadline.
+    await vi.waitFor(
+      () => {
+        expect(matches).toEqual([knownSha]);
+        expect(readdirSync(dir).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+      },
+      { timeout: 15_000, interval: 20 },
+    );
     expect(server.log.runs).toBe(0);
   });
 
