@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ErrorEvent, GuardOptions, ScanEvent } from '../../src/index.js';
 import { png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
@@ -228,7 +228,11 @@ describe.each(adapters)('$name', (adapter: Adapter) => {
     const { server, key } = await start({ rateLimit: { perSecond: 1 } });
     // The first upload takes the only slot of this second; the second waits in the queue.
     const first = send(server).then((res) => res); // supertest sends on then()
-    await new Promise((r) => setTimeout(r, 100));
+    // The first upload has reached the service (so it holds the slot) before the second is sent.
+    await vi.waitFor(() => expect(callsWithKey(key)).toHaveLength(1), {
+      timeout: 15_000,
+      interval: 10,
+    });
     const boundary = 'queuedAbort';
     const body = multipartBody(boundary, [
       { name: 'f', filename: 'q.png', type: 'image/png', data: fresh() },
