@@ -1,4 +1,5 @@
 import type { Pool } from 'undici';
+import { isHttpUrl } from '../download.js';
 import type { PhotoDnaServiceError } from '../errors.js';
 import type {
   ImageMimeType,
@@ -303,15 +304,5 @@ export class PhotoDnaClient {
 
   #secrets(): string[] {
     return [this.#config.apiKey];
-  }
-}
-
-function isHttpUrl(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  try {
-    const { protocol } = new URL(value);
-    return protocol === 'http:' || protocol === 'https:';
-  } catch {
-    return false;
   }
 }

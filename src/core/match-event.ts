@@ -45,6 +45,7 @@ export function createMatchEvent(
           ...(incident.deferred.metadata === undefined
             ? {}
             : { metadata: incident.deferred.metadata }),
+          ...(incident.deferred.url === undefined ? {} : { url: incident.deferred.url }),
         }),
     buffer: match.bytes,
     report(info = {}, options = {}) {
