@@ -279,6 +279,44 @@ describe('url jobs matched by PhotoDNA (the service fetches the image)', () => {
   });
 });
 
+describe("url jobs from guard.queue (the guard's own worker)", () => {
+  it('PhotoDNA alone: Match-by-URL; with PDQ as well: the worker downloads', async () => {
+    const { photodnaGuard } = await import('../../src/index.js');
+    for (const pdq of [false, true]) {
+      const quarantineDir = fresh('quarantine');
+      const guard = photodnaGuard({
+        apiKey: 'guard-url-key',
+        baseUrl: emulator.url,
+        policy: 'quarantine',
+        quarantine: { dir: quarantineDir },
+        queue: { dir: fresh('queue') },
+        ...(pdq
+          ? { pdq: { mode: 'both' as const, lists: [{ name: 'none', hashes: ['0'.repeat(64)] }] } }
+          : {}),
+      });
+      const matches: MatchEvent[] = [];
+      guard.on('match', (e) => void matches.push(e));
+      const calls = emulator.calls.length;
+      const before = hitsOf('/known.png');
+      await guard.queue?.enqueue({
+        scanId: `guard-${pdq}`,
+        source: { kind: 'url', url: url('/known.png') },
+      });
+      await until(() => matches.length === 1, 'the match event');
+      expect(matches[0]).toMatchObject({
+        url: url('/known.png'),
+        quarantineId: incidentIdOf(`guard-${pdq}`),
+      });
+      // Match-by-URL: a JSON call, then the evidence download; downloaded: one download, a bytes call.
+      expect(emulator.calls.slice(calls).map((c) => c.contentType)).toEqual([
+        pdq ? 'image/png' : 'application/json',
+      ]);
+      expect(hitsOf('/known.png') - before).toBe(pdq ? 1 : 2);
+      await guard.close();
+    }
+  });
+});
+
 describe('url jobs with a custom matcher (the worker downloads the image)', () => {
   const matcherFor = () => new RecordingMatcher([testImages()[0]?.sha256 as string]);
 
