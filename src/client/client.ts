@@ -146,12 +146,14 @@ export class PhotoDnaClient {
     if (!isHttpUrl(url))
       return Promise.reject(new TypeError('url must be an absolute http(s) URL'));
     const body = JSON.stringify({ DataRepresentation: 'URL', Value: url });
+    // An answer quoting the URL must not carry its query string (a presigned URL's token).
+    const secrets = [...this.#secrets(), new URL(url).search.slice(1)];
     return this.#run(
       {
         operation: 'match-url',
         request: this.#request(this.#matchPath(), 'application/json', body),
         idempotent: true,
-        parse: (response) => parseMatchAnswer(response, { secrets: this.#secrets() }),
+        parse: (response) => parseMatchAnswer(response, { secrets }),
       },
       options.signal,
     );

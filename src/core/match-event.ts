@@ -86,6 +86,11 @@ async function sendReport(
         'report(): no PhotoDNA API key is configured (apiKey or PHOTODNA_API_KEY)',
       );
     }
+    if (event.buffer.byteLength === 0 && !event.quarantineId) {
+      throw new TypeError(
+        'report(): the evidence of this match was not retrieved (a url job whose image could not be downloaded); nothing to report',
+      );
+    }
     const sender = deps.sender();
     const complete = info as ReporterInfo;
     let result: ReportResult;

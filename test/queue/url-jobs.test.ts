@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -260,9 +262,53 @@ describe('url jobs matched by PhotoDNA (the service fetches the image)', () => {
       ['quarantine', expect.stringMatching(/url-gone was not retrieved after 2 attempts/)],
     ]);
     expect(await createFileQuarantineStore({ dir: quarantineDir }).list()).toEqual([]);
+    await expect(
+      match?.report({
+        orgName: 'Org',
+        reporterName: 'R',
+        reporterEmail: 'r@example.org',
+        ncmecUser: 'u',
+        ncmecPassword: 'p',
+      }),
+    ).rejects.toThrow(/evidence of this match was not retrieved/);
     await until(async () => (await queue.depth()).active === 0, 'the job done');
     expect(await queue.depth()).toMatchObject({ waiting: 0 });
     expectNoSecret(seen);
+  });
+
+  it('a service answer quoting the URL does not leak its query string', async () => {
+    // A stand-in for the service that quotes the URL it was given in its 3002 answer.
+    const quoting = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      req.on('end', () => {
+        const { Value } = JSON.parse(body) as { Value: string };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            Status: { Code: 3002, Description: `cannot fetch ${Value}`, Exception: Value },
+            TrackingId: 'quoting-1',
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => quoting.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = quoting.address() as AddressInfo;
+      const queue = await openScanQueue({ dir: fresh('queue') });
+      const { seen } = await startWorker(queue, {
+        baseUrl: `http://127.0.0.1:${port}`,
+        urlAttempts: 1,
+      });
+      await queue.enqueue({ scanId: 'url-quoted', source: { kind: 'url', url: url('/x.png') } });
+      await until(() => seen.rejects.length === 1, 'the reject event');
+      expect(seen.rejects[0]?.detail).toMatch(/cannot fetch .*\/x\.png/);
+      expectNoSecret(seen);
+    } finally {
+      await new Promise<void>((resolve) => quoting.close(() => resolve()));
+    }
   });
 
   it('refuses a URL that is not absolute http(s) at enqueue', async () => {
