@@ -436,17 +436,26 @@ describeWithRedis('url jobs on BullMQ', () => {
     await redis?.close();
   });
 
-  it('clean and match through Match-by-URL, the match quarantined with its evidence', async () => {
+  it('clean, match (quarantined with its evidence), invalid, and a 404 retried then invalid', async () => {
     const quarantineDir = fresh('quarantine');
     const queue = await openScanQueue({ redis: redis.url, name: 'url-jobs' });
     const { seen } = await startWorker(queue, { quarantine: { dir: quarantineDir } });
     await queue.enqueue({ scanId: 'bq-clean', source: { kind: 'url', url: url('/clean.png') } });
     await queue.enqueue({ scanId: 'bq-match', source: { kind: 'url', url: url('/known.png') } });
     await queue.enqueue({ scanId: 'bq-exe', source: { kind: 'url', url: url('/not-image') } });
+    await queue.enqueue({ scanId: 'bq-404', source: { kind: 'url', url: url('/missing.png') } });
     await until(
-      () => seen.scans.length === 2 && seen.matches.length === 1 && seen.rejects.length === 1,
-      'three jobs',
+      () => seen.scans.length === 2 && seen.matches.length === 1 && seen.rejects.length === 2,
+      'four jobs',
     );
+    // The 404 went through BullMQ's retry (backoff) once before it was done as invalid.
+    expect(seen.rejects.map((r) => r.code)).toEqual(['INVALID_IMAGE', 'INVALID_IMAGE']);
+    expect(seen.rejects.find((r) => r.detail?.includes('bq-404'))?.detail).toMatch(
+      /attempt 2 of 2/,
+    );
+    expect(seen.errors.map((e) => e.error.message)).toEqual([
+      expect.stringMatching(/bq-404.*attempt 1 of 2/),
+    ]);
     expect(seen.scans.map((s) => [s.scanId, s.outcome]).sort()).toEqual([
       ['bq-clean', 'clean'],
       ['bq-match', 'match'],
