@@ -106,6 +106,14 @@ export interface ScanWorker {
 }
 
 export async function createScanWorker(options: ScanWorkerOptions): Promise<ScanWorker> {
+  // Checked before anything is opened.
+  const urlBounds: Pick<JobDeps, 'download' | 'urlAttempts'> = {
+    download: {
+      timeoutMs: positive(options.download?.timeoutMs, 30_000, 'download.timeoutMs'),
+      maxRedirects: count(options.download?.maxRedirects, 3, 'download.maxRedirects'),
+    },
+    urlAttempts: positive(options.urlAttempts, 10, 'urlAttempts'),
+  };
   const opened: OpenedQueue = await resolveQueue(options.queue);
   const events = options.events ?? new GuardEvents(options.logger);
   if (options.logger && !options.events) logEvents(events, options.logger);
@@ -131,14 +139,8 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
     matcher,
     matchUrl:
       options.matchUrl ??
-      (client && !options.matcher
-        ? (url, { signal }) => client.matchUrl(url, { signal })
-        : undefined),
-    download: {
-      timeoutMs: positive(options.download?.timeoutMs, 30_000, 'download.timeoutMs'),
-      maxRedirects: count(options.download?.maxRedirects, 3, 'download.maxRedirects'),
-    },
-    urlAttempts: positive(options.urlAttempts, 10, 'urlAttempts'),
+      (client ? (url, { signal }) => client.matchUrl(url, { signal }) : undefined),
+    ...urlBounds,
     events,
     reporting: {
       events,

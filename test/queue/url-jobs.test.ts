@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -322,6 +322,14 @@ describe('url jobs matched by PhotoDNA (the service fetches the image)', () => {
       queue.enqueue({ source: { kind: 'url', url: `http://a.test/${'x'.repeat(9_000)}` } }),
     ).rejects.toThrow(/longer than/);
     await queue.close();
+    // Worker options are checked before its queue is opened.
+    const dir = fresh('queue');
+    for (const bad of [{ urlAttempts: 0 }, { download: { maxRedirects: -1 } }]) {
+      await expect(
+        createScanWorker({ queue: { dir }, apiKey: 'k', baseUrl: emulator.url, ...bad }),
+      ).rejects.toThrow(/urlAttempts|maxRedirects/);
+    }
+    expect(existsSync(dir)).toBe(false);
   });
 });
 
