@@ -16,22 +16,18 @@ export interface DownloadOptions {
   maxRedirects: number;
   /** Aborts the download (e.g. a closing worker). */
   signal?: AbortSignal;
-  /** Whether a URL (the first and each redirect target) may be fetched. Defaults to any http(s). */
-  allow?: (url: URL) => boolean;
 }
 
 export type DownloadOutcome =
-  | { ok: true; bytes: Buffer; url: string }
+  | { ok: true; bytes: Buffer }
   | {
       ok: false;
       /**
-       * `not-allowed`: refused before any request (scheme, allow-list, a redirect's target);
+       * `not-allowed`: refused before any request (not a URL, not http(s), a redirect's target);
        * `unreachable`: no 200 answer (network error, timeout, HTTP status, too many redirects);
        * `too-large`: over `maxBytes`; `aborted`: `signal` fired.
        */
       reason: 'not-allowed' | 'unreachable' | 'too-large' | 'aborted';
-      /** The HTTP status of the last answer, when there was one. */
-      status?: number;
       detail: string;
     };
 
@@ -59,8 +55,10 @@ export async function download(url: string, options: DownloadOptions): Promise<D
   }
   try {
     for (let redirects = 0; ; redirects++) {
-      const refused = refusal(current, options);
-      if (refused) return { ok: false, reason: 'not-allowed', detail: refused };
+      if (current.protocol !== 'http:' && current.protocol !== 'https:') {
+        const detail = `${current.protocol} URLs are not fetched (http and https only)`;
+        return { ok: false, reason: 'not-allowed', detail };
+      }
       const response = await fetch(current, { redirect: 'manual', signal });
       const location = response.headers.get('location');
       if (REDIRECTS.has(response.status) && location !== null) {
@@ -69,7 +67,6 @@ export async function download(url: string, options: DownloadOptions): Promise<D
           return {
             ok: false,
             reason: 'unreachable',
-            status: response.status,
             detail: `${redactUrl(current.href)} redirected more than ${options.maxRedirects} times`,
           };
         }
@@ -93,14 +90,6 @@ export async function download(url: string, options: DownloadOptions): Promise<D
   }
 }
 
-function refusal(url: URL, options: DownloadOptions): string | undefined {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    return `${url.protocol} URLs are not fetched (http and https only)`;
-  if (options.allow && !options.allow(url))
-    return `${redactUrl(url.href)} is not on the allow-list`;
-  return undefined;
-}
-
 async function readBody(response: Response, url: URL, maxBytes: number): Promise<DownloadOutcome> {
   const where = redactUrl(url.href);
   if (response.status !== 200 || !response.body) {
@@ -108,7 +97,6 @@ async function readBody(response: Response, url: URL, maxBytes: number): Promise
     return {
       ok: false,
       reason: 'unreachable',
-      status: response.status,
       detail: `${where} answered HTTP ${response.status}`,
     };
   }
@@ -116,17 +104,17 @@ async function readBody(response: Response, url: URL, maxBytes: number): Promise
   const tooLarge = `${where} is larger than ${maxBytes} bytes`;
   if (declared > maxBytes) {
     await response.body.cancel().catch(() => undefined);
-    return { ok: false, reason: 'too-large', status: 200, detail: tooLarge };
+    return { ok: false, reason: 'too-large', detail: tooLarge };
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of response.body) {
     size += chunk.byteLength;
     // Leaving the loop cancels the body: the rest is never read.
-    if (size > maxBytes) return { ok: false, reason: 'too-large', status: 200, detail: tooLarge };
+    if (size > maxBytes) return { ok: false, reason: 'too-large', detail: tooLarge };
     chunks.push(chunk);
   }
-  return { ok: true, bytes: Buffer.concat(chunks, size), url: url.href };
+  return { ok: true, bytes: Buffer.concat(chunks, size) };
 }
 
 /** undici's `fetch failed` says little; its cause (ECONNREFUSED, ...) says more. */
