@@ -11,7 +11,9 @@ export type Answer =
   | { bytes: Buffer; status?: number; type?: string }
   | { redirect: string }
   /** An endless body of zeros in 64 KiB chunks, `declared` as its Content-Length or chunked. */
-  | { endless: true; declared?: number };
+  | { endless: true; declared?: number }
+  /** Headers only, then nothing: the body never comes. */
+  | { stall: true };
 
 export interface ImageHost {
   readonly origin: string;
@@ -43,6 +45,11 @@ export async function startImageHost(
     }
     if ('redirect' in answer) {
       res.writeHead(302, { location: answer.redirect }).end();
+      return;
+    }
+    if ('stall' in answer) {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.write(Buffer.from([0x89, 0x50, 0x4e, 0x47]));
       return;
     }
     if ('endless' in answer) {

@@ -55,6 +55,7 @@ beforeAll(async () => {
     '/r3': { redirect: '/clean.png' },
     '/r-far': { redirect: '/r1' },
     '/r-file': { redirect: 'file:///etc/passwd' },
+    '/stall.png': { stall: true },
   });
   emulator = await startEmulator({ urlAllowList: [`127.0.0.1:${host.port}`] });
   root = mkdtempSync(join(tmpdir(), 'pdg-urljobs-'));
@@ -416,6 +417,19 @@ describe('url jobs with a custom matcher (the worker downloads the image)', () =
       // 4 MiB (limits.maxFileSize) plus socket buffers, far from the whole body.
       expect(written?.bytes).toBeLessThan(Math.min(ENDLESS_MAX, 64 * 1024 * 1024) / 2);
     }
+    expectNoSecret(seen);
+  });
+
+  it('gives up on a body that stalls after download.timeoutMs', async () => {
+    const queue = await openScanQueue({ dir: fresh('queue') });
+    const { seen } = await startWorker(queue, {
+      matcher: matcherFor(),
+      download: { timeoutMs: 300 },
+      urlAttempts: 1,
+    });
+    await queue.enqueue({ scanId: 'dl-stall', source: { kind: 'url', url: url('/stall.png') } });
+    await until(() => seen.rejects.length === 1, 'the reject event');
+    expect(seen.rejects[0]?.detail).toMatch(/no answer within 300 ms.*attempt 1 of 1/);
     expectNoSecret(seen);
   });
 
