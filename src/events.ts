@@ -27,6 +27,12 @@ export interface ScanEvent {
   scanId?: string;
   /** The host's metadata given when the job was enqueued (deferred scans only). */
   metadata?: Record<string, unknown>;
+  /**
+   * The image URL of a `url` job, as enqueued (it may hold a token: log it redacted). When the
+   * PhotoDNA service fetched the image itself, the worker never saw the bytes: `file` then holds
+   * only `field` and `originalname`, with `mimetype` and `sha256` empty and the sizes 0.
+   */
+  url?: string;
 }
 
 /** `match`: a file matched a hash list. Carries the bytes for reporting: never log them. */
@@ -51,6 +57,13 @@ export interface MatchEvent {
   scanId?: string;
   /** The host's metadata given when the job was enqueued (deferred matches only). */
   metadata?: Record<string, unknown>;
+  /**
+   * The image URL of a `url` job, as enqueued (it may hold a token: log it redacted). When its
+   * evidence could not be downloaded after the worker's `urlAttempts`, the match is emitted
+   * anyway: `buffer` is then empty, `file` holds only `field` and `originalname` (see
+   * `ScanEvent.url`), `policy` is `'flag'` and an `error` event says the evidence is missing.
+   */
+  url?: string;
   /** The image bytes, for reporting; never log them. */
   buffer: Buffer;
   /**

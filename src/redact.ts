@@ -14,3 +14,23 @@ export function redact(
   }
   return out.length > maxLength ? `${out.slice(0, maxLength)}…` : out;
 }
+
+/**
+ * A URL as it may appear in a log line or an error message: no user name or password, the query
+ * string (presigned URLs carry tokens there) and the fragment replaced by `[redacted]`. Text that
+ * is not a URL is replaced whole.
+ */
+export function redactUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return '[redacted URL]';
+  }
+  const hidden = parsed.search !== '' || parsed.hash !== '';
+  parsed.username = '';
+  parsed.password = '';
+  parsed.search = '';
+  parsed.hash = '';
+  return hidden ? `${parsed.href}?[redacted]` : parsed.href;
+}

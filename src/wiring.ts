@@ -51,7 +51,9 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
     },
   });
   if (queue && runsWorker(config)) {
-    worker = startWorker(core, config, queue, { store, sender });
+    // `url` jobs go to PhotoDNA's Match-by-URL form only when PhotoDNA alone is the matcher.
+    const byUrl = client && !config.pdq && !config.hasher ? client : undefined;
+    worker = startWorker(core, config, queue, { store, sender, byUrl });
   }
   return core;
 }
@@ -75,8 +77,9 @@ async function startWorker(
   core: GuardCore,
   config: GuardConfig,
   queue: ScanQueue,
-  parts: Pick<CoreParts, 'store' | 'sender'>,
+  parts: Pick<CoreParts, 'store' | 'sender'> & { byUrl: PhotoDnaClient | undefined },
 ): Promise<ScanWorker | undefined> {
+  const { byUrl } = parts;
   try {
     const engine = queue instanceof LazyQueue ? await queue.opened : (queue as QueueEngine);
     if (typeof engine.consume !== 'function') {
@@ -86,6 +89,7 @@ async function startWorker(
     return await createScanWorker({
       queue: engine,
       matcher: core.deferredMatcher(),
+      ...(byUrl ? { matchUrl: (url, { signal }) => byUrl.matchUrl(url, { signal }) } : {}),
       events: core.events,
       ...(parts.store ? { quarantine: parts.store } : {}),
       ...(parts.sender ? { sender: parts.sender } : {}),

@@ -1,20 +1,22 @@
 /**
- * One file of a backfill: read, validate like an upload (`validateFile`), dedup by SHA-256,
+ * One file (or manifest URL) of a backfill: read, validate like an upload (`validateFile`), dedup by SHA-256,
  * match through the rate-limited client, store a match in the quarantine store. Returns its
  * `results.jsonl` line; never throws.
  */
 
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { PhotoDnaClient } from '../client/index.js';
 import { validateFile } from '../core/validate-file.js';
-import { GuardError, toGuardError } from '../errors.js';
+import { isHttpUrl } from '../download.js';
+import { type GuardError, toGuardError } from '../errors.js';
 import type { Limits } from '../options.js';
 import type { QuarantineStore } from '../quarantine/types.js';
-import { incidentIdOf } from '../queue/process-job.js';
+import { incidentIdOf } from '../queue/job-results.js';
+import { redactUrl } from '../redact.js';
 import type { FileFacts, MatchResult } from '../types.js';
 import { type Known, knownOf, type ResultLine, shaKey } from './journal.js';
+import { readItem } from './sources.js';
 
 export interface BackfillDeps {
   client: PhotoDnaClient | undefined;
@@ -43,16 +45,14 @@ export interface FileResult {
 }
 
 export async function scanBackfillFile(deps: BackfillDeps, path: string): Promise<FileResult> {
-  let bytes: Buffer;
-  try {
-    bytes = await readBounded(path, deps.limits.maxFileSize);
-  } catch (error) {
-    if (error instanceof TooLarge) return invalidLine(path, undefined, error.guardError);
-    return result({ path, outcome: 'error', detail: (error as Error).message });
-  }
+  const read = await readItem(path, deps.limits.maxFileSize);
+  if ('invalid' in read) return invalidLine(path, undefined, read.invalid);
+  if ('error' in read) return result({ path, outcome: 'error', detail: read.error });
+  const { bytes } = read;
+  const originalname = isHttpUrl(path) ? basename(new URL(path).pathname) : basename(path);
   let facts: FileFacts;
   try {
-    facts = await validateFile({ field: 'file', originalname: basename(path), bytes }, deps.limits);
+    facts = await validateFile({ field: 'file', originalname, bytes }, deps.limits);
   } catch (error) {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     return invalidLine(path, sha256, toGuardError(error));
@@ -143,11 +143,13 @@ async function quarantine(
   const id = incidentIdOf(`backfill:${file.sha256}`);
   const existing = await store.getRecord(id).catch(() => undefined);
   if (existing) return existing.id;
+  const url = isHttpUrl(path) ? redactUrl(path) : undefined;
   const record = await store.put(
     {
       id,
       receivedAt: new Date(),
-      route: `backfill:${path}`,
+      route: `backfill:${url ?? path}`,
+      ...(url === undefined ? {} : { sourceUrl: url }),
       method: 'SCAN',
       ip: '',
       file,
@@ -199,26 +201,4 @@ function invalidLine(path: string, sha256: string | undefined, error: GuardError
 
 function result(line: ResultLine): FileResult {
   return { line, called: false, duplicate: false };
-}
-
-class TooLarge extends Error {
-  constructor(readonly guardError: GuardError) {
-    super(guardError.message);
-  }
-}
-
-/** Reads at most `max` bytes (a larger file is invalid without reading it all). */
-async function readBounded(path: string, max: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    const { size } = await handle.stat();
-    if (size > max) {
-      throw new TooLarge(
-        new GuardError('FILE_TOO_LARGE', { detail: `${size} bytes, limit ${max}` }),
-      );
-    }
-    return await handle.readFile();
-  } finally {
-    await handle.close();
-  }
 }

@@ -1,13 +1,19 @@
 /**
  * The files a backfill scans, streamed (never a list in memory): every regular file under each
  * directory (recursively, symlinks not followed), each file given by name, and each line of a
- * manifest (`{"path": "..."}` JSON lines, or plain paths; relative paths resolve against the
- * manifest's directory).
+ * manifest (`{"path": "..."}` or `{"url": "..."}` JSON lines, or plain paths; relative paths
+ * resolve against the manifest's directory), and how to read one, bounded.
  */
 import { createReadStream } from 'node:fs';
-import { opendir, stat } from 'node:fs/promises';
+import { open, opendir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { download, isHttpUrl } from '../download.js';
+import { GuardError } from '../errors.js';
+
+/** Bounds of a manifest URL's download, besides `limits.maxFileSize`. */
+const URL_TIMEOUT_MS = 30_000;
+const URL_MAX_REDIRECTS = 3;
 
 export async function* filesOf(
   paths: readonly string[],
@@ -41,9 +47,16 @@ async function* manifestPaths(manifest: string): AsyncGenerator<string> {
     if (!line) continue;
     let path = line;
     if (line.startsWith('{')) {
-      const parsed = JSON.parse(line) as { path?: unknown };
+      const parsed = JSON.parse(line) as { path?: unknown; url?: unknown };
+      if (parsed.url !== undefined) {
+        if (!isHttpUrl(parsed.url))
+          throw new Error('manifest line whose "url" is not an absolute http(s) URL');
+        // A URL is its own name (never resolved against the manifest's directory).
+        yield parsed.url;
+        continue;
+      }
       if (typeof parsed.path !== 'string' || !parsed.path)
-        throw new Error(`manifest line without a "path": ${line.slice(0, 200)}`);
+        throw new Error(`manifest line without a "path" or "url": ${line.slice(0, 200)}`);
       path = parsed.path;
     }
     yield resolve(base, path);
@@ -58,4 +71,43 @@ export async function countFiles(
   let count = 0;
   for await (const _ of filesOf(paths, manifest)) count++;
   return count;
+}
+
+/**
+ * The bytes of one item (a file path, or a manifest's http(s) URL, downloaded), at most `max`:
+ * a larger file or body is `invalid` without being read whole; a failed read or download is an
+ * `error` (tried again by `--resume`).
+ */
+export async function readItem(
+  item: string,
+  max: number,
+): Promise<{ bytes: Buffer } | { invalid: GuardError } | { error: string }> {
+  if (isHttpUrl(item)) {
+    const fetched = await download(item, {
+      maxBytes: max,
+      timeoutMs: URL_TIMEOUT_MS,
+      maxRedirects: URL_MAX_REDIRECTS,
+    });
+    if (fetched.ok) return { bytes: fetched.bytes };
+    if (fetched.reason === 'too-large')
+      return { invalid: new GuardError('FILE_TOO_LARGE', { detail: fetched.detail }) };
+    if (fetched.reason === 'not-allowed')
+      return { invalid: new GuardError('INVALID_IMAGE', { detail: fetched.detail }) };
+    return { error: fetched.detail };
+  }
+  try {
+    const handle = await open(item, 'r');
+    try {
+      const { size } = await handle.stat();
+      if (size > max)
+        return {
+          invalid: new GuardError('FILE_TOO_LARGE', { detail: `${size} bytes, limit ${max}` }),
+        };
+      return { bytes: await handle.readFile() };
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
 }

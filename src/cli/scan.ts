@@ -16,7 +16,8 @@ Scans existing images at the configured rate: one JSON line per file in --out
 A repeated image (same SHA-256) costs no call, across --resume too.
 
   --out FILE           the results journal (required unless --dry-run)
-  --manifest FILE      a list of files: {"path": "..."} JSON lines or plain paths
+  --manifest FILE      a list of files: {"path": "..."} JSON lines or plain paths; {"url": "..."}
+                       lines are downloaded (http(s), at most 4 MiB, 30 s, 3 redirects)
   --quarantine DIR     store matches in this quarantine directory (0700, evidence kept 365 days)
   --resume             continue --out after a crash or kill: finished files are not called again
   --dry-run            count and validate only: no PhotoDNA call, no output file

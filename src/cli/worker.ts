@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { createScanWorker } from '../queue/worker.js';
+import { redactUrl } from '../redact.js';
 
 const USAGE = `Usage: photodna-guard worker --redis URL [options]
 
@@ -82,6 +83,7 @@ export async function run(argv: string[]): Promise<number> {
       outcome: e.outcome,
       sha256: e.file.sha256,
       ms: Math.round(e.durationMs),
+      ...(e.url === undefined ? {} : { url: redactUrl(e.url) }),
     }),
   );
   worker.on('match', (e) =>
@@ -91,6 +93,7 @@ export async function run(argv: string[]): Promise<number> {
       incident: e.id,
       quarantineId: e.quarantineId,
       policy: e.policy,
+      ...(e.url === undefined ? {} : { url: redactUrl(e.url) }),
     }),
   );
   worker.on('reject', (e) => line({ event: 'reject', code: e.code, detail: e.detail }));

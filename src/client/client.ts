@@ -1,4 +1,5 @@
 import type { Pool } from 'undici';
+import { isHttpUrl } from '../download.js';
 import type { PhotoDnaServiceError } from '../errors.js';
 import type {
   ImageMimeType,
@@ -145,12 +146,14 @@ export class PhotoDnaClient {
     if (!isHttpUrl(url))
       return Promise.reject(new TypeError('url must be an absolute http(s) URL'));
     const body = JSON.stringify({ DataRepresentation: 'URL', Value: url });
+    // An answer quoting the URL must not carry its query string (a presigned URL's token).
+    const secrets = [...this.#secrets(), new URL(url).search.slice(1)];
     return this.#run(
       {
         operation: 'match-url',
         request: this.#request(this.#matchPath(), 'application/json', body),
         idempotent: true,
-        parse: (response) => parseMatchAnswer(response, { secrets: this.#secrets() }),
+        parse: (response) => parseMatchAnswer(response, { secrets }),
       },
       options.signal,
     );
@@ -303,15 +306,5 @@ export class PhotoDnaClient {
 
   #secrets(): string[] {
     return [this.#config.apiKey];
-  }
-}
-
-function isHttpUrl(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  try {
-    const { protocol } = new URL(value);
-    return protocol === 'http:' || protocol === 'https:';
-  } catch {
-    return false;
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GuardError, toError, underlyingError } from '../errors.js';
 import type { RouteConfig } from '../options.js';
+import { redactUrl } from '../redact.js';
 import type { FileFacts, MatchResult, Policy } from '../types.js';
 import { rejectAfter, withTimeout } from './abortable.js';
 import { createMatchEvent, type ReportingDeps } from './match-event.js';
@@ -28,6 +29,8 @@ export interface DeferredMatch {
   incidentId: string;
   scanId: string;
   metadata?: Record<string, unknown>;
+  /** The image URL of a `url` job (the quarantine record keeps it redacted). */
+  url?: string;
 }
 
 /**
@@ -95,6 +98,7 @@ async function quarantine(
       trackingId: match.result.trackingId,
       matchFlags: match.result.matchFlags,
       policy: 'quarantine',
+      ...(match.deferred?.url === undefined ? {} : { sourceUrl: redactUrl(match.deferred.url) }),
     },
     match.bytes,
   );

@@ -1,9 +1,10 @@
 import type { GuardEvents } from '../events.js';
+import { redactUrl } from '../redact.js';
 import type { Logger } from '../types.js';
 
 /**
  * Mirrors the guard's events into the host's logger. What is logged is chosen field by field:
- * never image bytes, keys, passwords or the client's file name.
+ * never image bytes, keys, passwords, the client's file name or a URL's query string.
  */
 export function logEvents(events: GuardEvents, logger: Logger): void {
   events.on('scan', (e) =>
@@ -14,6 +15,7 @@ export function logEvents(events: GuardEvents, logger: Logger): void {
         cached: e.cached,
         durationMs: Math.round(e.durationMs),
         route: e.route,
+        ...(e.url === undefined ? {} : { url: redactUrl(e.url) }),
       },
       'photodna-guard: file scanned',
     ),
@@ -34,6 +36,7 @@ export function logEvents(events: GuardEvents, logger: Logger): void {
         trackingId: e.trackingId,
         sources: e.matchFlags.map((flag) => flag.source),
         quarantineId: e.quarantineId,
+        ...(e.url === undefined ? {} : { url: redactUrl(e.url) }),
       },
       'photodna-guard: an upload matched a hash list',
     ),

@@ -45,6 +45,7 @@ export function createMatchEvent(
           ...(incident.deferred.metadata === undefined
             ? {}
             : { metadata: incident.deferred.metadata }),
+          ...(incident.deferred.url === undefined ? {} : { url: incident.deferred.url }),
         }),
     buffer: match.bytes,
     report(info = {}, options = {}) {
@@ -83,6 +84,11 @@ async function sendReport(
     if (!deps.sender) {
       throw new TypeError(
         'report(): no PhotoDNA API key is configured (apiKey or PHOTODNA_API_KEY)',
+      );
+    }
+    if (event.buffer.byteLength === 0 && !event.quarantineId) {
+      throw new TypeError(
+        'report(): the evidence of this match was not retrieved (a url job whose image could not be downloaded); nothing to report',
       );
     }
     const sender = deps.sender();

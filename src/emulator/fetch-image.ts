@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { download } from '../download.js';
 
 /** How long the URL form may take to download its image. */
 const FETCH_TIMEOUT_MS = 10_000;
@@ -52,7 +53,7 @@ export function isFetchAllowed(url: URL, scope: FetchScope): boolean {
 }
 
 /**
- * Downloads an image for the URL form, reading at most `maxBytes + 1` bytes. Redirects are not
+ * Downloads an image for the URL form, reading at most `maxBytes` bytes. Redirects are not
  * followed (a redirect could lead off the allow-list).
  */
 export async function fetchImage(
@@ -68,40 +69,13 @@ export async function fetchImage(
       detail: `${url.host} is not on the allow-list (nor this emulator's test images)`,
     };
   }
-  try {
-    const response = await fetch(url, {
-      redirect: 'manual',
-      signal: AbortSignal.any([signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]),
-    });
-    if (response.status !== 200 || !response.body) {
-      await response.body?.cancel();
-      return {
-        ok: false,
-        reason: 'unreachable',
-        detail: `the image URL answered ${response.status}`,
-      };
-    }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of response.body) {
-      size += chunk.length;
-      if (size > maxBytes) {
-        await response.body.cancel().catch(() => undefined);
-        return {
-          ok: false,
-          reason: 'too-large',
-          detail: `the image is larger than ${maxBytes} bytes`,
-        };
-      }
-      chunks.push(chunk);
-    }
-    return { ok: true, bytes: Buffer.concat(chunks, size) };
-  } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    return {
-      ok: false,
-      reason: 'unreachable',
-      detail: `the image could not be downloaded: ${detail}`,
-    };
-  }
+  const outcome = await download(url.href, {
+    maxBytes,
+    timeoutMs: FETCH_TIMEOUT_MS,
+    maxRedirects: 0,
+    signal,
+  });
+  if (outcome.ok) return { ok: true, bytes: outcome.bytes };
+  const reason = outcome.reason === 'too-large' ? 'too-large' : 'unreachable';
+  return { ok: false, reason, detail: outcome.detail };
 }

@@ -56,6 +56,7 @@ export function createRecord(
     height: file.height,
     sha256: file.sha256.toLowerCase(),
     ...(file.pdq === undefined ? {} : { pdq: { ...file.pdq } }),
+    ...(incident.sourceUrl === undefined ? {} : { sourceUrl: incident.sourceUrl }),
     trackingId: incident.trackingId,
     matchFlags: incident.matchFlags.map((flag) => ({ ...flag, violations: [...flag.violations] })),
     policy: incident.policy,
@@ -114,6 +115,8 @@ function findProblem(value: unknown, id: string): string | undefined {
   }
   if (r.userAgent !== undefined && typeof r.userAgent !== 'string')
     return 'userAgent is not a string';
+  if (r.sourceUrl !== undefined && typeof r.sourceUrl !== 'string')
+    return 'sourceUrl is not a string';
   for (const key of ['size', 'width', 'height']) {
     const n = r[key];
     if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return `${key} is not a count`;

@@ -23,6 +23,8 @@ export interface Incident {
   trackingId: string;
   matchFlags: MatchFlag[];
   policy: Policy;
+  /** Where a deferred `url` job's image was downloaded from, query string redacted. */
+  sourceUrl?: string;
 }
 
 /** The outcome of the latest NCMEC report attempt for an incident. */
@@ -66,6 +68,8 @@ export interface QuarantineRecord {
   sha256: string;
   /** The PDQ hash and quality, when a PDQ back end hashed the file (for NCMEC / StopNCII sharing). */
   pdq?: PdqFacts;
+  /** Where a deferred `url` job's image was downloaded from, query string redacted. */
+  sourceUrl?: string;
   trackingId: string;
   matchFlags: MatchFlag[];
   policy: Policy;

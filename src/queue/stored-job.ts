@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { assertScanId, MAX_JOB_BYTES, type ScanJobInput, type StoredJob } from './types.js';
+import { isHttpUrl } from '../download.js';
+import {
+  assertScanId,
+  MAX_JOB_BYTES,
+  MAX_JOB_URL_LENGTH,
+  type ScanJobInput,
+  type StoredJob,
+} from './types.js';
 
 /** Checks an `enqueue` input and turns it into the JSON the engines store (bytes apart). */
 export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
@@ -14,8 +21,15 @@ export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
     stored = { kind: 'bytes' };
   } else if (source?.kind === 'ref' && typeof source.ref === 'string' && source.ref) {
     stored = { kind: 'ref', ref: source.ref };
+  } else if (source?.kind === 'url') {
+    if (!isHttpUrl(source.url)) throw new TypeError('source.url must be an absolute http(s) URL');
+    if (source.url.length > MAX_JOB_URL_LENGTH)
+      throw new RangeError(`source.url is longer than ${MAX_JOB_URL_LENGTH} characters`);
+    stored = { kind: 'url', url: source.url };
   } else {
-    throw new TypeError("source must be { kind: 'bytes', bytes } or { kind: 'ref', ref }");
+    throw new TypeError(
+      "source must be { kind: 'bytes', bytes }, { kind: 'ref', ref } or { kind: 'url', url }",
+    );
   }
   const uploader = input.uploader ?? {};
   return {

@@ -10,7 +10,17 @@ export type JobSource =
   /** A private copy of the bytes, kept by the engine until the job is done. */
   | { kind: 'bytes'; bytes: Uint8Array }
   /** A reference the host resolves with the worker's `load(ref)` function (its own storage). */
-  | { kind: 'ref'; ref: string };
+  | { kind: 'ref'; ref: string }
+  /**
+   * An absolute http(s) URL of the image (at most 8,192 characters). With the PhotoDNA client as
+   * matcher, the service fetches it (Match-by-URL: no bytes pass through the worker, the URL must
+   * be reachable from the service, e.g. a presigned object URL); otherwise the worker downloads it
+   * (at most `limits.maxFileSize` bytes, see the worker's `download` option). On a match the
+   * worker downloads the image as evidence for the quarantine store, which records the URL (query
+   * string redacted). The URL is kept in the queue as given: it may hold a token until the job is
+   * done.
+   */
+  | { kind: 'url'; url: string };
 
 /** Who uploaded the file, for the `match` event and the quarantine record. */
 export interface UploaderContext {
@@ -43,7 +53,7 @@ export interface ScanJobInput {
 /** A job as stored (JSON-safe): the bytes live apart, in the engine's byte store. */
 export interface StoredJob {
   scanId: string;
-  source: { kind: 'bytes' } | { kind: 'ref'; ref: string };
+  source: { kind: 'bytes' } | { kind: 'ref'; ref: string } | { kind: 'url'; url: string };
   field: string;
   originalname: string;
   metadata?: Record<string, unknown>;
@@ -101,6 +111,9 @@ export interface QueueEngine extends ScanQueue {
 
 /** Most bytes one job may carry: PhotoDNA's 4 MiB maximum. */
 export const MAX_JOB_BYTES = 4 * 1024 * 1024;
+
+/** Longest URL of a `url` job. */
+export const MAX_JOB_URL_LENGTH = 8_192;
 
 const SCAN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 

@@ -14,7 +14,8 @@ import { type Limits, limitsSchema, type RouteConfig } from '../options.js';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import type { ReportSender } from '../report/from-record.js';
-import type { Logger, Matcher, Policy, ReporterInfo } from '../types.js';
+import type { Logger, Matcher, MatchResult, Policy, ReporterInfo } from '../types.js';
+import type { JobDeps } from './job-results.js';
 import type { QueueOption } from './open-queue.js';
 import { processJob } from './process-job.js';
 import { type OpenedQueue, resolveQueue } from './resolve-queue.js';
@@ -51,6 +52,25 @@ export interface ScanWorkerOptions {
   policy?: Policy;
   /** Resolves a job's `ref` source to the bytes (the host's own storage). Defaults to none. */
   load?: (ref: string) => Promise<Uint8Array>;
+  /**
+   * Matches a `url` job by its URL, the service fetching the image (no bytes pass through the
+   * worker). Defaults to PhotoDNA's Match-by-URL form when the worker makes its own client (no
+   * `matcher` given), else none: the worker downloads the image and asks `matcher`.
+   */
+  matchUrl?: (url: string, options: { signal: AbortSignal }) => Promise<MatchResult>;
+  /**
+   * Bounds of the worker's own downloads (a `url` job's image, the evidence of its match), besides
+   * `limits.maxFileSize` bytes: `timeoutMs` for the whole download, `maxRedirects` followed (each
+   * to http or https only). Defaults to `{ timeoutMs: 30000, maxRedirects: 3 }`.
+   */
+  download?: { timeoutMs?: number; maxRedirects?: number };
+  /**
+   * Attempts of a `url` job whose URL cannot be fetched (no answer, an HTTP error, PhotoDNA's
+   * 3002) before it is done as `invalid`, and of a matched one whose evidence cannot be
+   * downloaded before the match is emitted without it. Counted over the job's attempts (backoff
+   * 1 s, 2 s, 4 s, ...). Defaults to `10` (about 8.5 minutes).
+   */
+  urlAttempts?: number;
   /** Jobs scanned at once. Defaults to `5`. */
   concurrency?: number;
   /** Validation limits, as the guard's `limits`. Defaults to the guard's defaults. */
@@ -86,6 +106,14 @@ export interface ScanWorker {
 }
 
 export async function createScanWorker(options: ScanWorkerOptions): Promise<ScanWorker> {
+  // Checked before anything is opened.
+  const urlBounds: Pick<JobDeps, 'download' | 'urlAttempts'> = {
+    download: {
+      timeoutMs: positive(options.download?.timeoutMs, 30_000, 'download.timeoutMs'),
+      maxRedirects: count(options.download?.maxRedirects, 3, 'download.maxRedirects'),
+    },
+    urlAttempts: positive(options.urlAttempts, 10, 'urlAttempts'),
+  };
   const opened: OpenedQueue = await resolveQueue(options.queue);
   const events = options.events ?? new GuardEvents(options.logger);
   if (options.logger && !options.events) logEvents(events, options.logger);
@@ -107,8 +135,12 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
     imageFields: 'scan',
   };
   const closing = new AbortController();
-  const deps = {
+  const deps: JobDeps = {
     matcher,
+    matchUrl:
+      options.matchUrl ??
+      (client ? (url, { signal }) => client.matchUrl(url, { signal }) : undefined),
+    ...urlBounds,
     events,
     reporting: {
       events,
@@ -178,4 +210,18 @@ function createStore(option: ScanWorkerOptions['quarantine']): QuarantineStore |
   if (!option) return undefined;
   if ('put' in option) return option;
   return createFileQuarantineStore(option);
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new TypeError(`createScanWorker: ${name} must be a positive integer`);
+  return value;
+}
+
+function count(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new TypeError(`createScanWorker: ${name} must be a non-negative integer`);
+  return value;
 }

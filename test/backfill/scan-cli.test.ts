@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator, testImages } from '../../src/emulator/index.js';
 import { createFileQuarantineStore } from '../../src/quarantine/index.js';
 import { png } from '../fixtures/images.js';
+import { startImageHost } from '../queue/image-host.js';
 import { until } from '../queue/worker-processes.js';
 
 /** Issue 12: `photodna-guard scan` as a child process against the emulator. */
@@ -134,6 +135,57 @@ describe('photodna-guard scan', () => {
     const again = await scan([dir, '--out', out, '--api-key', key, '--base-url', emulator.url]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/--resume/);
+  });
+
+  it('manifest {"url": ...} lines: downloaded (bounded), deduplicated, matches quarantined', async () => {
+    const clean = png(200, 200, 31_337);
+    const host = await startImageHost({
+      '/known.png': { bytes: testImages()[0]?.bytes as Buffer },
+      '/a.png': { bytes: clean },
+      '/same-as-a.png': { bytes: clean },
+      '/exe': { bytes: Buffer.from('MZ not an image at all'), type: 'application/octet-stream' },
+      '/huge': { endless: true },
+    });
+    try {
+      const dir = folder();
+      const token = 'X-Amz-Signature=tok3n';
+      const urls = ['/known.png', '/a.png', '/same-as-a.png', '/exe', '/huge', '/missing.png'].map(
+        (path) => `${host.origin}${path}?${token}`,
+      );
+      const manifest = join(dir, 'list.jsonl');
+      writeFileSync(manifest, `${urls.map((url) => JSON.stringify({ url })).join('\n')}\n`);
+      const out = join(dir, 'results.jsonl');
+      const quarantine = join(root, `q${n++}`);
+      const key = 'backfill-url-key';
+      const args = ['--manifest', manifest, '--out', out, '--api-key', key];
+      const result = await scan([...args, '--quarantine', quarantine, '--base-url', emulator.url]);
+      expect(result.code).toBe(1); // the 404 is an error line, for --resume
+      const by = (path: string) =>
+        lines(out).find((l) => l.path === `${host.origin}${path}?${token}`);
+      expect(by('/known.png')).toMatchObject({
+        outcome: 'match',
+        quarantineId: expect.any(String),
+      });
+      expect(by('/a.png')).toMatchObject({ outcome: 'clean' });
+      expect(by('/same-as-a.png')).toMatchObject({ outcome: 'clean', duplicate: true });
+      expect(by('/exe')).toMatchObject({ outcome: 'invalid', code: 'UNSUPPORTED_MEDIA_TYPE' });
+      expect(by('/huge')).toMatchObject({ outcome: 'invalid', code: 'FILE_TOO_LARGE' });
+      expect(by('/missing.png')).toMatchObject({ outcome: 'error' });
+      expect(String(by('/missing.png')?.detail)).toMatch(/answered HTTP 404/);
+      expect(String(by('/missing.png')?.detail)).not.toContain('tok3n');
+      // Bytes calls (the CLI downloads): the known image and one of the two identical ones.
+      expect(emulator.calls.filter((c) => c.key === key).map((c) => c.contentType)).toEqual([
+        'image/png',
+        'image/png',
+      ]);
+      await until(() => host.written.get('/huge')?.closed === true, 'the huge body abandoned');
+      expect(host.written.get('/huge')?.bytes).toBeLessThan(64 * 1024 * 1024);
+      const [record] = await createFileQuarantineStore({ dir: quarantine }).list();
+      expect(record?.sourceUrl).toBe(`${host.origin}/known.png?[redacted]`);
+      expect(JSON.stringify(record)).not.toContain('tok3n');
+    } finally {
+      await host.close();
+    }
   });
 
   it('--dry-run validates and counts without a call or an output file', async () => {

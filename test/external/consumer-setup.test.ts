@@ -96,6 +96,34 @@ guard.close();
     expect(run('node', ['cjs.cjs'], project).trim()).toBe('function function InvalidOptionsError');
   });
 
+  it('loads photodna-guard/queue, /metrics and /console with import and require()', () => {
+    // A few of the pinned exports (test/unit/exports.test.ts) of each subpath.
+    const names = {
+      'photodna-guard/queue': ['createScanWorker', 'openScanQueue', 'incidentIdOf'],
+      'photodna-guard/metrics': ['createGuardMetrics'],
+      'photodna-guard/console': ['createConsole', 'createAuditLog', 'releaseIncident'],
+    };
+    const entries = Object.entries(names);
+    const report = (module: (i: number, name: string) => string) =>
+      entries
+        .map(
+          ([name, exports], i) =>
+            `console.log(${JSON.stringify(name)}, ${JSON.stringify(exports)}.map((e) => typeof ${module(i, name)}[e]).join(' '));`,
+        )
+        .join('\n');
+    // ESM: static `import * as`; CommonJS: `require()`.
+    const imports = entries.map(([name], i) => `import * as m${i} from '${name}';`).join('\n');
+    writeFileSync(join(project, 'subpaths.mjs'), `${imports}\n${report((i) => `m${i}`)}\n`);
+    writeFileSync(join(project, 'subpaths.cjs'), `${report((_, name) => `require('${name}')`)}\n`);
+    const expected = [
+      'photodna-guard/queue function function function',
+      'photodna-guard/metrics function',
+      'photodna-guard/console function function function',
+    ].join('\n');
+    expect(run('node', ['subpaths.mjs'], project).trim()).toBe(expected);
+    expect(run('node', ['subpaths.cjs'], project).trim()).toBe(expected);
+  });
+
   it('loads photodna-guard/pdq without sharp, and says to install sharp when it is needed', () => {
     const fixtures = join(root, 'test/fixtures/pdq');
     writeFileSync(

@@ -1,0 +1,177 @@
+/**
+ * How a deferred scan job ends, whatever its source: its `scan` event, a match acted on exactly
+ * as a synchronous scan does (`handleMatches`: quarantine, `match` listeners, `onMatch`), done as
+ * `invalid` (with a `reject` event), or tried again later (with an `error` event).
+ */
+import { createHash } from 'node:crypto';
+import { handleMatches, type IncidentContext } from '../core/handle-matches.js';
+import type { ReportingDeps } from '../core/match-event.js';
+import type { GuardError } from '../errors.js';
+import type { GuardEvents } from '../events.js';
+import type { Limits, RouteConfig } from '../options.js';
+import type { FileFacts, Matcher, MatchResult, Policy } from '../types.js';
+import { retryDelayMs } from './stored-job.js';
+import type { ClaimedJob, JobResult } from './types.js';
+
+export interface JobDeps {
+  matcher: Matcher;
+  /**
+   * Matches a `url` job's image by its URL, the service fetching it (PhotoDNA's Match-by-URL).
+   * Absent: the worker downloads the image and asks `matcher`.
+   */
+  matchUrl: ((url: string, options: { signal: AbortSignal }) => Promise<MatchResult>) | undefined;
+  /** Bounds of the worker's own downloads (`url` jobs, their evidence); bytes: `limits.maxFileSize`. */
+  download: { timeoutMs: number; maxRedirects: number };
+  /** Attempts before an unreachable URL is `invalid`, or a match is emitted without its evidence. */
+  urlAttempts: number;
+  events: GuardEvents;
+  reporting: ReportingDeps;
+  route: RouteConfig;
+  limits: Limits;
+  /** The policy of jobs that name none. */
+  policy: Policy;
+  load: ((ref: string) => Promise<Uint8Array>) | undefined;
+  /** Aborted when the worker closes: in-flight calls end, the job waits for the next run. */
+  closing: AbortSignal;
+}
+
+/** Codes that say the file itself is unacceptable: the job is done, as `invalid`. */
+export const INVALID_CODES: ReadonlySet<string> = new Set([
+  'UNSUPPORTED_MEDIA_TYPE',
+  'FILE_TOO_LARGE',
+  'INVALID_IMAGE',
+  'IMAGE_TOO_SMALL',
+  'IMAGE_TOO_LARGE',
+]);
+
+/** The incident id of a deferred job's match: fixed by its `scanId`, so a re-run finds it. */
+export function incidentIdOf(scanId: string): string {
+  const hex = createHash('sha256').update(`photodna-guard:scan\0${scanId}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** The budget of one matcher call: the route's scan timeout, or the worker closing. */
+export function callSignal(deps: JobDeps): AbortSignal {
+  return AbortSignal.any([deps.closing, AbortSignal.timeout(deps.route.scanTimeoutMs)]);
+}
+
+export function contextOf(job: ClaimedJob): IncidentContext {
+  const { uploader } = job;
+  return {
+    route: uploader.route,
+    method: uploader.method,
+    ip: uploader.ip,
+    network: uploader.network ?? { peer: uploader.ip },
+    userAgent: uploader.userAgent,
+    receivedAt: new Date(uploader.receivedAt),
+  };
+}
+
+/** What a job adds to its `scan` and `match` events. */
+function deferredFields(job: ClaimedJob) {
+  return {
+    deferred: true as const,
+    scanId: job.scanId,
+    ...(job.metadata === undefined ? {} : { metadata: job.metadata }),
+    ...(job.source.kind === 'url' ? { url: job.source.url } : {}),
+  };
+}
+
+export function emitScan(
+  deps: JobDeps,
+  job: ClaimedJob,
+  ctx: IncidentContext,
+  file: FileFacts,
+  result: MatchResult,
+  durationMs: number,
+): void {
+  deps.events.emit('scan', {
+    file,
+    outcome: result.isMatch ? 'match' : 'clean',
+    durationMs,
+    cached: false,
+    trackingId: result.trackingId,
+    route: ctx.route,
+    ...deferredFields(job),
+  });
+}
+
+/**
+ * Acts on a match like a synchronous scan. `bytes` empty: the evidence could not be had, so the
+ * match is only flagged (nothing to store). A failed quarantine write keeps the job for later.
+ */
+export async function actOnMatch(
+  deps: JobDeps,
+  job: ClaimedJob,
+  ctx: IncidentContext,
+  match: { file: FileFacts; bytes: Buffer; result: MatchResult },
+): Promise<JobResult> {
+  const policy: Policy =
+    match.bytes.byteLength === 0 ? 'flag' : deferredPolicy(job.policy ?? deps.policy, deps);
+  const { deferred: _deferred, ...fields } = deferredFields(job);
+  const failure = await handleMatches(deps.reporting, ctx, deps.route, policy, [
+    { ...match, deferred: { incidentId: incidentIdOf(job.scanId), ...fields } },
+  ]);
+  // The evidence could not be stored: keep the job (and its bytes) and try again.
+  if (failure)
+    return {
+      done: false,
+      retryInMs: retryDelayMs(job.attempt),
+      detail: failure.detail ?? failure.message,
+    };
+  return { done: true, outcome: 'match' };
+}
+
+/** The upload already passed: `block` can only mean "take it away", i.e. quarantine. */
+function deferredPolicy(policy: Policy, deps: JobDeps): Policy {
+  if (policy === 'block') return deps.reporting.store ? 'quarantine' : 'flag';
+  return policy;
+}
+
+export function invalid(
+  deps: JobDeps,
+  ctx: IncidentContext,
+  job: ClaimedJob,
+  error: GuardError,
+  file?: FileFacts,
+): JobResult {
+  deps.events.emit('reject', {
+    code: error.code,
+    status: error.status,
+    ...(error.detail === undefined
+      ? {}
+      : { detail: `${error.detail} (deferred scan ${job.scanId})` }),
+    route: ctx.route,
+    method: ctx.method,
+    ip: ctx.ip,
+    file: file ?? { field: job.field, originalname: job.originalname },
+  });
+  return { done: true, outcome: 'invalid', detail: error.code };
+}
+
+export function retryLater(
+  deps: JobDeps,
+  job: ClaimedJob,
+  ctx: IncidentContext,
+  error: GuardError,
+  what: string,
+  file?: FileFacts,
+): JobResult {
+  if (!deps.closing.aborted) {
+    deps.events.emit('error', {
+      error: new Error(
+        `${what} for deferred scan ${job.scanId}: ${error.detail ?? error.message}`,
+        { cause: error },
+      ),
+      stage: 'scan',
+      ...(error.reason === undefined ? {} : { reason: error.reason }),
+      route: ctx.route,
+      ...(file ? { file } : {}),
+    });
+  }
+  return {
+    done: false,
+    retryInMs: retryDelayMs(job.attempt),
+    detail: error.detail ?? error.message,
+  };
+}
