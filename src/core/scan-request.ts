@@ -9,8 +9,9 @@ import { handleMatches, type MatchedFile } from './handle-matches.js';
 import type { ReportingDeps } from './match-event.js';
 import { resolvePolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
+import { checkUpload } from './sanitize.js';
 import { type FileScan, type ScanFileDeps, scanFile } from './scan-file.js';
-import { type UploadedFile, validateFile } from './validate-file.js';
+import type { UploadedFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
 
 export type ScanDeps = ScanFileDeps &
@@ -34,7 +35,7 @@ export async function scanRequest(
   const facts: FileFacts[] = [];
   for (const upload of uploads) {
     try {
-      facts.push(await validateFile(upload, route.limits, route.trailingData));
+      facts.push(await checkUpload(upload, route));
     } catch (error) {
       const guardError =
         error instanceof GuardError ? error : new GuardError('INVALID_IMAGE', { cause: error });
@@ -87,8 +88,8 @@ export async function scanRequest(
   const matches: MatchedFile[] = [];
   let unchecked: FileScan | undefined;
   let aborted = ctx.clientLeft;
-  for (const scan of scans) {
-    if (scan.outcome === 'match') matches.push(scan as MatchedFile);
+  for (const [i, scan] of scans.entries()) {
+    if (scan.outcome === 'match') matches.push(withOriginal(scan, uploads[i] as UploadedFile));
     else if (scan.outcome === 'aborted') aborted = true;
     else if (scan.outcome === 'unchecked' && !pending.has(scan)) unchecked ??= scan;
   }
@@ -199,6 +200,12 @@ async function decideMatches(
     kind: 'reject',
     error: new GuardError('UPLOAD_REJECTED', { detail: `matched under policy '${policy}'` }),
   };
+}
+
+/** A match; its quarantine evidence is the upload as validated before `sanitize` changed it. */
+function withOriginal(scan: FileScan, upload: UploadedFile): MatchedFile {
+  const match = scan as MatchedFile;
+  return upload.original ? { ...match, original: upload.original } : match;
 }
 
 function overallStatus(

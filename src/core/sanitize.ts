@@ -1,0 +1,67 @@
+/**
+ * The route's `sanitize` step between validation and the check: the validated bytes are made
+ * what the handler gets ('metadata': blocks cut out losslessly; 'reencode': decoded and encoded
+ * again by sharp), then validated again, so the matcher, the cache, the events and the handler
+ * all see the same bytes and the same facts. The bytes as validated before are kept on the
+ * upload as the quarantine's evidence.
+ */
+import { GuardError } from '../errors.js';
+import type { RouteConfig } from '../options.js';
+import type { FileFacts, ImageMimeType } from '../types.js';
+import { reencode } from './reencode.js';
+import { stripMetadata } from './strip-metadata.js';
+import { type UploadedFile, validateFile } from './validate-file.js';
+
+/** The upload as it was validated before the sanitize step changed it. */
+export interface Original {
+  file: FileFacts;
+  bytes: Buffer;
+  /** The step that changed it. */
+  sanitize: 'metadata' | 'reencode';
+}
+
+/**
+ * Validates one upload under the route's rules and sanitizes it. Afterwards `upload.bytes` are
+ * the bytes to check and hand on, the result their facts, and `upload.original` (when the step
+ * changed anything) the upload as first validated. Throws a `GuardError`.
+ */
+export async function checkUpload(upload: UploadedFile, route: RouteConfig): Promise<FileFacts> {
+  const facts = await validateFile(upload, route.limits, route.trailingData);
+  if (route.sanitize === 'none') return facts;
+  const bytes = upload.bytes;
+  const clean =
+    route.sanitize === 'metadata'
+      ? { bytes: stripMetadata(bytes, facts.mimetype), mimetype: facts.mimetype }
+      : await reencode(bytes, facts.mimetype, route.limits.maxPixels);
+  if (clean.bytes === bytes) return facts;
+  upload.original = { file: facts, bytes, sanitize: route.sanitize };
+  upload.bytes = clean.bytes;
+  if (clean.mimetype !== facts.mimetype) {
+    upload.originalname = withExtensionOf(upload.originalname, clean.mimetype);
+  }
+  try {
+    return await validateFile(upload, route.limits, 'reject');
+  } catch (error) {
+    const cause = error instanceof GuardError ? error : undefined;
+    throw new GuardError(cause?.code ?? 'INVALID_IMAGE', {
+      detail: `the sanitized image (sanitize '${route.sanitize}'): ${cause?.detail ?? (error as Error).message}`,
+      cause: error,
+    });
+  }
+}
+
+const EXTENSIONS: Record<ImageMimeType, string> = {
+  'image/png': '.png',
+  'image/jpeg': '.jpg',
+  'image/gif': '.gif',
+  'image/bmp': '.bmp',
+  'image/tiff': '.tif',
+};
+
+/** `photo.bmp` → `photo.png`: the name's extension (added when it has none) follows the type. */
+function withExtensionOf(name: string, type: ImageMimeType): string {
+  if (name === '') return name;
+  const dot = name.lastIndexOf('.');
+  const base = dot > 0 ? name.slice(0, dot) : name;
+  return `${base}${EXTENSIONS[type]}`;
+}
