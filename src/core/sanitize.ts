@@ -11,6 +11,7 @@ import type { FileFacts, ImageMimeType } from '../types.js';
 import { reencode } from './reencode.js';
 import { stripMetadata } from './strip-metadata.js';
 import { type UploadedFile, validateFile } from './validate-file.js';
+import type { Verdict } from './verdict.js';
 
 /** The upload as it was validated before the sanitize step changed it. */
 export interface Original {
@@ -21,20 +22,49 @@ export interface Original {
 }
 
 /**
- * Validates one upload under the route's rules and sanitizes it. Afterwards `upload.bytes` are
- * the bytes to check and hand on, the result their facts, and `upload.original` (when the step
- * changed anything) the upload as first validated. Throws a `GuardError`.
+ * Sanitizes the validated uploads of one request at once (their re-encodes run side by side in
+ * sharp's thread pool): afterwards each `uploads[i].bytes` are the bytes to check and hand on,
+ * `facts[i]` their facts, and `uploads[i].original` (when the step changed anything) the upload
+ * as first validated. Resolves to the rejection of the first file that failed, if one did.
  */
-export async function checkUpload(upload: UploadedFile, route: RouteConfig): Promise<FileFacts> {
-  const facts = await validateFile(upload, route.limits, route.trailingData);
-  if (route.sanitize === 'none') return facts;
+export async function sanitizeUploads(
+  uploads: UploadedFile[],
+  facts: FileFacts[],
+  route: RouteConfig,
+): Promise<Verdict | undefined> {
+  const settled = await Promise.allSettled(
+    uploads.map((upload, i) => sanitizeUpload(upload, facts[i] as FileFacts, route)),
+  );
+  for (const [i, outcome] of settled.entries()) {
+    const upload = uploads[i] as UploadedFile;
+    if (outcome.status === 'fulfilled') {
+      facts[i] = outcome.value;
+      continue;
+    }
+    const error = outcome.reason;
+    return {
+      kind: 'reject',
+      error:
+        error instanceof GuardError ? error : new GuardError('INVALID_IMAGE', { cause: error }),
+      file: { field: upload.field, originalname: upload.originalname },
+    };
+  }
+  return undefined;
+}
+
+/** One validated upload made what is checked, and validated again; throws a `GuardError`. */
+async function sanitizeUpload(
+  upload: UploadedFile,
+  facts: FileFacts,
+  route: RouteConfig,
+): Promise<FileFacts> {
   const bytes = upload.bytes;
   const clean =
     route.sanitize === 'metadata'
       ? { bytes: stripMetadata(bytes, facts.mimetype), mimetype: facts.mimetype }
       : await reencode(bytes, facts.mimetype, route.limits.maxPixels);
   if (clean.bytes === bytes) return facts;
-  upload.original = { file: facts, bytes, sanitize: route.sanitize };
+  upload.original = { file: facts, bytes, sanitize: route.sanitize as Original['sanitize'] };
   upload.bytes = clean.bytes;
   if (clean.mimetype !== facts.mimetype) {
     upload.originalname = withExtensionOf(upload.originalname, clean.mimetype);

@@ -9,9 +9,9 @@ import { handleMatches, type MatchedFile } from './handle-matches.js';
 import type { ReportingDeps } from './match-event.js';
 import { resolvePolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
-import { checkUpload } from './sanitize.js';
+import { sanitizeUploads } from './sanitize.js';
 import { type FileScan, type ScanFileDeps, scanFile } from './scan-file.js';
-import type { UploadedFile } from './validate-file.js';
+import { type UploadedFile, validateFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
 
 export type ScanDeps = ScanFileDeps &
@@ -35,7 +35,7 @@ export async function scanRequest(
   const facts: FileFacts[] = [];
   for (const upload of uploads) {
     try {
-      facts.push(await checkUpload(upload, route));
+      facts.push(await validateFile(upload, route.limits, route.trailingData));
     } catch (error) {
       const guardError =
         error instanceof GuardError ? error : new GuardError('INVALID_IMAGE', { cause: error });
@@ -45,6 +45,12 @@ export async function scanRequest(
         file: { field: upload.field, originalname: upload.originalname },
       };
     }
+  }
+
+  // Only valid files are sanitized: the checked bytes and facts replace the uploaded ones.
+  if (route.sanitize !== 'none') {
+    const refused = await sanitizeUploads(uploads, facts, route);
+    if (refused) return refused;
   }
 
   const deferMode = deferModeOf(route, deps.queue);

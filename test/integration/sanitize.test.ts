@@ -142,6 +142,26 @@ describe.each(adapters)('issue 11 class 4: sanitize on $name', (adapter: Adapter
     expect(server.log.runs).toBe(0);
   });
 
+  it("'reencode': every file of a request is re-encoded; one undecodable file refuses the request", async () => {
+    const matcher = new RecordingMatcher();
+    const { server } = await start({ matcher, sanitize: 'reencode' });
+    const ok = await request(server.url)
+      .post('/upload')
+      .attach('a', png(200, 200, 4410), 'a.png')
+      .attach('b', withJpegSegments(jpg(200, 200, 4411), [exifSegment(1)]), 'b.jpg');
+    expect(ok.status).toBe(200);
+    const scanned = matcher.calls.map((c) => sha256(c.bytes)).sort();
+    expect(ok.body.files.map((f: { sha256: string }) => f.sha256).sort()).toEqual(scanned);
+    const bad = await request(server.url)
+      .post('/upload')
+      .attach('a', png(200, 200, 4412), 'a.png')
+      .attach('b', corruptPixelsPng(), 'b.png');
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.code).toBe('INVALID_IMAGE');
+    expect(matcher.calls).toHaveLength(2); // nothing of the refused request was checked
+    expect(server.log.runs).toBe(1);
+  });
+
   it("'reencode': a data: URL in a text field is replaced by the checked image", async () => {
     const matcher = new RecordingMatcher();
     const { server } = await start({
