@@ -10,6 +10,7 @@ import type { Sharp } from 'sharp';
 import { GuardError } from '../errors.js';
 import { decodeBmp } from '../pdq/bmp.js';
 import { loadSharp } from '../pdq/load-sharp.js';
+import type { RawImage } from '../pdq/luma.js';
 import type { ImageMimeType } from '../types.js';
 
 /** The re-encoded image and its type. */
@@ -43,7 +44,7 @@ export async function reencode(
   }
   try {
     if (type === 'image/bmp') {
-      const { data, width, height, channels } = decodeBmp(bytes, maxPixels);
+      const { data, width, height, channels } = await decodeBmpInTurn(bytes, maxPixels);
       const raw = sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
         raw: { width, height, channels: channels as 1 | 2 | 3 | 4 },
       });
@@ -57,6 +58,20 @@ export async function reencode(
       cause: error,
     });
   }
+}
+
+let bmpTurn: Promise<unknown> = Promise.resolve();
+
+/**
+ * Our BMP decoder runs on the main thread (~5 ms per MiB): one decode per event-loop turn, so
+ * ten BMPs in one request never block the loop for the ten decodes at once.
+ */
+function decodeBmpInTurn(bytes: Buffer, maxPixels: number): Promise<RawImage> {
+  const turn = bmpTurn
+    .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+    .then(() => decodeBmp(bytes, maxPixels));
+  bmpTurn = turn.catch(() => undefined);
+  return turn;
 }
 
 /** Each type sharp reads, written in the same format (no metadata: sharp drops it by default). */
