@@ -197,6 +197,36 @@ describe.each(adapters)('issue 11 class 4: sanitize on $name', (adapter: Adapter
     expect(raw.body.files[0].sha256).toBe(sha256(photo));
   });
 
+  it("a route's stronger sanitize behind app.use(guard) is said once: the files were handed on", async () => {
+    const warned: string[] = [];
+    const quiet = () => {};
+    const logger = {
+      debug: quiet,
+      info: quiet,
+      error: quiet,
+      warn: (fields: { code?: string }, message?: string) => {
+        if (message?.includes('sanitize')) warned.push(String(fields.code));
+      },
+    };
+    const server = await adapter.start(
+      { matcher: new RecordingMatcher(), logger },
+      [{ path: '/upload', use: (g) => g.route({ sanitize: 'reencode' }) }],
+      { global: true },
+    );
+    running.push(server);
+    const handedAsSent: boolean[] = [];
+    for (const seed of [4420, 4421]) {
+      const image = png(200, 200, seed);
+      const res = await request(server.url).post('/upload').attach('f', image, 'a.png');
+      expect(res.status).toBe(200);
+      handedAsSent.push(res.body.files[0].sha256 === sha256(image));
+    }
+    // Never silent: the route's setting applies (Fastify: one guard, route config), or it is said.
+    const [asSent] = handedAsSent;
+    expect(handedAsSent).toEqual([asSent, asSent]);
+    expect(warned).toEqual(asSent ? ['PHOTODNA_GUARD_ROUTE_SHADOWED'] : []);
+  });
+
   it("'reencode': a match quarantines the upload as evidence and notes the scanned copy", async () => {
     const dir = join(root, `q-${dirs++}`);
     const { server, matches } = await start(
