@@ -133,6 +133,29 @@ describe.each(Object.entries(hosts))(
   },
 );
 
+describe('issue 11 class 4: sanitize in front of the host’s own parser', () => {
+  it("Express: app.use(guard) then the route's multer gets the re-encoded file (the body is rebuilt)", async () => {
+    const matcher = new RecordingMatcher();
+    const guard = photodnaGuard({ matcher, sanitize: 'reencode' });
+    const app = express();
+    app.use(guard);
+    app.post('/upload', multer().single('f'), (req, res) => {
+      res.json({ sha: sha256(req.file?.buffer as Buffer), mimetype: req.file?.mimetype });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    closers.push(async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await guard.close();
+    });
+    const photo = withJpegSegments(jpg(200, 200, 503), [exifSegment(1)]);
+    const res = await request(server).post('/upload').attach('f', photo, 'p.jpg');
+    expect(res.status).toBe(200);
+    expect(res.body.sha).toBe(sha256(matcher.calls[0]?.bytes as Buffer));
+    expect(res.body.sha).not.toBe(sha256(photo));
+  });
+});
+
 describe('issue 11 class 4: sanitize and deferred scans', () => {
   const adapter = adapters[0] as (typeof adapters)[number];
 
