@@ -3,15 +3,13 @@
  * dependency, loaded once by `loadSharp`), in sharp's thread pool. Only pixels survive: EXIF
  * orientation is applied, then every piece of metadata, every private block, every frame but
  * the first (GIF, APNG) and anything past the image's end is gone. The format stays (JPEG, PNG,
- * GIF, TIFF), but BMP, which sharp cannot write (nor read: our own decoder reads it), becomes
- * PNG.
+ * GIF, TIFF), but BMP, which sharp cannot write (nor read), becomes PNG (`reencode-bmp.ts`).
  */
 import type { Sharp } from 'sharp';
 import { GuardError } from '../errors.js';
-import { decodeBmp } from '../pdq/bmp.js';
-import { loadSharp } from '../pdq/load-sharp.js';
-import type { RawImage } from '../pdq/luma.js';
+import { loadSharp, type SharpFactory } from '../pdq/load-sharp.js';
 import type { ImageMimeType } from '../types.js';
+import { bmpToPng } from './reencode-bmp.js';
 
 /** The re-encoded image and its type. */
 export interface Reencoded {
@@ -32,7 +30,7 @@ export async function reencode(
   type: ImageMimeType,
   maxPixels: number,
 ): Promise<Reencoded> {
-  let sharp: Awaited<ReturnType<typeof loadSharp>>;
+  let sharp: SharpFactory;
   try {
     sharp = await loadSharp();
   } catch (error) {
@@ -44,11 +42,7 @@ export async function reencode(
   }
   try {
     if (type === 'image/bmp') {
-      const { data, width, height, channels } = await decodeBmpInTurn(bytes, maxPixels);
-      const raw = sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
-        raw: { width, height, channels: channels as 1 | 2 | 3 | 4 },
-      });
-      return { bytes: await raw.png().toBuffer(), mimetype: 'image/png' };
+      return { bytes: await bmpToPng(sharp, bytes, maxPixels), mimetype: 'image/png' };
     }
     const image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error', autoOrient: true });
     return { bytes: await ENCODERS[type](image).toBuffer(), mimetype: type };
@@ -58,20 +52,6 @@ export async function reencode(
       cause: error,
     });
   }
-}
-
-let bmpTurn: Promise<unknown> = Promise.resolve();
-
-/**
- * Our BMP decoder runs on the main thread (~5 ms per MiB): one decode per event-loop turn, so
- * ten BMPs in one request never block the loop for the ten decodes at once.
- */
-function decodeBmpInTurn(bytes: Buffer, maxPixels: number): Promise<RawImage> {
-  const turn = bmpTurn
-    .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
-    .then(() => decodeBmp(bytes, maxPixels));
-  bmpTurn = turn.catch(() => undefined);
-  return turn;
 }
 
 /** Each type sharp reads, written in the same format (no metadata: sharp drops it by default). */

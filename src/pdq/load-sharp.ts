@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import type { Sharp, SharpOptions } from 'sharp';
 import { SharpMissingError } from './sharp.js';
 
-type SharpFactory = (input?: Buffer, options?: SharpOptions) => Sharp;
+/** sharp's default export, as this package calls it. */
+export type SharpFactory = (input?: Buffer, options?: SharpOptions) => Sharp;
 
 let loading: Promise<SharpFactory> | undefined;
 

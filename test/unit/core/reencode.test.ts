@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { reencode } from '../../../src/core/reencode.js';
 import { validateFile } from '../../../src/core/validate-file.js';
 import { limitsSchema } from '../../../src/options.js';
+import { decodeBmp } from '../../../src/pdq/bmp.js';
 import type { ImageMimeType } from '../../../src/types.js';
 import { bmp, gif, jpg, pixelFloodPng, png, tiff } from '../../fixtures/images.js';
 
@@ -64,5 +65,54 @@ describe("issue 11 class 4: reencode (sanitize: 'reencode')", () => {
     await expect(
       reencode(pixelFloodPng(20_000, 20_000), 'image/png', 1_000_000),
     ).rejects.toMatchObject({ code: 'INVALID_IMAGE' });
+  });
+});
+
+/** `bmp()` with its rows stored top-down (a negative height): the same picture, read the other way. */
+function topDown(bytes: Buffer): Buffer {
+  const out = Buffer.from(bytes);
+  out.writeInt32LE(-out.readInt32LE(22), 22);
+  return out;
+}
+
+/** A 32-bit BGRX BMP of the same picture (a layout our own decoder reads). */
+function bmp32(source: Buffer): Buffer {
+  const width = source.readInt32LE(18);
+  const height = source.readInt32LE(22);
+  const rowSize = Math.ceil((width * 3) / 4) * 4;
+  const out = Buffer.alloc(54 + width * 4 * height);
+  source.copy(out, 0, 0, 54);
+  out.writeUInt32LE(out.length, 2);
+  out.writeUInt16LE(32, 28);
+  out.writeUInt32LE(width * 4 * height, 34);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      source.copy(
+        out,
+        54 + (y * width + x) * 4,
+        54 + y * rowSize + x * 3,
+        54 + y * rowSize + x * 3 + 3,
+      );
+    }
+  return out;
+}
+
+describe("issue 11 class 4: BMP to PNG (sanitize: 'reencode')", () => {
+  it.each([
+    ['24-bit, rows without padding', () => bmp(200, 170, 8)],
+    ['24-bit, padded rows', () => bmp(201, 170, 9)],
+    ['24-bit, top-down', () => topDown(bmp(203, 170, 10))],
+    ['32-bit (our decoder)', () => bmp32(bmp(201, 170, 11))],
+  ])('%s: the PNG holds exactly the pixels our BMP decoder reads', async (_, make) => {
+    const source = make();
+    const expected = decodeBmp(source, limits.maxPixels);
+    const { bytes } = await reencode(source, 'image/bmp', limits.maxPixels);
+    const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([
+      expected.width,
+      expected.height,
+      expected.channels,
+    ]);
+    expect(Buffer.from(data).equals(Buffer.from(expected.data))).toBe(true);
   });
 });
