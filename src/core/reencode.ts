@@ -36,7 +36,7 @@ export async function reencode(
   } catch (error) {
     throw new GuardError('SCAN_UNAVAILABLE', {
       reason: 'not-configured',
-      detail: `sanitize 'reencode': ${(error as Error).message}`,
+      detail: sharpUnavailable(error),
       cause: error,
     });
   }
@@ -52,6 +52,13 @@ export async function reencode(
       cause: error,
     });
   }
+}
+
+/** What a sharp that could not be loaded means for `sanitize: 'reencode'`. */
+export function sharpUnavailable(error: unknown): string {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return `sanitize 'reencode' needs sharp, which could not be loaded (npm install sharp): ${why}`;
 }
 
 /** Each type sharp reads, written in the same format (no metadata: sharp drops it by default). */
