@@ -5,6 +5,7 @@ import type { RedisClientLike } from './client/redis-connection.js';
 import { InvalidOptionsError } from './errors.js';
 import type { MatchEvent, RejectionBody } from './events.js';
 import { parseWith } from './parse-options.js';
+import { SHARP_NEEDED, sharpInstalled } from './pdq/load-sharp.js';
 import { pdqMatcherSchema } from './pdq/matcher-options.js';
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
 import type { ScanQueue } from './queue/types.js';
@@ -238,6 +239,18 @@ const routeFields = {
    * Defaults to 'scan'.
    */
   imageFields: z.enum(['scan', 'reject']),
+  /**
+   * What is done to every accepted image before it is checked, so that PhotoDNA (or the
+   * matcher) sees exactly the bytes the handler gets, with nothing hidden beside the pixels.
+   * 'none': the image as uploaded (after `trailingData`); 'metadata': lossless, without sharp:
+   * metadata carriers are cut out (PNG text, EXIF, time and private chunks; JPEG APPn segments
+   * but JFIF, ICC and Adobe, and comments; GIF comments and application extensions but
+   * NETSCAPE2.0 looping; EXIF orientation is lost with EXIF); TIFF and BMP are handed on as
+   * they are. 'reencode': decoded and re-encoded by sharp (an optional peer dependency: `npm
+   * install sharp`) in the same format (BMP becomes PNG), EXIF orientation applied, all
+   * metadata dropped, animations (GIF, APNG) reduced to their first frame. Defaults to 'none'.
+   */
+  sanitize: z.enum(['none', 'metadata', 'reencode']),
   /** Replaces the JSON body of a rejection (the status and decision stay). Defaults to `{ error: { code, message } }`. */
   rejectionBody: fn<(rejection: RejectionBody['error'] & { status: number }) => unknown>(
     'a function (rejection) => body',
@@ -345,6 +358,8 @@ export const optionsSchema = z
     trailingData: routeFields.trailingData.default('strip'),
     /** Images in text fields (data: URLs, raw bytes, empty-filename parts): `'scan'` or `'reject'`. Defaults to `'scan'`. */
     imageFields: routeFields.imageFields.default('scan'),
+    /** Every accepted image made exactly what is checked and handed on: `'none'`, `'metadata'` (lossless metadata stripping) or `'reencode'` (decoded and re-encoded by sharp). Defaults to `'none'`. */
+    sanitize: routeFields.sanitize.default('none'),
     /**
      * The uploader a request belongs to, for `fairShare` and `cache.scope: 'uploader'`: gets
      * Express's `req` (Koa: `ctx`). Defaults to the uploader's IP address.
@@ -451,6 +466,9 @@ export const optionsSchema = z
           "A custom 'matcher' replaces PhotoDNA, so 'hasher' (PhotoDNA via MatchHash) has no use with it",
       });
     }
+    if (options.sanitize === 'reencode' && !sharpInstalled()) {
+      ctx.addIssue({ code: 'custom', path: ['sanitize'], message: SHARP_NEEDED });
+    }
     if (usesQuarantine(options.policy) && !options.quarantine) {
       ctx.addIssue({
         code: 'custom',
@@ -488,6 +506,8 @@ export const routeOverridesSchema = z.strictObject({
   trailingData: routeFields.trailingData.optional(),
   /** Images in text fields on this route. Defaults to the guard's `imageFields`. */
   imageFields: routeFields.imageFields.optional(),
+  /** What is done to accepted images before the check on this route. Defaults to the guard's `sanitize`. */
+  sanitize: routeFields.sanitize.optional(),
   /** Limits for this route, each merged over the guard's. Defaults to the guard's `limits`. */
   limits: limitsSchema.partial().optional(),
 });
@@ -524,6 +544,7 @@ export type RouteConfig = Pick<
   | 'openOnBusy'
   | 'trailingData'
   | 'imageFields'
+  | 'sanitize'
   | 'limits'
   | 'defer'
 >;
@@ -574,6 +595,9 @@ export function applyRouteOverrides(
       `guard.route: ${beyond.map((i) => `option '${i.path.join('.')}': ${i.message}`).join('; ')}`,
       beyond.map((i) => i.path.join('.')),
     );
+  }
+  if (parsed.sanitize === 'reencode' && !sharpInstalled()) {
+    throw new InvalidOptionsError(`guard.route: option 'sanitize': ${SHARP_NEEDED}`, ['sanitize']);
   }
   if (usesQuarantine(parsed.policy) && !hasQuarantine) {
     throw new InvalidOptionsError(

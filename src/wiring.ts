@@ -1,7 +1,9 @@
 import { PhotoDnaClient } from './client/index.js';
 import { type CoreParts, GuardCore } from './core/guard-core.js';
+import { sharpUnavailable } from './core/reencode.js';
 import { buildMatcher } from './matchers/build.js';
 import { type GuardConfig, type GuardOptions, parseGuardOptions } from './options.js';
+import { loadSharp } from './pdq/load-sharp.js';
 import { createFileQuarantineStore, type QuarantineDirWarning } from './quarantine/fs-store.js';
 import type { QuarantineStore } from './quarantine/types.js';
 import { LazyQueue } from './queue/lazy-queue.js';
@@ -50,12 +52,28 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
       if (reportClient !== client) await reportClient?.close();
     },
   });
+  if (config.sanitize === 'reencode') preloadSharp(core);
   if (queue && runsWorker(config)) {
     // `url` jobs go to PhotoDNA's Match-by-URL form only when PhotoDNA alone is the matcher.
     const byUrl = client && !config.pdq && !config.hasher ? client : undefined;
     worker = startWorker(core, config, queue, { store, sender, byUrl });
   }
   return core;
+}
+
+/**
+ * `sanitize: 'reencode'` needs sharp: the options found it installed, and it is loaded now, so
+ * that one that cannot load (a missing native binary) is said at once, as a setup fault, and
+ * the first upload does not wait for the import.
+ */
+function preloadSharp(core: GuardCore): void {
+  loadSharp().catch((error: unknown) => {
+    core.events.emit('error', {
+      error: new Error(sharpUnavailable(error), { cause: error }),
+      stage: 'scan',
+      reason: 'not-configured',
+    });
+  });
 }
 
 function createQueue(option: GuardConfig['queue']): ScanQueue | undefined {

@@ -11,7 +11,12 @@ import {
 import type { RouteConfig } from '../options.js';
 import { emitReject } from './emit-reject.js';
 import type { Entry } from './entry.js';
-import { type FieldImage, findFieldImages, withholdFieldImage } from './field-images.js';
+import {
+  type FieldImage,
+  findFieldImages,
+  handOverFieldImages,
+  withholdFieldImage,
+} from './field-images.js';
 import { Continue, GONE, type Outcome, PASS_THROUGH, Respond } from './outcome.js';
 import { recheck, recordDecision } from './recheck.js';
 import { rejectionResponse } from './rejection.js';
@@ -50,6 +55,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   let files: MulterFile[] = hostFiles ?? [];
   let uploads: UploadedFile[] = [];
   let fieldImages: FieldImage[] = [];
+  let fieldFiles: UploadedFile[] = [];
   let verdict: Verdict;
   let tap: BodyTap | undefined;
   try {
@@ -69,12 +75,11 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       uploads = await Promise.all(files.map((file) => readUpload(file, max)));
     }
     fieldImages = findFieldImages(textFieldsOf(view));
-    verdict = await scanRequest(
-      deps,
-      ctx,
-      [...uploads, ...fieldUploads(fieldImages, entry.route)],
-      entry.route,
-    );
+    fieldFiles = fieldUploads(fieldImages, entry.route);
+    verdict = await scanRequest(deps, ctx, [...uploads, ...fieldFiles], entry.route);
+    if (verdict.kind === 'pass') {
+      handOverFieldImages(fieldImages, fieldFiles, verdict.photodna.files.slice(uploads.length));
+    }
   } catch (error) {
     if (error instanceof UploadAborted) return GONE;
     if (!(error instanceof GuardError)) {
@@ -91,7 +96,8 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     const changed =
       outcome.withheld.length > 0 ||
       (verdict.kind === 'pass' && verdict.withheld.some((i) => i >= files.length)) ||
-      files.some((file, i) => file.size !== rawSizes[i]);
+      files.some((file, i) => file.size !== rawSizes[i]) ||
+      [...uploads, ...fieldFiles].some((upload) => upload.original !== undefined);
     replay(view, body, tap, changed);
   }
   return outcome;

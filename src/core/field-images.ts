@@ -51,6 +51,28 @@ export function findFieldImages(body: unknown): FieldImage[] {
   return found;
 }
 
+/**
+ * Puts the checked bytes back into the fields whose image the `sanitize` step changed, in the
+ * value's own form: a `data:` URL (with the checked type) or raw bytes (latin1).
+ */
+export function handOverFieldImages(
+  images: readonly FieldImage[],
+  uploads: ReadonlyArray<{ bytes: Buffer; original?: unknown }>,
+  facts: ReadonlyArray<{ mimetype: string }>,
+): void {
+  for (const [i, image] of images.entries()) {
+    const upload = uploads[i];
+    const mimetype = facts[i]?.mimetype;
+    if (!upload?.original || !mimetype) continue;
+    const holder = image.holder as Record<string | number, unknown>;
+    const value = holder[image.key];
+    holder[image.key] =
+      typeof value === 'string' && DATA_URL.test(value.slice(0, 512))
+        ? `data:${mimetype};base64,${upload.bytes.toString('base64')}`
+        : upload.bytes.toString('latin1');
+  }
+}
+
 /** Removes a field image's value from the body the handler gets. */
 export function withholdFieldImage(image: FieldImage): void {
   if (Array.isArray(image.holder)) image.holder[image.key as number] = undefined;

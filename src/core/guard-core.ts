@@ -73,6 +73,7 @@ export class GuardCore {
       openOnBusy: config.openOnBusy,
       trailingData: config.trailingData,
       imageFields: config.imageFields,
+      sanitize: config.sanitize,
       limits: config.limits,
       defer: config.defer,
     };

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { GuardError, toError, underlyingError } from '../errors.js';
 import type { RouteConfig } from '../options.js';
+import type { ScannedCopy } from '../quarantine/types.js';
 import { redactUrl } from '../redact.js';
 import type { FileFacts, MatchResult, Policy } from '../types.js';
 import { rejectAfter, withTimeout } from './abortable.js';
 import { createMatchEvent, type ReportingDeps } from './match-event.js';
 import type { RequestContext } from './request-context.js';
+import type { Original } from './sanitize.js';
 
 /** What a match needs to know of its request (a deferred scan has no live request). */
 export type IncidentContext = Pick<
@@ -17,6 +19,11 @@ export interface MatchedFile {
   file: FileFacts;
   bytes: Buffer;
   result: MatchResult;
+  /**
+   * The upload as validated, when the route's `sanitize` step changed it: the quarantine keeps
+   * these bytes as evidence (and notes the checked copy's facts); events get the checked copy.
+   */
+  original?: Original;
   /**
    * A match found by a deferred scan: its incident id is derived from the job (so a job run
    * again after a crash finds its incident already stored instead of storing it twice).
@@ -85,6 +92,7 @@ async function quarantine(
     const stored = await deps.store.getRecord(id).catch(() => undefined);
     if (stored) return stored.id;
   }
+  const { original } = match;
   const record = await deps.store.put(
     {
       id,
@@ -94,16 +102,27 @@ async function quarantine(
       ip: ctx.ip,
       network: ctx.network,
       ...(ctx.userAgent === undefined ? {} : { userAgent: ctx.userAgent }),
-      file: match.file,
+      file: original ? { ...original.file, ...pdqOf(match.file) } : match.file,
       trackingId: match.result.trackingId,
       matchFlags: match.result.matchFlags,
       policy: 'quarantine',
       ...(match.deferred?.url === undefined ? {} : { sourceUrl: redactUrl(match.deferred.url) }),
+      ...(original ? { scanned: scannedCopy(match.file, original.sanitize) } : {}),
     },
-    match.bytes,
+    original ? original.bytes : match.bytes,
   );
   deps.events.emit('quarantine', { record });
   return record.id;
+}
+
+/** The PDQ facts of the checked copy, for the record of the upload it came from. */
+function pdqOf(file: FileFacts): { pdq?: FileFacts['pdq'] } {
+  return file.pdq ? { pdq: file.pdq } : {};
+}
+
+function scannedCopy(file: FileFacts, sanitize: 'metadata' | 'reencode'): ScannedCopy {
+  const { sha256, size, mimetype, width, height } = file;
+  return { sanitize, sha256, size, mimetype, width, height };
 }
 
 function storeFailure(

@@ -133,8 +133,21 @@ async function policyError(
   return undefined;
 }
 
+const SANITIZE_RANK: Readonly<Record<RouteConfig['sanitize'], number>> = {
+  none: 0,
+  metadata: 1,
+  reencode: 2,
+};
+
 /** A route setting the first guard decides before this route can: said once, with the fix. */
 function shadowed(deps: ScanDeps, route: RouteConfig, first: RouteConfig): void {
+  if (SANITIZE_RANK[route.sanitize] > SANITIZE_RANK[first.sanitize]) {
+    deps.events.warnings.warn(
+      'PHOTODNA_GUARD_ROUTE_SHADOWED',
+      `guard.route({ sanitize: '${route.sanitize}' }) runs behind a guard that already checked and handed on the files (app.use(guard)) with sanitize '${first.sanitize}': this route's files are not sanitized again. Set sanitize on the global guard, or do not mount it globally in front of this route.`,
+      'PHOTODNA_GUARD_ROUTE_SHADOWED:sanitize',
+    );
+  }
   const policy = route.policy !== first.policy && route.policy !== 'block';
   const failMode = route.failMode === 'open' && first.failMode === 'closed';
   if (!policy && !failMode) return;

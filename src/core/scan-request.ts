@@ -9,6 +9,7 @@ import { handleMatches, type MatchedFile } from './handle-matches.js';
 import type { ReportingDeps } from './match-event.js';
 import { resolvePolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
+import { sanitizeUploads } from './sanitize.js';
 import { type FileScan, type ScanFileDeps, scanFile } from './scan-file.js';
 import { type UploadedFile, validateFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
@@ -44,6 +45,12 @@ export async function scanRequest(
         file: { field: upload.field, originalname: upload.originalname },
       };
     }
+  }
+
+  // Only valid files are sanitized: the checked bytes and facts replace the uploaded ones.
+  if (route.sanitize !== 'none') {
+    const refused = await sanitizeUploads(uploads, facts, route);
+    if (refused) return refused;
   }
 
   const deferMode = deferModeOf(route, deps.queue);
@@ -87,8 +94,8 @@ export async function scanRequest(
   const matches: MatchedFile[] = [];
   let unchecked: FileScan | undefined;
   let aborted = ctx.clientLeft;
-  for (const scan of scans) {
-    if (scan.outcome === 'match') matches.push(scan as MatchedFile);
+  for (const [i, scan] of scans.entries()) {
+    if (scan.outcome === 'match') matches.push(withOriginal(scan, uploads[i] as UploadedFile));
     else if (scan.outcome === 'aborted') aborted = true;
     else if (scan.outcome === 'unchecked' && !pending.has(scan)) unchecked ??= scan;
   }
@@ -199,6 +206,12 @@ async function decideMatches(
     kind: 'reject',
     error: new GuardError('UPLOAD_REJECTED', { detail: `matched under policy '${policy}'` }),
   };
+}
+
+/** A match; its quarantine evidence is the upload as validated before `sanitize` changed it. */
+function withOriginal(scan: FileScan, upload: UploadedFile): MatchedFile {
+  const match = scan as MatchedFile;
+  return upload.original ? { ...match, original: upload.original } : match;
 }
 
 function overallStatus(

@@ -27,13 +27,32 @@ export function readHeader(bytes: Uint8Array, type: ImageMimeType): HeaderSize {
 }
 
 /**
+ * Called for each block a walk jumps over, in order: its kind (a PNG chunk's type as a 32-bit
+ * number, a JPEG segment's marker byte, a GIF block's introducer or `0x2100 | label` for an
+ * extension) and the bytes it spans, from its first byte to the next block's. JPEG segments are
+ * reported up to the first scan, GIF's header and colour table and the BMP and TIFF walks never.
+ */
+export type BlockVisitor = (kind: number, start: number, end: number) => void;
+
+/** `readHeader`, telling `visit` of every block on the way (the same walk, the same budget). */
+export function walkBlocks(
+  bytes: Uint8Array,
+  type: ImageMimeType,
+  visit: BlockVisitor,
+): HeaderSize {
+  return WALKERS[type](bytes, visit);
+}
+
+/**
  * Most blocks, chunks, segments or IFD entries one file may have. A 4 MiB PNG written in 8 KiB
  * IDAT chunks has ~520 chunks, a 4 MiB GIF in 255-byte sub-blocks ~16,500: a file needing more
  * than this many jumps is crafted, and the walk stops after a bounded, tiny amount of work.
  */
 export const MAX_STEPS = 65_536;
 
-const WALKERS: Readonly<Record<ImageMimeType, (bytes: Uint8Array) => HeaderSize>> = {
+const WALKERS: Readonly<
+  Record<ImageMimeType, (bytes: Uint8Array, visit?: BlockVisitor) => HeaderSize>
+> = {
   'image/png': walkPng,
   'image/gif': walkGif,
   'image/jpeg': walkJpeg,
@@ -78,7 +97,7 @@ const CGBI = 0x43674249;
 const IEND = 0x49454e44;
 
 /** PNG: signature, IHDR first (after Apple's CgBI), then length-prefixed chunks up to IEND. */
-function walkPng(b: Uint8Array): HeaderSize {
+function walkPng(b: Uint8Array, visit?: BlockVisitor): HeaderSize {
   const budget = new StepBudget();
   let at = 8;
   let size: { width: number; height: number } | undefined;
@@ -93,13 +112,14 @@ function walkPng(b: Uint8Array): HeaderSize {
       if (!cgbi && (name !== IHDR || length !== 13)) fail('first chunk is not IHDR');
       if (!cgbi) size = { width: u32be(b, at + 8) >>> 0, height: u32be(b, at + 12) >>> 0 };
     }
+    visit?.(name, at, next);
     if (name === IEND) return { ...(size ?? fail('no IHDR')), end: next };
     at = next;
   }
 }
 
 /** GIF: header, screen descriptor, colour table, then blocks up to the trailer (0x3B). */
-function walkGif(b: Uint8Array): HeaderSize {
+function walkGif(b: Uint8Array, visit?: BlockVisitor): HeaderSize {
   if (b.length < 13) fail('truncated');
   const budget = new StepBudget();
   const packed = b[10] ?? 0;
@@ -118,14 +138,17 @@ function walkGif(b: Uint8Array): HeaderSize {
     if (at >= b.length) fail('no trailer');
     const introducer = b[at];
     if (introducer === 0x3b) return { width: u16le(b, 6), height: u16le(b, 8), end: at + 1 };
+    const start = at;
     if (introducer === 0x21) {
       at += 2;
       skipSubBlocks();
+      visit?.(0x2100 | (b[start + 1] ?? 0), start, at);
     } else if (introducer === 0x2c) {
       if (at + 10 > b.length) fail('truncated image descriptor');
       const local = b[at + 9] ?? 0;
       at += 10 + (local & 0x80 ? 3 * 2 ** ((local & 0x07) + 1) : 0) + 1;
       skipSubBlocks();
+      visit?.(0x2c, start, at);
     } else {
       fail(`unexpected block 0x${(introducer ?? 0).toString(16)}`);
     }
@@ -142,7 +165,7 @@ function isStartOfFrame(marker: number): boolean {
  * frame header (SOF) must come before it, as every encoder writes it. Entropy-coded data is never
  * read.
  */
-function walkJpeg(b: Uint8Array): HeaderSize {
+function walkJpeg(b: Uint8Array, visit?: BlockVisitor): HeaderSize {
   const budget = new StepBudget();
   let at = 2;
   let frame: { width: number; height: number } | undefined;
@@ -172,6 +195,7 @@ function walkJpeg(b: Uint8Array): HeaderSize {
       // SOFn: length, precision, then height and width (big-endian).
       frame = { height: u16be(b, at + 5), width: u16be(b, at + 7) };
     }
+    visit?.(marker, at, at + 2 + length);
     at += 2 + length;
   }
 }

@@ -32,7 +32,8 @@ export async function readUpload(file: MulterFile, maxFileSize: number): Promise
 /**
  * Makes each passing file what was checked: `mimetype` becomes the type sniffed from the bytes
  * (the client's claim stays as `clientMimetype`), and when validation cut trailing data off the
- * bytes, `buffer`, `size` and the disk file (after `scan()`) hold the checked bytes only.
+ * bytes or `sanitize` changed them, `buffer`, `size` and the disk file (after `scan()`) hold the
+ * checked bytes only (and `originalname` the extension of a changed type).
  */
 export async function handOver(
   files: readonly MulterFile[],
@@ -46,7 +47,8 @@ export async function handOver(
       if (!facts || !upload) return;
       file.clientMimetype = file.mimetype;
       file.mimetype = facts.mimetype;
-      if (upload.bytes.length === file.size) return;
+      file.originalname = upload.originalname;
+      if (upload.bytes.length === file.size && !upload.original) return;
       file.size = upload.bytes.length;
       if (file.buffer) file.buffer = upload.bytes;
       if (file.path) await writeFile(file.path, upload.bytes);

@@ -3,6 +3,7 @@ import { GuardError } from '../errors.js';
 import type { Limits, RouteConfig } from '../options.js';
 import type { FileFacts } from '../types.js';
 import { readDimensions } from './dimensions.js';
+import type { Original } from './sanitize.js';
 import { sniffImageType } from './sniff.js';
 
 /** A file as the multipart layer hands it over, before any check. */
@@ -12,6 +13,8 @@ export interface UploadedFile {
   bytes: Buffer;
   /** Overrides the route's `trailingData` for this upload (images in text fields: 'reject'). */
   trailingData?: RouteConfig['trailingData'];
+  /** Set by the `sanitize` step when it changed the bytes: the upload as first validated (evidence). */
+  original?: Original;
 }
 
 /**

@@ -60,6 +60,7 @@ export function createRecord(
     trackingId: incident.trackingId,
     matchFlags: incident.matchFlags.map((flag) => ({ ...flag, violations: [...flag.violations] })),
     policy: incident.policy,
+    ...(incident.scanned === undefined ? {} : { scanned: { ...incident.scanned } }),
     preserveUntil: addDays(receivedAt, preserveDays),
     report: { status: 'not-reported' },
   };
@@ -123,6 +124,7 @@ function findProblem(value: unknown, id: string): string | undefined {
   }
   if (typeof r.sha256 !== 'string' || !SHA256_HEX.test(r.sha256)) return 'sha256 is not hex';
   if (r.pdq !== undefined && !isPdq(r.pdq)) return 'pdq is malformed';
+  if (r.scanned !== undefined && !isScannedCopy(r.scanned)) return 'scanned is malformed';
   if (!isIsoDate(r.receivedAt)) return 'receivedAt is not a date';
   if (!isIsoDate(r.preserveUntil)) return 'preserveUntil is not a date';
   if (typeof r.policy !== 'string' || !POLICIES.has(r.policy)) return 'unknown policy';
@@ -146,6 +148,18 @@ function isPdq(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const { hash, quality } = value as Record<string, unknown>;
   return typeof hash === 'string' && PDQ_HEX.test(hash) && typeof quality === 'number';
+}
+
+function isScannedCopy(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return (
+    (c.sanitize === 'metadata' || c.sanitize === 'reencode') &&
+    typeof c.sha256 === 'string' &&
+    SHA256_HEX.test(c.sha256) &&
+    typeof c.mimetype === 'string' &&
+    [c.size, c.width, c.height].every((n) => typeof n === 'number' && Number.isSafeInteger(n))
+  );
 }
 
 function isIsoDate(value: unknown): boolean {

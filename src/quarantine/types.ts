@@ -25,6 +25,22 @@ export interface Incident {
   policy: Policy;
   /** Where a deferred `url` job's image was downloaded from, query string redacted. */
   sourceUrl?: string;
+  /** Set when `sanitize` changed the upload: `file` and the bytes are the upload, this the copy checked. */
+  scanned?: ScannedCopy;
+}
+
+/**
+ * What was checked (and handed on) when the route's `sanitize` step changed the upload: the
+ * quarantine keeps the upload as validated (the evidence), and notes the sanitized copy here.
+ */
+export interface ScannedCopy {
+  sanitize: 'metadata' | 'reencode';
+  /** Hex SHA-256 of the checked bytes (the match was found on them). */
+  sha256: string;
+  size: number;
+  mimetype: string;
+  width: number;
+  height: number;
 }
 
 /** The outcome of the latest NCMEC report attempt for an incident. */
@@ -73,6 +89,8 @@ export interface QuarantineRecord {
   trackingId: string;
   matchFlags: MatchFlag[];
   policy: Policy;
+  /** The sanitized copy that was checked, when `sanitize` changed the upload (the stored bytes are the upload's). */
+  scanned?: ScannedCopy;
   /**
    * ISO: `receivedAt + preserveDays`; a successful report moves it to at least
    * `report time + preserveDays` (the legal preservation period runs from the report).

@@ -133,6 +133,8 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
     openOnBusy: false,
     trailingData: 'strip',
     imageFields: 'scan',
+    // A deferred job holds the bytes the request sanitized and checked: nothing more to do.
+    sanitize: 'none',
   };
   const closing = new AbortController();
   const deps: JobDeps = {

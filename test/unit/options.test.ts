@@ -96,6 +96,7 @@ describe('applyRouteOverrides', () => {
     openOnBusy: base.openOnBusy,
     trailingData: base.trailingData,
     imageFields: base.imageFields,
+    sanitize: base.sanitize,
     limits: base.limits,
     defer: base.defer,
   };
