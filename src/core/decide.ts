@@ -103,11 +103,12 @@ function replay(view: RequestView, body: BodyStream, tap: BodyTap, rebuild: bool
   const chunks = rebuild
     ? rebuildBody(target, (body.body ?? {}) as Record<string, unknown>, filesOf(body))
     : tap.chunks;
-  replayBody(
+  const replayed = replayBody(
     target,
     chunks,
     view.targets.filter((t) => t !== body),
   );
+  view.whenAnswered?.(() => replayed.withdraw());
 }
 
 /** The parsed text fields (`req.body`; Koa after @koa/multer: `ctx.request.body`). */
