@@ -19,12 +19,14 @@ const run = promisify(execFile);
  * compiler threads included; children not traced). After a warm-up of every route,
  * `callgrind_control --zero` and `--dump` bracket `REQUESTS` requests of one route: the dump's
  * total over the count is that route's instructions per request. A full GC runs before each
- * window, so that a mark-compact of earlier garbage does not land in whichever route runs then. Routes alternate, twice.
+ * window, so that a mark-compact of earlier garbage does not land in whichever route runs then.
+ * Each pass runs every route once, the order shifted by one per pass; the medians are compared.
  */
 const CONCURRENCY = 4;
 const WARMUP = 100;
-const REQUESTS = 60;
-const PASSES = 1;
+/** Requests per window and passes over the routes: `BENCH_CALLGRIND_REQUESTS`, `BENCH_CALLGRIND_PASSES`. */
+const REQUESTS = positiveInt(process.env.BENCH_CALLGRIND_REQUESTS, 60);
+const PASSES = positiveInt(process.env.BENCH_CALLGRIND_PASSES, 1);
 const ROUTES = ['/bare', '/minimum', '/guarded'] as const;
 type Path = (typeof ROUTES)[number];
 
@@ -56,7 +58,8 @@ export const callgrind: Benchmark = {
       const gcs: Record<Path, number> = { '/bare': 0, '/minimum': 0, '/guarded': 0 };
       let dump = 0;
       for (let pass = 0; pass < PASSES; pass++) {
-        for (const path of ROUTES) {
+        const order = ROUTES.map((_, i) => ROUTES[(i + pass) % ROUTES.length] as Path);
+        for (const path of order) {
           // A full GC first, so no collection of earlier garbage lands in this route's window.
           await server.collect();
           await control(server.pid, '--zero');
@@ -69,7 +72,7 @@ export const callgrind: Benchmark = {
           figures[path].push(total / answered);
           gcs[path] += after.majorGcs - before.majorGcs;
           note(
-            `pass ${pass + 1} ${path}: ${fmt(total / REQUESTS / 1000, 'K')} instructions/request`,
+            `pass ${pass + 1} ${path}: ${fmt(total / answered / 1000, 'K')} instructions/request`,
           );
         }
       }
@@ -116,4 +119,11 @@ async function totalOf(file: string): Promise<number> {
   const line = /^(?:totals|summary): (\d+)/m.exec(text);
   if (!line) throw new Error(`no totals in ${file}`);
   return Number(line[1]);
+}
+
+function positiveInt(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got '${value}'`);
+  return n;
 }

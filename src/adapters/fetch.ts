@@ -30,8 +30,17 @@ export type CheckResult = CheckRejected | CheckPassed;
 
 /** Where the request came from, which a `Request` does not say. */
 export interface CheckInfo {
-  /** The uploader's address, for events and records. Defaults to `''`. */
+  /**
+   * The uploader's address as the host derives it (behind a proxy: from its trusted hops), for
+   * events, records and reports. Defaults to `peer`.
+   */
   ip?: string;
+  /**
+   * The TCP peer's address (the socket's), recorded as evidence whatever the proxies say, when
+   * the runtime tells it (Bun `server.requestIP(request)`, Deno `info.remoteAddr`,
+   * @hono/node-server `env.incoming.socket`). Defaults to unknown (`''`).
+   */
+  peer?: string;
   /** What policy functions receive. Defaults to the `Request`. */
   raw?: unknown;
 }
@@ -62,7 +71,7 @@ export function photodnaGuard(options?: GuardOptions): FetchGuard {
 export function checker(core: GuardCore, entry: Entry): Checker {
   return {
     async check(request, info = {}) {
-      const view = new WebRequestView(request, info.ip, info.raw ?? request);
+      const view = new WebRequestView(request, info, info.raw ?? request);
       const outcome = await core.decide(entry, view);
       if (outcome.kind === 'respond') {
         const { status, headers } = outcome;

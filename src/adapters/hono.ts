@@ -14,7 +14,8 @@ export interface PhotoDnaVariables {
   upload: CheckPassed;
   /**
    * The uploader's address, for events and records, when an earlier middleware knows it better
-   * (behind a proxy). Defaults to the runtime's socket address.
+   * (behind a proxy). Defaults to the runtime's socket address, which is recorded as the peer
+   * either way.
    */
   photodnaIp?: string;
 }
@@ -36,7 +37,8 @@ export function photodnaGuard(options?: GuardOptions): HonoGuard {
 function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
   const { check } = checker(core, entry);
   return async (c, next) => {
-    const result = await check(c.req.raw, { ip: c.get('photodnaIp') ?? addressOf(c), raw: c });
+    const peer = peerOf(c);
+    const result = await check(c.req.raw, { ip: c.get('photodnaIp') ?? peer, peer, raw: c });
     if (result.response) return result.response;
     if (result.photodna) {
       c.set('photodna', result.photodna);
@@ -47,8 +49,8 @@ function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
   };
 }
 
-/** The uploader's address where the runtime tells it (@hono/node-server, Bun, Deno). */
-function addressOf(c: Context): string {
+/** The socket peer's address where the runtime tells it (@hono/node-server, Bun, Deno). */
+function peerOf(c: Context): string {
   const env = c.env as
     | {
         incoming?: { socket?: { remoteAddress?: string } };

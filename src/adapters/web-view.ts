@@ -25,15 +25,17 @@ export class WebRequestView implements RequestView {
   readonly raw: unknown;
   readonly #request: Request;
   readonly #ip: string;
+  readonly #peer: string;
 
-  constructor(request: Request, ip: string | undefined, raw: unknown) {
+  constructor(request: Request, address: { ip?: string; peer?: string }, raw: unknown) {
     this.method = request.method;
     this.headers = headersOf(request);
     this.body = taken.has(request) ? taken.get(request) : bodyOf(request, this.headers);
     this.targets = this.body ? [this.body] : [];
     this.raw = raw;
     this.#request = request;
-    this.#ip = ip ?? '';
+    this.#peer = address.peer ?? '';
+    this.#ip = address.ip ?? this.#peer;
   }
 
   path(): string {
@@ -42,6 +44,10 @@ export class WebRequestView implements RequestView {
 
   ip(): string {
     return this.#ip;
+  }
+
+  peer(): string {
+    return this.#peer;
   }
 
   isTaken(): boolean {

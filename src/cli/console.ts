@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { createConsole } from '../console/create-console.js';
 import { MIN_TOKEN_LENGTH } from '../console/options.js';
 import { osUser } from './audit-trail.js';
+import { linesOf, messageOf, parsedOrUsage, portOf, type RunIo, stopped } from './run-io.js';
 
 const USAGE = `Usage: photodna-guard console --dir DIR [--port N] [--test] [--allow-list FILE]
 
@@ -32,30 +33,18 @@ Environment:
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost']);
 
-export interface RunIo {
-  out?: (line: string) => void;
-  err?: (line: string) => void;
-  /** Stops the server like SIGINT does. */
-  signal?: AbortSignal;
-}
+export type { RunIo };
 
 export async function run(argv: string[], io: RunIo = {}): Promise<number> {
-  const out = io.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const err = io.err ?? ((line: string) => process.stderr.write(`${line}\n`));
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(argv).values;
-  } catch (error) {
-    err(`photodna-guard console: ${error instanceof Error ? error.message : String(error)}`);
-    err(USAGE);
-    return 2;
-  }
+  const { out, err } = linesOf(io);
+  const values = parsedOrUsage(() => parse(argv).values, 'console', USAGE, err);
+  if (!values) return 2;
   if (values.help) {
     out(USAGE);
     return 0;
   }
-  const port = values.port === undefined ? 0 : Number(values.port);
-  if (!values.dir || !Number.isInteger(port) || port < 0 || port > 65_535) {
+  const port = portOf(values.port);
+  if (!values.dir || port === undefined) {
     err(values.dir ? '--port must be an integer from 0 to 65535' : '--dir is required');
     return 2;
   }
@@ -104,7 +93,7 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
     await new Promise((resolve) => server.close(resolve));
     return 0;
   } catch (error) {
-    err(`photodna-guard console: ${error instanceof Error ? error.message : String(error)}`);
+    err(`photodna-guard console: ${messageOf(error)}`);
     return 1;
   }
 }
@@ -121,20 +110,5 @@ function parse(argv: string[]) {
       'allow-list': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
-}
-
-/** Resolves on SIGINT, SIGTERM or `signal`. */
-function stopped(signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    if (signal?.aborted) stop();
-    else signal?.addEventListener('abort', stop, { once: true });
   });
 }

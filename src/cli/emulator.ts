@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type EmulatorOptions, startEmulator, testImages } from '../emulator/index.js';
+import { linesOf, messageOf, parsedOrUsage, portOf, type RunIo, stopped } from './run-io.js';
 
 const USAGE = `Usage: photodna-guard emulator [options]
 
@@ -26,32 +27,18 @@ Options:
   --write-test-images DIR    write the synthetic test images (on the known list) to DIR, then start
   -h, --help                 show this help`;
 
-/** Where `run` writes, and what stops it; the defaults are the process's. */
-export interface RunIo {
-  out?: (line: string) => void;
-  err?: (line: string) => void;
-  /** Stops the emulator like SIGINT does. */
-  signal?: AbortSignal;
-}
+export type { RunIo };
 
 export async function run(argv: string[], io: RunIo = {}): Promise<number> {
-  const out = io.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const err = io.err ?? ((line: string) => process.stderr.write(`${line}\n`));
-
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(argv).values;
-  } catch (error) {
-    err(`photodna-guard emulator: ${error instanceof Error ? error.message : String(error)}`);
-    err(USAGE);
-    return 2;
-  }
+  const { out, err } = linesOf(io);
+  const values = parsedOrUsage(() => parse(argv).values, 'emulator', USAGE, err);
+  if (!values) return 2;
   if (values.help) {
     out(USAGE);
     return 0;
   }
-  const port = values.port === undefined ? 0 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  const port = portOf(values.port);
+  if (port === undefined) {
     err(`photodna-guard emulator: --port must be an integer from 0 to 65535, got ${values.port}`);
     return 2;
   }
@@ -88,7 +75,7 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
     await emulator.close();
     return 0;
   } catch (error) {
-    err(`photodna-guard emulator: ${error instanceof Error ? error.message : String(error)}`);
+    err(`photodna-guard emulator: ${messageOf(error)}`);
     return 1;
   }
 }
@@ -111,21 +98,5 @@ function parse(argv: string[]) {
       'report-log-max': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
-  });
-}
-
-/** Resolves on SIGINT, SIGTERM or `signal`, removing its listeners. */
-function stopped(signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      signal?.removeEventListener('abort', stop);
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    if (signal?.aborted) stop();
-    else signal?.addEventListener('abort', stop, { once: true });
   });
 }

@@ -11,6 +11,7 @@ import {
   pdqHash,
   pdqHashDihedral,
 } from '../pdq/index.js';
+import { linesOf, parsedOrUsage, type RunIo } from './run-io.js';
 
 const USAGE = `Usage:
   photodna-guard pdq hash <files...> [--dihedral]
@@ -34,10 +35,7 @@ Options:
 Exit codes: 0 every file hashed (match: and none matched); 1 match: at least one file matched;
 2 usage error, or a list could not be loaded; 3 some file could not be read or decoded.`;
 
-export interface RunIo {
-  out?: (line: string) => void;
-  err?: (line: string) => void;
-}
+export type { RunIo };
 
 type Values = ReturnType<typeof parse>['values'];
 
@@ -83,18 +81,11 @@ const message = (error: unknown) => {
 };
 
 export async function run(argv: string[], io: RunIo = {}): Promise<number> {
-  const out = io.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const err = io.err ?? ((line: string) => process.stderr.write(`${line}\n`));
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parse(argv));
-  } catch (error) {
-    err(`photodna-guard pdq: ${message(error)}`);
-    err(USAGE);
-    return 2;
-  }
-  const [command, ...files] = positionals;
+  const { out, err } = linesOf(io);
+  const parsed = parsedOrUsage(() => parse(argv), 'pdq', USAGE, err);
+  if (!parsed) return 2;
+  const values: Values = parsed.values;
+  const [command, ...files] = parsed.positionals;
   if (values.help || command === undefined) {
     (values.help ? out : err)(USAGE);
     return values.help ? 0 : 2;

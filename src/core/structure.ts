@@ -178,14 +178,27 @@ function walkJpeg(b: Uint8Array): HeaderSize {
 
 const EOI = Buffer.from([0xff, 0xd9]);
 
+/** 0xD9 bytes not preceded by 0xFF tolerated before the search falls back to the pair search. */
+const LONE_D9_BUDGET = 4096;
+
 /**
  * The end of a JPEG: after the first EOI marker past the first scan (entropy-coded data never
- * holds 0xFF 0xD9: a 0xFF there is stuffed or a restart marker). One native search, no walk. A
- * JPEG without EOI ends where its bytes do.
+ * holds 0xFF 0xD9: a 0xFF there is stuffed or a restart marker). A JPEG without EOI ends where
+ * its bytes do. Native searches only, no walk: memchr for 0xD9 (about 1 in 256 bytes of real
+ * scan data, five times faster than Buffer's two-byte search), falling back to that two-byte
+ * search when a file is dense with lone 0xD9 bytes, so the work stays linear for any bytes.
  */
 function jpegEnd(b: Uint8Array, firstScan: number): number {
-  const at = Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(EOI, firstScan);
-  return at === -1 ? b.length : at + 2;
+  const buffer = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  let at = firstScan + 1;
+  for (let lone = 0; lone < LONE_D9_BUDGET; lone++) {
+    at = buffer.indexOf(0xd9, at);
+    if (at === -1) return b.length;
+    if (buffer[at - 1] === 0xff) return at + 1;
+    at += 1;
+  }
+  const pair = buffer.indexOf(EOI, at - 1);
+  return pair === -1 ? b.length : pair + 2;
 }
 
 /** BMP: fixed headers; the pixel data offset and the declared file size lie inside the bytes. */

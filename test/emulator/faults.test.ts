@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { FaultSpec } from '../../src/emulator/index.js';
 import { png } from '../fixtures/images.js';
 import { call, emulator, type MatchResultBody, matchImage, PATHS, postJson } from './helpers.js';
@@ -194,7 +194,11 @@ describe('fault injection', () => {
     });
     setTimeout(() => controller.abort(), 50);
     await expect(aborted).rejects.toThrow();
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    // The delayed answer is written to the closed socket once the latency has passed.
+    await vi.waitFor(() => expect(emu.calls[0]?.httpStatus).toBe(200), {
+      timeout: 15_000,
+      interval: 10,
+    });
     expect((await matchImage(emu, image)).status).toBe(200);
   });
 });

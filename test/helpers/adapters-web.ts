@@ -180,9 +180,8 @@ export const fetchAdapter: Adapter = {
       const path = new URL(request.url).pathname;
       if (request.method !== 'POST' || !byPath.has(path))
         return new Response(null, { status: 404 });
-      const info = {
-        ip: addressOf(request, env.incoming.socket.remoteAddress ?? '', config.trustProxy === true),
-      };
+      const peer = env.incoming.socket.remoteAddress ?? '';
+      const info = { ip: addressOf(request, peer, config.trustProxy === true), peer };
       let passed: CheckPassed | undefined;
       for (const checker of [config.global ? guard : undefined, byPath.get(path)]) {
         if (!checker) continue;

@@ -65,3 +65,40 @@ describe('bounded validation work (issue 11, class 1)', () => {
     expect(() => readDimensions(bytes, 'image/png')).toThrow(GuardError);
   });
 });
+
+describe('the end of a JPEG (trailing data, issue 11 class 4)', () => {
+  /** SOI, a frame header, a scan header, `scan` as entropy-coded data, then `tail`. */
+  function jpegWith(scan: Buffer, tail: Buffer): Buffer {
+    const sof = [0xff, 0xc0, 0x00, 0x0b, 0x08, 0x00, 0x10, 0x00, 0x20, 0x01, 0x01, 0x11, 0x00];
+    const sos = [0xff, 0xda, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3f, 0x00];
+    return Buffer.concat([Buffer.from([0xff, 0xd8, ...sof, ...sos]), scan, tail]);
+  }
+  const EOI = Buffer.from([0xff, 0xd9]);
+  const endOf = (bytes: Buffer) => readDimensions(bytes, 'image/jpeg').end;
+
+  it('a real JPEG ends at its last byte; appended bytes are past the end', () => {
+    const whole = jpg(300, 200);
+    expect(endOf(whole)).toBe(whole.length);
+    expect(endOf(Buffer.concat([whole, jpg(64, 64)]))).toBe(whole.length);
+  });
+
+  it('0xD9 after a stuffed 0x00 or alone is scan data; after 0xFF (fill bytes too) it is the end', () => {
+    const scan = Buffer.from([0x12, 0xd9, 0xff, 0x00, 0xd9, 0xff, 0xd0, 0x34, 0xd9]);
+    const image = jpegWith(scan, EOI);
+    expect(endOf(Buffer.concat([image, Buffer.from('trailing')]))).toBe(image.length);
+    const filled = jpegWith(scan, Buffer.from([0xff, 0xff, 0xd9]));
+    expect(endOf(Buffer.concat([filled, EOI]))).toBe(filled.length);
+  });
+
+  it('without an EOI the image ends where its bytes do', () => {
+    const bytes = jpegWith(Buffer.from([0x12, 0xd9, 0x34]), Buffer.alloc(0));
+    expect(endOf(bytes)).toBe(bytes.length);
+  });
+
+  it('dos: scan data dense with lone 0xD9 bytes still finds the first EOI (the pair search takes over)', () => {
+    const lone = Buffer.alloc(1024 * 1024, 0xd9);
+    const image = jpegWith(lone, EOI);
+    expect(endOf(Buffer.concat([image, jpg(64, 64)]))).toBe(image.length);
+    expect(endOf(jpegWith(lone, Buffer.alloc(0)))).toBe(image.length - 2);
+  });
+});
