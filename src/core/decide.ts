@@ -57,9 +57,9 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     if (parser) {
       if (!body) throw new TypeError('an upload entry needs the request body');
       const parsing = parser.parse(body, entry.selection);
-      // `app.use(guard)` / `any()`: keep the raw body so the host's own parser can read it after.
+      // `app.use(guard)`: keep the raw body so the host's own parser can read it after.
       // Attached in the same tick as multer's pipe, before any chunk flows.
-      if (entry.selection.kind === 'any') tap = new BodyTap(body, replayBound(entry.route.limits));
+      if (entry.replay) tap = new BodyTap(body, replayBound(entry.route.limits));
       await parsing;
       files = filesOf(body);
       uploads = files.map(uploadOf);

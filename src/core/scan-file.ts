@@ -82,7 +82,7 @@ export async function scanFile(
         return deps.trustedMatcher === true ? answer : checkedResult(answer);
       };
       const share = deps.fairShare;
-      const ask = share ? () => share.run(ctx.clientKeyBy(deps.clientKey), call) : call;
+      const ask = share ? () => share.run(ctx, call) : call;
       const found = deps.cache
         ? await deps.cache.lookup(cacheKey, ask, ctx)
         : { result: await ask(), cached: false };

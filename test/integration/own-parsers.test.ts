@@ -228,6 +228,19 @@ describe('Express: app.use(guard) in front of the route’s own parser', () => {
     expect(res.status).toBe(200);
     expect(await seen).toEqual({ readableEnded: true, files: 1 });
   });
+  it('only the guard as a whole hands the body on: guard.any() is the route’s parser', async () => {
+    const guard = photodnaGuard({ matcher: new RecordingMatcher() });
+    const app = express();
+    const seen = (req: express.Request, res: express.Response) =>
+      res.json({ replayable: !req.readableEnded, files: (req.files as unknown[]).length });
+    app.post('/whole', guard, seen);
+    app.post('/any', guard.any(), seen);
+    const whole = await request(app).post('/whole').attach('p', CLEAN, 'a.png');
+    const any = await request(app).post('/any').attach('p', CLEAN, 'a.png');
+    expect(whole.body).toEqual({ replayable: true, files: 1 });
+    expect(any.body).toEqual({ replayable: false, files: 1 });
+    await guard.close();
+  });
 });
 
 describe('Koa: app.use(guard) in front of @koa/multer and busboy', () => {
