@@ -1,5 +1,5 @@
 import { GuardError, underlyingError } from '../errors.js';
-import { bodyKindOf } from '../multipart/is-multipart.js';
+import { type BodyKind, bodyKindOf, claimsMultipart } from '../multipart/is-multipart.js';
 import { UploadAborted } from '../multipart/parser.js';
 import { BodyTap, rebuildBody, replayBody, replayBound } from '../multipart/replay.js';
 import {
@@ -37,11 +37,14 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     // Another guard scanned it (as `any()`): this route's rules and stricter settings still apply.
     return recheck(deps, entry, view);
   }
-  const kind = bodyKindOf(view.headers);
+  const claims = claimsMultipart(view.headers);
   // A body the host's own parser already read (`multer().any()` before `app.use(guard)`): its
   // files are checked where that parser left them, like `scan()` does.
-  const parsed = entry.parser !== undefined && kind !== 'none' && body?.readableEnded === true;
+  const parsed = entry.parser !== undefined && claims && body?.readableEnded === true;
   const parser = parsed ? undefined : entry.parser;
+  // Where the guard's parser runs, multer's own test tells 'multipart' from 'unreadable' (the
+  // same type-is test, run once); elsewhere the guard runs it.
+  const kind: BodyKind = !claims ? 'none' : parser ? 'multipart' : bodyKindOf(view.headers);
   const hostFiles = parser ? undefined : filesOf(firstWithFiles(view.targets));
   if (kind === 'none' && !hostFiles?.length) return PASS_THROUGH;
   view.take();
@@ -57,6 +60,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     if (parser) {
       if (!body) throw new TypeError('an upload entry needs the request body');
       const parsing = parser.parse(body, entry.selection);
+      if (!parsing) throw unreadableBody(); // multer would not read it: never "no files"
       // `app.use(guard)`: keep the raw body so the host's own parser can read it after.
       // Attached in the same tick as multer's pipe, before any chunk flows.
       if (entry.replay) tap = new BodyTap(body, replayBound(entry.route.limits));
