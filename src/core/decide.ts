@@ -44,7 +44,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   const parser = parsed ? undefined : entry.parser;
   // Where the guard's parser runs, multer's own test tells 'multipart' from 'unreadable' (the
   // same type-is test, run once); elsewhere the guard runs it.
-  const kind: BodyKind = !claims ? 'none' : parser ? 'multipart' : bodyKindOf(view.headers);
+  const kind: BodyKind = !claims ? 'none' : parser && body ? 'multipart' : bodyKindOf(view.headers);
   const hostFiles = parser ? undefined : filesOf(firstWithFiles(view.targets));
   if (kind === 'none' && !hostFiles?.length) return PASS_THROUGH;
   view.take();
