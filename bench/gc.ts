@@ -6,9 +6,13 @@
  *   npx tsx bench/gc.ts                        # 500 KiB, 6 rotating rounds of 600 per route
  *   BENCH_GC_SIZE=3.5m BENCH_GC_REQUESTS=150 npx tsx bench/gc.ts
  *   BENCH_GC_NODE_ARGS='--trace-gc' npx tsx bench/gc.ts   # the server's GC trace on stdout
+ *   BENCH_GC_FRESH=1 BENCH_GC_ROUTES=/minimum,/guarded npx tsx bench/gc.ts
  *
  * Every round rotates the order of the routes, and a full GC runs before each round, so no route
- * is charged for another's garbage. The GC counts do not depend on the machine's load the way
+ * is charged for another's garbage. With `BENCH_GC_FRESH=1` each round of each route runs in its
+ * own server process: V8 can settle into running a full GC every ~200 ms whatever the route once
+ * its heap limit shrinks, so in one shared process a route's count depends on the routes before
+ * it; fresh processes show what each route does alone. The GC counts do not depend on the machine's load the way
  * req/s do: they follow what each request allocates and how long it keeps it.
  */
 import { setTimeout as delay } from 'node:timers/promises';
