@@ -111,8 +111,11 @@ function routeGuard<M extends object>(
   route: RouteConfig,
 ): RouteGuardOf<M> {
   const parser = new MultipartParser(route.limits);
-  const upload = (selection: Selection) => kit(core, Entry.upload(route, parser, selection));
-  return Object.assign(upload({ kind: 'any' }), {
+  const upload = (selection: Selection, replay = false) =>
+    kit(core, Entry.upload(route, parser, selection, replay));
+  // The guard itself (`app.use(guard)`, `app.use(guard.route(...))`) hands the unread body on to
+  // the app's own parsers; `any()` and the others are the route's parser, like multer's.
+  return Object.assign(upload({ kind: 'any' }, true), {
     single: (field: string) => upload({ kind: 'single', field }),
     array: (field: string, maxCount?: number) =>
       upload({ kind: 'array', field, ...(maxCount === undefined ? {} : { maxCount }) }),

@@ -64,6 +64,13 @@ export abstract class NodeRequestView implements RequestView {
     });
     return false;
   }
+
+  whenAnswered(done: () => void): void {
+    const res = this.#res;
+    if (res.writableFinished) done();
+    // Prepended: Node's server checks on 'finish' whether the request ended, to let it go.
+    else res.prependListener('finish', done);
+  }
 }
 
 /** Writes a rejection on Node's response, unless something else already answered. */

@@ -1,5 +1,5 @@
 import { GuardError, underlyingError } from '../errors.js';
-import { bodyKindOf } from '../multipart/is-multipart.js';
+import { type BodyKind, bodyKindOf, claimsMultipart } from '../multipart/is-multipart.js';
 import { UploadAborted } from '../multipart/parser.js';
 import { BodyTap, rebuildBody, replayBody, replayBound } from '../multipart/replay.js';
 import {
@@ -42,11 +42,14 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     // Another guard scanned it (as `any()`): this route's rules and stricter settings still apply.
     return recheck(deps, entry, view);
   }
-  const kind = bodyKindOf(view.headers);
+  const claims = claimsMultipart(view.headers);
   // A body the host's own parser already read (`multer().any()` before `app.use(guard)`): its
   // files are checked where that parser left them, like `scan()` does.
-  const parsed = entry.parser !== undefined && kind !== 'none' && body?.readableEnded === true;
+  const parsed = entry.parser !== undefined && claims && body?.readableEnded === true;
   const parser = parsed ? undefined : entry.parser;
+  // Where the guard's parser runs, multer's own test tells 'multipart' from 'unreadable' (the
+  // same type-is test, run once); elsewhere the guard runs it.
+  const kind: BodyKind = !claims ? 'none' : parser && body ? 'multipart' : bodyKindOf(view.headers);
   const hostFiles = parser ? undefined : filesOf(firstWithFiles(view.targets));
   if (kind === 'none' && !hostFiles?.length) return PASS_THROUGH;
   view.take();
@@ -63,9 +66,10 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     if (parser) {
       if (!body) throw new TypeError('an upload entry needs the request body');
       const parsing = parser.parse(body, entry.selection);
-      // `app.use(guard)` / `any()`: keep the raw body so the host's own parser can read it after.
+      if (!parsing) throw unreadableBody(); // multer would not read it: never "no files"
+      // `app.use(guard)`: keep the raw body so the host's own parser can read it after.
       // Attached in the same tick as multer's pipe, before any chunk flows.
-      if (entry.selection.kind === 'any') tap = new BodyTap(body, replayBound(entry.route.limits));
+      if (entry.replay) tap = new BodyTap(body, replayBound(entry.route.limits));
       await parsing;
       files = filesOf(body);
       uploads = files.map(uploadOf);
@@ -109,11 +113,12 @@ function replay(view: RequestView, body: BodyStream, tap: BodyTap, rebuild: bool
   const chunks = rebuild
     ? rebuildBody(target, (body.body ?? {}) as Record<string, unknown>, filesOf(body))
     : tap.chunks;
-  replayBody(
+  const replayed = replayBody(
     target,
     chunks,
     view.targets.filter((t) => t !== body),
   );
+  view.whenAnswered?.(() => replayed.withdraw());
 }
 
 /** The parsed text fields (`req.body`; Koa after @koa/multer: `ctx.request.body`). */

@@ -12,6 +12,12 @@ export class Entry {
   /** The guard's own parser, or undefined for `scan()` (files parsed by the host). */
   readonly parser: MultipartParser | undefined;
   readonly selection: Selection;
+  /**
+   * Keep the raw body while parsing and hand it on unread when the request passes, for the
+   * host's own parsers after the guard (`app.use(guard)`). Not for a route's explicit parser
+   * (`guard.any()`, `single`...): its handler reads what the guard parsed.
+   */
+  readonly replay: boolean;
   /** Requests this entry took: seeing one again means the same middleware is mounted twice. */
   readonly taken = new WeakSet<object>();
 
@@ -19,18 +25,26 @@ export class Entry {
     route: RouteConfig,
     parser: MultipartParser | undefined,
     selection: Selection,
+    replay: boolean,
   ) {
     this.route = route;
     this.parser = parser;
     this.selection = selection;
+    this.replay = replay;
   }
 
-  static upload(route: RouteConfig, parser: MultipartParser, selection: Selection): Entry {
-    return new Entry(route, parser, selection);
+  /** `replay` defaults to true for `any` (the guard mounted as a whole), false otherwise. */
+  static upload(
+    route: RouteConfig,
+    parser: MultipartParser,
+    selection: Selection,
+    replay = selection.kind === 'any',
+  ): Entry {
+    return new Entry(route, parser, selection, replay);
   }
 
   static scan(route: RouteConfig): Entry {
-    return new Entry(route, undefined, ANY);
+    return new Entry(route, undefined, ANY, false);
   }
 }
 

@@ -91,7 +91,9 @@ export class GuardCore {
       cache: config.cache === false ? undefined : new ResultCache(config.cache),
       cacheScope: config.cache === false ? 'global' : config.cache.scope,
       fairShare:
-        config.fairShare === false ? undefined : new FairShare(config.fairShare.maxPerClient),
+        config.fairShare === false
+          ? undefined
+          : new FairShare(config.fairShare.maxPerClient, config.clientKey),
       clientKey: config.clientKey,
       events: this.events,
       store: parts.store,

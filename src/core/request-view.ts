@@ -49,4 +49,10 @@ export interface RequestView {
    * know (the request's abort signal is created lazily).
    */
   watchGone(onGone: () => void): boolean;
+  /**
+   * Calls `done` once the answer has been written, before the server decides what to do with
+   * the rest of the request (Node: ahead of the server's own 'finish' listener, which lets the
+   * request go only when it has ended). Absent where the body is not the server's request.
+   */
+  whenAnswered?(done: () => void): void;
 }

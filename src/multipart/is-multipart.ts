@@ -12,9 +12,18 @@ import typeis from 'type-is';
 export type BodyKind = 'none' | 'multipart' | 'unreadable';
 
 export function bodyKindOf(headers: IncomingHttpHeaders): BodyKind {
-  const type = headers['content-type'];
-  if (typeof type !== 'string' || !/^\s*multipart\//i.test(type)) return 'none';
+  if (!claimsMultipart(headers)) return 'none';
+  const type = headers['content-type'] as string;
   // multer's own test: type-is's hasBody (a length or a transfer-encoding), then the type.
   const hasBody = typeis.hasBody({ headers } as IncomingMessage);
   return hasBody && typeis.is(type, ['multipart']) !== false ? 'multipart' : 'unreadable';
+}
+
+/**
+ * Whether the `Content-Type` claims `multipart/*`: the cheap first half of `bodyKindOf`. Where
+ * the guard's own parser runs, multer's own test decides the rest (`MultipartParser.parse`).
+ */
+export function claimsMultipart(headers: IncomingHttpHeaders): boolean {
+  const type = headers['content-type'];
+  return typeof type === 'string' && /^\s*multipart\//i.test(type);
 }

@@ -24,7 +24,11 @@ const LIMIT_CODES = new Set([
 ]);
 
 /** What multer reads: a body stream with the request's headers (`complete` when Node's request). */
-type ParseSource = Readable & { headers: Record<string, unknown>; complete?: boolean };
+type ParseSource = Readable & {
+  headers: Record<string, unknown>;
+  complete?: boolean;
+  body?: unknown;
+};
 
 const ABORT_MESSAGES = new Set(['Request aborted', 'Request closed']);
 
@@ -56,19 +60,27 @@ export class MultipartParser {
   /**
    * Parses a request-like body stream (a readable with `headers`, such as Node's request) into
    * its `body` and `file(s)` properties; rejects with a `GuardError` or `UploadAborted`.
+   *
+   * Undefined when multer does not take the body: its own test of the request (type-is: a body,
+   * and a `Content-Type` that parses as `multipart/*`) refused it, and nothing was read. Known at
+   * once, before any chunk flows; the guard then need not run the same test before (issue 16).
    */
-  parse(req: ParseSource, selection: Selection): Promise<void> {
+  parse(req: ParseSource, selection: Selection): Promise<void> | undefined {
     let middleware = this.#middlewares.get(selection);
     if (!middleware) {
       middleware = this.buildMiddleware(selection);
       this.#middlewares.set(selection, middleware);
     }
-    return new Promise((resolve, reject) => {
+    const before = req.body;
+    const parsing = new Promise<void>((resolve, reject) => {
       middleware(req as never, undefined as never, (error?: unknown) => {
         if (error === undefined || error === null) resolve();
         else reject(classify(error, req));
       });
     });
+    // multer gives every body it takes a new `req.body` at once, before reading it; a body it
+    // refuses is left untouched (its `next()` comes at once).
+    return req.body === before ? undefined : parsing;
   }
 
   private buildMiddleware(selection: Selection) {

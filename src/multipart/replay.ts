@@ -49,38 +49,100 @@ type Replayable = Readable &
     headers: Record<string, string | string[] | undefined>;
     _readableState: unknown;
     _read: (size: number) => void;
+    [REPLAY]?: Replay | undefined;
   };
 
 const { ReadableState } = Readable as unknown as {
-  ReadableState: new (options: object, stream: Readable, isDuplex: boolean) => unknown;
+  ReadableState: new (options: object, stream: Readable, isDuplex: boolean) => { flowing: unknown };
 };
+
+/** Where a replayed request keeps its `Replay` (an object: no closure is stored on the request). */
+const REPLAY: unique symbol = Symbol('photodna-guard.replay');
 
 /**
  * Makes the consumed request readable again: the next reader gets `chunks`, then the end. The
  * guard's own results (`req.files`, `req.file`, `req.body`, and their `copies` such as Koa's
- * `ctx.files`) are withdrawn when that reader starts, unless it replaced them already (multer sets `req.body` first), so the host's parser
- * leaves exactly what it would without the guard.
+ * `ctx.files`) are withdrawn when that reader starts, unless it replaced them already (multer
+ * sets `req.body` first), so the host's parser leaves exactly what it would without the guard.
+ *
+ * Call `withdraw()` on the result once the answer is written: a replay nobody started is taken
+ * back (the request ended again, as the guard's parser left it, and the bytes let go). Node's
+ * server keeps a request that has not ended referenced from its connection until the next
+ * request arrives on it (on an idle keep-alive connection, indefinitely), and with it both
+ * copies of the body.
  */
 export function replayBody(
   req: Replayable,
   chunks: readonly Buffer[],
   copies: readonly (MulterTarget & { body?: unknown })[] = [],
-): void {
-  const ours = { file: req.file, files: req.files, body: req.body };
-  const places = [req, ...copies];
-  req._readableState = new ReadableState({ autoDestroy: false }, req, false);
-  let started = false;
-  req._read = function replay(this: Replayable) {
-    if (started) return;
-    started = true;
-    for (const place of places) {
+): Replay {
+  const replay = new Replay(req, chunks, copies);
+  req._readableState = replay.fresh;
+  req[REPLAY] = replay;
+  // One shared function, never a closure per request: a function-valued field written on each
+  // request made V8 run a full GC every ~200 ms under load (issue 16).
+  req._read = replayRead;
+  return replay;
+}
+
+/** `_read` of a replayed request: its bytes, once, then the end. */
+function replayRead(this: Replayable): void {
+  this[REPLAY]?.start();
+}
+
+/** One request's replay: what the next reader gets, and how to take it back. */
+export class Replay {
+  readonly fresh: { flowing: unknown };
+  readonly #req: Replayable;
+  readonly #places: readonly (MulterTarget & { body?: unknown })[];
+  readonly #ours: { file: unknown; files: unknown; body: unknown };
+  readonly #consumed: unknown;
+  readonly #ownRead: Replayable['_read'] | undefined;
+  #chunks: readonly Buffer[];
+  #started: boolean;
+
+  constructor(
+    req: Replayable,
+    chunks: readonly Buffer[],
+    copies: readonly (MulterTarget & { body?: unknown })[],
+  ) {
+    this.fresh = new ReadableState({ autoDestroy: false }, req, false);
+    this.#req = req;
+    this.#places = [req, ...copies];
+    this.#ours = { file: req.file, files: req.files, body: req.body };
+    this.#consumed = req._readableState;
+    this.#ownRead = Object.hasOwn(req, '_read') ? req._read : undefined;
+    this.#chunks = chunks;
+    this.#started = false;
+  }
+
+  /** The first read: the guard's results leave the request, the bytes flow, then the end. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const ours = this.#ours;
+    for (const place of this.#places) {
       if (ours.file && place.file === ours.file) delete place.file;
       if (ours.files && place.files === ours.files) delete place.files;
       if (ours.body && place.body === ours.body) delete place.body;
     }
-    for (const chunk of chunks) this.push(chunk);
-    this.push(null);
-  };
+    const req = this.#req;
+    for (const chunk of this.#chunks) req.push(chunk);
+    req.push(null);
+  }
+
+  /** Takes back a replay nobody started: the request as the guard's parser left it. */
+  withdraw(): void {
+    // A reader is on it (reading, or flowing/paused by one): it ends when the bytes are read.
+    if (this.#started || this.fresh.flowing !== null) return;
+    this.#started = true;
+    this.#chunks = [];
+    const req = this.#req;
+    req._readableState = this.#consumed;
+    req[REPLAY] = undefined;
+    if (this.#ownRead) req._read = this.#ownRead;
+    else delete (req as { _read?: unknown })._read; // the prototype's again
+  }
 }
 
 /**

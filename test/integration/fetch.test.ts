@@ -32,6 +32,18 @@ function upload(form: FormData, init: RequestInit = {}): Request {
 }
 
 describe('guard.check(request)', () => {
+  it('a multipart Content-Type with no body is 400 MALFORMED_MULTIPART, never a 500 or "no files"', async () => {
+    const guard = guardWith();
+    const request = new Request('http://localhost/upload', {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=XyZ' },
+    });
+    const { response } = await guard.check(request);
+    expect(response?.status).toBe(400);
+    const body = (await (response as Response).json()) as { error: { code: string } };
+    expect(body.error.code).toBe('MALFORMED_MULTIPART');
+  });
+
   it('rebuilds the form: text fields, Files of the sniffed type; a flagged match is absent', async () => {
     const guard = guardWith(new RecordingMatcher([sha(KNOWN)]), { policy: 'flag' });
     const form = new FormData();

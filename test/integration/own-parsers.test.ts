@@ -209,6 +209,38 @@ describe('Express: app.use(guard) in front of the route’s own parser', () => {
     ]);
     expect(res.body.body).toEqual({ note: 'hi' });
   });
+  it('a replay no parser read is taken back once the answer is written: the request has ended', async () => {
+    // Node's server lets a request go at 'finish' only if it has ended; otherwise its connection
+    // holds it (and both copies of the body) until the next request, or for as long as it idles.
+    let ended: (value: { readableEnded: boolean; files: number }) => void = () => {};
+    const seen = new Promise<{ readableEnded: boolean; files: number }>((r) => {
+      ended = r;
+    });
+    const app = expressApp(true, (app) =>
+      app.post('/upload', (req, res) => {
+        res.on('finish', () =>
+          ended({ readableEnded: req.readableEnded, files: (req.files as unknown[]).length }),
+        );
+        res.json({ ok: true });
+      }),
+    );
+    const res = await request(app).post('/upload').attach('p', CLEAN, 'a.png');
+    expect(res.status).toBe(200);
+    expect(await seen).toEqual({ readableEnded: true, files: 1 });
+  });
+  it('only the guard as a whole hands the body on: guard.any() is the route’s parser', async () => {
+    const guard = photodnaGuard({ matcher: new RecordingMatcher() });
+    const app = express();
+    const seen = (req: express.Request, res: express.Response) =>
+      res.json({ replayable: !req.readableEnded, files: (req.files as unknown[]).length });
+    app.post('/whole', guard, seen);
+    app.post('/any', guard.any(), seen);
+    const whole = await request(app).post('/whole').attach('p', CLEAN, 'a.png');
+    const any = await request(app).post('/any').attach('p', CLEAN, 'a.png');
+    expect(whole.body).toEqual({ replayable: true, files: 1 });
+    expect(any.body).toEqual({ replayable: false, files: 1 });
+    await guard.close();
+  });
 });
 
 describe('Koa: app.use(guard) in front of @koa/multer and busboy', () => {
@@ -286,5 +318,24 @@ describe('Koa: app.use(guard) in front of @koa/multer and busboy', () => {
     const guarded = await app(true);
     expect(guarded.body).toEqual({ seen: [sha(CLEAN)] });
     expect(guarded.body).toEqual((await app(false)).body);
+  });
+
+  it('a replay no parser read is taken back once the answer is written (Koa)', async () => {
+    const koa = new Koa();
+    koa.use(koaGuard({ matcher: new RecordingMatcher() }) as never);
+    const seen = new Promise<boolean>((resolve) => {
+      koa.use((ctx) => {
+        ctx.res.on('finish', () => resolve(ctx.req.readableEnded));
+        ctx.body = { ok: true };
+      });
+    });
+    const server = koa.listen(0, '127.0.0.1');
+    try {
+      const res = await request(server).post('/').attach('p', CLEAN, 'a.png');
+      expect(res.status).toBe(200);
+      expect(await seen).toBe(true);
+    } finally {
+      server.close();
+    }
   });
 });
