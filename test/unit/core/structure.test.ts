@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readDimensions } from '../../../src/core/dimensions.js';
 import { sniffImageType } from '../../../src/core/sniff.js';
 import { GuardError } from '../../../src/errors.js';
-import { CRAFTED_TYPES, crafted } from '../../fixtures/crafted.js';
+import { CRAFTED_TYPES, crafted, craftedValid } from '../../fixtures/crafted.js';
 import { bmp, gif, jpg, png, tiff } from '../../fixtures/images.js';
 
 const formats = [
@@ -95,7 +95,14 @@ describe('the end of a JPEG (trailing data, issue 11 class 4)', () => {
     expect(endOf(bytes)).toBe(bytes.length);
   });
 
-  it('dos: scan data dense with lone 0xD9 bytes still finds the first EOI (the pair search takes over)', () => {
+  it('dos: the worst case of the end search (0xFF 0x00 0xD9 repeated) passes whole, and an EOI after it is found', () => {
+    const bytes = craftedValid.jpegEndSearch();
+    expect(endOf(bytes)).toBe(bytes.length);
+    const ended = Buffer.concat([bytes, EOI]);
+    expect(endOf(Buffer.concat([ended, jpg(64, 64)]))).toBe(ended.length);
+  });
+
+  it('dos: scan data dense with lone 0xD9 bytes still finds the first EOI (one plain pass takes over)', () => {
     const lone = Buffer.alloc(1024 * 1024, 0xd9);
     const image = jpegWith(lone, EOI);
     expect(endOf(Buffer.concat([image, jpg(64, 64)]))).toBe(image.length);
