@@ -113,7 +113,10 @@ function walkPng(b: Uint8Array, visit?: BlockVisitor): HeaderSize {
       if (!cgbi) size = { width: u32be(b, at + 8) >>> 0, height: u32be(b, at + 12) >>> 0 };
     }
     visit?.(name, at, next);
-    if (name === IEND) return { ...(size ?? fail('no IHDR')), end: next };
+    if (name === IEND) {
+      if (!size) fail('no IHDR');
+      return { width: size.width, height: size.height, end: next }; // a literal: no spread
+    }
     at = next;
   }
 }
@@ -181,7 +184,7 @@ function walkJpeg(b: Uint8Array, visit?: BlockVisitor): HeaderSize {
     if (marker === 0xda) {
       if (!frame) fail('start of scan before any frame header');
       if (at + 4 + 2 > b.length) fail('empty scan');
-      return { ...frame, end: jpegEnd(b, at) };
+      return { width: frame.width, height: frame.height, end: jpegEnd(b, at) };
     }
     if (marker === 0xd9) fail('end of image before any scan');
     if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
