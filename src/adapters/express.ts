@@ -46,6 +46,13 @@ class ExpressView extends NodeRequestView {
   ip(): string {
     return this.#req.ip ?? this.#req.socket?.remoteAddress ?? '';
   }
+
+  override take(): void {
+    super.take();
+    // Declared before multer adds its own: added after them, the property cost ~10 µs per
+    // request in profiles (a slow V8 map transition on Express's request).
+    this.#req.photodna = undefined;
+  }
 }
 
 /**
