@@ -27,19 +27,20 @@ export function encodePng(
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, deflate, no filter, no interlace
   const head = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  const parts = [head, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw))];
-  const end = chunk('IEND', Buffer.alloc(0));
+  const parts = [head, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw))];
+  const end = pngChunk('IEND', Buffer.alloc(0));
   const length = parts.reduce((sum, p) => sum + p.length, 0) + end.length;
   if (options.padTo !== undefined) {
     const padding = options.padTo - length - 12;
     if (padding < 0) throw new RangeError(`image is already ${length} bytes`);
-    parts.push(chunk('pdNa', Buffer.alloc(padding)));
+    parts.push(pngChunk('pdNa', Buffer.alloc(padding)));
   }
   parts.push(end);
   return Buffer.concat(parts);
 }
 
-function chunk(type: string, data: Buffer): Buffer {
+/** A PNG chunk: length, type, data, CRC. */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const out = Buffer.alloc(12 + data.length);
   out.writeUInt32BE(data.length, 0);
   out.write(type, 4, 'latin1');
