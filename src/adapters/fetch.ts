@@ -3,7 +3,7 @@ import type { GuardCore } from '../core/guard-core.js';
 import type { MulterFile } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
-import { noteSniffedTypes, toFormData } from './form-data.js';
+import { toFormData } from './form-data.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
 import { WebRequestView } from './web-view.js';
 
@@ -82,10 +82,7 @@ export function checker(core: GuardCore, entry: Entry): Checker {
       const photodna = outcome.photodna ?? results.get(request);
       const { body } = view;
       if (!photodna || !body) return { photodna, formData: undefined, fields: {} };
-      if (outcome.photodna) {
-        results.set(request, photodna);
-        noteSniffedTypes(body, photodna);
-      }
+      if (outcome.photodna) results.set(request, photodna);
       const fields = (body.body ?? {}) as Record<string, unknown>;
       const passed: CheckPassed = { photodna, formData: toFormData(fields, body), fields };
       if (body.file) passed.file = body.file;

@@ -1,4 +1,5 @@
 import { GuardError } from '../errors.js';
+import { fieldEntries } from '../multipart/field-entries.js';
 import { filesOf, type MulterFile, reshape, withholdFiles } from '../multipart/selection.js';
 import { selectionError } from '../multipart/selection-rules.js';
 import type { RouteConfig } from '../options.js';
@@ -99,9 +100,7 @@ function limitsError(
       });
     }
   }
-  const fields = Object.entries((body.body ?? {}) as Record<string, unknown>).flatMap(
-    ([name, value]) => (Array.isArray(value) ? value : [value]).map((v) => [name, String(v)]),
-  );
+  const fields = [...fieldEntries(body.body ?? {})];
   if (fields.length > limits.maxFields)
     return exceeded(`${fields.length} fields, limit ${limits.maxFields}`);
   if (fields.length + files.length > limits.maxParts)

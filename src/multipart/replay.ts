@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Limits } from '../options.js';
+import { fieldEntries } from './field-entries.js';
 import type { MulterFile, MulterTarget } from './selection.js';
 
 /**
@@ -158,14 +159,12 @@ export function rebuildBody(
   const boundary = `photodna-guard-${randomBytes(12).toString('hex')}`;
   const chunks: Buffer[] = [];
   const quote = (s: string) => s.replace(/["\r\n]/g, (c) => encodeURIComponent(c));
-  for (const [name, value] of Object.entries(fields)) {
-    for (const v of Array.isArray(value) ? value : [value]) {
-      chunks.push(
-        Buffer.from(
-          `--${boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n${String(v)}\r\n`,
-        ),
-      );
-    }
+  for (const [name, value] of fieldEntries(fields)) {
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n${value}\r\n`,
+      ),
+    );
   }
   for (const file of files) {
     chunks.push(

@@ -209,6 +209,27 @@ describe('Express: app.use(guard) in front of the route’s own parser', () => {
     ]);
     expect(res.body.body).toEqual({ note: 'hi' });
   });
+  it("a rebuilt body (a match withheld under 'flag') keeps nested and repeated fields as sent", async () => {
+    const app = expressApp(true, (a) => a.post('/upload', multer().any(), echo), 'flag');
+    const res = await request(app)
+      .post('/upload')
+      .field('user[name]', 'ada')
+      .field('user[tags][]', 'a')
+      .field('user[tags][]', 'b')
+      .field('note', 'one')
+      .field('note', 'two')
+      .attach('x', KNOWN, 'k.png')
+      .attach('y', CLEAN, 'c.png');
+    expect(res.status).toBe(200);
+    expect(res.body.files).toEqual([
+      { field: 'y', name: 'c.png', size: CLEAN.length, sha: sha(CLEAN), onDisk: false },
+    ]);
+    expect(res.body.body).toEqual({
+      user: { name: 'ada', tags: ['a', 'b'] },
+      note: ['one', 'two'],
+    });
+  });
+
   it('a replay no parser read is taken back once the answer is written: the request has ended', async () => {
     // Node's server lets a request go at 'finish' only if it has ended; otherwise its connection
     // holds it (and both copies of the body) until the next request, or for as long as it idles.
