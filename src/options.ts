@@ -580,8 +580,8 @@ export function applyRouteOverrides(
   config: RouteConfig,
   overrides: unknown,
   hasQuarantine: boolean,
-  checksWithPhotoDna = false,
-  hasQueue = true,
+  checksWithPhotoDna: boolean,
+  hasQueue: boolean,
 ): RouteConfig {
   const parsed = parseWith(routeOverridesSchema, overrides ?? {}, 'guard.route');
   if (parsed.defer !== undefined && parsed.defer !== false && !hasQueue) {

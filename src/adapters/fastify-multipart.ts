@@ -54,6 +54,19 @@ export class HostFiles {
     return host;
   }
 
+  /**
+   * Gives the parts the handler reads what was checked: the bytes (`_buf`, which `toBuffer()`
+   * answers; trailing data stripped, `sanitize`d), the sniffed type and the file name. A file on
+   * disk was rewritten in place by the core.
+   */
+  apply(): void {
+    for (const [file, { part }] of this.#parts) {
+      if (part._buf && file.buffer) part._buf = file.buffer;
+      part.mimetype = file.mimetype;
+      part.filename = file.originalname;
+    }
+  }
+
   /** Removes files the core dropped (withheld or rejected) from where the handler would look. */
   drop(files: readonly MulterFile[]): void {
     const body = this.#request.body as Record<string, unknown> | undefined;

@@ -2,7 +2,8 @@ import { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
 import { MultipartParser } from '../multipart/parser.js';
 import type { Selection } from '../multipart/selection.js';
-import { applyRouteOverrides, type RouteOverrides } from '../options.js';
+import type { RouteOverrides } from '../options.js';
+import { overriddenRoute } from './guard-factory.js';
 
 /** Which file fields a route accepts, as multer's selectors do (`single`, `array`, ...). */
 export type UploadSelection = Selection;
@@ -30,10 +31,9 @@ export function routeEntry(
 ): Entry {
   const { select, ...overrides } = wanted ?? {};
   const hasOverrides = Object.keys(overrides).length > 0;
-  const route = hasOverrides
-    ? applyRouteOverrides(core.routeConfig, overrides, core.hasStore)
-    : core.routeConfig;
+  const route = hasOverrides ? overriddenRoute(core, overrides) : core.routeConfig;
   if (mode === 'scan') return Entry.scan(route);
   const parser = overrides.limits ? new MultipartParser(route.limits) : shared;
-  return Entry.upload(route, parser, select ?? ANY);
+  // Fastify hands the route `request.body`; nothing reads the raw stream after the guard.
+  return Entry.upload(route, parser, select ?? ANY, false);
 }

@@ -96,6 +96,7 @@ function guardHook(
     const view = new FastifyView(request, reply, host && [host.target]);
     const outcome = await core.decide(entry, view);
     host?.drop(outcome.kind === 'continue' ? outcome.withheld : collected);
+    if (outcome.kind === 'continue') host?.apply();
     if (outcome.kind === 'gone') return reply.hijack();
     if (outcome.kind === 'respond') {
       return reply.code(outcome.status).headers(outcome.headers).send(outcome.body);

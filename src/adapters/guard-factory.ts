@@ -69,19 +69,19 @@ export function createGuard<M extends object>(
 ): M & GuardOf<M> {
   const core = wireGuard(options);
   const guard = withHandle(core, routeGuard(kit, core, core.routeConfig)) as M & GuardOf<M>;
-  guard.route = (overrides) =>
-    routeGuard(
-      kit,
-      core,
-      applyRouteOverrides(
-        core.routeConfig,
-        overrides,
-        core.hasStore,
-        checksWithPhotoDna(core.config),
-        core.hasQueue,
-      ),
-    );
+  guard.route = (overrides) => routeGuard(kit, core, overriddenRoute(core, overrides));
   return extend ? Object.assign(guard, extend(core)) : guard;
+}
+
+/** The guard's route config with a route's overrides, checked as `guard.route()` checks them. */
+export function overriddenRoute(core: GuardCore, overrides: RouteOverrides): RouteConfig {
+  return applyRouteOverrides(
+    core.routeConfig,
+    overrides,
+    core.hasStore,
+    checksWithPhotoDna(core.config),
+    core.hasQueue,
+  );
 }
 
 /** Gives `target` the guard's `on` / `off` / `once` (chainable) and `close`. */

@@ -84,6 +84,13 @@ describe('the plugin', () => {
     });
   });
 
+  it("a route's overrides are checked like guard.route()'s: defer without the guard's queue is refused", async () => {
+    const app = await appWith({ matcher: new RecordingMatcher() });
+    expect(() =>
+      app.post('/later', { config: { photodna: { defer: true } } }, async () => ({ ran: true })),
+    ).toThrow(/defer.*queue/);
+  });
+
   it('the body schema validates the parsed fields (the guard runs before validation)', async () => {
     const app = await appWith({ matcher: new RecordingMatcher() });
     const schema = { body: { type: 'object', required: ['title'] } };
@@ -172,6 +179,28 @@ describe("'scan' mode: after @fastify/multipart", () => {
       'clean',
       'bad',
     ]);
+  });
+
+  it('attachFieldsToBody: the part the handler reads holds what was checked (trailing data stripped, sniffed type)', async () => {
+    const matcher = new RecordingMatcher();
+    const app = await appWith({ matcher, mode: 'scan' }, { attachFieldsToBody: true });
+    app.post('/upload', async (req) => {
+      const part = (req.body as Record<string, { toBuffer(): Promise<Buffer>; mimetype: string }>)
+        .photo;
+      const bytes = await part?.toBuffer();
+      return { sha: bytes && sha(bytes), mimetype: part?.mimetype };
+    });
+    await app.ready();
+    const image = png();
+    const res = await request(app.server)
+      .post('/upload')
+      .attach('photo', Buffer.concat([image, KNOWN]), {
+        filename: 'a.html',
+        contentType: 'text/html',
+      });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ sha: sha(image), mimetype: 'image/png' });
+    expect(matcher.calls.map((c) => c.file.sha256)).toEqual([sha(image)]);
   });
 
   it('an unsupported file is refused with the SPEC code; files the guard saw are gone', async () => {

@@ -58,7 +58,7 @@ describe('errors that teach: a key in the wrong place names where it goes', () =
 
   it('in guard.route(...) too', () => {
     const base = parseGuardOptions({ matcher });
-    expect(() => applyRouteOverrides(base, { maxFileSize: 100 }, false)).toThrow(
+    expect(() => applyRouteOverrides(base, { maxFileSize: 100 }, false, false, true)).toThrow(
       /guard\.route: option 'maxFileSize' is not known \(did you mean 'limits\.maxFileSize'\?\)/,
     );
   });
@@ -141,10 +141,10 @@ describe("errors that teach: PhotoDNA's own limits", () => {
   it('guard.route(...) limits are held to them too when the guard uses PhotoDNA', () => {
     const base = parseGuardOptions({ apiKey: 'k' });
     expect(() =>
-      applyRouteOverrides(base, { limits: { maxFileSize: 10_000_000 } }, false, true),
+      applyRouteOverrides(base, { limits: { maxFileSize: 10_000_000 } }, false, true, true),
     ).toThrow(/guard\.route: option 'limits\.maxFileSize': .*4 MB/);
     expect(() =>
-      applyRouteOverrides(base, { limits: { maxFileSize: 10_000_000 } }, false, false),
+      applyRouteOverrides(base, { limits: { maxFileSize: 10_000_000 } }, false, false, true),
     ).not.toThrow();
   });
 });

@@ -102,7 +102,13 @@ describe('applyRouteOverrides', () => {
   };
 
   it('overrides only what is given, merging limits', () => {
-    const next = applyRouteOverrides(route, { failMode: 'open', limits: { maxFiles: 1 } }, false);
+    const next = applyRouteOverrides(
+      route,
+      { failMode: 'open', limits: { maxFiles: 1 } },
+      false,
+      false,
+      true,
+    );
     expect(next.failMode).toBe('open');
     expect(next.policy).toBe('block');
     expect(next.limits).toEqual({ ...base.limits, maxFiles: 1 });
@@ -118,6 +124,6 @@ describe('applyRouteOverrides', () => {
   });
 
   it('refuses client-level options in a route (they are shared)', () => {
-    expect(() => applyRouteOverrides(route, { apiKey: 'x' }, false)).toThrow(/apiKey/);
+    expect(() => applyRouteOverrides(route, { apiKey: 'x' }, false, false, true)).toThrow(/apiKey/);
   });
 });
