@@ -1,7 +1,7 @@
 import { GuardError, underlyingError } from '../errors.js';
 import { type BodyKind, bodyKindOf, claimsMultipart } from '../multipart/is-multipart.js';
 import { UploadAborted } from '../multipart/parser.js';
-import { BodyTap, rebuildBody, replayBody, replayBound } from '../multipart/replay.js';
+import { BodyTap, rebuildBody, replayBody } from '../multipart/replay.js';
 import {
   filesOf,
   type MulterFile,
@@ -67,9 +67,11 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       if (!body) throw new TypeError('an upload entry needs the request body');
       const parsing = parser.parse(body, entry.selection);
       if (!parsing) throw unreadableBody(); // multer would not read it: never "no files"
-      // `app.use(guard)`: keep the raw body so the host's own parser can read it after.
-      // Attached in the same tick as multer's pipe, before any chunk flows.
-      if (entry.replay) tap = new BodyTap(body, replayBound(entry.route.limits));
+      // `app.use(guard)`: keep the raw body so the host's own parser can read it after. Only a
+      // Node request is read again by the app's parsers (its view can take an unread replay
+      // back); a Web `Request` gets the scanned form instead. Attached in the same tick as
+      // multer's pipe, before any chunk flows.
+      if (entry.replayBound > 0 && view.whenAnswered) tap = new BodyTap(body, entry.replayBound);
       await parsing;
       files = filesOf(body);
       uploads = files.map(uploadOf);

@@ -1,4 +1,5 @@
 import type { MultipartParser } from '../multipart/parser.js';
+import { replayBound } from '../multipart/replay.js';
 import type { Selection } from '../multipart/selection.js';
 import type { RouteConfig } from '../options.js';
 
@@ -13,11 +14,11 @@ export class Entry {
   readonly parser: MultipartParser | undefined;
   readonly selection: Selection;
   /**
-   * Keep the raw body while parsing and hand it on unread when the request passes, for the
-   * host's own parsers after the guard (`app.use(guard)`). Not for a route's explicit parser
-   * (`guard.any()`, `single`...): its handler reads what the guard parsed.
+   * Most raw-body bytes to keep while parsing, to hand the body on unread when the request
+   * passes, for the host's own parsers after the guard (`app.use(guard)`); 0: none kept. Not for
+   * a route's explicit parser (`guard.any()`, `single`...): its handler reads what it parsed.
    */
-  readonly replay: boolean;
+  readonly replayBound: number;
   /** Requests this entry took: seeing one again means the same middleware is mounted twice. */
   readonly taken = new WeakSet<object>();
 
@@ -30,15 +31,15 @@ export class Entry {
     this.route = route;
     this.parser = parser;
     this.selection = selection;
-    this.replay = replay;
+    this.replayBound = replay ? replayBound(route.limits) : 0;
   }
 
-  /** `replay` defaults to true for `any` (the guard mounted as a whole), false otherwise. */
+  /** `replay`: the guard mounted as a whole, in front of the app's own parsers (the adapter says). */
   static upload(
     route: RouteConfig,
     parser: MultipartParser,
     selection: Selection,
-    replay = selection.kind === 'any',
+    replay: boolean,
   ): Entry {
     return new Entry(route, parser, selection, replay);
   }

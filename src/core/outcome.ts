@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
 import type { MulterFile } from '../multipart/selection.js';
 import type { PhotoDnaResult } from '../types.js';
@@ -12,21 +11,10 @@ export class Continue {
   readonly kind = 'continue';
   readonly photodna: PhotoDnaResult | undefined;
   readonly withheld: readonly MulterFile[];
-  /**
-   * Bytes the next parser must read instead of the consumed original, for adapters whose body
-   * is not a Node request. Undefined on Node: `decide` makes the request itself readable again
-   * (`multipart/replay.ts`), so the host's own parsers read it as usual.
-   */
-  readonly replay: Readable | undefined;
 
-  constructor(
-    photodna: PhotoDnaResult | undefined,
-    withheld: readonly MulterFile[],
-    replay?: Readable,
-  ) {
+  constructor(photodna: PhotoDnaResult | undefined, withheld: readonly MulterFile[]) {
     this.photodna = photodna;
     this.withheld = withheld;
-    this.replay = replay;
   }
 }
 

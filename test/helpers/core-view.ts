@@ -100,7 +100,7 @@ export function coreWith(matcher: Matcher, options: GuardOptions = {}) {
     core,
     events,
     upload: (selection: Selection = { kind: 'any' }) =>
-      Entry.upload(core.routeConfig, parser, selection),
+      Entry.upload(core.routeConfig, parser, selection, false),
     scan: () => Entry.scan(core.routeConfig),
   };
 }
