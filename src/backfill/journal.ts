@@ -72,13 +72,11 @@ export interface Journal {
   finished: Set<string>;
   /** Outcomes by image (`shaKey`). */
   known: Map<string, Known>;
-  /** Lines that were read back. */
-  lines: number;
 }
 
 /** Reads an existing journal (for `--resume`) and cuts a torn last line off the file. */
 export async function readJournal(path: string): Promise<Journal> {
-  const journal: Journal = { finished: new Set(), known: new Map(), lines: 0 };
+  const journal: Journal = { finished: new Set(), known: new Map() };
   let size: number;
   try {
     size = (await stat(path)).size;
@@ -100,7 +98,6 @@ export async function readJournal(path: string): Promise<Journal> {
     }
     if (end > size) break; // the last line has no newline: torn
     goodBytes = end;
-    journal.lines++;
     const known = knownOf(line);
     if (!known) continue; // 'error': tried again
     journal.finished.add(pathKey(line.path));

@@ -38,7 +38,7 @@ export interface BackfillOptions {
 export async function runBackfill(options: BackfillOptions): Promise<Counts> {
   const { counts } = options;
   const dryRun = options.dryRun === true;
-  let journal: Journal = { finished: new Set(), known: new Map(), lines: 0 };
+  let journal: Journal = { finished: new Set(), known: new Map() };
   let writer: JournalWriter | undefined;
   if (!dryRun) {
     if (!options.out) throw new TypeError('--out is required (unless --dry-run)');

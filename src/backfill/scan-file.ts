@@ -12,7 +12,7 @@ import { isHttpUrl } from '../download.js';
 import { type GuardError, toGuardError } from '../errors.js';
 import type { Limits } from '../options.js';
 import type { QuarantineStore } from '../quarantine/types.js';
-import { incidentIdOf } from '../queue/job-results.js';
+import { INVALID_CODES, incidentIdOf } from '../queue/job-results.js';
 import { redactUrl } from '../redact.js';
 import type { FileFacts, MatchResult } from '../types.js';
 import { type Known, knownOf, type ResultLine, shaKey } from './journal.js';
@@ -28,14 +28,6 @@ export interface BackfillDeps {
   pending: Map<string, Promise<Known | undefined>>;
   dryRun: boolean;
 }
-
-const INVALID_CODES = new Set([
-  'UNSUPPORTED_MEDIA_TYPE',
-  'FILE_TOO_LARGE',
-  'INVALID_IMAGE',
-  'IMAGE_TOO_SMALL',
-  'IMAGE_TOO_LARGE',
-]);
 
 export interface FileResult {
   line: ResultLine;

@@ -4,9 +4,10 @@
  * (Origin / Sec-Fetch-Site), as JSON, and echo the session's CSRF token in `X-CSRF-Token`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { safeEqual } from '../secret.js';
 import { HttpError, isTls, readCookie, readJson } from './http-io.js';
 import type { ResolvedConsoleOptions } from './options.js';
-import { type Session, Sessions, safeEqual } from './session.js';
+import { type Session, Sessions } from './session.js';
 
 export const SESSION_COOKIE = 'pdg_console';
 /** Failed token logins allowed per minute (for the whole console) before it answers 429. */

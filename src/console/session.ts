@@ -3,7 +3,7 @@
  * the reviewer and to a CSRF token that every state-changing request must echo in a header.
  * Bounded in number; idle sessions expire.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 export interface Session {
   id: string;
@@ -59,11 +59,4 @@ export class Sessions {
     const now = Date.now();
     for (const [id, session] of this.#byId) if (session.expires <= now) this.#byId.delete(id);
   }
-}
-
-/** Compares two secrets in constant time (hashing first, so lengths do not leak either). */
-export function safeEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b) && given.length === expected.length;
 }

@@ -1,5 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { safeEqual } from '../secret.js';
 
 /** Why an admin request is refused: the HTTP status and a JSON error. */
 export interface AdminRefusal {
@@ -22,8 +22,8 @@ export function adminRefusal(
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(firstHeader(req, 'authorization') ?? '')?.[1];
   const key = firstHeader(req, 'ocp-apim-subscription-key')?.trim();
   const authorised =
-    (bearer !== undefined && sameSecret(bearer, credentials.adminToken)) ||
-    (credentials.apiKey !== undefined && key !== undefined && sameSecret(key, credentials.apiKey));
+    (bearer !== undefined && safeEqual(bearer, credentials.adminToken)) ||
+    (credentials.apiKey !== undefined && key !== undefined && safeEqual(key, credentials.apiKey));
   if (!authorised) {
     return {
       status: 401,
@@ -48,10 +48,4 @@ export function adminRefusal(
 function firstHeader(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }

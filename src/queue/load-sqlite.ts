@@ -10,7 +10,6 @@ export interface SqliteDatabase {
   pragma(source: string): unknown;
   exec(source: string): unknown;
   prepare(source: string): SqliteStatement;
-  transaction<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R;
   close(): void;
 }
 type SqliteConstructor = new (path: string, options?: { timeout?: number }) => SqliteDatabase;
