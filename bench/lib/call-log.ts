@@ -1,4 +1,5 @@
 import type { EmulatorCall } from '../../src/emulator/types.js';
+import { busiestWindow } from '../../test/helpers/call-log.js';
 
 /** Figures from the emulator's call log (`emulator.calls`). */
 
@@ -31,15 +32,5 @@ export function tightestWindowMs(calls: readonly EmulatorCall[], perSecond: numb
 
 /** The most accepted calls that arrived within one second (the emulator refuses above its limit). */
 export function busiestSecond(calls: readonly EmulatorCall[]): number {
-  const times = calls
-    .filter((c) => c.httpStatus === 200)
-    .map((c) => c.at)
-    .sort((a, b) => a - b);
-  let busiest = 0;
-  let start = 0;
-  for (let end = 0; end < times.length; end++) {
-    while ((times[start] ?? 0) <= (times[end] ?? 0) - 1000) start++;
-    busiest = Math.max(busiest, end - start + 1);
-  }
-  return busiest;
+  return busiestWindow(calls.filter((c) => c.httpStatus === 200).map((c) => c.at));
 }

@@ -2,19 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalRateLimiter } from '../../src/client/limiter.js';
 import { SlidingWindow } from '../../src/client/window.js';
 import { png } from '../fixtures/images.js';
+import { busiestWindow } from '../helpers/call-log.js';
 import { type Harness, harness, serviceError } from './helpers.js';
-
-/** The largest number of `times` inside any window of `windowMs` (start included, end excluded). */
-function busiestWindow(times: number[], windowMs = 1000): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    let j = i;
-    while (j < sorted.length && (sorted[j] ?? 0) < (sorted[i] ?? 0) + windowMs) j++;
-    best = Math.max(best, j - i);
-  }
-  return best;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

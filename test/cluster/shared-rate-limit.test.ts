@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/index.js';
-import type { EmulatorCall } from '../../src/emulator/types.js';
 import { png } from '../fixtures/images.js';
+import { busiestWindow } from '../helpers/call-log.js';
 import { type GuardProcess, startGuardProcess } from './guard-processes.js';
 import { type RedisServer, startRedisServer } from './redis-server.js';
 import { describeWithRedis } from './requires-redis.js';
@@ -35,16 +35,6 @@ async function upload(url: string, path = '/upload'): Promise<Answer> {
     body: (await res.json()) as Answer['body'],
     ms: performance.now() - started,
   };
-}
-
-/** The most accepted calls that arrived within one second of each other, as the emulator counts. */
-function busiestSecond(calls: readonly EmulatorCall[]): number {
-  const times = calls.map((c) => c.at).sort((a, b) => a - b);
-  let busiest = 0;
-  for (const [i, at] of times.entries()) {
-    busiest = Math.max(busiest, times.slice(0, i + 1).filter((t) => t > at - 1000).length);
-  }
-  return busiest;
 }
 
 describeWithRedis('three guard processes sharing one Redis', () => {
@@ -89,7 +79,7 @@ describeWithRedis('three guard processes sharing one Redis', () => {
     expect(calls.filter((c) => c.httpStatus === 429)).toEqual([]);
     const accepted = calls.filter((c) => c.httpStatus === 200);
     expect(accepted).toHaveLength(BURST);
-    expect(busiestSecond(accepted)).toBeLessThanOrEqual(PER_SECOND);
+    expect(busiestWindow(accepted.map((c) => c.at))).toBeLessThanOrEqual(PER_SECOND);
     // And not much slower than it must be: 30 calls at 5/s need 5.8 s from first to last.
     const span = (accepted.at(-1)?.at ?? 0) - (accepted[0]?.at ?? 0);
     expect(span).toBeLessThan(((BURST - 1) / PER_SECOND) * 1000 * 1.2);

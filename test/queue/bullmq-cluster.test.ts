@@ -6,12 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PhotoDnaClient } from '../../src/client/index.js';
 import { testImages } from '../../src/emulator/index.js';
-import type { EmulatorCall } from '../../src/emulator/types.js';
 import { createFileQuarantineStore } from '../../src/quarantine/index.js';
 import { incidentIdOf, openScanQueue, type QueueEngine } from '../../src/queue/index.js';
 import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
+import { busiestWindow } from '../helpers/call-log.js';
 import {
   type EmulatorProcess,
   startEmulatorProcess,
@@ -32,15 +32,6 @@ const PER_SECOND = 5;
 const API_KEY = 'queue-cluster-key-7d1';
 const JOBS = 21;
 const SYNC_CALLS = 8;
-
-function busiestSecond(calls: readonly EmulatorCall[]): number {
-  const times = calls.map((c) => c.at).sort((a, b) => a - b);
-  let busiest = 0;
-  for (const [i, at] of times.entries()) {
-    busiest = Math.max(busiest, times.slice(0, i + 1).filter((t) => t > at - 1000).length);
-  }
-  return busiest;
-}
 
 describeWithRedis('BullMQ workers sharing one Redis rate limit with synchronous scanners', () => {
   let redis: RedisServer;
@@ -133,7 +124,7 @@ describeWithRedis('BullMQ workers sharing one Redis rate limit with synchronous 
 
     const calls = (await emulator.calls()).filter((c) => c.operation === 'match-v2');
     expect(calls.filter((c) => c.httpStatus === 429)).toEqual([]);
-    expect(busiestSecond(calls)).toBeLessThanOrEqual(PER_SECOND);
+    expect(busiestWindow(calls.map((c) => c.at))).toBeLessThanOrEqual(PER_SECOND);
     // Every job scanned; each outcome acted on exactly once (the hung job never got an answer).
     const scans = events.filter((e) => e.name === 'scan');
     expect(scans.map((e) => e.scanId).sort()).toEqual([...ids].sort());
