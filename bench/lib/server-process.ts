@@ -83,6 +83,8 @@ export async function startServer(
         execArgv: [
           '--tool=callgrind',
           '--trace-children=no',
+          // One file per thread and dump (`<file>.<dump>-<thread>`): the main thread apart.
+          '--separate-threads=yes',
           `--callgrind-out-file=${options.callgrindOut}`,
           process.execPath,
           ...nodeArgs,

@@ -82,7 +82,8 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     }
     fieldImages = findFieldImages(textFieldsOf(view));
     fieldFiles = fieldUploads(fieldImages, entry.route);
-    verdict = await scanRequest(deps, ctx, [...uploads, ...fieldFiles], entry.route);
+    const checked = fieldFiles.length > 0 ? [...uploads, ...fieldFiles] : uploads;
+    verdict = await scanRequest(deps, ctx, checked, entry.route);
     if (verdict.kind === 'pass') {
       handOverFieldImages(fieldImages, fieldFiles, verdict.photodna.files.slice(uploads.length));
     }
@@ -95,7 +96,8 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     verdict = { kind: 'reject', error };
   }
   const rawSizes = tap ? files.map((file) => file.size) : [];
-  const outcome = await settle(deps, entry, view, ctx, verdict, files, uploads, fieldImages);
+  const settled = settle(deps, entry, view, ctx, verdict, files, uploads, fieldImages);
+  const outcome = settled instanceof Promise ? await settled : settled;
   if (outcome.kind === 'continue' && tap && !tap.overflow && body) {
     // The raw bytes only when the host's parser would get exactly what was checked: a withheld
     // match (file or text field) or stripped trailing data means a body rebuilt from the files.
@@ -158,8 +160,11 @@ function fieldUploads(images: readonly FieldImage[], route: RouteConfig): Upload
   }));
 }
 
-/** Applies the verdict to the request's files and turns it into the outcome. */
-async function settle(
+/**
+ * Applies the verdict to the request's files and turns it into the outcome: at once for a passing
+ * request in memory (no promise), after the disk work otherwise.
+ */
+function settle(
   deps: ScanDeps,
   entry: Entry,
   view: RequestView,
@@ -168,27 +173,36 @@ async function settle(
   files: MulterFile[],
   uploads: readonly UploadedFile[],
   fieldImages: readonly FieldImage[],
-): Promise<Outcome> {
-  if (verdict.kind === 'pass') {
-    // The handler gets what was checked: the sniffed type, the bytes as checked.
-    await handOver(files, uploads, verdict.photodna.files);
-    // Matched files under 'flag' are withheld: the handler learns of them from `photodna` only.
-    const withheld: MulterFile[] = [];
-    for (const i of verdict.withheld) {
-      if (i < files.length) withheld.push(files[i] as MulterFile);
-      else {
-        const image = fieldImages[i - files.length];
-        if (image) withholdFieldImage(image);
-      }
+): Outcome | Promise<Outcome> {
+  if (verdict.kind !== 'pass') return refuse(deps, entry, view, ctx, verdict, files);
+  // The handler gets what was checked: the sniffed type, the bytes as checked.
+  const writing = handOver(files, uploads, verdict.photodna.files);
+  // Matched files under 'flag' are withheld: the handler learns of them from `photodna` only.
+  const withheld: MulterFile[] = [];
+  for (const i of verdict.withheld) {
+    if (i < files.length) withheld.push(files[i] as MulterFile);
+    else {
+      const image = fieldImages[i - files.length];
+      if (image) withholdFieldImage(image);
     }
-    if (withheld.length > 0) {
-      withhold(view, withheld);
-      await removeFromDisk(deps.events, withheld);
-    }
-    recordDecision(view.body, entry.route, verdict.photodna);
-    return new Continue(verdict.photodna, withheld);
   }
-  // Every file of a rejected (or abandoned) request is dropped: from disk and from the request.
+  if (withheld.length > 0) withhold(view, withheld);
+  const removing = withheld.length > 0 ? removeFromDisk(deps.events, withheld) : undefined;
+  recordDecision(view.body, entry.route, verdict.photodna);
+  const outcome = new Continue(verdict.photodna, withheld);
+  if (!writing && !removing) return outcome;
+  return Promise.all([writing, removing]).then(() => outcome);
+}
+
+/** Every file of a rejected (or abandoned) request is dropped: from disk and from the request. */
+async function refuse(
+  deps: ScanDeps,
+  entry: Entry,
+  view: RequestView,
+  ctx: RequestContext,
+  verdict: Exclude<Verdict, { kind: 'pass' }>,
+  files: MulterFile[],
+): Promise<Outcome> {
   withhold(view, files);
   await removeFromDisk(deps.events, files);
   if (verdict.kind === 'aborted') return GONE;

@@ -9,7 +9,7 @@ const DEADLINE_PASSED = 'the scan deadline (scanTimeoutMs) passed';
  * The core's per-request state. Fields are set in the constructor (a stable shape); what only
  * events, logs, records and path rules need (the path, the address, the `Date`) is computed on
  * first read. The request stops once, when the uploader leaves or the armed deadline passes:
- * `settle` races work against that (one pending promise, no `AbortController`), and the one
+ * `settle` races work against that (no `Promise.race`, no `AbortController`), and the one
  * `AbortController` exists only once something reads `signal`. Neither the leave watcher nor the
  * deadline timer exists before the first `settle` or `signal`.
  */
@@ -29,8 +29,8 @@ export class RequestContext implements Waiter {
   #watching: boolean;
   /** Why the request stopped (`UploadAborted` or the deadline's `TimeoutError`); unset until then. */
   #stopped: Error | undefined;
-  #stop: Promise<never> | undefined;
-  #rejectStop: ((reason: Error) => void) | undefined;
+  /** The `settle` promises waiting on this request, rejected when it stops. */
+  #waiting: Array<(reason: Error) => void> | undefined;
 
   constructor(view: RequestView) {
     this.method = view.method;
@@ -46,8 +46,7 @@ export class RequestContext implements Waiter {
     this.#timer = undefined;
     this.#watching = false;
     this.#stopped = undefined;
-    this.#stop = undefined;
-    this.#rejectStop = undefined;
+    this.#waiting = undefined;
   }
 
   /** The request path without the query string. */
@@ -118,17 +117,18 @@ export class RequestContext implements Waiter {
 
   /** Settles with `work`, or rejects with the reason as soon as the request stops. */
   settle<T>(work: Promise<T>): Promise<T> {
-    if (this.#stopped) {
+    this.#watch(); // may stop it at once (the uploader already left)
+    const stopped = this.#stopped;
+    if (stopped) {
       work.catch(() => {}); // its outcome no longer matters: never an unhandled rejection
-      return Promise.reject(this.#stopped);
+      return Promise.reject(stopped);
     }
-    if (!this.#stop) {
-      this.#stop = new Promise<never>((_, reject) => {
-        this.#rejectStop = reject;
-      });
-      this.#watch(); // may stop it at once (the uploader already left): the race handles that
-    }
-    return Promise.race([work, this.#stop]);
+    // One promise, settled by whichever comes first (no `Promise.race`, no stop promise).
+    return new Promise<T>((resolve, reject) => {
+      if (this.#waiting) this.#waiting.push(reject);
+      else this.#waiting = [reject];
+      work.then(resolve, reject);
+    });
   }
 
   /** Whether the uploader left (not: whether the deadline passed). */
@@ -174,6 +174,8 @@ export class RequestContext implements Waiter {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#controller?.abort(reason);
-    this.#rejectStop?.(reason);
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    if (waiting) for (const reject of waiting) reject(reason);
   }
 }

@@ -70,34 +70,19 @@ export async function scanRequest(
   }
   // Nothing unchecked is forgotten: with a queue, a file the service could not answer is queued
   // (under failMode 'open', and for a full rate-limiter queue under defer 'overflow').
-  const scanIds = new Map<FileScan, string>();
-  const pending = new Set<FileScan>();
-  if (deps.queue && !ctx.clientLeft) {
-    for (const [i, scan] of scans.entries()) {
-      if (scan.outcome !== 'unchecked') continue;
-      const code = (scan.error as GuardError).code;
-      if (FILE_FAULTS.has(code)) continue;
-      const overflow = code === 'SCAN_BUSY' && deferMode === 'overflow';
-      if (!overflow && route.failMode !== 'open') continue;
-      const bytes = (uploads[i] as UploadedFile).bytes;
-      try {
-        scanIds.set(
-          scan,
-          await enqueueFile({ ...deps, queue: deps.queue }, ctx, route, scan.file, bytes),
-        );
-        if (overflow) pending.add(scan);
-      } catch {
-        // Reported as an `error` event; the file stays unchecked.
-      }
-    }
-  }
+  const queued =
+    deps.queue && !ctx.clientLeft
+      ? await queueUnchecked(deps, ctx, route, scans, uploads, deferMode)
+      : undefined;
+  const pending = queued?.pending;
   const matches: MatchedFile[] = [];
   let unchecked: FileScan | undefined;
   let aborted = ctx.clientLeft;
-  for (const [i, scan] of scans.entries()) {
+  for (let i = 0; i < scans.length; i++) {
+    const scan = scans[i] as FileScan;
     if (scan.outcome === 'match') matches.push(withOriginal(scan, uploads[i] as UploadedFile));
     else if (scan.outcome === 'aborted') aborted = true;
-    else if (scan.outcome === 'unchecked' && !pending.has(scan)) unchecked ??= scan;
+    else if (scan.outcome === 'unchecked' && !pending?.has(scan)) unchecked ??= scan;
   }
   // A confirmed match is handled (stored, reported to listeners) even when the uploader has
   // gone: dropping the connection must not be a way to escape evidence capture.
@@ -106,41 +91,88 @@ export async function scanRequest(
   if (aborted) return { kind: 'aborted' };
   if (matchVerdict) return matchVerdict;
   if (unchecked) {
-    const badFile = scans.find(
-      (s) => s.outcome === 'unchecked' && FILE_FAULTS.has((s.error as GuardError).code),
-    );
-    if (badFile) return { kind: 'reject', error: badFile.error as GuardError, file: badFile.file };
-    for (const scan of scans) {
-      if (scan.outcome !== 'unchecked' || pending.has(scan)) continue;
-      const error = scan.error as GuardError;
-      deps.events.emit('error', {
-        error: underlyingError(error),
-        stage: 'scan',
-        ...(error.reason ? { reason: error.reason } : {}),
-        route: ctx.route,
-        file: scan.file,
-      });
-    }
-    // 'open' covers outages of the service, not our own full queue (an uploader can fill it),
-    // unless the host opted in with `openOnBusy`.
-    const busy = scans.find((s) => s.outcome === 'unchecked' && s.error?.code === 'SCAN_BUSY');
-    if (busy && !route.openOnBusy) {
-      return { kind: 'reject', error: busy.error as GuardError, file: busy.file };
-    }
-    if (route.failMode === 'closed') {
-      return { kind: 'reject', error: unchecked.error as GuardError, file: unchecked.file };
-    }
+    const refused = uncheckedVerdict(deps, ctx, route, scans, unchecked, pending);
+    if (refused) return refused;
   }
 
   const files: ScannedFile[] = [];
   const withheld: number[] = [];
   for (let i = 0; i < scans.length; i++) {
     const scan = scans[i] as FileScan;
-    files.push(toScannedFile(scan.file, scan.result, scanIds.get(scan)));
+    files.push(toScannedFile(scan.file, scan.result, queued?.scanIds.get(scan)));
     if (scan.outcome === 'match') withheld.push(i);
   }
-  const status = overallStatus(matches, unchecked, pending.size > 0);
+  const status = overallStatus(matches, unchecked, (pending?.size ?? 0) > 0);
   return { kind: 'pass', photodna: { status, files }, withheld };
+}
+
+/** Files the service could not answer, queued where the route allows it (a queue is configured). */
+async function queueUnchecked(
+  deps: ScanDeps,
+  ctx: RequestContext,
+  route: RouteConfig,
+  scans: readonly FileScan[],
+  uploads: readonly UploadedFile[],
+  deferMode: ReturnType<typeof deferModeOf>,
+): Promise<{ scanIds: Map<FileScan, string>; pending: Set<FileScan> }> {
+  const queue = deps.queue as ScanQueue;
+  const scanIds = new Map<FileScan, string>();
+  const pending = new Set<FileScan>();
+  for (let i = 0; i < scans.length; i++) {
+    const scan = scans[i] as FileScan;
+    if (scan.outcome !== 'unchecked') continue;
+    const code = (scan.error as GuardError).code;
+    if (FILE_FAULTS.has(code)) continue;
+    const overflow = code === 'SCAN_BUSY' && deferMode === 'overflow';
+    if (!overflow && route.failMode !== 'open') continue;
+    const bytes = (uploads[i] as UploadedFile).bytes;
+    try {
+      scanIds.set(scan, await enqueueFile({ ...deps, queue }, ctx, route, scan.file, bytes));
+      if (overflow) pending.add(scan);
+    } catch {
+      // Reported as an `error` event; the file stays unchecked.
+    }
+  }
+  return { scanIds, pending };
+}
+
+/**
+ * Unchecked files (none queued for later): a bad file is refused whatever the fail mode; the
+ * others are reported as `error` events and refused unless the route fails open.
+ */
+function uncheckedVerdict(
+  deps: ScanDeps,
+  ctx: RequestContext,
+  route: RouteConfig,
+  scans: readonly FileScan[],
+  unchecked: FileScan,
+  pending: ReadonlySet<FileScan> | undefined,
+): Verdict | undefined {
+  const badFile = scans.find(
+    (s) => s.outcome === 'unchecked' && FILE_FAULTS.has((s.error as GuardError).code),
+  );
+  if (badFile) return { kind: 'reject', error: badFile.error as GuardError, file: badFile.file };
+  for (const scan of scans) {
+    if (scan.outcome !== 'unchecked' || pending?.has(scan)) continue;
+    const error = scan.error as GuardError;
+    deps.events.emit('error', {
+      error: underlyingError(error),
+      stage: 'scan',
+      ...(error.reason ? { reason: error.reason } : {}),
+      route: ctx.route,
+      file: scan.file,
+    });
+  }
+  // 'open' covers outages of the service, not our own full queue (an uploader can fill it),
+  // unless the host opted in with `openOnBusy`.
+  const busy = scans.find((s) => s.outcome === 'unchecked' && s.error?.code === 'SCAN_BUSY');
+  if (busy && !route.openOnBusy) {
+    return { kind: 'reject', error: busy.error as GuardError, file: busy.file };
+  }
+  if (route.failMode === 'closed') {
+    return { kind: 'reject', error: unchecked.error as GuardError, file: unchecked.file };
+  }
+  return undefined;
 }
 
 /** `defer: true`: every validated file is queued; the request passes at once as 'pending'. */

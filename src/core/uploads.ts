@@ -33,35 +33,45 @@ export async function readUpload(file: MulterFile, maxFileSize: number): Promise
  * Makes each passing file what was checked: `mimetype` becomes the type sniffed from the bytes
  * (the client's claim stays as `clientMimetype`), and when validation cut trailing data off the
  * bytes or `sanitize` changed them, `buffer`, `size` and the disk file (after `scan()`) hold the
- * checked bytes only (and `originalname` the extension of a changed type).
+ * checked bytes only (and `originalname` the extension of a changed type). A promise only when
+ * disk files are rewritten.
  */
-export async function handOver(
+export function handOver(
   files: readonly MulterFile[],
   uploads: readonly UploadedFile[],
   scanned: readonly ScannedFile[],
-): Promise<void> {
-  await Promise.all(
-    files.map(async (file, i) => {
-      const facts = scanned[i];
-      const upload = uploads[i];
-      if (!facts || !upload) return;
-      file.clientMimetype = file.mimetype;
-      file.mimetype = facts.mimetype;
-      file.originalname = upload.originalname;
-      if (upload.bytes.length === file.size && !upload.original) return;
-      file.size = upload.bytes.length;
-      if (file.buffer) file.buffer = upload.bytes;
-      if (file.path) await writeFile(file.path, upload.bytes);
-    }),
-  );
+): Promise<void> | undefined {
+  let writes: Promise<void>[] | undefined;
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i] as MulterFile;
+    const facts = scanned[i];
+    const upload = uploads[i];
+    if (!facts || !upload) continue;
+    file.clientMimetype = file.mimetype;
+    file.mimetype = facts.mimetype;
+    file.originalname = upload.originalname;
+    if (upload.bytes.length === file.size && !upload.original) continue;
+    file.size = upload.bytes.length;
+    if (file.buffer) file.buffer = upload.bytes;
+    if (file.path) {
+      writes ??= [];
+      writes.push(writeFile(file.path, upload.bytes));
+    }
+  }
+  // Memory storage (the usual case) needs no wait: no promise, no microtask hop.
+  return writes && Promise.all(writes).then(() => undefined);
 }
 
 /** Files of a rejected request (or withheld matches) never stay on disk. No work in memory. */
-export async function removeFromDisk(
+export function removeFromDisk(
   events: GuardEvents,
   files: readonly MulterFile[],
-): Promise<void> {
-  if (!files.some((file) => file.path)) return;
+): Promise<void> | undefined {
+  if (!files.some((file) => file.path)) return undefined;
+  return removeAll(events, files);
+}
+
+async function removeAll(events: GuardEvents, files: readonly MulterFile[]): Promise<void> {
   await Promise.all(
     files.map(async (file) => {
       if (!file.path) return;
