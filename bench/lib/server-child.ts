@@ -1,6 +1,6 @@
 /**
- * Entry of the server process (see `server-process.ts`): an Express 5 app with a bare multer
- * route and a guarded route, controlled over IPC. Run only through `startServer`.
+ * Entry of the server process (see `server-process.ts`): an Express 5 app with the bare,
+ * minimum, required and guarded routes, controlled over IPC. Run only through `startServer`.
  */
 import { hash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -10,9 +10,10 @@ import express from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import { imageSize } from 'image-size';
 import multer from 'multer';
+import { readHeader } from '../../src/core/structure.js';
 import { type GuardOptions, PhotoDnaClient, photodnaGuard } from '../../src/index.js';
 import { PHOTODNA_CALLS_PER_SECOND } from '../../src/service-limits.js';
-import type { Matcher } from '../../src/types.js';
+import type { Matcher, MatchResult } from '../../src/types.js';
 import { testHasher } from '../../test/helpers/test-hasher.js';
 import { RssSampler } from './rss-sampler.js';
 import type { FromChild, GuardSpec, ToChild } from './server-process.js';
@@ -96,9 +97,88 @@ const minimum: express.RequestHandler = async (req, res, next) => {
 };
 const SIGNAL = new AbortController().signal;
 
+/** Requests taken and their decisions, off the request object (as the guard keeps them). */
+const taken = new WeakSet<object>();
+const decided = new WeakMap<object, unknown>();
+
+/**
+ * `minimum` plus the work the guard's other promises make mandatory, done the cheapest way, in
+ * one function: the request marked taken and `req.photodna` declared; one deadline timer
+ * (`scanTimeoutMs`) and a watch for the uploader leaving (`res` 'close'), both raced against
+ * the matcher's answer; the end of the JPEG found (`trailingData: 'strip'`, issue 11) and the
+ * facts and hash taken of the image alone; the per-file record and the decision kept for a
+ * later guard. The `required` route: guarded / required is the cost of the library's structure
+ * alone.
+ */
+const required: express.RequestHandler = async (req, res, next) => {
+  taken.add(req);
+  req.photodna = undefined;
+  let stop: ((reason: Error) => void) | undefined;
+  let stopped: Error | undefined;
+  const end = (reason: Error) => {
+    stopped ??= reason;
+    stop?.(reason);
+  };
+  res.on('close', () => {
+    if (!res.writableEnded) end(new Error('the uploader left'));
+  });
+  const timer = setTimeout(() => end(new Error('deadline')), DEADLINE_MS);
+  try {
+    const files = [];
+    for (const file of (req.files ?? []) as Express.Multer.File[]) {
+      const upload = file.buffer;
+      const type = await fileTypeFromBuffer(upload.subarray(0, 4100));
+      if (!type) throw new Error('not an image');
+      const header = readHeader(upload, 'image/jpeg');
+      const bytes = header.end < upload.length ? upload.subarray(0, header.end) : upload;
+      const facts = {
+        field: file.fieldname,
+        originalname: file.originalname,
+        mimetype: type.mime as 'image/jpeg',
+        size: bytes.length,
+        width: header.width,
+        height: header.height,
+        sha256: hash('sha256', bytes),
+      };
+      const answer = await new Promise<MatchResult>((resolve, reject) => {
+        if (stopped) return reject(stopped);
+        stop = reject;
+        instant
+          .match({ bytes, contentType: facts.mimetype, file: facts, signal: SIGNAL })
+          .then(resolve, reject);
+      });
+      files.push({
+        field: facts.field,
+        originalname: facts.originalname,
+        mimetype: facts.mimetype,
+        size: facts.size,
+        width: facts.width,
+        height: facts.height,
+        sha256: facts.sha256,
+        isMatch: answer.isMatch,
+        matchFlags: answer.matchFlags,
+        trackingId: answer.trackingId,
+      });
+      file.mimetype = facts.mimetype;
+      file.buffer = bytes;
+    }
+    clearTimeout(timer);
+    const photodna = { status: 'clean' as const, files };
+    decided.set(req, photodna);
+    req.photodna = photodna;
+    handler(req, res, next);
+  } catch (error) {
+    clearTimeout(timer);
+    next(error);
+  }
+};
+/** The guard's default `scanTimeoutMs`. */
+const DEADLINE_MS = 30_000;
+
 const app = express();
 app.post('/bare', multer().any(), handler);
 app.post('/minimum', multer().any(), minimum);
+app.post('/required', multer().any(), required);
 app.post('/guarded', guard.any(), handler);
 
 /** Full (mark-compact) collections so far, from V8's GC performance entries. */

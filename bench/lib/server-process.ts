@@ -6,8 +6,10 @@ import { fileURLToPath } from 'node:url';
 /**
  * The app under test runs in its own Node process (`server-child.ts`), so that the load
  * generator, the emulator and this process's own allocations share neither its event loop nor
- * its RSS. It serves two routes with the same handler:
+ * its RSS. It serves four routes with the same handler:
  * - `POST /bare`: `multer().any()` (memory storage), the baseline;
+ * - `POST /minimum`: multer plus the least any guard must do (issue 16's baseline);
+ * - `POST /required`: minimum plus the safety work the guard's other promises require;
  * - `POST /guarded`: `guard.any()` of `photodnaGuard(...)` built from `GuardSpec`.
  */
 export type GuardSpec =
