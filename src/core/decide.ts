@@ -105,10 +105,16 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       outcome.withheld.length > 0 ||
       (verdict.kind === 'pass' && verdict.withheld.some((i) => i >= files.length)) ||
       files.some((file, i) => file.size !== rawSizes[i]) ||
-      [...uploads, ...fieldFiles].some((upload) => upload.original !== undefined);
+      uploads.some(sanitized) ||
+      fieldFiles.some(sanitized);
     replay(view, body, tap, changed);
   }
   return outcome;
+}
+
+/** Whether the `sanitize` step changed the upload's bytes. */
+function sanitized(upload: UploadedFile): boolean {
+  return upload.original !== undefined;
 }
 
 /** The body made readable again for the host's parsers: the raw bytes, or rebuilt from the files. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import koaMulter from '@koa/multer';
@@ -51,51 +52,45 @@ interface DiskEcho {
   onDisk: string;
 }
 
+/** What the handler got: multer's file facts and the hash of the file on disk. */
+function diskEcho(file: Express.Multer.File): DiskEcho {
+  return {
+    size: file.size,
+    mimetype: file.mimetype,
+    originalname: file.originalname,
+    onDisk: sha256(readFileSync(file.path)),
+  };
+}
+
+/** The listening server, closed with its guard after each test. */
+function listening(server: Server, guard: { close(): Promise<void> }): Server {
+  closers.push(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await guard.close();
+  });
+  return server;
+}
+
 /** Express or Koa, each with its own multer writing to `dir`, then `guard.scan()`. */
 const hosts = {
   express: async (dir: string, matcher: RecordingMatcher) => {
     const guard = photodnaGuard({ matcher, sanitize: 'reencode' });
     const app = express();
     app.post('/upload', multer({ dest: dir }).single('f'), guard.scan(), (req, res) => {
-      const file = req.file as Express.Multer.File;
-      const echo: DiskEcho = {
-        size: file.size,
-        mimetype: file.mimetype,
-        originalname: file.originalname,
-        onDisk: sha256(readFileSync(file.path)),
-      };
-      res.json(echo);
+      res.json(diskEcho(req.file as Express.Multer.File));
     });
-    const server = app.listen(0, '127.0.0.1');
-    closers.push(async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await guard.close();
-    });
-    return server;
+    return listening(app.listen(0, '127.0.0.1'), guard);
   },
   koa: async (dir: string, matcher: RecordingMatcher) => {
     const guard = koaGuard({ matcher, sanitize: 'reencode' });
     const app = new Koa();
     const router = new KoaRouter();
     router.post('/upload', koaMulter({ dest: dir }).single('f'), guard.scan(), (ctx) => {
-      const file = (ctx as unknown as { file: Express.Multer.File }).file;
-      const echo: DiskEcho = {
-        size: file.size,
-        mimetype: file.mimetype,
-        originalname: file.originalname,
-        onDisk: sha256(readFileSync(file.path)),
-      };
-      ctx.body = echo;
+      ctx.body = diskEcho((ctx as unknown as { file: Express.Multer.File }).file);
     });
     app.use(router.routes());
-    const server = app.listen(0, '127.0.0.1');
-    closers.push(async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await guard.close();
-    });
-    return server;
+    return listening(app.listen(0, '127.0.0.1'), guard);
   },
 };
 
