@@ -257,6 +257,30 @@ describeWithChromium('the console in Chromium', () => {
     await shot('08-live');
   }, 60_000);
 
+  it('shows the live panel even when live.js arrives after the session answer', async () => {
+    // Deferred scripts run in order, but the session request app.js makes can be answered while
+    // live.js is still loading: hold live.js back until the session answered (or 1.5 s passed,
+    // as it does when app.js rightly waits for every script before asking).
+    const late = await browser.context.newPage();
+    try {
+      let answered!: () => void;
+      const sessionAnswered = new Promise<void>((resolve) => {
+        answered = resolve;
+      });
+      late.on('response', (response) => {
+        if (response.url().endsWith('/api/session')) answered();
+      });
+      await late.route('**/live.js', async (route) => {
+        await Promise.race([sessionAnswered, new Promise((r) => setTimeout(r, 1_500))]);
+        await route.continue();
+      });
+      await late.goto(url);
+      await late.locator('#live-on').waitFor({ state: 'visible', timeout: 15_000 });
+    } finally {
+      await late.close();
+    }
+  });
+
   it('caused no CSP violation', () => {
     expect(cspViolations).toEqual([]);
   });

@@ -264,6 +264,9 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
     $('action-status').textContent = 'Error: ' + (error && error.message);
   }
 
-  start();
+  // Once every deferred script has run (live.js listens for 'console:ready'): started at once,
+  // the session could answer while live.js was still loading, and the live panel never showed.
+  // app.js is itself deferred, so it always runs before DOMContentLoaded.
+  document.addEventListener('DOMContentLoaded', start);
 })();
 `;
