@@ -10,10 +10,11 @@ import express from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import { imageSize } from 'image-size';
 import multer from 'multer';
+import { knownImageType } from '../../src/core/sniff.js';
 import { readHeader } from '../../src/core/structure.js';
 import { type GuardOptions, PhotoDnaClient, photodnaGuard } from '../../src/index.js';
 import { PHOTODNA_CALLS_PER_SECOND } from '../../src/service-limits.js';
-import type { Matcher, MatchResult } from '../../src/types.js';
+import type { ImageMimeType, Matcher, MatchResult } from '../../src/types.js';
 import { testHasher } from '../../test/helpers/test-hasher.js';
 import { RssSampler } from './rss-sampler.js';
 import type { FromChild, GuardSpec, ToChild } from './server-process.js';
@@ -67,22 +68,33 @@ const handler: express.RequestHandler = (req, res) => {
 const HEADER_BYTES = 4096;
 
 /**
+ * The type from the first bytes, the cheapest correct way: the guard's own signature check for
+ * JPEG, PNG, GIF and BMP (the answers file-type gives, without its reader), file-type for the rest.
+ */
+async function sniff(bytes: Buffer): Promise<ImageMimeType> {
+  const known = knownImageType(bytes);
+  if (known) return known;
+  const type = await fileTypeFromBuffer(bytes.subarray(0, 4100));
+  if (!type) throw new Error('not an image');
+  return type.mime as ImageMimeType;
+}
+
+/**
  * The least any guard must do per file, done the cheapest correct way: sniff the type on the
- * first bytes (file-type), read the dimensions from a small header copy (image-size), one
+ * first bytes (see `sniff`), read the dimensions from a small header copy (image-size), one
  * SHA-256, one `await` of the same instant matcher. The `minimum` route's baseline.
  */
 const minimum: express.RequestHandler = async (req, res, next) => {
   try {
     for (const file of (req.files ?? []) as Express.Multer.File[]) {
       const bytes = file.buffer;
-      const type = await fileTypeFromBuffer(bytes.subarray(0, 4100));
-      if (!type) throw new Error('not an image');
+      const mimetype = await sniff(bytes);
       const { width, height } = imageSize(Uint8Array.prototype.slice.call(bytes, 0, HEADER_BYTES));
       const sha256 = hash('sha256', bytes);
       const facts = {
         field: file.fieldname,
         originalname: file.originalname,
-        mimetype: type.mime as 'image/jpeg',
+        mimetype,
         size: bytes.length,
         width,
         height,
@@ -127,14 +139,13 @@ const required: express.RequestHandler = async (req, res, next) => {
     const files = [];
     for (const file of (req.files ?? []) as Express.Multer.File[]) {
       const upload = file.buffer;
-      const type = await fileTypeFromBuffer(upload.subarray(0, 4100));
-      if (!type) throw new Error('not an image');
+      const mimetype = await sniff(upload);
       const header = readHeader(upload, 'image/jpeg');
       const bytes = header.end < upload.length ? upload.subarray(0, header.end) : upload;
       const facts = {
         field: file.fieldname,
         originalname: file.originalname,
-        mimetype: type.mime as 'image/jpeg',
+        mimetype,
         size: bytes.length,
         width: header.width,
         height: header.height,

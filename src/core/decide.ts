@@ -84,7 +84,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     fieldFiles = fieldUploads(fieldImages, entry.route);
     const checked = fieldFiles.length > 0 ? [...uploads, ...fieldFiles] : uploads;
     verdict = await scanRequest(deps, ctx, checked, entry.route);
-    if (verdict.kind === 'pass') {
+    if (verdict.kind === 'pass' && fieldImages.length > 0) {
       handOverFieldImages(fieldImages, fieldFiles, verdict.photodna.files.slice(uploads.length));
     }
   } catch (error) {
@@ -95,7 +95,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     }
     verdict = { kind: 'reject', error };
   }
-  const rawSizes = tap ? files.map((file) => file.size) : [];
+  const rawSizes = tap ? files.map((file) => file.size) : undefined;
   const settled = settle(deps, entry, view, ctx, verdict, files, uploads, fieldImages);
   const outcome = settled instanceof Promise ? await settled : settled;
   if (outcome.kind === 'continue' && tap && !tap.overflow && body) {
@@ -104,7 +104,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     const changed =
       outcome.withheld.length > 0 ||
       (verdict.kind === 'pass' && verdict.withheld.some((i) => i >= files.length)) ||
-      files.some((file, i) => file.size !== rawSizes[i]) ||
+      files.some((file, i) => file.size !== rawSizes?.[i]) ||
       uploads.some(sanitized) ||
       fieldFiles.some(sanitized);
     replay(view, body, tap, changed);
@@ -133,8 +133,10 @@ function replay(view: RequestView, body: BodyStream, tap: BodyTap, rebuild: bool
 
 /** The parsed text fields (`req.body`; Koa after @koa/multer: `ctx.request.body`). */
 function textFieldsOf(view: RequestView): unknown {
-  for (const holder of [view.body, ...view.targets] as Array<{ body?: unknown } | undefined>) {
-    if (holder?.body && typeof holder.body === 'object') return holder.body;
+  const own = (view.body as { body?: unknown } | undefined)?.body;
+  if (own && typeof own === 'object') return own;
+  for (const holder of view.targets as ReadonlyArray<{ body?: unknown }>) {
+    if (holder.body && typeof holder.body === 'object') return holder.body;
   }
   return undefined;
 }
