@@ -8,6 +8,7 @@ import { jpegOfSize } from './lib/images.js';
 import { describeStatuses, loadClient, runLoad } from './lib/load.js';
 import { fileUpload } from './lib/multipart.js';
 import { type ServerProcess, startServer } from './lib/server-process.js';
+import { selectSizes, UPLOAD_SIZES, type UploadSize } from './lib/sizes.js';
 import { median } from './lib/stats.js';
 import { fmt, note, type Row } from './lib/table.js';
 
@@ -33,96 +34,29 @@ const PASSES = positiveInt(process.env.BENCH_CALLGRIND_PASSES, 1);
 const ROUTES = ['/bare', '/minimum', '/required', '/guarded'] as const;
 type Path = (typeof ROUTES)[number];
 
+/**
+ * Requests per window and warm-up scale with the upload's cost (a 500 KiB request costs about
+ * 6× a 50 KiB one, a 3.5 MiB one about 60×). `BENCH_CALLGRIND_SIZES="50 KiB,500 KiB"` measures
+ * those sizes; 50 KiB alone by default.
+ */
+const SIZES = selectSizes(process.env.BENCH_CALLGRIND_SIZES, UPLOAD_SIZES.slice(0, 1));
+const SHARE: Readonly<Record<string, number>> = {
+  '50 KiB': 1,
+  '500 KiB': 1 / 6,
+  '3.5 MiB': 1 / 60,
+};
+
 export const callgrind: Benchmark = {
   name: 'callgrind',
-  about: `instructions per request under callgrind, bare vs minimum vs required vs guarded, ~50 KiB JPEG, ${PASSES} passes of ${REQUESTS} (not in the default set: about 5 minutes for 3 passes of 300 on a quiet machine)`,
+  about: `instructions per request under callgrind, bare vs minimum vs required vs guarded, JPEGs of ${SIZES.map((s) => s.label).join(', ')}, ${PASSES} passes of ${REQUESTS} at 50 KiB (not in the default set: about 5 minutes for 3 passes of 300 at 50 KiB on a quiet machine, as long again for 500 KiB)`,
   async run() {
     const out = join(tmpdir(), `photodna-guard-callgrind-${process.pid}`);
-    const uploads = [fileUpload(jpegOfSize(480, 320), 'photo.jpg')];
     let server: ServerProcess | undefined;
     try {
       server = await startServer({ kind: 'instant' }, { callgrindOut: `${out}.%p` });
-      const pool = loadClient(server.origin, CONCURRENCY);
-      const load = async (path: Path, requests: number) => {
-        const result = await runLoad(pool, {
-          path,
-          uploads,
-          concurrency: CONCURRENCY,
-          requests,
-          maxMs: 900_000,
-        });
-        // Under valgrind a request can outlast a socket: counted, shown, and left out of the figure.
-        const answered = result.statuses[200] ?? 0;
-        if (answered !== requests) note(`${path}: ${describeStatuses(result)} of ${requests}`);
-        return Math.max(1, answered);
-      };
-      for (const path of ROUTES) await load(path, WARMUP);
-      const figures = perRoute((): number[] => []);
-      const mains = perRoute((): number[] => []);
-      const gcs = perRoute(() => 0);
-      let dump = 0;
-      for (let pass = 0; pass < PASSES; pass++) {
-        const order = ROUTES.map((_, i) => ROUTES[(i + pass) % ROUTES.length] as Path);
-        for (const path of order) {
-          // A full GC first, so no collection of earlier garbage lands in this route's window.
-          await server.collect();
-          await control(server.pid, '--zero');
-          const before = await server.usage();
-          const answered = await load(path, REQUESTS);
-          await control(server.pid, '--dump');
-          const after = await server.usage();
-          dump++;
-          const { main, total } = await totalsOf(`${out}.${server.pid}.${dump}`);
-          figures[path].push(total / answered);
-          mains[path].push(main / answered);
-          gcs[path] += after.majorGcs - before.majorGcs;
-          note(
-            `pass ${pass + 1} ${path}: ${fmt(main / answered / 1000, 'K')} main thread, ` +
-              `${fmt(total / answered / 1000, 'K')} all threads, instructions/request`,
-          );
-        }
-      }
-      await pool.close();
-      const per = (path: Path) => median(figures[path]);
-      const [bare, min, , guarded] = ROUTES.map(per) as [number, number, number, number];
-      const [bareMain, minMain, requiredMain, guardedMain] = ROUTES.map((p) =>
-        median(mains[p]),
-      ) as [number, number, number, number];
-      note(
-        `mark-compacts over ${PASSES * REQUESTS} requests: ` +
-          ROUTES.map((p) => `${p.slice(1)} ${gcs[p]}`).join(', '),
-      );
-      const k = (n: number) => fmt(n / 1000, 'K');
-      const rows: Row[] = [
-        {
-          benchmark: 'main-thread instructions per request, guarded vs minimum, 50 KiB',
-          measured: `${k(guardedMain)} (${signed(guardedMain - minMain, k)})`,
-          baseline: `${k(minMain)} (bare ${k(bareMain)})`,
-          ratio: guardedMain / minMain,
-          goal: '— (info)',
-        },
-        {
-          benchmark: 'main-thread instructions per request, guarded vs required, 50 KiB',
-          measured: `${k(guardedMain)} (${signed(guardedMain - requiredMain, k)})`,
-          baseline: k(requiredMain),
-          ratio: guardedMain / requiredMain,
-          goal: '— (info)',
-        },
-        {
-          benchmark: 'instructions per request, guarded vs minimum, 50 KiB (callgrind)',
-          measured: `${k(guarded)} (${signed(guarded - min, k)})`,
-          baseline: k(min),
-          ratio: guarded / min,
-          goal: '— (info)',
-        },
-        {
-          benchmark: 'instructions per request, minimum vs bare, 50 KiB (callgrind)',
-          measured: k(min),
-          baseline: k(bare),
-          ratio: min / bare,
-          goal: '— (info)',
-        },
-      ];
+      const dumps = { prefix: `${out}.${server.pid}`, count: 0 };
+      const rows: Row[] = [];
+      for (const size of SIZES) rows.push(...(await measureSize(server, size, dumps)));
       return rows;
     } finally {
       await server?.close();
@@ -130,6 +64,100 @@ export const callgrind: Benchmark = {
     }
   },
 };
+
+/** Every route's instructions per request at one size: `PASSES` windows each, medians compared. */
+async function measureSize(
+  server: ServerProcess,
+  size: UploadSize,
+  dumps: { prefix: string; count: number },
+): Promise<Row[]> {
+  const uploads = [fileUpload(jpegOfSize(size.width, size.height), 'photo.jpg')];
+  const requests = Math.max(3, Math.round(REQUESTS * (SHARE[size.label] ?? 1)));
+  const pool = loadClient(server.origin, CONCURRENCY);
+  const load = async (path: Path, count: number) => {
+    const result = await runLoad(pool, {
+      path,
+      uploads,
+      concurrency: CONCURRENCY,
+      requests: count,
+      maxMs: 900_000,
+    });
+    // Under valgrind a request can outlast a socket: counted, shown, and left out of the figure.
+    const answered = result.statuses[200] ?? 0;
+    if (answered !== count) note(`${path}: ${describeStatuses(result)} of ${count}`);
+    return Math.max(1, answered);
+  };
+  for (const path of ROUTES)
+    await load(path, Math.max(10, Math.round(WARMUP * (SHARE[size.label] ?? 1))));
+  const figures = perRoute((): number[] => []);
+  const mains = perRoute((): number[] => []);
+  const gcs = perRoute(() => 0);
+  for (let pass = 0; pass < PASSES; pass++) {
+    const order = ROUTES.map((_, i) => ROUTES[(i + pass) % ROUTES.length] as Path);
+    for (const path of order) {
+      // A full GC first, so no collection of earlier garbage lands in this route's window.
+      await server.collect();
+      await control(server.pid, '--zero');
+      const before = await server.usage();
+      const answered = await load(path, requests);
+      await control(server.pid, '--dump');
+      const after = await server.usage();
+      dumps.count++;
+      const { main, total } = await totalsOf(`${dumps.prefix}.${dumps.count}`);
+      figures[path].push(total / answered);
+      mains[path].push(main / answered);
+      gcs[path] += after.majorGcs - before.majorGcs;
+      note(
+        `${size.label} pass ${pass + 1} ${path}: ${fmt(main / answered / 1000, 'K')} main thread, ` +
+          `${fmt(total / answered / 1000, 'K')} all threads, instructions/request`,
+      );
+    }
+  }
+  await pool.close();
+  const per = (path: Path) => median(figures[path]);
+  const [bare, min, , guarded] = ROUTES.map(per) as [number, number, number, number];
+  const [bareMain, minMain, requiredMain, guardedMain] = ROUTES.map((p) => median(mains[p])) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  note(
+    `${size.label}: mark-compacts over ${PASSES * requests} requests: ` +
+      ROUTES.map((p) => `${p.slice(1)} ${gcs[p]}`).join(', '),
+  );
+  const k = (n: number) => fmt(n / 1000, 'K');
+  return [
+    {
+      benchmark: `main-thread instructions per request, guarded vs minimum, ${size.label}`,
+      measured: `${k(guardedMain)} (${signed(guardedMain - minMain, k)})`,
+      baseline: `${k(minMain)} (bare ${k(bareMain)})`,
+      ratio: guardedMain / minMain,
+      goal: '— (info)',
+    },
+    {
+      benchmark: `main-thread instructions per request, guarded vs required, ${size.label}`,
+      measured: `${k(guardedMain)} (${signed(guardedMain - requiredMain, k)})`,
+      baseline: k(requiredMain),
+      ratio: guardedMain / requiredMain,
+      goal: '— (info)',
+    },
+    {
+      benchmark: `instructions per request, guarded vs minimum, ${size.label} (callgrind)`,
+      measured: `${k(guarded)} (${signed(guarded - min, k)})`,
+      baseline: k(min),
+      ratio: guarded / min,
+      goal: '— (info)',
+    },
+    {
+      benchmark: `instructions per request, minimum vs bare, ${size.label} (callgrind)`,
+      measured: k(min),
+      baseline: k(bare),
+      ratio: min / bare,
+      goal: '— (info)',
+    },
+  ];
+}
 
 async function control(pid: number, command: '--zero' | '--dump'): Promise<void> {
   await run('callgrind_control', [command, String(pid)]);

@@ -3,6 +3,7 @@ import { jpegOfSize } from './lib/images.js';
 import { allAnswered, describeStatuses, type LoadResult, loadClient, runLoad } from './lib/load.js';
 import { fileUpload, type Upload } from './lib/multipart.js';
 import { type ServerProcess, startServer } from './lib/server-process.js';
+import { selectSizes, type UploadSize } from './lib/sizes.js';
 import { median, percentile } from './lib/stats.js';
 import { fmt, note, type Row } from './lib/table.js';
 
@@ -30,20 +31,8 @@ const CPU_ABOVE_MINIMUM_GOAL = 25;
 const ROUTES = ['/bare', '/minimum', '/required', '/guarded'] as const;
 type Path = (typeof ROUTES)[number];
 
-interface Size {
-  label: string;
-  width: number;
-  height: number;
-  warmup: number;
-  requests: number;
-}
-
-/** JPEGs of about 50 KiB, 500 KiB and 3.5 MiB (noise-like pattern at quality 80). */
-const SIZES: readonly Size[] = [
-  { label: '50 KiB', width: 480, height: 320, warmup: 1_000, requests: 1_500 },
-  { label: '500 KiB', width: 1420, height: 1065, warmup: 200, requests: 400 },
-  { label: '3.5 MiB', width: 3800, height: 2850, warmup: 40, requests: 80 },
-];
+/** `BENCH_SIZES="50 KiB,500 KiB"` measures only those sizes; all three by default. */
+const SIZES = selectSizes(process.env.BENCH_SIZES);
 
 interface Round {
   load: LoadResult;
@@ -61,7 +50,7 @@ export const throughput: Benchmark = {
     const pool = loadClient(server.origin, CONCURRENCY);
     const rows: Row[] = [];
     try {
-      for (const size of selectedSizes()) rows.push(...(await measureSize(server, pool, size)));
+      for (const size of SIZES) rows.push(...(await measureSize(server, pool, size)));
     } finally {
       await pool.close();
       await server.close();
@@ -73,7 +62,7 @@ export const throughput: Benchmark = {
 async function measureSize(
   server: ServerProcess,
   pool: ReturnType<typeof loadClient>,
-  size: Size,
+  size: UploadSize,
 ): Promise<Row[]> {
   const image = jpegOfSize(size.width, size.height);
   const uploads: Upload[] = [fileUpload(image, 'photo.jpg')];
@@ -201,12 +190,6 @@ async function measureSize(
       met: guarded.majorPerThousand <= min.majorPerThousand,
     },
   ];
-}
-
-/** `BENCH_SIZES="50 KiB,500 KiB"` measures only those sizes; all three by default. */
-function selectedSizes(): readonly Size[] {
-  const wanted = process.env.BENCH_SIZES?.split(',').map((label) => label.trim());
-  return wanted ? SIZES.filter((size) => wanted.includes(size.label)) : SIZES;
 }
 
 /** A difference in microseconds with its sign. */
