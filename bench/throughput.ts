@@ -3,7 +3,7 @@ import { jpegOfSize } from './lib/images.js';
 import { allAnswered, describeStatuses, type LoadResult, loadClient, runLoad } from './lib/load.js';
 import { fileUpload, type Upload } from './lib/multipart.js';
 import { type ServerProcess, startServer } from './lib/server-process.js';
-import { selectSizes, type UploadSize } from './lib/sizes.js';
+import { selectSizes, UPLOAD_SIZES, type UploadSize } from './lib/sizes.js';
 import { median, percentile } from './lib/stats.js';
 import { fmt, note, type Row } from './lib/table.js';
 
@@ -32,7 +32,7 @@ const ROUTES = ['/bare', '/minimum', '/required', '/guarded'] as const;
 type Path = (typeof ROUTES)[number];
 
 /** `BENCH_SIZES="50 KiB,500 KiB"` measures only those sizes; all three by default. */
-const SIZES = selectSizes(process.env.BENCH_SIZES);
+const sizes = () => selectSizes(process.env.BENCH_SIZES);
 
 interface Round {
   load: LoadResult;
@@ -44,13 +44,13 @@ interface Round {
 
 export const throughput: Benchmark = {
   name: 'throughput',
-  about: `bare vs minimum vs required vs guarded route: ${CONCURRENCY} keep-alive clients, JPEGs of ${SIZES.map((s) => s.label).join(', ')}, ${SETS} rotating sets of rounds`,
+  about: `bare vs minimum vs required vs guarded route: ${CONCURRENCY} keep-alive clients, JPEGs of ${process.env.BENCH_SIZES || UPLOAD_SIZES.map((s) => s.label).join(', ')}, ${SETS} rotating sets of rounds`,
   async run() {
     const server = await startServer({ kind: 'instant' });
     const pool = loadClient(server.origin, CONCURRENCY);
     const rows: Row[] = [];
     try {
-      for (const size of SIZES) rows.push(...(await measureSize(server, pool, size)));
+      for (const size of sizes()) rows.push(...(await measureSize(server, pool, size)));
     } finally {
       await pool.close();
       await server.close();
