@@ -142,6 +142,39 @@ describe.each(adapters)('issue 11 class 4: sanitize on $name', (adapter: Adapter
     expect(server.log.runs).toBe(0);
   });
 
+  it("'reencode': an upload within maxFileSize whose re-encode is over it is 413 FILE_TOO_LARGE, never checked or handed on", async () => {
+    // Noise at JPEG quality 5 is small; the same pixels at the re-encode's quality 90 are not.
+    const noise = Buffer.alloc(400 * 300 * 3);
+    let x = 2463534242;
+    for (let i = 0; i < noise.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      noise[i] = x & 0xff;
+    }
+    const small = await sharp(noise, { raw: { width: 400, height: 300, channels: 3 } })
+      .jpeg({ quality: 5 })
+      .toBuffer();
+    const grown = await sharp(small).jpeg({ quality: 90 }).toBuffer();
+    expect(grown.length).toBeGreaterThan(small.length * 1.5);
+    const maxFileSize = Math.floor((small.length + grown.length) / 2);
+    const matcher = new RecordingMatcher();
+    const rejects: Array<{ code: string; detail?: string }> = [];
+    const { server } = await start({ matcher, sanitize: 'reencode', limits: { maxFileSize } });
+    server.guard.on('reject', (e) => rejects.push(e));
+    const res = await request(server.url).post('/upload').attach('f', small, 'a.jpg');
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('FILE_TOO_LARGE');
+    expect(rejects).toEqual([
+      expect.objectContaining({
+        code: 'FILE_TOO_LARGE',
+        detail: expect.stringContaining("the sanitized image (sanitize 'reencode')"),
+      }),
+    ]);
+    expect(matcher.calls).toHaveLength(0);
+    expect(server.log.runs).toBe(0);
+  });
+
   it("'reencode': every file of a request is re-encoded; one undecodable file refuses the request", async () => {
     const matcher = new RecordingMatcher();
     const { server } = await start({ matcher, sanitize: 'reencode' });
