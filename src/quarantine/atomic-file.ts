@@ -66,9 +66,10 @@ export async function removeStaleTemps(
   dir: string,
   maxAgeMs: number,
   now = Date.now(),
+  names?: readonly string[],
 ): Promise<string[]> {
   const removed: string[] = [];
-  for (const name of await readdir(dir)) {
+  for (const name of names ?? (await readdir(dir))) {
     if (!name.startsWith(TEMP_PREFIX)) continue;
     const path = join(dir, name);
     try {

@@ -52,9 +52,10 @@ export async function removeStaleLocks(
   dir: string,
   prefix: string,
   staleMs = LOCK_STALE_MS,
+  names?: readonly string[],
 ): Promise<string[]> {
   const removed: string[] = [];
-  for (const name of await readdir(dir)) {
+  for (const name of names ?? (await readdir(dir))) {
     if (!name.startsWith(prefix)) continue;
     const path = join(dir, name);
     const stale = await staleHolder(path, staleMs);

@@ -119,10 +119,11 @@ export function createFileQuarantineStore(
     await unlinkIfPresent(join(dir, recordName(record.id)));
   }
 
-  async function listRecords(): Promise<QuarantineRecord[]> {
-    await removeStaleTemps(dir, STALE_TEMP_MS);
-    await removeStaleLocks(dir, LOCK_PREFIX);
-    const ids = (await readdir(dir)).flatMap((name) => idOfRecordName(name) ?? []);
+  /** Every readable record, oldest first; `names` is the directory's listing (read once). */
+  async function listRecords(names: readonly string[]): Promise<QuarantineRecord[]> {
+    await removeStaleTemps(dir, STALE_TEMP_MS, Date.now(), names);
+    await removeStaleLocks(dir, LOCK_PREFIX, undefined, names);
+    const ids = names.flatMap((name) => idOfRecordName(name) ?? []);
     const records: QuarantineRecord[] = [];
     for (let i = 0; i < ids.length; i += READ_BATCH) {
       const batch = ids.slice(i, i + READ_BATCH).map((id) => readRecord(id).catch(() => undefined));
@@ -190,7 +191,7 @@ export function createFileQuarantineStore(
     },
 
     list() {
-      return guarded('list incidents', listRecords);
+      return guarded('list incidents', async () => listRecords(await readdir(dir)));
     },
 
     markReported(id, report) {
@@ -227,7 +228,7 @@ export function createFileQuarantineStore(
     purgeExpired(now = new Date()) {
       return guarded('purge incidents', async () => {
         const purged: string[] = [];
-        for (const candidate of await listRecords()) {
+        for (const candidate of await listRecords(await readdir(dir))) {
           if (!purgeDecision(candidate, now).purge) continue;
           const removed = await lock.run(candidate.id, async () => {
             const record = await readRecord(candidate.id); // re-read: it may have changed
@@ -260,7 +261,7 @@ export function createFileQuarantineStore(
     incomplete() {
       return guarded('list incomplete incidents', async () => {
         const names = await readdir(dir);
-        const complete = new Set((await listRecords()).map((record) => record.id));
+        const complete = new Set((await listRecords(names)).map((record) => record.id));
         const found: string[] = [];
         for (const name of names) {
           const id = idOfImageName(name);

@@ -239,6 +239,25 @@ describe('list', () => {
   });
 });
 
+describe('list() sweeps what crashed writers left, from one reading of the directory', () => {
+  it('removes stale temps and abandoned locks made after the store opened, and lists the records', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident();
+    await store.put(incident, bytes);
+    // Left by a writer killed mid-write, and a lock older than the stale age.
+    await writeFile(join(dir, '.tmp-crashed'), 'half an image');
+    await utimes(join(dir, '.tmp-crashed'), twoMinutesAgo(), twoMinutesAgo());
+    await writeFile(
+      join(dir, `.lock-${incident.id}`),
+      JSON.stringify({ pid: 1, host: 'a-host-long-gone', token: 't' }),
+    );
+    await utimes(join(dir, `.lock-${incident.id}`), twoMinutesAgo(), twoMinutesAgo());
+    expect((await store.list()).map((record) => record.id)).toEqual([incident.id]);
+    expect((await readdir(dir)).filter((name) => name.startsWith('.'))).toEqual([]);
+  });
+});
+
 describe('updates', () => {
   it('records report outcomes with history, and extends preservation from the report', async () => {
     const dir = await tempDir();
