@@ -1,8 +1,12 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { InvalidOptionsError } from './errors.js';
 import { unknownKeyHint } from './option-hints.js';
 
 type Issue = z.core.$ZodIssue;
+
+/** A schema for an option that takes a function; `what` names it in the error ("a function (req) => string"). */
+export const functionOf = <T>(what: string) =>
+  z.custom<T>((value) => typeof value === 'function', { message: `Expected ${what}` });
 
 /**
  * Parses options with a zod schema; on failure throws `InvalidOptionsError` whose message names
