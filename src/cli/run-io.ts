@@ -1,7 +1,7 @@
 /**
  * What the CLI commands share: where a command writes (injectable for tests), its usage-error
- * path, the `--port` value, and the wait of a long-running command for SIGINT, SIGTERM or an
- * abort.
+ * path, the `--port` and other numeric values, and the wait of a long-running command for
+ * SIGINT, SIGTERM or an abort.
  */
 
 /** Where `run` writes, and what stops a long-running command; the defaults are the process's. */
@@ -51,6 +51,13 @@ export function parsedOrUsage<T>(
 export function portOf(value: string | undefined): number | undefined {
   const port = value === undefined ? 0 : Number(value);
   return Number.isInteger(port) && port >= 0 && port <= 65_535 ? port : undefined;
+}
+
+/** `value` as a positive number (an integer when `integer`); throws naming `flag` otherwise. */
+export function positiveNumber(flag: string, value: string, integer: boolean): number {
+  const n = Number(value);
+  if (Number.isFinite(n) && n > 0 && (!integer || Number.isInteger(n))) return n;
+  throw new Error(`${flag} is a positive ${integer ? 'integer' : 'number'}, got ${value}`);
 }
 
 /** Resolves on SIGINT, SIGTERM or `signal`, removing its listeners. */

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { newCounts, startProgress } from '../backfill/progress.js';
 import { runBackfill } from '../backfill/run.js';
 import { countFiles } from '../backfill/sources.js';
+import { linesOf, parsedOrUsage, positiveNumber, type RunIo } from './run-io.js';
 
 const USAGE = `Usage: photodna-guard scan <dir|file>... [--manifest list.jsonl] --out results.jsonl [options]
 
@@ -29,35 +30,23 @@ A repeated image (same SHA-256) costs no call, across --resume too.
   --concurrency N      files in hand at once (defaults to twice the rate, at least 4)
   -h, --help           this help`;
 
-export async function run(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (error) {
-    process.stderr.write(`photodna-guard scan: ${(error as Error).message}\n\n${USAGE}\n`);
-    return 2;
-  }
+export async function run(argv: string[], io: RunIo = {}): Promise<number> {
+  const { out, err } = linesOf(io);
+  const parsed = parsedOrUsage(() => checked(parse(argv)), 'scan', USAGE, err);
+  if (!parsed) return 2;
   const { values, positionals } = parsed;
   if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+    out(USAGE);
     return 0;
-  }
-  if (positionals.length === 0 && !values.manifest) {
-    process.stderr.write(
-      `photodna-guard scan: give files, directories or --manifest\n\n${USAGE}\n`,
-    );
-    return 2;
-  }
-  if (!values.out && !values['dry-run']) {
-    process.stderr.write(`photodna-guard scan: --out is required (unless --dry-run)\n\n${USAGE}\n`);
-    return 2;
   }
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   const counts = newCounts();
+  // SIGINT (or the caller's signal) stops it between files: the journal stays resumable.
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
+  io.signal?.addEventListener('abort', onSigint, { once: true });
   const progress = startProgress(counts);
   // The total (for the ETA) is counted alongside, streaming too.
   void countFiles(positionals, values.manifest).then(
@@ -92,11 +81,25 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     progress.stop();
     process.off('SIGINT', onSigint);
+    io.signal?.removeEventListener('abort', onSigint);
   }
   const { total: _total, ...summary } = counts;
-  process.stdout.write(`${JSON.stringify({ ...summary, interrupted: abort.signal.aborted })}\n`);
+  out(JSON.stringify({ ...summary, interrupted: abort.signal.aborted }));
   if (abort.signal.aborted) return 130;
   return counts.error > 0 ? 1 : 0;
+}
+
+/** The parsed command line; throws what is missing (a usage error), unless help is asked. */
+function checked(parsed: ReturnType<typeof parse>): ReturnType<typeof parse> {
+  const { values, positionals } = parsed;
+  if (values.help) return parsed;
+  if (positionals.length === 0 && !values.manifest) {
+    throw new Error('give files, directories or --manifest');
+  }
+  if (!values.out && !values['dry-run']) throw new Error('--out is required (unless --dry-run)');
+  if (values.rate !== undefined) positiveNumber('--rate', values.rate, false);
+  if (values.concurrency !== undefined) positiveNumber('--concurrency', values.concurrency, true);
+  return parsed;
 }
 
 function parse(argv: string[]) {

@@ -4,10 +4,10 @@
  * Redis. Events go to stdout as JSON lines (never image bytes); SIGINT/SIGTERM stop it cleanly
  * (a job in flight goes back to the queue).
  */
-import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { createScanWorker } from '../queue/worker.js';
 import { redactUrl } from '../redact.js';
+import { linesOf, parsedOrUsage, positiveNumber, type RunIo, stopped } from './run-io.js';
 
 const USAGE = `Usage: photodna-guard worker --redis URL [options]
 
@@ -25,57 +25,25 @@ number of machines share one rate budget with the guards through the same Redis.
   --rate N             calls per second for the key (defaults to 5 for v2)
   -h, --help           this help`;
 
-export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        redis: { type: 'string' },
-        queue: { type: 'string' },
-        concurrency: { type: 'string' },
-        quarantine: { type: 'string' },
-        policy: { type: 'string' },
-        'api-key': { type: 'string' },
-        'base-url': { type: 'string' },
-        rate: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    process.stderr.write(`photodna-guard worker: ${(error as Error).message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+export async function run(argv: string[], io: RunIo = {}): Promise<number> {
+  const { out, err } = linesOf(io);
+  const args = parsedOrUsage(() => argsOf(parse(argv).values), 'worker', USAGE, err);
+  if (!args) return 2;
+  if (args === 'help') {
+    out(USAGE);
     return 0;
   }
-  const str = (name: string) =>
-    typeof values[name] === 'string' ? (values[name] as string) : undefined;
-  const redis = str('redis');
-  const policy = str('policy');
-  if (!redis || (policy !== undefined && policy !== 'quarantine' && policy !== 'flag')) {
-    process.stderr.write(
-      `photodna-guard worker: --redis URL is required; --policy is quarantine or flag\n\n${USAGE}\n`,
-    );
-    return 2;
-  }
-  const name = str('queue');
-  const quarantine = str('quarantine');
-  const apiKey = str('api-key');
-  const baseUrl = str('base-url');
-  const rate = str('rate');
+  const { redis, name, policy, concurrency, rate, quarantine, apiKey, baseUrl } = args;
   const worker = await createScanWorker({
     queue: { redis, ...(name === undefined ? {} : { name }) },
     ...(apiKey === undefined ? {} : { apiKey }),
     ...(baseUrl === undefined ? {} : { baseUrl }),
-    ...(rate === undefined ? {} : { rateLimit: { perSecond: Number(rate) } }),
+    ...(rate === undefined ? {} : { rateLimit: { perSecond: rate } }),
     ...(quarantine === undefined ? {} : { quarantine: { dir: quarantine } }),
-    ...(policy === undefined ? {} : { policy: policy as 'quarantine' | 'flag' }),
-    concurrency: Number(str('concurrency') ?? 5),
+    ...(policy === undefined ? {} : { policy }),
+    concurrency,
   });
-  const line = (event: Record<string, unknown>) =>
-    process.stdout.write(`${JSON.stringify(event)}\n`);
+  const line = (event: Record<string, unknown>) => out(JSON.stringify(event));
   worker.on('scan', (e) =>
     line({
       event: 'scan',
@@ -101,7 +69,44 @@ export async function run(argv: string[]): Promise<number> {
     line({ event: 'error', stage: e.stage, reason: e.reason, message: e.error.message }),
   );
   line({ event: 'ready', queue: name ?? 'photodna-guard-scan' });
-  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+  await stopped(io.signal);
   await worker.close();
   return 0;
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      redis: { type: 'string' },
+      queue: { type: 'string' },
+      concurrency: { type: 'string' },
+      quarantine: { type: 'string' },
+      policy: { type: 'string' },
+      'api-key': { type: 'string' },
+      'base-url': { type: 'string' },
+      rate: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+/** The command line checked, or 'help'; throws what is wrong with it (a usage error). */
+function argsOf(values: ReturnType<typeof parse>['values']) {
+  if (values.help) return 'help' as const;
+  const { redis, policy } = values;
+  if (!redis) throw new Error('--redis URL is required');
+  if (policy !== undefined && policy !== 'quarantine' && policy !== 'flag') {
+    throw new Error(`--policy is quarantine or flag, got ${policy}`);
+  }
+  return {
+    redis,
+    name: values.queue,
+    policy: policy as 'quarantine' | 'flag' | undefined,
+    concurrency: positiveNumber('--concurrency', values.concurrency ?? '5', true),
+    rate: values.rate === undefined ? undefined : positiveNumber('--rate', values.rate, false),
+    quarantine: values.quarantine,
+    apiKey: values['api-key'],
+    baseUrl: values['base-url'],
+  };
 }
