@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { MulterFile, MulterTarget } from '../multipart/selection.js';
+import { HostFields } from './fastify-fields.js';
 
 /** The parts of an @fastify/multipart file the guard reads (no import of the plugin itself). */
 interface HostPart {
@@ -15,24 +16,36 @@ interface HostPart {
 /** A request decorated by @fastify/multipart. */
 interface MultipartRequest {
   isMultipart?(): boolean;
-  saveRequestFiles?(): Promise<{ files: HostPart[] } | HostPart[]>;
+  saveRequestFiles?(): Promise<{ files: HostPart[]; values?: unknown } | HostPart[]>;
   body?: unknown;
   tmpUploads?: string[] | null;
 }
 
+/** Where a bare Buffer sat on the body (`attachFieldsToBody: 'keyValues'`), found again by identity. */
+interface BareSlot {
+  key: string;
+  original: Buffer;
+}
+
 /**
  * The files @fastify/multipart parsed, as the core's `scan()` reads them: buffered parts on
- * `request.body` (`attachFieldsToBody: true`), else the files `request.saveRequestFiles()` wrote
- * to disk (its result is cached, so the handler's own call gets the scanned list).
+ * `request.body` (`attachFieldsToBody: true`), the bare Buffers it leaves there instead under
+ * `attachFieldsToBody: 'keyValues'` (a file's bytes without its name or type: text fields are
+ * strings), else the files `request.saveRequestFiles()` wrote to disk (its result is cached, so
+ * the handler's own call gets the scanned list).
  */
 export class HostFiles {
-  readonly target: MulterTarget & { files: MulterFile[] };
+  /** The files, and the text fields as one plain body (`body`), where the core looks for them. */
+  readonly target: MulterTarget & { files: MulterFile[]; body?: Record<string, unknown> };
   readonly #request: MultipartRequest;
+  #fields: HostFields | undefined;
   readonly #parts = new Map<MulterFile, { part: HostPart; list: HostPart[] | undefined }>();
+  readonly #bare = new Map<MulterFile, BareSlot>();
 
   private constructor(request: MultipartRequest) {
     this.target = { files: [] };
     this.#request = request;
+    this.#fields = undefined;
   }
 
   /** Collects the request's files; undefined when @fastify/multipart does not see multipart. */
@@ -40,18 +53,22 @@ export class HostFiles {
     const req = request as MultipartRequest;
     if (typeof req.isMultipart !== 'function' || !req.isMultipart()) return undefined;
     const host = new HostFiles(req);
-    const body = req.body && typeof req.body === 'object' ? Object.values(req.body) : [];
-    for (const value of body) {
+    const body = req.body && typeof req.body === 'object' ? Object.entries(req.body) : [];
+    for (const [key, value] of body) {
       for (const part of Array.isArray(value) ? value : [value]) {
         if (isFilePart(part)) host.#add(part, part._buf ?? Buffer.alloc(0), undefined);
+        else if (Buffer.isBuffer(part)) host.#addBare(key, part);
       }
     }
-    if (host.target.files.length > 0 || typeof req.saveRequestFiles !== 'function') return host;
+    if (host.target.files.length > 0 || typeof req.saveRequestFiles !== 'function') {
+      return host.#withFields(req.body);
+    }
     const saved = await req.saveRequestFiles();
     const list = Array.isArray(saved) ? saved : saved.files;
     for (const part of list)
       host.#add(part, undefined, list, (await stat(part.filepath ?? '')).size);
-    return host;
+    // Buffered modes keep the fields on the body; otherwise they are the saved `values`.
+    return host.#withFields(req.body ?? (Array.isArray(saved) ? undefined : saved.values));
   }
 
   /**
@@ -65,12 +82,27 @@ export class HostFiles {
       part.mimetype = file.mimetype;
       part.filename = file.originalname;
     }
+    for (const [file, slot] of this.#bare) {
+      if (file.buffer) this.#replaceBare(slot, file.buffer);
+    }
+    this.#fields?.apply();
+  }
+
+  /** The text fields of `container` (an object), for the core's field-image check. */
+  #withFields(container: unknown): HostFiles {
+    if (container && typeof container === 'object' && !Array.isArray(container)) {
+      this.#fields = new HostFields(container as Record<string, unknown>);
+      this.target.body = this.#fields.body;
+    }
+    return this;
   }
 
   /** Removes files the core dropped (withheld or rejected) from where the handler would look. */
   drop(files: readonly MulterFile[]): void {
     const body = this.#request.body as Record<string, unknown> | undefined;
     for (const file of files) {
+      const slot = this.#bare.get(file);
+      if (slot) this.#replaceBare(slot, undefined);
       const entry = this.#parts.get(file);
       if (!entry) continue;
       const { part, list } = entry;
@@ -85,6 +117,36 @@ export class HostFiles {
           body[key] = value.filter((p) => p !== part);
         }
       }
+    }
+  }
+
+  /** A bare Buffer of 'keyValues': checked like a file named '' under its key. */
+  #addBare(key: string, bytes: Buffer): void {
+    const file: MulterFile = {
+      fieldname: key,
+      originalname: '',
+      encoding: '7bit',
+      mimetype: 'application/octet-stream',
+      size: bytes.length,
+      buffer: bytes,
+    };
+    this.target.files.push(file);
+    this.#bare.set(file, { key, original: bytes });
+  }
+
+  /** Puts `bytes` where the bare Buffer of `slot` is on the body, or removes it (undefined). */
+  #replaceBare({ key, original }: BareSlot, bytes: Buffer | undefined): void {
+    const body = this.#request.body as Record<string, unknown> | undefined;
+    const value = body?.[key];
+    if (!body || value === undefined) return;
+    if (value === original) {
+      if (bytes) body[key] = bytes;
+      else delete body[key];
+    } else if (Array.isArray(value)) {
+      const i = value.indexOf(original);
+      if (i < 0) return;
+      if (bytes) value[i] = bytes;
+      else value.splice(i, 1);
     }
   }
 

@@ -4,6 +4,7 @@
  * file part with an empty filename, which busboy hands over as a field). Each is found here so
  * the core can check it like a file, or refuse it.
  */
+import { GuardError } from '../errors.js';
 
 /** One text field whose value carries an image. */
 export interface FieldImage {
@@ -20,10 +21,18 @@ export interface FieldImage {
 }
 
 const DATA_URL = /^data:([^,;]*)((?:;[^,;]*)*?);base64,/i;
-/** Text field values visited at most (the parser's limits keep bodies far smaller). */
+/**
+ * Text field values looked through at most. The guard's own parser keeps bodies far smaller
+ * (`maxFields`); a host's parser may not (multer's default is no limit): a larger body is
+ * refused (413 `LIMIT_EXCEEDED`) rather than partly looked through.
+ */
 const MAX_VALUES = 10_000;
 
-/** Every text field of a parsed body (nested objects and arrays included) that carries an image. */
+/**
+ * Every text field of a parsed body (nested objects and arrays included) that carries an image.
+ * Throws `LIMIT_EXCEEDED` for a body of more than `MAX_VALUES` values: an image past them would
+ * go unchecked.
+ */
 export function findFieldImages(body: unknown): FieldImage[] {
   const found: FieldImage[] = [];
   let visited = 0;
@@ -32,12 +41,18 @@ export function findFieldImages(body: unknown): FieldImage[] {
     key: string | number,
     path: string,
   ) => {
-    if (++visited > MAX_VALUES) return;
+    if (++visited > MAX_VALUES) {
+      throw new GuardError('LIMIT_EXCEEDED', {
+        detail: `more than ${MAX_VALUES} text values to look through for images`,
+      });
+    }
     const value = (holder as Record<string | number, unknown>)[key];
     if (typeof value === 'string') {
       const bytes = imageBytesOf(value);
       if (bytes) found.push({ path, holder, key, bytes: bytes === MANGLED ? undefined : bytes });
-    } else if (value && typeof value === 'object') {
+    } else if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) {
+      // Bytes on a body are a parser's files (Fastify's 'keyValues'), checked as files: never
+      // walked index by index.
       walk(value as Record<string, unknown> | unknown[], path);
     }
   };

@@ -326,6 +326,27 @@ describe('guard.scan() after the host’s own multer', () => {
     expect(matcher.calls).toHaveLength(1);
   });
 
+  it('a body of more text values than the field-image check looks through is 413 LIMIT_EXCEEDED, never partly checked', async () => {
+    const { guard, matcher } = guardWith();
+    // The host's multer sets no field limit: an image could hide after 10,000 other values.
+    const { app, log } = appWith((a, log) =>
+      a.post('/upload', multer().single('f'), guard.scan(), echo(log)),
+    );
+    const parts = Array.from({ length: 10_001 }, (_, i) => ({ name: `n${i}`, data: 'x' }));
+    const body = multipartBody('ManyFields', [
+      ...parts,
+      { name: 'avatar', data: `data:image/png;base64,${png().toString('base64')}` },
+    ]);
+    const res = await request(app)
+      .post('/upload')
+      .set('content-type', 'multipart/form-data; boundary=ManyFields')
+      .send(body);
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('LIMIT_EXCEEDED');
+    expect(log.runs).toBe(0);
+    expect(matcher.calls).toHaveLength(0);
+  });
+
   it('checks disk-storage files and deletes a rejected one from disk', async () => {
     const { guard } = guardWith();
     const { app, log } = appWith((a, log) =>

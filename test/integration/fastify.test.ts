@@ -6,11 +6,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fastifyMultipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FastifyGuardOptions, photodnaGuard } from '../../src/fastify.js';
 import { png } from '../fixtures/images.js';
+import { pngChunk, withPngChunks } from '../fixtures/metadata.js';
 import { knownImage } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 import { expectNoTempFiles } from '../helpers/tmpdir.js';
@@ -201,6 +202,164 @@ describe("'scan' mode: after @fastify/multipart", () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ sha: sha(image), mimetype: 'image/png' });
     expect(matcher.calls.map((c) => c.file.sha256)).toEqual([sha(image)]);
+  });
+
+  describe.each([
+    ['saveRequestFiles()', undefined],
+    ['attachFieldsToBody: true', true],
+    ["attachFieldsToBody: 'keyValues'", 'keyValues'],
+  ] as const)('%s: images in text fields are checked like files', (_, attachFieldsToBody) => {
+    /** The text fields as the handler reads them in this mode: key → value(s). */
+    async function textFields(req: FastifyRequest): Promise<Record<string, unknown>> {
+      const container =
+        attachFieldsToBody === undefined
+          ? ((await req.saveRequestFiles()).values as Record<string, unknown>)
+          : (req.body as Record<string, unknown>);
+      const text = (v: unknown) =>
+        typeof v === 'string'
+          ? v
+          : (v as { type?: string; value?: unknown }).type === 'field'
+            ? (v as { value: unknown }).value
+            : undefined;
+      const fields: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(container)) {
+        const values = (Array.isArray(value) ? value : [value])
+          .map(text)
+          .filter((v) => v !== undefined);
+        if (values.length > 0) fields[key] = Array.isArray(value) ? values : values[0];
+      }
+      return fields;
+    }
+    const multipart = attachFieldsToBody === undefined ? {} : { attachFieldsToBody };
+    const dataUrl = (bytes: Buffer) => `data:image/png;base64,${bytes.toString('base64')}`;
+
+    it.each([0, 60])(
+      "under 'block', a known image as a data: URL after %i other text fields is refused; the handler never runs",
+      async (before) => {
+        const matcher = new RecordingMatcher([sha(KNOWN)]);
+        const app = await appWith({ matcher, mode: 'scan' }, multipart);
+        let runs = 0;
+        app.post('/upload', async () => {
+          runs += 1;
+          return {};
+        });
+        await app.ready();
+        let req = request(app.server)
+          .post('/upload')
+          .attach('photo', png(200, 200, 78), 'a.png');
+        for (let i = 0; i < before; i++) req = req.field(`note${i}`, `text ${i}`);
+        const res = await req.field('avatar', dataUrl(KNOWN));
+        expect(res.status).toBe(422);
+        expect(matcher.calls.map((c) => c.file.sha256)).toContain(sha(KNOWN));
+        expect(runs).toBe(0);
+      },
+    );
+
+    it("under sanitize 'metadata', the field the handler reads holds the checked image", async () => {
+      const matcher = new RecordingMatcher();
+      const app = await appWith({ matcher, mode: 'scan', sanitize: 'metadata' }, multipart);
+      app.post('/upload', async (req) => ({ fields: await textFields(req) }));
+      await app.ready();
+      const tagged = withPngChunks(png(200, 200, 80), [
+        pngChunk('tEXt', Buffer.from('Comment\0secret', 'latin1')),
+      ]);
+      const res = await request(app.server).post('/upload').field('avatar', dataUrl(tagged));
+      expect(res.status).toBe(200);
+      const checked = matcher.calls[0]?.bytes as Buffer;
+      expect(checked.length).toBeLessThan(tagged.length);
+      expect(res.body.fields).toEqual({ avatar: dataUrl(checked) });
+    });
+
+    it("under 'flag', a matched text image is gone from the fields the handler reads; the rest stays", async () => {
+      const matcher = new RecordingMatcher([sha(KNOWN)]);
+      const app = await appWith({ matcher, mode: 'scan', policy: 'flag' }, multipart);
+      app.post('/upload', async (req) => ({
+        fields: await textFields(req),
+        photodna: req.photodna,
+      }));
+      await app.ready();
+      const clean = png(200, 200, 79);
+      const res = await request(app.server)
+        .post('/upload')
+        .field('title', 'hello')
+        .field('avatar', dataUrl(KNOWN))
+        .field('crops', dataUrl(clean))
+        .field('crops', dataUrl(KNOWN))
+        .field('crops', 'plain text');
+      expect(res.status).toBe(200);
+      expect(res.body.photodna.status).toBe('match');
+      expect(res.body.fields).toEqual({ title: 'hello', crops: [dataUrl(clean), 'plain text'] });
+      // The same image twice costs one call (the cache); both copies are withheld.
+      expect(matcher.calls.map((c) => c.file.sha256).sort()).toEqual(
+        [sha(KNOWN), sha(clean)].sort(),
+      );
+    });
+  });
+
+  describe("attachFieldsToBody: 'keyValues' (files are bare Buffers on the body)", () => {
+    const handler = (app: FastifyInstance) =>
+      app.post('/upload', async (req) => {
+        const body = req.body as Record<string, unknown>;
+        const shas: Record<string, string | string[]> = {};
+        for (const [key, value] of Object.entries(body)) {
+          if (Buffer.isBuffer(value)) shas[key] = sha(value);
+          else if (Array.isArray(value)) {
+            shas[key] = value.map((v) => (Buffer.isBuffer(v) ? sha(v) : String(v)));
+          } else shas[key] = String(value);
+        }
+        return { shas, photodna: req.photodna };
+      });
+
+    it("a known image is refused under 'block'; the handler never runs", async () => {
+      const matcher = new RecordingMatcher([sha(KNOWN)]);
+      const app = await appWith({ matcher, mode: 'scan' }, { attachFieldsToBody: 'keyValues' });
+      let runs = 0;
+      app.addHook('preHandler', async () => {
+        runs += 1;
+      });
+      handler(app);
+      await app.ready();
+      const res = await request(app.server).post('/upload').attach('bad', KNOWN, 'bad.png');
+      expect(res.status).toBe(422);
+      expect(matcher.calls.map((c) => c.file.sha256)).toEqual([sha(KNOWN)]);
+      expect(runs).toBe(0);
+    });
+
+    it('the handler gets the bytes as checked (trailing data stripped); a flagged match leaves the body', async () => {
+      const matcher = new RecordingMatcher([sha(KNOWN)]);
+      const app = await appWith(
+        { matcher, mode: 'scan', policy: 'flag' },
+        { attachFieldsToBody: 'keyValues' },
+      );
+      handler(app);
+      await app.ready();
+      const image = png(200, 200, 77);
+      const res = await request(app.server)
+        .post('/upload')
+        .field('title', 'x')
+        .attach('photo', Buffer.concat([image, Buffer.from('hidden payload')]), 'a.png')
+        .attach('bad', KNOWN, 'bad.png');
+      expect(res.status).toBe(200);
+      expect(res.body.shas).toEqual({ title: 'x', photo: sha(image) });
+      expect(res.body.photodna.status).toBe('match');
+      expect(matcher.calls.map((c) => c.file.sha256).sort()).toEqual(
+        [sha(image), sha(KNOWN)].sort(),
+      );
+    });
+
+    it('a file that is not an image is refused (415), as any upload the guard sees', async () => {
+      const app = await appWith(
+        { matcher: new RecordingMatcher(), mode: 'scan' },
+        { attachFieldsToBody: 'keyValues' },
+      );
+      handler(app);
+      await app.ready();
+      const res = await request(app.server)
+        .post('/upload')
+        .attach('doc', Buffer.from('%PDF-1.7 not an image'), 'a.pdf');
+      expect(res.status).toBe(415);
+      expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    });
   });
 
   it('an unsupported file is refused with the SPEC code; files the guard saw are gone', async () => {
