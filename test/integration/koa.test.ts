@@ -105,6 +105,28 @@ describe('Koa adapter', () => {
     expect(runs()).toBe(1);
   });
 
+  it('guard.scan() after @koa/multer checks an image in a text field too (a data: URL)', async () => {
+    const { url, matcher, runs } = await serve((_app, router, guard) => {
+      router.post('/fields', koaMulter().single('f'), guard.scan(), (ctx: Ctx) => {
+        ctx.body = { status: ctx.state.photodna?.status };
+      });
+    });
+    const avatar = png(200, 200, 91);
+    const res = await request(url)
+      .post('/fields')
+      .attach('f', png(200, 200, 90), 'a.png')
+      .field('avatar', `data:image/png;base64,${avatar.toString('base64')}`);
+    expect(res.body).toEqual({ status: 'clean' });
+    expect(matcher.calls.map((c) => c.file.field).sort()).toEqual(['avatar', 'f']);
+    const svg = `data:image/svg+xml;base64,${hostile.svg().toString('base64')}`;
+    const bad = await request(url)
+      .post('/fields')
+      .attach('f', png(200, 200, 92), 'a.png')
+      .field('avatar', svg);
+    expect(bad.status).toBe(415);
+    expect(runs()).toBe(1);
+  });
+
   it('guard.scan() after @koa/multer disk storage deletes a rejected file', async () => {
     const { url } = await serve((_app, router, guard) => {
       router.post('/disk', koaMulter({ dest: uploadDir }).single('f'), guard.scan(), (ctx: Ctx) => {
