@@ -9,6 +9,7 @@ import express5 from 'express';
 import express4 from 'express4';
 import Koa3 from 'koa';
 import Koa2 from 'koa2';
+import { afterEach } from 'vitest';
 import { photodnaGuard as expressGuard } from '../../src/index.js';
 import { photodnaGuard as koaGuard } from '../../src/koa.js';
 import {
@@ -17,6 +18,7 @@ import {
   describeFiles,
   type HandlerLog,
   listening,
+  type Running,
 } from './adapter-kit.js';
 import { fastifyAdapter, fetchAdapter, honoAdapter } from './adapters-web.js';
 
@@ -88,3 +90,19 @@ export const adapters: Adapter[] = [
   honoAdapter,
   fetchAdapter,
 ];
+
+/**
+ * `adapter.start` for the tests of one `describe`: every server it starts is closed after the
+ * test that started it.
+ */
+export function startPerTest(adapter: Adapter): Adapter['start'] {
+  const running: Running[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((r) => r.close()));
+  });
+  return async (...args) => {
+    const server = await adapter.start(...args);
+    running.push(server);
+    return server;
+  };
+}

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type {
   ErrorEvent,
   MatchEvent,
@@ -20,7 +20,7 @@ import type {
 } from '../../src/index.js';
 import { createFileQuarantineStore } from '../../src/quarantine.js';
 import { png } from '../fixtures/images.js';
-import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
+import { type Adapter, adapters, startPerTest } from '../helpers/adapters.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 
 const emu = useEmulator();
@@ -41,15 +41,7 @@ const REPORTER = {
 };
 
 describe.each(adapters)('$name', (adapter: Adapter) => {
-  const running: Running[] = [];
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((r) => r.close()));
-  });
-  const start = async (...args: Parameters<Adapter['start']>) => {
-    const server = await adapter.start(...args);
-    running.push(server);
-    return server;
-  };
+  const start = startPerTest(adapter);
 
   it('scan: the facts handed to the route, the outcome, a duration, cached on the second upload, the trackingId', async () => {
     const scans: ScanEvent[] = [];

@@ -2,10 +2,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { MatchEvent, QuarantineEvent, ReportResult } from '../../src/index.js';
 import { jpg, png } from '../fixtures/images.js';
-import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
+import { type Adapter, adapters, startPerTest } from '../helpers/adapters.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 
 const emu = useEmulator();
@@ -16,15 +16,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const REVEALING = /match|hash|photodna|csam|ncmec|known|abuse|quarantin|report/i;
 
 describe.each(adapters)('$name', (adapter: Adapter) => {
-  const running: Running[] = [];
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((r) => r.close()));
-  });
-  const start = async (...args: Parameters<Adapter['start']>) => {
-    const server = await adapter.start(...args);
-    running.push(server);
-    return server;
-  };
+  const start = startPerTest(adapter);
   const quarantineDir = () => mkdtempSync(join(scratch, `${adapter.name}-q-`));
 
   describe("policy 'block'", () => {
