@@ -255,6 +255,20 @@ describe("'scan' mode: after @fastify/multipart", () => {
       },
     );
 
+    it("under imageFields 'reject', an image in a text field is 415, never checked", async () => {
+      const matcher = new RecordingMatcher();
+      const app = await appWith({ matcher, mode: 'scan', imageFields: 'reject' }, multipart);
+      app.post('/upload', async () => ({}));
+      await app.ready();
+      const res = await request(app.server)
+        .post('/upload')
+        .field('title', 'x')
+        .field('avatar', dataUrl(png(200, 200, 81)));
+      expect(res.status).toBe(415);
+      expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(matcher.calls).toHaveLength(0);
+    });
+
     it("under sanitize 'metadata', the field the handler reads holds the checked image", async () => {
       const matcher = new RecordingMatcher();
       const app = await appWith({ matcher, mode: 'scan', sanitize: 'metadata' }, multipart);
