@@ -17,7 +17,7 @@ interface FieldPart {
 interface Source {
   /** The field part holding it; undefined for a bare 'keyValues' string. */
   part: FieldPart | undefined;
-  /** Its index in the host's array under the key; undefined for a single value. */
+  /** Its index in the core's array under the key; undefined for a single value. */
   index: number | undefined;
   value: string;
 }
@@ -63,11 +63,12 @@ export class HostFields {
 
   /** The value the core sees for one host entry, recording where a string came from. */
   #take(key: string, entry: unknown, index: number | undefined): unknown {
-    const part = isFieldPart(entry) ? entry : undefined;
+    const container = this.#container;
+    const part = isPluginPart(entry, 'field', container) ? (entry as FieldPart) : undefined;
     const value = part ? part.value : entry;
     // A file part, or a 'keyValues' file's Buffer: the files are HostFiles' (a parsed JSON
-    // field's object is walked by the core, and changed in place).
-    if (!part && (Buffer.isBuffer(entry) || isFilePart(entry))) return SKIP;
+    // field's object, whatever its shape, is walked by the core and changed in place).
+    if (Buffer.isBuffer(entry) || isPluginPart(entry, 'file', container)) return SKIP;
     if (typeof value === 'string') {
       const list = this.#sources.get(key) ?? [];
       list.push({ part, index, value });
@@ -77,9 +78,16 @@ export class HostFields {
   }
 
   #set(key: string, source: Source, value: string): void {
-    if (source.part) source.part.value = value;
-    else if (source.index === undefined) this.#container[key] = value;
-    else (this.#container[key] as unknown[])[source.index] = value;
+    if (source.part) {
+      source.part.value = value;
+      return;
+    }
+    const held = this.#container[key];
+    if (!Array.isArray(held)) this.#container[key] = value;
+    else {
+      const at = held.indexOf(source.value);
+      if (at >= 0) held[at] = value;
+    }
   }
 
   #remove(key: string, source: Source): void {
@@ -88,7 +96,9 @@ export class HostFields {
       delete this.#container[key];
       return;
     }
-    const at = source.part ? held.indexOf(source.part) : (source.index as number);
+    // Found by identity (a part) or by value (a string): the Buffers of 'keyValues' files under
+    // the same key may have been taken out already, so positions are not to be trusted.
+    const at = held.indexOf(source.part ?? source.value);
     if (at >= 0) held.splice(at, 1);
     if (held.length === 0) delete this.#container[key];
   }
@@ -96,12 +106,12 @@ export class HostFields {
 
 const SKIP = Symbol('not a text field');
 
-function isFilePart(value: unknown): boolean {
-  return (
-    typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'file'
-  );
-}
-
-function isFieldPart(value: unknown): value is FieldPart {
-  return typeof value === 'object' && value !== null && (value as FieldPart).type === 'field';
+/**
+ * Whether `value` is a part @fastify/multipart made (of `type`): its `fields` is the object that
+ * holds it, which a JSON field's value, whatever its shape, cannot be.
+ */
+export function isPluginPart(value: unknown, type: 'file' | 'field', container: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const part = value as { type?: unknown; fields?: unknown };
+  return part.type === type && part.fields === container;
 }

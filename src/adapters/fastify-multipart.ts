@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { MulterFile, MulterTarget } from '../multipart/selection.js';
-import { HostFields } from './fastify-fields.js';
+import { HostFields, isPluginPart } from './fastify-fields.js';
 
 /** The parts of an @fastify/multipart file the guard reads (no import of the plugin itself). */
 interface HostPart {
@@ -11,6 +11,8 @@ interface HostPart {
   mimetype: string;
   _buf?: Buffer | null;
   filepath?: string;
+  /** The request's fields (the plugin's own object, shared by every part). */
+  fields?: unknown;
 }
 
 /** A request decorated by @fastify/multipart. */
@@ -56,8 +58,10 @@ export class HostFiles {
     const body = req.body && typeof req.body === 'object' ? Object.entries(req.body) : [];
     for (const [key, value] of body) {
       for (const part of Array.isArray(value) ? value : [value]) {
-        if (isFilePart(part)) host.#add(part, part._buf ?? Buffer.alloc(0), undefined);
-        else if (Buffer.isBuffer(part)) host.#addBare(key, part);
+        if (isPluginPart(part, 'file', req.body)) {
+          const file = part as HostPart;
+          host.#add(file, Buffer.isBuffer(file._buf) ? file._buf : Buffer.alloc(0), undefined);
+        } else if (Buffer.isBuffer(part)) host.#addBare(key, part);
       }
     }
     if (host.target.files.length > 0 || typeof req.saveRequestFiles !== 'function') {
@@ -68,7 +72,8 @@ export class HostFiles {
     for (const part of list)
       host.#add(part, undefined, list, (await stat(part.filepath ?? '')).size);
     // Buffered modes keep the fields on the body; otherwise they are the saved `values`.
-    return host.#withFields(req.body ?? (Array.isArray(saved) ? undefined : saved.values));
+    // (Versions of the plugin before `{ files, values }` keep the fields on each saved file.)
+    return host.#withFields(req.body ?? (Array.isArray(saved) ? saved[0]?.fields : saved.values));
   }
 
   /**
@@ -163,10 +168,6 @@ export class HostFiles {
     this.target.files.push(file);
     this.#parts.set(file, { part, list });
   }
-}
-
-function isFilePart(value: unknown): value is HostPart {
-  return typeof value === 'object' && value !== null && (value as HostPart).type === 'file';
 }
 
 function remove<T>(list: T[], item: T): void {

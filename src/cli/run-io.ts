@@ -53,11 +53,17 @@ export function portOf(value: string | undefined): number | undefined {
   return Number.isInteger(port) && port >= 0 && port <= 65_535 ? port : undefined;
 }
 
-/** `value` as a positive number (an integer when `integer`); throws naming `flag` otherwise. */
-export function positiveNumber(flag: string, value: string, integer: boolean): number {
+/** `value` as an integer from 1 to `max`; throws naming `flag` otherwise. */
+export function positiveInteger(
+  flag: string,
+  value: string,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const n = Number(value);
-  if (Number.isFinite(n) && n > 0 && (!integer || Number.isInteger(n))) return n;
-  throw new Error(`${flag} is a positive ${integer ? 'integer' : 'number'}, got ${value}`);
+  if (Number.isInteger(n) && n >= 1 && n <= max) return n;
+  const range =
+    max === Number.MAX_SAFE_INTEGER ? 'a positive integer' : `an integer from 1 to ${max}`;
+  throw new Error(`${flag} is ${range}, got ${value}`);
 }
 
 /** Resolves on SIGINT, SIGTERM or `signal`, removing its listeners. */

@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { newCounts, startProgress } from '../backfill/progress.js';
 import { runBackfill } from '../backfill/run.js';
 import { countFiles } from '../backfill/sources.js';
-import { linesOf, parsedOrUsage, positiveNumber, type RunIo } from './run-io.js';
+import { MAX_CALLS_PER_SECOND } from '../client/options.js';
+import { linesOf, parsedOrUsage, positiveInteger, type RunIo } from './run-io.js';
 
 const USAGE = `Usage: photodna-guard scan <dir|file>... [--manifest list.jsonl] --out results.jsonl [options]
 
@@ -46,7 +47,8 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
-  io.signal?.addEventListener('abort', onSigint, { once: true });
+  if (io.signal?.aborted) abort.abort();
+  else io.signal?.addEventListener('abort', onSigint, { once: true });
   const progress = startProgress(counts);
   // The total (for the ETA) is counted alongside, streaming too.
   void countFiles(positionals, values.manifest).then(
@@ -97,8 +99,8 @@ function checked(parsed: ReturnType<typeof parse>): ReturnType<typeof parse> {
     throw new Error('give files, directories or --manifest');
   }
   if (!values.out && !values['dry-run']) throw new Error('--out is required (unless --dry-run)');
-  if (values.rate !== undefined) positiveNumber('--rate', values.rate, false);
-  if (values.concurrency !== undefined) positiveNumber('--concurrency', values.concurrency, true);
+  if (values.rate !== undefined) positiveInteger('--rate', values.rate, MAX_CALLS_PER_SECOND);
+  if (values.concurrency !== undefined) positiveInteger('--concurrency', values.concurrency);
   return parsed;
 }
 

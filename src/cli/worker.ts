@@ -5,9 +5,10 @@
  * (a job in flight goes back to the queue).
  */
 import { parseArgs } from 'node:util';
+import { MAX_CALLS_PER_SECOND } from '../client/options.js';
 import { createScanWorker } from '../queue/worker.js';
 import { redactUrl } from '../redact.js';
-import { linesOf, parsedOrUsage, positiveNumber, type RunIo, stopped } from './run-io.js';
+import { linesOf, parsedOrUsage, positiveInteger, type RunIo, stopped } from './run-io.js';
 
 const USAGE = `Usage: photodna-guard worker --redis URL [options]
 
@@ -103,8 +104,11 @@ function argsOf(values: ReturnType<typeof parse>['values']) {
     redis,
     name: values.queue,
     policy: policy as 'quarantine' | 'flag' | undefined,
-    concurrency: positiveNumber('--concurrency', values.concurrency ?? '5', true),
-    rate: values.rate === undefined ? undefined : positiveNumber('--rate', values.rate, false),
+    concurrency: positiveInteger('--concurrency', values.concurrency ?? '5'),
+    rate:
+      values.rate === undefined
+        ? undefined
+        : positiveInteger('--rate', values.rate, MAX_CALLS_PER_SECOND),
     quarantine: values.quarantine,
     apiKey: values['api-key'],
     baseUrl: values['base-url'],

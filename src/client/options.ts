@@ -6,6 +6,9 @@ import { isRedisClient, REDIS_URL, type RedisClientLike } from './redis-connecti
 /** The public base URL of the PhotoDNA Cloud Service. */
 export const DEFAULT_BASE_URL = 'https://api.microsoftmoderator.com';
 
+/** The most calls per second one client may be set to (`rateLimit.perSecond`). */
+export const MAX_CALLS_PER_SECOND = 1000;
+
 const MIB = 1024 * 1024;
 const ms = (max: number) => z.int().min(1).max(max);
 
@@ -32,7 +35,7 @@ export const clientOptionsSchema = z
     rateLimit: z
       .strictObject({
         /** Calls that may start in any one-second window (every attempt counts). Defaults to 5 on v2, 10 on v1. */
-        perSecond: z.int().min(1).max(1000).optional(),
+        perSecond: z.int().min(1).max(MAX_CALLS_PER_SECOND).optional(),
         /** Callers that may wait for a call; one more fails at once with `SCAN_BUSY`. Defaults to 100. */
         maxQueue: z.int().min(1).max(100_000).default(100),
         /** An ioredis client or a `redis://` URL for one limit across processes. Defaults to none (per process). */

@@ -15,6 +15,7 @@ import {
   type FieldImage,
   findFieldImages,
   handOverFieldImages,
+  valueBudget,
   withholdFieldImage,
 } from './field-images.js';
 import { Continue, GONE, type Outcome, PASS_THROUGH, Respond } from './outcome.js';
@@ -80,7 +81,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       const max = entry.route.limits.maxFileSize;
       uploads = await Promise.all(files.map((file) => readUpload(file, max)));
     }
-    fieldImages = findFieldImages(textFieldsOf(view));
+    fieldImages = findFieldImages(textFieldsOf(view), valueBudget(entry.route.limits));
     fieldFiles = fieldUploads(fieldImages, entry.route);
     const checked = fieldFiles.length > 0 ? [...uploads, ...fieldFiles] : uploads;
     verdict = await scanRequest(deps, ctx, checked, entry.route);

@@ -22,18 +22,24 @@ export interface FieldImage {
 
 const DATA_URL = /^data:([^,;]*)((?:;[^,;]*)*?);base64,/i;
 /**
- * Text field values looked through at most. The guard's own parser keeps bodies far smaller
- * (`maxFields`); a host's parser may not (multer's default is no limit): a larger body is
- * refused (413 `LIMIT_EXCEEDED`) rather than partly looked through.
+ * Strings and containers looked through at least. A body from the guard's own parser holds at
+ * most `maxFields` strings and `maxFieldDepth` containers for each (see `valueBudget`); a host's
+ * parser may allow more (multer's default is no limit): a larger body is refused (413
+ * `LIMIT_EXCEEDED`) rather than partly looked through.
  */
-const MAX_VALUES = 10_000;
+const MIN_VALUE_BUDGET = 10_000;
+
+/** The strings and containers `findFieldImages` looks through before it refuses the body. */
+export function valueBudget(limits: { maxFields: number; maxFieldDepth: number }): number {
+  return Math.max(MIN_VALUE_BUDGET, limits.maxFields * (limits.maxFieldDepth + 2));
+}
 
 /**
  * Every text field of a parsed body (nested objects and arrays included) that carries an image.
- * Throws `LIMIT_EXCEEDED` for a body of more than `MAX_VALUES` values: an image past them would
- * go unchecked.
+ * Throws `LIMIT_EXCEEDED` for a body of more than `budget` strings and containers: an image past
+ * them would go unchecked. (Numbers, booleans and an array's holes cost nothing.)
  */
-export function findFieldImages(body: unknown): FieldImage[] {
+export function findFieldImages(body: unknown, budget = MIN_VALUE_BUDGET): FieldImage[] {
   const found: FieldImage[] = [];
   let visited = 0;
   const visit = (
@@ -41,12 +47,13 @@ export function findFieldImages(body: unknown): FieldImage[] {
     key: string | number,
     path: string,
   ) => {
-    if (++visited > MAX_VALUES) {
+    const value = (holder as Record<string | number, unknown>)[key];
+    if (typeof value !== 'string' && (typeof value !== 'object' || value === null)) return;
+    if (++visited > budget) {
       throw new GuardError('LIMIT_EXCEEDED', {
-        detail: `more than ${MAX_VALUES} text values to look through for images`,
+        detail: `more than ${budget} text values to look through for images`,
       });
     }
-    const value = (holder as Record<string | number, unknown>)[key];
     if (typeof value === 'string') {
       const bytes = imageBytesOf(value);
       if (bytes) found.push({ path, holder, key, bytes: bytes === MANGLED ? undefined : bytes });
@@ -58,7 +65,8 @@ export function findFieldImages(body: unknown): FieldImage[] {
   };
   const walk = (node: Record<string, unknown> | unknown[], prefix: string) => {
     if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) visit(node, i, `${prefix}[${i}]`);
+      // Only the indexes that hold something: `a[100]` makes an array of 101 with 100 holes.
+      for (const index of Object.keys(node)) visit(node, Number(index), `${prefix}[${index}]`);
     } else
       for (const key of Object.keys(node)) visit(node, key, prefix ? `${prefix}[${key}]` : key);
   };

@@ -14,6 +14,7 @@ import { png } from '../fixtures/images.js';
 import { pngChunk, withPngChunks } from '../fixtures/metadata.js';
 import { knownImage } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
+import { multipartBody } from '../helpers/raw-upload.js';
 import { expectNoTempFiles } from '../helpers/tmpdir.js';
 
 expectNoTempFiles();
@@ -359,6 +360,46 @@ describe("'scan' mode: after @fastify/multipart", () => {
       expect(matcher.calls.map((c) => c.file.sha256).sort()).toEqual(
         [sha(image), sha(KNOWN)].sort(),
       );
+    });
+
+    it('one key holding a file and text images: what is withheld goes, whatever the order on the body', async () => {
+      const matcher = new RecordingMatcher([sha(KNOWN)]);
+      const app = await appWith(
+        { matcher, mode: 'scan', policy: 'flag' },
+        { attachFieldsToBody: 'keyValues' },
+      );
+      handler(app);
+      await app.ready();
+      const dataUrl = `data:image/png;base64,${KNOWN.toString('base64')}`;
+      const res = await request(app.server)
+        .post('/upload')
+        .attach('pic', KNOWN, 'a.png')
+        .field('pic', dataUrl)
+        .field('pic', 'x');
+      expect(res.status).toBe(200);
+      expect(res.body.shas).toEqual({ pic: ['x'] });
+    });
+
+    it('a JSON field shaped like a part is data, not a part: an image inside it is checked, a fake file is no crash', async () => {
+      const matcher = new RecordingMatcher([sha(KNOWN)]);
+      const app = await appWith({ matcher, mode: 'scan' }, { attachFieldsToBody: 'keyValues' });
+      handler(app);
+      await app.ready();
+      const send = (json: unknown) =>
+        request(app.server)
+          .post('/upload')
+          .set('content-type', 'multipart/form-data; boundary=JsonPart')
+          .send(
+            multipartBody('JsonPart', [
+              { name: 'meta', type: 'application/json', data: JSON.stringify(json) },
+            ]),
+          );
+      const hidden = `data:image/png;base64,${KNOWN.toString('base64')}`;
+      const spoofed = await send({ type: 'field', value: 'x', img: hidden });
+      expect(spoofed.status).toBe(422);
+      expect(matcher.calls.map((c) => c.file.sha256)).toEqual([sha(KNOWN)]);
+      const fakeFile = await send({ type: 'file', _buf: 'abc', fieldname: 'meta' });
+      expect(fakeFile.status).toBe(200);
     });
 
     it('a file that is not an image is refused (415), as any upload the guard sees', async () => {

@@ -36,7 +36,12 @@ describe('photodna-guard worker', () => {
       ['--redis', 'redis://127.0.0.1:1', '--concurrency', '2.5'],
       '--concurrency is a positive integer',
     ],
-    [['--redis', 'redis://127.0.0.1:1', '--rate', '0'], '--rate is a positive number, got 0'],
+    [
+      ['--redis', 'redis://127.0.0.1:1', '--rate', '0'],
+      '--rate is an integer from 1 to 1000, got 0',
+    ],
+    [['--redis', 'redis://127.0.0.1:1', '--rate', '0.5'], '--rate is an integer from 1 to 1000'],
+    [['--redis', 'redis://127.0.0.1:1', '--rate', '5000'], '--rate is an integer from 1 to 1000'],
     [['--redis', 'redis://127.0.0.1:1', '--no-such-flag'], "Unknown option '--no-such-flag'"],
   ])('%j is a usage error (exit 2) naming what is wrong', async (argv, message) => {
     const { code, out, err } = await capture(worker, argv);
@@ -58,7 +63,7 @@ describe('photodna-guard scan', () => {
   it.each([
     [['--out', 'x.jsonl'], 'give files, directories or --manifest'],
     [[root], '--out is required (unless --dry-run)'],
-    [[root, '--dry-run', '--rate', 'fast'], '--rate is a positive number, got fast'],
+    [[root, '--dry-run', '--rate', 'fast'], '--rate is an integer from 1 to 1000, got fast'],
     [[root, '--dry-run', '--concurrency', '0'], '--concurrency is a positive integer, got 0'],
   ])('%j is a usage error (exit 2) naming what is wrong', async (argv, message) => {
     const { code, out, err } = await capture(scan, argv);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findFieldImages } from '../../../src/core/field-images.js';
+import { findFieldImages, valueBudget } from '../../../src/core/field-images.js';
 import { png } from '../../fixtures/images.js';
 
 describe('findFieldImages', () => {
@@ -27,5 +27,18 @@ describe('findFieldImages', () => {
     );
     const within = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`n${i}`, 'x']));
     expect(findFieldImages(within)).toEqual([]);
+  });
+
+  it("what multer's own limits allow is never past the budget: holes of `a[100]` and numbers cost nothing", () => {
+    const limits = { maxFields: 100, maxFieldDepth: 4 };
+    const body: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) {
+      const sparse: unknown[] = [];
+      sparse[100] = 'x';
+      body[`f${i}`] = sparse;
+    }
+    body.numbers = Array.from({ length: 20_000 }, (_, i) => i);
+    expect(findFieldImages(body, valueBudget(limits))).toEqual([]);
+    expect(valueBudget({ maxFields: 50_000, maxFieldDepth: 4 })).toBeGreaterThanOrEqual(50_000 * 5);
   });
 });
