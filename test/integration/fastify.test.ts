@@ -325,6 +325,18 @@ describe("'scan' mode: after @fastify/multipart", () => {
         return { shas, photodna: req.photodna };
       });
 
+    /** An app whose handler echoes the body's SHA-256s, the known image on the matcher's list. */
+    async function keyValuesApp(options: Partial<FastifyGuardOptions> = {}) {
+      const matcher = new RecordingMatcher([sha(KNOWN)]);
+      const app = await appWith(
+        { matcher, mode: 'scan', ...options },
+        { attachFieldsToBody: 'keyValues' },
+      );
+      handler(app);
+      await app.ready();
+      return { matcher, app };
+    }
+
     it("a known image is refused under 'block'; the handler never runs", async () => {
       const matcher = new RecordingMatcher([sha(KNOWN)]);
       const app = await appWith({ matcher, mode: 'scan' }, { attachFieldsToBody: 'keyValues' });
@@ -341,13 +353,7 @@ describe("'scan' mode: after @fastify/multipart", () => {
     });
 
     it('the handler gets the bytes as checked (trailing data stripped); a flagged match leaves the body', async () => {
-      const matcher = new RecordingMatcher([sha(KNOWN)]);
-      const app = await appWith(
-        { matcher, mode: 'scan', policy: 'flag' },
-        { attachFieldsToBody: 'keyValues' },
-      );
-      handler(app);
-      await app.ready();
+      const { matcher, app } = await keyValuesApp({ policy: 'flag' });
       const image = png(200, 200, 77);
       const res = await request(app.server)
         .post('/upload')
@@ -363,13 +369,7 @@ describe("'scan' mode: after @fastify/multipart", () => {
     });
 
     it('one key holding a file and text images: what is withheld goes, whatever the order on the body', async () => {
-      const matcher = new RecordingMatcher([sha(KNOWN)]);
-      const app = await appWith(
-        { matcher, mode: 'scan', policy: 'flag' },
-        { attachFieldsToBody: 'keyValues' },
-      );
-      handler(app);
-      await app.ready();
+      const { app } = await keyValuesApp({ policy: 'flag' });
       const dataUrl = `data:image/png;base64,${KNOWN.toString('base64')}`;
       const res = await request(app.server)
         .post('/upload')
@@ -381,10 +381,7 @@ describe("'scan' mode: after @fastify/multipart", () => {
     });
 
     it('a JSON field shaped like a part is data, not a part: an image inside it is checked, a fake file is no crash', async () => {
-      const matcher = new RecordingMatcher([sha(KNOWN)]);
-      const app = await appWith({ matcher, mode: 'scan' }, { attachFieldsToBody: 'keyValues' });
-      handler(app);
-      await app.ready();
+      const { matcher, app } = await keyValuesApp();
       const send = (json: unknown) =>
         request(app.server)
           .post('/upload')
