@@ -78,30 +78,39 @@ export class HostFields {
   }
 
   #set(key: string, source: Source, value: string): void {
-    if (source.part) {
-      source.part.value = value;
-      return;
-    }
-    const held = this.#container[key];
-    if (!Array.isArray(held)) this.#container[key] = value;
-    else {
-      const at = held.indexOf(source.value);
-      if (at >= 0) held[at] = value;
-    }
+    if (source.part) source.part.value = value;
+    else replaceEntry(this.#container, key, source.value, value);
   }
 
   #remove(key: string, source: Source): void {
-    const held = this.#container[key];
-    if (!Array.isArray(held)) {
-      delete this.#container[key];
-      return;
-    }
-    // Found by identity (a part) or by value (a string): the Buffers of 'keyValues' files under
-    // the same key may have been taken out already, so positions are not to be trusted.
-    const at = held.indexOf(source.part ?? source.value);
-    if (at >= 0) held.splice(at, 1);
-    if (held.length === 0) delete this.#container[key];
+    replaceEntry(this.#container, key, source.part ?? source.value, undefined);
   }
+}
+
+/**
+ * Replaces `old` under `key` of a multipart body with `next`, or takes it out (undefined): the
+ * key's value itself, or one entry of its array. Found by identity (a part, a Buffer) or by value
+ * (a string), never by position: what the guard takes out of one array (a withheld file) must not
+ * move what it writes back after (a text field under the same key). A key left empty is deleted.
+ */
+export function replaceEntry(
+  container: Record<string, unknown>,
+  key: string,
+  old: unknown,
+  next: unknown,
+): void {
+  const held = container[key];
+  if (held === old) {
+    if (next === undefined) delete container[key];
+    else container[key] = next;
+    return;
+  }
+  if (!Array.isArray(held)) return;
+  const at = held.indexOf(old);
+  if (at < 0) return;
+  if (next !== undefined) held[at] = next;
+  else held.splice(at, 1);
+  if (held.length === 0) delete container[key];
 }
 
 const SKIP = Symbol('not a text field');

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { MulterFile, MulterTarget } from '../multipart/selection.js';
-import { HostFields, isPluginPart } from './fastify-fields.js';
+import { HostFields, isPluginPart, replaceEntry } from './fastify-fields.js';
 
 /** The parts of an @fastify/multipart file the guard reads (no import of the plugin itself). */
 interface HostPart {
@@ -88,7 +88,7 @@ export class HostFiles {
       part.filename = file.originalname;
     }
     for (const [file, slot] of this.#bare) {
-      if (file.buffer) this.#replaceBare(slot, file.buffer);
+      if (file.buffer) this.#replaceOnBody(slot.key, slot.original, file.buffer);
     }
     this.#fields?.apply();
   }
@@ -104,10 +104,9 @@ export class HostFiles {
 
   /** Removes files the core dropped (withheld or rejected) from where the handler would look. */
   drop(files: readonly MulterFile[]): void {
-    const body = this.#request.body as Record<string, unknown> | undefined;
     for (const file of files) {
       const slot = this.#bare.get(file);
-      if (slot) this.#replaceBare(slot, undefined);
+      if (slot) this.#replaceOnBody(slot.key, slot.original, undefined);
       const entry = this.#parts.get(file);
       if (!entry) continue;
       const { part, list } = entry;
@@ -115,13 +114,14 @@ export class HostFiles {
       // Already deleted by the core: @fastify/multipart's own cleanup must not log a failure.
       if (part.filepath && this.#request.tmpUploads)
         remove(this.#request.tmpUploads, part.filepath);
-      if (!body || list) continue;
-      for (const [key, value] of Object.entries(body)) {
-        if (value === part) delete body[key];
-        else if (Array.isArray(value) && value.includes(part)) {
-          body[key] = value.filter((p) => p !== part);
-        }
-      }
+      if (!list) this.#replaceOnBody(part.fieldname, part, undefined);
+    }
+  }
+
+  #replaceOnBody(key: string, old: unknown, next: unknown): void {
+    const body = this.#request.body;
+    if (body && typeof body === 'object') {
+      replaceEntry(body as Record<string, unknown>, key, old, next);
     }
   }
 
@@ -137,22 +137,6 @@ export class HostFiles {
     };
     this.target.files.push(file);
     this.#bare.set(file, { key, original: bytes });
-  }
-
-  /** Puts `bytes` where the bare Buffer of `slot` is on the body, or removes it (undefined). */
-  #replaceBare({ key, original }: BareSlot, bytes: Buffer | undefined): void {
-    const body = this.#request.body as Record<string, unknown> | undefined;
-    const value = body?.[key];
-    if (!body || value === undefined) return;
-    if (value === original) {
-      if (bytes) body[key] = bytes;
-      else delete body[key];
-    } else if (Array.isArray(value)) {
-      const i = value.indexOf(original);
-      if (i < 0) return;
-      if (bytes) value[i] = bytes;
-      else value.splice(i, 1);
-    }
   }
 
   #add(part: HostPart, buffer: Buffer | undefined, list: HostPart[] | undefined, size = 0): void {

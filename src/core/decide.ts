@@ -15,7 +15,6 @@ import {
   type FieldImage,
   findFieldImages,
   handOverFieldImages,
-  valueBudget,
   withholdFieldImage,
 } from './field-images.js';
 import { Continue, GONE, type Outcome, PASS_THROUGH, Respond } from './outcome.js';
@@ -81,7 +80,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       const max = entry.route.limits.maxFileSize;
       uploads = await Promise.all(files.map((file) => readUpload(file, max)));
     }
-    fieldImages = findFieldImages(textFieldsOf(view), valueBudget(entry.route.limits));
+    fieldImages = findFieldImages(textFieldsOf(view), entry.fieldValueBudget);
     fieldFiles = fieldUploads(fieldImages, entry.route);
     const checked = fieldFiles.length > 0 ? [...uploads, ...fieldFiles] : uploads;
     verdict = await scanRequest(deps, ctx, checked, entry.route);

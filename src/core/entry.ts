@@ -2,6 +2,7 @@ import type { MultipartParser } from '../multipart/parser.js';
 import { replayBound } from '../multipart/replay.js';
 import type { Selection } from '../multipart/selection.js';
 import type { RouteConfig } from '../options.js';
+import { valueBudget } from './field-images.js';
 
 /**
  * One piece of guard middleware as the core sees it: the route's config and where the files
@@ -19,6 +20,8 @@ export class Entry {
    * a route's explicit parser (`guard.any()`, `single`...): its handler reads what it parsed.
    */
   readonly replayBound: number;
+  /** Strings and containers of a body looked through for images before it is refused (413). */
+  readonly fieldValueBudget: number;
   /** Requests this entry took: seeing one again means the same middleware is mounted twice. */
   readonly taken = new WeakSet<object>();
 
@@ -32,6 +35,7 @@ export class Entry {
     this.parser = parser;
     this.selection = selection;
     this.replayBound = replay ? replayBound(route.limits) : 0;
+    this.fieldValueBudget = valueBudget(route.limits);
   }
 
   /** `replay`: the guard mounted as a whole, in front of the app's own parsers (the adapter says). */
