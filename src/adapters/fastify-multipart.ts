@@ -9,6 +9,8 @@ interface HostPart {
   filename: string;
   encoding: string;
   mimetype: string;
+  /** The type the client claimed, kept when `mimetype` becomes the sniffed one (as on multer files). */
+  clientMimetype?: string;
   _buf?: Buffer | null;
   filepath?: string;
   /** The request's fields (the plugin's own object, shared by every part). */
@@ -78,12 +80,13 @@ export class HostFiles {
 
   /**
    * Gives the parts the handler reads what was checked: the bytes (`_buf`, which `toBuffer()`
-   * answers; trailing data stripped, `sanitize`d), the sniffed type and the file name. A file on
-   * disk was rewritten in place by the core.
+   * answers; trailing data stripped, `sanitize`d), the sniffed type (the client's claim kept as
+   * `clientMimetype`) and the file name. A file on disk was rewritten in place by the core.
    */
   apply(): void {
     for (const [file, { part }] of this.#parts) {
       if (part._buf && file.buffer) part._buf = file.buffer;
+      if (file.clientMimetype !== undefined) part.clientMimetype = file.clientMimetype;
       part.mimetype = file.mimetype;
       part.filename = file.originalname;
     }

@@ -44,6 +44,12 @@ export interface Running {
 
 export interface Adapter {
   name: string;
+  /**
+   * The host's own parser reads the body and the guard checks what it left (`scan()` mode).
+   * Its limits, its errors and how it reads a part are its own, not the guard's: the cases
+   * about parsing run only where the guard parses (this is absent).
+   */
+  hostParser?: 'multer' | '@fastify/multipart';
   /** Starts a server; `global` mounts `app.use(guard)` before the routes. */
   start(
     options: GuardOptions,

@@ -4,7 +4,7 @@
  * adaptor with no Hono app in it).
  */
 
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import fastifyMultipart from '@fastify/multipart';
 import { serve } from '@hono/node-server';
@@ -30,7 +30,7 @@ import {
  * The Express guard's route methods, recorded as a Fastify route's `config.photodna`: the
  * route picks of the shared suite (`g.route({ policy }).single('f')`) mean the same route there.
  */
-function recorder(overrides: RouteOverrides = {}): AnyGuard {
+export function recorder(overrides: RouteOverrides = {}): AnyGuard {
   const config = (select?: Selection): FastifyRouteGuard => ({
     ...overrides,
     ...(select ? { select } : {}),
@@ -62,29 +62,48 @@ export const fastifyAdapter: Adapter = {
 };
 
 /**
- * Fastify in `'scan'` mode after @fastify/multipart (files saved to disk): for the cases where
- * the host's parser makes no difference (its limits and parse errors are its own).
+ * Fastify in `'scan'` mode after @fastify/multipart (files saved to disk, read back by the
+ * handler): for the cases where the host's parser makes no difference (its parse errors are its
+ * own; its file size limit is above the guard's, so the guard's decides).
  */
 export const fastifyScanAdapter: Adapter = {
   name: 'fastify5-multipart',
+  hostParser: '@fastify/multipart',
   async start(options, routes, config = {}) {
     const app = Fastify({ trustProxy: config.trustProxy === true });
-    await app.register(fastifyMultipart);
+    await app.register(fastifyMultipart, { limits: { fileSize: 64 * 1024 * 1024 } });
     await app.register(fastifyGuard, { ...options, mode: 'scan' });
     return fastifyRoutes(app, routes, config, async (request) => {
       if (!request.isMultipart()) return {};
-      const { files } = await request.saveRequestFiles();
+      const { files, values } = await request.saveRequestFiles();
       const described = files.map((f) => ({
         fieldname: f.fieldname,
         originalname: f.filename,
+        mimetype: f.mimetype,
+        clientMimetype: (f as { clientMimetype?: string }).clientMimetype,
         size: statSync(f.filepath).size,
+        buffer: readFileSync(f.filepath), // what the handler reads back from the disk
       }));
-      return { files: described };
+      // Read: removed now rather than by the plugin's onResponse hook, after the answer is out.
+      await request.cleanRequestFiles();
+      return { files: described, body: textValues(values) };
     });
   },
 };
 
-type Uploaded = { file?: Parameters<typeof describeFile>[0]; files?: unknown };
+type Uploaded = { file?: Parameters<typeof describeFile>[0]; files?: unknown; body?: unknown };
+
+/** The text fields @fastify/multipart parsed (its `fields` object), as `{ name: value(s) }`. */
+function textValues(fields: unknown): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [name, entry] of Object.entries((fields ?? {}) as Record<string, unknown>)) {
+    const values = (Array.isArray(entry) ? entry : [entry])
+      .filter((part) => (part as { type?: string }).type === 'field')
+      .map((part) => (part as { value: unknown }).value);
+    if (values.length > 0) body[name] = values.length === 1 ? values[0] : values;
+  }
+  return body;
+}
 
 async function fastifyRoutes(
   app: FastifyInstance,
@@ -95,11 +114,11 @@ async function fastifyRoutes(
   const log: HandlerLog = { runs: 0 };
   const handler = async (request: FastifyRequest) => {
     log.runs += 1;
-    const { file, files } = await uploaded(request);
+    const { file, files, body } = await uploaded(request);
     return {
       file: file ? describeFile(file) : undefined,
       files: describeFiles(files),
-      body: request.body,
+      body: body ?? request.body,
       photodna: request.photodna,
     };
   };

@@ -7,6 +7,7 @@ import type { GuardOptions, MatchEvent, ScanEvent } from '../../src/index.js';
 import { createFileQuarantineStore } from '../../src/quarantine/index.js';
 import { png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
+import { scanAdapters } from '../helpers/adapters-scan.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { until } from '../queue/worker-processes.js';
 
@@ -29,7 +30,7 @@ interface Pending {
   body: { photodna: { status: string; files: Array<{ scanId?: string; isMatch: boolean }> } };
 }
 
-describe.each(adapters)('$name', (adapter: Adapter) => {
+describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
   const running: Running[] = [];
   afterEach(async () => {
     emu.emulator.faults.clear();

@@ -21,6 +21,7 @@ import type {
 import { createFileQuarantineStore } from '../../src/quarantine.js';
 import { png } from '../fixtures/images.js';
 import { type Adapter, adapters, startPerTest } from '../helpers/adapters.js';
+import { scanAdapters } from '../helpers/adapters-scan.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 
 const emu = useEmulator();
@@ -40,7 +41,7 @@ const REPORTER = {
   isTest: true,
 };
 
-describe.each(adapters)('$name', (adapter: Adapter) => {
+describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
   const start = startPerTest(adapter);
 
   it('scan: the facts handed to the route, the outcome, a duration, cached on the second upload, the trackingId', async () => {

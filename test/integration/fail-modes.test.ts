@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ErrorEvent, GuardOptions, ScanEvent } from '../../src/index.js';
 import { png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
+import { scanAdapters } from '../helpers/adapters-scan.js';
 import { useEmulator } from '../helpers/emulated.js';
 import { abortMidUpload, multipartBody } from '../helpers/raw-upload.js';
 
@@ -12,7 +13,7 @@ let seed = 1000;
 /** A fresh image each time, so the dedup cache never answers for another test. */
 const fresh = () => png(200, 200, seed++);
 
-describe.each(adapters)('$name', (adapter: Adapter) => {
+describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
   const running: Running[] = [];
   afterEach(async () => {
     emu.emulator.faults.clear();

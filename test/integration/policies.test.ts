@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { MatchEvent, QuarantineEvent, ReportResult } from '../../src/index.js';
 import { jpg, png } from '../fixtures/images.js';
 import { type Adapter, adapters, startPerTest } from '../helpers/adapters.js';
+import { scanAdapters } from '../helpers/adapters-scan.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 
 const emu = useEmulator();
@@ -15,7 +16,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 /** Words a rejection must never contain: the uploader cannot learn that a hash matched. */
 const REVEALING = /match|hash|photodna|csam|ncmec|known|abuse|quarantin|report/i;
 
-describe.each(adapters)('$name', (adapter: Adapter) => {
+describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
   const start = startPerTest(adapter);
   const quarantineDir = () => mkdtempSync(join(scratch, `${adapter.name}-q-`));
 

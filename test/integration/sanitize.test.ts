@@ -11,6 +11,7 @@ import { createFileQuarantineStore } from '../../src/quarantine/index.js';
 import { bmp, jpg, png } from '../fixtures/images.js';
 import { exifSegment, pngChunk, withJpegSegments, withPngChunks } from '../fixtures/metadata.js';
 import { type Adapter, adapters, type RouteSpec, type Running } from '../helpers/adapters.js';
+import { scanAdapters } from '../helpers/adapters-scan.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 import { multipartBody } from '../helpers/raw-upload.js';
@@ -44,244 +45,251 @@ function corruptPixelsPng(): Buffer {
 
 const MODES = ['metadata', 'reencode'] as const;
 
-describe.each(adapters)('issue 11 class 4: sanitize on $name', (adapter: Adapter) => {
-  const running: Running[] = [];
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((r) => r.close()));
-  });
-  async function start(options: GuardOptions, routes: RouteSpec[] = [{ path: '/upload' }]) {
-    const server = await adapter.start(options, routes, { global: routes.every((r) => !r.use) });
-    running.push(server);
-    const scans: ScanEvent[] = [];
-    const matches: MatchEvent[] = [];
-    server.guard.on('scan', (e) => scans.push(e)).on('match', (e) => matches.push(e));
-    return { server, scans, matches };
-  }
+describe.each([...adapters, ...scanAdapters])(
+  'issue 11 class 4: sanitize on $name',
+  (adapter: Adapter) => {
+    const running: Running[] = [];
+    afterEach(async () => {
+      await Promise.all(running.splice(0).map((r) => r.close()));
+    });
+    async function start(options: GuardOptions, routes: RouteSpec[] = [{ path: '/upload' }]) {
+      const server = await adapter.start(options, routes, { global: routes.every((r) => !r.use) });
+      running.push(server);
+      const scans: ScanEvent[] = [];
+      const matches: MatchEvent[] = [];
+      server.guard.on('scan', (e) => scans.push(e)).on('match', (e) => matches.push(e));
+      return { server, scans, matches };
+    }
 
-  it.each(MODES)(
-    "'%s': a known image in a private PNG chunk never reaches the handler; the handler gets what was scanned",
-    async (mode) => {
-      const clean = png(200, 200, 4401);
-      const carrier = withPngChunks(clean, [pngChunk('prVt', HIDDEN)]);
-      // Without sanitize the carrier passes (its own bytes are unknown) and the hidden image rides along.
-      const plain = await start(emu.options());
-      const unsafe = await request(plain.server.url).post('/upload').attach('f', carrier, 'a.png');
-      expect(unsafe.status).toBe(200);
-      expect(unsafe.body.files[0].sha256).toBe(sha256(carrier));
+    it.each(MODES)(
+      "'%s': a known image in a private PNG chunk never reaches the handler; the handler gets what was scanned",
+      async (mode) => {
+        const clean = png(200, 200, 4401);
+        const carrier = withPngChunks(clean, [pngChunk('prVt', HIDDEN)]);
+        // Without sanitize the carrier passes (its own bytes are unknown) and the hidden image rides along.
+        const plain = await start(emu.options());
+        const unsafe = await request(plain.server.url)
+          .post('/upload')
+          .attach('f', carrier, 'a.png');
+        expect(unsafe.status).toBe(200);
+        expect(unsafe.body.files[0].sha256).toBe(sha256(carrier));
 
-      const { server, scans } = await start(emu.options({ sanitize: mode }));
-      const hidden = await request(server.url).post('/upload').attach('f', HIDDEN, 'k.png');
-      expect(hidden.status).toBe(422); // the hidden image itself is known
-      const res = await request(server.url).post('/upload').attach('f', carrier, 'a.png');
-      expect(res.status).toBe(200);
-      const [file] = res.body.files;
-      expect(file.sha256).not.toBe(sha256(carrier));
-      // The carrier's pixels are the clean image's: both come out as the same bytes.
-      const alone = await request(server.url).post('/upload').attach('f', clean, 'c.png');
-      expect(alone.body.files[0].sha256).toBe(file.sha256);
-      expect(res.body.photodna).toMatchObject({ status: 'clean' });
-      expect(res.body.photodna.files[0].sha256).toBe(file.sha256);
-      expect(scans.at(-1)?.file.sha256).toBe(file.sha256);
-      if (mode === 'metadata') expect(file.sha256).toBe(sha256(clean));
-    },
-  );
+        const { server, scans } = await start(emu.options({ sanitize: mode }));
+        const hidden = await request(server.url).post('/upload').attach('f', HIDDEN, 'k.png');
+        expect(hidden.status).toBe(422); // the hidden image itself is known
+        const res = await request(server.url).post('/upload').attach('f', carrier, 'a.png');
+        expect(res.status).toBe(200);
+        const [file] = res.body.files;
+        expect(file.sha256).not.toBe(sha256(carrier));
+        // The carrier's pixels are the clean image's: both come out as the same bytes.
+        const alone = await request(server.url).post('/upload').attach('f', clean, 'c.png');
+        expect(alone.body.files[0].sha256).toBe(file.sha256);
+        expect(res.body.photodna).toMatchObject({ status: 'clean' });
+        expect(res.body.photodna.files[0].sha256).toBe(file.sha256);
+        expect(scans.at(-1)?.file.sha256).toBe(file.sha256);
+        if (mode === 'metadata') expect(file.sha256).toBe(sha256(clean));
+      },
+    );
 
-  it.each(MODES)(
-    "'%s': a JPEG's EXIF GPS position is gone from the bytes checked and handed on",
-    async (mode) => {
+    it.each(MODES)(
+      "'%s': a JPEG's EXIF GPS position is gone from the bytes checked and handed on",
+      async (mode) => {
+        const matcher = new RecordingMatcher();
+        const { server } = await start({ matcher, sanitize: mode });
+        const photo = withJpegSegments(jpg(240, 200, 4402), [exifSegment(1)]);
+        expect((await sharp(photo).metadata()).exif).toBeDefined();
+        const res = await request(server.url).post('/upload').attach('f', photo, 'p.jpg');
+        expect(res.status).toBe(200);
+        const scanned = matcher.calls[0]?.bytes as Buffer;
+        expect(res.body.files[0].sha256).toBe(sha256(scanned));
+        expect(res.body.files[0].mimetype).toBe('image/jpeg');
+        expect(scanned.includes(Buffer.from('Exif\0\0', 'latin1'))).toBe(false);
+        expect((await sharp(scanned).metadata()).exif).toBeUndefined();
+      },
+    );
+
+    it("'reencode': EXIF orientation is applied before the metadata goes", async () => {
       const matcher = new RecordingMatcher();
-      const { server } = await start({ matcher, sanitize: mode });
-      const photo = withJpegSegments(jpg(240, 200, 4402), [exifSegment(1)]);
-      expect((await sharp(photo).metadata()).exif).toBeDefined();
+      const { server } = await start({ matcher, sanitize: 'reencode' });
+      // Stored 300x200, to be shown turned 90° (orientation 6): 200x300.
+      const photo = withJpegSegments(jpg(300, 200, 4403), [exifSegment(6)]);
       const res = await request(server.url).post('/upload').attach('f', photo, 'p.jpg');
       expect(res.status).toBe(200);
-      const scanned = matcher.calls[0]?.bytes as Buffer;
-      expect(res.body.files[0].sha256).toBe(sha256(scanned));
-      expect(res.body.files[0].mimetype).toBe('image/jpeg');
-      expect(scanned.includes(Buffer.from('Exif\0\0', 'latin1'))).toBe(false);
-      expect((await sharp(scanned).metadata()).exif).toBeUndefined();
-    },
-  );
-
-  it("'reencode': EXIF orientation is applied before the metadata goes", async () => {
-    const matcher = new RecordingMatcher();
-    const { server } = await start({ matcher, sanitize: 'reencode' });
-    // Stored 300x200, to be shown turned 90° (orientation 6): 200x300.
-    const photo = withJpegSegments(jpg(300, 200, 4403), [exifSegment(6)]);
-    const res = await request(server.url).post('/upload').attach('f', photo, 'p.jpg');
-    expect(res.status).toBe(200);
-    expect(res.body.photodna.files[0]).toMatchObject({ width: 200, height: 300 });
-    const meta = await sharp(matcher.calls[0]?.bytes).metadata();
-    expect([meta.width, meta.height, meta.orientation]).toEqual([200, 300, undefined]);
-  });
-
-  it("'reencode': a BMP becomes a PNG (type, name and bytes), checked as the PNG", async () => {
-    const matcher = new RecordingMatcher();
-    const { server } = await start({ matcher, sanitize: 'reencode' });
-    const res = await request(server.url)
-      .post('/upload')
-      .attach('f', bmp(200, 160, 4404), { filename: 'scan.bmp', contentType: 'image/bmp' });
-    expect(res.status).toBe(200);
-    expect(res.body.files[0]).toMatchObject({
-      originalname: 'scan.png',
-      mimetype: 'image/png',
-      clientMimetype: 'image/bmp',
+      expect(res.body.photodna.files[0]).toMatchObject({ width: 200, height: 300 });
+      const meta = await sharp(matcher.calls[0]?.bytes).metadata();
+      expect([meta.width, meta.height, meta.orientation]).toEqual([200, 300, undefined]);
     });
-    expect(res.body.photodna.files[0]).toMatchObject({ mimetype: 'image/png', width: 200 });
-    expect(matcher.calls[0]?.contentType).toBe('image/png');
-    expect(res.body.files[0].sha256).toBe(sha256(matcher.calls[0]?.bytes as Buffer));
-  });
 
-  it("'reencode': an image with a valid header and corrupt pixel data is 422 INVALID_IMAGE, never checked", async () => {
-    const matcher = new RecordingMatcher();
-    const { server } = await start({ matcher, sanitize: 'reencode' });
-    const res = await request(server.url).post('/upload').attach('f', corruptPixelsPng(), 'a.png');
-    expect(res.status).toBe(422);
-    expect(res.body.error.code).toBe('INVALID_IMAGE');
-    expect(matcher.calls).toHaveLength(0);
-    expect(server.log.runs).toBe(0);
-  });
-
-  it("'reencode': an upload within maxFileSize whose re-encode is over it is 413 FILE_TOO_LARGE, never checked or handed on", async () => {
-    // Noise at JPEG quality 5 is small; the same pixels at the re-encode's quality 90 are not.
-    const noise = Buffer.alloc(400 * 300 * 3);
-    let x = 2463534242;
-    for (let i = 0; i < noise.length; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      noise[i] = x & 0xff;
-    }
-    const small = await sharp(noise, { raw: { width: 400, height: 300, channels: 3 } })
-      .jpeg({ quality: 5 })
-      .toBuffer();
-    const grown = await sharp(small).jpeg({ quality: 90 }).toBuffer();
-    expect(grown.length).toBeGreaterThan(small.length * 1.5);
-    const maxFileSize = Math.floor((small.length + grown.length) / 2);
-    const matcher = new RecordingMatcher();
-    const rejects: Array<{ code: string; detail?: string }> = [];
-    const { server } = await start({ matcher, sanitize: 'reencode', limits: { maxFileSize } });
-    server.guard.on('reject', (e) => rejects.push(e));
-    const res = await request(server.url).post('/upload').attach('f', small, 'a.jpg');
-    expect(res.status).toBe(413);
-    expect(res.body.error.code).toBe('FILE_TOO_LARGE');
-    expect(rejects).toEqual([
-      expect.objectContaining({
-        code: 'FILE_TOO_LARGE',
-        detail: expect.stringContaining("the sanitized image (sanitize 'reencode')"),
-      }),
-    ]);
-    expect(matcher.calls).toHaveLength(0);
-    expect(server.log.runs).toBe(0);
-  });
-
-  it("'reencode': every file of a request is re-encoded; one undecodable file refuses the request", async () => {
-    const matcher = new RecordingMatcher();
-    const { server } = await start({ matcher, sanitize: 'reencode' });
-    const ok = await request(server.url)
-      .post('/upload')
-      .attach('a', png(200, 200, 4410), 'a.png')
-      .attach('b', withJpegSegments(jpg(200, 200, 4411), [exifSegment(1)]), 'b.jpg');
-    expect(ok.status).toBe(200);
-    const scanned = matcher.calls.map((c) => sha256(c.bytes)).sort();
-    expect(ok.body.files.map((f: { sha256: string }) => f.sha256).sort()).toEqual(scanned);
-    const bad = await request(server.url)
-      .post('/upload')
-      .attach('a', png(200, 200, 4412), 'a.png')
-      .attach('b', corruptPixelsPng(), 'b.png');
-    expect(bad.status).toBe(422);
-    expect(bad.body.error.code).toBe('INVALID_IMAGE');
-    expect(matcher.calls).toHaveLength(2); // nothing of the refused request was checked
-    expect(server.log.runs).toBe(1);
-  });
-
-  it("'reencode': a data: URL in a text field is replaced by the checked image", async () => {
-    const matcher = new RecordingMatcher();
-    const { server } = await start({
-      matcher,
-      sanitize: 'reencode',
-      limits: { maxFieldSize: 1024 * 1024 },
-    });
-    const carrier = withPngChunks(png(200, 200, 4405), [pngChunk('prVt', HIDDEN)]);
-    const res = await request(server.url)
-      .post('/upload')
-      .set('content-type', 'multipart/form-data; boundary=SanB')
-      .send(
-        multipartBody('SanB', [
-          { name: 'crop', data: `data:image/png;base64,${carrier.toString('base64')}` },
-        ]),
-      );
-    expect(res.status).toBe(200);
-    const scanned = matcher.calls[0]?.bytes as Buffer;
-    expect(res.body.body.crop).toBe(`data:image/png;base64,${scanned.toString('base64')}`);
-    expect(scanned.includes(HIDDEN)).toBe(false);
-  });
-
-  it("a route's sanitize overrides the guard's", async () => {
-    const matcher = new RecordingMatcher();
-    const { server } = await start({ matcher }, [
-      { path: '/upload', use: (g) => g.route({ sanitize: 'metadata' }) },
-      { path: '/raw', use: (g) => g },
-    ]);
-    const photo = withJpegSegments(jpg(200, 200, 4406), [exifSegment(1)]);
-    const stripped = await request(server.url).post('/upload').attach('f', photo, 'p.jpg');
-    expect(stripped.body.files[0].sha256).not.toBe(sha256(photo));
-    const raw = await request(server.url).post('/raw').attach('f', photo, 'p.jpg');
-    expect(raw.body.files[0].sha256).toBe(sha256(photo));
-  });
-
-  it("a route's stronger sanitize behind app.use(guard) is said once: the files were handed on", async () => {
-    const warned: string[] = [];
-    const quiet = () => {};
-    const logger = {
-      debug: quiet,
-      info: quiet,
-      error: quiet,
-      warn: (fields: { code?: string }, message?: string) => {
-        if (message?.includes('sanitize')) warned.push(String(fields.code));
-      },
-    };
-    const server = await adapter.start(
-      { matcher: new RecordingMatcher(), logger },
-      [{ path: '/upload', use: (g) => g.route({ sanitize: 'reencode' }) }],
-      { global: true },
-    );
-    running.push(server);
-    const handedAsSent: boolean[] = [];
-    for (const seed of [4420, 4421]) {
-      const image = png(200, 200, seed);
-      const res = await request(server.url).post('/upload').attach('f', image, 'a.png');
+    it("'reencode': a BMP becomes a PNG (type, name and bytes), checked as the PNG", async () => {
+      const matcher = new RecordingMatcher();
+      const { server } = await start({ matcher, sanitize: 'reencode' });
+      const res = await request(server.url)
+        .post('/upload')
+        .attach('f', bmp(200, 160, 4404), { filename: 'scan.bmp', contentType: 'image/bmp' });
       expect(res.status).toBe(200);
-      handedAsSent.push(res.body.files[0].sha256 === sha256(image));
-    }
-    // Never silent: the route's setting applies (Fastify: one guard, route config), or it is said.
-    const [asSent] = handedAsSent;
-    expect(handedAsSent).toEqual([asSent, asSent]);
-    expect(warned).toEqual(asSent ? ['PHOTODNA_GUARD_ROUTE_SHADOWED'] : []);
-  });
-
-  it("'reencode': a match quarantines the upload as evidence and notes the scanned copy", async () => {
-    const dir = join(root, `q-${dirs++}`);
-    const { server, matches } = await start(
-      emu.options({ sanitize: 'reencode', policy: 'quarantine', quarantine: { dir } }),
-    );
-    const res = await request(server.url).post('/upload').attach('f', HIDDEN, 'k.png');
-    expect(res.status).toBe(422);
-    expect(server.log.runs).toBe(0);
-    const [match] = matches;
-    expect(match?.file.sha256).not.toBe(sha256(HIDDEN)); // matched on the re-encode (PDQ)
-    const store = createFileQuarantineStore({ dir });
-    const [record] = await store.list();
-    expect(record).toMatchObject({ sha256: sha256(HIDDEN), size: HIDDEN.length });
-    expect(record?.scanned).toEqual({
-      sanitize: 'reencode',
-      sha256: match?.file.sha256,
-      size: match?.file.size,
-      mimetype: 'image/png',
-      width: 320,
-      height: 320,
+      expect(res.body.files[0]).toMatchObject({
+        originalname: 'scan.png',
+        mimetype: 'image/png',
+        clientMimetype: 'image/bmp',
+      });
+      expect(res.body.photodna.files[0]).toMatchObject({ mimetype: 'image/png', width: 200 });
+      expect(matcher.calls[0]?.contentType).toBe('image/png');
+      expect(res.body.files[0].sha256).toBe(sha256(matcher.calls[0]?.bytes as Buffer));
     });
-    const { bytes } = await store.get(record?.id as string);
-    expect(bytes.equals(HIDDEN)).toBe(true);
-  });
-});
+
+    it("'reencode': an image with a valid header and corrupt pixel data is 422 INVALID_IMAGE, never checked", async () => {
+      const matcher = new RecordingMatcher();
+      const { server } = await start({ matcher, sanitize: 'reencode' });
+      const res = await request(server.url)
+        .post('/upload')
+        .attach('f', corruptPixelsPng(), 'a.png');
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('INVALID_IMAGE');
+      expect(matcher.calls).toHaveLength(0);
+      expect(server.log.runs).toBe(0);
+    });
+
+    it("'reencode': an upload within maxFileSize whose re-encode is over it is 413 FILE_TOO_LARGE, never checked or handed on", async () => {
+      // Noise at JPEG quality 5 is small; the same pixels at the re-encode's quality 90 are not.
+      const noise = Buffer.alloc(400 * 300 * 3);
+      let x = 2463534242;
+      for (let i = 0; i < noise.length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        noise[i] = x & 0xff;
+      }
+      const small = await sharp(noise, { raw: { width: 400, height: 300, channels: 3 } })
+        .jpeg({ quality: 5 })
+        .toBuffer();
+      const grown = await sharp(small).jpeg({ quality: 90 }).toBuffer();
+      expect(grown.length).toBeGreaterThan(small.length * 1.5);
+      const maxFileSize = Math.floor((small.length + grown.length) / 2);
+      const matcher = new RecordingMatcher();
+      const rejects: Array<{ code: string; detail?: string }> = [];
+      const { server } = await start({ matcher, sanitize: 'reencode', limits: { maxFileSize } });
+      server.guard.on('reject', (e) => rejects.push(e));
+      const res = await request(server.url).post('/upload').attach('f', small, 'a.jpg');
+      expect(res.status).toBe(413);
+      expect(res.body.error.code).toBe('FILE_TOO_LARGE');
+      expect(rejects).toEqual([
+        expect.objectContaining({
+          code: 'FILE_TOO_LARGE',
+          detail: expect.stringContaining("the sanitized image (sanitize 'reencode')"),
+        }),
+      ]);
+      expect(matcher.calls).toHaveLength(0);
+      expect(server.log.runs).toBe(0);
+    });
+
+    it("'reencode': every file of a request is re-encoded; one undecodable file refuses the request", async () => {
+      const matcher = new RecordingMatcher();
+      const { server } = await start({ matcher, sanitize: 'reencode' });
+      const ok = await request(server.url)
+        .post('/upload')
+        .attach('a', png(200, 200, 4410), 'a.png')
+        .attach('b', withJpegSegments(jpg(200, 200, 4411), [exifSegment(1)]), 'b.jpg');
+      expect(ok.status).toBe(200);
+      const scanned = matcher.calls.map((c) => sha256(c.bytes)).sort();
+      expect(ok.body.files.map((f: { sha256: string }) => f.sha256).sort()).toEqual(scanned);
+      const bad = await request(server.url)
+        .post('/upload')
+        .attach('a', png(200, 200, 4412), 'a.png')
+        .attach('b', corruptPixelsPng(), 'b.png');
+      expect(bad.status).toBe(422);
+      expect(bad.body.error.code).toBe('INVALID_IMAGE');
+      expect(matcher.calls).toHaveLength(2); // nothing of the refused request was checked
+      expect(server.log.runs).toBe(1);
+    });
+
+    it("'reencode': a data: URL in a text field is replaced by the checked image", async () => {
+      const matcher = new RecordingMatcher();
+      const { server } = await start({
+        matcher,
+        sanitize: 'reencode',
+        limits: { maxFieldSize: 1024 * 1024 },
+      });
+      const carrier = withPngChunks(png(200, 200, 4405), [pngChunk('prVt', HIDDEN)]);
+      const res = await request(server.url)
+        .post('/upload')
+        .set('content-type', 'multipart/form-data; boundary=SanB')
+        .send(
+          multipartBody('SanB', [
+            { name: 'crop', data: `data:image/png;base64,${carrier.toString('base64')}` },
+          ]),
+        );
+      expect(res.status).toBe(200);
+      const scanned = matcher.calls[0]?.bytes as Buffer;
+      expect(res.body.body.crop).toBe(`data:image/png;base64,${scanned.toString('base64')}`);
+      expect(scanned.includes(HIDDEN)).toBe(false);
+    });
+
+    it("a route's sanitize overrides the guard's", async () => {
+      const matcher = new RecordingMatcher();
+      const { server } = await start({ matcher }, [
+        { path: '/upload', use: (g) => g.route({ sanitize: 'metadata' }) },
+        { path: '/raw', use: (g) => g },
+      ]);
+      const photo = withJpegSegments(jpg(200, 200, 4406), [exifSegment(1)]);
+      const stripped = await request(server.url).post('/upload').attach('f', photo, 'p.jpg');
+      expect(stripped.body.files[0].sha256).not.toBe(sha256(photo));
+      const raw = await request(server.url).post('/raw').attach('f', photo, 'p.jpg');
+      expect(raw.body.files[0].sha256).toBe(sha256(photo));
+    });
+
+    it("a route's stronger sanitize behind app.use(guard) is said once: the files were handed on", async () => {
+      const warned: string[] = [];
+      const quiet = () => {};
+      const logger = {
+        debug: quiet,
+        info: quiet,
+        error: quiet,
+        warn: (fields: { code?: string }, message?: string) => {
+          if (message?.includes('sanitize')) warned.push(String(fields.code));
+        },
+      };
+      const server = await adapter.start(
+        { matcher: new RecordingMatcher(), logger },
+        [{ path: '/upload', use: (g) => g.route({ sanitize: 'reencode' }) }],
+        { global: true },
+      );
+      running.push(server);
+      const handedAsSent: boolean[] = [];
+      for (const seed of [4420, 4421]) {
+        const image = png(200, 200, seed);
+        const res = await request(server.url).post('/upload').attach('f', image, 'a.png');
+        expect(res.status).toBe(200);
+        handedAsSent.push(res.body.files[0].sha256 === sha256(image));
+      }
+      // Never silent: the route's setting applies (Fastify: one guard, route config), or it is said.
+      const [asSent] = handedAsSent;
+      expect(handedAsSent).toEqual([asSent, asSent]);
+      expect(warned).toEqual(asSent ? ['PHOTODNA_GUARD_ROUTE_SHADOWED'] : []);
+    });
+
+    it("'reencode': a match quarantines the upload as evidence and notes the scanned copy", async () => {
+      const dir = join(root, `q-${dirs++}`);
+      const { server, matches } = await start(
+        emu.options({ sanitize: 'reencode', policy: 'quarantine', quarantine: { dir } }),
+      );
+      const res = await request(server.url).post('/upload').attach('f', HIDDEN, 'k.png');
+      expect(res.status).toBe(422);
+      expect(server.log.runs).toBe(0);
+      const [match] = matches;
+      expect(match?.file.sha256).not.toBe(sha256(HIDDEN)); // matched on the re-encode (PDQ)
+      const store = createFileQuarantineStore({ dir });
+      const [record] = await store.list();
+      expect(record).toMatchObject({ sha256: sha256(HIDDEN), size: HIDDEN.length });
+      expect(record?.scanned).toEqual({
+        sanitize: 'reencode',
+        sha256: match?.file.sha256,
+        size: match?.file.size,
+        mimetype: 'image/png',
+        width: 320,
+        height: 320,
+      });
+      const { bytes } = await store.get(record?.id as string);
+      expect(bytes.equals(HIDDEN)).toBe(true);
+    });
+  },
+);

@@ -3,12 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { GuardOptions } from '../../src/index.js';
 import { bmp, gif, hostile, jpg, pixelFloodPng, png, tiff } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
+import { scanAdapters } from '../helpers/adapters-scan.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 import { expectNoTempFiles } from '../helpers/tmpdir.js';
 
 expectNoTempFiles();
 
-describe.each(adapters)('$name', (adapter: Adapter) => {
+describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
   const running: Running[] = [];
   afterEach(async () => {
     await Promise.all(running.splice(0).map((r) => r.close()));

@@ -1,0 +1,149 @@
+/**
+ * The shared suite's entries for the guard's `scan()` mode: the host parses the upload with its
+ * own multer (Express 5, Koa 3 with @koa/multer) and the guard checks what the parser left, so
+ * the cases where the parser makes no difference prove the same statuses, codes, bodies and
+ * events there. The host parser's limits are generous (the guard's are the subject); its own
+ * errors (unexpected fields, malformed bodies) are the host's and not these entries' subject.
+ */
+
+import koaMulter from '@koa/multer';
+import KoaRouterLib from '@koa/router';
+import express from 'express';
+import Koa from 'koa';
+import multer from 'multer';
+import type { FastifyRouteGuard } from '../../src/fastify.js';
+import { photodnaGuard as expressGuard } from '../../src/index.js';
+import { photodnaGuard as koaGuard } from '../../src/koa.js';
+import type { Selection } from '../../src/multipart/selection.js';
+import {
+  type Adapter,
+  describeFile,
+  describeFiles,
+  type HandlerLog,
+  listening,
+  type RouteSpec,
+} from './adapter-kit.js';
+import { fastifyScanAdapter, recorder } from './adapters-web.js';
+
+/** The host parser's file size limit: above the guard's largest, so the guard's limit decides. */
+const HOST_FILE_SIZE = 64 * 1024 * 1024;
+
+type Picked = { overrides: Record<string, unknown> | undefined; select: Selection | undefined };
+
+/** What a route pick of the shared suite means here: the route's overrides and its file fields. */
+function picked(use: NonNullable<RouteSpec['use']>): Picked {
+  const { select, ...overrides } = use(recorder()) as FastifyRouteGuard;
+  return {
+    overrides: Object.keys(overrides).length > 0 ? overrides : undefined,
+    select: select as Selection | undefined,
+  };
+}
+
+/** A multer-like parser's middleware for a route's file fields (all of them by default). */
+function hostParser<M>(
+  parser: {
+    single(field: string): M;
+    array(field: string, max?: number): M;
+    fields(fields: ReadonlyArray<{ name: string; maxCount?: number }>): M;
+    any(): M;
+    none(): M;
+  },
+  select: Selection | undefined,
+): M {
+  switch (select?.kind) {
+    case 'single':
+      return parser.single(select.field);
+    case 'array':
+      return parser.array(select.field, select.maxCount);
+    case 'fields':
+      return parser.fields([...select.fields]);
+    case 'none':
+      return parser.none();
+    default:
+      return parser.any();
+  }
+}
+
+/** Express 5: `multer().<fields>`, then `guard.scan()` (or `guard.route(overrides).scan()`). */
+export const expressScanAdapter: Adapter = {
+  name: 'express5-multer',
+  hostParser: 'multer',
+  async start(options, routes, config = {}) {
+    const guard = expressGuard(options);
+    const host = multer({ limits: { fileSize: HOST_FILE_SIZE } });
+    const app = express();
+    if (config.trustProxy) app.set('trust proxy', true);
+    const log: HandlerLog = { runs: 0 };
+    if (config.global) app.use(host.any(), guard.scan());
+    for (const route of routes) {
+      const handler: express.RequestHandler = (req, res) => {
+        log.runs += 1;
+        res.json({
+          file: req.file ? describeFile(req.file) : undefined,
+          files: describeFiles(req.files),
+          body: req.body,
+          photodna: req.photodna,
+        });
+      };
+      if (!route.use) {
+        app.post(route.path, handler);
+        continue;
+      }
+      const { overrides, select } = picked(route.use);
+      const scoped = overrides ? guard.route(overrides) : guard;
+      // Behind the global pair the body is parsed already: a second parser would wait forever.
+      if (config.global) app.post(route.path, scoped.scan(), handler);
+      else app.post(route.path, hostParser(host, select), scoped.scan(), handler);
+    }
+    return listening(app.listen(0, '127.0.0.1'), guard, log);
+  },
+};
+
+type KoaMiddleware = (ctx: Koa.Context, next: () => Promise<unknown>) => Promise<unknown>;
+
+/** Koa 3: `@koa/multer().<fields>`, then `guard.scan()` (or `guard.route(overrides).scan()`). */
+export const koaScanAdapter: Adapter = {
+  name: 'koa3-multer',
+  hostParser: 'multer',
+  async start(options, routes, config = {}) {
+    const guard = koaGuard(options);
+    const host = koaMulter({ limits: { fileSize: HOST_FILE_SIZE } }) as unknown as Parameters<
+      typeof hostParser<KoaMiddleware>
+    >[0];
+    const app = new Koa();
+    if (config.trustProxy) app.proxy = true;
+    const log: HandlerLog = { runs: 0 };
+    const router = new KoaRouterLib();
+    if (config.global) {
+      app.use(hostParser(host, undefined));
+      app.use(guard.scan() as never);
+    }
+    for (const route of routes) {
+      const handler = (ctx: Koa.Context) => {
+        log.runs += 1;
+        const c = ctx as Koa.Context & { file?: never; files?: unknown };
+        ctx.body = {
+          file: c.file ? describeFile(c.file) : undefined,
+          files: describeFiles(c.files),
+          body: (ctx.request as { body?: unknown }).body,
+          photodna: ctx.state.photodna,
+        };
+      };
+      if (!route.use) {
+        router.post(route.path, handler);
+        continue;
+      }
+      const { overrides, select } = picked(route.use);
+      const scoped = overrides ? guard.route(overrides as never) : guard;
+      // Behind the global pair the body is parsed already: a second parser would wait forever.
+      if (config.global) router.post(route.path, scoped.scan() as never, handler);
+      else
+        router.post(route.path, hostParser(host, select) as never, scoped.scan() as never, handler);
+    }
+    app.use(router.routes());
+    return listening(app.listen(0, '127.0.0.1'), guard, log);
+  },
+};
+
+/** Every `scan()` entry: Express 5, Koa 3 and Fastify 5 after @fastify/multipart. */
+export const scanAdapters: Adapter[] = [expressScanAdapter, koaScanAdapter, fastifyScanAdapter];
