@@ -11,3 +11,31 @@ export function median(samples: readonly number[]): number {
 }
 
 export const MIB = 1024 * 1024;
+
+/**
+ * A distribution-free confidence interval for the median of independent samples: the order
+ * statistics `[x(k), x(n+1-k)]` with the largest `k` for which the binomial tail P(X < k) with
+ * X ~ B(n, 1/2) stays within half of `1 - confidence`. With 12 samples at 95%: the 3rd and 10th
+ * smallest (96.1% coverage); with 5, the smallest and largest (93.8%, the best 5 samples give).
+ */
+export function medianInterval(
+  samples: readonly number[],
+  confidence = 0.95,
+): [low: number, high: number] {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n === 0) return [Number.NaN, Number.NaN];
+  const tail = (1 - confidence) / 2;
+  let k = 1;
+  // below = P(X <= j) for X ~ B(n, 1/2), grown one term at a time; k - 1 = the last j within.
+  let below = 0;
+  let term = 0.5 ** n; // P(X = 0)
+  for (let j = 0; j < n; j++) {
+    below += term;
+    if (below > tail) break;
+    k = j + 1;
+    term = (term * (n - j)) / (j + 1);
+  }
+  k = Math.min(k, Math.ceil(n / 2));
+  return [sorted[k - 1] ?? Number.NaN, sorted[n - k] ?? Number.NaN];
+}
