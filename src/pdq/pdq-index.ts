@@ -87,6 +87,10 @@ export class PdqIndex<T = undefined> {
   /** Per chunk: start offsets by chunk value (CSR) and the entry ids. */
   readonly #offsets: Uint32Array[];
   readonly #ids: Uint32Array[];
+  /** One chunk's candidate ids during a search (reused; a search runs to the end synchronously). */
+  #candidates = new Uint32Array(1024);
+  /** What the touching pass read, kept so that the pass is not optimised away. */
+  #touched = 0;
 
   /**
    * Builds the index; throws a `TypeError` naming the first malformed hash. (`built` is internal:
@@ -178,17 +182,26 @@ export class PdqIndex<T = undefined> {
       const ids = this.#ids[c] as Uint32Array;
       const word = query[c >> 1] as number;
       const value = c & 1 ? word & 0xffff : word >>> 16;
+      // This chunk's candidates first, then one tight pass that touches each one's hash: those
+      // loads do not depend on each other, so the CPU keeps many cache misses in flight at once
+      // (the hashes are far larger than the caches), and the verification below finds the lines
+      // in cache instead of waiting for memory once per candidate.
+      let count = 0;
       for (let p = 0; p < probes.length; p++) {
         const v = value ^ (probes[p] as number);
-        const end = offsets[v + 1] as number;
-        for (let k = offsets[v] as number; k < end; k++) {
-          const id = ids[k] as number;
-          const distance = distanceAt(query, words, id * 8, maxDistance);
-          // A near hash shares several chunks with the query: keep its first sighting only.
-          if (distance <= maxDistance && !found.has(id)) {
-            found.add(id);
-            this.#hit(id, distance, hits);
-          }
+        count = this.#collect(ids, offsets[v] as number, offsets[v + 1] as number, count);
+      }
+      const candidates = this.#candidates;
+      let touched = 0;
+      for (let j = 0; j < count; j++) touched ^= words[(candidates[j] as number) * 8] as number;
+      this.#touched ^= touched;
+      for (let j = 0; j < count; j++) {
+        const id = candidates[j] as number;
+        const distance = distanceAt(query, words, id * 8, maxDistance);
+        // A near hash shares several chunks with the query: keep its first sighting only.
+        if (distance <= maxDistance && !found.has(id)) {
+          found.add(id);
+          this.#hit(id, distance, hits);
         }
       }
     }
@@ -205,6 +218,19 @@ export class PdqIndex<T = undefined> {
       if (distance <= maxDistance) this.#hit(i, distance, hits);
     }
     return hits.sort((a, b) => a.distance - b.distance || a.index - b.index);
+  }
+
+  /** Appends `ids[start..end)` to the candidates from position `count`; the new count. */
+  #collect(ids: Uint32Array, start: number, end: number, count: number): number {
+    const needed = count + (end - start);
+    if (needed > this.#candidates.length) {
+      const grown = new Uint32Array(Math.max(needed, this.#candidates.length * 2));
+      grown.set(this.#candidates.subarray(0, count));
+      this.#candidates = grown;
+    }
+    const candidates = this.#candidates;
+    for (let k = start, j = count; k < end; k++, j++) candidates[j] = ids[k] as number;
+    return needed;
   }
 
   #hit(id: number, distance: number, hits: PdqHit<T>[]): void {

@@ -78,6 +78,35 @@ describe('PdqIndex', () => {
     );
   });
 
+  it('agrees with a linear scan when one chunk value is shared by thousands of hashes', () => {
+    // Lists are not always uniform (many crops of one image): 5,000 hashes with the same first
+    // 16 bits put 5,000 candidates in one chunk's bucket, beyond the search's first buffer.
+    const shared = Array.from({ length: 5000 }, () => `ab12${randomHash(rand).slice(4)}`);
+    // A few under the query's own first chunk, probed before the big bucket one bit away.
+    const own = Array.from({ length: 20 }, () => `ab13${randomHash(rand).slice(4)}`);
+    const skewed = PdqIndex.of([...shared, ...own, ...base.slice(0, 500)]);
+    // own[3] with two bits flipped in each of chunks 1-15 (distance 30): only its first chunk is
+    // within the search's radius, so only that chunk's candidates can find it.
+    const bytes = Buffer.from(own[3] as string, 'hex');
+    for (let c = 1; c < 16; c++) bytes[2 * c] = (bytes[2 * c] as number) ^ 0b11;
+    const onlyFirstChunk = bytes.toString('hex');
+    expect(pdqDistance(onlyFirstChunk, own[3] as string)).toBe(30);
+    expect(skewed.search(onlyFirstChunk).map((h) => h.index)).toContain(5003);
+    const queries = [
+      onlyFirstChunk,
+      `ab13${randomHash(rand).slice(4)}`,
+      flip(own[3] as string, 20, rand),
+      flip(shared[17] as string, 25, rand),
+      flip(base[3] as string, 10, rand),
+    ];
+    for (const query of queries) {
+      for (const threshold of [31, 47]) {
+        expect(skewed.search(query, threshold)).toEqual(skewed.scan(query, threshold));
+      }
+    }
+    expect(skewed.search(shared[17] as string)[0]).toMatchObject({ index: 17, distance: 0 });
+  });
+
   it('refuses malformed hashes and bad thresholds', () => {
     expect(() => PdqIndex.of(['abc'])).toThrow(/64-digit hex/);
     expect(() => index.search('z'.repeat(64))).toThrow(/64-digit hex/);
