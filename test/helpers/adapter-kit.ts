@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
  * handlers answer, and the listening server it returns.
  */
 
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GuardHandle } from '../../src/adapters/guard-factory.js';
 import type { Guard, GuardOptions } from '../../src/index.js';
@@ -103,5 +103,40 @@ export async function listening(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await guard.close();
     },
+  };
+}
+
+/** The echo handler of an Express entry: what reached the route (`req.file(s)`, `req.body`). */
+export function expressEcho(log: HandlerLog) {
+  return (
+    req: IncomingMessage & { file?: never; files?: unknown; body?: unknown; photodna?: unknown },
+    res: ServerResponse & { json(body: unknown): void },
+  ): void => {
+    log.runs += 1;
+    res.json({
+      file: req.file ? describeFile(req.file) : undefined,
+      files: describeFiles(req.files),
+      body: req.body,
+      photodna: req.photodna,
+    });
+  };
+}
+
+/** The echo handler of a Koa entry: what reached the route (`ctx.file(s)`, `ctx.request.body`). */
+export function koaEcho(log: HandlerLog) {
+  return (ctx: {
+    file?: never;
+    files?: unknown;
+    request: unknown;
+    state: { photodna?: unknown };
+    body?: unknown;
+  }): void => {
+    log.runs += 1;
+    ctx.body = {
+      file: ctx.file ? describeFile(ctx.file) : undefined,
+      files: describeFiles(ctx.files),
+      body: (ctx.request as { body?: unknown }).body,
+      photodna: ctx.state.photodna,
+    };
   };
 }

@@ -17,9 +17,9 @@ import { photodnaGuard as koaGuard } from '../../src/koa.js';
 import type { Selection } from '../../src/multipart/selection.js';
 import {
   type Adapter,
-  describeFile,
-  describeFiles,
+  expressEcho,
   type HandlerLog,
+  koaEcho,
   listening,
   type RouteSpec,
 } from './adapter-kit.js';
@@ -75,16 +75,8 @@ export const expressScanAdapter: Adapter = {
     if (config.trustProxy) app.set('trust proxy', true);
     const log: HandlerLog = { runs: 0 };
     if (config.global) app.use(host.any(), guard.scan());
+    const handler = expressEcho(log) as unknown as express.RequestHandler;
     for (const route of routes) {
-      const handler: express.RequestHandler = (req, res) => {
-        log.runs += 1;
-        res.json({
-          file: req.file ? describeFile(req.file) : undefined,
-          files: describeFiles(req.files),
-          body: req.body,
-          photodna: req.photodna,
-        });
-      };
       if (!route.use) {
         app.post(route.path, handler);
         continue;
@@ -118,17 +110,8 @@ export const koaScanAdapter: Adapter = {
       app.use(hostParser(host, undefined));
       app.use(guard.scan() as never);
     }
+    const handler = koaEcho(log) as never;
     for (const route of routes) {
-      const handler = (ctx: Koa.Context) => {
-        log.runs += 1;
-        const c = ctx as Koa.Context & { file?: never; files?: unknown };
-        ctx.body = {
-          file: c.file ? describeFile(c.file) : undefined,
-          files: describeFiles(c.files),
-          body: (ctx.request as { body?: unknown }).body,
-          photodna: ctx.state.photodna,
-        };
-      };
       if (!route.use) {
         router.post(route.path, handler);
         continue;

@@ -14,9 +14,9 @@ import { photodnaGuard as expressGuard } from '../../src/index.js';
 import { photodnaGuard as koaGuard } from '../../src/koa.js';
 import {
   type Adapter,
-  describeFile,
-  describeFiles,
+  expressEcho,
   type HandlerLog,
+  koaEcho,
   listening,
   type Running,
 } from './adapter-kit.js';
@@ -33,16 +33,8 @@ function expressAdapter(name: string, express: typeof express5): Adapter {
       if (config.trustProxy) app.set('trust proxy', true);
       const log: HandlerLog = { runs: 0 };
       if (config.global) app.use(guard);
+      const handler = expressEcho(log) as unknown as express5.RequestHandler;
       for (const route of routes) {
-        const handler: express5.RequestHandler = (req, res) => {
-          log.runs += 1;
-          res.json({
-            file: req.file ? describeFile(req.file) : undefined,
-            files: describeFiles(req.files),
-            body: req.body,
-            photodna: req.photodna,
-          });
-        };
         if (route.use) app.post(route.path, route.use(guard) as express5.RequestHandler, handler);
         else app.post(route.path, handler);
       }
@@ -61,17 +53,8 @@ function koaAdapter(name: string, Koa: typeof Koa3): Adapter {
       const log: HandlerLog = { runs: 0 };
       const router = new KoaRouter();
       if (config.global) app.use(guard as never);
+      const handler = koaEcho(log) as never;
       for (const route of routes) {
-        const handler = (ctx: Koa3.Context) => {
-          log.runs += 1;
-          const c = ctx as Koa3.Context & { file?: never; files?: unknown };
-          ctx.body = {
-            file: c.file ? describeFile(c.file) : undefined,
-            files: describeFiles(c.files),
-            body: (ctx.request as { body?: unknown }).body,
-            photodna: ctx.state.photodna,
-          };
-        };
         if (route.use) router.post(route.path, route.use(guard as never) as never, handler);
         else router.post(route.path, handler);
       }
