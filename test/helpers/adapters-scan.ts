@@ -6,6 +6,7 @@
  * errors (unexpected fields, malformed bodies) are the host's and not these entries' subject.
  */
 
+import { readFileSync, rmSync } from 'node:fs';
 import koaMulter from '@koa/multer';
 import KoaRouterLib from '@koa/router';
 import express from 'express';
@@ -64,32 +65,64 @@ function hostParser<M>(
   }
 }
 
-/** Express 5: `multer().<fields>`, then `guard.scan()` (or `guard.route(overrides).scan()`). */
-export const expressScanAdapter: Adapter = {
-  name: 'express5-multer',
-  hostParser: 'multer',
-  async start(options, routes, config = {}) {
-    const guard = expressGuard(options);
-    const host = multer({ limits: { fileSize: HOST_FILE_SIZE } });
-    const app = express();
-    if (config.trustProxy) app.set('trust proxy', true);
-    const log: HandlerLog = { runs: 0 };
-    if (config.global) app.use(host.any(), guard.scan());
-    const handler = expressEcho(log) as unknown as express.RequestHandler;
-    for (const route of routes) {
-      if (!route.use) {
-        app.post(route.path, handler);
-        continue;
-      }
-      const { overrides, select } = picked(route.use);
-      const scoped = overrides ? guard.route(overrides) : guard;
-      // Behind the global pair the body is parsed already: a second parser would wait forever.
-      if (config.global) app.post(route.path, scoped.scan(), handler);
-      else app.post(route.path, hostParser(host, select), scoped.scan(), handler);
+/**
+ * Express 5: `multer().<fields>`, then `guard.scan()` (or `guard.route(overrides).scan()`); with
+ * `disk`, multer's disk storage in the OS temp directory, and a handler that reads each file back
+ * (what it holds is what is on disk) and removes it, as a host that stores it elsewhere would.
+ */
+function expressScanAdapter(storage: 'memory' | 'disk'): Adapter {
+  return {
+    name: storage === 'disk' ? 'express5-multer-disk' : 'express5-multer',
+    hostParser: 'multer',
+    start: (options, routes, config = {}) => startExpressScan(storage, options, routes, config),
+  };
+}
+
+async function startExpressScan(
+  storage: 'memory' | 'disk',
+  options: Parameters<Adapter['start']>[0],
+  routes: RouteSpec[],
+  config: NonNullable<Parameters<Adapter['start']>[2]>,
+) {
+  const guard = expressGuard(options);
+  const host = multer({
+    ...(storage === 'disk' ? { storage: multer.diskStorage({}) } : {}),
+    limits: { fileSize: HOST_FILE_SIZE },
+  });
+  const app = express();
+  if (config.trustProxy) app.set('trust proxy', true);
+  const log: HandlerLog = { runs: 0 };
+  if (config.global) app.use(host.any(), guard.scan());
+  const echo = expressEcho(log) as unknown as express.RequestHandler;
+  const handler: express.RequestHandler =
+    storage === 'disk' ? (req, res, next) => echo(readBack(req), res, next) : echo;
+  for (const route of routes) {
+    if (!route.use) {
+      app.post(route.path, handler);
+      continue;
     }
-    return listening(app.listen(0, '127.0.0.1'), guard, log);
-  },
-};
+    const { overrides, select } = picked(route.use);
+    const scoped = overrides ? guard.route(overrides) : guard;
+    // Behind the global pair the body is parsed already: a second parser would wait forever.
+    if (config.global) app.post(route.path, scoped.scan(), handler);
+    else app.post(route.path, hostParser(host, select), scoped.scan(), handler);
+  }
+  return listening(app.listen(0, '127.0.0.1'), guard, log);
+}
+
+/** A disk-storage request's files read into `buffer` and removed from the disk (see above). */
+function readBack(req: express.Request): express.Request {
+  const files = [
+    ...(req.file ? [req.file] : []),
+    ...(Array.isArray(req.files) ? req.files : Object.values(req.files ?? {}).flat()),
+  ];
+  for (const file of files) {
+    if (!file.path) continue;
+    file.buffer = readFileSync(file.path);
+    rmSync(file.path, { force: true });
+  }
+  return req;
+}
 
 type KoaMiddleware = (ctx: Koa.Context, next: () => Promise<unknown>) => Promise<unknown>;
 
@@ -128,5 +161,10 @@ export const koaScanAdapter: Adapter = {
   },
 };
 
-/** Every `scan()` entry: Express 5, Koa 3 and Fastify 5 after @fastify/multipart. */
-export const scanAdapters: Adapter[] = [expressScanAdapter, koaScanAdapter, fastifyScanAdapter];
+/** Every `scan()` entry: Express 5 (memory and disk storage), Koa 3, Fastify 5 after @fastify/multipart. */
+export const scanAdapters: Adapter[] = [
+  expressScanAdapter('memory'),
+  expressScanAdapter('disk'),
+  koaScanAdapter,
+  fastifyScanAdapter,
+];
