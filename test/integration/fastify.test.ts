@@ -183,14 +183,18 @@ describe("'scan' mode: after @fastify/multipart", () => {
     ]);
   });
 
-  it('attachFieldsToBody: the part the handler reads holds what was checked (trailing data stripped, sniffed type)', async () => {
+  it('attachFieldsToBody: the part the handler reads holds what was checked (trailing data stripped, sniffed type, the claim kept)', async () => {
     const matcher = new RecordingMatcher();
     const app = await appWith({ matcher, mode: 'scan' }, { attachFieldsToBody: true });
+    type Part = { toBuffer(): Promise<Buffer>; mimetype: string; clientMimetype?: string };
     app.post('/upload', async (req) => {
-      const part = (req.body as Record<string, { toBuffer(): Promise<Buffer>; mimetype: string }>)
-        .photo;
+      const part = (req.body as Record<string, Part>).photo;
       const bytes = await part?.toBuffer();
-      return { sha: bytes && sha(bytes), mimetype: part?.mimetype };
+      return {
+        sha: bytes && sha(bytes),
+        mimetype: part?.mimetype,
+        clientMimetype: part?.clientMimetype,
+      };
     });
     await app.ready();
     const image = png();
@@ -201,7 +205,11 @@ describe("'scan' mode: after @fastify/multipart", () => {
         contentType: 'text/html',
       });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ sha: sha(image), mimetype: 'image/png' });
+    expect(res.body).toEqual({
+      sha: sha(image),
+      mimetype: 'image/png',
+      clientMimetype: 'text/html',
+    });
     expect(matcher.calls.map((c) => c.file.sha256)).toEqual([sha(image)]);
   });
 
