@@ -24,7 +24,7 @@ import {
   listening,
   type RouteSpec,
 } from './adapter-kit.js';
-import { fastifyScanAdapter, recorder } from './adapters-web.js';
+import { fastifyScanAdapter, fastifyScanBodyAdapter, recorder } from './adapters-web.js';
 
 /** The host parser's file size limit: above the guard's largest, so the guard's limit decides. */
 const HOST_FILE_SIZE = 64 * 1024 * 1024;
@@ -161,10 +161,11 @@ export const koaScanAdapter: Adapter = {
   },
 };
 
-/** Every `scan()` entry: Express 5 (memory and disk storage), Koa 3, Fastify 5 after @fastify/multipart. */
+/** Every `scan()` entry: Express 5 (memory and disk storage), Koa 3, Fastify 5 (disk and buffered parts). */
 export const scanAdapters: Adapter[] = [
   expressScanAdapter('memory'),
   expressScanAdapter('disk'),
   koaScanAdapter,
   fastifyScanAdapter,
+  fastifyScanBodyAdapter,
 ];

@@ -91,6 +91,47 @@ export const fastifyScanAdapter: Adapter = {
   },
 };
 
+/**
+ * Fastify in `'scan'` mode after @fastify/multipart with `attachFieldsToBody: true`: the parts
+ * buffered on `request.body` (files read with `toBuffer()`, text fields as their values).
+ */
+export const fastifyScanBodyAdapter: Adapter = {
+  name: 'fastify5-multipart-body',
+  hostParser: '@fastify/multipart',
+  async start(options, routes, config = {}) {
+    const app = Fastify({ trustProxy: config.trustProxy === true });
+    await app.register(fastifyMultipart, {
+      attachFieldsToBody: true,
+      limits: { fileSize: 64 * 1024 * 1024 },
+    });
+    await app.register(fastifyGuard, { ...options, mode: 'scan' });
+    return fastifyRoutes(app, routes, config, async (request) => {
+      if (!request.isMultipart()) return {};
+      const parts = Object.values((request.body ?? {}) as Record<string, unknown>).flat() as Array<{
+        type: string;
+        fieldname: string;
+        filename: string;
+        mimetype: string;
+        clientMimetype?: string;
+        toBuffer(): Promise<Buffer>;
+      }>;
+      const files = [];
+      for (const part of parts.filter((p) => p.type === 'file')) {
+        const buffer = await part.toBuffer();
+        files.push({
+          fieldname: part.fieldname,
+          originalname: part.filename,
+          mimetype: part.mimetype,
+          clientMimetype: part.clientMimetype,
+          size: buffer.length,
+          buffer,
+        });
+      }
+      return { files, body: textValues(request.body) };
+    });
+  },
+};
+
 type Uploaded = { file?: Parameters<typeof describeFile>[0]; files?: unknown; body?: unknown };
 
 /** The text fields @fastify/multipart parsed (its `fields` object), as `{ name: value(s) }`. */
