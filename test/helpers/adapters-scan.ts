@@ -161,7 +161,7 @@ export const koaScanAdapter: Adapter = {
   },
 };
 
-/** Every `scan()` entry: Express 5 (memory and disk storage), Koa 3, Fastify 5 (disk and buffered parts). */
+/** Every `scan()` entry: Express 5 (memory, disk), Koa 3, Fastify 5 (disk, buffered parts). */
 export const scanAdapters: Adapter[] = [
   expressScanAdapter('memory'),
   expressScanAdapter('disk'),
