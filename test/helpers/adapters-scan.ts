@@ -110,12 +110,15 @@ async function startExpressScan(
   return listening(app.listen(0, '127.0.0.1'), guard, log);
 }
 
-/** A disk-storage request's files read into `buffer` and removed from the disk (see above). */
-function readBack(req: express.Request): express.Request {
+/**
+ * A disk-storage request's files (on Express's `req` or Koa's `ctx`) read into `buffer` and
+ * removed from the disk (see above).
+ */
+function readBack<R extends { file?: unknown; files?: unknown }>(req: R): R {
   const files = [
     ...(req.file ? [req.file] : []),
     ...(Array.isArray(req.files) ? req.files : Object.values(req.files ?? {}).flat()),
-  ];
+  ] as Express.Multer.File[];
   for (const file of files) {
     if (!file.path) continue;
     file.buffer = readFileSync(file.path);
@@ -126,46 +129,63 @@ function readBack(req: express.Request): express.Request {
 
 type KoaMiddleware = (ctx: Koa.Context, next: () => Promise<unknown>) => Promise<unknown>;
 
-/** Koa 3: `@koa/multer().<fields>`, then `guard.scan()` (or `guard.route(overrides).scan()`). */
-export const koaScanAdapter: Adapter = {
-  name: 'koa3-multer',
-  hostParser: 'multer',
-  async start(options, routes, config = {}) {
-    const guard = koaGuard(options);
-    const host = koaMulter({ limits: { fileSize: HOST_FILE_SIZE } }) as unknown as Parameters<
-      typeof hostParser<KoaMiddleware>
-    >[0];
-    const app = new Koa();
-    if (config.trustProxy) app.proxy = true;
-    const log: HandlerLog = { runs: 0 };
-    const router = new KoaRouterLib();
-    if (config.global) {
-      app.use(hostParser(host, undefined));
-      app.use(guard.scan() as never);
-    }
-    const handler = koaEcho(log) as never;
-    for (const route of routes) {
-      if (!route.use) {
-        router.post(route.path, handler);
-        continue;
-      }
-      const { overrides, select } = picked(route.use);
-      const scoped = overrides ? guard.route(overrides as never) : guard;
-      // Behind the global pair the body is parsed already: a second parser would wait forever.
-      if (config.global) router.post(route.path, scoped.scan() as never, handler);
-      else
-        router.post(route.path, hostParser(host, select) as never, scoped.scan() as never, handler);
-    }
-    app.use(router.routes());
-    return listening(app.listen(0, '127.0.0.1'), guard, log);
-  },
-};
+/**
+ * Koa 3: `@koa/multer().<fields>`, then `guard.scan()` (or `guard.route(overrides).scan()`);
+ * with `disk`, as the Express entry's.
+ */
+function koaScanAdapter(storage: 'memory' | 'disk'): Adapter {
+  return {
+    name: storage === 'disk' ? 'koa3-multer-disk' : 'koa3-multer',
+    hostParser: 'multer',
+    start: (options, routes, config = {}) => startKoaScan(storage, options, routes, config),
+  };
+}
 
-/** Every `scan()` entry: Express 5 (memory, disk), Koa 3, Fastify 5 (disk, buffered parts). */
+async function startKoaScan(
+  storage: 'memory' | 'disk',
+  options: Parameters<Adapter['start']>[0],
+  routes: RouteSpec[],
+  config: NonNullable<Parameters<Adapter['start']>[2]>,
+) {
+  const guard = koaGuard(options);
+  const host = koaMulter({
+    ...(storage === 'disk' ? { storage: multer.diskStorage({}) } : {}),
+    limits: { fileSize: HOST_FILE_SIZE },
+  }) as unknown as Parameters<typeof hostParser<KoaMiddleware>>[0];
+  const app = new Koa();
+  if (config.trustProxy) app.proxy = true;
+  const log: HandlerLog = { runs: 0 };
+  const router = new KoaRouterLib();
+  if (config.global) {
+    app.use(hostParser(host, undefined));
+    app.use(guard.scan() as never);
+  }
+  const echo = koaEcho(log);
+  const handler = (
+    storage === 'disk' ? (ctx: Parameters<typeof echo>[0]) => echo(readBack(ctx)) : echo
+  ) as never;
+  for (const route of routes) {
+    if (!route.use) {
+      router.post(route.path, handler);
+      continue;
+    }
+    const { overrides, select } = picked(route.use);
+    const scoped = overrides ? guard.route(overrides as never) : guard;
+    // Behind the global pair the body is parsed already: a second parser would wait forever.
+    if (config.global) router.post(route.path, scoped.scan() as never, handler);
+    else
+      router.post(route.path, hostParser(host, select) as never, scoped.scan() as never, handler);
+  }
+  app.use(router.routes());
+  return listening(app.listen(0, '127.0.0.1'), guard, log);
+}
+
+/** Every `scan()` entry: Express 5 and Koa 3 (memory, disk), Fastify 5 (disk, buffered parts). */
 export const scanAdapters: Adapter[] = [
   expressScanAdapter('memory'),
   expressScanAdapter('disk'),
-  koaScanAdapter,
+  koaScanAdapter('memory'),
+  koaScanAdapter('disk'),
   fastifyScanAdapter,
   fastifyScanBodyAdapter,
 ];
