@@ -65,30 +65,39 @@ function hostParser<M>(
   }
 }
 
-/**
- * Express 5: `multer().<fields>`, then `guard.scan()` (or `guard.route(overrides).scan()`); with
- * `disk`, multer's disk storage in the OS temp directory, and a handler that reads each file back
- * (what it holds is what is on disk) and removes it, as a host that stores it elsewhere would.
- */
-function expressScanAdapter(storage: 'memory' | 'disk'): Adapter {
-  return {
-    name: storage === 'disk' ? 'express5-multer-disk' : 'express5-multer',
-    hostParser: 'multer',
-    start: (options, routes, config = {}) => startExpressScan(storage, options, routes, config),
-  };
-}
-
-async function startExpressScan(
-  storage: 'memory' | 'disk',
+type Storage = 'memory' | 'disk';
+type Start = (
+  storage: Storage,
   options: Parameters<Adapter['start']>[0],
   routes: RouteSpec[],
   config: NonNullable<Parameters<Adapter['start']>[2]>,
-) {
-  const guard = expressGuard(options);
-  const host = multer({
+) => ReturnType<Adapter['start']>;
+
+/**
+ * A multer host's entry (`express5-multer`, `koa3-multer-disk`...): with `disk`, multer's disk
+ * storage in the OS temp directory, and a handler that reads each file back (what it holds is
+ * what is on disk) and removes it, as a host that stores it elsewhere would.
+ */
+function multerEntry(framework: string, storage: Storage, start: Start): Adapter {
+  return {
+    name: `${framework}-multer${storage === 'disk' ? '-disk' : ''}`,
+    hostParser: 'multer',
+    start: (options, routes, config = {}) => start(storage, options, routes, config),
+  };
+}
+
+/** multer's options for a host entry: the storage, and a file size limit above the guard's. */
+function hostOptions(storage: Storage): multer.Options {
+  return {
     ...(storage === 'disk' ? { storage: multer.diskStorage({}) } : {}),
     limits: { fileSize: HOST_FILE_SIZE },
-  });
+  };
+}
+
+/** Express 5: `multer().<fields>`, then `guard.scan()` (or `guard.route(overrides).scan()`). */
+const startExpressScan: Start = async (storage, options, routes, config) => {
+  const guard = expressGuard(options);
+  const host = multer(hostOptions(storage));
   const app = express();
   if (config.trustProxy) app.set('trust proxy', true);
   const log: HandlerLog = { runs: 0 };
@@ -108,7 +117,7 @@ async function startExpressScan(
     else app.post(route.path, hostParser(host, select), scoped.scan(), handler);
   }
   return listening(app.listen(0, '127.0.0.1'), guard, log);
-}
+};
 
 /**
  * A disk-storage request's files (on Express's `req` or Koa's `ctx`) read into `buffer` and
@@ -129,29 +138,12 @@ function readBack<R extends { file?: unknown; files?: unknown }>(req: R): R {
 
 type KoaMiddleware = (ctx: Koa.Context, next: () => Promise<unknown>) => Promise<unknown>;
 
-/**
- * Koa 3: `@koa/multer().<fields>`, then `guard.scan()` (or `guard.route(overrides).scan()`);
- * with `disk`, as the Express entry's.
- */
-function koaScanAdapter(storage: 'memory' | 'disk'): Adapter {
-  return {
-    name: storage === 'disk' ? 'koa3-multer-disk' : 'koa3-multer',
-    hostParser: 'multer',
-    start: (options, routes, config = {}) => startKoaScan(storage, options, routes, config),
-  };
-}
-
-async function startKoaScan(
-  storage: 'memory' | 'disk',
-  options: Parameters<Adapter['start']>[0],
-  routes: RouteSpec[],
-  config: NonNullable<Parameters<Adapter['start']>[2]>,
-) {
+/** Koa 3: `@koa/multer().<fields>`, then `guard.scan()` (or `guard.route(overrides).scan()`). */
+const startKoaScan: Start = async (storage, options, routes, config) => {
   const guard = koaGuard(options);
-  const host = koaMulter({
-    ...(storage === 'disk' ? { storage: multer.diskStorage({}) } : {}),
-    limits: { fileSize: HOST_FILE_SIZE },
-  }) as unknown as Parameters<typeof hostParser<KoaMiddleware>>[0];
+  const host = koaMulter(hostOptions(storage)) as unknown as Parameters<
+    typeof hostParser<KoaMiddleware>
+  >[0];
   const app = new Koa();
   if (config.trustProxy) app.proxy = true;
   const log: HandlerLog = { runs: 0 };
@@ -178,14 +170,14 @@ async function startKoaScan(
   }
   app.use(router.routes());
   return listening(app.listen(0, '127.0.0.1'), guard, log);
-}
+};
 
 /** Every `scan()` entry: Express 5 and Koa 3 (memory, disk), Fastify 5 (disk, buffered parts). */
 export const scanAdapters: Adapter[] = [
-  expressScanAdapter('memory'),
-  expressScanAdapter('disk'),
-  koaScanAdapter('memory'),
-  koaScanAdapter('disk'),
+  multerEntry('express5', 'memory', startExpressScan),
+  multerEntry('express5', 'disk', startExpressScan),
+  multerEntry('koa3', 'memory', startKoaScan),
+  multerEntry('koa3', 'disk', startKoaScan),
   fastifyScanAdapter,
   fastifyScanBodyAdapter,
 ];
