@@ -56,7 +56,7 @@ export class FairShare {
         return Promise.reject(
           new GuardError('SCAN_BUSY', {
             reason: 'client-share',
-            detail: `this uploader already has ${held} files waiting for a check (fairShare.maxPerClient)`,
+            detail: `this uploader already has ${held} ${held === 1 ? 'file' : 'files'} waiting for a check (fairShare.maxPerClient)`,
             retryAfter: 2,
           }),
         );

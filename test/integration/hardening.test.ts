@@ -321,6 +321,8 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
         fairShare: { maxPerClient: 1 },
         cache: false,
       });
+      const details: string[] = [];
+      server.guard.on('error', (e) => details.push(e.error.message));
       const holder = request(server.url)
         .post('/upload')
         .attach('a', png(200, 200, 9401), 'a.png')
@@ -333,6 +335,9 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
       } else {
         expect(next.status).toBe(503);
         expect(next.body.error.code).toBe('SCAN_BUSY');
+      }
+      if (openOnBusy) {
+        expect(details.join('\n')).toContain('this uploader already has 1 file waiting');
       }
       gate.open();
       expect((await holder).status).toBe(200);
