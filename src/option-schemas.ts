@@ -5,7 +5,7 @@ import type { RedisClientLike } from './client/redis-connection.js';
 import { pdqMatcherSchema } from './pdq/matcher-options.js';
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
 import type { ScanQueue } from './queue/types.js';
-import type { Logger, Matcher } from './types.js';
+import type { Matcher } from './types.js';
 
 /**
  * The schemas of the guard's composite options (client tuning, cache, reporter, quarantine,
@@ -91,16 +91,6 @@ export const quarantineSchema = z.union([
     message: 'Expected { dir, preserveDays? } or a quarantine store object',
   }),
 ]);
-
-export const loggerSchema = z.custom<Logger>(
-  (v) =>
-    typeof v === 'object' &&
-    v !== null &&
-    ['debug', 'info', 'warn', 'error'].every(
-      (k) => typeof (v as Record<string, unknown>)[k] === 'function',
-    ),
-  { message: 'Expected a pino-compatible logger with debug, info, warn and error methods' },
-);
 
 export const pdqOptionSchema = pdqMatcherSchema.extend({
   /** How PDQ joins PhotoDNA. Defaults to 'both' with a key or custom matcher, else 'only'. */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { loggerSchema } from './client/options.js';
 import {
   cacheSchema,
   clientTuningSchema,
-  loggerSchema,
   matcherSchema,
   pdqOptionSchema,
   quarantineSchema,

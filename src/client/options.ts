@@ -12,7 +12,8 @@ export const MAX_CALLS_PER_SECOND = 1000;
 const MIB = 1024 * 1024;
 const ms = (max: number) => z.int().min(1).max(max);
 
-const loggerSchema = z.custom<Logger>(
+/** A pino-compatible logger (the client's and the guard's `logger` option). */
+export const loggerSchema = z.custom<Logger>(
   (value) =>
     typeof value === 'object' &&
     value !== null &&
