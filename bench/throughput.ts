@@ -41,6 +41,8 @@ interface Round {
   load: LoadResult;
   /** Server CPU time per request, in microseconds. */
   cpuPerRequest: number;
+  /** The main thread's share of it (Linux), in microseconds; the rest is V8's helper threads. */
+  mainCpuPerRequest: number | undefined;
   /** Full (mark-compact) GCs during the round. */
   majorGcs: number;
 }
@@ -86,6 +88,8 @@ async function measureSize(
   const vsBare: number[] = [];
   const cpuAboveMinimum: number[] = [];
   const cpuAboveRequired: number[] = [];
+  const mainAboveMinimum: number[] = [];
+  const mainAboveRequired: number[] = [];
   for (let set = 0; set < SETS; set++) {
     // Rotate the order, so no route always follows another's garbage.
     const order = ROUTES.map((_, i) => ROUTES[(i + set) % ROUTES.length] as Path);
@@ -101,6 +105,10 @@ async function measureSize(
     vsBare.push(guarded.load.perSecond / bare.load.perSecond);
     cpuAboveMinimum.push(guarded.cpuPerRequest - min.cpuPerRequest);
     cpuAboveRequired.push(guarded.cpuPerRequest - req.cpuPerRequest);
+    if (guarded.mainCpuPerRequest !== undefined) {
+      mainAboveMinimum.push(guarded.mainCpuPerRequest - (min.mainCpuPerRequest as number));
+      mainAboveRequired.push(guarded.mainCpuPerRequest - (req.mainCpuPerRequest as number));
+    }
     note(
       `${size.label} set ${set + 1}: ` +
         ROUTES.map((p) => {
@@ -116,6 +124,9 @@ async function measureSize(
     return {
       perSecond: median(list.map((r) => r.load.perSecond)),
       cpu: median(list.map((r) => r.cpuPerRequest)),
+      mainCpu: list.every((r) => r.mainCpuPerRequest !== undefined)
+        ? median(list.map((r) => r.mainCpuPerRequest as number))
+        : undefined,
       p99: percentile(
         list.flatMap((r) => r.load.latenciesMs),
         99,
@@ -143,8 +154,35 @@ async function measureSize(
       `minimum/bare ${median(rounds['/minimum'].map((r, i) => r.load.perSecond / (rounds['/bare'][i] as Round).load.perSecond)).toFixed(2)}; ` +
       `all 200: ${ok} (last round ${describeStatuses((rounds['/guarded'].at(-1) as Round).load)})`,
   );
+  if (guarded.mainCpu !== undefined) {
+    const split = (r: ReturnType<typeof summary>) =>
+      `${num(r.mainCpu as number)} + ${num(r.cpu - (r.mainCpu as number))}`;
+    note(
+      `${size.label} server CPU µs/req, main thread + helper threads (GC, compiler), bare / minimum / required / guarded: ` +
+        `${split(bare)} / ${split(min)} / ${split(req)} / ${split(guarded)}`,
+    );
+  }
   const at = `${size.label} (c=${CONCURRENCY})`;
   const cpuGoal = size.label === '50 KiB';
+  const mainRows: Row[] =
+    guarded.mainCpu === undefined
+      ? []
+      : [
+          {
+            benchmark: `main-thread CPU per request, guarded vs minimum, ${size.label}`,
+            measured: `${fmt(guarded.mainCpu, 'µs')} (${excess(median(mainAboveMinimum), medianInterval(mainAboveMinimum))})`,
+            baseline: fmt(min.mainCpu as number, 'µs'),
+            ratio: guarded.mainCpu / (min.mainCpu as number),
+            goal: '— (info)',
+          },
+          {
+            benchmark: `main-thread CPU per request, guarded vs required, ${size.label}`,
+            measured: `${fmt(guarded.mainCpu, 'µs')} (${excess(median(mainAboveRequired), medianInterval(mainAboveRequired))})`,
+            baseline: fmt(req.mainCpu as number, 'µs'),
+            ratio: guarded.mainCpu / (req.mainCpu as number),
+            goal: '— (info)',
+          },
+        ];
   return [
     {
       benchmark: `throughput, guarded vs minimum, ${at}`,
@@ -194,6 +232,7 @@ async function measureSize(
       ratio: guarded.cpu / req.cpu,
       goal: '— (info)',
     },
+    ...mainRows,
     {
       benchmark: `mark-compact GCs per 1,000 requests, guarded vs minimum, ${size.label}`,
       measured: num(guarded.majorPerThousand),
@@ -231,6 +270,10 @@ async function measureRound(
   return {
     load: result,
     cpuPerRequest: (after.micros - before.micros) / completed,
+    mainCpuPerRequest:
+      after.mainMicros === undefined || before.mainMicros === undefined
+        ? undefined
+        : (after.mainMicros - before.mainMicros) / completed,
     majorGcs: after.majorGcs - before.majorGcs,
   };
 }

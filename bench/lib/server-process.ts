@@ -42,7 +42,7 @@ export type FromChild =
   | { type: 'ready'; origin: string }
   | { type: 'sampling'; baseline: number }
   | { type: 'sample'; baseline: number; peak: number }
-  | { type: 'cpu'; micros: number; majorGcs: number }
+  | { type: 'cpu'; micros: number; mainMicros: number | undefined; majorGcs: number }
   | { type: 'collected' };
 
 export interface ServerProcess {
@@ -53,8 +53,11 @@ export interface ServerProcess {
   stopSampling(): Promise<{ baseline: number; peak: number }>;
   /** CPU time (user + system) the server process has used so far, in microseconds. */
   cpuMicros(): Promise<number>;
-  /** CPU time so far (µs) and the full (mark-compact) GCs V8 has run so far. */
-  usage(): Promise<{ micros: number; majorGcs: number }>;
+  /**
+   * CPU time so far (µs): the process's and, on Linux, its main thread's alone; and the full
+   * (mark-compact) GCs V8 has run so far.
+   */
+  usage(): Promise<{ micros: number; mainMicros: number | undefined; majorGcs: number }>;
   /** Runs a full garbage collection in the server (`--expose-gc`). */
   collect(): Promise<void>;
   /** The process id (under `callgrind`, the id `callgrind_control` takes). */
@@ -126,8 +129,8 @@ export async function startServer(
     },
     async usage() {
       child.send({ type: 'cpu' } satisfies ToChild);
-      const { micros, majorGcs } = await reply(child, 'cpu');
-      return { micros, majorGcs };
+      const { micros, mainMicros, majorGcs } = await reply(child, 'cpu');
+      return { micros, mainMicros, majorGcs };
     },
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
