@@ -5,9 +5,10 @@ import typeis from 'type-is';
  * What the request's `Content-Type` says about its body, decided once per request:
  * - `none`: not multipart; the guard lets it through untouched and unread;
  * - `multipart`: a body multer will read;
- * - `unreadable`: it claims `multipart/*` (like multer, any subtype counts) but multer would skip
- *   it — a malformed type (`multipart/form-data; boundary=x; foo`) or no body. Such a request
- *   must never pass as "no files" while another parser reads its files later.
+ * - `unreadable`: it claims multipart (see `claimsMultipart`) but multer would skip it — a
+ *   malformed type (`multipart/form-data; boundary=x; foo`), a list of types, `multipart` outside
+ *   the type, or no body. Such a request must never pass as "no files" while another parser
+ *   reads its files later.
  */
 export type BodyKind = 'none' | 'multipart' | 'unreadable';
 
@@ -20,10 +21,15 @@ export function bodyKindOf(headers: IncomingHttpHeaders): BodyKind {
 }
 
 /**
- * Whether the `Content-Type` claims `multipart/*`: the cheap first half of `bodyKindOf`. Where
- * the guard's own parser runs, multer's own test decides the rest (`MultipartParser.parse`).
+ * Whether the `Content-Type` claims multipart: it mentions `multipart` anywhere, the cheap first
+ * half of `bodyKindOf`. Parsers differ in what they accept: formidable reads any type that says
+ * `multipart` and has a boundary (`text/plain; x=multipart; boundary=X`), and a Web `Request`'s
+ * `formData()` the last type of a list (`text/plain, multipart/form-data; boundary=X`, or two
+ * `Content-Type` lines joined). Whatever multer will not read of these is refused as unreadable,
+ * never passed on unread. Where the guard's own parser runs, multer's own test decides the rest
+ * (`MultipartParser.parse`).
  */
 export function claimsMultipart(headers: IncomingHttpHeaders): boolean {
   const type = headers['content-type'];
-  return typeof type === 'string' && /^\s*multipart\//i.test(type);
+  return typeof type === 'string' && /multipart/i.test(type);
 }

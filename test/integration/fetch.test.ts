@@ -5,6 +5,10 @@
  * The common cases run over HTTP in the shared suite.
  */
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CheckPassed, CLIENT_GONE_STATUS, photodnaGuard } from '../../src/fetch.js';
@@ -12,6 +16,7 @@ import { photodnaGuard as honoGuard, type PhotoDnaEnv } from '../../src/hono.js'
 import { png } from '../fixtures/images.js';
 import { knownImage } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
+import { multipartBody } from '../helpers/raw-upload.js';
 
 const KNOWN = knownImage();
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -144,6 +149,46 @@ describe('guard.check(request)', () => {
 });
 
 describe('the Hono middleware', () => {
+  it('two Content-Type lines (joined by @hono/node-server, read by formData() as the last): 400, the handler never runs', async () => {
+    const guard = honoGuard({ matcher: new RecordingMatcher([sha(KNOWN)]) });
+    closers.push(() => guard.close());
+    const app = new Hono<PhotoDnaEnv>();
+    let runs = 0;
+    app.post('/upload', guard.single('photo'), async (c) => {
+      runs += 1;
+      const form = await c.req.formData();
+      return c.json({ got: form.get('photo') instanceof File });
+    });
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    await once(server, 'listening');
+    const body = multipartBody('XB', [
+      { name: 'photo', filename: 'k.png', type: 'image/png', data: KNOWN },
+    ]);
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port: (server.address() as AddressInfo).port,
+        method: 'POST',
+        path: '/upload',
+        headers: { 'content-type': ['text/plain', 'multipart/form-data; boundary=XB'] },
+      });
+      req.on('response', (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body).error.code).toBe('MALFORMED_MULTIPART');
+    expect(runs).toBe(0);
+  });
+
   it('sets photodna and the scanned form, which c.req.formData() and parseBody() return', async () => {
     const guard = honoGuard({ matcher: new RecordingMatcher() });
     closers.push(() => guard.close());
