@@ -183,32 +183,32 @@ describe('Express: app.use(guard) in front of the route’s own parser', () => {
     expect(res.body).toEqual({ fields: { note: ['hi'] }, size: CLEAN.length, name: 'a.png' });
   });
 
-  it.each([
-    'text/plain, multipart/form-data; boundary=XB',
-    'text/plain; x=multipart; boundary=XB',
-  ])('a Content-Type that mentions multipart but multer will not read (%s): refused, never passed on unread', async (type) => {
-    let runs = 0;
-    const app = expressApp(true, (a) =>
-      a.post('/upload', (req, res, next) => {
-        runs += 1;
-        formidable({ uploadDir: tempDir() })
-          .parse(req as IncomingMessage)
-          .then(([, files]) => res.json({ files: Object.keys(files) }), next);
-      }),
-    );
-    // formidable reads any of these as multipart (it looks for 'multipart' and a boundary).
-    const body = Buffer.concat([
-      Buffer.from(
-        '--XB\r\nContent-Disposition: form-data; name="f"; filename="k.png"\r\nContent-Type: image/png\r\n\r\n',
-      ),
-      KNOWN,
-      Buffer.from('\r\n--XB--\r\n'),
-    ]);
-    const res = await request(app).post('/upload').set('Content-Type', type).send(body);
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('MALFORMED_MULTIPART');
-    expect(runs).toBe(0);
-  });
+  it.each(['text/plain, multipart/form-data; boundary=XB', 'text/plain; x=multipart; boundary=XB'])(
+    'a Content-Type that mentions multipart but multer will not read (%s): refused, never passed on unread',
+    async (type) => {
+      let runs = 0;
+      const app = expressApp(true, (a) =>
+        a.post('/upload', (req, res, next) => {
+          runs += 1;
+          formidable({ uploadDir: tempDir() })
+            .parse(req as IncomingMessage)
+            .then(([, files]) => res.json({ files: Object.keys(files) }), next);
+        }),
+      );
+      // formidable reads any of these as multipart (it looks for 'multipart' and a boundary).
+      const body = Buffer.concat([
+        Buffer.from(
+          '--XB\r\nContent-Disposition: form-data; name="f"; filename="k.png"\r\nContent-Type: image/png\r\n\r\n',
+        ),
+        KNOWN,
+        Buffer.from('\r\n--XB--\r\n'),
+      ]);
+      const res = await request(app).post('/upload').set('Content-Type', type).send(body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('MALFORMED_MULTIPART');
+      expect(runs).toBe(0);
+    },
+  );
 
   it('a matched file never reaches the route’s parser: rejected before it', async () => {
     let runs = 0;
