@@ -1,10 +1,11 @@
 /**
- * Images that arrive outside file parts (issue 11): a `data:image/...;base64,` URL in a text
- * field (what cropper widgets post), raw image bytes in a text field (a part with a charset, or a
- * file part with an empty filename, which busboy hands over as a field). Each is found here so
+ * Images that arrive outside file parts (issue 11): a `data:` URL in a text field (what cropper
+ * widgets post), raw image bytes in a text field (a part with a charset, or a file part with an
+ * empty filename, which busboy hands over as a field). Each is found here so
  * the core can check it like a file, or refuse it.
  */
 import { GuardError } from '../errors.js';
+import { decodeDataUrl, startsLikeDataUrl } from './data-url.js';
 
 /** One text field whose value carries an image. */
 export interface FieldImage {
@@ -20,7 +21,6 @@ export interface FieldImage {
   bytes: Buffer | undefined;
 }
 
-const DATA_URL = /^data:([^,;]*)((?:;[^,;]*)*?);base64,/i;
 /**
  * Strings and containers looked through at least. A body from the guard's own parser holds at
  * most `maxFields` strings and `maxFieldDepth` containers for each (see `valueBudget`); a host's
@@ -55,8 +55,10 @@ export function findFieldImages(body: unknown, budget = MIN_VALUE_BUDGET): Field
       });
     }
     if (typeof value === 'string') {
-      const bytes = imageBytesOf(value);
-      if (bytes) found.push({ path, holder, key, bytes: bytes === MANGLED ? undefined : bytes });
+      // Each decoding that yields an image is checked: the handler may reverse any of them.
+      for (const bytes of imagesIn(value)) {
+        found.push({ path, holder, key, bytes: bytes === MANGLED ? undefined : bytes });
+      }
     } else if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) {
       // Bytes on a body are a parser's files (Fastify's 'keyValues'), checked as files: never
       // walked index by index.
@@ -90,7 +92,7 @@ export function handOverFieldImages(
     const holder = image.holder as Record<string | number, unknown>;
     const value = holder[image.key];
     holder[image.key] =
-      typeof value === 'string' && DATA_URL.test(value.slice(0, 512))
+      typeof value === 'string' && startsLikeDataUrl(value)
         ? `data:${mimetype};base64,${upload.bytes.toString('base64')}`
         : upload.bytes.toString('latin1');
   }
@@ -103,21 +105,54 @@ export function withholdFieldImage(image: FieldImage): void {
 }
 
 /**
- * The bytes of an image carried by a text value: a base64 `data:` URL whose type is an image or
- * whose bytes start like one, or a value whose characters (as bytes, latin1) start with a GIF,
- * JPEG, PNG, BMP or TIFF signature. Undefined for ordinary text.
+ * How a handler may turn a text value back into bytes: as binary (latin1, what a part read as
+ * bytes is), in the charset a part declared (busboy decodes UTF-8 and UTF-16LE; UTF-16BE is
+ * UTF-16LE with each pair swapped), or from base64 or hex text (busboy hands a part with
+ * `charset=base64` over as base64, and APIs post images so). Other wrappings (JSON in a field,
+ * compressed, encrypted) are the handler's own to decode and are not looked at.
  */
-export function imageBytesOf(value: string): Buffer | typeof MANGLED | undefined {
-  const dataUrl = DATA_URL.exec(value.slice(0, 512));
+const DECODINGS = ['latin1', 'utf8', 'utf16le', 'utf16be', 'base64', 'hex'] as const;
+/** Sixteen base64 characters (either alphabet) at the start: twelve bytes to look at. */
+const BASE64_HEAD = /^[A-Za-z0-9+/_-]{16}/;
+/** Twenty hex digits at the start: ten bytes to look at. */
+const HEX_HEAD = /^[0-9A-Fa-f]{20}/;
+/** First bytes of the five signatures: PNG, JPEG, GIF, TIFF (II, MM), BMP. */
+const FIRST_BYTES = new Set([0x89, 0xff, 0x47, 0x49, 0x4d, 0x42]);
+
+/**
+ * The images a text value carries, as bytes: a `data:` URL, decoded as browsers and `fetch()`
+ * decode it (`data-url.ts`), whose type is an image or whose bytes start like one; otherwise
+ * every encoding of the value that starts with a GIF, JPEG, PNG, BMP or TIFF signature (see
+ * `DECODINGS`), each of them checked. `MANGLED` for a signature a UTF-8 decoding destroyed.
+ * Empty for ordinary text.
+ */
+export function imagesIn(value: string): Array<Buffer | typeof MANGLED> {
+  const dataUrl = decodeDataUrl(value);
   if (dataUrl) {
-    const bytes = Buffer.from(value.slice(dataUrl[0].length), 'base64');
-    const type = (dataUrl[1] ?? '').trim().toLowerCase();
-    return type.startsWith('image/') || startsLikeImage(bytes) ? bytes : undefined;
+    const { type, bytes } = dataUrl;
+    return type.startsWith('image/') || startsLikeImage(bytes) ? [bytes] : [];
   }
-  if (value.length < 8) return undefined;
-  if (!isByteString(value)) return looksMangled(value) ? MANGLED : undefined;
-  const head = Buffer.from(value.slice(0, 16), 'latin1');
-  return startsLikeImage(head) ? Buffer.from(value, 'latin1') : undefined;
+  if (value.length < 2) return [];
+  const first = value.charCodeAt(0);
+  const base64 = BASE64_HEAD.test(value);
+  const hex = HEX_HEAD.test(value);
+  if (!base64 && !hex && !FIRST_BYTES.has(first & 0xff) && !FIRST_BYTES.has(first >> 8)) {
+    return looksMangled(value) ? [MANGLED] : [];
+  }
+  const found: Buffer[] = [];
+  for (const encoding of DECODINGS) {
+    if ((encoding === 'base64' && !base64) || (encoding === 'hex' && !hex)) continue;
+    if (!startsLikeImage(encode(value.slice(0, 20), encoding))) continue;
+    const bytes = encode(value, encoding);
+    if (!found.some((other) => other.equals(bytes))) found.push(bytes);
+  }
+  if (found.length === 0 && looksMangled(value)) return [MANGLED];
+  return found;
+}
+
+function encode(value: string, encoding: (typeof DECODINGS)[number]): Buffer {
+  if (encoding !== 'utf16be') return Buffer.from(value, encoding);
+  return Buffer.from(value, 'utf16le').swap16();
 }
 
 /** An image whose bytes a UTF-8 decoding destroyed. */
@@ -140,12 +175,6 @@ function looksMangled(value: string): boolean {
       return code === byte || (byte > 0x7f && code === REPLACEMENT);
     }),
   );
-}
-
-function isByteString(value: string, upTo = value.length): boolean {
-  const end = Math.min(upTo, value.length);
-  for (let i = 0; i < end; i++) if (value.charCodeAt(i) > 0xff) return false;
-  return true;
 }
 
 const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findFieldImages, valueBudget } from '../../../src/core/field-images.js';
+import { findFieldImages, imagesIn, MANGLED, valueBudget } from '../../../src/core/field-images.js';
 import { png } from '../../fixtures/images.js';
 
 describe('findFieldImages', () => {
@@ -40,5 +40,47 @@ describe('findFieldImages', () => {
     body.numbers = Array.from({ length: 20_000 }, (_, i) => i);
     expect(findFieldImages(body, valueBudget(limits))).toEqual([]);
     expect(valueBudget({ maxFields: 50_000, maxFieldDepth: 4 })).toBeGreaterThanOrEqual(50_000 * 5);
+  });
+});
+
+describe('imagesIn', () => {
+  const image = png(200, 200, 31);
+
+  it('ordinary text carries no image, whatever its first letter', () => {
+    for (const text of [
+      'Bob',
+      'Great photo',
+      'Iris',
+      'Munich',
+      'GIF is a format',
+      '/9j/ is a path',
+    ]) {
+      expect(imagesIn(text)).toEqual([]);
+    }
+  });
+
+  it('finds the image in each decoding a handler could reverse', () => {
+    const utf16le = image.toString('utf16le');
+    const utf16be = Buffer.from(image).swap16().toString('utf16le');
+    const encoded = ['latin1', 'base64', 'base64url', 'hex'] as const;
+    for (const value of [...encoded.map((e) => image.toString(e)), utf16le, utf16be]) {
+      const found = imagesIn(value);
+      expect(found).toHaveLength(1);
+      expect((found[0] as Buffer).equals(image)).toBe(true);
+    }
+  });
+
+  it('a GIF that is valid UTF-8 is checked as the UTF-8 bytes too, not only as latin1', () => {
+    // "GIF89a" then bytes that decode as UTF-8 to characters under U+0100: read as latin1 they
+    // are other bytes, so both readings are checked.
+    const gif = Buffer.concat([Buffer.from('GIF89a'), Buffer.from([0xc3, 0xa9, 0xc2, 0xa0, 0x3b])]);
+    const value = gif.toString('utf8');
+    const found = imagesIn(value) as Buffer[];
+    expect(found.some((bytes) => bytes.equals(gif))).toBe(true);
+    expect(found.some((bytes) => bytes.equals(Buffer.from(value, 'latin1')))).toBe(true);
+  });
+
+  it('a signature a UTF-8 decoding destroyed is refused as mangled', () => {
+    expect(imagesIn(image.toString('utf8'))).toEqual([MANGLED]);
   });
 });
