@@ -43,7 +43,10 @@ function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
     if (result.photodna) {
       c.set('photodna', result.photodna);
       c.set('upload', result);
-      if (result.formData) c.req.bodyCache.formData = result.formData;
+      // Hono keeps each read of the body as a promise, whatever its types say (`arrayBuffer()`
+      // and `blob()` re-serialize the cached one).
+      if (result.formData)
+        Object.assign(c.req.bodyCache, { formData: Promise.resolve(result.formData) });
     }
     return next();
   };

@@ -149,6 +149,25 @@ describe('guard.check(request)', () => {
 });
 
 describe('the Hono middleware', () => {
+  it('c.req.arrayBuffer() and blob() after a pass hold the scanned form, never a 500', async () => {
+    const guard = honoGuard({ matcher: new RecordingMatcher() });
+    closers.push(() => guard.close());
+    const app = new Hono<PhotoDnaEnv>();
+    const image = png(200, 200, 44);
+    app.post('/upload', guard.single('photo'), async (c) => {
+      const bytes = Buffer.from(await c.req.arrayBuffer());
+      const blob = await c.req.blob();
+      return c.json({ holdsImage: bytes.includes(image), blobSize: blob.size });
+    });
+    const form = new FormData();
+    form.append('photo', new File([image], 'a.png'));
+    const res = await app.request('/upload', { method: 'POST', body: form });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { holdsImage: boolean; blobSize: number };
+    expect(body.holdsImage).toBe(true);
+    expect(body.blobSize).toBeGreaterThan(image.length);
+  });
+
   it('two Content-Type lines (joined by @hono/node-server, read by formData() as the last): 400, the handler never runs', async () => {
     const guard = honoGuard({ matcher: new RecordingMatcher([sha(KNOWN)]) });
     closers.push(() => guard.close());
