@@ -1,4 +1,5 @@
 import { Entry } from '../core/entry.js';
+import { InvalidOptionsError } from '../errors.js';
 import type { GuardCore } from '../core/guard-core.js';
 import { MultipartParser } from '../multipart/parser.js';
 import type { Selection } from '../multipart/selection.js';
@@ -30,6 +31,14 @@ export function routeEntry(
   wanted: FastifyRouteGuard | undefined,
 ): Entry {
   const { select, ...overrides } = wanted ?? {};
+  if (mode === 'scan' && select !== undefined) {
+    // @fastify/multipart reads every field: a selection the guard cannot enforce is refused at
+    // registration, never ignored.
+    throw new InvalidOptionsError(
+      "config.photodna.select: applies only in mode 'parse'; in mode 'scan' @fastify/multipart reads the fields (limit them with its own options)",
+      ['select'],
+    );
+  }
   const hasOverrides = Object.keys(overrides).length > 0;
   const route = hasOverrides ? overriddenRoute(core, overrides) : core.routeConfig;
   if (mode === 'scan') return Entry.scan(route);

@@ -29,11 +29,13 @@ import {
 /**
  * The Express guard's route methods, recorded as a Fastify route's `config.photodna`: the
  * route picks of the shared suite (`g.route({ policy }).single('f')`) mean the same route there.
+ * In `'scan'` mode (`selects: false`) the field selection is @fastify/multipart's, not the
+ * guard's (the plugin refuses `select` there): only the overrides are kept.
  */
-export function recorder(overrides: RouteOverrides = {}): AnyGuard {
+export function recorder(overrides: RouteOverrides = {}, selects = true): AnyGuard {
   const config = (select?: Selection): FastifyRouteGuard => ({
     ...overrides,
-    ...(select ? { select } : {}),
+    ...(select && selects ? { select } : {}),
   });
   const methods = {
     single: (field: string) => config({ kind: 'single', field }),
@@ -43,7 +45,7 @@ export function recorder(overrides: RouteOverrides = {}): AnyGuard {
       config({ kind: 'fields', fields }),
     any: () => config({ kind: 'any' }),
     none: () => config({ kind: 'none' }),
-    route: (more: RouteOverrides) => recorder({ ...overrides, ...more }),
+    route: (more: RouteOverrides) => recorder({ ...overrides, ...more }, selects),
   };
   const target = config();
   for (const [name, value] of Object.entries(methods)) {
@@ -73,21 +75,27 @@ export const fastifyScanAdapter: Adapter = {
     const app = Fastify({ trustProxy: config.trustProxy === true });
     await app.register(fastifyMultipart, { limits: { fileSize: 64 * 1024 * 1024 } });
     await app.register(fastifyGuard, { ...options, mode: 'scan' });
-    return fastifyRoutes(app, routes, config, async (request) => {
-      if (!request.isMultipart()) return {};
-      const { files, values } = await request.saveRequestFiles();
-      const described = files.map((f) => ({
-        fieldname: f.fieldname,
-        originalname: f.filename,
-        mimetype: f.mimetype,
-        clientMimetype: (f as { clientMimetype?: string }).clientMimetype,
-        size: statSync(f.filepath).size,
-        buffer: readFileSync(f.filepath), // what the handler reads back from the disk
-      }));
-      // Read: removed now rather than by the plugin's onResponse hook, after the answer is out.
-      await request.cleanRequestFiles();
-      return { files: described, body: textValues(values) };
-    });
+    return fastifyRoutes(
+      app,
+      routes,
+      config,
+      async (request) => {
+        if (!request.isMultipart()) return {};
+        const { files, values } = await request.saveRequestFiles();
+        const described = files.map((f) => ({
+          fieldname: f.fieldname,
+          originalname: f.filename,
+          mimetype: f.mimetype,
+          clientMimetype: (f as { clientMimetype?: string }).clientMimetype,
+          size: statSync(f.filepath).size,
+          buffer: readFileSync(f.filepath), // what the handler reads back from the disk
+        }));
+        // Read: removed now rather than by the plugin's onResponse hook, after the answer is out.
+        await request.cleanRequestFiles();
+        return { files: described, body: textValues(values) };
+      },
+      false,
+    );
   },
 };
 
@@ -105,30 +113,38 @@ export const fastifyScanBodyAdapter: Adapter = {
       limits: { fileSize: 64 * 1024 * 1024 },
     });
     await app.register(fastifyGuard, { ...options, mode: 'scan' });
-    return fastifyRoutes(app, routes, config, async (request) => {
-      if (!request.isMultipart()) return {};
-      const parts = Object.values((request.body ?? {}) as Record<string, unknown>).flat() as Array<{
-        type: string;
-        fieldname: string;
-        filename: string;
-        mimetype: string;
-        clientMimetype?: string;
-        toBuffer(): Promise<Buffer>;
-      }>;
-      const files = [];
-      for (const part of parts.filter((p) => p.type === 'file')) {
-        const buffer = await part.toBuffer();
-        files.push({
-          fieldname: part.fieldname,
-          originalname: part.filename,
-          mimetype: part.mimetype,
-          clientMimetype: part.clientMimetype,
-          size: buffer.length,
-          buffer,
-        });
-      }
-      return { files, body: textValues(request.body) };
-    });
+    return fastifyRoutes(
+      app,
+      routes,
+      config,
+      async (request) => {
+        if (!request.isMultipart()) return {};
+        const parts = Object.values(
+          (request.body ?? {}) as Record<string, unknown>,
+        ).flat() as Array<{
+          type: string;
+          fieldname: string;
+          filename: string;
+          mimetype: string;
+          clientMimetype?: string;
+          toBuffer(): Promise<Buffer>;
+        }>;
+        const files = [];
+        for (const part of parts.filter((p) => p.type === 'file')) {
+          const buffer = await part.toBuffer();
+          files.push({
+            fieldname: part.fieldname,
+            originalname: part.filename,
+            mimetype: part.mimetype,
+            clientMimetype: part.clientMimetype,
+            size: buffer.length,
+            buffer,
+          });
+        }
+        return { files, body: textValues(request.body) };
+      },
+      false,
+    );
   },
 };
 
@@ -151,6 +167,7 @@ async function fastifyRoutes(
   routes: RouteSpec[],
   config: { global?: boolean },
   uploaded: (request: FastifyRequest) => Promise<Uploaded>,
+  selects = true,
 ) {
   const log: HandlerLog = { runs: 0 };
   const handler = async (request: FastifyRequest) => {
@@ -165,7 +182,7 @@ async function fastifyRoutes(
   };
   for (const route of routes) {
     const photodna = route.use
-      ? (route.use(recorder()) as FastifyRouteGuard)
+      ? (route.use(recorder({}, selects)) as FastifyRouteGuard)
       : config.global
         ? undefined
         : false;

@@ -119,6 +119,20 @@ describe('the plugin', () => {
 });
 
 describe("'scan' mode: after @fastify/multipart", () => {
+  it("a route's select, which @fastify/multipart would not enforce, is refused at registration", async () => {
+    const app = await appWith({ matcher: new RecordingMatcher(), mode: 'scan' }, {});
+    expect(() =>
+      app.post(
+        '/avatar',
+        { config: { photodna: { select: { kind: 'single', field: 'avatar' } } } },
+        async () => ({ ran: true }),
+      ),
+    ).toThrow(/select: applies only in mode 'parse'/);
+    // Without select the same route registers, and its other overrides apply.
+    app.post('/avatar', { config: { photodna: { policy: 'flag' } } }, async () => ({ ran: true }));
+    await app.ready();
+  });
+
   it('saveRequestFiles: scans the saved files; a flagged match is withheld and deleted', async () => {
     const app = await appWith(
       { matcher: new RecordingMatcher([sha(KNOWN)]), mode: 'scan', policy: 'flag' },
