@@ -1,6 +1,6 @@
 import { Entry } from '../core/entry.js';
-import { InvalidOptionsError } from '../errors.js';
 import type { GuardCore } from '../core/guard-core.js';
+import { InvalidOptionsError } from '../errors.js';
 import { MultipartParser } from '../multipart/parser.js';
 import type { Selection } from '../multipart/selection.js';
 import type { RouteOverrides } from '../options.js';

@@ -7,6 +7,8 @@ import type {
 } from 'fastify';
 import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
+import { GONE, type Outcome } from '../core/outcome.js';
+import { GuardError } from '../errors.js';
 import { MultipartParser } from '../multipart/parser.js';
 import type { MulterTarget } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
@@ -79,6 +81,29 @@ export async function photodnaGuard(
   fastify.addHook('onRoute', onRoute);
 }
 
+/**
+ * `saveRequestFiles()` (run by the guard in `'scan'` mode) failed. @fastify/multipart's own
+ * errors (limits, with a status) stay its own, for Fastify's error handler; a body cut short or
+ * malformed is a 400 `MALFORMED_MULTIPART`, as where the guard parses; an uploader who left gets
+ * no answer.
+ */
+async function unreadBody(
+  core: GuardCore,
+  entry: Entry,
+  view: FastifyView,
+  error: unknown,
+): Promise<Outcome> {
+  if (typeof (error as { statusCode?: unknown }).statusCode === 'number') throw error;
+  const raw = view.body;
+  if (raw.destroyed && !raw.complete) return GONE;
+  const detail = error instanceof Error ? error.message : String(error);
+  return core.refuseUnread(
+    entry,
+    view,
+    new GuardError('MALFORMED_MULTIPART', { detail, cause: error }),
+  );
+}
+
 Object.assign(photodnaGuard, {
   [Symbol.for('skip-override')]: true,
   [Symbol.for('fastify.display-name')]: 'photodna-guard',
@@ -91,10 +116,16 @@ function guardHook(
   mode: FastifyGuardMode,
 ): preValidationHookHandler {
   return async function photodnaGuardHook(request: FastifyRequest, reply: FastifyReply) {
-    const host = mode === 'scan' ? await HostFiles.collect(request) : undefined;
+    let host: HostFiles | undefined;
+    let outcome: Outcome | undefined;
+    try {
+      host = mode === 'scan' ? await HostFiles.collect(request) : undefined;
+    } catch (error) {
+      outcome = await unreadBody(core, entry, new FastifyView(request, reply), error);
+    }
     const collected = host ? [...host.target.files] : [];
     const view = new FastifyView(request, reply, host && [host.target]);
-    const outcome = await core.decide(entry, view);
+    outcome ??= await core.decide(entry, view);
     host?.drop(outcome.kind === 'continue' ? outcome.withheld : collected);
     if (outcome.kind === 'continue') host?.apply();
     if (outcome.kind === 'gone') return reply.hijack();

@@ -112,6 +112,20 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   return outcome;
 }
 
+/**
+ * Refuses a request whose body the host's own parser failed to read (Fastify `'scan'` mode:
+ * `saveRequestFiles()` run by the guard): answered and announced like any rejection.
+ */
+export function refuseUnread(
+  deps: ScanDeps,
+  entry: Entry,
+  view: RequestView,
+  error: GuardError,
+): Promise<Outcome> {
+  view.take();
+  return refuse(deps, entry, view, new RequestContext(view), { kind: 'reject', error }, []);
+}
+
 /** Whether the `sanitize` step changed the upload's bytes. */
 function sanitized(upload: UploadedFile): boolean {
   return upload.original !== undefined;

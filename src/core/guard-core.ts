@@ -1,3 +1,4 @@
+import type { GuardError } from '../errors.js';
 import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
 import type { GuardMetrics } from '../metrics/guard-metrics.js';
 import type { GuardConfig, RouteConfig } from '../options.js';
@@ -6,7 +7,7 @@ import type { ScanQueue } from '../queue/types.js';
 import type { ReportSender } from '../report/from-record.js';
 import type { Matcher } from '../types.js';
 import { signalWaiter } from './abortable.js';
-import { decide } from './decide.js';
+import { decide, refuseUnread } from './decide.js';
 import type { Entry } from './entry.js';
 import { FairShare } from './fair-share.js';
 import { logEvents } from './log-events.js';
@@ -106,6 +107,11 @@ export class GuardCore {
   /** Decides one request seen through `view` at `entry`; never answers it itself. */
   decide(entry: Entry, view: RequestView): Promise<Outcome> {
     return decide(this.#deps, entry, view);
+  }
+
+  /** Refuses a request whose body the host's parser could not read, as `decide` refuses one. */
+  refuseUnread(entry: Entry, view: RequestView, error: GuardError): Promise<Outcome> {
+    return refuseUnread(this.#deps, entry, view, error);
   }
 
   /** Runs `closer` when the guard closes (tools mounted on the guard, such as its console). */

@@ -158,6 +158,39 @@ describe("'scan' mode: after @fastify/multipart", () => {
     expect(saved).toHaveLength(1);
   });
 
+  it('saveRequestFiles: a body cut short is 400 MALFORMED_MULTIPART (announced), its limits errors stay its own', async () => {
+    const app = await appWith(
+      { matcher: new RecordingMatcher(), mode: 'scan' },
+      { limits: { fileSize: 150_000 } },
+    );
+    let runs = 0;
+    app.post('/upload', async (req) => {
+      runs += 1;
+      await req.saveRequestFiles();
+      return { ran: true };
+    });
+    await app.ready();
+    const rejects: string[] = [];
+    app.photodna.on('reject', (e) => rejects.push(e.code));
+    const whole = multipartBody('CutB', [
+      { name: 'f', filename: 'a.png', type: 'image/png', data: png(200, 200, 71) },
+    ]);
+    const cut = await request(app.server)
+      .post('/upload')
+      .set('content-type', 'multipart/form-data; boundary=CutB')
+      .send(whole.subarray(0, whole.length - 40));
+    expect(cut.status).toBe(400);
+    expect(cut.body.error.code).toBe('MALFORMED_MULTIPART');
+    expect(rejects).toEqual(['MALFORMED_MULTIPART']);
+    // The plugin's own limit (a status of its own): Fastify's error handler answers it.
+    const big = await request(app.server)
+      .post('/upload')
+      .attach('f', png(200, 200, 72, 200_000), 'big.png');
+    expect(big.status).toBe(413);
+    expect(big.body.code).toBe('FST_REQ_FILE_TOO_LARGE');
+    expect(runs).toBe(0);
+  });
+
   it('saveRequestFiles: a blocked match answers 422 with the SPEC body, no file left on disk', async () => {
     const app = await appWith({ matcher: new RecordingMatcher([sha(KNOWN)]), mode: 'scan' }, {});
     let runs = 0;
