@@ -50,6 +50,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // The command is done: a handle a library left open (a Redis client still reconnecting)
+    // must not keep the process alive. Unref'd: an idle process exits at once anyway.
+    setTimeout(() => process.exit(), 2_000).unref();
   },
   (error: unknown) => {
     process.stderr.write(

@@ -2,7 +2,8 @@
  * `photodna-guard worker --redis URL [--concurrency N] [options]`: runs deferred scan jobs from
  * the BullMQ queue on Redis, sharing the key's rate budget with every guard and worker on that
  * Redis. Events go to stdout as JSON lines (never image bytes); SIGINT/SIGTERM stop it cleanly
- * (a job in flight goes back to the queue).
+ * (a job in flight goes back to the queue); a second signal, or a close that cannot finish in 10 s
+ * (Redis unreachable), stops it anyway with exit code 1.
  */
 import { parseArgs } from 'node:util';
 import { MAX_CALLS_PER_SECOND } from '../client/options.js';
@@ -71,8 +72,34 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
   );
   line({ event: 'ready', queue: name ?? 'photodna-guard-scan' });
   await stopped(io.signal);
-  await worker.close();
-  return 0;
+  line({ event: 'stopping' });
+  if (await closesWithin(worker, CLOSE_GRACE_MS)) return 0;
+  err(
+    `photodna-guard worker: not closed cleanly within ${CLOSE_GRACE_MS / 1000} s or signalled again (is Redis reachable?); stopping anyway: jobs in flight run again once their locks expire`,
+  );
+  return 1;
+}
+
+/** How long a stop may take before the worker gives up closing cleanly (Redis unreachable). */
+const CLOSE_GRACE_MS = 10_000;
+
+/** Whether the worker closed before the grace ran out and before a second SIGINT/SIGTERM. */
+async function closesWithin(worker: { close(): Promise<void> }, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  let giveUp: () => void = () => {};
+  const gaveUp = new Promise<false>((resolve) => {
+    giveUp = () => resolve(false);
+    timer = setTimeout(giveUp, ms);
+    process.once('SIGINT', giveUp);
+    process.once('SIGTERM', giveUp);
+  });
+  try {
+    return await Promise.race([worker.close().then(() => true as const), gaveUp]);
+  } finally {
+    clearTimeout(timer);
+    process.off('SIGINT', giveUp);
+    process.off('SIGTERM', giveUp);
+  }
 }
 
 function parse(argv: string[]) {
