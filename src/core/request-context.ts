@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { UploadAborted } from '../multipart/parser.js';
 import type { Waiter } from './abortable.js';
 import { type ClientNetwork, clientNetwork, uploaderIp } from './client-address.js';
@@ -104,6 +105,9 @@ export class RequestContext implements Waiter {
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
+      // Every file's call may listen (the rate limiter's wait, the HTTP request): more than Node's
+      // default of 10 with `maxFiles` above 10 or a host parser's files, which is no leak.
+      setMaxListeners(0, this.#controller.signal);
       if (this.#stopped) this.#controller.abort(this.#stopped);
       else this.#watch();
     }
