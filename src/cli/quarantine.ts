@@ -246,7 +246,7 @@ async function report({ store, id, values }: Context): Promise<number> {
   if (missing.length > 0) throw new UsageError(`missing reporter details: ${missing.join('; ')}`);
 
   const force = values.force === true;
-  const filed = lastSuccessfulReport(await store.getRecord(id));
+  const filed = lastSuccessfulReport(await store.getRecord(id), info.isTest === true);
   const { PhotoDnaClient } = await import('../client/index.js');
   const client = new PhotoDnaClient({ apiKey, ...(baseUrl ? { baseUrl } : {}) });
   try {

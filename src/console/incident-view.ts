@@ -42,7 +42,7 @@ export interface IncidentDetail extends IncidentView {
 }
 
 export function incidentView(record: QuarantineRecord, now: Date = new Date()): IncidentView {
-  const filed = lastSuccessfulReport(record);
+  const filed = lastSuccessfulReport(record, true);
   const purge = purgeDecision(record, now);
   return {
     id: record.id,

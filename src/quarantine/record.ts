@@ -87,10 +87,19 @@ export function withReport(
   return next;
 }
 
-/** The most recent successful report of an incident, if it was ever reported. */
-export function lastSuccessfulReport(record: QuarantineRecord): ReportStatus | undefined {
-  if (record.report.status === 'reported') return record.report;
-  return (record.reportHistory ?? []).findLast((entry) => entry.status === 'reported');
+/**
+ * The last report NCMEC accepted. A report to NCMEC's test endpoint files nothing: it counts
+ * only with `includeTest` (showing it, or repeating a test), never for the purge nor for a real
+ * report, which is then still sent.
+ */
+export function lastSuccessfulReport(
+  record: QuarantineRecord,
+  includeTest = false,
+): ReportStatus | undefined {
+  const filed = (entry: ReportStatus) =>
+    entry.status === 'reported' && (includeTest || entry.isTest !== true);
+  if (filed(record.report)) return record.report;
+  return (record.reportHistory ?? []).findLast(filed);
 }
 
 /** Parses and checks a record file; anything malformed → `QuarantineError`. */

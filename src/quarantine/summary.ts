@@ -19,7 +19,7 @@ export const SUMMARY_HEADER = [
 
 /** The report column: the latest attempt, and whether a report was ever filed. */
 export function reportLabel(record: QuarantineRecord): string {
-  const filed = lastSuccessfulReport(record);
+  const filed = lastSuccessfulReport(record, true);
   const label =
     filed && record.report.status === 'failed' ? 'reported; resend failed' : record.report.status;
   return (filed ?? record.report).isTest ? `${label} (test)` : label;

@@ -25,7 +25,7 @@ export interface Reviewer {
 /** The part of a record the audit log keeps: its review state, never bytes or file names. */
 export function auditState(record: QuarantineRecord | undefined) {
   if (!record) return null;
-  const filed = lastSuccessfulReport(record);
+  const filed = lastSuccessfulReport(record, true);
   return {
     report: record.report.status,
     ...(filed ? { reportedAt: filed.at, reportTrackingId: filed.trackingId } : {}),

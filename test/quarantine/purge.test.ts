@@ -30,7 +30,15 @@ describe('purgeExpired', () => {
       expiredReleased: await add(store, '2025-03-01T00:00:00Z', 6),
       reportedThenFailed: await add(store, '2025-03-01T00:00:00Z', 7),
       reportedLate: await add(store, '2025-03-01T00:00:00Z', 8),
+      reportedToTestOnly: await add(store, '2025-03-01T00:00:00Z', 9),
     };
+    // NCMEC's test endpoint files nothing: the evidence stays until a real report or a release.
+    await store.markReported(ids.reportedToTestOnly, {
+      status: 'reported',
+      at,
+      trackingId: 't1',
+      isTest: true,
+    });
     await store.release(ids.freshReleased);
     await store.markReported(ids.expiredFailed, { status: 'failed', at, error: 'down' });
     await store.markReported(ids.expiredReported, { status: 'reported', at, trackingId: 'r1' });
@@ -57,6 +65,7 @@ describe('purgeExpired', () => {
       ids.expiredUntouched,
       ids.expiredFailed,
       ids.reportedLate,
+      ids.reportedToTestOnly,
     ];
     expect((await store.list()).map((r) => r.id).sort()).toEqual([...kept].sort());
     const names = await readdir(dir);

@@ -93,6 +93,21 @@ describe('reportQuarantined', () => {
     expect(after.reportHistory?.map((r) => r.trackingId)).toEqual(['first']);
   });
 
+  it("a test-endpoint report files nothing: the real report is still sent, and a real one isn't repeated by a test", async () => {
+    const { store, id } = await setup();
+    const sender = new ScriptedSender([ok('test-1'), ok('real-1')]);
+    await reportQuarantined({ store, id, sender, info: INFO });
+    const real = await reportQuarantined({ store, id, sender, info: { ...INFO, isTest: false } });
+    expect(real.trackingId).toBe('real-1');
+    expect(sender.sent).toHaveLength(2);
+    expect(sender.sent[1]?.body.AdditionalMetadata).toBeUndefined();
+    // Filed for real: neither a test nor a real report sends it again (without force).
+    const test = await reportQuarantined({ store, id, sender, info: INFO });
+    const again = await reportQuarantined({ store, id, sender, info: { ...INFO, isTest: false } });
+    expect([test.trackingId, again.trackingId]).toEqual(['real-1', 'real-1']);
+    expect(sender.sent).toHaveLength(2);
+  });
+
   it('shares one send between concurrent calls for one incident', async () => {
     const { store, id } = await setup();
     const sender = new ScriptedSender([ok('only')]);
