@@ -75,27 +75,21 @@ export const fastifyScanAdapter: Adapter = {
     const app = Fastify({ trustProxy: config.trustProxy === true });
     await app.register(fastifyMultipart, { limits: { fileSize: 64 * 1024 * 1024 } });
     await app.register(fastifyGuard, { ...options, mode: 'scan' });
-    return fastifyRoutes(
-      app,
-      routes,
-      config,
-      async (request) => {
-        if (!request.isMultipart()) return {};
-        const { files, values } = await request.saveRequestFiles();
-        const described = files.map((f) => ({
-          fieldname: f.fieldname,
-          originalname: f.filename,
-          mimetype: f.mimetype,
-          clientMimetype: (f as { clientMimetype?: string }).clientMimetype,
-          size: statSync(f.filepath).size,
-          buffer: readFileSync(f.filepath), // what the handler reads back from the disk
-        }));
-        // Read: removed now rather than by the plugin's onResponse hook, after the answer is out.
-        await request.cleanRequestFiles();
-        return { files: described, body: textValues(values) };
-      },
-      false,
-    );
+    return fastifyScanRoutes(app, routes, config, async (request) => {
+      if (!request.isMultipart()) return {};
+      const { files, values } = await request.saveRequestFiles();
+      const described = files.map((f) => ({
+        fieldname: f.fieldname,
+        originalname: f.filename,
+        mimetype: f.mimetype,
+        clientMimetype: (f as { clientMimetype?: string }).clientMimetype,
+        size: statSync(f.filepath).size,
+        buffer: readFileSync(f.filepath), // what the handler reads back from the disk
+      }));
+      // Read: removed now rather than by the plugin's onResponse hook, after the answer is out.
+      await request.cleanRequestFiles();
+      return { files: described, body: textValues(values) };
+    });
   },
 };
 
@@ -113,38 +107,30 @@ export const fastifyScanBodyAdapter: Adapter = {
       limits: { fileSize: 64 * 1024 * 1024 },
     });
     await app.register(fastifyGuard, { ...options, mode: 'scan' });
-    return fastifyRoutes(
-      app,
-      routes,
-      config,
-      async (request) => {
-        if (!request.isMultipart()) return {};
-        const parts = Object.values(
-          (request.body ?? {}) as Record<string, unknown>,
-        ).flat() as Array<{
-          type: string;
-          fieldname: string;
-          filename: string;
-          mimetype: string;
-          clientMimetype?: string;
-          toBuffer(): Promise<Buffer>;
-        }>;
-        const files = [];
-        for (const part of parts.filter((p) => p.type === 'file')) {
-          const buffer = await part.toBuffer();
-          files.push({
-            fieldname: part.fieldname,
-            originalname: part.filename,
-            mimetype: part.mimetype,
-            clientMimetype: part.clientMimetype,
-            size: buffer.length,
-            buffer,
-          });
-        }
-        return { files, body: textValues(request.body) };
-      },
-      false,
-    );
+    return fastifyScanRoutes(app, routes, config, async (request) => {
+      if (!request.isMultipart()) return {};
+      const parts = Object.values((request.body ?? {}) as Record<string, unknown>).flat() as Array<{
+        type: string;
+        fieldname: string;
+        filename: string;
+        mimetype: string;
+        clientMimetype?: string;
+        toBuffer(): Promise<Buffer>;
+      }>;
+      const files = [];
+      for (const part of parts.filter((p) => p.type === 'file')) {
+        const buffer = await part.toBuffer();
+        files.push({
+          fieldname: part.fieldname,
+          originalname: part.filename,
+          mimetype: part.mimetype,
+          clientMimetype: part.clientMimetype,
+          size: buffer.length,
+          buffer,
+        });
+      }
+      return { files, body: textValues(request.body) };
+    });
   },
 };
 
@@ -160,6 +146,16 @@ function textValues(fields: unknown): Record<string, unknown> {
     if (values.length > 0) body[name] = values.length === 1 ? values[0] : values;
   }
   return body;
+}
+
+/** `fastifyRoutes` in `'scan'` mode: a route pick keeps its overrides, never a `select`. */
+function fastifyScanRoutes(
+  app: FastifyInstance,
+  routes: RouteSpec[],
+  config: { global?: boolean },
+  uploaded: (request: FastifyRequest) => Promise<Uploaded>,
+) {
+  return fastifyRoutes(app, routes, config, uploaded, false);
 }
 
 async function fastifyRoutes(

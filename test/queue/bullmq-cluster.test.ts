@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PhotoDnaClient } from '../../src/client/index.js';
 import { testImages } from '../../src/emulator/index.js';
@@ -14,6 +12,7 @@ import { png } from '../fixtures/images.js';
 import { busiestWindow } from '../helpers/call-log.js';
 import {
   type EmulatorProcess,
+  spawnWorkerCli,
   startEmulatorProcess,
   startWorkerProcess,
   until,
@@ -140,38 +139,28 @@ describeWithRedis('BullMQ workers sharing one Redis rate limit with synchronous 
   }, 120_000);
 
   it('photodna-guard worker --redis URL runs jobs and stops on SIGTERM', async () => {
-    const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        main,
-        'worker',
-        '--redis',
-        redis.url,
-        '--queue',
-        'cli-queue',
-        '--api-key',
-        'cli-key',
-        '--base-url',
-        emulator.url,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    await until(() => output.includes('"event":"ready"'), 'the worker to start');
+    const cli = spawnWorkerCli([
+      '--redis',
+      redis.url,
+      '--queue',
+      'cli-queue',
+      '--api-key',
+      'cli-key',
+      '--base-url',
+      emulator.url,
+    ]);
+    const { child, exited } = cli;
+    await until(() => cli.output().includes('"event":"ready"'), 'the worker to start');
     const cliQueue = await openScanQueue({ redis: redis.url, name: 'cli-queue' });
     await cliQueue.enqueue({
       scanId: 'cli-job',
       source: { kind: 'bytes', bytes: png(200, 200, 777) },
     });
-    await until(() => output.includes('"scanId":"cli-job"'), 'the job to be scanned');
-    const line = output.split('\n').find((l) => l.includes('"scanId":"cli-job"')) as string;
+    await until(() => cli.output().includes('"scanId":"cli-job"'), 'the job to be scanned');
+    const line = cli
+      .output()
+      .split('\n')
+      .find((l) => l.includes('"scanId":"cli-job"')) as string;
     expect(JSON.parse(line)).toMatchObject({ event: 'scan', scanId: 'cli-job', outcome: 'clean' });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

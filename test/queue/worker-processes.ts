@@ -1,4 +1,4 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { EmulatorCall, EmulatorOptions } from '../../src/emulator/types.js';
 import type { QueueOption } from '../../src/queue/index.js';
@@ -133,4 +133,27 @@ export function startEmulatorProcess(options: EmulatorOptions): Promise<Emulator
       });
     });
   });
+}
+
+/** `photodna-guard worker <args>` from the sources, its stdout (and stderr) collected as text. */
+export function spawnWorkerCli(args: string[]): {
+  child: ChildProcess;
+  output: () => string;
+  errors: () => string;
+  exited: Promise<number | null>;
+} {
+  const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', main, 'worker', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let errors = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    errors += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { child, output: () => output, errors: () => errors, exited };
 }
