@@ -1,8 +1,8 @@
 /**
  * Images that arrive outside file parts (issue 11): a `data:` URL in a text field (what cropper
  * widgets post), raw image bytes in a text field (a part with a charset, or a file part with an
- * empty filename, which busboy hands over as a field). Each is found here so
- * the core can check it like a file, or refuse it.
+ * empty filename, which busboy hands over as a field), an image as base64 or hex text. Each is
+ * found here so the core can check it like a file, or refuse it.
  */
 import { GuardError } from '../errors.js';
 import { decodeDataUrl, startsLikeDataUrl } from './data-url.js';
