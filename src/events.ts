@@ -104,7 +104,8 @@ export interface RejectEvent {
 /** `error`: service, configuration, store, hook and listener failures. */
 export interface ErrorEvent {
   error: Error;
-  stage: 'scan' | 'quarantine' | 'hook' | 'report' | 'listener' | 'cleanup';
+  /** `queue`: a scan worker's queue connection failed (its Redis), at most once per 30 s. */
+  stage: 'scan' | 'quarantine' | 'hook' | 'report' | 'listener' | 'cleanup' | 'queue';
   reason?: UnavailableReason;
   route?: string;
   file?: FileFacts;

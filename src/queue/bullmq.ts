@@ -23,6 +23,7 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import { notConfiguredError } from '../client/failures.js';
 import type { RedisClientLike } from '../client/redis-connection.js';
+import { ConnectionErrors } from './connection-errors.js';
 import { retryDelayMs, toStoredJob } from './stored-job.js';
 import type {
   ClaimedJob,
@@ -70,8 +71,10 @@ export async function openBullmqQueue(options: BullmqQueueOptions): Promise<Queu
   ) as IoRedis;
   const name = options.name ?? 'photodna-guard-scan';
   const queue = new Queue(name, { connection: connection as never });
-  queue.on('error', () => undefined);
+  const errors = new ConnectionErrors(options.redis);
+  queue.on('error', errors.report);
   return new BullmqQueue({
+    errors,
     queue,
     Worker,
     connection,
@@ -84,6 +87,7 @@ export async function openBullmqQueue(options: BullmqQueueOptions): Promise<Queu
 }
 
 interface Parts {
+  errors: ConnectionErrors;
   queue: Queue;
   Worker: typeof Worker;
   connection: IoRedis;
@@ -179,7 +183,7 @@ class BullmqQueue implements QueueEngine {
         settings: { backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade) },
       },
     );
-    worker.on('error', () => undefined);
+    worker.on('error', this.#parts.errors.report);
     const consumer: Consumer = {
       close: async () => {
         await worker.close();
@@ -188,6 +192,10 @@ class BullmqQueue implements QueueEngine {
     };
     this.#consumers.add(consumer);
     return consumer;
+  }
+
+  onConnectionError(listener: (error: Error) => void): void {
+    this.#parts.errors.listen(listener);
   }
 
   close(): Promise<void> {

@@ -107,6 +107,12 @@ export interface QueueEngine extends ScanQueue {
     handler: (job: ClaimedJob) => Promise<JobResult>,
     options: { concurrency: number },
   ): Consumer;
+  /**
+   * Calls `listener` when the engine's connection fails (BullMQ: its Redis unreachable or
+   * refusing), at most once per 30 s while that lasts, credentials removed. The embedded engine
+   * has no connection.
+   */
+  onConnectionError?(listener: (error: Error) => void): void;
 }
 
 /** Most bytes one job may carry: PhotoDNA's 4 MiB maximum. */

@@ -117,6 +117,10 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
   const opened: OpenedQueue = await resolveQueue(options.queue);
   const events = options.events ?? new GuardEvents(options.logger);
   if (options.logger && !options.events) logEvents(events, options.logger);
+  // Jobs cannot run while the queue's Redis is down: said, not silent.
+  opened.queue.onConnectionError?.((error) =>
+    events.emit('error', { error, stage: 'queue', reason: 'network' }),
+  );
   const client = options.matcher ? undefined : createClient(options, opened);
   const matcher = options.matcher ?? (client as PhotoDnaClient).asMatcher();
   const store = createStore(options.quarantine);

@@ -13,11 +13,11 @@ async function closedPort(): Promise<number> {
 }
 
 /**
- * `photodna-guard worker` with its Redis unreachable still stops: the first SIGTERM starts a
- * clean close (which cannot finish: BullMQ waits for the connection), a second one ends it with
- * exit code 1 and a reason that never holds the Redis password.
+ * `photodna-guard worker` with its Redis unreachable says so (an `error` line, stage `queue`) and
+ * still stops: the first SIGTERM starts a clean close (which cannot finish: BullMQ waits for the
+ * connection), a second one ends it with exit code 1. Nothing it prints holds the password.
  */
-it('photodna-guard worker stops on a second SIGTERM when Redis is unreachable, never hangs', async () => {
+it('photodna-guard worker with Redis unreachable reports it, and stops on a second SIGTERM', async () => {
   const url = `redis://:secret-redis-pw@127.0.0.1:${await closedPort()}`;
   const cli = spawnWorkerCli([
     '--redis',
@@ -29,6 +29,13 @@ it('photodna-guard worker stops on a second SIGTERM when Redis is unreachable, n
   ]);
   const { child, exited } = cli;
   await until(() => cli.output().includes('"event":"ready"'), 'the worker to start');
+  // Said, not silent: jobs cannot run.
+  await until(() => cli.output().includes('"stage":"queue"'), 'the unreachable Redis reported');
+  const reported = cli
+    .output()
+    .split('\n')
+    .find((line) => line.includes('"stage":"queue"')) as string;
+  expect(JSON.parse(reported)).toMatchObject({ event: 'error', stage: 'queue', reason: 'network' });
   child.kill('SIGTERM');
   await until(() => cli.output().includes('"event":"stopping"'), 'the worker to start stopping');
   child.kill('SIGTERM');
