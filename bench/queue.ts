@@ -14,10 +14,10 @@ import type { EmulatorCall } from '../src/emulator/index.js';
 import { createScanWorker, openScanQueue, type QueueEngine } from '../src/queue/index.js';
 import type { Matcher } from '../src/types.js';
 import { startRedisServer } from '../test/cluster/redis-server.js';
+import { until } from '../test/helpers/until.js';
 import {
   startEmulatorProcess,
   startWorkerProcess,
-  until,
   type WorkerEvent,
 } from '../test/queue/worker-processes.js';
 import { jpeg50k, jpegVariant } from './lib/images.js';

@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator, testImages } from '../../src/emulator/index.js';
 import { createFileQuarantineStore } from '../../src/quarantine/index.js';
 import { png } from '../fixtures/images.js';
+import { until } from '../helpers/until.js';
 import { startImageHost } from '../queue/image-host.js';
-import { until } from '../queue/worker-processes.js';
 
 /** Issue 12: `photodna-guard scan` as a child process against the emulator. */
 

@@ -1,6 +1,7 @@
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 import { type RedisServer, startRedisServer } from './redis-server.js';
 import { describeWithRedis } from './requires-redis.js';
 
@@ -20,6 +21,7 @@ describeWithRedis(
     let redis: RedisServer;
     let major = 0;
     const connections: Redis[] = [];
+    const datastores: Bottleneck.IORedisConnection[] = [];
     const limiters: Bottleneck[] = [];
 
     beforeAll(async () => {
@@ -34,6 +36,7 @@ describeWithRedis(
         connections.push(client);
         const connection = new Bottleneck.IORedisConnection({ client });
         connection.on('error', () => {});
+        datastores.push(connection);
         const limiter = new Bottleneck({
           id: 'why-not-bottleneck',
           datastore: 'ioredis',
@@ -76,14 +79,24 @@ describeWithRedis(
         ctx.skip(`redis-server ${major}.x answers script errors without the ERR prefix`);
       await redis.kill();
       await redis.start();
-      await new Promise((resolve) => setTimeout(resolve, 1_500)); // ioredis reconnects
+      // Each limiter's command and subscriber connections back, so a failure is Redis's answer.
+      await until(
+        () =>
+          datastores.every((d) => {
+            const { client, subscriber } = d as unknown as Record<string, Redis>;
+            return client?.status === 'ready' && subscriber?.status === 'ready';
+          }),
+        'ioredis to reconnect',
+        20_000,
+      );
       const first = await burst(3);
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      // bottleneck repairs itself inside a failing call, not on a timer: calls after the first
+      // failures show whether it did.
       const later = await burst(3);
       const reasons = [...first, ...later].map((r) =>
         r.status === 'rejected' ? String((r.reason as Error).message) : 'ok',
       );
       expect(reasons).toEqual(Array(6).fill('ERR SETTINGS_KEY_NOT_FOUND'));
-    }, 15_000);
+    }, 30_000);
   },
 );

@@ -9,7 +9,7 @@ import { png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
-import { until } from '../queue/worker-processes.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Issue 12, in the request path: `defer` routes answer at once with `status: 'pending'` and a

@@ -11,6 +11,7 @@ import { scanAdapters } from '../helpers/adapters-scan.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 import { multipartBody } from '../helpers/raw-upload.js';
+import { until } from '../helpers/until.js';
 
 /** A matcher that holds every call until released: the queue fills without any timing. */
 class GateMatcher implements Matcher {
@@ -34,14 +35,6 @@ class GateMatcher implements Matcher {
   open(): void {
     this.#open = true;
     for (const release of this.#release.splice(0)) release();
-  }
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 

@@ -16,7 +16,7 @@ import { bmp, jpg } from '../fixtures/images.js';
 import { exifSegment, withJpegSegments } from '../fixtures/metadata.js';
 import { adapters } from '../helpers/adapters.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
-import { until } from '../queue/worker-processes.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Issue 11, class 4, where the bytes live elsewhere: a host's own multer with disk storage

@@ -10,12 +10,12 @@ import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { busiestWindow } from '../helpers/call-log.js';
+import { until } from '../helpers/until.js';
 import {
   type EmulatorProcess,
   spawnWorkerCli,
   startEmulatorProcess,
   startWorkerProcess,
-  until,
   type WorkerEvent,
   type WorkerProcess,
   type WorkerSpec,

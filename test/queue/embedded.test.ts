@@ -7,7 +7,8 @@ import type { MatchEvent, ScanEvent } from '../../src/events.js';
 import { createFileQuarantineStore } from '../../src/quarantine/index.js';
 import { createScanWorker, incidentIdOf, openScanQueue } from '../../src/queue/index.js';
 import { png } from '../fixtures/images.js';
-import { startWorkerProcess, until, type WorkerEvent } from './worker-processes.js';
+import { until } from '../helpers/until.js';
+import { startWorkerProcess, type WorkerEvent } from './worker-processes.js';
 
 /** Issue 12: the embedded queue (SQLite + private byte files) and its worker, against the emulator. */
 

@@ -20,8 +20,8 @@ import { freePort, type RedisServer, startRedisServer } from '../cluster/redis-s
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { hostile, png } from '../fixtures/images.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
+import { until } from '../helpers/until.js';
 import { ENDLESS_MAX, type ImageHost, startImageHost } from './image-host.js';
-import { until } from './worker-processes.js';
 
 /**
  * Issue 12: `url` jobs. With PhotoDNA as matcher the service fetches the image (Match-by-URL, the

@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { expect, it } from 'vitest';
-import { spawnWorkerCli, until } from './worker-processes.js';
+import { until } from '../helpers/until.js';
+import { spawnWorkerCli } from './worker-processes.js';
 
 /** A loopback port with nothing listening on it (bound, read, released). */
 async function closedPort(): Promise<number> {

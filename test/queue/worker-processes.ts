@@ -83,19 +83,6 @@ export function startWorkerProcess(
   });
 }
 
-/** Polls `condition` every 25 ms until it holds, or fails after `timeoutMs`. */
-export async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 const EMULATOR = fileURLToPath(new URL('./emulator-process.ts', import.meta.url));
 
 export interface EmulatorProcess {

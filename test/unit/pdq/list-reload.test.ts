@@ -7,21 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPdqMatcher } from '../../../src/pdq/index.js';
+import { until } from '../../helpers/until.js';
 import { REFERENCE } from './reference-hashes.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/pdq');
 const hashOf = (file: string) => REFERENCE.find((r) => r.file === file)?.dihedral[0] as string;
 const dir = mkdtempSync(join(tmpdir(), 'pdq-reload-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Polls `condition` every 20 ms until it holds, or fails after 10 s. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('PDQ list reload', () => {
   it('swaps in a changed list, keeps the old one when the new file is broken', async () => {
