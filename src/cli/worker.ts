@@ -7,9 +7,17 @@
  */
 import { parseArgs } from 'node:util';
 import { MAX_CALLS_PER_SECOND } from '../client/options.js';
-import { createScanWorker } from '../queue/worker.js';
-import { redactUrl } from '../redact.js';
-import { linesOf, parsedOrUsage, positiveInteger, type RunIo, stopped } from './run-io.js';
+import { credentialsOf } from '../queue/connection-errors.js';
+import { createScanWorker, type ScanWorker } from '../queue/worker.js';
+import { redact, redactUrl } from '../redact.js';
+import {
+  linesOf,
+  messageOf,
+  parsedOrUsage,
+  positiveInteger,
+  type RunIo,
+  stopped,
+} from './run-io.js';
 
 const USAGE = `Usage: photodna-guard worker --redis URL [options]
 
@@ -70,14 +78,38 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
   worker.on('error', (e) =>
     line({ event: 'error', stage: e.stage, reason: e.reason, message: e.error.message }),
   );
-  line({ event: 'ready', queue: name ?? 'photodna-guard-scan' });
-  await stopped(io.signal);
+  const stop = stopped(io.signal);
+  // 'ready' once the queue's Redis has answered, so jobs can run: not while it is unreachable,
+  // when its failures are `error` lines (stage 'queue') and a signal still stops the worker.
+  if (await answers(worker, redis, stop))
+    line({ event: 'ready', queue: name ?? 'photodna-guard-scan' });
+  await stop;
   line({ event: 'stopping' });
   if (await closesWithin(worker, CLOSE_GRACE_MS)) return 0;
   err(
     `photodna-guard worker: not closed cleanly within ${CLOSE_GRACE_MS / 1000} s or signalled again (is Redis reachable?); stopping anyway: jobs in flight run again once their locks expire`,
   );
   return 1;
+}
+
+/**
+ * Whether the worker's queue answered a request (its depth) before `stop`. A refusal is reported
+ * as the worker's `error` event (stage 'queue') and the worker is not ready.
+ */
+async function answers(worker: ScanWorker, redis: string, stop: Promise<void>): Promise<boolean> {
+  const answered = worker.queue.depth().then(
+    () => true,
+    (error: unknown) => {
+      const message = redact(messageOf(error), credentialsOf(redis));
+      worker.events.emit('error', {
+        error: new Error(`the queue's Redis refused: ${message}`),
+        stage: 'queue',
+        reason: 'network',
+      });
+      return false;
+    },
+  );
+  return Promise.race([answered, stop.then(() => false)]);
 }
 
 /** How long a stop may take before the worker gives up closing cleanly (Redis unreachable). */

@@ -33,7 +33,7 @@ export class ConnectionErrors {
 }
 
 /** The user name and password of a `redis://` URL, as written and decoded. */
-function credentialsOf(url: string): string[] {
+export function credentialsOf(url: string): string[] {
   try {
     const { username, password } = new URL(url);
     return [username, password]

@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { expect, it } from 'vitest';
+import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
+import { describeWithRedis } from '../cluster/requires-redis.js';
 import { until } from '../helpers/until.js';
 import { spawnWorkerCli } from './worker-processes.js';
 
@@ -14,11 +16,11 @@ async function closedPort(): Promise<number> {
 }
 
 /**
- * `photodna-guard worker` with its Redis unreachable says so (an `error` line, stage `queue`) and
- * still stops: the first SIGTERM starts a clean close (which cannot finish: BullMQ waits for the
+ * `photodna-guard worker` with its Redis unreachable says so (an `error` line, stage `queue`), never
+ * says `ready` (jobs cannot run), and still stops: the first SIGTERM starts a clean close (which cannot finish: BullMQ waits for the
  * connection), a second one ends it with exit code 1. Nothing it prints holds the password.
  */
-it('photodna-guard worker with Redis unreachable reports it, and stops on a second SIGTERM', async () => {
+it('photodna-guard worker with Redis unreachable reports it, is not ready, and stops on a second SIGTERM', async () => {
   const url = `redis://:secret-redis-pw@127.0.0.1:${await closedPort()}`;
   const cli = spawnWorkerCli([
     '--redis',
@@ -29,7 +31,6 @@ it('photodna-guard worker with Redis unreachable reports it, and stops on a seco
     'http://127.0.0.1:9',
   ]);
   const { child, exited } = cli;
-  await until(() => cli.output().includes('"event":"ready"'), 'the worker to start');
   // Said, not silent: jobs cannot run.
   await until(() => cli.output().includes('"stage":"queue"'), 'the unreachable Redis reported');
   const reported = cli
@@ -39,8 +40,36 @@ it('photodna-guard worker with Redis unreachable reports it, and stops on a seco
   expect(JSON.parse(reported)).toMatchObject({ event: 'error', stage: 'queue', reason: 'network' });
   child.kill('SIGTERM');
   await until(() => cli.output().includes('"event":"stopping"'), 'the worker to start stopping');
+  expect(cli.output()).not.toContain('"event":"ready"');
   child.kill('SIGTERM');
   expect(await exited).toBe(1);
   expect(cli.errors()).toContain('not closed cleanly');
   expect(`${cli.output()}${cli.errors()}`).not.toContain('secret-redis-pw');
 }, 60_000);
+
+describeWithRedis('photodna-guard worker and a Redis that comes up late', () => {
+  let redis: RedisServer | undefined;
+
+  it('says ready once its Redis answers, and stops cleanly on SIGTERM', async () => {
+    const port = await closedPort();
+    const cli = spawnWorkerCli([
+      '--redis',
+      `redis://127.0.0.1:${port}`,
+      '--api-key',
+      'k',
+      '--base-url',
+      'http://127.0.0.1:9',
+    ]);
+    try {
+      await until(() => cli.output().includes('"stage":"queue"'), 'the unreachable Redis reported');
+      expect(cli.output()).not.toContain('"event":"ready"');
+      redis = await startRedisServer({ port });
+      await until(() => cli.output().includes('"event":"ready"'), 'the worker to be ready');
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(0);
+    } finally {
+      cli.child.kill('SIGKILL');
+      await redis?.close();
+    }
+  }, 60_000);
+});
