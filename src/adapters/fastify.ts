@@ -9,7 +9,7 @@ import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
 import { GONE, type Outcome } from '../core/outcome.js';
 import { GuardError } from '../errors.js';
-import { MultipartParser } from '../multipart/parser.js';
+import { clientLeft, MultipartParser } from '../multipart/parser.js';
 import type { MulterTarget } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
@@ -94,8 +94,7 @@ async function unreadBody(
   error: unknown,
 ): Promise<Outcome> {
   if (typeof (error as { statusCode?: unknown }).statusCode === 'number') throw error;
-  const raw = view.body;
-  if (raw.destroyed && !raw.complete) return GONE;
+  if (clientLeft(view.body)) return GONE;
   const detail = error instanceof Error ? error.message : String(error);
   return core.refuseUnread(
     entry,
@@ -117,15 +116,19 @@ function guardHook(
 ): preValidationHookHandler {
   return async function photodnaGuardHook(request: FastifyRequest, reply: FastifyReply) {
     let host: HostFiles | undefined;
-    let outcome: Outcome | undefined;
-    try {
-      host = mode === 'scan' ? await HostFiles.collect(request) : undefined;
-    } catch (error) {
-      outcome = await unreadBody(core, entry, new FastifyView(request, reply), error);
+    let unread: { error: unknown } | undefined;
+    if (mode === 'scan') {
+      try {
+        host = await HostFiles.collect(request);
+      } catch (error) {
+        unread = { error };
+      }
     }
     const collected = host ? [...host.target.files] : [];
     const view = new FastifyView(request, reply, host && [host.target]);
-    outcome ??= await core.decide(entry, view);
+    const outcome = unread
+      ? await unreadBody(core, entry, view, unread.error)
+      : await core.decide(entry, view);
     host?.drop(outcome.kind === 'continue' ? outcome.withheld : collected);
     if (outcome.kind === 'continue') host?.apply();
     if (outcome.kind === 'gone') return reply.hijack();

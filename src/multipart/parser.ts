@@ -99,10 +99,14 @@ export class MultipartParser {
   }
 }
 
+/** Whether the uploader went away before the whole body arrived (the stream destroyed unfinished). */
+export function clientLeft(req: Readable & { complete?: boolean }): boolean {
+  return req.destroyed && !(req.complete ?? req.readableEnded);
+}
+
 function classify(error: unknown, req: ParseSource): Error {
   const message = error instanceof Error ? error.message : String(error);
-  if (ABORT_MESSAGES.has(message) || (req.destroyed && !(req.complete ?? req.readableEnded)))
-    return new UploadAborted(error);
+  if (ABORT_MESSAGES.has(message) || clientLeft(req)) return new UploadAborted(error);
   const code = (error as { code?: unknown }).code;
   if (error instanceof multer.MulterError) {
     if (code === 'LIMIT_FILE_SIZE') {
