@@ -10,6 +10,8 @@ export interface SqliteDatabase {
   pragma(source: string): unknown;
   exec(source: string): unknown;
   prepare(source: string): SqliteStatement;
+  /** `fn` wrapped in BEGIN / COMMIT (ROLLBACK when it throws). */
+  transaction<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
   close(): void;
 }
 type SqliteConstructor = new (path: string, options?: { timeout?: number }) => SqliteDatabase;

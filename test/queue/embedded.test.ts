@@ -147,6 +147,45 @@ describe('embedded queue, one process', () => {
     await queue.close();
   });
 
+  it('overlapping enqueues are each stored once before they resolve (one commit for the turn)', async () => {
+    const dir = fresh('queue');
+    const queue = await openScanQueue({ dir });
+    const bytes = png(120, 120, 77);
+    await Promise.all([
+      ...Array.from({ length: 12 }, (_, i) =>
+        queue.enqueue({ scanId: `ref-${i}`, source: { kind: 'ref', ref: `media/${i}` } }),
+      ),
+      ...Array.from({ length: 4 }, (_, i) =>
+        queue.enqueue({ scanId: `bytes-${i}`, source: { kind: 'bytes', bytes } }),
+      ),
+      // The same scanId twice in one turn is one job.
+      queue.enqueue({ scanId: 'ref-0', source: { kind: 'ref', ref: 'media/0' } }),
+    ]);
+    await queue.close();
+    const reopened = await openScanQueue({ dir });
+    expect(await reopened.depth()).toMatchObject({ waiting: 16, active: 0 });
+    expect(readdirSync(join(dir, 'bytes')).sort()).toEqual([
+      'bytes-0',
+      'bytes-1',
+      'bytes-2',
+      'bytes-3',
+    ]);
+    await reopened.close();
+  });
+
+  it('close() stores the rows still waiting for their commit', async () => {
+    const dir = fresh('queue');
+    const queue = await openScanQueue({ dir });
+    const enqueued = Array.from({ length: 5 }, (_, i) =>
+      queue.enqueue({ scanId: `late-${i}`, source: { kind: 'ref', ref: `media/${i}` } }),
+    );
+    await queue.close(); // before the turn's commit would have run
+    await Promise.all(enqueued);
+    const reopened = await openScanQueue({ dir });
+    expect((await reopened.depth()).waiting).toBe(5);
+    await reopened.close();
+  });
+
   it('a second process cannot open the same queue (single process)', async () => {
     const dir = fresh('queue');
     const queue = await openScanQueue({ dir });
