@@ -5,6 +5,7 @@
  * (a job in flight goes back to the queue); a second signal, or a close that cannot finish in 10 s
  * (Redis unreachable), stops it anyway with exit code 1.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { MAX_CALLS_PER_SECOND } from '../client/options.js';
 import { credentialsOf } from '../queue/connection-errors.js';
@@ -93,24 +94,46 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
 }
 
 /**
- * Whether the worker's queue answered a request (its depth) before `stop`. A refusal is reported
- * as the worker's `error` event (stage 'queue') and the worker is not ready.
+ * Whether the worker's queue answered a request (its depth) before `stop`. A refusal (Redis still
+ * loading its data, a missing permission) is reported as the worker's `error` event (stage
+ * 'queue', at most every 30 s) and asked again every few seconds: the worker is ready when the
+ * queue answers, not before. (An unreachable Redis does not refuse: the request waits for it.)
  */
 async function answers(worker: ScanWorker, redis: string, stop: Promise<void>): Promise<boolean> {
-  const answered = worker.queue.depth().then(
-    () => true,
-    (error: unknown) => {
-      const message = redact(messageOf(error), credentialsOf(redis));
+  const stopped = stop.then(() => 'stopped' as const);
+  let reportedAt = Number.NEGATIVE_INFINITY;
+  for (;;) {
+    const answer = await Promise.race([
+      worker.queue.depth().then(
+        () => 'answered' as const,
+        (error: unknown) => error,
+      ),
+      stopped,
+    ]);
+    if (answer === 'answered') return true;
+    if (answer === 'stopped') return false;
+    if (Date.now() - reportedAt >= REPORT_EVERY_MS) {
+      reportedAt = Date.now();
+      const message = redact(messageOf(answer), credentialsOf(redis));
       worker.events.emit('error', {
         error: new Error(`the queue's Redis refused: ${message}`),
         stage: 'queue',
         reason: 'network',
       });
-      return false;
-    },
-  );
-  return Promise.race([answered, stop.then(() => false)]);
+    }
+    const pause = new AbortController();
+    const again = await Promise.race([
+      delay(ASK_AGAIN_MS, 'again' as const, { signal: pause.signal }),
+      stopped,
+    ]);
+    pause.abort();
+    if (again === 'stopped') return false;
+  }
 }
+
+/** How often a refusing queue is asked again, and how often its refusal is reported. */
+const ASK_AGAIN_MS = 2_000;
+const REPORT_EVERY_MS = 30_000;
 
 /** How long a stop may take before the worker gives up closing cleanly (Redis unreachable). */
 const CLOSE_GRACE_MS = 10_000;

@@ -55,6 +55,13 @@ CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_at);
 const IDLE_POLL_MS = 1_000;
 const DAY_MS = 86_400_000;
 
+/** A new job's row: its id, when it was enqueued (and may first run), its JSON. */
+interface JobRow {
+  scanId: string;
+  at: number;
+  payload: string;
+}
+
 interface Row {
   scan_id: string;
   attempts: number;
@@ -96,10 +103,10 @@ class EmbeddedQueue implements QueueEngine {
     'insert' | 'exists' | 'claim' | 'finish' | 'retry' | 'counts' | 'oldest' | 'nextRun',
     SqliteStatement
   >;
-  readonly #insertAll: (jobs: readonly StoredJob[]) => void;
+  readonly #insertAll: (rows: readonly JobRow[]) => void;
   /** Rows waiting for this turn's group commit (`#insert`). */
   readonly #batch: Array<{
-    job: StoredJob;
+    row: JobRow;
     resolve: () => void;
     reject: (error: unknown) => void;
   }> = [];
@@ -132,10 +139,8 @@ class EmbeddedQueue implements QueueEngine {
       nextRun: db.prepare("SELECT MIN(run_at) AS at FROM jobs WHERE state = 'waiting'"),
     };
     const insert = this.#sql.insert;
-    this.#insertAll = db.transaction((jobs: readonly StoredJob[]) => {
-      for (const job of jobs) {
-        insert.run(job.scanId, job.enqueuedAt, job.enqueuedAt, JSON.stringify(job));
-      }
+    this.#insertAll = db.transaction((rows: readonly JobRow[]) => {
+      for (const row of rows) insert.run(row.scanId, row.at, row.at, row.payload);
     });
   }
 
@@ -158,12 +163,15 @@ class EmbeddedQueue implements QueueEngine {
   async enqueue(input: ScanJobInput): Promise<{ scanId: string }> {
     if (this.#closed) throw new Error('the scan queue is closed');
     const job = toStoredJob(input);
+    // Here, not in the shared commit: metadata that cannot be serialized fails this job alone.
+    const payload = JSON.stringify(job);
     if (this.#sql.exists.get(job.scanId) !== undefined) return { scanId: job.scanId };
     // The bytes first: a job row always has its bytes; a crash in between leaves an orphan file
     // that the next open removes.
     if (input.source.kind === 'bytes')
       await writeFileAtomic(this.#bytesDir, job.scanId, input.source.bytes);
-    await this.#insert(job);
+    if (this.#closed) throw new Error('the scan queue was closed before the job was stored');
+    await this.#insert({ scanId: job.scanId, at: job.enqueuedAt, payload });
     for (const consumer of this.#consumers) consumer.wake();
     return { scanId: job.scanId };
   }
@@ -174,9 +182,9 @@ class EmbeddedQueue implements QueueEngine {
    * turn (group commit): one fsync for all of them, where a commit each blocked the event loop
    * for an fsync each (~0.4 ms on an SSD, ms on network disks).
    */
-  #insert(job: StoredJob): Promise<void> {
+  #insert(row: JobRow): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#batch.push({ job, resolve, reject });
+      this.#batch.push({ row, resolve, reject });
       if (this.#batch.length === 1) setImmediate(() => this.#commit());
     });
   }
@@ -185,9 +193,17 @@ class EmbeddedQueue implements QueueEngine {
     const batch = this.#batch.splice(0);
     if (batch.length === 0) return;
     try {
-      this.#insertAll(batch.map((pending) => pending.job));
-    } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      this.#insertAll(batch.map((pending) => pending.row));
+    } catch {
+      // One row's failure must not fail the others: each in its own commit, as before batching.
+      for (const pending of batch) {
+        try {
+          this.#insertAll([pending.row]);
+          pending.resolve();
+        } catch (error) {
+          pending.reject(error);
+        }
+      }
       return;
     }
     for (const pending of batch) pending.resolve();
@@ -251,6 +267,8 @@ class EmbeddedQueue implements QueueEngine {
    * active, and an active job waits again at the next open. Inserts and finishes stay fsync'd.
    */
   #unsynced<T>(write: () => T): T {
+    // db.pragma() each time: a prepared `PRAGMA synchronous` statement did not take effect on its
+    // first run (better-sqlite3 12.11, SQLite 3.53).
     this.#db.pragma('synchronous = NORMAL');
     try {
       return write();

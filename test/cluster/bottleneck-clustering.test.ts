@@ -83,8 +83,11 @@ describeWithRedis(
       await until(
         () =>
           datastores.every((d) => {
-            const { client, subscriber } = d as unknown as Record<string, Redis>;
-            return client?.status === 'ready' && subscriber?.status === 'ready';
+            const { client, subscriber } = d as unknown as Record<string, Redis | undefined>;
+            if (!client || !subscriber) {
+              throw new Error("bottleneck's IORedisConnection no longer has client and subscriber");
+            }
+            return client.status === 'ready' && subscriber.status === 'ready';
           }),
         'ioredis to reconnect',
         20_000,

@@ -279,16 +279,28 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
           .attach('b', png(200, 200, seed + 1), 'b.png')
           .then((r) => r);
       const first = flood(9100);
-      await until(() => gate.calls.length === 2, 'the first two files to reach the matcher');
+      await until(
+        () => gate.calls.length === 2,
+        'the first two files to reach the matcher',
+        10_000,
+      );
       // Its first file takes the flooder's last slot; its second is over the share.
       const second = flood(9200);
-      await until(() => gate.calls.length === 3, "the flooder's third file to reach the matcher");
+      await until(
+        () => gate.calls.length === 3,
+        "the flooder's third file to reach the matcher",
+        10_000,
+      );
       const other = request(server.url)
         .post('/upload')
         .set('x-client', 'someone-else')
         .attach('a', png(200, 200, 9300), 'a.png')
         .then((r) => r);
-      await until(() => gate.calls.length === 4, "the other uploader's file to reach the matcher");
+      await until(
+        () => gate.calls.length === 4,
+        "the other uploader's file to reach the matcher",
+        10_000,
+      );
       gate.open();
       expect((await first).status).toBe(200);
       const over = await second;
@@ -320,7 +332,7 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
         .post('/upload')
         .attach('a', png(200, 200, 9401), 'a.png')
         .then((r) => r);
-      await until(() => gate.calls.length === 1, 'the first file to hold the share');
+      await until(() => gate.calls.length === 1, 'the first file to hold the share', 10_000);
       const next = await request(server.url).post('/upload').attach('k', known, 'k.png');
       if (openOnBusy) {
         expect(next.status).toBe(200);

@@ -173,6 +173,23 @@ describe('embedded queue, one process', () => {
     await reopened.close();
   });
 
+  it('a job whose metadata cannot be stored fails alone, not the jobs committed with it', async () => {
+    const dir = fresh('queue');
+    const queue = await openScanQueue({ dir });
+    const results = await Promise.allSettled([
+      queue.enqueue({ scanId: 'good-1', source: { kind: 'ref', ref: 'a' } }),
+      queue.enqueue({
+        scanId: 'bad',
+        source: { kind: 'ref', ref: 'b' },
+        metadata: { n: BigInt(1) },
+      }),
+      queue.enqueue({ scanId: 'good-2', source: { kind: 'ref', ref: 'c' } }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((await queue.depth()).waiting).toBe(2);
+    await queue.close();
+  });
+
   it('close() stores the rows still waiting for their commit', async () => {
     const dir = fresh('queue');
     const queue = await openScanQueue({ dir });

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
@@ -70,6 +71,35 @@ describeWithRedis('photodna-guard worker and a Redis that comes up late', () => 
     } finally {
       cli.child.kill('SIGKILL');
       await redis?.close();
+    }
+  }, 60_000);
+
+  it('reports a Redis that refuses its requests, asks again, and says ready once it may', async () => {
+    const server = await startRedisServer();
+    const admin = new Redis(server.url);
+    // A user that may not run scripts: BullMQ's requests are refused (NOPERM).
+    await admin.call('ACL', 'SETUSER', 'worker', 'on', '>w-secret-pw', '~*', '&*', '+@all');
+    await admin.call('ACL', 'SETUSER', 'worker', '-evalsha', '-eval');
+    const cli = spawnWorkerCli([
+      '--redis',
+      `redis://worker:w-secret-pw@127.0.0.1:${server.port}`,
+      '--api-key',
+      'k',
+      '--base-url',
+      'http://127.0.0.1:9',
+    ]);
+    try {
+      await until(() => cli.output().includes('refused: NOPERM'), 'the refusal reported');
+      expect(cli.output()).not.toContain('"event":"ready"');
+      await admin.call('ACL', 'SETUSER', 'worker', '+evalsha', '+eval');
+      await until(() => cli.output().includes('"event":"ready"'), 'the worker to be ready');
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(0);
+      expect(`${cli.output()}${cli.errors()}`).not.toContain('w-secret-pw');
+    } finally {
+      cli.child.kill('SIGKILL');
+      admin.disconnect();
+      await server.close();
     }
   }, 60_000);
 });

@@ -36,12 +36,12 @@ describe('PDQ list reload', () => {
       // Replaced the way deploy tools do it: write aside, then rename over.
       writeFileSync(`${path}.tmp`, `pdq ${hashOf('scene1.png')}\npdq ${hashOf('scene6.jpg')}\n`);
       renameSync(`${path}.tmp`, path);
-      await until(() => reloads.some((r) => r.size === 2), 'the reload of the new list');
+      await until(() => reloads.some((r) => r.size === 2), 'the reload of the new list', 10_000);
       expect((await m.matchBytes(image)).matchFlags[0]?.source).toBe('live');
       expect(m.lists()).toEqual([{ name: 'live', size: 2, allowList: false }]);
 
       writeFileSync(path, `pdq ${hashOf('scene1.png')}\npdq not-a-hash\n`);
-      await until(() => errors.length > 0, 'the error for the broken file');
+      await until(() => errors.length > 0, 'the error for the broken file', 10_000);
       expect(errors[0]?.message).toMatch(/line 2/);
       expect((await m.matchBytes(image)).isMatch).toBe(true);
       expect(m.lists()[0]?.size).toBe(2);
