@@ -16,6 +16,10 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** `photodna-guard worker` on `redis`; PhotoDNA at a port where nothing answers (no job runs). */
+const workerCli = (redis: string) =>
+  spawnWorkerCli(['--redis', redis, '--api-key', 'k', '--base-url', 'http://127.0.0.1:9']);
+
 /**
  * `photodna-guard worker` with its Redis unreachable says so (an `error` line, stage `queue`), never
  * says `ready` (jobs cannot run), and still stops: the first SIGTERM starts a clean close (which cannot finish: BullMQ waits for the
@@ -23,14 +27,7 @@ async function closedPort(): Promise<number> {
  */
 it('photodna-guard worker with Redis unreachable reports it, is not ready, and stops on a second SIGTERM', async () => {
   const url = `redis://:secret-redis-pw@127.0.0.1:${await closedPort()}`;
-  const cli = spawnWorkerCli([
-    '--redis',
-    url,
-    '--api-key',
-    'k',
-    '--base-url',
-    'http://127.0.0.1:9',
-  ]);
+  const cli = workerCli(url);
   const { child, exited } = cli;
   // Said, not silent: jobs cannot run.
   await until(() => cli.output().includes('"stage":"queue"'), 'the unreachable Redis reported');
@@ -53,14 +50,7 @@ describeWithRedis('photodna-guard worker and a Redis that comes up late', () => 
 
   it('says ready once its Redis answers, and stops cleanly on SIGTERM', async () => {
     const port = await closedPort();
-    const cli = spawnWorkerCli([
-      '--redis',
-      `redis://127.0.0.1:${port}`,
-      '--api-key',
-      'k',
-      '--base-url',
-      'http://127.0.0.1:9',
-    ]);
+    const cli = workerCli(`redis://127.0.0.1:${port}`);
     try {
       await until(() => cli.output().includes('"stage":"queue"'), 'the unreachable Redis reported');
       expect(cli.output()).not.toContain('"event":"ready"');
@@ -80,14 +70,7 @@ describeWithRedis('photodna-guard worker and a Redis that comes up late', () => 
     // A user that may not run scripts: BullMQ's requests are refused (NOPERM).
     await admin.call('ACL', 'SETUSER', 'worker', 'on', '>w-secret-pw', '~*', '&*', '+@all');
     await admin.call('ACL', 'SETUSER', 'worker', '-evalsha', '-eval');
-    const cli = spawnWorkerCli([
-      '--redis',
-      `redis://worker:w-secret-pw@127.0.0.1:${server.port}`,
-      '--api-key',
-      'k',
-      '--base-url',
-      'http://127.0.0.1:9',
-    ]);
+    const cli = workerCli(`redis://worker:w-secret-pw@127.0.0.1:${server.port}`);
     try {
       await until(() => cli.output().includes('refused: NOPERM'), 'the refusal reported');
       expect(cli.output()).not.toContain('"event":"ready"');
