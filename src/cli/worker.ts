@@ -118,7 +118,8 @@ async function answers(worker: ScanWorker, redis: string, stop: Promise<void>): 
       worker.events.emit('error', {
         error: new Error(`the queue's Redis refused: ${message}`),
         stage: 'queue',
-        reason: 'network',
+        // Redis's own error codes: its ACL or password said no, or it is not serving yet.
+        reason: /^(NOPERM|NOAUTH|WRONGPASS)\b/.test(message) ? 'unauthorized' : 'server-error',
       });
     }
     const pause = new AbortController();

@@ -73,6 +73,11 @@ describeWithRedis('photodna-guard worker and a Redis that comes up late', () => 
     const cli = workerCli(`redis://worker:w-secret-pw@127.0.0.1:${server.port}`);
     try {
       await until(() => cli.output().includes('refused: NOPERM'), 'the refusal reported');
+      const refusal = cli
+        .output()
+        .split('\n')
+        .find((line) => line.includes('refused: NOPERM')) as string;
+      expect(JSON.parse(refusal)).toMatchObject({ stage: 'queue', reason: 'unauthorized' });
       expect(cli.output()).not.toContain('"event":"ready"');
       await admin.call('ACL', 'SETUSER', 'worker', '+evalsha', '+eval');
       await until(() => cli.output().includes('"event":"ready"'), 'the worker to be ready');
