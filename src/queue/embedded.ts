@@ -1,8 +1,8 @@
 /**
  * The embedded scan queue (`queue: { dir }`): one SQLite database (better-sqlite3, WAL,
- * `synchronous = FULL` for what must survive a power loss) for the jobs, and one file per private copy of the bytes, written like
- * the quarantine store's evidence (0700 directory, 0600 files, fsync'd and renamed, directory
- * fsync'd). Needs nothing but the disk.
+ * `synchronous = FULL` for what must survive a power loss) for the jobs, and one file per
+ * private copy of the bytes, written like the quarantine store's evidence (0700 directory, 0600
+ * files, fsync'd and renamed, directory fsync'd). Needs nothing but the disk.
  *
  * - Single process: the database is opened with `locking_mode = EXCLUSIVE`, so a second process
  *   fails to open it instead of sharing it unsafely. Use BullMQ (`queue: { redis }`) for more.
