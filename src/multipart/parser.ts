@@ -99,7 +99,7 @@ export class MultipartParser {
   }
 }
 
-/** Whether the uploader went away before the whole body arrived (the stream destroyed unfinished). */
+/** Whether the uploader went away before the whole body arrived (stream destroyed unfinished). */
 export function clientLeft(req: Readable & { complete?: boolean }): boolean {
   return req.destroyed && !(req.complete ?? req.readableEnded);
 }
