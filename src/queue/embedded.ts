@@ -172,7 +172,6 @@ class EmbeddedQueue implements QueueEngine {
       await writeFileAtomic(this.#bytesDir, job.scanId, input.source.bytes);
     if (this.#closed) throw new Error('the scan queue was closed before the job was stored');
     await this.#insert({ scanId: job.scanId, at: job.enqueuedAt, payload });
-    for (const consumer of this.#consumers) consumer.wake();
     return { scanId: job.scanId };
   }
 
@@ -194,6 +193,7 @@ class EmbeddedQueue implements QueueEngine {
     if (batch.length === 0) return;
     try {
       this.#insertAll(batch.map((pending) => pending.row));
+      for (const pending of batch) pending.resolve();
     } catch {
       // One row's failure must not fail the others: each in its own commit, as before batching.
       for (const pending of batch) {
@@ -204,9 +204,9 @@ class EmbeddedQueue implements QueueEngine {
           pending.reject(error);
         }
       }
-      return;
     }
-    for (const pending of batch) pending.resolve();
+    // Once per commit, not per job: each wake claims until the consumer is full or none is due.
+    if (!this.#closed) for (const consumer of this.#consumers) consumer.wake();
   }
 
   async depth(): Promise<QueueDepth> {
