@@ -14,6 +14,8 @@ export interface FieldImage {
   /** Where the value sits, to withhold it from the handler. */
   holder: Record<string, unknown> | unknown[];
   key: string | number;
+  /** How the value holds the image: a `data:` URL, or one of `DECODINGS` of the text. */
+  encoding: FieldEncoding;
   /**
    * The image's bytes; undefined when the field's charset mangled them (bytes over 0x7F decoded
    * as UTF-8 become U+FFFD): an image nobody can check, so the request is refused.
@@ -56,8 +58,8 @@ export function findFieldImages(body: unknown, budget = MIN_VALUE_BUDGET): Field
     }
     if (typeof value === 'string') {
       // Each decoding that yields an image is checked: the handler may reverse any of them.
-      for (const bytes of imagesIn(value)) {
-        found.push({ path, holder, key, bytes: bytes === MANGLED ? undefined : bytes });
+      for (const { bytes, encoding } of encodedImagesIn(value)) {
+        found.push({ path, holder, key, encoding, bytes: bytes === MANGLED ? undefined : bytes });
       }
     } else if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) {
       // Bytes on a body are a parser's files (Fastify's 'keyValues'), checked as files: never
@@ -78,7 +80,8 @@ export function findFieldImages(body: unknown, budget = MIN_VALUE_BUDGET): Field
 
 /**
  * Puts the checked bytes back into the fields whose image the `sanitize` step changed, in the
- * value's own form: a `data:` URL (with the checked type) or raw bytes (latin1).
+ * value's own form: a `data:` URL (with the checked type), or the text encoding the image was
+ * found in (raw bytes as latin1, base64, hex, UTF-16), so the handler decodes it as before.
  */
 export function handOverFieldImages(
   images: readonly FieldImage[],
@@ -92,9 +95,9 @@ export function handOverFieldImages(
     const holder = image.holder as Record<string | number, unknown>;
     const value = holder[image.key];
     holder[image.key] =
-      typeof value === 'string' && startsLikeDataUrl(value)
+      image.encoding === 'data-url' || (typeof value === 'string' && startsLikeDataUrl(value))
         ? `data:${mimetype};base64,${upload.bytes.toString('base64')}`
-        : upload.bytes.toString('latin1');
+        : asText(upload.bytes, image.encoding, typeof value === 'string' ? value : '');
   }
 }
 
@@ -112,6 +115,9 @@ export function withholdFieldImage(image: FieldImage): void {
  * compressed, encrypted) are the handler's own to decode and are not looked at.
  */
 const DECODINGS = ['latin1', 'utf8', 'utf16le', 'utf16be', 'base64', 'hex'] as const;
+type Decoding = (typeof DECODINGS)[number];
+/** How a text field holds an image. */
+export type FieldEncoding = 'data-url' | Decoding;
 /** Sixteen base64 characters (either alphabet) at the start: twelve bytes to look at. */
 const BASE64_HEAD = /^[A-Za-z0-9+/_-]{16}/;
 /** Twenty hex digits at the start: ten bytes to look at. */
@@ -127,32 +133,74 @@ const FIRST_BYTES = new Set([0x89, 0xff, 0x47, 0x49, 0x4d, 0x42]);
  * Empty for ordinary text.
  */
 export function imagesIn(value: string): Array<Buffer | typeof MANGLED> {
+  return encodedImagesIn(value).map((image) => image.bytes);
+}
+
+/** An image a text value carries, and how. */
+interface EncodedImage {
+  bytes: Buffer | typeof MANGLED;
+  encoding: FieldEncoding;
+}
+
+/** `imagesIn`, each image with the encoding it was found in (`MANGLED` as UTF-8). */
+function encodedImagesIn(value: string): EncodedImage[] {
   const dataUrl = decodeDataUrl(value);
   if (dataUrl) {
     const { type, bytes } = dataUrl;
-    return type.startsWith('image/') || startsLikeImage(bytes) ? [bytes] : [];
+    return type.startsWith('image/') || startsLikeImage(bytes)
+      ? [{ bytes, encoding: 'data-url' }]
+      : [];
   }
   if (value.length < 2) return [];
+  const mangled: EncodedImage[] = [{ bytes: MANGLED, encoding: 'utf8' }];
   const first = value.charCodeAt(0);
   const base64 = BASE64_HEAD.test(value);
   const hex = HEX_HEAD.test(value);
   if (!base64 && !hex && !FIRST_BYTES.has(first & 0xff) && !FIRST_BYTES.has(first >> 8)) {
-    return looksMangled(value) ? [MANGLED] : [];
+    return looksMangled(value) ? mangled : [];
   }
-  const found: Buffer[] = [];
+  const found: Array<{ bytes: Buffer; encoding: Decoding }> = [];
   for (const encoding of DECODINGS) {
     if ((encoding === 'base64' && !base64) || (encoding === 'hex' && !hex)) continue;
     if (!startsLikeImage(encode(value.slice(0, 20), encoding))) continue;
     const bytes = encode(value, encoding);
-    if (!found.some((other) => other.equals(bytes))) found.push(bytes);
+    if (!found.some((other) => other.bytes.equals(bytes))) found.push({ bytes, encoding });
   }
-  if (found.length === 0 && looksMangled(value)) return [MANGLED];
+  if (found.length === 0 && looksMangled(value)) return mangled;
   return found;
 }
 
-function encode(value: string, encoding: (typeof DECODINGS)[number]): Buffer {
+function encode(value: string, encoding: Decoding): Buffer {
   if (encoding !== 'utf16be') return Buffer.from(value, encoding);
   return Buffer.from(value, 'utf16le').swap16();
+}
+
+/**
+ * `bytes` as text that `encoding` decodes back to them (`original` tells base64's alphabet).
+ * UTF-16 holds whole pairs: an odd length gets a zero byte after the image's end. UTF-8 cannot
+ * hold every byte sequence: its form is as lossy as the handler's own decoding would be.
+ */
+function asText(bytes: Buffer, encoding: FieldEncoding, original: string): string {
+  switch (encoding) {
+    case 'base64':
+      return bytes.toString(/[-_]/.test(original) ? 'base64url' : 'base64');
+    case 'utf16le':
+      return evenLength(bytes).toString('utf16le');
+    case 'utf16be':
+      return evenLength(bytes).swap16().toString('utf16le');
+    case 'data-url':
+    case 'latin1':
+      return bytes.toString('latin1');
+    default:
+      return bytes.toString(encoding);
+  }
+}
+
+/** A copy of `bytes` padded with a zero byte to an even length. */
+function evenLength(bytes: Buffer): Buffer {
+  const copy = Buffer.alloc(bytes.length + (bytes.length % 2));
+  bytes.copy(copy);
+  return copy;
 }
 
 /** An image whose bytes a UTF-8 decoding destroyed. */

@@ -224,6 +224,28 @@ describe.each([...adapters, ...scanAdapters])(
       expect(scanned.includes(HIDDEN)).toBe(false);
     });
 
+    it("'metadata': a JPEG posted as base64 text (no data: URL) comes back as base64 of the checked bytes", async () => {
+      const matcher = new RecordingMatcher();
+      const { server } = await start({
+        matcher,
+        sanitize: 'metadata',
+        limits: { maxFieldSize: 1024 * 1024 },
+      });
+      const photo = withJpegSegments(jpg(240, 200, 4407), [exifSegment(1)]);
+      const res = await request(server.url)
+        .post('/upload')
+        .set('content-type', 'multipart/form-data; boundary=SanC')
+        .send(multipartBody('SanC', [{ name: 'photo', data: photo.toString('base64') }]));
+      expect(res.status).toBe(200);
+      const scanned = matcher.calls[0]?.bytes as Buffer;
+      expect(scanned.equals(photo)).toBe(false); // its EXIF segment was cut out
+      // The handler decodes the field as it was posted, and gets exactly what was checked.
+      expect(Buffer.from(res.body.body.photo, 'base64').equals(scanned)).toBe(true);
+      expect(
+        (await sharp(Buffer.from(res.body.body.photo, 'base64')).metadata()).exif,
+      ).toBeUndefined();
+    });
+
     it("a route's sanitize overrides the guard's", async () => {
       const matcher = new RecordingMatcher();
       const { server } = await start({ matcher }, [

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { findFieldImages, imagesIn, MANGLED, valueBudget } from '../../../src/core/field-images.js';
+import {
+  findFieldImages,
+  handOverFieldImages,
+  imagesIn,
+  MANGLED,
+  valueBudget,
+} from '../../../src/core/field-images.js';
 import { png } from '../../fixtures/images.js';
 
 describe('findFieldImages', () => {
@@ -82,5 +88,58 @@ describe('imagesIn', () => {
 
   it('a signature a UTF-8 decoding destroyed is refused as mangled', () => {
     expect(imagesIn(image.toString('utf8'))).toEqual([MANGLED]);
+  });
+});
+
+describe('handOverFieldImages', () => {
+  /** How a handler turns each field back into bytes: the field's own encoding. */
+  const decoders: Record<string, (value: string) => Buffer> = {
+    raw: (v) => Buffer.from(v, 'latin1'),
+    b64: (v) => Buffer.from(v, 'base64'),
+    b64url: (v) => Buffer.from(v, 'base64url'),
+    hex: (v) => Buffer.from(v, 'hex'),
+    le: (v) => Buffer.from(v, 'utf16le'),
+    be: (v) => Buffer.from(v, 'utf16le').swap16(),
+  };
+
+  it('puts sanitized bytes back in the encoding each image was found in', () => {
+    // Even-length, so that it has a UTF-16 form (a zero byte after IEND if need be).
+    const drawn = png(200, 200, 21);
+    const image = Buffer.concat([drawn, Buffer.alloc(drawn.length % 2)]);
+    const body: Record<string, string> = {
+      raw: image.toString('latin1'),
+      b64: image.toString('base64'),
+      b64url: `${image.toString('base64url')}_-`.slice(0, -2),
+      hex: image.toString('hex'),
+      le: image.toString('utf16le'),
+      be: Buffer.from(image).swap16().toString('utf16le'),
+    };
+    // A value whose base64url form has no '-' or '_' reads as plain base64: make sure this one has.
+    expect(/[-_]/.test(body.b64url as string)).toBe(true);
+    const found = findFieldImages(body).filter((f) => f.bytes?.equals(image));
+    expect(found.map((f) => f.path).sort()).toEqual(Object.keys(decoders).sort());
+    // What `sanitize` made of each: a different, odd-length image (UTF-16 must pad it).
+    const other = png(160, 160, 22);
+    const sanitized = Buffer.concat([other, Buffer.alloc((other.length + 1) % 2, 0x7a)]);
+    expect(sanitized.length % 2).toBe(1);
+    handOverFieldImages(
+      found,
+      found.map(() => ({ bytes: sanitized, original: image })),
+      found.map(() => ({ mimetype: 'image/png' })),
+    );
+    for (const [field, decode] of Object.entries(decoders)) {
+      const back = decode(body[field] as string);
+      expect(back.subarray(0, sanitized.length).equals(sanitized), field).toBe(true);
+      // Only UTF-16 adds a byte, a zero after the image's end.
+      expect(back.length - sanitized.length, field).toBe(field === 'le' || field === 'be' ? 1 : 0);
+    }
+  });
+
+  it('leaves a field whose image sanitize did not change as it was', () => {
+    const image = png(200, 200, 23);
+    const body = { b64: image.toString('base64') };
+    const found = findFieldImages(body);
+    handOverFieldImages(found, [{ bytes: image }], [{ mimetype: 'image/png' }]);
+    expect(body.b64).toBe(image.toString('base64'));
   });
 });
