@@ -81,7 +81,8 @@ export function findFieldImages(body: unknown, budget = MIN_VALUE_BUDGET): Field
 /**
  * Puts the checked bytes back into the fields whose image the `sanitize` step changed, in the
  * value's own form: a `data:` URL (with the checked type), or the text encoding the image was
- * found in (raw bytes as latin1, base64, hex, UTF-16), so the handler decodes it as before.
+ * found in (raw bytes as latin1, base64, hex, UTF-16, UTF-8), so the handler decodes it as
+ * before. Throws `INVALID_IMAGE` for bytes that UTF-8 text cannot hold.
  */
 export function handOverFieldImages(
   images: readonly FieldImage[],
@@ -178,9 +179,20 @@ function encode(value: string, encoding: Decoding): Buffer {
 /**
  * `bytes` as text that `encoding` decodes back to them (`original` tells base64's alphabet).
  * UTF-16 holds whole pairs: an odd length gets a zero byte after the image's end. UTF-8 cannot
- * hold every byte sequence: its form is as lossy as the handler's own decoding would be.
+ * hold every byte sequence: bytes it cannot hold are refused (`INVALID_IMAGE`), never handed on
+ * as something other than what was checked.
  */
 function asText(bytes: Buffer, encoding: FieldEncoding, original: string): string {
+  if (encoding === 'utf8') {
+    const text = bytes.toString('utf8');
+    if (!Buffer.from(text, 'utf8').equals(bytes)) {
+      throw new GuardError('INVALID_IMAGE', {
+        detail:
+          'the sanitized image in a UTF-8 text field is not valid UTF-8: it cannot be handed on',
+      });
+    }
+    return text;
+  }
   switch (encoding) {
     case 'base64':
       return bytes.toString(/[-_]/.test(original) ? 'base64url' : 'base64');

@@ -135,6 +135,26 @@ describe('handOverFieldImages', () => {
     }
   });
 
+  it('writes UTF-8 back only when UTF-8 holds the bytes exactly, and refuses otherwise', () => {
+    const body: Record<string, string> = { u: 'GIF89a' };
+    const image = { path: 'u', holder: body, key: 'u', encoding: 'utf8' as const };
+    const ascii = Buffer.from('GIF89a\u0001\u0000\u0001\u0000;', 'latin1');
+    handOverFieldImages(
+      [{ ...image, bytes: Buffer.from('GIF89a', 'latin1') }],
+      [{ bytes: ascii, original: Buffer.alloc(0) }],
+      [{ mimetype: 'image/gif' }],
+    );
+    expect(Buffer.from(body.u as string, 'utf8').equals(ascii)).toBe(true);
+    const binary = Buffer.concat([ascii, Buffer.from([0xff, 0xfe])]);
+    expect(() =>
+      handOverFieldImages(
+        [{ ...image, bytes: ascii }],
+        [{ bytes: binary, original: ascii }],
+        [{ mimetype: 'image/gif' }],
+      ),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_IMAGE' }));
+  });
+
   it('leaves a field whose image sanitize did not change as it was', () => {
     const image = png(200, 200, 23);
     const body = { b64: image.toString('base64') };
