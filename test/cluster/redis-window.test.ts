@@ -5,6 +5,7 @@ import { budgetKeyPrefix, COMMAND_TIMEOUT_MS } from '../../src/client/shared-win
 import { type Emulator, startEmulator } from '../../src/emulator/index.js';
 import { memoryLogger, serviceError } from '../client/helpers.js';
 import { png } from '../fixtures/images.js';
+import { until } from '../helpers/until.js';
 import { freePort, type RedisServer, startRedisServer } from './redis-server.js';
 import { describeWithRedis } from './requires-redis.js';
 
@@ -123,12 +124,15 @@ describeWithRedis('rateLimit.redis (PhotoDnaClient, real Redis)', () => {
       redis.thaw();
     }
     // It answers again once its fail-fast window (FAIL_FAST_MS) has passed: asked until then.
-    const deadline = Date.now() + 10_000;
-    let result: unknown = await c.match(image(), 'image/png').catch((e: unknown) => e);
-    while (result instanceof Error && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      result = await c.match(image(), 'image/png').catch((e: unknown) => e);
-    }
+    let result: unknown;
+    await until(
+      async () => {
+        result = await c.match(image(), 'image/png').catch((e: unknown) => e);
+        return !(result instanceof Error);
+      },
+      'the client to answer again after its fail-fast window',
+      10_000,
+    );
     expect(result).toMatchObject({ isMatch: false });
     const text = logger.lines.join('\n');
     expect(text).toContain('shared rate limiter (Redis) is unavailable');
@@ -148,13 +152,15 @@ describeWithRedis('rateLimit.redis (PhotoDnaClient, real Redis)', () => {
     expect(Date.now() - started).toBeLessThan(2_200);
     const late = await startRedisServer({ port });
     try {
-      const deadline = Date.now() + 6_000;
       let result: unknown;
-      while (Date.now() < deadline) {
-        result = await c.match(image(), 'image/png').catch((e: unknown) => e);
-        if (!(result instanceof Error)) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+      await until(
+        async () => {
+          result = await c.match(image(), 'image/png').catch((e: unknown) => e);
+          return !(result instanceof Error);
+        },
+        'the client to work once Redis appears',
+        6_000,
+      );
       expect(result).toMatchObject({ isMatch: false });
     } finally {
       await c.close();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/index.js';
 import { png } from '../fixtures/images.js';
 import { busiestWindow } from '../helpers/call-log.js';
+import { until } from '../helpers/until.js';
 import { type GuardProcess, startGuardProcess } from './guard-processes.js';
 import { type RedisServer, startRedisServer } from './redis-server.js';
 import { describeWithRedis } from './requires-redis.js';
@@ -112,10 +113,15 @@ describeWithRedis('three guard processes sharing one Redis', () => {
     await redis.start();
     const back = Date.now();
     let answer = await upload(guard.url);
-    while (answer.status !== 200 && Date.now() - back < 8_000) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      answer = await upload(guard.url);
-    }
+    await until(
+      async () => {
+        if (answer.status === 200) return true;
+        answer = await upload(guard.url);
+        return answer.status === 200;
+      },
+      'an upload to pass once Redis is back',
+      8_000,
+    );
     expect(answer.status).toBe(200);
     expect(answer.body.photodna?.status).toBe('clean');
     expect(Date.now() - back).toBeLessThan(5_000);
