@@ -8,7 +8,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { MAX_CALLS_PER_SECOND } from '../client/options.js';
-import { credentialsOf } from '../queue/connection-errors.js';
+import { connectionReason, credentialsOf } from '../queue/connection-errors.js';
 import { createScanWorker, type ScanWorker } from '../queue/worker.js';
 import { redact, redactUrl } from '../redact.js';
 import {
@@ -119,7 +119,7 @@ async function answers(worker: ScanWorker, redis: string, stop: Promise<void>): 
         error: new Error(`the queue's Redis refused: ${message}`),
         stage: 'queue',
         // Redis's own error codes: its ACL or password said no, or it is not serving yet.
-        reason: /^(NOPERM|NOAUTH|WRONGPASS)\b/.test(message) ? 'unauthorized' : 'server-error',
+        reason: connectionReason(answer),
       });
     }
     const pause = new AbortController();

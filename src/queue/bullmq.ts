@@ -23,7 +23,7 @@
 import type { Job, Queue, Worker } from 'bullmq';
 import { notConfiguredError } from '../client/failures.js';
 import type { RedisClientLike } from '../client/redis-connection.js';
-import { ConnectionErrors } from './connection-errors.js';
+import { ConnectionErrors, type ConnectionListener } from './connection-errors.js';
 import { retryDelayMs, toStoredJob } from './stored-job.js';
 import type {
   ClaimedJob,
@@ -194,7 +194,7 @@ class BullmqQueue implements QueueEngine {
     return consumer;
   }
 
-  onConnectionError(listener: (error: Error) => void): void {
+  onConnectionError(listener: ConnectionListener): void {
     this.#parts.errors.listen(listener);
   }
 

@@ -1,15 +1,19 @@
+import type { UnavailableReason } from '../errors.js';
 import { redact } from '../redact.js';
 
 /** Least time between two reports of a connection that keeps failing. */
 const REPORT_EVERY_MS = 30_000;
 
+/** A listener of a queue's connection failures, told why (`connectionReason`). */
+export type ConnectionListener = (error: Error, reason: UnavailableReason) => void;
+
 /**
  * A queue's Redis connection failing (unreachable, refusing the password): reported to its
  * listeners, at most once per 30 s while it lasts (ioredis retries every few seconds), with the
- * URL's user name and password removed from the message.
+ * URL's user name and password removed from the message, and the reason it failed.
  */
 export class ConnectionErrors {
-  readonly #listeners = new Set<(error: Error) => void>();
+  readonly #listeners = new Set<ConnectionListener>();
   readonly #secrets: string[];
   #lastMs = Number.NEGATIVE_INFINITY;
 
@@ -17,7 +21,7 @@ export class ConnectionErrors {
     this.#secrets = typeof redis === 'string' ? credentialsOf(redis) : [];
   }
 
-  listen(listener: (error: Error) => void): void {
+  listen(listener: ConnectionListener): void {
     this.#listeners.add(listener);
   }
 
@@ -28,8 +32,21 @@ export class ConnectionErrors {
     this.#lastMs = now;
     const message = error instanceof Error ? error.message : String(error);
     const reported = new Error(`the queue's Redis: ${redact(message, this.#secrets)}`);
-    for (const listener of this.#listeners) listener(reported);
+    const reason = connectionReason(error);
+    for (const listener of this.#listeners) listener(reported, reason);
   };
+}
+
+/**
+ * Why a Redis request or connection failed: `unauthorized` when Redis refused the credentials or
+ * the user's rights (its own NOAUTH, WRONGPASS and NOPERM replies), `server-error` for any other
+ * reply of Redis (it answered, with an error: loading, out of memory, a read-only replica), else
+ * `network` (no answer: refused, reset, unreachable, closed).
+ */
+export function connectionReason(error: unknown): UnavailableReason {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/\b(NOPERM|NOAUTH|WRONGPASS)\b/.test(message)) return 'unauthorized';
+  return error instanceof Error && error.name === 'ReplyError' ? 'server-error' : 'network';
 }
 
 /** The user name and password of a `redis://` URL, as written and decoded. */

@@ -1,4 +1,5 @@
 import type { ClientNetwork } from '../core/client-address.js';
+import type { UnavailableReason } from '../errors.js';
 /**
  * The durable scan queue: what a deferred scan job holds, and what every engine (embedded SQLite,
  * BullMQ on Redis) offers the guard (enqueue, depth) and the worker (consume).
@@ -109,10 +110,10 @@ export interface QueueEngine extends ScanQueue {
   ): Consumer;
   /**
    * Calls `listener` when the engine's connection fails (BullMQ: its Redis unreachable or
-   * refusing), at most once per 30 s while that lasts, credentials removed. The embedded engine
-   * has no connection.
+   * refusing), at most once per 30 s while that lasts, credentials removed, with the reason
+   * (`unauthorized`, `server-error` or `network`). The embedded engine has no connection.
    */
-  onConnectionError?(listener: (error: Error) => void): void;
+  onConnectionError?(listener: (error: Error, reason: UnavailableReason) => void): void;
 }
 
 /** Most bytes one job may carry: PhotoDNA's 4 MiB maximum. */

@@ -118,8 +118,8 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
   const events = options.events ?? new GuardEvents(options.logger);
   if (options.logger && !options.events) logEvents(events, options.logger);
   // Jobs cannot run while the queue's Redis is down: said, not silent.
-  opened.queue.onConnectionError?.((error) =>
-    events.emit('error', { error, stage: 'queue', reason: 'network' }),
+  opened.queue.onConnectionError?.((error, reason) =>
+    events.emit('error', { error, stage: 'queue', reason }),
   );
   const client = options.matcher ? undefined : createClient(options, opened);
   const matcher = options.matcher ?? (client as PhotoDnaClient).asMatcher();

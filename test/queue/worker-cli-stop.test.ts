@@ -45,7 +45,7 @@ it('photodna-guard worker with Redis unreachable reports it, is not ready, and s
   expect(`${cli.output()}${cli.errors()}`).not.toContain('secret-redis-pw');
 }, 60_000);
 
-describeWithRedis('photodna-guard worker and a Redis that comes up late', () => {
+describeWithRedis('photodna-guard worker and a Redis that comes up late or refuses it', () => {
   let redis: RedisServer | undefined;
 
   it('says ready once its Redis answers, and stops cleanly on SIGTERM', async () => {
@@ -84,6 +84,31 @@ describeWithRedis('photodna-guard worker and a Redis that comes up late', () => 
       cli.child.kill('SIGTERM');
       expect(await cli.exited).toBe(0);
       expect(`${cli.output()}${cli.errors()}`).not.toContain('w-secret-pw');
+    } finally {
+      cli.child.kill('SIGKILL');
+      admin.disconnect();
+      await server.close();
+    }
+  }, 60_000);
+
+  it('reports a wrong password as unauthorized, not as the network, and never says ready', async () => {
+    const server = await startRedisServer();
+    const admin = new Redis(server.url);
+    await admin.call('ACL', 'SETUSER', 'worker', 'on', '>right-secret-pw', '~*', '&*', '+@all');
+    const cli = workerCli(`redis://worker:wrong-secret-pw@127.0.0.1:${server.port}`);
+    try {
+      await until(() => cli.output().includes('WRONGPASS'), 'the refused password reported');
+      const reported = cli
+        .output()
+        .split('\n')
+        .find((line) => line.includes('WRONGPASS')) as string;
+      expect(JSON.parse(reported)).toMatchObject({
+        event: 'error',
+        stage: 'queue',
+        reason: 'unauthorized',
+      });
+      expect(cli.output()).not.toContain('"event":"ready"');
+      expect(`${cli.output()}${cli.errors()}`).not.toContain('wrong-secret-pw');
     } finally {
       cli.child.kill('SIGKILL');
       admin.disconnect();
