@@ -16,19 +16,34 @@ export interface SqliteDatabase {
 }
 type SqliteConstructor = new (path: string, options?: { timeout?: number }) => SqliteDatabase;
 
-/** Imports the optional peer dependency better-sqlite3, with a clear error when it is missing. */
+/**
+ * Imports the optional peer dependency better-sqlite3 and loads its native module, with a clear
+ * error when either is missing: the package not installed, or its native module not built for
+ * this Node.js (its install script skipped, as npm 12 does unless the project allows it, or
+ * built for another Node.js version).
+ */
 export async function loadSqlite(): Promise<SqliteConstructor> {
+  let Database: SqliteConstructor;
   try {
     const module = (await import('better-sqlite3')) as unknown as {
       default?: SqliteConstructor;
     };
-    const Database = module.default ?? (module as unknown as SqliteConstructor);
+    Database = module.default ?? (module as unknown as SqliteConstructor);
     if (typeof Database !== 'function') throw new TypeError('better-sqlite3 exports no Database');
-    return Database;
   } catch (error) {
     throw notConfiguredError(
       "the embedded scan queue needs the optional dependency 'better-sqlite3' (12.x): npm install better-sqlite3",
       error,
     );
   }
+  try {
+    // better-sqlite3 loads its native module on the first `new Database()`.
+    new Database(':memory:').close();
+  } catch (error) {
+    throw notConfiguredError(
+      "the embedded scan queue cannot load better-sqlite3's native module (not built for this Node.js: its install script did not run, or ran for another version): npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3",
+      error,
+    );
+  }
+  return Database;
 }
