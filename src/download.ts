@@ -5,7 +5,7 @@
  * the queue worker (URL jobs, their evidence) and the emulator's Match-by-URL form. Never throws:
  * the outcome says what went wrong, in words safe for logs (query strings redacted).
  */
-import { redactUrl } from './redact.js';
+import { redactUrl, redactUrlIn } from './redact.js';
 
 export interface DownloadOptions {
   /** Most bytes accepted. */
@@ -59,6 +59,11 @@ export async function download(url: string, options: DownloadOptions): Promise<D
         const detail = `${current.protocol} URLs are not fetched (http and https only)`;
         return { ok: false, reason: 'not-allowed', detail };
       }
+      if (current.username !== '' || current.password !== '') {
+        // fetch refuses them anyway, quoting the URL, password included, in its message.
+        const detail = `${redactUrl(current.href)}: URLs with a user name or password are not fetched`;
+        return { ok: false, reason: 'not-allowed', detail };
+      }
       const response = await fetch(current, { redirect: 'manual', signal });
       const location = response.headers.get('location');
       if (REDIRECTS.has(response.status) && location !== null) {
@@ -77,11 +82,13 @@ export async function download(url: string, options: DownloadOptions): Promise<D
     }
   } catch (error) {
     if (options.signal?.aborted) return { ok: false, reason: 'aborted', detail: 'aborted' };
+    // fetch's own messages may quote the URL as given: its secret parts go.
     const cause = deadline.aborted
       ? `no answer within ${options.timeoutMs} ms`
-      : error instanceof Error
-        ? causeOf(error)
-        : String(error);
+      : redactUrlIn(
+          redactUrlIn(error instanceof Error ? causeOf(error) : String(error), url),
+          current.href,
+        );
     return {
       ok: false,
       reason: 'unreachable',

@@ -34,3 +34,36 @@ export function redactUrl(url: string): string {
   parsed.hash = '';
   return hidden ? `${parsed.href}?[redacted]` : parsed.href;
 }
+
+/** Query values shorter than this (`?w=1`) are not removed on their own from the rest of a text. */
+const MIN_TOKEN_LENGTH = 6;
+
+/**
+ * `text` with `url` in it replaced by its `redactUrl` form, and the URL's secret parts (user
+ * name, password, query string and each of its values, fragment; as written and decoded)
+ * removed wherever else they appear, e.g. in a fetch implementation's message quoting the URL as given.
+ */
+export function redactUrlIn(text: string, url: string, maxLength = 300): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return redact(text, [url], maxLength);
+  }
+  const parts = [parsed.username, parsed.password, parsed.search.slice(1), parsed.hash.slice(1)];
+  // Each query value on its own too (a token quoted decoded), unless too short to be one.
+  for (const piece of parsed.search.slice(1).split('&')) {
+    const value = piece.slice(piece.indexOf('=') + 1);
+    if (value.length >= MIN_TOKEN_LENGTH) parts.push(value);
+  }
+  const secrets = parts.flatMap((part) => [part, decoded(part)]);
+  return redact(text.split(url).join(redactUrl(url)), secrets, maxLength);
+}
+
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}

@@ -57,8 +57,22 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
     // `url` jobs go to PhotoDNA's Match-by-URL form only when PhotoDNA alone is the matcher.
     const byUrl = client && !config.pdq && !config.hasher ? client : undefined;
     worker = startWorker(core, config, queue, { store, sender, byUrl });
-  }
+  } else if (queue instanceof LazyQueue) reportConnection(core, queue);
   return core;
+}
+
+/**
+ * A guard that only enqueues (its workers run elsewhere) says when its queue's Redis fails, as a
+ * worker does: an `error` event (stage `queue`) at most every 30 s while it lasts.
+ */
+function reportConnection(core: GuardCore, queue: LazyQueue): void {
+  queue.opened.then(
+    (engine) =>
+      engine.onConnectionError?.((error, reason) =>
+        core.events.emit('error', { error, stage: 'queue', reason }),
+      ),
+    () => undefined, // said by the first enqueue that needs it
+  );
 }
 
 /**

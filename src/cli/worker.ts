@@ -8,7 +8,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { MAX_CALLS_PER_SECOND } from '../client/options.js';
-import { connectionReason, credentialsOf } from '../queue/connection-errors.js';
+import { connectionReason, credentialsOf, QueueRedisError } from '../queue/connection-errors.js';
 import { createScanWorker, type ScanWorker } from '../queue/worker.js';
 import { redact, redactUrl } from '../redact.js';
 import {
@@ -114,7 +114,10 @@ async function answers(worker: ScanWorker, redis: string, stop: Promise<void>): 
     if (answer === 'stopped') return false;
     if (Date.now() - reportedAt >= REPORT_EVERY_MS) {
       reportedAt = Date.now();
-      const message = redact(messageOf(answer), credentialsOf(redis));
+      const message =
+        answer instanceof QueueRedisError
+          ? answer.detail
+          : redact(messageOf(answer), credentialsOf(redis));
       worker.events.emit('error', {
         error: new Error(`the queue's Redis refused: ${message}`),
         stage: 'queue',

@@ -8,6 +8,7 @@ import type { GuardEvents } from '../events.js';
 import type { RouteConfig } from '../options.js';
 import type { ScanQueue } from '../queue/types.js';
 import type { FileFacts, Policy } from '../types.js';
+import { rejectAfter } from './abortable.js';
 import { resolvePolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
 
@@ -28,8 +29,11 @@ export async function enqueueFile(
   file: FileFacts,
   bytes: Buffer,
 ): Promise<string> {
+  let timedOut = false;
   try {
-    const { scanId } = await deps.queue.enqueue({
+    // A queue that does not answer (its Redis unreachable, a wrong password: ioredis waits for
+    // it) must not hold the request forever: it gets the route's scan deadline.
+    const enqueued = deps.queue.enqueue({
       source: { kind: 'bytes', bytes },
       field: file.field,
       originalname: file.originalname,
@@ -43,17 +47,24 @@ export async function enqueueFile(
       },
       policy: await policyOf(route, ctx),
     });
+    const { scanId } = await rejectAfter(enqueued, route.scanTimeoutMs, () => {
+      timedOut = true;
+      return new Error(
+        `the scan queue did not answer within scanTimeoutMs (${route.scanTimeoutMs} ms)`,
+      );
+    });
     return scanId;
   } catch (error) {
+    const reason = timedOut ? 'timeout' : 'store-failure';
     const guardError = new GuardError('SCAN_UNAVAILABLE', {
-      reason: 'store-failure',
+      reason,
       detail: `could not queue the file for a deferred scan: ${toError(error).message}`,
       cause: error,
     });
     deps.events.emit('error', {
       error: toError(error),
       stage: 'scan',
-      reason: 'store-failure',
+      reason,
       route: ctx.route,
       file,
     });

@@ -57,6 +57,7 @@ interface IoRedis {
   del(key: string): Promise<number>;
   quit(): Promise<unknown>;
   disconnect(): void;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
 }
 
 const DAY_S = 86_400;
@@ -73,6 +74,9 @@ export async function openBullmqQueue(options: BullmqQueueOptions): Promise<Queu
   const queue = new Queue(name, { connection: connection as never });
   const errors = new ConnectionErrors(options.redis);
   queue.on('error', errors.report);
+  // Our own connection's failures are reported (throttled), never ioredis's "Unhandled error
+  // event" on stderr; a caller's instance keeps its own listeners.
+  if (owned) connection.on('error', errors.report);
   return new BullmqQueue({
     errors,
     queue,
@@ -100,15 +104,20 @@ interface Parts {
 
 class BullmqQueue implements QueueEngine {
   readonly engine = 'bullmq' as const;
-  /** The queue's Redis: the worker's default for the shared rate limit. */
-  readonly redis: string | RedisClientLike;
   readonly #parts: Parts;
   readonly #consumers = new Set<Consumer>();
   #closed: Promise<void> | undefined;
 
   constructor(parts: Parts) {
     this.#parts = parts;
-    this.redis = parts.redis;
+  }
+
+  /**
+   * The queue's Redis: the worker's default for the shared rate limit. A getter, not a field, so
+   * that printing the queue (`console.log(worker)`, `JSON.stringify`) never shows its password.
+   */
+  get redis(): string | RedisClientLike {
+    return this.#parts.redis;
   }
 
   #key(kind: 'bytes' | 'done', scanId: string): string {
@@ -118,22 +127,41 @@ class BullmqQueue implements QueueEngine {
   async enqueue(input: ScanJobInput): Promise<{ scanId: string }> {
     const job = toStoredJob(input);
     const { queue, connection, keepDoneS } = this.#parts;
-    if (await queue.getJob(job.scanId)) return { scanId: job.scanId };
-    if (input.source.kind === 'bytes') {
-      await connection.set(this.#key('bytes', job.scanId), Buffer.from(input.source.bytes));
-    }
-    await queue.add('scan', job, {
-      jobId: job.scanId,
-      // A job the service could not answer is retried until it can (capped backoff).
-      attempts: 1_000_000,
-      backoff: { type: 'photodna-guard' },
-      removeOnComplete: { age: keepDoneS },
-      removeOnFail: false,
+    return this.#redisCall(async () => {
+      if (await queue.getJob(job.scanId)) return { scanId: job.scanId };
+      if (input.source.kind === 'bytes') {
+        await connection.set(this.#key('bytes', job.scanId), Buffer.from(input.source.bytes));
+      }
+      await queue.add('scan', job, {
+        jobId: job.scanId,
+        // A job the service could not answer is retried until it can (capped backoff).
+        attempts: 1_000_000,
+        backoff: { type: 'photodna-guard' },
+        removeOnComplete: { age: keepDoneS },
+        removeOnFail: false,
+      });
+      return { scanId: job.scanId };
     });
-    return { scanId: job.scanId };
   }
 
-  async depth(): Promise<QueueDepth> {
+  /**
+   * Runs Redis requests; a failure becomes a new error of its message alone, credentials removed.
+   * ioredis's own errors carry the command and its arguments (an `AUTH` after a password change
+   * holds the password): they never reach an event, a log or a caller.
+   */
+  async #redisCall<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw this.#parts.errors.clean(error);
+    }
+  }
+
+  depth(): Promise<QueueDepth> {
+    return this.#redisCall(() => this.#depth());
+  }
+
+  async #depth(): Promise<QueueDepth> {
     const { queue } = this.#parts;
     const counts = await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active');
     const waiting = (counts.wait ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
@@ -163,7 +191,7 @@ class BullmqQueue implements QueueEngine {
           ...job.data,
           attempt: job.attemptsMade + 1,
           bytes: async () => {
-            const bytes = await connection.getBuffer(bytesKey);
+            const bytes = await this.#redisCall(() => connection.getBuffer(bytesKey));
             if (!bytes) throw new Error(`the bytes of scan ${job.data.scanId} are missing`);
             return bytes;
           },

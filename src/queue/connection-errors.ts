@@ -25,16 +25,24 @@ export class ConnectionErrors {
     this.#listeners.add(listener);
   }
 
-  /** For the `error` events of BullMQ's queue and worker. */
+  /** For the `error` events of BullMQ's queue and worker, and of our own connection. */
   readonly report = (error: unknown): void => {
     const now = Date.now();
     if (now - this.#lastMs < REPORT_EVERY_MS || this.#listeners.size === 0) return;
     this.#lastMs = now;
-    const message = error instanceof Error ? error.message : String(error);
-    const reported = new Error(`the queue's Redis: ${redact(message, this.#secrets)}`);
-    const reason = connectionReason(error);
-    for (const listener of this.#listeners) listener(reported, reason);
+    const reported = this.clean(error);
+    for (const listener of this.#listeners) listener(reported, reported.reason);
   };
+
+  /**
+   * A failure of the queue's Redis as it may be shown: a new error of its message alone, the
+   * URL's credentials removed, no `cause` (ioredis's errors carry the command and its arguments).
+   */
+  clean(error: unknown): QueueRedisError {
+    if (error instanceof QueueRedisError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return new QueueRedisError(redact(message, this.#secrets), connectionReason(error));
+  }
 }
 
 /**
@@ -44,9 +52,24 @@ export class ConnectionErrors {
  * `network` (no answer: refused, reset, unreachable, closed).
  */
 export function connectionReason(error: unknown): UnavailableReason {
+  if (error instanceof QueueRedisError) return error.reason;
   const message = error instanceof Error ? error.message : String(error);
   if (/\b(NOPERM|NOAUTH|WRONGPASS)\b/.test(message)) return 'unauthorized';
   return error instanceof Error && error.name === 'ReplyError' ? 'server-error' : 'network';
+}
+
+/** A failure of the queue's Redis as shown: its message, credentials removed, and why it failed. */
+export class QueueRedisError extends Error {
+  /** What Redis or ioredis said, credentials removed. */
+  readonly detail: string;
+  readonly reason: UnavailableReason;
+
+  constructor(detail: string, reason: UnavailableReason) {
+    super(`the queue's Redis: ${detail}`);
+    this.name = 'QueueRedisError';
+    this.detail = detail;
+    this.reason = reason;
+  }
 }
 
 /** The user name and password of a `redis://` URL, as written and decoded. */

@@ -1,5 +1,6 @@
 // `photodna-guard/queue`: durable deferred scanning (embedded SQLite or BullMQ) and its worker.
 export type { BullmqQueueOptions } from './bullmq.js';
+export { QueueRedisError } from './connection-errors.js';
 export type { EmbeddedQueueOptions } from './embedded.js';
 export { openScanQueue, type QueueOption } from './open-queue.js';
 export { incidentIdOf } from './process-job.js';

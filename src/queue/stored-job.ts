@@ -23,6 +23,11 @@ export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
     stored = { kind: 'ref', ref: source.ref };
   } else if (source?.kind === 'url') {
     if (!isHttpUrl(source.url)) throw new TypeError('source.url must be an absolute http(s) URL');
+    if (hasCredentials(source.url)) {
+      throw new TypeError(
+        'source.url must not hold a user name or password (fetch refuses them): use a presigned URL, or a ref and load(ref)',
+      );
+    }
     if (source.url.length > MAX_JOB_URL_LENGTH)
       throw new RangeError(`source.url is longer than ${MAX_JOB_URL_LENGTH} characters`);
     stored = { kind: 'url', url: source.url };
@@ -54,4 +59,9 @@ export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
 /** Backoff before retrying a job the service could not answer: doubling, capped at 5 minutes. */
 export function retryDelayMs(attempt: number): number {
   return Math.min(1_000 * 2 ** Math.min(attempt - 1, 16), 300_000);
+}
+
+function hasCredentials(url: string): boolean {
+  const { username, password } = new URL(url);
+  return username !== '' || password !== '';
 }

@@ -12,7 +12,7 @@ import { checkedResult } from '../core/scan-file.js';
 import { validateFile } from '../core/validate-file.js';
 import { type DownloadOutcome, download } from '../download.js';
 import { GuardError, PhotoDnaServiceError, toGuardError } from '../errors.js';
-import { redact, redactUrl } from '../redact.js';
+import { redactUrl, redactUrlIn } from '../redact.js';
 import type { FileFacts, MatchResult } from '../types.js';
 import {
   actOnMatch,
@@ -73,7 +73,7 @@ export async function scanByUrl(
     result = checkedResult(await matchUrl(url, { signal: callSignal(deps) }));
   } catch (error) {
     const guardError = toGuardError(error);
-    const detail = scrub(guardError.detail ?? guardError.message, url);
+    const detail = redactUrlIn(guardError.detail ?? guardError.message, url, 1_000);
     if (INVALID_CODES.has(guardError.code))
       return invalid(deps, ctx, job, new GuardError(guardError.code, { detail }));
     if (error instanceof PhotoDnaServiceError && error.statusCode === URL_REFUSED)
@@ -177,16 +177,4 @@ function urlOnlyFile(job: ClaimedJob): FileFacts {
     height: 0,
     sha256: '',
   };
-}
-
-/** Text from the service may quote the URL: its query string (a token, maybe) goes. */
-function scrub(text: string, url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return redact(text, [url], 1_000);
-  }
-  const withoutUrl = text.split(url).join(redactUrl(url));
-  return redact(withoutUrl, [parsed.search.slice(1), parsed.password, parsed.hash.slice(1)], 1_000);
 }

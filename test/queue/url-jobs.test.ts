@@ -31,6 +31,7 @@ import { ENDLESS_MAX, type ImageHost, startImageHost } from './image-host.js';
  */
 
 const SECRET = 'sig-Zq81xTOKEN';
+const PASSWORD = 'pw-Hx7kQSECRET';
 const known = () => testImages()[0]?.bytes as Buffer;
 const clean = png(200, 200, 77);
 
@@ -55,6 +56,7 @@ beforeAll(async () => {
     '/r3': { redirect: '/clean.png' },
     '/r-far': { redirect: '/r1' },
     '/r-file': { redirect: 'file:///etc/passwd' },
+    '/r-cred': () => ({ redirect: `http://svc:${PASSWORD}@127.0.0.1:${host.port}/clean.png` }),
     '/stall.png': { stall: true },
   });
   emulator = await startEmulator({ urlAllowList: [`127.0.0.1:${host.port}`] });
@@ -124,7 +126,10 @@ function expectNoSecret(seen: Seen): void {
     ...seen.errors.map((e) => `${e.error.message} ${String((e.error.cause as Error)?.message)}`),
     ...seen.rejects.map((e) => e.detail ?? ''),
   ];
-  for (const text of texts) expect(text).not.toContain(SECRET);
+  for (const text of texts) {
+    expect(text).not.toContain(SECRET);
+    expect(text).not.toContain(PASSWORD);
+  }
   expect(seen.logged.join('\n')).not.toContain(SECRET);
 }
 
@@ -322,6 +327,12 @@ describe('url jobs matched by PhotoDNA (the service fetches the image)', () => {
     await expect(
       queue.enqueue({ source: { kind: 'url', url: `http://a.test/${'x'.repeat(9_000)}` } }),
     ).rejects.toThrow(/longer than/);
+    // fetch refuses a URL with credentials, quoting it whole: refused here, without the password.
+    const refused = await queue
+      .enqueue({ source: { kind: 'url', url: `https://svc:${PASSWORD}@a.test/a.png` } })
+      .catch((error: unknown) => error as Error);
+    expect((refused as Error).message).toMatch(/must not hold a user name or password/);
+    expect(String(refused)).not.toContain(PASSWORD);
     await queue.close();
     // Worker options are checked before its queue is opened.
     const dir = fresh('queue');
@@ -441,10 +452,15 @@ describe('url jobs with a custom matcher (the worker downloads the image)', () =
     expect(seen.scans[0]).toMatchObject({ scanId: 'dl-r3', outcome: 'clean' });
     await queue.enqueue({ scanId: 'dl-r4', source: { kind: 'url', url: url('/r-far') } });
     await queue.enqueue({ scanId: 'dl-file', source: { kind: 'url', url: url('/r-file') } });
-    await until(() => seen.rejects.length === 2, 'two reject events');
+    // A redirect to a URL with a password: not fetched, and the password in no message.
+    await queue.enqueue({ scanId: 'dl-cred', source: { kind: 'url', url: url('/r-cred') } });
+    await until(() => seen.rejects.length === 3, 'three reject events');
     const detail = (id: string) => seen.rejects.find((r) => r.detail?.includes(id))?.detail;
     expect(detail('dl-r4')).toMatch(/redirected more than 3 times/);
     expect(detail('dl-file')).toMatch(/file: URLs are not fetched/);
+    expect(detail('dl-cred')).toMatch(
+      /http:\/\/127\.0\.0\.1:\d+\/clean\.png: URLs with a user name or password are not fetched/,
+    );
     expectNoSecret(seen);
   });
 });

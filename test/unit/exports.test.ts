@@ -105,7 +105,7 @@ const ENTRIES = {
   },
   './queue': {
     file: 'src/queue/index.ts',
-    values: ['createScanWorker', 'incidentIdOf', 'openScanQueue'],
+    values: ['QueueRedisError', 'createScanWorker', 'incidentIdOf', 'openScanQueue'],
     types: null, // the queue's job and option types
   },
   './metrics': {
