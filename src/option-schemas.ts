@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { clientOptionsSchema } from './client/options.js';
-import type { RedisClientLike } from './client/redis-connection.js';
+import { isRedisUrl, REDIS_URL_EXPECTED, type RedisClientLike } from './client/redis-connection.js';
 import { pdqMatcherSchema } from './pdq/matcher-options.js';
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
 import type { ScanQueue } from './queue/types.js';
@@ -110,7 +110,7 @@ export const queueSchema = z.union([
       /** BullMQ's Redis: a `redis://` URL or an ioredis client; give this or `dir`. Defaults to none. */
       redis: z
         .union([
-          z.string().regex(/^rediss?:\/\//i, { error: 'Expected a redis:// or rediss:// URL' }),
+          z.string().refine(isRedisUrl, { error: REDIS_URL_EXPECTED }),
           z.custom<RedisClientLike>(
             (v) =>
               typeof v === 'object' &&

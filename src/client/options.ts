@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { InvalidOptionsError } from '../errors.js';
 import type { Logger } from '../types.js';
-import { isRedisClient, REDIS_URL, type RedisClientLike } from './redis-connection.js';
+import {
+  isRedisClient,
+  isRedisUrl,
+  REDIS_URL_EXPECTED,
+  type RedisClientLike,
+} from './redis-connection.js';
 
 /** The public base URL of the PhotoDNA Cloud Service. */
 export const DEFAULT_BASE_URL = 'https://api.microsoftmoderator.com';
@@ -42,7 +47,7 @@ export const clientOptionsSchema = z
         /** An ioredis client or a `redis://` URL for one limit across processes. Defaults to none (per process). */
         redis: z
           .union([
-            z.string().regex(REDIS_URL, { error: 'Expected a redis:// or rediss:// URL' }),
+            z.string().refine(isRedisUrl, { error: REDIS_URL_EXPECTED }),
             z.custom<RedisClientLike>(isRedisClient, {
               error: 'Expected an ioredis client (Redis or Cluster) or a redis:// URL',
             }),

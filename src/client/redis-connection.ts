@@ -26,7 +26,24 @@ export function isRedisClient(value: unknown): value is RedisClientLike {
   );
 }
 
-export const REDIS_URL = /^rediss?:\/\//i;
+const REDIS_URL = /^rediss?:\/\//i;
+
+/** Why a string is not taken as a Redis URL (never the string itself: it may hold a password). */
+export const REDIS_URL_EXPECTED =
+  'Expected a redis:// or rediss:// URL, its path (if any) a database number: redis://host:6379/0';
+
+/**
+ * Whether `url` is a `redis://` or `rediss://` URL ioredis reads as written: a path other than a
+ * database number (`/abc`) would make ioredis send `SELECT NaN` and fail on every connection.
+ */
+export function isRedisUrl(url: string): boolean {
+  if (!REDIS_URL.test(url)) return false;
+  try {
+    return /^\/?\d*$/.test(new URL(url).pathname);
+  } catch {
+    return false;
+  }
+}
 
 /** A client on demand, and the means to close it when it is ours. */
 export interface RedisHandle {

@@ -22,7 +22,11 @@
  */
 import type { Job, Queue, Worker } from 'bullmq';
 import { notConfiguredError } from '../client/failures.js';
-import type { RedisClientLike } from '../client/redis-connection.js';
+import {
+  isRedisUrl,
+  REDIS_URL_EXPECTED,
+  type RedisClientLike,
+} from '../client/redis-connection.js';
 import { ConnectionErrors, type ConnectionListener } from './connection-errors.js';
 import { retryDelayMs, toStoredJob } from './stored-job.js';
 import type {
@@ -63,6 +67,9 @@ interface IoRedis {
 const DAY_S = 86_400;
 
 export async function openBullmqQueue(options: BullmqQueueOptions): Promise<QueueEngine> {
+  if (typeof options.redis === 'string' && !isRedisUrl(options.redis)) {
+    throw new TypeError(`queue.redis: ${REDIS_URL_EXPECTED}`);
+  }
   const { Queue, Worker, Redis } = await loadBullmq();
   const owned = typeof options.redis === 'string';
   const connection = (

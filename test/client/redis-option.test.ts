@@ -7,6 +7,7 @@ import { COMMAND_TIMEOUT_MS, FAIL_FAST_MS } from '../../src/client/shared-window
 import { type Emulator, startEmulator } from '../../src/emulator/index.js';
 import { InvalidOptionsError } from '../../src/errors.js';
 import { parseGuardOptions } from '../../src/options.js';
+import { openScanQueue } from '../../src/queue/index.js';
 import { png } from '../fixtures/images.js';
 import { API_KEY, memoryLogger, serviceError } from './helpers.js';
 
@@ -60,6 +61,8 @@ describe('rateLimit.redis option', () => {
     ['a bare host', '127.0.0.1:6379'],
     ['a number', 6379],
     ['an object without eval', { get() {} }],
+    // ioredis would send SELECT NaN on every connection.
+    ['a URL whose path is not a database number', 'redis://:db-pw-SECRET@127.0.0.1:6379/abc'],
   ])('rejects %s, naming rateLimit.redis', (_, redis) => {
     for (const parse of [
       () => resolveClientOptions({ apiKey: 'k', rateLimit: { redis } }, {}),
@@ -71,7 +74,22 @@ describe('rateLimit.redis option', () => {
       } catch (error) {
         expect(error).toBeInstanceOf(InvalidOptionsError);
         expect((error as InvalidOptionsError).paths).toContain('rateLimit.redis');
+        expect((error as Error).message).not.toContain('db-pw-SECRET');
       }
+    }
+  });
+
+  it('a queue.redis URL whose path is not a database number is refused by the guard and by openScanQueue, without the URL', async () => {
+    const redis = 'redis://:db-pw-SECRET@127.0.0.1:6379/abc';
+    expect(() => parseGuardOptions({ apiKey: 'k', queue: { redis } })).toThrow(/database number/);
+    const refused = await openScanQueue({ redis }).catch((error: unknown) => error as Error);
+    expect((refused as Error).message).toMatch(/queue\.redis: .*database number/);
+    expect((refused as Error).message).not.toContain('db-pw-SECRET');
+    // A database number, or none, is a URL as ioredis reads it.
+    for (const good of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'redis://h/15']) {
+      expect(parseGuardOptions({ apiKey: 'k', queue: { redis: good } }).queue).toEqual({
+        redis: good,
+      });
     }
   });
 });
