@@ -1,7 +1,7 @@
 import { GuardError, underlyingError } from '../errors.js';
 import { type BodyKind, bodyKindOf, claimsMultipart } from '../multipart/is-multipart.js';
 import { UploadAborted } from '../multipart/parser.js';
-import { BodyTap, rebuildBody, replayBody } from '../multipart/replay.js';
+import { rebuildBody, replayBody } from '../multipart/replay.js';
 import {
   filesOf,
   type MulterFile,
@@ -60,18 +60,12 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   let fieldImages: FieldImage[] = [];
   let fieldFiles: UploadedFile[] = [];
   let verdict: Verdict;
-  let tap: BodyTap | undefined;
   try {
     if (kind === 'unreadable' && files.length === 0) throw unreadableBody();
     if (parser) {
       if (!body) throw new TypeError('an upload entry needs the request body');
       const parsing = parser.parse(body, entry.selection);
       if (!parsing) throw unreadableBody(); // multer would not read it: never "no files"
-      // `app.use(guard)`: keep the raw body so the host's own parser can read it after. Only a
-      // Node request is read again by the app's parsers (its view can take an unread replay
-      // back); a Web `Request` gets the scanned form instead. Attached in the same tick as
-      // multer's pipe, before any chunk flows.
-      if (entry.replayBound > 0 && view.whenAnswered) tap = new BodyTap(body, entry.replayBound);
       await parsing;
       files = filesOf(body);
       uploads = files.map(uploadOf);
@@ -95,19 +89,13 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     }
     verdict = { kind: 'reject', error };
   }
-  const rawSizes = tap ? files.map((file) => file.size) : undefined;
   const settled = settle(deps, entry, view, ctx, verdict, files, uploads, fieldImages);
   const outcome = settled instanceof Promise ? await settled : settled;
-  if (outcome.kind === 'continue' && tap && !tap.overflow && body) {
-    // The raw bytes only when the host's parser would get exactly what was checked: a withheld
-    // match (file or text field) or stripped trailing data means a body rebuilt from the files.
-    const changed =
-      outcome.withheld.length > 0 ||
-      (verdict.kind === 'pass' && verdict.withheld.some((i) => i >= files.length)) ||
-      files.some((file, i) => file.size !== rawSizes?.[i]) ||
-      uploads.some(sanitized) ||
-      fieldFiles.some(sanitized);
-    replay(view, body, tap, changed);
+  // `app.use(guard)`: the body made readable again for the host's own parser. Only a Node
+  // request is read again by the app's parsers (its view can take an unread replay back); a Web
+  // `Request` gets the scanned form instead.
+  if (outcome.kind === 'continue' && entry.replays && view.whenAnswered && body) {
+    replay(view, body);
   }
   return outcome;
 }
@@ -126,17 +114,15 @@ export function refuseUnread(
   return refuse(deps, entry, view, new RequestContext(view), { kind: 'reject', error }, []);
 }
 
-/** Whether the `sanitize` step changed the upload's bytes. */
-function sanitized(upload: UploadedFile): boolean {
-  return upload.original !== undefined;
-}
-
-/** The body made readable again for the host's parsers: the raw bytes, or rebuilt from the files. */
-function replay(view: RequestView, body: BodyStream, tap: BodyTap, rebuild: boolean): void {
+/**
+ * The body made readable again for the host's parsers, rebuilt from what was checked: the text
+ * fields and the files the handler may see, never the raw bytes. Another parser may read raw
+ * bytes differently from the guard's (busboy skips a part whose disposition is not `form-data`,
+ * formidable reads it as a file): only a body made of checked parts cannot carry an unchecked one.
+ */
+function replay(view: RequestView, body: BodyStream): void {
   const target = body as Parameters<typeof replayBody>[0];
-  const chunks = rebuild
-    ? rebuildBody(target, (body.body ?? {}) as Record<string, unknown>, filesOf(body))
-    : tap.chunks;
+  const chunks = rebuildBody(target, (body.body ?? {}) as Record<string, unknown>, filesOf(body));
   const replayed = replayBody(
     target,
     chunks,

@@ -1,5 +1,4 @@
 import type { MultipartParser } from '../multipart/parser.js';
-import { replayBound } from '../multipart/replay.js';
 import type { Selection } from '../multipart/selection.js';
 import type { RouteConfig } from '../options.js';
 import { valueBudget } from './field-images.js';
@@ -15,11 +14,11 @@ export class Entry {
   readonly parser: MultipartParser | undefined;
   readonly selection: Selection;
   /**
-   * Most raw-body bytes to keep while parsing, to hand the body on unread when the request
-   * passes, for the host's own parsers after the guard (`app.use(guard)`); 0: none kept. Not for
-   * a route's explicit parser (`guard.any()`, `single`...): its handler reads what it parsed.
+   * Whether a passing request's body is made readable again (rebuilt from what was checked) for
+   * the host's own parsers after the guard (`app.use(guard)`). Not for a route's explicit parser
+   * (`guard.any()`, `single`...): its handler reads what it parsed.
    */
-  readonly replayBound: number;
+  readonly replays: boolean;
   /** Strings and containers of a body looked through for images before it is refused (413). */
   readonly fieldValueBudget: number;
   /** Requests this entry took: seeing one again means the same middleware is mounted twice. */
@@ -34,7 +33,7 @@ export class Entry {
     this.route = route;
     this.parser = parser;
     this.selection = selection;
-    this.replayBound = replay ? replayBound(route.limits) : 0;
+    this.replays = replay;
     this.fieldValueBudget = valueBudget(route.limits);
   }
 

@@ -1,48 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Limits } from '../options.js';
 import { fieldEntries } from './field-entries.js';
 import type { MulterFile, MulterTarget } from './selection.js';
 
 /**
- * The guard in front of the host's own parsers (issue 10): while the guard's parser reads the
- * body, a tap keeps its raw bytes (bounded); once the request passes, the request stream is made
- * readable again with those bytes, so a per-route multer, busboy or formidable after
- * `app.use(guard)` parses the untouched body as if the guard were not there.
+ * The guard in front of the host's own parsers (issue 10): once the request passes, the request
+ * stream is made readable again with a body rebuilt from what the guard checked (its text fields
+ * and the files the handler may see), so a per-route multer, busboy or formidable after
+ * `app.use(guard)` parses the checked body as if the guard were not there. Never the raw bytes:
+ * parsers differ on odd bodies (a part busboy skips, formidable may read as a file).
  */
-
-/** Most bytes of one part's headers busboy accepts (SPEC section 4), plus its boundary line. */
-const PART_OVERHEAD = 16 * 1024 + 256;
-
-/** The largest body the limits let through: what the tap may hold for one request. */
-export function replayBound(limits: Limits): number {
-  return (
-    limits.maxFiles * limits.maxFileSize +
-    limits.maxFields * (limits.maxFieldSize + limits.maxFieldNameSize) +
-    limits.maxParts * PART_OVERHEAD
-  );
-}
-
-/** The raw bytes of a body as they stream past the guard's parser. */
-export class BodyTap {
-  readonly chunks: Buffer[] = [];
-  /** Over the bound: nothing can be replayed (the parser's limits normally stop such a body). */
-  overflow = false;
-  #size = 0;
-  readonly #bound: number;
-
-  constructor(body: Readable, bound: number) {
-    this.#bound = bound;
-    body.on('data', (chunk: Buffer) => {
-      if (this.overflow) return;
-      this.#size += chunk.length;
-      if (this.#size > this.#bound) {
-        this.overflow = true;
-        this.chunks.length = 0;
-      } else this.chunks.push(chunk);
-    });
-  }
-}
 
 type Replayable = Readable &
   MulterTarget & {
@@ -147,9 +114,12 @@ export class Replay {
 }
 
 /**
- * A new multipart body holding the text fields and the files the handler may see, for a
- * request whose matched files were withheld ('flag'): the replay must not carry their bytes.
- * Sets the request's `content-type` (new boundary) and `content-length` to match.
+ * A new multipart body holding the text fields and the files the handler may see (withheld
+ * matches are not in `files`). Names and file names go back as the guard's parser read them:
+ * busboy decoded header parameters as latin1, so latin1 gives the original bytes back; a name it
+ * read from an RFC 5987 `filename*=` (beyond latin1) goes back in that form. Text values as
+ * UTF-8, file parts with their sniffed type. Sets the request's `content-type` (new boundary) and
+ * `content-length` to match.
  */
 export function rebuildBody(
   req: Replayable,
@@ -158,21 +128,24 @@ export function rebuildBody(
 ): Buffer[] {
   const boundary = `photodna-guard-${randomBytes(12).toString('hex')}`;
   const chunks: Buffer[] = [];
-  const quote = (s: string) => s.replace(/["\r\n]/g, (c) => encodeURIComponent(c));
   for (const [name, value] of fieldEntries(fields)) {
     chunks.push(
       Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n${value}\r\n`,
+        `--${boundary}\r\nContent-Disposition: form-data; ${param('name', name)}\r\n\r\n`,
+        'latin1',
       ),
+      Buffer.from(value, 'utf8'),
+      CRLF,
     );
   }
   for (const file of files) {
     chunks.push(
       Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="${quote(file.fieldname)}"; filename="${quote(file.originalname)}"\r\nContent-Type: ${file.mimetype}\r\n\r\n`,
+        `--${boundary}\r\nContent-Disposition: form-data; ${param('name', file.fieldname)}; ${param('filename', file.originalname)}\r\nContent-Type: ${file.mimetype}\r\n\r\n`,
+        'latin1',
       ),
       file.buffer ?? Buffer.alloc(0),
-      Buffer.from('\r\n'),
+      CRLF,
     );
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
@@ -180,4 +153,21 @@ export function rebuildBody(
   req.headers['content-length'] = String(chunks.reduce((n, c) => n + c.length, 0));
   delete req.headers['transfer-encoding'];
   return chunks;
+}
+
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * One `Content-Disposition` parameter: a quoted string (backslash before `"` and `\`; CR and LF,
+ * which no parsed header holds, percent-encoded) for latin1 text, `key*=utf-8''…` beyond it.
+ */
+function param(key: string, value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: latin1 is U+0000 to U+00FF
+  if (/^[\u0000-\u00ff]*$/.test(value)) {
+    const quoted = value
+      .replace(/[\\"]/g, (c) => `\\${c}`)
+      .replace(/[\r\n]/g, (c) => encodeURIComponent(c));
+    return `${key}="${quoted}"`;
+  }
+  return `${key}*=utf-8''${encodeURIComponent(value)}`;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,6 +209,134 @@ describe('Express: app.use(guard) in front of the route’s own parser', () => {
       expect(runs).toBe(0);
     },
   );
+
+  /** A multipart body of raw parts (header lines, then bytes), boundary `XB`. */
+  const rawBody = (parts: Array<{ headers: string[]; data: Buffer }>) =>
+    Buffer.concat([
+      ...parts.flatMap((part) => [
+        Buffer.from(`--XB\r\n${part.headers.join('\r\n')}\r\n\r\n`, 'latin1'),
+        part.data,
+        Buffer.from('\r\n'),
+      ]),
+      Buffer.from('--XB--\r\n'),
+    ]);
+
+  it.each([
+    ['an attachment disposition', ['Content-Disposition: attachment; name="f"; filename="k.png"']],
+    [
+      'two dispositions, inline first',
+      ['Content-Disposition: inline', 'Content-Disposition: form-data; name="f"; filename="k.png"'],
+    ],
+  ])(
+    'a part the guard’s parser skips (%s) never reaches formidable: the route gets the checked body',
+    async (_, headers) => {
+      const seen: string[] = [];
+      const app = expressApp(true, (a) =>
+        a.post('/upload', (req, res, next) => {
+          formidable({ uploadDir: tempDir() })
+            .parse(req as IncomingMessage)
+            .then(([fields, files]) => {
+              for (const list of Object.values(files)) {
+                for (const file of list ?? []) seen.push(sha(readFileSync(file.filepath)));
+              }
+              res.json({ fields, files: Object.keys(files) });
+            }, next);
+        }),
+      );
+      // formidable reads a part of any disposition as a file; busboy (multer) skips it unread.
+      const body = rawBody([
+        { headers: ['Content-Disposition: form-data; name="note"'], data: Buffer.from('hi') },
+        { headers: [...headers, 'Content-Type: image/png'], data: KNOWN },
+      ]);
+      const res = await request(app)
+        .post('/upload')
+        .set('Content-Type', 'multipart/form-data; boundary=XB')
+        .send(body);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ fields: { note: ['hi'] }, files: [] });
+      expect(seen).not.toContain(sha(KNOWN));
+    },
+  );
+
+  it('file and field names reach the route’s multer as without the guard (latin1 bytes, RFC 5987, quotes)', async () => {
+    const res = await same(
+      (app) => app.post('/upload', multer().any(), echo),
+      (r) =>
+        r.set('Content-Type', 'multipart/form-data; boundary=XB').send(
+          rawBody([
+            // UTF-8 bytes as browsers send them: busboy reads them as latin1, byte for byte.
+            {
+              headers: [
+                `Content-Disposition: form-data; name="${Buffer.from('примечание').toString('latin1')}"`,
+              ],
+              data: Buffer.from('значение'),
+            },
+            {
+              headers: [
+                `Content-Disposition: form-data; name="a"; filename="${Buffer.from('фото.png').toString('latin1')}"`,
+                'Content-Type: image/png',
+              ],
+              data: CLEAN,
+            },
+            {
+              headers: [
+                'Content-Disposition: form-data; name="b"; filename*=UTF-8\'\'%E5%9B%BE%20%22x%22.png',
+                'Content-Type: image/png',
+              ],
+              data: OTHER,
+            },
+            {
+              headers: [
+                'Content-Disposition: form-data; name="c"; filename="q\\"uote\\\\d.png"',
+                'Content-Type: image/png',
+              ],
+              data: CLEAN,
+            },
+          ]),
+        ),
+    );
+    expect(res.status).toBe(200);
+    const names = (res.body.files as Array<{ name: string }>).map((f) => f.name);
+    expect(names).toHaveLength(3);
+    expect(Buffer.from(names[0] as string, 'latin1').toString('utf8')).toBe('фото.png');
+    expect(names[1]).toBe('图 "x".png');
+  });
+
+  it('a body larger than any the limits let through, its excess in the preamble, still reaches the route’s parser whole', async () => {
+    const app = express();
+    const matcher = new RecordingMatcher([sha(KNOWN)]);
+    const limits = {
+      maxFiles: 1,
+      maxFileSize: 1_000_000,
+      maxFields: 1,
+      maxFieldSize: 1_000,
+      maxParts: 2,
+    };
+    app.use(photodnaGuard({ matcher, limits }));
+    app.post('/upload', multer().single('f'), echo);
+    // busboy drops what comes before the first boundary: 2 MiB of it, past what the limits
+    // allow a body (the guard once kept the raw body up to that bound, then passed none on).
+    const body = Buffer.concat([
+      Buffer.alloc(2 * 1024 * 1024, 'x'),
+      Buffer.from('\r\n'),
+      rawBody([
+        {
+          headers: [
+            'Content-Disposition: form-data; name="f"; filename="a.png"',
+            'Content-Type: image/png',
+          ],
+          data: CLEAN,
+        },
+      ]),
+    ]);
+    const res = await request(app)
+      .post('/upload')
+      .set('Content-Type', 'multipart/form-data; boundary=XB')
+      .send(body);
+    expect(res.status).toBe(200);
+    expect(res.body.file).toMatchObject({ field: 'f', name: 'a.png', sha: sha(CLEAN) });
+    expect(matcher.calls).toHaveLength(1);
+  });
 
   it('a matched file never reaches the route’s parser: rejected before it', async () => {
     let runs = 0;
