@@ -63,7 +63,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   try {
     if (kind === 'unreadable' && files.length === 0) throw unreadableBody();
     if (parser) {
-      if (!body) throw new TypeError('an upload entry needs the request body');
+      if (!body) throw bodyReadBefore(deps, ctx);
       const parsing = parser.parse(body, entry.selection);
       if (!parsing) throw unreadableBody(); // multer would not read it: never "no files"
       await parsing;
@@ -247,15 +247,33 @@ function unreadableBody(): GuardError {
 }
 
 /**
+ * A multipart body that something read before the guard's parser could (a Web `Request`'s
+ * `formData()`, Hono's `c.req.parseBody()` in an earlier middleware): nothing can be checked, so
+ * it fails closed as a configuration failure, its `error` event first.
+ */
+function bodyReadBefore(deps: ScanDeps, ctx: RequestContext): GuardError {
+  return configurationError(
+    deps,
+    ctx,
+    'the multipart body was read before the guard (request.formData(), c.req.parseBody() or another parser ahead of it): mount the guard first',
+  );
+}
+
+/**
  * A multipart request reaching `scan()` with no files and an unread body: nobody parsed it yet
  * (`scan()` placed before multer), so files could still be read later. A configuration failure:
  * its `error` event comes first, then the `reject`.
  */
 function scanBeforeParser(deps: ScanDeps, ctx: RequestContext): GuardError {
-  const error = new GuardError('SCAN_UNAVAILABLE', {
-    reason: 'not-configured',
-    detail: 'guard.scan() ran before the multipart body was parsed: place it after multer',
-  });
+  return configurationError(
+    deps,
+    ctx,
+    'guard.scan() ran before the multipart body was parsed: place it after multer',
+  );
+}
+
+function configurationError(deps: ScanDeps, ctx: RequestContext, detail: string): GuardError {
+  const error = new GuardError('SCAN_UNAVAILABLE', { reason: 'not-configured', detail });
   deps.events.emit('error', {
     error: underlyingError(error),
     stage: 'scan',
