@@ -4,6 +4,7 @@ import { UploadAborted } from '../multipart/parser.js';
 import { rebuildBody, replayBody } from '../multipart/replay.js';
 import {
   filesOf,
+  isMulterFile,
   type MulterFile,
   type MulterTarget,
   withholdFiles,
@@ -62,6 +63,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   let verdict: Verdict;
   try {
     if (kind === 'unreadable' && files.length === 0) throw unreadableBody();
+    if (!files.every(isMulterFile)) throw foreignFiles(deps, ctx);
     if (parser) {
       if (!body) throw bodyReadBefore(deps, ctx);
       const parsing = parser.parse(body, entry.selection);
@@ -256,6 +258,19 @@ function bodyReadBefore(deps: ScanDeps, ctx: RequestContext): GuardError {
     deps,
     ctx,
     'the multipart body was read before the guard (request.formData(), c.req.parseBody() or another parser ahead of it): mount the guard first',
+  );
+}
+
+/**
+ * Files a parser before the guard left in a shape it cannot read (formidable's, as koa-body and
+ * express-formidable leave them): failing closed, with what to change, rather than a 422 on
+ * every upload.
+ */
+function foreignFiles(deps: ScanDeps, ctx: RequestContext): GuardError {
+  return configurationError(
+    deps,
+    ctx,
+    'the files were parsed before the guard by a parser whose file objects it cannot read (not multer: e.g. formidable, koa-body): mount the guard before that parser, or parse with multer / @koa/multer',
   );
 }
 

@@ -32,8 +32,24 @@ export function filesOf(target: MulterTarget): MulterFile[] {
   const list: MulterFile[] = [];
   if (target.file) list.push(target.file);
   if (Array.isArray(target.files)) list.push(...target.files);
-  else if (target.files) for (const group of Object.values(target.files)) list.push(...group);
+  else if (target.files) {
+    // Another parser's single file per field (formidable's `{ field: File }`) counts as one.
+    for (const group of Object.values(target.files) as unknown[]) {
+      if (Array.isArray(group)) list.push(...group);
+      else if (group) list.push(group as MulterFile);
+    }
+  }
   return list;
+}
+
+/**
+ * Whether a file another parser left is multer's shape, which the guard can read (`buffer` or
+ * `path`) and withhold. formidable's (koa-body, express-formidable) has `filepath` instead.
+ */
+export function isMulterFile(file: unknown): file is MulterFile {
+  if (typeof file !== 'object' || file === null) return false;
+  const { fieldname, buffer, path } = file as Partial<MulterFile>;
+  return typeof fieldname === 'string' && (Buffer.isBuffer(buffer) || typeof path === 'string');
 }
 
 /** Removes files from wherever multer put them (matched files under 'flag'). */
@@ -42,8 +58,9 @@ export function withholdFiles(target: MulterTarget, withheld: ReadonlySet<Multer
   if (target.file && withheld.has(target.file)) delete target.file;
   if (Array.isArray(target.files)) target.files = target.files.filter((f) => !withheld.has(f));
   else if (target.files) {
-    for (const [name, group] of Object.entries(target.files)) {
-      target.files[name] = group.filter((f) => !withheld.has(f));
+    for (const [name, group] of Object.entries(target.files) as Array<[string, unknown]>) {
+      if (Array.isArray(group)) target.files[name] = group.filter((f) => !withheld.has(f));
+      else if (withheld.has(group as MulterFile)) delete target.files[name];
     }
   }
 }

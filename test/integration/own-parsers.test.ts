@@ -338,6 +338,44 @@ describe('Express: app.use(guard) in front of the route’s own parser', () => {
     expect(matcher.calls).toHaveLength(1);
   });
 
+  it.each(['arrays', 'single files'])(
+    'formidable before the guard (%s per field, as koa-body and express-formidable leave them): refused 503 as a configuration failure, never passed unchecked',
+    async (shape) => {
+      const matcher = new RecordingMatcher([sha(KNOWN)]);
+      const guard = photodnaGuard({ matcher });
+      const errors: string[] = [];
+      guard.on('error', (e) => void errors.push(`${e.reason} ${e.error.message}`));
+      let runs = 0;
+      const app = express();
+      app.use((req, _res, next) => {
+        formidable({ uploadDir: tempDir() })
+          .parse(req as IncomingMessage)
+          .then(([fields, files]) => {
+            const single = Object.entries(files).map(([name, list]) => [name, list?.[0]]);
+            Object.assign(req, {
+              body: fields,
+              files: shape === 'arrays' ? files : Object.fromEntries(single),
+            });
+            next();
+          }, next);
+      });
+      app.use(guard);
+      app.post('/upload', (_req, res) => {
+        runs += 1;
+        res.end();
+      });
+      const res = await request(app).post('/upload').attach('f', CLEAN, 'a.png');
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('SCAN_UNAVAILABLE');
+      expect(runs).toBe(0);
+      expect(matcher.calls).toHaveLength(0);
+      expect(errors).toEqual([
+        expect.stringMatching(/^not-configured .*mount the guard before that parser/),
+      ]);
+      await guard.close();
+    },
+  );
+
   it('a matched file never reaches the route’s parser: rejected before it', async () => {
     let runs = 0;
     const app = expressApp(true, (a) =>
