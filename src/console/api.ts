@@ -98,7 +98,14 @@ export async function serveApi(
   const action = ACTION.exec(path);
   if (action && method === 'POST') {
     const id = idOf(action[1]);
-    await getRecord(deps, id); // 404 before anything else
+    const record = await getRecord(deps, id); // 404 before anything else
+    if (action[2] === 'report' && record.released) {
+      // Released as a false positive: reporting it would contradict that decision.
+      throw new HttpError(
+        409,
+        'this incident was released as a false positive: it is not reported',
+      );
+    }
     const reviewer: Reviewer = { store: options.store, audit: deps.audit, actor: session.actor };
     return sendJson(
       res,
@@ -137,11 +144,9 @@ async function act(
     }
     const info = reporting.info as ReporterInfo;
     try {
-      await reportIncident(reviewer, id, {
-        sender: reporting.sender(),
-        info,
-        force: body.force === true,
-      });
+      // Never `force`: a second report of one incident returns the first result, so the console
+      // cannot file the same incident with NCMEC twice (a resend is the library's, on purpose).
+      await reportIncident(reviewer, id, { sender: reporting.sender(), info });
     } catch (error) {
       const user = info.ncmecUser.length >= 4 ? info.ncmecUser : undefined;
       const message = redact(toError(error).message, [info.ncmecPassword, user], 300);
@@ -163,7 +168,12 @@ function sessionBody(deps: ApiDeps, session: Session) {
 }
 
 function idOf(raw: string | undefined): string {
-  const id = decodeURIComponent(raw ?? '');
+  let id: string;
+  try {
+    id = decodeURIComponent(raw ?? '');
+  } catch {
+    id = ''; // a malformed escape (`%E0`) names no incident
+  }
   if (!isValidId(id)) throw new HttpError(404, 'no such incident');
   return id;
 }

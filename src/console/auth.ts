@@ -68,12 +68,16 @@ export class ConsoleAuth {
     if (this.#failures.length >= MAX_FAILED_LOGINS_PER_MINUTE) {
       throw new HttpError(429, 'too many failed logins: wait a minute');
     }
+    // Counted as failed before the body is read, so that concurrent guesses all count (checked
+    // after the read, any number of them passed the check at once); a right token takes it back.
+    this.#failures.push(now);
     const { token } = this.#options;
     const body = await readJson(req);
     if (!token || typeof body.token !== 'string' || !safeEqual(body.token, token)) {
-      this.#failures.push(now);
       throw new HttpError(401, 'wrong token');
     }
+    const counted = this.#failures.lastIndexOf(now);
+    if (counted >= 0) this.#failures.splice(counted, 1);
     const old = this.#sessions.get(readCookie(req, SESSION_COOKIE));
     if (old) this.#sessions.delete(old.id);
     return this.#start(req, res, base, this.#options.tokenActor ?? 'token holder');

@@ -4,7 +4,8 @@
  * three actions with their audit entries and the PDQ allow-list, and never an image byte.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import Koa from 'koa';
@@ -12,6 +13,7 @@ import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Console, createConsole } from '../../src/console/index.js';
 import { startEmulator } from '../../src/emulator/index.js';
+import { until } from '../helpers/until.js';
 import { useTempDirs } from '../quarantine/helpers.js';
 import { PDQ, seededStore, TOKEN } from './helpers.js';
 
@@ -90,6 +92,60 @@ describe('no open console', () => {
         .expect(401);
     }
     await request(app).post('/console/api/login').send({ token: TOKEN }).expect(429);
+  });
+
+  it('counts concurrent logins too: of 30 guesses whose bodies arrive after every check, ten are judged', async () => {
+    const { console: consoleApp } = await setup();
+    const server = createServer((req, res) => void consoleApp.handle(req, res, '/console'));
+    // Registered after the console: its synchronous part (the throttle check) has run by then.
+    let seen = 0;
+    server.on('request', () => {
+      seen += 1;
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    let release: () => void = () => {};
+    const bodies = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    /** One login whose headers go at once and whose body waits for `bodies`. */
+    const attempt = (token: string) =>
+      new Promise<number>((resolve, reject) => {
+        const body = JSON.stringify({ token });
+        const req = httpRequest(
+          {
+            agent: false,
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/console/api/login',
+            headers: { 'content-type': 'application/json', 'content-length': body.length },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.flushHeaders();
+        void bodies.then(() => req.end(body));
+      });
+    try {
+      const tries = [
+        ...Array.from({ length: 29 }, (_, i) => attempt(`guess-${i}-xxxxxxxxxxxx`)),
+        attempt(TOKEN),
+      ];
+      // Every request's throttle check has run before any body goes.
+      await until(() => seen === 30, 'all 30 logins checked');
+      release();
+      const codes = await Promise.all(tries);
+      expect(codes.filter((c) => c === 401)).toHaveLength(10);
+      expect(codes.filter((c) => c === 429)).toHaveLength(20);
+      expect(codes.at(-1)).toBe(429); // the right token among them: too late this minute
+    } finally {
+      release();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('with authorize: the host decides on every request', async () => {
@@ -262,6 +318,16 @@ describe('actions', () => {
       detail: `reason: false positive: a cat; allow-listed pdq ${PDQ}`,
     });
     expect(await console.audit.verify()).toMatchObject({ ok: true, entries: 2 });
+    // A released incident is not reported afterwards (before reporting is even asked about).
+    const refused = await post(app, `incidents/${withPdq.id}/report`, auth).send({}).expect(409);
+    expect(refused.body.error).toMatch(/released as a false positive/);
+  });
+
+  it('a malformed escape in an incident id is a 404, not a 500', async () => {
+    const { app } = await setup();
+    const auth = await login(app);
+    await request(app).get('/console/api/incidents/%E0').set('Cookie', auth.cookie).expect(404);
+    await post(app, 'incidents/%E0/release', auth).send({ reason: 'x' }).expect(404);
   });
 
   it('purge: an early purge is refused (409, audited); an expired reported one is removed', async () => {
@@ -309,6 +375,12 @@ describe('actions', () => {
         after: { report: 'reported', isTest: true },
       });
       expect(entry?.detail).toMatch(/test endpoint/);
+      // Asked again, even with `force`: the first result, nothing filed twice.
+      const again = await post(app, `incidents/${fresh.id}/report`, auth)
+        .send({ force: true })
+        .expect(200);
+      expect(again.body.incident.reportTrackingId).toBe(res.body.incident.reportTrackingId);
+      expect(emulator.testReports).toHaveLength(1);
     } finally {
       await emulator.close();
     }
