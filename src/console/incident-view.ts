@@ -139,7 +139,8 @@ function matchesStatus(view: IncidentView, status: StatusFilter): boolean {
     case 'all':
       return true;
     case 'open':
-      return view.released === null && view.reportedAt === null;
+      // A report to NCMEC's test endpoint files nothing: the incident is still to be reported.
+      return view.released === null && (view.reportedAt === null || view.reportIsTest);
     case 'released':
       return view.released !== null;
     default:

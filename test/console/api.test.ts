@@ -381,6 +381,12 @@ describe('actions', () => {
         .expect(200);
       expect(again.body.incident.reportTrackingId).toBe(res.body.incident.reportTrackingId);
       expect(emulator.testReports).toHaveLength(1);
+      // A test-endpoint report files nothing with NCMEC: the incident is still open.
+      const open = await request(app)
+        .get('/console/api/incidents?status=open')
+        .set('Cookie', auth.cookie)
+        .expect(200);
+      expect(open.body.items.map((i: { id: string }) => i.id)).toContain(fresh.id);
     } finally {
       await emulator.close();
     }
