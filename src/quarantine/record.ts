@@ -137,7 +137,9 @@ function findProblem(value: unknown, id: string): string | undefined {
   if (!isIsoDate(r.receivedAt)) return 'receivedAt is not a date';
   if (!isIsoDate(r.preserveUntil)) return 'preserveUntil is not a date';
   if (typeof r.policy !== 'string' || !POLICIES.has(r.policy)) return 'unknown policy';
-  if (!Array.isArray(r.matchFlags)) return 'matchFlags is not an array';
+  if (!Array.isArray(r.matchFlags) || !r.matchFlags.every(isMatchFlag)) {
+    return 'matchFlags is malformed';
+  }
   if (!isReportStatus(r.report)) return 'report is malformed';
   if (r.reportHistory !== undefined) {
     if (!Array.isArray(r.reportHistory) || !r.reportHistory.every(isReportStatus)) {
@@ -151,6 +153,19 @@ function findProblem(value: unknown, id: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * One flag as far as the console and reports read it: an object with a list of violations.
+ * Lenient on purpose: a record that fails here is skipped by `list()`, and evidence must not go
+ * out of sight for a field nobody reads.
+ */
+function isMatchFlag(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Array.isArray((value as { violations?: unknown }).violations)
+  );
 }
 
 function isPdq(value: unknown): boolean {

@@ -3,7 +3,7 @@
  * without authorization, security headers, CSRF on every action, filtering and paging, the
  * three actions with their audit entries and the PDQ allow-list, and never an image byte.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -287,6 +287,27 @@ describe('incidents', () => {
       }
       expect(text).not.toMatch(/holiday\.png|\.png"|"bytes"|"buffer"|data:image/);
     }
+  });
+});
+
+describe('a malformed record in the store', () => {
+  it('is skipped by the list (its flags unreadable), and the other incidents are listed', async () => {
+    const { app, dir, fresh } = await setup();
+    const good = JSON.parse(await readFile(join(dir, `${fresh.id}.json`), 'utf8'));
+    const id = 'hostile-record-1';
+    // Every field the store checks but the flags' lists, which the list view reads.
+    await writeFile(
+      join(dir, `${id}.json`),
+      JSON.stringify({ ...good, id, matchFlags: [{ source: 'X' }] }),
+      { mode: 0o600 },
+    );
+    const auth = await login(app);
+    const list = await request(app)
+      .get('/console/api/incidents')
+      .set('Cookie', auth.cookie)
+      .expect(200);
+    expect(list.body.total).toBe(3);
+    expect(list.body.items.map((i: { id: string }) => i.id)).not.toContain(id);
   });
 });
 
