@@ -3,6 +3,7 @@
  * place, then the directory fsync'd. A reader sees the old file or the new one, never a part.
  */
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from './names.js';
@@ -31,6 +32,30 @@ export async function writeFileAtomic(
     throw error;
   }
   await syncDir(dir);
+}
+
+/** Non-blocking (a FIFO never waits for a writer) and not through a symlink, where the OS has them. */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
+
+/**
+ * The bytes of `path` when it is a regular file; undefined for anything else in its place (a
+ * FIFO, a device, a symlink), which the store never writes. Reading such a file with `readFile`
+ * could block one of libuv's four file threads for good, and with them all file I/O.
+ */
+export async function readRegularFile(path: string): Promise<Buffer | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, READ_FLAGS);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ELOOP') return undefined; // a symlink
+    throw error;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) return undefined;
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** fsyncs a directory so renames and unlinks in it survive a power loss. */

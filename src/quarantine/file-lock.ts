@@ -6,11 +6,11 @@
  * file, far shorter than `staleMs`.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { QuarantineError } from '../errors.js';
-import { FILE_MODE, isNotFound } from './atomic-file.js';
+import { FILE_MODE, isNotFound, readRegularFile } from './atomic-file.js';
 
 /** A lock older than this is a leftover of a crashed holder. */
 export const LOCK_STALE_MS = 30_000;
@@ -102,7 +102,10 @@ async function staleHolder(path: string, staleMs: number): Promise<string | unde
   let age: number;
   try {
     age = Date.now() - (await stat(path)).mtimeMs;
-    text = await readFile(path, 'utf8');
+    const bytes = await readRegularFile(path);
+    // Not a regular file (a FIFO, a symlink): no lock of ours, so stale, and never opened blocking.
+    if (!bytes) return '';
+    text = bytes.toString('utf8');
   } catch (error) {
     if (isNotFound(error)) return undefined; // released meanwhile: just try again
     throw error;
@@ -126,14 +129,15 @@ async function breakLock(path: string, staleText: string): Promise<void> {
     if (isNotFound(error)) return;
     throw error;
   }
-  const moved = await readFile(aside, 'utf8').catch(() => staleText);
+  const moved =
+    (await readRegularFile(aside).catch(() => undefined))?.toString('utf8') ?? staleText;
   if (moved !== staleText) await link(aside, path).catch(() => undefined);
   await unlink(aside).catch(() => undefined);
 }
 
 async function release(path: string, token: string): Promise<void> {
   try {
-    const holder = parseHolder(await readFile(path, 'utf8'));
+    const holder = parseHolder((await readRegularFile(path))?.toString('utf8') ?? '');
     if (holder?.token === token) await unlink(path);
   } catch (error) {
     if (!isNotFound(error)) throw error;

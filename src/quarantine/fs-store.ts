@@ -3,11 +3,12 @@
  * in `docs/quarantine-store.md`; names come from `./names.ts`, atomic writes from
  * `./atomic-file.ts`. Every failure is a `QuarantineError` (with the fs error as `cause`).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidOptionsError, QuarantineError } from '../errors.js';
 import {
   isNotFound,
+  readRegularFile,
   removeStaleTemps,
   syncDir,
   unlinkIfPresent,
@@ -82,14 +83,15 @@ export function createFileQuarantineStore(
   }
 
   async function readRecord(id: string): Promise<QuarantineRecord> {
-    let text: string;
+    let bytes: Buffer | undefined;
     try {
-      text = await readFile(join(dir, recordName(id)), 'utf8');
+      bytes = await readRegularFile(join(dir, recordName(id)));
     } catch (error) {
       if (isNotFound(error)) throw new QuarantineError(`unknown incident id ${id}`);
       throw error;
     }
-    return parseRecord(text, id);
+    if (!bytes) throw new QuarantineError(`the record of incident ${id} is not a regular file`);
+    return parseRecord(bytes.toString('utf8'), id);
   }
 
   async function writeRecord(record: QuarantineRecord): Promise<void> {
@@ -97,13 +99,16 @@ export function createFileQuarantineStore(
   }
 
   async function readImage(record: QuarantineRecord): Promise<Buffer> {
-    let bytes: Buffer;
+    let bytes: Buffer | undefined;
     try {
-      bytes = await readFile(join(dir, imageName(record.id, record.mimetype)));
+      bytes = await readRegularFile(join(dir, imageName(record.id, record.mimetype)));
     } catch (error) {
       if (isNotFound(error))
         throw new QuarantineError(`the image of incident ${record.id} is missing`);
       throw error;
+    }
+    if (!bytes) {
+      throw new QuarantineError(`the image of incident ${record.id} is not a regular file`);
     }
     if (bytes.length !== record.size || sha256Hex(bytes) !== record.sha256) {
       throw new QuarantineError(

@@ -1,4 +1,15 @@
-import { chmod, mkdir, readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import {
+  chmod,
+  mkdir,
+  readdir,
+  readFile,
+  stat,
+  symlink,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidOptionsError, QuarantineError } from '../../src/errors.js';
@@ -155,6 +166,29 @@ describe('path safety', () => {
     }
     expect(await readFile(victim, 'utf8')).toBe('{}');
     expect(await readdir(join(root, 'store'))).toEqual([]);
+  });
+});
+
+describe('files the store never writes', () => {
+  it('skips FIFOs and symlinks named like records or locks instead of blocking on them', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident();
+    await store.put(incident, bytes);
+    // Four FIFOs would hold all four of libuv's file threads if opened blocking, and with them
+    // every file operation of the process.
+    for (let i = 0; i < 4; i++) execFileSync('mkfifo', [join(dir, `fifo-${i}.json`)]);
+    execFileSync('mkfifo', [join(dir, '.lock-fifo-lock')]);
+    await symlink(join(dir, `${incident.id}.json`), join(dir, 'linked.json'));
+    const fresh = createFileQuarantineStore({ dir }); // opens anew: stale locks are swept
+    expect((await fresh.list()).map((r) => r.id)).toEqual([incident.id]);
+    await expect(fresh.getRecord('fifo-0')).rejects.toThrow(/not a regular file/);
+    await expect(fresh.getRecord('linked')).rejects.toThrow(/not a regular file/);
+    const other = makeIncident({}, 2);
+    await fresh.put(other.incident, other.bytes);
+    expect((await fresh.get(other.incident.id)).bytes).toEqual(other.bytes);
+    // The FIFO lock was no lock of ours: swept as stale.
+    expect(await readdir(dir)).not.toContain('.lock-fifo-lock');
   });
 });
 
