@@ -34,18 +34,23 @@ export async function writeFileAtomic(
   await syncDir(dir);
 }
 
-/** Non-blocking (a FIFO never waits for a writer) and not through a symlink, where the OS has them. */
-const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
+/** Non-blocking: a FIFO never waits for a writer (where the OS has the flag). */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
 /**
  * The bytes of `path` when it is a regular file; undefined for anything else in its place (a
- * FIFO, a device, a symlink), which the store never writes. Reading such a file with `readFile`
- * could block one of libuv's four file threads for good, and with them all file I/O.
+ * FIFO, a device; a symlink too unless `followSymlinks`, for a path the host chose), which the
+ * store never writes. Reading such a file with `readFile` could block one of libuv's four file
+ * threads for good, and with them all file I/O.
  */
-export async function readRegularFile(path: string): Promise<Buffer | undefined> {
+export async function readRegularFile(
+  path: string,
+  options: { followSymlinks?: boolean } = {},
+): Promise<Buffer | undefined> {
+  const flags = options.followSymlinks ? READ_FLAGS : READ_FLAGS | (constants.O_NOFOLLOW ?? 0);
   let handle: Awaited<ReturnType<typeof open>>;
   try {
-    handle = await open(path, READ_FLAGS);
+    handle = await open(path, flags);
   } catch (error) {
     if ((error as { code?: string }).code === 'ELOOP') return undefined; // a symlink
     throw error;

@@ -3,8 +3,8 @@
  * hash per line, so a PDQ matcher can skip that image next time. Only records that carry a PDQ
  * hash (`record.pdq`, or `record.hashes.pdq`) add a line; a hash already listed is not repeated.
  */
-import { appendFile, readFile } from 'node:fs/promises';
-import { isNotFound } from '../quarantine/atomic-file.js';
+import { appendFile } from 'node:fs/promises';
+import { isNotFound, readRegularFile } from '../quarantine/atomic-file.js';
 import { withFileLock } from '../quarantine/file-lock.js';
 import type { QuarantineRecord } from '../quarantine/types.js';
 
@@ -40,7 +40,10 @@ export async function allowRecord(
   return withFileLock(`${options.path}.lock`, async () => {
     let text = '';
     try {
-      text = await readFile(options.path, 'utf8');
+      // The host's path (a symlink is fine); anything but a regular file is refused, not read.
+      const bytes = await readRegularFile(options.path, { followSymlinks: true });
+      if (!bytes) throw new Error(`the allow-list ${options.path} is not a regular file`);
+      text = bytes.toString('utf8');
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }

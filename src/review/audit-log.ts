@@ -5,8 +5,8 @@
  * Appends from several processes are serialized by a lock file; each is one fsync'd write.
  */
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
-import { isNotFound } from '../quarantine/atomic-file.js';
+import { open } from 'node:fs/promises';
+import { isNotFound, readRegularFile } from '../quarantine/atomic-file.js';
 import { withFileLock } from '../quarantine/file-lock.js';
 
 /** `prev` of the first entry. */
@@ -52,7 +52,10 @@ export interface AuditLog {
 export function createAuditLog(path: string): AuditLog {
   async function lines(): Promise<string[]> {
     try {
-      const text = await readFile(path, 'utf8');
+      // The host's path (a symlink is fine); anything but a regular file is refused, not read.
+      const bytes = await readRegularFile(path, { followSymlinks: true });
+      if (!bytes) throw new Error(`the audit log ${path} is not a regular file`);
+      const text = bytes.toString('utf8');
       return text.split('\n').filter((line, i, all) => line !== '' || i < all.length - 1);
     } catch (error) {
       if (isNotFound(error)) return [];

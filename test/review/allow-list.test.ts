@@ -1,7 +1,8 @@
 /**
  * The PDQ allow-list hook: which record shapes carry a PDQ hash, and appending `pdq <hex>` once.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { QuarantineRecord } from '../../src/quarantine/types.js';
@@ -33,5 +34,20 @@ describe('allowRecord', () => {
     expect(await allowRecord({ path }, record({ pdq: HEX }))).toBeUndefined();
     expect(await allowRecord({ path }, record({}))).toBeUndefined();
     expect(await readFile(path, 'utf8')).toBe(`# allow-list\npdq ${'cd'.repeat(32)}\npdq ${HEX}\n`);
+  });
+
+  it('follows a symlinked list, and refuses a FIFO in its place instead of blocking on it', async () => {
+    const dir = await tempDir();
+    const real = join(dir, 'shared-allow.txt');
+    await writeFile(real, '# shared\n');
+    const linked = join(dir, 'allow.txt');
+    await symlink(real, linked);
+    expect(await allowRecord({ path: linked }, record({ pdq: HEX }))).toBe(`pdq ${HEX}`);
+    expect(await readFile(real, 'utf8')).toBe(`# shared\npdq ${HEX}\n`);
+    const fifo = join(dir, 'fifo.txt');
+    execFileSync('mkfifo', [fifo]);
+    await expect(allowRecord({ path: fifo }, record({ pdq: HEX }))).rejects.toThrow(
+      /not a regular file/,
+    );
   });
 });

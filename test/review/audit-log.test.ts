@@ -4,6 +4,7 @@
  * reviewer CLI's `quarantine audit --verify` exits 1 on it. The CLI part needs `npm run build`.
  */
 
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,6 +38,14 @@ async function logWith(count: number) {
 }
 
 describe('the audit log', () => {
+  it('refuses a FIFO in its place instead of blocking on it (reading, appending)', async () => {
+    const path = join(await tempDir(), 'audit.log');
+    execFileSync('mkfifo', [path]);
+    const log = createAuditLog(path);
+    await expect(log.read()).rejects.toThrow(/not a regular file/);
+    await expect(log.append(input(1))).rejects.toThrow(/not a regular file/);
+  });
+
   it('chains each entry to the previous one by SHA-256', async () => {
     const { log } = await logWith(3);
     const entries = await log.read();
