@@ -42,6 +42,12 @@ export function isHttpUrl(value: unknown): value is string {
   }
 }
 
+/** Whether a URL carries a user name or password (fetch refuses those, quoting the URL whole). */
+export function hasCredentials(url: string | URL): boolean {
+  const { username, password } = typeof url === 'string' ? new URL(url) : url;
+  return username !== '' || password !== '';
+}
+
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
 export async function download(url: string, options: DownloadOptions): Promise<DownloadOutcome> {
@@ -59,7 +65,7 @@ export async function download(url: string, options: DownloadOptions): Promise<D
         const detail = `${current.protocol} URLs are not fetched (http and https only)`;
         return { ok: false, reason: 'not-allowed', detail };
       }
-      if (current.username !== '' || current.password !== '') {
+      if (hasCredentials(current)) {
         // fetch refuses them anyway, quoting the URL, password included, in its message.
         const detail = `${redactUrl(current.href)}: URLs with a user name or password are not fetched`;
         return { ok: false, reason: 'not-allowed', detail };

@@ -6,6 +6,7 @@ import { type GuardConfig, type GuardOptions, parseGuardOptions } from './option
 import { loadSharp } from './pdq/load-sharp.js';
 import { createFileQuarantineStore, type QuarantineDirWarning } from './quarantine/fs-store.js';
 import type { QuarantineStore } from './quarantine/types.js';
+import { reportConnectionErrors } from './queue/connection-errors.js';
 import { LazyQueue } from './queue/lazy-queue.js';
 import type { QueueOption } from './queue/open-queue.js';
 import type { QueueEngine, ScanQueue } from './queue/types.js';
@@ -67,10 +68,7 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
  */
 function reportConnection(core: GuardCore, queue: LazyQueue): void {
   queue.opened.then(
-    (engine) =>
-      engine.onConnectionError?.((error, reason) =>
-        core.events.emit('error', { error, stage: 'queue', reason }),
-      ),
+    (engine) => reportConnectionErrors(engine, core.events),
     () => undefined, // said by the first enqueue that needs it
   );
 }

@@ -1,4 +1,5 @@
 import type { UnavailableReason } from '../errors.js';
+import type { GuardEvents } from '../events.js';
 import { redact } from '../redact.js';
 
 /** Least time between two reports of a connection that keeps failing. */
@@ -43,6 +44,19 @@ export class ConnectionErrors {
     const message = error instanceof Error ? error.message : String(error);
     return new QueueRedisError(redact(message, this.#secrets), connectionReason(error));
   }
+}
+
+/**
+ * A queue engine's connection failures as `error` events (stage `queue`), for a scan worker and
+ * for a guard that only enqueues. Engines without a connection (embedded) report nothing.
+ */
+export function reportConnectionErrors(
+  engine: { onConnectionError?(listener: ConnectionListener): void },
+  events: GuardEvents,
+): void {
+  engine.onConnectionError?.((error, reason) =>
+    events.emit('error', { error, stage: 'queue', reason }),
+  );
 }
 
 /**

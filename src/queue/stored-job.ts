@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isHttpUrl } from '../download.js';
+import { hasCredentials, isHttpUrl } from '../download.js';
 import {
   assertScanId,
   MAX_JOB_BYTES,
@@ -59,9 +59,4 @@ export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
 /** Backoff before retrying a job the service could not answer: doubling, capped at 5 minutes. */
 export function retryDelayMs(attempt: number): number {
   return Math.min(1_000 * 2 ** Math.min(attempt - 1, 16), 300_000);
-}
-
-function hasCredentials(url: string): boolean {
-  const { username, password } = new URL(url);
-  return username !== '' || password !== '';
 }

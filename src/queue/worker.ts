@@ -15,6 +15,7 @@ import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import type { ReportSender } from '../report/from-record.js';
 import type { Logger, Matcher, MatchResult, Policy, ReporterInfo } from '../types.js';
+import { reportConnectionErrors } from './connection-errors.js';
 import type { JobDeps } from './job-results.js';
 import type { QueueOption } from './open-queue.js';
 import { processJob } from './process-job.js';
@@ -118,9 +119,7 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
   const events = options.events ?? new GuardEvents(options.logger);
   if (options.logger && !options.events) logEvents(events, options.logger);
   // Jobs cannot run while the queue's Redis is down: said, not silent.
-  opened.queue.onConnectionError?.((error, reason) =>
-    events.emit('error', { error, stage: 'queue', reason }),
-  );
+  reportConnectionErrors(opened.queue, events);
   const client = options.matcher ? undefined : createClient(options, opened);
   const matcher = options.matcher ?? (client as PhotoDnaClient).asMatcher();
   const store = createStore(options.quarantine);

@@ -367,6 +367,7 @@ describe('Express: app.use(guard) in front of the route’s own parser', () => {
       const res = await request(app).post('/upload').attach('f', CLEAN, 'a.png');
       expect(res.status).toBe(503);
       expect(res.body.error.code).toBe('SCAN_UNAVAILABLE');
+      expect(res.headers['retry-after']).toMatch(/^\d+$/); // SPEC 3.3: 503 + Retry-After
       expect(runs).toBe(0);
       expect(matcher.calls).toHaveLength(0);
       expect(errors).toEqual([

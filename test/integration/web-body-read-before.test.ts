@@ -38,6 +38,7 @@ type Seen = Array<['error', ErrorEvent] | ['reject', RejectEvent]>;
 function expectRefused(res: request.Response, events: Seen, runs: number): void {
   expect(res.status).toBe(503);
   expect(res.body.error.code).toBe('SCAN_UNAVAILABLE');
+  expect(res.headers['retry-after']).toMatch(/^\d+$/); // SPEC 3.3: 503 + Retry-After
   expect(runs).toBe(0);
   expect(events.map(([name]) => name)).toEqual(['error', 'reject']);
   const error = events[0]?.[1] as ErrorEvent;

@@ -81,6 +81,7 @@ describeWithRedis('a guard whose queue Redis refuses it', () => {
     const res = await s.upload();
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('SCAN_UNAVAILABLE');
+    expect(res.headers['retry-after']).toMatch(/^\d+$/); // SPEC 3.3: 503 + Retry-After
     expect(s.errors).toContainEqual(expect.objectContaining({ stage: 'scan', reason: 'timeout' }));
     await until(() => s.errors.some((e) => e.stage === 'queue'), "the queue's Redis reported");
     const reported = s.errors.find((e) => e.stage === 'queue');
@@ -100,6 +101,7 @@ describeWithRedis('a guard whose queue Redis refuses it', () => {
     const second = await s.upload();
     expect(second.status).toBe(503);
     expect(second.body.error.code).toBe('SCAN_UNAVAILABLE');
+    expect(second.headers['retry-after']).toMatch(/^\d+$/); // SPEC 3.3: 503 + Retry-After
     const failed = s.errors.find((e) => e.stage === 'scan');
     expect(failed?.error.message).toMatch(/WRONGPASS|did not answer within/);
     expect(s.shown()).not.toContain('first-pw-B1SECRET');
