@@ -14,6 +14,7 @@ import { memory } from './memory.js';
 import { pdqHashBench } from './pdq-hash.js';
 import { pdqIndex } from './pdq-index.js';
 import { rate } from './rate.js';
+import { serviceTime } from './service-time.js';
 import { throughput } from './throughput.js';
 import { validation } from './validation.js';
 
@@ -21,6 +22,7 @@ const ALL: readonly Benchmark[] = [
   validation,
   hostile,
   throughput,
+  serviceTime,
   rate,
   matchHash,
   cache,

@@ -14,6 +14,8 @@ import multer from 'multer';
 import { knownImageType } from '../../src/core/sniff.js';
 import { readHeader } from '../../src/core/structure.js';
 import { type GuardOptions, PhotoDnaClient, photodnaGuard } from '../../src/index.js';
+import { multerLimits } from '../../src/multipart/parser.js';
+import { limitsSchema } from '../../src/route-options.js';
 import { PHOTODNA_CALLS_PER_SECOND } from '../../src/service-limits.js';
 import type { ImageMimeType, Matcher, MatchResult } from '../../src/types.js';
 import { testHasher } from '../../test/helpers/test-hasher.js';
@@ -116,7 +118,8 @@ const decided = new WeakMap<object, unknown>();
 
 /**
  * `minimum` plus the work the guard's other promises make mandatory, done the cheapest way, in
- * one function: the request marked taken and `req.photodna` declared; one deadline timer
+ * one function: multer with the guard's default limits (files, parts, sizes: SPEC 3.3's 413s),
+ * mounted before it; the request marked taken and `req.photodna` declared; one deadline timer
  * (`scanTimeoutMs`) and a watch for the uploader leaving (`res` 'close'), both raced against
  * the matcher's answer; the end of the JPEG found (`trailingData: 'strip'`, issue 11) and the
  * facts and hash taken of the image alone; the per-file record and the decision kept for a
@@ -190,8 +193,10 @@ const DEADLINE_MS = 30_000;
 const app = express();
 app.post('/bare', multer().any(), handler);
 app.post('/minimum', multer().any(), minimum);
-app.post('/required', multer().any(), required);
+app.post('/required', multer({ limits: multerLimits(limitsSchema.parse({})) }).any(), required);
 app.post('/guarded', guard.any(), handler);
+// The paired bench's control: the minimum route again, its own multer, the same function.
+app.post('/minimum-copy', multer().any(), minimum);
 
 /** Full (mark-compact) collections so far, from V8's GC performance entries. */
 let majorGcs = 0;
