@@ -68,6 +68,9 @@ export class MultipartParser {
    * once, before any chunk flows; the guard then need not run the same test before (issue 16).
    */
   parse(req: ParseSource, selection: Selection): Promise<void> | undefined {
+    // A stream destroyed before multer's listeners exist (the uploader left while a middleware
+    // ahead of the guard ran) never ends or errors again: multer would wait on it forever.
+    if (req.destroyed) return Promise.reject(new UploadAborted());
     let middleware = this.#middlewares.get(selection);
     if (!middleware) {
       middleware = this.buildMiddleware(selection);
