@@ -31,6 +31,13 @@ const WARMUP = 100;
 /** Requests per window and passes over the routes: `BENCH_CALLGRIND_REQUESTS`, `BENCH_CALLGRIND_PASSES`. */
 const REQUESTS = positiveInt(process.env.BENCH_CALLGRIND_REQUESTS, 60);
 const PASSES = positiveInt(process.env.BENCH_CALLGRIND_PASSES, 1);
+/**
+ * `BENCH_CALLGRIND_CACHE=1`: valgrind also simulates the caches and the branch predictor
+ * (`--cache-sim=yes --branch-sim=yes`, about twice as slow), and the main thread's misses per
+ * request are reported: what an instruction count alone cannot show, the instructions that cost
+ * more than one cycle.
+ */
+const CACHE = process.env.BENCH_CALLGRIND_CACHE === '1';
 const ROUTES = ['/bare', '/minimum', '/required', '/guarded'] as const;
 type Path = (typeof ROUTES)[number];
 
@@ -48,12 +55,18 @@ const SHARE: Readonly<Record<string, number>> = {
 
 export const callgrind: Benchmark = {
   name: 'callgrind',
-  about: `instructions per request under callgrind, bare vs minimum vs required vs guarded, JPEGs of ${process.env.BENCH_CALLGRIND_SIZES || '50 KiB'}, ${PASSES} passes of ${REQUESTS} at 50 KiB (not in the default set: about 5 minutes for 3 passes of 300 at 50 KiB on a quiet machine, as long again for 500 KiB)`,
+  about: `instructions per request under callgrind${CACHE ? ' (with cache and branch simulation)' : ''}, bare vs minimum vs required vs guarded, JPEGs of ${process.env.BENCH_CALLGRIND_SIZES || '50 KiB'}, ${PASSES} passes of ${REQUESTS} at 50 KiB (not in the default set: about 5 minutes for 3 passes of 300 at 50 KiB on a quiet machine, as long again for 500 KiB)`,
   async run() {
     const out = join(tmpdir(), `photodna-guard-callgrind-${process.pid}`);
     let server: ServerProcess | undefined;
     try {
-      server = await startServer({ kind: 'instant' }, { callgrindOut: `${out}.%p` });
+      server = await startServer(
+        { kind: 'instant' },
+        {
+          callgrindOut: `${out}.%p`,
+          callgrindArgs: CACHE ? ['--cache-sim=yes', '--branch-sim=yes'] : [],
+        },
+      );
       const dumps = { prefix: `${out}.${server.pid}`, count: 0 };
       const rows: Row[] = [];
       for (const size of sizes()) rows.push(...(await measureSize(server, size, dumps)));
@@ -92,6 +105,7 @@ async function measureSize(
   const figures = perRoute((): number[] => []);
   const mains = perRoute((): number[] => []);
   const gcs = perRoute(() => 0);
+  const events = perRoute((): Events[] => []);
   for (let pass = 0; pass < PASSES; pass++) {
     const order = ROUTES.map((_, i) => ROUTES[(i + pass) % ROUTES.length] as Path);
     for (const path of order) {
@@ -103,7 +117,8 @@ async function measureSize(
       await control(server.pid, '--dump');
       const after = await server.usage();
       dumps.count++;
-      const { main, total } = await totalsOf(`${dumps.prefix}.${dumps.count}`);
+      const { main, total, mainEvents } = await totalsOf(`${dumps.prefix}.${dumps.count}`);
+      events[path].push(perRequest(mainEvents, answered));
       figures[path].push(total / answered);
       mains[path].push(main / answered);
       gcs[path] += after.majorGcs - before.majorGcs;
@@ -127,7 +142,7 @@ async function measureSize(
       ROUTES.map((p) => `${p.slice(1)} ${gcs[p]}`).join(', '),
   );
   const k = (n: number) => fmt(n / 1000, 'K');
-  return [
+  const rows: Row[] = [
     {
       benchmark: `main-thread instructions per request, guarded vs minimum, ${size.label}`,
       measured: `${k(guardedMain)} (${signed(guardedMain - minMain, k)})`,
@@ -157,6 +172,48 @@ async function measureSize(
       goal: '— (info)',
     },
   ];
+  if (CACHE) rows.push(...missRows(size.label, events));
+  return rows;
+}
+
+/**
+ * The simulations' rows (`BENCH_CALLGRIND_CACHE=1`), main thread, per request, route medians:
+ * L1 instruction and data misses and mispredicted branches, guarded vs required, and KCachegrind's
+ * cycle estimate (CEst = Ir + 10 × mispredicts + 10 × L1 misses + 100 × last-level misses) for
+ * guarded vs required and vs minimum: a miss costs the cycles of many instructions.
+ */
+function missRows(label: string, events: Record<Path, Events[]>): Row[] {
+  const figure = (path: Path, of: (e: Events) => number) => median(events[path].map(of));
+  const l1i = (e: Events) => e.I1mr ?? 0;
+  const l1d = (e: Events) => (e.D1mr ?? 0) + (e.D1mw ?? 0);
+  const mispredicts = (e: Events) => (e.Bcm ?? 0) + (e.Bim ?? 0);
+  const lastLevel = (e: Events) => (e.ILmr ?? 0) + (e.DLmr ?? 0) + (e.DLmw ?? 0);
+  const cycles = (e: Events) =>
+    (e.Ir ?? 0) + 10 * mispredicts(e) + 10 * (l1i(e) + l1d(e)) + 100 * lastLevel(e);
+  const k = (n: number) => fmt(n / 1000, 'K');
+  const row = (what: string, of: (e: Events) => number, baseline: Path): Row => {
+    const guarded = figure('/guarded', of);
+    const base = figure(baseline, of);
+    return {
+      benchmark: `main-thread ${what} per request, guarded vs ${baseline.slice(1)}, ${label}`,
+      measured: `${k(guarded)} (${signed(guarded - base, k)})`,
+      baseline: k(base),
+      ratio: guarded / base,
+      goal: '— (info)',
+    };
+  };
+  return [
+    row('L1 instruction misses', l1i, '/required'),
+    row('L1 data misses', l1d, '/required'),
+    row('mispredicted branches', mispredicts, '/required'),
+    row('estimated cycles (CEst)', cycles, '/required'),
+    row('estimated cycles (CEst)', cycles, '/minimum'),
+  ];
+}
+
+/** A window's event totals divided by the requests it answered. */
+function perRequest(events: Events, answered: number): Events {
+  return Object.fromEntries(Object.entries(events).map(([name, n]) => [name, n / answered]));
 }
 
 async function control(pid: number, command: '--zero' | '--dump'): Promise<void> {
@@ -171,28 +228,34 @@ function perRoute<T>(initial: () => T): Record<Path, T> {
  * The event totals of one dump, one file per thread (`<file>-01` is the main thread): the main
  * thread's and the sum over all threads. The files are removed once read.
  */
-async function totalsOf(file: string): Promise<{ main: number; total: number }> {
+async function totalsOf(
+  file: string,
+): Promise<{ main: number; total: number; mainEvents: Events }> {
   const dir = dirname(file);
   const prefix = `${basename(file)}-`;
   const names = (await readdir(dir)).filter((name) => name.startsWith(prefix)).sort();
   if (names.length === 0) throw new Error(`no callgrind dump ${file}-*`);
-  let main = 0;
+  let mainEvents: Events = {};
   let total = 0;
   for (const name of names) {
     const path = join(dir, name);
-    const count = totalOf(await readFile(path, 'utf8'), path);
+    const events = eventsOf(await readFile(path, 'utf8'), path);
     await rm(path, { force: true });
-    if (name === `${prefix}01`) main = count;
-    total += count;
+    if (name === `${prefix}01`) mainEvents = events;
+    total += events.Ir ?? 0;
   }
-  return { main, total };
+  return { main: mainEvents.Ir ?? 0, total, mainEvents };
 }
 
-/** The event total of a callgrind dump (its `totals:` or `summary:` line). */
-function totalOf(text: string, file: string): number {
-  const line = /^(?:totals|summary): (\d+)/m.exec(text);
-  if (!line) throw new Error(`no totals in ${file}`);
-  return Number(line[1]);
+/** A dump's totals by event (`Ir`, and with the simulations `I1mr`, `D1mr`, `Bcm`...). */
+type Events = Record<string, number>;
+
+/** The event totals of a callgrind dump: its `events:` names, its `totals:` or `summary:` counts. */
+function eventsOf(text: string, file: string): Events {
+  const names = /^events: (.+)$/m.exec(text)?.[1]?.trim().split(/\s+/);
+  const counts = /^(?:totals|summary): (.+)$/m.exec(text)?.[1]?.trim().split(/\s+/);
+  if (!names || !counts) throw new Error(`no totals in ${file}`);
+  return Object.fromEntries(names.map((name, i) => [name, Number(counts[i] ?? 0)]));
 }
 
 /** The final dump of each thread (written when the server exits) and any left over. */

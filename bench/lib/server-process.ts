@@ -70,6 +70,8 @@ const CHILD = new URL('./server-child.ts', import.meta.url);
 export interface StartOptions {
   /** Runs the server under `valgrind --tool=callgrind`, instrumentation written to this file. */
   callgrindOut?: string;
+  /** More `valgrind` options under `callgrindOut` (e.g. `--cache-sim=yes`). */
+  callgrindArgs?: readonly string[];
   /** Extra flags for the server's Node (e.g. `--cpu-prof`). */
   nodeArgs?: readonly string[];
 }
@@ -91,6 +93,7 @@ export async function startServer(
           // One file per thread and dump (`<file>.<dump>-<thread>`): the main thread apart.
           '--separate-threads=yes',
           `--callgrind-out-file=${options.callgrindOut}`,
+          ...(options.callgrindArgs ?? []),
           process.execPath,
           ...nodeArgs,
         ],
