@@ -3,6 +3,7 @@ import type { Benchmark } from './lib/benchmark.js';
 import { jpegOfSize } from './lib/images.js';
 import { loadClient } from './lib/load.js';
 import { fileUpload, type Upload } from './lib/multipart.js';
+import { ORDERS_CYCLE, orderAt } from './lib/orders.js';
 import { startServer } from './lib/server-process.js';
 import { selectSizes, type UploadSize } from './lib/sizes.js';
 import { median, medianInterval } from './lib/stats.js';
@@ -10,11 +11,14 @@ import { fmt, note, type Row } from './lib/table.js';
 
 /**
  * Service time per request, the routes compared request by request: one keep-alive client sends
- * one upload to each route in turn (the order rotating every step), so whatever else the machine
- * does in a given second lands on all of them alike. Per block of steps, each route's median;
- * per pair of routes, the median of the per-block ratios with its 95% interval. The resolution
- * that the throughput rows lack on a shared 2-core machine (their per-set ratios spread ±10%):
- * here the control row, the `minimum` route against a copy of itself, shows it (about ±1%).
+ * one upload to each route in turn, so whatever else the machine does in a given second lands on
+ * all of them alike. The order changes every step through the balanced orders of
+ * `lib/orders.ts`: a request pays for some of what the one before it left, and with the order
+ * only rotated each route always came after the same one. Per pair of routes, the ratio of their
+ * service times within each step (the nearest pairing there is), and the median of those ratios
+ * with its 95% interval. The resolution that the throughput rows lack on a shared 2-core machine
+ * (their per-set ratios spread ±10%): the control row, the `minimum` route against a copy of
+ * itself, shows it.
  *
  * One request at a time measures the work per request and its event-loop hops, not contention:
  * it complements the throughput rows (16 clients), it does not replace them.
@@ -22,11 +26,14 @@ import { fmt, note, type Row } from './lib/table.js';
 const ROUTES = ['/minimum', '/minimum-copy', '/required', '/guarded'] as const;
 type Path = (typeof ROUTES)[number];
 
-/** Steps per block and blocks, per size (a step sends one request to every route). */
-const PLAN: Readonly<Record<string, { warmup: number; steps: number; blocks: number }>> = {
-  '50 KiB': { warmup: 300, steps: 50, blocks: 40 },
-  '500 KiB': { warmup: 60, steps: 20, blocks: 40 },
-  '3.5 MiB': { warmup: 10, steps: 8, blocks: 30 },
+/**
+ * Warm-up rounds and measured steps per size: whole cycles of the orders (a step sends one
+ * request to every route).
+ */
+const PLAN: Readonly<Record<string, { warmup: number; steps: number }>> = {
+  '50 KiB': { warmup: 300, steps: 160 * ORDERS_CYCLE },
+  '500 KiB': { warmup: 60, steps: 72 * ORDERS_CYCLE },
+  '3.5 MiB': { warmup: 10, steps: 24 * ORDERS_CYCLE },
 };
 
 /** The comparisons printed: [measured, baseline], each as a ratio of service times. */
@@ -58,45 +65,29 @@ export const serviceTime: Benchmark = {
 };
 
 async function measureSize(pool: Pool, size: UploadSize): Promise<Row[]> {
-  const plan = PLAN[size.label] ?? { warmup: 20, steps: 10, blocks: 30 };
+  const plan = PLAN[size.label] ?? { warmup: 20, steps: 24 * ORDERS_CYCLE };
   const upload = fileUpload(jpegOfSize(size.width, size.height), 'photo.jpg');
   for (let i = 0; i < plan.warmup; i++) for (const path of ROUTES) await timed(pool, path, upload);
 
-  const blockMedians = Object.fromEntries(ROUTES.map((p) => [p, [] as number[]])) as Record<
+  // Each route's service times, step by step: index i of every list is the same step.
+  const times = Object.fromEntries(ROUTES.map((p) => [p, [] as number[]])) as Record<
     Path,
     number[]
   >;
-  const all = Object.fromEntries(ROUTES.map((p) => [p, [] as number[]])) as Record<Path, number[]>;
-  for (let block = 0; block < plan.blocks; block++) {
-    const times = Object.fromEntries(ROUTES.map((p) => [p, [] as number[]])) as Record<
-      Path,
-      number[]
-    >;
-    for (let step = 0; step < plan.steps; step++) {
-      const shift = block * plan.steps + step;
-      for (let i = 0; i < ROUTES.length; i++) {
-        const path = ROUTES[(i + shift) % ROUTES.length] as Path;
-        times[path].push(await timed(pool, path, upload));
-      }
-    }
-    for (const path of ROUTES) {
-      blockMedians[path].push(median(times[path]));
-      all[path].push(...times[path]);
-    }
+  for (let step = 0; step < plan.steps; step++) {
+    for (const path of orderAt(ROUTES, step)) times[path].push(await timed(pool, path, upload));
   }
   note(
     `${size.label}: median service time µs, ` +
-      ROUTES.map((p) => `${p.slice(1)} ${Math.round(median(all[p]) * 1000)}`).join(', ') +
-      ` (${plan.blocks} blocks of ${plan.steps} requests per route)`,
+      ROUTES.map((p) => `${p.slice(1)} ${Math.round(median(times[p]) * 1000)}`).join(', ') +
+      ` (${plan.steps} requests per route)`,
   );
   return PAIRS.map(([measured, baseline, label]) => {
-    const ratios = blockMedians[measured].map(
-      (value, i) => value / (blockMedians[baseline][i] as number),
-    );
+    const ratios = times[measured].map((value, i) => value / (times[baseline][i] as number));
     return {
       benchmark: `service time, ${label}, ${size.label} (c=1, paired)`,
-      measured: fmt(median(all[measured]), 'ms'),
-      baseline: fmt(median(all[baseline]), 'ms'),
+      measured: fmt(median(times[measured]), 'ms'),
+      baseline: fmt(median(times[baseline]), 'ms'),
       ratio: median(ratios),
       interval: medianInterval(ratios),
       goal: '— (info)',

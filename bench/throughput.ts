@@ -2,6 +2,7 @@ import type { Benchmark } from './lib/benchmark.js';
 import { jpegOfSize } from './lib/images.js';
 import { allAnswered, describeStatuses, type LoadResult, loadClient, runLoad } from './lib/load.js';
 import { fileUpload, type Upload } from './lib/multipart.js';
+import { orderAt } from './lib/orders.js';
 import { type ServerProcess, startServer } from './lib/server-process.js';
 import { selectSizes, UPLOAD_SIZES, type UploadSize } from './lib/sizes.js';
 import { median, medianInterval, percentile } from './lib/stats.js';
@@ -15,7 +16,8 @@ import { fmt, note, type Row, verdict } from './lib/table.js';
  * leaving raced against the answer, the JPEG's end found for `trailingData`, the request marked
  * and its decision kept; hand-written in one function) and `guarded` (`guard.any()`, the same
  * instant matcher, no cache). guarded / required is what the library's structure costs; required /
- * minimum what those safety properties cost. Short rounds rotate over the routes, so drift and
+ * minimum what those safety properties cost. Short rounds alternate between the routes (in the
+ * balanced orders of `lib/orders.ts`), so drift and
  * the other processes on the machine hit all alike; ratios are medians of per-round-set ratios,
  * with a 95% confidence interval of that median (order statistics, no assumption on the
  * spread): a goal is met or missed only when the whole interval says so, else the run cannot
@@ -49,7 +51,7 @@ interface Round {
 
 export const throughput: Benchmark = {
   name: 'throughput',
-  about: `bare vs minimum vs required vs guarded route: ${CONCURRENCY} keep-alive clients, JPEGs of ${process.env.BENCH_SIZES || UPLOAD_SIZES.map((s) => s.label).join(', ')}, ${SETS} rotating sets of rounds`,
+  about: `bare vs minimum vs required vs guarded route: ${CONCURRENCY} keep-alive clients, JPEGs of ${process.env.BENCH_SIZES || UPLOAD_SIZES.map((s) => s.label).join(', ')}, ${SETS} sets of rounds in balanced orders`,
   async run() {
     const server = await startServer({ kind: 'instant' });
     const pool = loadClient(server.origin, CONCURRENCY);
@@ -91,9 +93,9 @@ async function measureSize(
   const mainAboveMinimum: number[] = [];
   const mainAboveRequired: number[] = [];
   for (let set = 0; set < SETS; set++) {
-    // Rotate the order, so no route always follows another's garbage.
-    const order = ROUTES.map((_, i) => ROUTES[(i + set) % ROUTES.length] as Path);
-    for (const path of order) rounds[path].push(await round(path, size.requests));
+    // Balanced orders: each route in each position once per four sets, and after each other
+    // route alike over twelve, so no route always pays for another's garbage.
+    for (const path of orderAt(ROUTES, set)) rounds[path].push(await round(path, size.requests));
     const [bare, min, req, guarded] = ROUTES.map((p) => rounds[p][set] as Round) as [
       Round,
       Round,

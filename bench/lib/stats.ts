@@ -28,13 +28,14 @@ export function medianInterval(
   const tail = (1 - confidence) / 2;
   let k = 1;
   // below = P(X <= j) for X ~ B(n, 1/2), grown one term at a time; k - 1 = the last j within.
+  // The terms are kept as logarithms: 0.5 ** n underflows to 0 from about 1,075 samples on.
   let below = 0;
-  let term = 0.5 ** n; // P(X = 0)
+  let logTerm = n * Math.log(0.5); // log P(X = 0)
   for (let j = 0; j < n; j++) {
-    below += term;
+    below += Math.exp(logTerm);
     if (below > tail) break;
     k = j + 1;
-    term = (term * (n - j)) / (j + 1);
+    logTerm += Math.log(n - j) - Math.log(j + 1);
   }
   k = Math.min(k, Math.ceil(n / 2));
   return [sorted[k - 1] ?? Number.NaN, sorted[n - k] ?? Number.NaN];
