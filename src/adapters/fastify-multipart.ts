@@ -143,6 +143,11 @@ export class HostFiles {
   }
 
   #add(part: HostPart, buffer: Buffer | undefined, list: HostPart[] | undefined, size = 0): void {
+    // A file part without `name=` in its Content-Disposition, which @fastify/multipart keeps (with
+    // no field name) where multer refuses it: malformed, as where the guard parses (400).
+    if (typeof part.fieldname !== 'string') {
+      throw new Error('Field name missing: a file part without a name in its Content-Disposition');
+    }
     const file: MulterFile = {
       fieldname: part.fieldname,
       originalname: part.filename,

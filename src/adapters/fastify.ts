@@ -9,6 +9,7 @@ import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
 import { GONE, type Outcome } from '../core/outcome.js';
 import { GuardError } from '../errors.js';
+import { claimsMultipart } from '../multipart/is-multipart.js';
 import { clientLeft, MultipartParser } from '../multipart/parser.js';
 import type { MulterTarget } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
@@ -82,6 +83,18 @@ export async function photodnaGuard(
 }
 
 /**
+ * A GET or HEAD claiming a multipart body: Fastify parses no body of these, so @fastify/multipart
+ * never reads it and nothing of it can be checked. Refused as unreadable (400), as a Web
+ * `Request` guard refuses the same request; not the configuration error of a route without
+ * @fastify/multipart.
+ */
+function unparsedMethod(request: FastifyRequest): boolean {
+  return (
+    (request.method === 'GET' || request.method === 'HEAD') && claimsMultipart(request.headers)
+  );
+}
+
+/**
  * `saveRequestFiles()` (run by the guard in `'scan'` mode) failed. @fastify/multipart's own
  * errors (limits, with a status) stay its own, for Fastify's error handler; a body cut short or
  * malformed is a 400 `MALFORMED_MULTIPART`, as where the guard parses; an uploader who left gets
@@ -117,7 +130,11 @@ function guardHook(
   return async function photodnaGuardHook(request: FastifyRequest, reply: FastifyReply) {
     let host: HostFiles | undefined;
     let unread: { error: unknown } | undefined;
-    if (mode === 'scan') {
+    if (mode === 'scan' && unparsedMethod(request)) {
+      unread = {
+        error: new Error(`Fastify does not read the body of a ${request.method} request`),
+      };
+    } else if (mode === 'scan') {
       try {
         host = await HostFiles.collect(request);
       } catch (error) {

@@ -66,11 +66,19 @@ export class WebRequestView implements RequestView {
   }
 }
 
-/** Lower-case header names, as Node gives them; a streamed body counts as having one. */
+/**
+ * Lower-case header names, as Node gives them; a streamed body counts as having one, and a
+ * request without a body (a GET or HEAD, whose body the Fetch API drops, or one built without)
+ * as having none, whatever its `Content-Length` says: a multipart type on it is then a body
+ * nobody can read (400), not one read before the guard (a configuration error).
+ */
 function headersOf(request: Request): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = {};
   for (const [name, value] of request.headers) headers[name] = value;
-  if (request.body && !headers['content-length'] && !headers['transfer-encoding']) {
+  if (!request.body) {
+    delete headers['content-length'];
+    delete headers['transfer-encoding'];
+  } else if (!headers['content-length'] && !headers['transfer-encoding']) {
     headers['transfer-encoding'] = 'chunked';
   }
   return headers;

@@ -191,6 +191,69 @@ describe("'scan' mode: after @fastify/multipart", () => {
     expect(runs).toBe(0);
   });
 
+  it.each([
+    ['saveRequestFiles', {}],
+    ['attachFieldsToBody', { attachFieldsToBody: true }],
+  ])(
+    '%s: a file part without a field name is 400 MALFORMED_MULTIPART, not a configuration error',
+    async (_, multipart) => {
+      const app = await appWith({ matcher: new RecordingMatcher(), mode: 'scan' }, multipart);
+      let runs = 0;
+      app.post('/upload', async (req) => {
+        runs += 1;
+        if (!('attachFieldsToBody' in multipart)) await req.saveRequestFiles();
+        return { ran: true };
+      });
+      await app.ready();
+      const errors: string[] = [];
+      const rejects: string[] = [];
+      app.photodna.on('error', (e) => errors.push(`${e.reason}: ${e.error.message}`));
+      app.photodna.on('reject', (e) => rejects.push(e.code));
+      const body = Buffer.concat([
+        Buffer.from(
+          '--NoName\r\nContent-Disposition: form-data; filename="a.png"\r\nContent-Type: image/png\r\n\r\n',
+        ),
+        png(200, 200, 73),
+        Buffer.from('\r\n--NoName--\r\n'),
+      ]);
+      const res = await request(app.server)
+        .post('/upload')
+        .set('content-type', 'multipart/form-data; boundary=NoName')
+        .send(body);
+      // As where the guard parses (multer: 'Field name missing'); never the alarm of a foreign parser.
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('MALFORMED_MULTIPART');
+      expect(rejects).toEqual(['MALFORMED_MULTIPART']);
+      expect(errors).toEqual([]);
+      expect(runs).toBe(0);
+    },
+  );
+
+  it('a GET with a multipart type and a body (Fastify reads none of it) is 400 MALFORMED_MULTIPART, not a configuration error', async () => {
+    const app = await appWith({ matcher: new RecordingMatcher(), mode: 'scan' }, {});
+    let runs = 0;
+    app.get('/page', async () => {
+      runs += 1;
+      return 'a page';
+    });
+    await app.ready();
+    const errors: string[] = [];
+    const rejects: string[] = [];
+    app.photodna.on('error', (e) => errors.push(`${e.reason}: ${e.error.message}`));
+    app.photodna.on('reject', (e) => rejects.push(e.code));
+    const res = await request(app.server)
+      .get('/page')
+      .set('content-type', 'multipart/form-data; boundary=XB')
+      .send(multipartBody('XB', [{ name: 'f', filename: 'a.png', data: png(200, 200, 74) }]));
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('MALFORMED_MULTIPART');
+    expect(rejects).toEqual(['MALFORMED_MULTIPART']);
+    expect(errors).toEqual([]);
+    expect(runs).toBe(0);
+    // A plain GET is not the guard's business.
+    expect((await request(app.server).get('/page')).text).toBe('a page');
+  });
+
   it('saveRequestFiles: a blocked match answers 422 with the SPEC body, no file left on disk', async () => {
     const app = await appWith({ matcher: new RecordingMatcher([sha(KNOWN)]), mode: 'scan' }, {});
     let runs = 0;
