@@ -83,14 +83,16 @@ export async function photodnaGuard(
 }
 
 /**
- * A GET or HEAD claiming a multipart body: Fastify parses no body of these, so @fastify/multipart
- * never reads it and nothing of it can be checked. Refused as unreadable (400), as a Web
- * `Request` guard refuses the same request; not the configuration error of a route without
- * @fastify/multipart.
+ * A request claiming multipart that @fastify/multipart, registered, did not take: Fastify parses
+ * no body of a GET, HEAD or TRACE (unless the host gave the method a body with `addHttpMethod`),
+ * so nothing of it can be checked. Refused as unreadable (400), as a Web `Request` guard refuses
+ * the same request; not the configuration error of a route without @fastify/multipart (no
+ * `isMultipart` at all), which any client could otherwise raise.
  */
-function unparsedMethod(request: FastifyRequest): boolean {
+function notTakenByPlugin(request: FastifyRequest): boolean {
+  const req = request as FastifyRequest & { isMultipart?: () => boolean };
   return (
-    (request.method === 'GET' || request.method === 'HEAD') && claimsMultipart(request.headers)
+    typeof req.isMultipart === 'function' && !req.isMultipart() && claimsMultipart(req.headers)
   );
 }
 
@@ -130,10 +132,8 @@ function guardHook(
   return async function photodnaGuardHook(request: FastifyRequest, reply: FastifyReply) {
     let host: HostFiles | undefined;
     let unread: { error: unknown } | undefined;
-    if (mode === 'scan' && unparsedMethod(request)) {
-      unread = {
-        error: new Error(`Fastify does not read the body of a ${request.method} request`),
-      };
+    if (mode === 'scan' && notTakenByPlugin(request)) {
+      unread = { error: new Error(`@fastify/multipart did not read this ${request.method} body`) };
     } else if (mode === 'scan') {
       try {
         host = await HostFiles.collect(request);

@@ -67,18 +67,25 @@ export class WebRequestView implements RequestView {
 }
 
 /**
- * Lower-case header names, as Node gives them; a streamed body counts as having one, and a
- * request without a body (a GET or HEAD, whose body the Fetch API drops, or one built without)
- * as having none, whatever its `Content-Length` says: a multipart type on it is then a body
- * nobody can read (400), not one read before the guard (a configuration error).
+ * Methods whose `Request` carries no body whatever the client sent (the Fetch API refuses one;
+ * @hono/node-server builds a TRACE as a GET).
+ */
+const BODILESS = new Set(['GET', 'HEAD', 'TRACE']);
+
+/**
+ * Lower-case header names, as Node gives them; a streamed body counts as having one. A GET,
+ * HEAD or TRACE counts as having none, whatever its `Content-Length` says: a multipart type on it
+ * is a body the guard cannot read (400), not one read before the guard (a configuration error,
+ * which any client could otherwise raise). Any other method without a body keeps its length: a
+ * host that read the body and passed on a `Request` without it is told so.
  */
 function headersOf(request: Request): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = {};
   for (const [name, value] of request.headers) headers[name] = value;
-  if (!request.body) {
+  if (!request.body && BODILESS.has(request.method)) {
     delete headers['content-length'];
     delete headers['transfer-encoding'];
-  } else if (!headers['content-length'] && !headers['transfer-encoding']) {
+  } else if (request.body && !headers['content-length'] && !headers['transfer-encoding']) {
     headers['transfer-encoding'] = 'chunked';
   }
   return headers;

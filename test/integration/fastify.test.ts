@@ -229,29 +229,65 @@ describe("'scan' mode: after @fastify/multipart", () => {
     },
   );
 
-  it('a GET with a multipart type and a body (Fastify reads none of it) is 400 MALFORMED_MULTIPART, not a configuration error', async () => {
-    const app = await appWith({ matcher: new RecordingMatcher(), mode: 'scan' }, {});
+  it.each(['GET', 'TRACE'])(
+    'a %s with a multipart type and a body (Fastify reads none of it) is 400 MALFORMED_MULTIPART, not a configuration error',
+    async (method) => {
+      const app = await appWith({ matcher: new RecordingMatcher(), mode: 'scan' }, {});
+      let runs = 0;
+      app.all('/page', async () => {
+        runs += 1;
+        return 'a page';
+      });
+      await app.ready();
+      const errors: string[] = [];
+      const rejects: string[] = [];
+      app.photodna.on('error', (e) => errors.push(`${e.reason}: ${e.error.message}`));
+      app.photodna.on('reject', (e) => rejects.push(e.code));
+      const body = multipartBody('XB', [{ name: 'f', filename: 'a.png', data: png(200, 200, 74) }]);
+      const res = await app.inject({
+        method: method as 'GET',
+        url: '/page',
+        headers: {
+          'content-type': 'multipart/form-data; boundary=XB',
+          'content-length': String(body.length),
+        },
+        payload: body,
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error.code).toBe('MALFORMED_MULTIPART');
+      expect(rejects).toEqual(['MALFORMED_MULTIPART']);
+      expect(errors).toEqual([]);
+      expect(runs).toBe(0);
+      // A plain request of the method is not the guard's business.
+      expect((await app.inject({ method: method as 'GET', url: '/page' })).body).toBe('a page');
+    },
+  );
+
+  it("a host that gave GET a body (addHttpMethod): its GET uploads are scanned like a POST's", async () => {
+    const app = Fastify();
+    apps.push(app);
+    app.addHttpMethod('GET', { hasBody: true, overrideExisting: true });
+    await app.register(fastifyMultipart, { attachFieldsToBody: true });
+    const matcher = new RecordingMatcher([sha(KNOWN)]);
+    await app.register(photodnaGuard, { matcher, mode: 'scan' });
     let runs = 0;
-    app.get('/page', async () => {
+    app.get('/search', async (req) => {
       runs += 1;
-      return 'a page';
+      return { status: req.photodna?.status };
     });
     await app.ready();
-    const errors: string[] = [];
-    const rejects: string[] = [];
-    app.photodna.on('error', (e) => errors.push(`${e.reason}: ${e.error.message}`));
-    app.photodna.on('reject', (e) => rejects.push(e.code));
-    const res = await request(app.server)
-      .get('/page')
-      .set('content-type', 'multipart/form-data; boundary=XB')
-      .send(multipartBody('XB', [{ name: 'f', filename: 'a.png', data: png(200, 200, 74) }]));
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('MALFORMED_MULTIPART');
-    expect(rejects).toEqual(['MALFORMED_MULTIPART']);
-    expect(errors).toEqual([]);
-    expect(runs).toBe(0);
-    // A plain GET is not the guard's business.
-    expect((await request(app.server).get('/page')).text).toBe('a page');
+    const send = (data: Buffer) =>
+      request(app.server)
+        .get('/search')
+        .set('content-type', 'multipart/form-data; boundary=XB')
+        .send(multipartBody('XB', [{ name: 'f', filename: 'a.png', data }]));
+    const clean = await send(png(200, 200, 75));
+    expect(clean.status).toBe(200);
+    expect(clean.body).toEqual({ status: 'clean' });
+    const known = await send(KNOWN);
+    expect(known.status).toBe(422);
+    expect(matcher.calls).toHaveLength(2);
+    expect(runs).toBe(1);
   });
 
   it('saveRequestFiles: a blocked match answers 422 with the SPEC body, no file left on disk', async () => {

@@ -148,14 +148,17 @@ describe('guard.check(request)', () => {
   });
 });
 
-/** A GET carrying a multipart type, a length and a body, sent over HTTP to `server`. */
-function getWithMultipartBody(server: Server): Promise<{ status: number; body: string }> {
+/** A GET (or `method`) carrying a multipart type, a length and a body, sent over HTTP to `server`. */
+function getWithMultipartBody(
+  server: Server,
+  method = 'GET',
+): Promise<{ status: number; body: string }> {
   const body = multipartBody('XB', [{ name: 't', data: 'hello' }]);
   return new Promise((resolve, reject) => {
     const req = httpRequest({
       host: '127.0.0.1',
       port: (server.address() as AddressInfo).port,
-      method: 'GET',
+      method,
       path: '/page',
       headers: {
         'content-type': 'multipart/form-data; boundary=XB',
@@ -175,51 +178,71 @@ function getWithMultipartBody(server: Server): Promise<{ status: number; body: s
   });
 }
 
-describe('a GET with a multipart type and a body, which the Fetch API drops', () => {
-  // Nobody can read that body: 400 as for any bodiless multipart claim, never the 503 and the
-  // 'not-configured' alarm of a body read before the guard (which any client could raise).
-  it.each(['guard.check(request)', 'the Hono middleware'])(
-    '%s: 400 MALFORMED_MULTIPART, no configuration error',
-    async (kind) => {
-      const guard =
-        kind === 'guard.check(request)'
-          ? guardWith()
-          : honoGuard({ matcher: new RecordingMatcher() });
-      if (kind !== 'guard.check(request)') closers.push(() => guard.close());
-      const errors: string[] = [];
-      const rejects: string[] = [];
-      guard.on('error', (e) => errors.push(`${e.reason}: ${e.error.message}`));
-      guard.on('reject', (e) => rejects.push(e.code));
-      let runs = 0;
-      let fetchHandler: (request: Request) => Promise<Response> | Response;
-      if (kind === 'guard.check(request)') {
-        const check = (guard as ReturnType<typeof guardWith>).check;
-        fetchHandler = async (request) => {
-          const { response } = await check(request);
-          if (response) return response;
-          runs += 1;
-          return new Response('a page');
-        };
-      } else {
-        const app = new Hono<PhotoDnaEnv>();
-        app.use(guard as ReturnType<typeof honoGuard>);
-        app.get('/page', (c) => {
-          runs += 1;
-          return c.text('a page');
-        });
-        fetchHandler = app.fetch;
-      }
-      const server = serve({ fetch: fetchHandler, port: 0, hostname: '127.0.0.1' }) as Server;
-      closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-      await once(server, 'listening');
-      const res = await getWithMultipartBody(server);
-      expect(res.status).toBe(400);
-      expect(JSON.parse(res.body).error.code).toBe('MALFORMED_MULTIPART');
-      expect(rejects).toEqual(['MALFORMED_MULTIPART']);
-      expect(errors).toEqual([]);
-      expect(runs).toBe(0);
-    },
-  );
+describe('a GET or TRACE with a multipart type and a body, which its Request does not carry', () => {
+  // The guard cannot read that body: 400 as for any bodiless multipart claim, never the 503 and
+  // the 'not-configured' alarm of a body read before the guard (which any client could raise).
+  it.each([
+    ['guard.check(request)', 'GET'],
+    ['the Hono middleware', 'GET'],
+    ['the Hono middleware', 'TRACE'],
+  ])('%s, %s: 400 MALFORMED_MULTIPART, no configuration error', async (kind, method) => {
+    const guard =
+      kind === 'guard.check(request)'
+        ? guardWith()
+        : honoGuard({ matcher: new RecordingMatcher() });
+    if (kind !== 'guard.check(request)') closers.push(() => guard.close());
+    const errors: string[] = [];
+    const rejects: string[] = [];
+    guard.on('error', (e) => errors.push(`${e.reason}: ${e.error.message}`));
+    guard.on('reject', (e) => rejects.push(e.code));
+    let runs = 0;
+    let fetchHandler: (request: Request) => Promise<Response> | Response;
+    if (kind === 'guard.check(request)') {
+      const check = (guard as ReturnType<typeof guardWith>).check;
+      fetchHandler = async (request) => {
+        const { response } = await check(request);
+        if (response) return response;
+        runs += 1;
+        return new Response('a page');
+      };
+    } else {
+      const app = new Hono<PhotoDnaEnv>();
+      app.use(guard as ReturnType<typeof honoGuard>);
+      app.all('/page', (c) => {
+        runs += 1;
+        return c.text('a page');
+      });
+      fetchHandler = app.fetch;
+    }
+    const server = serve({ fetch: fetchHandler, port: 0, hostname: '127.0.0.1' }) as Server;
+    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    await once(server, 'listening');
+    const res = await getWithMultipartBody(server, method);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body).error.code).toBe('MALFORMED_MULTIPART');
+    expect(rejects).toEqual(['MALFORMED_MULTIPART']);
+    expect(errors).toEqual([]);
+    expect(runs).toBe(0);
+  });
+
+  it('a POST Request passed on without the body the host read keeps the configuration error (503)', async () => {
+    const guard = guardWith();
+    const errors: string[] = [];
+    guard.on('error', (e) => errors.push(e.reason ?? ''));
+    const body = multipartBody('XB', [{ name: 'f', filename: 'a.png', data: png(200, 200, 6) }]);
+    const original = upload(new FormData(), {
+      headers: {
+        'content-type': 'multipart/form-data; boundary=XB',
+        'content-length': String(body.length),
+      },
+      body,
+    });
+    await original.arrayBuffer(); // the host's own read, before the guard
+    const rebuilt = new Request(original.url, { method: 'POST', headers: original.headers });
+    const { response } = await guard.check(rebuilt);
+    expect(response?.status).toBe(503);
+    expect(errors).toEqual(['not-configured']);
+  });
 });
 
 describe('the Hono middleware', () => {
