@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { request as httpRequest, type Server } from 'node:http';
+import { request as httpRequest, type OutgoingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -148,22 +148,17 @@ describe('guard.check(request)', () => {
   });
 });
 
-/** A GET (or `method`) carrying a multipart type, a length and a body, sent over HTTP to `server`. */
-function getWithMultipartBody(
+/** `body` sent over HTTP to `server` with any method and headers (those `fetch` refuses too). */
+function sendOverHttp(
   server: Server,
-  method = 'GET',
+  init: { method: string; path: string; headers: OutgoingHttpHeaders; body: Buffer },
 ): Promise<{ status: number; body: string }> {
-  const body = multipartBody('XB', [{ name: 't', data: 'hello' }]);
+  const { body, ...options } = init;
   return new Promise((resolve, reject) => {
     const req = httpRequest({
       host: '127.0.0.1',
       port: (server.address() as AddressInfo).port,
-      method,
-      path: '/page',
-      headers: {
-        'content-type': 'multipart/form-data; boundary=XB',
-        'content-length': String(body.length),
-      },
+      ...options,
     });
     req.on('response', (response) => {
       let text = '';
@@ -217,7 +212,16 @@ describe('a GET or TRACE with a multipart type and a body, which its Request doe
     const server = serve({ fetch: fetchHandler, port: 0, hostname: '127.0.0.1' }) as Server;
     closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     await once(server, 'listening');
-    const res = await getWithMultipartBody(server, method);
+    const body = multipartBody('XB', [{ name: 't', data: 'hello' }]);
+    const res = await sendOverHttp(server, {
+      method,
+      path: '/page',
+      headers: {
+        'content-type': 'multipart/form-data; boundary=XB',
+        'content-length': String(body.length),
+      },
+      body,
+    });
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body).error.code).toBe('MALFORMED_MULTIPART');
     expect(rejects).toEqual(['MALFORMED_MULTIPART']);
@@ -281,24 +285,11 @@ describe('the Hono middleware', () => {
     const body = multipartBody('XB', [
       { name: 'photo', filename: 'k.png', type: 'image/png', data: KNOWN },
     ]);
-    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest({
-        host: '127.0.0.1',
-        port: (server.address() as AddressInfo).port,
-        method: 'POST',
-        path: '/upload',
-        headers: { 'content-type': ['text/plain', 'multipart/form-data; boundary=XB'] },
-      });
-      req.on('response', (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-      });
-      req.on('error', reject);
-      req.end(body);
+    const res = await sendOverHttp(server, {
+      method: 'POST',
+      path: '/upload',
+      headers: { 'content-type': ['text/plain', 'multipart/form-data; boundary=XB'] },
+      body,
     });
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body).error.code).toBe('MALFORMED_MULTIPART');
