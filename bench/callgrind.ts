@@ -7,6 +7,7 @@ import type { Benchmark } from './lib/benchmark.js';
 import { jpegOfSize } from './lib/images.js';
 import { describeStatuses, loadClient, runLoad } from './lib/load.js';
 import { fileUpload } from './lib/multipart.js';
+import { orderAt } from './lib/orders.js';
 import { type ServerProcess, startServer } from './lib/server-process.js';
 import { selectSizes, UPLOAD_SIZES, type UploadSize } from './lib/sizes.js';
 import { median } from './lib/stats.js';
@@ -23,8 +24,8 @@ const run = promisify(execFile);
  * (the request's own work, the steadier figure) and for all threads (V8's compiler and GC helper
  * threads swing by ±0.7M per window when a background compile or a marking cycle lands in it).
  * A full GC runs before each window, so that a mark-compact of earlier garbage does not land in
- * whichever route runs then. Each pass runs every route once, the order shifted by one per pass;
- * the medians are compared.
+ * whichever route runs then. Each pass runs every route once, in the balanced orders of
+ * `lib/orders.ts`; the medians are compared.
  */
 const CONCURRENCY = 4;
 const WARMUP = 100;
@@ -78,6 +79,9 @@ export const callgrind: Benchmark = {
   },
 };
 
+/** A count in thousands, as the rows print it. */
+const k = (n: number) => fmt(n / 1000, 'K');
+
 /** Every route's instructions per request at one size: `PASSES` windows each, medians compared. */
 async function measureSize(
   server: ServerProcess,
@@ -107,8 +111,7 @@ async function measureSize(
   const gcs = perRoute(() => 0);
   const events = perRoute((): Events[] => []);
   for (let pass = 0; pass < PASSES; pass++) {
-    const order = ROUTES.map((_, i) => ROUTES[(i + pass) % ROUTES.length] as Path);
-    for (const path of order) {
+    for (const path of orderAt(ROUTES, pass)) {
       // A full GC first, so no collection of earlier garbage lands in this route's window.
       await server.collect();
       await control(server.pid, '--zero');
@@ -141,7 +144,6 @@ async function measureSize(
     `${size.label}: mark-compacts over ${PASSES * requests} requests: ` +
       ROUTES.map((p) => `${p.slice(1)} ${gcs[p]}`).join(', '),
   );
-  const k = (n: number) => fmt(n / 1000, 'K');
   const rows: Row[] = [
     {
       benchmark: `main-thread instructions per request, guarded vs minimum, ${size.label}`,
@@ -190,7 +192,6 @@ function missRows(label: string, events: Record<Path, Events[]>): Row[] {
   const lastLevel = (e: Events) => (e.ILmr ?? 0) + (e.DLmr ?? 0) + (e.DLmw ?? 0);
   const cycles = (e: Events) =>
     (e.Ir ?? 0) + 10 * mispredicts(e) + 10 * (l1i(e) + l1d(e)) + 100 * lastLevel(e);
-  const k = (n: number) => fmt(n / 1000, 'K');
   const row = (what: string, of: (e: Events) => number, baseline: Path): Row => {
     const guarded = figure('/guarded', of);
     const base = figure(baseline, of);

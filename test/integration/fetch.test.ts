@@ -234,7 +234,8 @@ describe('a GET or TRACE with a multipart type and a body, which its Request doe
     const errors: string[] = [];
     guard.on('error', (e) => errors.push(e.reason ?? ''));
     const body = multipartBody('XB', [{ name: 'f', filename: 'a.png', data: png(200, 200, 6) }]);
-    const original = upload(new FormData(), {
+    const original = new Request('http://localhost/upload', {
+      method: 'POST',
       headers: {
         'content-type': 'multipart/form-data; boundary=XB',
         'content-length': String(body.length),
