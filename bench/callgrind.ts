@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Benchmark } from './lib/benchmark.js';
 import { jpegOfSize } from './lib/images.js';
+import { jitWarmupRequests, warmJit } from './lib/jit-warmup.js';
 import { describeStatuses, loadClient, runLoad } from './lib/load.js';
 import { fileUpload } from './lib/multipart.js';
 import { orderAt } from './lib/orders.js';
@@ -29,6 +30,8 @@ const run = promisify(execFile);
  */
 const CONCURRENCY = 4;
 const WARMUP = 100;
+/** Requests per route before anything is measured (see `lib/jit-warmup.ts`). */
+const CALLGRIND_JIT_WARMUP = 2_000;
 /** Requests per window and passes over the routes: `BENCH_CALLGRIND_REQUESTS`, `BENCH_CALLGRIND_PASSES`. */
 const REQUESTS = positiveInt(process.env.BENCH_CALLGRIND_REQUESTS, 60);
 const PASSES = positiveInt(process.env.BENCH_CALLGRIND_PASSES, 1);
@@ -56,7 +59,7 @@ const SHARE: Readonly<Record<string, number>> = {
 
 export const callgrind: Benchmark = {
   name: 'callgrind',
-  about: `instructions per request under callgrind${CACHE ? ' (with cache and branch simulation)' : ''}, bare vs minimum vs required vs guarded, JPEGs of ${process.env.BENCH_CALLGRIND_SIZES || '50 KiB'}, ${PASSES} passes of ${REQUESTS} at 50 KiB (not in the default set: about 5 minutes for 3 passes of 300 at 50 KiB on a quiet machine, as long again for 500 KiB)`,
+  about: `instructions per request under callgrind${CACHE ? ' (with cache and branch simulation)' : ''}, bare vs minimum vs required vs guarded, JPEGs of ${process.env.BENCH_CALLGRIND_SIZES || '50 KiB'}, ${PASSES} passes of ${REQUESTS} at 50 KiB (not in the default set: about 4 minutes for 3 passes of 300 at 50 KiB on a quiet machine, the JIT warm-up included; more with 500 KiB)`,
   async run() {
     const out = join(tmpdir(), `photodna-guard-callgrind-${process.pid}`);
     let server: ServerProcess | undefined;
@@ -68,6 +71,10 @@ export const callgrind: Benchmark = {
           callgrindArgs: CACHE ? ['--cache-sim=yes', '--branch-sim=yes'] : [],
         },
       );
+      // Under valgrind about 60 requests/s: fewer than the other benches' 8,000 per route, which
+      // still brings the guard's functions to the optimizing tier (1 December: guarded and
+      // `required` then ran the same main-thread instructions per request within ±0.6%).
+      await warmJit(server.origin, ROUTES, jitWarmupRequests(CALLGRIND_JIT_WARMUP));
       const dumps = { prefix: `${out}.${server.pid}`, count: 0 };
       const rows: Row[] = [];
       for (const size of sizes()) rows.push(...(await measureSize(server, size, dumps)));
@@ -112,8 +119,10 @@ async function measureSize(
   const events = perRoute((): Events[] => []);
   for (let pass = 0; pass < PASSES; pass++) {
     for (const path of orderAt(ROUTES, pass)) {
-      // A full GC first, so no collection of earlier garbage lands in this route's window.
-      await server.collect();
+      // No forced GC before the window: a forced full collection drops optimized code broadly
+      // (`--trace-opt`: decide, scanFile, filesOf, Express's and busboy's functions all compiled
+      // again after each), so every window began partly unoptimized, a route of many functions
+      // more than one of a single function. The medians over passes take the odd collection.
       await control(server.pid, '--zero');
       const before = await server.usage();
       const answered = await load(path, requests);

@@ -1,6 +1,7 @@
 import type { Pool } from 'undici';
 import type { Benchmark } from './lib/benchmark.js';
 import { jpegOfSize } from './lib/images.js';
+import { warmJit } from './lib/jit-warmup.js';
 import { loadClient } from './lib/load.js';
 import { fileUpload, type Upload } from './lib/multipart.js';
 import { ORDERS_CYCLE, orderAt } from './lib/orders.js';
@@ -27,8 +28,9 @@ const ROUTES = ['/minimum', '/minimum-copy', '/required', '/guarded'] as const;
 type Path = (typeof ROUTES)[number];
 
 /**
- * Warm-up rounds and measured steps per size: whole cycles of the orders (a step sends one
- * request to every route).
+ * Warm-up rounds (after the JIT warm-up of `lib/jit-warmup.ts`: this size's own buffers and heap)
+ * and measured steps per size: whole cycles of the orders (a step sends one request to every
+ * route).
  */
 const PLAN: Readonly<Record<string, { warmup: number; steps: number }>> = {
   '50 KiB': { warmup: 300, steps: 160 * ORDERS_CYCLE },
@@ -53,6 +55,7 @@ export const serviceTime: Benchmark = {
     const pool = loadClient(server.origin, 1);
     const rows: Row[] = [];
     try {
+      await warmJit(server.origin, ROUTES);
       for (const size of selectSizes(process.env.BENCH_SIZES)) {
         rows.push(...(await measureSize(pool, size)));
       }

@@ -1,5 +1,6 @@
 import type { Benchmark } from './lib/benchmark.js';
 import { jpegOfSize } from './lib/images.js';
+import { warmJit } from './lib/jit-warmup.js';
 import { allAnswered, describeStatuses, type LoadResult, loadClient, runLoad } from './lib/load.js';
 import { fileUpload, type Upload } from './lib/multipart.js';
 import { orderAt } from './lib/orders.js';
@@ -56,6 +57,7 @@ export const throughput: Benchmark = {
     const pool = loadClient(server.origin, CONCURRENCY);
     const rows: Row[] = [];
     try {
+      await warmJit(server.origin, ROUTES);
       for (const size of sizes()) rows.push(...(await measureSize(server, pool, size)));
     } finally {
       await pool.close();

@@ -1,6 +1,7 @@
 /**
- * The JPEGs the route benchmarks upload (noise-like pattern at quality 80), with the warm-up and
- * requests per round of the throughput bench; callgrind scales those down.
+ * The JPEGs the route benchmarks upload (noise-like pattern at quality 80), with the warm-up (after
+ * the JIT warm-up of `jit-warmup.ts`) and requests per round of the throughput bench; callgrind
+ * scales those down.
  */
 export interface UploadSize {
   label: string;
