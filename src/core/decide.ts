@@ -7,8 +7,10 @@ import {
   isMulterFile,
   type MulterFile,
   type MulterTarget,
+  parsedFilesOf,
   withholdFiles,
 } from '../multipart/selection.js';
+import { hasEnded } from '../multipart/stream-state.js';
 import type { RouteConfig } from '../options.js';
 import { emitReject } from './emit-reject.js';
 import type { Entry } from './entry.js';
@@ -46,7 +48,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   const claims = claimsMultipart(view.headers);
   // A body the host's own parser already read (`multer().any()` before `app.use(guard)`): its
   // files are checked where that parser left them, like `scan()` does.
-  const parsed = entry.parser !== undefined && claims && body?.readableEnded === true;
+  const parsed = entry.parser !== undefined && claims && body !== undefined && hasEnded(body);
   const parser = parsed ? undefined : entry.parser;
   // Where the guard's parser runs, multer's own test tells 'multipart' from 'unreadable' (the
   // same type-is test, run once); elsewhere the guard runs it.
@@ -69,10 +71,10 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       const parsing = parser.parse(body, entry.selection);
       if (!parsing) throw unreadableBody(); // multer would not read it: never "no files"
       await parsing;
-      files = filesOf(body);
+      files = parsedFilesOf(body, entry.selection);
       uploads = files.map(uploadOf);
     } else {
-      if (files.length === 0 && !body?.readableEnded) throw scanBeforeParser(deps, ctx);
+      if (files.length === 0 && !(body && hasEnded(body))) throw scanBeforeParser(deps, ctx);
       const max = entry.route.limits.maxFileSize;
       uploads = await Promise.all(files.map((file) => readUpload(file, max)));
     }
