@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Benchmark } from './lib/benchmark.js';
+import { intFromEnv } from './lib/env.js';
 import { jpegOfSize } from './lib/images.js';
 import { jitWarmupRequests, warmJit } from './lib/jit-warmup.js';
 import { describeStatuses, loadClient, runLoad } from './lib/load.js';
@@ -24,17 +25,18 @@ const run = promisify(execFile);
  * total over the count is that route's instructions per request, reported for the main thread
  * (the request's own work, the steadier figure) and for all threads (V8's compiler and GC helper
  * threads swing by ±0.7M per window when a background compile or a marking cycle lands in it).
- * A full GC runs before each window, so that a mark-compact of earlier garbage does not land in
- * whichever route runs then. Each pass runs every route once, in the balanced orders of
- * `lib/orders.ts`; the medians are compared.
+ * No GC is forced before a window (one dropped optimized code broadly, see below): with several
+ * passes (`BENCH_CALLGRIND_PASSES`) the medians take a mark-compact that lands in one window;
+ * with one, it stays in that window's figure. Each pass runs every route once, in the balanced
+ * orders of `lib/orders.ts`; the medians are compared.
  */
 const CONCURRENCY = 4;
 const WARMUP = 100;
 /** Requests per route before anything is measured (see `lib/jit-warmup.ts`). */
 const CALLGRIND_JIT_WARMUP = 2_000;
 /** Requests per window and passes over the routes: `BENCH_CALLGRIND_REQUESTS`, `BENCH_CALLGRIND_PASSES`. */
-const REQUESTS = positiveInt(process.env.BENCH_CALLGRIND_REQUESTS, 60);
-const PASSES = positiveInt(process.env.BENCH_CALLGRIND_PASSES, 1);
+const REQUESTS = intFromEnv('BENCH_CALLGRIND_REQUESTS', 60, 1);
+const PASSES = intFromEnv('BENCH_CALLGRIND_PASSES', 1, 1);
 /**
  * `BENCH_CALLGRIND_CACHE=1`: valgrind also simulates the caches and the branch predictor
  * (`--cache-sim=yes --branch-sim=yes`, about twice as slow), and the main thread's misses per
@@ -122,7 +124,7 @@ async function measureSize(
       // No forced GC before the window: a forced full collection drops optimized code broadly
       // (`--trace-opt`: decide, scanFile, filesOf, Express's and busboy's functions all compiled
       // again after each), so every window began partly unoptimized, a route of many functions
-      // more than one of a single function. The medians over passes take the odd collection.
+      // more than one of a single function.
       await control(server.pid, '--zero');
       const before = await server.usage();
       const answered = await load(path, requests);
@@ -278,11 +280,4 @@ async function removeDumps(file: string): Promise<void> {
 
 function signed(n: number, format: (n: number) => string): string {
   return n >= 0 ? `+${format(n)}` : `−${format(-n)}`;
-}
-
-function positiveInt(value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got '${value}'`);
-  return n;
 }

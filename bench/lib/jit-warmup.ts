@@ -1,3 +1,4 @@
+import { intFromEnv } from './env.js';
 import { jpegOfSize } from './images.js';
 import { allAnswered, describeStatuses, loadClient, runLoad } from './load.js';
 import { fileUpload } from './multipart.js';
@@ -18,7 +19,7 @@ import { note } from './table.js';
  * `BENCH_JIT_WARMUP=0` measures it; `BENCH_JIT_WARMUP=N` sets it for every bench.
  */
 export function jitWarmupRequests(fallback = 8_000): number {
-  return nonNegativeInt(process.env.BENCH_JIT_WARMUP, fallback);
+  return intFromEnv('BENCH_JIT_WARMUP', fallback, 0);
 }
 
 /** The warm-up's rounds: the routes take turns, so each one's garbage and caches touch them all. */
@@ -39,8 +40,10 @@ export async function warmJit(
   const uploads = [fileUpload(jpegOfSize(size.width, size.height), 'warm-up.jpg')];
   const pool = loadClient(origin, CONCURRENCY);
   try {
-    const perRound = Math.ceil(requests / ROUNDS);
     for (let round = 0; round < ROUNDS; round++) {
+      // `requests` in all: the remainder of the division goes to the first rounds.
+      const perRound = Math.floor(requests / ROUNDS) + (round < requests % ROUNDS ? 1 : 0);
+      if (perRound === 0) continue;
       for (const path of routes) {
         const result = await runLoad(pool, {
           path,
@@ -56,11 +59,4 @@ export async function warmJit(
   } finally {
     await pool.close();
   }
-}
-
-function nonNegativeInt(value: string | undefined, fallback: number): number {
-  if (value === undefined || value.trim() === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`BENCH_JIT_WARMUP must be an integer >= 0`);
-  return n;
 }

@@ -7,10 +7,8 @@ import {
   isMulterFile,
   type MulterFile,
   type MulterTarget,
-  parsedFilesOf,
   withholdFiles,
 } from '../multipart/selection.js';
-import { hasEnded } from '../multipart/stream-state.js';
 import type { RouteConfig } from '../options.js';
 import { emitReject } from './emit-reject.js';
 import type { Entry } from './entry.js';
@@ -48,7 +46,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   const claims = claimsMultipart(view.headers);
   // A body the host's own parser already read (`multer().any()` before `app.use(guard)`): its
   // files are checked where that parser left them, like `scan()` does.
-  const parsed = entry.parser !== undefined && claims && body !== undefined && hasEnded(body);
+  const parsed = entry.parser !== undefined && claims && body?.readableEnded === true;
   const parser = parsed ? undefined : entry.parser;
   // Where the guard's parser runs, multer's own test tells 'multipart' from 'unreadable' (the
   // same type-is test, run once); elsewhere the guard runs it.
@@ -71,10 +69,12 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       const parsing = parser.parse(body, entry.selection);
       if (!parsing) throw unreadableBody(); // multer would not read it: never "no files"
       await parsing;
-      files = parsedFilesOf(body, entry.selection);
+      // Both properties, not only the one this selection's multer writes: a file a middleware put
+      // on the other one before the guard would reach the handler, and the replayed body, unchecked.
+      files = filesOf(body);
       uploads = files.map(uploadOf);
     } else {
-      if (files.length === 0 && !(body && hasEnded(body))) throw scanBeforeParser(deps, ctx);
+      if (files.length === 0 && !body?.readableEnded) throw scanBeforeParser(deps, ctx);
       const max = entry.route.limits.maxFileSize;
       uploads = await Promise.all(files.map((file) => readUpload(file, max)));
     }

@@ -3,7 +3,6 @@ import multer from 'multer';
 import { GuardError } from '../errors.js';
 import type { Limits } from '../options.js';
 import type { Selection } from './selection.js';
-import { isDestroyed } from './stream-state.js';
 
 /** The uploader went away mid-body: there is nobody to answer. */
 export class UploadAborted extends Error {
@@ -71,7 +70,7 @@ export class MultipartParser {
   parse(req: ParseSource, selection: Selection): Promise<void> | undefined {
     // A stream destroyed before multer's listeners exist (the uploader left while a middleware
     // ahead of the guard ran) never ends or errors again: multer would wait on it forever.
-    if (isDestroyed(req)) return Promise.reject(new UploadAborted());
+    if (req.destroyed) return Promise.reject(new UploadAborted());
     let middleware = this.#middlewares.get(selection);
     if (!middleware) {
       middleware = this.buildMiddleware(selection);

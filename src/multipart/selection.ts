@@ -31,31 +31,15 @@ export interface MulterTarget {
 export function filesOf(target: MulterTarget): MulterFile[] {
   const list: MulterFile[] = [];
   if (target.file) list.push(target.file);
-  appendFiles(list, target.files);
-  return list;
-}
-
-/**
- * The files the guard's own multer left for `selection`: it writes `file` for `single` and
- * `files` otherwise, so only that one is read (on an Express request an absent property is a
- * lookup through every prototype, bench/README.md).
- */
-export function parsedFilesOf(target: MulterTarget, selection: Selection): MulterFile[] {
-  if (selection.kind === 'single') return target.file ? [target.file] : [];
-  const list: MulterFile[] = [];
-  appendFiles(list, target.files);
-  return list;
-}
-
-function appendFiles(list: MulterFile[], files: MulterTarget['files']): void {
-  if (Array.isArray(files)) list.push(...files);
-  else if (files) {
+  if (Array.isArray(target.files)) list.push(...target.files);
+  else if (target.files) {
     // Another parser's single file per field (formidable's `{ field: File }`) counts as one.
-    for (const group of Object.values(files) as unknown[]) {
+    for (const group of Object.values(target.files) as unknown[]) {
       if (Array.isArray(group)) list.push(...group);
       else if (group) list.push(group as MulterFile);
     }
   }
+  return list;
 }
 
 /**

@@ -179,6 +179,7 @@ describe('a GET, HEAD or TRACE with a multipart type and a body, which its Reque
   it.each([
     ['guard.check(request)', 'GET'],
     ['guard.check(request)', 'HEAD'],
+    ['guard.check(request)', 'TRACE'],
     ['the Hono middleware', 'GET'],
     ['the Hono middleware', 'HEAD'],
     ['the Hono middleware', 'TRACE'],

@@ -243,6 +243,41 @@ describe('Express only', () => {
     expect(seen).toEqual([]);
     await guard.close();
   });
+
+  // multer resets only the property its selection writes (`req.files` for any/array/fields,
+  // nothing for single): a file a middleware left on the other one survives the guard's parse.
+  // It is checked like the uploaded ones, so it reaches neither the handler nor, under
+  // `app.use(guard)`, the body replayed for the host's parser.
+  it.each([
+    ['guard.array()', 'route'],
+    ['app.use(guard) then multer().any()', 'global'],
+  ])('bypass: a file a middleware put on req.file before %s is checked too', async (_, mount) => {
+    const known = png(160, 120, 91);
+    const guard = photodnaGuard({ matcher: new RecordingMatcher([sha256(known)]) });
+    let runs = 0;
+    const app = express();
+    app.use((req, _res, next) => {
+      (req as { file?: unknown }).file = {
+        fieldname: 'avatar',
+        originalname: 'a.png',
+        encoding: '7bit',
+        mimetype: 'image/png',
+        size: known.length,
+        buffer: known,
+      };
+      next();
+    });
+    const handler: express.RequestHandler = (_req, res) => {
+      runs += 1;
+      res.json({ ok: true });
+    };
+    if (mount === 'route') app.post('/x', guard.array('photos'), handler);
+    else app.use(guard).post('/x', multer().any(), handler);
+    const res = await request(app).post('/x').attach('photos', png(), 'b.png');
+    expect(res.status).toBe(422);
+    expect(runs).toBe(0);
+    await guard.close();
+  });
 });
 
 describe('pieces', () => {
