@@ -75,7 +75,7 @@ export const callgrind: Benchmark = {
       );
       // Under valgrind about 60 requests/s: fewer than the other benches' 8,000 per route, which
       // still brings the guard's functions to the optimizing tier (1 December: guarded and
-      // `required` then ran the same main-thread instructions per request within ±0.6%).
+      // `required` then ran the same main-thread instructions per request within 0.7%).
       await warmJit(server.origin, ROUTES, jitWarmupRequests(CALLGRIND_JIT_WARMUP));
       const dumps = { prefix: `${out}.${server.pid}`, count: 0 };
       const rows: Row[] = [];

@@ -15,7 +15,7 @@ import { note } from './table.js';
  * guard's functions reached the optimizing tier up to its 5,000th (`validateFile` after 1,750,
  * `filesOf` after 5,000). The guarded route's paired service time against
  * `required` was 1.079–1.086 after 300 warm-up steps, 1.048–1.049 after 3,000 and 1.033–1.049
- * after 10,000. A server runs the steady state; the transient is a few seconds after start.
+ * after 10,000. A server runs the steady state; the transient is its first few thousand requests.
  * `BENCH_JIT_WARMUP=0` measures it; `BENCH_JIT_WARMUP=N` sets it for every bench.
  */
 export function jitWarmupRequests(fallback = 8_000): number {
