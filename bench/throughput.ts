@@ -20,8 +20,8 @@ import { fmt, note, type Row, verdict } from './lib/table.js';
  * minimum what those safety properties cost. Short rounds alternate between the routes (in the
  * balanced orders of `lib/orders.ts`), so drift and the other processes on the machine hit all
  * alike; ratios are medians of per-round-set ratios, with a 95% confidence interval of that
- * median (order statistics, no assumption on the spread): a goal is met or missed only when the whole interval says so, else the run cannot
- * tell (`noise`). The server's CPU time and its full (mark-compact) GCs are read around every
+ * median (order statistics, no assumption on the spread): a goal is met or missed only when the
+ * whole interval says so, else the run cannot tell (`noise`). The server's CPU time and its full (mark-compact) GCs are read around every
  * round; CPU excesses are medians of per-set differences, with their interval.
  */
 const CONCURRENCY = 16;
