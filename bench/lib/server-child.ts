@@ -11,10 +11,13 @@ import express from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import { imageSize } from 'image-size';
 import multer from 'multer';
+import { readsResult } from '../../src/adapters/express-result.js';
+import { recordDecision } from '../../src/core/recheck.js';
 import { knownImageType } from '../../src/core/sniff.js';
 import { readHeader } from '../../src/core/structure.js';
 import { type GuardOptions, PhotoDnaClient, photodnaGuard } from '../../src/index.js';
 import { multerLimits } from '../../src/multipart/parser.js';
+import type { RouteConfig } from '../../src/options.js';
 import { limitsSchema } from '../../src/route-options.js';
 import { PHOTODNA_CALLS_PER_SECOND } from '../../src/service-limits.js';
 import type { ImageMimeType, Matcher, MatchResult } from '../../src/types.js';
@@ -112,23 +115,39 @@ const minimum: express.RequestHandler = async (req, res, next) => {
 };
 const SIGNAL = new AbortController().signal;
 
-/** Requests taken and their decisions, off the request object (as the guard keeps them). */
+/** Requests taken, off the request object (as the guard keeps them). */
 const taken = new WeakSet<object>();
-const decided = new WeakMap<object, unknown>();
+/** The route's settings, kept with each decision for a later guard (the guard's defaults). */
+const ROUTE: RouteConfig = {
+  policy: 'block',
+  failMode: 'closed',
+  scanTimeoutMs: 30_000,
+  hookTimeoutMs: 10_000,
+  onMatch: undefined,
+  rejectionBody: undefined,
+  limits: limitsSchema.parse({}),
+  defer: false,
+  matchAnswer: 'disguised',
+  openOnBusy: false,
+  trailingData: 'strip',
+  imageFields: 'scan',
+  sanitize: 'none',
+};
 
 /**
  * `minimum` plus the work the guard's other promises make mandatory, done the cheapest way, in
  * one function: multer with the guard's default limits (files, parts, sizes: SPEC 3.3's 413s),
- * mounted before it; the request marked taken and `req.photodna` declared; one deadline timer
+ * mounted before it; the request marked taken; one deadline timer
  * (`scanTimeoutMs`) and a watch for the uploader leaving (`res` 'close'), both raced against
  * the matcher's answer; the end of the JPEG found (`trailingData: 'strip'`, issue 11) and the
  * facts and hash taken of the image alone; the per-file record and the decision kept for a
- * later guard. The `required` route: guarded / required is the cost of the library's structure
- * alone.
+ * later guard, which `req.photodna` reads through the accessor on Express's request prototype
+ * (the cheapest way there is to set it: `src/adapters/express-result.ts`). The `required` route:
+ * guarded / required is the cost of the library's structure alone.
  */
 const required: express.RequestHandler = async (req, res, next) => {
   taken.add(req);
-  req.photodna = undefined;
+  const reads = readsResult(req);
   let stop: ((reason: Error) => void) | undefined;
   let stopped: Error | undefined;
   const end = (reason: Error) => {
@@ -179,8 +198,8 @@ const required: express.RequestHandler = async (req, res, next) => {
     }
     clearTimeout(timer);
     const photodna = { status: 'clean' as const, files };
-    decided.set(req, photodna);
-    req.photodna = photodna;
+    recordDecision(req, ROUTE, photodna);
+    if (!reads || Object.hasOwn(req, 'photodna')) req.photodna = photodna;
     handler(req, res, next);
   } catch (error) {
     clearTimeout(timer);

@@ -6,6 +6,7 @@ import type { GuardCore } from '../core/guard-core.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
 import type { ExpressRequest as Request } from './express-request.js';
+import { readsResult } from './express-result.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
 import { type NodeRequest, NodeRequestView, writeResponse } from './node-view.js';
 import { pathOf } from './path.js';
@@ -33,10 +34,12 @@ type ExpressRequest = NodeRequest & {
 /** An Express request as the core sees it; multer's results (ours or the host's) sit on `req`. */
 class ExpressView extends NodeRequestView {
   readonly #req: ExpressRequest;
+  readonly #readsResult: boolean;
 
-  constructor(req: ExpressRequest, res: ServerResponse) {
+  constructor(req: ExpressRequest, res: ServerResponse, readsResult: boolean) {
     super(req, res, [req], req);
     this.#req = req;
+    this.#readsResult = readsResult;
   }
 
   path(): string {
@@ -49,9 +52,9 @@ class ExpressView extends NodeRequestView {
 
   override take(): void {
     super.take();
-    // The one property the guard adds to the request. Express gives every request a fresh V8
-    // map (it sets the prototype), so each property added builds a new map (bench/README.md).
-    this.#req.photodna = undefined;
+    // Without the accessor (express-result.ts), the one property the guard adds, added before
+    // multer's: each property added to an Express request builds a new map (bench/README.md).
+    if (!this.#readsResult) this.#req.photodna = undefined;
   }
 }
 
@@ -68,10 +71,15 @@ export function photodnaGuard(options?: GuardOptions<Request>): Guard {
 function middleware(core: GuardCore, entry: Entry): GuardMiddleware {
   return (request, res, next) => {
     const req = request as ExpressRequest;
-    core.decide(entry, new ExpressView(req, res)).then((outcome) => {
+    const reads = readsResult(req);
+    core.decide(entry, new ExpressView(req, res, reads)).then((outcome) => {
       if (outcome.kind === 'respond') writeResponse(res, outcome);
       if (outcome.kind !== 'continue') return;
-      if (outcome.photodna) req.photodna = outcome.photodna;
+      // With the accessor, `req.photodna` reads the recorded result; a value something put on
+      // the request before the guard would shadow it, so the guard's result replaces it.
+      if (outcome.photodna && (!reads || Object.hasOwn(req, 'photodna'))) {
+        req.photodna = outcome.photodna;
+      }
       next();
     }, next);
   };

@@ -46,6 +46,11 @@ export function recordDecision(
   if (body) decisions.set(body, { route, photodna });
 }
 
+/** The result a guard passed this request with, if one did (Express's `req.photodna` reads it). */
+export function passedResult(body: object): PhotoDnaResult | undefined {
+  return decisions.get(body)?.photodna;
+}
+
 export async function recheck(deps: ScanDeps, entry: Entry, view: RequestView): Promise<Outcome> {
   const body = view.body;
   if (!body) return PASS_THROUGH;
