@@ -11,7 +11,7 @@ import { resolvePolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
 import { sanitizeUploads } from './sanitize.js';
 import { type FileScan, type ScanFileDeps, scanFile } from './scan-file.js';
-import { type UploadedFile, validateFile } from './validate-file.js';
+import { type UploadedFile, validateFile, validateKnownFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
 
 export type ScanDeps = ScanFileDeps &
@@ -35,7 +35,9 @@ export async function scanRequest(
   const facts: FileFacts[] = [];
   for (const upload of uploads) {
     try {
-      facts.push(await validateFile(upload, route.limits, route.trailingData));
+      // The common types without a promise; the rest through file-type.
+      const known = validateKnownFile(upload, route.limits, route.trailingData);
+      facts.push(known ?? (await validateFile(upload, route.limits, route.trailingData)));
     } catch (error) {
       const guardError =
         error instanceof GuardError ? error : new GuardError('INVALID_IMAGE', { cause: error });

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { GuardError } from '../errors.js';
 import type { Limits, RouteConfig } from '../options.js';
-import type { FileFacts } from '../types.js';
+import type { FileFacts, ImageMimeType } from '../types.js';
 import { readDimensions } from './dimensions.js';
 import type { Original } from './sanitize.js';
 import { knownImageType, sniffByFileType } from './sniff.js';
@@ -29,15 +29,40 @@ export async function validateFile(
   limits: Limits,
   trailingData: RouteConfig['trailingData'] = 'strip',
 ): Promise<FileFacts> {
-  let { bytes } = upload;
-  const trailing = upload.trailingData ?? trailingData;
+  const known = validateKnownFile(upload, limits, trailingData);
+  if (known) return known;
+  return factsOf(upload, await sniffByFileType(upload.bytes), limits, trailingData);
+}
+
+/**
+ * `validateFile` without a promise for the four types the guard sniffs itself (JPEG, PNG, GIF,
+ * BMP: nearly every upload): the facts, or `undefined` when file-type must sniff the bytes
+ * (then call `validateFile`). Throws the same errors.
+ */
+export function validateKnownFile(
+  upload: UploadedFile,
+  limits: Limits,
+  trailingData: RouteConfig['trailingData'] = 'strip',
+): FileFacts | undefined {
+  const { bytes } = upload;
   if (bytes.length > limits.maxFileSize) {
     throw new GuardError('FILE_TOO_LARGE', {
       detail: `${bytes.length} bytes, limit ${limits.maxFileSize}`,
     });
   }
-  // The four common types without file-type's reader and its awaits; the rest through it.
-  const mimetype = knownImageType(bytes) ?? (await sniffByFileType(bytes));
+  const mimetype = knownImageType(bytes);
+  return mimetype ? factsOf(upload, mimetype, limits, trailingData) : undefined;
+}
+
+/** The checks after the type is known: dimensions, trailing data, limits, then the hash. */
+function factsOf(
+  upload: UploadedFile,
+  mimetype: ImageMimeType,
+  limits: Limits,
+  trailingData: RouteConfig['trailingData'],
+): FileFacts {
+  let { bytes } = upload;
+  const trailing = upload.trailingData ?? trailingData;
   const { width, height, end } = readDimensions(bytes, mimetype);
   if (end < bytes.length && trailing !== 'keep') {
     if (trailing === 'reject') {

@@ -1,9 +1,9 @@
 import { createServer } from 'node:net';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ErrorEvent, GuardOptions, ScanEvent } from '../../src/index.js';
+import type { ErrorEvent, GuardOptions, Matcher, ScanEvent } from '../../src/index.js';
 import { png } from '../fixtures/images.js';
-import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
+import { type Adapter, adapters, type Running, startPerTest } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
 import { useEmulator } from '../helpers/emulated.js';
 import { abortMidUpload, multipartBody } from '../helpers/raw-upload.js';
@@ -247,3 +247,50 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     expect(callsWithKey(key)).toHaveLength(2);
   });
 });
+
+describe.each([...adapters, ...scanAdapters])(
+  '$name: a custom matcher that throws instead of rejecting',
+  (adapter: Adapter) => {
+    const start = startPerTest(adapter);
+    const throwing: Matcher = {
+      match() {
+        throw new Error('a bug in the matcher');
+      },
+    };
+
+    it.each([
+      ['the fair share and the cache', { fairShare: { maxPerClient: 2 } }],
+      ['no fair share', { fairShare: false }],
+      ['no cache', { fairShare: { maxPerClient: 2 }, cache: false }],
+      ['neither', { fairShare: false, cache: false }],
+    ] as const)(
+      'with %s: 503 SCAN_UNAVAILABLE and an error event; under open, unchecked',
+      async (_, extra) => {
+        const closed = await start({ matcher: throwing, ...extra }, [{ path: '/upload' }], {
+          global: true,
+        });
+        const errors: ErrorEvent[] = [];
+        closed.guard.on('error', (e) => errors.push(e));
+        // Files one after another, more than twice the share: a throw frees the file's place (a
+        // place kept would soon answer SCAN_BUSY; the first two are counted before a key is read).
+        for (let i = 0; i < 5; i++) {
+          const res = await request(closed.url).post('/upload').attach('f', fresh(), 'f.png');
+          expect(res.status).toBe(503);
+          expect(res.body.error.code).toBe('SCAN_UNAVAILABLE');
+        }
+        expect(closed.log.runs).toBe(0);
+        expect(errors.map((e) => e.stage)).toEqual(Array(5).fill('scan'));
+
+        const open = await start(
+          { matcher: throwing, failMode: 'open', ...extra },
+          [{ path: '/upload' }],
+          { global: true },
+        );
+        const passed = await request(open.url).post('/upload').attach('f', fresh(), 'f.png');
+        expect(passed.status).toBe(200);
+        expect(passed.body.photodna.status).toBe('unchecked');
+        expect(open.log.runs).toBe(1);
+      },
+    );
+  },
+);
