@@ -3,6 +3,7 @@
  * some; `--burst N` sets the rate benchmark's burst (default 100). See bench/README.md.
  */
 import { availableParallelism } from 'node:os';
+import { allocation } from './allocation.js';
 import { cache } from './cache.js';
 import { callgrind } from './callgrind.js';
 import { hashing } from './hashing.js';
@@ -23,6 +24,7 @@ const ALL: readonly Benchmark[] = [
   hostile,
   throughput,
   serviceTime,
+  allocation,
   rate,
   matchHash,
   cache,

@@ -22,6 +22,7 @@ import { limitsSchema } from '../../src/route-options.js';
 import { PHOTODNA_CALLS_PER_SECOND } from '../../src/service-limits.js';
 import type { ImageMimeType, Matcher, MatchResult } from '../../src/types.js';
 import { testHasher } from '../../test/helpers/test-hasher.js';
+import { HeapSampler } from './heap-sampler.js';
 import { RssSampler } from './rss-sampler.js';
 import type { FromChild, GuardSpec, ToChild } from './server-process.js';
 
@@ -227,6 +228,7 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 
 const sampler = new RssSampler(10);
+const heap = new HeapSampler();
 const server = app.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   send({ type: 'ready', origin: `http://127.0.0.1:${port}` });
@@ -250,6 +252,13 @@ async function handle(message: ToChild): Promise<void> {
     case 'gc':
       (globalThis as { gc?: () => void }).gc?.();
       send({ type: 'collected' });
+      return;
+    case 'heap-start':
+      await heap.start();
+      send({ type: 'heap-sampling' });
+      return;
+    case 'heap-stop':
+      send({ type: 'heap', sample: await heap.stop() });
       return;
     case 'cpu': {
       const { user, system } = process.cpuUsage();

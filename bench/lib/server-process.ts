@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import type { HeapSample } from './heap-sampler.js';
 
 /**
  * The app under test runs in its own Node process (`server-child.ts`), so that the load
@@ -37,13 +38,17 @@ export type ToChild =
   | { type: 'sample-stop' }
   | { type: 'cpu' }
   | { type: 'gc' }
+  | { type: 'heap-start' }
+  | { type: 'heap-stop' }
   | { type: 'close' };
 export type FromChild =
   | { type: 'ready'; origin: string }
   | { type: 'sampling'; baseline: number }
   | { type: 'sample'; baseline: number; peak: number }
   | { type: 'cpu'; micros: number; mainMicros: number | undefined; majorGcs: number }
-  | { type: 'collected' };
+  | { type: 'collected' }
+  | { type: 'heap-sampling' }
+  | { type: 'heap'; sample: HeapSample };
 
 export interface ServerProcess {
   origin: string;
@@ -60,6 +65,10 @@ export interface ServerProcess {
   usage(): Promise<{ micros: number; mainMicros: number | undefined; majorGcs: number }>;
   /** Runs a full garbage collection in the server (`--expose-gc`). */
   collect(): Promise<void>;
+  /** Starts V8's sampling heap profiler in the server (`lib/heap-sampler.ts`). */
+  startHeapSampling(): Promise<void>;
+  /** Stops it: the bytes allocated on the JavaScript heap since, and the top allocating functions. */
+  stopHeapSampling(): Promise<HeapSample>;
   /** The process id (under `callgrind`, the id `callgrind_control` takes). */
   pid: number;
   close(): Promise<void>;
@@ -129,6 +138,14 @@ export async function startServer(
     async collect() {
       child.send({ type: 'gc' } satisfies ToChild);
       await reply(child, 'collected', 600_000);
+    },
+    async startHeapSampling() {
+      child.send({ type: 'heap-start' } satisfies ToChild);
+      await reply(child, 'heap-sampling');
+    },
+    async stopHeapSampling() {
+      child.send({ type: 'heap-stop' } satisfies ToChild);
+      return (await reply(child, 'heap')).sample;
     },
     async usage() {
       child.send({ type: 'cpu' } satisfies ToChild);
