@@ -14,16 +14,20 @@ import { fmt, note, type Row } from './lib/table.js';
  * Bytes allocated on the JavaScript heap per request, route against route (issue 16: garbage is
  * work: each byte is written once, and a young generation filled sooner is collected sooner).
  * V8's sampling heap profiler runs in the server over one route's window of requests, counting
- * collected objects too (`lib/heap-sampler.ts`); three passes over the routes in the balanced
+ * collected objects too (`lib/heap-sampler.ts`); four passes over the routes in the balanced
  * orders of `lib/orders.ts`, medians compared. Like instruction counts, the figure does not move
  * with the machine's load (two runs agree within about 0.1%). `Buffer` contents (the upload's bytes)
  * live outside the heap and are not in it; their `Buffer` objects are.
  */
 const ROUTES = ['/bare', '/minimum', '/required', '/guarded'] as const;
 type Path = (typeof ROUTES)[number];
-const PASSES = 3;
+/** Passes over the routes: four, so each route takes each position in the orders once. */
+const PASSES = 4;
 const CONCURRENCY = 4;
-/** Requests per window: a whole number of samples per request at every size. */
+/**
+ * Requests per window: enough samples (one per 128 bytes on average) that a window's estimate is
+ * good to well under 1% (1,500 × 55 KiB is about 660,000 samples), in about a second per window.
+ */
 const WINDOW: Readonly<Record<string, number>> = { '50 KiB': 1500, '500 KiB': 400, '3.5 MiB': 80 };
 
 export const allocation: Benchmark = {
@@ -97,7 +101,7 @@ async function measureSize(server: ServerProcess, size: UploadSize): Promise<Row
       ),
   );
   note(
-    `${size.label}: the guarded route's top allocating functions (optimized callers include what they inlined):`,
+    `${size.label}: the guarded route's top allocating functions in its last window (optimized callers include what they inlined):`,
   );
   for (const { site, bytes } of guardedTop) {
     note(`  ${kb(bytes).padStart(8)}  ${site}`);

@@ -11,13 +11,13 @@ import express from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import { imageSize } from 'image-size';
 import multer from 'multer';
-import { readsResult } from '../../src/adapters/express-result.js';
+import { installResultAccessor, showResult } from '../../src/adapters/express-result.js';
 import { recordDecision } from '../../src/core/recheck.js';
 import { knownImageType } from '../../src/core/sniff.js';
 import { readHeader } from '../../src/core/structure.js';
 import { type GuardOptions, PhotoDnaClient, photodnaGuard } from '../../src/index.js';
 import { multerLimits } from '../../src/multipart/parser.js';
-import type { RouteConfig } from '../../src/options.js';
+import { parseGuardOptions, type RouteConfig } from '../../src/options.js';
 import { limitsSchema } from '../../src/route-options.js';
 import { PHOTODNA_CALLS_PER_SECOND } from '../../src/service-limits.js';
 import type { ImageMimeType, Matcher, MatchResult } from '../../src/types.js';
@@ -67,7 +67,8 @@ function guardOptions(guard: GuardSpec): GuardOptions {
   };
 }
 
-const guard = photodnaGuard(guardOptions(spec));
+const options = guardOptions(spec);
+const guard = photodnaGuard(options);
 const handler: express.RequestHandler = (req, res) => {
   res.json({ files: Array.isArray(req.files) ? req.files.length : 0 });
 };
@@ -118,22 +119,8 @@ const SIGNAL = new AbortController().signal;
 
 /** Requests taken, off the request object (as the guard keeps them). */
 const taken = new WeakSet<object>();
-/** The route's settings, kept with each decision for a later guard (the guard's defaults). */
-const ROUTE: RouteConfig = {
-  policy: 'block',
-  failMode: 'closed',
-  scanTimeoutMs: 30_000,
-  hookTimeoutMs: 10_000,
-  onMatch: undefined,
-  rejectionBody: undefined,
-  limits: limitsSchema.parse({}),
-  defer: false,
-  matchAnswer: 'disguised',
-  openOnBusy: false,
-  trailingData: 'strip',
-  imageFields: 'scan',
-  sanitize: 'none',
-};
+/** The route's settings, kept with each decision for a later guard (the guard's own defaults). */
+const ROUTE: RouteConfig = parseGuardOptions(options);
 
 /**
  * `minimum` plus the work the guard's other promises make mandatory, done the cheapest way, in
@@ -148,7 +135,7 @@ const ROUTE: RouteConfig = {
  */
 const required: express.RequestHandler = async (req, res, next) => {
   taken.add(req);
-  const reads = readsResult(req);
+  installResultAccessor(req);
   let stop: ((reason: Error) => void) | undefined;
   let stopped: Error | undefined;
   const end = (reason: Error) => {
@@ -200,7 +187,7 @@ const required: express.RequestHandler = async (req, res, next) => {
     clearTimeout(timer);
     const photodna = { status: 'clean' as const, files };
     recordDecision(req, ROUTE, photodna);
-    if (!reads || Object.hasOwn(req, 'photodna')) req.photodna = photodna;
+    showResult(req, photodna);
     handler(req, res, next);
   } catch (error) {
     clearTimeout(timer);
@@ -228,7 +215,8 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 
 const sampler = new RssSampler(10);
-const heap = new HeapSampler();
+/** The sampling heap profiler's inspector session, opened by the first `heap-start`. */
+let heap: HeapSampler | undefined;
 const server = app.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   send({ type: 'ready', origin: `http://127.0.0.1:${port}` });
@@ -254,10 +242,12 @@ async function handle(message: ToChild): Promise<void> {
       send({ type: 'collected' });
       return;
     case 'heap-start':
+      heap ??= new HeapSampler();
       await heap.start();
       send({ type: 'heap-sampling' });
       return;
     case 'heap-stop':
+      if (!heap) throw new Error("'heap-stop' before 'heap-start'");
       send({ type: 'heap', sample: await heap.stop() });
       return;
     case 'cpu': {
@@ -266,6 +256,7 @@ async function handle(message: ToChild): Promise<void> {
       return;
     }
     case 'close':
+      heap?.close();
       server.closeAllConnections();
       await Promise.all([
         new Promise<void>((resolve) => server.close(() => resolve())),

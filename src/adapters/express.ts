@@ -3,10 +3,10 @@ import type { ExpressConsoleMiddleware } from '../console/express.js';
 import { consoleForGuard, type GuardConsoleOptions } from '../console/for-guard.js';
 import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
+import { passedResult } from '../core/recheck.js';
 import type { GuardOptions } from '../options.js';
-import type { PhotoDnaResult } from '../types.js';
 import type { ExpressRequest as Request } from './express-request.js';
-import { readsResult } from './express-result.js';
+import { installResultAccessor, showResult } from './express-result.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
 import { type NodeRequest, NodeRequestView, writeResponse } from './node-view.js';
 import { pathOf } from './path.js';
@@ -28,18 +28,15 @@ export type Guard = GuardMiddleware &
 type ExpressRequest = NodeRequest & {
   ip?: string;
   originalUrl?: string;
-  photodna?: PhotoDnaResult;
 };
 
 /** An Express request as the core sees it; multer's results (ours or the host's) sit on `req`. */
 class ExpressView extends NodeRequestView {
   readonly #req: ExpressRequest;
-  readonly #readsResult: boolean;
 
-  constructor(req: ExpressRequest, res: ServerResponse, readsResult: boolean) {
+  constructor(req: ExpressRequest, res: ServerResponse) {
     super(req, res, [req], req);
     this.#req = req;
-    this.#readsResult = readsResult;
   }
 
   path(): string {
@@ -48,13 +45,6 @@ class ExpressView extends NodeRequestView {
 
   ip(): string {
     return this.#req.ip ?? this.#req.socket?.remoteAddress ?? '';
-  }
-
-  override take(): void {
-    super.take();
-    // Without the accessor (express-result.ts), the one property the guard adds, added before
-    // multer's: each property added to an Express request builds a new map (bench/README.md).
-    if (!this.#readsResult) this.#req.photodna = undefined;
   }
 }
 
@@ -71,16 +61,31 @@ export function photodnaGuard(options?: GuardOptions<Request>): Guard {
 function middleware(core: GuardCore, entry: Entry): GuardMiddleware {
   return (request, res, next) => {
     const req = request as ExpressRequest;
-    const reads = readsResult(req);
-    core.decide(entry, new ExpressView(req, res, reads)).then((outcome) => {
-      if (outcome.kind === 'respond') writeResponse(res, outcome);
-      if (outcome.kind !== 'continue') return;
-      // With the accessor, `req.photodna` reads the recorded result; a value something put on
-      // the request before the guard would shadow it, so the guard's result replaces it.
-      if (outcome.photodna && (!reads || Object.hasOwn(req, 'photodna'))) {
-        req.photodna = outcome.photodna;
-      }
-      next();
-    }, next);
+    installResultAccessor(req);
+    core.decide(entry, new ExpressView(req, res)).then(
+      (outcome) => {
+        if (outcome.kind === 'respond') writeResponse(res, outcome);
+        if (outcome.kind !== 'continue') return;
+        if (outcome.photodna) {
+          try {
+            showResult(req, outcome.photodna);
+          } catch (error) {
+            next(error); // a read-only `photodna` the request held: never an unhandled rejection
+            return;
+          }
+        }
+        next();
+      },
+      (error: unknown) => {
+        // A request the guard failed on reads what a guard passed it with, if one did, never a
+        // value put there before.
+        try {
+          showResult(req, passedResult(req));
+        } catch {
+          // A read-only value of its own stays; the error still goes on.
+        }
+        next(error);
+      },
+    );
   };
 }

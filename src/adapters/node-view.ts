@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { processWide } from '../core/process-wide.js';
 import type { BodyStream, RequestView } from '../core/request-view.js';
 import type { MulterTarget } from '../multipart/selection.js';
 
@@ -7,10 +8,7 @@ import type { MulterTarget } from '../multipart/selection.js';
  * object (a property added to every request costs a V8 map transition, ~10 µs in profiles), in
  * one set per process that every loaded copy of the library shares.
  */
-const shared = globalThis as Record<symbol, unknown>;
-const TAKEN = Symbol.for('photodna-guard.taken-requests');
-shared[TAKEN] ??= new WeakSet<object>();
-const taken = shared[TAKEN] as WeakSet<object>;
+const taken = processWide('photodna-guard.taken-requests', () => new WeakSet<object>());
 
 /** Node's request as the guard reads it: the body stream, where multer leaves its results. */
 export type NodeRequest = IncomingMessage & BodyStream;

@@ -200,10 +200,24 @@ function settle(
   }
   if (withheld.length > 0) withhold(view, withheld);
   const removing = withheld.length > 0 ? removeFromDisk(deps.events, withheld) : undefined;
-  recordDecision(view.body, entry.route, verdict.photodna);
   const outcome = new Continue(verdict.photodna, withheld);
-  if (!writing && !removing) return outcome;
-  return Promise.all([writing, removing]).then(() => outcome);
+  // Recorded once the files are what was checked: if a disk write fails, the request was not
+  // passed, and nothing (an error handler reading `req.photodna`) may read it as passed.
+  if (!writing && !removing) {
+    recordDecision(view.body, entry.route, verdict.photodna);
+    return outcome;
+  }
+  return Promise.all([writing, removing]).then(
+    () => {
+      recordDecision(view.body, entry.route, verdict.photodna);
+      return outcome;
+    },
+    async (error: unknown) => {
+      // A disk file not rewritten to the checked bytes still holds what was not checked.
+      await removeFromDisk(deps.events, files);
+      throw error;
+    },
+  );
 }
 
 /** Every file of a rejected (or abandoned) request is dropped: from disk and from the request. */

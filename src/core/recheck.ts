@@ -8,6 +8,7 @@ import { emitReject } from './emit-reject.js';
 import type { Entry } from './entry.js';
 import { type Outcome, PASS_THROUGH, Respond } from './outcome.js';
 import { resolvePolicy } from './policy.js';
+import { processWide } from './process-wide.js';
 import { rejectionResponse } from './rejection.js';
 import { RequestContext } from './request-context.js';
 import type { BodyStream, RequestView } from './request-view.js';
@@ -32,12 +33,15 @@ interface FirstDecision {
  * request after multer's cost a V8 map transition and showed as ~10 µs per request in profiles),
  * in one map per process that every loaded copy of the library shares.
  */
-const shared = globalThis as Record<symbol, unknown>;
-const DECISIONS = Symbol.for('photodna-guard.decisions');
-shared[DECISIONS] ??= new WeakMap<object, FirstDecision>();
-const decisions = shared[DECISIONS] as WeakMap<object, FirstDecision>;
+const decisions = processWide(
+  'photodna-guard.decisions',
+  () => new WeakMap<object, FirstDecision>(),
+);
 
-/** Notes the route config and result the first guard passed the request with. */
+/**
+ * Notes the route config and result the first guard passed the request with, once its files are
+ * what was checked (Express's `req.photodna` reads this record).
+ */
 export function recordDecision(
   body: BodyStream | undefined,
   route: RouteConfig,

@@ -11,7 +11,7 @@ import { resolvePolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
 import { sanitizeUploads } from './sanitize.js';
 import { type FileScan, type ScanFileDeps, scanFile } from './scan-file.js';
-import { type UploadedFile, validateFile, validateKnownFile } from './validate-file.js';
+import { type UploadedFile, validateByFileType, validateKnownFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
 
 export type ScanDeps = ScanFileDeps &
@@ -37,7 +37,7 @@ export async function scanRequest(
     try {
       // The common types without a promise; the rest through file-type.
       const known = validateKnownFile(upload, route.limits, route.trailingData);
-      facts.push(known ?? (await validateFile(upload, route.limits, route.trailingData)));
+      facts.push(known ?? (await validateByFileType(upload, route.limits, route.trailingData)));
     } catch (error) {
       const guardError =
         error instanceof GuardError ? error : new GuardError('INVALID_IMAGE', { cause: error });

@@ -29,15 +29,16 @@ export async function validateFile(
   limits: Limits,
   trailingData: RouteConfig['trailingData'] = 'strip',
 ): Promise<FileFacts> {
-  const known = validateKnownFile(upload, limits, trailingData);
-  if (known) return known;
-  return factsOf(upload, await sniffByFileType(upload.bytes), limits, trailingData);
+  return (
+    validateKnownFile(upload, limits, trailingData) ??
+    (await validateByFileType(upload, limits, trailingData))
+  );
 }
 
 /**
  * `validateFile` without a promise for the four types the guard sniffs itself (JPEG, PNG, GIF,
  * BMP: nearly every upload): the facts, or `undefined` when file-type must sniff the bytes
- * (then call `validateFile`). Throws the same errors.
+ * (then call `validateByFileType`). Throws the same errors.
  */
 export function validateKnownFile(
   upload: UploadedFile,
@@ -52,6 +53,15 @@ export function validateKnownFile(
   }
   const mimetype = knownImageType(bytes);
   return mimetype ? factsOf(upload, mimetype, limits, trailingData) : undefined;
+}
+
+/** The rest of `validateFile` once `validateKnownFile` answered `undefined`: file-type sniffs. */
+export async function validateByFileType(
+  upload: UploadedFile,
+  limits: Limits,
+  trailingData: RouteConfig['trailingData'] = 'strip',
+): Promise<FileFacts> {
+  return factsOf(upload, await sniffByFileType(upload.bytes), limits, trailingData);
 }
 
 /** The checks after the type is known: dimensions, trailing data, limits, then the hash. */

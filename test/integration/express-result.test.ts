@@ -27,9 +27,9 @@ function guardWith(options: GuardOptions = {}) {
   return guard;
 }
 
-/** Answers what the handler read on `req.photodna`. */
+/** Answers what the handler read on `req.photodna`, and whether the request holds it itself. */
 const result: express5.RequestHandler = (req, res) => {
-  res.json({ photodna: req.photodna ?? null });
+  res.json({ photodna: req.photodna ?? null, own: Object.hasOwn(req, 'photodna') });
 };
 
 const known = png(300, 200, 7);
@@ -50,6 +50,7 @@ for (const [name, express] of [
       expect(res.status).toBe(200);
       expect(res.body.photodna.status).toBe('clean');
       expect(res.body.photodna.files).toHaveLength(1);
+      expect(res.body.own).toBe(false); // read through the accessor: nothing added to the request
     });
 
     it('a guard inside a mounted app: the routes after that app read its result', async () => {
@@ -79,6 +80,42 @@ for (const [name, express] of [
       expect(res.status).toBe(200);
       expect(res.body.photodna.status).toBe('match');
       expect(res.body.photodna.files[0].isMatch).toBe(true);
+    });
+
+    it("a photodna the host put on app.request never hides the guard's result", async () => {
+      const guard = guardWith({
+        matcher: new RecordingMatcher([sha256(known)]),
+        policy: 'flag',
+      });
+      const app = express();
+      (app.request as { photodna?: unknown }).photodna = undefined; // e.g. a typed default
+      app.post('/upload', guard.single('f'), result);
+      const res = await request(app).post('/upload').attach('f', known, 'a.png');
+      expect(res.status).toBe(200);
+      expect(res.body.photodna.status).toBe('match');
+      // Defined after the accessor was installed, and answering something else: still shadowed.
+      Object.defineProperty(app.request, 'photodna', {
+        configurable: true,
+        get: () => ({ status: 'clean', files: [] }),
+        set() {},
+      });
+      const again = await request(app).post('/upload').attach('f', known, 'a.png');
+      expect(again.body.photodna.status).toBe('match');
+    });
+
+    it('a read-only req.photodna put on the request before the guard is an error for next()', async () => {
+      const app = express();
+      app.use((req, _res, next) => {
+        Object.defineProperty(req, 'photodna', { value: undefined, enumerable: true });
+        next();
+      });
+      app.post('/upload', guardWith().single('f'), result);
+      app.use(((error, _req, res, _next) => {
+        res.status(500).json({ error: String(error) });
+      }) as express5.ErrorRequestHandler);
+      const res = await request(app).post('/upload').attach('f', png(), 'a.png');
+      expect(res.status).toBe(500);
+      expect(res.body.error).toMatch(/photodna/);
     });
 
     it('the host may replace req.photodna after the guard', async () => {
