@@ -35,6 +35,10 @@ const result: express5.RequestHandler = (req, res) => {
 const known = png(300, 200, 7);
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
+/** A guard under 'flag' whose matcher knows `known`: a match reaches the handler. */
+const flaggingGuard = () =>
+  guardWith({ matcher: new RecordingMatcher([sha256(known)]), policy: 'flag' });
+
 for (const [name, express] of [
   ['express5', express5],
   ['express4', express4 as unknown as typeof express5],
@@ -66,10 +70,7 @@ for (const [name, express] of [
     });
 
     it('a value put on req.photodna before the guard never stands for its result', async () => {
-      const guard = guardWith({
-        matcher: new RecordingMatcher([sha256(known)]),
-        policy: 'flag',
-      });
+      const guard = flaggingGuard();
       const app = express();
       app.use((req, _res, next) => {
         req.photodna = { status: 'clean', files: [] };
@@ -83,10 +84,7 @@ for (const [name, express] of [
     });
 
     it("a photodna the host put on app.request never hides the guard's result", async () => {
-      const guard = guardWith({
-        matcher: new RecordingMatcher([sha256(known)]),
-        policy: 'flag',
-      });
+      const guard = flaggingGuard();
       const app = express();
       (app.request as { photodna?: unknown }).photodna = undefined; // e.g. a typed default
       app.post('/upload', guard.single('f'), result);
@@ -136,10 +134,7 @@ for (const [name, express] of [
     });
 
     it('concurrent requests each read their own result', async () => {
-      const guard = guardWith({
-        matcher: new RecordingMatcher([sha256(known)]),
-        policy: 'flag',
-      });
+      const guard = flaggingGuard();
       const app = express();
       app.post('/upload', guard.any(), result);
       const answers = await Promise.all(
