@@ -5,7 +5,9 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 
 /**
  * Points this test process's OS temp directory at a fresh folder and asserts after every test
- * that nothing was left in it (the guard must leave no temp file behind on any path).
+ * that nothing was left in it (the guard must leave no temp file behind on any path). Polled up
+ * to a generous deadline: a request whose uploader left is decided, and its files removed, after
+ * the test has its answer; a file that stays fails the test.
  */
 export function expectNoTempFiles(): { dir: () => string } {
   let dir = '';
@@ -15,8 +17,13 @@ export function expectNoTempFiles(): { dir: () => string } {
     dir = mkdtempSync(join(tmpdir(), 'pdg-tmp-'));
     process.env.TMPDIR = dir;
   });
-  afterEach(() => {
-    expect(readdirSync(dir), 'files left in the OS temp directory').toEqual([]);
+  afterEach(async () => {
+    await expect
+      .poll(() => readdirSync(dir), {
+        message: 'files left in the OS temp directory',
+        timeout: 10_000,
+      })
+      .toEqual([]);
   });
   afterAll(() => {
     if (previous === undefined) delete process.env.TMPDIR;

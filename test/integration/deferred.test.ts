@@ -9,7 +9,11 @@ import { png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
+import { expectNoTempFiles } from '../helpers/tmpdir.js';
 import { until } from '../helpers/until.js';
+
+// A disk entry's host parser saves to the OS temp directory: nothing refused may stay there.
+expectNoTempFiles();
 
 /**
  * Issue 12, in the request path: `defer` routes answer at once with `status: 'pending'` and a

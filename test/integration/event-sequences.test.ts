@@ -16,6 +16,10 @@ import { scanAdapters } from '../helpers/adapters-scan.js';
 import { knownImage } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 import { multipartBody } from '../helpers/raw-upload.js';
+import { expectNoTempFiles } from '../helpers/tmpdir.js';
+
+// A disk entry's host parser saves to the OS temp directory: nothing refused may stay there.
+expectNoTempFiles();
 
 const KNOWN = knownImage();
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');

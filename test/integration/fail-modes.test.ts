@@ -7,6 +7,10 @@ import { type Adapter, adapters, type Running, startPerTest } from '../helpers/a
 import { scanAdapters } from '../helpers/adapters-scan.js';
 import { useEmulator } from '../helpers/emulated.js';
 import { abortMidUpload, multipartBody } from '../helpers/raw-upload.js';
+import { expectNoTempFiles } from '../helpers/tmpdir.js';
+
+// A disk entry's host parser saves to the OS temp directory: nothing refused may stay there.
+expectNoTempFiles();
 
 const emu = useEmulator({ rateLimit: false });
 let seed = 1000;

@@ -8,6 +8,10 @@ import { jpg, png } from '../fixtures/images.js';
 import { type Adapter, adapters, startPerTest } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
+import { expectNoTempFiles } from '../helpers/tmpdir.js';
+
+// A disk entry's host parser saves to the OS temp directory: nothing refused may stay there.
+expectNoTempFiles();
 
 const emu = useEmulator();
 const scratch = mkdtempSync(join(tmpdir(), 'pdg-policies-'));

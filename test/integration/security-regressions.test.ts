@@ -15,6 +15,10 @@ import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 import { abortMidUpload, multipartBody } from '../helpers/raw-upload.js';
+import { expectNoTempFiles } from '../helpers/tmpdir.js';
+
+// A disk entry's host parser saves to the OS temp directory: nothing refused may stay there.
+expectNoTempFiles();
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
