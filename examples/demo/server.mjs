@@ -97,21 +97,22 @@ server.once('error', async (error) => {
   } else {
     console.error(`The demo could not listen on ${host}:${port}: ${error.message}`);
   }
-  await console_.close();
-  await guard.close();
-  await emulator?.close();
-  rmSync(quarantineDir, { recursive: true, force: true }); // demo evidence only
+  await release();
   process.exitCode = 1;
 });
 
-async function shutdown() {
-  server.close();
+/** Closes what the demo started and removes its temp directories (demo evidence only). */
+async function release() {
   await console_.close();
   await guard.close();
   await emulator?.close();
-  rmSync(quarantineDir, { recursive: true, force: true }); // demo evidence only
+  rmSync(quarantineDir, { recursive: true, force: true });
   rmSync(queueDir, { recursive: true, force: true });
+}
 
+async function shutdown() {
+  server.close();
+  await release();
   process.exit(0);
 }
 process.on('SIGINT', shutdown);

@@ -1,25 +1,33 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /**
- * The demo (`npm start`) as a child process: it binds loopback, takes `PORT`, and says clearly
- * when the port is taken instead of crashing. Needs `dist/` (`npm test` builds first).
+ * The demo (`npm start`) as a child process: it binds loopback, takes `PORT`, says clearly
+ * when the port is taken instead of crashing, and leaves nothing in the temp directory either
+ * way. Needs `dist/` (`npm test` builds first).
  */
 const root = resolve(import.meta.dirname, '../..');
 const servers: Server[] = [];
+const temps: string[] = [];
 afterAll(() => {
   for (const server of servers) server.close();
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
 function run(env: Record<string, string>, until: RegExp) {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/^(PORT|HOST|PHOTODNA_)/.test(k)),
   );
+  // Its own temp directory (its quarantine and queue directories go there), empty once it exits.
+  const temp = mkdtempSync(join(tmpdir(), 'pdg-demo-'));
+  temps.push(temp);
   const child = spawn(process.execPath, ['examples/demo/server.mjs'], {
     cwd: root,
-    env: { ...clean, ...env },
+    env: { ...clean, TMPDIR: temp, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -32,7 +40,7 @@ function run(env: Record<string, string>, until: RegExp) {
     child.stderr.on('data', look);
   });
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  return { child, seen, exited, output: () => output };
+  return { child, seen, exited, output: () => output, leftovers: () => readdirSync(temp) };
 }
 
 describe('the demo', () => {
@@ -46,6 +54,7 @@ describe('the demo', () => {
     expect(demo.output()).toContain(`Port ${port} on 127.0.0.1 is already in use`);
     expect(demo.output()).toContain('PORT=3001 npm start');
     expect(demo.output()).not.toMatch(/TypeError|at .*server\.mjs/);
+    expect(demo.leftovers()).toEqual([]);
   }, 30_000);
 
   it('listens on 127.0.0.1 and the PORT given', async () => {
@@ -56,5 +65,6 @@ describe('the demo', () => {
     expect(page.status).toBe(200);
     demo.child.kill('SIGTERM');
     expect(await demo.exited).toBe(0);
+    expect(demo.leftovers()).toEqual([]);
   }, 30_000);
 });
