@@ -5,7 +5,8 @@ import { HostFields, isPluginPart, replaceEntry } from './fastify-fields.js';
 /** The parts of an @fastify/multipart file the guard reads (no import of the plugin itself). */
 interface HostPart {
   type?: string;
-  fieldname: string;
+  /** Absent on a file part whose Content-Disposition has no `name=` (the plugin keeps it). */
+  fieldname?: string;
   filename: string;
   encoding: string;
   mimetype: string;
@@ -43,7 +44,10 @@ export class HostFiles {
   readonly target: MulterTarget & { files: MulterFile[]; body?: Record<string, unknown> };
   readonly #request: MultipartRequest;
   #fields: HostFields | undefined;
-  readonly #parts = new Map<MulterFile, { part: HostPart; list: HostPart[] | undefined }>();
+  readonly #parts = new Map<
+    MulterFile,
+    { part: HostPart; field: string; list: HostPart[] | undefined }
+  >();
   readonly #bare = new Map<MulterFile, BareSlot>();
 
   private constructor(request: MultipartRequest) {
@@ -112,12 +116,12 @@ export class HostFiles {
       if (slot) this.#replaceOnBody(slot.key, slot.original, undefined);
       const entry = this.#parts.get(file);
       if (!entry) continue;
-      const { part, list } = entry;
+      const { part, field, list } = entry;
       if (list) remove(list, part);
       // Already deleted by the core: @fastify/multipart's own cleanup must not log a failure.
       if (part.filepath && this.#request.tmpUploads)
         remove(this.#request.tmpUploads, part.filepath);
-      if (!list) this.#replaceOnBody(part.fieldname, part, undefined);
+      if (!list) this.#replaceOnBody(field, part, undefined);
     }
   }
 
@@ -145,11 +149,12 @@ export class HostFiles {
   #add(part: HostPart, buffer: Buffer | undefined, list: HostPart[] | undefined, size = 0): void {
     // A file part without `name=` in its Content-Disposition, which @fastify/multipart keeps (with
     // no field name) where multer refuses it: malformed, as where the guard parses (400).
-    if (typeof part.fieldname !== 'string') {
+    const field = part.fieldname;
+    if (typeof field !== 'string') {
       throw new Error('Field name missing: a file part without a name in its Content-Disposition');
     }
     const file: MulterFile = {
-      fieldname: part.fieldname,
+      fieldname: field,
       originalname: part.filename,
       encoding: part.encoding,
       mimetype: part.mimetype,
@@ -158,7 +163,7 @@ export class HostFiles {
     if (buffer) file.buffer = buffer;
     if (part.filepath) file.path = part.filepath;
     this.target.files.push(file);
-    this.#parts.set(file, { part, list });
+    this.#parts.set(file, { part, field, list });
   }
 }
 
