@@ -10,7 +10,7 @@ import {
   withholdFiles,
 } from '../multipart/selection.js';
 import type { RouteConfig } from '../options.js';
-import { emitReject } from './emit-reject.js';
+import { respondRejected } from './respond-rejected.js';
 import type { Entry } from './entry.js';
 import {
   type FieldImage,
@@ -18,9 +18,8 @@ import {
   handOverFieldImages,
   withholdFieldImage,
 } from './field-images.js';
-import { Continue, GONE, type Outcome, PASS_THROUGH, Respond } from './outcome.js';
+import { Continue, GONE, type Outcome, PASS_THROUGH } from './outcome.js';
 import { recheck, recordDecision } from './recheck.js';
-import { rejectionResponse } from './rejection.js';
 import { RequestContext } from './request-context.js';
 import type { BodyStream, RequestView } from './request-view.js';
 import { type ScanDeps, scanRequest } from './scan-request.js';
@@ -233,11 +232,7 @@ async function refuse(
   await removeFromDisk(deps.events, files);
   if (verdict.kind === 'aborted') return GONE;
   const { error } = verdict;
-  if (deps.events.wants('reject')) emitReject(deps.events, ctx, error, verdict.file);
-  const response = rejectionResponse(error, entry.route, (hostError) =>
-    deps.events.emit('error', { error: hostError, stage: 'hook', route: ctx.route }),
-  );
-  return new Respond(error.code, response.status, response.headers, response.body);
+  return respondRejected(deps.events, entry.route, ctx, error, verdict.file);
 }
 
 function withhold(view: RequestView, files: readonly MulterFile[]): void {

@@ -4,12 +4,11 @@ import { filesOf, type MulterFile, reshape, withholdFiles } from '../multipart/s
 import { selectionError } from '../multipart/selection-rules.js';
 import type { RouteConfig } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
-import { emitReject } from './emit-reject.js';
+import { respondRejected } from './respond-rejected.js';
 import type { Entry } from './entry.js';
-import { type Outcome, PASS_THROUGH, Respond } from './outcome.js';
+import { type Outcome, PASS_THROUGH } from './outcome.js';
 import { resolvePolicy } from './policy.js';
 import { processWide } from './process-wide.js';
-import { rejectionResponse } from './rejection.js';
 import { RequestContext } from './request-context.js';
 import type { BodyStream, RequestView } from './request-view.js';
 import type { ScanDeps } from './scan-request.js';
@@ -73,11 +72,7 @@ export async function recheck(deps: ScanDeps, entry: Entry, view: RequestView): 
   const all = new Set<MulterFile>(files);
   for (const target of new Set([body, ...view.targets])) withholdFiles(target, all);
   const ctx = new RequestContext(view);
-  if (deps.events.wants('reject')) emitReject(deps.events, ctx, error);
-  const response = rejectionResponse(error, entry.route, (hostError) =>
-    deps.events.emit('error', { error: hostError, stage: 'hook', route: ctx.route }),
-  );
-  return new Respond(error.code, response.status, response.headers, response.body);
+  return respondRejected(deps.events, entry.route, ctx, error);
 }
 
 /** The route's own limits, on what the first guard parsed and measured. */

@@ -63,6 +63,17 @@ const cases: Case[] = [
     expected: { events: ['reject:UNSUPPORTED_MEDIA_TYPE'], status: 415 },
   },
   {
+    name: 'bad file type, rejectionBody hook throws',
+    options: () => ({
+      matcher: new RecordingMatcher(),
+      rejectionBody: () => {
+        throw new Error('host bug');
+      },
+    }),
+    send: (url) => request(url).post('/upload').attach('a', Buffer.from('not an image'), 'a.png'),
+    expected: { events: ['error:hook', 'reject:UNSUPPORTED_MEDIA_TYPE'], status: 415 },
+  },
+  {
     name: 'limits exceeded',
     options: () => ({ matcher: new RecordingMatcher(), limits: { maxFiles: 1 } }),
     send: two,
