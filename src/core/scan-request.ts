@@ -86,6 +86,9 @@ export async function scanRequest(
     else if (scan.outcome === 'aborted') aborted = true;
     else if (scan.outcome === 'unchecked' && !pending?.has(scan)) unchecked ??= scan;
   }
+  // Every file the service could not answer is reported, whatever else the request comes to (a
+  // match, a file the service refused), unless nobody is waiting for an answer.
+  if (unchecked && !aborted) reportUnchecked(deps, ctx, scans, pending);
   // A confirmed match is handled (stored, reported to listeners) even when the uploader has
   // gone: dropping the connection must not be a way to escape evidence capture.
   const matchVerdict =
@@ -93,7 +96,7 @@ export async function scanRequest(
   if (aborted) return { kind: 'aborted' };
   if (matchVerdict) return matchVerdict;
   if (unchecked) {
-    const refused = uncheckedVerdict(deps, ctx, route, scans, unchecked, pending);
+    const refused = uncheckedVerdict(route, scans, unchecked);
     if (refused) return refused;
   }
 
@@ -139,24 +142,19 @@ async function queueUnchecked(
 }
 
 /**
- * Unchecked files (none queued for later): a bad file is refused whatever the fail mode; the
- * others are reported as `error` events and refused unless the route fails open.
+ * One `error` event per file the service could not answer (a file it refused as invalid is the
+ * upload's fault, not a failure; a file queued for later is not unchecked).
  */
-function uncheckedVerdict(
+function reportUnchecked(
   deps: ScanDeps,
   ctx: RequestContext,
-  route: RouteConfig,
   scans: readonly FileScan[],
-  unchecked: FileScan,
   pending: ReadonlySet<FileScan> | undefined,
-): Verdict | undefined {
-  const badFile = scans.find(
-    (s) => s.outcome === 'unchecked' && FILE_FAULTS.has((s.error as GuardError).code),
-  );
-  if (badFile) return { kind: 'reject', error: badFile.error as GuardError, file: badFile.file };
+): void {
   for (const scan of scans) {
     if (scan.outcome !== 'unchecked' || pending?.has(scan)) continue;
     const error = scan.error as GuardError;
+    if (FILE_FAULTS.has(error.code)) continue;
     deps.events.emit('error', {
       error: underlyingError(error),
       stage: 'scan',
@@ -165,6 +163,21 @@ function uncheckedVerdict(
       file: scan.file,
     });
   }
+}
+
+/**
+ * Unchecked files (none queued for later, each reported): a bad file is refused whatever the
+ * fail mode; the others are refused unless the route fails open.
+ */
+function uncheckedVerdict(
+  route: RouteConfig,
+  scans: readonly FileScan[],
+  unchecked: FileScan,
+): Verdict | undefined {
+  const badFile = scans.find(
+    (s) => s.outcome === 'unchecked' && FILE_FAULTS.has((s.error as GuardError).code),
+  );
+  if (badFile) return { kind: 'reject', error: badFile.error as GuardError, file: badFile.file };
   // 'open' covers outages of the service, not our own full queue (an uploader can fill it),
   // unless the host opted in with `openOnBusy`.
   const busy = scans.find((s) => s.outcome === 'unchecked' && s.error?.code === 'SCAN_BUSY');

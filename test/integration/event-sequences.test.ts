@@ -32,6 +32,21 @@ const downMatcher: Matcher = {
   },
 };
 
+/** Matches the known image; fails every other file, with `failure`. */
+function matchOrFail(failure: () => GuardError): Matcher {
+  return {
+    async match({ file }) {
+      if (file.sha256 !== sha(KNOWN)) throw failure();
+      return {
+        isMatch: true,
+        trackingId: 't',
+        matchFlags: [{ source: 'Test', violations: ['A1'] }],
+      };
+    },
+  };
+}
+const outage = () => new GuardError('SCAN_UNAVAILABLE', { reason: 'server-error', detail: 'down' });
+
 interface Case {
   name: string;
   options: () => GuardOptions;
@@ -131,6 +146,38 @@ const cases: Case[] = [
     options: () => ({ matcher: downMatcher }),
     send: (url) => request(url).post('/upload').attach('a', png(), 'a.png'),
     expected: { events: ['scan:unchecked', 'error:scan', 'reject:SCAN_UNAVAILABLE'], status: 503 },
+  },
+  {
+    name: 'match under block, another file unchecked',
+    options: () => ({ matcher: matchOrFail(outage) }),
+    send: two,
+    expected: {
+      events: [
+        'scan:match',
+        'scan:unchecked',
+        'error:scan',
+        'match:block',
+        'reject:UPLOAD_REJECTED',
+      ],
+      status: 422,
+    },
+  },
+  {
+    name: 'a file the service refused, another unchecked',
+    options: () => ({
+      matcher: {
+        async match({ file }) {
+          throw file.sha256 === sha(KNOWN)
+            ? new GuardError('INVALID_IMAGE', { detail: '3206' })
+            : outage();
+        },
+      },
+    }),
+    send: two,
+    expected: {
+      events: ['scan:unchecked', 'scan:unchecked', 'error:scan', 'reject:INVALID_IMAGE'],
+      status: 422,
+    },
   },
   {
     name: "service down, failMode 'open'",
