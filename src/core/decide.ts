@@ -10,7 +10,6 @@ import {
   withholdFiles,
 } from '../multipart/selection.js';
 import type { RouteConfig } from '../options.js';
-import { respondRejected } from './respond-rejected.js';
 import type { Entry } from './entry.js';
 import {
   type FieldImage,
@@ -22,6 +21,7 @@ import { Continue, GONE, type Outcome, PASS_THROUGH } from './outcome.js';
 import { recheck, recordDecision } from './recheck.js';
 import { RequestContext } from './request-context.js';
 import type { BodyStream, RequestView } from './request-view.js';
+import { respondRejected } from './respond-rejected.js';
 import { type ScanDeps, scanRequest } from './scan-request.js';
 import { handOver, readUpload, removeFromDisk, uploadOf } from './uploads.js';
 import type { UploadedFile } from './validate-file.js';

@@ -4,13 +4,13 @@ import { filesOf, type MulterFile, reshape, withholdFiles } from '../multipart/s
 import { selectionError } from '../multipart/selection-rules.js';
 import type { RouteConfig } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
-import { respondRejected } from './respond-rejected.js';
 import type { Entry } from './entry.js';
 import { type Outcome, PASS_THROUGH } from './outcome.js';
 import { resolvePolicy } from './policy.js';
 import { processWide } from './process-wide.js';
 import { RequestContext } from './request-context.js';
 import type { BodyStream, RequestView } from './request-view.js';
+import { respondRejected } from './respond-rejected.js';
 import type { ScanDeps } from './scan-request.js';
 
 /**
