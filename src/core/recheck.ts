@@ -157,6 +157,13 @@ function shadowed(deps: ScanDeps, route: RouteConfig, first: RouteConfig): void 
       'PHOTODNA_GUARD_ROUTE_SHADOWED:sanitize',
     );
   }
+  if (route.policy === 'quarantine' && first.policy === 'flag') {
+    deps.events.warnings.warn(
+      'PHOTODNA_GUARD_ROUTE_SHADOWED',
+      "guard.route({ policy: 'quarantine' }) runs behind a guard that already checked the request (app.use(guard)) with policy 'flag': a match it flagged is rejected here, but it cannot be quarantined (its file went to the first guard's match listeners and was withheld). Keep evidence in the global guard instead: photodnaGuard({ policy: [{ path: '/upload', policy: 'quarantine' }] }), or policy 'quarantine'.",
+      'PHOTODNA_GUARD_ROUTE_SHADOWED:quarantine',
+    );
+  }
   const policy = route.policy !== first.policy && route.policy !== 'block';
   const failMode = route.failMode === 'open' && first.failMode === 'closed';
   if (!policy && !failMode) return;

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import koaMulter from '@koa/multer';
 import KoaRouter from '@koa/router';
 import express from 'express';
@@ -25,11 +28,16 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const matcher = () => new RecordingMatcher([sha(KNOWN)]);
 
 let warnings: string[] = [];
+let texts: string[] = [];
 const onWarning = (w: Error & { code?: string }) => {
-  if (w.code?.startsWith('PHOTODNA_GUARD_') || w.code === 'TEST_SENTINEL') warnings.push(w.code);
+  if (w.code?.startsWith('PHOTODNA_GUARD_') || w.code === 'TEST_SENTINEL') {
+    warnings.push(w.code);
+    texts.push(w.message);
+  }
 };
 beforeEach(() => {
   warnings = [];
+  texts = [];
   process.on('warning', onWarning);
 });
 afterEach(() => {
@@ -116,6 +124,21 @@ for (const adapter of adapters.filter((a) => a.name === 'express5' || a.name ===
       // A match answers like an unreadable image by default (matchAnswer: 'disguised', issue 11).
       expect(res.body.error.code).toBe('INVALID_IMAGE');
       expect(server.log.runs).toBe(0);
+    });
+
+    it("route policy 'quarantine' behind a global 'flag': rejected, and said that it cannot be stored", async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'pdg-behind-q-'));
+      try {
+        server = await start({ policy: 'flag', quarantine: { dir } }, [
+          { path: '/evidence', use: (g) => g.route({ policy: 'quarantine' }).single('image') },
+        ]);
+        expect((await post('/evidence', KNOWN)).status).toBe(422);
+        expect(server.log.runs).toBe(0);
+        await allWarnings();
+        expect(texts.filter((t) => t.includes('cannot be quarantined'))).toHaveLength(1);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("route policy 'flag' behind a global 'block': said once, with the fix", async () => {
