@@ -52,7 +52,18 @@ export async function scanRequest(
   // Only valid files are sanitized: the checked bytes and facts replace the uploaded ones.
   if (route.sanitize !== 'none') {
     const refused = await sanitizeUploads(uploads, facts, route);
-    if (refused) return refused;
+    if (refused) {
+      // sharp failing to load is the configuration's failure, not the upload's: said first.
+      if (refused.kind === 'reject' && refused.error.code === 'SCAN_UNAVAILABLE') {
+        deps.events.emit('error', {
+          error: underlyingError(refused.error),
+          stage: 'scan',
+          ...(refused.error.reason ? { reason: refused.error.reason } : {}),
+          route: ctx.route,
+        });
+      }
+      return refused;
+    }
   }
 
   const deferMode = deferModeOf(route, deps.queue);
