@@ -44,9 +44,6 @@ export interface DeferredMatch {
  * Applies the policy to the matched files of one request: stores them first under 'quarantine'
  * (durably, before anything answers), then runs `match` listeners and `onMatch` within
  * `hookTimeoutMs`. Resolves to the error the request must answer with when the store failed.
- * A request's match whose evidence could not be stored is still announced (the uploader has its
- * 503; the event is the host's last chance at the file); a deferred job's is not, since the job
- * is run again.
  */
 export async function handleMatches(
   deps: ReportingDeps,
@@ -68,11 +65,9 @@ export async function handleMatches(
             () => new Error(`the quarantine store did not finish within ${route.scanTimeoutMs} ms`),
           );
         } catch (error) {
+          // Each file's failure is reported; the request answers with the first.
           const storeError = storeFailure(deps, ctx, match.file, error);
           failure ??= storeError;
-          // A deferred job keeps its bytes and runs again: its `match` comes once, with the
-          // attempt that stores the evidence, never once per attempt (one report per incident).
-          if (match.deferred) return;
         }
       }
       const event = createMatchEvent(deps, ctx, match, policy, {

@@ -157,14 +157,17 @@ function shadowed(deps: ScanDeps, route: RouteConfig, first: RouteConfig): void 
       'PHOTODNA_GUARD_ROUTE_SHADOWED:sanitize',
     );
   }
-  if (route.policy === 'quarantine' && first.policy === 'flag') {
+  // Stricter, but what it adds (storing the evidence) cannot happen: said instead of the
+  // general warning below.
+  const unstored = route.policy === 'quarantine' && first.policy === 'flag';
+  if (unstored) {
     deps.events.warnings.warn(
       'PHOTODNA_GUARD_ROUTE_SHADOWED',
       "guard.route({ policy: 'quarantine' }) runs behind a guard that already checked the request (app.use(guard)) with policy 'flag': a match it flagged is rejected here, but it cannot be quarantined (its file went to the first guard's match listeners and was withheld). Keep evidence in the global guard instead: photodnaGuard({ policy: [{ path: '/upload', policy: 'quarantine' }] }), or policy 'quarantine'.",
       'PHOTODNA_GUARD_ROUTE_SHADOWED:quarantine',
     );
   }
-  const policy = route.policy !== first.policy && route.policy !== 'block';
+  const policy = !unstored && route.policy !== first.policy && route.policy !== 'block';
   const failMode = route.failMode === 'open' && first.failMode === 'closed';
   if (!policy && !failMode) return;
   const what = policy ? `policy ${JSON.stringify(route.policy)}` : "failMode 'open'";

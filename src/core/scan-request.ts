@@ -20,6 +20,16 @@ export type ScanDeps = ScanFileDeps &
 /** Answers from the service that mean the file itself is bad, whatever the fail mode. */
 const FILE_FAULTS = new Set(['INVALID_IMAGE', 'IMAGE_TOO_SMALL', 'FILE_TOO_LARGE']);
 
+/** A file the service could not answer, as opposed to one it refused as bad (`FILE_FAULTS`). */
+function serviceFailed(scan: FileScan): boolean {
+  return scan.outcome === 'unchecked' && !FILE_FAULTS.has((scan.error as GuardError).code);
+}
+
+/** A file the service refused as bad (3206/3208): the upload's fault, whatever the fail mode. */
+function refusedAsBad(scan: FileScan): boolean {
+  return scan.outcome === 'unchecked' && FILE_FAULTS.has((scan.error as GuardError).code);
+}
+
 /**
  * The verdict on a request's files: validate every file (no call is spent on a request that
  * will be rejected anyway), check them all within one deadline, then apply the policy and the
@@ -136,10 +146,8 @@ async function queueUnchecked(
   const pending = new Set<FileScan>();
   for (let i = 0; i < scans.length; i++) {
     const scan = scans[i] as FileScan;
-    if (scan.outcome !== 'unchecked') continue;
-    const code = (scan.error as GuardError).code;
-    if (FILE_FAULTS.has(code)) continue;
-    const overflow = code === 'SCAN_BUSY' && deferMode === 'overflow';
+    if (!serviceFailed(scan)) continue;
+    const overflow = scan.error?.code === 'SCAN_BUSY' && deferMode === 'overflow';
     if (!overflow && route.failMode !== 'open') continue;
     const bytes = (uploads[i] as UploadedFile).bytes;
     try {
@@ -163,9 +171,8 @@ function reportUnchecked(
   pending: ReadonlySet<FileScan> | undefined,
 ): void {
   for (const scan of scans) {
-    if (scan.outcome !== 'unchecked' || pending?.has(scan)) continue;
+    if (!serviceFailed(scan) || pending?.has(scan)) continue;
     const error = scan.error as GuardError;
-    if (FILE_FAULTS.has(error.code)) continue;
     deps.events.emit('error', {
       error: underlyingError(error),
       stage: 'scan',
@@ -185,9 +192,7 @@ function uncheckedVerdict(
   scans: readonly FileScan[],
   unchecked: FileScan,
 ): Verdict | undefined {
-  const badFile = scans.find(
-    (s) => s.outcome === 'unchecked' && FILE_FAULTS.has((s.error as GuardError).code),
-  );
+  const badFile = scans.find(refusedAsBad);
   if (badFile) return { kind: 'reject', error: badFile.error as GuardError, file: badFile.file };
   // 'open' covers outages of the service, not our own full queue (an uploader can fill it),
   // unless the host opted in with `openOnBusy`.

@@ -98,7 +98,10 @@ export function emitScan(
 
 /**
  * Acts on a match like a synchronous scan. `bytes` empty: the evidence could not be had, so the
- * match is only flagged (nothing to store). A failed quarantine write keeps the job for later.
+ * match is only flagged (nothing to store). A failed quarantine write keeps the job for later:
+ * the next attempt announces the match again, with the same incident id (at-least-once, as
+ * every job's events). A job asking for 'quarantine' from a worker without a store is flagged at
+ * once, with an `error`: retrying could never store it.
  */
 export async function actOnMatch(
   deps: JobDeps,
@@ -106,8 +109,19 @@ export async function actOnMatch(
   ctx: IncidentContext,
   match: { file: FileFacts; bytes: Buffer; result: MatchResult },
 ): Promise<JobResult> {
-  const policy: Policy =
-    match.bytes.byteLength === 0 ? 'flag' : deferredPolicy(job.policy ?? deps.policy, deps);
+  const wanted = job.policy ?? deps.policy;
+  if (wanted === 'quarantine' && !deps.reporting.store && match.bytes.byteLength > 0) {
+    deps.events.emit('error', {
+      error: new Error(
+        `deferred scan ${job.scanId} matched under policy 'quarantine', but this worker has no quarantine store: the match is announced as 'flag' and not stored (give the worker 'quarantine')`,
+      ),
+      stage: 'quarantine',
+      reason: 'not-configured',
+      route: ctx.route,
+      file: match.file,
+    });
+  }
+  const policy: Policy = match.bytes.byteLength === 0 ? 'flag' : deferredPolicy(wanted, deps);
   const { deferred: _deferred, ...fields } = deferredFields(job);
   const failure = await handleMatches(deps.reporting, ctx, deps.route, policy, [
     { ...match, deferred: { incidentId: incidentIdOf(job.scanId), ...fields } },
@@ -122,9 +136,13 @@ export async function actOnMatch(
   return { done: true, outcome: 'match' };
 }
 
-/** The upload already passed: `block` can only mean "take it away", i.e. quarantine. */
+/**
+ * The upload already passed: `block` can only mean "take it away", i.e. quarantine; without a
+ * store, either is a flag.
+ */
 function deferredPolicy(policy: Policy, deps: JobDeps): Policy {
-  if (policy === 'block') return deps.reporting.store ? 'quarantine' : 'flag';
+  if (policy === 'block' || policy === 'quarantine')
+    return deps.reporting.store ? 'quarantine' : 'flag';
   return policy;
 }
 

@@ -4,19 +4,25 @@ import { join } from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import { afterAll, expect, it } from 'vitest';
-import { type MatchEvent, photodnaGuard } from '../../src/index.js';
+import type { ErrorEvent, MatchEvent } from '../../src/events.js';
+import { photodnaGuard } from '../../src/index.js';
 import { createFileQuarantineStore, type QuarantineStore } from '../../src/quarantine/index.js';
+import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { until } from '../helpers/until.js';
 
 /**
- * A deferred scan whose quarantine write fails is run again, and `match` comes once, with the
- * attempt that stored the evidence: a listener filing one report per `match` never files two.
+ * A deferred match whose evidence cannot be stored: a failing store keeps the job (and its bytes)
+ * and the next attempt announces the match again with the same incident id, until one stores it
+ * once; a worker without any store flags the match at once, with an `error`, instead of retrying
+ * a write that could never happen.
  */
 
 const emu = useEmulator({ rateLimit: false });
 const root = mkdtempSync(join(tmpdir(), 'pdg-deferred-store-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const fresh = (name: string) => join(root, `${name}-${n++}`);
 
 /** The file store, whose first `put` fails (a full disk, say). */
 function failingOnce(dir: string): QuarantineStore & { puts: number } {
@@ -39,14 +45,14 @@ function failingOnce(dir: string): QuarantineStore & { puts: number } {
   return wrapped;
 }
 
-it('a deferred match whose evidence write failed is announced once, when a later attempt stores it', async () => {
-  const store = failingOnce(join(root, 'quarantine'));
+it('a failed evidence write is tried again; each attempt announces the same incident, stored once', async () => {
+  const store = failingOnce(fresh('quarantine'));
   const guard = photodnaGuard(
     emu.options({
       defer: true,
       policy: 'quarantine',
       quarantine: store,
-      queue: { dir: join(root, 'queue') },
+      queue: { dir: fresh('queue') },
     }),
   );
   const matches: MatchEvent[] = [];
@@ -69,12 +75,46 @@ it('a deferred match whose evidence write failed is announced once, when a later
     );
     expect(store.puts).toBe(2);
     expect(failures).toEqual([expect.stringMatching(/^quarantine: .*ENOSPC/)]);
-    expect(matches).toHaveLength(1);
-    const [match] = matches;
-    const records = await store.list();
-    expect(records.map((r) => r.id)).toEqual([match?.quarantineId]);
+    // At-least-once: the first attempt announced it unstored, the second stored; one incident.
+    expect(matches.map((m) => [m.id, m.quarantineId])).toEqual([
+      [matches[1]?.id, undefined],
+      [matches[1]?.id, matches[1]?.id],
+    ]);
+    expect((await store.list()).map((r) => r.id)).toEqual([matches[1]?.id]);
   } finally {
     server.close();
     await guard.close();
+  }
+});
+
+it("a job asking for 'quarantine' from a worker without a store is flagged once, with an error", async () => {
+  const queue = await openScanQueue({ dir: fresh('queue') });
+  await queue.enqueue({
+    scanId: 'no-store-1',
+    source: { kind: 'bytes', bytes: knownImage() },
+    policy: 'quarantine',
+  });
+  const worker = await createScanWorker({ queue, apiKey: 'k', baseUrl: emu.emulator.url });
+  const matches: MatchEvent[] = [];
+  const errors: ErrorEvent[] = [];
+  worker.on('match', (e) => matches.push(e));
+  worker.on('error', (e) => errors.push(e));
+  try {
+    // The match is announced while its job runs; the job then ends (not put back for a retry).
+    await until(
+      async () => {
+        const depth = await queue.depth();
+        return matches.length > 0 && depth.waiting === 0 && depth.active === 0;
+      },
+      'the match, and the job done',
+      20_000,
+    );
+    expect(matches).toHaveLength(1);
+    expect(matches[0]).toMatchObject({ policy: 'flag', scanId: 'no-store-1' });
+    expect(matches[0]?.quarantineId).toBeUndefined();
+    expect(errors.map((e) => [e.stage, e.reason])).toEqual([['quarantine', 'not-configured']]);
+  } finally {
+    await worker.close();
+    await queue.close();
   }
 });
