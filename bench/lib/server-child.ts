@@ -186,7 +186,7 @@ const required: express.RequestHandler = async (req, res, next) => {
     }
     clearTimeout(timer);
     const photodna = { status: 'clean' as const, files };
-    recordDecision(req, ROUTE, photodna);
+    recordDecision(req, ROUTE, photodna, NONE_FLAGGED);
     showResult(req, photodna);
     handler(req, res, next);
   } catch (error) {
@@ -194,6 +194,8 @@ const required: express.RequestHandler = async (req, res, next) => {
     next(error);
   }
 };
+/** No match was let through under 'flag' (the decision's record of them). */
+const NONE_FLAGGED: readonly never[] = [];
 /** The guard's default `scanTimeoutMs`. */
 const DEADLINE_MS = 30_000;
 

@@ -203,12 +203,12 @@ function settle(
   // Recorded once the files are what was checked: if a disk write fails, the request was not
   // passed, and nothing (an error handler reading `req.photodna`) may read it as passed.
   if (!writing && !removing) {
-    recordDecision(view.body, entry.route, verdict.photodna);
+    recordDecision(view.body, entry.route, verdict.photodna, verdict.flagged);
     return outcome;
   }
   return Promise.all([writing, removing]).then(
     () => {
-      recordDecision(view.body, entry.route, verdict.photodna);
+      recordDecision(view.body, entry.route, verdict.photodna, verdict.flagged);
       return outcome;
     },
     async (error: unknown) => {

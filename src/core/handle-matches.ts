@@ -58,17 +58,10 @@ export async function handleMatches(
       const id = match.deferred?.incidentId ?? randomUUID();
       let quarantineId: string | undefined;
       if (policy === 'quarantine') {
-        try {
-          quarantineId = await rejectAfter(
-            quarantine(deps, ctx, match, id),
-            route.scanTimeoutMs,
-            () => new Error(`the quarantine store did not finish within ${route.scanTimeoutMs} ms`),
-          );
-        } catch (error) {
-          // Each file's failure is reported; the request answers with the first.
-          const storeError = storeFailure(deps, ctx, match.file, error);
-          failure ??= storeError;
-        }
+        const stored = await storeMatch(deps, ctx, route, match, id);
+        // Each file's failure is reported; the request answers with the first.
+        if (stored instanceof GuardError) failure ??= stored;
+        else quarantineId = stored;
       }
       const event = createMatchEvent(deps, ctx, match, policy, {
         id,
@@ -79,6 +72,42 @@ export async function handleMatches(
     }),
   );
   return failure;
+}
+
+/**
+ * Stores matches that were already announced (a first guard let them through under 'flag'; a
+ * stricter route behind it quarantines them): durably, before anything answers, each with its
+ * `quarantine` event and no second `match`. Resolves to the error to answer with if one failed.
+ */
+export async function storeMatches(
+  deps: ReportingDeps,
+  ctx: IncidentContext,
+  route: RouteConfig,
+  matches: readonly MatchedFile[],
+): Promise<GuardError | undefined> {
+  const stored = await Promise.all(
+    matches.map((match) => storeMatch(deps, ctx, route, match, randomUUID())),
+  );
+  return stored.find((outcome) => outcome instanceof GuardError);
+}
+
+/** One match stored within `scanTimeoutMs`: its record's id, or the failure (already reported). */
+async function storeMatch(
+  deps: ReportingDeps,
+  ctx: IncidentContext,
+  route: RouteConfig,
+  match: MatchedFile,
+  id: string,
+): Promise<string | GuardError> {
+  try {
+    return await rejectAfter(
+      quarantine(deps, ctx, match, id),
+      route.scanTimeoutMs,
+      () => new Error(`the quarantine store did not finish within ${route.scanTimeoutMs} ms`),
+    );
+  } catch (error) {
+    return storeFailure(deps, ctx, match.file, error);
+  }
 }
 
 async function quarantine(

@@ -5,6 +5,7 @@ import { selectionError } from '../multipart/selection-rules.js';
 import type { RouteConfig } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
 import type { Entry } from './entry.js';
+import { type MatchedFile, storeMatches } from './handle-matches.js';
 import { type Outcome, PASS_THROUGH } from './outcome.js';
 import { resolvePolicy } from './policy.js';
 import { processWide } from './process-wide.js';
@@ -25,6 +26,12 @@ import type { ScanDeps } from './scan-request.js';
 interface FirstDecision {
   route: RouteConfig;
   photodna: PhotoDnaResult;
+  /**
+   * Matches it let through under 'flag' (withheld from the handler, already announced), kept
+   * with the request for a stricter route behind it to quarantine. Absent in a record of
+   * another loaded copy of the library.
+   */
+  flagged?: readonly MatchedFile[];
 }
 
 /**
@@ -45,8 +52,9 @@ export function recordDecision(
   body: BodyStream | undefined,
   route: RouteConfig,
   photodna: PhotoDnaResult,
+  flagged: readonly MatchedFile[],
 ): void {
-  if (body) decisions.set(body, { route, photodna });
+  if (body) decisions.set(body, { route, photodna, flagged });
 }
 
 /** The result a guard passed this request with, if one did (Express's `req.photodna` reads it). */
@@ -63,7 +71,7 @@ export async function recheck(deps: ScanDeps, entry: Entry, view: RequestView): 
   if (first && first.route !== entry.route) {
     shadowed(deps, entry.route, first.route);
     error ??= limitsError(body, files, first.photodna, entry.route);
-    error ??= await policyError(entry.route, first, view);
+    error ??= await policyError(deps, entry.route, first, view);
   }
   if (!error) {
     if (entry.parser) reshape(body, entry.selection);
@@ -116,17 +124,25 @@ function limitsError(
   return undefined;
 }
 
-/** A match the first guard let through as flagged, or a file it let through unchecked. */
+/**
+ * A match the first guard let through as flagged (quarantined first when this route's policy
+ * says so), or a file it let through unchecked.
+ */
 async function policyError(
+  deps: ScanDeps,
   route: RouteConfig,
   first: FirstDecision,
   view: RequestView,
 ): Promise<GuardError | undefined> {
   const { status } = first.photodna;
   if (status === 'match') {
-    const policy = await resolvePolicy(route.policy, new RequestContext(view)).catch(
-      () => 'block' as const,
-    );
+    const ctx = new RequestContext(view);
+    const policy = await resolvePolicy(route.policy, ctx).catch(() => 'block' as const);
+    if (policy === 'quarantine' && first.flagged?.length) {
+      // Durable before the answer, like any quarantine; a failed write answers 503.
+      const failure = await storeMatches(deps, ctx, route, first.flagged);
+      if (failure) return failure;
+    }
     if (policy !== 'flag') {
       return new GuardError('UPLOAD_REJECTED', {
         detail: `matched; flagged by the first guard, this route's policy is '${policy}'`,
@@ -157,17 +173,7 @@ function shadowed(deps: ScanDeps, route: RouteConfig, first: RouteConfig): void 
       'PHOTODNA_GUARD_ROUTE_SHADOWED:sanitize',
     );
   }
-  // Stricter, but what it adds (storing the evidence) cannot happen: said instead of the
-  // general warning below.
-  const unstored = route.policy === 'quarantine' && first.policy === 'flag';
-  if (unstored) {
-    deps.events.warnings.warn(
-      'PHOTODNA_GUARD_ROUTE_SHADOWED',
-      "guard.route({ policy: 'quarantine' }) runs behind a guard that already checked the request (app.use(guard)) with policy 'flag': a match it flagged is rejected here, but it cannot be quarantined (its file went to the first guard's match listeners and was withheld). Keep evidence in the global guard instead: photodnaGuard({ policy: [{ path: '/upload', policy: 'quarantine' }] }), or policy 'quarantine'.",
-      'PHOTODNA_GUARD_ROUTE_SHADOWED:quarantine',
-    );
-  }
-  const policy = !unstored && route.policy !== first.policy && route.policy !== 'block';
+  const policy = route.policy !== first.policy && route.policy !== 'block';
   const failMode = route.failMode === 'open' && first.failMode === 'closed';
   if (!policy && !failMode) return;
   const what = policy ? `policy ${JSON.stringify(route.policy)}` : "failMode 'open'";

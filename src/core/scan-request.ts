@@ -129,7 +129,7 @@ export async function scanRequest(
     if (scan.outcome === 'match') withheld.push(i);
   }
   const status = overallStatus(matches, unchecked, (pending?.size ?? 0) > 0);
-  return { kind: 'pass', photodna: { status, files }, withheld };
+  return { kind: 'pass', photodna: { status, files }, withheld, flagged: matches };
 }
 
 /** Files the service could not answer, queued where the route allows it (a queue is configured). */
@@ -237,6 +237,7 @@ async function deferAll(
     kind: 'pass',
     photodna: { status: failed ? 'unchecked' : 'pending', files },
     withheld: [],
+    flagged: [],
   };
 }
 
