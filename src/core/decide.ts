@@ -1,4 +1,4 @@
-import { GuardError, underlyingError } from '../errors.js';
+import { GuardError } from '../errors.js';
 import { type BodyKind, bodyKindOf, claimsMultipart } from '../multipart/is-multipart.js';
 import { UploadAborted } from '../multipart/parser.js';
 import { rebuildBody, replayBody } from '../multipart/replay.js';
@@ -22,7 +22,7 @@ import { recheck, recordDecision } from './recheck.js';
 import { RequestContext } from './request-context.js';
 import type { BodyStream, RequestView } from './request-view.js';
 import { respondRejected } from './respond-rejected.js';
-import { type ScanDeps, scanRequest } from './scan-request.js';
+import { reportScanFailure, type ScanDeps, scanRequest } from './scan-request.js';
 import { handOver, readUpload, removeFromDisk, uploadOf } from './uploads.js';
 import type { UploadedFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
@@ -300,11 +300,6 @@ function scanBeforeParser(deps: ScanDeps, ctx: RequestContext): GuardError {
 
 function configurationError(deps: ScanDeps, ctx: RequestContext, detail: string): GuardError {
   const error = new GuardError('SCAN_UNAVAILABLE', { reason: 'not-configured', detail });
-  deps.events.emit('error', {
-    error: underlyingError(error),
-    stage: 'scan',
-    reason: 'not-configured',
-    route: ctx.route,
-  });
+  reportScanFailure(deps.events, ctx, error);
   return error;
 }

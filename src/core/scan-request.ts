@@ -65,12 +65,7 @@ export async function scanRequest(
     if (refused) {
       // sharp failing to load is the configuration's failure, not the upload's: said first.
       if (refused.kind === 'reject' && refused.error.code === 'SCAN_UNAVAILABLE') {
-        deps.events.emit('error', {
-          error: underlyingError(refused.error),
-          stage: 'scan',
-          ...(refused.error.reason ? { reason: refused.error.reason } : {}),
-          route: ctx.route,
-        });
+        reportScanFailure(deps.events, ctx, refused.error);
       }
       return refused;
     }
@@ -172,15 +167,24 @@ function reportUnchecked(
 ): void {
   for (const scan of scans) {
     if (!serviceFailed(scan) || pending?.has(scan)) continue;
-    const error = scan.error as GuardError;
-    deps.events.emit('error', {
-      error: underlyingError(error),
-      stage: 'scan',
-      ...(error.reason ? { reason: error.reason } : {}),
-      route: ctx.route,
-      file: scan.file,
-    });
+    reportScanFailure(deps.events, ctx, scan.error as GuardError, scan.file);
   }
+}
+
+/** The `error` event (stage `scan`) of a file, or a request, that could not be checked. */
+export function reportScanFailure(
+  events: GuardEvents,
+  ctx: RequestContext,
+  error: GuardError,
+  file?: FileFacts,
+): void {
+  events.emit('error', {
+    error: underlyingError(error),
+    stage: 'scan',
+    ...(error.reason ? { reason: error.reason } : {}),
+    route: ctx.route,
+    ...(file ? { file } : {}),
+  });
 }
 
 /**

@@ -110,7 +110,8 @@ export async function actOnMatch(
   match: { file: FileFacts; bytes: Buffer; result: MatchResult },
 ): Promise<JobResult> {
   const wanted = job.policy ?? deps.policy;
-  if (wanted === 'quarantine' && !deps.reporting.store && match.bytes.byteLength > 0) {
+  const policy: Policy = match.bytes.byteLength === 0 ? 'flag' : deferredPolicy(wanted, deps);
+  if (wanted === 'quarantine' && policy !== 'quarantine' && match.bytes.byteLength > 0) {
     deps.events.emit('error', {
       error: new Error(
         `deferred scan ${job.scanId} matched under policy 'quarantine', but this worker has no quarantine store: the match is announced as 'flag' and not stored (give the worker 'quarantine')`,
@@ -121,7 +122,6 @@ export async function actOnMatch(
       file: match.file,
     });
   }
-  const policy: Policy = match.bytes.byteLength === 0 ? 'flag' : deferredPolicy(wanted, deps);
   const { deferred: _deferred, ...fields } = deferredFields(job);
   const failure = await handleMatches(deps.reporting, ctx, deps.route, policy, [
     { ...match, deferred: { incidentId: incidentIdOf(job.scanId), ...fields } },
