@@ -3,6 +3,7 @@ import { InvalidOptionsError, toError } from '../errors.js';
 import type { GuardEvents, MatchEvent } from '../events.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import { buildReportBody, credentialsOf, missingReporterFields } from '../report/body.js';
+import { reportFromBytesOnce } from '../report/filed-from-bytes.js';
 import { type ReportSender, reportQuarantined } from '../report/from-record.js';
 import type { FileFacts, MatchResult, Policy, ReporterInfo, ReportResult } from '../types.js';
 import type { DeferredMatch, IncidentContext } from './handle-matches.js';
@@ -109,7 +110,9 @@ async function sendReport(
         ip: event.ip,
         receivedAt: event.receivedAt,
       };
-      result = await sender.report(buildReportBody(subject, complete), credentialsOf(complete));
+      result = await reportFromBytesOnce(event.id, complete.isTest === true, force, () =>
+        sender.report(buildReportBody(subject, complete), credentialsOf(complete)),
+      );
     }
     deps.events.emit('report', {
       incident: event.id,

@@ -27,7 +27,7 @@ import {
 } from './names.js';
 import { ensurePrivateDir } from './private-dir.js';
 import { type PurgeDecision, purgeDecision } from './purge-policy.js';
-import { createRecord, parseRecord, sha256Hex, withReport } from './record.js';
+import { createRecord, parseRecord, sha256Hex, withClaim, withReport } from './record.js';
 import type { FileQuarantineStore, FileQuarantineStoreOptions, QuarantineRecord } from './types.js';
 
 export const DEFAULT_PRESERVE_DAYS = 365;
@@ -206,6 +206,18 @@ export function createFileQuarantineStore(
           const next = withReport(await readRecord(id), report, preserveDays);
           await writeRecord(next);
           return next;
+        });
+      });
+    },
+
+    claimReport(id, claim) {
+      return guarded(`update incident ${id}`, async () => {
+        assertValidId(id);
+        return lock.run(id, async () => {
+          const record = await readRecord(id);
+          const { held, next } = withClaim(record, claim, Date.now());
+          if (next) await writeRecord(next);
+          return { held, record: next ?? record };
         });
       });
     },

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { QuarantineError } from '../errors.js';
-import type { Incident, QuarantineRecord, ReportStatus } from './types.js';
+import type { Incident, QuarantineRecord, ReportClaim, ReportStatus } from './types.js';
 
 const DAY_MS = 86_400_000;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -76,7 +76,9 @@ export function withReport(
     throw new QuarantineError(`incident ${record.id}: unknown report status`);
   }
   const at = report.at ?? new Date().toISOString();
-  const next: QuarantineRecord = { ...record, report: { ...report, at } };
+  // The attempt's outcome ends the claim its sender held.
+  const { reporting: _claim, ...unclaimed } = record;
+  const next: QuarantineRecord = { ...unclaimed, report: { ...report, at } };
   if (record.report.status !== 'not-reported') {
     next.reportHistory = [...(record.reportHistory ?? []), record.report];
   }
@@ -85,6 +87,41 @@ export function withReport(
     if (Date.parse(fromReport) > Date.parse(record.preserveUntil)) next.preserveUntil = fromReport;
   }
   return next;
+}
+
+/**
+ * `claim` applied to the record: taken unless another token holds an unexpired claim, given back
+ * (with `until` not after `now`) only by its own token. `next` is the record to write, if any.
+ */
+export function withClaim(
+  record: QuarantineRecord,
+  claim: ReportClaim,
+  now: number,
+): { held: boolean; next: QuarantineRecord | undefined } {
+  if (typeof claim?.token !== 'string' || !isIsoDate(claim.until)) {
+    throw new QuarantineError(
+      `incident ${record.id}: a report claim needs a token and an ISO until`,
+    );
+  }
+  const current = activeClaim(record, now);
+  if (current && current.token !== claim.token) return { held: false, next: undefined };
+  const { reporting: _previous, ...unclaimed } = record;
+  if (Date.parse(claim.until) <= now) {
+    return { held: false, next: record.reporting === undefined ? undefined : unclaimed };
+  }
+  return {
+    held: true,
+    next: { ...unclaimed, reporting: { token: claim.token, until: claim.until } },
+  };
+}
+
+/** The record's report claim, if one is well formed and not expired at `now`. */
+export function activeClaim(record: QuarantineRecord, now: number): ReportClaim | undefined {
+  const claim = record.reporting as Partial<ReportClaim> | undefined;
+  if (typeof claim !== 'object' || claim === null || typeof claim.token !== 'string')
+    return undefined;
+  const until = typeof claim.until === 'string' ? Date.parse(claim.until) : Number.NaN;
+  return until > now ? { token: claim.token, until: claim.until as string } : undefined;
 }
 
 /**

@@ -102,6 +102,18 @@ export interface QuarantineRecord {
   reportHistory?: ReportStatus[];
   /** Set when a reviewer released the incident; the evidence is still kept until `preserveUntil`. */
   released?: { at: string; reason?: string };
+  /**
+   * Set while a report is being sent (`claimReport`): whoever else wants to report the incident
+   * waits for its outcome instead of sending a second report. Cleared by `markReported`; a claim
+   * past `until` (its holder crashed) no longer counts.
+   */
+  reporting?: ReportClaim;
+}
+
+/** The right to send one incident's report, held until `until` (ISO) by whoever made `token`. */
+export interface ReportClaim {
+  token: string;
+  until: string;
 }
 
 /** Storage for quarantined uploads. Implement it to keep evidence somewhere else than local disk. */
@@ -113,7 +125,19 @@ export interface QuarantineStore {
   getRecord(id: string): Promise<QuarantineRecord>;
   /** Complete incidents only, oldest first. */
   list(): Promise<QuarantineRecord[]>;
+  /** Records a report attempt; also ends a report claim (`reporting`). */
   markReported(id: string, report: ReportStatus): Promise<QuarantineRecord>;
+  /**
+   * Optional: takes the right to send incident `id`'s report, atomically across every process
+   * sharing the store, unless another unexpired claim holds it; with `claim.until` in the past,
+   * gives back a claim made with the same token. Resolves to the record as it now is and whether
+   * this token holds it. Without it, `reportQuarantined` keeps one report at a time per store
+   * object only: two processes reporting the same incident at once may both send.
+   */
+  claimReport?(
+    id: string,
+    claim: ReportClaim,
+  ): Promise<{ held: boolean; record: QuarantineRecord }>;
   /** Marks the incident reviewed/released; the evidence is kept until `preserveUntil`. */
   release(id: string, reason?: string): Promise<QuarantineRecord>;
   /** Removes only incidents past `preserveUntil` that were reported or released; returns their ids. */
@@ -138,6 +162,7 @@ export interface FileQuarantineStore extends QuarantineStore {
   /** The store's directory (absolute). */
   readonly dir: string;
   purge(id: string, now?: Date): Promise<PurgeDecision>;
+  claimReport(id: string, claim: ReportClaim): Promise<{ held: boolean; record: QuarantineRecord }>;
   /**
    * Ids whose image exists without a record: a `put` interrupted between its two renames (the
    * guard answered 503). Never listed as incidents and never deleted automatically.

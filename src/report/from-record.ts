@@ -1,11 +1,14 @@
 /**
  * Files the NCMEC report of a quarantined incident from its stored record and bytes, and writes
  * the outcome back to the record. An incident already reported is not reported again unless
- * forced; concurrent calls for one incident in this process share one attempt.
+ * forced; concurrent calls for one incident in this process share one attempt, and calls from
+ * other processes (or other store objects on the same directory) wait for the report in flight.
  */
 
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidOptionsError, PhotoDnaServiceError, QuarantineError } from '../errors.js';
-import { lastSuccessfulReport } from '../quarantine/record.js';
+import { activeClaim, lastSuccessfulReport } from '../quarantine/record.js';
 import type { QuarantineRecord, QuarantineStore, ReportStatus } from '../quarantine/types.js';
 import { redact } from '../redact.js';
 import type {
@@ -16,6 +19,7 @@ import type {
   ReportResult,
 } from '../types.js';
 import { buildReportBody, credentialsOf, missingReporterFields } from './body.js';
+import { reportFiledFromBytes } from './filed-from-bytes.js';
 
 /** What sends a report: `PhotoDnaClient` satisfies it. */
 export interface ReportSender {
@@ -39,6 +43,14 @@ export interface ReportQuarantinedArgs {
 /** PhotoDNA's `Status.Code` for success. */
 const STATUS_OK = 3000;
 const MAX_ERROR_LENGTH = 500;
+
+/**
+ * How long a report claim holds: far longer than one send (the client's default budget is 30 s),
+ * short enough that a reporter that crashed holding one delays the others by minutes only.
+ */
+const CLAIM_MS = 600_000;
+/** How often a reporter waiting on another's claim reads the record again. */
+const CLAIM_POLL_MS = 200;
 
 const inFlight = new WeakMap<QuarantineStore, Map<string, Promise<ReportResult>>>();
 
@@ -72,11 +84,68 @@ export async function reportQuarantined(args: ReportQuarantinedArgs): Promise<Re
   }
 }
 
+/**
+ * One report of the incident at a time across every process sharing the store (where the store
+ * can claim it): whoever finds another's claim waits for its outcome, then looks again.
+ */
 async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult> {
-  const { store, id, sender, info } = args;
-  const stored = lastSuccessfulReport(await store.getRecord(id), info.isTest === true);
+  const { store, id, info } = args;
+  const isTest = info.isTest === true;
+  const stored = lastSuccessfulReport(await store.getRecord(id), isTest);
   if (stored && !args.force) return storedResult(stored);
+  if (!store.claimReport) return sendOrNote(args);
+  const token = randomUUID();
+  for (;;) {
+    const until = new Date(Date.now() + CLAIM_MS).toISOString();
+    const { held, record } = await store.claimReport(id, { token, until });
+    if (!held) {
+      await claimEnded(store, id, args.signal);
+      continue;
+    }
+    try {
+      const filed = lastSuccessfulReport(record, isTest);
+      if (filed && !args.force) {
+        await giveBack(store, id, token);
+        return storedResult(filed);
+      }
+      return await sendOrNote(args);
+    } catch (error) {
+      // Given back at once unless the outcome was recorded (which ended it); else it expires.
+      await giveBack(store, id, token).catch(() => undefined);
+      throw error;
+    }
+  }
+}
 
+function giveBack(store: QuarantineStore, id: string, token: string): Promise<unknown> {
+  return store.claimReport?.(id, { token, until: new Date(0).toISOString() }) ?? Promise.resolve();
+}
+
+/** Waits until no unexpired claim of another reporter holds the incident. */
+async function claimEnded(store: QuarantineStore, id: string, signal?: AbortSignal): Promise<void> {
+  for (;;) {
+    await sleep(CLAIM_POLL_MS, undefined, signal ? { signal } : {});
+    if (!activeClaim(await store.getRecord(id), Date.now())) return;
+  }
+}
+
+/**
+ * The report this process already filed from the incident's bytes, before its evidence was
+ * stored (a deferred match's quarantine write failed at first), is noted in the record instead
+ * of a second report being sent.
+ */
+async function sendOrNote(args: ReportQuarantinedArgs): Promise<ReportResult> {
+  const fromBytes = args.force
+    ? undefined
+    : await reportFiledFromBytes(args.id, args.info.isTest === true);
+  if (!fromBytes) return send(args);
+  await args.store.markReported(args.id, fromBytes);
+  return storedResult(fromBytes);
+}
+
+/** Sends the report from the stored record and bytes, and records the outcome. */
+async function send(args: ReportQuarantinedArgs): Promise<ReportResult> {
+  const { store, id, sender, info } = args;
   const { record, bytes } = await store.get(id); // checks the bytes against the record's SHA-256
   const body = buildReportBody(subjectOf(record, bytes), info);
   const isTest = info.isTest === true;

@@ -24,14 +24,16 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (name: string) => join(root, `${name}-${n++}`);
 
-/** The file store, whose first `put` fails (a full disk, say). */
-function failingOnce(dir: string): QuarantineStore & { puts: number } {
+/** The file store, whose first `failures` puts fail (a full disk, say). */
+function failingOnce(dir: string, failures = 1): QuarantineStore & { puts: number } {
   const store = createFileQuarantineStore({ dir });
   const wrapped = {
     puts: 0,
     put: (incident: Parameters<QuarantineStore['put']>[0], bytes: Buffer) => {
       wrapped.puts++;
-      if (wrapped.puts === 1) return Promise.reject(new Error('ENOSPC: no space left on device'));
+      if (wrapped.puts <= failures) {
+        return Promise.reject(new Error('ENOSPC: no space left on device'));
+      }
       return store.put(incident, bytes);
     },
     get: (id: string) => store.get(id),
@@ -81,6 +83,53 @@ it('a failed evidence write is tried again; each attempt announces the same inci
       [matches[1]?.id, matches[1]?.id],
     ]);
     expect((await store.list()).map((r) => r.id)).toEqual([matches[1]?.id]);
+  } finally {
+    server.close();
+    await guard.close();
+  }
+});
+
+it('a match announced again while its evidence write is retried is reported to NCMEC once, and its record notes that report', async () => {
+  const store = failingOnce(fresh('quarantine'), 2);
+  const before = emu.emulator.testReports.length;
+  const reports: Array<Promise<string>> = [];
+  const guard = photodnaGuard(
+    emu.options({
+      defer: true,
+      policy: 'quarantine',
+      quarantine: store,
+      queue: { dir: fresh('queue') },
+      reporter: {
+        orgName: 'Example Forum',
+        reporterName: 'Trust & Safety',
+        reporterEmail: 'tns@example.com',
+        ncmecUser: 'esp-user',
+        ncmecPassword: 'esp-secret',
+        isTest: true,
+      },
+      // The README's pattern: every match reported at once.
+      onMatch: (event) => {
+        reports.push(event.report().then((result) => result.trackingId));
+      },
+    }),
+  );
+  const app = express();
+  app.post('/upload', guard.single('f'), (req, res) => {
+    res.json({ photodna: req.photodna });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  try {
+    const res = await request(server).post('/upload').attach('f', knownImage(), 'a.png');
+    expect(res.body.photodna.status).toBe('pending');
+    await until(async () => (await store.list()).length === 1, 'the stored incident', 30_000);
+    await until(() => reports.length === 3, 'three announcements');
+    const trackingIds = await Promise.all(reports);
+    expect(store.puts).toBe(3);
+    expect(emu.emulator.testReports.length - before).toBe(1);
+    expect(new Set(trackingIds).size).toBe(1);
+    const [record] = await store.list();
+    expect(record?.report).toMatchObject({ status: 'reported', trackingId: trackingIds[0] });
+    expect(record?.reportHistory).toBeUndefined();
   } finally {
     server.close();
     await guard.close();

@@ -1,0 +1,194 @@
+/**
+ * One report per incident across reporters that do not share a store object: a guard's
+ * `event.report()`, a console on the same directory, a reviewer's CLI in another process. The
+ * file store's report claim makes the others wait for the report in flight; a claim whose holder
+ * crashed expires.
+ */
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../../src/emulator/index.js';
+import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
+import type { FileQuarantineStore } from '../../src/quarantine/types.js';
+import { type ReportSender, reportQuarantined } from '../../src/report/from-record.js';
+import type { ReporterInfo, ReportResult } from '../../src/types.js';
+import { until } from '../helpers/until.js';
+import { makeIncident, useTempDirs } from '../quarantine/helpers.js';
+import { cli } from '../quarantine/run-cli.js';
+
+const tempDir = useTempDirs();
+const INFO: ReporterInfo = {
+  orgName: 'Example Forum',
+  reporterName: 'Trust & Safety',
+  reporterEmail: 'tns@example.com',
+  ncmecUser: 'esp-user',
+  ncmecPassword: 'esp-secret',
+  isTest: false,
+};
+
+/** A sender whose answers wait until the test opens the gate. */
+class GatedSender implements ReportSender {
+  sent = 0;
+  #open: (() => void) | undefined;
+  readonly #gate = new Promise<void>((resolve) => {
+    this.#open = resolve;
+  });
+
+  async report(): Promise<ReportResult> {
+    this.sent++;
+    await this.#gate;
+    return { trackingId: `t${this.sent}`, statusCode: 3000, raw: {} };
+  }
+
+  open(): void {
+    this.#open?.();
+  }
+}
+
+/** The store, counting the claims it refused (another reporter held the incident). */
+function counting(store: FileQuarantineStore): {
+  store: FileQuarantineStore;
+  refused: () => number;
+} {
+  let refused = 0;
+  const claimReport = store.claimReport.bind(store);
+  return {
+    store: {
+      ...store,
+      claimReport: async (id, claim) => {
+        const outcome = await claimReport(id, claim);
+        if (!outcome.held && Date.parse(claim.until) > Date.now()) refused++;
+        return outcome;
+      },
+    },
+    refused: () => refused,
+  };
+}
+
+async function stored(dir: string) {
+  const store = createFileQuarantineStore({ dir });
+  const { incident, bytes } = makeIncident();
+  await store.put(incident, bytes);
+  return { store, id: incident.id };
+}
+
+describe('one report per incident across store objects and processes', () => {
+  it('a second store object on the same directory waits for the report in flight, then answers with it', async () => {
+    const dir = await tempDir();
+    const { store: guardStore, id } = await stored(dir);
+    const console = counting(createFileQuarantineStore({ dir }));
+    const sender = new GatedSender();
+
+    const first = reportQuarantined({ store: guardStore, id, sender, info: INFO });
+    await until(() => sender.sent === 1, 'the first report sent');
+    expect((await guardStore.getRecord(id)).reporting).toBeDefined();
+    const second = reportQuarantined({ store: console.store, id, sender, info: INFO });
+    await until(() => console.refused() > 0, 'the second reporter refused the claim');
+    sender.open();
+
+    const [a, b] = await Promise.all([first, second]);
+    expect(sender.sent).toBe(1);
+    expect(a.trackingId).toBe('t1');
+    expect(b.trackingId).toBe('t1');
+    const record = await guardStore.getRecord(id);
+    expect(record.report).toMatchObject({ status: 'reported', trackingId: 't1' });
+    expect(record.reportHistory).toBeUndefined();
+    expect(record.reporting).toBeUndefined();
+  });
+
+  it('after a failed report in flight, the waiting reporter sends its own', async () => {
+    const dir = await tempDir();
+    const { store, id } = await stored(dir);
+    const other = counting(createFileQuarantineStore({ dir }));
+    let release: (() => void) | undefined;
+    const failing: ReportSender = {
+      report: () =>
+        new Promise((_, reject) => {
+          release = () => reject(new Error('connection reset'));
+        }),
+    };
+    const sender = new GatedSender();
+    sender.open();
+
+    const first = reportQuarantined({ store, id, sender: failing, info: INFO });
+    await until(() => release !== undefined, 'the first report sent');
+    const second = reportQuarantined({ store: other.store, id, sender, info: INFO });
+    await until(() => other.refused() > 0, 'the second reporter refused the claim');
+    release?.();
+
+    await expect(first).rejects.toThrow('connection reset');
+    expect((await second).trackingId).toBe('t1');
+    const record = await store.getRecord(id);
+    expect(record.report).toMatchObject({ status: 'reported', trackingId: 't1' });
+    expect(record.reportHistory?.map((entry) => entry.status)).toEqual(['failed']);
+  });
+
+  it("a crashed reporter's claim holds until it expires, then the report goes out", async () => {
+    const dir = await tempDir();
+    const { store, id } = await stored(dir);
+    const soon = new Date(Date.now() + 1_500).toISOString();
+    expect((await store.claimReport(id, { token: 'crashed', until: soon })).held).toBe(true);
+    const sender = new GatedSender();
+    sender.open();
+    const watched = counting(store);
+
+    const report = reportQuarantined({ store: watched.store, id, sender, info: INFO });
+    await until(() => watched.refused() > 0, 'the claim refused while it holds');
+    expect(sender.sent).toBe(0);
+    expect((await report).trackingId).toBe('t1');
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(soon));
+    expect((await store.getRecord(id)).reporting).toBeUndefined();
+  });
+
+  it('a claim is given back only by its own token, and is ended by the recorded outcome', async () => {
+    const dir = await tempDir();
+    const { store, id } = await stored(dir);
+    const later = new Date(Date.now() + 60_000).toISOString();
+    const past = new Date(0).toISOString();
+    expect((await store.claimReport(id, { token: 'a', until: later })).held).toBe(true);
+    expect((await store.claimReport(id, { token: 'b', until: later })).held).toBe(false);
+    expect((await store.claimReport(id, { token: 'b', until: past })).record.reporting?.token).toBe(
+      'a',
+    );
+    expect(
+      (await store.claimReport(id, { token: 'a', until: past })).record.reporting,
+    ).toBeUndefined();
+    expect((await store.claimReport(id, { token: 'b', until: later })).held).toBe(true);
+    await store.markReported(id, { status: 'failed', error: 'x' });
+    expect((await store.getRecord(id)).reporting).toBeUndefined();
+    expect((await store.claimReport(id, { token: 'a', until: later })).held).toBe(true);
+  });
+
+  it('a reviewer runs `quarantine report` in another process while the server reports: one report', async () => {
+    const emulator = await startEmulator({ latencyMs: 1_000, rateLimit: false });
+    try {
+      const dir = await tempDir();
+      const { store, id } = await stored(dir);
+      const env = {
+        PHOTODNA_API_KEY: 'k',
+        PHOTODNA_BASE_URL: emulator.url,
+        PHOTODNA_ORG_NAME: INFO.orgName,
+        PHOTODNA_REPORTER_NAME: INFO.reporterName,
+        PHOTODNA_REPORTER_EMAIL: INFO.reporterEmail,
+        NCMEC_USER: INFO.ncmecUser,
+        NCMEC_PASSWORD: INFO.ncmecPassword,
+      };
+      const reviewer = cli(['report', id, '--dir', dir], env);
+      await until(
+        async () => (await store.getRecord(id)).reporting !== undefined,
+        "the reviewer's claim",
+      );
+      const sender = new GatedSender();
+      sender.open();
+      const server = await reportQuarantined({ store, id, sender, info: INFO });
+
+      const run = await reviewer;
+      expect(run.code).toBe(0);
+      expect(sender.sent).toBe(0);
+      expect(emulator.reports.length).toBe(1);
+      const record = await store.getRecord(id);
+      expect(server.trackingId).toBe(record.report.trackingId);
+      expect(record.reportHistory).toBeUndefined();
+    } finally {
+      await emulator.close();
+    }
+  });
+});
