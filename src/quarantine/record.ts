@@ -12,8 +12,16 @@ const PDQ_HEX = /^[0-9a-f]{64}$/;
 const REPORT_STATES: ReadonlySet<string> = new Set(['not-reported', 'reported', 'failed']);
 const POLICIES: ReadonlySet<string> = new Set(['block', 'quarantine', 'flag']);
 
-export function addDays(iso: string | Date, days: number): string {
-  return new Date(new Date(iso).getTime() + days * DAY_MS).toISOString();
+/**
+ * The end of a preservation period of `days` from `from`: `days` later, and never before the same
+ * date as many whole years later (`days / 365`, rounded down): 365 days from a date before a leap
+ * day would end a day short of the law's one year.
+ */
+export function preservedUntil(from: string | Date, days: number): string {
+  const end = new Date(new Date(from).getTime() + days * DAY_MS);
+  const years = new Date(from);
+  years.setUTCFullYear(years.getUTCFullYear() + Math.floor(days / 365));
+  return (years > end ? years : end).toISOString();
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -61,7 +69,8 @@ export function createRecord(
     matchFlags: incident.matchFlags.map((flag) => ({ ...flag, violations: [...flag.violations] })),
     policy: incident.policy,
     ...(incident.scanned === undefined ? {} : { scanned: { ...incident.scanned } }),
-    preserveUntil: addDays(receivedAt, preserveDays),
+    preserveUntil: preservedUntil(receivedAt, preserveDays),
+    preserveDays,
     report: { status: 'not-reported' },
   };
 }
@@ -83,7 +92,10 @@ export function withReport(
     next.reportHistory = [...(record.reportHistory ?? []), record.report];
   }
   if (report.status === 'reported') {
-    const fromReport = addDays(at, preserveDays);
+    // The period the record was stored with, if longer: a reviewer's tool opened with another
+    // (the CLI's default) never shortens what the server was configured to keep.
+    const days = Math.max(preserveDays, record.preserveDays ?? 0);
+    const fromReport = preservedUntil(at, days);
     if (Date.parse(fromReport) > Date.parse(record.preserveUntil)) next.preserveUntil = fromReport;
   }
   return next;
@@ -173,6 +185,12 @@ function findProblem(value: unknown, id: string): string | undefined {
   if (r.scanned !== undefined && !isScannedCopy(r.scanned)) return 'scanned is malformed';
   if (!isIsoDate(r.receivedAt)) return 'receivedAt is not a date';
   if (!isIsoDate(r.preserveUntil)) return 'preserveUntil is not a date';
+  if (r.preserveDays !== undefined) {
+    const days = r.preserveDays;
+    if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0) {
+      return 'preserveDays is not a positive number';
+    }
+  }
   if (typeof r.policy !== 'string' || !POLICIES.has(r.policy)) return 'unknown policy';
   if (!Array.isArray(r.matchFlags) || !r.matchFlags.every(isMatchFlag)) {
     return 'matchFlags is malformed';

@@ -93,9 +93,17 @@ export interface QuarantineRecord {
   scanned?: ScannedCopy;
   /**
    * ISO: `receivedAt + preserveDays`; a successful report moves it to at least
-   * `report time + preserveDays` (the legal preservation period runs from the report).
+   * `report time + preserveDays` (the legal preservation period runs from the report). Never
+   * before the same date as many whole years later (`preserveDays / 365`): 365 days across a
+   * leap day would be a day short of one year.
    */
   preserveUntil: string;
+  /**
+   * The preservation period the store was configured with when it kept the incident (records
+   * from before 0.1 may lack it). A report recorded by a store opened with a shorter one (the
+   * reviewer CLI's default) still extends `preserveUntil` by this many days.
+   */
+  preserveDays?: number;
   /** The latest report attempt. */
   report: ReportStatus;
   /** Earlier report attempts, oldest first (a forced re-send never erases a filed report). */

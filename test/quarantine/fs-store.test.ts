@@ -80,6 +80,7 @@ describe('put and the record', () => {
       matchFlags: [{ source: 'Test', violations: ['A1'], matchDistance: 179, matchId: '104149' }],
       policy: 'quarantine',
       preserveUntil: '2026-03-01T12:00:00.000Z',
+      preserveDays: 365,
       report: { status: 'not-reported' },
     });
     expect(returned).toStrictEqual(onDisk);
@@ -315,6 +316,37 @@ describe('updates', () => {
     await expect(store.markReported(incident.id, { status: 'nope' } as never)).rejects.toThrow(
       /unknown report status/,
     );
+  });
+
+  it('keeps evidence a whole year across a leap day: 365 days never end before the same date a year later', async () => {
+    const store = createFileQuarantineStore({ dir: await tempDir() });
+    // 2027-03-01 + 365 days is 2028-02-29: a day short of one year.
+    const { incident, bytes } = makeIncident({ receivedAt: new Date('2027-03-01T12:00:00.000Z') });
+    expect((await store.put(incident, bytes)).preserveUntil).toBe('2028-03-01T12:00:00.000Z');
+    const reported = await store.markReported(incident.id, {
+      status: 'reported',
+      at: '2027-06-01T00:00:00.000Z',
+    });
+    expect(reported.preserveUntil).toBe('2028-06-01T00:00:00.000Z');
+    // Where no leap day falls between, 365 days is the year.
+    const later = makeIncident({ receivedAt: new Date('2028-03-01T12:00:00.000Z') }, 2);
+    expect((await store.put(later.incident, later.bytes)).preserveUntil).toBe(
+      '2029-03-01T12:00:00.000Z',
+    );
+  });
+
+  it("a report recorded through a store opened with a shorter period keeps the record's own", async () => {
+    const dir = await tempDir();
+    const server = createFileQuarantineStore({ dir, preserveDays: 730 });
+    const { incident, bytes } = makeIncident();
+    expect((await server.put(incident, bytes)).preserveDays).toBe(730);
+    // The reviewer's tool opens the directory with the default (365).
+    const reviewer = createFileQuarantineStore({ dir });
+    const record = await reviewer.markReported(incident.id, {
+      status: 'reported',
+      at: '2025-06-01T00:00:00.000Z',
+    });
+    expect(record.preserveUntil).toBe('2027-06-01T00:00:00.000Z');
   });
 
   it('serializes concurrent updates of one incident: none is lost', async () => {

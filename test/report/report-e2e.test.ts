@@ -14,6 +14,7 @@ import { makeIncident, sha256, useTempDirs } from '../quarantine/helpers.js';
 import { cli } from '../quarantine/run-cli.js';
 
 const tempDir = useTempDirs();
+const DAY_MS = 86_400_000;
 const INFO: ReporterInfo = {
   orgName: 'Example Forum',
   reporterName: 'Trust and Safety',
@@ -140,6 +141,18 @@ describe('photodna-guard quarantine report', () => {
     expect((await store.getRecord(id)).report).toMatchObject({ status: 'reported', isTest: false });
     const list = await cli(['list', '--dir', dir], env());
     expect(list.stdout).toContain('reported');
+  });
+
+  it("keeps the evidence the server's preserveDays after a report the CLI files (it opens the store with the default)", async () => {
+    const dir = await tempDir();
+    const server = createFileQuarantineStore({ dir, preserveDays: 730 });
+    const { incident, bytes } = makeIncident({ receivedAt: new Date(Date.now() - 500 * DAY_MS) });
+    await server.put(incident, bytes);
+    const run = await cli(['report', incident.id, '--dir', dir, ...reporter, '--test'], env());
+    expect(run.code).toBe(0);
+    const record = await server.getRecord(incident.id);
+    const reportedAt = Date.parse(record.report.at as string);
+    expect(Date.parse(record.preserveUntil)).toBeGreaterThanOrEqual(reportedAt + 730 * DAY_MS);
   });
 
   it('exits 1 when the service refuses the key, and the record says failed', async () => {
