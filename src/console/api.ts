@@ -65,11 +65,12 @@ export async function serveApi(
       throw error;
     }
   }
+  const authorizedAt = Date.now(); // a live stream's first "yes" (see live-stream.ts)
   const session = await auth.session(req, res, base);
   if (method === 'POST') auth.checkCsrf(req, session);
 
   if (path === 'logout' && method === 'POST') {
-    auth.logout(req, res, base);
+    auth.logout(req, res, base); // the session's live streams end here, before this answer
     return sendJson(res, 200, { ok: true });
   }
   if (path === 'incidents' && method === 'GET') {
@@ -87,7 +88,7 @@ export async function serveApi(
   if (path === 'live' && method === 'GET') {
     if (!deps.live)
       throw new HttpError(404, "no live stream: the console was not given the guard's events");
-    deps.live.subscribe(res);
+    deps.live.subscribe(res, auth.streamAccess(req, session), authorizedAt);
     return;
   }
   const detail = DETAIL.exec(path);

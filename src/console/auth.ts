@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { safeEqual } from '../secret.js';
 import { HttpError, isTls, readCookie, readJson } from './http-io.js';
+import type { StreamAccess } from './live-stream.js';
 import type { ResolvedConsoleOptions } from './options.js';
 import { type Session, Sessions } from './session.js';
 
@@ -19,9 +20,10 @@ export class ConsoleAuth {
   /** Times of recent failed logins (a guessed token costs a minute per ten tries). */
   readonly #failures: number[] = [];
 
-  constructor(options: ResolvedConsoleOptions) {
+  /** `onSessionEnd(id)`: a session was logged out, replaced, evicted or found expired. */
+  constructor(options: ResolvedConsoleOptions, onSessionEnd?: (id: string) => void) {
     this.#options = options;
-    this.#sessions = new Sessions(options.sessionTtlMs);
+    this.#sessions = new Sessions(options.sessionTtlMs, onSessionEnd);
   }
 
   get mode(): 'authorize' | 'token' {
@@ -56,6 +58,20 @@ export class ConsoleAuth {
     if (existing) this.#sessions.delete(existing.id);
     if (!create) throw new HttpError(401, 'no console session: reload the console');
     return this.#start(req, res, base, actor);
+  }
+
+  /**
+   * What a live stream opened by `req` under `session` asks before it writes: is the session
+   * still live (the stream does not extend it), and, with `authorize`, does the host still name
+   * the session's reviewer for that request.
+   */
+  streamAccess(req: IncomingMessage, session: Session): StreamAccess {
+    const { authorize } = this.#options;
+    return {
+      sessionId: session.id,
+      live: () => this.#sessions.isLive(session),
+      recheck: authorize ? async () => (await authorize(req)) === session.actor : undefined,
+    };
   }
 
   /** Token login: a constant-time comparison, then a new session. */

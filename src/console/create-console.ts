@@ -36,7 +36,8 @@ export function createConsole(options: ConsoleOptions): Console {
   const live = resolved.events ? new LiveFeed(resolved.events, resolved.queueDepth) : undefined;
   const handler = createHandler({
     options: resolved,
-    auth: new ConsoleAuth(resolved),
+    // A session that ends (logout, replaced, expired) ends its live streams at once.
+    auth: new ConsoleAuth(resolved, (id) => live?.endSession(id)),
     audit,
     reporting,
     live,

@@ -2,9 +2,12 @@
  * The console's live panel: the guard's scan, match, quarantine, reject and error events as
  * server-sent events, each reduced to a whitelist of fields (never bytes, file names, IPs or
  * error messages), a once-a-second sample of calls/s and queue depth, and the service's health.
+ * Each viewer's stream checks its session before every write (`live-stream.ts`); the samples
+ * make that check run at least once a second, and a logout ends the session's streams at once.
  */
 import type { ServerResponse } from 'node:http';
 import type { ErrorEvent, MatchEvent, QuarantineEvent, RejectEvent, ScanEvent } from '../events.js';
+import { LiveStream, type StreamAccess } from './live-stream.js';
 import type { ConsoleEventSource } from './options.js';
 
 export interface LiveSample {
@@ -30,7 +33,7 @@ const HEARTBEAT_MS = 15_000;
 export class LiveFeed {
   readonly #source: ConsoleEventSource;
   readonly #queueDepth: (() => number) | undefined;
-  readonly #clients = new Set<ServerResponse>();
+  readonly #clients = new Set<LiveStream>();
   readonly #samples: LiveSample[] = [];
   readonly #health: LiveHealth = { lastSuccess: null, lastError: null };
   #calls = 0;
@@ -58,8 +61,11 @@ export class LiveFeed {
     return [...this.#samples];
   }
 
-  /** Streams to `res` until the client leaves; refuses (503) beyond 20 viewers. */
-  subscribe(res: ServerResponse): void {
+  /**
+   * Streams to `res` while `access` allows (see `LiveStream`) and the client stays; refuses
+   * (503) beyond 20 viewers. `authorizedAt`: when the request opening it was authorized.
+   */
+  subscribe(res: ServerResponse, access: StreamAccess, authorizedAt: number): void {
     if (this.#clients.size >= MAX_CLIENTS) {
       res.statusCode = 503;
       res.end();
@@ -70,9 +76,14 @@ export class LiveFeed {
     res.setHeader('Connection', 'keep-alive');
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
-    this.#clients.add(res);
-    res.on('close', () => this.#clients.delete(res));
-    this.#send(res, 'hello', { health: this.#health, samples: this.#samples });
+    const stream = new LiveStream(res, access, authorizedAt, this.#forget);
+    this.#clients.add(stream);
+    this.#send(stream, 'hello', { health: this.#health, samples: this.#samples });
+  }
+
+  /** Ends every stream of this console session (it logged out, or ended otherwise). */
+  endSession(id: string): void {
+    for (const stream of this.#clients) if (stream.sessionId === id) stream.end();
   }
 
   close(): void {
@@ -83,7 +94,7 @@ export class LiveFeed {
     this.#source.off('quarantine', this.#onQuarantine);
     this.#source.off('reject', this.#onReject);
     this.#source.off('error', this.#onError);
-    for (const res of this.#clients) res.end();
+    for (const stream of this.#clients) stream.end();
     this.#clients.clear();
   }
 
@@ -148,7 +159,7 @@ export class LiveFeed {
     if (this.#samples.length > HISTORY) this.#samples.shift();
     this.#broadcast('sample', { ...sample, health: this.#health });
     if (++this.#beats % (HEARTBEAT_MS / 1000) === 0) {
-      for (const res of this.#clients) res.write(': keep-alive\n\n');
+      for (const stream of this.#clients) stream.write(': keep-alive\n\n');
     }
   }
 
@@ -162,10 +173,16 @@ export class LiveFeed {
   }
 
   #broadcast(name: string, data: LiveEvent): void {
-    for (const res of this.#clients) this.#send(res, name, data);
+    if (this.#clients.size === 0) return;
+    const chunk = `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const stream of this.#clients) stream.write(chunk);
   }
 
-  #send(res: ServerResponse, name: string, data: unknown): void {
-    res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  #send(stream: LiveStream, name: string, data: unknown): void {
+    stream.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
   }
+
+  readonly #forget = (stream: LiveStream): void => {
+    this.#clients.delete(stream);
+  };
 }

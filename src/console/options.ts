@@ -75,7 +75,10 @@ export interface ConsoleOptions {
   allowList?: AllowListOptions;
   /** Incidents per page. Defaults to 25. */
   pageSize?: number;
-  /** A console session lasts this long without use. Defaults to 8 hours. */
+  /**
+   * A console session lasts this long without use (an open live stream is not use: its streams
+   * end with it). Defaults to 8 hours.
+   */
   sessionTtlMs?: number;
   /** Where failed console requests are logged (pino-compatible). Defaults to none. */
   logger?: Logger;

@@ -1,7 +1,8 @@
 /**
  * Console sessions, in memory: a random id in an `HttpOnly; SameSite=Strict` cookie, bound to
  * the reviewer and to a CSRF token that every state-changing request must echo in a header.
- * Bounded in number; idle sessions expire.
+ * Bounded in number; idle sessions expire. Whoever holds on to a session (a live stream) is told
+ * when it ends: logged out, replaced, evicted or found expired.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -17,16 +18,19 @@ const MAX_SESSIONS = 1_000;
 export class Sessions {
   readonly #byId = new Map<string, Session>();
   readonly #ttlMs: number;
+  readonly #onEnd: (id: string) => void;
 
-  constructor(ttlMs: number) {
+  /** `onEnd(id)` runs once for each session that leaves the store, whatever the reason. */
+  constructor(ttlMs: number, onEnd: (id: string) => void = () => {}) {
     this.#ttlMs = ttlMs;
+    this.#onEnd = onEnd;
   }
 
   create(actor: string): Session {
     this.#sweep();
     if (this.#byId.size >= MAX_SESSIONS) {
       const oldest = this.#byId.keys().next().value;
-      if (oldest !== undefined) this.#byId.delete(oldest);
+      if (oldest !== undefined) this.delete(oldest);
     }
     const session: Session = {
       id: randomBytes(32).toString('base64url'),
@@ -44,19 +48,24 @@ export class Sessions {
     const session = this.#byId.get(id);
     if (!session) return undefined;
     if (session.expires <= Date.now()) {
-      this.#byId.delete(id);
+      this.delete(id);
       return undefined;
     }
     session.expires = Date.now() + this.#ttlMs;
     return session;
   }
 
+  /** Whether `session` is still in the store and unexpired; unlike `get`, it does not extend it. */
+  isLive(session: Session): boolean {
+    return this.#byId.get(session.id) === session && session.expires > Date.now();
+  }
+
   delete(id: string): void {
-    this.#byId.delete(id);
+    if (this.#byId.delete(id)) this.#onEnd(id);
   }
 
   #sweep(): void {
     const now = Date.now();
-    for (const [id, session] of this.#byId) if (session.expires <= now) this.#byId.delete(id);
+    for (const [id, session] of this.#byId) if (session.expires <= now) this.delete(id);
   }
 }

@@ -88,9 +88,29 @@ export const LIVE_SCRIPT = String.raw`// The console's live panel: server-sent e
     });
     Object.keys(describe).forEach(function (name) {
       source.addEventListener(name, function (message) {
+        // 'error' is also the name of the source's own connection errors, which carry no data.
+        if (typeof message.data !== 'string') return;
         var data = JSON.parse(message.data);
         line(day(data.at).slice(11) + ' ' + describe[name](data));
       });
+    });
+    // The server ends the stream when the session ends (logout, expiry, your login refusing);
+    // the browser reconnects, and a refused reconnect closes the source for good. Then: signed
+    // out, or signed in anew, the page starts over (login form, or a fresh session and CSRF
+    // token); still the same session (too many viewers, say), it says so and stops.
+    var csrf = event.detail.csrf;
+    source.addEventListener('error', function () {
+      if (source.readyState !== EventSource.CLOSED) return;
+      var stopped = function () { $('live-ended').hidden = false; };
+      fetch('api/session', { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+        .then(function (res) {
+          if (res.status === 401) return location.reload();
+          if (!res.ok) return stopped();
+          return res.json().then(function (session) {
+            if (session.csrf !== csrf) location.reload(); else stopped();
+          });
+        })
+        .catch(stopped);
     });
   });
 })();
