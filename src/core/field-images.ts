@@ -16,6 +16,8 @@ export interface FieldImage {
   key: string | number;
   /** How the value holds the image: a `data:` URL, or one of `DECODINGS` of the text. */
   encoding: FieldEncoding;
+  /** The text before the encoded image (through the first comma, for `value.split(',')[1]`). */
+  prefix: string;
   /**
    * The image's bytes; undefined when the field's charset mangled them (bytes over 0x7F decoded
    * as UTF-8 become U+FFFD): an image nobody can check, so the request is refused.
@@ -43,14 +45,26 @@ export function valueBudget(limits: { maxFields: number; maxFieldDepth: number }
  */
 export function findFieldImages(body: unknown, budget = MIN_VALUE_BUDGET): FieldImage[] {
   const found: FieldImage[] = [];
+  if (!body || typeof body !== 'object') return found;
   let visited = 0;
-  const visit = (
-    holder: Record<string, unknown> | unknown[],
-    key: string | number,
-    path: string,
-  ) => {
+  // Depth first, in the body's order, on a stack of its own: a parser that reads JSON fields
+  // (Fastify's, for a part sent as application/json) can nest values deeper than the call stack.
+  const pending: Array<{ holder: Holder; key: string | number; path: string }> = [];
+  const push = (node: Holder, prefix: string) => {
+    // Only the indexes that hold something: `a[100]` makes an array of 101 with 100 holes.
+    const keys = Object.keys(node);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i] as string;
+      if (Array.isArray(node))
+        pending.push({ holder: node, key: Number(key), path: `${prefix}[${key}]` });
+      else pending.push({ holder: node, key, path: prefix ? `${prefix}[${key}]` : key });
+    }
+  };
+  push(body as Holder, '');
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const { holder, key, path } = next;
     const value = (holder as Record<string | number, unknown>)[key];
-    if (typeof value !== 'string' && (typeof value !== 'object' || value === null)) return;
+    if (typeof value !== 'string' && (typeof value !== 'object' || value === null)) continue;
     if (++visited > budget) {
       throw new GuardError('LIMIT_EXCEEDED', {
         detail: `more than ${budget} text values to look through for images`,
@@ -58,25 +72,20 @@ export function findFieldImages(body: unknown, budget = MIN_VALUE_BUDGET): Field
     }
     if (typeof value === 'string') {
       // Each decoding that yields an image is checked: the handler may reverse any of them.
-      for (const { bytes, encoding } of encodedImagesIn(value)) {
-        found.push({ path, holder, key, encoding, bytes: bytes === MANGLED ? undefined : bytes });
+      for (const { bytes, encoding, prefix } of encodedImagesIn(value)) {
+        const image = bytes === MANGLED ? undefined : bytes;
+        found.push({ path, holder, key, encoding, prefix, bytes: image });
       }
-    } else if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) {
+    } else if (!ArrayBuffer.isView(value)) {
       // Bytes on a body are a parser's files (Fastify's 'keyValues'), checked as files: never
       // walked index by index.
-      walk(value as Record<string, unknown> | unknown[], path);
+      push(value as Holder, path);
     }
-  };
-  const walk = (node: Record<string, unknown> | unknown[], prefix: string) => {
-    if (Array.isArray(node)) {
-      // Only the indexes that hold something: `a[100]` makes an array of 101 with 100 holes.
-      for (const index of Object.keys(node)) visit(node, Number(index), `${prefix}[${index}]`);
-    } else
-      for (const key of Object.keys(node)) visit(node, key, prefix ? `${prefix}[${key}]` : key);
-  };
-  if (body && typeof body === 'object') walk(body as Record<string, unknown>, '');
+  }
   return found;
 }
+
+type Holder = Record<string, unknown> | unknown[];
 
 /**
  * Puts the checked bytes back into the fields whose image the `sanitize` step changed, in the
@@ -95,10 +104,11 @@ export function handOverFieldImages(
     if (!upload?.original || !mimetype) continue;
     const holder = image.holder as Record<string | number, unknown>;
     const value = holder[image.key];
+    const text = typeof value === 'string' ? value : '';
     holder[image.key] =
-      image.encoding === 'data-url' || (typeof value === 'string' && startsLikeDataUrl(value))
+      image.encoding === 'data-url' || startsLikeDataUrl(text)
         ? `data:${mimetype};base64,${upload.bytes.toString('base64')}`
-        : asText(upload.bytes, image.encoding, typeof value === 'string' ? value : '');
+        : image.prefix + asText(upload.bytes, image.encoding, text.slice(image.prefix.length));
   }
 }
 
@@ -119,17 +129,20 @@ const DECODINGS = ['latin1', 'utf8', 'utf16le', 'utf16be', 'base64', 'hex'] as c
 type Decoding = (typeof DECODINGS)[number];
 /** How a text field holds an image. */
 export type FieldEncoding = 'data-url' | Decoding;
-/** Sixteen base64 characters (either alphabet) at the start: twelve bytes to look at. */
-const BASE64_HEAD = /^[A-Za-z0-9+/_-]{16}/;
-/** Twenty hex digits at the start: ten bytes to look at. */
-const HEX_HEAD = /^[0-9A-Fa-f]{20}/;
+/** The decodings whose first bytes come from the text's first characters, one for one. */
+const PREFIX_DECODINGS = ['latin1', 'utf8', 'utf16le', 'utf16be', 'hex'] as const;
+/**
+ * Fewer bytes than the smallest GIF, BMP, TIFF, PNG or JPEG: text whose base64 decoding is this
+ * short ('/9j/ is a path') holds no image, whatever it starts with.
+ */
+const MIN_IMAGE_BYTES = 24;
 /** First bytes of the five signatures: PNG, JPEG, GIF, TIFF (II, MM), BMP. */
 const FIRST_BYTES = new Set([0x89, 0xff, 0x47, 0x49, 0x4d, 0x42]);
 
 /**
  * The images a text value carries, as bytes: a `data:` URL, decoded as browsers and `fetch()`
- * decode it (`data-url.ts`), whose type is an image or whose bytes start like one; otherwise
- * every encoding of the value that starts with a GIF, JPEG, PNG, BMP or TIFF signature (see
+ * decode it (`data-url.ts`), whose type is an image or whose bytes start like one; then every
+ * decoding of the value that starts with a GIF, JPEG, PNG, BMP or TIFF signature (see
  * `DECODINGS`), each of them checked. `MANGLED` for a signature a UTF-8 decoding destroyed.
  * Empty for ordinary text.
  */
@@ -141,33 +154,44 @@ export function imagesIn(value: string): Array<Buffer | typeof MANGLED> {
 interface EncodedImage {
   bytes: Buffer | typeof MANGLED;
   encoding: FieldEncoding;
+  /** The text before the encoded image. */
+  prefix: string;
 }
 
 /** `imagesIn`, each image with the encoding it was found in (`MANGLED` as UTF-8). */
 function encodedImagesIn(value: string): EncodedImage[] {
+  const found: EncodedImage[] = [];
+  const add = (bytes: Buffer, encoding: FieldEncoding, prefix = '') => {
+    if (found.some((other) => other.bytes !== MANGLED && other.bytes.equals(bytes))) return;
+    found.push({ bytes, encoding, prefix });
+  };
   const dataUrl = decodeDataUrl(value);
-  if (dataUrl) {
-    const { type, bytes } = dataUrl;
-    return type.startsWith('image/') || startsLikeImage(bytes)
-      ? [{ bytes, encoding: 'data-url' }]
-      : [];
+  if (dataUrl && (dataUrl.type.startsWith('image/') || startsLikeImage(dataUrl.bytes))) {
+    add(dataUrl.bytes, 'data-url');
   }
-  if (value.length < 2) return [];
-  const mangled: EncodedImage[] = [{ bytes: MANGLED, encoding: 'utf8' }];
+  // Node's base64 (`Buffer.from(text, 'base64')`, what handlers call) skips every character
+  // outside both alphabets and reads a character above U+00FF by its low byte: no test of the
+  // text's first characters tells what it decodes to, so the decoding itself is looked at, of the
+  // whole value and of what follows its first comma (`value.split(',')[1]`, a `data:` URL's
+  // payload as a handler cuts it, also one a browser would refuse).
+  const comma = value.indexOf(',');
+  for (const prefix of comma === -1 ? [''] : ['', value.slice(0, comma + 1)]) {
+    const bytes = Buffer.from(prefix === '' ? value : value.slice(prefix.length), 'base64');
+    if (bytes.length >= MIN_IMAGE_BYTES && startsLikeImage(bytes)) add(bytes, 'base64', prefix);
+  }
+  if (dataUrl || value.length < 2) return found;
   const first = value.charCodeAt(0);
-  const base64 = BASE64_HEAD.test(value);
-  const hex = HEX_HEAD.test(value);
-  if (!base64 && !hex && !FIRST_BYTES.has(first & 0xff) && !FIRST_BYTES.has(first >> 8)) {
-    return looksMangled(value) ? mangled : [];
+  // Hex stops at its first character that is not a digit: its first bytes are its first pairs.
+  const hex = startsLikeImage(Buffer.from(value.slice(0, 20), 'hex'));
+  if (hex || FIRST_BYTES.has(first & 0xff) || FIRST_BYTES.has(first >> 8)) {
+    for (const encoding of PREFIX_DECODINGS) {
+      if (startsLikeImage(encode(value.slice(0, 20), encoding)))
+        add(encode(value, encoding), encoding);
+    }
   }
-  const found: Array<{ bytes: Buffer; encoding: Decoding }> = [];
-  for (const encoding of DECODINGS) {
-    if ((encoding === 'base64' && !base64) || (encoding === 'hex' && !hex)) continue;
-    if (!startsLikeImage(encode(value.slice(0, 20), encoding))) continue;
-    const bytes = encode(value, encoding);
-    if (!found.some((other) => other.bytes.equals(bytes))) found.push({ bytes, encoding });
+  if (found.length === 0 && looksMangled(value)) {
+    return [{ bytes: MANGLED, encoding: 'utf8', prefix: '' }];
   }
-  if (found.length === 0 && looksMangled(value)) return mangled;
   return found;
 }
 

@@ -413,6 +413,37 @@ describe("'scan' mode: after @fastify/multipart", () => {
       },
     );
 
+    it.each([
+      [3_000, 422],
+      [20_000, 413],
+    ])(
+      'a JSON text part nested %i deep (deeper than a recursive walk could go) is looked through: %i, never a 500',
+      async (depth, status) => {
+        const matcher = new RecordingMatcher([sha(KNOWN)]);
+        const app = await appWith({ matcher, mode: 'scan' }, multipart);
+        let runs = 0;
+        app.post('/upload', async () => {
+          runs += 1;
+          return {};
+        });
+        await app.ready();
+        const json = `${'['.repeat(depth)}"${dataUrl(KNOWN)}"${']'.repeat(depth)}`;
+        const res = await request(app.server)
+          .post('/upload')
+          .set('content-type', 'multipart/form-data; boundary=DeepB')
+          .send(
+            multipartBody('DeepB', [
+              { name: 'meta', type: 'application/json', data: json },
+              { name: 'photo', filename: 'a.png', type: 'image/png', data: png(200, 200, 79) },
+            ]),
+          );
+        expect(res.status).toBe(status);
+        expect(runs).toBe(0);
+        const known = matcher.calls.some((c) => c.file.sha256 === sha(KNOWN));
+        expect(known).toBe(status === 422);
+      },
+    );
+
     it("under imageFields 'reject', an image in a text field is 415, never checked", async () => {
       const matcher = new RecordingMatcher();
       const app = await appWith({ matcher, mode: 'scan', imageFields: 'reject' }, multipart);

@@ -479,6 +479,10 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     expect(matcher.calls[0]?.bytes.equals(polyglot)).toBe(true);
   });
 
+  /** `text` in characters above U+00FF with the same low bytes (Node's base64 and hex read those). */
+  const aboveLatin1 = (text: string) =>
+    [...text].map((c) => String.fromCharCode(0x100 | c.charCodeAt(0))).join('');
+
   /** Cropper widgets post images as text: hosts that accept them raise the field size. */
   const BIG_FIELDS = { maxFieldSize: 1024 * 1024 };
   const multipart = (server: Running, parts: Parameters<typeof multipartBody>[1]) =>
@@ -539,6 +543,35 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
       (b: Buffer) => [
         { name: 'post[images][0]', data: `data:image/png;base64,${b.toString('base64')}` },
       ],
+    ],
+    // Written as Node's `Buffer.from(text, 'base64')` still reads them, though a browser would not:
+    // it skips what is outside both alphabets and reads a character above U+00FF by its low byte.
+    [
+      'a data: URL in the base64url alphabet',
+      (b: Buffer) => [{ name: 'crop', data: `data:image/png;base64,${b.toString('base64url')}` }],
+    ],
+    [
+      "a data: URL with a '!' before its payload",
+      (b: Buffer) => [{ name: 'crop', data: `data:image/png;base64,!${b.toString('base64')}` }],
+    ],
+    [
+      "base64 after a comma, not a data: URL (value.split(',')[1])",
+      (b: Buffer) => [{ name: 'crop', data: `image,${b.toString('base64')}` }],
+    ],
+    [
+      'base64 after a newline, with a space inside',
+      (b: Buffer) => {
+        const text = b.toString('base64');
+        return [{ name: 'img', data: `\n${text.slice(0, 4)} ${text.slice(4)}` }];
+      },
+    ],
+    [
+      'base64 in characters above U+00FF',
+      (b: Buffer) => [{ name: 'img', data: aboveLatin1(b.toString('base64')) }],
+    ],
+    [
+      'hex in characters above U+00FF',
+      (b: Buffer) => [{ name: 'img', data: aboveLatin1(b.toString('hex')) }],
     ],
   ])(
     'images outside file parts: a known image as %s is checked like a file, never "clean"',

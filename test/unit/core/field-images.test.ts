@@ -137,7 +137,7 @@ describe('handOverFieldImages', () => {
 
   it('writes UTF-8 back only when UTF-8 holds the bytes exactly, and refuses otherwise', () => {
     const body: Record<string, string> = { u: 'GIF89a' };
-    const image = { path: 'u', holder: body, key: 'u', encoding: 'utf8' as const };
+    const image = { path: 'u', holder: body, key: 'u', encoding: 'utf8' as const, prefix: '' };
     const ascii = Buffer.from('GIF89a\u0001\u0000\u0001\u0000;', 'latin1');
     handOverFieldImages(
       [{ ...image, bytes: Buffer.from('GIF89a', 'latin1') }],
