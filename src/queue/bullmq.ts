@@ -19,6 +19,9 @@
  *   it runs again. Before acting, a run checks the job's done marker (set after its effects,
  *   before BullMQ completes it), so a job finished by a worker that died before completing it is
  *   not acted on twice; a quarantine write is keyed by the job (see `incidentIdOf`).
+ * - A done job is kept `keepDoneDays` (so adding its `scanId` again is a no-op) with its id alone
+ *   as data: before BullMQ completes it, its data (a URL with its token, the uploader's address,
+ *   user agent, file name, metadata) is replaced by `{ scanId }`, and its bytes are deleted.
  */
 import type { Job, Queue, Worker } from 'bullmq';
 import { notConfiguredError } from '../client/failures.js';
@@ -44,7 +47,10 @@ export interface BullmqQueueOptions {
   redis: string | RedisClientLike;
   /** The BullMQ queue name. Defaults to `'photodna-guard-scan'`. */
   name?: string;
-  /** Days a finished job (and its done marker) is kept. Defaults to `7`. */
+  /**
+   * Days a finished job (its id alone) and its done marker are kept: adding its `scanId` again is
+   * a no-op meanwhile. Defaults to `7`.
+   */
   keepDoneDays?: number;
   /**
    * A running job's lock, in ms: a killed worker's job runs again on another worker after about
@@ -192,7 +198,10 @@ class BullmqQueue implements QueueEngine {
         const doneKey = this.#key('done', job.data.scanId);
         const finished = await connection.get(doneKey);
         // Finished by a worker that died before BullMQ recorded it: never acted on twice.
-        if (finished !== null) return JSON.parse(finished) as JobResult;
+        if (finished !== null) {
+          await forget(job);
+          return JSON.parse(finished) as JobResult;
+        }
         const bytesKey = this.#key('bytes', job.data.scanId);
         const result = await handler({
           ...job.data,
@@ -206,6 +215,7 @@ class BullmqQueue implements QueueEngine {
         if (!result.done) throw new Error(result.detail);
         await connection.set(doneKey, JSON.stringify(result), 'EX', keepDoneS);
         await connection.del(bytesKey);
+        await forget(job);
         return result;
       },
       {
@@ -241,6 +251,15 @@ class BullmqQueue implements QueueEngine {
     })();
     return this.#closed;
   }
+}
+
+/**
+ * Replaces a done job's data by its id alone, before BullMQ completes it: the completed job kept
+ * `keepDoneDays` holds nothing of the upload. After the done marker, so a run that dies in between
+ * runs again, finds the marker, and forgets then.
+ */
+async function forget(job: Job<StoredJob>): Promise<void> {
+  await job.updateData({ scanId: job.data.scanId } as StoredJob);
 }
 
 async function loadBullmq(): Promise<{

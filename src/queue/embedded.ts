@@ -9,7 +9,11 @@
  * - `kill -9` loses nothing: a job is in the database (and its bytes on disk) before `enqueue`
  *   resolves; a job that was running when the process died is waiting again at the next open.
  * - A finished job is marked `done` in one transaction and is never handed out again; its row is
- *   kept `keepDoneDays` (so re-enqueueing the same `scanId` is a no-op), its bytes deleted.
+ *   kept `keepDoneDays` (so re-enqueueing the same `scanId` is a no-op) with its id, outcome and
+ *   times alone: the job's JSON (a URL with its token, the uploader's address, user agent, file
+ *   name, metadata) is emptied in that transaction and its bytes deleted. `secure_delete` zeroes
+ *   what a write frees, so the database file keeps no copy either (the WAL may, until the next
+ *   checkpoint reuses it; it is removed at close).
  * - Bytes files without a waiting or running job (a crash between the two steps of `enqueue` or
  *   of finishing) are removed at open.
  */
@@ -32,7 +36,10 @@ import type {
 export interface EmbeddedQueueOptions {
   /** The queue's directory: created 0700; holds `queue.db` and `bytes/`. */
   dir: string;
-  /** Days a finished job's row is kept (re-enqueueing its `scanId` is a no-op meanwhile). Defaults to `7`. */
+  /**
+   * Days a finished job's row (its id, outcome and times alone) is kept: re-enqueueing its
+   * `scanId` is a no-op meanwhile. Defaults to `7`.
+   */
   keepDoneDays?: number;
 }
 
@@ -50,6 +57,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_at);
 `;
+
+/** A done job's `payload`: nothing of the job is kept but its row's id, outcome and times. */
+const DONE_PAYLOAD = '{}';
 
 /** Longest sleep of an idle consumer before it looks again, in ms. */
 const IDLE_POLL_MS = 1_000;
@@ -79,6 +89,9 @@ export async function openEmbeddedQueue(options: EmbeddedQueueOptions): Promise<
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
+    // A done job's emptied payload, and deleted rows, are overwritten in the file, not left in
+    // its free space (SQLite's default).
+    db.pragma('secure_delete = ON');
     db.exec(SCHEMA);
   } catch (error) {
     db.close();
@@ -127,7 +140,7 @@ class EmbeddedQueue implements QueueEngine {
          ) RETURNING scan_id, attempts, payload`,
       ),
       finish: db.prepare(
-        "UPDATE jobs SET state = 'done', outcome = ?, detail = ?, finished_at = ? WHERE scan_id = ? AND state = 'active'",
+        "UPDATE jobs SET state = 'done', outcome = ?, detail = ?, finished_at = ?, payload = ? WHERE scan_id = ? AND state = 'active'",
       ),
       retry: db.prepare(
         "UPDATE jobs SET state = 'waiting', run_at = ?, detail = ? WHERE scan_id = ? AND state = 'active'",
@@ -144,12 +157,18 @@ class EmbeddedQueue implements QueueEngine {
     });
   }
 
-  /** At open: running jobs of a dead process wait again; old rows and orphan bytes go. */
+  /**
+   * At open: running jobs of a dead process wait again; old rows and orphan bytes go, and so do
+   * the payloads that earlier versions kept in done rows.
+   */
   async recover(): Promise<void> {
     this.#db.prepare("UPDATE jobs SET state = 'waiting' WHERE state = 'active'").run();
     this.#db
       .prepare("DELETE FROM jobs WHERE state = 'done' AND finished_at < ?")
       .run(Date.now() - this.#keepDoneMs);
+    this.#db
+      .prepare("UPDATE jobs SET payload = ? WHERE state = 'done' AND payload != ?")
+      .run(DONE_PAYLOAD, DONE_PAYLOAD);
     const live = this.#db.prepare("SELECT 1 FROM jobs WHERE scan_id = ? AND state != 'done'");
     let removed = false;
     for (const name of await readdir(this.#bytesDir)) {
@@ -252,7 +271,7 @@ class EmbeddedQueue implements QueueEngine {
 
   async settle(scanId: string, result: JobResult): Promise<void> {
     if (result.done) {
-      this.#sql.finish.run(result.outcome, result.detail ?? null, Date.now(), scanId);
+      this.#sql.finish.run(result.outcome, result.detail ?? null, Date.now(), DONE_PAYLOAD, scanId);
       if (await unlinkIfPresent(join(this.#bytesDir, scanId))) await syncDir(this.#bytesDir);
     } else {
       const runAt = Date.now() + result.retryInMs;

@@ -19,7 +19,7 @@ export type JobSource =
    * (at most `limits.maxFileSize` bytes, see the worker's `download` option). On a match the
    * worker downloads the image as evidence for the quarantine store, which records the URL (query
    * string redacted). The URL is kept in the queue as given: it may hold a token until the job is
-   * done.
+   * done, when the queue drops it with the rest of the job's data.
    */
   | { kind: 'url'; url: string };
 
