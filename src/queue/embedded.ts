@@ -2,7 +2,8 @@
  * The embedded scan queue (`queue: { dir }`): one SQLite database (better-sqlite3, WAL,
  * `synchronous = FULL` for what must survive a power loss) for the jobs, and one file per
  * private copy of the bytes, written like the quarantine store's evidence (0700 directory, 0600
- * files, fsync'd and renamed, directory fsync'd). Needs nothing but the disk.
+ * files, fsync'd and renamed, directory fsync'd); `queue.db` and its WAL are 0600 too
+ * (`private-db-file.ts`). Needs nothing but the disk.
  *
  * - Single process: the database is opened with `locking_mode = EXCLUSIVE`, so a second process
  *   fails to open it instead of sharing it unsafely. Use BullMQ (`queue: { redis }`) for more.
@@ -20,8 +21,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { syncDir, unlinkIfPresent, writeFileAtomic } from '../quarantine/atomic-file.js';
-import { ensurePrivateDir } from '../quarantine/private-dir.js';
+import { DIR_MODE, ensurePrivateDir } from '../quarantine/private-dir.js';
 import { loadSqlite, type SqliteDatabase, type SqliteStatement } from './load-sqlite.js';
+import { DB_FILE_MODE, ensurePrivateDbFile } from './private-db-file.js';
 import { toStoredJob } from './stored-job.js';
 import type {
   ClaimedJob,
@@ -81,10 +83,12 @@ interface Row {
 export async function openEmbeddedQueue(options: EmbeddedQueueOptions): Promise<QueueEngine> {
   const dir = resolve(options.dir);
   const bytesDir = join(dir, 'bytes');
-  await ensurePrivateDir(dir);
-  await ensurePrivateDir(bytesDir);
+  await ensurePrivateDir(dir, (mode) => warnLoose(dir, mode, DIR_MODE));
+  await ensurePrivateDir(bytesDir, (mode) => warnLoose(bytesDir, mode, DIR_MODE));
   const Database = await loadSqlite();
-  const db = new Database(join(dir, 'queue.db'), { timeout: 1_000 });
+  const dbPath = join(dir, 'queue.db');
+  await ensurePrivateDbFile(dbPath, (file, mode) => warnLoose(file, mode, DB_FILE_MODE));
+  const db = new Database(dbPath, { timeout: 1_000 });
   try {
     db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
@@ -104,6 +108,14 @@ export async function openEmbeddedQueue(options: EmbeddedQueueOptions): Promise<
   const queue = new EmbeddedQueue(db, bytesDir, (options.keepDoneDays ?? 7) * DAY_MS);
   await queue.recover();
   return queue;
+}
+
+/** A queue path other users could read, now private: said, with what to check. */
+function warnLoose(path: string, mode: number, now: number): void {
+  process.emitWarning(
+    `photodna-guard: the scan queue's ${path} had mode ${mode.toString(8)}, so other users could read its jobs (URLs with their tokens, uploader addresses, file names); it is now ${now.toString(8)}. Check who could read it before.`,
+    { code: 'PHOTODNA_GUARD_QUEUE_FILES' },
+  );
 }
 
 class EmbeddedQueue implements QueueEngine {
