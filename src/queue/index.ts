@@ -2,6 +2,7 @@
 export type { BullmqQueueOptions } from './bullmq.js';
 export { QueueRedisError } from './connection-errors.js';
 export type { EmbeddedQueueOptions } from './embedded.js';
+export type { LoadRef } from './load-ref.js';
 export { openScanQueue, type QueueOption } from './open-queue.js';
 export { incidentIdOf } from './process-job.js';
 export type {

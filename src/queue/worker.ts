@@ -17,6 +17,7 @@ import type { ReportSender } from '../report/from-record.js';
 import type { Logger, Matcher, MatchResult, Policy, ReporterInfo } from '../types.js';
 import { reportConnectionErrors } from './connection-errors.js';
 import type { JobDeps } from './job-results.js';
+import { boundLoad, type LoadRef } from './load-ref.js';
 import type { QueueOption } from './open-queue.js';
 import { processJob } from './process-job.js';
 import { type OpenedQueue, resolveQueue } from './resolve-queue.js';
@@ -51,8 +52,13 @@ export interface ScanWorkerOptions {
    * `'quarantine'`. Defaults to `'quarantine'` when a store is given, else `'flag'`.
    */
   policy?: Policy;
-  /** Resolves a job's `ref` source to the bytes (the host's own storage). Defaults to none. */
-  load?: (ref: string) => Promise<Uint8Array>;
+  /**
+   * Resolves a job's `ref` source to the bytes (the host's own storage). Its `signal` is aborted
+   * when the worker closes or after `download.timeoutMs`; either way the job's run ends then even
+   * if `load` ignores the signal (its answer is no longer awaited): a timeout is retried later with
+   * an `error` event (reason `timeout`), a close leaves the job for the next run. Defaults to none.
+   */
+  load?: LoadRef;
   /**
    * Matches a `url` job by its URL, the service fetching the image (no bytes pass through the
    * worker). Defaults to PhotoDNA's Match-by-URL form when the worker makes its own client (no
@@ -61,8 +67,9 @@ export interface ScanWorkerOptions {
   matchUrl?: (url: string, options: { signal: AbortSignal }) => Promise<MatchResult>;
   /**
    * Bounds of the worker's own downloads (a `url` job's image, the evidence of its match), besides
-   * `limits.maxFileSize` bytes: `timeoutMs` for the whole download, `maxRedirects` followed (each
-   * to http or https only). Defaults to `{ timeoutMs: 30000, maxRedirects: 3 }`.
+   * `limits.maxFileSize` bytes: `timeoutMs` for the whole download (and for one `load(ref)` call),
+   * `maxRedirects` followed (each to http or https only). Defaults to
+   * `{ timeoutMs: 30000, maxRedirects: 3 }`.
    */
   download?: { timeoutMs?: number; maxRedirects?: number };
   /**
@@ -102,7 +109,10 @@ export interface ScanWorker {
   off<E extends GuardEventName>(name: E, listener: Listener<E>): ScanWorker;
   /** Starts consuming (when `autoStart: false`). Idempotent. */
   start(): void;
-  /** Stops claiming jobs, lets running ones settle (an in-flight call is aborted and retried later), closes what it opened. */
+  /**
+   * Stops claiming jobs, lets running ones settle (an in-flight call, download or `load(ref)` is
+   * aborted and the job retried later), closes what it opened.
+   */
   close(): Promise<void>;
 }
 
@@ -156,7 +166,12 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
     route,
     limits: route.limits,
     policy: route.policy as Policy,
-    load: options.load,
+    load:
+      options.load &&
+      boundLoad(options.load, {
+        closing: closing.signal,
+        timeoutMs: urlBounds.download.timeoutMs,
+      }),
     closing: closing.signal,
   };
   let consumer: Consumer | undefined;
