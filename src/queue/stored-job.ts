@@ -49,11 +49,35 @@ export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
       ip: uploader.ip ?? '',
       ...(uploader.network === undefined ? {} : { network: uploader.network }),
       ...(uploader.userAgent === undefined ? {} : { userAgent: uploader.userAgent }),
-      receivedAt: uploader.receivedAt ?? new Date(now).toISOString(),
+      receivedAt: receivedAtOf(uploader.receivedAt, now),
     },
     ...(input.policy === undefined ? {} : { policy: input.policy }),
     enqueuedAt: now,
   };
+}
+
+/** An ISO 8601 date-time with its time zone: what `new Date().toISOString()` writes, and more. */
+const ISO_DATE_TIME =
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * `uploader.receivedAt` as stored: ISO, UTC. Checked here because the worker builds the match's
+ * evidence from it: a time it cannot read would fail every attempt in the quarantine store.
+ */
+function receivedAtOf(value: unknown, now: number): string {
+  if (value === undefined || value === null) return new Date(now).toISOString();
+  const date =
+    value instanceof Date
+      ? value
+      : typeof value === 'string' && ISO_DATE_TIME.test(value)
+        ? new Date(value)
+        : undefined;
+  if (!date || Number.isNaN(date.getTime())) {
+    throw new TypeError(
+      'uploader.receivedAt must be an ISO 8601 date-time with its time zone (new Date().toISOString()) or a valid Date',
+    );
+  }
+  return date.toISOString();
 }
 
 /** Backoff before retrying a job the service could not answer: doubling, capped at 5 minutes. */

@@ -45,8 +45,15 @@ export interface ScanJobInput {
   originalname?: string;
   /** The host's own metadata (JSON), echoed on the events. Defaults to none. */
   metadata?: Record<string, unknown>;
-  /** Defaults to a `deferred` route with no uploader address. */
-  uploader?: Partial<UploaderContext>;
+  /** Defaults to a `deferred` route with no uploader address, received at enqueue time. */
+  uploader?: Partial<Omit<UploaderContext, 'receivedAt'>> & {
+    /**
+     * When the upload was received: an ISO 8601 date-time with its time zone (as
+     * `new Date().toISOString()` writes it) or a `Date`, stored as ISO (UTC); anything else is
+     * refused at enqueue. Defaults to the enqueue time.
+     */
+    receivedAt?: string | Date;
+  };
   /** The policy for a match. Defaults to the worker's. `'block'` acts as `'quarantine'`. */
   policy?: Policy;
 }
