@@ -63,8 +63,17 @@ export function contextOf(job: ClaimedJob): IncidentContext {
     ip: uploader.ip,
     network: uploader.network ?? { peer: uploader.ip },
     userAgent: uploader.userAgent,
-    receivedAt: new Date(uploader.receivedAt),
+    receivedAt: readableDate(uploader.receivedAt),
   };
+}
+
+/**
+ * The job's receipt time; one a queue of an earlier version took unchecked and nobody can read
+ * (enqueue now refuses it) is the claim's time, so that its evidence can still be stored.
+ */
+function readableDate(value: string): Date {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? new Date() : date;
 }
 
 /** What a job adds to its `scan` and `match` events. */

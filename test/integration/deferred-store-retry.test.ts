@@ -8,6 +8,7 @@ import type { ErrorEvent, MatchEvent } from '../../src/events.js';
 import { photodnaGuard } from '../../src/index.js';
 import { createFileQuarantineStore, type QuarantineStore } from '../../src/quarantine/index.js';
 import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
+import { loadSqlite } from '../../src/queue/load-sqlite.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { until } from '../helpers/until.js';
 
@@ -165,5 +166,40 @@ it("a job asking for 'quarantine' from a worker without a store is flagged once,
   } finally {
     await worker.close();
     await queue.close();
+  }
+});
+
+it('a job an earlier version queued with an unreadable receivedAt still stores its evidence (at the claim time)', async () => {
+  const dir = fresh('queue');
+  const queue = await openScanQueue({ dir });
+  await queue.enqueue({ scanId: 'legacy-1', source: { kind: 'bytes', bytes: knownImage() } });
+  await queue.close();
+  // What enqueue took unchecked before it refused such a time.
+  const Database = await loadSqlite();
+  const db = new Database(join(dir, 'queue.db'));
+  const row = db.prepare("SELECT payload FROM jobs WHERE scan_id = 'legacy-1'").get() as {
+    payload: string;
+  };
+  const payload = JSON.parse(row.payload);
+  payload.uploader = { ...payload.uploader, receivedAt: String(Date.now()) };
+  db.prepare("UPDATE jobs SET payload = ? WHERE scan_id = 'legacy-1'").run(JSON.stringify(payload));
+  db.close();
+
+  const store = createFileQuarantineStore({ dir: fresh('quarantine') });
+  const reopened = await openScanQueue({ dir });
+  const worker = await createScanWorker({
+    queue: reopened,
+    apiKey: 'k',
+    baseUrl: emu.emulator.url,
+    quarantine: store,
+  });
+  const before = Date.now();
+  try {
+    await until(async () => (await store.list()).length === 1, 'the stored incident', 20_000);
+    const [record] = await store.list();
+    expect(Date.parse(record?.receivedAt ?? '')).toBeGreaterThanOrEqual(before - 1_000);
+  } finally {
+    await worker.close();
+    await reopened.close();
   }
 });
