@@ -1,5 +1,6 @@
 import type { GuardError } from '../errors.js';
 import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
+import { checkedResult } from '../matchers/checked-result.js';
 import type { GuardMetrics } from '../metrics/guard-metrics.js';
 import type { GuardConfig, RouteConfig } from '../options.js';
 import type { QuarantineStore } from '../quarantine/types.js';
@@ -14,7 +15,6 @@ import { logEvents } from './log-events.js';
 import type { Outcome } from './outcome.js';
 import type { RequestView } from './request-view.js';
 import { ResultCache } from './result-cache.js';
-import { checkedResult } from './scan-file.js';
 import type { ScanDeps } from './scan-request.js';
 
 /** What the wiring (src/wiring.ts) hands the core: back ends built, nothing read from the environment. */

@@ -1,5 +1,6 @@
 import { GuardError, toGuardError } from '../errors.js';
 import type { Matcher, MatchFlag, MatchRequest, MatchResult, PdqFacts } from '../types.js';
+import { checkedResult } from './checked-result.js';
 
 /**
  * How the PDQ back end joins the primary one (PhotoDNA or a custom `matcher`):
@@ -44,7 +45,7 @@ type Algorithm = NonNullable<MatchFlag['algorithm']>;
 /** One back end whose flags name their algorithm (PDQ alone, with the guard's `pdq` option). */
 export function labelled(matcher: Matcher, algorithm: Algorithm): Matcher {
   return {
-    match: async (request) => tagged(await matcher.match(request), algorithm),
+    match: async (request) => tagged(checkedResult(await matcher.match(request)), algorithm),
     close: async () => {
       await matcher.close?.();
     },
@@ -57,8 +58,9 @@ async function both(
   request: MatchRequest,
   tag: Algorithm | undefined,
 ): Promise<MatchResult> {
-  // Through an async function, so that a matcher throwing synchronously is a rejection too.
-  const ask = async (matcher: Matcher) => matcher.match(request);
+  // Through an async function, so that a matcher throwing synchronously is a rejection too. Each
+  // answer is checked before the two are joined: the join would make an odd one well formed.
+  const ask = async (matcher: Matcher) => checkedResult(await matcher.match(request));
   const [first, second] = await Promise.allSettled([ask(primary), ask(pdq)]);
   const p = first.status === 'fulfilled' ? tagged(first.value, tag) : undefined;
   const q = second.status === 'fulfilled' ? tagged(second.value, 'pdq') : undefined;
@@ -77,14 +79,14 @@ async function fallback(
 ): Promise<MatchResult> {
   let failure: GuardError;
   try {
-    return tagged(await primary.match(request), tag);
+    return tagged(checkedResult(await primary.match(request)), tag);
   } catch (error) {
     failure = toGuardError(error);
     if (FILE_FAULTS.has(failure.code) || request.signal.aborted) throw error;
   }
   let q: MatchResult;
   try {
-    q = tagged(await pdq.match(request), 'pdq');
+    q = tagged(checkedResult(await pdq.match(request)), 'pdq');
   } catch {
     throw failure;
   }

@@ -5,9 +5,10 @@
  * Match-by-URL) goes to `url-job.ts` instead. Returns whether the job is done or must be tried
  * again later.
  */
-import { checkedResult } from '../core/scan-file.js';
+
 import { validateFile } from '../core/validate-file.js';
 import { GuardError, toGuardError } from '../errors.js';
+import { checkedResult } from '../matchers/checked-result.js';
 import type { FileFacts, MatchResult } from '../types.js';
 import {
   actOnMatch,

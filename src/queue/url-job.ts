@@ -8,10 +8,10 @@
  * that reaches an event or a log has its query string redacted.
  */
 import type { IncidentContext } from '../core/handle-matches.js';
-import { checkedResult } from '../core/scan-file.js';
 import { validateFile } from '../core/validate-file.js';
 import { type DownloadOutcome, download } from '../download.js';
 import { GuardError, PhotoDnaServiceError, toGuardError } from '../errors.js';
+import { checkedResult } from '../matchers/checked-result.js';
 import { redactUrl, redactUrlIn } from '../redact.js';
 import type { FileFacts, MatchResult } from '../types.js';
 import {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkedResult } from '../../../src/core/scan-file.js';
+import { checkedResult } from '../../../src/matchers/checked-result.js';
 
 /** A custom matcher's answer is always checked; the common "no match" answer skips zod only. */
 describe('checkedResult', () => {
