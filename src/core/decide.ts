@@ -20,7 +20,7 @@ import {
 import { Continue, GONE, type Outcome, PASS_THROUGH } from './outcome.js';
 import { recheck, recordDecision } from './recheck.js';
 import { RequestContext } from './request-context.js';
-import type { BodyStream, RequestView } from './request-view.js';
+import { type BodyStream, type RequestView, textFieldsOf } from './request-view.js';
 import { respondRejected } from './respond-rejected.js';
 import { reportScanFailure, type ScanDeps, scanRequest } from './scan-request.js';
 import { handOver, readUpload, removeFromDisk, uploadOf } from './uploads.js';
@@ -132,16 +132,6 @@ function replay(view: RequestView, body: BodyStream): void {
     view.targets.filter((t) => t !== body),
   );
   view.whenAnswered?.(() => replayed.withdraw());
-}
-
-/** The parsed text fields (`req.body`; Koa after @koa/multer: `ctx.request.body`). */
-function textFieldsOf(view: RequestView): unknown {
-  const own = (view.body as { body?: unknown } | undefined)?.body;
-  if (own && typeof own === 'object') return own;
-  for (const holder of view.targets as ReadonlyArray<{ body?: unknown }>) {
-    if (holder.body && typeof holder.body === 'object') return holder.body;
-  }
-  return undefined;
 }
 
 /**

@@ -5,12 +5,13 @@ import { selectionError } from '../multipart/selection-rules.js';
 import type { RouteConfig } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
 import type { Entry } from './entry.js';
+import { findFieldImages } from './field-images.js';
 import { type MatchedFile, storeMatches } from './handle-matches.js';
 import { type Outcome, PASS_THROUGH } from './outcome.js';
 import { resolvePolicy } from './policy.js';
 import { processWide } from './process-wide.js';
 import { RequestContext } from './request-context.js';
-import type { BodyStream, RequestView } from './request-view.js';
+import { type BodyStream, type RequestView, textFieldsOf } from './request-view.js';
 import { respondRejected } from './respond-rejected.js';
 import type { ScanDeps } from './scan-request.js';
 
@@ -71,6 +72,7 @@ export async function recheck(deps: ScanDeps, entry: Entry, view: RequestView): 
   if (first && first.route !== entry.route) {
     shadowed(deps, entry.route, first.route);
     error ??= limitsError(body, files, first.photodna, entry.route);
+    error ??= imageFieldsError(view, entry);
     error ??= await policyError(deps, entry.route, first, view);
   }
   if (!error) {
@@ -125,6 +127,19 @@ function limitsError(
 }
 
 /**
+ * This route's `imageFields: 'reject'`, on the text fields the first guard checked and left: an
+ * image in one is refused here as it would be had this route parsed the request.
+ */
+function imageFieldsError(view: RequestView, entry: Entry): GuardError | undefined {
+  if (entry.route.imageFields !== 'reject') return undefined;
+  const [image] = findFieldImages(textFieldsOf(view), entry.fieldValueBudget);
+  if (!image) return undefined;
+  return new GuardError('UNSUPPORTED_MEDIA_TYPE', {
+    detail: `an image in the text field '${image.path}' (imageFields: 'reject')`,
+  });
+}
+
+/**
  * A match the first guard let through as flagged (quarantined first when this route's policy
  * says so), or a file it let through unchecked.
  */
@@ -171,6 +186,13 @@ function shadowed(deps: ScanDeps, route: RouteConfig, first: RouteConfig): void 
       'PHOTODNA_GUARD_ROUTE_SHADOWED',
       `guard.route({ sanitize: '${route.sanitize}' }) runs behind a guard that already checked and handed on the files (app.use(guard)) with sanitize '${first.sanitize}': this route's files are not sanitized again. Set sanitize on the global guard, or do not mount it globally in front of this route.`,
       'PHOTODNA_GUARD_ROUTE_SHADOWED:sanitize',
+    );
+  }
+  if (route.trailingData === 'reject' && first.trailingData !== 'reject') {
+    deps.events.warnings.warn(
+      'PHOTODNA_GUARD_ROUTE_SHADOWED',
+      `guard.route({ trailingData: 'reject' }) runs behind a guard that already checked and handed on the files (app.use(guard)) with trailingData '${first.trailingData}': a file with data after its image reaches this route ${first.trailingData === 'strip' ? 'cut to the image' : 'whole, as checked'}, not refused. Set trailingData on the global guard, or do not mount it globally in front of this route.`,
+      'PHOTODNA_GUARD_ROUTE_SHADOWED:trailingData',
     );
   }
   const policy = route.policy !== first.policy && route.policy !== 'block';

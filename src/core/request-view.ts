@@ -56,3 +56,13 @@ export interface RequestView {
    */
   whenAnswered?(done: () => void): void;
 }
+
+/** The parsed text fields (`req.body`; Koa after @koa/multer: `ctx.request.body`). */
+export function textFieldsOf(view: RequestView): unknown {
+  const own = (view.body as { body?: unknown } | undefined)?.body;
+  if (own && typeof own === 'object') return own;
+  for (const holder of view.targets as ReadonlyArray<{ body?: unknown }>) {
+    if (holder.body && typeof holder.body === 'object') return holder.body;
+  }
+  return undefined;
+}

@@ -194,6 +194,33 @@ for (const adapter of adapters.filter((a) => a.name === 'express5' || a.name ===
       expect((await post('/chat', KNOWN)).status).toBe(422);
     });
 
+    it("route imageFields 'reject' behind a global 'scan': an image in a text field is 415, the handler never runs", async () => {
+      server = await start({ limits: { maxFieldSize: 1 << 20 } }, [
+        {
+          path: '/text',
+          use: (g) => g.route({ imageFields: 'reject', limits: { maxFieldSize: 1 << 20 } }),
+        },
+      ]);
+      const res = await request(server.url)
+        .post('/text')
+        .field('title', 'hello')
+        .field('crop', `data:image/png;base64,${CLEAN.toString('base64')}`);
+      expect(res.status).toBe(415);
+      expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(server.log.runs).toBe(0);
+      const text = await request(server.url).post('/text').field('title', 'hello');
+      expect(text.status).toBe(200);
+    });
+
+    it("route trailingData 'reject' behind a global 'strip': said once, with the fix", async () => {
+      server = await start({}, [
+        { path: '/exact', use: (g) => g.route({ trailingData: 'reject' }).single('image') },
+      ]);
+      const res = await post('/exact', Buffer.concat([CLEAN, Buffer.from('trailing')]));
+      expect(res.status).toBe(200);
+      expect(await allWarnings()).toEqual(['PHOTODNA_GUARD_ROUTE_SHADOWED']);
+    });
+
     it('the same guard mounted twice: one warning, one scan', async () => {
       server = await start({}, [{ path: '/twice', use: (g) => g }]);
       expect((await post('/twice', CLEAN)).status).toBe(200);
