@@ -3,20 +3,28 @@
  * directory with group or other bits is tightened to `0700` (or the store refuses to open).
  */
 import { chmod, mkdir, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { QuarantineError } from '../errors.js';
+import { syncDir } from './atomic-file.js';
 
 export const DIR_MODE = 0o700;
 
 /**
- * Creates `dir` (and missing parents) `0700`, or makes an existing one `0700`; `onLoose` hears
- * the mode an existing directory had when it was not private.
+ * Creates `dir` (and missing parents) `0700`, durably (each new entry's parent fsync'd, so the
+ * first incident stored in it cannot vanish with it after a power loss), or makes an existing
+ * one `0700`; `onLoose` hears the mode an existing directory had when it was not private.
  */
 export async function ensurePrivateDir(
   dir: string,
   onLoose: (mode: number) => void = () => {},
 ): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    const first = await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    // `first` is the outermost directory made: every one from it down to `dir` is a new entry.
+    for (let made = dir; first !== undefined; made = dirname(made)) {
+      await syncDir(dirname(made));
+      if (made === first || dirname(made) === made) break;
+    }
   } catch (error) {
     throw new QuarantineError(`cannot create the quarantine directory ${dir}`, { cause: error });
   }

@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { isNotFound, readRegularFile } from '../quarantine/atomic-file.js';
+import { dirname } from 'node:path';
+import { isNotFound, readRegularFile, syncDir } from '../quarantine/atomic-file.js';
 import { withFileLock } from '../quarantine/file-lock.js';
 
 /** `prev` of the first entry. */
@@ -84,6 +85,8 @@ export function createAuditLog(path: string): AuditLog {
         } finally {
           await handle.close();
         }
+        // The log's first entry made the file: its directory entry made durable too.
+        if (all.length === 0) await syncDir(dirname(path));
         return entry;
       });
     },
