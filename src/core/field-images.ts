@@ -172,12 +172,11 @@ function encodedImagesIn(value: string): EncodedImage[] {
   // Node's base64 (`Buffer.from(text, 'base64')`, what handlers call) skips every character
   // outside both alphabets and reads a character above U+00FF by its low byte: no test of the
   // text's first characters tells what it decodes to, so the decoding itself is looked at, of the
-  // whole value and of what follows its first comma (`value.split(',')[1]`, a `data:` URL's
-  // payload as a handler cuts it, also one a browser would refuse).
-  const comma = value.indexOf(',');
-  for (const prefix of comma === -1 ? [''] : ['', value.slice(0, comma + 1)]) {
-    const bytes = Buffer.from(prefix === '' ? value : value.slice(prefix.length), 'base64');
-    if (bytes.length >= MIN_IMAGE_BYTES && startsLikeImage(bytes)) add(bytes, 'base64', prefix);
+  // whole value and of each place a handler commonly cuts it (see `cutsOf`), including the
+  // payload of a `data:` URL a browser would refuse.
+  for (const prefix of cutsOf(value)) {
+    const bytes = nodeBase64Image(prefix === '' ? value : value.slice(prefix.length));
+    if (bytes) add(bytes, 'base64', prefix);
   }
   if (dataUrl || value.length < 2) return found;
   const first = value.charCodeAt(0);
@@ -193,6 +192,38 @@ function encodedImagesIn(value: string): EncodedImage[] {
     return [{ bytes: MANGLED, encoding: 'utf8', prefix: '' }];
   }
   return found;
+}
+
+/**
+ * Where handlers cut a value before decoding its base64: nowhere, after its first or last comma
+ * (`value.split(',')[1]`, `.pop()`), after its first or last `base64,` (`split(';base64,')`,
+ * `replace(/^data:.+;base64,/, '')`, `indexOf('base64,') + 7`). Each as the text before the cut.
+ */
+function cutsOf(value: string): string[] {
+  const ends = new Set([0]);
+  for (const separator of [',', 'base64,']) {
+    const first = value.indexOf(separator);
+    if (first === -1) continue;
+    ends.add(first + separator.length);
+    ends.add(value.lastIndexOf(separator) + separator.length);
+  }
+  return [...ends].map((end) => value.slice(0, end));
+}
+
+/** Bytes enough to tell a signature (BMP's is the longest: ten). */
+const HEAD_BYTES = 12;
+
+/**
+ * Node's base64 decoding of `text` when it is an image (its start, and bytes enough for one).
+ * Read from the first 64 characters when they hold sixteen Node reads (they decide the first
+ * twelve bytes); in full only when they do not (text mostly of skipped characters) or they
+ * start like an image.
+ */
+function nodeBase64Image(text: string): Buffer | undefined {
+  const head = Buffer.from(text.slice(0, 64), 'base64');
+  if (head.length >= HEAD_BYTES && !startsLikeImage(head)) return undefined;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.length >= MIN_IMAGE_BYTES && startsLikeImage(bytes) ? bytes : undefined;
 }
 
 function encode(value: string, encoding: Decoding): Buffer {

@@ -559,6 +559,10 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
       (b: Buffer) => [{ name: 'crop', data: `image,${b.toString('base64')}` }],
     ],
     [
+      "base64 after ';base64,' behind another comma (value.split(';base64,')[1])",
+      (b: Buffer) => [{ name: 'crop', data: `note,crop;base64,${b.toString('base64')}` }],
+    ],
+    [
       'base64 after a newline, with a space inside',
       (b: Buffer) => {
         const text = b.toString('base64');

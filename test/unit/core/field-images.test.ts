@@ -60,6 +60,14 @@ describe('imagesIn', () => {
       'Munich',
       'GIF is a format',
       '/9j/ is a path',
+      'Hello, world',
+      'name,email,phone\nAda,ada@example.com,+44 20 7946 0000',
+      '{"caption":"sunset, 2024","tags":["beach","sea"]}',
+      'https://example.com/a?b=c,d&e=base64,xyz',
+      'Привет, мир! Как дела?',
+      '你好，世界。这是一个测试句子，用来检查。',
+      '🙂🙂 emoji, and more 🙂',
+      Buffer.from('a plain sentence, encoded as base64 for transport').toString('base64'),
     ]) {
       expect(imagesIn(text)).toEqual([]);
     }
