@@ -22,7 +22,7 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
   const config = parseGuardOptions(options);
   const apiKey = config.apiKey ?? process.env.PHOTODNA_API_KEY;
   // A custom matcher, PhotoDNA (Match, or MatchHash with a hasher), PDQ, or PDQ with either.
-  const { matcher, client } = buildMatcher(config, apiKey, () => createClient(config));
+  const { matcher, client, checked } = buildMatcher(config, apiKey, () => createClient(config));
   let reportClient: PhotoDnaClient | undefined;
   const queue = createQueue(config.queue);
   let worker: Promise<ScanWorker | undefined> | undefined;
@@ -40,9 +40,8 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
   const core: GuardCore = new GuardCore({
     config,
     matcher,
-    // Only the plain PhotoDNA client's answers skip re-validation (parsed with zod already);
-    // a custom matcher, a hasher or a composition with PDQ is always checked.
-    trustedMatcher: client !== undefined && !config.pdq && !config.hasher,
+    // Answers already checked (the PhotoDNA client's, a join with PDQ) are not checked again.
+    trustedMatcher: checked,
     store,
     sender,
     queue,

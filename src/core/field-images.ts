@@ -132,8 +132,8 @@ export type FieldEncoding = 'data-url' | Decoding;
 /** The decodings whose first bytes come from the text's first characters, one for one. */
 const PREFIX_DECODINGS = ['latin1', 'utf8', 'utf16le', 'utf16be', 'hex'] as const;
 /**
- * Fewer bytes than the smallest GIF, BMP, TIFF, PNG or JPEG: text whose base64 decoding is this
- * short ('/9j/ is a path') holds no image, whatever it starts with.
+ * Fewer bytes than the smallest GIF, BMP, TIFF, PNG or JPEG: text whose decoding is this short
+ * ('/9j/ is a path' as base64, the colour 'FFD8FF' as hex) holds no image, whatever it starts with.
  */
 const MIN_IMAGE_BYTES = 24;
 /** First bytes of the five signatures: PNG, JPEG, GIF, TIFF (II, MM), BMP. */
@@ -184,8 +184,9 @@ function encodedImagesIn(value: string): EncodedImage[] {
   const hex = startsLikeImage(Buffer.from(value.slice(0, 20), 'hex'));
   if (hex || FIRST_BYTES.has(first & 0xff) || FIRST_BYTES.has(first >> 8)) {
     for (const encoding of PREFIX_DECODINGS) {
-      if (startsLikeImage(encode(value.slice(0, 20), encoding)))
-        add(encode(value, encoding), encoding);
+      if (!startsLikeImage(encode(value.slice(0, 20), encoding))) continue;
+      const bytes = encode(value, encoding);
+      if (bytes.length >= MIN_IMAGE_BYTES) add(bytes, encoding);
     }
   }
   if (found.length === 0 && looksMangled(value)) {
@@ -274,15 +275,16 @@ function evenLength(bytes: Buffer): Buffer {
 export const MANGLED = Symbol('mangled image');
 
 const REPLACEMENT = 0xfffd;
+/** Signatures that start with a byte over 0x7F, which UTF-8 text cannot hold. */
 const MANGLED_SIGNATURES = [
   [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
   [0xff, 0xd8, 0xff],
-  [0x47, 0x49, 0x46, 0x38],
-  [0x49, 0x49, 0x2a, 0x00],
-  [0x4d, 0x4d, 0x00, 0x2a],
 ];
 
-/** An image signature in which each byte over 0x7F may have become U+FFFD. */
+/**
+ * A PNG or JPEG signature whose bytes over 0x7F became U+FFFD. (GIF's and TIFF's are all ASCII:
+ * a UTF-8 decoding leaves them whole, and the decodings above judge such a value.)
+ */
 function looksMangled(value: string): boolean {
   return MANGLED_SIGNATURES.some((signature) =>
     signature.every((byte, i) => {

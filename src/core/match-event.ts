@@ -3,8 +3,8 @@ import { InvalidOptionsError, toError } from '../errors.js';
 import type { GuardEvents, MatchEvent } from '../events.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import { buildReportBody, credentialsOf, missingReporterFields } from '../report/body.js';
-import { reportFromBytesOnce } from '../report/filed-from-bytes.js';
 import { type ReportSender, reportQuarantined } from '../report/from-record.js';
+import { reportFromBytesOnce } from '../report/unnoted-reports.js';
 import type { FileFacts, MatchResult, Policy, ReporterInfo, ReportResult } from '../types.js';
 import type { DeferredMatch, IncidentContext } from './handle-matches.js';
 

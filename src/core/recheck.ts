@@ -71,9 +71,11 @@ export async function recheck(deps: ScanDeps, entry: Entry, view: RequestView): 
   let error = entry.parser ? selectionError(files, entry.selection) : undefined;
   if (first && first.route !== entry.route) {
     shadowed(deps, entry.route, first.route);
+    // The policy first: a match this route quarantines is stored whatever else refuses the request.
+    const policy = await policyError(deps, entry.route, first, view);
     error ??= limitsError(body, files, first.photodna, entry.route);
     error ??= imageFieldsError(view, entry);
-    error ??= await policyError(deps, entry.route, first, view);
+    error ??= policy;
   }
   if (!error) {
     if (entry.parser) reshape(body, entry.selection);

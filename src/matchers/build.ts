@@ -10,6 +10,12 @@ import { photoDnaHashMatcher } from './photodna-hashes.js';
 export interface BuiltMatcher {
   matcher: Matcher;
   client: PhotoDnaClient | undefined;
+  /**
+   * Every answer is a checked MatchResult already: the PhotoDNA client's (parsed with zod), and
+   * any joined with PDQ (each back end's answer checked before the join). A custom matcher's or
+   * a hasher's answers are checked by the guard.
+   */
+  checked: boolean;
 }
 
 /**
@@ -27,7 +33,7 @@ export function buildMatcher(
   const mode = pdqOption?.mode ?? (config.matcher || apiKey ? 'both' : 'only');
   if (pdqOption && mode === 'only') {
     const pdq = createPdqMatcher(pdqSettings(pdqOption, config.logger));
-    return { matcher: labelled(pdq, 'pdq'), client: undefined };
+    return { matcher: labelled(pdq, 'pdq'), client: undefined, checked: true };
   }
   const join = (primary: Matcher, primaryIsPhotoDna: boolean): Matcher =>
     pdqOption && mode !== 'only'
@@ -37,7 +43,8 @@ export function buildMatcher(
         })
       : primary;
 
-  if (config.matcher) return { matcher: join(config.matcher, false), client: undefined };
+  const checked = pdqOption !== undefined;
+  if (config.matcher) return { matcher: join(config.matcher, false), client: undefined, checked };
   if (!apiKey) {
     throw new InvalidOptionsError(
       pdqOption
@@ -50,7 +57,7 @@ export function buildMatcher(
   const photodna = config.hasher
     ? photoDnaHashMatcher(client, config.hasher, { windowMs: config.batchWindowMs })
     : client.asMatcher();
-  return { matcher: join(photodna, true), client };
+  return { matcher: join(photodna, true), client, checked: checked || !config.hasher };
 }
 
 /** The `pdq` option as `createPdqMatcher` options: without `mode`, with the guard's logger. */

@@ -69,7 +69,7 @@ function receivedAtOf(value: unknown, now: number): string {
   const date =
     value instanceof Date
       ? value
-      : typeof value === 'string' && ISO_DATE_TIME.test(value)
+      : typeof value === 'string' && ISO_DATE_TIME.test(value) && isCalendarDate(value)
         ? new Date(value)
         : undefined;
   if (!date || Number.isNaN(date.getTime())) {
@@ -78,6 +78,13 @@ function receivedAtOf(value: unknown, now: number): string {
     );
   }
   return date.toISOString();
+}
+
+/** Whether an ISO date-time's date exists (`2025-02-30` does not; `Date` would roll it over). */
+function isCalendarDate(value: string): boolean {
+  const [year = 0, month = 0, day = 0] = value.slice(0, 10).split('-').map(Number);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
 /** Backoff before retrying a job the service could not answer: doubling, capped at 5 minutes. */

@@ -19,7 +19,7 @@ import type {
   ReportResult,
 } from '../types.js';
 import { buildReportBody, credentialsOf, missingReporterFields } from './body.js';
-import { reportFiledFromBytes } from './filed-from-bytes.js';
+import { rememberUnnoted, unnotedReport } from './unnoted-reports.js';
 
 /** What sends a report: `PhotoDnaClient` satisfies it. */
 export interface ReportSender {
@@ -49,6 +49,9 @@ const MAX_ERROR_LENGTH = 500;
  * short enough that a reporter that crashed holding one delays the others by minutes only.
  */
 const CLAIM_MS = 600_000;
+/** A report went out but its record could not be updated to say so. */
+class ReportNotRecorded extends QuarantineError {}
+
 /** How often a reporter waiting on another's claim reads the record again. */
 const CLAIM_POLL_MS = 200;
 
@@ -93,6 +96,10 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
   const isTest = info.isTest === true;
   const stored = lastSuccessfulReport(await store.getRecord(id), isTest);
   if (stored && !args.force) return storedResult(stored);
+  // A report this process filed and could not note holds the claim it was sent under: noting it
+  // ends that claim (no wait for it to expire).
+  const unnoted = args.force ? undefined : await unnotedReport(id, isTest);
+  if (unnoted) return noted(store, id, unnoted);
   if (!store.claimReport) return sendOrNote(args);
   const token = randomUUID();
   for (;;) {
@@ -110,8 +117,12 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
       }
       return await sendOrNote(args);
     } catch (error) {
-      // Given back at once unless the outcome was recorded (which ended it); else it expires.
-      await giveBack(store, id, token).catch(() => undefined);
+      // Given back at once, unless a report went out that the record could not note: the claim
+      // then holds until it expires, so that no other process sends a second one meanwhile. (An
+      // outcome the record noted ended the claim already.)
+      if (!(error instanceof ReportNotRecorded)) {
+        await giveBack(store, id, token).catch(() => undefined);
+      }
       throw error;
     }
   }
@@ -130,17 +141,25 @@ async function claimEnded(store: QuarantineStore, id: string, signal?: AbortSign
 }
 
 /**
- * The report this process already filed from the incident's bytes, before its evidence was
- * stored (a deferred match's quarantine write failed at first), is noted in the record instead
- * of a second report being sent.
+ * A report this process already filed that the record does not note (from the incident's bytes
+ * before its evidence was stored, or one whose record update failed) is noted in the record
+ * instead of a second report being sent.
  */
 async function sendOrNote(args: ReportQuarantinedArgs): Promise<ReportResult> {
   const fromBytes = args.force
     ? undefined
-    : await reportFiledFromBytes(args.id, args.info.isTest === true);
-  if (!fromBytes) return send(args);
-  await args.store.markReported(args.id, fromBytes);
-  return storedResult(fromBytes);
+    : await unnotedReport(args.id, args.info.isTest === true);
+  return fromBytes ? noted(args.store, args.id, fromBytes) : send(args);
+}
+
+/** Notes a report already filed in the record, and answers with it. */
+async function noted(
+  store: QuarantineStore,
+  id: string,
+  report: ReportStatus,
+): Promise<ReportResult> {
+  await store.markReported(id, report);
+  return storedResult(report);
 }
 
 /** Sends the report from the stored record and bytes, and records the outcome. */
@@ -183,7 +202,8 @@ async function send(args: ReportQuarantinedArgs): Promise<ReportResult> {
   try {
     await store.markReported(id, outcome);
   } catch (error) {
-    throw new QuarantineError(
+    rememberUnnoted(id, isTest, result);
+    throw new ReportNotRecorded(
       `incident ${id}: the report was sent (tracking id ${result.trackingId}, status ${result.statusCode}) but the record could not be updated`,
       { cause: error },
     );

@@ -154,6 +154,30 @@ for (const adapter of adapters.filter((a) => a.name === 'express5' || a.name ===
       }
     });
 
+    it("route policy 'quarantine' behind a global 'flag': the flagged match is stored even when the route refuses the request for another reason", async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'pdg-behind-q-'));
+      try {
+        const big = { maxFieldSize: 1 << 20 };
+        server = await start({ policy: 'flag', quarantine: { dir }, limits: big }, [
+          {
+            path: '/evidence',
+            use: (g) =>
+              g.route({ policy: 'quarantine', imageFields: 'reject', limits: big }).single('image'),
+          },
+        ]);
+        const res = await request(server.url)
+          .post('/evidence')
+          .field('crop', `data:image/png;base64,${CLEAN.toString('base64')}`)
+          .attach('image', KNOWN, 'a.png');
+        expect(res.status).toBe(415);
+        expect(server.log.runs).toBe(0);
+        const records = await createFileQuarantineStore({ dir }).list();
+        expect(records.map((r) => r.sha256)).toEqual([sha(KNOWN)]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it("route policy 'quarantine' behind a global 'flag', the store failing: 503, never passed", async () => {
       const failing = {
         put: () => Promise.reject(new Error('EIO: i/o error')),

@@ -30,6 +30,8 @@ describe('enqueue: uploader.receivedAt', () => {
       '2025-03-01', // no time
       '2025-03-01T12:00:00', // no time zone: local time, whose?
       'Sat, 01 Mar 2025 12:00:00 GMT',
+      '2025-02-30T00:00:00Z', // no such day: Date would make it 2 March
+      '2025-13-01T00:00:00Z',
       new Date(Number.NaN),
     ];
     for (const receivedAt of refused) {

@@ -43,13 +43,19 @@ class GatedSender implements ReportSender {
   }
 }
 
-/** The store, counting the claims it refused (another reporter held the incident). */
+/**
+ * The store, counting the claims it refused (another reporter held the incident) and the record
+ * reads (a reporter waiting on a claim reads the record until it ends).
+ */
 function counting(store: FileQuarantineStore): {
   store: FileQuarantineStore;
   refused: () => number;
+  reads: () => number;
 } {
   let refused = 0;
+  let reads = 0;
   const claimReport = store.claimReport.bind(store);
+  const getRecord = store.getRecord.bind(store);
   return {
     store: {
       ...store,
@@ -58,8 +64,13 @@ function counting(store: FileQuarantineStore): {
         if (!outcome.held && Date.parse(claim.until) > Date.now()) refused++;
         return outcome;
       },
+      getRecord: (id) => {
+        reads++;
+        return getRecord(id);
+      },
     },
     refused: () => refused,
+    reads: () => reads,
   };
 }
 
@@ -136,6 +147,48 @@ describe('one report per incident across store objects and processes', () => {
     expect((await report).trackingId).toBe('t1');
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(soon));
     expect((await store.getRecord(id)).reporting).toBeUndefined();
+  });
+
+  it('a report sent whose record could not be updated keeps its claim: nobody sends a second; this process notes it later', async () => {
+    const dir = await tempDir();
+    const { store: base, id } = await stored(dir);
+    // The first reporter's store fails to record the outcome (a full disk, say).
+    const failing: FileQuarantineStore = {
+      ...base,
+      claimReport: base.claimReport.bind(base),
+      markReported: async () => {
+        throw new Error('ENOSPC: no space left on device');
+      },
+    };
+    const sender = new GatedSender();
+    const first = reportQuarantined({ store: failing, id, sender, info: INFO });
+    await until(() => sender.sent === 1, 'the first report sent');
+    const other = counting(createFileQuarantineStore({ dir }));
+    const abort = new AbortController();
+    const second = reportQuarantined({
+      store: other.store,
+      id,
+      sender,
+      info: INFO,
+      signal: abort.signal,
+    });
+    await until(() => other.refused() > 0, 'the second reporter waiting');
+    sender.open();
+    await expect(first).rejects.toThrow('could not be updated');
+    // The claim still holds: the second reporter cannot send, however long it waits.
+    expect((await base.getRecord(id)).reporting).toBeDefined();
+    const readsBefore = other.reads();
+    await until(() => other.reads() >= readsBefore + 3, 'the second reporter still waiting');
+    expect(sender.sent).toBe(1);
+    abort.abort();
+    await expect(second).rejects.toThrow();
+    // Once the store works again, this process notes the report it sent: no second one.
+    const noted = await reportQuarantined({ store: base, id, sender, info: INFO });
+    expect(noted.trackingId).toBe('t1');
+    expect(sender.sent).toBe(1);
+    const record = await base.getRecord(id);
+    expect(record.report).toMatchObject({ status: 'reported', trackingId: 't1' });
+    expect(record.reporting).toBeUndefined();
   });
 
   it('a claim is given back only by its own token, and is ended by the recorded outcome', async () => {

@@ -68,6 +68,13 @@ describe('imagesIn', () => {
       '你好，世界。这是一个测试句子，用来检查。',
       '🙂🙂 emoji, and more 🙂',
       Buffer.from('a plain sentence, encoded as base64 for transport').toString('base64'),
+      // Hex a form sends: colours, a UUID, a short commit: no image is this short.
+      'FFD8FF',
+      'ffd8ffcc',
+      'ffd8ff12-3456-4abc-9def-0123456789ab',
+      'ffd8ff1',
+      '49492a00',
+      'GIF89a',
     ]) {
       expect(imagesIn(text)).toEqual([]);
     }
@@ -87,7 +94,8 @@ describe('imagesIn', () => {
   it('a GIF that is valid UTF-8 is checked as the UTF-8 bytes too, not only as latin1', () => {
     // "GIF89a" then bytes that decode as UTF-8 to characters under U+0100: read as latin1 they
     // are other bytes, so both readings are checked.
-    const gif = Buffer.concat([Buffer.from('GIF89a'), Buffer.from([0xc3, 0xa9, 0xc2, 0xa0, 0x3b])]);
+    const pairs = Array.from({ length: 20 }, () => [0xc3, 0xa9]).flat();
+    const gif = Buffer.concat([Buffer.from('GIF89a'), Buffer.from([...pairs, 0xc2, 0xa0, 0x3b])]);
     const value = gif.toString('utf8');
     const found = imagesIn(value) as Buffer[];
     expect(found.some((bytes) => bytes.equals(gif))).toBe(true);

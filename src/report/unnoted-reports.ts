@@ -1,9 +1,10 @@
 /**
- * Reports filed from a match's bytes, where no quarantine record could note them, kept by
- * incident id for this process. A deferred match whose quarantine write failed is announced
- * again, under the same id, by each later attempt of its job: `event.report()` then answers with
- * the report already filed instead of filing another, and once the evidence is stored its record
- * notes that report rather than a second one being sent.
+ * Reports NCMEC accepted that no quarantine record notes (yet), kept by incident id for this
+ * process: one filed from a match's bytes (no record existed: a deferred match whose quarantine
+ * write failed, announced again under the same id by each later attempt of its job), or one whose
+ * record could not be updated after the send. `event.report()` answers a later announcement
+ * with it instead of filing another, and `reportQuarantined` notes it in the record rather than
+ * sending a second report.
  */
 import { processWide } from '../core/process-wide.js';
 import type { ReportStatus } from '../quarantine/types.js';
@@ -22,7 +23,7 @@ interface Filed {
 }
 
 const filed = processWide(
-  'photodna-guard.reports-from-bytes',
+  'photodna-guard.unnoted-reports',
   () => new Map<string, Promise<Filed>>(),
 );
 
@@ -30,9 +31,16 @@ function keyOf(id: string, isTest: boolean): string {
   return `${isTest ? 'test' : 'real'}\u0000${id}`;
 }
 
+function keep(key: string, entry: Promise<Filed>): void {
+  filed.delete(key);
+  filed.set(key, entry);
+  if (filed.size > MAX_KEPT) filed.delete(filed.keys().next().value as string);
+}
+
 /**
- * Sends the report of incident `id` unless one was filed (or is being filed) from its bytes in
- * this process; `force` sends again. Only a report NCMEC accepted is kept.
+ * Sends the report of incident `id` from its bytes unless one was filed (or is being filed) in
+ * this process; `force` sends again. Only a report NCMEC accepted is kept; a forced send that
+ * fails leaves the one filed before.
  */
 export function reportFromBytesOnce(
   id: string,
@@ -44,11 +52,11 @@ export function reportFromBytesOnce(
   const earlier = filed.get(key);
   if (earlier && !force) return earlier.then((done) => done.result);
   const attempt = send().then((result) => ({ result, at: new Date().toISOString() }));
-  filed.delete(key);
-  filed.set(key, attempt);
-  if (filed.size > MAX_KEPT) filed.delete(filed.keys().next().value as string);
+  keep(key, attempt);
   const forget = () => {
-    if (filed.get(key) === attempt) filed.delete(key);
+    if (filed.get(key) !== attempt) return;
+    if (earlier) filed.set(key, earlier);
+    else filed.delete(key);
   };
   attempt.then((done) => {
     if (done.result.statusCode !== STATUS_OK) forget();
@@ -56,8 +64,14 @@ export function reportFromBytesOnce(
   return attempt.then((done) => done.result);
 }
 
-/** The report NCMEC accepted for incident `id` from its bytes in this process, as a record notes it. */
-export async function reportFiledFromBytes(
+/** A report NCMEC accepted for incident `id` whose record could not note it. */
+export function rememberUnnoted(id: string, isTest: boolean, result: ReportResult): void {
+  if (result.statusCode !== STATUS_OK) return;
+  keep(keyOf(id, isTest), Promise.resolve({ result, at: new Date().toISOString() }));
+}
+
+/** The report NCMEC accepted for incident `id` that no record notes yet, as a record notes it. */
+export async function unnotedReport(
   id: string,
   isTest: boolean,
 ): Promise<ReportStatus | undefined> {
