@@ -44,11 +44,22 @@ const MIN_TOKEN_LENGTH = 6;
  * removed wherever else they appear, e.g. in a fetch implementation's message quoting the URL as given.
  */
 export function redactUrlIn(text: string, url: string, maxLength = 300): string {
+  const secrets = urlSecrets(url);
+  if (!secrets) return redact(text, [url], maxLength);
+  return redact(text.split(url).join(redactUrl(url)), secrets, maxLength);
+}
+
+/**
+ * The secret parts of `url` (user name, password, query string and each of its values, fragment;
+ * as written and decoded), to remove from any text that may quote them; undefined for text that
+ * is not a URL.
+ */
+export function urlSecrets(url: string): string[] | undefined {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return redact(text, [url], maxLength);
+    return undefined;
   }
   const parts = [parsed.username, parsed.password, parsed.search.slice(1), parsed.hash.slice(1)];
   // Each query value on its own too (a token quoted decoded), unless too short to be one.
@@ -56,8 +67,7 @@ export function redactUrlIn(text: string, url: string, maxLength = 300): string 
     const value = piece.slice(piece.indexOf('=') + 1);
     if (value.length >= MIN_TOKEN_LENGTH) parts.push(value);
   }
-  const secrets = parts.flatMap((part) => [part, decoded(part)]);
-  return redact(text.split(url).join(redactUrl(url)), secrets, maxLength);
+  return parts.filter((part) => part !== '').flatMap((part) => [part, decoded(part)]);
 }
 
 function decoded(part: string): string {

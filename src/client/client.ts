@@ -1,6 +1,7 @@
 import type { Pool } from 'undici';
 import { isHttpUrl } from '../download.js';
 import type { PhotoDnaServiceError } from '../errors.js';
+import { urlSecrets } from '../redact.js';
 import type {
   ImageMimeType,
   Logger,
@@ -146,8 +147,9 @@ export class PhotoDnaClient {
     if (!isHttpUrl(url))
       return Promise.reject(new TypeError('url must be an absolute http(s) URL'));
     const body = JSON.stringify({ DataRepresentation: 'URL', Value: url });
-    // An answer quoting the URL must not carry its query string (a presigned URL's token).
-    const secrets = [...this.#secrets(), new URL(url).search.slice(1)];
+    // An answer quoting the URL must not carry its credentials, query (a presigned URL's token,
+    // each value on its own, decoded too) or fragment.
+    const secrets = [...this.#secrets(), ...(urlSecrets(url) ?? [url])];
     return this.#run(
       {
         operation: 'match-url',
@@ -257,7 +259,14 @@ export class PhotoDnaClient {
         request,
         idempotent: false,
         parse: (response) =>
-          parseReportAnswer(response, { secrets: [...this.#secrets(), ncmecPassword] }),
+          parseReportAnswer(response, {
+            // The user name too, unless too short to tell from ordinary words.
+            secrets: [
+              ...this.#secrets(),
+              ncmecPassword,
+              ...(ncmecUser.length >= 4 ? [ncmecUser] : []),
+            ],
+          }),
       },
       options.signal,
     );
