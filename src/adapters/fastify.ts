@@ -69,9 +69,13 @@ export async function photodnaGuard(
   fastify.decorateRequest('photodna', undefined);
   fastify.decorateRequest('uploads', undefined);
   fastify.addHook('onClose', () => core.close());
-  // Leaves the body unread, for the guard's own parser in the route's hook.
-  if (mode === 'parse')
-    fastify.addContentTypeParser('multipart/form-data', (_r, _p, done) => done(null));
+  // Leaves the body unread, for the guard's own parser in the route's hook: form data, and any
+  // other type that claims multipart (refused there with 400, as every adapter refuses it).
+  if (mode === 'parse') {
+    const unread = (_r: unknown, _p: unknown, done: (error: null) => void) => done(null);
+    fastify.addContentTypeParser('multipart/form-data', unread);
+    fastify.addContentTypeParser(/multipart/i, unread);
+  }
   const onRoute: onRouteHookHandler = (route) => {
     const wanted = route.config?.photodna;
     if (wanted === false) return;

@@ -108,6 +108,35 @@ describe('the plugin', () => {
     expect(missing.status).toBe(400);
   });
 
+  it.each([
+    'multipart/mixed; boundary=B',
+    'multipart/related; boundary=B',
+    'application/octet-stream; boundary=B; t=multipart/form-data',
+  ])(
+    "'parse' mode: a body claiming multipart as %s is the guard's to refuse (400 MALFORMED_MULTIPART, announced), not Fastify's 415",
+    async (type) => {
+      const app = await appWith({ matcher: new RecordingMatcher() });
+      const rejects: string[] = [];
+      app.photodna.on('reject', (event) => rejects.push(event.code));
+      let runs = 0;
+      app.post('/upload', async () => {
+        runs += 1;
+        return {};
+      });
+      await app.ready();
+      const res = await request(app.server)
+        .post('/upload')
+        .set('content-type', type)
+        .send(
+          multipartBody('B', [{ name: 'f', filename: 'a.png', type: 'image/png', data: png() }]),
+        );
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('MALFORMED_MULTIPART');
+      expect(rejects).toEqual(['MALFORMED_MULTIPART']);
+      expect(runs).toBe(0);
+    },
+  );
+
   it("'parse' mode refuses to share multipart with @fastify/multipart (loudly, at start-up)", async () => {
     const app = Fastify();
     apps.push(app);
