@@ -8,6 +8,7 @@
 import { GuardError } from '../errors.js';
 import type { RouteConfig } from '../options.js';
 import type { FileFacts, ImageMimeType } from '../types.js';
+import { reencodePixels } from './pixel-budget.js';
 import { reencode } from './reencode.js';
 import { stripMetadata } from './strip-metadata.js';
 import { type UploadedFile, validateFile } from './validate-file.js';
@@ -62,7 +63,9 @@ async function sanitizeUpload(
   const clean =
     route.sanitize === 'metadata'
       ? { bytes: stripMetadata(bytes, facts.mimetype), mimetype: facts.mimetype }
-      : await reencode(bytes, facts.mimetype, route.limits.maxPixels);
+      : await reencodePixels.run(facts.width * facts.height, () =>
+          reencode(bytes, facts.mimetype, route.limits.maxPixels),
+        );
   if (clean.bytes === bytes) return facts;
   upload.original = { file: facts, bytes, sanitize: route.sanitize as Original['sanitize'] };
   upload.bytes = clean.bytes;
