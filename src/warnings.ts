@@ -75,7 +75,9 @@ function warningOf(
     ];
   }
   if (reason === 'not-configured') {
-    return ['PHOTODNA_GUARD_NOT_CONFIGURED', error.message, `${reason}:${error.message}`];
+    // Once per setup fault, not per job it meets: a job's own id is left out of the key.
+    const fault = error.message.replace(/deferred scan \S+/g, 'deferred scan');
+    return ['PHOTODNA_GUARD_NOT_CONFIGURED', error.message, `${reason}:${stage}:${fault}`];
   }
   if (stage === 'report' && error instanceof InvalidOptionsError) {
     return [

@@ -11,6 +11,11 @@ import type { ServerResponse } from 'node:http';
 export const RECHECK_MS = 5_000;
 /** Writes held back while the host is asked; beyond this the stream ends (the page reconnects). */
 const MAX_HELD = 100;
+/**
+ * Bytes written but not yet taken by a viewer that stopped reading; beyond this the stream ends
+ * (events come from uploads, which anyone can send: an unread stream must not grow without end).
+ */
+const MAX_UNREAD_BYTES = 1024 * 1024;
 
 /** What a stream asks before it writes (see `ConsoleAuth.streamAccess`). */
 export interface StreamAccess {
@@ -58,7 +63,7 @@ export class LiveStream {
     }
     const stale = Date.now() - this.#confirmedAt >= RECHECK_MS;
     if (this.#asking === undefined && !(this.#access.recheck && stale)) {
-      this.#res.write(chunk);
+      this.#send(chunk);
       return;
     }
     if (this.#held.length >= MAX_HELD) {
@@ -67,6 +72,12 @@ export class LiveStream {
     }
     this.#held.push(chunk);
     this.#asking ??= this.#ask();
+  }
+
+  #send(chunk: string): void {
+    if (this.#ended) return;
+    this.#res.write(chunk);
+    if (this.#res.writableLength > MAX_UNREAD_BYTES) this.end();
   }
 
   /** Ends the response (if still open) and forgets it; harmless twice. */
@@ -101,6 +112,6 @@ export class LiveStream {
     }
     const held = this.#held;
     this.#held = [];
-    for (const chunk of held) this.#res.write(chunk);
+    for (const chunk of held) this.#send(chunk);
   }
 }

@@ -7,9 +7,9 @@ import { GuardError, toError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { RouteConfig } from '../options.js';
 import type { ScanQueue } from '../queue/types.js';
-import type { FileFacts, Policy } from '../types.js';
+import type { FileFacts } from '../types.js';
 import { rejectAfter } from './abortable.js';
-import { resolvePolicy } from './policy.js';
+import { boundedPolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
 
 export type DeferMode = 'never' | 'always' | 'overflow';
@@ -45,7 +45,7 @@ export async function enqueueFile(
         ...(ctx.userAgent === undefined ? {} : { userAgent: ctx.userAgent }),
         receivedAt: ctx.receivedAt.toISOString(),
       },
-      policy: await policyOf(route, ctx),
+      policy: await boundedPolicy(deps.events, route, ctx),
     });
     const { scanId } = await rejectAfter(enqueued, route.scanTimeoutMs, () => {
       timedOut = true;
@@ -70,9 +70,4 @@ export async function enqueueFile(
     });
     throw guardError;
   }
-}
-
-/** The route's policy now, while the request is at hand (a broken policy function: 'block'). */
-async function policyOf(route: RouteConfig, ctx: RequestContext): Promise<Policy> {
-  return resolvePolicy(route.policy, ctx).catch(() => 'block' as const);
 }

@@ -8,7 +8,7 @@ import type { Entry } from './entry.js';
 import { findFieldImages } from './field-images.js';
 import { type MatchedFile, storeMatches } from './handle-matches.js';
 import { type Outcome, PASS_THROUGH } from './outcome.js';
-import { resolvePolicy } from './policy.js';
+import { boundedPolicy } from './policy.js';
 import { processWide } from './process-wide.js';
 import { RequestContext } from './request-context.js';
 import { type BodyStream, type RequestView, textFieldsOf } from './request-view.js';
@@ -154,7 +154,7 @@ async function policyError(
   const { status } = first.photodna;
   if (status === 'match') {
     const ctx = new RequestContext(view);
-    const policy = await resolvePolicy(route.policy, ctx).catch(() => 'block' as const);
+    const policy = await boundedPolicy(deps.events, route, ctx);
     if (policy === 'quarantine' && first.flagged?.length) {
       // Durable before the answer, like any quarantine; a failed write answers 503.
       const failure = await storeMatches(deps, ctx, route, first.flagged);

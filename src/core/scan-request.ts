@@ -1,13 +1,12 @@
-import { GuardError, toError, underlyingError } from '../errors.js';
+import { GuardError, underlyingError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { RouteConfig } from '../options.js';
 import type { ScanQueue } from '../queue/types.js';
 import type { FileFacts, RequestStatus, ScannedFile } from '../types.js';
-import { withTimeout } from './abortable.js';
 import { deferModeOf, enqueueFile } from './defer.js';
 import { handleMatches, type MatchedFile } from './handle-matches.js';
 import type { ReportingDeps } from './match-event.js';
-import { resolvePolicy } from './policy.js';
+import { boundedPolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
 import { sanitizeUploads } from './sanitize.js';
 import { type FileScan, type ScanFileDeps, scanFile } from './scan-file.js';
@@ -109,7 +108,8 @@ export async function scanRequest(
   // gone: dropping the connection must not be a way to escape evidence capture.
   const matchVerdict =
     matches.length > 0 ? await decideMatches(deps, ctx, route, matches) : undefined;
-  if (aborted) return { kind: 'aborted' };
+  // Also when the uploader left while the match was stored or its hooks ran: nobody to answer.
+  if (aborted || ctx.clientLeft) return { kind: 'aborted' };
   if (matchVerdict) return matchVerdict;
   if (unchecked) {
     const refused = uncheckedVerdict(route, scans, unchecked);
@@ -252,21 +252,7 @@ async function decideMatches(
   route: RouteConfig,
   matches: MatchedFile[],
 ): Promise<Verdict | undefined> {
-  const policy = await withTimeout(
-    resolvePolicy(route.policy, ctx).catch((error: unknown) => {
-      deps.events.emit('error', { error: toError(error), stage: 'hook', route: ctx.route });
-      return 'block' as const; // a broken policy function never lets a match through
-    }),
-    route.hookTimeoutMs,
-    () => {
-      deps.events.emit('error', {
-        error: new Error(`the policy function did not answer within ${route.hookTimeoutMs} ms`),
-        stage: 'hook',
-        route: ctx.route,
-      });
-      return 'block' as const;
-    },
-  );
+  const policy = await boundedPolicy(deps.events, route, ctx);
   const failure = await handleMatches(deps, ctx, route, policy, matches);
   if (failure) return { kind: 'reject', error: failure };
   if (policy === 'flag') return undefined;

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Console, createConsole } from '../../src/console/index.js';
@@ -342,5 +342,39 @@ describe('with authorize', () => {
     }
     expect(asked.bob).toHaveLength(opening.bob + 1);
     for (const name of NAMES) expect(events.listenerCount(name)).toBe(1);
+  });
+});
+
+describe('a viewer that stops reading', () => {
+  it('has its stream ended once a megabyte waits for it, instead of the server keeping every event', async () => {
+    const events = new GuardEvents(undefined);
+    const { host } = await consoleServer({ dir: await tempDir(), token: TOKEN, events });
+    const auth = await tokenLogin(host, '');
+    const [hostname, port] = host.split(':');
+    // A raw client that reads up to the stream's hello, then nothing until told to.
+    const socket = connect(Number(port), hostname);
+    cleanups.push(async () => socket.destroy());
+    let head = '';
+    const untilHello = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+    };
+    socket.on('data', untilHello);
+    socket.write(`GET /api/live HTTP/1.1\r\nHost: ${host}\r\nCookie: ${auth.cookie}\r\n\r\n`);
+    await until(() => head.includes('event: hello\n'), 'the hello', SOON);
+    socket.off('data', untilHello);
+    socket.pause();
+    // Far more than the kernel's socket buffers hold: the rest waits in the server's memory.
+    for (let i = 0; i < 60_000; i++) reject(events, `/upload/${i}`);
+    let received = 0;
+    let tail = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      tail = (tail + chunk.toString('latin1')).slice(-16);
+    });
+    socket.resume();
+    // The response's last chunk (chunked transfer): the server ended the stream.
+    await until(() => tail.endsWith('\r\n0\r\n\r\n'), 'the stream to end', SOON);
+    // It ended well before all of them (about 9 MB) reached the client.
+    expect(received).toBeLessThan(8 * 1024 * 1024);
   });
 });

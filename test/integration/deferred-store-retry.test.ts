@@ -203,3 +203,32 @@ it('a job an earlier version queued with an unreadable receivedAt still stores i
     await reopened.close();
   }
 });
+
+it("a worker without a store meeting many 'quarantine' jobs warns once, not once per job", async () => {
+  const queue = await openScanQueue({ dir: fresh('queue') });
+  const warned: string[] = [];
+  const note = (fields: unknown) => {
+    const code = (fields as { code?: string } | undefined)?.code;
+    if (code) warned.push(code);
+  };
+  const worker = await createScanWorker({
+    queue,
+    apiKey: 'k',
+    baseUrl: emu.emulator.url,
+    logger: { debug() {}, info() {}, warn: note, error() {} },
+  });
+  let matches = 0;
+  worker.on('match', () => {
+    matches += 1;
+  });
+  try {
+    for (let i = 0; i < 4; i++) {
+      await queue.enqueue({ source: { kind: 'bytes', bytes: knownImage() }, policy: 'quarantine' });
+    }
+    await until(() => matches === 4, 'four matches', 20_000);
+    expect(warned.filter((code) => code === 'PHOTODNA_GUARD_NOT_CONFIGURED')).toHaveLength(1);
+  } finally {
+    await worker.close();
+    await queue.close();
+  }
+});
