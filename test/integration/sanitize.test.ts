@@ -137,6 +137,23 @@ describe.each([...adapters, ...scanAdapters])(
       expect(res.body.files[0].sha256).toBe(sha256(matcher.calls[0]?.bytes as Buffer));
     });
 
+    it("'reencode': a 1-bit palette BMP (decoded by the guard's decoder, in a worker) becomes the PNG of its pixels", async () => {
+      const matcher = new RecordingMatcher();
+      const { server } = await start({ matcher, sanitize: 'reencode' });
+      const res = await request(server.url)
+        .post('/upload')
+        .attach('f', oneBitBmp(200, 160), { filename: 'fax.bmp', contentType: 'image/bmp' });
+      expect(res.status).toBe(200);
+      expect(res.body.files[0]).toMatchObject({ originalname: 'fax.png', mimetype: 'image/png' });
+      const { data, info } = await sharp(matcher.calls[0]?.bytes as Buffer)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height]).toEqual([200, 160]);
+      // Bottom-up rows: the first row shown is the last stored. Stripes 8 pixels wide, black first.
+      const pixel = (x: number, y: number) => data[(y * info.width + x) * info.channels];
+      expect([pixel(0, 0), pixel(8, 0), pixel(16, 159), pixel(31, 80)]).toEqual([0, 255, 0, 255]);
+    });
+
     it("'reencode': an image with a valid header and corrupt pixel data is 422 INVALID_IMAGE, never checked", async () => {
       const matcher = new RecordingMatcher();
       const { server } = await start({ matcher, sanitize: 'reencode' });
@@ -315,3 +332,26 @@ describe.each([...adapters, ...scanAdapters])(
     });
   },
 );
+
+/** A 1-bit BMP (palette black, white) of vertical stripes 8 pixels wide, black first. */
+function oneBitBmp(width: number, height: number): Buffer {
+  const rowSize = Math.ceil(width / 32) * 4;
+  const offset = 14 + 40 + 8;
+  const bytes = Buffer.alloc(offset + rowSize * height);
+  bytes.write('BM', 0, 'latin1');
+  bytes.writeUInt32LE(bytes.length, 2);
+  bytes.writeUInt32LE(offset, 10);
+  bytes.writeUInt32LE(40, 14);
+  bytes.writeInt32LE(width, 18);
+  bytes.writeInt32LE(height, 22);
+  bytes.writeUInt16LE(1, 26);
+  bytes.writeUInt16LE(1, 28);
+  bytes.writeUInt32LE(rowSize * height, 34);
+  bytes.writeUInt32LE(2, 46);
+  bytes.writeUInt32LE(0x000000, 54);
+  bytes.writeUInt32LE(0xffffff, 58);
+  for (let y = 0; y < height; y++) {
+    for (let i = 0; i < rowSize; i++) bytes[offset + y * rowSize + i] = i % 2 === 0 ? 0x00 : 0xff;
+  }
+  return bytes;
+}
