@@ -2,6 +2,7 @@ import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
+  onRequestHookHandler,
   onRouteHookHandler,
   preValidationHookHandler,
 } from 'fastify';
@@ -69,22 +70,51 @@ export async function photodnaGuard(
   fastify.decorateRequest('photodna', undefined);
   fastify.decorateRequest('uploads', undefined);
   fastify.addHook('onClose', () => core.close());
-  // Leaves the body unread, for the guard's own parser in the route's hook: form data, and any
-  // other type that claims multipart (refused there with 400, as every adapter refuses it).
-  if (mode === 'parse') {
-    const unread = (_r: unknown, _p: unknown, done: (error: null) => void) => done(null);
-    fastify.addContentTypeParser('multipart/form-data', unread);
-    fastify.addContentTypeParser(/multipart/i, unread);
-  }
+  // Leaves the body unread, for the guard's own parser in the route's hook.
+  if (mode === 'parse')
+    fastify.addContentTypeParser('multipart/form-data', (_r, _p, done) => done(null));
   const onRoute: onRouteHookHandler = (route) => {
     const wanted = route.config?.photodna;
     if (wanted === false) return;
-    const guard = guardHook(core, routeEntry(core, mode, shared, wanted), mode);
+    const entry = routeEntry(core, mode, shared, wanted);
+    const guard = guardHook(core, entry, mode);
     const own = route.preValidation;
     route.preValidation = own ? [guard, ...(Array.isArray(own) ? own : [own])] : [guard];
+    if (mode === 'parse') {
+      const refuse = otherMultipartHook(core, entry);
+      const first = route.onRequest;
+      route.onRequest = first ? [refuse, ...(Array.isArray(first) ? first : [first])] : [refuse];
+    }
   };
   fastify.addHook('onRoute', onRoute);
 }
+
+/**
+ * `'parse'` mode, on a guarded route: a body claiming multipart other than as form data
+ * (`multipart/mixed`, `multipart` in a parameter) is refused before Fastify looks for a parser
+ * (which would answer its own 415, unannounced): 400 `MALFORMED_MULTIPART`, as every adapter
+ * refuses it. Only guarded routes: one with `photodna: false` keeps the host's parsers.
+ */
+function otherMultipartHook(core: GuardCore, entry: Entry): onRequestHookHandler {
+  return async function photodnaGuardOtherMultipart(request: FastifyRequest, reply: FastifyReply) {
+    if (!claimsMultipart(request.headers) || FORM_DATA.test(request.headers['content-type'] ?? ''))
+      return;
+    const outcome = await core.refuseUnread(
+      entry,
+      new FastifyView(request, reply, undefined),
+      new GuardError('MALFORMED_MULTIPART', {
+        detail: 'a multipart Content-Type other than multipart/form-data',
+      }),
+    );
+    if (outcome.kind === 'respond') {
+      return reply.code(outcome.status).headers(outcome.headers).send(outcome.body);
+    }
+    return reply.hijack();
+  } as onRequestHookHandler;
+}
+
+/** The type Fastify hands the guard's own parser (its parameters after). */
+const FORM_DATA = /^\s*multipart\/form-data\s*(;|$)/i;
 
 /**
  * A request claiming multipart that @fastify/multipart, registered, did not take: Fastify parses

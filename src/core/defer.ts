@@ -7,7 +7,7 @@ import { GuardError, toError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { RouteConfig } from '../options.js';
 import type { ScanQueue } from '../queue/types.js';
-import type { FileFacts } from '../types.js';
+import type { FileFacts, Policy } from '../types.js';
 import { rejectAfter } from './abortable.js';
 import { boundedPolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
@@ -21,11 +21,15 @@ export function deferModeOf(route: RouteConfig, queue: ScanQueue | undefined): D
   return route.defer.when;
 }
 
-/** Queues one file; resolves to its `scanId`, or throws a `SCAN_UNAVAILABLE` store failure. */
+/**
+ * Queues one file with the request's `policy` (`requestPolicy`, asked once for all its files);
+ * resolves to its `scanId`, or throws a `SCAN_UNAVAILABLE` store failure.
+ */
 export async function enqueueFile(
   deps: { queue: ScanQueue; events: GuardEvents },
   ctx: RequestContext,
   route: RouteConfig,
+  policy: Policy,
   file: FileFacts,
   bytes: Buffer,
 ): Promise<string> {
@@ -45,7 +49,7 @@ export async function enqueueFile(
         ...(ctx.userAgent === undefined ? {} : { userAgent: ctx.userAgent }),
         receivedAt: ctx.receivedAt.toISOString(),
       },
-      policy: await boundedPolicy(deps.events, route, ctx),
+      policy,
     });
     const { scanId } = await rejectAfter(enqueued, route.scanTimeoutMs, () => {
       timedOut = true;
@@ -70,4 +74,20 @@ export async function enqueueFile(
     });
     throw guardError;
   }
+}
+
+/**
+ * The route's policy for the files of one request that are queued, asked at most once (a
+ * policy function that hangs costs the request one `hookTimeoutMs`, not one per file).
+ */
+export function requestPolicy(
+  events: GuardEvents,
+  route: RouteConfig,
+  ctx: RequestContext,
+): () => Promise<Policy> {
+  let asked: Promise<Policy> | undefined;
+  return () => {
+    asked ??= boundedPolicy(events, route, ctx);
+    return asked;
+  };
 }

@@ -10,27 +10,77 @@ import { processWide } from './process-wide.js';
 /** One image of the default `limits.maxPixels`. */
 export const REENCODE_PIXEL_BUDGET = 100_000_000;
 
+/** How long a re-encode may wait for pixels, and what stops the wait early. */
+export interface BudgetWait {
+  /** Aborts the wait (the uploader left): rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
+  /** Gives up after this many milliseconds, rejecting with `tooLong()`. */
+  maxWaitMs: number;
+  tooLong: () => Error;
+}
+
+interface Waiter {
+  pixels: number;
+  start: () => void;
+}
+
 export class PixelBudget {
   readonly #budget: number;
   #inUse = 0;
-  readonly #waiting: Array<{ pixels: number; start: () => void }> = [];
+  readonly #waiting: Waiter[] = [];
 
   constructor(budget: number) {
     this.#budget = budget;
   }
 
-  /** Runs `work` once `pixels` fit (FIFO), and gives them back when it settles. */
-  async run<T>(pixels: number, work: () => Promise<T>): Promise<T> {
+  /** Re-encodes waiting for pixels. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /**
+   * Runs `work` once `pixels` fit (FIFO), and gives them back when it settles. A wait ends early
+   * as `wait` says (nothing is run then, and the queue goes on without it).
+   */
+  async run<T>(pixels: number, work: () => Promise<T>, wait?: BudgetWait): Promise<T> {
     const taken = Math.min(Math.max(0, pixels), this.#budget);
-    if (this.#waiting.length > 0 || !this.#fits(taken)) {
-      await new Promise<void>((start) => this.#waiting.push({ pixels: taken, start }));
-    } else this.#inUse += taken;
+    if (this.#waiting.length > 0 || !this.#fits(taken)) await this.#wait(taken, wait);
+    else this.#inUse += taken;
     try {
       return await work();
     } finally {
       this.#inUse -= taken;
       this.#next();
     }
+  }
+
+  #wait(pixels: number, wait: BudgetWait | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const leave = (error: Error) => {
+        const at = this.#waiting.indexOf(waiter);
+        if (at === -1) return; // started already
+        this.#waiting.splice(at, 1);
+        stop();
+        this.#next(); // a smaller one behind it may fit now
+        reject(error);
+      };
+      const onAbort = () => leave(wait?.signal?.reason as Error);
+      const timer = wait && setTimeout(() => leave(wait.tooLong()), wait.maxWaitMs);
+      const stop = () => {
+        if (timer) clearTimeout(timer);
+        wait?.signal?.removeEventListener('abort', onAbort);
+      };
+      const waiter: Waiter = {
+        pixels,
+        start: () => {
+          stop();
+          resolve();
+        },
+      };
+      this.#waiting.push(waiter);
+      if (wait?.signal?.aborted) onAbort();
+      else wait?.signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   #fits(pixels: number): boolean {

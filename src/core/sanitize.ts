@@ -6,10 +6,12 @@
  * upload as the quarantine's evidence.
  */
 import { GuardError } from '../errors.js';
+import { UploadAborted } from '../multipart/parser.js';
 import type { RouteConfig } from '../options.js';
 import type { FileFacts, ImageMimeType } from '../types.js';
-import { reencodePixels } from './pixel-budget.js';
+import { type BudgetWait, reencodePixels } from './pixel-budget.js';
 import { reencode } from './reencode.js';
+import type { RequestContext } from './request-context.js';
 import { stripMetadata } from './strip-metadata.js';
 import { type UploadedFile, validateFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
@@ -24,7 +26,7 @@ export interface Original {
 
 /**
  * Sanitizes the validated uploads of one request at once (their re-encodes run side by side in
- * sharp's thread pool): afterwards each `uploads[i].bytes` are the bytes to check and hand on,
+ * sharp's thread pool, as the process's pixel budget allows): afterwards each `uploads[i].bytes` are the bytes to check and hand on,
  * `facts[i]` their facts, and `uploads[i].original` (when the step changed anything) the upload
  * as first validated. Resolves to the rejection of the first file that failed, if one did.
  */
@@ -32,9 +34,25 @@ export async function sanitizeUploads(
   uploads: UploadedFile[],
   facts: FileFacts[],
   route: RouteConfig,
+  ctx: Pick<RequestContext, 'signal'>,
 ): Promise<Verdict | undefined> {
+  // A re-encode waits its turn for pixels (`pixel-budget.ts`): no longer than the route's scan
+  // deadline (then 503 SCAN_BUSY), and not for an uploader who left.
+  const wait: BudgetWait | undefined =
+    route.sanitize === 'reencode'
+      ? {
+          signal: ctx.signal,
+          maxWaitMs: route.scanTimeoutMs,
+          tooLong: () =>
+            new GuardError('SCAN_BUSY', {
+              reason: 'queue-full',
+              detail: `other uploads' re-encodes held the pixel budget for scanTimeoutMs (${route.scanTimeoutMs} ms)`,
+              retryAfter: 2,
+            }),
+        }
+      : undefined;
   const settled = await Promise.allSettled(
-    uploads.map((upload, i) => sanitizeUpload(upload, facts[i] as FileFacts, route)),
+    uploads.map((upload, i) => sanitizeUpload(upload, facts[i] as FileFacts, route, wait)),
   );
   for (const [i, outcome] of settled.entries()) {
     const upload = uploads[i] as UploadedFile;
@@ -43,6 +61,7 @@ export async function sanitizeUploads(
       continue;
     }
     const error = outcome.reason;
+    if (error instanceof UploadAborted) return { kind: 'aborted' };
     return {
       kind: 'reject',
       error:
@@ -58,13 +77,16 @@ async function sanitizeUpload(
   upload: UploadedFile,
   facts: FileFacts,
   route: RouteConfig,
+  wait: BudgetWait | undefined,
 ): Promise<FileFacts> {
   const bytes = upload.bytes;
   const clean =
     route.sanitize === 'metadata'
       ? { bytes: stripMetadata(bytes, facts.mimetype), mimetype: facts.mimetype }
-      : await reencodePixels.run(facts.width * facts.height, () =>
-          reencode(bytes, facts.mimetype, route.limits.maxPixels),
+      : await reencodePixels.run(
+          facts.width * facts.height,
+          () => reencode(bytes, facts.mimetype, route.limits.maxPixels),
+          wait,
         );
   if (clean.bytes === bytes) return facts;
   upload.original = { file: facts, bytes, sanitize: route.sanitize as Original['sanitize'] };

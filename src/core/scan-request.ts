@@ -3,7 +3,7 @@ import type { GuardEvents } from '../events.js';
 import type { RouteConfig } from '../options.js';
 import type { ScanQueue } from '../queue/types.js';
 import type { FileFacts, RequestStatus, ScannedFile } from '../types.js';
-import { deferModeOf, enqueueFile } from './defer.js';
+import { deferModeOf, enqueueFile, requestPolicy } from './defer.js';
 import { handleMatches, type MatchedFile } from './handle-matches.js';
 import type { ReportingDeps } from './match-event.js';
 import { boundedPolicy } from './policy.js';
@@ -60,10 +60,12 @@ export async function scanRequest(
 
   // Only valid files are sanitized: the checked bytes and facts replace the uploaded ones.
   if (route.sanitize !== 'none') {
-    const refused = await sanitizeUploads(uploads, facts, route);
+    const refused = await sanitizeUploads(uploads, facts, route, ctx);
     if (refused) {
-      // sharp failing to load is the configuration's failure, not the upload's: said first.
-      if (refused.kind === 'reject' && refused.error.code === 'SCAN_UNAVAILABLE') {
+      // sharp failing to load, or the re-encodes' pixel budget held too long, is not the
+      // upload's failure: said first.
+      const code = refused.kind === 'reject' ? refused.error.code : undefined;
+      if (refused.kind === 'reject' && (code === 'SCAN_UNAVAILABLE' || code === 'SCAN_BUSY')) {
         reportScanFailure(deps.events, ctx, refused.error);
       }
       return refused;
@@ -137,6 +139,7 @@ async function queueUnchecked(
   deferMode: ReturnType<typeof deferModeOf>,
 ): Promise<{ scanIds: Map<FileScan, string>; pending: Set<FileScan> }> {
   const queue = deps.queue as ScanQueue;
+  const policyOf = requestPolicy(deps.events, route, ctx);
   const scanIds = new Map<FileScan, string>();
   const pending = new Set<FileScan>();
   for (let i = 0; i < scans.length; i++) {
@@ -146,7 +149,11 @@ async function queueUnchecked(
     if (!overflow && route.failMode !== 'open') continue;
     const bytes = (uploads[i] as UploadedFile).bytes;
     try {
-      scanIds.set(scan, await enqueueFile({ ...deps, queue }, ctx, route, scan.file, bytes));
+      const policy = await policyOf();
+      scanIds.set(
+        scan,
+        await enqueueFile({ ...deps, queue }, ctx, route, policy, scan.file, bytes),
+      );
       if (overflow) pending.add(scan);
     } catch {
       // Reported as an `error` event; the file stays unchecked.
@@ -219,6 +226,7 @@ async function deferAll(
   facts: FileFacts[],
 ): Promise<Verdict> {
   const queue = deps.queue as ScanQueue;
+  const policyOf = requestPolicy(deps.events, route, ctx);
   const files: ScannedFile[] = [];
   let failed: GuardError | undefined;
   for (const [i, file] of facts.entries()) {
@@ -228,7 +236,7 @@ async function deferAll(
         toScannedFile(
           file,
           undefined,
-          await enqueueFile({ ...deps, queue }, ctx, route, file, bytes),
+          await enqueueFile({ ...deps, queue }, ctx, route, await policyOf(), file, bytes),
         ),
       );
     } catch (error) {

@@ -137,6 +137,25 @@ describe('the plugin', () => {
     },
   );
 
+  it("'parse' mode: a route with photodna: false keeps the host's parser for other multipart types", async () => {
+    const app = Fastify();
+    apps.push(app);
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    await app.register(photodnaGuard, { matcher: new RecordingMatcher() });
+    app.post('/raw', { config: { photodna: false } }, async (req) => ({
+      bytes: Buffer.isBuffer(req.body) ? req.body.length : null,
+    }));
+    await app.ready();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/raw',
+      headers: { 'content-type': 'multipart/related; boundary=B' },
+      payload: 'hello',
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ bytes: 5 });
+  });
+
   it("'parse' mode refuses to share multipart with @fastify/multipart (loudly, at start-up)", async () => {
     const app = Fastify();
     apps.push(app);

@@ -82,3 +82,31 @@ it("behind a global 'flag', a route's policy function that never answers blocks 
   expect(server.log.runs).toBe(0);
   expect(seen).toEqual(['error:hook', 'reject:UPLOAD_REJECTED']);
 });
+
+it('defer: the policy is asked once per request, not once per file', async () => {
+  let asked = 0;
+  const server = await express5.start(
+    {
+      matcher: new RecordingMatcher(),
+      defer: true,
+      queue: { dir: join(root, `queue-${n++}`) },
+      queueWorker: false,
+      hookTimeoutMs: 200,
+      policy: () => {
+        asked += 1;
+        return never();
+      },
+    },
+    [{ path: '/upload' }],
+    { global: true },
+  );
+  running.push(server);
+  const seen = recorded(server);
+  let upload = request(server.url).post('/upload');
+  for (let i = 0; i < 5; i++) upload = upload.attach(`f${i}`, png(200, 200, 4810 + i), `${i}.png`);
+  const res = await upload.timeout(20_000);
+  expect(res.status).toBe(200);
+  expect(res.body.photodna.files).toHaveLength(5);
+  expect(asked).toBe(1);
+  expect(seen).toEqual(['error:hook']);
+});

@@ -137,7 +137,7 @@ describe.each([...adapters, ...scanAdapters])(
       expect(res.body.files[0].sha256).toBe(sha256(matcher.calls[0]?.bytes as Buffer));
     });
 
-    it("'reencode': a 1-bit palette BMP (decoded by the guard's decoder, in a worker) becomes the PNG of its pixels", async () => {
+    it("'reencode': a 1-bit palette BMP (decoded by the guard's own decoder) becomes the PNG of its pixels", async () => {
       const matcher = new RecordingMatcher();
       const { server } = await start({ matcher, sanitize: 'reencode' });
       const res = await request(server.url)

@@ -64,4 +64,35 @@ describe('PixelBudget', () => {
     small.finish();
     await Promise.all(runs);
   });
+
+  it('a wait ends when its signal aborts or it waits too long: nothing runs, and the queue goes on', async () => {
+    const budget = new PixelBudget(100);
+    const log: string[] = [];
+    const big = gate(log, 'big');
+    const holding = budget.run(100, big.work);
+    const leaving = new AbortController();
+    const left = budget.run(50, gate(log, 'left').work, {
+      signal: leaving.signal,
+      maxWaitMs: 60_000,
+      tooLong: () => new Error('too long'),
+    });
+    const slow = budget.run(50, gate(log, 'slow').work, {
+      maxWaitMs: 50,
+      tooLong: () => new Error('waited too long'),
+    });
+    const next = gate(log, 'next');
+    const after = budget.run(10, next.work);
+    expect(budget.waiting).toBe(3);
+    leaving.abort(new Error('the uploader left'));
+    await expect(left).rejects.toThrow('the uploader left');
+    await expect(slow).rejects.toThrow('waited too long');
+    expect(budget.waiting).toBe(1);
+    big.finish();
+    await holding;
+    await turn();
+    expect(log).toEqual(['start big', 'end big', 'start next']);
+    next.finish();
+    await after;
+    expect(budget.waiting).toBe(0);
+  });
 });
