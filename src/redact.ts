@@ -37,6 +37,8 @@ export function redactUrl(url: string): string {
 
 /** Query values shorter than this (`?w=1`) are not removed on their own from the rest of a text. */
 const MIN_TOKEN_LENGTH = 6;
+/** A user name, query string or fragment shorter than this is not removed from the rest of a text. */
+const MIN_PART_LENGTH = 4;
 
 /**
  * `text` with `url` in it replaced by its `redactUrl` form, and the URL's secret parts (user
@@ -61,8 +63,13 @@ export function urlSecrets(url: string): string[] | undefined {
   } catch {
     return undefined;
   }
-  const parts = [parsed.username, parsed.password, parsed.search.slice(1), parsed.hash.slice(1)];
-  // Each query value on its own too (a token quoted decoded), unless too short to be one.
+  // The password always; the user name, query string and fragment unless shorter than a word
+  // (`#1` or `?w=1` would turn every '1' of a message into '[redacted]'); each query value on its
+  // own too, unless too short to be a token.
+  const parts = [parsed.password];
+  for (const part of [parsed.username, parsed.search.slice(1), parsed.hash.slice(1)]) {
+    if (part.length >= MIN_PART_LENGTH) parts.push(part);
+  }
   for (const piece of parsed.search.slice(1).split('&')) {
     const value = piece.slice(piece.indexOf('=') + 1);
     if (value.length >= MIN_TOKEN_LENGTH) parts.push(value);

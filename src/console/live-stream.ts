@@ -77,7 +77,11 @@ export class LiveStream {
   #send(chunk: string): void {
     if (this.#ended) return;
     this.#res.write(chunk);
-    if (this.#res.writableLength > MAX_UNREAD_BYTES) this.end();
+    if (this.#res.writableLength <= MAX_UNREAD_BYTES) return;
+    // Cut off, not ended: what waits for the viewer is dropped at once.
+    this.#held = [];
+    this.#onEnd(this);
+    this.#res.destroy();
   }
 
   /** Ends the response (if still open) and forgets it; harmless twice. */

@@ -346,7 +346,7 @@ describe('with authorize', () => {
 });
 
 describe('a viewer that stops reading', () => {
-  it('has its stream ended once a megabyte waits for it, instead of the server keeping every event', async () => {
+  it('has its stream cut off once a megabyte waits for it, instead of the server keeping every event', async () => {
     const events = new GuardEvents(undefined);
     const { host } = await consoleServer({ dir: await tempDir(), token: TOKEN, events });
     const auth = await tokenLogin(host, '');
@@ -366,14 +366,17 @@ describe('a viewer that stops reading', () => {
     // Far more than the kernel's socket buffers hold: the rest waits in the server's memory.
     for (let i = 0; i < 60_000; i++) reject(events, `/upload/${i}`);
     let received = 0;
-    let tail = '';
+    let closed = false;
     socket.on('data', (chunk: Buffer) => {
       received += chunk.length;
-      tail = (tail + chunk.toString('latin1')).slice(-16);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      closed = true;
     });
     socket.resume();
-    // The response's last chunk (chunked transfer): the server ended the stream.
-    await until(() => tail.endsWith('\r\n0\r\n\r\n'), 'the stream to end', SOON);
+    // Cut off by the server (what waited for the viewer dropped), not left open.
+    await until(() => closed, 'the stream to be cut off', SOON);
     // It ended well before all of them (about 9 MB) reached the client.
     expect(received).toBeLessThan(8 * 1024 * 1024);
   });

@@ -30,6 +30,13 @@ describe('redactUrlIn', () => {
     expect(redactUrlIn('https://img.test/a.png?w=1 is 1 of 1', 'https://img.test/a.png?w=1')).toBe(
       'https://img.test/a.png?[redacted] is 1 of 1',
     );
+    // Nor a fragment or a user name of a character or two.
+    expect(
+      redactUrlIn(
+        'https://u:secret@img.test/a.png#1 failed 1 time',
+        'https://u:secret@img.test/a.png#1',
+      ),
+    ).toBe('https://img.test/a.png?[redacted] failed 1 time');
     expect(redactUrlIn('fetching not a url%zz failed', 'not a url%zz')).toBe(
       'fetching [redacted] failed',
     );
