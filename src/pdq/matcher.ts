@@ -156,12 +156,7 @@ class PdqMatcherImpl implements PdqMatcher {
     if (facts.quality < minQuality)
       return { isMatch: false, trackingId, matchFlags: [], pdq: facts };
 
-    const allowThreshold = this.#options.allowThreshold ?? threshold;
-    for (const [name, index] of this.#allow.indexes()) {
-      if (hashes.some((hash) => index.search(hash, allowThreshold).length > 0)) {
-        return { isMatch: false, trackingId, matchFlags: [], pdq: { ...facts, allowedBy: name } };
-      }
-    }
+    const allowed = this.#nearestAllowed(hashes, this.#options.allowThreshold ?? threshold);
     const matchFlags: PdqMatchFlag[] = [];
     for (const [name, index] of this.#lists.indexes()) {
       let best: PdqHit<ListedHash> | undefined;
@@ -180,7 +175,36 @@ class PdqMatcherImpl implements PdqMatcher {
       }
     }
     matchFlags.sort((a, b) => a.matchDistance - b.matchDistance);
+    // A released false positive allows what is at least as near to it as to every listed hash,
+    // never the listed image itself (within the allow threshold of it too, as any near false
+    // positive is). A listed hash released as it is allows itself: the host's own decision.
+    const nearestListed = matchFlags[0]?.matchDistance;
+    if (allowed && (nearestListed === undefined || allowed.distance <= nearestListed)) {
+      return {
+        isMatch: false,
+        trackingId,
+        matchFlags: [],
+        pdq: { ...facts, allowedBy: allowed.name },
+      };
+    }
     return { isMatch: matchFlags.length > 0, trackingId, matchFlags, pdq: facts };
+  }
+
+  /** The allow-list hash nearest to any of `hashes` within `threshold`, and its list. */
+  #nearestAllowed(
+    hashes: readonly string[],
+    threshold: number,
+  ): { name: string; distance: number } | undefined {
+    let nearest: { name: string; distance: number } | undefined;
+    for (const [name, index] of this.#allow.indexes()) {
+      for (const hash of hashes) {
+        const hit = index.search(hash, threshold)[0];
+        if (hit && (!nearest || hit.distance < nearest.distance)) {
+          nearest = { name, distance: hit.distance };
+        }
+      }
+    }
+    return nearest;
   }
 
   reload(name: string): Promise<void> {

@@ -99,6 +99,26 @@ describe('createPdqMatcher', () => {
     });
   });
 
+  it('a released false positive never allows the listed image it was near: only what is at least as near to it', async () => {
+    const listed = hashOf('scene1.png');
+    // The benign upload that matched at distance 25 and that a moderator released.
+    const released = flipBits(listed, 25);
+    const m = matcher({
+      lists: [{ name: 'ncmec', hashes: [listed] }],
+      allowLists: [{ name: 'released', hashes: [released] }],
+    });
+    const original = await m.matchBytes(fixture('scene1.png'));
+    expect(original.pdq.allowedBy).toBeUndefined();
+    expect(original.isMatch).toBe(true);
+    expect(original.matchFlags[0]?.matchDistance).toBe(0);
+    // The false positive itself (its hash nearer the released one than the listed) stays allowed.
+    const other = matcher({
+      lists: [{ name: 'ncmec', hashes: [flipBits(listed, 25)] }],
+      allowLists: [{ name: 'released', hashes: [listed] }],
+    });
+    expect((await other.matchBytes(fixture('scene1.png'))).pdq.allowedBy).toBe('released');
+  });
+
   it('matches rotated and mirrored copies only with dihedral: true', async () => {
     const rotated = await sharp(fixture('scene1.png')).rotate(90).png().toBuffer();
     const mirrored = await sharp(fixture('scene1.png')).flop().png().toBuffer();
@@ -139,3 +159,10 @@ describe('createPdqMatcher', () => {
     expect(() => createPdqMatcher({ lists: {}, treshold: 3 } as never)).toThrow(/treshold/);
   });
 });
+
+/** `hash` with its first `n` bits flipped. */
+function flipBits(hash: string, n: number): string {
+  const digits = hash.split('').map((d) => Number.parseInt(d, 16));
+  for (let i = 0; i < n; i++) digits[i >> 2] = (digits[i >> 2] as number) ^ (1 << (i & 3));
+  return digits.map((d) => d.toString(16)).join('');
+}
