@@ -25,6 +25,12 @@ export interface ListSetOptions {
   debounceMs: number;
   onReload?: (info: { list: string; size: number }) => void;
   onError?: (error: Error) => void;
+  /**
+   * Block lists: a file or URL that holds no hash is refused (a download that failed, a file
+   * caught while it was truncated), at the first load and on reload, which keeps the list in use.
+   * A list given in code may be empty.
+   */
+  refuseEmpty?: boolean;
 }
 
 export class PdqListSet {
@@ -78,6 +84,11 @@ export class PdqListSet {
 
   async #load(source: PdqListSource): Promise<void> {
     const list = await loadPdqList(source);
+    if (this.#options.refuseEmpty && list.entries.length === 0 && !('hashes' in source)) {
+      throw new Error(
+        `the PDQ list '${list.name}' holds no hash (an empty or truncated file, a failed download?): ${this.#indexes.has(list.name) ? 'the list loaded before stays in use' : 'nothing can be checked against it'}`,
+      );
+    }
     const index = await PdqIndex.create(
       list.entries.map((entry) => ({
         hash: entry.hash,

@@ -104,7 +104,10 @@ class PdqMatcherImpl implements PdqMatcher {
         options.onError?.(error);
       },
     };
-    this.#lists = new PdqListSet(normalizeSources(options.lists), settings);
+    this.#lists = new PdqListSet(normalizeSources(options.lists), {
+      ...settings,
+      refuseEmpty: true,
+    });
     this.#allow = new PdqListSet(normalizeSources(options.allowLists), settings);
     this.ready = Promise.all([this.#lists.ready, this.#allow.ready]).then(() => {});
     this.ready.catch(() => {});

@@ -18,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('PDQ list reload', () => {
   it('swaps in a changed list, keeps the old one when the new file is broken', async () => {
     const path = join(dir, 'list.txt');
-    writeFileSync(path, '# empty for now\n');
+    writeFileSync(path, `# one hash for now\npdq ${hashOf('scene6.jpg')}\n`);
     const reloads: Array<{ list: string; size: number }> = [];
     const errors: Error[] = [];
     const m = createPdqMatcher({
@@ -45,6 +45,37 @@ describe('PDQ list reload', () => {
       expect(errors[0]?.message).toMatch(/line 2/);
       expect((await m.matchBytes(image)).isMatch).toBe(true);
       expect(m.lists()[0]?.size).toBe(2);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('refuses a list file that holds no hash: at start nothing is checked against it (503), on reload the list in use stays', async () => {
+    const path = join(dir, 'empty-later.txt');
+    writeFileSync(path, '');
+    const errors: Error[] = [];
+    const empty = createPdqMatcher({ lists: { ncmec: path }, watch: false });
+    try {
+      await expect(empty.ready).rejects.toThrow(/holds no hash/);
+      const image = readFileSync(join(FIXTURES, 'scene1.png'));
+      await expect(empty.matchBytes(image)).rejects.toMatchObject({ code: 'SCAN_UNAVAILABLE' });
+    } finally {
+      await empty.close();
+    }
+    writeFileSync(path, `pdq ${hashOf('scene1.png')}\n`);
+    const m = createPdqMatcher({
+      lists: { ncmec: path },
+      watch: false,
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await m.ready;
+      writeFileSync(path, '# header only, the download failed\n');
+      await m.reload('ncmec');
+      expect(errors[0]?.message).toMatch(/holds no hash.*stays in use/);
+      expect(m.lists()).toEqual([{ name: 'ncmec', size: 1, allowList: false }]);
+      const image = readFileSync(join(FIXTURES, 'scene1.png'));
+      expect((await m.matchBytes(image)).isMatch).toBe(true);
     } finally {
       await m.close();
     }
