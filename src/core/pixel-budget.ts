@@ -1,22 +1,23 @@
 /**
- * Pixels decoded at once for `sanitize: 'reencode'`, across every guard in the process. A
- * re-encode holds its image decoded (3 to 14 bytes a pixel while sharp works: a 100-megapixel GIF
- * took 1.4 GB), so concurrent re-encodes of large images could take more memory than any
- * request's limits suggest. Each waits, in turn, until its pixels fit the budget beside those in
- * flight; one larger than the whole budget runs alone.
+ * Pixels decoded at once across every guard in the process, by `sanitize: 'reencode'` and by
+ * PDQ hashing. A decode holds its image's pixels (3 to 14 bytes each while sharp re-encodes: a
+ * 100-megapixel GIF took 1.4 GB; PDQ 1.2 GB for a flat 10,000×10,000 PNG of 100 KB), so
+ * concurrent decodes of large images could take more memory than any request's limits suggest.
+ * Each waits, in turn, until its pixels fit the budget beside those in flight; one larger than
+ * the whole budget runs alone.
  */
 import { processWide } from './process-wide.js';
 
 /** One image of the default `limits.maxPixels`. */
-export const REENCODE_PIXEL_BUDGET = 100_000_000;
+export const DECODING_PIXEL_BUDGET = 100_000_000;
 
-/** How long a re-encode may wait for pixels, and what stops the wait early. */
+/** How long a decode may wait for pixels, and what stops the wait early. */
 export interface BudgetWait {
   /** Aborts the wait (the uploader left): rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
   /** Gives up after this many milliseconds, rejecting with `tooLong()`. */
-  maxWaitMs: number;
-  tooLong: () => Error;
+  maxWaitMs?: number;
+  tooLong?: () => Error;
 }
 
 interface Waiter {
@@ -33,7 +34,7 @@ export class PixelBudget {
     this.#budget = budget;
   }
 
-  /** Re-encodes waiting for pixels. */
+  /** Decodes waiting for pixels. */
   get waiting(): number {
     return this.#waiting.length;
   }
@@ -65,7 +66,11 @@ export class PixelBudget {
         reject(error);
       };
       const onAbort = () => leave(wait?.signal?.reason as Error);
-      const timer = wait && setTimeout(() => leave(wait.tooLong()), wait.maxWaitMs);
+      const { maxWaitMs, tooLong } = wait ?? {};
+      const timer =
+        maxWaitMs !== undefined && tooLong
+          ? setTimeout(() => leave(tooLong()), maxWaitMs)
+          : undefined;
       const stop = () => {
         if (timer) clearTimeout(timer);
         wait?.signal?.removeEventListener('abort', onAbort);
@@ -101,7 +106,7 @@ export class PixelBudget {
 }
 
 /** The process's budget, shared by every loaded copy of the library. */
-export const reencodePixels = processWide(
-  'photodna-guard.reencode-pixels',
-  () => new PixelBudget(REENCODE_PIXEL_BUDGET),
+export const decodingPixels = processWide(
+  'photodna-guard.decoding-pixels',
+  () => new PixelBudget(DECODING_PIXEL_BUDGET),
 );

@@ -9,7 +9,7 @@ import { GuardError } from '../errors.js';
 import { UploadAborted } from '../multipart/parser.js';
 import type { RouteConfig } from '../options.js';
 import type { FileFacts, ImageMimeType } from '../types.js';
-import { type BudgetWait, reencodePixels } from './pixel-budget.js';
+import { type BudgetWait, decodingPixels } from './pixel-budget.js';
 import { reencode } from './reencode.js';
 import type { RequestContext } from './request-context.js';
 import { stripMetadata } from './strip-metadata.js';
@@ -83,7 +83,7 @@ async function sanitizeUpload(
   const clean =
     route.sanitize === 'metadata'
       ? { bytes: stripMetadata(bytes, facts.mimetype), mimetype: facts.mimetype }
-      : await reencodePixels.run(
+      : await decodingPixels.run(
           facts.width * facts.height,
           () => reencode(bytes, facts.mimetype, route.limits.maxPixels),
           wait,

@@ -4,6 +4,7 @@
  * a worker pool, unless the image is small enough that a worker hop costs more than the work.
  */
 import { readFile } from 'node:fs/promises';
+import { decodingPixels } from '../core/pixel-budget.js';
 import type { ImageMimeType } from '../types.js';
 import { computePdq, computePdqDihedral, type PdqComputed, type PdqDihedral } from './compute.js';
 import { DEFAULT_MAX_PIXELS, decodePixels, inspectImage } from './decode.js';
@@ -50,13 +51,20 @@ async function hashWith(
   const { type, width, height } = await inspectImage(bytes, options);
   options.signal?.throwIfAborted();
   const small = options.pool === undefined && width * height <= INLINE_MAX_PIXELS;
-  if (options.pool === false || small) {
-    const image = await decodePixels(bytes, type, maxPixels);
-    options.signal?.throwIfAborted();
-    return dihedral ? computePdqDihedral(image) : computePdq(image);
-  }
-  const pool = options.pool ?? defaultHashPool();
-  return pool.runBytes(bytes, type, maxPixels, dihedral);
+  // Large images wait their turn for the process's decoding budget (not for a caller gone).
+  return decodingPixels.run(
+    width * height,
+    async () => {
+      if (options.pool === false || small) {
+        const image = await decodePixels(bytes, type, maxPixels);
+        options.signal?.throwIfAborted();
+        return dihedral ? computePdqDihedral(image) : computePdq(image);
+      }
+      const pool = options.pool ?? defaultHashPool();
+      return pool.runBytes(bytes, type, maxPixels, dihedral);
+    },
+    { signal: options.signal },
+  );
 }
 
 /** The PDQ hash (64 hex digits) and quality (0–100) of an image file path or bytes. */

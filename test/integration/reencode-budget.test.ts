@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { afterEach, expect, it } from 'vitest';
-import { REENCODE_PIXEL_BUDGET, reencodePixels } from '../../src/core/pixel-budget.js';
+import { DECODING_PIXEL_BUDGET, decodingPixels } from '../../src/core/pixel-budget.js';
 import { photodnaGuard } from '../../src/index.js';
 import { png } from '../fixtures/images.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
@@ -23,8 +23,8 @@ afterEach(async () => {
 /** Holds the whole budget (as one huge re-encode would) until released. */
 function holdBudget(): () => Promise<void> {
   let release: () => void = () => {};
-  const held = reencodePixels.run(
-    REENCODE_PIXEL_BUDGET,
+  const held = decodingPixels.run(
+    DECODING_PIXEL_BUDGET,
     () => new Promise<void>((resolve) => (release = resolve)),
   );
   return async () => {
@@ -65,7 +65,7 @@ it('a re-encode that cannot get its pixels within scanTimeoutMs is 503 SCAN_BUSY
     expect(res.headers['retry-after']).toBeDefined();
     expect(events).toEqual(['error:scan:queue-full', 'reject:SCAN_BUSY']);
     expect(matcher.calls).toHaveLength(0);
-    expect(reencodePixels.waiting).toBe(0);
+    expect(decodingPixels.waiting).toBe(0);
   } finally {
     await release();
   }
@@ -87,9 +87,9 @@ it('an uploader who leaves while its re-encode waits is dropped from the queue',
       client.write(body);
     });
     client.on('error', () => {});
-    await until(() => reencodePixels.waiting === 1, 'the re-encode waiting');
+    await until(() => decodingPixels.waiting === 1, 'the re-encode waiting');
     client.destroy();
-    await until(() => reencodePixels.waiting === 0, 'the wait dropped');
+    await until(() => decodingPixels.waiting === 0, 'the wait dropped');
     expect(matcher.calls).toHaveLength(0);
     expect(events).toEqual([]);
   } finally {

@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DECODING_PIXEL_BUDGET, decodingPixels } from '../../../src/core/pixel-budget.js';
 import { GuardError, InvalidOptionsError } from '../../../src/errors.js';
-import { createPdqMatcher, type PdqMatcher } from '../../../src/pdq/index.js';
+import { createPdqMatcher, type PdqMatcher, pdqHash } from '../../../src/pdq/index.js';
+import { until } from '../../helpers/until.js';
 import { REFERENCE } from './reference-hashes.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/pdq');
@@ -166,3 +168,23 @@ function flipBits(hash: string, n: number): string {
   for (let i = 0; i < n; i++) digits[i >> 2] = (digits[i >> 2] as number) ^ (1 << (i & 3));
   return digits.map((d) => d.toString(16)).join('');
 }
+
+describe('PDQ decoding and the process pixel budget', () => {
+  it('waits its turn while the budget is held, and leaves the queue when its caller gives up', async () => {
+    let release: () => void = () => {};
+    const held = decodingPixels.run(
+      DECODING_PIXEL_BUDGET,
+      () => new Promise<void>((resolve) => (release = resolve)),
+    );
+    const abort = new AbortController();
+    const hashing = pdqHash(fixture('scene1.png'), { pool: false, signal: abort.signal });
+    await until(() => decodingPixels.waiting === 1, 'the decode waiting');
+    abort.abort(new Error('the uploader left'));
+    await expect(hashing).rejects.toThrow('the uploader left');
+    expect(decodingPixels.waiting).toBe(0);
+    release();
+    await held;
+    // With the budget free, the same image hashes at once.
+    expect((await pdqHash(fixture('scene1.png'), { pool: false })).hash).toBe(hashOf('scene1.png'));
+  });
+});
