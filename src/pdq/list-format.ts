@@ -74,8 +74,12 @@ function csvRows(text: string): Array<{ line: number; fields: string[] }> {
 }
 
 function parseCsv(text: string): PdqListEntry[] {
-  const rows = csvRows(text).filter((row) => !row.fields[0]?.trimStart().startsWith('#'));
-  const header = rows.shift();
+  const all = csvRows(text);
+  const comment = (row: { fields: string[] }) => row.fields[0]?.trimStart().startsWith('#');
+  // Comments before the header; after it, a row starting with '#' is a comment only when it
+  // holds no hash: a data row whose first field starts with '#' (an id like '#1017') is data.
+  while (all[0] && comment(all[0])) all.shift();
+  const header = all.shift();
   if (!header) return [];
   const names = header.fields.map((name) => name.trim());
   const lower = names.map((name) => name.toLowerCase());
@@ -85,6 +89,9 @@ function parseCsv(text: string): PdqListEntry[] {
       `line ${header.line}: no hash column in the CSV header (expected one of ${HASH_COLUMNS.join(', ')})`,
     );
   }
+  const rows = all.filter(
+    (row) => !comment(row) || isPdqHex((row.fields[hashAt] ?? '').trim().toLowerCase()),
+  );
   return rows.map(({ line, fields }) => {
     const hash = (fields[hashAt] ?? '').trim().toLowerCase();
     if (!isPdqHex(hash)) throw new PdqListFormatError(`line ${line}: not a 64-digit hex PDQ hash`);

@@ -51,14 +51,18 @@ export async function loadPdqList(source: PdqListSource | string): Promise<PdqLi
   const resolved: PdqListSource =
     typeof source === 'string' ? { name: source, path: source } : source;
   if ('hashes' in resolved) {
-    const entries = parsePdqList(
-      resolved.hashes.map((h) => (typeof h === 'string' ? h : h.hash)).join('\n'),
-      'lines',
-    ).map((entry, i) => {
-      const given = resolved.hashes[i];
-      return typeof given === 'string' || given === undefined
-        ? entry
-        : { ...entry, metadata: given.metadata };
+    // Each given hash on its own: an entry that is no hash is refused, never skipped (which
+    // would move the metadata of every later entry onto the wrong hash).
+    const entries = resolved.hashes.map((given, i) => {
+      const text = typeof given === 'string' ? given : given?.hash;
+      const parsed = typeof text === 'string' ? parsePdqList(text, 'lines') : [];
+      const [entry] = parsed;
+      if (!entry || parsed.length !== 1) {
+        throw new Error(
+          `PDQ list '${resolved.name}': entry ${i + 1} is not a 64-digit hex PDQ hash`,
+        );
+      }
+      return typeof given === 'string' ? entry : { ...entry, metadata: given.metadata };
     });
     return { name: resolved.name, entries };
   }

@@ -80,6 +80,9 @@ export interface PdqHit<T> {
 }
 
 /** An immutable index of PDQ hashes, each with a value of type `T`. */
+/** Hashes read into the index's tables between two yields of `PdqIndex.create`. */
+const HASHES_PER_TURN = 65_536;
+
 export class PdqIndex<T = undefined> {
   readonly size: number;
   readonly #words: Uint32Array;
@@ -110,8 +113,9 @@ export class PdqIndex<T = undefined> {
   }
 
   /**
-   * Builds the index like the constructor, yielding to the event loop between chunk tables so
-   * that loading a million hashes never blocks requests for long.
+   * Builds the index like the constructor, yielding to the event loop every 65,536 hashes read
+   * and between chunk tables, so that building it for a million hashes never blocks requests for
+   * long. (Parsing a list file's text, `parsePdqList`, runs in one go before.)
    */
   static async create<T>(items: ReadonlyArray<{ hash: string; entry: T }>): Promise<PdqIndex<T>> {
     const build = PdqIndex.#build(items);
@@ -126,9 +130,10 @@ export class PdqIndex<T = undefined> {
   static *#build(items: ReadonlyArray<{ hash: string }>): Generator<void, BuiltTables> {
     const n = items.length;
     const words = new Uint32Array(n * 8);
-    items.forEach((item, i) => {
-      hexToWords(item.hash, words, i * 8);
-    });
+    for (let i = 0; i < n; i++) {
+      hexToWords((items[i] as { hash: string }).hash, words, i * 8);
+      if (i % HASHES_PER_TURN === HASHES_PER_TURN - 1) yield;
+    }
     const allOffsets: Uint32Array[] = [];
     const allIds: Uint32Array[] = [];
     for (let c = 0; c < CHUNKS; c++) {

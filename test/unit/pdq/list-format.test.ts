@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePdqList } from '../../../src/pdq/index.js';
+import { loadPdqList, parsePdqList } from '../../../src/pdq/index.js';
 
 const A = 'f8bafd904d92a85f58aa017586d10bf0706af07e497447858f48fa65fa6dc968';
 const B = '9ed220e3096ad30e642a9e1e5a6526f460e551a513839b163f16b74fb72ab5fa';
@@ -36,6 +36,33 @@ describe('parsePdqList', () => {
     expect(() => parsePdqList(`hash,id\n${A},1\nnope,2\n`)).toThrow(/line 3/);
     expect(() => parsePdqList('id,name\n1,x\n')).toThrow(/no hash column/);
     expect(() => parsePdqList(`hash,id\n"${A},1\n`)).toThrow(/unterminated/);
+  });
+
+  it("keeps a CSV data row whose first field starts with '#' (a case id); comment rows stay comments", () => {
+    const text = `# exported 2026-11-30\ncase,pdq_hash,violations\n#1017,${A},A1\n# reviewed by T&S\ncase-2,${B},B1\n`;
+    expect(parsePdqList(text).map((entry) => [entry.hash, entry.metadata.case])).toEqual([
+      [A, '#1017'],
+      [B, 'case-2'],
+    ]);
+  });
+
+  it('a list given in code refuses an entry that is no hash, never moving metadata onto another hash', async () => {
+    const load = loadPdqList({
+      name: 'partner',
+      hashes: [
+        { hash: '', metadata: { violations: 'A1' } },
+        { hash: B, metadata: { violations: 'B2' } },
+      ],
+    });
+    await expect(load).rejects.toThrow(/entry 1 is not a 64-digit hex/);
+    const fine = await loadPdqList({
+      name: 'partner',
+      hashes: [A, { hash: B.toUpperCase(), metadata: { violations: 'B2' } }],
+    });
+    expect(fine.entries).toEqual([
+      { hash: A, metadata: {} },
+      { hash: B, metadata: { violations: 'B2' } },
+    ]);
   });
 
   it('reads an empty list as no entries', () => {
