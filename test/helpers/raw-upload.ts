@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 /** A multipart body by hand, for bodies supertest cannot make (malformed, aborted). */
 export function multipartBody(
@@ -43,4 +43,19 @@ export function abortMidUpload(
     socket.on('error', reject);
     socket.on('close', () => resolve());
   });
+}
+
+/**
+ * Sends a whole multipart upload over a raw socket and leaves the socket open (the test decides
+ * when the client goes): `socket.destroy()` is an uploader who leaves.
+ */
+export function sendUpload(port: number, path: string, body: Buffer, boundary: string): Socket {
+  const socket = connect(port, '127.0.0.1', () => {
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    socket.write(body);
+  });
+  socket.on('error', () => {});
+  return socket;
 }

@@ -10,6 +10,7 @@ import { createFileQuarantineStore, type QuarantineStore } from '../../src/quara
 import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
 import { loadSqlite } from '../../src/queue/load-sqlite.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
+import { REPORTER } from '../helpers/reporter.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -100,14 +101,7 @@ it('a match announced again while its evidence write is retried is reported to N
       policy: 'quarantine',
       quarantine: store,
       queue: { dir: fresh('queue') },
-      reporter: {
-        orgName: 'Example Forum',
-        reporterName: 'Trust & Safety',
-        reporterEmail: 'tns@example.com',
-        ncmecUser: 'esp-user',
-        ncmecPassword: 'esp-secret',
-        isTest: true,
-      },
+      reporter: REPORTER,
       // The README's pattern: every match reported at once.
       onMatch: (event) => {
         reports.push(event.report().then((result) => result.trackingId));

@@ -5,14 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
-import { connect } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { afterEach, expect, it } from 'vitest';
 import { photodnaGuard } from '../../src/index.js';
 import { png } from '../fixtures/images.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
-import { multipartBody } from '../helpers/raw-upload.js';
+import { multipartBody, sendUpload } from '../helpers/raw-upload.js';
 import { until } from '../helpers/until.js';
 
 const KNOWN = png(200, 200, 4711);
@@ -66,13 +65,7 @@ it.each(['block', 'flag'] as const)(
       { name: 'f', filename: 'a.png', type: 'image/png', data: KNOWN },
     ]);
     const { port } = server.address() as AddressInfo;
-    const client = connect(port, '127.0.0.1', () => {
-      client.write(
-        `POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
-      );
-      client.write(body);
-    });
-    client.on('error', () => {});
+    const client = sendUpload(port, '/upload', body, boundary);
     await until(() => matchRunning, 'onMatch running');
     client.destroy();
     await until(() => serverSocketClosed, 'the server side closed');

@@ -4,7 +4,6 @@
  * dropped and nothing is re-encoded for a request nobody waits for.
  */
 import type { AddressInfo } from 'node:net';
-import { connect } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { afterEach, expect, it } from 'vitest';
@@ -12,7 +11,7 @@ import { DECODING_PIXEL_BUDGET, decodingPixels } from '../../src/core/pixel-budg
 import { photodnaGuard } from '../../src/index.js';
 import { png } from '../fixtures/images.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
-import { multipartBody } from '../helpers/raw-upload.js';
+import { multipartBody, sendUpload } from '../helpers/raw-upload.js';
 import { until } from '../helpers/until.js';
 
 const closers: Array<() => Promise<unknown>> = [];
@@ -80,13 +79,7 @@ it('an uploader who leaves while its re-encode waits is dropped from the queue',
       { name: 'f', filename: 'a.png', type: 'image/png', data: png(200, 200, 2) },
     ]);
     const { port } = listening.address() as AddressInfo;
-    const client = connect(port, '127.0.0.1', () => {
-      client.write(
-        `POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
-      );
-      client.write(body);
-    });
-    client.on('error', () => {});
+    const client = sendUpload(port, '/upload', body, boundary);
     await until(() => decodingPixels.waiting === 1, 'the re-encode waiting');
     client.destroy();
     await until(() => decodingPixels.waiting === 0, 'the wait dropped');

@@ -10,19 +10,13 @@ import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
 import type { FileQuarantineStore } from '../../src/quarantine/types.js';
 import { type ReportSender, reportQuarantined } from '../../src/report/from-record.js';
 import type { ReporterInfo, ReportResult } from '../../src/types.js';
+import { REPORTER } from '../helpers/reporter.js';
 import { until } from '../helpers/until.js';
 import { makeIncident, useTempDirs } from '../quarantine/helpers.js';
 import { cli } from '../quarantine/run-cli.js';
 
 const tempDir = useTempDirs();
-const INFO: ReporterInfo = {
-  orgName: 'Example Forum',
-  reporterName: 'Trust & Safety',
-  reporterEmail: 'tns@example.com',
-  ncmecUser: 'esp-user',
-  ncmecPassword: 'esp-secret',
-  isTest: false,
-};
+const INFO: ReporterInfo = { ...REPORTER, isTest: false };
 
 /** A sender whose answers wait until the test opens the gate. */
 class GatedSender implements ReportSender {
