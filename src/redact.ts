@@ -15,6 +15,23 @@ export function redact(
   return out.length > maxLength ? `${out.slice(0, maxLength)}…` : out;
 }
 
+/** Shorter user names are not removed from a text: they would take ordinary words with them. */
+const MIN_USER_LENGTH = 4;
+
+/**
+ * The NCMEC credentials as secrets to remove from a text: the password always, the user name
+ * (less secret) unless too short to redact sensibly.
+ */
+export function ncmecSecrets(credentials: {
+  ncmecUser?: string | undefined;
+  ncmecPassword?: string | undefined;
+}): string[] {
+  const { ncmecUser, ncmecPassword } = credentials;
+  const secrets = ncmecPassword ? [ncmecPassword] : [];
+  if (ncmecUser && ncmecUser.length >= MIN_USER_LENGTH) secrets.push(ncmecUser);
+  return secrets;
+}
+
 /**
  * A URL as it may appear in a log line or an error message: no user name or password, the query
  * string (presigned URLs carry tokens there) and the fragment replaced by `[redacted]`. Text that

@@ -1,7 +1,7 @@
 import type { Pool } from 'undici';
 import { isHttpUrl } from '../download.js';
 import type { PhotoDnaServiceError } from '../errors.js';
-import { urlSecrets } from '../redact.js';
+import { ncmecSecrets, urlSecrets } from '../redact.js';
 import type {
   ImageMimeType,
   Logger,
@@ -260,12 +260,7 @@ export class PhotoDnaClient {
         idempotent: false,
         parse: (response) =>
           parseReportAnswer(response, {
-            // The user name too, unless too short to tell from ordinary words.
-            secrets: [
-              ...this.#secrets(),
-              ncmecPassword,
-              ...(ncmecUser.length >= 4 ? [ncmecUser] : []),
-            ],
+            secrets: [...this.#secrets(), ...ncmecSecrets(credentials)],
           }),
       },
       options.signal,

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { QuarantineError, toError } from '../errors.js';
 import { isValidId } from '../quarantine/names.js';
-import { redact } from '../redact.js';
+import { ncmecSecrets, redact } from '../redact.js';
 import {
   purgeIncident,
   type Reviewer,
@@ -149,8 +149,7 @@ async function act(
       // cannot file the same incident with NCMEC twice (a resend is the library's, on purpose).
       await reportIncident(reviewer, id, { sender: reporting.sender(), info });
     } catch (error) {
-      const user = info.ncmecUser.length >= 4 ? info.ncmecUser : undefined;
-      const message = redact(toError(error).message, [info.ncmecPassword, user], 300);
+      const message = redact(toError(error).message, ncmecSecrets(info), 300);
       throw new HttpError(502, `the report failed: ${message}`);
     }
   }

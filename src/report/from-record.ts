@@ -7,10 +7,11 @@
 
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { STATUS } from '../client/failures.js';
 import { InvalidOptionsError, PhotoDnaServiceError, QuarantineError } from '../errors.js';
 import { activeClaim, lastSuccessfulReport } from '../quarantine/record.js';
 import type { QuarantineRecord, QuarantineStore, ReportStatus } from '../quarantine/types.js';
-import { redact } from '../redact.js';
+import { ncmecSecrets, redact } from '../redact.js';
 import type {
   ImageMimeType,
   NcmecCredentials,
@@ -40,8 +41,6 @@ export interface ReportQuarantinedArgs {
   signal?: AbortSignal;
 }
 
-/** PhotoDNA's `Status.Code` for success. */
-const STATUS_OK = 3000;
 const MAX_ERROR_LENGTH = 500;
 
 /**
@@ -187,7 +186,7 @@ async function send(args: ReportQuarantinedArgs): Promise<ReportResult> {
     });
     throw error;
   }
-  const ok = result.statusCode === STATUS_OK;
+  const ok = result.statusCode === STATUS.OK;
   const outcome: ReportStatus = {
     status: ok ? 'reported' : 'failed',
     at: new Date().toISOString(),
@@ -221,7 +220,7 @@ async function send(args: ReportQuarantinedArgs): Promise<ReportResult> {
 function storedResult(status: ReportStatus): ReportResult {
   return {
     trackingId: status.trackingId ?? '',
-    statusCode: status.statusCode ?? STATUS_OK,
+    statusCode: status.statusCode ?? STATUS.OK,
     ...(status.description === undefined ? {} : { description: status.description }),
     raw: status,
   };
@@ -244,11 +243,6 @@ function subjectOf(record: QuarantineRecord, bytes: Buffer) {
   };
 }
 
-/** The password always; the user name (less secret) unless too short to redact sensibly. */
 function redactCredentials(message: string, info: ReporterInfo): string {
-  return redact(
-    message,
-    [info.ncmecPassword, info.ncmecUser.length >= 4 ? info.ncmecUser : undefined],
-    MAX_ERROR_LENGTH,
-  );
+  return redact(message, ncmecSecrets(info), MAX_ERROR_LENGTH);
 }

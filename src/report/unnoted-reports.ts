@@ -6,15 +6,13 @@
  * with it instead of filing another, and `reportQuarantined` notes it in the record rather than
  * sending a second report.
  */
+import { STATUS } from '../client/failures.js';
 import { processWide } from '../core/process-wide.js';
 import type { ReportStatus } from '../quarantine/types.js';
 import type { ReportResult } from '../types.js';
 
 /** Incidents remembered at most; the oldest are forgotten first. */
 const MAX_KEPT = 10_000;
-
-/** PhotoDNA's `Status.Code` for success. */
-const STATUS_OK = 3000;
 
 /** A report sent, with when its answer came. */
 interface Filed {
@@ -59,14 +57,14 @@ export function reportFromBytesOnce(
     else filed.delete(key);
   };
   attempt.then((done) => {
-    if (done.result.statusCode !== STATUS_OK) forget();
+    if (done.result.statusCode !== STATUS.OK) forget();
   }, forget);
   return attempt.then((done) => done.result);
 }
 
 /** A report NCMEC accepted for incident `id` whose record could not note it. */
 export function rememberUnnoted(id: string, isTest: boolean, result: ReportResult): void {
-  if (result.statusCode !== STATUS_OK) return;
+  if (result.statusCode !== STATUS.OK) return;
   keep(keyOf(id, isTest), Promise.resolve({ result, at: new Date().toISOString() }));
 }
 
@@ -76,7 +74,7 @@ export async function unnotedReport(
   isTest: boolean,
 ): Promise<ReportStatus | undefined> {
   const done = await filed.get(keyOf(id, isTest))?.catch(() => undefined);
-  if (!done || done.result.statusCode !== STATUS_OK) return undefined;
+  if (!done || done.result.statusCode !== STATUS.OK) return undefined;
   const { result, at } = done;
   return {
     status: 'reported',

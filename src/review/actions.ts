@@ -7,7 +7,7 @@ import { toError } from '../errors.js';
 import type { PurgeDecision } from '../quarantine/purge-policy.js';
 import { lastSuccessfulReport } from '../quarantine/record.js';
 import type { QuarantineRecord, QuarantineStore } from '../quarantine/types.js';
-import { redact } from '../redact.js';
+import { ncmecSecrets, redact } from '../redact.js';
 import { type ReportSender, reportQuarantined } from '../report/from-record.js';
 import type { ReporterInfo, ReportResult } from '../types.js';
 import { type AllowListOptions, allowRecord } from './allow-list.js';
@@ -40,8 +40,7 @@ export async function reportIncident(
   id: string,
   send: { sender: ReportSender; info: ReporterInfo; force?: boolean },
 ): Promise<ReportResult> {
-  const { ncmecUser, ncmecPassword } = send.info;
-  const secrets = [ncmecPassword, ncmecUser?.length >= 4 ? ncmecUser : undefined];
+  const secrets = ncmecSecrets(send.info);
   return audited(reviewer, 'report', id, secrets, async () => {
     const result = await reportQuarantined({ store: reviewer.store, id, ...send });
     const test = send.info.isTest ? ' (test endpoint)' : '';

@@ -9,17 +9,11 @@ import { InvalidOptionsError } from '../../src/errors.js';
 import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
 import { type ReportSender, reportQuarantined } from '../../src/report/from-record.js';
 import type { NcmecCredentials, ReportBody, ReporterInfo, ReportResult } from '../../src/types.js';
+import { REPORTER } from '../helpers/reporter.js';
 import { makeIncident, useTempDirs } from '../quarantine/helpers.js';
 
 const tempDir = useTempDirs();
-const INFO: ReporterInfo = {
-  orgName: 'Example Forum',
-  reporterName: 'Trust & Safety',
-  reporterEmail: 'tns@example.com',
-  ncmecUser: 'esp-user',
-  ncmecPassword: 'esp-secret',
-  isTest: true,
-};
+const INFO: ReporterInfo = REPORTER;
 
 /** Answers each report with the next answer (a result, or an error to throw). */
 class ScriptedSender implements ReportSender {
