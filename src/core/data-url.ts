@@ -67,7 +67,7 @@ function mimeOf(typePart: string): string {
 }
 
 /** Percent-decoding into bytes (a serialized URL holds only ASCII). */
-function percentDecode(input: string): Buffer {
+export function percentDecode(input: string): Buffer {
   const out = Buffer.allocUnsafe(input.length);
   let n = 0;
   for (let i = 0; i < input.length; i++) {

@@ -78,7 +78,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       uploads = await Promise.all(files.map((file) => readUpload(file, max)));
     }
     fieldImages = findFieldImages(textFieldsOf(view), entry.fieldValueBudget);
-    fieldFiles = fieldUploads(fieldImages, entry.route);
+    fieldFiles = fieldUploads(fieldImages, entry.route, uploads.length);
     const checked = fieldFiles.length > 0 ? [...uploads, ...fieldFiles] : uploads;
     verdict = await scanRequest(deps, ctx, checked, entry.route);
     if (verdict.kind === 'pass' && fieldImages.length > 0) {
@@ -138,7 +138,11 @@ function replay(view: RequestView, body: BodyStream): void {
  * Images in text fields, checked like files (issue 11) or refused under `imageFields: 'reject'`.
  * Their bytes cannot be cut in the handler's string, so trailing data is refused, not stripped.
  */
-function fieldUploads(images: readonly FieldImage[], route: RouteConfig): UploadedFile[] {
+function fieldUploads(
+  images: readonly FieldImage[],
+  route: RouteConfig,
+  files: number,
+): UploadedFile[] {
   const [first] = images;
   if (!first) return [];
   const mangled = images.find((image) => image.bytes === undefined);
@@ -150,6 +154,13 @@ function fieldUploads(images: readonly FieldImage[], route: RouteConfig): Upload
   if (route.imageFields === 'reject') {
     throw new GuardError('UNSUPPORTED_MEDIA_TYPE', {
       detail: `an image in the text field '${first.path}' (imageFields: 'reject')`,
+    });
+  }
+  // Each is one more call to the service: together with the files, no more than `maxFiles`.
+  const { maxFiles } = route.limits;
+  if (files + images.length > maxFiles) {
+    throw new GuardError('LIMIT_EXCEEDED', {
+      detail: `${files} files and ${images.length} images in text fields, limit ${maxFiles}`,
     });
   }
   const trailingData = route.trailingData === 'keep' ? 'keep' : 'reject';

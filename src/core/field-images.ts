@@ -6,6 +6,8 @@
  */
 import { GuardError } from '../errors.js';
 import { decodeDataUrl, startsLikeDataUrl } from './data-url.js';
+import { type EmbeddedImage, embeddedImages } from './embedded-images.js';
+import { imageStartsWithin, MIN_IMAGE_BYTES, startsLikeImage } from './image-start.js';
 
 /** One text field whose value carries an image. */
 export interface FieldImage {
@@ -18,6 +20,8 @@ export interface FieldImage {
   encoding: FieldEncoding;
   /** The text before the encoded image (through the first comma, for `value.split(',')[1]`). */
   prefix: string;
+  /** Where an image written among other text (`embedded`) sits in the value. */
+  span?: Span | undefined;
   /**
    * The image's bytes; undefined when the field's charset mangled them (bytes over 0x7F decoded
    * as UTF-8 become U+FFFD): an image nobody can check, so the request is refused.
@@ -72,9 +76,9 @@ export function findFieldImages(body: unknown, budget = MIN_VALUE_BUDGET): Field
     }
     if (typeof value === 'string') {
       // Each decoding that yields an image is checked: the handler may reverse any of them.
-      for (const { bytes, encoding, prefix } of encodedImagesIn(value)) {
+      for (const { bytes, encoding, prefix, span } of encodedImagesIn(value)) {
         const image = bytes === MANGLED ? undefined : bytes;
-        found.push({ path, holder, key, encoding, prefix, bytes: image });
+        found.push({ path, holder, key, encoding, prefix, span, bytes: image });
       }
     } else if (!ArrayBuffer.isView(value)) {
       // Bytes on a body are a parser's files (Fastify's 'keyValues'), checked as files: never
@@ -98,10 +102,15 @@ export function handOverFieldImages(
   uploads: ReadonlyArray<{ bytes: Buffer; original?: unknown }>,
   facts: ReadonlyArray<{ mimetype: string }>,
 ): void {
+  const embedded: Array<{ image: FieldImage & { span: Span }; bytes: Buffer }> = [];
   for (const [i, image] of images.entries()) {
     const upload = uploads[i];
     const mimetype = facts[i]?.mimetype;
     if (!upload?.original || !mimetype) continue;
+    if (image.span || image.encoding === 'embedded') {
+      embedded.push({ image: image as FieldImage & { span: Span }, bytes: upload.bytes });
+      continue;
+    }
     const holder = image.holder as Record<string | number, unknown>;
     const value = holder[image.key];
     const text = typeof value === 'string' ? value : '';
@@ -110,6 +119,25 @@ export function handOverFieldImages(
         ? `data:${mimetype};base64,${upload.bytes.toString('base64')}`
         : image.prefix + asText(upload.bytes, image.encoding, text.slice(image.prefix.length));
   }
+  // Each in its own span, the last of a value first: the spans before it stay where they were.
+  embedded.sort((a, b) => b.image.span.start - a.image.span.start);
+  for (const { image, bytes } of embedded) {
+    const holder = image.holder as Record<string | number, unknown>;
+    const text = String(holder[image.key] ?? '');
+    const { start, end, form } = image.span;
+    holder[image.key] = text.slice(0, start) + spanText(bytes, form) + text.slice(end);
+  }
+}
+
+/** Bytes written as an embedded image's span was: base64 in its alphabet, or percent-encoded. */
+function spanText(bytes: Buffer, form: Span['form']): string {
+  if (form !== 'percent') return bytes.toString(form);
+  let text = '';
+  for (const byte of bytes) {
+    const char = String.fromCharCode(byte);
+    text += /[A-Za-z0-9\-._~]/.test(char) ? char : `%${byte.toString(16).padStart(2, '0')}`;
+  }
+  return text;
 }
 
 /** Removes a field image's value from the body the handler gets. */
@@ -127,15 +155,12 @@ export function withholdFieldImage(image: FieldImage): void {
  */
 const DECODINGS = ['latin1', 'utf8', 'utf16le', 'utf16be', 'base64', 'hex'] as const;
 type Decoding = (typeof DECODINGS)[number];
-/** How a text field holds an image. */
-export type FieldEncoding = 'data-url' | Decoding;
+/** How a text field holds an image: a whole `data:` URL, a decoding, or among other text. */
+export type FieldEncoding = 'data-url' | Decoding | 'embedded';
+/** Where an embedded image sits in its value, and how it is written there. */
+export type Span = Pick<EmbeddedImage, 'start' | 'end' | 'form'>;
 /** The decodings whose first bytes come from the text's first characters, one for one. */
 const PREFIX_DECODINGS = ['latin1', 'utf8', 'utf16le', 'utf16be', 'hex'] as const;
-/**
- * Fewer bytes than the smallest GIF, BMP, TIFF, PNG or JPEG: text whose decoding is this short
- * ('/9j/ is a path' as base64, the colour 'FFD8FF' as hex) holds no image, whatever it starts with.
- */
-const MIN_IMAGE_BYTES = 24;
 /** First bytes of the five signatures: PNG, JPEG, GIF, TIFF (II, MM), BMP. */
 const FIRST_BYTES = new Set([0x89, 0xff, 0x47, 0x49, 0x4d, 0x42]);
 
@@ -156,27 +181,37 @@ interface EncodedImage {
   encoding: FieldEncoding;
   /** The text before the encoded image. */
   prefix: string;
+  span?: Span | undefined;
 }
 
 /** `imagesIn`, each image with the encoding it was found in (`MANGLED` as UTF-8). */
 function encodedImagesIn(value: string): EncodedImage[] {
   const found: EncodedImage[] = [];
-  const add = (bytes: Buffer, encoding: FieldEncoding, prefix = '') => {
+  const add = (bytes: Buffer, encoding: FieldEncoding, prefix = '', span?: Span) => {
     if (found.some((other) => other.bytes !== MANGLED && other.bytes.equals(bytes))) return;
-    found.push({ bytes, encoding, prefix });
+    found.push({ bytes, encoding, prefix, span });
   };
   const dataUrl = decodeDataUrl(value);
   if (dataUrl && (dataUrl.type.startsWith('image/') || startsLikeImage(dataUrl.bytes))) {
     add(dataUrl.bytes, 'data-url');
   }
+  // Images among other text (Markdown, HTML, CSS, JSON), as many as there are, each in its span.
+  const embedded = embeddedImages(value);
+  for (const { bytes, start, end, form } of embedded) {
+    add(bytes, 'embedded', value.slice(0, start), { start, end, form });
+  }
   // Node's base64 (`Buffer.from(text, 'base64')`, what handlers call) skips every character
   // outside both alphabets and reads a character above U+00FF by its low byte: no test of the
   // text's first characters tells what it decodes to, so the decoding itself is looked at, of the
   // whole value and of each place a handler commonly cuts it (see `cutsOf`), including the
-  // payload of a `data:` URL a browser would refuse.
+  // payload of a `data:` URL a browser would refuse. A cut that decodes to an embedded image
+  // followed by the rest of the text read as base64 is that image: the rest holds no other
+  // image start (an image in the rest's own base64 is found above).
   for (const prefix of cutsOf(value)) {
     const bytes = nodeBase64Image(prefix === '' ? value : value.slice(prefix.length));
-    if (bytes) add(bytes, 'base64', prefix);
+    if (bytes && !embedded.some((image) => isFollowedByText(bytes, image.bytes))) {
+      add(bytes, 'base64', prefix);
+    }
   }
   if (dataUrl || value.length < 2) return found;
   const first = value.charCodeAt(0);
@@ -227,6 +262,15 @@ function nodeBase64Image(text: string): Buffer | undefined {
   return bytes.length >= MIN_IMAGE_BYTES && startsLikeImage(bytes) ? bytes : undefined;
 }
 
+/** `bytes` is `image` followed by bytes in which no other image starts. */
+function isFollowedByText(bytes: Buffer, image: Buffer): boolean {
+  return (
+    bytes.length > image.length &&
+    bytes.subarray(0, image.length).equals(image) &&
+    !imageStartsWithin(bytes, image.length)
+  );
+}
+
 function encode(value: string, encoding: Decoding): Buffer {
   if (encoding !== 'utf16be') return Buffer.from(value, encoding);
   return Buffer.from(value, 'utf16le').swap16();
@@ -238,7 +282,11 @@ function encode(value: string, encoding: Decoding): Buffer {
  * hold every byte sequence: bytes it cannot hold are refused (`INVALID_IMAGE`), never handed on
  * as something other than what was checked.
  */
-function asText(bytes: Buffer, encoding: FieldEncoding, original: string): string {
+function asText(
+  bytes: Buffer,
+  encoding: Exclude<FieldEncoding, 'embedded'>,
+  original: string,
+): string {
   if (encoding === 'utf8') {
     const text = bytes.toString('utf8');
     if (!Buffer.from(text, 'utf8').equals(bytes)) {
@@ -292,17 +340,4 @@ function looksMangled(value: string): boolean {
       return code === byte || (byte > 0x7f && code === REPLACEMENT);
     }),
   );
-}
-
-const PNG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-/** Signatures of our five formats; BMP needs its zero reserved bytes too ('BM' alone is text). */
-function startsLikeImage(b: Buffer): boolean {
-  const at = (i: number) => b[i] ?? -1;
-  if (PNG.every((byte, i) => at(i) === byte)) return true;
-  if (at(0) === 0xff && at(1) === 0xd8 && at(2) === 0xff) return true;
-  const ascii = b.subarray(0, 6).toString('latin1');
-  if (ascii === 'GIF87a' || ascii === 'GIF89a') return true;
-  if (ascii.startsWith('II*\u0000') || ascii.startsWith('MM\u0000*')) return true;
-  return ascii.startsWith('BM') && at(6) === 0 && at(7) === 0 && at(8) === 0 && at(9) === 0;
 }

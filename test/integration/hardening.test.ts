@@ -573,6 +573,32 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
       'base64 in characters above U+00FF',
       (b: Buffer) => [{ name: 'img', data: aboveLatin1(b.toString('base64')) }],
     ],
+    // Among other text, as a page that renders the text shows it.
+    [
+      'base64 in a JSON string in a text field',
+      (b: Buffer) => [{ name: 'meta', data: `{"avatar":"${b.toString('base64')}"}` }],
+    ],
+    [
+      'an HTML <img> whose data: URL is wrapped at 76 characters',
+      (b: Buffer) => {
+        const lines = b.toString('base64').match(/.{1,76}/g) ?? [];
+        return [
+          {
+            name: 'html',
+            data: `<p>hi</p><img src="data:image/png;base64,\n${lines.join('\n')}">`,
+          },
+        ];
+      },
+    ],
+    [
+      'a percent-encoded data: URL in HTML',
+      (b: Buffer) => [
+        {
+          name: 'html',
+          data: `<p>hi</p><img src="data:image/png,${[...b].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('')}">`,
+        },
+      ],
+    ],
     [
       'hex in characters above U+00FF',
       (b: Buffer) => [{ name: 'img', data: aboveLatin1(b.toString('hex')) }],
@@ -626,6 +652,81 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     expect(res.status).toBe(200);
     expect(res.body.body).toEqual({ title: 'x' });
     expect(res.body.photodna.status).toBe('match');
+  });
+
+  /**
+   * A post with three inline images, the known one in the middle. The outer two are base64 that
+   * ends in '=' padding, where Node's decoding of everything after a cut stops: only a search of
+   * the whole text finds the middle one.
+   */
+  function post(images: readonly Buffer[]): string {
+    const [a, b, c] = images.map((image) => image.toString('base64'));
+    return `Look at these!\n\n![first](data:image/png;base64,${a}) and <img alt="second" src="data:image/png;base64,${b}">, then\n\n<div style="background:url(data:image/png;base64,${c})">third</div>`;
+  }
+  /** Clean images whose base64 ends in '=' (a length not a multiple of 3). */
+  function paddedImages(count: number, seed: number): Buffer[] {
+    const found: Buffer[] = [];
+    for (let i = 0; found.length < count; i++) {
+      const image = png(200, 200, seed + i);
+      if (image.length % 3 !== 0) found.push(image);
+    }
+    return found;
+  }
+
+  it('images among other text: every data: URL in a post is checked, the one in the middle too', async () => {
+    const [first, last] = paddedImages(2, 9910);
+    const known = png(200, 200, 9909);
+    const matcher = new RecordingMatcher([sha256(known)]);
+    const server = await start({ matcher, limits: BIG_FIELDS });
+    const res = await multipart(server, [
+      { name: 'post', data: post([first, known, last] as Buffer[]) },
+    ]);
+    expect(res.status).toBe(422);
+    expect(server.log.runs).toBe(0);
+    expect(matcher.calls.map((c) => c.file.sha256).sort()).toEqual(
+      [first, known, last].map((image) => sha256(image as Buffer)).sort(),
+    );
+  });
+
+  it('images among other text: a clean post passes unchanged, each image listed', async () => {
+    const images = paddedImages(3, 9920);
+    const text = post(images);
+    const server = await start({ matcher: new RecordingMatcher(), limits: BIG_FIELDS });
+    const res = await multipart(server, [{ name: 'post', data: text }]);
+    expect(res.status).toBe(200);
+    expect(res.body.body).toEqual({ post: text });
+    expect(res.body.photodna.files.map((f: { sha256: string }) => f.sha256)).toEqual(
+      images.map(sha256),
+    );
+  });
+
+  it("images among other text: under 'flag' a post with a matched image is removed from the body", async () => {
+    const [first, last] = paddedImages(2, 9930);
+    const known = png(200, 200, 9929);
+    const server = await start({
+      matcher: new RecordingMatcher([sha256(known)]),
+      policy: 'flag',
+      limits: BIG_FIELDS,
+    });
+    const res = await multipart(server, [
+      { name: 'post', data: post([first, known, last] as Buffer[]) },
+      { name: 'title', data: 'x' },
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.body.body).toEqual({ title: 'x' });
+    expect(res.body.photodna.status).toBe('match');
+  });
+
+  it('images among other text: more than maxFiles images with the files answers 413, no call', async () => {
+    const matcher = new RecordingMatcher();
+    const server = await start({ matcher, limits: { ...BIG_FIELDS, maxFiles: 2 } });
+    const res = await multipart(server, [
+      { name: 'f', filename: 'a.png', type: 'image/png', data: png(200, 200, 9940) },
+      { name: 'post', data: post(paddedImages(3, 9941)) },
+    ]);
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('LIMIT_EXCEEDED');
+    expect(matcher.calls).toHaveLength(0);
   });
 
   it("images outside file parts: imageFields 'reject' answers 415", async () => {

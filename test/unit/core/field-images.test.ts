@@ -6,7 +6,7 @@ import {
   MANGLED,
   valueBudget,
 } from '../../../src/core/field-images.js';
-import { png } from '../../fixtures/images.js';
+import { gif, jpg, png } from '../../fixtures/images.js';
 
 describe('findFieldImages', () => {
   it('finds a data: URL image among text fields, nested as multer builds them', () => {
@@ -75,6 +75,11 @@ describe('imagesIn', () => {
       'ffd8ff1',
       '49492a00',
       'GIF89a',
+      // Prose that names a signature, and data: URLs of no image.
+      'PNG files in base64 start with iVBORw0KGgo so you can detect them easily enough',
+      'a JPEG in base64 starts "/9j/", a GIF "R0lGODlh", a BMP "Qk"',
+      'data:text/plain,hello, and data:,x and data:text/plain;base64,SGVsbG8gd29ybGQ=',
+      'see data: below, data:',
     ]) {
       expect(imagesIn(text)).toEqual([]);
     }
@@ -100,6 +105,29 @@ describe('imagesIn', () => {
     const found = imagesIn(value) as Buffer[];
     expect(found.some((bytes) => bytes.equals(gif))).toBe(true);
     expect(found.some((bytes) => bytes.equals(Buffer.from(value, 'latin1')))).toBe(true);
+  });
+
+  it('finds every image written among other text, wherever it sits, each once', () => {
+    // Base64 ending in '=' where Node's decoding of a cut stops: only a search finds the middle.
+    const images = [png(200, 200, 41), jpg(200, 200, 42), gif(200, 200, 43), png(160, 160, 44)];
+    const [a, b, c] = images.slice(0, 3).map((i) => i.toString('base64')) as string[];
+    const wrapped = (b as string).match(/.{1,76}/g)?.join('\r\n');
+    const percent = [...(images[3] as Buffer)].map((x) => `%${x.toString(16).padStart(2, '0')}`);
+    const post = [
+      `# Trip\n![one](data:image/png;base64,${a}) and`,
+      `<img src="DATA:image/jpeg; BASE64 ,\r\n${wrapped}">`,
+      `{"gif":"${c}"}`,
+      `<div style="background:url(data:image/png,${percent.join('')})">`,
+    ].join(' text, more text ');
+    const found = imagesIn(post) as Buffer[];
+    expect(found).toHaveLength(4);
+    for (const image of images) expect(found.some((bytes) => bytes.equals(image))).toBe(true);
+  });
+
+  it('a data: URL written with an HTML entity for its colon is still found by its base64', () => {
+    const image = jpg(200, 200, 45);
+    const found = imagesIn(`<img src="data&colon;image/jpeg;base64,${image.toString('base64')}">`);
+    expect(found.some((bytes) => (bytes as Buffer).equals(image))).toBe(true);
   });
 
   it('a signature a UTF-8 decoding destroyed is refused as mangled', () => {
@@ -169,6 +197,39 @@ describe('handOverFieldImages', () => {
         [{ mimetype: 'image/gif' }],
       ),
     ).toThrow(expect.objectContaining({ code: 'INVALID_IMAGE' }));
+  });
+
+  it('puts sanitized bytes back in the span of each image among other text, the text kept', () => {
+    const [one, two] = [png(200, 200, 46), jpg(200, 200, 47)] as const;
+    const percent = (bytes: Buffer) =>
+      [...bytes].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('');
+    const body = {
+      post: `a ![x](data:image/png;base64,${one.toString('base64url')}) b <img src="data:image/jpeg,${percent(two)}"> c`,
+    };
+    const found = findFieldImages(body);
+    expect(found.map((f) => f.encoding)).toEqual(['embedded', 'embedded']);
+    const [newOne, newTwo] = [png(160, 160, 48), jpg(160, 160, 49)] as const;
+    handOverFieldImages(
+      found,
+      [
+        { bytes: newOne, original: one },
+        { bytes: newTwo, original: two },
+      ],
+      [{ mimetype: 'image/png' }, { mimetype: 'image/jpeg' }],
+    );
+    // The text around each image as it was; each span now decodes, as it is written, to the new bytes.
+    const [head, middle, tail] = body.post.split(/(?<=base64,|jpeg,)[^)"]+/);
+    expect([head, middle, tail]).toEqual([
+      'a ![x](data:image/png;base64,',
+      ') b <img src="data:image/jpeg,',
+      '"> c',
+    ]);
+    const again = findFieldImages(body);
+    expect(again.map((f) => f.bytes?.equals(newOne) || f.bytes?.equals(newTwo))).toEqual([
+      true,
+      true,
+    ]);
+    expect(body.post).toContain(newOne.toString('base64url'));
   });
 
   it('leaves a field whose image sanitize did not change as it was', () => {

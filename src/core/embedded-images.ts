@@ -1,0 +1,225 @@
+/**
+ * Images written into text among other text: a `data:` URL in a post's Markdown
+ * (`![](data:image/jpeg;base64,…)`), HTML (`<img src="data:…">`), CSS (`url(data:…)`), or base64
+ * inside a JSON string. A page that renders the text shows them, so each is checked like a file,
+ * however many a value holds and wherever they sit in it.
+ *
+ * The search is linear in the value's length and allocates only for what it decodes: a text
+ * field of 64 KiB made to look like the start of many images costs about a millisecond.
+ */
+import { percentDecode } from './data-url.js';
+import { MIN_IMAGE_BYTES, startsLikeImage } from './image-start.js';
+
+/** An image found inside a text value, and the characters that hold it. */
+export interface EmbeddedImage {
+  bytes: Buffer;
+  /** The span of the value that encodes the image: `value.slice(start, end)`. */
+  start: number;
+  end: number;
+  /** How that span encodes it. */
+  form: 'base64' | 'base64url' | 'percent';
+}
+
+/** How far before its comma a `data:` URL's `data:` may be (its type and parameters). */
+const MAX_DATA_HEADER = 1024;
+/** `data:`, in any case, with the tabs and newlines the URL parser removes anywhere. */
+const DATA_SCHEME = /d[\t\n\r]*a[\t\n\r]*t[\t\n\r]*a[\t\n\r]*:/gi;
+/**
+ * The first two characters of each signature's base64 (JPEG's in both alphabets) where a run of
+ * base64 starts (after no character of either alphabet).
+ */
+const BARE_START = /(?<![A-Za-z0-9+/_-])(?:\/9|_9|iV|R0|SU|TU|Qk)/g;
+/** Where a URL written in Markdown, HTML or CSS ends. */
+const URL_END = /[\s"'<>`)]/;
+
+/**
+ * Every image written into `value`, in the order they appear: the body of a base64 `data:` URL
+ * (whitespace inside it skipped, as a browser skips it; found by its `;base64,` also where
+ * `data:` is written otherwise, as an HTML entity), of a percent-encoded one, and bare base64 (in
+ * a JSON string, say) that starts after a character outside `[A-Za-z0-9]`, without whitespace
+ * inside (or prose that mentions a signature, `iVBORw0KGgo is how a PNG starts`, would read as
+ * one).
+ */
+export function embeddedImages(value: string): EmbeddedImage[] {
+  const found: EmbeddedImage[] = [];
+  const add = (bytes: Buffer, start: number, end: number, form: EmbeddedImage['form']) => {
+    if (bytes.length >= MIN_IMAGE_BYTES && startsLikeImage(bytes)) {
+      found.push({ bytes, start, end, form });
+    }
+  };
+  const addBase64 = (start: number, end: number) => {
+    if (end - start < MIN_BASE64_CHARS) return;
+    const span = value.slice(start, end);
+    add(Buffer.from(span, 'base64'), start, end, /[-_]/.test(span) ? 'base64url' : 'base64');
+  };
+
+  // The end of the last `data:` before the current comma, found by one search forward.
+  DATA_SCHEME.lastIndex = 0;
+  let scheme = DATA_SCHEME.exec(value);
+  let schemeEnd = -1;
+  const followsDataScheme = (comma: number): boolean => {
+    while (scheme && scheme.index < comma) {
+      schemeEnd = scheme.index + scheme[0].length;
+      scheme = DATA_SCHEME.exec(value);
+    }
+    return schemeEnd !== -1 && comma - schemeEnd <= MAX_DATA_HEADER;
+  };
+
+  // `data:` URL bodies: after a comma.
+  for (let comma = value.indexOf(','); comma !== -1; comma = value.indexOf(',', comma + 1)) {
+    if (endsWithBase64Type(value, comma)) {
+      const start = skipSpace(value, comma + 1);
+      const end = base64End(value, start, true);
+      addBase64(start, end);
+      comma = Math.max(comma, end - 1);
+    } else if (followsDataScheme(comma) && startsLikePercentImage(value, comma + 1)) {
+      const start = comma + 1;
+      const stop = value.slice(start).search(URL_END);
+      const end = stop === -1 ? value.length : start + stop;
+      add(percentDecode(value.slice(start, end).replace(/[\t\n\r]/g, '')), start, end, 'percent');
+      comma = Math.max(comma, end - 1);
+    }
+  }
+
+  // Bare base64, outside the `data:` URLs above (where it would be a line of one of them).
+  const urls = found.slice();
+  let next = 0; // the first of `urls` not yet passed
+  BARE_START.lastIndex = 0;
+  for (let match = BARE_START.exec(value); match; match = BARE_START.exec(value)) {
+    const start = match.index;
+    while (next < urls.length && (urls[next] as EmbeddedImage).end <= start) next++;
+    const url = urls[next];
+    if (url && url.start <= start) {
+      BARE_START.lastIndex = url.end;
+      continue;
+    }
+    // Its first characters decide, without allocating.
+    if (!startsLikeImage(HEAD, 0, decodeHead(value, start))) continue;
+    const end = base64End(value, start, false);
+    addBase64(start, end);
+    BARE_START.lastIndex = Math.max(end, start + 1);
+  }
+  return found.sort((a, b) => a.start - b.start);
+}
+
+/** Base64 characters of the fewest bytes an image has (whitespace aside). */
+const MIN_BASE64_CHARS = Math.ceil((MIN_IMAGE_BYTES * 4) / 3);
+
+/**
+ * Whether the text before `comma` ends a base64 `data:` URL's type: `;base64` (spaces allowed
+ * before `base64`, whitespace before the comma, any case), as the fetch standard reads it.
+ * Whatever precedes it: also where `data:` is written otherwise (an HTML entity).
+ */
+function endsWithBase64Type(value: string, comma: number): boolean {
+  let i = comma - 1;
+  while (i >= 0 && isSpace(value.charCodeAt(i))) i--;
+  for (let k = BASE64_WORD.length - 1; k >= 0; k--, i--) {
+    if (i < 0 || (value.charCodeAt(i) | 0x20) !== BASE64_WORD.charCodeAt(k)) return false;
+  }
+  while (i >= 0 && value.charCodeAt(i) === 0x20) i--;
+  return i >= 0 && value.charCodeAt(i) === 0x3b; // ';'
+}
+const BASE64_WORD = 'base64';
+
+/** Whether percent-encoded (or plain) text at `start` decodes to the start of an image. */
+function startsLikePercentImage(value: string, start: number): boolean {
+  let length = 0;
+  for (let i = start; i < value.length && length < HEAD.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code === 0x09 || code === 0x0a || code === 0x0d) continue; // the URL parser drops them
+    if (code === 0x25) {
+      const high = hexValue(value.charCodeAt(i + 1));
+      const low = hexValue(value.charCodeAt(i + 2));
+      if (high < 0 || low < 0) return false;
+      HEAD[length++] = (high << 4) | low;
+      i += 2;
+    } else if (code > 0x7e || code <= 0x20 || ENDS_URL.has(code)) break;
+    else HEAD[length++] = code;
+    if (length === 2 && !SIGNATURE_PAIRS.has((HEAD[0] as number) * 256 + (HEAD[1] as number))) {
+      return false;
+    }
+  }
+  return startsLikeImage(HEAD, 0, length);
+}
+
+/** The characters of `URL_END` that are not whitespace. */
+const ENDS_URL = new Set([0x22, 0x27, 0x3c, 0x3e, 0x60, 0x29]);
+
+function hexValue(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+/** The first two bytes of each signature: PNG, JPEG, GIF, TIFF (II, MM), BMP. */
+const SIGNATURE_PAIRS = new Set([0x8950, 0xffd8, 0x4749, 0x4949, 0x4d4d, 0x424d]);
+
+/** The first bytes that text at a position decodes to. */
+const HEAD = new Uint8Array(12);
+
+/** Decodes up to sixteen characters of either base64 alphabet from `start` into `HEAD`. */
+function decodeHead(value: string, start: number): number {
+  let bits = 0;
+  let count = 0;
+  let length = 0;
+  for (let i = start; i < start + 16 && i < value.length; i++) {
+    const sextet = SEXTETS[value.charCodeAt(i)] ?? -1;
+    if (sextet < 0) break;
+    bits = ((bits << 6) | sextet) & 0x3fff; // the bits not yet read: fewer than 14
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      HEAD[length++] = (bits >> count) & 0xff;
+      if (length === 2 && !SIGNATURE_PAIRS.has((HEAD[0] as number) * 256 + (HEAD[1] as number))) {
+        return 0;
+      }
+    }
+  }
+  return length;
+}
+
+/** Each character's six bits in either base64 alphabet; -1 for any other character. */
+const SEXTETS = (() => {
+  const table = new Int8Array(128).fill(-1);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  for (let i = 0; i < alphabet.length; i++) table[alphabet.charCodeAt(i)] = i;
+  table[0x2b] = 62; // '+'
+  table[0x2d] = 62; // '-'
+  table[0x2f] = 63; // '/'
+  table[0x5f] = 63; // '_'
+  return table;
+})();
+
+/**
+ * Where base64 starting at `start` ends: after its last character of either alphabet (or of its
+ * `=` padding); with `spaced`, whitespace between them allowed as a browser allows it in a
+ * `data:` URL.
+ */
+function base64End(value: string, start: number, spaced: boolean): number {
+  let end = start;
+  let padded = false;
+  for (let i = start; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (spaced && isSpace(code)) continue;
+    if (code === 0x3d)
+      padded = true; // '='
+    else if (padded || !isBase64(code)) break;
+    end = i + 1;
+  }
+  return end;
+}
+
+function skipSpace(value: string, from: number): number {
+  let i = from;
+  while (i < value.length && isSpace(value.charCodeAt(i))) i++;
+  return i;
+}
+
+function isSpace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d;
+}
+
+/** A character of either base64 alphabet. */
+function isBase64(code: number): boolean {
+  return (SEXTETS[code] ?? -1) >= 0;
+}
