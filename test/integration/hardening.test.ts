@@ -673,6 +673,16 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     return found;
   }
 
+  /** Clean images whose base64 has no '=' (a length a multiple of 3). */
+  function unpaddedImages(count: number, seed: number): Buffer[] {
+    const found: Buffer[] = [];
+    for (let i = 0; found.length < count; i++) {
+      const image = png(200, 200, seed + i);
+      if (image.length % 3 === 0) found.push(image);
+    }
+    return found;
+  }
+
   it('images among other text: every data: URL in a post is checked, the one in the middle too', async () => {
     const [first, last] = paddedImages(2, 9910);
     const known = png(200, 200, 9909);
@@ -688,17 +698,24 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     );
   });
 
-  it('images among other text: a clean post passes unchanged, each image listed', async () => {
-    const images = paddedImages(3, 9920);
-    const text = post(images);
-    const server = await start({ matcher: new RecordingMatcher(), limits: BIG_FIELDS });
-    const res = await multipart(server, [{ name: 'post', data: text }]);
-    expect(res.status).toBe(200);
-    expect(res.body.body).toEqual({ post: text });
-    expect(res.body.photodna.files.map((f: { sha256: string }) => f.sha256)).toEqual(
-      images.map(sha256),
-    );
-  });
+  it.each([
+    ['ending in = padding', (n: number) => paddedImages(n, 9920)],
+    // Node's decoding of what follows a cut reads the text after them as more bytes.
+    ['without padding, text after them', (n: number) => unpaddedImages(n, 9950)],
+  ])(
+    'images among other text: a clean post passes unchanged, each image listed (base64 %s)',
+    async (_, imagesOf) => {
+      const images = imagesOf(3);
+      const text = post(images);
+      const server = await start({ matcher: new RecordingMatcher(), limits: BIG_FIELDS });
+      const res = await multipart(server, [{ name: 'post', data: text }]);
+      expect(res.status).toBe(200);
+      expect(res.body.body).toEqual({ post: text });
+      expect(res.body.photodna.files.map((f: { sha256: string }) => f.sha256)).toEqual(
+        images.map(sha256),
+      );
+    },
+  );
 
   it("images among other text: under 'flag' a post with a matched image is removed from the body", async () => {
     const [first, last] = paddedImages(2, 9930);
