@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import type { Socket } from 'node:net';
 import { processWide } from '../core/process-wide.js';
 import type { BodyStream, RequestView } from '../core/request-view.js';
 import type { MulterTarget } from '../multipart/selection.js';
@@ -12,6 +14,12 @@ const taken = processWide('photodna-guard.taken-requests', () => new WeakSet<obj
 
 /** Node's request as the guard reads it: the body stream, where multer leaves its results. */
 export type NodeRequest = IncomingMessage & BodyStream;
+
+/**
+ * Node's response: HTTP/1's, or the HTTP/2 compatibility API's (Fastify with `http2: true`, Koa
+ * on `http2.createServer`), which has no `destroyed` and whose `socket` stands for its stream.
+ */
+export type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /** Whether a guard already took this request (before a view of it exists). */
 export function takenByGuard(req: NodeRequest): boolean {
@@ -29,14 +37,9 @@ export abstract class NodeRequestView implements RequestView {
   readonly body: NodeRequest;
   readonly targets: readonly MulterTarget[];
   readonly raw: unknown;
-  readonly #res: ServerResponse;
+  readonly #res: NodeResponse;
 
-  constructor(
-    req: NodeRequest,
-    res: ServerResponse,
-    targets: readonly MulterTarget[],
-    raw: unknown,
-  ) {
+  constructor(req: NodeRequest, res: NodeResponse, targets: readonly MulterTarget[], raw: unknown) {
     this.method = req.method ?? 'POST';
     this.headers = req.headers;
     this.body = req;
@@ -62,13 +65,41 @@ export abstract class NodeRequestView implements RequestView {
 
   watchGone(onGone: () => void): boolean {
     const res = this.#res;
-    // Node sets `destroyed` with `_closed` when it emits 'close' (and `destroy()` sets it before
-    // 'close' comes): one property read, where each costs a slow lookup on Express's responses.
-    if (res.destroyed) return !res.writableEnded;
+    // The connection's state, not the response's `destroyed`: still one read of the response
+    // (each costs a slow lookup on Express's responses; the socket's are fast ones), and it holds
+    // where `destroyed` does not. HTTP/2's compatibility response has no `destroyed`; its
+    // `socket` stands for the stream (`destroyed` is the stream's, as Node documents) and is
+    // unset once the stream closed. A socket is destroyed before its 'close' comes.
+    const socket: Socket | null | undefined = res.socket;
+    if (socket) {
+      if (socket.destroyed) return !res.writableEnded;
+    } else if (!res.writableEnded && this.#goneUnattached(res, onGone)) {
+      return true;
+    }
     // `on`, not `once`: 'close' fires once, and `once` would allocate a wrapper per request.
     res.on('close', () => {
       if (!res.writableEnded) onGone();
     });
+    return false;
+  }
+
+  /**
+   * A response with no socket, not answered yet: HTTP/2's whose stream closed (gone), or a
+   * pipelined HTTP/1 one queued behind another on its connection. Node gives a queued response
+   * its socket, and with it its 'close', only once those ahead of it finished: when the
+   * connection closes first, the response hears nothing (`abortIncoming` in _http_server.js
+   * destroys only the requests, whose bodies were read). So the connection is watched until the
+   * response gets its socket. Rare, so the reads and the listener are kept off the common path.
+   */
+  #goneUnattached(res: NodeResponse, onGone: () => void): boolean {
+    if ('stream' in res) return true;
+    const connection = this.body.socket as Socket | null | undefined;
+    if (!connection) return false; // no connection to watch (a stand-in response): 'close' only
+    if (connection.destroyed) return true;
+    const stop = whenClosed(connection, () => {
+      if (!res.writableEnded) onGone();
+    });
+    res.once('socket', stop);
     return false;
   }
 
@@ -78,6 +109,39 @@ export abstract class NodeRequestView implements RequestView {
     // Prepended: Node's server checks on 'finish' whether the request ended, to let it go.
     else res.prependListener('finish', done);
   }
+}
+
+/**
+ * Callbacks of queued (pipelined) responses, per connection: one 'close' listener on it however
+ * many wait, so a client pipelining many uploads adds no listener per request (nor Node's
+ * warning about too many), and none stays once no response waits.
+ */
+const waitingOn = new WeakMap<
+  Socket,
+  { readonly left: Set<() => void>; readonly closed: () => void }
+>();
+
+/** Calls `left` when `connection` closes; returns what stops that. */
+function whenClosed(connection: Socket, left: () => void): () => void {
+  let waiting = waitingOn.get(connection);
+  if (!waiting) {
+    const callbacks = new Set<() => void>();
+    const closed = () => {
+      waitingOn.delete(connection);
+      for (const callback of callbacks) callback();
+    };
+    waiting = { left: callbacks, closed };
+    waitingOn.set(connection, waiting);
+    connection.once('close', closed);
+  }
+  const entry = waiting;
+  entry.left.add(left);
+  return () => {
+    entry.left.delete(left);
+    if (entry.left.size > 0 || waitingOn.get(connection) !== entry) return;
+    waitingOn.delete(connection);
+    connection.off('close', entry.closed);
+  };
 }
 
 /** Writes a rejection on Node's response, unless something else already answered. */

@@ -1,0 +1,338 @@
+/**
+ * The guard on HTTP/2 (h2c on loopback, node:http2's compatibility API, `node:http2` as the
+ * client): Koa on `http2.createServer(app.callback())`, Fastify with `http2: true`, Hono on
+ * @hono/node-server with `createServer: http2.createServer`. Express 5 is not among them: it
+ * does not run on node:http2 at all (it gives each request `http.IncomingMessage`'s prototype,
+ * and the first body read throws; expressjs/express#5462).
+ *
+ * An upload is checked as over HTTP/1, and an uploader who resets the stream is gone: no
+ * answer, no `reject` event, the scan's signal aborted. The compatibility response has no
+ * `destroyed`, so one who left before the guard started watching (while a step ahead of it
+ * ran) must still be seen as gone, not waited on forever.
+ *
+ * The client sends `Content-Length`, as browsers and curl do for a form: without it multer
+ * sees no body on HTTP/2 (there is no `Transfer-Encoding` there) and the guard answers 400.
+ */
+import { once } from 'node:events';
+import {
+  type ClientHttp2Stream,
+  connect,
+  constants,
+  createServer,
+  type Http2Server,
+} from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import fastifyMultipart from '@fastify/multipart';
+import { serve } from '@hono/node-server';
+import koaMulter from '@koa/multer';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import Koa from 'koa';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { photodnaGuard as fastifyGuard } from '../../src/fastify.js';
+import { photodnaGuard as honoGuard } from '../../src/hono.js';
+import type { GuardOptions } from '../../src/index.js';
+import { photodnaGuard as koaGuard } from '../../src/koa.js';
+import type { Matcher, MatchRequest, MatchResult } from '../../src/types.js';
+import { png } from '../fixtures/images.js';
+import { knownImage, useEmulator } from '../helpers/emulated.js';
+import { multipartBody } from '../helpers/raw-upload.js';
+import { until } from '../helpers/until.js';
+
+const env = useEmulator();
+const BOUNDARY = 'h2Upload';
+const closers: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+beforeAll(() => {
+  process.on('unhandledRejection', onUnhandled);
+});
+afterAll(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+/**
+ * A back end that answers only once told to: a scan in flight for as long as the test wants.
+ * Each call's signal is kept (read, as the PhotoDNA client reads it, when the call starts).
+ */
+class HeldMatcher implements Matcher {
+  readonly signals: AbortSignal[] = [];
+  readonly #answers: Array<() => void> = [];
+
+  match(request: MatchRequest): Promise<MatchResult> {
+    const { signal } = request;
+    this.signals.push(signal);
+    return new Promise((resolve, reject) => {
+      this.#answers.push(() => resolve({ isMatch: false, trackingId: 'held', matchFlags: [] }));
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+  }
+
+  /** Answers every call still waiting (so nothing outlives the test). */
+  release(): void {
+    for (const answer of this.#answers.splice(0)) answer();
+  }
+
+  get allAborted(): boolean {
+    return this.signals.length > 0 && this.signals.every((signal) => signal.aborted);
+  }
+}
+
+/** One server under test: what the guard announced and how often the handler ran. */
+interface Served {
+  port: number;
+  rejects: string[];
+  runs: () => number;
+}
+
+/** A step ahead of the guard that waits until the uploader is gone (a slow middleware). */
+interface Ahead {
+  arrived: boolean;
+  /** How the step ended once the guard was done: 'returned' when the guard gave control back. */
+  settled: string;
+}
+
+interface H2Adapter {
+  name: string;
+  start(options: GuardOptions): Promise<Served>;
+  /**
+   * The host's parser reads the body, then a slow step runs, then the guard scans the files it
+   * left (Koa `guard.scan()` after @koa/multer, Fastify `mode: 'scan'` after @fastify/multipart).
+   */
+  startBehindSlowStep?(options: GuardOptions, ahead: Ahead): Promise<Served>;
+}
+
+async function listening(server: Http2Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+      }),
+  );
+  return (server.address() as AddressInfo).port;
+}
+
+function closed(res: NodeJS.EventEmitter): Promise<unknown> {
+  return once(res, 'close');
+}
+
+const koa: H2Adapter = {
+  name: 'Koa 3 on http2.createServer',
+  async start(options) {
+    const guard = koaGuard(options);
+    closers.push(() => guard.close());
+    const rejects: string[] = [];
+    guard.on('reject', (event) => rejects.push(event.code));
+    let runs = 0;
+    const app = new Koa();
+    app.use(guard);
+    app.use((ctx) => {
+      runs++;
+      ctx.body = { files: (ctx.request as { files?: unknown[] }).files?.length ?? 0 };
+    });
+    return { port: await listening(createServer(app.callback())), rejects, runs: () => runs };
+  },
+  async startBehindSlowStep(options, ahead) {
+    const guard = koaGuard(options);
+    closers.push(() => guard.close());
+    const rejects: string[] = [];
+    guard.on('reject', (event) => rejects.push(event.code));
+    let runs = 0;
+    const app = new Koa();
+    app.use(koaMulter().any() as never);
+    app.use(async (ctx, next) => {
+      ahead.arrived = true;
+      await closed(ctx.res);
+      try {
+        await next();
+        ahead.settled = 'returned';
+      } catch (error) {
+        ahead.settled = `threw ${String(error)}`;
+      }
+    });
+    app.use(guard.scan() as never);
+    app.use((ctx) => {
+      runs++;
+      ctx.body = 'ok';
+    });
+    return { port: await listening(createServer(app.callback())), rejects, runs: () => runs };
+  },
+};
+
+const fastify: H2Adapter = {
+  name: 'Fastify 5 with http2: true',
+  async start(options) {
+    const app = Fastify({ http2: true });
+    closers.push(() => app.close());
+    await app.register(fastifyGuard, options);
+    const rejects: string[] = [];
+    app.photodna.on('reject', (event) => rejects.push(event.code));
+    let runs = 0;
+    app.post('/upload', async (request) => {
+      runs++;
+      return { files: request.uploads?.files?.length ?? 0 };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return { port: (app.server.address() as AddressInfo).port, rejects, runs: () => runs };
+  },
+  async startBehindSlowStep(options, ahead) {
+    const app = Fastify({ http2: true });
+    closers.push(() => app.close());
+    await app.register(fastifyMultipart, { attachFieldsToBody: true });
+    await app.register(fastifyGuard, { ...options, mode: 'scan' });
+    const rejects: string[] = [];
+    app.photodna.on('reject', (event) => rejects.push(event.code));
+    // The application's hooks run before a route's own, where the guard's is.
+    app.addHook('preValidation', async (_request, reply) => {
+      ahead.arrived = true;
+      await closed(reply.raw);
+    });
+    let runs = 0;
+    app.post('/upload', async () => {
+      runs++;
+      return 'ok';
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return { port: (app.server.address() as AddressInfo).port, rejects, runs: () => runs };
+  },
+};
+
+const hono: H2Adapter = {
+  name: 'Hono 4 on @hono/node-server with http2.createServer',
+  async start(options) {
+    const guard = honoGuard(options);
+    closers.push(() => guard.close());
+    const rejects: string[] = [];
+    guard.on('reject', (event) => rejects.push(event.code));
+    let runs = 0;
+    const app = new Hono();
+    app.post('/upload', guard.any(), (c) => {
+      runs++;
+      return c.json({ files: c.get('upload').files?.length ?? 0 });
+    });
+    const server = serve({
+      fetch: app.fetch,
+      port: 0,
+      hostname: '127.0.0.1',
+      createServer,
+    }) as Http2Server;
+    await once(server, 'listening');
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+        }),
+    );
+    return { port: (server.address() as AddressInfo).port, rejects, runs: () => runs };
+  },
+};
+
+interface Sent {
+  stream: ClientHttp2Stream;
+  answer: Promise<{ status: number; body: string }>;
+}
+
+/** Uploads `image` as field `f` over its own HTTP/2 connection. */
+function upload(port: number, image: Buffer): Sent {
+  const session = connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  closers.push(async () => {
+    session.destroy();
+  });
+  const body = multipartBody(BOUNDARY, [
+    { name: 'f', filename: 'a.png', type: 'image/png', data: image },
+  ]);
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/upload',
+    'content-type': `multipart/form-data; boundary=${BOUNDARY}`,
+    'content-length': String(body.length),
+  });
+  const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    let status = 0;
+    const chunks: Buffer[] = [];
+    stream.on('response', (headers) => {
+      status = Number(headers[':status']);
+    });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString() }));
+    stream.on('error', reject);
+  });
+  answer.catch(() => {}); // a reset stream's answer is never read
+  stream.end(body);
+  return { stream, answer };
+}
+
+/** The uploader resets its stream (RST_STREAM CANCEL): it is gone, its connection stays. */
+function reset(sent: Sent): void {
+  sent.stream.close(constants.NGHTTP2_CANCEL);
+}
+
+describe.each([koa, fastify, hono])('$name', (adapter) => {
+  it('a clean upload reaches the handler; the emulator test image is refused, disguised as unreadable', async () => {
+    const served = await adapter.start(env.options());
+    const clean = await upload(served.port, png(300, 300, 7001)).answer;
+    expect(clean.status).toBe(200);
+    expect(JSON.parse(clean.body)).toEqual({ files: 1 });
+    const known = await upload(served.port, knownImage()).answer;
+    expect(known.status).toBe(422);
+    // `matchAnswer: 'disguised'` (the default): answered like an unreadable image.
+    expect(JSON.parse(known.body)).toEqual({
+      error: { code: 'INVALID_IMAGE', message: 'The file is not a readable image.' },
+    });
+    expect(served.runs()).toBe(1);
+    expect(served.rejects).toEqual(['UPLOAD_REJECTED']);
+  });
+
+  it('an uploader who resets the stream mid-scan is gone: scan aborted, no reject, no answer', async () => {
+    const matcher = new HeldMatcher();
+    closers.push(async () => matcher.release());
+    const served = await adapter.start({ matcher });
+    const sent = upload(served.port, png(300, 300, 7002));
+    await until(() => matcher.signals.length === 1, 'the scan to start', 10_000);
+    reset(sent);
+    await until(() => matcher.allAborted, "the scan's signal to abort", 10_000);
+    // The server stays healthy: the next uploader is answered.
+    matcher.release();
+    const next = upload(served.port, png(300, 300, 7003));
+    await until(() => matcher.signals.length === 2, 'the next scan to start', 10_000);
+    matcher.release();
+    expect((await next.answer).status).toBe(200);
+    expect(served.rejects).toEqual([]);
+    expect(served.runs()).toBe(1); // the next upload only
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe.each(
+  [koa, fastify].map((adapter) => ({
+    name: adapter.name,
+    adapter: adapter as Required<H2Adapter>,
+  })),
+)('$name, a host parser and a slow step ahead of the guard', ({ adapter }) => {
+  it('an uploader gone before the guard scans is seen as gone at once, not waited on', async () => {
+    const matcher = new HeldMatcher();
+    closers.push(async () => matcher.release());
+    const ahead: Ahead = { arrived: false, settled: '' };
+    const served = await adapter.startBehindSlowStep({ matcher }, ahead);
+    const sent = upload(served.port, png(300, 300, 7004));
+    await until(() => ahead.arrived, 'the body to be parsed and the slow step to run', 10_000);
+    reset(sent);
+    // A scan started on a request whose 'close' already came: its signal aborts at once
+    // (before the fix it stayed unaborted, and the request was held forever).
+    await until(() => matcher.allAborted, "the scan's signal to abort", 10_000);
+    if (adapter === koa) {
+      await until(() => ahead.settled !== '', 'the guard to give the request up', 10_000);
+      expect(ahead.settled).toBe('returned');
+    }
+    expect(served.rejects).toEqual([]);
+    expect(served.runs()).toBe(0);
+    expect(unhandled).toEqual([]);
+  });
+});
