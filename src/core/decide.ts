@@ -55,6 +55,10 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   view.take();
   if (body) entry.taken.add(body);
   const ctx = new RequestContext(view);
+  // A body that ended before the guard ran was read by the host's parser, or, on HTTP/2, ended
+  // by Node when the uploader reset the stream (its compatibility request ends rather than
+  // errors, its unread data dropped): then nothing is left to check, nor anyone to answer.
+  if (parsed && ctx.hasLeft()) return GONE;
   let files: MulterFile[] = hostFiles ?? [];
   let uploads: UploadedFile[] = [];
   let fieldImages: FieldImage[] = [];

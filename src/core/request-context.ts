@@ -135,6 +135,12 @@ export class RequestContext implements Waiter {
     });
   }
 
+  /** Whether the uploader has left already: starts the leave watch, as the first wait does. */
+  hasLeft(): boolean {
+    this.#watch();
+    return this.clientLeft;
+  }
+
   /** Whether the uploader left (not: whether the deadline passed). */
   get clientLeft(): boolean {
     return this.#stopped instanceof UploadAborted;

@@ -336,3 +336,41 @@ describe.each(
     expect(unhandled).toEqual([]);
   });
 });
+
+describe('Koa 3 on http2.createServer, the guard parsing, a slow step ahead of it', () => {
+  it('an uploader who reset the stream meanwhile is gone: its body never reaches the handler as "read before"', async () => {
+    // Node ends an HTTP/2 compatibility request whose stream closed (its unread data dropped)
+    // instead of destroying it, as HTTP/1 does: the guard must not take that body for one a
+    // host parser read, with no files in it, and hand the request on.
+    const matcher = new HeldMatcher();
+    closers.push(async () => matcher.release());
+    const guard = koaGuard({ matcher });
+    closers.push(() => guard.close());
+    const rejects: string[] = [];
+    guard.on('reject', (event) => rejects.push(event.code));
+    const ahead: Ahead = { arrived: false, settled: '' };
+    let runs = 0;
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      ahead.arrived = true;
+      await closed(ctx.res);
+      await until(() => ctx.req.readableEnded, 'Node to end the request', 10_000);
+      await next();
+      ahead.settled = 'returned';
+    });
+    app.use(guard);
+    app.use((ctx) => {
+      runs++;
+      ctx.body = 'ok';
+    });
+    const port = await listening(createServer(app.callback()));
+    const sent = upload(port, png(300, 300, 7005));
+    await until(() => ahead.arrived, 'the slow step to run', 10_000);
+    reset(sent);
+    await until(() => ahead.settled !== '', 'the guard to give the request up', 10_000);
+    expect(runs).toBe(0);
+    expect(matcher.signals).toHaveLength(0);
+    expect(rejects).toEqual([]);
+    expect(unhandled).toEqual([]);
+  });
+});
