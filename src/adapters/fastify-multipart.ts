@@ -1,4 +1,6 @@
 import { stat } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { BodyCheck } from '../multipart/body-check.js';
 import type { MulterFile, MulterTarget } from '../multipart/selection.js';
 import { HostFields, isPluginPart, replaceEntry } from './fastify-fields.js';
 
@@ -20,6 +22,7 @@ interface HostPart {
 
 /** A request decorated by @fastify/multipart. */
 interface MultipartRequest {
+  raw: IncomingMessage;
   isMultipart?(): boolean;
   saveRequestFiles?(): Promise<{ files: HostPart[]; values?: unknown } | HostPart[]>;
   body?: unknown;
@@ -73,7 +76,11 @@ export class HostFiles {
     if (host.target.files.length > 0 || typeof req.saveRequestFiles !== 'function') {
       return host.#withFields(req.body);
     }
-    const saved = await req.saveRequestFiles();
+    // The plugin reads the body now, its parser more lenient than the guard's: the guard's own
+    // parser judges the same bytes alongside, so a body it refuses is refused here too.
+    const check = BodyCheck.watch(req.raw);
+    const saving = req.saveRequestFiles();
+    const saved = check ? await check.alongside(saving) : await saving;
     const list = Array.isArray(saved) ? saved : saved.files;
     for (const part of list)
       host.#add(part, undefined, list, (await stat(part.filepath ?? '')).size);

@@ -51,8 +51,10 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
         { name: 'f', filename: 'a.png', type: 'image/png', data: png() },
       ]);
       const res = await request(server.url).post('/upload').set('content-type', type).send(body);
-      if (adapter.hostParser === '@fastify/multipart') {
-        // This parser reads such a body: what it read is what the guard checked.
+      if (adapter.name === 'fastify5-multipart-body') {
+        // This parser reads such a body before the guard's hook (`attachFieldsToBody`): what it
+        // read is what the guard checked. Where the guard runs `saveRequestFiles()`, its own
+        // parser's verdict on the same bytes refuses it, as everywhere.
         expect(res.status).toBe(200);
         expect(res.body.photodna.files).toMatchObject([{ field: 'f', isMatch: false }]);
         expect(matcher.calls).toHaveLength(1);
