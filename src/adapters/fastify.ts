@@ -80,20 +80,20 @@ export async function photodnaGuard(
     const guard = guardHook(core, entry, mode);
     const own = route.preValidation;
     route.preValidation = own ? [guard, ...(Array.isArray(own) ? own : [own])] : [guard];
-    if (mode === 'parse') {
-      const refuse = otherMultipartHook(core, entry);
-      const first = route.onRequest;
-      route.onRequest = first ? [refuse, ...(Array.isArray(first) ? first : [first])] : [refuse];
-    }
+    const refuse = otherMultipartHook(core, entry);
+    const first = route.onRequest;
+    route.onRequest = first ? [refuse, ...(Array.isArray(first) ? first : [first])] : [refuse];
   };
   fastify.addHook('onRoute', onRoute);
 }
 
 /**
- * `'parse'` mode, on a guarded route: a body claiming multipart other than as form data
- * (`multipart/mixed`, `multipart` in a parameter) is refused before Fastify looks for a parser
- * (which would answer its own 415, unannounced): 400 `MALFORMED_MULTIPART`, as every adapter
- * refuses it. Only guarded routes: one with `photodna: false` keeps the host's parsers.
+ * On a guarded route, a body claiming multipart other than as form data (`multipart/mixed`,
+ * `multipart` in a parameter, a list of types not starting with form data) is refused before
+ * Fastify looks for a parser (which would answer its own 415, unannounced): 400
+ * `MALFORMED_MULTIPART`, as every adapter refuses it. Neither the guard's parser (`'parse'`) nor
+ * @fastify/multipart (`'scan'`) would read it. Only guarded routes: one with `photodna: false`
+ * keeps the host's parsers.
  */
 function otherMultipartHook(core: GuardCore, entry: Entry): onRequestHookHandler {
   return async function photodnaGuardOtherMultipart(request: FastifyRequest, reply: FastifyReply) {
@@ -113,7 +113,7 @@ function otherMultipartHook(core: GuardCore, entry: Entry): onRequestHookHandler
   } as onRequestHookHandler;
 }
 
-/** The type Fastify hands the guard's own parser (its parameters after). */
+/** The type Fastify hands the form-data parser, the guard's or @fastify/multipart's (its parameters after). */
 const FORM_DATA = /^\s*multipart\/form-data\s*(;|$)/i;
 
 /**
