@@ -99,6 +99,17 @@ export interface RejectEvent {
   ip: string;
   /** Present when a specific file caused it (validation rejections). */
   file?: Partial<FileFacts> & { field: string; originalname: string };
+  /**
+   * Set when a deferred scan from the durable queue refused the file (the job is done as
+   * invalid; no answer goes with it: the upload already passed).
+   */
+  deferred?: true;
+  /** The queue job's id (deferred rejections only). */
+  scanId?: string;
+  /** The host's metadata given when the job was enqueued (deferred rejections only). */
+  metadata?: Record<string, unknown>;
+  /** The image URL of a `url` job, as enqueued (it may hold a token: log it redacted). */
+  url?: string;
 }
 
 /** `error`: service, configuration, store, hook and listener failures. */

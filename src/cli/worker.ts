@@ -75,7 +75,15 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
       ...(e.url === undefined ? {} : { url: redactUrl(e.url) }),
     }),
   );
-  worker.on('reject', (e) => line({ event: 'reject', code: e.code, detail: e.detail }));
+  worker.on('reject', (e) =>
+    line({
+      event: 'reject',
+      scanId: e.scanId,
+      code: e.code,
+      detail: e.detail,
+      ...(e.url === undefined ? {} : { url: redactUrl(e.url) }),
+    }),
+  );
   worker.on('error', (e) =>
     line({ event: 'error', stage: e.stage, reason: e.reason, message: e.error.message }),
   );

@@ -11,6 +11,7 @@ import {
 } from '../multipart/selection.js';
 import type { RouteConfig } from '../options.js';
 import type { Entry } from './entry.js';
+import { reportScanFailure } from './failure-events.js';
 import {
   type FieldImage,
   findFieldImages,
@@ -22,7 +23,7 @@ import { recheck, recordDecision } from './recheck.js';
 import { RequestContext } from './request-context.js';
 import { type BodyStream, type RequestView, textFieldsOf } from './request-view.js';
 import { respondRejected } from './respond-rejected.js';
-import { reportScanFailure, type ScanDeps, scanRequest } from './scan-request.js';
+import { type ScanDeps, scanRequest } from './scan-request.js';
 import { handOver, readUpload, removeFromDisk, uploadOf } from './uploads.js';
 import type { UploadedFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';

@@ -9,6 +9,7 @@ import type { RouteConfig } from '../options.js';
 import type { ScanQueue } from '../queue/types.js';
 import type { FileFacts, Policy } from '../types.js';
 import { rejectAfter } from './abortable.js';
+import { reportScanFailure } from './failure-events.js';
 import { boundedPolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
 
@@ -65,13 +66,7 @@ export async function enqueueFile(
       detail: `could not queue the file for a deferred scan: ${toError(error).message}`,
       cause: error,
     });
-    deps.events.emit('error', {
-      error: toError(error),
-      stage: 'scan',
-      reason,
-      route: ctx.route,
-      file,
-    });
+    reportScanFailure(deps.events, ctx, guardError, file);
     throw guardError;
   }
 }

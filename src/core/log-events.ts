@@ -22,7 +22,13 @@ export function logEvents(events: GuardEvents, logger: Logger): void {
   );
   events.on('reject', (e) =>
     logger.info(
-      { code: e.code, status: e.status, detail: e.detail, route: e.route },
+      {
+        code: e.code,
+        status: e.status,
+        detail: e.detail,
+        route: e.route,
+        ...(e.scanId === undefined ? {} : { scanId: e.scanId }),
+      },
       'photodna-guard: upload rejected',
     ),
   );

@@ -1,6 +1,7 @@
 import type { GuardError } from '../errors.js';
 import type { GuardEvents, RejectEvent } from '../events.js';
 import type { RouteConfig } from '../options.js';
+import { emitReject } from './failure-events.js';
 import { Respond } from './outcome.js';
 import { rejectionResponse } from './rejection.js';
 import type { RequestContext } from './request-context.js';
@@ -21,24 +22,6 @@ export function respondRejected(
   const response = rejectionResponse(error, route, (hostError) =>
     events.emit('error', { error: hostError, stage: 'hook', route: ctx.route }),
   );
-  if (events.wants('reject')) emitReject(events, ctx, error, file);
+  emitReject(events, ctx, error, file);
   return new Respond(error.code, response.status, response.headers, response.body);
-}
-
-/** The `reject` event for a rejection. */
-function emitReject(
-  events: GuardEvents,
-  ctx: RequestContext,
-  error: GuardError,
-  file?: RejectEvent['file'],
-): void {
-  events.emit('reject', {
-    code: error.code,
-    status: error.status,
-    ...(error.detail === undefined ? {} : { detail: error.detail }),
-    route: ctx.route,
-    method: ctx.method,
-    ip: ctx.ip,
-    ...(file ? { file } : {}),
-  });
 }

@@ -1,9 +1,10 @@
-import { GuardError, underlyingError } from '../errors.js';
+import { GuardError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { RouteConfig } from '../options.js';
 import type { ScanQueue } from '../queue/types.js';
 import type { FileFacts, RequestStatus, ScannedFile } from '../types.js';
 import { deferModeOf, enqueueFile, requestPolicy } from './defer.js';
+import { reportScanFailure } from './failure-events.js';
 import { handleMatches, type MatchedFile } from './handle-matches.js';
 import type { ReportingDeps } from './match-event.js';
 import { boundedPolicy } from './policy.js';
@@ -176,22 +177,6 @@ function reportUnchecked(
     if (!serviceFailed(scan) || pending?.has(scan)) continue;
     reportScanFailure(deps.events, ctx, scan.error as GuardError, scan.file);
   }
-}
-
-/** The `error` event (stage `scan`) of a file, or a request, that could not be checked. */
-export function reportScanFailure(
-  events: GuardEvents,
-  ctx: RequestContext,
-  error: GuardError,
-  file?: FileFacts,
-): void {
-  events.emit('error', {
-    error: underlyingError(error),
-    stage: 'scan',
-    ...(error.reason ? { reason: error.reason } : {}),
-    route: ctx.route,
-    ...(file ? { file } : {}),
-  });
 }
 
 /**

@@ -4,6 +4,7 @@
  * `invalid` (with a `reject` event), or tried again later (with an `error` event).
  */
 import { createHash } from 'node:crypto';
+import { emitReject, reportScanFailure } from '../core/failure-events.js';
 import { handleMatches, type IncidentContext } from '../core/handle-matches.js';
 import type { ReportingDeps } from '../core/match-event.js';
 import type { GuardError } from '../errors.js';
@@ -76,7 +77,7 @@ function readableDate(value: string): Date {
   return Number.isNaN(date.getTime()) ? new Date() : date;
 }
 
-/** What a job adds to its `scan` and `match` events. */
+/** What a job adds to its `scan`, `match` and `reject` events. */
 function deferredFields(job: ClaimedJob) {
   return {
     deferred: true as const,
@@ -155,6 +156,7 @@ function deferredPolicy(policy: Policy, deps: JobDeps): Policy {
   return policy;
 }
 
+/** The file itself is unacceptable: the job is done, with the `reject` a request would have had. */
 export function invalid(
   deps: JobDeps,
   ctx: IncidentContext,
@@ -162,20 +164,12 @@ export function invalid(
   error: GuardError,
   file?: FileFacts,
 ): JobResult {
-  deps.events.emit('reject', {
-    code: error.code,
-    status: error.status,
-    ...(error.detail === undefined
-      ? {}
-      : { detail: `${error.detail} (deferred scan ${job.scanId})` }),
-    route: ctx.route,
-    method: ctx.method,
-    ip: ctx.ip,
-    file: file ?? { field: job.field, originalname: job.originalname },
-  });
+  const refused = file ?? { field: job.field, originalname: job.originalname };
+  emitReject(deps.events, ctx, error, refused, deferredFields(job));
   return { done: true, outcome: 'invalid', detail: error.code };
 }
 
+/** The job could not be checked this time: an `error` event (unless the worker closes), and a retry. */
 export function retryLater(
   deps: JobDeps,
   job: ClaimedJob,
@@ -184,18 +178,8 @@ export function retryLater(
   what: string,
   file?: FileFacts,
 ): JobResult {
-  if (!deps.closing.aborted) {
-    deps.events.emit('error', {
-      error: new Error(
-        `${what} for deferred scan ${job.scanId}: ${error.detail ?? error.message}`,
-        { cause: error },
-      ),
-      stage: 'scan',
-      ...(error.reason === undefined ? {} : { reason: error.reason }),
-      route: ctx.route,
-      ...(file ? { file } : {}),
-    });
-  }
+  if (!deps.closing.aborted)
+    reportScanFailure(deps.events, ctx, error, file, `${what} for deferred scan ${job.scanId}`);
   return {
     done: false,
     retryInMs: retryDelayMs(job.attempt),

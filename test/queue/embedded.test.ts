@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator, testImages } from '../../src/emulator/index.js';
-import type { MatchEvent, ScanEvent } from '../../src/events.js';
+import type { MatchEvent, RejectEvent, ScanEvent } from '../../src/events.js';
 import { createFileQuarantineStore } from '../../src/quarantine/index.js';
 import { createScanWorker, incidentIdOf, openScanQueue } from '../../src/queue/index.js';
 import { png } from '../fixtures/images.js';
@@ -106,13 +106,34 @@ describe('embedded queue, one process', () => {
     const queue = await openScanQueue({ dir: fresh('queue') });
     const before = emulator.calls.length;
     const worker = await createScanWorker({ queue, apiKey: 'k', baseUrl: emulator.url });
-    const rejects: string[] = [];
+    const rejects: RejectEvent[] = [];
     worker.on('reject', (e) => {
-      rejects.push(e.code);
+      rejects.push(e);
     });
-    await queue.enqueue({ scanId: 'tiny', source: { kind: 'bytes', bytes: png(20, 20, 1) } });
+    await queue.enqueue({
+      scanId: 'tiny',
+      source: { kind: 'bytes', bytes: png(20, 20, 1) },
+      field: 'avatar',
+      originalname: 'tiny.png',
+      metadata: { post: 7 },
+      uploader: { route: '/avatar', ip: '203.0.113.7', method: 'PUT' },
+    });
     await until(() => rejects.length === 1, 'the reject event');
-    expect(rejects).toEqual(['IMAGE_TOO_SMALL']);
+    // A request's reject event (the detail as is), plus the job's fields as on its other events.
+    expect(rejects).toEqual([
+      {
+        code: 'IMAGE_TOO_SMALL',
+        status: 422,
+        detail: expect.stringMatching(/^20x20, minimum \d+x\d+$/),
+        route: '/avatar',
+        method: 'PUT',
+        ip: '203.0.113.7',
+        file: { field: 'avatar', originalname: 'tiny.png' },
+        deferred: true,
+        scanId: 'tiny',
+        metadata: { post: 7 },
+      },
+    ]);
     expect(emulator.calls.length).toBe(before);
     await worker.close();
     await queue.close();
