@@ -1,13 +1,12 @@
 import type { GuardError } from '../errors.js';
 import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
-import { checkedResult } from '../matchers/checked-result.js';
 import type { GuardMetrics } from '../metrics/guard-metrics.js';
 import type { GuardConfig, RouteConfig } from '../options.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import type { ScanQueue } from '../queue/types.js';
 import type { ReportSender } from '../report/from-record.js';
 import type { Matcher } from '../types.js';
-import { signalWaiter } from './abortable.js';
+import { CachedMatcher } from './cached-matcher.js';
 import { decide, refuseUnread } from './decide.js';
 import type { Entry } from './entry.js';
 import { FairShare } from './fair-share.js';
@@ -121,22 +120,12 @@ export class GuardCore {
 
   /**
    * The matcher for this guard's deferred-scan worker: the guard's own (same rate limiter)
-   * through the guard's dedup cache, so a re-uploaded image queued twice costs one call.
+   * through the guard's dedup cache, so a re-uploaded image queued twice costs one call (and its
+   * `scan` event says `cached`: the worker asks a `CachedMatcher` whether the cache answered).
    */
   deferredMatcher(): Matcher {
     const { cache, matcher } = this.#deps;
-    if (!cache) return matcher;
-    return {
-      match: async (request) =>
-        (
-          await cache.lookup(
-            request.file.sha256,
-            // Checked before it is cached: synchronous scans read the cache too.
-            () => matcher.match(request).then(checkedResult),
-            signalWaiter(request.signal),
-          )
-        ).result,
-    };
+    return cache ? new CachedMatcher(matcher, cache) : matcher;
   }
 
   /** The Prometheus text exposition of this guard's metrics (collected from the first call on). */

@@ -15,6 +15,7 @@ import { retryDelayMs } from './stored-job.js';
 import type { ClaimedJob, JobResult } from './types.js';
 
 export interface JobDeps {
+  /** The guard's own worker's is a `CachedMatcher`, which also says when its cache answered. */
   matcher: Matcher;
   /**
    * Matches a `url` job's image by its URL, the service fetching it (PhotoDNA's Match-by-URL).
@@ -87,19 +88,25 @@ function deferredFields(job: ClaimedJob) {
   };
 }
 
+/** A matcher's answer to a job; `cached`: the guard's dedup cache gave it, no call was made. */
+export interface Answer {
+  result: MatchResult;
+  cached: boolean;
+}
+
 export function emitScan(
   deps: JobDeps,
   job: ClaimedJob,
   ctx: IncidentContext,
   file: FileFacts,
-  result: MatchResult,
+  { result, cached }: Answer,
   durationMs: number,
 ): void {
   deps.events.emit('scan', {
     file,
     outcome: result.isMatch ? 'match' : 'clean',
     durationMs,
-    cached: false,
+    cached,
     trackingId: result.trackingId,
     route: ctx.route,
     ...deferredFields(job),

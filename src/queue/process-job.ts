@@ -6,11 +6,13 @@
  * again later.
  */
 
+import { CachedMatcher } from '../core/cached-matcher.js';
 import { validateFile } from '../core/validate-file.js';
 import { GuardError, toGuardError } from '../errors.js';
 import { checkedResult } from '../matchers/checked-result.js';
-import type { FileFacts, MatchResult } from '../types.js';
+import type { FileFacts, Matcher, MatchRequest } from '../types.js';
 import {
+  type Answer,
   actOnMatch,
   callSignal,
   contextOf,
@@ -52,24 +54,32 @@ export async function processJob(deps: JobDeps, job: ClaimedJob): Promise<JobRes
     return invalid(deps, ctx, job, toGuardError(error));
   }
   const started = performance.now();
-  let result: MatchResult;
+  let answer: Answer;
   try {
-    result = checkedResult(
-      await deps.matcher.match({
-        bytes,
-        contentType: file.mimetype,
-        file,
-        signal: callSignal(deps),
-      }),
-    );
+    answer = await ask(deps.matcher, {
+      bytes,
+      contentType: file.mimetype,
+      file,
+      signal: callSignal(deps),
+    });
   } catch (error) {
     const guardError = toGuardError(error);
     if (INVALID_CODES.has(guardError.code)) return invalid(deps, ctx, job, guardError, file);
     return retryLater(deps, job, ctx, guardError, 'PhotoDNA could not be asked', file);
   }
-  emitScan(deps, job, ctx, file, result, performance.now() - started);
+  const { result } = answer;
+  emitScan(deps, job, ctx, file, answer, performance.now() - started);
   if (!result.isMatch) return { done: true, outcome: 'clean' };
   return actOnMatch(deps, job, ctx, { file, bytes, result });
+}
+
+/**
+ * The matcher's answer, and whether the guard's dedup cache gave it without a call (the guard's
+ * own worker asks through a `CachedMatcher`; any other matcher is asked, its answer checked).
+ */
+async function ask(matcher: Matcher, request: MatchRequest): Promise<Answer> {
+  if (matcher instanceof CachedMatcher) return matcher.lookup(request);
+  return { result: checkedResult(await matcher.match(request)), cached: false };
 }
 
 async function bytesOf(deps: JobDeps, job: ClaimedJob): Promise<Buffer> {

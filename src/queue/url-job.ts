@@ -15,6 +15,7 @@ import { checkedResult } from '../matchers/checked-result.js';
 import { redactUrl, redactUrlIn } from '../redact.js';
 import type { FileFacts, MatchResult } from '../types.js';
 import {
+  type Answer,
   actOnMatch,
   callSignal,
   emitScan,
@@ -85,13 +86,15 @@ export async function scanByUrl(
     return retryLater(deps, job, ctx, retry, 'PhotoDNA could not be asked');
   }
   const durationMs = performance.now() - started;
+  // Never from the dedup cache: the service fetched the image, no bytes to key it by were seen.
+  const answer: Answer = { result, cached: false };
   if (!result.isMatch) {
-    emitScan(deps, job, ctx, urlOnlyFile(job), result, durationMs);
+    emitScan(deps, job, ctx, urlOnlyFile(job), answer, durationMs);
     return { done: true, outcome: 'clean' };
   }
   const evidence = await evidenceOf(deps, job, url);
   if ('bytes' in evidence) {
-    emitScan(deps, job, ctx, evidence.file, result, durationMs);
+    emitScan(deps, job, ctx, evidence.file, answer, durationMs);
     return actOnMatch(deps, job, ctx, { ...evidence, result });
   }
   if (job.attempt < deps.urlAttempts || deps.closing.aborted) {
@@ -108,7 +111,7 @@ export async function scanByUrl(
     route: ctx.route,
   });
   const file = urlOnlyFile(job);
-  emitScan(deps, job, ctx, file, result, durationMs);
+  emitScan(deps, job, ctx, file, answer, durationMs);
   return actOnMatch(deps, job, ctx, { file, bytes: Buffer.alloc(0), result });
 }
 

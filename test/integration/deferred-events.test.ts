@@ -56,6 +56,28 @@ async function queue(image: Buffer): Promise<string> {
 }
 
 describe('deferred events are the synchronous ones, plus the job', () => {
+  it('scan: a file a request already checked is answered by the dedup cache (cached: true, no call)', async () => {
+    const image = png(220, 160, seed++);
+    const now = await request(server).post('/now').attach('f', image, 'a.png');
+    expect(now.status).toBe(200);
+    const checked = scans.at(-1) as ScanEvent;
+    expect(checked).toMatchObject({ route: '/now', cached: false, outcome: 'clean' });
+    const calls = emu.emulator.calls.length;
+
+    const scanId = await queue(image);
+    await until(() => scans.some((s) => s.scanId === scanId), 'the deferred scan');
+    expect(scans.find((s) => s.scanId === scanId)).toEqual({
+      ...checked,
+      durationMs: expect.any(Number),
+      cached: true,
+      route: '/later',
+      deferred: true,
+      scanId,
+    });
+    // The cache answered: the service was not asked again.
+    expect(emu.emulator.calls.length).toBe(calls);
+  });
+
   it('reject: a file the service refuses (3206) is refused with the same event, detail included', async () => {
     // Refusals are not cached: both checks ask the service, which refuses both times.
     const image = png(220, 160, seed++);

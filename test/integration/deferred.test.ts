@@ -141,6 +141,9 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     expect(new Set(ids).size).toBe(2);
     await until(() => ids.every((id) => scans.some((s) => s.scanId === id)), 'both jobs');
     expect(emu.emulator.calls.length - key).toBe(1);
+    // One job asked the service; the other was answered by the cache (or shared its call).
+    const cachedOf = (id: string) => scans.find((s) => s.scanId === id)?.cached;
+    expect(ids.map(cachedOf).sort()).toEqual([false, true]);
   });
 
   it("'defer' without a 'queue' is refused when the guard is made", async () => {
