@@ -41,7 +41,9 @@ guard.on('match', (event) => {
   );
 });
 guard.on('reject', (event) =>
-  console.log(`[reject] ${event.code}${event.detail ? ` (${event.detail})` : ''}`),
+  console.log(
+    `[reject]${event.deferred ? ` (deferred scan ${event.scanId})` : ''} ${event.code}${event.detail ? ` (${event.detail})` : ''}`,
+  ),
 );
 guard.on('scan', (event) =>
   console.log(
