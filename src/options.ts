@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loggerSchema } from './client/options.js';
+import type { Listener } from './events.js';
 import {
   cacheSchema,
   clientTuningSchema,
@@ -153,15 +154,17 @@ export const optionsSchema = z
     on: z
       .strictObject({
         /** Every file checked (or that could not be). Defaults to none. */
-        scan: fn<(e: never) => void>('a listener').optional(),
+        scan: fn<Listener<'scan'>>('a listener').optional(),
         /** A file matched a hash list; awaited before the response. Defaults to none. */
-        match: fn<(e: never) => void>('a listener').optional(),
+        match: fn<Listener<'match'>>('a listener').optional(),
         /** A matched file was durably stored. Defaults to none. */
-        quarantine: fn<(e: never) => void>('a listener').optional(),
+        quarantine: fn<Listener<'quarantine'>>('a listener').optional(),
         /** A request was rejected for a file or its body. Defaults to none. */
-        reject: fn<(e: never) => void>('a listener').optional(),
+        reject: fn<Listener<'reject'>>('a listener').optional(),
+        /** An NCMEC report filed through `event.report()`, or its failure. Defaults to none. */
+        report: fn<Listener<'report'>>('a listener').optional(),
         /** Service, configuration, store, hook and listener failures. Defaults to none (the first prints a warning). */
-        error: fn<(e: never) => void>('a listener').optional(),
+        error: fn<Listener<'error'>>('a listener').optional(),
       })
       .optional(),
   })

@@ -15,6 +15,11 @@ photodnaGuard({
   // @ts-expect-error: Express's Request has no such property, so req is not any
   policy: (req) => (req.notARequestProperty ? 'flag' : 'block'),
 });
+// The \`on\` shortcut's listeners get their event's type, as guard.on's do (report included).
+photodnaGuard({
+  apiKey: 'k',
+  on: { scan: (e) => e.outcome.length, error: (e) => e.stage, report: (e) => e.ok },
+});
 const app = express();
 app.use(guard);
 app.post('/a', guard.single('a'), (req, res) => {

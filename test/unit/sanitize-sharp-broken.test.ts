@@ -28,11 +28,7 @@ describe('issue 11 class 4: sanitize with a sharp that cannot load', () => {
         // 'open' passes what the service could not check, never what could not be sanitized.
         failMode,
         on: {
-          error: (e: never) =>
-            errors.push({
-              reason: (e as { reason?: string }).reason,
-              message: (e as { error: Error }).error.message,
-            }),
+          error: (e) => errors.push({ reason: e.reason, message: e.error.message }),
         },
       });
       const deadline = Date.now() + 10_000;
