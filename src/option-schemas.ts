@@ -67,7 +67,7 @@ export const reporterSchema = z.strictObject({
   ncmecPassword: z.string().min(1).optional(),
   /** Route reports to NCMEC's test endpoint (`IsTest`). Defaults to `false`. */
   isTest: z.boolean().optional(),
-  /** `ReporteeName` (the uploader's account). Defaults to none (an empty name). */
+  /** `ReporteeName` (the uploader's account). Defaults to `'unknown'`. */
   reporteeName: z.string().optional(),
   /** `ReporteeIPAddress`: the uploader's IP to report instead of the recorded one; must be an IP address. Defaults to the recorded address when it is a valid IP. */
   reporteeIpAddress: z
