@@ -22,7 +22,15 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
   const config = parseGuardOptions(options);
   const apiKey = config.apiKey ?? process.env.PHOTODNA_API_KEY;
   // A custom matcher, PhotoDNA (Match, or MatchHash with a hasher), PDQ, or PDQ with either.
-  const { matcher, client, checked } = buildMatcher(config, apiKey, () => createClient(config));
+  // A PDQ list (re)loaded may answer differently for bytes already cached: the cache forgets.
+  // (A list given in code loads before the core exists, with nothing cached yet.)
+  let listsLoaded: (() => void) | undefined;
+  const { matcher, client, checked } = buildMatcher(
+    config,
+    apiKey,
+    () => createClient(config),
+    () => listsLoaded?.(),
+  );
   let reportClient: PhotoDnaClient | undefined;
   const queue = createQueue(config.queue);
   let worker: Promise<ScanWorker | undefined> | undefined;
@@ -52,6 +60,7 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
       if (reportClient !== client) await reportClient?.close();
     },
   });
+  listsLoaded = () => core.forgetResults();
   if (config.sanitize === 'reencode') preloadSharp(core);
   if (queue && runsWorker(config)) {
     // `url` jobs go to PhotoDNA's Match-by-URL form only when PhotoDNA alone is the matcher.

@@ -118,6 +118,11 @@ export class GuardCore {
     this.#closers.push(closer);
   }
 
+  /** Forgets the cached results: the matcher's answers may have changed (a PDQ list reloaded). */
+  forgetResults(): void {
+    this.#deps.cache?.clear();
+  }
+
   /**
    * The matcher for this guard's deferred-scan worker: the guard's own (same rate limiter)
    * through the guard's dedup cache, so a re-uploaded image queued twice costs one call (and its

@@ -21,6 +21,8 @@ export class ResultCache {
   readonly #entries = new Map<string, Entry>();
   readonly #inFlight = new Map<string, Promise<MatchResult>>();
   readonly #options: ResultCacheOptions;
+  /** Bumped by `clear()`: a call started before it does not fill the cache after it. */
+  #generation = 0;
 
   constructor(options: ResultCacheOptions) {
     this.#options = options;
@@ -52,6 +54,16 @@ export class ResultCache {
   }
 
   /**
+   * Forgets every result, and the calls in flight: what the matcher answers may have changed (a
+   * PDQ list reloaded with new hashes, or with a false positive taken out).
+   */
+  clear(): void {
+    this.#entries.clear();
+    this.#inFlight.clear();
+    this.#generation++;
+  }
+
+  /**
    * The cached result, or the one being fetched for the same bytes, or a new fetch. `cached` is
    * true when no call was started for this lookup. `waiter` bounds the wait for another
    * request's call (the request's own call is bounded by its caller).
@@ -74,13 +86,14 @@ export class ResultCache {
       }
     }
     const call = fetch();
+    const generation = this.#generation;
     this.#inFlight.set(sha256, call);
     try {
       const result = await call;
-      this.set(sha256, result);
+      if (generation === this.#generation) this.set(sha256, result);
       return { result, cached: false };
     } finally {
-      this.#inFlight.delete(sha256);
+      if (this.#inFlight.get(sha256) === call) this.#inFlight.delete(sha256);
     }
   }
 }

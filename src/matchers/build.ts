@@ -28,19 +28,24 @@ export function buildMatcher(
   config: GuardConfig,
   apiKey: string | undefined,
   createClient: () => PhotoDnaClient,
+  onListsLoaded: () => void = () => {},
 ): BuiltMatcher {
   const pdqOption = config.pdq;
   const mode = pdqOption?.mode ?? (config.matcher || apiKey ? 'both' : 'only');
   if (pdqOption && mode === 'only') {
-    const pdq = createPdqMatcher(pdqSettings(pdqOption, config.logger));
+    const pdq = createPdqMatcher(pdqSettings(pdqOption, config.logger, onListsLoaded));
     return { matcher: labelled(pdq, 'pdq'), client: undefined, checked: true };
   }
   const join = (primary: Matcher, primaryIsPhotoDna: boolean): Matcher =>
     pdqOption && mode !== 'only'
-      ? composeMatchers(primary, createPdqMatcher(pdqSettings(pdqOption, config.logger)), {
-          mode,
-          primaryIsPhotoDna,
-        })
+      ? composeMatchers(
+          primary,
+          createPdqMatcher(pdqSettings(pdqOption, config.logger, onListsLoaded)),
+          {
+            mode,
+            primaryIsPhotoDna,
+          },
+        )
       : primary;
 
   const checked = pdqOption !== undefined;
@@ -60,11 +65,22 @@ export function buildMatcher(
   return { matcher: join(photodna, true), client, checked: checked || !config.hasher };
 }
 
-/** The `pdq` option as `createPdqMatcher` options: without `mode`, with the guard's logger. */
+/**
+ * The `pdq` option as `createPdqMatcher` options: without `mode`, with the guard's logger, and
+ * telling the guard of every list (re)load (its cached results may no longer hold).
+ */
 function pdqSettings(
   option: NonNullable<GuardConfig['pdq']>,
   logger: Logger | undefined,
+  onListsLoaded: () => void,
 ): Parameters<typeof createPdqMatcher>[0] {
-  const { mode: _mode, ...settings } = option;
-  return logger && !settings.logger ? { ...settings, logger } : settings;
+  const { mode: _mode, onReload, ...settings } = option;
+  return {
+    ...settings,
+    ...(logger && !settings.logger ? { logger } : {}),
+    onReload: (info) => {
+      onListsLoaded();
+      onReload?.(info);
+    },
+  };
 }

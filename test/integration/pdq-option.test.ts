@@ -14,6 +14,7 @@ import {
 import { pdqHash } from '../../src/pdq/index.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { appWith, guarded, listen } from '../helpers/express-app.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The guard's `pdq` option with real PDQ hashing and a real list file: PDQ alone without a key,
@@ -141,6 +142,32 @@ describe('pdq option', () => {
     expect(other.status).toBe(200);
     expect(other.body.photodna.status).toBe('unchecked');
     expect(other.body.photodna.files[0].pdq.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('a list reloaded with a new hash is answered at once: results cached before the reload are forgotten', async () => {
+    const reloading = join(scratch, 'reloading.txt');
+    writeFileSync(reloading, `pdq ${listedHash}\n`);
+    const sizes: number[] = [];
+    const { send, scans } = await start({
+      pdq: {
+        lists: { grows: reloading },
+        pool: false,
+        pollIntervalMs: 20,
+        debounceMs: 0,
+        onReload: ({ size }) => sizes.push(size),
+      },
+    });
+    await until(() => sizes.length > 0, 'the list loaded');
+    expect((await send(OTHER, 'a.png')).status).toBe(200);
+    expect((await send(OTHER, 'b.png')).status).toBe(200);
+    expect(scans.map((e) => e.cached)).toEqual([false, true]); // the cache answers the second
+
+    const other = (await pdqHash(OTHER, { pool: false })).hash;
+    writeFileSync(reloading, `pdq ${listedHash}\npdq ${other}\n`);
+    await until(() => sizes.includes(2), 'the list reloaded with two hashes');
+    const res = await send(OTHER, 'c.png');
+    expect(res.status).toBe(422);
+    expect(scans.at(-1)).toMatchObject({ outcome: 'match', cached: false });
   });
 
   it('a missing key with pdq.mode both fails at startup, naming apiKey', () => {

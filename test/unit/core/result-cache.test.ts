@@ -39,6 +39,31 @@ describe('ResultCache', () => {
     expect(cache.get('a', 0)).toBeUndefined();
   });
 
+  it('clear() forgets every result, and a call answered after it does not fill the cache', async () => {
+    const cache = new ResultCache({ max: 10, cleanTtlMs: 1000, matchTtlMs: 1000 });
+    cache.set('a', clean);
+    cache.set('b', match);
+    let answer: (result: MatchResult) => void = () => {};
+    const before = cache.lookup('c', () => new Promise((r) => (answer = r)), never);
+    cache.clear();
+    expect([cache.get('a'), cache.get('b'), cache.size]).toEqual([undefined, undefined, 0]);
+    // A lookup after the clear does not join the call started before it.
+    let calls = 0;
+    const after = cache.lookup(
+      'c',
+      async () => {
+        calls++;
+        return match;
+      },
+      never,
+    );
+    answer(clean);
+    expect((await before).result).toEqual(clean);
+    expect(await after).toEqual({ result: match, cached: false });
+    expect(calls).toBe(1);
+    expect(cache.get('c')).toEqual(match); // not the answer of the call from before the clear
+  });
+
   it('shares one fetch between concurrent lookups of the same bytes and never caches a failure', async () => {
     const cache = new ResultCache({ max: 10, cleanTtlMs: 1000, matchTtlMs: 1000 });
     let calls = 0;
