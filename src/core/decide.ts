@@ -56,11 +56,14 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   view.take();
   if (body) entry.taken.add(body);
   const ctx = new RequestContext(view);
+  let files: MulterFile[] = hostFiles ?? [];
   // A body that ended before the guard ran was read by the host's parser, or, on HTTP/2, ended
   // by Node when the uploader reset the stream (its compatibility request ends rather than
-  // errors, its unread data dropped): then nothing is left to check, nor anyone to answer.
-  if (parsed && ctx.hasLeft()) return GONE;
-  let files: MulterFile[] = hostFiles ?? [];
+  // errors, its unread data dropped): then there is nothing to check and nobody to answer, and
+  // the files the host's parser saved to disk are deleted, as for any abandoned request.
+  if (parsed && ctx.hasLeft()) {
+    return refuse(deps, entry, view, ctx, { kind: 'aborted' }, files);
+  }
   let uploads: UploadedFile[] = [];
   let fieldImages: FieldImage[] = [];
   let fieldFiles: UploadedFile[] = [];

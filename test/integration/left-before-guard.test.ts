@@ -1,15 +1,21 @@
 import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
 import Koa from 'koa';
+import multer from 'multer';
 import { afterEach, describe, expect, it } from 'vitest';
+import { photodnaGuard as expressGuard } from '../../src/index.js';
 import { photodnaGuard } from '../../src/koa.js';
 import { MultipartParser, UploadAborted } from '../../src/multipart/parser.js';
 import { limitsSchema } from '../../src/route-options.js';
 import { png } from '../fixtures/images.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
-import { abortMidUpload, multipartBody } from '../helpers/raw-upload.js';
+import { abortMidUpload, multipartBody, sendUpload } from '../helpers/raw-upload.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -98,6 +104,40 @@ describe('an uploader who leaves before the guard runs', () => {
       expect(matcher.calls).toHaveLength(0);
     } finally {
       await guard.close();
+    }
+  });
+
+  it("Express: the files the host's multer saved to disk are deleted, not left unchecked", async () => {
+    // multer (disk storage) read the whole body, then the uploader left while a slow step ran:
+    // the guard gives the request up, and like any abandoned request's, its files leave the disk.
+    const dest = mkdtempSync(join(tmpdir(), 'pdg-left-disk-'));
+    const matcher = new RecordingMatcher();
+    const guard = expressGuard({ matcher });
+    const app = express();
+    let saved = 0;
+    let handlerRuns = 0;
+    app.use(multer({ dest }).any());
+    app.use((_req, res, next) => {
+      saved = readdirSync(dest).length;
+      // The request itself closes once its body was read: the response's 'close' is the socket's.
+      res.once('close', () => next());
+    });
+    app.use(guard);
+    app.use((_req, res) => {
+      handlerRuns++;
+      res.send('ok');
+    });
+    const port = await listening(createServer(app));
+    try {
+      const socket = sendUpload(port, '/upload', body, boundary);
+      await until(() => saved > 0, 'multer to save the file, and the slow step to run');
+      socket.destroy();
+      await until(() => readdirSync(dest).length === 0, 'the saved file to be deleted', 10_000);
+      expect(handlerRuns).toBe(0);
+      expect(matcher.calls).toHaveLength(0);
+    } finally {
+      await guard.close();
+      rmSync(dest, { recursive: true, force: true });
     }
   });
 });
