@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
-import { bodyKindOf } from './is-multipart.js';
+import { isMultipartType } from './is-multipart.js';
 
 /** A request body another parser is about to read, with the request's headers. */
 type RawBody = Readable & { headers: IncomingHttpHeaders };
@@ -30,13 +30,16 @@ export class BodyCheck {
   /**
    * Starts watching `body`, which nobody has read yet: call it just before the host's parser
    * starts (it pauses the stream until that parser's `pipe` resumes it, so both see every
-   * chunk). Throws, reading nothing, when multer would not read the body at all (its type test,
+   * chunk). Throws, reading nothing, when multer would not read the body's type (its type test,
    * then busboy's: no boundary, a malformed type or a list of types). Undefined when something
    * read the body already: what remains would be judged as a body cut short.
    */
   static watch(body: RawBody): BodyCheck | undefined {
     if (body.readableFlowing !== null || body.readableEnded) return undefined;
-    if (bodyKindOf(body.headers) !== 'multipart') {
+    // The type only, not multer's test of a length too: the host's parser reads a body that
+    // announces none (HTTP/2 without `Content-Length`), and busboy refuses one that is empty.
+    const type = body.headers['content-type'];
+    if (typeof type !== 'string' || !isMultipartType(type)) {
       throw new Error('a multipart Content-Type the parser will not read (malformed parameters)');
     }
     return new BodyCheck(body, busboy({ headers: body.headers, limits: { fieldSize: 0 } }));

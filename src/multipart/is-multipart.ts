@@ -17,7 +17,16 @@ export function bodyKindOf(headers: IncomingHttpHeaders): BodyKind {
   const type = headers['content-type'] as string;
   // multer's own test: type-is's hasBody (a length or a transfer-encoding), then the type.
   const hasBody = typeis.hasBody({ headers } as IncomingMessage);
-  return hasBody && typeis.is(type, ['multipart']) !== false ? 'multipart' : 'unreadable';
+  return hasBody && isMultipartType(type) ? 'multipart' : 'unreadable';
+}
+
+/**
+ * multer's type test alone (type-is): one multipart type, its parameters well formed. Without
+ * `bodyKindOf`'s length test, for a body another parser reads whatever its headers say of its
+ * length (@fastify/multipart reads an HTTP/2 body sent without `Content-Length`).
+ */
+export function isMultipartType(type: string): boolean {
+  return typeis.is(type, ['multipart']) !== false;
 }
 
 /**

@@ -240,19 +240,24 @@ interface Sent {
 
 /** Uploads `image` as field `f` over its own HTTP/2 connection. */
 function upload(port: number, image: Buffer): Sent {
+  const body = multipartBody(BOUNDARY, [
+    { name: 'f', filename: 'a.png', type: 'image/png', data: image },
+  ]);
+  return send(port, body, { 'content-length': String(body.length) });
+}
+
+/** Posts `body` (multipart, boundary `BOUNDARY`) with `headers` over its own HTTP/2 connection. */
+function send(port: number, body: Buffer, headers: Record<string, string>): Sent {
   const session = connect(`http://127.0.0.1:${port}`);
   session.on('error', () => {});
   closers.push(async () => {
     session.destroy();
   });
-  const body = multipartBody(BOUNDARY, [
-    { name: 'f', filename: 'a.png', type: 'image/png', data: image },
-  ]);
   const stream = session.request({
     ':method': 'POST',
     ':path': '/upload',
     'content-type': `multipart/form-data; boundary=${BOUNDARY}`,
-    'content-length': String(body.length),
+    ...headers,
   });
   const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
     let status = 0;
@@ -372,5 +377,42 @@ describe('Koa 3 on http2.createServer, the guard parsing, a slow step ahead of i
     expect(matcher.signals).toHaveLength(0);
     expect(rejects).toEqual([]);
     expect(unhandled).toEqual([]);
+  });
+});
+
+describe("Fastify 5 with http2: true, mode 'scan', a body sent without Content-Length", () => {
+  it('is read by @fastify/multipart and checked, its malformed form still refused as on Express', async () => {
+    // HTTP/2 has no Transfer-Encoding: a streamed body announces no length. The plugin reads it;
+    // the guard's own parser judges the same bytes alongside, whatever the headers say of length.
+    const matcher = new HeldMatcher();
+    closers.push(async () => matcher.release());
+    const app = Fastify({ http2: true });
+    closers.push(() => app.close());
+    await app.register(fastifyMultipart);
+    await app.register(fastifyGuard, { matcher, mode: 'scan' });
+    const rejects: string[] = [];
+    app.photodna.on('reject', (event) => rejects.push(event.code));
+    let runs = 0;
+    app.post('/upload', async () => {
+      runs++;
+      return 'ok';
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as AddressInfo).port;
+    const image = multipartBody(BOUNDARY, [
+      { name: 'f', filename: 'a.png', type: 'image/png', data: png(300, 300, 7006) },
+    ]);
+    const clean = send(port, image, {});
+    await until(() => matcher.signals.length === 1, 'the file to be checked', 10_000);
+    matcher.release();
+    expect((await clean.answer).status).toBe(200);
+    const nameless = Buffer.from(
+      `--${BOUNDARY}\r\nContent-Disposition: form-data\r\n\r\nx\r\n--${BOUNDARY}--\r\n`,
+    );
+    const refused = await send(port, nameless, {}).answer;
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body).error.code).toBe('MALFORMED_MULTIPART');
+    expect(runs).toBe(1);
+    expect(rejects).toEqual(['MALFORMED_MULTIPART']);
   });
 });
