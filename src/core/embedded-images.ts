@@ -20,8 +20,6 @@ export interface EmbeddedImage {
   form: 'base64' | 'base64url' | 'percent';
 }
 
-/** How far before its comma a `data:` URL's `data:` may be (its type and parameters). */
-const MAX_DATA_HEADER = 1024;
 /** `data:`, in any case, with the tabs and newlines the URL parser removes anywhere. */
 const DATA_SCHEME = /d[\t\n\r]*a[\t\n\r]*t[\t\n\r]*a[\t\n\r]*:/gi;
 /**
@@ -42,27 +40,35 @@ const URL_END = /[\s"'<>`)]/;
  */
 export function embeddedImages(value: string): EmbeddedImage[] {
   const found: EmbeddedImage[] = [];
-  const add = (bytes: Buffer, start: number, end: number, form: EmbeddedImage['form']) => {
-    if (bytes.length >= MIN_IMAGE_BYTES && startsLikeImage(bytes)) {
-      found.push({ bytes, start, end, form });
-    }
+  const add = (
+    bytes: Buffer,
+    start: number,
+    end: number,
+    form: EmbeddedImage['form'],
+    min = MIN_IMAGE_BYTES,
+  ) => {
+    if (bytes.length >= min && startsLikeImage(bytes)) found.push({ bytes, start, end, form });
   };
   const addBase64 = (start: number, end: number) => {
     if (end - start < MIN_BASE64_CHARS) return;
     const span = value.slice(start, end);
-    add(Buffer.from(span, 'base64'), start, end, /[-_]/.test(span) ? 'base64url' : 'base64');
+    // A browser percent-decodes a `data:` URL's body before it reads its base64 (`%2F` is '/').
+    const text = span.includes('%') ? percentDecode(span).toString('latin1') : span;
+    add(Buffer.from(text, 'base64'), start, end, /[-_]/.test(text) ? 'base64url' : 'base64');
   };
 
   // The end of the last `data:` before the current comma, found by one search forward.
   DATA_SCHEME.lastIndex = 0;
   let scheme = DATA_SCHEME.exec(value);
   let schemeEnd = -1;
+  let previous = -1; // the comma before the current one
+  // A `data:` URL's body starts after the first comma after `data:`, however long its type.
   const followsDataScheme = (comma: number): boolean => {
     while (scheme && scheme.index < comma) {
       schemeEnd = scheme.index + scheme[0].length;
       scheme = DATA_SCHEME.exec(value);
     }
-    return schemeEnd !== -1 && comma - schemeEnd <= MAX_DATA_HEADER;
+    return schemeEnd > previous;
   };
 
   // `data:` URL bodies: after a comma.
@@ -76,9 +82,13 @@ export function embeddedImages(value: string): EmbeddedImage[] {
       const start = comma + 1;
       const stop = value.slice(start).search(URL_END);
       const end = stop === -1 ? value.length : start + stop;
-      add(percentDecode(value.slice(start, end).replace(/[\t\n\r]/g, '')), start, end, 'percent');
+      // However short: where the page reads on past the character that ends it here (a space
+      // or ')' inside a quoted attribute), the image is longer; a cut one is refused.
+      const bytes = percentDecode(value.slice(start, end).replace(/[\t\n\r]/g, ''));
+      add(bytes, start, end, 'percent', 0);
       comma = Math.max(comma, end - 1);
     }
+    previous = comma;
   }
 
   // Bare base64, outside the `data:` URLs above (where it would be a line of one of them).
@@ -192,14 +202,22 @@ const SEXTETS = (() => {
 
 /**
  * Where base64 starting at `start` ends: after its last character of either alphabet (or of its
- * `=` padding); with `spaced`, whitespace between them allowed as a browser allows it in a
- * `data:` URL.
+ * `=` padding); with `spaced` (a `data:` URL's body), whitespace between them allowed and each
+ * character also percent-encoded, as a browser reads them there.
  */
 function base64End(value: string, start: number, spaced: boolean): number {
   let end = start;
   let padded = false;
   for (let i = start; i < value.length; i++) {
-    const code = value.charCodeAt(i);
+    let code = value.charCodeAt(i);
+    if (spaced && code === 0x25) {
+      // '%' and two hex digits: the character a browser reads there.
+      const high = hexValue(value.charCodeAt(i + 1));
+      const low = hexValue(value.charCodeAt(i + 2));
+      if (high < 0 || low < 0) break;
+      code = (high << 4) | low;
+      i += 2;
+    }
     if (spaced && isSpace(code)) continue;
     if (code === 0x3d)
       padded = true; // '='

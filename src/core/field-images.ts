@@ -8,6 +8,7 @@ import { GuardError } from '../errors.js';
 import { decodeDataUrl, startsLikeDataUrl } from './data-url.js';
 import { type EmbeddedImage, embeddedImages } from './embedded-images.js';
 import { imageStartsWithin, MIN_IMAGE_BYTES, startsLikeImage } from './image-start.js';
+import { unescapedViews } from './text-escapes.js';
 
 /** One text field whose value carries an image. */
 export interface FieldImage {
@@ -20,8 +21,13 @@ export interface FieldImage {
   encoding: FieldEncoding;
   /** The text before the encoded image (through the first comma, for `value.split(',')[1]`). */
   prefix: string;
-  /** Where an image written among other text (`embedded`) sits in the value. */
-  span?: Span | undefined;
+  /** Where an image written among other text (`embedded`) sits in the value: each copy of it. */
+  spans?: Span[] | undefined;
+  /**
+   * A copy of it is written through escapes (`text-escapes.ts`): its span is in the unescaped
+   * text only, so a sanitized image cannot replace it.
+   */
+  escaped?: boolean | undefined;
   /**
    * The image's bytes; undefined when the field's charset mangled them (bytes over 0x7F decoded
    * as UTF-8 become U+FFFD): an image nobody can check, so the request is refused.
@@ -76,9 +82,9 @@ export function findFieldImages(body: unknown, budget = MIN_VALUE_BUDGET): Field
     }
     if (typeof value === 'string') {
       // Each decoding that yields an image is checked: the handler may reverse any of them.
-      for (const { bytes, encoding, prefix, span } of encodedImagesIn(value)) {
+      for (const { bytes, encoding, prefix, spans, escaped } of encodedImagesIn(value)) {
         const image = bytes === MANGLED ? undefined : bytes;
-        found.push({ path, holder, key, encoding, prefix, span, bytes: image });
+        found.push({ path, holder, key, encoding, prefix, spans, escaped, bytes: image });
       }
     } else if (!ArrayBuffer.isView(value)) {
       // Bytes on a body are a parser's files (Fastify's 'keyValues'), checked as files: never
@@ -102,13 +108,18 @@ export function handOverFieldImages(
   uploads: ReadonlyArray<{ bytes: Buffer; original?: unknown }>,
   facts: ReadonlyArray<{ mimetype: string }>,
 ): void {
-  const embedded: Array<{ image: FieldImage & { span: Span }; bytes: Buffer }> = [];
+  const embedded: Array<{ image: FieldImage; span: Span; bytes: Buffer }> = [];
   for (const [i, image] of images.entries()) {
     const upload = uploads[i];
     const mimetype = facts[i]?.mimetype;
     if (!upload?.original || !mimetype) continue;
-    if (image.span || image.encoding === 'embedded') {
-      embedded.push({ image: image as FieldImage & { span: Span }, bytes: upload.bytes });
+    if (image.encoding === 'embedded') {
+      if (image.escaped) {
+        throw new GuardError('INVALID_IMAGE', {
+          detail: `the sanitized image in the text field '${image.path}' is written through escapes: it cannot be handed on`,
+        });
+      }
+      for (const span of image.spans ?? []) embedded.push({ image, span, bytes: upload.bytes });
       continue;
     }
     const holder = image.holder as Record<string | number, unknown>;
@@ -119,12 +130,12 @@ export function handOverFieldImages(
         ? `data:${mimetype};base64,${upload.bytes.toString('base64')}`
         : image.prefix + asText(upload.bytes, image.encoding, text.slice(image.prefix.length));
   }
-  // Each in its own span, the last of a value first: the spans before it stay where they were.
-  embedded.sort((a, b) => b.image.span.start - a.image.span.start);
-  for (const { image, bytes } of embedded) {
+  // Each copy in its own span, the last of a value first: the spans before it stay where they were.
+  embedded.sort((a, b) => b.span.start - a.span.start);
+  for (const { image, span, bytes } of embedded) {
     const holder = image.holder as Record<string | number, unknown>;
     const text = String(holder[image.key] ?? '');
-    const { start, end, form } = image.span;
+    const { start, end, form } = span;
     holder[image.key] = text.slice(0, start) + spanText(bytes, form) + text.slice(end);
   }
 }
@@ -181,15 +192,27 @@ interface EncodedImage {
   encoding: FieldEncoding;
   /** The text before the encoded image. */
   prefix: string;
-  span?: Span | undefined;
+  spans?: Span[] | undefined;
+  escaped?: boolean | undefined;
 }
 
 /** `imagesIn`, each image with the encoding it was found in (`MANGLED` as UTF-8). */
 function encodedImagesIn(value: string): EncodedImage[] {
   const found: EncodedImage[] = [];
+  // Each image once, by its bytes (a value may hold thousands of small ones: no pairwise test);
+  // an embedded one with every copy, each of which a sanitized image replaces.
+  const seen = new Map<string, EncodedImage>();
   const add = (bytes: Buffer, encoding: FieldEncoding, prefix = '', span?: Span) => {
-    if (found.some((other) => other.bytes !== MANGLED && other.bytes.equals(bytes))) return;
-    found.push({ bytes, encoding, prefix, span });
+    const key = bytes.toString('latin1');
+    const image = seen.get(key) ?? { bytes, encoding, prefix };
+    if (!seen.has(key)) {
+      seen.set(key, image);
+      found.push(image);
+    }
+    if (encoding !== 'embedded' || image.encoding !== 'embedded') return;
+    if (!span) image.escaped = true;
+    else if (image.spans) image.spans.push(span);
+    else image.spans = [span];
   };
   const dataUrl = decodeDataUrl(value);
   if (dataUrl && (dataUrl.type.startsWith('image/') || startsLikeImage(dataUrl.bytes))) {
@@ -197,9 +220,15 @@ function encodedImagesIn(value: string): EncodedImage[] {
   }
   // Images among other text (Markdown, HTML, CSS, JSON), as many as there are, each in its span.
   const embedded = embeddedImages(value);
+  // Written through HTML character references or JSON escapes: in no span of the value itself.
+  const unescaped = unescapedViews(value).flatMap((view) => embeddedImages(view));
+  const whole = unescaped.map((image) => image.bytes).sort(Buffer.compare);
   for (const { bytes, start, end, form } of embedded) {
+    // Cut by an escape its reader reads on through (`\/`): only the whole image is.
+    if (ESCAPE_STARTS.has(value.charCodeAt(end)) && continuedIn(whole, bytes)) continue;
     add(bytes, 'embedded', value.slice(0, start), { start, end, form });
   }
+  for (const { bytes } of unescaped) add(bytes, 'embedded');
   // Node's base64 (`Buffer.from(text, 'base64')`, what handlers call) skips every character
   // outside both alphabets and reads a character above U+00FF by its low byte: no test of the
   // text's first characters tells what it decodes to, so the decoding itself is looked at, of the
@@ -260,6 +289,27 @@ function nodeBase64Image(text: string): Buffer | undefined {
   if (head.length >= HEAD_BYTES && !startsLikeImage(head)) return undefined;
   const bytes = Buffer.from(text, 'base64');
   return bytes.length >= MIN_IMAGE_BYTES && startsLikeImage(bytes) ? bytes : undefined;
+}
+
+/** '\\' and '&', where a JSON escape or an HTML character reference starts. */
+const ESCAPE_STARTS = new Set([0x5c, 0x26]);
+
+/**
+ * Whether one of `sorted` (in `Buffer.compare` order) is `bytes` followed by more: the first
+ * not below `bytes` is, if any is (a binary search, so thousands of images cost no more).
+ */
+function continuedIn(sorted: readonly Buffer[], bytes: Buffer): boolean {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (Buffer.compare(sorted[middle] as Buffer, bytes) < 0) low = middle + 1;
+    else high = middle;
+  }
+  const next = sorted[low];
+  return (
+    next !== undefined && next.length > bytes.length && next.subarray(0, bytes.length).equals(bytes)
+  );
 }
 
 /** `bytes` is `image` followed by bytes in which no other image starts. */

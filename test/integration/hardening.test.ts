@@ -483,6 +483,12 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
   const aboveLatin1 = (text: string) =>
     [...text].map((c) => String.fromCharCode(0x100 | c.charCodeAt(0))).join('');
 
+  /** Every byte percent-encoded, as a `data:` URL may carry it. */
+  const percent = (b: Buffer) => [...b].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('');
+  /** Base64 in lines of `width` characters (MIME, Python's `base64.encodebytes`). */
+  const wrapped = (text: string, width: number) =>
+    (text.match(new RegExp(`.{1,${width}}`, 'g')) ?? []).join('\n');
+
   /** Cropper widgets post images as text: hosts that accept them raise the field size. */
   const BIG_FIELDS = { maxFieldSize: 1024 * 1024 };
   const multipart = (server: Running, parts: Parameters<typeof multipartBody>[1]) =>
@@ -596,6 +602,59 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
         {
           name: 'html',
           data: `<p>hi</p><img src="data:image/png,${[...b].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('')}">`,
+        },
+      ],
+    ],
+    // Written through the text's own escapes, which its reader reads first: a page reads HTML
+    // character references before a URL, a handler JSON.parse's escapes before its base64.
+    [
+      "base64 in a JSON string with every '/' escaped (PHP's json_encode)",
+      (b: Buffer) => [
+        { name: 'meta', data: `{"avatar":"${b.toString('base64').replaceAll('/', '\\/')}"}` },
+      ],
+    ],
+    [
+      "base64 in a JSON string wrapped into lines ('\\n' escapes)",
+      (b: Buffer) => [
+        { name: 'meta', data: JSON.stringify({ avatar: wrapped(b.toString('base64'), 76) }) },
+      ],
+    ],
+    [
+      "base64 in a JSON string whose first character is a '\\u' escape",
+      (b: Buffer) => [
+        { name: 'meta', data: `{"avatar":"\\u0069${b.toString('base64').slice(1)}"}` },
+      ],
+    ],
+    [
+      'an HTML <img> whose base64 starts with a character reference',
+      (b: Buffer) => [
+        {
+          name: 'html',
+          data: `<p>hi</p><img src="data:image/png;base64,&#105;${b.toString('base64').slice(1)}">`,
+        },
+      ],
+    ],
+    [
+      "an HTML <img> whose percent-encoded data: URL's scheme is a character reference",
+      (b: Buffer) => [
+        { name: 'html', data: `<p>hi</p><img src="&#100;ata:image/png,${percent(b)}">` },
+      ],
+    ],
+    [
+      'a percent-encoded data: URL in HTML whose type runs past a KiB',
+      (b: Buffer) => [
+        {
+          name: 'html',
+          data: `<p>hi</p><img src="data:image/png;x=${'a'.repeat(1100)},${percent(b)}">`,
+        },
+      ],
+    ],
+    [
+      "an HTML <img> whose base64 data: URL starts with a percent-encoded character ('%69')",
+      (b: Buffer) => [
+        {
+          name: 'html',
+          data: `<p>hi</p><img src="data:image/png;base64,%69${b.toString('base64').slice(1)}">`,
         },
       ],
     ],
@@ -744,6 +803,45 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('LIMIT_EXCEEDED');
     expect(matcher.calls).toHaveLength(0);
+  });
+
+  it("images among other text: a known JPEG in a JSON string with '\\/' escapes (PHP) is checked", async () => {
+    const known = jpg(200, 200, 9960); // base64 that starts '/9j/': every JPEG's
+    const matcher = new RecordingMatcher([sha256(known)]);
+    const server = await start({ matcher, limits: BIG_FIELDS });
+    const data = JSON.stringify({ avatar: known.toString('base64') }).replaceAll('/', '\\/');
+    const res = await multipart(server, [{ name: 'meta', data }]);
+    expect(res.status).toBe(422);
+    expect(server.log.runs).toBe(0);
+    expect(matcher.calls.map((c) => c.file.sha256)).toEqual([sha256(known)]);
+  });
+
+  it("images among other text: a clean PNG in a JSON string with '\\/' escapes passes unchanged", async () => {
+    const clean = png(200, 200, 9961);
+    const server = await start({ matcher: new RecordingMatcher(), limits: BIG_FIELDS });
+    const data = JSON.stringify({ avatar: clean.toString('base64') }).replaceAll('/', '\\/');
+    const res = await multipart(server, [{ name: 'meta', data }]);
+    expect(res.status).toBe(200);
+    expect(res.body.body).toEqual({ meta: data });
+    expect(res.body.photodna.files.map((f: { sha256: string }) => f.sha256)).toEqual([
+      sha256(clean),
+    ]);
+  });
+
+  it('images among other text: a percent-encoded data: URL cut short by a raw space is refused, never passed', async () => {
+    // 288 pixels wide (0x120): the 20th byte (the width's last) is 0x20, which a quoted attribute
+    // holds as a space; the browser reads on past it, a search that stops there has 19 bytes.
+    const image = png(288, 200, 9962);
+    const body = [...image]
+      .map((x, i) => (i === 19 ? ' ' : `%${x.toString(16).padStart(2, '0')}`))
+      .join('');
+    const matcher = new RecordingMatcher();
+    const server = await start({ matcher, limits: BIG_FIELDS });
+    const res = await multipart(server, [
+      { name: 'html', data: `<p>hi</p><img src="data:image/png,${body}">` },
+    ]);
+    expect(res.status).toBe(422);
+    expect(server.log.runs).toBe(0);
   });
 
   it("images outside file parts: imageFields 'reject' answers 415", async () => {

@@ -263,6 +263,45 @@ describe.each([...adapters, ...scanAdapters])(
       ).toBeUndefined();
     });
 
+    it("'metadata': a photo written twice in a post's text comes back stripped in both places", async () => {
+      const matcher = new RecordingMatcher();
+      const { server } = await start({
+        matcher,
+        sanitize: 'metadata',
+        limits: { maxFieldSize: 1024 * 1024 },
+      });
+      const photo = withJpegSegments(jpg(240, 200, 4408), [exifSegment(1)]);
+      const url = `data:image/jpeg;base64,${photo.toString('base64')}`;
+      const post = `Before: ![a](${url})\n\nAfter: <img src="${url}">`;
+      const res = await request(server.url)
+        .post('/upload')
+        .set('content-type', 'multipart/form-data; boundary=SanD')
+        .send(multipartBody('SanD', [{ name: 'post', data: post }]));
+      expect(res.status).toBe(200);
+      const scanned = matcher.calls[0]?.bytes as Buffer;
+      expect(scanned.equals(photo)).toBe(false); // its EXIF segment was cut out
+      const checked = `data:image/jpeg;base64,${scanned.toString('base64')}`;
+      expect(res.body.body.post).toBe(`Before: ![a](${checked})\n\nAfter: <img src="${checked}">`);
+    });
+
+    it("'metadata': a photo also written through HTML character references is refused: that copy cannot be replaced", async () => {
+      const { server } = await start({
+        matcher: new RecordingMatcher(),
+        sanitize: 'metadata',
+        limits: { maxFieldSize: 1024 * 1024 },
+      });
+      const photo = withJpegSegments(jpg(240, 200, 4409), [exifSegment(1)]);
+      const base64 = photo.toString('base64');
+      const post = `<img src="data:image/jpeg;base64,${base64}"> <img src="data:image/jpeg;base64,&#${base64.charCodeAt(0)};${base64.slice(1)}">`;
+      const res = await request(server.url)
+        .post('/upload')
+        .set('content-type', 'multipart/form-data; boundary=SanE')
+        .send(multipartBody('SanE', [{ name: 'post', data: post }]));
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('INVALID_IMAGE');
+      expect(server.log.runs).toBe(0);
+    });
+
     it("a route's sanitize overrides the guard's", async () => {
       const matcher = new RecordingMatcher();
       const { server } = await start({ matcher }, [
