@@ -223,12 +223,14 @@ function encodedImagesIn(value: string): EncodedImage[] {
   // Written through HTML character references or JSON escapes: in no span of the value itself.
   const unescaped = unescapedViews(value).flatMap((view) => embeddedImages(view));
   const whole = unescaped.map((image) => image.bytes).sort(Buffer.compare);
-  for (const { bytes, start, end, form } of embedded) {
+  for (const image of embedded) {
+    const { bytes, start, end, form } = image;
+    if (isPlaceholder(image)) continue;
     // Cut by an escape its reader reads on through (`\/`): only the whole image is.
     if (ESCAPE_STARTS.has(value.charCodeAt(end)) && continuedIn(whole, bytes)) continue;
     add(bytes, 'embedded', value.slice(0, start), { start, end, form });
   }
-  for (const { bytes } of unescaped) add(bytes, 'embedded');
+  for (const image of unescaped) if (!isPlaceholder(image)) add(image.bytes, 'embedded');
   // Node's base64 (`Buffer.from(text, 'base64')`, what handlers call) skips every character
   // outside both alphabets and reads a character above U+00FF by its low byte: no test of the
   // text's first characters tells what it decodes to, so the decoding itself is looked at, of the
@@ -310,6 +312,19 @@ function continuedIn(sorted: readonly Buffer[], bytes: Buffer): boolean {
   return (
     next !== undefined && next.length > bytes.length && next.subarray(0, bytes.length).equals(bytes)
   );
+}
+
+/**
+ * Fewer bytes than any picture: what base64 of this size holds among other text is a 1×1
+ * placeholder GIF (`<img src="data:image/gif;base64,R0lGODlhAQAB…">`, common in pasted HTML) or a
+ * header in a code sample, never anything a viewer could make out; refusing it (422, smaller than
+ * `minWidth`) would refuse such posts. Base64 only: its span is exact (a browser reads no further),
+ * where a percent-encoded body may be cut short by a raw character the page reads on through.
+ */
+const PLACEHOLDER_BYTES = 128;
+
+function isPlaceholder(image: EmbeddedImage): boolean {
+  return image.form !== 'percent' && image.bytes.length < PLACEHOLDER_BYTES;
 }
 
 /** `bytes` is `image` followed by bytes in which no other image starts. */

@@ -793,6 +793,17 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     expect(res.body.photodna.status).toBe('match');
   });
 
+  it('images among other text: pasted HTML with a 1×1 placeholder GIF passes unchanged, no call', async () => {
+    const matcher = new RecordingMatcher();
+    const server = await start({ matcher, limits: BIG_FIELDS });
+    const html =
+      '<p>Hi</p><img class="lazy" src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7" data-src="/a.jpg">, bye';
+    const res = await multipart(server, [{ name: 'post', data: html }]);
+    expect(res.status).toBe(200);
+    expect(res.body.body).toEqual({ post: html });
+    expect(matcher.calls).toHaveLength(0);
+  });
+
   it('images among other text: more than maxFiles images with the files answers 413, no call', async () => {
     const matcher = new RecordingMatcher();
     const server = await start({ matcher, limits: { ...BIG_FIELDS, maxFiles: 2 } });

@@ -80,6 +80,12 @@ describe('imagesIn', () => {
       'a JPEG in base64 starts "/9j/", a GIF "R0lGODlh", a BMP "Qk"',
       'data:text/plain,hello, and data:,x and data:text/plain;base64,SGVsbG8gd29ybGQ=',
       'see data: below, data:',
+      // Too small to be a picture: a 1×1 placeholder GIF in pasted HTML, headers in code samples.
+      '<p>Hi</p><img class="lazy" src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7" data-src="/a.jpg">, bye',
+      'The string starts with iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB so it is a PNG, right?',
+      '```js\nconst header = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/";\n```',
+      'Header bytes SUkqAAgAAAABAAAAAAAAAAAAAAAAAAAAAAAAAAAA are little-endian TIFF',
+      'A 1x1 gif: R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw',
     ]) {
       expect(imagesIn(text)).toEqual([]);
     }
