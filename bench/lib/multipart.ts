@@ -37,3 +37,16 @@ export function filesUpload(
     contentType: `multipart/form-data; boundary=${BOUNDARY}`,
   };
 }
+
+/** Text fields only, in one request (what a form posts without files). */
+export function fieldsUpload(fields: ReadonlyArray<{ name: string; value: string }>): Upload {
+  const parts = fields.flatMap(({ name, value }) => [
+    Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`),
+    Buffer.from(value),
+    Buffer.from('\r\n'),
+  ]);
+  return {
+    body: Buffer.concat([...parts, Buffer.from(`--${BOUNDARY}--\r\n`)]),
+    contentType: `multipart/form-data; boundary=${BOUNDARY}`,
+  };
+}

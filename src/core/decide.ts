@@ -14,7 +14,7 @@ import type { Entry } from './entry.js';
 import { reportScanFailure } from './failure-events.js';
 import {
   type FieldImage,
-  findFieldImages,
+  findFieldImagesYielding,
   handOverFieldImages,
   withholdFieldImage,
 } from './field-images.js';
@@ -85,7 +85,8 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       const max = entry.route.limits.maxFileSize;
       uploads = await Promise.all(files.map((file) => readUpload(file, max)));
     }
-    fieldImages = findFieldImages(textFieldsOf(view), entry.fieldValueBudget);
+    const searching = findFieldImagesYielding(textFieldsOf(view), entry.fieldValueBudget);
+    fieldImages = searching instanceof Promise ? await searching : searching;
     fieldFiles = fieldUploads(fieldImages, entry.route, uploads.length);
     const checked = fieldFiles.length > 0 ? [...uploads, ...fieldFiles] : uploads;
     verdict = await scanRequest(deps, ctx, checked, entry.route);

@@ -22,11 +22,6 @@ export interface EmbeddedImage {
 
 /** `data:`, in any case, with the tabs and newlines the URL parser removes anywhere. */
 const DATA_SCHEME = /d[\t\n\r]*a[\t\n\r]*t[\t\n\r]*a[\t\n\r]*:/gi;
-/**
- * The first two characters of each signature's base64 (JPEG's in both alphabets) where a run of
- * base64 starts (after no character of either alphabet).
- */
-const BARE_START = /(?<![A-Za-z0-9+/_-])(?:\/9|_9|iV|R0|SU|TU|Qk)/g;
 /** Where a URL written in Markdown, HTML or CSS ends. */
 const URL_END = /[\s"'<>`)]/;
 
@@ -38,7 +33,7 @@ const URL_END = /[\s"'<>`)]/;
  * inside (or prose that mentions a signature, `iVBORw0KGgo is how a PNG starts`, would read as
  * one).
  */
-export function embeddedImages(value: string): EmbeddedImage[] {
+export function embeddedImages(value: string, minBase64Bytes = MIN_IMAGE_BYTES): EmbeddedImage[] {
   const found: EmbeddedImage[] = [];
   const add = (
     bytes: Buffer,
@@ -49,21 +44,24 @@ export function embeddedImages(value: string): EmbeddedImage[] {
   ) => {
     if (bytes.length >= min && startsLikeImage(bytes)) found.push({ bytes, start, end, form });
   };
+  // Decoded only when it can hold `minBase64Bytes` (whitespace and escapes counted, an upper
+  // bound): a value of thousands of small ones costs no allocation for each.
+  const minChars = Math.max(MIN_BASE64_CHARS, Math.ceil((minBase64Bytes * 4) / 3));
   const addBase64 = (start: number, end: number) => {
-    if (end - start < MIN_BASE64_CHARS) return;
-    const span = value.slice(start, end);
-    // A browser percent-decodes a `data:` URL's body before it reads its base64 (`%2F` is '/').
-    const text = span.includes('%') ? percentDecode(span).toString('latin1') : span;
-    add(Buffer.from(text, 'base64'), start, end, /[-_]/.test(text) ? 'base64url' : 'base64');
+    if (end - start < minChars) return;
+    const bytes = spanBytes(value, start, end);
+    add(bytes, start, end, /[-_]/.test(value.slice(start, end)) ? 'base64url' : 'base64');
   };
 
-  // The end of the last `data:` before the current comma, found by one search forward.
+  // The end of the last `data:` before the current comma, found by one search forward, and only
+  // for a comma followed by the start of an image.
   DATA_SCHEME.lastIndex = 0;
-  let scheme = DATA_SCHEME.exec(value);
+  let scheme: RegExpExecArray | null | undefined;
   let schemeEnd = -1;
   let previous = -1; // the comma before the current one
   // A `data:` URL's body starts after the first comma after `data:`, however long its type.
   const followsDataScheme = (comma: number): boolean => {
+    if (scheme === undefined) scheme = DATA_SCHEME.exec(value);
     while (scheme && scheme.index < comma) {
       schemeEnd = scheme.index + scheme[0].length;
       scheme = DATA_SCHEME.exec(value);
@@ -75,10 +73,12 @@ export function embeddedImages(value: string): EmbeddedImage[] {
   for (let comma = value.indexOf(','); comma !== -1; comma = value.indexOf(',', comma + 1)) {
     if (endsWithBase64Type(value, comma)) {
       const start = skipSpace(value, comma + 1);
-      const end = base64End(value, start, true);
-      addBase64(start, end);
-      comma = Math.max(comma, end - 1);
-    } else if (followsDataScheme(comma) && startsLikePercentImage(value, comma + 1)) {
+      if (startsLikeImage(HEAD, 0, decodeHead(value, start, true))) {
+        const end = base64End(value, start, true);
+        addBase64(start, end);
+        comma = Math.max(comma, end - 1);
+      }
+    } else if (startsLikePercentImage(value, comma + 1) && followsDataScheme(comma)) {
       const start = comma + 1;
       const stop = value.slice(start).search(URL_END);
       const end = stop === -1 ? value.length : start + stop;
@@ -91,25 +91,45 @@ export function embeddedImages(value: string): EmbeddedImage[] {
     previous = comma;
   }
 
-  // Bare base64, outside the `data:` URLs above (where it would be a line of one of them).
+  // Bare base64, outside the `data:` URLs above (where it would be a line of one of them): each
+  // run of the alphabets looked at once, by its first characters, and only if long enough.
   const urls = found.slice();
   let next = 0; // the first of `urls` not yet passed
-  BARE_START.lastIndex = 0;
-  for (let match = BARE_START.exec(value); match; match = BARE_START.exec(value)) {
-    const start = match.index;
+  for (let i = 0; i < value.length; i++) {
+    if (!isBase64(value.charCodeAt(i))) continue;
+    const start = i;
+    while (i < value.length && isBase64(value.charCodeAt(i))) i++;
+    const runEnd = i; // `i` is now a character outside both alphabets (or the end)
+    if (runEnd - start < minChars) continue;
     while (next < urls.length && (urls[next] as EmbeddedImage).end <= start) next++;
     const url = urls[next];
     if (url && url.start <= start) {
-      BARE_START.lastIndex = url.end;
+      i = Math.max(i, url.end - 1);
       continue;
     }
-    // Its first characters decide, without allocating.
-    if (!startsLikeImage(HEAD, 0, decodeHead(value, start))) continue;
-    const end = base64End(value, start, false);
+    if (!startsLikeImage(HEAD, 0, decodeHead(value, start, false))) continue;
+    const end = base64End(value, start, false); // with its '=' padding
     addBase64(start, end);
-    BARE_START.lastIndex = Math.max(end, start + 1);
+    i = Math.max(i, end - 1);
   }
   return found.sort((a, b) => a.start - b.start);
+}
+
+/**
+ * The base64 from `start` as a browser reads a `data:` URL's body (whitespace skipped, `%XX`
+ * read) and as Node's `Buffer.from(text, 'base64')` reads it there: what a handler cutting the
+ * value at `start` gets first.
+ */
+export function base64At(value: string, start: number): Buffer {
+  return spanBytes(value, start, base64End(value, start, true));
+}
+
+/** The bytes of a base64 span (percent escapes in it read first, as a browser reads them). */
+function spanBytes(value: string, start: number, end: number): Buffer {
+  const span = value.slice(start, end);
+  // A browser percent-decodes a `data:` URL's body before it reads its base64 (`%2F` is '/').
+  const text = span.includes('%') ? percentDecode(span).toString('latin1') : span;
+  return Buffer.from(text, 'base64');
 }
 
 /** Base64 characters of the fewest bytes an image has (whitespace aside). */
@@ -167,14 +187,28 @@ const SIGNATURE_PAIRS = new Set([0x8950, 0xffd8, 0x4749, 0x4949, 0x4d4d, 0x424d]
 /** The first bytes that text at a position decodes to. */
 const HEAD = new Uint8Array(12);
 
-/** Decodes up to sixteen characters of either base64 alphabet from `start` into `HEAD`. */
-function decodeHead(value: string, start: number): number {
+/**
+ * Decodes up to sixteen characters of either base64 alphabet from `start` into `HEAD`; with
+ * `spaced` (a `data:` URL's body), whitespace skipped and `%XX` read as a browser reads them.
+ */
+function decodeHead(value: string, start: number, spaced: boolean): number {
   let bits = 0;
   let count = 0;
   let length = 0;
-  for (let i = start; i < start + 16 && i < value.length; i++) {
-    const sextet = SEXTETS[value.charCodeAt(i)] ?? -1;
+  let read = 0;
+  for (let i = start; read < 16 && i < value.length; i++) {
+    let code = value.charCodeAt(i);
+    if (spaced && code === 0x25) {
+      const high = hexValue(value.charCodeAt(i + 1));
+      const low = hexValue(value.charCodeAt(i + 2));
+      if (high < 0 || low < 0) break;
+      code = (high << 4) | low;
+      i += 2;
+    }
+    if (spaced && isSpace(code)) continue;
+    const sextet = SEXTETS[code] ?? -1;
     if (sextet < 0) break;
+    read++;
     bits = ((bits << 6) | sextet) & 0x3fff; // the bits not yet read: fewer than 14
     count += 6;
     if (count >= 8) {

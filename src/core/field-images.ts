@@ -6,8 +6,10 @@
  */
 import { GuardError } from '../errors.js';
 import { decodeDataUrl, startsLikeDataUrl } from './data-url.js';
-import { type EmbeddedImage, embeddedImages } from './embedded-images.js';
+import { base64At, type EmbeddedImage, embeddedImages } from './embedded-images.js';
 import { imageStartsWithin, MIN_IMAGE_BYTES, startsLikeImage } from './image-start.js';
+import { knownImageType } from './sniff.js';
+import { readHeader } from './structure.js';
 import { unescapedViews } from './text-escapes.js';
 
 /** One text field whose value carries an image. */
@@ -54,45 +56,90 @@ export function valueBudget(limits: { maxFields: number; maxFieldDepth: number }
  * them would go unchecked. (Numbers, booleans and an array's holes cost nothing.)
  */
 export function findFieldImages(body: unknown, budget = MIN_VALUE_BUDGET): FieldImage[] {
-  const found: FieldImage[] = [];
-  if (!body || typeof body !== 'object') return found;
-  let visited = 0;
-  // Depth first, in the body's order, on a stack of its own: a parser that reads JSON fields
-  // (Fastify's, for a part sent as application/json) can nest values deeper than the call stack.
-  const pending: Array<{ holder: Holder; key: string | number; path: string }> = [];
-  const push = (node: Holder, prefix: string) => {
+  const walk = new FieldWalk(body, budget);
+  walk.run(Number.POSITIVE_INFINITY);
+  return walk.found;
+}
+
+/**
+ * `findFieldImages` giving the event loop back every `YIELD_AFTER_MS` of searching: a body of a
+ * hundred 64 KiB fields written to cost the search the most takes tens of milliseconds, which
+ * other requests should not wait out in one block. At once (no promise) when it is done sooner,
+ * as for every body without long text.
+ */
+export function findFieldImagesYielding(
+  body: unknown,
+  budget = MIN_VALUE_BUDGET,
+  yieldAfterMs = YIELD_AFTER_MS,
+): FieldImage[] | Promise<FieldImage[]> {
+  const walk = new FieldWalk(body, budget);
+  if (walk.run(performance.now() + yieldAfterMs)) return walk.found;
+  const resume = async (): Promise<FieldImage[]> => {
+    do await new Promise((resolve) => setImmediate(resolve));
+    while (!walk.run(performance.now() + yieldAfterMs));
+    return walk.found;
+  };
+  return resume();
+}
+
+/** Longest stretch of searching text fields before the event loop is given back. */
+const YIELD_AFTER_MS = 5;
+
+/**
+ * The walk over a body's values: depth first, in the body's order, on a stack of its own (a
+ * parser that reads JSON fields, Fastify's for a part sent as application/json, can nest values
+ * deeper than the call stack), so that it can stop between values and go on later.
+ */
+class FieldWalk {
+  readonly found: FieldImage[] = [];
+  readonly #budget: number;
+  readonly #pending: Array<{ holder: Holder; key: string | number; path: string }> = [];
+  #visited = 0;
+
+  constructor(body: unknown, budget: number) {
+    this.#budget = budget;
+    if (body && typeof body === 'object') this.#push(body as Holder, '');
+  }
+
+  /** Looks through values until none is left (true) or `deadline` passed (false). */
+  run(deadline: number): boolean {
+    const pending = this.#pending;
+    for (let next = pending.pop(); next; next = pending.pop()) {
+      const { holder, key, path } = next;
+      const value = (holder as Record<string | number, unknown>)[key];
+      if (typeof value !== 'string' && (typeof value !== 'object' || value === null)) continue;
+      if (++this.#visited > this.#budget) {
+        throw new GuardError('LIMIT_EXCEEDED', {
+          detail: `more than ${this.#budget} text values to look through for images`,
+        });
+      }
+      if (typeof value === 'string') {
+        // Each decoding that yields an image is checked: the handler may reverse any of them.
+        for (const { bytes, encoding, prefix, spans, escaped } of encodedImagesIn(value)) {
+          const image = bytes === MANGLED ? undefined : bytes;
+          this.found.push({ path, holder, key, encoding, prefix, spans, escaped, bytes: image });
+        }
+        // Long text only: the clock is read where the search can have taken a while.
+        if (value.length > 4096 && pending.length > 0 && performance.now() > deadline) return false;
+      } else if (!ArrayBuffer.isView(value)) {
+        // Bytes on a body are a parser's files (Fastify's 'keyValues'), checked as files: never
+        // walked index by index.
+        this.#push(value as Holder, path);
+      }
+    }
+    return true;
+  }
+
+  #push(node: Holder, prefix: string): void {
     // Only the indexes that hold something: `a[100]` makes an array of 101 with 100 holes.
     const keys = Object.keys(node);
     for (let i = keys.length - 1; i >= 0; i--) {
       const key = keys[i] as string;
       if (Array.isArray(node))
-        pending.push({ holder: node, key: Number(key), path: `${prefix}[${key}]` });
-      else pending.push({ holder: node, key, path: prefix ? `${prefix}[${key}]` : key });
-    }
-  };
-  push(body as Holder, '');
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    const { holder, key, path } = next;
-    const value = (holder as Record<string | number, unknown>)[key];
-    if (typeof value !== 'string' && (typeof value !== 'object' || value === null)) continue;
-    if (++visited > budget) {
-      throw new GuardError('LIMIT_EXCEEDED', {
-        detail: `more than ${budget} text values to look through for images`,
-      });
-    }
-    if (typeof value === 'string') {
-      // Each decoding that yields an image is checked: the handler may reverse any of them.
-      for (const { bytes, encoding, prefix, spans, escaped } of encodedImagesIn(value)) {
-        const image = bytes === MANGLED ? undefined : bytes;
-        found.push({ path, holder, key, encoding, prefix, spans, escaped, bytes: image });
-      }
-    } else if (!ArrayBuffer.isView(value)) {
-      // Bytes on a body are a parser's files (Fastify's 'keyValues'), checked as files: never
-      // walked index by index.
-      push(value as Holder, path);
+        this.#pending.push({ holder: node, key: Number(key), path: `${prefix}[${key}]` });
+      else this.#pending.push({ holder: node, key, path: prefix ? `${prefix}[${key}]` : key });
     }
   }
-  return found;
 }
 
 type Holder = Record<string, unknown> | unknown[];
@@ -219,9 +266,11 @@ function encodedImagesIn(value: string): EncodedImage[] {
     add(dataUrl.bytes, 'data-url');
   }
   // Images among other text (Markdown, HTML, CSS, JSON), as many as there are, each in its span.
-  const embedded = embeddedImages(value);
+  const embedded = embeddedImages(value, PLACEHOLDER_BYTES);
   // Written through HTML character references or JSON escapes: in no span of the value itself.
-  const unescaped = unescapedViews(value).flatMap((view) => embeddedImages(view));
+  const unescaped = unescapedViews(value).flatMap((view) =>
+    embeddedImages(view, PLACEHOLDER_BYTES),
+  );
   const whole = unescaped.map((image) => image.bytes).sort(Buffer.compare);
   for (const image of embedded) {
     const { bytes, start, end, form } = image;
@@ -240,7 +289,7 @@ function encodedImagesIn(value: string): EncodedImage[] {
   // image start (an image in the rest's own base64 is found above).
   for (const prefix of cutsOf(value)) {
     const bytes = nodeBase64Image(prefix === '' ? value : value.slice(prefix.length));
-    if (bytes && !embedded.some((image) => isFollowedByText(bytes, image.bytes))) {
+    if (bytes && !isFollowedByText(bytes, base64At(value, base64Start(value, prefix.length)))) {
       add(bytes, 'base64', prefix);
     }
   }
@@ -327,13 +376,37 @@ function isPlaceholder(image: EmbeddedImage): boolean {
   return image.form !== 'percent' && image.bytes.length < PLACEHOLDER_BYTES;
 }
 
-/** `bytes` is `image` followed by bytes in which no other image starts. */
+/** Where the base64 a handler decodes after a cut at `from` starts: its first character. */
+function base64Start(value: string, from: number): number {
+  let i = from;
+  while (i < value.length && !BASE64_CHAR.test(value[i] as string)) i++;
+  return i;
+}
+const BASE64_CHAR = /[A-Za-z0-9+/_-]/;
+
+/**
+ * `bytes` is `image`, whole (ended where its own structure ends), followed by bytes in which no
+ * other image starts: the text after it read as base64. An image cut short is not: what follows
+ * it may be its own rest, written past a character Node's decoding skips (`/9j/) 4AAQ…`).
+ */
 function isFollowedByText(bytes: Buffer, image: Buffer): boolean {
   return (
     bytes.length > image.length &&
     bytes.subarray(0, image.length).equals(image) &&
+    endsWhole(image) &&
     !imageStartsWithin(bytes, image.length)
   );
+}
+
+/** Whether `image` ends where its structure says (TIFF, which has no end marker, never does). */
+function endsWhole(image: Buffer): boolean {
+  const type = knownImageType(image);
+  if (!type || type === 'image/tiff') return false;
+  try {
+    return readHeader(image, type).end === image.length;
+  } catch {
+    return false; // cut short, or no image: its rest may follow
+  }
 }
 
 function encode(value: string, encoding: Decoding): Buffer {

@@ -5,7 +5,7 @@ import { selectionError } from '../multipart/selection-rules.js';
 import type { RouteConfig } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
 import type { Entry } from './entry.js';
-import { findFieldImages } from './field-images.js';
+import { findFieldImagesYielding } from './field-images.js';
 import { type MatchedFile, storeMatches } from './handle-matches.js';
 import { type Outcome, PASS_THROUGH } from './outcome.js';
 import { boundedPolicy } from './policy.js';
@@ -74,7 +74,7 @@ export async function recheck(deps: ScanDeps, entry: Entry, view: RequestView): 
     // The policy first: a match this route quarantines is stored whatever else refuses the request.
     const policy = await policyError(deps, entry.route, first, view);
     error ??= limitsError(body, files, first.photodna, entry.route);
-    error ??= imageFieldsError(view, entry);
+    error ??= await imageFieldsError(view, entry);
     error ??= policy;
   }
   if (!error) {
@@ -132,9 +132,9 @@ function limitsError(
  * This route's `imageFields: 'reject'`, on the text fields the first guard checked and left: an
  * image in one is refused here as it would be had this route parsed the request.
  */
-function imageFieldsError(view: RequestView, entry: Entry): GuardError | undefined {
+async function imageFieldsError(view: RequestView, entry: Entry): Promise<GuardError | undefined> {
   if (entry.route.imageFields !== 'reject') return undefined;
-  const [image] = findFieldImages(textFieldsOf(view), entry.fieldValueBudget);
+  const [image] = await findFieldImagesYielding(textFieldsOf(view), entry.fieldValueBudget);
   if (!image) return undefined;
   return new GuardError('UNSUPPORTED_MEDIA_TYPE', {
     detail: `an image in the text field '${image.path}' (imageFields: 'reject')`,

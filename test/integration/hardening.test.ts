@@ -579,6 +579,21 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
       'base64 in characters above U+00FF',
       (b: Buffer) => [{ name: 'img', data: aboveLatin1(b.toString('base64')) }],
     ],
+    // Cut short by characters Node's decoding skips: the rest follows as base64 of the image.
+    [
+      "a JPEG's base64 split after its first 4 characters by ') '",
+      (b: Buffer) => {
+        const text = b.toString('base64');
+        return [{ name: 'img', data: `${text.slice(0, 4)}) ${text.slice(4)}` }];
+      },
+    ],
+    [
+      "a PNG's base64 split after 100 characters by ') '",
+      (b: Buffer) => {
+        const text = b.toString('base64');
+        return [{ name: 'img', data: `${text.slice(0, 100)}) ${text.slice(100)}` }];
+      },
+    ],
     // Among other text, as a page that renders the text shows it.
     [
       'base64 in a JSON string in a text field',

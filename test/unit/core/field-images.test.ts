@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   findFieldImages,
+  findFieldImagesYielding,
   handOverFieldImages,
   imagesIn,
   MANGLED,
@@ -46,6 +47,29 @@ describe('findFieldImages', () => {
     body.numbers = Array.from({ length: 20_000 }, (_, i) => i);
     expect(findFieldImages(body, valueBudget(limits))).toEqual([]);
     expect(valueBudget({ maxFields: 50_000, maxFieldDepth: 4 })).toBeGreaterThanOrEqual(50_000 * 5);
+  });
+});
+
+describe('findFieldImagesYielding', () => {
+  it('gives the event loop back between long values, and finds what findFieldImages finds', async () => {
+    const image = png(200, 200, 50);
+    const long = (i: number) =>
+      `${'Qk '.repeat(2000)} ![x](data:image/png;base64,${i === 3 ? image.toString('base64') : ''})`;
+    const body = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`f${i}`, long(i)]));
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      if (turns < 100) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const searching = findFieldImagesYielding(body, 10_000, 0); // give back after each long value
+    expect(searching).toBeInstanceOf(Promise);
+    const found = await searching;
+    expect(turns).toBeGreaterThanOrEqual(5); // one turn of the loop between each two long values
+    expect(found.map((f) => [f.path, f.bytes?.equals(image)])).toEqual([['f3', true]]);
+    expect(findFieldImages(body).map((f) => f.path)).toEqual(['f3']);
+    // Short text is done at once, without a promise.
+    expect(findFieldImagesYielding({ a: 'b' }, 10_000, 0)).toEqual([]);
   });
 });
 
