@@ -29,7 +29,8 @@ export interface FetchScope {
 const TEST_IMAGES_PATH = '/__emulator/test-images/';
 
 /**
- * Whether the JSON URL form may fetch `url`: this emulator's own test images, or a host (or
+ * Whether the JSON URL form may fetch `url`: this emulator's own test images (a query string
+ * allowed, as a presigned URL has one: the test-image route reads the path only), or a host (or
  * `host:port`) on the allow-list. Any other loopback URL is refused: a page could otherwise use
  * the emulator to probe local services.
  */
@@ -40,8 +41,7 @@ export function isFetchAllowed(url: URL, scope: FetchScope): boolean {
     url.protocol === 'http:' &&
     isLoopbackHost(url.hostname) &&
     Number(url.port) === scope.selfPort &&
-    url.pathname.startsWith(TEST_IMAGES_PATH) &&
-    url.search === '';
+    url.pathname.startsWith(TEST_IMAGES_PATH);
   if (self) return true;
   const allowList = scope.allowList;
   const host = url.host.toLowerCase();

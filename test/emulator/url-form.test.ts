@@ -132,6 +132,15 @@ describe('Match with the JSON URL form', () => {
     expect(answer.json.IsMatch).toBe(true);
   });
 
+  it("fetches its own test images behind a presigned URL's query string too", async () => {
+    const emu = await emulator();
+    const image = testImages()[0];
+    const url = `${emu.url}/__emulator/test-images/${image?.name}?X-Amz-Signature=abc&expires=1`;
+    const answer = await postJson(emu, PATHS.v2, urlForm(url));
+    expect(answer.json.Status.Code).toBe(3000);
+    expect(answer.json.IsMatch).toBe(true);
+  });
+
   it('answers 3002 for a malformed URL form', async () => {
     const emu = await emulator({ rateLimit: false });
     const bodies = [
