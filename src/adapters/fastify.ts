@@ -96,20 +96,26 @@ export async function photodnaGuard(
  * keeps the host's parsers.
  */
 function otherMultipartHook(core: GuardCore, entry: Entry): onRequestHookHandler {
-  return async function photodnaGuardOtherMultipart(request: FastifyRequest, reply: FastifyReply) {
+  // Callback style: every other request (a GET included) goes on at once, without a promise.
+  return function photodnaGuardOtherMultipart(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: (error?: Error) => void,
+  ) {
     if (!claimsMultipart(request.headers) || FORM_DATA.test(request.headers['content-type'] ?? ''))
-      return;
-    const outcome = await core.refuseUnread(
-      entry,
-      new FastifyView(request, reply, undefined),
-      new GuardError('MALFORMED_MULTIPART', {
-        detail: 'a multipart Content-Type other than multipart/form-data',
-      }),
+      return done();
+    const refused = new GuardError('MALFORMED_MULTIPART', {
+      detail: 'a multipart Content-Type other than multipart/form-data',
+    });
+    // Answered here, `done` never called: the request goes no further.
+    core.refuseUnread(entry, new FastifyView(request, reply, undefined), refused).then(
+      (outcome) => {
+        if (outcome.kind === 'respond') {
+          reply.code(outcome.status).headers(outcome.headers).send(outcome.body);
+        } else reply.hijack();
+      },
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
     );
-    if (outcome.kind === 'respond') {
-      return reply.code(outcome.status).headers(outcome.headers).send(outcome.body);
-    }
-    return reply.hijack();
   } as onRequestHookHandler;
 }
 
