@@ -118,10 +118,97 @@ export function embeddedImages(value: string, minBase64Bytes = MIN_IMAGE_BYTES):
 /**
  * The base64 from `start` as a browser reads a `data:` URL's body (whitespace skipped, `%XX`
  * read) and as Node's `Buffer.from(text, 'base64')` reads it there: what a handler cutting the
- * value at `start` gets first.
+ * value at `start` gets first; and where it ends.
  */
-export function base64At(value: string, start: number): Buffer {
-  return spanBytes(value, start, base64End(value, start, true));
+export function base64At(value: string, start: number): { bytes: Buffer; end: number } {
+  const end = base64End(value, start, true);
+  return { bytes: spanBytes(value, start, end), end };
+}
+
+/**
+ * Where a handler's `Buffer.from(text, 'base64')` of the text from a run of base64 reads the
+ * start of an image across the run's end: Node's decoding skips every character outside both
+ * alphabets (reading one above U+00FF by its low byte) up to the first '=', so a JSON string
+ * `"/9j/ 4AAQ…"` or `"<100 characters>) <the rest>"` decodes whole, though no run in it is an
+ * image the search above finds (a short one is left as text). Only starts whose next bytes still
+ * read as their format (a PNG's IHDR, a JPEG's marker, a GIF's first block), so prose that names
+ * a signature (`/9j/ is a path`) is none. Linear: each character is looked at a few times.
+ */
+export function readOnImageStarts(value: string): number[] {
+  const starts: number[] = [];
+  for (let i = 0; i < value.length; i++) {
+    if (!isNodeBase64(value.charCodeAt(i))) continue;
+    const start = i;
+    while (i < value.length && isNodeBase64(value.charCodeAt(i))) i++;
+    const next = nextNodeBase64(value, i);
+    if (next === -1) continue; // the value, or Node's decoding (at '='), ends after this run
+    const length = decodeNodeHead(value, start);
+    if (startsLikeImage(HEAD, 0, length) && readsOnAsImage(length)) starts.push(start);
+    i = next - 1;
+  }
+  return starts;
+}
+
+/** A character Node's base64 decoding reads (by its low byte, as it reads every character). */
+function isNodeBase64(code: number): boolean {
+  return (SEXTETS[code & 0xff] ?? -1) >= 0;
+}
+
+/** The next character Node's decoding reads from `from`, or -1 where it stops first ('=', end). */
+function nextNodeBase64(value: string, from: number): number {
+  for (let i = from; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if ((code & 0xff) === 0x3d) return -1;
+    if (isNodeBase64(code)) return i;
+  }
+  return -1;
+}
+
+/** `decodeHead` as Node reads on: every other character skipped, up to '='. */
+function decodeNodeHead(value: string, start: number): number {
+  let bits = 0;
+  let count = 0;
+  let length = 0;
+  for (let i = start; length < HEAD.length && i < value.length; i++) {
+    const code = value.charCodeAt(i) & 0xff;
+    if (code === 0x3d) break;
+    const sextet = SEXTETS[code] ?? -1;
+    if (sextet < 0) continue;
+    bits = ((bits << 6) | sextet) & 0x3fff;
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      HEAD[length++] = (bits >> count) & 0xff;
+      if (length === 2 && !SIGNATURE_PAIRS.has((HEAD[0] as number) * 256 + (HEAD[1] as number))) {
+        return 0;
+      }
+    }
+  }
+  return length;
+}
+
+/**
+ * Whether the bytes after the signature in `HEAD` go on as the format's own do (those not
+ * decoded, past the value's end, count as going on: a cut image is refused elsewhere).
+ */
+function readsOnAsImage(length: number): boolean {
+  const byte = (i: number) => (i < length ? (HEAD[i] as number) : -1);
+  switch (byte(0)) {
+    case 0x89: {
+      // PNG: IHDR (or Apple's CgBI) is the first chunk.
+      const name = String.fromCharCode(byte(12), byte(13), byte(14), byte(15));
+      return length < 16 || name === 'IHDR' || name === 'CgBI';
+    }
+    case 0xff: // JPEG: a marker segment follows SOI (0xFF fills, then a marker of 0xC0 up)
+      return length < 4 || byte(3) >= 0xc0;
+    case 0x47: {
+      // GIF: a colour table, or a block, follows the screen descriptor.
+      const packed = byte(10);
+      return length < 14 || (packed & 0x80) !== 0 || [0x21, 0x2c, 0x3b].includes(byte(13));
+    }
+    default:
+      return true; // TIFF, BMP: their signatures are long enough
+  }
 }
 
 /** The bytes of a base64 span (percent escapes in it read first, as a browser reads them). */
@@ -185,7 +272,7 @@ function hexValue(code: number): number {
 const SIGNATURE_PAIRS = new Set([0x8950, 0xffd8, 0x4749, 0x4949, 0x4d4d, 0x424d]);
 
 /** The first bytes that text at a position decodes to. */
-const HEAD = new Uint8Array(12);
+const HEAD = new Uint8Array(16);
 
 /**
  * Decodes up to sixteen characters of either base64 alphabet from `start` into `HEAD`; with

@@ -6,7 +6,12 @@
  */
 import { GuardError } from '../errors.js';
 import { decodeDataUrl, startsLikeDataUrl } from './data-url.js';
-import { base64At, type EmbeddedImage, embeddedImages } from './embedded-images.js';
+import {
+  base64At,
+  type EmbeddedImage,
+  embeddedImages,
+  readOnImageStarts,
+} from './embedded-images.js';
 import { imageStartsWithin, MIN_IMAGE_BYTES, startsLikeImage } from './image-start.js';
 import { knownImageType } from './sniff.js';
 import { readHeader } from './structure.js';
@@ -283,14 +288,24 @@ function encodedImagesIn(value: string): EncodedImage[] {
   // Node's base64 (`Buffer.from(text, 'base64')`, what handlers call) skips every character
   // outside both alphabets and reads a character above U+00FF by its low byte: no test of the
   // text's first characters tells what it decodes to, so the decoding itself is looked at, of the
-  // whole value and of each place a handler commonly cuts it (see `cutsOf`), including the
-  // payload of a `data:` URL a browser would refuse. A cut that decodes to an embedded image
-  // followed by the rest of the text read as base64 is that image: the rest holds no other
-  // image start (an image in the rest's own base64 is found above).
-  for (const prefix of cutsOf(value)) {
-    const bytes = nodeBase64Image(prefix === '' ? value : value.slice(prefix.length));
-    if (bytes && !isFollowedByText(bytes, base64At(value, base64Start(value, prefix.length)))) {
-      add(bytes, 'base64', prefix);
+  // whole value, of each place a handler commonly cuts it (see `cutsOf`), including the payload
+  // of a `data:` URL a browser would refuse, and from each run of base64 where that decoding
+  // reads an image start on past other characters (a JSON string `JSON.parse` hands over).
+  // A cut that decodes to a whole image followed by the rest of the text read as base64 is that
+  // image (the rest holds no other image start; an image in the rest's own base64 is found
+  // above), checked itself where no search above found it (its lines split by spaces).
+  for (const [cut, fewest] of cutPositions(value)) {
+    const bytes = nodeBase64Image(cut === 0 ? value : value.slice(cut));
+    if (!bytes || bytes.length < fewest) continue;
+    const { bytes: image, end } = base64At(value, base64Start(value, cut));
+    if (isFollowedByText(bytes, image)) {
+      if (image.length >= PLACEHOLDER_BYTES && !seen.has(image.toString('latin1'))) {
+        add(image, 'embedded');
+      }
+    } else if (!(ESCAPE_STARTS.has(value.charCodeAt(end)) && continuedIn(whole, image))) {
+      // (Not where an escape cuts it that its reader reads on through, as above: the image the
+      // escapes read into is checked, and Node's reading of the escape's letters is none.)
+      add(bytes, 'base64', value.slice(0, cut));
     }
   }
   if (dataUrl || value.length < 2) return found;
@@ -311,20 +326,36 @@ function encodedImagesIn(value: string): EncodedImage[] {
 }
 
 /**
- * Where handlers cut a value before decoding its base64: nowhere, after its first or last comma
- * (`value.split(',')[1]`, `.pop()`), after its first or last `base64,` (`split(';base64,')`,
- * `replace(/^data:.+;base64,/, '')`, `indexOf('base64,') + 7`). Each as the text before the cut.
+ * Where handlers cut a value before decoding its base64, each with the fewest bytes an image read
+ * from there is looked at with: nowhere, after its first or last comma (`value.split(',')[1]`,
+ * `.pop()`), after its first or last `base64,` (`split(';base64,')`,
+ * `replace(/^data:.+;base64,/, '')`, `indexOf('base64,') + 7`), and at each run of base64 whose
+ * decoding reads an image start on past other characters (see `readOnImageStarts`; any cut
+ * before it that skips only such characters decodes as it does), there only when it reads on
+ * into more than a placeholder (`PLACEHOLDER_BYTES`: a header in prose reads on into a few
+ * words). Throws `INVALID_IMAGE` for a value of more than `MAX_READ_ON_STARTS` of those: each
+ * costs a decoding of the value's rest.
  */
-function cutsOf(value: string): string[] {
-  const ends = new Set([0]);
+function cutPositions(value: string): Map<number, number> {
+  const cuts = new Map([[0, MIN_IMAGE_BYTES]]);
   for (const separator of [',', 'base64,']) {
     const first = value.indexOf(separator);
     if (first === -1) continue;
-    ends.add(first + separator.length);
-    ends.add(value.lastIndexOf(separator) + separator.length);
+    cuts.set(first + separator.length, MIN_IMAGE_BYTES);
+    cuts.set(value.lastIndexOf(separator) + separator.length, MIN_IMAGE_BYTES);
   }
-  return [...ends].map((end) => value.slice(0, end));
+  const starts = readOnImageStarts(value);
+  if (starts.length > MAX_READ_ON_STARTS) {
+    throw new GuardError('INVALID_IMAGE', {
+      detail: `a text field holds ${starts.length} image starts its base64 decoding reads on past other characters: more than can be checked`,
+    });
+  }
+  for (const start of starts) if (!cuts.has(start)) cuts.set(start, PLACEHOLDER_BYTES);
+  return cuts;
 }
+
+/** Image starts read on past other characters that one value may hold (no post has two). */
+const MAX_READ_ON_STARTS = 8;
 
 /** Bytes enough to tell a signature (BMP's is the longest: ten). */
 const HEAD_BYTES = 12;

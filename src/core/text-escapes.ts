@@ -3,13 +3,15 @@
  * HTML character references before the URL of an `<img src>` (`&#105;VBOR…` is `iVBOR…`,
  * `&#100;ata:` is `data:`), and a handler's `JSON.parse` reads JSON string escapes before its
  * `Buffer.from(…, 'base64')` (PHP's `json_encode` writes every '/' as `\/`; Python's
- * `base64.encodebytes` wraps lines, JSON writes `\n`). An image written through them is in none
- * of the value's own spans, so `embeddedImages` reads these too.
+ * `base64.encodebytes` wraps lines, JSON writes `\n`), and a page reads CSS escapes before a
+ * `url(…)`. An image written through them is in none of the value's own spans, so
+ * `embeddedImages` reads these too.
  */
 
 /**
  * The value with its JSON escapes, then its HTML character references, read (each alone and both,
- * as a JSON string holding HTML); only those that differ from the value, and from each other.
+ * as a JSON string holding HTML), and each of these with its CSS escapes read (a page's
+ * `url(data:…)`); only those that differ from the value, and from each other.
  */
 export function unescapedViews(value: string): string[] {
   const views = new Set<string>();
@@ -18,8 +20,45 @@ export function unescapedViews(value: string): string[] {
   for (const text of [value, json]) {
     if (text.includes('&')) views.add(htmlUnescaped(text));
   }
+  // CSS escapes last: a style attribute's references are read before its CSS.
+  for (const text of [value, ...views]) {
+    if (text.includes('\\')) views.add(cssUnescaped(text));
+  }
   views.delete(value);
   return [...views];
+}
+
+/**
+ * CSS's hexadecimal escapes read, as a page reads a stylesheet or a `style` attribute before the
+ * URL of a `url(data:…)` (`\\69VBOR…` is `iVBOR…`): up to six digits and one whitespace character
+ * after them (zero, a surrogate or past U+10FFFF is U+FFFD). Its other escapes (`\\i`, `\\+`)
+ * are the character after the backslash, which Node's base64 decoding reads too (it skips the
+ * backslash), and a JSON string's `\\n` would read as `n`: left as they are. Everywhere: strings,
+ * URLs and the rest are not told apart, a superset is read.
+ */
+function cssUnescaped(value: string): string {
+  let out = '';
+  let from = 0;
+  for (let at = value.indexOf('\\'); at !== -1; at = value.indexOf('\\', at + 1)) {
+    let i = at + 1;
+    let code = 0;
+    for (let digit = digitValue(value.charCodeAt(i), 16); digit >= 0 && i < at + 7; ) {
+      code = code * 16 + digit;
+      digit = digitValue(value.charCodeAt(++i), 16);
+    }
+    if (i === at + 1) continue;
+    if (value.charCodeAt(i) === 0x0d && value.charCodeAt(i + 1) === 0x0a) i += 2;
+    else if (isCssSpace(value.charCodeAt(i))) i++;
+    const valid = code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff);
+    out += value.slice(from, at) + (valid ? String.fromCodePoint(code) : '\ufffd');
+    from = i;
+    at = i - 1;
+  }
+  return from === 0 ? value : out + value.slice(from);
+}
+
+function isCssSpace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d;
 }
 
 /** The character each short JSON escape reads as ('' for whitespace, which Node's base64 skips). */

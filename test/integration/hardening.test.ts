@@ -594,6 +594,30 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
         return [{ name: 'img', data: `${text.slice(0, 100)}) ${text.slice(100)}` }];
       },
     ],
+    // Split inside a JSON string by characters Node's decoding skips, the first piece smaller than
+    // a placeholder: `Buffer.from(JSON.parse(value).avatar, 'base64')` gets the image whole.
+    [
+      "a JSON string's base64 split after its first 4 characters by a space",
+      (b: Buffer) => {
+        const text = b.toString('base64');
+        return [{ name: 'meta', data: `{"avatar":"${text.slice(0, 4)} ${text.slice(4)}"}` }];
+      },
+    ],
+    [
+      "a JSON string's base64 split after 100 characters by ') '",
+      (b: Buffer) => {
+        const text = b.toString('base64');
+        return [{ name: 'meta', data: `{"avatar":"${text.slice(0, 100)}) ${text.slice(100)}"}` }];
+      },
+    ],
+    [
+      "a data: URL body split by ') ' behind another ';base64,' on its line (replace(/^data:.+;base64,/, ''))",
+      (b: Buffer) => {
+        const text = b.toString('base64');
+        const body = `${text.slice(0, 100)}) ${text.slice(100)}=`;
+        return [{ name: 'crop', data: `data:image/png;base64,QUFB;base64,${body}\n;base64,` }];
+      },
+    ],
     // Among other text, as a page that renders the text shows it.
     [
       'base64 in a JSON string in a text field',
@@ -670,6 +694,16 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
         {
           name: 'html',
           data: `<p>hi</p><img src="data:image/png;base64,%69${b.toString('base64').slice(1)}">`,
+        },
+      ],
+    ],
+    // CSS escapes, which a page reads before the URL in url(…); Markdown's backslash escapes too.
+    [
+      "CSS url(data:…) whose base64 starts with a CSS escape ('\\69')",
+      (b: Buffer) => [
+        {
+          name: 'html',
+          data: `<div style="background:url(data:image/png;base64,\\69${b.toString('base64').slice(1)})">x</div>`,
         },
       ],
     ],

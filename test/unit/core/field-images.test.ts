@@ -110,6 +110,9 @@ describe('imagesIn', () => {
       '```js\nconst header = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/";\n```',
       'Header bytes SUkqAAgAAAABAAAAAAAAAAAAAAAAAAAAAAAAAAAA are little-endian TIFF',
       'A 1x1 gif: R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw',
+      // A signature named in a long post: Node's decoding reads on into words, no image's header.
+      `A JPEG in base64 starts /9j/ and more. ${'Then comes the rest of a long post. '.repeat(20)}`,
+      `PNGs start with iVBORw0KGgo in base64. ${'Then comes the rest of a long post. '.repeat(20)}`,
     ]) {
       expect(imagesIn(text)).toEqual([]);
     }
