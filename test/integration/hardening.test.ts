@@ -611,6 +611,13 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
       },
     ],
     [
+      "base64 split after 100 characters by a space, then a sentence (Buffer.from(value, 'base64'))",
+      (b: Buffer) => {
+        const text = b.toString('base64');
+        return [{ name: 'img', data: `${text.slice(0, 100)} ${text.slice(100)}. Nice!` }];
+      },
+    ],
+    [
       "a data: URL body split by ') ' behind another ';base64,' on its line (replace(/^data:.+;base64,/, ''))",
       (b: Buffer) => {
         const text = b.toString('base64');
