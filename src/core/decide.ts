@@ -86,7 +86,11 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       uploads = await Promise.all(files.map((file) => readUpload(file, max)));
     }
     const searching = findFieldImagesYielding(textFieldsOf(view), entry.fieldValueBudget);
-    fieldImages = searching instanceof Promise ? await searching : searching;
+    if (searching instanceof Promise) {
+      fieldImages = await searching;
+      // The search gave the event loop back: the uploader may have gone meanwhile.
+      if (ctx.hasLeft()) throw new UploadAborted();
+    } else fieldImages = searching;
     fieldFiles = fieldUploads(fieldImages, entry.route, uploads.length);
     const checked = fieldFiles.length > 0 ? [...uploads, ...fieldFiles] : uploads;
     verdict = await scanRequest(deps, ctx, checked, entry.route);
@@ -94,7 +98,9 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       handOverFieldImages(fieldImages, fieldFiles, verdict.photodna.files.slice(uploads.length));
     }
   } catch (error) {
-    if (error instanceof UploadAborted) return GONE;
+    // Nobody to answer; files a host's parser saved to disk are deleted all the same.
+    if (error instanceof UploadAborted)
+      return refuse(deps, entry, view, ctx, { kind: 'aborted' }, files);
     if (!(error instanceof GuardError)) {
       await removeFromDisk(deps.events, files);
       throw error;

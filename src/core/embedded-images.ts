@@ -140,6 +140,8 @@ export function readOnImageStarts(value: string): number[] {
     if (!isNodeBase64(value.charCodeAt(i))) continue;
     const start = i;
     while (i < value.length && isNodeBase64(value.charCodeAt(i))) i++;
+    // Most runs are words: a signature's base64 starts with one of a few characters.
+    if (!SIGNATURE_FIRST[value.charCodeAt(start) & 0xff]) continue;
     const next = nextNodeBase64(value, i);
     if (next === -1) continue; // the value, or Node's decoding (at '='), ends after this run
     const length = decodeNodeHead(value, start);
@@ -148,6 +150,13 @@ export function readOnImageStarts(value: string): number[] {
   }
   return starts;
 }
+
+/** The first character of each signature's base64 (JPEG's in both alphabets), by low byte. */
+const SIGNATURE_FIRST = (() => {
+  const table = new Uint8Array(256);
+  for (const char of '/_iRSTQ') table[char.charCodeAt(0)] = 1;
+  return table;
+})();
 
 /** A character Node's base64 decoding reads (by its low byte, as it reads every character). */
 function isNodeBase64(code: number): boolean {
@@ -311,7 +320,7 @@ function decodeHead(value: string, start: number, spaced: boolean): number {
 
 /** Each character's six bits in either base64 alphabet; -1 for any other character. */
 const SEXTETS = (() => {
-  const table = new Int8Array(128).fill(-1);
+  const table = new Int8Array(256).fill(-1); // 256: a character's low byte is in range
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   for (let i = 0; i < alphabet.length; i++) table[alphabet.charCodeAt(i)] = i;
   table[0x2b] = 62; // '+'

@@ -88,7 +88,7 @@ export function findFieldImagesYielding(
 }
 
 /** Longest stretch of searching text fields before the event loop is given back. */
-const YIELD_AFTER_MS = 5;
+const YIELD_AFTER_MS = 2;
 
 /**
  * The walk over a body's values: depth first, in the body's order, on a stack of its own (a
