@@ -73,7 +73,7 @@ export function embeddedImages(value: string, minBase64Bytes = MIN_IMAGE_BYTES):
   for (let comma = value.indexOf(','); comma !== -1; comma = value.indexOf(',', comma + 1)) {
     if (endsWithBase64Type(value, comma)) {
       const start = skipSpace(value, comma + 1);
-      if (startsLikeImage(HEAD, 0, decodeHead(value, start, true))) {
+      if (startsLikeImage(HEAD, 0, decodeHead(value, start, 'spaced'))) {
         const end = base64End(value, start, true);
         addBase64(start, end);
         comma = Math.max(comma, end - 1);
@@ -107,7 +107,7 @@ export function embeddedImages(value: string, minBase64Bytes = MIN_IMAGE_BYTES):
       i = Math.max(i, url.end - 1);
       continue;
     }
-    if (!startsLikeImage(HEAD, 0, decodeHead(value, start, false))) continue;
+    if (!startsLikeImage(HEAD, 0, decodeHead(value, start, 'bare'))) continue;
     const end = base64End(value, start, false); // with its '=' padding
     addBase64(start, end);
     i = Math.max(i, end - 1);
@@ -144,7 +144,7 @@ export function readOnImageStarts(value: string): number[] {
     if (!SIGNATURE_FIRST[value.charCodeAt(start) & 0xff]) continue;
     const next = nextNodeBase64(value, i);
     if (next === -1) continue; // the value, or Node's decoding (at '='), ends after this run
-    const length = decodeNodeHead(value, start);
+    const length = decodeHead(value, start, 'node');
     if (startsLikeImage(HEAD, 0, length) && readsOnAsImage(length)) starts.push(start);
     i = next - 1;
   }
@@ -171,29 +171,6 @@ function nextNodeBase64(value: string, from: number): number {
     if (isNodeBase64(code)) return i;
   }
   return -1;
-}
-
-/** `decodeHead` as Node reads on: every other character skipped, up to '='. */
-function decodeNodeHead(value: string, start: number): number {
-  let bits = 0;
-  let count = 0;
-  let length = 0;
-  for (let i = start; length < HEAD.length && i < value.length; i++) {
-    const code = value.charCodeAt(i) & 0xff;
-    if (code === 0x3d) break;
-    const sextet = SEXTETS[code] ?? -1;
-    if (sextet < 0) continue;
-    bits = ((bits << 6) | sextet) & 0x3fff;
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      HEAD[length++] = (bits >> count) & 0xff;
-      if (length === 2 && !SIGNATURE_PAIRS.has((HEAD[0] as number) * 256 + (HEAD[1] as number))) {
-        return 0;
-      }
-    }
-  }
-  return length;
 }
 
 /**
@@ -284,27 +261,38 @@ const SIGNATURE_PAIRS = new Set([0x8950, 0xffd8, 0x4749, 0x4949, 0x4d4d, 0x424d]
 const HEAD = new Uint8Array(16);
 
 /**
- * Decodes up to sixteen characters of either base64 alphabet from `start` into `HEAD`; with
- * `spaced` (a `data:` URL's body), whitespace skipped and `%XX` read as a browser reads them.
+ * How the first characters of base64 are read: `bare`, as written; `spaced` (a `data:` URL's body),
+ * whitespace skipped and `%XX` read as a browser reads them; `node`, as Node's
+ * `Buffer.from(text, 'base64')` reads on, every other character skipped (one above U+00FF by its
+ * low byte) up to the first '='.
  */
-function decodeHead(value: string, start: number, spaced: boolean): number {
+type HeadReading = 'bare' | 'spaced' | 'node';
+
+/** Decodes the first twelve bytes (or fewer) of base64 from `start` into `HEAD`; their count. */
+function decodeHead(value: string, start: number, reading: HeadReading): number {
   let bits = 0;
   let count = 0;
   let length = 0;
-  let read = 0;
-  for (let i = start; read < 16 && i < value.length; i++) {
+  for (let i = start; length < HEAD.length && i < value.length; i++) {
     let code = value.charCodeAt(i);
-    if (spaced && code === 0x25) {
-      const high = hexValue(value.charCodeAt(i + 1));
-      const low = hexValue(value.charCodeAt(i + 2));
-      if (high < 0 || low < 0) break;
-      code = (high << 4) | low;
-      i += 2;
+    if (reading === 'node') {
+      code &= 0xff;
+      if (code === 0x3d) break; // '='
+    } else if (reading === 'spaced') {
+      if (code === 0x25) {
+        const high = hexValue(value.charCodeAt(i + 1));
+        const low = hexValue(value.charCodeAt(i + 2));
+        if (high < 0 || low < 0) break;
+        code = (high << 4) | low;
+        i += 2;
+      }
+      if (isSpace(code)) continue;
     }
-    if (spaced && isSpace(code)) continue;
     const sextet = SEXTETS[code] ?? -1;
-    if (sextet < 0) break;
-    read++;
+    if (sextet < 0) {
+      if (reading === 'node') continue;
+      break;
+    }
     bits = ((bits << 6) | sextet) & 0x3fff; // the bits not yet read: fewer than 14
     count += 6;
     if (count >= 8) {

@@ -24,3 +24,30 @@ export class RecordingMatcher implements Matcher {
     };
   }
 }
+
+/**
+ * A back end that answers only once told to: a scan in flight for as long as the test wants.
+ * Each call's signal is kept (read, as the PhotoDNA client reads it, when the call starts).
+ */
+export class HeldMatcher implements Matcher {
+  readonly signals: AbortSignal[] = [];
+  readonly #answers: Array<() => void> = [];
+
+  match(request: MatchRequest): Promise<MatchResult> {
+    const { signal } = request;
+    this.signals.push(signal);
+    return new Promise((resolve, reject) => {
+      this.#answers.push(() => resolve({ isMatch: false, trackingId: 'held', matchFlags: [] }));
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+  }
+
+  /** Answers every call still waiting (so nothing outlives the test). */
+  release(): void {
+    for (const answer of this.#answers.splice(0)) answer();
+  }
+
+  get allAborted(): boolean {
+    return this.signals.length > 0 && this.signals.every((signal) => signal.aborted);
+  }
+}

@@ -33,9 +33,9 @@ import { photodnaGuard as fastifyGuard } from '../../src/fastify.js';
 import { photodnaGuard as honoGuard } from '../../src/hono.js';
 import type { GuardOptions } from '../../src/index.js';
 import { photodnaGuard as koaGuard } from '../../src/koa.js';
-import type { Matcher, MatchRequest, MatchResult } from '../../src/types.js';
 import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
+import { HeldMatcher } from '../helpers/matchers.js';
 import { multipartBody } from '../helpers/raw-upload.js';
 import { until } from '../helpers/until.js';
 
@@ -54,33 +54,6 @@ beforeAll(() => {
 afterAll(() => {
   process.off('unhandledRejection', onUnhandled);
 });
-
-/**
- * A back end that answers only once told to: a scan in flight for as long as the test wants.
- * Each call's signal is kept (read, as the PhotoDNA client reads it, when the call starts).
- */
-class HeldMatcher implements Matcher {
-  readonly signals: AbortSignal[] = [];
-  readonly #answers: Array<() => void> = [];
-
-  match(request: MatchRequest): Promise<MatchResult> {
-    const { signal } = request;
-    this.signals.push(signal);
-    return new Promise((resolve, reject) => {
-      this.#answers.push(() => resolve({ isMatch: false, trackingId: 'held', matchFlags: [] }));
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-  }
-
-  /** Answers every call still waiting (so nothing outlives the test). */
-  release(): void {
-    for (const answer of this.#answers.splice(0)) answer();
-  }
-
-  get allAborted(): boolean {
-    return this.signals.length > 0 && this.signals.every((signal) => signal.aborted);
-  }
-}
 
 /** One server under test: what the guard announced and how often the handler ran. */
 interface Served {

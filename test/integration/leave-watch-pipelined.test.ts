@@ -17,8 +17,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { photodnaGuard as fastifyGuard } from '../../src/fastify.js';
 import { photodnaGuard as expressGuard, type GuardOptions } from '../../src/index.js';
 import { photodnaGuard as koaGuard } from '../../src/koa.js';
-import type { Matcher, MatchRequest, MatchResult } from '../../src/types.js';
 import { png } from '../fixtures/images.js';
+import { HeldMatcher } from '../helpers/matchers.js';
 import { multipartBody } from '../helpers/raw-upload.js';
 import { until } from '../helpers/until.js';
 
@@ -40,25 +40,6 @@ afterAll(() => {
   process.off('unhandledRejection', onUnhandled);
   process.off('warning', onWarning);
 });
-
-/** A back end that answers only once told to, keeping each call's signal. */
-class HeldMatcher implements Matcher {
-  readonly signals: AbortSignal[] = [];
-  readonly #answers: Array<() => void> = [];
-
-  match(request: MatchRequest): Promise<MatchResult> {
-    const { signal } = request;
-    this.signals.push(signal);
-    return new Promise((resolve, reject) => {
-      this.#answers.push(() => resolve({ isMatch: false, trackingId: 'held', matchFlags: [] }));
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-  }
-
-  release(): void {
-    for (const answer of this.#answers.splice(0)) answer();
-  }
-}
 
 interface Served {
   server: Server;
