@@ -273,9 +273,8 @@ function encodedImagesIn(value: string): EncodedImage[] {
   // Images among other text (Markdown, HTML, CSS, JSON), as many as there are, each in its span.
   const embedded = embeddedImages(value, PLACEHOLDER_BYTES);
   // Written through HTML character references or JSON escapes: in no span of the value itself.
-  const unescaped = unescapedViews(value).flatMap((view) =>
-    embeddedImages(view, PLACEHOLDER_BYTES),
-  );
+  const views = unescapedViews(value).map((view) => embeddedImages(view, PLACEHOLDER_BYTES));
+  const unescaped = views.flat();
   const whole = unescaped.map((image) => image.bytes).sort(Buffer.compare);
   for (const image of embedded) {
     const { bytes, start, end, form } = image;
@@ -284,7 +283,18 @@ function encodedImagesIn(value: string): EncodedImage[] {
     if (ESCAPE_STARTS.has(value.charCodeAt(end)) && continuedIn(whole, bytes)) continue;
     add(bytes, 'embedded', value.slice(0, start), { start, end, form });
   }
-  for (const image of unescaped) if (!isPlaceholder(image)) add(image.bytes, 'embedded');
+  // A view also holds the copies written plainly (an escape elsewhere in the text, `Tom &amp;
+  // Jerry`): a copy is written through escapes only where a view holds more than the value's spans.
+  for (const images of views) {
+    const copies = new Map<string, number>();
+    for (const image of images) {
+      if (isPlaceholder(image)) continue;
+      const key = image.bytes.toString('latin1');
+      const count = (copies.get(key) ?? 0) + 1;
+      copies.set(key, count);
+      if (count > (seen.get(key)?.spans?.length ?? 0)) add(image.bytes, 'embedded');
+    }
+  }
   // Node's base64 (`Buffer.from(text, 'base64')`, what handlers call) skips every character
   // outside both alphabets and reads a character above U+00FF by its low byte: no test of the
   // text's first characters tells what it decodes to, so the decoding itself is looked at, of the

@@ -284,6 +284,26 @@ describe.each([...adapters, ...scanAdapters])(
       expect(res.body.body.post).toBe(`Before: ![a](${checked})\n\nAfter: <img src="${checked}">`);
     });
 
+    it("'metadata': a photo in a post with an HTML character reference or JSON escape elsewhere comes back stripped, not refused", async () => {
+      const matcher = new RecordingMatcher();
+      const { server } = await start({
+        matcher,
+        sanitize: 'metadata',
+        limits: { maxFieldSize: 1024 * 1024 },
+      });
+      const photo = withJpegSegments(jpg(240, 200, 4410), [exifSegment(1)]);
+      const url = (bytes: Buffer) => `data:image/jpeg;base64,${bytes.toString('base64')}`;
+      const post = (image: string) => `Tom &amp; Jerry ![a](${image}) {"note":"a\\nb"}`;
+      const res = await request(server.url)
+        .post('/upload')
+        .set('content-type', 'multipart/form-data; boundary=SanF')
+        .send(multipartBody('SanF', [{ name: 'post', data: post(url(photo)) }]));
+      expect(res.status).toBe(200);
+      const scanned = matcher.calls[0]?.bytes as Buffer;
+      expect(scanned.equals(photo)).toBe(false); // its EXIF segment was cut out
+      expect(res.body.body.post).toBe(post(url(scanned)));
+    });
+
     it("'metadata': a photo also written through HTML character references is refused: that copy cannot be replaced", async () => {
       const { server } = await start({
         matcher: new RecordingMatcher(),
