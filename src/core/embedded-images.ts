@@ -257,7 +257,7 @@ function hexValue(code: number): number {
 /** The first two bytes of each signature: PNG, JPEG, GIF, TIFF (II, MM), BMP. */
 const SIGNATURE_PAIRS = new Set([0x8950, 0xffd8, 0x4749, 0x4949, 0x4d4d, 0x424d]);
 
-/** The first bytes that text at a position decodes to. */
+/** The first bytes that text at a position decodes to: through a PNG's first chunk name. */
 const HEAD = new Uint8Array(16);
 
 /**
@@ -268,7 +268,7 @@ const HEAD = new Uint8Array(16);
  */
 type HeadReading = 'bare' | 'spaced' | 'node';
 
-/** Decodes the first twelve bytes (or fewer) of base64 from `start` into `HEAD`; their count. */
+/** Decodes the first sixteen bytes (or fewer) of base64 from `start` into `HEAD`; their count. */
 function decodeHead(value: string, start: number, reading: HeadReading): number {
   let bits = 0;
   let count = 0;
