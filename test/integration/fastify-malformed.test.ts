@@ -206,6 +206,11 @@ describe('malformed multipart: Fastify answers as the Express guard, in both mod
     ['a part header over 16 KiB', form(part(`${FILE_HEAD}\r\nX-Pad: ${'a'.repeat(16 * 1024)}`))],
     ['a text field without a name', form(part('Content-Disposition: form-data', 'text'))],
     ['an empty body', Buffer.alloc(0)],
+    // Refused at its first part, while the plugin still saves the large one after it to disk.
+    [
+      'a header line without a colon, then a 3 MiB file',
+      form(part(`garbage\r\n${FILE_HEAD}`), part(FILE_HEAD, png(200, 200, 92, 3 * 1024 * 1024))),
+    ],
   ])('%s → 400 MALFORMED_MULTIPART everywhere (announced, no handler)', async (_, body) => {
     expect(await everywhere(TYPE, body)).toEqual(refusedEverywhere);
   });
