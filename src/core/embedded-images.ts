@@ -9,6 +9,7 @@
  */
 import { percentDecode } from './data-url.js';
 import { MIN_IMAGE_BYTES, startsLikeImage } from './image-start.js';
+import { digitValue, isAsciiSpace } from './text-chars.js';
 
 /** An image found inside a text value, and the characters that hold it. */
 export interface EmbeddedImage {
@@ -215,7 +216,7 @@ const MIN_BASE64_CHARS = Math.ceil((MIN_IMAGE_BYTES * 4) / 3);
  */
 function endsWithBase64Type(value: string, comma: number): boolean {
   let i = comma - 1;
-  while (i >= 0 && isSpace(value.charCodeAt(i))) i--;
+  while (i >= 0 && isAsciiSpace(value.charCodeAt(i))) i--;
   for (let k = BASE64_WORD.length - 1; k >= 0; k--, i--) {
     if (i < 0 || (value.charCodeAt(i) | 0x20) !== BASE64_WORD.charCodeAt(k)) return false;
   }
@@ -231,8 +232,8 @@ function startsLikePercentImage(value: string, start: number): boolean {
     const code = value.charCodeAt(i);
     if (code === 0x09 || code === 0x0a || code === 0x0d) continue; // the URL parser drops them
     if (code === 0x25) {
-      const high = hexValue(value.charCodeAt(i + 1));
-      const low = hexValue(value.charCodeAt(i + 2));
+      const high = digitValue(value.charCodeAt(i + 1), 16);
+      const low = digitValue(value.charCodeAt(i + 2), 16);
       if (high < 0 || low < 0) return false;
       HEAD[length++] = (high << 4) | low;
       i += 2;
@@ -247,12 +248,6 @@ function startsLikePercentImage(value: string, start: number): boolean {
 
 /** The characters of `URL_END` that are not whitespace. */
 const ENDS_URL = new Set([0x22, 0x27, 0x3c, 0x3e, 0x60, 0x29]);
-
-function hexValue(code: number): number {
-  if (code >= 0x30 && code <= 0x39) return code - 0x30;
-  const lower = code | 0x20;
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
-}
 
 /** The first two bytes of each signature: PNG, JPEG, GIF, TIFF (II, MM), BMP. */
 const SIGNATURE_PAIRS = new Set([0x8950, 0xffd8, 0x4749, 0x4949, 0x4d4d, 0x424d]);
@@ -280,13 +275,13 @@ function decodeHead(value: string, start: number, reading: HeadReading): number 
       if (code === 0x3d) break; // '='
     } else if (reading === 'spaced') {
       if (code === 0x25) {
-        const high = hexValue(value.charCodeAt(i + 1));
-        const low = hexValue(value.charCodeAt(i + 2));
+        const high = digitValue(value.charCodeAt(i + 1), 16);
+        const low = digitValue(value.charCodeAt(i + 2), 16);
         if (high < 0 || low < 0) break;
         code = (high << 4) | low;
         i += 2;
       }
-      if (isSpace(code)) continue;
+      if (isAsciiSpace(code)) continue;
     }
     const sextet = SEXTETS[code] ?? -1;
     if (sextet < 0) {
@@ -330,13 +325,13 @@ function base64End(value: string, start: number, spaced: boolean): number {
     let code = value.charCodeAt(i);
     if (spaced && code === 0x25) {
       // '%' and two hex digits: the character a browser reads there.
-      const high = hexValue(value.charCodeAt(i + 1));
-      const low = hexValue(value.charCodeAt(i + 2));
+      const high = digitValue(value.charCodeAt(i + 1), 16);
+      const low = digitValue(value.charCodeAt(i + 2), 16);
       if (high < 0 || low < 0) break;
       code = (high << 4) | low;
       i += 2;
     }
-    if (spaced && isSpace(code)) continue;
+    if (spaced && isAsciiSpace(code)) continue;
     if (code === 0x3d)
       padded = true; // '='
     else if (padded || !isBase64(code)) break;
@@ -347,12 +342,8 @@ function base64End(value: string, start: number, spaced: boolean): number {
 
 function skipSpace(value: string, from: number): number {
   let i = from;
-  while (i < value.length && isSpace(value.charCodeAt(i))) i++;
+  while (i < value.length && isAsciiSpace(value.charCodeAt(i))) i++;
   return i;
-}
-
-function isSpace(code: number): boolean {
-  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d;
 }
 
 /** A character of either base64 alphabet. */

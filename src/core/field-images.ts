@@ -12,7 +12,12 @@ import {
   embeddedImages,
   readOnImageStarts,
 } from './embedded-images.js';
-import { imageStartsWithin, MIN_IMAGE_BYTES, startsLikeImage } from './image-start.js';
+import {
+  imageStartsWithin,
+  MIN_IMAGE_BYTES,
+  SIGNATURE_FIRST_BYTES,
+  startsLikeImage,
+} from './image-start.js';
 import { knownImageType } from './sniff.js';
 import { readHeader } from './structure.js';
 import { unescapedViews } from './text-escapes.js';
@@ -224,8 +229,6 @@ export type FieldEncoding = 'data-url' | Decoding | 'embedded';
 export type Span = Pick<EmbeddedImage, 'start' | 'end' | 'form'>;
 /** The decodings whose first bytes come from the text's first characters, one for one. */
 const PREFIX_DECODINGS = ['latin1', 'utf8', 'utf16le', 'utf16be', 'hex'] as const;
-/** First bytes of the five signatures: PNG, JPEG, GIF, TIFF (II, MM), BMP. */
-const FIRST_BYTES = new Set([0x89, 0xff, 0x47, 0x49, 0x4d, 0x42]);
 
 /**
  * The images a text value carries, as bytes: a `data:` URL, decoded as browsers and `fetch()`
@@ -322,7 +325,7 @@ function encodedImagesIn(value: string): EncodedImage[] {
   const first = value.charCodeAt(0);
   // Hex stops at its first character that is not a digit: its first bytes are its first pairs.
   const hex = startsLikeImage(Buffer.from(value.slice(0, 20), 'hex'));
-  if (hex || FIRST_BYTES.has(first & 0xff) || FIRST_BYTES.has(first >> 8)) {
+  if (hex || SIGNATURE_FIRST_BYTES.has(first & 0xff) || SIGNATURE_FIRST_BYTES.has(first >> 8)) {
     for (const encoding of PREFIX_DECODINGS) {
       if (!startsLikeImage(encode(value.slice(0, 20), encoding))) continue;
       const bytes = encode(value, encoding);

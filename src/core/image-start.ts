@@ -41,12 +41,14 @@ export function startsLikeImage(b: Uint8Array, at = 0, length = b.length): boole
   }
 }
 
-/** The first byte of each signature, to look for one anywhere in `bytes` cheaply. */
-const FIRST = [0x89, 0xff, 0x47, 0x49, 0x4d, 0x42];
+/** The first byte of each signature (PNG, JPEG, GIF, TIFF II and MM, BMP): a cheap first test. */
+export const SIGNATURE_FIRST_BYTES: ReadonlySet<number> = new Set([
+  0x89, 0xff, 0x47, 0x49, 0x4d, 0x42,
+]);
 
-/** Whether an image starts anywhere in `bytes` (after its first byte, from `from` on). */
+/** Whether an image starts anywhere in `bytes` from `from` on. */
 export function imageStartsWithin(bytes: Uint8Array, from = 0): boolean {
-  for (const first of FIRST) {
+  for (const first of SIGNATURE_FIRST_BYTES) {
     for (let i = bytes.indexOf(first, from); i !== -1; i = bytes.indexOf(first, i + 1)) {
       if (startsLikeImage(bytes, i)) return true;
     }

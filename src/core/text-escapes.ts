@@ -7,6 +7,7 @@
  * `url(…)`. An image written through them is in none of the value's own spans, so
  * `embeddedImages` reads these too.
  */
+import { digitValue, isAsciiSpace } from './text-chars.js';
 
 /**
  * The value with its JSON escapes, then its HTML character references, read (each alone and both,
@@ -48,17 +49,13 @@ function cssUnescaped(value: string): string {
     }
     if (i === at + 1) continue;
     if (value.charCodeAt(i) === 0x0d && value.charCodeAt(i + 1) === 0x0a) i += 2;
-    else if (isCssSpace(value.charCodeAt(i))) i++;
+    else if (isAsciiSpace(value.charCodeAt(i))) i++;
     const valid = code > 0 && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff);
     out += value.slice(from, at) + (valid ? String.fromCodePoint(code) : '\ufffd');
     from = i;
     at = i - 1;
   }
   return from === 0 ? value : out + value.slice(from);
-}
-
-function isCssSpace(code: number): boolean {
-  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d;
 }
 
 /** The character each short JSON escape reads as ('' for whitespace, which Node's base64 skips). */
@@ -116,14 +113,6 @@ function hexNumber(value: string, start: number, end: number): number | undefine
     code = code * 16 + digit;
   }
   return code;
-}
-
-/** A digit's value in `radix` (10 or 16), or -1. */
-function digitValue(code: number, radix: number): number {
-  if (code >= 0x30 && code <= 0x39) return code - 0x30;
-  if (radix !== 16) return -1;
-  const lower = code | 0x20;
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
 /** Named character references for ASCII characters (no letter or digit has one; HTML's names). */
