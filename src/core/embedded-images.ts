@@ -83,9 +83,9 @@ export function embeddedImages(value: string, minBase64Bytes = MIN_IMAGE_BYTES):
       const start = comma + 1;
       const stop = value.slice(start).search(URL_END);
       const end = stop === -1 ? value.length : start + stop;
-      // However short: where the page reads on past the character that ends it here (a space
-      // or ')' inside a quoted attribute), the image is longer; a cut one is refused.
-      const bytes = percentDecode(value.slice(start, end).replace(/[\t\n\r]/g, ''));
+      // However short: where the page reads on past the character that ends it here (a space,
+      // a line break or ')' inside a quoted attribute), the image is longer; a cut one is refused.
+      const bytes = percentDecode(value.slice(start, end));
       add(bytes, start, end, 'percent', 0);
       comma = Math.max(comma, end - 1);
     }
@@ -232,10 +232,9 @@ function startsLikePercentImage(value: string, start: number): boolean {
     const code = value.charCodeAt(i);
     if (code === 0x09 || code === 0x0a || code === 0x0d) continue; // the URL parser drops them
     if (code === 0x25) {
-      const high = digitValue(value.charCodeAt(i + 1), 16);
-      const low = digitValue(value.charCodeAt(i + 2), 16);
-      if (high < 0 || low < 0) return false;
-      HEAD[length++] = (high << 4) | low;
+      const byte = percentByte(value, i);
+      if (byte < 0) return false;
+      HEAD[length++] = byte;
       i += 2;
     } else if (code > 0x7e || code <= 0x20 || ENDS_URL.has(code)) break;
     else HEAD[length++] = code;
@@ -254,6 +253,13 @@ const SIGNATURE_PAIRS = new Set([0x8950, 0xffd8, 0x4749, 0x4949, 0x4d4d, 0x424d]
 
 /** The first bytes that text at a position decodes to: through a PNG's first chunk name. */
 const HEAD = new Uint8Array(16);
+
+/** The byte `%XX` at `at` (a '%') stands for, or -1 where two hexadecimal digits do not follow. */
+function percentByte(value: string, at: number): number {
+  const high = digitValue(value.charCodeAt(at + 1), 16);
+  const low = digitValue(value.charCodeAt(at + 2), 16);
+  return high < 0 || low < 0 ? -1 : (high << 4) | low;
+}
 
 /**
  * How the first characters of base64 are read: `bare`, as written; `spaced` (a `data:` URL's body),
@@ -275,10 +281,8 @@ function decodeHead(value: string, start: number, reading: HeadReading): number 
       if (code === 0x3d) break; // '='
     } else if (reading === 'spaced') {
       if (code === 0x25) {
-        const high = digitValue(value.charCodeAt(i + 1), 16);
-        const low = digitValue(value.charCodeAt(i + 2), 16);
-        if (high < 0 || low < 0) break;
-        code = (high << 4) | low;
+        code = percentByte(value, i);
+        if (code < 0) break;
         i += 2;
       }
       if (isAsciiSpace(code)) continue;
@@ -324,11 +328,8 @@ function base64End(value: string, start: number, spaced: boolean): number {
   for (let i = start; i < value.length; i++) {
     let code = value.charCodeAt(i);
     if (spaced && code === 0x25) {
-      // '%' and two hex digits: the character a browser reads there.
-      const high = digitValue(value.charCodeAt(i + 1), 16);
-      const low = digitValue(value.charCodeAt(i + 2), 16);
-      if (high < 0 || low < 0) break;
-      code = (high << 4) | low;
+      code = percentByte(value, i); // the character a browser reads there
+      if (code < 0) break;
       i += 2;
     }
     if (spaced && isAsciiSpace(code)) continue;
