@@ -12,24 +12,19 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { photodnaGuard as fastifyGuard } from '../../src/fastify.js';
 import { photodnaGuard as expressGuard, type GuardOptions } from '../../src/index.js';
-import { png } from '../fixtures/images.js';
 import { useEmulator } from '../helpers/emulated.js';
+import {
+  NO_DISPOSITION,
+  REFUSED_BODIES,
+  REFUSED_REQUESTS,
+  REFUSED_TYPES,
+  TYPE,
+  WELL_FORMED,
+} from '../helpers/malformed-bodies.js';
 import { expectNoTempFiles } from '../helpers/tmpdir.js';
 
 expectNoTempFiles();
 const emu = useEmulator();
-
-const B = 'AgreeB';
-const TYPE = `multipart/form-data; boundary=${B}`;
-const IMAGE = png(200, 200, 91);
-
-/** One part: `head` is its header block as sent (lines joined by CRLF), then its bytes. */
-const part = (head: string, data: Buffer | string = IMAGE) =>
-  Buffer.concat([Buffer.from(`--${B}\r\n${head}\r\n\r\n`), Buffer.from(data), Buffer.from('\r\n')]);
-const FILE_HEAD = 'Content-Disposition: form-data; name="f"; filename="a.png"';
-const CLOSE = Buffer.from(`--${B}--\r\n`);
-const form = (...parts: Buffer[]) => Buffer.concat([...parts, CLOSE]);
-const WELL_FORMED = form(part(`${FILE_HEAD}\r\nContent-Type: image/png`));
 
 interface Answer {
   status: number;
@@ -162,9 +157,8 @@ describe('malformed multipart: Fastify answers as the Express guard, in both mod
   });
 
   it('a part without Content-Disposition is skipped everywhere (the others pass)', async () => {
-    const body = form(part('Content-Type: image/png', 'not a form field'), part(FILE_HEAD));
     const passed: Answer = { status: 200, code: undefined, fields: ['f'] };
-    expect((await everywhere(TYPE, body)).answers).toEqual({
+    expect((await everywhere(TYPE, NO_DISPOSITION)).answers).toEqual({
       express: passed,
       'fastify-parse': passed,
       'fastify-scan': passed,
@@ -174,53 +168,14 @@ describe('malformed multipart: Fastify answers as the Express guard, in both mod
   // Bodies @fastify/busboy tolerated ('scan' mode answered 200, the handler ran): a part it
   // dropped (a header block it stopped reading before Content-Disposition) never reached the
   // handler, and a part it half-read was scanned, but busboy refuses them all.
-  it.each([
-    [
-      'a header line without a colon before Content-Disposition',
-      form(part(`garbage\r\n${FILE_HEAD}`), part(FILE_HEAD)),
-    ],
-    [
-      'a header line without a colon after Content-Disposition',
-      form(part(`${FILE_HEAD}\r\ngarbage\r\nContent-Type: image/png`)),
-    ],
-    [
-      'a header name with a space',
-      form(part('Content Disposition: form-data; name="f"; filename="a.png"')),
-    ],
-    [
-      'a bare LF ending a header line',
-      form(part(`${FILE_HEAD}\nContent-Type: image/png`), part(FILE_HEAD)),
-    ],
-    [
-      'a control byte in a header value',
-      form(part('Content-Disposition: form-data; name="f"; filename="a\x01.png"')),
-    ],
-    [
-      'a NUL in a file field name',
-      form(part('Content-Disposition: form-data; name="f\0x"; filename="a.png"')),
-    ],
-    [
-      'a NUL in a text field name',
-      form(part('Content-Disposition: form-data; name="t\0x"', 'text')),
-    ],
-    ['a part header over 16 KiB', form(part(`${FILE_HEAD}\r\nX-Pad: ${'a'.repeat(16 * 1024)}`))],
-    ['a text field without a name', form(part('Content-Disposition: form-data', 'text'))],
-    ['an empty body', Buffer.alloc(0)],
-    // Refused at its first part, while the plugin still saves the large one after it to disk.
-    [
-      'a header line without a colon, then a 3 MiB file',
-      form(part(`garbage\r\n${FILE_HEAD}`), part(FILE_HEAD, png(200, 200, 92, 3 * 1024 * 1024))),
-    ],
-  ])('%s → 400 MALFORMED_MULTIPART everywhere (announced, no handler)', async (_, body) => {
-    expect(await everywhere(TYPE, body)).toEqual(refusedEverywhere);
-  });
+  it.each(REFUSED_BODIES)(
+    '%s → 400 MALFORMED_MULTIPART everywhere (announced, no handler)',
+    async (_, body) => {
+      expect(await everywhere(TYPE, body)).toEqual(refusedEverywhere);
+    },
+  );
 
-  it.each([
-    'text/plain, multipart/form-data; boundary=AgreeB',
-    'multipart/form-data, text/plain; boundary=AgreeB',
-    'multipart/form-data; boundary=AgreeB; x',
-    'multipart/form-data; boundary="AgreeB", text/plain',
-  ])(
+  it.each(REFUSED_TYPES)(
     "Content-Type %s → 400 MALFORMED_MULTIPART everywhere (Fastify 'scan' mode answered its own 415, or read it)",
     async (type) => {
       expect(await everywhere(type, WELL_FORMED)).toEqual(refusedEverywhere);
@@ -228,21 +183,7 @@ describe('malformed multipart: Fastify answers as the Express guard, in both mod
   );
 
   // These agreed before (checked by the same harness), kept so that they go on agreeing.
-  it.each([
-    ['no boundary', 'multipart/form-data', WELL_FORMED],
-    ['a boundary the body does not use', 'multipart/form-data; boundary=Other', WELL_FORMED],
-    ['a body cut off inside a part', TYPE, WELL_FORMED.subarray(0, 200)],
-    ['no final boundary', TYPE, WELL_FORMED.subarray(0, WELL_FORMED.length - CLOSE.length)],
-    [
-      'a delimiter where the final boundary should be',
-      TYPE,
-      Buffer.concat([
-        WELL_FORMED.subarray(0, WELL_FORMED.length - CLOSE.length),
-        Buffer.from(`--${B}\r\n`),
-      ]),
-    ],
-    ['a list of types starting with form data', `${TYPE}, text/plain`, WELL_FORMED],
-  ])('%s → 400 MALFORMED_MULTIPART everywhere', async (_, type, body) => {
+  it.each(REFUSED_REQUESTS)('%s → 400 MALFORMED_MULTIPART everywhere', async (_, type, body) => {
     expect(await everywhere(type, body)).toEqual(refusedEverywhere);
   });
 });
