@@ -101,6 +101,25 @@ export function readCookie(req: IncomingMessage, name: string): string | undefin
   return undefined;
 }
 
+/** Requests the Koa mount found secure (`ctx.secure`), as Express says on its own `req.secure`. */
+const securedByKoa = new WeakSet<IncomingMessage>();
+
+/** Called by the Koa mount for a request Koa found secure (TLS, or a proxy the app trusts). */
+export function markTls(req: IncomingMessage): void {
+  securedByKoa.add(req);
+}
+
+/**
+ * Whether the request reached the host over TLS: on its own socket, or through a proxy the host's
+ * framework trusts (Express `req.secure` under `trust proxy`, Koa `ctx.secure` under `proxy`).
+ * A TLS-terminating proxy in front is the usual deployment: the socket alone would say no there,
+ * and the session cookie would go out without `Secure`. `X-Forwarded-Proto` is never read here:
+ * without the host's trust in a proxy, anyone can send it.
+ */
 export function isTls(req: IncomingMessage): boolean {
-  return (req.socket as { encrypted?: boolean }).encrypted === true;
+  return (
+    (req.socket as { encrypted?: boolean }).encrypted === true ||
+    (req as { secure?: unknown }).secure === true ||
+    securedByKoa.has(req)
+  );
 }

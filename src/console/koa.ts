@@ -4,12 +4,15 @@
  * everything else goes on to `next`. No Koa import.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { markTls } from './http-io.js';
 
 interface KoaContextLike {
   path: string;
   req: IncomingMessage;
   res: ServerResponse;
   respond?: boolean;
+  /** TLS, or `X-Forwarded-Proto: https` from a proxy the app trusts (`app.proxy`). */
+  secure?: boolean;
 }
 
 export type KoaConsoleMiddleware = (
@@ -29,6 +32,7 @@ export function koaMount(
       return;
     }
     ctx.respond = false;
+    if (ctx.secure === true) markTls(ctx.req);
     await handle(ctx.req, ctx.res, base);
   };
 }

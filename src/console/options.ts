@@ -82,7 +82,11 @@ export interface ConsoleOptions {
   sessionTtlMs?: number;
   /** Where failed console requests are logged (pino-compatible). Defaults to none. */
   logger?: Logger;
-  /** Mark the session cookie `Secure`. Defaults to true on TLS connections, false otherwise. */
+  /**
+   * Mark the session cookie `Secure`. Defaults to true on TLS connections and behind a TLS proxy
+   * the framework trusts (Express `req.secure` under `trust proxy`, Koa `ctx.secure` under
+   * `app.proxy`), false otherwise.
+   */
   secureCookie?: boolean;
 }
 

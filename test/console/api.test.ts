@@ -203,6 +203,33 @@ describe('headers and CSRF', () => {
     );
   });
 
+  it('marks the cookie Secure behind a TLS proxy the framework trusts, not on a client header alone', async () => {
+    const dir = await tempDir();
+    const console = createConsole({ dir, token: TOKEN });
+    consoles.push(console);
+    const cookieOf = async (server: Parameters<typeof request>[0], path: string) =>
+      String(
+        (
+          await request(server)
+            .post(path)
+            .set('X-Forwarded-Proto', 'https')
+            .send({ token: TOKEN })
+            .expect(200)
+        ).headers['set-cookie']?.[0],
+      );
+    const trusting = express();
+    trusting.set('trust proxy', 'loopback');
+    trusting.use('/console', console.express());
+    expect(await cookieOf(trusting, '/console/api/login')).toMatch(/; Secure$/);
+    const koa = new Koa({ proxy: true });
+    koa.use(console.koa('/console'));
+    expect(await cookieOf(koa.callback(), '/console/api/login')).toMatch(/; Secure$/);
+    // Without the host's trust in a proxy, anyone can send the header: it counts for nothing.
+    const direct = express();
+    direct.use('/console', console.express());
+    expect(await cookieOf(direct, '/console/api/login')).not.toMatch(/Secure/);
+  });
+
   it('refuses every action without the CSRF token, from another origin, or as a form', async () => {
     const { app, fresh } = await setup();
     const auth = await login(app);
