@@ -124,13 +124,24 @@ export class ConsoleAuth {
     const secure = this.#options.secureCookie ?? isTls(req);
     return [
       `${SESSION_COOKIE}=${value}`,
-      `Path=${base}/`,
+      `Path=${cookiePath(base)}/`,
       'HttpOnly',
       'SameSite=Strict',
       ...(secure ? ['Secure'] : []),
       ...(maxAge === undefined ? [] : [`Max-Age=${maxAge}`]),
     ].join('; ');
   }
+}
+
+/**
+ * The mount path as a cookie `Path`, its `;` escaped. Under a mount with a parameter
+ * (`/:tenant/console`) the path is the request's own: a `;` in it would end the attribute and
+ * start others of the attacker's choosing (`Domain=`, `Max-Age=`). Escaped, the cookie fits no
+ * such request and that session goes unused (fail closed). Node refuses control characters in
+ * the request line and in header values, so `;` is the only separator that can arrive.
+ */
+function cookiePath(base: string): string {
+  return base.replaceAll(';', '%3B');
 }
 
 /** Refuses cross-site requests: a foreign Origin, or a browser saying the request is cross-site. */

@@ -230,6 +230,23 @@ describe('headers and CSRF', () => {
     expect(await cookieOf(direct, '/console/api/login')).not.toMatch(/Secure/);
   });
 
+  it("keeps a mount path's ';' from adding attributes to the cookie", async () => {
+    const dir = await tempDir();
+    const console = createConsole({ dir, token: TOKEN });
+    consoles.push(console);
+    const app = express();
+    app.use('/:tenant/console', console.express());
+    const res = await request(app)
+      .post('/acme;Domain=example.com;Max-Age=999999999/console/api/login')
+      .send({ token: TOKEN })
+      .expect(200);
+    const attributes = String(res.headers['set-cookie']?.[0])
+      .split(';')
+      .slice(1)
+      .map((part) => part.trim().split('=')[0]);
+    expect(attributes).toEqual(['Path', 'HttpOnly', 'SameSite']);
+  });
+
   it('refuses every action without the CSRF token, from another origin, or as a form', async () => {
     const { app, fresh } = await setup();
     const auth = await login(app);
