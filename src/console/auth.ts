@@ -158,7 +158,9 @@ function checkOrigin(req: IncomingMessage): void {
   } catch {
     host = undefined;
   }
-  if (host === undefined || host !== req.headers.host) {
+  // HTTP/2 has no Host header: its `:authority` names the host the browser addressed.
+  const addressed = req.headers.host ?? req.headers[':authority'];
+  if (host === undefined || host !== addressed) {
     throw new HttpError(403, 'cross-origin request refused');
   }
 }

@@ -5,6 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
+import { connect, createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
@@ -275,6 +276,37 @@ describe('headers and CSRF', () => {
       (await request(app).get(`/console/api/incidents/${fresh.id}`).set('Cookie', auth.cookie)).body
         .incident.released,
     ).toBeNull();
+  });
+  it('over HTTP/2 (no Host header, :authority instead), takes a same-origin login and refuses a foreign one', async () => {
+    const dir = await tempDir();
+    const console = createConsole({ dir, token: TOKEN });
+    consoles.push(console);
+    const server = createHttp2Server((req, res) => {
+      void console.handle(req as never, res as never);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = connect(origin);
+    const loginFrom = (from: string) =>
+      new Promise<number>((resolve, reject) => {
+        const stream = client.request({
+          ':method': 'POST',
+          ':path': '/api/login',
+          'content-type': 'application/json',
+          origin: from,
+        });
+        stream.on('response', (headers) => resolve(Number(headers[':status'])));
+        stream.on('error', reject);
+        stream.resume();
+        stream.end(JSON.stringify({ token: TOKEN }));
+      });
+    try {
+      expect(await loginFrom(origin)).toBe(200);
+      expect(await loginFrom('https://evil.example')).toBe(403);
+    } finally {
+      client.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
