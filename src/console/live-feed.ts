@@ -73,7 +73,8 @@ export class LiveFeed {
     }
     res.statusCode = 200;
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    res.setHeader('Connection', 'keep-alive');
+    // HTTP/1 only: HTTP/2 has no connection-specific headers (Node warns and drops them).
+    if (res.req?.httpVersionMajor === 1) res.setHeader('Connection', 'keep-alive');
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     const stream = new LiveStream(res, access, authorizedAt, this.#forget);

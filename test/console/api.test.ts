@@ -14,6 +14,7 @@ import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Console, createConsole } from '../../src/console/index.js';
 import { startEmulator } from '../../src/emulator/index.js';
+import { GuardEvents } from '../../src/events.js';
 import { until } from '../helpers/until.js';
 import { useTempDirs } from '../quarantine/helpers.js';
 import { PDQ, seededStore, TOKEN } from './helpers.js';
@@ -304,6 +305,62 @@ describe('headers and CSRF', () => {
       expect(await loginFrom(origin)).toBe(200);
       expect(await loginFrom('https://evil.example')).toBe(403);
     } finally {
+      client.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('over HTTP/2, opens the live stream without a connection-specific header (Node would warn and drop it)', async () => {
+    const dir = await tempDir();
+    const console = createConsole({ dir, token: TOKEN, events: new GuardEvents() });
+    consoles.push(console);
+    const server = createHttp2Server((req, res) => {
+      void console.handle(req as never, res as never);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = connect(origin);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    try {
+      const cookie = await new Promise<string>((resolve, reject) => {
+        const stream = client.request({
+          ':method': 'POST',
+          ':path': '/api/login',
+          'content-type': 'application/json',
+          origin,
+        });
+        stream.on('response', (headers) =>
+          resolve(String(headers['set-cookie']?.[0] ?? '').split(';')[0] as string),
+        );
+        stream.on('error', reject);
+        stream.resume();
+        stream.end(JSON.stringify({ token: TOKEN }));
+      });
+      // The first event ('hello') arrives after the headers were set and flushed: a warning
+      // about them (emitted on the next tick) has been emitted by then.
+      const { status, first } = await new Promise<{ status: number; first: string }>(
+        (resolve, reject) => {
+          const stream = client.request({ ':method': 'GET', ':path': '/api/live', cookie });
+          let status = 0;
+          stream.on('response', (headers) => {
+            status = Number(headers[':status']);
+          });
+          stream.setEncoding('utf8');
+          stream.once('data', (chunk: string) => {
+            resolve({ status, first: chunk });
+            stream.close();
+          });
+          stream.on('error', reject);
+          stream.end();
+        },
+      );
+      expect(status).toBe(200);
+      expect(first).toContain('event: hello');
+      expect(warnings.filter((w) => w.startsWith('UnsupportedWarning'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
       client.close();
       await new Promise((resolve) => server.close(resolve));
     }
