@@ -279,70 +279,27 @@ describe('headers and CSRF', () => {
     ).toBeNull();
   });
   it('over HTTP/2 (no Host header, :authority instead), takes a same-origin login and refuses a foreign one', async () => {
-    const dir = await tempDir();
-    const console = createConsole({ dir, token: TOKEN });
-    consoles.push(console);
-    const server = createHttp2Server((req, res) => {
-      void console.handle(req as never, res as never);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const client = connect(origin);
-    const loginFrom = (from: string) =>
-      new Promise<number>((resolve, reject) => {
-        const stream = client.request({
-          ':method': 'POST',
-          ':path': '/api/login',
-          'content-type': 'application/json',
-          origin: from,
-        });
-        stream.on('response', (headers) => resolve(Number(headers[':status'])));
-        stream.on('error', reject);
-        stream.resume();
-        stream.end(JSON.stringify({ token: TOKEN }));
-      });
+    const h2 = await http2Console();
     try {
-      expect(await loginFrom(origin)).toBe(200);
-      expect(await loginFrom('https://evil.example')).toBe(403);
+      expect((await h2.login(h2.origin)).status).toBe(200);
+      expect((await h2.login('https://evil.example')).status).toBe(403);
     } finally {
-      client.close();
-      await new Promise((resolve) => server.close(resolve));
+      await h2.close();
     }
   });
 
   it('over HTTP/2, opens the live stream without a connection-specific header (Node would warn and drop it)', async () => {
-    const dir = await tempDir();
-    const console = createConsole({ dir, token: TOKEN, events: new GuardEvents() });
-    consoles.push(console);
-    const server = createHttp2Server((req, res) => {
-      void console.handle(req as never, res as never);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const client = connect(origin);
+    const h2 = await http2Console();
     const warnings: string[] = [];
     const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
     process.on('warning', onWarning);
     try {
-      const cookie = await new Promise<string>((resolve, reject) => {
-        const stream = client.request({
-          ':method': 'POST',
-          ':path': '/api/login',
-          'content-type': 'application/json',
-          origin,
-        });
-        stream.on('response', (headers) =>
-          resolve(String(headers['set-cookie']?.[0] ?? '').split(';')[0] as string),
-        );
-        stream.on('error', reject);
-        stream.resume();
-        stream.end(JSON.stringify({ token: TOKEN }));
-      });
+      const { cookie } = await h2.login(h2.origin);
       // The first event ('hello') arrives after the headers were set and flushed: a warning
       // about them (emitted on the next tick) has been emitted by then.
       const { status, first } = await new Promise<{ status: number; first: string }>(
         (resolve, reject) => {
-          const stream = client.request({ ':method': 'GET', ':path': '/api/live', cookie });
+          const stream = h2.client.request({ ':method': 'GET', ':path': '/api/live', cookie });
           let status = 0;
           stream.on('response', (headers) => {
             status = Number(headers[':status']);
@@ -361,11 +318,47 @@ describe('headers and CSRF', () => {
       expect(warnings.filter((w) => w.startsWith('UnsupportedWarning'))).toEqual([]);
     } finally {
       process.off('warning', onWarning);
-      client.close();
-      await new Promise((resolve) => server.close(resolve));
+      await h2.close();
     }
   });
 });
+
+/** A token console (with a live feed) on a cleartext HTTP/2 server, and a client session to it. */
+async function http2Console() {
+  const dir = await tempDir();
+  const console = createConsole({ dir, token: TOKEN, events: new GuardEvents() });
+  consoles.push(console);
+  const server = createHttp2Server((req, res) => {
+    void console.handle(req as never, res as never);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = connect(origin);
+  /** A token login sent with `Origin: from`: its status and session cookie. */
+  const login = (from: string) =>
+    new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+      const stream = client.request({
+        ':method': 'POST',
+        ':path': '/api/login',
+        'content-type': 'application/json',
+        origin: from,
+      });
+      stream.on('response', (headers) =>
+        resolve({
+          status: Number(headers[':status']),
+          cookie: String(headers['set-cookie']?.[0] ?? '').split(';')[0] as string,
+        }),
+      );
+      stream.on('error', reject);
+      stream.resume();
+      stream.end(JSON.stringify({ token: TOKEN }));
+    });
+  const close = async () => {
+    client.close();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return { origin, client, login, close };
+}
 
 describe('incidents', () => {
   it("lists newest first with the reviewer's fields, filters and pages; never bytes", async () => {
