@@ -20,6 +20,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { UnavailableReason } from '../errors.js';
 import { syncDir, unlinkIfPresent, writeFileAtomic } from '../quarantine/atomic-file.js';
 import { DIR_MODE, ensurePrivateDir } from '../quarantine/private-dir.js';
 import { loadSqlite, type SqliteDatabase, type SqliteStatement } from './load-sqlite.js';
@@ -135,6 +136,9 @@ class EmbeddedQueue implements QueueEngine {
     resolve: () => void;
     reject: (error: unknown) => void;
   }> = [];
+  readonly #failureListeners = new Set<(error: Error, reason: UnavailableReason) => void>();
+  /** A claim or settle failed and no claim has been stored since: said once per such spell. */
+  #failing = false;
   #closed = false;
 
   constructor(db: SqliteDatabase, bytesDir: string, keepDoneMs: number) {
@@ -264,11 +268,17 @@ class EmbeddedQueue implements QueueEngine {
     return consumer;
   }
 
-  /** The next job due now, marked active; `undefined` when none. */
+  /**
+   * The next job due now, marked active; `undefined` when none. Throws when the claim could not be
+   * stored (a full disk): `all()`, not `get()`, which returns the RETURNING row at the first step
+   * and ignores the commit's failure, handing out a job still waiting (again and again, to every
+   * free slot, and its bytes deleted when the first run finished).
+   */
   claim(): ClaimedJob | undefined {
     if (this.#closed) return undefined;
-    const row = this.#unsynced(() => this.#sql.claim.get(Date.now())) as Row | undefined;
+    const [row] = this.#unsynced(() => this.#sql.claim.all(Date.now())) as Row[];
     if (!row) return undefined;
+    this.#failing = false;
     const stored = JSON.parse(row.payload) as StoredJob;
     const path = join(this.#bytesDir, row.scan_id);
     return { ...stored, attempt: row.attempts, bytes: () => readFile(path) };
@@ -308,6 +318,22 @@ class EmbeddedQueue implements QueueEngine {
     }
   }
 
+  /** The worker hears (stage `queue`) when jobs cannot be claimed or settled, e.g. a full disk. */
+  onConnectionError(listener: (error: Error, reason: UnavailableReason) => void): void {
+    this.#failureListeners.add(listener);
+  }
+
+  /** A claim or settle failed: said once until a claim is stored again. */
+  failed(error: unknown): void {
+    if (this.#failing) return;
+    this.#failing = true;
+    const detail = error instanceof Error ? error.message : String(error);
+    const reported = new Error(
+      `the embedded scan queue could not store a job's state (${detail}): its jobs wait until it can`,
+    );
+    for (const listener of this.#failureListeners) listener(reported, 'store-failure');
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
@@ -343,12 +369,21 @@ class EmbeddedConsumer implements Consumer {
     if (this.#stopped) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    let pauseMs: number | undefined;
     while (this.#running.size < this.#concurrency) {
-      const job = this.#queue.claim();
+      let job: ClaimedJob | undefined;
+      try {
+        job = this.#queue.claim();
+      } catch (error) {
+        // Not stored (a full disk): nothing is handed out; asked again after a pause.
+        this.#queue.failed(error);
+        pauseMs = IDLE_POLL_MS;
+        break;
+      }
       if (!job) break;
       // A failed settle leaves the job active: the next open makes it wait again.
       const run: Promise<void> = this.#run(job)
-        .catch(() => undefined)
+        .catch((error: unknown) => this.#queue.failed(error))
         .finally(() => {
           this.#running.delete(run);
           this.wake();
@@ -356,7 +391,7 @@ class EmbeddedConsumer implements Consumer {
       this.#running.add(run);
     }
     if (this.#running.size < this.#concurrency && !this.#stopped) {
-      this.#timer = setTimeout(() => this.wake(), this.#queue.idleMs());
+      this.#timer = setTimeout(() => this.wake(), pauseMs ?? this.#queue.idleMs());
     }
   }
 

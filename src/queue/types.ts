@@ -118,7 +118,9 @@ export interface QueueEngine extends ScanQueue {
   /**
    * Calls `listener` when the engine's connection fails (BullMQ: its Redis unreachable or
    * refusing), at most once per 30 s while that lasts, credentials removed, with the reason
-   * (`unauthorized`, `server-error` or `network`). The embedded engine has no connection.
+   * (`unauthorized`, `server-error` or `network`). The embedded engine calls it when it cannot
+   * store a claim or a finished job (a full disk), once until a claim is stored again
+   * (`store-failure`).
    */
   onConnectionError?(listener: (error: Error, reason: UnavailableReason) => void): void;
 }

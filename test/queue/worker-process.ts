@@ -2,7 +2,7 @@
  * One scan-worker process of the queue tests (forked with tsx, never run by vitest): opens the
  * queue the spec names, optionally enqueues the files it lists, runs `createScanWorker` against
  * the emulator, and reports every event to the parent over IPC. `depth` messages answer the
- * queue's depth.
+ * queue's depth; `start` starts a worker made with `consume: false`.
  */
 import { readFile } from 'node:fs/promises';
 import { PhotoDnaClient } from '../../src/client/index.js';
@@ -63,13 +63,16 @@ worker.on('match', (e) =>
   send({ type: 'event', name: 'match', scanId: e.scanId, id: e.id, quarantineId: e.quarantineId }),
 );
 worker.on('quarantine', (e) => send({ type: 'event', name: 'quarantine', id: e.record.id }));
-worker.on('error', (e) => send({ type: 'event', name: 'error', message: e.error.message }));
+worker.on('error', (e) =>
+  send({ type: 'event', name: 'error', stage: e.stage, message: e.error.message }),
+);
 send({ type: 'ready' });
 
 process.on('message', (message: { type: string }) => {
   if (message.type === 'depth') {
     void queue.depth().then((depth) => send({ type: 'depth', ...depth }));
   }
+  if (message.type === 'start') worker.start();
   if (message.type === 'close') {
     void worker
       .close()

@@ -31,6 +31,7 @@ export type ChildMessage =
       deferred?: boolean;
       id?: string;
       quarantineId?: string;
+      stage?: string;
       message?: string;
     };
 
