@@ -142,17 +142,26 @@ class BullmqQueue implements QueueEngine {
     const { queue, connection, keepDoneS } = this.#parts;
     return this.#redisCall(async () => {
       if (await queue.getJob(job.scanId)) return { scanId: job.scanId };
+      const bytesKey = this.#key('bytes', job.scanId);
       if (input.source.kind === 'bytes') {
-        await connection.set(this.#key('bytes', job.scanId), Buffer.from(input.source.bytes));
+        await connection.set(bytesKey, Buffer.from(input.source.bytes));
       }
-      await queue.add('scan', job, {
-        jobId: job.scanId,
-        // A job the service could not answer is retried until it can (capped backoff).
-        attempts: 1_000_000,
-        backoff: { type: 'photodna-guard' },
-        removeOnComplete: { age: keepDoneS },
-        removeOnFail: false,
-      });
+      try {
+        await queue.add('scan', job, {
+          jobId: job.scanId,
+          // A job the service could not answer is retried until it can (capped backoff).
+          attempts: 1_000_000,
+          backoff: { type: 'photodna-guard' },
+          removeOnComplete: { age: keepDoneS },
+          removeOnFail: false,
+        });
+      } catch (error) {
+        // Refused (out of memory, a read-only replica, a permission): no job would ever delete
+        // the copy of an upload whose request is refused. Unless the job is there after all.
+        if (input.source.kind === 'bytes' && !(await queue.getJob(job.scanId).catch(() => true)))
+          await connection.del(bytesKey).catch(() => undefined);
+        throw error;
+      }
       return { scanId: job.scanId };
     });
   }

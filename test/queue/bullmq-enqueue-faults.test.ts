@@ -1,0 +1,43 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openScanQueue } from '../../src/queue/index.js';
+import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
+import { describeWithRedis } from '../cluster/requires-redis.js';
+import { png } from '../fixtures/images.js';
+
+/**
+ * Issue 12: a BullMQ enqueue that Redis refuses after the job's bytes were stored (its add refused:
+ * out of memory, a read-only replica after a failover, a missing permission) keeps no copy of the
+ * upload: nothing would ever delete it, and the request that sent it was refused.
+ */
+
+describeWithRedis('BullMQ enqueue refused by Redis', () => {
+  let redis: RedisServer;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    admin = new Redis(redis.url);
+  }, 30_000);
+  afterAll(async () => {
+    admin?.disconnect();
+    await redis?.close();
+  });
+
+  it('a job whose add is refused leaves no copy of its bytes in Redis', async () => {
+    // Allowed to store the bytes, not to run BullMQ's add script.
+    await admin.call('ACL', 'SETUSER', 'noadd', 'on', '>pw', '~*', '&*', '+@all', '-@scripting');
+    const queue = await openScanQueue({
+      redis: `redis://noadd:pw@127.0.0.1:${redis.port}`,
+      name: 'refused-add',
+    });
+    try {
+      await expect(
+        queue.enqueue({ scanId: 'refused-1', source: { kind: 'bytes', bytes: png(120, 120, 5) } }),
+      ).rejects.toThrow(/NOPERM/);
+      expect(await admin.keys('photodna-guard:scan-bytes:refused-add:*')).toEqual([]);
+    } finally {
+      await queue.close();
+    }
+  }, 30_000);
+});
