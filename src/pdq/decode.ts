@@ -66,7 +66,12 @@ export async function inspectImage(
   return header;
 }
 
-/** Decodes bytes whose header `inspectImage` has checked (sharp, or our BMP decoder). */
+/**
+ * Decodes bytes whose header `inspectImage` has checked (sharp, or our BMP decoder). `maxPixels`
+ * is the header's own pixel count: a file whose pixels outgrow its header (a GIF frame larger than
+ * the logical screen, which decoders grow the canvas to) is refused before any is decoded, never
+ * decoded at a size that the pixel limit, the pixel budget and the inline-hashing cut-off did not see.
+ */
 export async function decodePixels(
   bytes: Buffer,
   type: ImageMimeType,
@@ -97,6 +102,6 @@ export async function decodePixels(
 
 /** Decodes an image of one of the guard's five types to 8-bit pixels. */
 export async function decodeImage(bytes: Buffer, options: DecodeOptions = {}): Promise<RawImage> {
-  const { type } = await inspectImage(bytes, options);
-  return decodePixels(bytes, type, options.maxPixels ?? DEFAULT_MAX_PIXELS);
+  const { type, width, height } = await inspectImage(bytes, options);
+  return decodePixels(bytes, type, width * height);
 }

@@ -101,7 +101,8 @@ export class HashPool {
 
   /**
    * Decodes and hashes encoded image bytes in a worker (the bytes are copied once; the caller's
-   * buffer is left alone). `type` and the pixel count must have been checked by `inspectImage`.
+   * buffer is left alone). `type` and the pixel count must have been checked by `inspectImage`;
+   * `maxPixels` is the header's pixel count (see `decodePixels`).
    */
   runBytes(
     bytes: Uint8Array,

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { decodingPixels } from '../core/pixel-budget.js';
 import type { ImageMimeType } from '../types.js';
 import { computePdq, computePdqDihedral, type PdqComputed, type PdqDihedral } from './compute.js';
-import { DEFAULT_MAX_PIXELS, decodePixels, inspectImage } from './decode.js';
+import { decodePixels, inspectImage } from './decode.js';
 import { HashPool } from './hash-pool.js';
 
 /** Below this many pixels the math runs on the calling thread (well under a millisecond). */
@@ -47,7 +47,6 @@ async function hashWith(
 ): Promise<PdqComputed | PdqDihedral> {
   options.signal?.throwIfAborted();
   const bytes = typeof input === 'string' ? await readFile(input) : input;
-  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const { type, width, height } = await inspectImage(bytes, options);
   options.signal?.throwIfAborted();
   const small = options.pool === undefined && width * height <= INLINE_MAX_PIXELS;
@@ -56,12 +55,12 @@ async function hashWith(
     width * height,
     async () => {
       if (options.pool === false || small) {
-        const image = await decodePixels(bytes, type, maxPixels);
+        const image = await decodePixels(bytes, type, width * height);
         options.signal?.throwIfAborted();
         return dihedral ? computePdqDihedral(image) : computePdq(image);
       }
       const pool = options.pool ?? defaultHashPool();
-      return pool.runBytes(bytes, type, maxPixels, dihedral);
+      return pool.runBytes(bytes, type, width * height, dihedral);
     },
     { signal: options.signal },
   );

@@ -8,6 +8,7 @@ import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { photodnaGuard } from '../../src/index.js';
 import { createPdqMatcher } from '../../src/pdq/index.js';
+import { gifFrameBeyondScreen, png } from '../fixtures/images.js';
 import { appWith, guarded } from '../helpers/express-app.js';
 import { REFERENCE } from '../unit/pdq/reference-hashes.js';
 
@@ -37,6 +38,20 @@ describe('guard with createPdqMatcher (no PhotoDNA key)', () => {
     expect(res.status).toBe(200);
     expect(res.body.photodna.status).toBe('clean');
     expect(res.body.photodna.files[0]).toMatchObject({ isMatch: false, matchFlags: [] });
+  });
+
+  it('refuses a GIF whose frame outgrows the screen its header states, and hashes the next upload', async () => {
+    // The header says 160x160 (within every limit, below the inline-hashing cut-off); the frame
+    // decodes to 3000x3000. Hashed, its 9 million pixels would stall the event loop, outside the
+    // pixel budget: refused as the header does not describe it.
+    const res = await request(app)
+      .post('/upload')
+      .attach('file', gifFrameBeyondScreen(160, 3000), 'small.gif');
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('INVALID_IMAGE');
+    const next = await request(app).post('/upload').attach('file', png(400, 400), 'next.png');
+    expect(next.status).toBe(200);
+    expect(next.body.photodna.status).toBe('clean');
   });
 
   it('flags with the list name and the Hamming distance under policy flag', async () => {
