@@ -103,9 +103,15 @@ function parseCsv(text: string): PdqListEntry[] {
   });
 }
 
+/**
+ * CRLF, LF or a lone CR (classic Mac), as the CSV reader takes them: split on LF alone, a CR-only
+ * file would be one line, its first hash noted with every later one, which would never match.
+ */
+const LINE_BREAK = /\r\n|\r|\n/;
+
 function parseLines(text: string): PdqListEntry[] {
   const entries: PdqListEntry[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
+  text.split(LINE_BREAK).forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const words = line.split(/\s+/);
@@ -120,7 +126,7 @@ function parseLines(text: string): PdqListEntry[] {
 
 /** Whether the first meaningful line is a CSV header (has a comma). */
 function looksLikeCsv(text: string): boolean {
-  for (const raw of text.split(/\r?\n/, 50)) {
+  for (const raw of text.split(LINE_BREAK, 50)) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     return line.includes(',');

@@ -14,6 +14,15 @@ describe('parsePdqList', () => {
     ]);
   });
 
+  it('reads lines ended by a lone CR (classic Mac) as separate hashes, as its CSV reader does', () => {
+    // Never one hash with every later one as its note: those would silently stop matching.
+    expect(parsePdqList(`# list\rpdq ${A}\r${B} case 12\r`)).toEqual([
+      { hash: A, metadata: {} },
+      { hash: B, metadata: { note: 'case 12' } },
+    ]);
+    expect(parsePdqList(`id,hash\r1,${A}\r2,${B}\r`).map((entry) => entry.hash)).toEqual([A, B]);
+  });
+
   it('reads CSV with a header, keeping the other columns as metadata', () => {
     const text = `id,pdq_hash,quality,violations,notes\n17,${A},92,"A1,B2","said ""hi"", twice"\n18,${B},60,,\n`;
     expect(parsePdqList(text)).toEqual([
