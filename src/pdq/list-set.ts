@@ -48,9 +48,21 @@ export class PdqListSet {
   constructor(sources: PdqListSource[], options: ListSetOptions) {
     this.#sources = sources;
     this.#options = options;
-    this.ready = Promise.allSettled(sources.map((source) => this.#load(source))).then((results) => {
-      // Watch even after a failed first load, so that fixing the file brings the list in.
-      if (options.watch && !this.#closed) for (const source of sources) this.#watch(source);
+    const first = sources.map((source) => {
+      const load = this.#load(source);
+      // A reload asked for during the first load runs after it, never beside it.
+      const settled = load.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.#loading.set(source.name, settled);
+      return load;
+    });
+    // Watch from the start, before the first read: a file that changes while the lists load (a
+    // list updated as the service starts) is read again, not missed until its next change; and
+    // a failed first load is retried once the file is fixed.
+    if (options.watch) for (const source of sources) this.#watch(source);
+    this.ready = Promise.allSettled(first).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     });

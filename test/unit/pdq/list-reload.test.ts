@@ -50,6 +50,45 @@ describe('PDQ list reload', () => {
     }
   });
 
+  it('picks up a list file changed while the lists were first loading', async () => {
+    // A list updated as the service starts: the file changes after its first read, while a large
+    // list still builds. The change must be read, not missed until the file's next change.
+    const path = join(dir, 'changed-at-start.txt');
+    writeFileSync(path, `pdq ${hashOf('scene6.jpg')}\n`);
+    const large = Array.from({ length: 300_000 }, (_, i) =>
+      ((i * 2654435761 + 7) >>> 0).toString(16).padStart(8, '0').repeat(8),
+    );
+    let changedWhileLoading = false;
+    let ready = false;
+    const m = createPdqMatcher({
+      lists: [
+        { name: 'live', path },
+        { name: 'large', hashes: large },
+      ],
+      debounceMs: 20,
+      pollIntervalMs: 50,
+      onReload: (info) => {
+        if (info.list !== 'live' || changedWhileLoading) return;
+        changedWhileLoading = !ready;
+        writeFileSync(path, `pdq ${hashOf('scene1.png')}\n`);
+      },
+      pool: false,
+    });
+    try {
+      await m.ready;
+      ready = true;
+      expect(changedWhileLoading).toBe(true);
+      const image = readFileSync(join(FIXTURES, 'scene1.png'));
+      await until(
+        async () => (await m.matchBytes(image)).isMatch,
+        'the list as changed during the first load',
+        5_000,
+      );
+    } finally {
+      await m.close();
+    }
+  });
+
   it('refuses a list file that holds no hash: at start nothing is checked against it (503), on reload the list in use stays', async () => {
     const path = join(dir, 'empty-later.txt');
     writeFileSync(path, '');
