@@ -99,7 +99,9 @@ export function buildReportBody(subject: ReportSubject, info: ReporterInfo): Rep
       },
     ],
   };
-  if (info.isTest) body.AdditionalMetadata = [{ Key: 'IsTest', Value: 'true' }];
+  // Only `true` routes to the test endpoint, as the record notes it (`isTest === true`): a report
+  // sent as a test but noted as real would leave the incident unreported yet purgeable.
+  if (info.isTest === true) body.AdditionalMetadata = [{ Key: 'IsTest', Value: 'true' }];
   return body;
 }
 
