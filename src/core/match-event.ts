@@ -24,7 +24,9 @@ export function createMatchEvent(
   policy: Policy,
   incident: { id: string; quarantineId?: string; deferred?: DeferredMatch } = { id: randomUUID() },
 ): MatchEvent {
-  let first: Promise<ReportResult> | undefined;
+  // The first report of each kind: a test report files nothing, so it never answers for the real
+  // one (nor the real one for a test), as in the record (`lastSuccessfulReport`).
+  const first = new Map<boolean, Promise<ReportResult>>();
   const event: MatchEvent = {
     id: incident.id,
     receivedAt: ctx.receivedAt,
@@ -50,14 +52,16 @@ export function createMatchEvent(
         }),
     buffer: match.bytes,
     report(info = {}, options = {}) {
-      if (first && !options.force) return first;
+      const isTest = { ...deps.reporter, ...info }.isTest === true;
+      const earlier = first.get(isTest);
+      if (earlier && !options.force) return earlier;
       const attempt = sendReport(deps, event, info, options.force === true);
-      if (!first) {
-        first = attempt;
+      if (!earlier) {
+        first.set(isTest, attempt);
         // A failed report may be tried again. (This handler also keeps the bookkeeping promise
         // from ever being an unhandled rejection: the caller handles `attempt` itself.)
         attempt.catch(() => {
-          if (first === attempt) first = undefined;
+          if (first.get(isTest) === attempt) first.delete(isTest);
         });
       }
       return attempt;

@@ -1,8 +1,9 @@
 /**
  * Files the NCMEC report of a quarantined incident from its stored record and bytes, and writes
  * the outcome back to the record. An incident already reported is not reported again unless
- * forced; concurrent calls for one incident in this process share one attempt, and calls from
- * other processes (or other store objects on the same directory) wait for the report in flight.
+ * forced; concurrent calls for one incident (and one kind, test or real) in this process share
+ * one attempt, and calls from other processes (or other store objects on the same directory)
+ * wait for the report in flight.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -71,18 +72,20 @@ export async function reportQuarantined(args: ReportQuarantinedArgs): Promise<Re
   }
   const pending = inFlight.get(args.store) ?? new Map<string, Promise<ReportResult>>();
   inFlight.set(args.store, pending);
-  const running = pending.get(args.id);
+  // A test report in flight never answers for the real one (nor the real one for a test).
+  const key = `${args.info.isTest === true ? 'test' : 'real'}:${args.id}`;
+  const running = pending.get(key);
   if (running) {
     if (!args.force) return running;
     await running.catch(() => undefined); // a forced send goes after the one in flight
     return reportQuarantined(args);
   }
   const attempt = attemptReport(args);
-  pending.set(args.id, attempt);
+  pending.set(key, attempt);
   try {
     return await attempt;
   } finally {
-    if (pending.get(args.id) === attempt) pending.delete(args.id);
+    if (pending.get(key) === attempt) pending.delete(key);
   }
 }
 

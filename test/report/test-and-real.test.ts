@@ -45,6 +45,44 @@ function record(dir: string) {
 }
 
 describe('event.report(): a test report does not stand for the real one', () => {
+  it.each(['block', 'quarantine'] as const)(
+    '%s: the real report still goes out after a test report',
+    async (policy) => {
+      const real = emu.emulator.reports.length;
+      const test = emu.emulator.testReports.length;
+      const trackingIds: string[] = [];
+      const dir = await upload(policy, async (event) => {
+        trackingIds.push((await event.report({ isTest: true })).trackingId);
+        trackingIds.push((await event.report({ isTest: false })).trackingId);
+        trackingIds.push((await event.report({ isTest: false })).trackingId); // the real one again
+      });
+      expect(emu.emulator.testReports.length - test).toBe(1);
+      expect(emu.emulator.reports.length - real).toBe(1);
+      expect(trackingIds[1]).toBe(emu.emulator.reports.at(-1)?.trackingId);
+      expect(trackingIds[2]).toBe(trackingIds[1]);
+      expect(trackingIds[1]).not.toBe(trackingIds[0]);
+      if (policy === 'quarantine') {
+        expect(record(dir).report).toMatchObject({ status: 'reported', isTest: false });
+      }
+    },
+  );
+
+  it('quarantine: a real report started with a test report in flight is sent, not answered by the test', async () => {
+    const real = emu.emulator.reports.length;
+    let answered = '';
+    await upload('quarantine', async (event) => {
+      const [, filed] = await Promise.all([
+        event.report({ isTest: true }),
+        event.report({ isTest: false }),
+      ]);
+      answered = filed.trackingId;
+    });
+    // (The test report may answer with the real one if that is filed first: a real report
+    // stands for a test.)
+    expect(emu.emulator.reports.length - real).toBe(1);
+    expect(answered).toBe(emu.emulator.reports.at(-1)?.trackingId);
+  });
+
   it('a non-boolean isTest sends the report the record notes (a real one), never a test noted as real', async () => {
     const real = emu.emulator.reports.length;
     const test = emu.emulator.testReports.length;
