@@ -11,6 +11,7 @@ import {
   pdqHash,
   pdqHashDihedral,
 } from '../pdq/index.js';
+import { DEFAULT_MIN_QUALITY } from '../pdq/matcher-options.js';
 import { linesOf, parsedOrUsage, type RunIo } from './run-io.js';
 
 const USAGE = `Usage:
@@ -27,7 +28,7 @@ Options:
                             header); NAME defaults to the file name without extension (repeatable)
   --allow [NAME=]FILE       an allow-list of known false positives (repeatable)
   --threshold N             largest Hamming distance that matches (default 31)
-  --min-quality N           lowest quality that can match (default 50)
+  --min-quality N           lowest quality that can match (default 0: every hash)
   --dihedral                also hash/match rotations and flips
   --max-pixels N            refuse larger images (default 100000000)
   -h, --help                show this help
@@ -168,7 +169,7 @@ async function matchFiles(
         const result = await matcher.matchBytes(await readFile(file));
         if (result.pdq.allowedBy !== undefined) {
           out(`allowed ${result.pdq.allowedBy} - ${file}`);
-        } else if (result.pdq.quality < (minQuality ?? 50)) {
+        } else if (result.pdq.quality < (minQuality ?? DEFAULT_MIN_QUALITY)) {
           out(`low-quality ${result.pdq.quality} - ${file}`);
         } else if (result.isMatch) {
           matched = true;

@@ -29,6 +29,16 @@ const listSource = z.union([
 const lists = z.union([z.array(listSource), z.record(z.string().min(1), z.string().min(1))]);
 const distance = z.number().int().min(0).max(256);
 
+/**
+ * Every upload's hash is compared, whatever its quality. A known image with its contrast lowered
+ * (a washed-out copy anyone can restore) scores 14–49 and stays 0–4 bits from its listed hash;
+ * flat or blurred images of low quality hash far from real images' hashes (112–144 bits from
+ * every one of the reference scenes). A quality floor would let the first through and gains
+ * nothing against the second: the floor that fights false positives belongs on the list's side,
+ * where low-quality hashes should not be listed.
+ */
+export const DEFAULT_MIN_QUALITY = 0;
+
 export const pdqMatcherSchema = z
   .object({
     /**
@@ -46,8 +56,8 @@ export const pdqMatcherSchema = z
     threshold: distance.default(31),
     /** Largest distance to an allow-list hash that suppresses a match. Defaults to `threshold`. */
     allowThreshold: distance.optional(),
-    /** Images whose PDQ quality is below this never match (their hash is unreliable). Defaults to 50. */
-    minQuality: z.number().int().min(0).max(100).default(50),
+    /** Images whose PDQ quality is below this never match. Defaults to 0 (see `DEFAULT_MIN_QUALITY`). */
+    minQuality: z.number().int().min(0).max(100).default(DEFAULT_MIN_QUALITY),
     /** Also match rotated and mirrored copies (the eight dihedral hashes). Defaults to `false`. */
     dihedral: z.boolean().default(false),
     /** Refuse to decode images with more pixels. Defaults to 100,000,000 (the guard's default). */
@@ -87,7 +97,12 @@ export interface PdqMatcherOptions {
   threshold?: number;
   /** Largest distance to an allow-list hash that suppresses a match. Defaults to `threshold`. */
   allowThreshold?: number;
-  /** Images whose PDQ quality is below this never match (their hash is unreliable). Defaults to 50. */
+  /**
+   * Images whose PDQ quality is below this never match. Defaults to 0: every hash is compared. Meta
+   * recommends 50 against false positives among low-quality hashes, but a listed image with its
+   * contrast lowered scores below 50 and is still within a few bits of its listed hash: 50 lets it
+   * through.
+   */
   minQuality?: number;
   /** Also match rotated and mirrored copies (the eight dihedral hashes). Defaults to `false`. */
   dihedral?: boolean;

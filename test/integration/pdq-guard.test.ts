@@ -4,10 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { photodnaGuard } from '../../src/index.js';
-import { createPdqMatcher } from '../../src/pdq/index.js';
+import { createPdqMatcher, pdqHash } from '../../src/pdq/index.js';
 import { gifFrameBeyondScreen, png } from '../fixtures/images.js';
 import { appWith, guarded } from '../helpers/express-app.js';
 import { REFERENCE } from '../unit/pdq/reference-hashes.js';
@@ -29,6 +30,21 @@ describe('guard with createPdqMatcher (no PhotoDNA key)', () => {
     expect(res.body.error.code).toBe('INVALID_IMAGE'); // a match looks like an unreadable image
     expect(JSON.stringify(res.body)).not.toMatch(/pdq|local|match/i);
     expect(log.runs).toBe(0);
+  });
+
+  it('rejects a washed-out copy of a listed image, though its PDQ quality is low', async () => {
+    // The contrast lowered to a quarter (anyone can restore it): quality falls far below Meta's
+    // recommended floor of 50 while the hash stays within a few bits of the listed one.
+    const washedOut = await sharp(readFileSync(join(FIXTURES, 'scene1.png')))
+      .linear(0.25, 96)
+      .png()
+      .toBuffer();
+    expect((await pdqHash(washedOut, { pool: false })).quality).toBeLessThan(50);
+    const before = log.runs;
+    const res = await request(app).post('/upload').attach('file', washedOut, 'pale.png');
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('INVALID_IMAGE');
+    expect(log.runs).toBe(before);
   });
 
   it('lets an unrelated image through as clean', async () => {
