@@ -21,8 +21,8 @@ export interface Reencoded {
 const JPEG_QUALITY = 90;
 
 /**
- * Decodes `bytes` (validated as `type`; its header within `maxPixels`) and encodes the pixels
- * again. An image the decoder refuses is `INVALID_IMAGE`; sharp missing is `SCAN_UNAVAILABLE`
+ * Decodes `bytes` (validated as `type`) and encodes the pixels again; more than `maxPixels`
+ * decoded (the header's count: see `sanitizeUpload`) is refused before decoding. An image the decoder refuses is `INVALID_IMAGE`; sharp missing is `SCAN_UNAVAILABLE`
  * (`not-configured`): the guard's options check for it when it is created.
  */
 export async function reencode(

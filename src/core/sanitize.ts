@@ -85,7 +85,9 @@ async function sanitizeUpload(
       ? { bytes: stripMetadata(bytes, facts.mimetype), mimetype: facts.mimetype }
       : await decodingPixels.run(
           facts.width * facts.height,
-          () => reencode(bytes, facts.mimetype, route.limits.maxPixels),
+          // The header's own pixel count, which the budget was charged: a file whose pixels
+          // outgrow its header (a GIF frame larger than its screen) is refused, not decoded.
+          () => reencode(bytes, facts.mimetype, facts.width * facts.height),
           wait,
         );
   if (clean.bytes === bytes) return facts;

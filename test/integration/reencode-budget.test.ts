@@ -9,7 +9,7 @@ import request from 'supertest';
 import { afterEach, expect, it } from 'vitest';
 import { DECODING_PIXEL_BUDGET, decodingPixels } from '../../src/core/pixel-budget.js';
 import { photodnaGuard } from '../../src/index.js';
-import { png } from '../fixtures/images.js';
+import { gifFrameBeyondScreen, png } from '../fixtures/images.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 import { multipartBody, sendUpload } from '../helpers/raw-upload.js';
 import { until } from '../helpers/until.js';
@@ -88,4 +88,18 @@ it('an uploader who leaves while its re-encode waits is dropped from the queue',
   } finally {
     await release();
   }
+});
+
+it('a GIF whose frame outgrows the screen its header states is refused, never decoded outside the budget', async () => {
+  // The header says 160x160 (the budget is charged that); the frame decodes to 3000x3000.
+  const { listening, matcher, events } = await server(30_000);
+  const res = await request(listening)
+    .post('/upload')
+    .attach('f', gifFrameBeyondScreen(160, 3000), 'small.gif');
+  expect(res.status).toBe(422);
+  expect(res.body.error.code).toBe('INVALID_IMAGE');
+  expect(matcher.calls).toHaveLength(0);
+  expect(events).toEqual(['reject:INVALID_IMAGE']);
+  const next = await request(listening).post('/upload').attach('f', png(300, 300), 'next.png');
+  expect(next.status).toBe(200);
 });
