@@ -204,6 +204,30 @@ describe('one report per incident across store objects and processes', () => {
     expect((await store.claimReport(id, { token: 'a', until: later })).held).toBe(true);
   });
 
+  it('a purge in another process keeps an expired, released incident while its report is in flight', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir, preserveDays: 10 });
+    const { incident, bytes } = makeIncident({ receivedAt: new Date('2020-01-01T00:00:00Z') });
+    await store.put(incident, bytes);
+    const { id } = incident;
+    await store.release(id, 'false positive'); // later judged reportable after all
+    const sender = new GatedSender();
+
+    const report = reportQuarantined({ store, id, sender, info: INFO });
+    await until(() => sender.sent === 1, 'the report sent');
+    const purge = await cli(['purge', '--dir', dir]);
+    sender.open();
+    const outcome = await report.catch((error: Error) => error);
+
+    expect(purge.code).toBe(0);
+    expect(purge.stdout).toContain(`kept ${id} (a report is being sent)`);
+    expect(outcome).toMatchObject({ trackingId: 't1' });
+    const kept = await store.get(id);
+    expect(kept.bytes).toEqual(bytes);
+    expect(kept.record.report).toMatchObject({ status: 'reported', trackingId: 't1' });
+    expect(Date.parse(kept.record.preserveUntil)).toBeGreaterThan(Date.now());
+  });
+
   it('a reviewer runs `quarantine report` in another process while the server reports: one report', async () => {
     const emulator = await startEmulator({ latencyMs: 1_000, rateLimit: false });
     try {
