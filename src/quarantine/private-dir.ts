@@ -1,6 +1,7 @@
 /**
  * The store's directory is private to the process's user: created `0700`, and an existing
- * directory with group or other bits is tightened to `0700` (or the store refuses to open).
+ * directory with group or other bits is tightened to `0700` (or the store refuses to open); one
+ * another user owns is refused.
  */
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -31,6 +32,14 @@ export async function ensurePrivateDir(
   const info = await stat(dir);
   if (!info.isDirectory()) {
     throw new QuarantineError(`the quarantine path ${dir} is not a directory`);
+  }
+  // Its owner could list, delete or swap the evidence whatever the mode (and may be whoever
+  // planted a symlink in its place): only root could write there, so refuse before any chmod.
+  const uid = process.getuid?.(); // undefined on Windows
+  if (uid !== undefined && info.uid !== uid) {
+    throw new QuarantineError(
+      `the quarantine directory ${dir} is owned by uid ${info.uid}, not by this process's user (uid ${uid}); run as its owner`,
+    );
   }
   // Windows has no POSIX modes; the directory's ACL is the operator's job there.
   if (process.platform === 'win32') return;

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import {
   chmod,
+  chown,
   mkdir,
   readdir,
   readFile,
@@ -52,6 +53,27 @@ describe('file modes', () => {
     expect(await store.list()).toEqual([]);
     expect(await mode(dir)).toBe(0o700);
   });
+
+  // Only root can make another user's directory (chown) and could write evidence into it.
+  it.skipIf(process.getuid?.() !== 0)(
+    "refuses a directory another user owns, also through a symlink planted in the store's place",
+    async () => {
+      const base = await tempDir();
+      const foreign = join(base, 'foreign');
+      await mkdir(foreign, { mode: 0o777 });
+      await chown(foreign, 65534, 65534); // nobody: could list, delete or swap the evidence
+      const planted = join(base, 'quarantine');
+      await symlink(foreign, planted);
+      for (const dir of [foreign, planted]) {
+        const store = createFileQuarantineStore({ dir });
+        const { incident, bytes } = makeIncident();
+        await expect(store.put(incident, bytes)).rejects.toThrow(/owned by uid 65534/);
+        await expect(store.list()).rejects.toThrow(QuarantineError);
+      }
+      expect(await readdir(foreign)).toEqual([]);
+      expect(await mode(foreign), 'not ours to change').toBe(0o777);
+    },
+  );
 });
 
 describe('put and the record', () => {
