@@ -13,7 +13,8 @@ export interface PurgeDecision {
 }
 
 export function purgeDecision(record: QuarantineRecord, now: Date = new Date()): PurgeDecision {
-  if (now.getTime() <= Date.parse(record.preserveUntil)) {
+  // Written so that an invalid `now` or `preserveUntil` (NaN) keeps the evidence: fail closed.
+  if (!(now.getTime() > Date.parse(record.preserveUntil))) {
     return { purge: false, reason: `preserved until ${record.preserveUntil}` };
   }
   // A report in flight (its sender holds the claim) must find the evidence and its record when

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
 import { purgeDecision } from '../../src/quarantine/purge-policy.js';
-import type { QuarantineStore } from '../../src/quarantine/types.js';
+import type { QuarantineRecord, QuarantineStore } from '../../src/quarantine/types.js';
 import { makeIncident, useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs();
@@ -82,6 +82,19 @@ describe('purgeExpired', () => {
     await unlink(join(dir, `${id}.png`));
     expect(await store.purgeExpired(NOW)).toEqual([id]);
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("removes nothing when `now` or a record's preserveUntil is not a date", async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir, preserveDays: 10 });
+    const fresh = await add(store, new Date().toISOString(), 1);
+    await store.release(fresh);
+    expect(await store.purgeExpired(new Date('not a date'))).toEqual([]);
+    expect((await store.purge(fresh, new Date(Number.NaN))).purge).toBe(false);
+    expect((await store.list()).map((r) => r.id)).toEqual([fresh]);
+    // A custom store reuses purgeDecision on its own records: one without a date is kept.
+    const { preserveUntil: _lost, ...undated } = await store.getRecord(fresh);
+    expect(purgeDecision(undated as QuarantineRecord, NOW).purge).toBe(false);
   });
 
   it('uses the current time by default', async () => {
