@@ -3,7 +3,7 @@
  * directory with group or other bits is tightened to `0700` (or the store refuses to open); one
  * another user owns is refused.
  */
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { QuarantineError } from '../errors.js';
 import { syncDir } from './atomic-file.js';
@@ -33,9 +33,17 @@ export async function ensurePrivateDir(
   if (!info.isDirectory()) {
     throw new QuarantineError(`the quarantine path ${dir} is not a directory`);
   }
+  const uid = process.getuid?.(); // undefined on Windows
+  // A symlink in its place is the host's choice only if the host owns it: another user's link
+  // (say, planted in /tmp) may be pointed at their own directory once the store is open.
+  const link = await lstat(dir);
+  if (uid !== undefined && link.isSymbolicLink() && link.uid !== uid && link.uid !== 0) {
+    throw new QuarantineError(
+      `the quarantine path ${dir} is a symlink owned by uid ${link.uid}, who could point it elsewhere`,
+    );
+  }
   // Its owner could list, delete or swap the evidence whatever the mode (and may be whoever
   // planted a symlink in its place): only root could write there, so refuse before any chmod.
-  const uid = process.getuid?.(); // undefined on Windows
   if (uid !== undefined && info.uid !== uid) {
     throw new QuarantineError(
       `the quarantine directory ${dir} is owned by uid ${info.uid}, not by this process's user (uid ${uid}); run as its owner`,

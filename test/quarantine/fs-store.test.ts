@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import {
   chmod,
   chown,
+  lchown,
   mkdir,
   readdir,
   readFile,
@@ -72,6 +73,22 @@ describe('file modes', () => {
       }
       expect(await readdir(foreign)).toEqual([]);
       expect(await mode(foreign), 'not ours to change').toBe(0o777);
+    },
+  );
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'refuses a symlink another user owns in its place, even to a private directory of ours',
+    async () => {
+      const base = await tempDir();
+      const ours = join(base, 'ours');
+      await mkdir(ours, { mode: 0o700 });
+      const planted = join(base, 'quarantine');
+      await symlink(ours, planted);
+      await lchown(planted, 65534, 65534); // its owner may point it elsewhere at any time
+      const store = createFileQuarantineStore({ dir: planted });
+      const { incident, bytes } = makeIncident();
+      await expect(store.put(incident, bytes)).rejects.toThrow(/symlink owned by uid 65534/);
+      expect(await readdir(ours)).toEqual([]);
     },
   );
 });
