@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { download, isHttpUrl } from '../download.js';
 import { GuardError } from '../errors.js';
+import { READ_FLAGS } from '../quarantine/atomic-file.js';
 
 /** Bounds of a manifest URL's download, besides `limits.maxFileSize`. */
 const URL_TIMEOUT_MS = 30_000;
@@ -76,7 +77,10 @@ export async function countFiles(
 /**
  * The bytes of one item (a file path, or a manifest's http(s) URL, downloaded), at most `max`:
  * a larger file or body is `invalid` without being read whole; a failed read or download is an
- * `error` (tried again by `--resume`).
+ * `error` (tried again by `--resume`), and so is what is not a regular file (a FIFO, a socket, a
+ * device such as /dev/zero, named by a manifest or swapped in after the listing): never read,
+ * since a FIFO waits for a writer for good (holding one of libuv's four file threads) and a
+ * device has no size to bound the read by.
  */
 export async function readItem(
   item: string,
@@ -96,9 +100,12 @@ export async function readItem(
     return { error: fetched.detail };
   }
   try {
-    const handle = await open(item, 'r');
+    const handle = await open(item, READ_FLAGS);
     try {
-      const { size } = await handle.stat();
+      const info = await handle.stat();
+      if (!info.isFile())
+        return { error: 'not a regular file (a FIFO, socket or device): not read' };
+      const { size } = info;
       if (size > max)
         return {
           invalid: new GuardError('FILE_TOO_LARGE', { detail: `${size} bytes, limit ${max}` }),

@@ -35,7 +35,7 @@ export async function writeFileAtomic(
 }
 
 /** Non-blocking: a FIFO never waits for a writer (where the OS has the flag). */
-const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+export const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
 /**
  * The bytes of `path` when it is a regular file; undefined for anything else in its place (a

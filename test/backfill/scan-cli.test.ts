@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import {
   appendFileSync,
   copyFileSync,
@@ -6,12 +6,14 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator, testImages } from '../../src/emulator/index.js';
 import { createFileQuarantineStore } from '../../src/quarantine/index.js';
 import { png } from '../fixtures/images.js';
@@ -45,15 +47,24 @@ function spawnScan(args: string[]): ChildProcess {
   });
 }
 
+/** Children still running when a test ends (one that hung): killed, not left behind. */
+const running = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 function scan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       ['--import', 'tsx', MAIN, 'scan', ...args],
       { env: cleanEnv },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      (error, stdout, stderr) => {
+        running.delete(child);
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+      },
     );
+    running.add(child);
   });
 }
 
@@ -273,4 +284,34 @@ describe('photodna-guard scan', () => {
       emulator.setLatency(0);
     }
   }, 60_000);
+
+  it('a FIFO, a socket or a device in place of a file is an error line: never waited on nor read', async () => {
+    const dir = folder();
+    const [image] = images(dir, 1);
+    const fifo = join(dir, 'fifo.png');
+    execFileSync('mkfifo', [fifo]);
+    const socket = join(dir, 'socket.png');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    const zero = join(dir, 'zero.png');
+    symlinkSync('/dev/zero', zero);
+    const manifest = join(dir, 'list.jsonl');
+    writeFileSync(manifest, `${[fifo, socket, zero, '/dev/urandom'].join('\n')}\n`);
+    const out = join(dir, 'results.jsonl');
+    try {
+      // Before: the FIFO's open waited for a writer for good; /dev/zero was read with no end.
+      const args = [image as string, fifo, '--manifest', manifest, '--out', out, '--api-key', 'k'];
+      const result = await scan([...args, '--base-url', emulator.url]);
+      expect(result.code).toBe(1);
+      const by = (path: string) => lines(out).filter((l) => l.path === path);
+      expect(by(image as string)).toMatchObject([{ outcome: 'clean' }]);
+      expect(by(fifo)).toMatchObject([{ outcome: 'error' }, { outcome: 'error' }]);
+      expect(by(socket)).toMatchObject([{ outcome: 'error' }]); // ENXIO: a socket is not opened
+      for (const path of [fifo, zero, '/dev/urandom'])
+        expect(String(by(path)[0]?.detail)).toMatch(/not a regular file/);
+      expect(JSON.parse(result.stdout)).toMatchObject({ clean: 1, error: 5 });
+    } finally {
+      server.close();
+    }
+  });
 });
