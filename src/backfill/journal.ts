@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open, stat, truncate } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { fsPath } from './names.js';
 
 export type Outcome = 'clean' | 'match' | 'invalid' | 'error';
 
@@ -57,9 +58,9 @@ export function knownOf(line: ResultLine): Known | undefined {
   return undefined;
 }
 
-/** The 16-byte key of a path in the finished set. */
+/** The 16-byte key of a path in the finished set (of its bytes: see names.ts). */
 export function pathKey(path: string): string {
-  return createHash('sha256').update(path).digest().subarray(0, 16).toString('latin1');
+  return createHash('sha256').update(fsPath(path)).digest().subarray(0, 16).toString('latin1');
 }
 
 /** The 32-byte key of an image in the known map. */

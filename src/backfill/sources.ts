@@ -1,6 +1,6 @@
 /**
  * The files a backfill scans, streamed (never a list in memory): every regular file under each
- * directory (recursively, symlinks not followed), each file given by name, and each line of a
+ * directory (recursively, symlinks not followed; names that are not UTF-8 kept: see names.ts), each file given by name, and each line of a
  * manifest (`{"path": "..."}` or `{"url": "..."}` JSON lines, or plain paths; relative paths
  * resolve against the manifest's directory), and how to read one, bounded.
  */
@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { download, isHttpUrl } from '../download.js';
 import { GuardError } from '../errors.js';
 import { READ_FLAGS } from '../quarantine/atomic-file.js';
+import { fsPath, nameOf } from './names.js';
 
 /** Bounds of a manifest URL's download, besides `limits.maxFileSize`. */
 const URL_TIMEOUT_MS = 30_000;
@@ -29,12 +30,14 @@ export async function* filesOf(
 }
 
 async function* walk(dir: string): AsyncGenerator<string> {
-  const handle = await opendir(dir);
+  // Names as their bytes (see names.ts); Node's typings know only string names.
+  const handle = await opendir(fsPath(dir), { encoding: 'buffer' as BufferEncoding });
   const subdirs: string[] = [];
   for await (const entry of handle) {
-    const path = join(dir, entry.name);
+    const name = nameOf(entry.name as unknown as Buffer);
+    const path = join(dir, name);
     if (entry.isFile()) yield path;
-    else if (entry.isDirectory()) subdirs.push(entry.name);
+    else if (entry.isDirectory()) subdirs.push(name);
   }
   // Directories after files keeps one directory's names in memory at a time (as names only).
   for (const name of subdirs.sort()) yield* walk(join(dir, name));
@@ -100,7 +103,7 @@ export async function readItem(
     return { error: fetched.detail };
   }
   try {
-    const handle = await open(item, READ_FLAGS);
+    const handle = await open(fsPath(item), READ_FLAGS);
     try {
       const info = await handle.stat();
       if (!info.isFile())

@@ -299,7 +299,7 @@ describe('photodna-guard scan', () => {
     writeFileSync(manifest, `${[fifo, socket, zero, '/dev/urandom'].join('\n')}\n`);
     const out = join(dir, 'results.jsonl');
     try {
-      // Before: the FIFO's open waited for a writer for good; /dev/zero was read with no end.
+      // Before: the FIFO's open waited for a writer for good, and /dev/zero was read to 2 GiB.
       const args = [image as string, fifo, '--manifest', manifest, '--out', out, '--api-key', 'k'];
       const result = await scan([...args, '--base-url', emulator.url]);
       expect(result.code).toBe(1);
@@ -313,5 +313,35 @@ describe('photodna-guard scan', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('file names that are not UTF-8 are scanned as themselves, never as a look-alike name', async () => {
+    const dir = folder();
+    const named = (...parts: (string | number)[]) =>
+      Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from([p]))));
+    // What the old walk read in their place: the same name with U+FFFD for the bad byte.
+    writeFileSync(join(dir, 'a\ufffd.png'), png(200, 200, seed++));
+    writeFileSync(named(dir, '/a', 0xff, '.png'), testImages()[0]?.bytes as Buffer);
+    writeFileSync(named(dir, '/a', 0xfe, '.png'), png(200, 200, seed++));
+    mkdirSync(named(dir, '/d', 0xe9));
+    writeFileSync(named(dir, '/d', 0xe9, '/\u00e9', 0xc3, '.png'), png(200, 200, seed++));
+    const out = join(folder(), 'results.jsonl');
+    const quarantine = join(root, `q${n++}`);
+    const key = 'non-utf8-key';
+    const args = [dir, '--out', out, '--api-key', key, '--base-url', emulator.url];
+    const result = await scan([...args, '--quarantine', quarantine]);
+    expect(result.code).toBe(0);
+    const outcomes = Object.fromEntries(lines(out).map((l) => [l.path, l.outcome]));
+    // Python's os.fsdecode spelling: each byte that is not UTF-8 as U+DC80-U+DCFF.
+    expect(outcomes).toEqual({
+      [join(dir, 'a\ufffd.png')]: 'clean',
+      [join(dir, 'a\udcff.png')]: 'match',
+      [join(dir, 'a\udcfe.png')]: 'clean',
+      [join(dir, 'd\udce9', '\u00e9\udcc3.png')]: 'clean',
+    });
+    expect(emulator.calls.filter((c) => c.key === key)).toHaveLength(4);
+    // --resume tells them apart too: nothing left, nothing skipped twice.
+    const resumed = await scan([...args, '--resume']);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ skipped: 4, done: 0 });
   });
 });
