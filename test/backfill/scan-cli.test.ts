@@ -344,4 +344,30 @@ describe('photodna-guard scan', () => {
     const resumed = await scan([...args, '--resume']);
     expect(JSON.parse(resumed.stdout)).toMatchObject({ skipped: 4, done: 0 });
   });
+
+  it('a hostile file name in a match cannot forge or hide lines of `quarantine list`', async () => {
+    const dir = folder();
+    const [red, blue] = testImages();
+    // A newline then a forged row; a terminal escape that erases the row it is printed on.
+    const forged = 'a\nffffffff-0000-0000-0000-000000000000  2020-01-01  POST forged.png';
+    writeFileSync(join(dir, forged), red?.bytes as Buffer);
+    writeFileSync(join(dir, 'b\r\x1b[2K\x9b2K\u2028.png'), blue?.bytes as Buffer);
+    const quarantine = join(root, `q${n++}`);
+    const out = join(folder(), 'results.jsonl');
+    const args = [dir, '--out', out, '--quarantine', quarantine, '--api-key', 'k'];
+    expect((await scan([...args, '--base-url', emulator.url])).code).toBe(0);
+    const listed = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', MAIN, 'quarantine', 'list', '--dir', quarantine],
+        { env: cleanEnv },
+        (error, stdout) => (error ? reject(error) : resolve(stdout)),
+      ),
+    );
+    const rows = listed.split('\n').filter(Boolean);
+    expect(rows).toHaveLength(3); // the header and the two incidents
+    for (const control of ['\r', '\x1b', '\x9b', '\u2028']) expect(listed).not.toContain(control);
+    expect(listed).toContain('backfill:');
+    expect(listed).toContain(String.raw`a\u000affffffff`); // shown, escaped
+  });
 });
