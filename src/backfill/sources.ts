@@ -49,7 +49,9 @@ async function* manifestPaths(manifest: string): AsyncGenerator<string> {
   for await (const raw of lines) {
     const line = raw.trim();
     if (!line) continue;
-    let path = line;
+    // A plain path as written: a name may end (or start) with a space, and `x.png ` trimmed
+    // would read `x.png` in its place.
+    let path = raw;
     if (line.startsWith('{')) {
       const parsed = JSON.parse(line) as { path?: unknown; url?: unknown };
       if (parsed.url !== undefined) {

@@ -370,4 +370,21 @@ describe('photodna-guard scan', () => {
     expect(listed).toContain('backfill:');
     expect(listed).toContain(String.raw`a\u000affffffff`); // shown, escaped
   });
+
+  it('a plain-path manifest line is the path as written: "x.png " is not read as "x.png"', async () => {
+    const dir = folder();
+    writeFileSync(join(dir, 'x.png'), png(200, 200, seed++));
+    writeFileSync(join(dir, 'x.png '), testImages()[0]?.bytes as Buffer);
+    writeFileSync(join(dir, ' x.png'), png(200, 200, seed++));
+    const manifest = join(dir, 'list.txt');
+    writeFileSync(manifest, `${join(dir, 'x.png')}\n${join(dir, 'x.png ')}\r\n ${'x.png'}\n`);
+    const out = join(folder(), 'results.jsonl');
+    const args = ['--manifest', manifest, '--out', out, '--api-key', 'k'];
+    expect((await scan([...args, '--base-url', emulator.url])).code).toBe(0);
+    expect(Object.fromEntries(lines(out).map((l) => [l.path, l.outcome]))).toEqual({
+      [join(dir, 'x.png')]: 'clean',
+      [join(dir, 'x.png ')]: 'match',
+      [join(dir, ' x.png')]: 'clean',
+    });
+  });
 });
