@@ -4,7 +4,7 @@
  * manifest (`{"path": "..."}` or `{"url": "..."}` JSON lines, or plain paths; relative paths
  * resolve against the manifest's directory), and how to read one, bounded.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Dir } from 'node:fs';
 import { open, opendir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -30,8 +30,17 @@ export async function* filesOf(
 }
 
 async function* walk(dir: string): AsyncGenerator<string> {
-  // Names as their bytes (see names.ts); Node's typings know only string names.
-  const handle = await opendir(fsPath(dir), { encoding: 'buffer' as BufferEncoding });
+  let handle: Dir;
+  try {
+    // Names as their bytes (see names.ts); Node's typings know only string names.
+    handle = await opendir(fsPath(dir), { encoding: 'buffer' as BufferEncoding });
+  } catch {
+    // Deleted since it was listed (an album removed during a days-long run), or not readable:
+    // yielded itself, so that reading it reports why as an error line (tried again by --resume)
+    // instead of the whole run stopping.
+    yield dir;
+    return;
+  }
   const subdirs: string[] = [];
   for await (const entry of handle) {
     const name = nameOf(entry.name as unknown as Buffer);
@@ -83,9 +92,9 @@ export async function countFiles(
  * The bytes of one item (a file path, or a manifest's http(s) URL, downloaded), at most `max`:
  * a larger file or body is `invalid` without being read whole; a failed read or download is an
  * `error` (tried again by `--resume`), and so is what is not a regular file (a FIFO, a socket, a
- * device such as /dev/zero, named by a manifest or swapped in after the listing): never read,
- * since a FIFO waits for a writer for good (holding one of libuv's four file threads) and a
- * device has no size to bound the read by.
+ * device such as /dev/zero, named by a manifest or swapped in after the listing, or a directory
+ * `walk` could not list): never read, since a FIFO waits for a writer for good (holding one of
+ * libuv's four file threads) and a device has no size to bound the read by.
  */
 export async function readItem(
   item: string,
@@ -108,8 +117,7 @@ export async function readItem(
     const handle = await open(fsPath(item), READ_FLAGS);
     try {
       const info = await handle.stat();
-      if (!info.isFile())
-        return { error: 'not a regular file (a FIFO, socket or device): not read' };
+      if (!info.isFile()) return { error: 'not a regular file: not read' };
       const { size } = info;
       if (size > max)
         return {

@@ -387,4 +387,33 @@ describe('photodna-guard scan', () => {
       [join(dir, ' x.png')]: 'clean',
     });
   });
+
+  it('a directory deleted after it was listed is an error line; the run goes on', async () => {
+    const dir = folder();
+    const [first] = images(dir, 1);
+    mkdirSync(join(dir, 'album'));
+    images(join(dir, 'album'), 1);
+    mkdirSync(join(dir, 'later'));
+    const [after] = images(join(dir, 'later'), 1);
+    const out = join(folder(), 'results.jsonl');
+    const key = 'vanished-dir-key';
+    emulator.setLatency(1_000);
+    try {
+      const args = [dir, '--out', out, '--concurrency', '1', '--api-key', key];
+      const scanning = scan([...args, '--base-url', emulator.url]);
+      // The first file is in hand: `album` is listed, not yet walked. Its owner deletes it.
+      await until(() => emulator.calls.some((c) => c.key === key), 'the first call');
+      rmSync(join(dir, 'album'), { recursive: true });
+      const result = await scanning;
+      expect(result.code).toBe(1);
+      expect(lines(out).map((l) => [l.path, l.outcome])).toEqual([
+        [first, 'clean'],
+        [join(dir, 'album'), 'error'],
+        [after, 'clean'],
+      ]);
+      expect(JSON.parse(result.stdout)).toMatchObject({ clean: 2, error: 1 });
+    } finally {
+      emulator.setLatency(0);
+    }
+  });
 });
