@@ -5,7 +5,7 @@
  * resolve against the manifest's directory), and how to read one, bounded.
  */
 import { createReadStream, type Dir } from 'node:fs';
-import { open, opendir, stat } from 'node:fs/promises';
+import { lstat, open, opendir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { download, isHttpUrl } from '../download.js';
@@ -58,24 +58,45 @@ async function* manifestPaths(manifest: string): AsyncGenerator<string> {
   for await (const raw of lines) {
     const line = raw.trim();
     if (!line) continue;
+    if (line.startsWith('{')) {
+      // A stored file may be named like a JSON line (its name is the uploader's): listed as a
+      // plain path, it is scanned as itself too, never left unread for the entry it spells.
+      const literal = resolve(base, raw);
+      const named = await lstat(fsPath(literal)).then(
+        () => true,
+        () => false,
+      );
+      let parsed: { path?: unknown; url?: unknown };
+      try {
+        parsed = JSON.parse(line) as { path?: unknown; url?: unknown };
+      } catch (error) {
+        if (named) {
+          yield literal;
+          continue;
+        }
+        throw error;
+      }
+      yield entryOf(parsed, line, base);
+      if (named) yield literal;
+      continue;
+    }
     // A plain path as written: a name may end (or start) with a space, and `x.png ` trimmed
     // would read `x.png` in its place.
-    let path = raw;
-    if (line.startsWith('{')) {
-      const parsed = JSON.parse(line) as { path?: unknown; url?: unknown };
-      if (parsed.url !== undefined) {
-        if (!isHttpUrl(parsed.url))
-          throw new Error('manifest line whose "url" is not an absolute http(s) URL');
-        // A URL is its own name (never resolved against the manifest's directory).
-        yield parsed.url;
-        continue;
-      }
-      if (typeof parsed.path !== 'string' || !parsed.path)
-        throw new Error(`manifest line without a "path" or "url": ${line.slice(0, 200)}`);
-      path = parsed.path;
-    }
-    yield resolve(base, path);
+    yield resolve(base, raw);
   }
+}
+
+/** A manifest's JSON line: its URL as it is, or its path resolved against the manifest's folder. */
+function entryOf(parsed: { path?: unknown; url?: unknown }, line: string, base: string): string {
+  if (parsed.url !== undefined) {
+    if (!isHttpUrl(parsed.url))
+      throw new Error('manifest line whose "url" is not an absolute http(s) URL');
+    // A URL is its own name (never resolved against the manifest's directory).
+    return parsed.url;
+  }
+  if (typeof parsed.path !== 'string' || !parsed.path)
+    throw new Error(`manifest line without a "path" or "url": ${line.slice(0, 200)}`);
+  return resolve(base, parsed.path);
 }
 
 /** Counts what `filesOf` would yield (for the progress bar's ETA), streaming too. */

@@ -388,6 +388,27 @@ describe('photodna-guard scan', () => {
     });
   });
 
+  it('a stored file named like a JSON manifest line is scanned as itself too', async () => {
+    // The uploader chose the name: listed in a plain manifest, the line reads as an entry for
+    // benign.png, and the file itself was never read.
+    const dir = folder();
+    writeFileSync(join(dir, 'benign.png'), png(200, 200, seed++));
+    const spelled = '{"path":"benign.png"}';
+    writeFileSync(join(dir, spelled), testImages()[0]?.bytes as Buffer);
+    const broken = '{not json.png';
+    writeFileSync(join(dir, broken), png(200, 200, seed++));
+    const manifest = join(dir, 'list.txt');
+    writeFileSync(manifest, `${spelled}\n${broken}\n`);
+    const out = join(folder(), 'results.jsonl');
+    const args = ['--manifest', manifest, '--out', out, '--api-key', 'k'];
+    expect((await scan([...args, '--base-url', emulator.url])).code).toBe(0);
+    expect(Object.fromEntries(lines(out).map((l) => [l.path, l.outcome]))).toEqual({
+      [join(dir, 'benign.png')]: 'clean',
+      [join(dir, spelled)]: 'match',
+      [join(dir, broken)]: 'clean',
+    });
+  });
+
   it('a directory deleted after it was listed is an error line; the run goes on', async () => {
     const dir = folder();
     const [first] = images(dir, 1);
