@@ -42,6 +42,9 @@ import type {
   StoredJob,
 } from './types.js';
 
+/** The last stack traces a job keeps of its failed attempts (BullMQ's `stackTraceLimit`). */
+export const STACK_TRACES_KEPT = 10;
+
 export interface BullmqQueueOptions {
   /** A `redis://` URL, or an ioredis instance (used as is, not closed). */
   redis: string | RedisClientLike;
@@ -154,6 +157,9 @@ class BullmqQueue implements QueueEngine {
           backoff: { type: 'photodna-guard' },
           removeOnComplete: { age: keepDoneS },
           removeOnFail: false,
+          // Each failed attempt keeps its stack in the job: retried through a day-long outage
+          // (every 5 minutes at most) that would grow without bound in Redis.
+          stackTraceLimit: STACK_TRACES_KEPT,
         });
       } catch (error) {
         // Refused (out of memory, a read-only replica, a permission): no job would ever delete

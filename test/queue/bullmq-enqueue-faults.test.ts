@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { STACK_TRACES_KEPT } from '../../src/queue/bullmq.js';
 import { openScanQueue } from '../../src/queue/index.js';
 import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
@@ -36,6 +37,21 @@ describeWithRedis('BullMQ enqueue refused by Redis', () => {
         queue.enqueue({ scanId: 'refused-1', source: { kind: 'bytes', bytes: png(120, 120, 5) } }),
       ).rejects.toThrow(/NOPERM/);
       expect(await admin.keys('photodna-guard:scan-bytes:refused-add:*')).toEqual([]);
+    } finally {
+      await queue.close();
+    }
+  }, 30_000);
+
+  it('a job keeps only its last stack traces (retried through a long outage, it would grow in Redis)', async () => {
+    const queue = await openScanQueue({ redis: redis.url, name: 'trace-limit' });
+    try {
+      await queue.enqueue({
+        scanId: 'traced-1',
+        source: { kind: 'bytes', bytes: png(120, 120, 6) },
+      });
+      const [key] = await admin.keys('bull:trace-limit:traced-1');
+      const opts = JSON.parse((await admin.hget(key as string, 'opts')) ?? '{}');
+      expect(opts.stackTraceLimit).toBe(STACK_TRACES_KEPT);
     } finally {
       await queue.close();
     }
