@@ -64,8 +64,10 @@ export async function execute<T>(
       const outcome = await attemptOnce(context, job, attempt, signal);
       if (outcome.ok) return outcome.value;
       const { error, resendSafe } = outcome;
+      // Held back no longer than any retry would wait (the budget): one 429 with a huge
+      // Retry-After (parsed up to a day) must not stall every later call that long.
       if (error.httpStatus === 429 && error.retryAfter)
-        context.limiter.pause(error.retryAfter * 1000);
+        context.limiter.pause(Math.min(error.retryAfter * 1000, context.retry.budgetMs));
       const delay = nextRetryDelay(
         { retryable: error.retryable, resendSafe, retryAfter: error.retryAfter },
         attempt,

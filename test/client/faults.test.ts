@@ -1,10 +1,12 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FaultSpec } from '../../src/emulator/index.js';
 import { png } from '../fixtures/images.js';
 import {
   API_KEY,
   closeServer,
+  FAST_RETRY,
   type Harness,
   harness,
   listen,
@@ -222,4 +224,105 @@ describe('response size', () => {
       await closeServer(server);
     }
   });
+});
+
+/** A service whose first answer is `hostile` and every later one clean (to prove the pool recovers). */
+async function hostileService(
+  hostile: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; close(): Promise<void> }> {
+  let calls = 0;
+  const server = createServer((req, res) => {
+    calls++;
+    const first = calls === 1;
+    req.resume();
+    req.on('end', () => {
+      if (first) hostile(req, res);
+      else res.writeHead(200).end(CLEAN);
+    });
+  });
+  return { url: await listen(server), close: () => closeServer(server) };
+}
+
+const CLEAN = JSON.stringify({ Status: { Code: 3000 }, TrackingId: 't-clean', IsMatch: false });
+
+describe('a hostile service', () => {
+  it('does not follow a redirect to another origin with the key', async () => {
+    const seen: unknown[] = [];
+    const other = createServer((req, res) => {
+      seen.push(req.headers);
+      res.end(CLEAN);
+    });
+    const otherUrl = await listen(other);
+    const service = await hostileService((_req, res) =>
+      res.writeHead(307, { location: `${otherUrl}/v2/PhotoDNA/Match` }).end(),
+    );
+    try {
+      const client = h.client({ baseUrl: service.url, retry: { maxAttempts: 1 } });
+      const error = await serviceError(client.match(image, 'image/png'));
+      expect(error).toMatchObject({ guardCode: 'SCAN_UNAVAILABLE', httpStatus: 307 });
+      expect(seen).toEqual([]);
+    } finally {
+      await service.close();
+      await closeServer(other);
+    }
+  });
+
+  it.each<[string, (req: IncomingMessage, res: ServerResponse) => void, string]>([
+    [
+      'a body dripped a byte at a time, within callMs',
+      (_req, res) => {
+        res.writeHead(200);
+        const drip = setInterval(() => res.write(' '), 100);
+        res.on('close', () => clearInterval(drip));
+      },
+      'timeout',
+    ],
+    [
+      'a header block over the limit',
+      (_req, res) => res.writeHead(200, { 'x-pad': 'a'.repeat(100_000) }).end(CLEAN),
+      'network',
+    ],
+    [
+      'a gzip body (never inflated)',
+      (_req, res) => res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(CLEAN)),
+      'malformed-response',
+    ],
+  ])('fails closed on %s, and the next call succeeds', async (_, hostile, reason) => {
+    const service = await hostileService(hostile);
+    try {
+      const client = h.client({
+        baseUrl: service.url,
+        timeouts: { callMs: 1000 },
+        retry: { maxAttempts: 1 },
+        connections: 1,
+      });
+      const error = await serviceError(client.match(image, 'image/png'));
+      expect(error).toMatchObject({ guardCode: 'SCAN_UNAVAILABLE', reason });
+      await expect(client.match(image, 'image/png')).resolves.toMatchObject({ isMatch: false });
+    } finally {
+      await service.close();
+    }
+  });
+
+  it.each([
+    ['a huge delta', '99999999'],
+    ['an HTTP date far ahead', 'Fri, 01 Jan 2100 00:00:00 GMT'],
+  ])(
+    'does not hold later calls back beyond the retry budget for a 429 Retry-After of %s',
+    async (_, value) => {
+      const service = await hostileService((_req, res) =>
+        res.writeHead(429, { 'retry-after': value }).end('{}'),
+      );
+      try {
+        const client = h.client({ baseUrl: service.url, retry: { ...FAST_RETRY, budgetMs: 500 } });
+        const error = await serviceError(client.match(image, 'image/png'));
+        expect(error).toMatchObject({ reason: 'rate-limited', httpStatus: 429 });
+        // The service has recovered: the next call goes through once the budget has passed.
+        const next = await client.match(image, 'image/png', { signal: AbortSignal.timeout(5_000) });
+        expect(next).toMatchObject({ isMatch: false });
+      } finally {
+        await service.close();
+      }
+    },
+  );
 });
