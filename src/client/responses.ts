@@ -117,7 +117,7 @@ export function parseMatchHashResults(
   if (Status && Status.Code !== STATUS.OK) throw codeError(Status, TrackingId, context);
   if (MatchResults.length !== count) {
     throw malformedError(`${MatchResults.length} MatchHash results for ${count} hashes`, {
-      trackingId: TrackingId,
+      trackingId: trackingIdOf(TrackingId, context),
     });
   }
   return MatchResults.map((item) => {
@@ -142,7 +142,11 @@ export function parseReportAnswer(response: HttpResponse, context: ParseContext)
   if (!parsed.success) throw shapeError(parsed.error, context);
   const { TrackingId, Status } = parsed.data;
   if (Status.Code !== STATUS.OK) throw codeError(Status, TrackingId, context);
-  const result: ReportResult = { trackingId: TrackingId, statusCode: Status.Code, raw: json };
+  const result: ReportResult = {
+    trackingId: trackingIdOf(TrackingId, context),
+    statusCode: Status.Code,
+    raw: json,
+  };
   if (Status.Description) result.description = Status.Description;
   return result;
 }
@@ -190,7 +194,7 @@ function toMatchResponse(json: unknown, context: ParseContext): MatchResponse {
   const body = parsed.data;
   const result: MatchResponse = {
     isMatch: body.IsMatch,
-    trackingId: body.TrackingId,
+    trackingId: trackingIdOf(body.TrackingId, context),
     matchFlags: (body.MatchDetails?.MatchFlags ?? []).map(toMatchFlag),
     statusCode: body.Status.Code,
     evaluateResponse: body.EvaluateResponse ?? null,
@@ -219,7 +223,7 @@ function codeError(
     .join(' - ');
   return statusCodeError(status.Code, {
     description: text ? redact(text, context.secrets) : undefined,
-    trackingId,
+    trackingId: trackingId && trackingIdOf(trackingId, context),
     httpStatus,
     bytes: context.bytes,
   });
@@ -236,9 +240,18 @@ function shapeError(
     .join('; ');
   return malformedError(`JSON of an unexpected shape (${redact(where, context.secrets)})`, {
     httpStatus: 200,
-    trackingId,
+    trackingId: trackingId && trackingIdOf(trackingId, context),
     cause: error,
   });
+}
+
+/**
+ * A `TrackingId` as the service sent it, but with no secret and of bounded length: it reaches
+ * results, errors and logs, and a proxy or a service that echoes the request's headers into it
+ * must not carry the subscription key or NCMEC credentials there.
+ */
+function trackingIdOf(trackingId: string, context: ParseContext): string {
+  return redact(trackingId, context.secrets);
 }
 
 function parseJson(body: Buffer): unknown {

@@ -326,3 +326,34 @@ describe('a hostile service', () => {
     },
   );
 });
+
+describe('a service that echoes the key', () => {
+  const echo = (code: number) => (req: IncomingMessage, res: ServerResponse) =>
+    res.writeHead(200).end(
+      JSON.stringify({
+        Status: { Code: code },
+        TrackingId: `tid-${String(req.headers['ocp-apim-subscription-key'])}`,
+        IsMatch: false,
+      }),
+    );
+
+  it.each([
+    ['a refusal', 3002],
+    ['a clean answer', 3000],
+  ])('keeps it out of the tracking id of %s, the error and the logs', async (_, code) => {
+    const service = await hostileService(echo(code));
+    try {
+      const logger = memoryLogger();
+      const client = h.client({ baseUrl: service.url, retry: { maxAttempts: 1 }, logger });
+      const outcome = await client.match(image, 'image/png').catch((error: unknown) => error);
+      const text = JSON.stringify(outcome, (_key, v: unknown) =>
+        v instanceof Error ? { ...v, message: v.message, stack: v.stack } : v,
+      );
+      expect(text).toContain('tid-');
+      expect(text).not.toContain(API_KEY);
+      expect(logger.lines.join('\n')).not.toContain(API_KEY);
+    } finally {
+      await service.close();
+    }
+  });
+});
