@@ -140,3 +140,41 @@ describe('PhotoDnaClient.report is never re-sent once the service may have it', 
     expect(logger.lines.filter((line) => line.includes('retrying'))).toHaveLength(2);
   });
 });
+
+describe('a service that echoes the NCMEC credentials', () => {
+  it.each([
+    ['a refusal', 3002],
+    ['an accepted report', 3000],
+  ])('keeps them out of the tracking id of %s, the error and the logs', async (_, code) => {
+    const server: Server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () =>
+        res.writeHead(200).end(
+          JSON.stringify({
+            Status: { Code: code },
+            TrackingId: `tid-${String(req.headers['x-usr'])}-${String(req.headers['x-pwd'])}`,
+          }),
+        ),
+      );
+    });
+    const baseUrl = await listen(server);
+    try {
+      const logger = memoryLogger();
+      const client = h.client({ baseUrl, logger });
+      const outcome = await client
+        .report(reportBody(), credentials)
+        .then(({ trackingId }) => trackingId)
+        .catch((error: unknown) => error);
+      const text = JSON.stringify(outcome, (_key, v: unknown) =>
+        v instanceof Error ? { ...v, message: v.message, stack: v.stack } : v,
+      );
+      expect(text).toContain('tid-');
+      for (const secret of [credentials.ncmecUser, credentials.ncmecPassword]) {
+        expect(text).not.toContain(secret);
+        expect(logger.lines.join('\n')).not.toContain(secret);
+      }
+    } finally {
+      await closeServer(server);
+    }
+  });
+});

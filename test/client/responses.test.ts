@@ -63,6 +63,16 @@ describe('parseMatchAnswer', () => {
     expect(result).toMatchObject({ isMatch: false, matchFlags: [], trackingId: '1_photodna_abc' });
   });
 
+  it('caps a tracking id of any length before it reaches results, errors and logs', () => {
+    const long = 'x'.repeat(100_000);
+    const result = parseMatchAnswer(answer({ ...cleanBody, TrackingId: long }), context);
+    expect(result.trackingId.length).toBeLessThanOrEqual(301);
+    const error = failure(() =>
+      parseMatchAnswer(answer({ ...cleanBody, Status: { Code: 3004 }, TrackingId: long }), context),
+    );
+    expect(error.trackingId?.length).toBeLessThanOrEqual(301);
+  });
+
   it('keeps the evaluation scores', () => {
     const scores = { AdultClassificationScore: 0.1, IsImageAdultClassified: false };
     const result = parseMatchAnswer(answer({ ...cleanBody, EvaluateResponse: scores }), context);
