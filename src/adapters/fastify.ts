@@ -50,8 +50,10 @@ export interface FastifyGuardOptions extends GuardOptions {
 
 /**
  * The Fastify plugin: `await app.register(photodnaGuard, options)`. Every route registered after
- * it is guarded before validation (route `config.photodna` overrides or skips); the guard's
- * events are on `app.photodna`. Registered without encapsulation, as fastify-plugin does.
+ * it is guarded before validation (route `config.photodna` overrides or skips); a multipart
+ * request to a route of its context registered before it is refused (see `missedRouteHook`).
+ * The guard's events are on `app.photodna`. Registered without encapsulation, as fastify-plugin
+ * does.
  */
 export async function photodnaGuard(
   fastify: FastifyInstance,
@@ -83,8 +85,38 @@ export async function photodnaGuard(
     const refuse = otherMultipartHook(core, entry);
     const first = route.onRequest;
     route.onRequest = first ? [refuse, ...(Array.isArray(first) ? first : [first])] : [refuse];
+    route.config = Object.assign({ ...route.config }, { [GUARDED]: true });
   };
   fastify.addHook('onRoute', onRoute);
+  fastify.addHook('onRequest', missedRouteHook(core, routeEntry(core, mode, shared, undefined)));
+}
+
+/** Set on the config of each route the guard's hooks were put on (any guard's). */
+const GUARDED = Symbol('photodna-guard route');
+
+/**
+ * A context hook reaches every route of the plugin's context, those registered before it too
+ * (`app.post(...)` then `register(photodnaGuard)`, or a `register` not awaited, which runs
+ * after the routes it precedes), while `onRoute` only sees the routes registered after it. On
+ * such a route, not guarded and not `photodna: false`, a multipart request is refused 503
+ * `SCAN_UNAVAILABLE` (`not-configured`, with its setup warning naming the fix): @fastify/multipart
+ * or a handler reading the stream would otherwise take its files unchecked.
+ */
+function missedRouteHook(core: GuardCore, entry: Entry): onRequestHookHandler {
+  return function photodnaGuardMissedRoute(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: (error?: Error) => void,
+  ) {
+    const config = request.routeOptions.config as { photodna?: unknown; [GUARDED]?: true };
+    if (request.is404 || config[GUARDED] || config.photodna === false) return done();
+    if (!claimsMultipart(request.headers)) return done();
+    const refused = new GuardError('SCAN_UNAVAILABLE', {
+      reason: 'not-configured',
+      detail: `the route ${request.routeOptions.url ?? ''} was registered before the photodna-guard plugin, which did not see it (await app.register(photodnaGuard, ...) before adding routes, or give the route config.photodna: false)`,
+    });
+    answerRefusal(core, entry, request, reply, refused, done);
+  } as onRequestHookHandler;
 }
 
 /**
@@ -107,16 +139,28 @@ function otherMultipartHook(core: GuardCore, entry: Entry): onRequestHookHandler
     const refused = new GuardError('MALFORMED_MULTIPART', {
       detail: 'a multipart Content-Type other than multipart/form-data',
     });
-    // Answered here, `done` never called: the request goes no further.
-    core.refuseUnread(entry, new FastifyView(request, reply, undefined), refused).then(
-      (outcome) => {
-        if (outcome.kind === 'respond') {
-          reply.code(outcome.status).headers(outcome.headers).send(outcome.body);
-        } else reply.hijack();
-      },
-      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
-    );
+    answerRefusal(core, entry, request, reply, refused, done);
   } as onRequestHookHandler;
+}
+
+/** Answers a request refused in an `onRequest` hook, its body unread. */
+function answerRefusal(
+  core: GuardCore,
+  entry: Entry,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  refused: GuardError,
+  done: (error?: Error) => void,
+): void {
+  // Answered here, `done` never called: the request goes no further.
+  core.refuseUnread(entry, new FastifyView(request, reply, undefined), refused).then(
+    (outcome) => {
+      if (outcome.kind === 'respond') {
+        reply.code(outcome.status).headers(outcome.headers).send(outcome.body);
+      } else reply.hijack();
+    },
+    (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+  );
 }
 
 /** The type Fastify hands the form-data parser, the guard's or @fastify/multipart's (its parameters after). */

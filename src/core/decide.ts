@@ -120,7 +120,9 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
 
 /**
  * Refuses a request whose body the host's own parser failed to read (Fastify `'scan'` mode:
- * `saveRequestFiles()` run by the guard): answered and announced like any rejection.
+ * `saveRequestFiles()` run by the guard), or that reached a route the guard was not wired on:
+ * answered and announced like any rejection, a configuration fault with its `error` event first
+ * (and its setup warning), as `scan()` before the parser is.
  */
 export function refuseUnread(
   deps: ScanDeps,
@@ -129,7 +131,9 @@ export function refuseUnread(
   error: GuardError,
 ): Promise<Outcome> {
   view.take();
-  return refuse(deps, entry, view, new RequestContext(view), { kind: 'reject', error }, []);
+  const ctx = new RequestContext(view);
+  if (error.reason === 'not-configured') reportScanFailure(deps.events, ctx, error);
+  return refuse(deps, entry, view, ctx, { kind: 'reject', error }, []);
 }
 
 /**
