@@ -72,6 +72,12 @@ export async function photodnaGuard(
   fastify.decorateRequest('photodna', undefined);
   fastify.decorateRequest('uploads', undefined);
   fastify.addHook('onClose', () => core.close());
+  if (mode === 'scan' && parentParsesMultipart(fastify)) {
+    core.events.warnings.warn(
+      'PHOTODNA_GUARD_ENCAPSULATED',
+      "the Fastify plugin ('scan' mode) was registered inside an encapsulated plugin, below the context where @fastify/multipart was registered: uploads to routes outside that plugin are parsed but never checked. Register photodnaGuard at the root (or wrap the plugin with fastify-plugin), or register @fastify/multipart in the same plugin as the guard.",
+    );
+  }
   // Leaves the body unread, for the guard's own parser in the route's hook.
   if (mode === 'parse')
     fastify.addContentTypeParser('multipart/form-data', (_r, _p, done) => done(null));
@@ -89,6 +95,17 @@ export async function photodnaGuard(
   };
   fastify.addHook('onRoute', onRoute);
   fastify.addHook('onRequest', missedRouteHook(core, routeEntry(core, mode, shared, undefined)));
+}
+
+/**
+ * Whether the context above the plugin's already parses multipart form data: its routes, and
+ * those of its other plugins, then read uploads with @fastify/multipart but never meet the
+ * guard's hooks, which Fastify gives only to the plugin's own context. (Fastify makes a plugin's
+ * context with `Object.create(parent)`; the root's prototype is no Fastify instance.)
+ */
+function parentParsesMultipart(fastify: FastifyInstance): boolean {
+  const parent = Object.getPrototypeOf(fastify) as Partial<FastifyInstance> | null;
+  return parent?.hasContentTypeParser?.('multipart/form-data') === true;
 }
 
 /** Set on the config of each route the guard's hooks were put on (any guard's). */

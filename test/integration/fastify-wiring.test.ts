@@ -150,3 +150,51 @@ describe.each(['parse', 'scan'] as const)("a route the plugin did not see ('%s' 
     expect(logger.warnings).toEqual([]);
   });
 });
+
+describe("'scan' mode inside an encapsulated plugin, below @fastify/multipart", () => {
+  it('warns at registration (PHOTODNA_GUARD_ENCAPSULATED): uploads outside the plugin are parsed, never checked', async () => {
+    const app = Fastify();
+    apps.push(app);
+    const logger = warningLogger();
+    await app.register(fastifyMultipart);
+    await app.register(async (api) => {
+      await api.register(photodnaGuard, { ...emulated.options({ logger }), mode: 'scan' });
+    });
+    await app.ready();
+    expect(logger.warnings).toEqual([
+      {
+        code: 'PHOTODNA_GUARD_ENCAPSULATED',
+        text: expect.stringContaining('Register photodnaGuard at the root'),
+      },
+    ]);
+  });
+
+  it.each([
+    ['at the root', 'root'],
+    ['in a plugin wrapped as fastify-plugin wraps one (skip-override)', 'skip'],
+    ['in the same plugin as @fastify/multipart', 'same'],
+  ] as const)('no warning %s (every upload route meets the guard)', async (_name, where) => {
+    const app = Fastify();
+    apps.push(app);
+    const logger = warningLogger();
+    const options = { ...emulated.options({ logger }), mode: 'scan' as const };
+    if (where === 'root') {
+      await app.register(fastifyMultipart);
+      await app.register(photodnaGuard, options);
+    } else if (where === 'skip') {
+      await app.register(fastifyMultipart);
+      const shared = async (api: FastifyInstance) => {
+        await api.register(photodnaGuard, options);
+      };
+      Object.assign(shared, { [Symbol.for('skip-override')]: true });
+      await app.register(shared);
+    } else {
+      await app.register(async (api) => {
+        await api.register(fastifyMultipart);
+        await api.register(photodnaGuard, options);
+      });
+    }
+    await app.ready();
+    expect(logger.warnings).toEqual([]);
+  });
+});
