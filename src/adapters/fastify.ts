@@ -125,9 +125,11 @@ function missedRouteHook(core: GuardCore, entry: Entry): onRequestHookHandler {
     reply: FastifyReply,
     done: (error?: Error) => void,
   ) {
+    // Multipart first: every request of the context meets this hook, and `routeOptions` builds
+    // an object on each read.
+    if (!claimsMultipart(request.headers) || request.is404) return done();
     const config = request.routeOptions.config as { photodna?: unknown; [GUARDED]?: true };
-    if (request.is404 || config[GUARDED] || config.photodna === false) return done();
-    if (!claimsMultipart(request.headers)) return done();
+    if (config[GUARDED] || config.photodna === false) return done();
     const refused = new GuardError('SCAN_UNAVAILABLE', {
       reason: 'not-configured',
       detail: `the route ${request.routeOptions.url ?? ''} was registered before the photodna-guard plugin, which did not see it (await app.register(photodnaGuard, ...) before adding routes, or give the route config.photodna: false)`,
