@@ -51,8 +51,9 @@ export function createMatchEvent(
           ...(incident.deferred.url === undefined ? {} : { url: incident.deferred.url }),
         }),
     buffer: match.bytes,
-    report(info = {}, options = {}) {
-      const isTest = { ...deps.reporter, ...info }.isTest === true;
+    report(overrides = {}, options = {}) {
+      const info = { ...deps.reporter, ...overrides };
+      const isTest = info.isTest === true;
       const earlier = first.get(isTest);
       if (earlier && !options.force) return earlier;
       const attempt = sendReport(deps, event, info, options.force === true);
@@ -73,12 +74,11 @@ export function createMatchEvent(
 async function sendReport(
   deps: ReportingDeps,
   event: MatchEvent,
-  overrides: Partial<ReporterInfo>,
+  info: Partial<ReporterInfo>,
   force: boolean,
 ): Promise<ReportResult> {
   try {
     // Every missing reporter field at once (InvalidOptionsError, paths reporter.*).
-    const info = { ...deps.reporter, ...overrides };
     const missing = missingReporterFields(info);
     if (missing.length > 0) {
       throw new InvalidOptionsError(

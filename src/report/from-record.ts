@@ -21,7 +21,7 @@ import type {
   ReportResult,
 } from '../types.js';
 import { buildReportBody, credentialsOf, missingReporterFields } from './body.js';
-import { rememberUnnoted, unnotedReport } from './unnoted-reports.js';
+import { rememberUnnoted, reportKeyOf, unnotedReport } from './unnoted-reports.js';
 
 /** What sends a report: `PhotoDnaClient` satisfies it. */
 export interface ReportSender {
@@ -73,7 +73,7 @@ export async function reportQuarantined(args: ReportQuarantinedArgs): Promise<Re
   const pending = inFlight.get(args.store) ?? new Map<string, Promise<ReportResult>>();
   inFlight.set(args.store, pending);
   // A test report in flight never answers for the real one (nor the real one for a test).
-  const key = `${args.info.isTest === true ? 'test' : 'real'}:${args.id}`;
+  const key = reportKeyOf(args.id, args.info.isTest === true);
   const running = pending.get(key);
   if (running) {
     if (!args.force) return running;

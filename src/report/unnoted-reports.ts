@@ -25,7 +25,8 @@ const filed = processWide(
   () => new Map<string, Promise<Filed>>(),
 );
 
-function keyOf(id: string, isTest: boolean): string {
+/** One incident's report of one kind (test or real): a test report never stands for the real one. */
+export function reportKeyOf(id: string, isTest: boolean): string {
   return `${isTest ? 'test' : 'real'}\u0000${id}`;
 }
 
@@ -46,7 +47,7 @@ export function reportFromBytesOnce(
   force: boolean,
   send: () => Promise<ReportResult>,
 ): Promise<ReportResult> {
-  const key = keyOf(id, isTest);
+  const key = reportKeyOf(id, isTest);
   const earlier = filed.get(key);
   if (earlier && !force) return earlier.then((done) => done.result);
   const attempt = send().then((result) => ({ result, at: new Date().toISOString() }));
@@ -65,7 +66,7 @@ export function reportFromBytesOnce(
 /** A report NCMEC accepted for incident `id` whose record could not note it. */
 export function rememberUnnoted(id: string, isTest: boolean, result: ReportResult): void {
   if (result.statusCode !== STATUS.OK) return;
-  keep(keyOf(id, isTest), Promise.resolve({ result, at: new Date().toISOString() }));
+  keep(reportKeyOf(id, isTest), Promise.resolve({ result, at: new Date().toISOString() }));
 }
 
 /** The report NCMEC accepted for incident `id` that no record notes yet, as a record notes it. */
@@ -73,7 +74,7 @@ export async function unnotedReport(
   id: string,
   isTest: boolean,
 ): Promise<ReportStatus | undefined> {
-  const done = await filed.get(keyOf(id, isTest))?.catch(() => undefined);
+  const done = await filed.get(reportKeyOf(id, isTest))?.catch(() => undefined);
   if (!done || done.result.statusCode !== STATUS.OK) return undefined;
   const { result, at } = done;
   return {
