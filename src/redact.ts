@@ -101,3 +101,24 @@ function decoded(part: string): string {
     return part;
   }
 }
+
+/**
+ * A copy of a parsed JSON value with `secrets` removed from every string in it (keys too), at
+ * any depth and without a length cap: for a service's answer handed on whole (`ReportResult.raw`),
+ * which a host may log, and which a proxy or service echoing the request's headers could fill.
+ */
+export function redactJson(value: unknown, secrets: ReadonlyArray<string | undefined>): unknown {
+  if (typeof value === 'string') return redact(value, secrets, Number.POSITIVE_INFINITY);
+  if (Array.isArray(value)) return value.map((item) => redactJson(item, secrets));
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    Object.defineProperty(out, redact(key, secrets, Number.POSITIVE_INFINITY), {
+      value: redactJson(item, secrets),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PhotoDnaServiceError } from '../errors.js';
+import { redactJson } from '../redact.js';
 import type { MatchFlag, MatchResult, ReportResult } from '../types.js';
 import { httpStatusError, malformedError, redact, STATUS, statusCodeError } from './failures.js';
 import type { HttpResponse } from './http.js';
@@ -145,9 +146,9 @@ export function parseReportAnswer(response: HttpResponse, context: ParseContext)
   const result: ReportResult = {
     trackingId: trackingIdOf(TrackingId, context),
     statusCode: Status.Code,
-    raw: json,
+    raw: redactJson(json, context.secrets),
   };
-  if (Status.Description) result.description = Status.Description;
+  if (Status.Description) result.description = redact(Status.Description, context.secrets);
   return result;
 }
 
@@ -195,20 +196,29 @@ function toMatchResponse(json: unknown, context: ParseContext): MatchResponse {
   const result: MatchResponse = {
     isMatch: body.IsMatch,
     trackingId: trackingIdOf(body.TrackingId, context),
-    matchFlags: (body.MatchDetails?.MatchFlags ?? []).map(toMatchFlag),
+    matchFlags: (body.MatchDetails?.MatchFlags ?? []).map((flag) => toMatchFlag(flag, context)),
     statusCode: body.Status.Code,
-    evaluateResponse: body.EvaluateResponse ?? null,
-    contentId: body.ContentId ?? null,
+    evaluateResponse: (redactJson(body.EvaluateResponse, context.secrets) ??
+      null) as MatchResponse['evaluateResponse'],
+    contentId: body.ContentId == null ? null : redact(body.ContentId, context.secrets),
   };
-  if (body.Status.Description) result.description = body.Status.Description;
+  if (body.Status.Description) {
+    result.description = redact(body.Status.Description, context.secrets);
+  }
   return result;
 }
 
-function toMatchFlag(flag: z.output<typeof matchFlagSchema>): MatchFlag {
-  const out: MatchFlag = { source: flag.Source, violations: flag.Violations ?? [] };
+/** A match flag with no secret in its texts: they reach match events, logs and the quarantine record. */
+function toMatchFlag(flag: z.output<typeof matchFlagSchema>, context: ParseContext): MatchFlag {
+  const text = (value: string) => redact(value, context.secrets);
+  const out: MatchFlag = {
+    source: text(flag.Source),
+    violations: (flag.Violations ?? []).map(text),
+  };
   if (typeof flag.MatchDistance === 'number') out.matchDistance = flag.MatchDistance;
   const matchId = flag.AdvancedInfo?.find((info) => info.Key === 'MatchId')?.Value;
-  if (typeof matchId === 'string' || typeof matchId === 'number') out.matchId = String(matchId);
+  if (typeof matchId === 'string' || typeof matchId === 'number')
+    out.matchId = text(String(matchId));
   return out;
 }
 

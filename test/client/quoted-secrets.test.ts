@@ -101,3 +101,75 @@ describe('answers quoting the request', () => {
     expect(text).not.toMatch(/acme-ncmec-USERNAME|pw-0123456789/);
   });
 });
+
+/** A service answering every call with success (a match for Match) whose texts quote the request's secrets. */
+async function echoingSuccess() {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const quoted = [
+        req.headers['ocp-apim-subscription-key'],
+        req.headers['x-usr'],
+        req.headers['x-pwd'],
+      ]
+        .filter(Boolean)
+        .join(' / ');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          Status: { Code: 3000, Description: `OK for ${quoted}` },
+          TrackingId: 't',
+          IsMatch: true,
+          ContentId: `content ${quoted}`,
+          MatchDetails: {
+            MatchFlags: [
+              {
+                AdvancedInfo: [{ Key: 'MatchId', Value: `id ${quoted}` }],
+                Source: `source ${quoted}`,
+                Violations: [`violation ${quoted}`],
+              },
+            ],
+          },
+          EvaluateResponse: { note: [`score for ${quoted}`], [quoted]: 1 },
+          Echo: { nested: [{ headers: quoted }] },
+        }),
+      );
+    });
+  });
+  const url = await listen(server);
+  closers.push(() => closeServer(server));
+  return url;
+}
+
+describe('successful answers quoting the request', () => {
+  it('Match: no secret in the result, its flags or its scores', async () => {
+    const url = await echoingSuccess();
+    const logger = memoryLogger();
+    const result = await client(url, logger).match(Buffer.from('GIF89a'), 'image/gif');
+    const text = `${JSON.stringify(result)}\n${logger.lines.join('\n')}`;
+    expect(result.isMatch).toBe(true);
+    expect(text).toContain('[redacted]');
+    expect(text).not.toContain('key-0123456789abcdef');
+  });
+
+  it('Report: no credential in the description or the raw answer', async () => {
+    const url = await echoingSuccess();
+    const logger = memoryLogger();
+    const body: ReportBody = {
+      OrgName: 'Example Org',
+      ReporterName: 'Trust and Safety',
+      ReporterEmail: 'safety@example.com',
+      IncidentTime: new Date().toISOString(),
+      ReporteeName: '',
+      ViolationContentCollection: [{ Name: 'a.png', Value: 'AAAA' }],
+    };
+    const result = await client(url, logger).report(body, {
+      ncmecUser: 'acme-ncmec-USERNAME',
+      ncmecPassword: 'pw-0123456789',
+    });
+    const text = `${JSON.stringify(result)}\n${logger.lines.join('\n')}`;
+    expect(result.statusCode).toBe(3000);
+    expect(text).toContain('[redacted]');
+    expect(text).not.toMatch(/acme-ncmec-USERNAME|pw-0123456789|key-0123456789abcdef/);
+  });
+});

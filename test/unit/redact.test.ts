@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactUrl, redactUrlIn } from '../../src/redact.js';
+import { redactJson, redactUrl, redactUrlIn } from '../../src/redact.js';
 
 describe('redactUrlIn', () => {
   const url = 'https://svc%40corp:p%40ss@img.test/a.png?X-Amz-Signature=tok%2Fen#frag';
@@ -40,5 +40,21 @@ describe('redactUrlIn', () => {
     expect(redactUrlIn('fetching not a url%zz failed', 'not a url%zz')).toBe(
       'fetching [redacted] failed',
     );
+  });
+});
+
+describe('redactJson', () => {
+  it('removes a secret from every string and key at any depth, uncapped, and keeps the rest', () => {
+    const long = 'x'.repeat(1_000);
+    const value = JSON.parse(
+      `{"a":"key SECRET1","n":3,"t":true,"z":null,"list":[{"SECRET1":["deep SECRET1"]}],"long":"${long}","__proto__":{"p":"SECRET1"}}`,
+    );
+    const out = redactJson(value, ['SECRET1']) as Record<string, unknown>;
+    expect(JSON.stringify(out)).not.toContain('SECRET1');
+    expect(out).toMatchObject({ a: 'key [redacted]', n: 3, t: true, z: null, long });
+    expect(out.list).toEqual([{ '[redacted]': ['deep [redacted]'] }]);
+    // An own `__proto__` key (as JSON.parse makes it) stays data, never the copy's prototype.
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(out, '__proto__')?.value).toEqual({ p: '[redacted]' });
   });
 });
