@@ -8,7 +8,9 @@ import { parseRetryAfter } from './retry.js';
 
 /**
  * The service's answers, parsed with zod into typed results. Anything unexpected (not JSON, a
- * missing field, a match without flags) is a `malformed-response` error, never a clean result.
+ * missing field, match flags on an answer whose `IsMatch` is false) is a `malformed-response`
+ * error, never a clean result. `IsMatch: true` without flags stays a match: the answer's verdict is
+ * what fails closed, the flags only describe it.
  */
 
 /** One Match answer (also one element of a MatchHash answer). */
