@@ -28,6 +28,33 @@ export function validIp(value: string | undefined): string | undefined {
   return isIP(trimmed) !== 0 ? trimmed : undefined;
 }
 
+/**
+ * An address as a report states it: a valid IP with no zone id (`fe80::1%eth0` names an interface
+ * of the server, meaningless to the recipient) and an IPv4 client as IPv4 (a dual-stack server
+ * records `::ffff:198.51.100.4`, in dotted or hex form; NCMEC and abuse desks search the IPv4
+ * address). Undefined for anything that is not an IP. Events and records keep the address as
+ * recorded: it is evidence.
+ */
+export function reportableIp(value: string | undefined): string | undefined {
+  const ip = validIp(value);
+  if (ip === undefined || isIP(ip) !== 6) return ip;
+  const zone = ip.indexOf('%');
+  const unzoned = zone === -1 ? ip : ip.slice(0, zone);
+  // The URL parser writes every IPv6 form in one canonical form, an IPv4-mapped one as
+  // `[::ffff:xxxx:xxxx]`.
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${unzoned}]`).hostname;
+  } catch {
+    return unzoned;
+  }
+  const mapped = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(canonical);
+  if (!mapped) return unzoned;
+  const high = Number.parseInt(mapped[1] as string, 16);
+  const low = Number.parseInt(mapped[2] as string, 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+}
+
 /** The network facts of one request; `derived` comes from the framework's trust settings. */
 export function clientNetwork(
   headers: IncomingHttpHeaders,

@@ -4,7 +4,7 @@
  * client's file name.
  */
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
+import { reportableIp } from '../core/client-address.js';
 import { InvalidOptionsError } from '../errors.js';
 import { extensionOf } from '../quarantine/names.js';
 import type {
@@ -76,8 +76,8 @@ export function buildReportBody(subject: ReportSubject, info: ReporterInfo): Rep
   ];
   // A report never fails on the address: one that is not an IP (a client-written header, an
   // old record) is left out, and the report says so.
-  const reporteeIp = ipOrUndefined(info.reporteeIpAddress ?? subject.ip);
-  const uploadIp = ipOrUndefined(subject.ip);
+  const reporteeIp = reportableIp(info.reporteeIpAddress ?? subject.ip);
+  const uploadIp = reportableIp(subject.ip);
   const notes = [info.additionalInfo ?? ''];
   if (!reporteeIp) notes.push('The uploader IP address is unknown (no valid IP was recorded).');
   const additionalInfo = notes.filter((note) => note !== '').join(' ');
@@ -103,11 +103,6 @@ export function buildReportBody(subject: ReportSubject, info: ReporterInfo): Rep
   // sent as a test but noted as real would leave the incident unreported yet purgeable.
   if (info.isTest === true) body.AdditionalMetadata = [{ Key: 'IsTest', Value: 'true' }];
   return body;
-}
-
-function ipOrUndefined(value: string | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed && isIP(trimmed) !== 0 ? trimmed : undefined;
 }
 
 function requireFields(info: Partial<ReporterInfo>, keys: ReadonlyArray<keyof ReporterInfo>): void {

@@ -161,3 +161,26 @@ describe('credentialsOf and missingReporterFields', () => {
     expect(given.ReporteeIPAddress).toBe('2001:db8::7');
   });
 });
+
+describe('the address a report states', () => {
+  it.each([
+    ['::ffff:198.51.100.4', '198.51.100.4'],
+    ['::FFFF:198.51.100.4', '198.51.100.4'],
+    ['::ffff:c633:6404', '198.51.100.4'],
+    ['0:0:0:0:0:ffff:198.51.100.4', '198.51.100.4'],
+    [' 198.51.100.4 ', '198.51.100.4'],
+    ['fe80::1%eth0', 'fe80::1'],
+    ['2001:db8::7', '2001:db8::7'],
+    ['::1', '::1'],
+    ['::198.51.100.4', '::198.51.100.4'],
+  ])('%s is reported as %s (the record keeps it as recorded)', (recorded, reported) => {
+    const body = buildReportBody(subject(png(), { ip: recorded }), INFO);
+    expect(body.ReporteeIPAddress).toBe(reported);
+    expect(body.ViolationContentCollection[0]?.UploadIpAddress).toBe(reported);
+    const given = buildReportBody(subject(png(), { ip: 'junk' }), {
+      ...INFO,
+      reporteeIpAddress: recorded,
+    });
+    expect(given.ReporteeIPAddress).toBe(reported);
+  });
+});
