@@ -5,7 +5,7 @@
  * resolve against the manifest's directory), and how to read one, bounded.
  */
 import { createReadStream, type Dir } from 'node:fs';
-import { lstat, open, opendir, stat } from 'node:fs/promises';
+import { type FileHandle, lstat, open, opendir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { download, isHttpUrl } from '../download.js';
@@ -115,7 +115,8 @@ export async function countFiles(
  * `error` (tried again by `--resume`), and so is what is not a regular file (a FIFO, a socket, a
  * device such as /dev/zero, named by a manifest or swapped in after the listing, or a directory
  * `walk` could not list): never read, since a FIFO waits for a writer for good (holding one of
- * libuv's four file threads) and a device has no size to bound the read by.
+ * libuv's four file threads) and a device has no size to bound the read by. The size is checked
+ * on the open descriptor and the read stops one byte past `max`, whatever the file holds by then.
  */
 export async function readItem(
   item: string,
@@ -128,8 +129,7 @@ export async function readItem(
       maxRedirects: URL_MAX_REDIRECTS,
     });
     if (fetched.ok) return { bytes: fetched.bytes };
-    if (fetched.reason === 'too-large')
-      return { invalid: new GuardError('FILE_TOO_LARGE', { detail: fetched.detail }) };
+    if (fetched.reason === 'too-large') return tooLarge(fetched.detail);
     if (fetched.reason === 'not-allowed')
       return { invalid: new GuardError('INVALID_IMAGE', { detail: fetched.detail }) };
     return { error: fetched.detail };
@@ -140,15 +140,41 @@ export async function readItem(
       const info = await handle.stat();
       if (!info.isFile()) return { error: 'not a regular file: not read' };
       const { size } = info;
-      if (size > max)
-        return {
-          invalid: new GuardError('FILE_TOO_LARGE', { detail: `${size} bytes, limit ${max}` }),
-        };
-      return { bytes: await handle.readFile() };
+      if (size > max) return tooLarge(`${size} bytes, limit ${max}`);
+      const bytes = await readAtMost(handle, size, max + 1);
+      // Appended to since the size was taken (or a /proc file, whose size says 0).
+      if (bytes.length > max)
+        return tooLarge(`over ${max} bytes (${size} when opened), limit ${max}`);
+      return { bytes };
     } finally {
       await handle.close();
     }
   } catch (error) {
     return { error: (error as Error).message };
+  }
+}
+
+function tooLarge(detail: string): { invalid: GuardError } {
+  return { invalid: new GuardError('FILE_TOO_LARGE', { detail }) };
+}
+
+/**
+ * The bytes of an open file up to its end, but never more than `limit`: the size `fstat` gave
+ * is where the buffer starts (plus the one byte that tells a file grew), not a bound, since a
+ * file being appended to holds more by the time it is read (`readFile` would read it all).
+ */
+async function readAtMost(handle: FileHandle, size: number, limit: number): Promise<Buffer> {
+  let buffer = Buffer.allocUnsafe(Math.min(size + 1, limit));
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      if (length === limit) return buffer;
+      const grown = Buffer.allocUnsafe(Math.min(Math.max(length * 2, 64 * 1024), limit));
+      buffer.copy(grown, 0, 0, length);
+      buffer = grown;
+    }
+    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+    if (bytesRead === 0) return buffer.subarray(0, length);
+    length += bytesRead;
   }
 }

@@ -1,0 +1,42 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readItem } from '../../../src/backfill/sources.js';
+import { png } from '../../fixtures/images.js';
+
+let root: string;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'pdg-sources-'));
+});
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('backfill readItem', () => {
+  it('reads a regular file whole, up to the limit and not a byte over', async () => {
+    const path = join(root, 'a.png');
+    const bytes = png(200, 200, 7);
+    writeFileSync(path, bytes);
+    expect(await readItem(path, bytes.length)).toEqual({ bytes });
+    const over = await readItem(path, bytes.length - 1);
+    expect('invalid' in over && over.invalid.code).toBe('FILE_TOO_LARGE');
+  });
+
+  // /proc: Linux.
+  it.skipIf(process.platform !== 'linux')(
+    'a file holding more than its fstat size said is refused, read no further than the limit',
+    async () => {
+      // What a file appended to after its size was taken looks like, deterministically: a /proc
+      // file is regular and its size says 0, yet it reads kilobytes. readFile read it all.
+      const read = await readItem('/proc/self/maps', 1024);
+      expect('invalid' in read && read.invalid.code).toBe('FILE_TOO_LARGE');
+      expect('invalid' in read && read.invalid.detail).toBe(
+        'over 1024 bytes (0 when opened), limit 1024',
+      );
+      // Under the limit it is read to its end, past the size fstat gave.
+      const whole = await readItem('/proc/self/maps', 1 << 20);
+      expect('bytes' in whole && whole.bytes.length).toBeGreaterThan(1024);
+    },
+  );
+});
