@@ -66,13 +66,13 @@ export async function runBackfill(options: BackfillOptions): Promise<Counts> {
   const concurrency = options.concurrency ?? Math.max(4, perSecond * 2);
   const inHand = new Set<Promise<void>>();
   try {
-    for await (const path of filesOf(options.paths, options.manifest)) {
+    for await (const entry of filesOf(options.paths, options.manifest)) {
       if (options.signal?.aborted) break;
-      if (journal.finished.has(pathKey(path))) {
+      if (journal.finished.has(pathKey(entry.path))) {
         counts.skipped++;
         continue;
       }
-      const work: Promise<void> = scanBackfillFile(deps, path).then(
+      const work: Promise<void> = scanBackfillFile(deps, entry).then(
         ({ line, called, duplicate }) => {
           counts.done++;
           counts[line.outcome]++;

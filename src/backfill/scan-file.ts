@@ -16,7 +16,7 @@ import { INVALID_CODES, incidentIdOf } from '../queue/job-results.js';
 import { redactUrl } from '../redact.js';
 import type { FileFacts, MatchResult } from '../types.js';
 import { type Known, knownOf, type ResultLine, shaKey } from './journal.js';
-import { readItem } from './sources.js';
+import { type FileEntry, readItem } from './sources.js';
 
 export interface BackfillDeps {
   client: PhotoDnaClient | undefined;
@@ -36,8 +36,9 @@ export interface FileResult {
   duplicate: boolean;
 }
 
-export async function scanBackfillFile(deps: BackfillDeps, path: string): Promise<FileResult> {
-  const read = await readItem(path, deps.limits.maxFileSize);
+export async function scanBackfillFile(deps: BackfillDeps, file: FileEntry): Promise<FileResult> {
+  const { path } = file;
+  const read = await readItem(file, deps.limits.maxFileSize);
   if ('invalid' in read) return invalidLine(path, undefined, read.invalid);
   if ('error' in read) return result({ path, outcome: 'error', detail: read.error });
   const { bytes } = read;

@@ -4,7 +4,7 @@
  * manifest (`{"path": "..."}` or `{"url": "..."}` JSON lines, or plain paths; relative paths
  * resolve against the manifest's directory), and how to read one, bounded.
  */
-import { createReadStream, type Dir } from 'node:fs';
+import { constants, createReadStream, type Dir } from 'node:fs';
 import { type FileHandle, lstat, open, opendir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,19 +17,30 @@ import { fsPath, nameOf } from './names.js';
 const URL_TIMEOUT_MS = 30_000;
 const URL_MAX_REDIRECTS = 3;
 
+/**
+ * A file (or manifest URL) to read. `followSymlinks` for a path the operator named (on the
+ * command line or in a manifest); a walked file is read only as the regular file the walk saw,
+ * never through a symlink put in its place during the run.
+ */
+export interface FileEntry {
+  path: string;
+  followSymlinks: boolean;
+}
+
 export async function* filesOf(
   paths: readonly string[],
   manifest: string | undefined,
-): AsyncGenerator<string> {
+): AsyncGenerator<FileEntry> {
   for (const path of paths) {
     const info = await stat(path);
     if (info.isDirectory()) yield* walk(resolve(path));
-    else yield resolve(path);
+    else yield { path: resolve(path), followSymlinks: true };
   }
-  if (manifest !== undefined) yield* manifestPaths(manifest);
+  if (manifest === undefined) return;
+  for await (const path of manifestPaths(manifest)) yield { path, followSymlinks: true };
 }
 
-async function* walk(dir: string): AsyncGenerator<string> {
+async function* walk(dir: string): AsyncGenerator<FileEntry> {
   let handle: Dir;
   try {
     // Names as their bytes (see names.ts); Node's typings know only string names.
@@ -38,14 +49,14 @@ async function* walk(dir: string): AsyncGenerator<string> {
     // Deleted since it was listed (an album removed during a days-long run), or not readable:
     // yielded itself, so that reading it reports why as an error line (tried again by --resume)
     // instead of the whole run stopping.
-    yield dir;
+    yield { path: dir, followSymlinks: false };
     return;
   }
   const subdirs: string[] = [];
   for await (const entry of handle) {
     const name = nameOf(entry.name as unknown as Buffer);
     const path = join(dir, name);
-    if (entry.isFile()) yield path;
+    if (entry.isFile()) yield { path, followSymlinks: false };
     else if (entry.isDirectory()) subdirs.push(name);
   }
   // Directories after files keeps one directory's names in memory at a time (as names only).
@@ -110,20 +121,22 @@ export async function countFiles(
 }
 
 /**
- * The bytes of one item (a file path, or a manifest's http(s) URL, downloaded), at most `max`:
- * a larger file or body is `invalid` without being read whole; a failed read or download is an
- * `error` (tried again by `--resume`), and so is what is not a regular file (a FIFO, a socket, a
- * device such as /dev/zero, named by a manifest or swapped in after the listing, or a directory
- * `walk` could not list): never read, since a FIFO waits for a writer for good (holding one of
- * libuv's four file threads) and a device has no size to bound the read by. The size is checked
- * on the open descriptor and the read stops one byte past `max`, whatever the file holds by then.
+ * The bytes of one file (or a manifest's http(s) URL, downloaded), at most `max`: a larger file
+ * or body is `invalid` without being read whole; a failed read or download is an `error` (tried
+ * again by `--resume`), and so is what is not a regular file (a FIFO, a socket, a device such as
+ * /dev/zero, named by a manifest or swapped in after the listing, or a directory `walk` could not
+ * list): never read, since a FIFO waits for a writer for good (holding one of libuv's four file
+ * threads) and a device has no size to bound the read by. A walked file is opened without
+ * following a symlink (ELOOP), every check is made on the one open descriptor, and the read stops
+ * one byte past `max`: what is read is what was checked, whatever is put at the path or appended
+ * to the file meanwhile.
  */
 export async function readItem(
-  item: string,
+  item: FileEntry,
   max: number,
 ): Promise<{ bytes: Buffer } | { invalid: GuardError } | { error: string }> {
-  if (isHttpUrl(item)) {
-    const fetched = await download(item, {
+  if (isHttpUrl(item.path)) {
+    const fetched = await download(item.path, {
       maxBytes: max,
       timeoutMs: URL_TIMEOUT_MS,
       maxRedirects: URL_MAX_REDIRECTS,
@@ -134,8 +147,9 @@ export async function readItem(
       return { invalid: new GuardError('INVALID_IMAGE', { detail: fetched.detail }) };
     return { error: fetched.detail };
   }
+  const flags = item.followSymlinks ? READ_FLAGS : READ_FLAGS | (constants.O_NOFOLLOW ?? 0);
   try {
-    const handle = await open(fsPath(item), READ_FLAGS);
+    const handle = await open(fsPath(item.path), flags);
     try {
       const info = await handle.stat();
       if (!info.isFile()) return { error: 'not a regular file: not read' };

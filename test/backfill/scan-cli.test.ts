@@ -440,4 +440,34 @@ describe('photodna-guard scan', () => {
       emulator.setLatency(0);
     }
   });
+
+  it('a walked file swapped for a symlink during the run is not followed: ELOOP, an error line', async () => {
+    const dir = folder();
+    const files = images(dir, 2);
+    // Outside the tree, and known: read through the symlink, it was a match (and quarantined).
+    const outside = join(folder(), 'outside.png');
+    writeFileSync(outside, testImages()[0]?.bytes as Buffer);
+    const out = join(folder(), 'results.jsonl');
+    const key = 'swapped-file-key';
+    emulator.setLatency(1_000);
+    try {
+      const args = [dir, '--out', out, '--concurrency', '1', '--api-key', key];
+      const scanning = scan([...args, '--base-url', emulator.url]);
+      // One file is in hand (read, being checked); the walk listed both as regular files. Both
+      // are swapped for a symlink: the one in hand was read already, the other is opened next.
+      await until(() => emulator.calls.some((c) => c.key === key), 'the first call');
+      for (const file of files) {
+        rmSync(file);
+        symlinkSync(outside, file);
+      }
+      const result = await scanning;
+      const written = lines(out);
+      expect(written.map((l) => l.outcome).sort()).toEqual(['clean', 'error']);
+      expect(result.code).toBe(1);
+      expect(String(written.find((l) => l.outcome === 'error')?.detail)).toMatch(/^ELOOP/);
+      expect(emulator.calls.filter((c) => c.key === key)).toHaveLength(1);
+    } finally {
+      emulator.setLatency(0);
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,8 +18,9 @@ describe('backfill readItem', () => {
     const path = join(root, 'a.png');
     const bytes = png(200, 200, 7);
     writeFileSync(path, bytes);
-    expect(await readItem(path, bytes.length)).toEqual({ bytes });
-    const over = await readItem(path, bytes.length - 1);
+    const file = { path, followSymlinks: false };
+    expect(await readItem(file, bytes.length)).toEqual({ bytes });
+    const over = await readItem(file, bytes.length - 1);
     expect('invalid' in over && over.invalid.code).toBe('FILE_TOO_LARGE');
   });
 
@@ -29,14 +30,25 @@ describe('backfill readItem', () => {
     async () => {
       // What a file appended to after its size was taken looks like, deterministically: a /proc
       // file is regular and its size says 0, yet it reads kilobytes. readFile read it all.
-      const read = await readItem('/proc/self/maps', 1024);
+      const read = await readItem({ path: '/proc/self/maps', followSymlinks: true }, 1024);
       expect('invalid' in read && read.invalid.code).toBe('FILE_TOO_LARGE');
       expect('invalid' in read && read.invalid.detail).toBe(
         'over 1024 bytes (0 when opened), limit 1024',
       );
       // Under the limit it is read to its end, past the size fstat gave.
-      const whole = await readItem('/proc/self/maps', 1 << 20);
+      const whole = await readItem({ path: '/proc/self/maps', followSymlinks: true }, 1 << 20);
       expect('bytes' in whole && whole.bytes.length).toBeGreaterThan(1024);
     },
   );
+
+  it('a walked file is never read through a symlink (ELOOP); a named one still is', async () => {
+    const target = join(root, 'outside.png');
+    writeFileSync(target, png(200, 200, 8));
+    const link = join(root, 'link.png');
+    symlinkSync(target, link);
+    const walked = await readItem({ path: link, followSymlinks: false }, 1 << 20);
+    expect('error' in walked && walked.error).toMatch(/^ELOOP/);
+    const named = await readItem({ path: link, followSymlinks: true }, 1 << 20);
+    expect('bytes' in named && named.bytes.length).toBeGreaterThan(0);
+  });
 });
