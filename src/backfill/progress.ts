@@ -2,10 +2,21 @@
  * Backfill progress on stderr: a bar redrawn in place on a TTY (counts, calls/s, ETA), plain
  * lines every few seconds otherwise (logs, CI).
  */
+import type { NotRegular } from './sources.js';
+
+/** Why an entry was not scanned by this run: finished by an earlier one, or not a regular file. */
+export type SkipReason = 'finished' | NotRegular;
+
 export interface Counts {
   total: number | undefined;
   done: number;
   skipped: number;
+  /**
+   * `skipped` by reason: `finished` (by an earlier run: `--resume`), or what the walk met in a
+   * file's place that is no regular file, never read (a symlink, a FIFO, a socket, a device):
+   * counted so that the summary shows what the backfill did not cover.
+   */
+  skippedBy: Record<SkipReason, number>;
   clean: number;
   match: number;
   invalid: number;
@@ -19,6 +30,7 @@ export function newCounts(): Counts {
     total: undefined,
     done: 0,
     skipped: 0,
+    skippedBy: { finished: 0, symlink: 0, fifo: 0, socket: 0, device: 0, other: 0 },
     clean: 0,
     match: 0,
     invalid: 0,
@@ -26,6 +38,12 @@ export function newCounts(): Counts {
     duplicate: 0,
     calls: 0,
   };
+}
+
+/** Counts an entry this run did not scan. */
+export function countSkipped(counts: Counts, reason: SkipReason): void {
+  counts.skipped++;
+  counts.skippedBy[reason]++;
 }
 
 export interface Progress {
@@ -47,7 +65,7 @@ export function startProgress(
     const eta =
       left !== undefined && filesPerSecond > 0 ? formatDuration(left / filesPerSecond) : '?';
     const of = counts.total === undefined ? '' : `/${counts.total}`;
-    const stats = `${rate.toFixed(2)} calls/s | ETA ${eta} | clean ${counts.clean} match ${counts.match} invalid ${counts.invalid} error ${counts.error} dup ${counts.duplicate} skipped ${counts.skipped}`;
+    const stats = `${rate.toFixed(2)} calls/s | ETA ${eta} | clean ${counts.clean} match ${counts.match} invalid ${counts.invalid} error ${counts.error} dup ${counts.duplicate} skipped ${counts.skipped}${reasonsOf(counts.skippedBy)}`;
     if (stream.isTTY) {
       const fraction = counts.total ? (counts.done + counts.skipped) / counts.total : 0;
       const width = 24;
@@ -68,6 +86,14 @@ export function startProgress(
       draw(true);
     },
   };
+}
+
+/** The reasons of `skipped`, the ones that occurred: ` (finished 3, symlink 2)`, or nothing. */
+function reasonsOf(skippedBy: Counts['skippedBy']): string {
+  const reasons = Object.entries(skippedBy).filter(([, count]) => count > 0);
+  return reasons.length
+    ? ` (${reasons.map(([reason, count]) => `${reason} ${count}`).join(', ')})`
+    : '';
 }
 
 function formatDuration(seconds: number): string {

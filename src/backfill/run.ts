@@ -7,7 +7,7 @@ import type { PhotoDnaClientOptions } from '../client/options.js';
 import { type Limits, limitsSchema } from '../options.js';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import { type Journal, JournalWriter, pathKey, readJournal } from './journal.js';
-import type { Counts } from './progress.js';
+import { type Counts, countSkipped } from './progress.js';
 import { type BackfillDeps, scanBackfillFile } from './scan-file.js';
 import { filesOf } from './sources.js';
 
@@ -68,8 +68,12 @@ export async function runBackfill(options: BackfillOptions): Promise<Counts> {
   try {
     for await (const entry of filesOf(options.paths, options.manifest)) {
       if (options.signal?.aborted) break;
+      if ('skipped' in entry) {
+        countSkipped(counts, entry.skipped);
+        continue;
+      }
       if (journal.finished.has(pathKey(entry.path))) {
-        counts.skipped++;
+        countSkipped(counts, 'finished');
         continue;
       }
       const work: Promise<void> = scanBackfillFile(deps, entry).then(

@@ -1,10 +1,10 @@
 /**
  * The files a backfill scans, streamed (never a list in memory): every regular file under each
- * directory (recursively, symlinks not followed; names that are not UTF-8 kept: see names.ts), each file given by name, and each line of a
+ * directory (recursively, symlinks not followed, the rest the walk meets yielded as skipped; names that are not UTF-8 kept: see names.ts), each file given by name, and each line of a
  * manifest (`{"path": "..."}` or `{"url": "..."}` JSON lines, or plain paths; relative paths
  * resolve against the manifest's directory), and how to read one, bounded.
  */
-import { constants, createReadStream, type Dir } from 'node:fs';
+import { constants, createReadStream, type Dir, type Dirent } from 'node:fs';
 import { type FileHandle, lstat, open, opendir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -27,10 +27,19 @@ export interface FileEntry {
   followSymlinks: boolean;
 }
 
+/** What the walk met that is neither a regular file nor a directory: left unread. */
+export type NotRegular = 'symlink' | 'fifo' | 'socket' | 'device' | 'other';
+
+/**
+ * One entry of a backfill: a file to read, or one the walk leaves unread, yielded all the same
+ * so that the run counts it and its summary shows what the backfill did not cover.
+ */
+export type Entry = FileEntry | { path: string; skipped: NotRegular };
+
 export async function* filesOf(
   paths: readonly string[],
   manifest: string | undefined,
-): AsyncGenerator<FileEntry> {
+): AsyncGenerator<Entry> {
   for (const path of paths) {
     const info = await stat(path);
     if (info.isDirectory()) yield* walk(resolve(path));
@@ -40,7 +49,7 @@ export async function* filesOf(
   for await (const path of manifestPaths(manifest)) yield { path, followSymlinks: true };
 }
 
-async function* walk(dir: string): AsyncGenerator<FileEntry> {
+async function* walk(dir: string): AsyncGenerator<Entry> {
   let handle: Dir;
   try {
     // Names as their bytes (see names.ts); Node's typings know only string names.
@@ -58,9 +67,18 @@ async function* walk(dir: string): AsyncGenerator<FileEntry> {
     const path = join(dir, name);
     if (entry.isFile()) yield { path, followSymlinks: false };
     else if (entry.isDirectory()) subdirs.push(name);
+    else yield { path, skipped: notRegularOf(entry) };
   }
   // Directories after files keeps one directory's names in memory at a time (as names only).
   for (const name of subdirs.sort()) yield* walk(join(dir, name));
+}
+
+function notRegularOf(entry: Dirent): NotRegular {
+  if (entry.isSymbolicLink()) return 'symlink';
+  if (entry.isFIFO()) return 'fifo';
+  if (entry.isSocket()) return 'socket';
+  if (entry.isCharacterDevice() || entry.isBlockDevice()) return 'device';
+  return 'other';
 }
 
 async function* manifestPaths(manifest: string): AsyncGenerator<string> {
@@ -110,7 +128,10 @@ function entryOf(parsed: { path?: unknown; url?: unknown }, line: string, base: 
   return resolve(base, parsed.path);
 }
 
-/** Counts what `filesOf` would yield (for the progress bar's ETA), streaming too. */
+/**
+ * Counts what `filesOf` would yield, unread entries too (for the progress bar's ETA, which counts
+ * them as skipped), streaming too.
+ */
 export async function countFiles(
   paths: readonly string[],
   manifest: string | undefined,

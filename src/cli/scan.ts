@@ -15,7 +15,8 @@ const USAGE = `Usage: photodna-guard scan <dir|file>... [--manifest list.jsonl] 
 
 Scans existing images at the configured rate: one JSON line per file in --out
 (path, sha256, outcome: clean | match | invalid | error, and the details).
-A repeated image (same SHA-256) costs no call, across --resume too.
+A repeated image (same SHA-256) costs no call, across --resume too. Symlinks, FIFOs,
+sockets and devices in a walked directory are not read: the summary counts them in skippedBy.
 
   --out FILE           the results journal (required unless --dry-run)
   --manifest FILE      a list of files: {"path": "..."} JSON lines or plain paths; {"url": "..."}

@@ -470,4 +470,50 @@ describe('photodna-guard scan', () => {
       emulator.setLatency(0);
     }
   });
+
+  it('symlinks, FIFOs, sockets and devices in a walked tree are counted as skipped, by reason, never read', async () => {
+    const dir = folder();
+    const [image] = images(dir, 1);
+    const elsewhere = folder();
+    writeFileSync(join(elsewhere, 'known.png'), testImages()[0]?.bytes as Buffer);
+    mkdirSync(join(dir, 'sub'));
+    symlinkSync(join(elsewhere, 'known.png'), join(dir, 'sub', 'link.png'));
+    symlinkSync(elsewhere, join(dir, 'album')); // a directory's symlink: not walked either
+    execFileSync('mkfifo', [join(dir, 'sub', 'fifo.png')]);
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(dir, 'socket.png'), resolve));
+    // A device node needs CAP_MKNOD (root): counted where the machine lets the test make one.
+    let devices = 0;
+    try {
+      execFileSync('mknod', [join(dir, 'null.png'), 'c', '1', '3'], { stdio: 'ignore' });
+      devices = 1;
+    } catch {
+      // not permitted here
+    }
+    const out = join(folder(), 'results.jsonl');
+    const args = [dir, '--out', out, '--api-key', 'k', '--base-url', emulator.url];
+    try {
+      // Before: not a line, not a count; the summary read as if the whole tree was covered.
+      const result = await scan(args);
+      expect(result.code).toBe(0);
+      expect(lines(out).map((l) => [l.path, l.outcome])).toEqual([[image, 'clean']]);
+      const unread = { symlink: 2, fifo: 1, socket: 1, device: devices, other: 0 };
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        done: 1,
+        skipped: 4 + devices,
+        skippedBy: { finished: 0, ...unread },
+      });
+      const reasons = `symlink 2, fifo 1, socket 1${devices ? ', device 1' : ''}`;
+      expect(result.stderr).toContain(`skipped ${4 + devices} (${reasons})\n`);
+      // --resume: the finished file apart from what was never read.
+      const resumed = await scan([...args, '--resume']);
+      expect(JSON.parse(resumed.stdout)).toMatchObject({
+        done: 0,
+        skipped: 5 + devices,
+        skippedBy: { finished: 1, ...unread },
+      });
+    } finally {
+      server.close();
+    }
+  });
 });
