@@ -81,6 +81,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       files = filesOf(body);
       uploads = files.map(uploadOf);
     } else {
+      if (holdsRawBody(view)) throw rawBodyBefore(deps, ctx);
       if (files.length === 0 && !body?.readableEnded) throw scanBeforeParser(deps, ctx);
       const max = entry.route.limits.maxFileSize;
       uploads = await Promise.all(files.map((file) => readUpload(file, max)));
@@ -302,6 +303,37 @@ function foreignFiles(deps: ScanDeps, ctx: RequestContext): GuardError {
     deps,
     ctx,
     'the files were parsed before the guard by a parser whose file objects it cannot read (not multer: e.g. formidable, koa-body): mount the guard before that parser, or parse with multer / @koa/multer',
+  );
+}
+
+/**
+ * Whether a parser before the guard kept the multipart body as raw bytes: `req.body` from
+ * `express.raw()` / `express.text()`, or a `rawBody` (Cloud Functions, koa-bodyparser). Its files
+ * are nowhere the guard looks, and the handler may parse them from there.
+ */
+function holdsRawBody(view: RequestView): boolean {
+  const holders: readonly object[] = view.body ? [view.body, ...view.targets] : view.targets;
+  // `body` of the request only: Koa's `ctx.body` is the response's.
+  return (
+    isRaw(view.body?.body) ||
+    holders.some((holder) => isRaw((holder as { rawBody?: unknown }).rawBody))
+  );
+}
+
+function isRaw(value: unknown): boolean {
+  return typeof value === 'string' || ArrayBuffer.isView(value) || value instanceof ArrayBuffer;
+}
+
+/**
+ * A multipart body another parser read as raw bytes before the guard: nothing can be checked
+ * (and walking a Buffer's indexes for text fields cost seconds and a gigabyte), so it fails
+ * closed as a configuration failure, its `error` event first.
+ */
+function rawBodyBefore(deps: ScanDeps, ctx: RequestContext): GuardError {
+  return configurationError(
+    deps,
+    ctx,
+    'the multipart body was read before the guard as raw bytes (req.body from express.raw() or express.text(), or a rawBody): mount the guard before that parser, or keep that parser to the routes that need raw bytes',
   );
 }
 
