@@ -83,8 +83,14 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     } else {
       if (holdsRawBody(view)) throw rawBodyBefore(deps, ctx);
       if (files.length === 0 && !body?.readableEnded) throw scanBeforeParser(deps, ctx);
-      const max = entry.route.limits.maxFileSize;
-      uploads = await Promise.all(files.map((file) => readUpload(file, max)));
+      const { maxFiles, maxFileSize } = entry.route.limits;
+      // The host's parser may allow more (multer's default is no limit): all are read at once.
+      if (files.length > maxFiles) {
+        throw new GuardError('LIMIT_EXCEEDED', {
+          detail: `${files.length} files from the host's parser, limit ${maxFiles}`,
+        });
+      }
+      uploads = await Promise.all(files.map((file) => readUpload(file, maxFileSize)));
     }
     const searching = findFieldImagesYielding(textFieldsOf(view), entry.fieldValueBudget);
     if (searching instanceof Promise) {

@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import koaMulter from '@koa/multer';
 import express from 'express';
 import Koa from 'koa';
+import multer from 'multer';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { photodnaGuard } from '../../src/index.js';
 import { photodnaGuard as koaGuard } from '../../src/koa.js';
 import { png } from '../fixtures/images.js';
@@ -13,8 +18,19 @@ import { RecordingMatcher } from '../helpers/matchers.js';
  * that parser leaves is checked or refused, never passed as clean unchecked, and the guard's own
  * limits hold whatever the host parser allowed.
  */
+const CLEAN = png(200, 200, 71);
 const KNOWN = png(200, 200, 72);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pdg-dropin-'));
+  dirs.push(dir);
+  return dir;
+};
+
 describe('a raw body parser ahead of the guard', () => {
   it.each([
     ['express.raw() into req.body', 'body'],
@@ -74,5 +90,56 @@ describe('a raw body parser ahead of the guard', () => {
       code: 'SCAN_UNAVAILABLE',
     });
     expect(ran).toBe(false);
+  });
+});
+
+describe('a host parser with higher limits than the guard', () => {
+  it('more files than limits.maxFiles from a host multer: 413 before any is read or checked', async () => {
+    const dir = tempDir();
+    const matcher = new RecordingMatcher();
+    const app = express();
+    app.use(multer({ dest: dir }).any());
+    app.use(photodnaGuard({ matcher, limits: { maxFiles: 2 } }));
+    let ran = false;
+    app.post('/upload', (_req, res) => {
+      ran = true;
+      res.json({});
+    });
+    const res = await request(app)
+      .post('/upload')
+      .attach('a', CLEAN, 'a.png')
+      .attach('b', CLEAN, 'b.png')
+      .attach('c', CLEAN, 'c.png');
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('LIMIT_EXCEEDED');
+    expect(ran).toBe(false);
+    expect(matcher.calls).toHaveLength(0);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('more files than limits.maxFiles from multer before guard.scan(): 413, none checked (Koa)', async () => {
+    const dir = tempDir();
+    const matcher = new RecordingMatcher();
+    const guard = koaGuard({ matcher, limits: { maxFiles: 2 } });
+    const app = new Koa();
+    app.use(koaMulter({ dest: dir }).any());
+    app.use(guard.scan());
+    let ran = false;
+    app.use((ctx) => {
+      ran = true;
+      ctx.body = {};
+    });
+    const res = await request(app.callback())
+      .post('/upload')
+      .attach('a', CLEAN, 'a.png')
+      .attach('b', CLEAN, 'b.png')
+      .attach('c', CLEAN, 'c.png');
+    expect({ status: res.status, code: res.body.error?.code }).toEqual({
+      status: 413,
+      code: 'LIMIT_EXCEEDED',
+    });
+    expect(ran).toBe(false);
+    expect(matcher.calls).toHaveLength(0);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
