@@ -30,7 +30,7 @@ export interface GuardMetricsOptions {
   prefix?: string;
   /**
    * The `route` label of a request path (paths with ids would make unbounded series). Defaults to
-   * the path itself for the first 100 distinct paths, then `'other'`.
+   * the path itself for the first 100 distinct paths of at most 256 characters, then `'other'`.
    */
   routeLabel?: (route: string) => string;
 }
@@ -56,7 +56,7 @@ export async function createGuardMetrics(
   const p = options.prefix ?? 'photodna_guard_';
   const m = defineMetrics(sink, p);
   const cache = { hits: 0, lookups: 0 };
-  const routeLabel = options.routeLabel ?? boundedLabel(100);
+  const routeLabel = options.routeLabel ?? boundedLabel(100, 256);
 
   const listeners: { [E in GuardEventName]?: Listener<E> } = {
     scan: (e) => {
@@ -142,11 +142,16 @@ export async function createGuardMetrics(
   };
 }
 
-function boundedLabel(max: number): (value: string) => string {
+/**
+ * The first `max` distinct values, then `'other'`. A value longer than `maxLength` is `'other'`
+ * at once: request paths are the uploader's to choose (up to Node's 16 KiB of headers), and each
+ * would be kept and printed in every series of every scrape.
+ */
+function boundedLabel(max: number, maxLength: number): (value: string) => string {
   const seen = new Set<string>();
   return (value) => {
     if (seen.has(value)) return value;
-    if (seen.size >= max) return 'other';
+    if (seen.size >= max || value.length > maxLength) return 'other';
     seen.add(value);
     return value;
   };

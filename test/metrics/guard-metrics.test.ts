@@ -126,4 +126,20 @@ describe('createGuardMetrics', () => {
     expect(guard.queue?.engine).toBe('embedded');
     await guard.close();
   });
+
+  it('route labels: an uploader-chosen long path is counted as other, never kept or printed', async () => {
+    const guard = photodnaGuard(service.options());
+    const metrics = await createGuardMetrics(guard);
+    const app = express();
+    app.use(guard);
+    const long = `/${'a'.repeat(8000)}`;
+    await request(app).post(long).attach('file', Buffer.from('not an image'), 'a.png').expect(415);
+    const text = await metrics.metrics();
+    expect(
+      value(text, 'photodna_guard_rejections_total{code="UNSUPPORTED_MEDIA_TYPE",route="other"}'),
+    ).toBe(1);
+    expect(text.length).toBeLessThan(8000);
+    metrics.close();
+    await guard.close();
+  });
 });
