@@ -1,6 +1,8 @@
 // Prometheus metrics of a guard: GET /metrics answers the text exposition (scans, matches, calls,
 // 429s, retries, latency histograms, cache hit ratio, queue depths).
 // Run from the repository root: npm run build && node examples/metrics/server.mjs
+// In production serve /metrics to operators only (another port, or behind auth): an uploader who
+// reads matches_total can tell that an upload matched.
 import express from 'express';
 import { photodnaGuard } from 'photodna-guard';
 import { startEmulator } from 'photodna-guard/emulator';
