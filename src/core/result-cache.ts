@@ -38,14 +38,14 @@ export class ResultCache {
     this.#entries.delete(sha256);
     if (entry.expires <= now) return undefined;
     this.#entries.set(sha256, entry); // most recently used goes last
-    return entry.result;
+    return copyOf(entry.result);
   }
 
   set(sha256: string, result: MatchResult, now = Date.now()): void {
     const ttl = result.isMatch ? this.#options.matchTtlMs : this.#options.cleanTtlMs;
     if (ttl <= 0) return;
     this.#entries.delete(sha256);
-    this.#entries.set(sha256, { result, expires: now + ttl });
+    this.#entries.set(sha256, { result: copyOf(result), expires: now + ttl });
     while (this.#entries.size > this.#options.max) {
       const oldest = this.#entries.keys().next().value;
       if (oldest === undefined) break;
@@ -78,7 +78,7 @@ export class ResultCache {
     const pending = this.#inFlight.get(sha256);
     if (pending) {
       try {
-        return { result: await waiter.settle(pending), cached: true };
+        return { result: copyOf(await waiter.settle(pending)), cached: true };
       } catch (error) {
         // The other request's failure (its uploader left, its deadline passed) is not ours.
         if (waiter.stopped) throw error;
@@ -96,4 +96,15 @@ export class ResultCache {
       if (this.#inFlight.get(sha256) === call) this.#inFlight.delete(sha256);
     }
   }
+}
+
+/**
+ * A result of the cache's own: what it keeps and what each hit gets are copies, so a host that
+ * edits what it was handed (a match flag's `matchId` deleted before logging, in an event, a
+ * record or `req.photodna`) changes no later upload's result. Results are plain data: a custom
+ * matcher's answer is checked into a new object (`checkedResult`) before it is cached, the
+ * PhotoDNA client's is parsed JSON.
+ */
+function copyOf(result: MatchResult): MatchResult {
+  return structuredClone(result);
 }

@@ -97,3 +97,39 @@ describe('ResultCache', () => {
     expect(await second).toEqual({ result: match, cached: false });
   });
 });
+
+describe('ResultCache: what it hands out is a copy', () => {
+  it('a caller editing its result (or what it stored) changes no later hit', async () => {
+    const cache = new ResultCache({ max: 10, cleanTtlMs: 1000, matchTtlMs: 1000 });
+    const stored: MatchResult = structuredClone({
+      ...match,
+      matchFlags: [{ source: 'Test', violations: ['A1'], matchId: '42' }],
+      pdq: { hash: 'a'.repeat(64), quality: 90 },
+    });
+    const expected = structuredClone(stored);
+    const first = await cache.lookup('k', async () => stored, never);
+    expect(first.cached).toBe(false);
+    // The caller's own object, then a hit's, edited the way a host might before logging.
+    for (const handed of [first.result, cache.get('k') as MatchResult]) {
+      delete handed.matchFlags[0]?.matchId;
+      handed.matchFlags[0]?.violations.push('edited');
+      handed.matchFlags.push({ source: 'Edited', violations: [] });
+      if (handed.pdq) handed.pdq.quality = 0;
+      handed.trackingId = 'edited';
+    }
+    expect(cache.get('k')).toEqual(expected);
+    expect((await cache.lookup('k', async () => clean, never)).result).toEqual(expected);
+  });
+
+  it('callers sharing one call in flight each get their own copy', async () => {
+    const cache = new ResultCache({ max: 10, cleanTtlMs: 1000, matchTtlMs: 1000 });
+    let answer: (result: MatchResult) => void = () => {};
+    const first = cache.lookup('k', () => new Promise((r) => (answer = r)), never);
+    const second = cache.lookup('k', async () => clean, never);
+    answer(structuredClone(match));
+    const [a, b] = await Promise.all([first, second]);
+    expect(b.cached).toBe(true);
+    a.result.matchFlags.length = 0;
+    expect(b.result).toEqual(match);
+  });
+});
