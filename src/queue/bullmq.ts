@@ -31,6 +31,7 @@ import {
   type RedisClientLike,
 } from '../client/redis-connection.js';
 import { ConnectionErrors, type ConnectionListener } from './connection-errors.js';
+import { JobBytesGoneError } from './job-bytes-gone.js';
 import { retryDelayMs, toStoredJob } from './stored-job.js';
 import type {
   ClaimedJob,
@@ -223,7 +224,8 @@ class BullmqQueue implements QueueEngine {
           attempt: job.attemptsMade + 1,
           bytes: async () => {
             const bytes = await this.#redisCall(() => connection.getBuffer(bytesKey));
-            if (!bytes) throw new Error(`the bytes of scan ${job.data.scanId} are missing`);
+            // Deleted, or evicted (a `maxmemory-policy` that evicts any key): gone for good.
+            if (!bytes) throw new JobBytesGoneError('its bytes key in Redis is missing');
             return bytes;
           },
         });

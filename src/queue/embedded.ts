@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path';
 import type { UnavailableReason } from '../errors.js';
 import { syncDir, unlinkIfPresent, writeFileAtomic } from '../quarantine/atomic-file.js';
 import { DIR_MODE, ensurePrivateDir } from '../quarantine/private-dir.js';
+import { JobBytesGoneError } from './job-bytes-gone.js';
 import { loadSqlite, type SqliteDatabase, type SqliteStatement } from './load-sqlite.js';
 import { DB_FILE_MODE, ensurePrivateDbFile } from './private-db-file.js';
 import { toStoredJob } from './stored-job.js';
@@ -281,7 +282,7 @@ class EmbeddedQueue implements QueueEngine {
     this.#failing = false;
     const stored = JSON.parse(row.payload) as StoredJob;
     const path = join(this.#bytesDir, row.scan_id);
-    return { ...stored, attempt: row.attempts, bytes: () => readFile(path) };
+    return { ...stored, attempt: row.attempts, bytes: () => readCopy(path) };
   }
 
   /** Ms until the next waiting job is due (capped), for an idle consumer's sleep. */
@@ -340,6 +341,16 @@ class EmbeddedQueue implements QueueEngine {
     this.#closed = true;
     this.#commit(); // rows waiting for the turn's group commit are stored, not lost
     this.#db.close();
+  }
+}
+
+/** A job's private copy; one that no longer exists (deleted) is gone for good, not a retry. */
+async function readCopy(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new JobBytesGoneError(`its private copy ${path} no longer exists`);
   }
 }
 

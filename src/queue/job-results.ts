@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { emitReject, reportScanFailure } from '../core/failure-events.js';
 import { handleMatches, type IncidentContext } from '../core/handle-matches.js';
 import type { ReportingDeps } from '../core/match-event.js';
-import type { GuardError } from '../errors.js';
+import { GuardError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { Limits, RouteConfig } from '../options.js';
 import type { FileFacts, Matcher, MatchResult, Policy } from '../types.js';
+import type { JobBytesGoneError } from './job-bytes-gone.js';
 import { retryDelayMs } from './stored-job.js';
 import type { ClaimedJob, JobResult } from './types.js';
 
@@ -32,7 +33,7 @@ export interface JobDeps {
   limits: Limits;
   /** The policy of jobs that name none. */
   policy: Policy;
-  load: ((ref: string) => Promise<Uint8Array>) | undefined;
+  load: ((ref: string) => Promise<Uint8Array | null>) | undefined;
   /** Aborted when the worker closes: in-flight calls end, the job waits for the next run. */
   closing: AbortSignal;
 }
@@ -174,6 +175,26 @@ export function invalid(
   const refused = file ?? { field: job.field, originalname: job.originalname };
   emitReject(deps.events, ctx, error, refused, deferredFields(job));
   return { done: true, outcome: 'invalid', detail: error.code };
+}
+
+/**
+ * The job's image is gone for good (`JobBytesGoneError`): it can never be checked, and a retry
+ * would fail every 5 minutes forever. The job is done as `unchecked`, with the one `reject` event
+ * (`SCAN_UNAVAILABLE`) of an upload that could not be checked under `failMode: 'closed'` (the
+ * worker's): the host takes the upload down as for any deferred reject; nothing calls it clean.
+ */
+export function bytesGone(
+  deps: JobDeps,
+  ctx: IncidentContext,
+  job: ClaimedJob,
+  gone: JobBytesGoneError,
+): JobResult {
+  const error = new GuardError('SCAN_UNAVAILABLE', {
+    detail: `the image of deferred scan ${job.scanId} is gone, it cannot be checked: ${gone.message}`,
+  });
+  const refused = { field: job.field, originalname: job.originalname };
+  emitReject(deps.events, ctx, error, refused, deferredFields(job));
+  return { done: true, outcome: 'unchecked', detail: gone.message };
 }
 
 /** The job could not be checked this time: an `error` event (unless the worker closes), and a retry. */

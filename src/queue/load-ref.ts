@@ -7,16 +7,20 @@
  */
 import { GuardError } from '../errors.js';
 
-/** Resolves a job's `ref` source to the bytes (the host's own storage). */
-export type LoadRef = (ref: string, options: { signal: AbortSignal }) => Promise<Uint8Array>;
+/**
+ * Resolves a job's `ref` source to the bytes (the host's own storage), or to `null` when the ref
+ * no longer exists (deleted): the job then ends as `unchecked` instead of being retried. A
+ * rejection is a failure to read, retried later.
+ */
+export type LoadRef = (ref: string, options: { signal: AbortSignal }) => Promise<Uint8Array | null>;
 
 export function boundLoad(
   load: LoadRef,
   bounds: { closing: AbortSignal; timeoutMs: number },
-): (ref: string) => Promise<Uint8Array> {
+): (ref: string) => Promise<Uint8Array | null> {
   return (ref) => {
     const signal = AbortSignal.any([bounds.closing, AbortSignal.timeout(bounds.timeoutMs)]);
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<Uint8Array | null>((resolve, reject) => {
       const onAbort = () => {
         const detail = bounds.closing.aborted
           ? 'the worker closed while load(ref) ran'

@@ -11,9 +11,11 @@ import { validateFile } from '../core/validate-file.js';
 import { GuardError, toGuardError } from '../errors.js';
 import { checkedResult } from '../matchers/checked-result.js';
 import type { FileFacts, Matcher, MatchRequest } from '../types.js';
+import { JobBytesGoneError } from './job-bytes-gone.js';
 import {
   type Answer,
   actOnMatch,
+  bytesGone,
   callSignal,
   contextOf,
   emitScan,
@@ -41,6 +43,7 @@ export async function processJob(deps: JobDeps, job: ClaimedJob): Promise<JobRes
     try {
       bytes = await bytesOf(deps, job);
     } catch (error) {
+      if (error instanceof JobBytesGoneError) return bytesGone(deps, ctx, job, error);
       return retryLater(deps, job, ctx, toGuardError(error), 'could not read the job bytes');
     }
   }
@@ -92,7 +95,9 @@ async function bytesOf(deps: JobDeps, job: ClaimedJob): Promise<Buffer> {
         detail: 'a job holds a reference but the worker has no load(ref) function',
       });
     const loaded = await deps.load(source.ref);
-    if (!(loaded instanceof Uint8Array)) throw new TypeError('load(ref) must resolve to a Buffer');
+    if (loaded === null) throw new JobBytesGoneError('load(ref) resolved null');
+    if (!(loaded instanceof Uint8Array))
+      throw new TypeError('load(ref) must resolve to a Buffer, or null when the ref is gone');
     // Owned memory (SPEC 4: image-size must not read a pooled slice).
     return Buffer.from(loaded);
   }

@@ -75,12 +75,18 @@ export interface StoredJob {
 export interface ClaimedJob extends StoredJob {
   /** 1 for the first run. */
   attempt: number;
-  /** The private copy (source `bytes` only). */
+  /**
+   * The private copy (source `bytes` only). Rejects with a `JobBytesGoneError` when it no longer
+   * exists, with any other error when it could not be read this time.
+   */
   bytes(): Promise<Buffer>;
 }
 
-/** The outcome kept for a finished job. */
-export type JobOutcome = 'clean' | 'match' | 'invalid';
+/**
+ * The outcome kept for a finished job. `unchecked`: its image was gone (its private copy or bytes
+ * key deleted, `load(ref)` resolved `null`), so it was never checked; its `reject` event says so.
+ */
+export type JobOutcome = 'clean' | 'match' | 'invalid' | 'unchecked';
 
 export type JobResult =
   | { done: true; outcome: JobOutcome; detail?: string }

@@ -53,10 +53,12 @@ export interface ScanWorkerOptions {
    */
   policy?: Policy;
   /**
-   * Resolves a job's `ref` source to the bytes (the host's own storage). Its `signal` is aborted
-   * when the worker closes or after `download.timeoutMs`; either way the job's run ends then even
-   * if `load` ignores the signal (its answer is no longer awaited): a timeout is retried later with
-   * an `error` event (reason `timeout`), a close leaves the job for the next run. Defaults to none.
+   * Resolves a job's `ref` source to the bytes (the host's own storage), or to `null` when the ref
+   * no longer exists: the job then ends, never retried, with a `reject` event `SCAN_UNAVAILABLE`
+   * (done as `unchecked`); a rejection is retried later. Its `signal` is aborted when the worker
+   * closes or after `download.timeoutMs`; either way the job's run ends then even if `load`
+   * ignores the signal (its answer is no longer awaited): a timeout is retried later with an
+   * `error` event (reason `timeout`), a close leaves the job for the next run. Defaults to none.
    */
   load?: LoadRef;
   /**
