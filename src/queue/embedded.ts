@@ -20,6 +20,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { UnavailableReason } from '../errors.js';
 import { syncDir, unlinkIfPresent, writeFileAtomic } from '../quarantine/atomic-file.js';
 import { DIR_MODE, ensurePrivateDir } from '../quarantine/private-dir.js';
@@ -360,6 +361,8 @@ class EmbeddedConsumer implements Consumer {
   readonly #concurrency: number;
   readonly #onClose: () => void;
   readonly #running = new Set<Promise<void>>();
+  /** Aborted at close: ends the wait of a settle that is tried again. */
+  readonly #stopping = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -392,7 +395,6 @@ class EmbeddedConsumer implements Consumer {
         break;
       }
       if (!job) break;
-      // A failed settle leaves the job active: the next open makes it wait again.
       const run: Promise<void> = this.#run(job)
         .catch((error: unknown) => this.#queue.failed(error))
         .finally(() => {
@@ -417,11 +419,34 @@ class EmbeddedConsumer implements Consumer {
         detail: error instanceof Error ? error.message : String(error),
       };
     }
-    await this.#queue.settle(job.scanId, result);
+    await this.#settle(job.scanId, result);
+  }
+
+  /**
+   * Stores a run's result. One that could not be stored (a full disk) is said once and stored
+   * again every second, from memory, until the disk has room: the job keeps its slot and is not
+   * run again, so its events (a match, its report) are not sent twice. A close gives up: the job,
+   * still active in the file, waits again at the next open and runs again then (at-least-once).
+   */
+  async #settle(scanId: string, result: JobResult): Promise<void> {
+    for (;;) {
+      try {
+        await this.#queue.settle(scanId, result);
+        return;
+      } catch (error) {
+        this.#queue.failed(error);
+      }
+      if (this.#stopped) return;
+      await delay(IDLE_POLL_MS, undefined, { signal: this.#stopping.signal }).catch(
+        () => undefined,
+      );
+      if (this.#stopped) return;
+    }
   }
 
   async close(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     clearTimeout(this.#timer);
     await Promise.allSettled([...this.#running]);
     this.#onClose();

@@ -109,4 +109,52 @@ describe.runIf(hasPrlimit())('embedded queue on a full disk', () => {
     );
     expect(readdirSync(join(dir, 'bytes'))).toEqual([]);
   }, 90_000);
+
+  it('a job whose finish could not be stored is finished once the disk is freed, its match not announced again', async () => {
+    const dir = join(root, 'settle-queue');
+    const quarantineDir = join(root, 'settle-quarantine');
+    const path = join(root, 'settle-match');
+    writeFileSync(path, testImages()[0]?.bytes as Buffer);
+    const events: WorkerEvent[] = [];
+    const before = emulator.calls.length;
+    const worker = await startWorkerProcess(
+      {
+        queue: { dir },
+        apiKey: 'settle-key',
+        baseUrl: emulator.url,
+        perSecond: 5,
+        quarantineDir,
+        concurrency: 1,
+        holdMatches: true,
+        enqueue: [{ scanId: 'settle-1', path }],
+      },
+      events,
+    );
+    const pid = worker.child.pid as number;
+    try {
+      // The match is stored and announced; the disk fills before the job is marked done.
+      await until(() => events.some((e) => e.name === 'match'), 'the match');
+      fileSizeLimit(pid, 4096);
+      worker.release();
+      await until(() => events.some((e) => e.stage === 'queue'), 'the failed finish reported');
+      expect(await worker.depth()).toMatchObject({ waiting: 0, active: 1 });
+
+      fileSizeLimit(pid, 'unlimited');
+      await until(
+        async () => (await worker.depth()).active === 0,
+        'the job finished once the disk is freed (not only at the next open)',
+        20_000,
+      );
+      expect(await worker.depth()).toMatchObject({ waiting: 0, active: 0 });
+    } finally {
+      await worker.close();
+    }
+    expect(events.filter((e) => e.name === 'scan').map((e) => e.scanId)).toEqual(['settle-1']);
+    expect(events.filter((e) => e.name === 'match').map((e) => e.scanId)).toEqual(['settle-1']);
+    expect(events.filter((e) => e.name === 'quarantine')).toHaveLength(1);
+    expect(emulator.calls.length - before).toBe(1);
+    const store = createFileQuarantineStore({ dir: quarantineDir });
+    expect((await store.list()).map((r) => r.id)).toEqual([incidentIdOf('settle-1')]);
+    expect(readdirSync(join(dir, 'bytes'))).toEqual([]);
+  }, 90_000);
 });

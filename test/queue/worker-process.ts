@@ -2,7 +2,8 @@
  * One scan-worker process of the queue tests (forked with tsx, never run by vitest): opens the
  * queue the spec names, optionally enqueues the files it lists, runs `createScanWorker` against
  * the emulator, and reports every event to the parent over IPC. `depth` messages answer the
- * queue's depth; `start` starts a worker made with `consume: false`.
+ * queue's depth; `start` starts a worker made with `consume: false`; `release` lets the matches
+ * held by `holdMatches` go on.
  */
 import { readFile } from 'node:fs/promises';
 import { PhotoDnaClient } from '../../src/client/index.js';
@@ -49,9 +50,12 @@ const matcher: Matcher = {
   },
   close: () => client.close(),
 };
+/** `holdMatches`: each match's `onMatch` waits here until the parent sends `release`. */
+const held: Array<() => void> = [];
 const worker = await createScanWorker({
   queue,
   matcher,
+  ...(spec.holdMatches ? { onMatch: () => new Promise<void>((go) => held.push(go)) } : {}),
   quarantine: { dir: spec.quarantineDir },
   concurrency: spec.concurrency,
   autoStart: spec.consume !== false,
@@ -73,6 +77,7 @@ process.on('message', (message: { type: string }) => {
     void queue.depth().then((depth) => send({ type: 'depth', ...depth }));
   }
   if (message.type === 'start') worker.start();
+  if (message.type === 'release') for (const go of held.splice(0)) go();
   if (message.type === 'close') {
     void worker
       .close()

@@ -17,6 +17,8 @@ export interface WorkerSpec {
   consume?: boolean;
   /** Answer this many matches, then hang (and say `hung`). */
   hangAfter?: number;
+  /** Each match's `onMatch` waits for a `release` message (sent by `release()`). */
+  holdMatches?: boolean;
   enqueue?: Array<{ scanId: string; path: string }>;
 }
 
@@ -41,6 +43,8 @@ export interface WorkerProcess {
   readonly child: ChildProcess;
   /** Resolves with the queue's depth as the child sees it. */
   depth(): Promise<{ waiting: number; active: number }>;
+  /** Lets the matches held by `holdMatches` go on. */
+  release(): void;
   kill(): Promise<void>;
   close(): Promise<void>;
 }
@@ -71,6 +75,7 @@ export function startWorkerProcess(
             depthWaiter = done;
             child.send({ type: 'depth' });
           }),
+        release: () => child.send({ type: 'release' }),
         kill: async () => {
           child.kill('SIGKILL');
           await exited;
