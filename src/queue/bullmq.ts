@@ -10,7 +10,8 @@
  *   stay under the key's limit.
  * - Bytes: a private copy is kept in Redis under its own key (at most 4 MiB, PhotoDNA's maximum;
  *   Redis strings hold 512 MiB), readable by every worker wherever it runs, deleted when the job
- *   is done. Durability is Redis's: run it with `appendonly yes` (and `appendfsync everysec` or
+ *   is done; bytes whose job was never added are swept by the workers (`SWEEP_ORPHAN_BYTES`).
+ *   Durability is Redis's: run it with `appendonly yes` (and `appendfsync everysec` or
  *   `always`) when a job must survive a Redis crash; protect it like the quarantine store
  *   (`requirepass`/ACL, TLS with `rediss://`). Hosts that keep their own media can enqueue a
  *   `ref` instead and give the workers `load(ref)`.
@@ -33,14 +34,15 @@ import {
 import { ConnectionErrors, type ConnectionListener } from './connection-errors.js';
 import { JobBytesGoneError } from './job-bytes-gone.js';
 import { retryDelayMs, toStoredJob } from './stored-job.js';
-import type {
-  ClaimedJob,
-  Consumer,
-  JobResult,
-  QueueDepth,
-  QueueEngine,
-  ScanJobInput,
-  StoredJob,
+import {
+  type ClaimedJob,
+  type Consumer,
+  isScanId,
+  type JobResult,
+  type QueueDepth,
+  type QueueEngine,
+  type ScanJobInput,
+  type StoredJob,
 } from './types.js';
 
 /** The last stack traces a job keeps of its failed attempts (BullMQ's `stackTraceLimit`). */
@@ -66,6 +68,8 @@ export interface BullmqQueueOptions {
 /** The ioredis members used here. */
 interface IoRedis {
   set(key: string, value: Buffer | string, ...args: Array<string | number>): Promise<unknown>;
+  scan(cursor: string, ...args: Array<string | number>): Promise<[string, string[]]>;
+  eval(script: string, keys: number, ...args: Array<string | number>): Promise<unknown>;
   getBuffer(key: string): Promise<Buffer | null>;
   get(key: string): Promise<string | null>;
   del(key: string): Promise<number>;
@@ -75,6 +79,28 @@ interface IoRedis {
 }
 
 const DAY_S = 86_400;
+
+/**
+ * Bytes keys of no job (a process that died between storing an upload's bytes and adding its
+ * job; an add refused whose clean-up failed too) are deleted by the workers: when one starts, then
+ * every day. A key goes only when, in one script (atomic in Redis), no job of its `scanId` exists
+ * and the key has been neither written nor read for a day (`OBJECT IDLETIME`):
+ * - A job that exists keeps its bytes however long it waits (a backlog is no orphan). A TTL on
+ *   the bytes that the enqueue removes after its add was not chosen for that reason: an enqueuer
+ *   dying between the add and the removal would leave a live job whose bytes expire.
+ * - An enqueue in flight (bytes stored, job not added yet) stored them less than a day ago, and
+ *   one of a `scanId` whose orphan is being swept rewrites them (its idle time starts over), so
+ *   neither loses its bytes to a sweep; an add later than a day would end its job as `unchecked`
+ *   (fail closed), never scanned without its bytes.
+ * A Redis whose `maxmemory-policy` is of the LFU kind keeps no idle time: nothing is swept there.
+ */
+const SWEEP_ORPHAN_BYTES = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local idle = redis.pcall('OBJECT', 'IDLETIME', KEYS[1])
+if type(idle) ~= 'number' or idle < tonumber(ARGV[1]) then return 0 end
+return redis.call('DEL', KEYS[1])
+`;
+const ORPHAN_IDLE_S = DAY_S;
 
 export async function openBullmqQueue(options: BullmqQueueOptions): Promise<QueueEngine> {
   if (typeof options.redis === 'string' && !isRedisUrl(options.redis)) {
@@ -213,12 +239,13 @@ class BullmqQueue implements QueueEngine {
       async (job: Job<StoredJob>) => {
         const doneKey = this.#key('done', job.data.scanId);
         const finished = await connection.get(doneKey);
+        const bytesKey = this.#key('bytes', job.data.scanId);
         // Finished by a worker that died before BullMQ recorded it: never acted on twice.
         if (finished !== null) {
+          await connection.del(bytesKey);
           await forget(job);
           return JSON.parse(finished) as JobResult;
         }
-        const bytesKey = this.#key('bytes', job.data.scanId);
         const result = await handler({
           ...job.data,
           attempt: job.attemptsMade + 1,
@@ -246,14 +273,41 @@ class BullmqQueue implements QueueEngine {
       },
     );
     worker.on('error', this.#parts.errors.report);
+    const sweeps = new OrphanSweeps(
+      (stopped) => this.#sweepOrphanBytes(stopped),
+      this.#parts.errors.report,
+    );
     const consumer: Consumer = {
       close: async () => {
+        sweeps.close();
         await worker.close();
         this.#consumers.delete(consumer);
       },
     };
     this.#consumers.add(consumer);
     return consumer;
+  }
+
+  /**
+   * Deletes this queue's bytes keys of no job idle for a day (`SWEEP_ORPHAN_BYTES`), key by key
+   * until `stopped()`.
+   */
+  async #sweepOrphanBytes(stopped: () => boolean): Promise<void> {
+    const { connection, queue } = this.#parts;
+    const prefix = this.#key('bytes', '');
+    const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await connection.scan(cursor, 'MATCH', match, 'COUNT', 1_000);
+      cursor = next;
+      for (const key of keys) {
+        if (stopped()) return;
+        const scanId = key.slice(prefix.length);
+        // A longer queue name's key (`name:more:id`) is that queue's, not an orphan of this one.
+        if (!isScanId(scanId)) continue;
+        await connection.eval(SWEEP_ORPHAN_BYTES, 2, key, queue.toKey(scanId), ORPHAN_IDLE_S);
+      }
+    } while (cursor !== '0' && !stopped());
   }
 
   onConnectionError(listener: ConnectionListener): void {
@@ -267,6 +321,38 @@ class BullmqQueue implements QueueEngine {
       if (this.#parts.owned) await this.#parts.connection.quit().catch(() => undefined);
     })();
     return this.#closed;
+  }
+}
+
+/**
+ * A consumer's sweeps of orphan bytes: at start, then daily, one at a time, until it closes. A
+ * close does not wait for a sweep under way (its Redis may not answer): the sweep stops at its
+ * next key, and a failure after the close (the connection quit) is not reported.
+ */
+class OrphanSweeps {
+  readonly #timer: NodeJS.Timeout;
+  #running = false;
+  #stopped = false;
+
+  constructor(sweep: (stopped: () => boolean) => Promise<void>, report: (error: unknown) => void) {
+    const run = () => {
+      if (this.#running) return;
+      this.#running = true;
+      sweep(() => this.#stopped)
+        .catch((error: unknown) => {
+          if (!this.#stopped) report(error);
+        })
+        .finally(() => {
+          this.#running = false;
+        });
+    };
+    this.#timer = setInterval(run, ORPHAN_IDLE_S * 1_000).unref();
+    run();
+  }
+
+  close(): void {
+    this.#stopped = true;
+    clearInterval(this.#timer);
   }
 }
 

@@ -139,7 +139,11 @@ export const MAX_JOB_URL_LENGTH = 8_192;
 
 const SCAN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
-/** Whether `id` is a valid scan id (it names a file in the embedded engine). */
+/** Whether `id` is a valid scan id (it names a file in the embedded engine, a key in Redis). */
+export function isScanId(id: string): boolean {
+  return SCAN_ID.test(id);
+}
+
 export function assertScanId(id: string): void {
-  if (!SCAN_ID.test(id)) throw new TypeError('scanId must be 1-128 characters of [A-Za-z0-9_-]');
+  if (!isScanId(id)) throw new TypeError('scanId must be 1-128 characters of [A-Za-z0-9_-]');
 }
