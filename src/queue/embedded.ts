@@ -436,7 +436,6 @@ class EmbeddedConsumer implements Consumer {
       } catch (error) {
         this.#queue.failed(error);
       }
-      if (this.#stopped) return;
       await delay(IDLE_POLL_MS, undefined, { signal: this.#stopping.signal }).catch(
         () => undefined,
       );
