@@ -39,24 +39,35 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** The worker script: from dist when installed, from source when this module runs as TypeScript. */
+const WORKER_SCRIPT = new URL(
+  import.meta.url.endsWith('.ts') ? './hash-worker.ts' : './hash-worker.js',
+  import.meta.url,
+);
+
 /**
- * Starts the worker from dist (installed), or from source when this module runs as TypeScript
- * (tests, benchmarks): then the worker first registers tsx's loader, which it does not inherit.
+ * Starts a worker on `script`. A TypeScript script (tests, benchmarks) first registers tsx's
+ * loader in the worker, which does not inherit it.
  */
-function startWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts'))
-    return new Worker(new URL('./hash-worker.js', import.meta.url));
-  const entry = new URL('./hash-worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+function startWorker(script: URL): Worker {
+  if (!script.pathname.endsWith('.ts')) return new Worker(script);
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); });`;
   return new Worker(boot, { eval: true });
+}
+
+export interface HashPoolOptions {
+  /**
+   * @internal The worker script, for tests only (a worker that wedges). Defaults to the real one.
+   */
+  workerScript?: URL;
 }
 
 class PooledWorker {
   readonly worker: Worker;
   readonly pending = new Map<number, Pending>();
 
-  constructor(onExit: (self: PooledWorker) => void) {
-    this.worker = startWorker();
+  constructor(script: URL, onExit: (self: PooledWorker) => void) {
+    this.worker = startWorker(script);
     this.worker.unref();
     this.worker.on('message', (reply: HashReply) => {
       const pending = this.pending.get(reply.id);
@@ -80,12 +91,17 @@ class PooledWorker {
 export class HashPool {
   readonly size: number;
   #workers: PooledWorker[] = [];
+  readonly #script: URL;
   #nextId = 1;
   #closed = false;
 
   /** `size` defaults to the available parallelism minus one (at least 1, at most 4). */
-  constructor(size = Math.min(4, Math.max(1, availableParallelism() - 1))) {
+  constructor(
+    size = Math.min(4, Math.max(1, availableParallelism() - 1)),
+    options: HashPoolOptions = {},
+  ) {
     this.size = size;
+    this.#script = options.workerScript ?? WORKER_SCRIPT;
   }
 
   /**
@@ -139,7 +155,7 @@ export class HashPool {
     if (this.#workers.length < this.size) {
       const idle = this.#workers.find((w) => w.pending.size === 0);
       if (idle) return idle;
-      const worker = new PooledWorker((dead) => {
+      const worker = new PooledWorker(this.#script, (dead) => {
         this.#workers = this.#workers.filter((w) => w !== dead);
       });
       this.#workers.push(worker);
