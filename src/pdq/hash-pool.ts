@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { InvalidOptionsError } from '../errors.js';
 import type { ImageMimeType } from '../types.js';
 import type { PdqComputed, PdqDihedral } from './compute.js';
 import { PdqDecodeError, type PdqDecodeErrorKind } from './decode.js';
@@ -37,7 +38,19 @@ function revive(error: WorkerError): Error {
 interface Pending {
   resolve(result: PdqComputed | PdqDihedral): void;
   reject(error: Error): void;
+  deadline: NodeJS.Timeout;
 }
+
+/**
+ * How long a job may go unanswered before its worker is taken for wedged (a decode that never
+ * returns) and replaced. Far above the slowest sound job: the math costs about 0.25 s per
+ * megapixel on a slow core and the decode a fifth of that (bench/README.md), so an image of the
+ * default `maxPixels` (100 megapixels) takes about 30 s, and the process's decoding budget
+ * (core/pixel-budget.ts) lets about that many pixels into the pool at once.
+ */
+export const HASH_JOB_TIMEOUT_MS = 120_000;
+/** The longest delay `setTimeout` honours (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The worker script: from dist when installed, from source when this module runs as TypeScript. */
 const WORKER_SCRIPT = new URL(
@@ -57,6 +70,12 @@ function startWorker(script: URL): Worker {
 
 export interface HashPoolOptions {
   /**
+   * A job unanswered after this many milliseconds fails, and its worker is terminated (with any
+   * other job in it) and replaced, so a wedged decode cannot hold the pool. Defaults to
+   * `HASH_JOB_TIMEOUT_MS` (120 s).
+   */
+  jobTimeoutMs?: number;
+  /**
    * @internal The worker script, for tests only (a worker that wedges). Defaults to the real one.
    */
   workerScript?: URL;
@@ -65,25 +84,58 @@ export interface HashPoolOptions {
 class PooledWorker {
   readonly worker: Worker;
   readonly pending = new Map<number, Pending>();
+  readonly #timeoutMs: number;
+  readonly #onGone: (self: PooledWorker) => void;
 
-  constructor(script: URL, onExit: (self: PooledWorker) => void) {
+  constructor(script: URL, timeoutMs: number, onGone: (self: PooledWorker) => void) {
+    this.#timeoutMs = timeoutMs;
+    this.#onGone = onGone;
     this.worker = startWorker(script);
     this.worker.unref();
     this.worker.on('message', (reply: HashReply) => {
-      const pending = this.pending.get(reply.id);
+      const pending = this.#take(reply.id);
       if (!pending) return;
-      this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.worker.unref();
       if (reply.error !== undefined) pending.reject(revive(reply.error));
       else pending.resolve(reply.result);
     });
     const fail = (error: Error) => {
-      for (const pending of this.pending.values()) pending.reject(error);
-      this.pending.clear();
-      onExit(this);
+      for (const id of [...this.pending.keys()]) this.#take(id)?.reject(error);
+      onGone(this);
     };
     this.worker.on('error', fail);
     this.worker.on('exit', (code) => fail(new Error(`PDQ worker exited with code ${code}`)));
+  }
+
+  /** Registers job `id` before it is posted; the worker stays ref'd while any job is in it. */
+  expect(id: number, resolve: Pending['resolve'], reject: Pending['reject']): void {
+    const deadline = setTimeout(() => {
+      this.#take(id)?.reject(
+        new Error(`PDQ worker: no answer within ${this.#timeoutMs} ms; the worker was replaced`),
+      );
+      this.#retire();
+    }, this.#timeoutMs);
+    // The ref'd worker keeps the process alive until the deadline; the timer need not.
+    deadline.unref();
+    this.pending.set(id, { resolve, reject, deadline });
+    this.worker.ref();
+  }
+
+  #take(id: number): Pending | undefined {
+    const pending = this.pending.get(id);
+    if (!pending) return undefined;
+    this.pending.delete(id);
+    clearTimeout(pending.deadline);
+    if (this.pending.size === 0) this.worker.unref();
+    return pending;
+  }
+
+  /**
+   * A wedged worker leaves the pool at once (the next job starts a fresh one) and is terminated;
+   * the other jobs in it fail as it exits (they would have waited behind the wedged one).
+   */
+  #retire(): void {
+    this.#onGone(this);
+    void this.worker.terminate();
   }
 }
 
@@ -92,6 +144,7 @@ export class HashPool {
   readonly size: number;
   #workers: PooledWorker[] = [];
   readonly #script: URL;
+  readonly #jobTimeoutMs: number;
   #nextId = 1;
   #closed = false;
 
@@ -102,6 +155,14 @@ export class HashPool {
   ) {
     this.size = size;
     this.#script = options.workerScript ?? WORKER_SCRIPT;
+    const timeout = options.jobTimeoutMs ?? HASH_JOB_TIMEOUT_MS;
+    if (!(typeof timeout === 'number' && timeout > 0 && timeout <= MAX_TIMER_MS)) {
+      throw new InvalidOptionsError(
+        `jobTimeoutMs must be a positive number of milliseconds, at most ${MAX_TIMER_MS}`,
+        ['jobTimeoutMs'],
+      );
+    }
+    this.#jobTimeoutMs = timeout;
   }
 
   /**
@@ -136,8 +197,6 @@ export class HashPool {
     job.id = this.#nextId++;
     const owns = payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength;
     return new Promise((resolve, reject) => {
-      target.pending.set(job.id, { resolve, reject });
-      target.worker.ref();
       try {
         if (!owns) throw new Error('a view into a larger buffer');
         target.worker.postMessage(job, [payload.buffer as ArrayBuffer]);
@@ -148,6 +207,9 @@ export class HashPool {
         const field = job.kind === 'pixels' ? 'data' : 'bytes';
         target.worker.postMessage({ ...job, [field]: copy }, [copy.buffer as ArrayBuffer]);
       }
+      // Registered once posted (a job that could not be posted has no deadline to leave behind);
+      // the answer comes in a later event, never before this.
+      target.expect(job.id, resolve, reject);
     });
   }
 
@@ -155,7 +217,7 @@ export class HashPool {
     if (this.#workers.length < this.size) {
       const idle = this.#workers.find((w) => w.pending.size === 0);
       if (idle) return idle;
-      const worker = new PooledWorker(this.#script, (dead) => {
+      const worker = new PooledWorker(this.#script, this.#jobTimeoutMs, (dead) => {
         this.#workers = this.#workers.filter((w) => w !== dead);
       });
       this.#workers.push(worker);

@@ -16,7 +16,7 @@ export {
   pdqHashDihedral,
 } from './hash.js';
 export { isPdqHex } from './hash-hex.js';
-export { HashPool } from './hash-pool.js';
+export { HashPool, type HashPoolOptions } from './hash-pool.js';
 export {
   type PdqListEntry,
   type PdqListFormat,
