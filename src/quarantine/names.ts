@@ -6,6 +6,7 @@
  *   <id>.json     the record; its presence means the incident is complete
  *   .tmp-<hex>    a write in progress (ignored by list, removed when stale)
  *   .lock-<id>    held while one process updates the record (see ./file-lock.ts)
+ *   .lock-<id>.break-<hex>  a claim on a stale lock, held while one process breaks it
  */
 import { QuarantineError } from '../errors.js';
 

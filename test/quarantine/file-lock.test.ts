@@ -1,17 +1,112 @@
 /**
  * The cross-process lock file: one holder at a time, a crashed holder's lock broken (dead pid,
- * or older than the stale age), a live one waited for, and a bounded wait.
+ * or not refreshed for the stale age when out of sight), a live one waited for however old, one
+ * breaker per stale lock, and a bounded wait. Other holders are real processes.
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { removeStaleLocks, withFileLock } from '../../src/quarantine/file-lock.js';
+import { claimPathOf, removeStaleLocks, withFileLock } from '../../src/quarantine/file-lock.js';
 import { useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs();
+
+const FILE_LOCK = pathToFileURL(
+  join(import.meta.dirname, '../../src/quarantine/file-lock.ts'),
+).href;
+
+/**
+ * A process that takes the lock at argv[1] (`staleMs` argv[2]) and prints "locked"; it releases
+ * the lock and exits when its stdin ends.
+ */
+const HOLDER = `
+import { withFileLock } from ${JSON.stringify(FILE_LOCK)};
+const [path, staleMs] = process.argv.slice(1);
+await withFileLock(path, async () => {
+  process.stdout.write('locked\\n');
+  await new Promise((resolve) => process.stdin.on('end', resolve).resume());
+}, { staleMs: Number(staleMs) });
+`;
+
+/**
+ * A process that prints "ready", waits for a line on stdin, then takes the lock at argv[1] argv[2]
+ * times (`staleMs` 1: under an age rule every lock would be stale at once), each time creating a
+ * marker file exclusively, doing some I/O and removing it: it prints "overlap" if the marker was
+ * there (another writer inside with it).
+ */
+const CONTENDER = `
+import { open, readFile, unlink } from 'node:fs/promises';
+import { withFileLock } from ${JSON.stringify(FILE_LOCK)};
+const [path, rounds] = process.argv.slice(1);
+process.stdout.write('ready\\n');
+await new Promise((resolve) => process.stdin.once('data', resolve));
+for (let i = 0; i < Number(rounds); i++) {
+  await withFileLock(path, async () => {
+    let marker;
+    try {
+      marker = await open(\`\${path}.inside\`, 'wx');
+    } catch {
+      process.stdout.write('overlap\\n');
+      return;
+    }
+    await marker.writeFile(String(process.pid));
+    await marker.close();
+    for (let j = 0; j < 5; j++) await readFile(path);
+    await unlink(\`\${path}.inside\`);
+  }, { staleMs: 1, timeoutMs: 60_000 });
+}
+process.stdout.write('done\\n');
+`;
+
+function node(script: string, args: string[]): ChildProcess {
+  return spawn(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script, ...args],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+}
+
+/** Resolves once `child` prints the line `line`; rejects if it exits first. */
+function lineFrom(child: ChildProcess, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    const onExit = (code: number | null) => reject(new Error(`exited (${code}) before "${line}"`));
+    const onLine = (text: string) => {
+      if (text !== line) return;
+      child.off('exit', onExit);
+      lines.off('line', onLine); // not close(): that would pause the child's stdout for others
+      resolve();
+    };
+    child.once('exit', onExit);
+    lines.on('line', onLine);
+  });
+}
+
+/** A process holding the lock at `path` (its "locked" line seen). */
+async function holder(path: string, staleMs = 30_000): Promise<ChildProcess> {
+  const child = node(HOLDER, [path, String(staleMs)]);
+  await lineFrom(child, 'locked');
+  return child;
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Makes `path` look untouched for ten minutes. */
+async function age(path: string): Promise<void> {
+  const old = new Date(Date.now() - 600_000);
+  await utimes(path, old, old);
+}
 
 /** The pid of a process that has exited (so it is certainly not alive). */
 function deadPid(): number {
@@ -49,7 +144,7 @@ describe('withFileLock', () => {
     expect(await withFileLock(path, async () => 'ran')).toBe('ran');
   });
 
-  it('breaks a lock older than the stale age, whoever holds it', async () => {
+  it("breaks another host's lock once not refreshed for the stale age", async () => {
     const path = join(await tempDir(), '.lock-x');
     await writeFile(path, JSON.stringify({ pid: 1, host: 'another-host', token: 't' }));
     const old = new Date(Date.now() - 120_000);
@@ -64,6 +159,66 @@ describe('withFileLock', () => {
       /timed out waiting for the lock/,
     );
     expect(existsSync(path)).toBe(true); // a live holder's lock is never broken
+  });
+});
+
+describe('withFileLock with other processes holding the lock', () => {
+  it("never breaks a live holder's lock however old, and breaks it once the holder is killed", async () => {
+    const path = join(await tempDir(), '.lock-x');
+    const child = await holder(path);
+    try {
+      const held = await readFile(path, 'utf8');
+      await age(path); // a holder inside for ten minutes (a slow disk, a big evidence file)
+      await expect(withFileLock(path, async () => 'ran', { timeoutMs: 300 })).rejects.toThrow(
+        /timed out waiting for the lock/,
+      );
+      expect(await readFile(path, 'utf8')).toBe(held);
+    } finally {
+      await kill(child);
+    }
+    expect(await withFileLock(path, async () => 'ran')).toBe('ran');
+    expect(await readdir(join(path, '..'))).toEqual([]);
+  });
+
+  it('lets one breaker at a time break a stale lock: a live claim is left to its breaker', async () => {
+    const path = join(await tempDir(), '.lock-x');
+    await writeFile(path, JSON.stringify({ pid: deadPid(), host: hostname(), token: 'dead' }));
+    // Another breaker (a live process) has claimed the dead holder's lock and is removing it.
+    const breaker = node('setInterval(() => {}, 60_000)', []);
+    try {
+      const claim = claimPathOf(path, 'dead');
+      await writeFile(claim, JSON.stringify({ pid: breaker.pid, host: hostname(), token: 'b' }));
+      await expect(withFileLock(path, async () => 'ran', { timeoutMs: 300 })).rejects.toThrow(
+        /timed out waiting for the lock/,
+      );
+      expect(existsSync(path)).toBe(true);
+    } finally {
+      await kill(breaker);
+    }
+    // That breaker died with its claim: the claim is passed, the lock broken, both cleaned up.
+    expect(await withFileLock(path, async () => 'ran')).toBe('ran');
+    expect(await readdir(join(path, '..'))).toEqual([]);
+  });
+
+  it('keeps one writer at a time among processes that all take every lock for stale', async () => {
+    const path = join(await tempDir(), '.lock-x');
+    const children = Array.from({ length: 4 }, () => node(CONTENDER, [path, '40']));
+    const ready = children.map((child) => lineFrom(child, 'ready'));
+    const outputs = Promise.all(
+      children.map(
+        (child) =>
+          new Promise<string>((resolve) => {
+            let out = '';
+            child.stdout?.on('data', (chunk: Buffer) => {
+              out += chunk.toString();
+            });
+            child.once('close', (code) => resolve(`${out}exit ${code}`));
+          }),
+      ),
+    );
+    await Promise.all(ready);
+    for (const child of children) child.stdin?.end('go\n');
+    expect(await outputs).toEqual(Array(4).fill('ready\ndone\nexit 0'));
   });
 });
 
