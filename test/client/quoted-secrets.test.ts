@@ -50,6 +50,18 @@ function client(baseUrl: string, logger: ReturnType<typeof memoryLogger>): Photo
   return made;
 }
 
+/** A Report body of the required fields (the services here answer without reading it). */
+function reportBody(): ReportBody {
+  return {
+    OrgName: 'Example Org',
+    ReporterName: 'Trust and Safety',
+    ReporterEmail: 'safety@example.com',
+    IncidentTime: new Date().toISOString(),
+    ReporteeName: '',
+    ViolationContentCollection: [{ Name: 'a.png', Value: 'AAAA' }],
+  };
+}
+
 const PRESIGNED =
   'https://reader:SECRETPW42@bucket.example/img.jpg?X-Amz-Credential=AKIA%2F20240101%2Fus-east-1&X-Amz-Signature=SECRETSIG0123456789#frag-SECRETFRAG';
 
@@ -82,16 +94,8 @@ describe('answers quoting the request', () => {
       (req) => `CyberTipline login failed for user ${req.headers['x-usr']}`,
     );
     const logger = memoryLogger();
-    const body: ReportBody = {
-      OrgName: 'Example Org',
-      ReporterName: 'Trust and Safety',
-      ReporterEmail: 'safety@example.com',
-      IncidentTime: new Date().toISOString(),
-      ReporteeName: '',
-      ViolationContentCollection: [{ Name: 'a.png', Value: 'AAAA' }],
-    };
     const error = await client(url, logger)
-      .report(body, { ncmecUser: 'acme-ncmec-USERNAME', ncmecPassword: 'pw-0123456789' })
+      .report(reportBody(), { ncmecUser: 'acme-ncmec-USERNAME', ncmecPassword: 'pw-0123456789' })
       .then(
         () => undefined,
         (e: Error) => e,
@@ -155,15 +159,7 @@ describe('successful answers quoting the request', () => {
   it('Report: no credential in the description or the raw answer', async () => {
     const url = await echoingSuccess();
     const logger = memoryLogger();
-    const body: ReportBody = {
-      OrgName: 'Example Org',
-      ReporterName: 'Trust and Safety',
-      ReporterEmail: 'safety@example.com',
-      IncidentTime: new Date().toISOString(),
-      ReporteeName: '',
-      ViolationContentCollection: [{ Name: 'a.png', Value: 'AAAA' }],
-    };
-    const result = await client(url, logger).report(body, {
+    const result = await client(url, logger).report(reportBody(), {
       ncmecUser: 'acme-ncmec-USERNAME',
       ncmecPassword: 'pw-0123456789',
     });

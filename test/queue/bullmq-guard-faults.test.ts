@@ -1,11 +1,10 @@
 import { inspect } from 'node:util';
 import express from 'express';
-import { Redis } from 'ioredis';
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { type ErrorEvent, photodnaGuard } from '../../src/index.js';
 import { memoryLogger } from '../client/helpers.js';
-import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
+import { useRedisWithAdmin } from '../cluster/redis-admin.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { useEmulator } from '../helpers/emulated.js';
@@ -23,32 +22,23 @@ const emu = useEmulator({ rateLimit: false });
 let seed = 73_000;
 
 describeWithRedis('a guard whose queue Redis refuses it', () => {
-  let redis: RedisServer;
-  let admin: Redis;
+  const redisHost = useRedisWithAdmin();
   const closers: Array<() => Promise<void>> = [];
 
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    admin = new Redis(redis.url);
-  }, 30_000);
   afterEach(async () => {
     await Promise.all(closers.splice(0).map((close) => close()));
-  });
-  afterAll(async () => {
-    admin?.disconnect();
-    await redis?.close();
   });
 
   /** A Redis user allowed everything, with this password. */
   async function user(name: string, password: string): Promise<void> {
-    await admin.call('ACL', 'SETUSER', name, 'on', `>${password}`, '~*', '&*', '+@all');
+    await redisHost.admin.call('ACL', 'SETUSER', name, 'on', `>${password}`, '~*', '&*', '+@all');
   }
 
   async function start(name: string, password: string) {
     const logger = memoryLogger();
     const guard = photodnaGuard(
       emu.options({
-        queue: { redis: `redis://${name}:${password}@127.0.0.1:${redis.port}` },
+        queue: { redis: `redis://${name}:${password}@127.0.0.1:${redisHost.server.port}` },
         defer: true,
         scanTimeoutMs: 1_000,
         logger,
@@ -96,8 +86,8 @@ describeWithRedis('a guard whose queue Redis refuses it', () => {
     const first = await s.upload();
     expect(first.status).toBe(200);
     expect(first.body.photodna.status).toBe('pending');
-    await admin.call('ACL', 'SETUSER', 'guard-b', 'resetpass', '>second-pw-B2SECRET');
-    await admin.call('CLIENT', 'KILL', 'USER', 'guard-b');
+    await redisHost.admin.call('ACL', 'SETUSER', 'guard-b', 'resetpass', '>second-pw-B2SECRET');
+    await redisHost.admin.call('CLIENT', 'KILL', 'USER', 'guard-b');
     const second = await s.upload();
     expect(second.status).toBe(503);
     expect(second.body.error.code).toBe('SCAN_UNAVAILABLE');

@@ -1,14 +1,13 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../../src/emulator/index.js';
 import type { ErrorEvent, RejectEvent, ScanEvent } from '../../src/events.js';
 import { createScanWorker, openScanQueue, type QueueEngine } from '../../src/queue/index.js';
 import type { LoadRef } from '../../src/queue/load-ref.js';
 import { loadSqlite } from '../../src/queue/load-sqlite.js';
-import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
+import { useRedisWithAdmin } from '../cluster/redis-admin.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { until } from '../helpers/until.js';
@@ -158,36 +157,27 @@ describe('embedded queue: a job whose bytes are gone', () => {
 });
 
 describeWithRedis('BullMQ queue: a job whose bytes are gone', () => {
-  let redis: RedisServer;
-  let admin: Redis;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    admin = new Redis(redis.url);
-  }, 30_000);
-  afterAll(async () => {
-    admin?.disconnect();
-    await redis?.close();
-  });
+  const redisHost = useRedisWithAdmin();
 
   it('a missing bytes key ends the job as unchecked, with one reject event and no retry', async () => {
     const name = 'gone-bytes';
-    const queue = await openScanQueue({ redis: redis.url, name });
+    const queue = await openScanQueue({ redis: redisHost.server.url, name });
     await queue.enqueue({
       ...job('bq-gone-1'),
       source: { kind: 'bytes', bytes: png(200, 200, 3) },
     });
-    expect(await admin.del(`photodna-guard:scan-bytes:${name}:bq-gone-1`)).toBe(1);
+    expect(await redisHost.admin.del(`photodna-guard:scan-bytes:${name}:bq-gone-1`)).toBe(1);
     const { worker, rejects, errors, scans } = await startWorker(queue);
     await until(() => rejects.length + errors.length > 0, 'the job to end or fail', 15_000);
     expect(errors).toEqual([]);
     expect(rejects).toEqual([goneReject('bq-gone-1', /bq-gone-1.*missing/)]);
     await until(
-      async () => (await admin.zscore(`bull:${name}:completed`, 'bq-gone-1')) !== null,
+      async () => (await redisHost.admin.zscore(`bull:${name}:completed`, 'bq-gone-1')) !== null,
       'the job completed',
       15_000,
     );
     expect(
-      JSON.parse((await admin.hget(`bull:${name}:bq-gone-1`, 'returnvalue')) ?? '{}'),
+      JSON.parse((await redisHost.admin.hget(`bull:${name}:bq-gone-1`, 'returnvalue')) ?? '{}'),
     ).toMatchObject({ done: true, outcome: 'unchecked' });
     expect(await queue.depth()).toMatchObject({ waiting: 0, active: 0 });
     expect(scans).toEqual([]);
