@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { MulterTarget } from '../multipart/selection.js';
 import { type NodeRequest, NodeRequestView } from './node-view.js';
-import { pathOf } from './path.js';
+import { decodedPathOf, type PathLeniency } from './path.js';
 
 /**
  * A Fastify request as the core sees it: the body is Node's request (`request.raw`), which the
@@ -18,10 +18,26 @@ export class FastifyView extends NodeRequestView {
   }
 
   path(): string {
-    return pathOf(this.#request.url);
+    return decodedPathOf(this.#request.url, routerLeniency(this.#request.server.initialConfig));
   }
 
   ip(): string {
     return this.#request.ip;
   }
+}
+
+type FastifyConfig = PathLeniency & { routerOptions?: PathLeniency };
+
+/**
+ * What the app's router overlooks in paths. Fastify 5 takes these in `routerOptions` (which
+ * `initialConfig` fills with their defaults) and, deprecated, at the top level (which it lists
+ * there unchanged): either one set makes the router lenient.
+ */
+function routerLeniency(config: FastifyConfig): PathLeniency {
+  const router = config.routerOptions;
+  return {
+    ignoreDuplicateSlashes: router?.ignoreDuplicateSlashes || config.ignoreDuplicateSlashes,
+    ignoreTrailingSlash: router?.ignoreTrailingSlash || config.ignoreTrailingSlash,
+    useSemicolonDelimiter: router?.useSemicolonDelimiter || config.useSemicolonDelimiter,
+  };
 }

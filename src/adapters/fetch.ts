@@ -43,6 +43,12 @@ export interface CheckInfo {
   peer?: string;
   /** What policy functions receive. Defaults to the `Request`. */
   raw?: unknown;
+  /**
+   * The path the host's router routes this request on, for path rules and records, when it is
+   * not the URL's pathname as sent (a router that decodes `%65` as `e`, as Hono's does). Defaults
+   * to the pathname of `request.url`, percent-encodings kept.
+   */
+  path?: string;
 }
 
 /** Checks one Web-standard `Request`: its body is read here, with the guard's limits. */

@@ -38,7 +38,9 @@ function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
   const { check } = checker(core, entry);
   return async (c, next) => {
     const peer = peerOf(c);
-    const result = await check(c.req.raw, { ip: c.get('photodnaIp') ?? peer, peer, raw: c });
+    // `c.req.path`: the path Hono routes on (percent-decoded), so path rules see the route's path.
+    const ip = c.get('photodnaIp') ?? peer;
+    const result = await check(c.req.raw, { ip, peer, raw: c, path: c.req.path });
     if (result.response) return result.response;
     if (result.photodna) {
       c.set('photodna', result.photodna);

@@ -26,20 +26,22 @@ export class WebRequestView implements RequestView {
   readonly #request: Request;
   readonly #ip: string;
   readonly #peer: string;
+  readonly #path: string | undefined;
 
-  constructor(request: Request, address: { ip?: string; peer?: string }, raw: unknown) {
+  constructor(request: Request, info: { ip?: string; peer?: string; path?: string }, raw: unknown) {
     this.method = request.method;
     this.headers = headersOf(request);
     this.body = taken.has(request) ? taken.get(request) : bodyOf(request, this.headers);
     this.targets = this.body ? [this.body] : [];
     this.raw = raw;
     this.#request = request;
-    this.#peer = address.peer ?? '';
-    this.#ip = address.ip ?? this.#peer;
+    this.#peer = info.peer ?? '';
+    this.#ip = info.ip ?? this.#peer;
+    this.#path = info.path;
   }
 
   path(): string {
-    return pathOf(this.#request.url);
+    return this.#path ?? pathOf(this.#request.url);
   }
 
   ip(): string {

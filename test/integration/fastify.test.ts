@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import fastifyMultipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import request from 'supertest';
@@ -14,7 +15,7 @@ import { png } from '../fixtures/images.js';
 import { pngChunk, withPngChunks } from '../fixtures/metadata.js';
 import { knownImage } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
-import { multipartBody } from '../helpers/raw-upload.js';
+import { exchange, multipartBody } from '../helpers/raw-upload.js';
 import { expectNoTempFiles } from '../helpers/tmpdir.js';
 
 expectNoTempFiles();
@@ -154,6 +155,57 @@ describe('the plugin', () => {
     });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ bytes: 5 });
+  });
+
+  it('path rules see the path as the router matches it, with the leniencies the app set', async () => {
+    const matcher = new RecordingMatcher([sha(KNOWN)]);
+    const app = Fastify({
+      routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
+      // The deprecated top-level form (Fastify's types lack it in routerOptions): read too.
+      useSemicolonDelimiter: true,
+    });
+    apps.push(app);
+    // Evidence uploads are blocked; everything else is only flagged.
+    const policy = [
+      { path: /^\/evidence\/\d+$/, policy: 'block' as const },
+      { path: '/', policy: 'flag' as const },
+    ];
+    await app.register(photodnaGuard, { matcher, policy });
+    let runs = 0;
+    app.post('/evidence/:id', async (req) => {
+      runs += 1;
+      return { photodna: req.photodna };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    const send = (target: string, image: Buffer) => {
+      const body = multipartBody('B', [
+        { name: 'f', filename: 'f.png', type: 'image/png', data: image },
+      ]);
+      const head = [
+        `POST ${target} HTTP/1.1`,
+        'Host: 127.0.0.1',
+        'Content-Type: multipart/form-data; boundary=B',
+        `Content-Length: ${body.length}`,
+      ];
+      return exchange(port, head, body);
+    };
+    const targets = [
+      '/evidence/1',
+      '//evidence/1',
+      '/evidence//1',
+      '/evidence/1/',
+      '/evidence/1;jsessionid=x',
+      '/%65vidence/%31',
+    ];
+    for (const target of targets) {
+      // The router hands each of these to the evidence handler: its rule ('block') must apply.
+      expect((await send(target, png())).status, target).toBe(200);
+      const before = runs;
+      expect((await send(target, KNOWN)).status, target).toBe(422);
+      expect(runs, target).toBe(before);
+    }
+    expect(runs).toBe(targets.length);
   });
 
   it("'parse' mode refuses to share multipart with @fastify/multipart (loudly, at start-up)", async () => {

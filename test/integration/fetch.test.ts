@@ -68,6 +68,27 @@ describe('guard.check(request)', () => {
     expect(Buffer.from(await clean.arrayBuffer()).equals(png())).toBe(true);
   });
 
+  it("info.path: path rules match the host router's path, not the URL as sent", async () => {
+    const policy = [
+      { path: '/evidence', policy: 'block' as const },
+      { path: '/', policy: 'flag' as const },
+    ];
+    const guard = guardWith(new RecordingMatcher([sha(KNOWN)]), { policy });
+    const routes: string[] = [];
+    guard.on('scan', (e) => routes.push(e.route));
+    const send = (info = {}) => {
+      const form = new FormData();
+      form.append('f', new File([KNOWN], 'f.png'));
+      const url = 'http://localhost/%65vidence/1';
+      return guard.check(new Request(url, { method: 'POST', body: form }), info);
+    };
+    // A router that decodes the path routes this to /evidence/1: the host says so.
+    expect((await send({ path: '/evidence/1' })).response?.status).toBe(422);
+    // Without it, the pathname as sent: the catch-all rule.
+    expect(((await send()) as CheckPassed).photodna?.status).toBe('match');
+    expect(routes).toEqual(['/evidence/1', '/%65vidence/1']);
+  });
+
   it('answers a rejection as a Response with the SPEC body', async () => {
     const guard = guardWith(new RecordingMatcher([sha(KNOWN)]));
     const form = new FormData();

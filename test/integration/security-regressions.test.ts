@@ -6,7 +6,7 @@ import express from 'express';
 import multer from 'multer';
 import request from 'supertest';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { pathOf } from '../../src/adapters/path.js';
+import { decodedPathOf, pathOf } from '../../src/adapters/path.js';
 import { GuardEvents } from '../../src/events.js';
 import { photodnaGuard } from '../../src/index.js';
 import type { Matcher } from '../../src/types.js';
@@ -291,6 +291,21 @@ describe('pieces', () => {
     expect(pathOf('/a/b?x=1')).toBe('/a/b');
     expect(pathOf('http://example.org/evidence/1?x')).toBe('/evidence/1');
     expect(pathOf(undefined)).toBe('/');
+  });
+
+  it("decodedPathOf: decoded as Fastify's router decodes, reserved characters kept encoded", () => {
+    expect(decodedPathOf('/%65vidence/%31?x=%65', {})).toBe('/evidence/1');
+    expect(decodedPathOf('/a%2Fb%3F%23%25%2525', {})).toBe('/a%2Fb%3F%23%25%2525');
+    expect(decodedPathOf('/caf%C3%A9', {})).toBe('/café');
+    expect(decodedPathOf('/%65/%ff', {})).toBe('/%65/%ff'); // malformed: routed nowhere
+    expect(decodedPathOf('//a//b/;x/', {})).toBe('//a//b/;x/');
+    const lenient = {
+      ignoreDuplicateSlashes: true,
+      ignoreTrailingSlash: true,
+      useSemicolonDelimiter: true,
+    };
+    expect(decodedPathOf('//a//b/;x/', lenient)).toBe('/a/b');
+    expect(decodedPathOf('http://h/a/', lenient)).toBe('/a');
   });
 
   it('GuardEvents.off removes a once listener that has not fired', () => {
