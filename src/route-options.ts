@@ -16,9 +16,10 @@ import type { Policy } from './types.js';
 const policyName = z.enum(['block', 'quarantine', 'flag']);
 
 /**
- * A RegExp rule as the router matches paths: case-insensitively (Express and @koa/router route
- * case-insensitively by default) and without the `g`/`y` flags, whose `lastIndex` would make
- * `test()` answer differently on alternate requests.
+ * A RegExp rule as a router matches paths: case-insensitive (Express and @koa/router route so by
+ * default; policy.ts tests a case-sensitive twin where the router tells case apart) and without
+ * the `g`/`y` flags, whose `lastIndex` would make `test()` answer differently on alternate
+ * requests.
  */
 const routerLikeRegExp = z
   .instanceof(RegExp)
@@ -30,7 +31,7 @@ const routerLikeRegExp = z
 
 /**
  * A path rule: `path` is a prefix that matches on a segment boundary, or a RegExp; both are
- * matched case-insensitively against the raw path the router sees (nothing decoded or resolved).
+ * matched against the path the router routes on, comparing case as it does (policy.ts).
  */
 const policyRule = z.strictObject({
   /** `'/chat'` covers `/chat` and `/chat/...` (not `/chatroom`); a RegExp is tested on the path. Required, no default. */

@@ -4,6 +4,7 @@ import { consoleForGuard, type GuardConsoleOptions } from '../console/for-guard.
 import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
 import { passedResult } from '../core/recheck.js';
+import type { PathCase } from '../core/request-view.js';
 import type { GuardOptions } from '../options.js';
 import type { ExpressRequest as Request } from './express-request.js';
 import { installResultAccessor, showResult } from './express-result.js';
@@ -28,6 +29,7 @@ export type Guard = GuardMiddleware &
 type ExpressRequest = NodeRequest & {
   ip?: string;
   originalUrl?: string;
+  app?: { get?(setting: string): unknown };
 };
 
 /** An Express request as the core sees it; multer's results (ours or the host's) sit on `req`. */
@@ -41,6 +43,11 @@ class ExpressView extends NodeRequestView {
 
   path(): string {
     return pathOf(this.#req.originalUrl ?? this.#req.url);
+  }
+
+  /** The app's `case sensitive routing` (off by default; a Router's own option is not visible). */
+  pathCase(): PathCase {
+    return this.#req.app?.get?.('case sensitive routing') ? 'sensitive' : 'insensitive';
   }
 
   ip(): string {

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { PathCase } from '../core/request-view.js';
 import type { MulterTarget } from '../multipart/selection.js';
 import { type NodeRequest, NodeRequestView } from './node-view.js';
 import { decodedPathOf, type PathLeniency } from './path.js';
@@ -21,12 +22,27 @@ export class FastifyView extends NodeRequestView {
     return decodedPathOf(this.#request.url, routerLeniency(this.#request.server.initialConfig));
   }
 
+  /**
+   * The router's `caseSensitive` (on by default), given in `routerOptions` or, deprecated, at the
+   * top level; when the two forms disagree the guard cannot tell which one the router took.
+   */
+  pathCase(): PathCase {
+    const config = this.#request.server.initialConfig as FastifyConfig;
+    const given = [config.routerOptions?.caseSensitive, config.caseSensitive];
+    if (given.every((value) => value !== false)) return 'sensitive';
+    if (given.every((value) => value === false)) return 'insensitive';
+    return 'unknown';
+  }
+
   ip(): string {
     return this.#request.ip;
   }
 }
 
-type FastifyConfig = PathLeniency & { routerOptions?: PathLeniency };
+type FastifyConfig = PathLeniency & {
+  caseSensitive?: boolean;
+  routerOptions?: PathLeniency & { caseSensitive?: boolean };
+};
 
 /**
  * What the app's router overlooks in paths. Fastify 5 takes these in `routerOptions` (which

@@ -49,6 +49,12 @@ export interface CheckInfo {
    * to the pathname of `request.url`, percent-encodings kept.
    */
   path?: string;
+  /**
+   * Whether the host's router tells paths apart by case (`/Chat` from `/chat`), so that path
+   * rules cover exactly what it routes. Unset: the guard cannot know, and where a rule's reading
+   * with case and without it differ, the stricter policy applies.
+   */
+  caseSensitive?: boolean;
 }
 
 /** Checks one Web-standard `Request`: its body is read here, with the guard's limits. */

@@ -40,7 +40,14 @@ function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
     const peer = peerOf(c);
     // `c.req.path`: the path Hono routes on (percent-decoded), so path rules see the route's path.
     const ip = c.get('photodnaIp') ?? peer;
-    const result = await check(c.req.raw, { ip, peer, raw: c, path: c.req.path });
+    // Hono's routers tell paths apart by case.
+    const result = await check(c.req.raw, {
+      ip,
+      peer,
+      raw: c,
+      path: c.req.path,
+      caseSensitive: true,
+    });
     if (result.response) return result.response;
     if (result.photodna) {
       c.set('photodna', result.photodna);

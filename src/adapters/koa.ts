@@ -4,6 +4,7 @@ import { consoleForGuard, type GuardConsoleOptions } from '../console/for-guard.
 import type { KoaConsoleMiddleware } from '../console/koa.js';
 import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
+import type { PathCase } from '../core/request-view.js';
 import type { MulterTarget } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
@@ -53,6 +54,11 @@ class KoaView extends NodeRequestView {
 
   path(): string {
     return pathOf(this.#ctx.originalUrl);
+  }
+
+  /** As @koa/router routes by default (its `sensitive` option is not visible here). */
+  pathCase(): PathCase {
+    return 'insensitive';
   }
 
   ip(): string {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeWebStream } from 'node:stream/web';
-import type { BodyStream, RequestView } from '../core/request-view.js';
+import type { BodyStream, PathCase, RequestView } from '../core/request-view.js';
 import { bodyKindOf } from '../multipart/is-multipart.js';
 import type { MulterTarget } from '../multipart/selection.js';
 import { pathOf } from './path.js';
@@ -27,8 +27,13 @@ export class WebRequestView implements RequestView {
   readonly #ip: string;
   readonly #peer: string;
   readonly #path: string | undefined;
+  readonly #caseSensitive: boolean | undefined;
 
-  constructor(request: Request, info: { ip?: string; peer?: string; path?: string }, raw: unknown) {
+  constructor(
+    request: Request,
+    info: { ip?: string; peer?: string; path?: string; caseSensitive?: boolean },
+    raw: unknown,
+  ) {
     this.method = request.method;
     this.headers = headersOf(request);
     this.body = taken.has(request) ? taken.get(request) : bodyOf(request, this.headers);
@@ -38,10 +43,16 @@ export class WebRequestView implements RequestView {
     this.#peer = info.peer ?? '';
     this.#ip = info.ip ?? this.#peer;
     this.#path = info.path;
+    this.#caseSensitive = info.caseSensitive;
   }
 
   path(): string {
     return this.#path ?? pathOf(this.#request.url);
+  }
+
+  pathCase(): PathCase {
+    if (this.#caseSensitive === undefined) return 'unknown';
+    return this.#caseSensitive ? 'sensitive' : 'insensitive';
   }
 
   ip(): string {

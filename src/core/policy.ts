@@ -5,15 +5,23 @@ import type { Policy } from '../types.js';
 import { withTimeout } from './abortable.js';
 import type { RequestContext } from './request-context.js';
 
+/** What a policy function and path rules read of a request. */
+type PolicyContext = Pick<RequestContext, 'route' | 'raw' | 'pathCase'>;
+
 /**
  * The policy for a request: a fixed name, the first path rule that matches (a string matches as
- * a prefix on a segment boundary, case-insensitively, so '/chat' covers '/Chat/x' but not
- * '/chatroom'), or the
- * host's function. Requests no rule covers are blocked.
+ * a prefix on a segment boundary, so '/chat' covers '/chat/x' but not '/chatroom'), or the host's
+ * function. Requests no rule covers are blocked.
+ *
+ * Rules compare case as the router routes (`ctx.pathCase`): a rule that ignored case on a router
+ * that does not would let an uploader pick the rule of another route (`/CHAT/avatar`, routed to
+ * `/:user/avatar`, taking the '/chat' rule's 'flag'), and a rule that minded case on a router that
+ * ignores it would miss the route's own rule. Where the adapter cannot know, both readings are
+ * made and the stricter policy applies (`quarantine` over `block` over `flag`).
  */
 export async function resolvePolicy(
   policy: RouteConfig['policy'],
-  ctx: Pick<RequestContext, 'route' | 'raw'>,
+  ctx: PolicyContext,
 ): Promise<Policy> {
   if (typeof policy === 'string') return policy;
   if (typeof policy === 'function') {
@@ -23,17 +31,43 @@ export async function resolvePolicy(
     }
     return chosen;
   }
-  const rule = policy.find(({ path }) =>
-    typeof path === 'string' ? coversPath(path, ctx.route) : path.test(ctx.route),
+  const pathCase = ctx.pathCase;
+  if (pathCase !== 'unknown') return ruleFor(policy, ctx.route, pathCase === 'sensitive');
+  const ignoring = ruleFor(policy, ctx.route, false);
+  const minding = ruleFor(policy, ctx.route, true);
+  return STRICTNESS[minding] > STRICTNESS[ignoring] ? minding : ignoring;
+}
+
+type PathRules = Exclude<RouteConfig['policy'], string | ((...args: never[]) => unknown)>;
+
+const STRICTNESS: Record<Policy, number> = { flag: 0, block: 1, quarantine: 2 };
+
+function ruleFor(rules: PathRules, route: string, caseSensitive: boolean): Policy {
+  const rule = rules.find(({ path }) =>
+    typeof path === 'string'
+      ? coversPath(path, route, caseSensitive)
+      : (caseSensitive ? caseSensitiveOf(path) : path).test(route),
   );
   return rule?.policy ?? 'block';
 }
 
-/** Case-insensitive, as Express and @koa/router route by default. */
-function coversPath(prefix: string, route: string): boolean {
-  const base = (prefix.endsWith('/') ? prefix.slice(0, -1) : prefix).toLowerCase();
-  const path = route.toLowerCase();
+function coversPath(prefix: string, route: string, caseSensitive: boolean): boolean {
+  const trimmed = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  const base = caseSensitive ? trimmed : trimmed.toLowerCase();
+  const path = caseSensitive ? route : route.toLowerCase();
   return base === '' || path === base || path.startsWith(`${base}/`);
+}
+
+/** Rule RegExps are parsed case-insensitive (route-options.ts); their case-sensitive twins. */
+const twins = new WeakMap<RegExp, RegExp>();
+
+function caseSensitiveOf(re: RegExp): RegExp {
+  let twin = twins.get(re);
+  if (!twin) {
+    twin = new RegExp(re.source, re.flags.replace('i', ''));
+    twins.set(re, twin);
+  }
+  return twin;
 }
 
 /**
@@ -45,7 +79,7 @@ function coversPath(prefix: string, route: string): boolean {
 export function boundedPolicy(
   events: GuardEvents,
   route: RouteConfig,
-  ctx: Pick<RequestContext, 'route' | 'raw'>,
+  ctx: PolicyContext,
 ): Promise<Policy> {
   if (typeof route.policy !== 'function') return resolvePolicy(route.policy, ctx);
   return withTimeout(

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { UploadAborted } from '../multipart/parser.js';
 import type { Waiter } from './abortable.js';
 import { type ClientNetwork, clientNetwork, uploaderIp } from './client-address.js';
-import type { RequestView } from './request-view.js';
+import type { PathCase, RequestView } from './request-view.js';
 
 const DEADLINE_PASSED = 'the scan deadline (scanTimeoutMs) passed';
 
@@ -54,6 +54,11 @@ export class RequestContext implements Waiter {
   get route(): string {
     this.#route ??= this.#view.path();
     return this.#route;
+  }
+
+  /** How the router compares paths by case (path rules follow it). */
+  get pathCase(): PathCase {
+    return this.#view.pathCase?.() ?? 'unknown';
   }
 
   /**

@@ -8,6 +8,9 @@ import type { MulterTarget } from '../multipart/selection.js';
  */
 export type BodyStream = Readable & MulterTarget & { headers: IncomingHttpHeaders; body?: unknown };
 
+/** How a router compares paths: by case, regardless of it, or not known to the guard. */
+export type PathCase = 'sensitive' | 'insensitive' | 'unknown';
+
 /**
  * A framework-free view of one request: everything the core reads, and nothing it writes but
  * the files it withholds from `targets`. Adapters implement it with a small class per framework
@@ -31,6 +34,12 @@ export interface RequestView {
   readonly raw: unknown;
   /** The path as the router sees it, without the query string. Called at most once. */
   path(): string;
+  /**
+   * Whether the router tells paths apart by case (`/Chat` from `/chat`), for path rules to cover
+   * exactly what it routes. Absent when the adapter cannot know: rules then apply the stricter of
+   * the two readings.
+   */
+  pathCase?(): PathCase;
   /**
    * The uploader's address as the framework derives it from its trust settings (Express
    * `req.ip`, Koa `ctx.ip`). Called at most once, only when an event, log or record needs it;

@@ -91,6 +91,8 @@ function rawUpload(
 
 /** Express and Koa (alone or after multer) route on the target as sent: nothing decoded or resolved. */
 const routesRaw = (adapter: Adapter) => /^(express|koa)/.test(adapter.name);
+/** Express and @koa/router by default route `/Chat` as `/chat`; Fastify and Hono do not. */
+const routesIgnoringCase = routesRaw;
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -436,6 +438,40 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
         // and Fastify and Hono decode it.
         if (routes.length > scansBefore && routesRaw(adapter)) {
           expect(routes.at(-1), path).toBe(path.split('?')[0]);
+        }
+      }
+    },
+  );
+
+  it.each([
+    ['a string rule', '/chat'],
+    ['a RegExp rule', /^\/chat\//],
+  ])(
+    'path rules: %s covers what the router routes under it, by case as the router compares (a rule never picked by changing case)',
+    async (_, rulePath) => {
+      const known = png(200, 200, 9710);
+      const matcher = new RecordingMatcher([sha256(known)]);
+      const server = await adapter.start(
+        // The '/chat' rule lets a match through; '/:user/avatar' is meant for the fallback, block.
+        { matcher, policy: [{ path: rulePath, policy: 'flag' }] },
+        [{ path: '/:user/avatar' }],
+        { global: true },
+      );
+      running.push(server);
+      for (const path of ['/chat/avatar', '/CHAT/avatar', '/Chat/avatar', '/cHaT/avatar']) {
+        const clean = await rawUpload(server.port, path, png(200, 200, 9711));
+        if (clean.status !== 200) continue; // no handler for it: the match reaches none
+        const runsBefore = server.log.runs;
+        const answer = await rawUpload(server.port, path, known);
+        // Express and Koa route regardless of case: /CHAT/avatar is /chat/avatar to them, under
+        // the rule. Fastify and Hono tell case apart: to them /CHAT/avatar is not under /chat.
+        const underRule = path.startsWith('/chat/') || routesIgnoringCase(adapter);
+        if (underRule) {
+          expect(answer.status, path).toBe(200);
+          expect(JSON.parse(answer.body).photodna.status, path).toBe('match');
+        } else {
+          expect(answer.status, path).toBe(422);
+          expect(server.log.runs, path).toBe(runsBefore);
         }
       }
     },
