@@ -1,8 +1,10 @@
 /**
  * The few HTTP helpers the console needs on Node's own request and response: security headers
- * on every answer, JSON in (bounded) and out, cookies.
+ * on every answer, JSON in (bounded) and out, cookies, and what the host's framework says of the
+ * connection (TLS, the client's address).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { validIp } from '../core/client-address.js';
 
 /** No inline script or style, nothing from elsewhere, no framing, no images at all. */
 export const CONTENT_SECURITY_POLICY = [
@@ -101,12 +103,19 @@ export function readCookie(req: IncomingMessage, name: string): string | undefin
   return undefined;
 }
 
-/** Requests the Koa mount found secure (`ctx.secure`), as Express says on its own `req.secure`. */
-const securedByKoa = new WeakSet<IncomingMessage>();
+/** What the Koa mount learnt from `ctx` about a request (Koa keeps it off Node's request). */
+interface KoaFacts {
+  /** `ctx.secure`: TLS, or a TLS proxy the app trusts. */
+  secure: boolean;
+  /** `ctx.ip`: the client's address under the app's `proxy` / `maxIpsCount` settings. */
+  ip: string;
+}
 
-/** Called by the Koa mount for a request Koa found secure (TLS, or a proxy the app trusts). */
-export function markTls(req: IncomingMessage): void {
-  securedByKoa.add(req);
+const fromKoa = new WeakMap<IncomingMessage, KoaFacts>();
+
+/** Called by the Koa mount with what `ctx` says of the request, as Express says on its `req`. */
+export function markKoa(req: IncomingMessage, facts: KoaFacts): void {
+  fromKoa.set(req, facts);
 }
 
 /**
@@ -120,6 +129,31 @@ export function isTls(req: IncomingMessage): boolean {
   return (
     (req.socket as { encrypted?: boolean }).encrypted === true ||
     (req as { secure?: unknown }).secure === true ||
-    securedByKoa.has(req)
+    fromKoa.get(req)?.secure === true
   );
+}
+
+/**
+ * The client's address as the host's framework derives it from its trust settings (Express
+ * `req.ip` under `trust proxy`, Koa `ctx.ip` under `app.proxy`), else the socket's peer; '' when
+ * neither is known. `X-Forwarded-For` is never read here: without the host's trust in a proxy,
+ * anyone can write it. A derived value that is not an IP address is not used.
+ */
+export function clientIp(req: IncomingMessage): string {
+  return (
+    validIp(fromKoa.get(req)?.ip) ??
+    validIp(expressIp(req)) ??
+    validIp(req.socket?.remoteAddress) ??
+    ''
+  );
+}
+
+/** Express's `req.ip` (a getter on its request), if this is an Express request. */
+function expressIp(req: IncomingMessage): string | undefined {
+  try {
+    const ip = (req as { ip?: unknown }).ip;
+    return typeof ip === 'string' ? ip : undefined;
+  } catch {
+    return undefined; // a host's own `trust proxy` function threw: fall back to the peer
+  }
 }

@@ -4,7 +4,7 @@
  * everything else goes on to `next`. No Koa import.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { markTls } from './http-io.js';
+import { markKoa } from './http-io.js';
 
 interface KoaContextLike {
   path: string;
@@ -13,6 +13,8 @@ interface KoaContextLike {
   respond?: boolean;
   /** TLS, or `X-Forwarded-Proto: https` from a proxy the app trusts (`app.proxy`). */
   secure?: boolean;
+  /** The client's address: the socket's, or from `X-Forwarded-For` under `app.proxy`. */
+  ip?: string;
 }
 
 export type KoaConsoleMiddleware = (
@@ -32,7 +34,7 @@ export function koaMount(
       return;
     }
     ctx.respond = false;
-    if (ctx.secure === true) markTls(ctx.req);
+    markKoa(ctx.req, { secure: ctx.secure === true, ip: ctx.ip ?? '' });
     await handle(ctx.req, ctx.res, base);
   };
 }

@@ -55,6 +55,25 @@ export function reportableIp(value: string | undefined): string | undefined {
   return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
+/**
+ * The block of addresses one client controls, as a key: an IPv4 address as it is, an IPv6
+ * address as its /64 (`2001:db8:0:1::/64`). A single host is routinely given a whole /64 and
+ * picks any address in it, so a budget per IPv6 address would be one per request. An IPv4-mapped
+ * address is its IPv4 address (a dual-stack server sees both forms of one client). Anything that
+ * is not an IP address is returned as it is.
+ */
+export function addressBlock(value: string): string {
+  const ip = reportableIp(value);
+  if (ip === undefined || isIP(ip) !== 6) return ip ?? value;
+  // Canonical (lowercase, hex groups only, longest zero run as `::`), then expanded to 8 groups.
+  const canonical = new URL(`http://[${ip}]`).hostname.slice(1, -1);
+  const [head = '', tail] = canonical.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = Array.from({ length: 8 - left.length - right.length }, () => '0');
+  return `${[...left, ...zeros, ...right].slice(0, 4).join(':')}::/64`;
+}
+
 /** The network facts of one request; `derived` comes from the framework's trust settings. */
 export function clientNetwork(
   headers: IncomingHttpHeaders,
