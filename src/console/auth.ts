@@ -5,20 +5,19 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { safeEqual } from '../secret.js';
-import { HttpError, isTls, readCookie, readJson } from './http-io.js';
+import { clientIp, HttpError, isTls, readCookie, readJson } from './http-io.js';
 import type { StreamAccess } from './live-stream.js';
+import { LoginThrottle } from './login-throttle.js';
 import type { ResolvedConsoleOptions } from './options.js';
 import { type Session, Sessions } from './session.js';
 
 export const SESSION_COOKIE = 'pdg_console';
-/** Failed token logins allowed per minute (for the whole console) before it answers 429. */
-export const MAX_FAILED_LOGINS_PER_MINUTE = 10;
 
 export class ConsoleAuth {
   readonly #options: ResolvedConsoleOptions;
   readonly #sessions: Sessions;
-  /** Times of recent failed logins (a guessed token costs a minute per ten tries). */
-  readonly #failures: number[] = [];
+  /** Failed token logins, per client and in all (see login-throttle.ts). */
+  readonly #throttle = new LoginThrottle();
 
   /** `onSessionEnd(id)`: a session was logged out, replaced, evicted or found expired. */
   constructor(options: ResolvedConsoleOptions, onSessionEnd?: (id: string) => void) {
@@ -74,26 +73,23 @@ export class ConsoleAuth {
     };
   }
 
-  /** Token login: a constant-time comparison, then a new session. */
+  /**
+   * Token login: a constant-time comparison, then a new session. Counted as failed before the
+   * body is read (a right token takes it back); a client over its budget, or any unfamiliar one
+   * over the console's, is refused unread (429, `Retry-After`).
+   */
   async login(req: IncomingMessage, res: ServerResponse, base: string): Promise<Session> {
     checkOrigin(req);
+    const address = clientIp(req);
     const now = Date.now();
-    while (this.#failures.length > 0 && (this.#failures[0] as number) <= now - 60_000) {
-      this.#failures.shift();
-    }
-    if (this.#failures.length >= MAX_FAILED_LOGINS_PER_MINUTE) {
-      throw new HttpError(429, 'too many failed logins: wait a minute');
-    }
-    // Counted as failed before the body is read, so that concurrent guesses all count (checked
-    // after the read, any number of them passed the check at once); a right token takes it back.
-    this.#failures.push(now);
+    const wait = this.#throttle.take(address, now);
+    if (wait > 0) throw new HttpError(429, 'too many failed logins: wait a minute', wait);
     const { token } = this.#options;
     const body = await readJson(req);
     if (!token || typeof body.token !== 'string' || !safeEqual(body.token, token)) {
       throw new HttpError(401, 'wrong token');
     }
-    const counted = this.#failures.lastIndexOf(now);
-    if (counted >= 0) this.#failures.splice(counted, 1);
+    this.#throttle.succeeded(address, now);
     const old = this.#sessions.get(readCookie(req, SESSION_COOKIE));
     if (old) this.#sessions.delete(old.id);
     return this.#start(req, res, base, this.#options.tokenActor ?? 'token holder');

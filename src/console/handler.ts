@@ -55,7 +55,10 @@ export function createHandler(deps: ApiDeps): ConsoleHandler {
         res.destroy();
         return;
       }
-      if (error instanceof HttpError) return sendJson(res, error.status, { error: error.message });
+      if (error instanceof HttpError) {
+        if (error.retryAfter !== undefined) res.setHeader('Retry-After', String(error.retryAfter));
+        return sendJson(res, error.status, { error: error.message });
+      }
       // Store failures and the like: the reviewer sees that it failed, never internals.
       deps.options.logger?.error({ err: error }, 'photodna-guard console: a request failed');
       sendJson(res, 500, { error: 'the console could not complete this request' });

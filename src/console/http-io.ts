@@ -33,9 +33,12 @@ const MAX_BODY = 16 * 1024;
 
 export class HttpError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** Seconds to wait, sent as `Retry-After` (a 429). */
+  readonly retryAfter: number | undefined;
+  constructor(status: number, message: string, retryAfter?: number) {
     super(message);
     this.status = status;
+    this.retryAfter = retryAfter;
   }
 }
 

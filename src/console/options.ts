@@ -44,8 +44,14 @@ export interface ConsoleOptions {
    */
   authorize?: ConsoleAuthorize;
   /**
-   * A shared secret (at least 16 characters) typed into the console's login form, compared in
-   * constant time. Give this or `authorize`. Defaults to none.
+   * A shared secret (at least 16 characters; make them random) typed into the console's login
+   * form, compared in constant time. Give this or `authorize`. Defaults to none.
+   *
+   * Wrong tokens are limited per client address: 10 a minute from one address (an IPv6 /64),
+   * 100 a minute from all together, past which only addresses where the token was given within
+   * 30 days may try. The address is the framework's (Express `req.ip` under `trust proxy`, Koa
+   * `ctx.ip` under `app.proxy`), else the socket's: behind a proxy the framework does not trust,
+   * every login shares the proxy's budget.
    */
   token?: string;
   /** The name token holders act under in the audit log. Defaults to `'token holder'`. */

@@ -85,7 +85,7 @@ describe('no open console', () => {
       .expect(401);
   });
 
-  it('answers 429 after ten failed logins in a minute, even to the right token', async () => {
+  it('answers 429 with Retry-After after ten failed logins from one address in a minute, even to the right token', async () => {
     const { app } = await setup();
     for (let i = 0; i < 10; i++) {
       await request(app)
@@ -93,10 +93,13 @@ describe('no open console', () => {
         .send({ token: `guess-${i}-xxxxxxxxxxxx` })
         .expect(401);
     }
-    await request(app).post('/console/api/login').send({ token: TOKEN }).expect(429);
+    const locked = await request(app).post('/console/api/login').send({ token: TOKEN }).expect(429);
+    expect(locked.body).toEqual({ error: 'too many failed logins: wait a minute' });
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(locked.headers['retry-after'])).toBeLessThanOrEqual(60);
   });
 
-  it('counts concurrent logins too: of 30 guesses whose bodies arrive after every check, ten are judged', async () => {
+  it('counts concurrent logins too: of 30 guesses from one address whose bodies arrive after every check, ten are judged', async () => {
     const { console: consoleApp } = await setup();
     const server = createServer((req, res) => void consoleApp.handle(req, res, '/console'));
     // Registered after the console: its synchronous part (the throttle check) has run by then.
