@@ -4,13 +4,13 @@
  * manifest (`{"path": "..."}` or `{"url": "..."}` JSON lines, or plain paths; relative paths
  * resolve against the manifest's directory), and how to read one, bounded.
  */
-import { constants, createReadStream, type Dir, type Dirent } from 'node:fs';
-import { type FileHandle, lstat, open, opendir, stat } from 'node:fs/promises';
+import { createReadStream, type Dir, type Dirent } from 'node:fs';
+import { lstat, opendir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { download, isHttpUrl } from '../download.js';
 import { GuardError } from '../errors.js';
-import { READ_FLAGS } from '../quarantine/atomic-file.js';
+import { readBounded } from '../read-bounded.js';
 import { fsPath, nameOf } from './names.js';
 
 /** Bounds of a manifest URL's download, besides `limits.maxFileSize`. */
@@ -142,15 +142,12 @@ export async function countFiles(
 }
 
 /**
- * The bytes of one file (or a manifest's http(s) URL, downloaded), at most `max`: a larger file
- * or body is `invalid` without being read whole; a failed read or download is an `error` (tried
- * again by `--resume`), and so is what is not a regular file (a FIFO, a socket, a device such as
- * /dev/zero, named by a manifest or swapped in after the listing, or a directory `walk` could not
- * list): never read, since a FIFO waits for a writer for good (holding one of libuv's four file
- * threads) and a device has no size to bound the read by. A walked file is opened without
- * following a symlink (ELOOP), every check is made on the one open descriptor, and the read stops
- * one byte past `max`: what is read is what was checked, whatever is put at the path or appended
- * to the file meanwhile.
+ * The bytes of one file (or a manifest's http(s) URL, downloaded), at most `max` (read by
+ * `readBounded`: see there): a larger file or body is `invalid` without being read whole; a
+ * failed read or download is an `error` (tried again by `--resume`), and so is what is not a
+ * regular file (a FIFO, a socket, a device such as /dev/zero, named by a manifest or swapped in
+ * after the listing, or a directory `walk` could not list). A walked file is opened without
+ * following a symlink (ELOOP): it is read only as the regular file the walk saw.
  */
 export async function readItem(
   item: FileEntry,
@@ -168,22 +165,11 @@ export async function readItem(
       return { invalid: new GuardError('INVALID_IMAGE', { detail: fetched.detail }) };
     return { error: fetched.detail };
   }
-  const flags = item.followSymlinks ? READ_FLAGS : READ_FLAGS | (constants.O_NOFOLLOW ?? 0);
   try {
-    const handle = await open(fsPath(item.path), flags);
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) return { error: 'not a regular file: not read' };
-      const { size } = info;
-      if (size > max) return tooLarge(`${size} bytes, limit ${max}`);
-      const bytes = await readAtMost(handle, size, max + 1);
-      // Appended to since the size was taken (or a /proc file, whose size says 0).
-      if (bytes.length > max)
-        return tooLarge(`over ${max} bytes (${size} when opened), limit ${max}`);
-      return { bytes };
-    } finally {
-      await handle.close();
-    }
+    const read = await readBounded(fsPath(item.path), max, item);
+    if (read.kind === 'read') return { bytes: read.bytes };
+    if (read.kind === 'too-large') return tooLarge(read.detail);
+    return { error: 'not a regular file: not read' };
   } catch (error) {
     return { error: (error as Error).message };
   }
@@ -191,25 +177,4 @@ export async function readItem(
 
 function tooLarge(detail: string): { invalid: GuardError } {
   return { invalid: new GuardError('FILE_TOO_LARGE', { detail }) };
-}
-
-/**
- * The bytes of an open file up to its end, but never more than `limit`: the size `fstat` gave
- * is where the buffer starts (plus the one byte that tells a file grew), not a bound, since a
- * file being appended to holds more by the time it is read (`readFile` would read it all).
- */
-async function readAtMost(handle: FileHandle, size: number, limit: number): Promise<Buffer> {
-  let buffer = Buffer.allocUnsafe(Math.min(size + 1, limit));
-  let length = 0;
-  for (;;) {
-    if (length === buffer.length) {
-      if (length === limit) return buffer;
-      const grown = Buffer.allocUnsafe(Math.min(Math.max(length * 2, 64 * 1024), limit));
-      buffer.copy(grown, 0, 0, length);
-      buffer = grown;
-    }
-    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-    if (bytesRead === 0) return buffer.subarray(0, length);
-    length += bytesRead;
-  }
 }

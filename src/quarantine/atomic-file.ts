@@ -3,9 +3,9 @@
  * place, then the directory fsync'd. A reader sees the old file or the new one, never a part.
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
 import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readFlags } from '../read-bounded.js';
 import { TEMP_PREFIX } from './names.js';
 
 /** Files are created with this mode; the umask can only narrow it. */
@@ -34,9 +34,6 @@ export async function writeFileAtomic(
   await syncDir(dir);
 }
 
-/** Non-blocking: a FIFO never waits for a writer (where the OS has the flag). */
-export const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
-
 /**
  * The bytes of `path` when it is a regular file; undefined for anything else in its place (a
  * FIFO, a device; a symlink too unless `followSymlinks`, for a path the host chose), which the
@@ -47,10 +44,9 @@ export async function readRegularFile(
   path: string,
   options: { followSymlinks?: boolean } = {},
 ): Promise<Buffer | undefined> {
-  const flags = options.followSymlinks ? READ_FLAGS : READ_FLAGS | (constants.O_NOFOLLOW ?? 0);
   let handle: Awaited<ReturnType<typeof open>>;
   try {
-    handle = await open(path, flags);
+    handle = await open(path, readFlags(options.followSymlinks === true));
   } catch (error) {
     if ((error as { code?: string }).code === 'ELOOP') return undefined; // a symlink
     throw error;

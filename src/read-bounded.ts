@@ -1,0 +1,75 @@
+/**
+ * A bounded read of one local file: at most `max` bytes, whatever size anyone reported or the
+ * file reaches while it is read. Used where the path is not the guard's own: a host's storage
+ * engine's `file.path` (`scan()`, a parser ahead of the guard) and a backfill's files.
+ */
+import { constants, type PathLike } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+
+/** Non-blocking: a FIFO never waits for a writer (where the OS has the flag). */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+/** Flags to read a file; unless `followSymlinks`, a symlink as the last component fails (ELOOP). */
+export function readFlags(followSymlinks: boolean): number {
+  return followSymlinks ? READ_FLAGS : READ_FLAGS | (constants.O_NOFOLLOW ?? 0);
+}
+
+/** What a bounded read found: the bytes, a file over the bound, or no regular file at all. */
+export type BoundedRead =
+  | { kind: 'read'; bytes: Buffer }
+  | { kind: 'too-large'; detail: string }
+  | { kind: 'not-regular' };
+
+const NOT_REGULAR: BoundedRead = { kind: 'not-regular' };
+
+/**
+ * The bytes of the regular file at `path`, at most `max`. Every check is made on one open
+ * descriptor (what is read is what was checked, whatever is put at the path meanwhile): a file
+ * `fstat` finds larger than `max` is never read, and the read stops one byte past `max`, so a
+ * file appended to since (or one whose size says 0, as /proc's) is `too-large` without being
+ * read whole. What is not a regular file (a FIFO, a socket, a device such as /dev/zero, a
+ * directory) is never read: a FIFO would wait for a writer for good, holding one of libuv's four
+ * file threads, and a device has no size to bound the read by. Opening errors are thrown (ELOOP
+ * for a symlink not followed).
+ */
+export async function readBounded(
+  path: PathLike,
+  max: number,
+  options: { followSymlinks: boolean },
+): Promise<BoundedRead> {
+  const handle = await open(path, readFlags(options.followSymlinks));
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) return NOT_REGULAR;
+    const { size } = info;
+    if (size > max) return { kind: 'too-large', detail: `${size} bytes, limit ${max}` };
+    const bytes = await readAtMost(handle, size, max + 1);
+    if (bytes.length > max) {
+      return { kind: 'too-large', detail: `over ${max} bytes (${size} when opened), limit ${max}` };
+    }
+    return { kind: 'read', bytes };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The bytes of an open file up to its end, but never more than `limit`: the size `fstat` gave
+ * is where the buffer starts (plus the one byte that tells a file grew), not a bound, since a
+ * file being appended to holds more by the time it is read (`readFile` would read it all).
+ */
+async function readAtMost(handle: FileHandle, size: number, limit: number): Promise<Buffer> {
+  let buffer = Buffer.allocUnsafe(Math.min(size + 1, limit));
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      if (length === limit) return buffer;
+      const grown = Buffer.allocUnsafe(Math.min(Math.max(length * 2, 64 * 1024), limit));
+      buffer.copy(grown, 0, 0, length);
+      buffer = grown;
+    }
+    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+    if (bytesRead === 0) return buffer.subarray(0, length);
+    length += bytesRead;
+  }
+}
