@@ -90,7 +90,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
           detail: `${files.length} files from the host's parser, limit ${maxFiles}`,
         });
       }
-      uploads = await Promise.all(files.map((file) => readUpload(file, maxFileSize)));
+      uploads = await readHostFiles(deps, ctx, files, maxFileSize);
     }
     const searching = findFieldImagesYielding(textFieldsOf(view), entry.fieldValueBudget);
     if (searching instanceof Promise) {
@@ -278,6 +278,26 @@ function mountedTwice(deps: ScanDeps): void {
 
 function firstWithFiles(targets: readonly MulterTarget[]): MulterTarget {
   return targets.find((t) => filesOf(t).length > 0) ?? targets[0] ?? {};
+}
+
+/**
+ * The host parser's files, read: one its storage left where the guard will not read it (a
+ * symlink, a FIFO) is a configuration failure, its `error` event first, as for foreign files.
+ */
+async function readHostFiles(
+  deps: ScanDeps,
+  ctx: RequestContext,
+  files: readonly MulterFile[],
+  maxFileSize: number,
+): Promise<UploadedFile[]> {
+  try {
+    return await Promise.all(files.map((file) => readUpload(file, maxFileSize)));
+  } catch (error) {
+    if (error instanceof GuardError && error.reason === 'not-configured') {
+      reportScanFailure(deps.events, ctx, error);
+    }
+    throw error;
+  }
 }
 
 function unreadableBody(): GuardError {

@@ -1,7 +1,8 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { GuardError, toError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { MulterFile } from '../multipart/selection.js';
+import { type BoundedRead, readBounded } from '../read-bounded.js';
 import type { ScannedFile } from '../types.js';
 import type { UploadedFile } from './validate-file.js';
 
@@ -14,19 +15,48 @@ export function uploadOf(file: MulterFile): UploadedFile {
   };
 }
 
-/** Any multer storage's file as the core's upload; a disk file over the limit is never read. */
+/**
+ * Any multer storage's file as the core's upload, its size measured rather than taken from the
+ * storage engine's `size` (which a custom engine may leave out or get wrong, and which a disk
+ * file appended to since outgrows): a buffer by its length, a disk file read by `readBounded`, so
+ * never further than one byte past the limit. A disk file is read only as the regular file a
+ * storage engine writes, never through a symlink: a rejection deletes `file.path` and a passing
+ * file's checked bytes are written back there, and through a link the one would leave the
+ * refused bytes where the link points and the other would write into whatever it names. Such a
+ * file (or a FIFO, a device, a directory) is the host's storage misconfigured: 503.
+ */
 export async function readUpload(file: MulterFile, maxFileSize: number): Promise<UploadedFile> {
-  if (file.size > maxFileSize) {
-    throw new GuardError('FILE_TOO_LARGE', { detail: `${file.size} bytes, limit ${maxFileSize}` });
+  if (file.buffer) {
+    const { length } = file.buffer;
+    if (length > maxFileSize) throw tooLarge(`${length} bytes, limit ${maxFileSize}`);
+    return uploadOf(file);
   }
-  if (file.buffer) return uploadOf(file);
   if (!file.path)
     throw new GuardError('INVALID_IMAGE', { detail: 'the file has neither buffer nor path' });
-  return {
-    field: file.fieldname,
-    originalname: file.originalname,
-    bytes: await readFile(file.path),
-  };
+  const read = await readStored(file.path, maxFileSize);
+  if (read.kind === 'too-large') throw tooLarge(read.detail);
+  if (read.kind === 'not-regular') throw notStoredFile('is not a regular file');
+  return { field: file.fieldname, originalname: file.originalname, bytes: read.bytes };
+}
+
+async function readStored(path: string, maxFileSize: number): Promise<BoundedRead> {
+  try {
+    return await readBounded(path, maxFileSize, { followSymlinks: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw notStoredFile('is a symlink');
+    throw error;
+  }
+}
+
+function tooLarge(detail: string): GuardError {
+  return new GuardError('FILE_TOO_LARGE', { detail });
+}
+
+function notStoredFile(what: string): GuardError {
+  return new GuardError('SCAN_UNAVAILABLE', {
+    reason: 'not-configured',
+    detail: `the host's storage left a file whose path ${what}: the guard reads (and deletes on a rejection) only the regular file a storage engine wrote at file.path`,
+  });
 }
 
 /**
