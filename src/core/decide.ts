@@ -3,10 +3,10 @@ import { type BodyKind, bodyKindOf, claimsMultipart } from '../multipart/is-mult
 import { UploadAborted } from '../multipart/parser.js';
 import { rebuildBody, replayBody } from '../multipart/replay.js';
 import {
+  filesIn,
   filesOf,
   isMulterFile,
   type MulterFile,
-  type MulterTarget,
   withholdFiles,
 } from '../multipart/selection.js';
 import type { RouteConfig } from '../options.js';
@@ -51,7 +51,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   // Where the guard's parser runs, multer's own test tells 'multipart' from 'unreadable' (the
   // same type-is test, run once); elsewhere the guard runs it.
   const kind: BodyKind = !claims ? 'none' : parser && body ? 'multipart' : bodyKindOf(view.headers);
-  const hostFiles = parser ? undefined : filesOf(firstWithFiles(view.targets));
+  const hostFiles = parser ? undefined : filesIn(view.targets);
   if (kind === 'none' && !hostFiles?.length) return PASS_THROUGH;
   view.take();
   if (body) entry.taken.add(body);
@@ -274,10 +274,6 @@ function mountedTwice(deps: ScanDeps): void {
     'PHOTODNA_GUARD_MOUNTED_TWICE',
     'the same guard middleware ran twice on one request: it is mounted twice (app.use(guard) in two places, or a router and the app). Remove one; the second does nothing.',
   );
-}
-
-function firstWithFiles(targets: readonly MulterTarget[]): MulterTarget {
-  return targets.find((t) => filesOf(t).length > 0) ?? targets[0] ?? {};
 }
 
 /**

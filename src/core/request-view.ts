@@ -26,8 +26,9 @@ export interface RequestView {
    */
   readonly body: BodyStream | undefined;
   /**
-   * Where files parsed by the host's multer sit, first the one to read (Express: `req`; Koa:
-   * `ctx`, `ctx.request`, `ctx.req`). Withheld files are removed from every target.
+   * Where files parsed by the host's multer sit (Express: `req`; Koa: `ctx`, `ctx.request`,
+   * `ctx.req`): the files of all of them are checked, each once, and withheld files are removed
+   * from every one.
    */
   readonly targets: readonly MulterTarget[];
   /** The framework's request (Express `req`, Koa `ctx`), handed to policy functions. */

@@ -43,6 +43,20 @@ export function filesOf(target: MulterTarget): MulterFile[] {
 }
 
 /**
+ * Every file of every place a framework's parsers leave files (Express: `req.file` and
+ * `req.files`; Koa: `ctx`, `ctx.request`, `ctx.req`), each file object once. All of them, not the
+ * first place holding any: two parsers (or a parser and a middleware copying a file for
+ * convenience) may fill different places, and the handler may read any one. Once, since one
+ * file is often in two places (`@koa/multer` sets `ctx.files` and `ctx.request.files`), and a
+ * file counted twice would be read and checked twice and count twice against `maxFiles`.
+ */
+export function filesIn(targets: readonly MulterTarget[]): MulterFile[] {
+  const seen = new Set<MulterFile>();
+  for (const target of targets) for (const file of filesOf(target)) seen.add(file);
+  return [...seen];
+}
+
+/**
  * Whether a file another parser left is multer's shape, which the guard can read (`buffer` or
  * `path`) and withhold. formidable's (koa-body, express-formidable) has `filepath` instead.
  */

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { rename, rm, truncate } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import koaMulter from '@koa/multer';
 import express from 'express';
+import Koa from 'koa';
 import multer from 'multer';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +16,7 @@ import {
   photodnaGuard,
   type RejectEvent,
 } from '../../src/index.js';
+import { photodnaGuard as koaGuard } from '../../src/koa.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { expectNoTempFiles } from '../helpers/tmpdir.js';
 
@@ -29,6 +32,7 @@ const emu = useEmulator({ rateLimit: false });
 const temp = expectNoTempFiles();
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '../fixtures/pdq', name));
 const CLEAN = fixture('scene1.png');
+const OTHER = fixture('scene6.jpg');
 const KNOWN = knownImage();
 const MAX = 4 * 1024 * 1024;
 /** Over Node's 2 GiB `readFile` bound; sparse, so it costs no disk. */
@@ -193,5 +197,83 @@ describe('a stored file the guard will not read: the host storage misconfigured,
       await rm(join(temp.dir(), 'store'), { recursive: true, force: true });
       for (const path of paths) await rm(path, { recursive: true, force: true });
     }
+  });
+});
+
+describe('files in every place the parsers leave them, each checked once', () => {
+  /** A Koa app: `parse` (the host's parsers and middleware), `guard.scan()`, a handler. */
+  function koaApp(parse: Koa.Middleware[], options: GuardOptions = {}) {
+    const guard = koaGuard(emu.options(options));
+    const state = { runs: 0, rejected: [] as string[] };
+    guard.on('reject', (e) => void state.rejected.push(e.code));
+    const app = new Koa();
+    for (const middleware of parse) app.use(middleware);
+    app.use(guard.scan());
+    app.use((ctx) => {
+      state.runs++;
+      ctx.body = { status: ctx.state.photodna?.status };
+    });
+    return { app, state };
+  }
+
+  /** multer run on Node's request, as an Express-middleware bridge (koa-connect) runs it. */
+  const multerOnReq =
+    (handler: express.RequestHandler): Koa.Middleware =>
+    (ctx, next) =>
+      new Promise<void>((resolve, reject) => {
+        const res = ctx.res as ServerResponse & express.Response;
+        handler(ctx.req as express.Request, res, (error?: unknown) =>
+          error ? reject(error) : resolve(),
+        );
+      }).then(next);
+
+  it.each([
+    [
+      'multer on ctx.req (a koa-connect bridge) and one file copied to ctx.request.file',
+      [
+        multerOnReq(multer().any()),
+        (async (ctx, next) => {
+          const files = (ctx.req as { files?: Express.Multer.File[] }).files ?? [];
+          (ctx.request as { file?: unknown }).file = files.find((f) => f.fieldname === 'avatar');
+          await next();
+        }) as Koa.Middleware,
+      ],
+    ],
+    [
+      '@koa/multer, then ctx.files narrowed to one field (ctx.request.files keeps all)',
+      [
+        koaMulter().any() as Koa.Middleware,
+        (async (ctx, next) => {
+          const all = (ctx as { files?: Express.Multer.File[] }).files ?? [];
+          (ctx as { files?: unknown }).files = all.filter((f) => f.fieldname === 'avatar');
+          await next();
+        }) as Koa.Middleware,
+      ],
+    ],
+  ])('Koa, %s: the known file in the other place is rejected', async (_, parse) => {
+    const { app, state } = koaApp(parse);
+    const res = await request(app.callback())
+      .post('/upload')
+      .attach('avatar', CLEAN, 'a.png')
+      .attach('extra', KNOWN, 'k.png');
+    // Answered like an unreadable image (matchAnswer 'disguised'); the event says why.
+    expect(res.status).toBe(422);
+    expect(state.rejected).toEqual(['UPLOAD_REJECTED']);
+    expect(state.runs).toBe(0);
+  });
+
+  it('Express, one file in req.file and req.files: counted, read and checked once', async () => {
+    const options = emu.options({ limits: { maxFiles: 1 } });
+    const { app, state } = expressApp(multer().array('photos'), options, (req, _res, next) => {
+      req.file = (req.files as Express.Multer.File[])[0];
+      next();
+    });
+    const res = await request(app).post('/upload').attach('photos', OTHER, 'o.jpg');
+    expect({ status: res.status, body: res.body }).toEqual({
+      status: 200,
+      body: { status: 'clean' },
+    });
+    expect(state.runs).toBe(1);
+    expect(emu.emulator.calls.filter((call) => call.key === options.apiKey)).toHaveLength(1);
   });
 });
