@@ -1,6 +1,6 @@
 import { GuardError } from '../errors.js';
 import { fieldEntries } from '../multipart/field-entries.js';
-import { filesOf, type MulterFile, reshape, withholdFiles } from '../multipart/selection.js';
+import { filesIn, type MulterFile, reshape, withholdFiles } from '../multipart/selection.js';
 import { selectionError } from '../multipart/selection-rules.js';
 import type { RouteConfig } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
@@ -67,7 +67,8 @@ export async function recheck(deps: ScanDeps, entry: Entry, view: RequestView): 
   const body = view.body;
   if (!body) return PASS_THROUGH;
   const first = decisions.get(body);
-  const files = filesOf(body);
+  // Where the first guard found them: a parser ahead of both (`@koa/multer`) left them on `ctx`.
+  const files = filesIn([body, ...view.targets]);
   let error = entry.parser ? selectionError(files, entry.selection) : undefined;
   if (first && first.route !== entry.route) {
     shadowed(deps, entry.route, first.route);

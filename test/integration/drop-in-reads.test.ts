@@ -277,3 +277,28 @@ describe('files in every place the parsers leave them, each checked once', () =>
     expect(emu.emulator.calls.filter((call) => call.key === options.apiKey)).toHaveLength(1);
   });
 });
+
+describe('a route guard behind a global guard, after a parser ahead of both', () => {
+  it("Koa, @koa/multer first: the route's stricter maxFiles applies to the files it left on ctx", async () => {
+    const options = emu.options();
+    const guard = koaGuard(options);
+    let runs = 0;
+    const app = new Koa();
+    app.use(koaMulter().any() as Koa.Middleware);
+    app.use(guard);
+    app.use(guard.route({ limits: { maxFiles: 1 } }).scan());
+    app.use((ctx) => {
+      runs++;
+      ctx.body = {};
+    });
+    const res = await request(app.callback())
+      .post('/upload')
+      .attach('a', CLEAN, 'a.png')
+      .attach('b', OTHER, 'b.jpg');
+    expect({ status: res.status, code: res.body.error?.code }).toEqual({
+      status: 413,
+      code: 'LIMIT_EXCEEDED',
+    });
+    expect(runs).toBe(0);
+  });
+});
