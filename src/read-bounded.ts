@@ -56,15 +56,17 @@ export async function readBounded(
 /**
  * The bytes of an open file up to its end, but never more than `limit`: the size `fstat` gave
  * is where the buffer starts (plus the one byte that tells a file grew), not a bound, since a
- * file being appended to holds more by the time it is read (`readFile` would read it all).
+ * file being appended to holds more by the time it is read (`readFile` would read it all). The
+ * buffers are the file's own memory, never a slice of Node's shared pool (SPEC 4: image-size can
+ * read past the end of a pooled slice).
  */
 async function readAtMost(handle: FileHandle, size: number, limit: number): Promise<Buffer> {
-  let buffer = Buffer.allocUnsafe(Math.min(size + 1, limit));
+  let buffer = Buffer.allocUnsafeSlow(Math.min(size + 1, limit));
   let length = 0;
   for (;;) {
     if (length === buffer.length) {
       if (length === limit) return buffer;
-      const grown = Buffer.allocUnsafe(Math.min(Math.max(length * 2, 64 * 1024), limit));
+      const grown = Buffer.allocUnsafeSlow(Math.min(Math.max(length * 2, 64 * 1024), limit));
       buffer.copy(grown, 0, 0, length);
       buffer = grown;
     }
