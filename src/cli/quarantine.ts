@@ -83,7 +83,8 @@ ${COMMON}
   --reportee-ip IP     the uploader's IP as the reviewer established it (replaces the recorded
                        one; see the record's "network" for the peer and forwarding headers)
   --test               send to NCMEC's test endpoint (IsTest=true)
-  --force              send again even if the incident was already reported
+  --force              send again even if the incident was already reported,
+                       or report one released as a false positive
 
 ${REPORT_ENV}`,
     options: {

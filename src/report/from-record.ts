@@ -37,7 +37,10 @@ export interface ReportQuarantinedArgs {
   id: string;
   sender: ReportSender;
   info: ReporterInfo;
-  /** Send again even if the incident was already reported. */
+  /**
+   * Send again even if the incident was already reported; send even if a reviewer released it
+   * as a false positive (refused otherwise, as the console refuses it).
+   */
   force?: boolean;
   signal?: AbortSignal;
 }
@@ -52,6 +55,11 @@ const CLAIM_MS = 600_000;
 /** A report went out but its record could not be updated to say so. */
 class ReportNotRecorded extends QuarantineError {}
 
+/** A new report of an incident a reviewer released as a false positive, not forced. */
+class IncidentReleased extends Error {
+  override name = 'IncidentReleased';
+}
+
 /** How often a reporter waiting on another's claim reads the record again. */
 const CLAIM_POLL_MS = 200;
 
@@ -60,7 +68,8 @@ const inFlight = new WeakMap<QuarantineStore, Map<string, Promise<ReportResult>>
 /**
  * Reports incident `id`. Resolves to the service's answer, or to the stored result (with `raw`
  * the stored `ReportStatus`) when it was already reported and `force` is not set. A failed send
- * is recorded as `'failed'` and rethrown.
+ * is recorded as `'failed'` and rethrown. An incident released as a false positive is not sent
+ * unless `force` is set (rejects, nothing recorded).
  */
 export async function reportQuarantined(args: ReportQuarantinedArgs): Promise<ReportResult> {
   const missing = missingReporterFields(args.info);
@@ -168,6 +177,13 @@ async function noted(
 async function send(args: ReportQuarantinedArgs): Promise<ReportResult> {
   const { store, id, sender, info } = args;
   const { record, bytes } = await store.get(id); // checks the bytes against the record's SHA-256
+  if (record.released && !args.force) {
+    // The console refuses the same (409): a reviewer decided this was no CSAM.
+    const reason = record.released.reason ? ` (${JSON.stringify(record.released.reason)})` : '';
+    throw new IncidentReleased(
+      `incident ${id} was released as a false positive at ${record.released.at}${reason}: not reported (force: true reports it anyway)`,
+    );
+  }
   const body = buildReportBody(subjectOf(record, bytes), info);
   const isTest = info.isTest === true;
   let result: ReportResult;

@@ -204,6 +204,45 @@ describe('one report per incident across store objects and processes', () => {
     expect((await store.claimReport(id, { token: 'a', until: later })).held).toBe(true);
   });
 
+  it('an incident released as a false positive is not reported unless forced (API and CLI), as the console refuses it', async () => {
+    const emulator = await startEmulator({ rateLimit: false });
+    try {
+      const dir = await tempDir();
+      const { store, id } = await stored(dir);
+      await store.release(id, 'false positive');
+      const before = await store.getRecord(id);
+      const sender = new GatedSender();
+      sender.open();
+
+      const refused = await reportQuarantined({ store, id, sender, info: INFO }).catch(
+        (error: Error) => error,
+      );
+      expect(refused).toBeInstanceOf(Error);
+      expect((refused as Error).message).toMatch(/released as a false positive/);
+      const env = {
+        PHOTODNA_API_KEY: 'k',
+        PHOTODNA_BASE_URL: emulator.url,
+        PHOTODNA_ORG_NAME: INFO.orgName,
+        PHOTODNA_REPORTER_NAME: INFO.reporterName,
+        PHOTODNA_REPORTER_EMAIL: INFO.reporterEmail,
+        NCMEC_USER: INFO.ncmecUser,
+        NCMEC_PASSWORD: INFO.ncmecPassword,
+      };
+      const run = await cli(['report', id, '--dir', dir], env);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toMatch(/released as a false positive/);
+      expect([sender.sent, emulator.reports.length]).toEqual([0, 0]);
+      expect(await store.getRecord(id)).toEqual(before); // nothing recorded
+
+      const forced = await cli(['report', id, '--dir', dir, '--force'], env);
+      expect(forced.code).toBe(0);
+      expect(emulator.reports.length).toBe(1);
+      expect((await store.getRecord(id)).report).toMatchObject({ status: 'reported' });
+    } finally {
+      await emulator.close();
+    }
+  });
+
   it('a purge in another process keeps an expired, released incident while its report is in flight', async () => {
     const dir = await tempDir();
     const store = createFileQuarantineStore({ dir, preserveDays: 10 });
@@ -213,7 +252,8 @@ describe('one report per incident across store objects and processes', () => {
     await store.release(id, 'false positive'); // later judged reportable after all
     const sender = new GatedSender();
 
-    const report = reportQuarantined({ store, id, sender, info: INFO });
+    // Reporting a released incident takes `force` (a reviewer overriding the release).
+    const report = reportQuarantined({ store, id, sender, info: INFO, force: true });
     await until(() => sender.sent === 1, 'the report sent');
     const purge = await cli(['purge', '--dir', dir]);
     sender.open();
