@@ -158,7 +158,8 @@ type Holder = Record<string, unknown> | unknown[];
  * Puts the checked bytes back into the fields whose image the `sanitize` step changed, in the
  * value's own form: a `data:` URL (with the checked type), or the text encoding the image was
  * found in (raw bytes as latin1, base64, hex, UTF-16, UTF-8), so the handler decodes it as
- * before. Throws `INVALID_IMAGE` for bytes that UTF-8 text cannot hold.
+ * before. Throws `INVALID_IMAGE` for bytes that UTF-8 text cannot hold, and for a value that
+ * still holds an image other than the checked ones once rewritten (see `leftUnchecked`).
  */
 export function handOverFieldImages(
   images: readonly FieldImage[],
@@ -166,10 +167,12 @@ export function handOverFieldImages(
   facts: ReadonlyArray<{ mimetype: string }>,
 ): void {
   const embedded: Array<{ image: FieldImage; span: Span; bytes: Buffer }> = [];
+  const rewritten: FieldImage[] = [];
   for (const [i, image] of images.entries()) {
     const upload = uploads[i];
     const mimetype = facts[i]?.mimetype;
     if (!upload?.original || !mimetype) continue;
+    rewritten.push(image);
     if (image.encoding === 'embedded') {
       if (image.escaped) {
         throw new GuardError('INVALID_IMAGE', {
@@ -195,6 +198,47 @@ export function handOverFieldImages(
     const { start, end, form } = span;
     holder[image.key] = text.slice(0, start) + spanText(bytes, form) + text.slice(end);
   }
+  const left = leftUnchecked(rewritten, uploads);
+  if (left) {
+    throw new GuardError('INVALID_IMAGE', {
+      detail: `the sanitized image in the text field '${left.path}' is also written where it cannot be replaced: it cannot be handed on`,
+    });
+  }
+}
+
+/**
+ * The first rewritten field whose value, searched again as the handler's decodings read it,
+ * holds an image that is not one of the checked `uploads`. An image is found once by its bytes
+ * however many ways the value holds it, and only the way it was first found is rewritten: a copy
+ * found otherwise (as hex before a comma and as base64 after it, or base64 split where no span
+ * was read) kept the bytes as uploaded, and a replacement after a cut wrote its original prefix
+ * back over an image replaced before it. Refused rather than handed on unchecked.
+ */
+function leftUnchecked(
+  rewritten: readonly FieldImage[],
+  uploads: ReadonlyArray<{ bytes: Buffer }>,
+): FieldImage | undefined {
+  if (rewritten.length === 0) return undefined;
+  // UTF-16 holds whole pairs: an odd-length image goes back with a zero byte after its end.
+  const checked = new Set(
+    uploads.flatMap(({ bytes }) => {
+      const key = bytes.toString('latin1');
+      return bytes.length % 2 === 1 ? [key, `${key}\u0000`] : [key];
+    }),
+  );
+  const searched = new Map<FieldImage['holder'], Set<string | number>>();
+  for (const image of rewritten) {
+    const keys = searched.get(image.holder) ?? new Set();
+    if (keys.has(image.key)) continue;
+    keys.add(image.key);
+    searched.set(image.holder, keys);
+    const value = (image.holder as Record<string | number, unknown>)[image.key];
+    if (typeof value !== 'string') continue;
+    const unchecked = (bytes: Buffer | typeof MANGLED) =>
+      bytes === MANGLED || !checked.has(bytes.toString('latin1'));
+    if (imagesIn(value).some(unchecked)) return image;
+  }
+  return undefined;
 }
 
 /** Bytes written as an embedded image's span was: base64 in its alphabet, or percent-encoded. */

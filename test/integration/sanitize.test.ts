@@ -322,6 +322,23 @@ describe.each([...adapters, ...scanAdapters])(
       expect(server.log.runs).toBe(0);
     });
 
+    it("'metadata': an image written twice in one field, once where no span of it was read (hex before a comma), is refused: that copy would go on as uploaded", async () => {
+      const { server } = await start(
+        emu.options({ sanitize: 'metadata', limits: { maxFieldSize: 1024 * 1024 } }),
+      );
+      const carrier = withPngChunks(png(200, 200, 4412), [pngChunk('prVt', HIDDEN)]);
+      // Found once by its bytes, its base64 span rewritten: the hex copy went on as uploaded, and
+      // the handler's `Buffer.from(photo, 'hex')` was the carrier, the known image inside.
+      const photo = `${carrier.toString('hex')},${carrier.toString('base64')}`;
+      const res = await request(server.url)
+        .post('/upload')
+        .set('content-type', 'multipart/form-data; boundary=SanG')
+        .send(multipartBody('SanG', [{ name: 'photo', data: photo }]));
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('INVALID_IMAGE');
+      expect(server.log.runs).toBe(0);
+    });
+
     it("a route's sanitize overrides the guard's", async () => {
       const matcher = new RecordingMatcher();
       const { server } = await start({ matcher }, [

@@ -265,6 +265,38 @@ describe('handOverFieldImages', () => {
     expect(body.post).toContain(newOne.toString('base64url'));
   });
 
+  it.each([
+    [
+      'hex before a comma, base64 after it',
+      (a: Buffer) => `${a.toString('hex')},${a.toString('base64')}`,
+    ],
+    [
+      "base64 split by a character Node's decoding skips, then plain",
+      (a: Buffer) => {
+        const text = a.toString('base64');
+        return `${text.slice(0, 100)}!${text.slice(100)} ${text}`;
+      },
+    ],
+    [
+      'wrapped base64, then a second image after a comma',
+      (a: Buffer, b: Buffer) =>
+        `${a.toString('base64').replace(/.{76}/g, '$&\n')},${b.toString('base64').replace(/^.{100}/, '$&!')}`,
+    ],
+  ])('refuses a value that still holds an image as uploaded once rewritten: %s', (_, write) => {
+    const [one, two] = [png(200, 200, 24), png(180, 180, 25)] as const;
+    const body = { post: write(one, two) };
+    const found = findFieldImages(body);
+    expect(found.some((f) => f.bytes?.equals(one))).toBe(true);
+    // Before, one copy kept the bytes as uploaded: a decoding of the handed-on text read them.
+    expect(() =>
+      handOverFieldImages(
+        found,
+        found.map((f, i) => ({ bytes: png(160, 160, 26 + i), original: f.bytes })),
+        found.map(() => ({ mimetype: 'image/png' })),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_IMAGE' }));
+  });
+
   it('leaves a field whose image sanitize did not change as it was', () => {
     const image = png(200, 200, 23);
     const body = { b64: image.toString('base64') };
