@@ -38,6 +38,8 @@ export type KoaGuard = KoaMiddleware &
 
 /** A Koa context as the core sees it. */
 class KoaView extends NodeRequestView {
+  /** `ctx.body` is the response's: an answer set before the guard is no request's text fields. */
+  readonly fieldHolders: readonly object[];
   readonly #ctx: KoaContext;
 
   constructor(ctx: KoaContext, ownFiles: boolean) {
@@ -49,6 +51,7 @@ class KoaView extends NodeRequestView {
       ownFiles ? [ctx.req, ctx, ctx.request] : [ctx, ctx.request, ctx.req],
       ctx,
     );
+    this.fieldHolders = [ctx.request, ctx.req];
     this.#ctx = ctx;
   }
 

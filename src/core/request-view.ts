@@ -31,6 +31,11 @@ export interface RequestView {
    * from every one.
    */
   readonly targets: readonly MulterTarget[];
+  /**
+   * Where the parsed text fields (`body`) may sit when the body stream holds none, first the one
+   * to read. Defaults to `targets`; Koa's view leaves `ctx` out, whose `body` is the response's.
+   */
+  readonly fieldHolders?: readonly object[];
   /** The framework's request (Express `req`, Koa `ctx`), handed to policy functions. */
   readonly raw: unknown;
   /** The path as the router sees it, without the query string. Called at most once. */
@@ -71,7 +76,7 @@ export interface RequestView {
 export function textFieldsOf(view: RequestView): unknown {
   const own = (view.body as { body?: unknown } | undefined)?.body;
   if (own && typeof own === 'object') return own;
-  for (const holder of view.targets as ReadonlyArray<{ body?: unknown }>) {
+  for (const holder of (view.fieldHolders ?? view.targets) as ReadonlyArray<{ body?: unknown }>) {
     if (holder.body && typeof holder.body === 'object') return holder.body;
   }
   return undefined;

@@ -9,6 +9,7 @@ import request from 'supertest';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { photodnaGuard } from '../../src/koa.js';
 import { hostile, jpg, png } from '../fixtures/images.js';
+import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 
 /** Koa-only behaviour; the shared suite (every adapter) covers statuses, codes and policies. */
@@ -157,5 +158,39 @@ describe('Koa adapter', () => {
     expect(res.status).toBe(415);
     expect(res.headers['content-type']).toMatch(/application\/json/);
     expect(downstream).toBe(0);
+  });
+});
+
+describe('Koa guard.scan(): text fields', () => {
+  const emu = useEmulator();
+
+  it("looks through ctx.request.body, never ctx.body (the response's): a response body set before the guard hid the text fields", async () => {
+    const guard = photodnaGuard(emu.options());
+    const app = new Koa();
+    const router = new KoaRouter();
+    let handed: unknown;
+    // An app that sets a default answer before its routes run (an envelope, a cache's entry).
+    app.use(async (ctx, next) => {
+      ctx.body = { ok: false };
+      await next();
+    });
+    router.post('/post', koaMulter().none(), guard.scan(), (ctx) => {
+      handed = (ctx.request as { body?: { avatar?: string } }).body?.avatar;
+      ctx.body = { ok: true };
+    });
+    app.use(router.routes());
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((r) => server.once('listening', r));
+    closers.push(async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await guard.close();
+    });
+    const { port } = server.address() as AddressInfo;
+    const avatar = `data:image/png;base64,${knownImage().toString('base64')}`;
+    const res = await request(`http://127.0.0.1:${port}`).post('/post').field('avatar', avatar);
+    // Before: 200, and the handler read the known image from ctx.request.body.
+    expect(res.status).toBe(422);
+    expect(handed).toBeUndefined();
   });
 });
