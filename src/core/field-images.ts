@@ -365,17 +365,23 @@ function encodedImagesIn(value: string): EncodedImage[] {
       add(bytes, 'base64', value.slice(0, cut));
     }
   }
-  if (dataUrl || value.length < 2) return found;
-  const first = value.charCodeAt(0);
-  // Hex stops at its first character that is not a digit: its first bytes are its first pairs.
-  const hex = startsLikeImage(Buffer.from(value.slice(0, 20), 'hex'));
-  if (hex || SIGNATURE_FIRST_BYTES.has(first & 0xff) || SIGNATURE_FIRST_BYTES.has(first >> 8)) {
+  // The other decodings at the same cuts as base64: `value.split(',')[1]` read as raw bytes or
+  // hex is the image whatever comes before it (a `data:` URL of another type included).
+  for (const cut of separatorCuts(value)) {
+    const text = cut === 0 ? value : value.slice(cut);
+    if (text.length < 2) continue;
+    const first = text.charCodeAt(0);
+    // Hex stops at its first character that is not a digit: its first bytes are its first pairs.
+    const hex = startsLikeImage(Buffer.from(text.slice(0, 20), 'hex'));
+    if (!hex && !SIGNATURE_FIRST_BYTES.has(first & 0xff) && !SIGNATURE_FIRST_BYTES.has(first >> 8))
+      continue;
     for (const encoding of PREFIX_DECODINGS) {
-      if (!startsLikeImage(encode(value.slice(0, 20), encoding))) continue;
-      const bytes = encode(value, encoding);
-      if (bytes.length >= MIN_IMAGE_BYTES) add(bytes, encoding);
+      if (!startsLikeImage(encode(text.slice(0, 20), encoding))) continue;
+      const bytes = encode(text, encoding);
+      if (bytes.length >= MIN_IMAGE_BYTES) add(bytes, encoding, value.slice(0, cut));
     }
   }
+  if (dataUrl || value.length < 2) return found;
   if (found.length === 0 && looksMangled(value)) {
     return [{ bytes: MANGLED, encoding: 'utf8', prefix: '' }];
   }
@@ -394,13 +400,7 @@ function encodedImagesIn(value: string): EncodedImage[] {
  * costs a decoding of the value's rest.
  */
 function cutPositions(value: string): Map<number, number> {
-  const cuts = new Map([[0, MIN_IMAGE_BYTES]]);
-  for (const separator of [',', 'base64,']) {
-    const first = value.indexOf(separator);
-    if (first === -1) continue;
-    cuts.set(first + separator.length, MIN_IMAGE_BYTES);
-    cuts.set(value.lastIndexOf(separator) + separator.length, MIN_IMAGE_BYTES);
-  }
+  const cuts = new Map(separatorCuts(value).map((cut) => [cut, MIN_IMAGE_BYTES]));
   const starts = readOnImageStarts(value);
   if (starts.length > MAX_READ_ON_STARTS) {
     throw new GuardError('INVALID_IMAGE', {
@@ -409,6 +409,21 @@ function cutPositions(value: string): Map<number, number> {
   }
   for (const start of starts) if (!cuts.has(start)) cuts.set(start, PLACEHOLDER_BYTES);
   return cuts;
+}
+
+/**
+ * The value's start, and after its first and last comma and its first and last `base64,`: where
+ * handlers cut it before decoding what follows (see `cutPositions`). Each once.
+ */
+function separatorCuts(value: string): number[] {
+  const cuts = new Set([0]);
+  for (const separator of [',', 'base64,']) {
+    const first = value.indexOf(separator);
+    if (first === -1) continue;
+    cuts.add(first + separator.length);
+    cuts.add(value.lastIndexOf(separator) + separator.length);
+  }
+  return [...cuts];
 }
 
 /** Image starts read on past other characters that one value may hold (no post has two). */

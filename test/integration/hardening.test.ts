@@ -760,6 +760,21 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
       'hex in characters above U+00FF',
       (b: Buffer) => [{ name: 'img', data: aboveLatin1(b.toString('hex')) }],
     ],
+    // The other decodings at base64's cuts: what follows a comma, read as hex or as raw bytes.
+    [
+      "hex after a comma (Buffer.from(value.split(',')[1], 'hex'))",
+      (b: Buffer) => [{ name: 'crop', data: `image,${b.toString('hex')}` }],
+    ],
+    [
+      'raw bytes after the comma of a data: URL of another type, in a latin1 text field',
+      (b: Buffer) => [
+        {
+          name: 'img',
+          type: 'text/plain; charset=latin1',
+          data: Buffer.concat([Buffer.from('data:text/plain,'), b]),
+        },
+      ],
+    ],
   ])(
     'images outside file parts: a known image as %s is checked like a file, never "clean"',
     async (label, parts) => {
