@@ -181,7 +181,7 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     expect(server.log.runs).toBe(0);
   });
 
-  it('path rules: match case-insensitively, as the routers do', async () => {
+  it('path rules: compare case as the router does (Express and Koa ignore it; Fastify and Hono do not)', async () => {
     const bytes = png(200, 200, 99);
     const matcher = new RecordingMatcher([
       (await import('node:crypto')).createHash('sha256').update(bytes).digest('hex'),
@@ -194,7 +194,11 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     });
     const res = await request(server.url).post('/Evidence/x').attach('f', bytes, 'a.png');
     expect(res.status).toBe(422);
-    expect(readdirSync(dir).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+    // To Express and Koa `/Evidence/x` is under `/evidence`: its rule quarantines. To Fastify and
+    // Hono it is not: the fallback blocks, nothing stored. A Web Request whose host did not say
+    // (`info.caseSensitive`) takes the stricter reading: quarantine.
+    const underRule = !/^(fastify|hono)/.test(adapter.name);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.json'))).toHaveLength(underRule ? 1 : 0);
   });
 
   it('rejectionBody that returns undefined: the standard JSON body, the status kept', async () => {
