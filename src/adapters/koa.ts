@@ -84,7 +84,9 @@ function middleware(core: GuardCore, entry: Entry): KoaMiddleware {
   const parses = entry.parser !== undefined;
   return async (ctx, next) => {
     // A body the host's parser (@koa/multer) read before us: its files stay where it put them.
-    const ownFiles = parses && (!ctx.req.readableEnded || takenByGuard(ctx.req));
+    // One a guard took already is not parsed again: the core re-shapes its files in every place
+    // that holds them (on `ctx` only, after @koa/multer), so nothing is copied over from `req`.
+    const ownFiles = parses && !ctx.req.readableEnded && !takenByGuard(ctx.req);
     const outcome = await core.decide(entry, new KoaView(ctx, ownFiles));
     if (outcome.kind === 'respond' && !ctx.res.headersSent && !ctx.res.destroyed) {
       ctx.status = outcome.status;

@@ -68,7 +68,8 @@ export async function recheck(deps: ScanDeps, entry: Entry, view: RequestView): 
   if (!body) return PASS_THROUGH;
   const first = decisions.get(body);
   // Where the first guard found them: a parser ahead of both (`@koa/multer`) left them on `ctx`.
-  const files = filesIn([body, ...view.targets]);
+  const places = [...new Set([body, ...view.targets])];
+  const files = filesIn(places);
   let error = entry.parser ? selectionError(files, entry.selection) : undefined;
   if (first && first.route !== entry.route) {
     shadowed(deps, entry.route, first.route);
@@ -79,11 +80,11 @@ export async function recheck(deps: ScanDeps, entry: Entry, view: RequestView): 
     error ??= policy;
   }
   if (!error) {
-    if (entry.parser) reshape(body, entry.selection);
+    if (entry.parser) reshape(places, files, entry.selection);
     return PASS_THROUGH;
   }
   const all = new Set<MulterFile>(files);
-  for (const target of new Set([body, ...view.targets])) withholdFiles(target, all);
+  for (const place of places) withholdFiles(place, all);
   const ctx = new RequestContext(view);
   return respondRejected(deps.events, entry.route, ctx, error);
 }

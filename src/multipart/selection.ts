@@ -81,34 +81,47 @@ export function withholdFiles(target: MulterTarget, withheld: ReadonlySet<Multer
 
 /**
  * Re-shapes files already parsed by another guard (as `any()`) for this route's selection, so a
- * route guard behind `app.use(guard)` sees `req.file` / `req.files` as it expects without
- * reading or scanning the body again.
+ * route guard behind `app.use(guard)` leaves `file` / `files` as its own multer would, without
+ * reading or scanning the body again. `all` are the request's files wherever they were found;
+ * the shape goes to every place that holds files (a parser ahead of both guards may have left
+ * them off Node's request: `@koa/multer` moves them to `ctx` and `ctx.request`), or to the first
+ * place, the guard's own, when none does.
  */
-export function reshape(target: MulterTarget, selection: Selection): void {
-  const all = filesOf(target);
-  delete target.file;
-  delete target.files;
+export function reshape(
+  places: readonly MulterTarget[],
+  all: readonly MulterFile[],
+  selection: Selection,
+): void {
+  const holding = places.filter((p) => p.file !== undefined || p.files !== undefined);
+  const shape = selected(all, selection);
+  for (const place of holding.length > 0 ? holding : places.slice(0, 1)) {
+    delete place.file;
+    delete place.files;
+    if (shape.file) place.file = shape.file;
+    if (shape.files) place.files = shape.files;
+  }
+}
+
+/** Where this selection's multer leaves `all`: `file`, `files` (list or by field), or nothing. */
+function selected(all: readonly MulterFile[], selection: Selection): MulterTarget {
   switch (selection.kind) {
     case 'any':
-      target.files = all;
-      return;
+      return { files: [...all] };
     case 'none':
-      return;
+      return {};
     case 'single': {
       const file = all.find((f) => f.fieldname === selection.field);
-      if (file) target.file = file;
-      return;
+      return file ? { file } : {};
     }
     case 'array':
-      target.files = all.filter((f) => f.fieldname === selection.field);
-      return;
+      return { files: all.filter((f) => f.fieldname === selection.field) };
     case 'fields': {
       const grouped: Record<string, MulterFile[]> = {};
       for (const { name } of selection.fields) {
         const group = all.filter((f) => f.fieldname === name);
         if (group.length > 0) grouped[name] = group;
       }
-      target.files = grouped;
+      return { files: grouped };
     }
   }
 }
