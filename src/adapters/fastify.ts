@@ -75,7 +75,7 @@ export async function photodnaGuard(
   if (mode === 'scan' && parentParsesMultipart(fastify)) {
     core.events.warnings.warn(
       'PHOTODNA_GUARD_ENCAPSULATED',
-      "the Fastify plugin ('scan' mode) was registered inside an encapsulated plugin, below the context where @fastify/multipart was registered: uploads to routes outside that plugin are parsed but never checked. Register photodnaGuard at the root (or wrap the plugin with fastify-plugin), or register @fastify/multipart in the same plugin as the guard.",
+      "the Fastify plugin ('scan' mode) was registered inside an encapsulated plugin, below the context where @fastify/multipart was registered: routes outside that plugin are not guarded, and their uploads are refused 503 SCAN_UNAVAILABLE rather than handed on unchecked. Register photodnaGuard at the root (or wrap the plugin with fastify-plugin), or register @fastify/multipart in the same plugin as the guard.",
     );
   }
   // Leaves the body unread, for the guard's own parser in the route's hook.
@@ -94,7 +94,23 @@ export async function photodnaGuard(
     route.config = Object.assign({ ...route.config }, { [GUARDED]: true });
   };
   fastify.addHook('onRoute', onRoute);
-  fastify.addHook('onRequest', missedRouteHook(core, routeEntry(core, mode, shared, undefined)));
+  const unseen = routeEntry(core, mode, shared, undefined);
+  fastify.addHook('onRequest', missedRouteHook(core, unseen));
+  const root = rootOf(fastify);
+  if (root !== fastify) root.addHook('onRequest', outsideRouteHook(core, unseen, fastify));
+}
+
+/**
+ * The application's root context: Fastify makes each plugin's context with
+ * `Object.create(parent)`, and the root's prototype is no Fastify instance.
+ */
+function rootOf(fastify: FastifyInstance): FastifyInstance {
+  let root = fastify;
+  for (;;) {
+    const parent = Object.getPrototypeOf(root) as Partial<FastifyInstance> | null;
+    if (typeof parent?.addHook !== 'function') return root;
+    root = parent as FastifyInstance;
+  }
 }
 
 /**
@@ -133,6 +149,41 @@ function missedRouteHook(core: GuardCore, entry: Entry): onRequestHookHandler {
     const refused = new GuardError('SCAN_UNAVAILABLE', {
       reason: 'not-configured',
       detail: `the route ${request.routeOptions.url ?? ''} was registered before the photodna-guard plugin, which did not see it (await app.register(photodnaGuard, ...) before adding routes, or give the route config.photodna: false)`,
+    });
+    answerRefusal(core, entry, request, reply, refused, done);
+  } as onRequestHookHandler;
+}
+
+/**
+ * Registered inside an encapsulated plugin, the guard's hooks reach only that plugin's context:
+ * a route elsewhere (the root, a sibling or cousin plugin) that parses multipart form data itself
+ * (its own @fastify/multipart) would hand uploads on unchecked. So this hook, put on the root
+ * (whose hooks reach every context, those made before it too), refuses a multipart request to such
+ * a route as the missed-route hook does: 503 `SCAN_UNAVAILABLE` (`not-configured`, warned naming
+ * the route). Not guarded by any guard and not `photodna: false`, in a context outside the
+ * guard's and with a form-data parser: where there is none, Fastify answers its own 415 and
+ * nothing reaches the handler. In `onRequest`, before any parser (or an `onFile`) reads a byte.
+ */
+function outsideRouteHook(
+  core: GuardCore,
+  entry: Entry,
+  guarded: FastifyInstance,
+): onRequestHookHandler {
+  return function photodnaGuardOutsideRoute(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: (error?: Error) => void,
+  ) {
+    if (!claimsMultipart(request.headers) || request.is404) return done();
+    const config = request.routeOptions.config as { photodna?: unknown; [GUARDED]?: true };
+    if (config[GUARDED] || config.photodna === false) return done();
+    const context = request.server;
+    // The guard's own context (and those inside it) has the missed-route hook.
+    if (context === guarded || Object.prototype.isPrototypeOf.call(guarded, context)) return done();
+    if (!context.hasContentTypeParser('multipart/form-data')) return done();
+    const refused = new GuardError('SCAN_UNAVAILABLE', {
+      reason: 'not-configured',
+      detail: `the route ${request.routeOptions.url ?? ''} parses multipart form data in a plugin context the photodna-guard plugin does not reach (it was registered inside an encapsulated plugin): register photodnaGuard at the root (or in a fastify-plugin-wrapped plugin) before that route's plugin, register @fastify/multipart only in the guard's context, or give the route config.photodna: false`,
     });
     answerRefusal(core, entry, request, reply, refused, done);
   } as onRequestHookHandler;

@@ -152,7 +152,7 @@ describe.each(['parse', 'scan'] as const)("a route the plugin did not see ('%s' 
 });
 
 describe("'scan' mode inside an encapsulated plugin, below @fastify/multipart", () => {
-  it('warns at registration (PHOTODNA_GUARD_ENCAPSULATED): uploads outside the plugin are parsed, never checked', async () => {
+  it('warns at registration (PHOTODNA_GUARD_ENCAPSULATED): routes outside the plugin are not guarded', async () => {
     const app = Fastify();
     apps.push(app);
     const logger = warningLogger();
@@ -195,6 +195,184 @@ describe("'scan' mode inside an encapsulated plugin, below @fastify/multipart", 
       });
     }
     await app.ready();
+    expect(logger.warnings).toEqual([]);
+  });
+});
+
+/**
+ * The guard registered inside an encapsulated plugin reaches only that plugin's routes; a route in
+ * another context (a sibling plugin, the root, a cousin) that parses multipart form data with its
+ * own @fastify/multipart never meets the guard's hooks. Such a request is refused 503
+ * SCAN_UNAVAILABLE (`not-configured`, warned naming the route) instead of handing the upload on
+ * unchecked; a route given `config.photodna: false` stays open, and a context with no multipart
+ * parser keeps Fastify's own 415.
+ */
+describe.each(['parse', 'scan'] as const)(
+  "a route outside the guard's context with its own @fastify/multipart (guard in '%s' mode)",
+  (mode) => {
+    type Wire = (
+      app: FastifyInstance,
+      guarded: (api: FastifyInstance) => Promise<void>,
+    ) => Promise<void>;
+    /** The route `/up` in a plugin of its own, with @fastify/multipart. */
+    const sibling =
+      (seen: Seen, config: object = {}) =>
+      async (child: FastifyInstance) => {
+        await child.register(fastifyMultipart);
+        child.post('/up', { config }, handler('scan', seen));
+      };
+
+    async function start(wire: Wire) {
+      const app = Fastify();
+      apps.push(app);
+      const logger = warningLogger();
+      const guardedSeen: Seen = { runs: 0, names: [] };
+      const reasons: unknown[] = [];
+      // `on`, not `app.photodna`: the guard decorates only its own plugin's context.
+      const on = { error: (event: { reason?: unknown }) => reasons.push(event.reason) };
+      const options = { ...emulated.options({ logger, on }), mode };
+      // The guard's own plugin: its routes are guarded as ever.
+      const guarded = async (api: FastifyInstance) => {
+        if (mode === 'scan') await api.register(fastifyMultipart);
+        await api.register(photodnaGuard, options);
+        api.post('/guarded', handler(mode, guardedSeen));
+      };
+      await wire(app, guarded);
+      await app.ready();
+      return { app, logger, guardedSeen, reasons };
+    }
+
+    const layouts: Array<[string, (seen: Seen) => Wire]> = [
+      [
+        'the guard in a plugin, the route in a sibling plugin registered after it',
+        (seen) => async (app, guarded) => {
+          await app.register(guarded);
+          await app.register(sibling(seen));
+        },
+      ],
+      [
+        'the guard in a plugin, the route in a sibling plugin registered before it',
+        (seen) => async (app, guarded) => {
+          await app.register(sibling(seen));
+          await app.register(guarded);
+        },
+      ],
+      [
+        'the guard in a fastify-plugin-wrapped plugin inside a plugin, the route in a cousin',
+        (seen) => async (app, guarded) => {
+          Object.assign(guarded, { [Symbol.for('skip-override')]: true });
+          await app.register(async (api) => {
+            await api.register(guarded);
+          });
+          await app.register(async (other) => {
+            await other.register(sibling(seen));
+          });
+        },
+      ],
+    ];
+
+    it.each(layouts)(
+      '%s: a known image is refused 503 (not-configured, warned naming the route), never handed on',
+      async (_name, layout) => {
+        const seen: Seen = { runs: 0, names: [] };
+        const { app, logger, guardedSeen, reasons } = await start(layout(seen));
+        const res = await request(app.server).post('/up').attach('photo', KNOWN, 'a.png');
+        expect({ status: res.status, code: res.body.error?.code }).toEqual({
+          status: 503,
+          code: 'SCAN_UNAVAILABLE',
+        });
+        expect(res.headers['retry-after']).toBeDefined();
+        expect(seen).toEqual({ runs: 0, names: [] });
+        await until(
+          () => logger.warnings.some((w) => w.code === 'PHOTODNA_GUARD_NOT_CONFIGURED'),
+          'the setup warning',
+        );
+        expect(logger.warnings).toEqual([
+          { code: 'PHOTODNA_GUARD_NOT_CONFIGURED', text: expect.stringContaining('/up') },
+        ]);
+        expect(reasons).toEqual(['not-configured']);
+        // Not multipart: none of the guard's business.
+        const json = await request(app.server).post('/up').send({ a: 1 });
+        expect(json.status).toBe(200);
+        expect(seen.runs).toBe(1);
+        // The guard's own routes are guarded as ever.
+        const own = await request(app.server).post('/guarded').attach('photo', KNOWN, 'a.png');
+        expect(own.status).toBe(422);
+        expect(guardedSeen.runs).toBe(0);
+      },
+    );
+
+    it('config.photodna: false on such a route leaves it open, as asked', async () => {
+      const seen: Seen = { runs: 0, names: [] };
+      const { app, logger } = await start(async (app, guarded) => {
+        await app.register(guarded);
+        await app.register(sibling(seen, { photodna: false }));
+      });
+      const res = await request(app.server).post('/up').attach('photo', KNOWN, 'a.png');
+      expect(res.status).toBe(200);
+      expect(seen).toEqual({ runs: 1, names: ['a.png'] });
+      expect(logger.warnings).toEqual([]);
+    });
+
+    it("a context with no multipart parser keeps Fastify's own 415, unwarned", async () => {
+      let runs = 0;
+      const { app, logger } = await start(async (app, guarded) => {
+        await app.register(guarded);
+        await app.register(async (plain) => {
+          plain.post('/json', async () => {
+            runs += 1;
+            return { ok: true };
+          });
+        });
+      });
+      const res = await request(app.server).post('/json').attach('photo', KNOWN, 'a.png');
+      expect(res.status).toBe(415);
+      expect(runs).toBe(0);
+      expect(logger.warnings).toEqual([]);
+    });
+  },
+);
+
+describe("'scan' mode in a plugin below @fastify/multipart: the parent's routes", () => {
+  it('a known image to a route of the parent context is refused 503 (not-configured), never handed on', async () => {
+    const app = Fastify();
+    apps.push(app);
+    const logger = warningLogger();
+    const seen: Seen = { runs: 0, names: [] };
+    await app.register(fastifyMultipart);
+    app.post('/up', handler('scan', seen));
+    await app.register(async (api) => {
+      await api.register(photodnaGuard, { ...emulated.options({ logger }), mode: 'scan' });
+    });
+    await app.ready();
+    const res = await request(app.server).post('/up').attach('photo', KNOWN, 'a.png');
+    expect({ status: res.status, code: res.body.error?.code }).toEqual({
+      status: 503,
+      code: 'SCAN_UNAVAILABLE',
+    });
+    expect(seen).toEqual({ runs: 0, names: [] });
+    expect(logger.warnings).toEqual([
+      { code: 'PHOTODNA_GUARD_ENCAPSULATED', text: expect.stringContaining('Register') },
+      { code: 'PHOTODNA_GUARD_NOT_CONFIGURED', text: expect.stringContaining('/up') },
+    ]);
+  });
+});
+
+describe("'scan' mode at the root, @fastify/multipart in the routes' own plugin", () => {
+  it('the routes of a plugin registered after the guard are guarded as ever (a known image 422), unwarned', async () => {
+    const app = Fastify();
+    apps.push(app);
+    const logger = warningLogger();
+    const seen: Seen = { runs: 0, names: [] };
+    await app.register(photodnaGuard, { ...emulated.options({ logger }), mode: 'scan' });
+    await app.register(async (child) => {
+      await child.register(fastifyMultipart);
+      child.post('/up', handler('scan', seen));
+    });
+    await app.ready();
+    const res = await request(app.server).post('/up').attach('photo', KNOWN, 'a.png');
+    expect(res.status).toBe(422);
+    expect(seen.runs).toBe(0);
     expect(logger.warnings).toEqual([]);
   });
 });
