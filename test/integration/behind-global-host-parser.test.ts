@@ -171,3 +171,26 @@ for (const framework of frameworks) {
     });
   });
 }
+
+describe('Koa: app.use(guard), then @koa/multer on the replayed body, then a route guard', () => {
+  it("single('a'): the handler gets file 'a' where @koa/multer left it", async () => {
+    const guard = koaGuard(emu.options());
+    closing.push(() => guard.close());
+    const app = new Koa();
+    app.use(guard);
+    app.use(koaMulter().any() as Koa.Middleware);
+    const router = new KoaRouter();
+    router.post('/x', guard.route({}).single('a') as never, (ctx) => {
+      const { files, file } = ctx as unknown as Shape;
+      ctx.body = { ctx: described({ file, files }), request: described(ctx.request as Shape) };
+    });
+    app.use(router.routes());
+    const res = await request(listen(app.listen(0, '127.0.0.1')))
+      .post('/x')
+      .attach('a', CLEAN, 'a.png');
+    expect({ status: res.status, body: res.body }).toEqual({
+      status: 200,
+      body: { ctx: { file: a }, request: { file: a } },
+    });
+  });
+});
