@@ -51,7 +51,9 @@ export interface FastifyGuardOptions extends GuardOptions {
 /**
  * The Fastify plugin: `await app.register(photodnaGuard, options)`. Every route registered after
  * it is guarded before validation (route `config.photodna` overrides or skips); a multipart
- * request to a route of its context registered before it is refused (see `missedRouteHook`).
+ * request to a route of its context registered before it is refused (see `missedRouteHook`), and,
+ * registered inside an encapsulated plugin, one to a route outside its context that parses
+ * uploads itself (see `outsideRouteHook`).
  * The guard's events are on `app.photodna`. Registered without encapsulation, as fastify-plugin
  * does.
  */
