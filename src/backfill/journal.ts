@@ -9,9 +9,10 @@
  * bench/README.md for the measured RSS over a million-line manifest).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { type FileHandle, open, stat, truncate } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
+import { constants } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { QuarantineError } from '../errors.js';
+import { withFileLock } from '../quarantine/file-lock.js';
 import { fsPath } from './names.js';
 
 export type Outcome = 'clean' | 'match' | 'invalid' | 'error';
@@ -75,37 +76,145 @@ export interface Journal {
   known: Map<string, Known>;
 }
 
-/** Reads an existing journal (for `--resume`) and cuts a torn last line off the file. */
-export async function readJournal(path: string): Promise<Journal> {
-  const journal: Journal = { finished: new Set(), known: new Map() };
-  let size: number;
+/**
+ * Runs `task` with the journal at `path` (see `openJournal`), closed after it; while a lock
+ * (`<path>.lock`) that refuses a second run at once: two runs appending to one journal would call
+ * for the same files twice, and one cutting a torn line off while the other writes would cut the
+ * other's lines. A killed run's lock is broken by the next (see file-lock.ts).
+ */
+export async function withJournal<T>(
+  path: string,
+  resume: boolean,
+  task: (journal: Journal, writer: JournalWriter) => Promise<T>,
+): Promise<T> {
+  let locked = false;
   try {
-    size = (await stat(path)).size;
+    return await withFileLock(
+      `${path}.lock`,
+      async () => {
+        locked = true;
+        const { journal, writer } = await openJournal(path, resume);
+        try {
+          return await task(journal, writer);
+        } finally {
+          await writer.close();
+        }
+      },
+      { timeoutMs: 0 },
+    );
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return journal;
+    if (locked || !(error instanceof QuarantineError)) throw error;
+    throw new Error(`${path} is being written by another scan: choose another --out`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * The journal at `path`, opened for appending and, with `resume`, read back. Never through a
+ * symlink put at the path (ELOOP: appending, or cutting a torn line, would write to the file it
+ * points at) and never anything but a regular file. Without `resume` a non-empty file is refused;
+ * with it, every line must be a result line but a torn last one, which is cut off: a file that is
+ * not a journal (`--out` mistyped) is refused as it is, never cut to its first bad line.
+ */
+async function openJournal(
+  path: string,
+  resume: boolean,
+): Promise<{ journal: Journal; writer: JournalWriter }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, OPEN_FLAGS, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
+    throw new Error(`${path} is a symbolic link: give --out the file itself`, { cause: error });
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new Error(`${path} is not a regular file`);
+    if (!resume && info.size > 0) {
+      throw new Error(`${path} exists: pass --resume to continue it, or choose another --out`);
+    }
+    const journal = resume ? await readJournal(handle, path) : newJournal();
+    return { journal, writer: new JournalWriter(handle) };
+  } catch (error) {
+    await handle.close();
     throw error;
   }
-  let goodBytes = 0;
-  let offset = 0;
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  for await (const text of lines) {
-    const end = offset + Buffer.byteLength(text) + 1;
-    offset = end;
-    let line: ResultLine;
-    try {
-      line = JSON.parse(text) as ResultLine;
-    } catch {
-      break; // torn: everything from here is dropped
+}
+
+/** Read and write, appending, created 0600; a symlink as the last component fails (ELOOP). */
+const OPEN_FLAGS =
+  constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
+
+export function newJournal(): Journal {
+  return { finished: new Set(), known: new Map() };
+}
+
+/** Reads the journal's lines (bytes, split at newlines) and cuts a torn last line off. */
+async function readJournal(handle: FileHandle, path: string): Promise<Journal> {
+  const journal = newJournal();
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+  let rest = Buffer.alloc(0);
+  let whole = 0;
+  let number = 0;
+  for (let position = 0; ; ) {
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+    if (bytesRead === 0) break;
+    position += bytesRead;
+    const data = Buffer.concat([rest, chunk.subarray(0, bytesRead)]);
+    let start = 0;
+    for (let end = data.indexOf(0x0a); end !== -1; end = data.indexOf(0x0a, start)) {
+      number++;
+      const line = resultLineOf(data.subarray(start, end));
+      if (!line) {
+        throw new Error(
+          `${path} line ${number} is not a scan result: not a results journal? (left as it is)`,
+        );
+      }
+      whole += end + 1 - start;
+      start = end + 1;
+      const known = knownOf(line);
+      if (!known) continue; // 'error': tried again
+      journal.finished.add(pathKey(line.path));
+      if (line.sha256) journal.known.set(shaKey(line.sha256), known);
     }
-    if (end > size) break; // the last line has no newline: torn
-    goodBytes = end;
-    const known = knownOf(line);
-    if (!known) continue; // 'error': tried again
-    journal.finished.add(pathKey(line.path));
-    if (line.sha256) journal.known.set(shaKey(line.sha256), known);
+    rest = Buffer.from(data.subarray(start));
   }
-  if (goodBytes < size) await truncate(path, goodBytes);
+  if (rest.length > 0) {
+    if (!isTorn(rest)) {
+      throw new Error(
+        `${path} ends in a line that is not a scan result: not a results journal? (left as it is)`,
+      );
+    }
+    await handle.truncate(whole);
+  }
   return journal;
+}
+
+const OUTCOMES: ReadonlySet<unknown> = new Set(['clean', 'match', 'invalid', 'error']);
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A journal line as written by `JournalWriter`, else undefined. */
+function resultLineOf(bytes: Buffer): ResultLine | undefined {
+  try {
+    const line = JSON.parse(utf8.decode(bytes)) as Partial<ResultLine> | null;
+    const ok = typeof line?.path === 'string' && OUTCOMES.has(line.outcome);
+    return ok ? (line as ResultLine) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every line starts so (`path` is the first key written). */
+const LINE_START = Buffer.from('{"path":"');
+
+/**
+ * Whether a last line without its newline is one a crash cut short: the start of a result line,
+ * or the zeros a file system may leave where a write did not land.
+ */
+function isTorn(bytes: Buffer): boolean {
+  const head = bytes.subarray(0, LINE_START.length);
+  return head.equals(LINE_START.subarray(0, head.length)) || bytes.every((byte) => byte === 0);
 }
 
 /** Appends lines; each batch is written and fdatasync'd before `flush` resolves. */
@@ -115,12 +224,8 @@ export class JournalWriter {
   #writing: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
 
-  private constructor(handle: FileHandle) {
+  constructor(handle: FileHandle) {
     this.#handle = handle;
-  }
-
-  static async open(path: string): Promise<JournalWriter> {
-    return new JournalWriter(await open(path, 'a', 0o600));
   }
 
   /** Queues a line; it is on disk within `FLUSH_MS`. */

@@ -6,7 +6,7 @@ import { PhotoDnaClient } from '../client/index.js';
 import type { PhotoDnaClientOptions } from '../client/options.js';
 import { type Limits, limitsSchema } from '../options.js';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
-import { type Journal, JournalWriter, pathKey, readJournal } from './journal.js';
+import { type Journal, type JournalWriter, newJournal, pathKey, withJournal } from './journal.js';
 import { type Counts, countSkipped } from './progress.js';
 import { type BackfillDeps, scanBackfillFile } from './scan-file.js';
 import { filesOf } from './sources.js';
@@ -36,22 +36,31 @@ export interface BackfillOptions {
 }
 
 export async function runBackfill(options: BackfillOptions): Promise<Counts> {
-  const { counts } = options;
-  const dryRun = options.dryRun === true;
-  let journal: Journal = { finished: new Set(), known: new Map() };
-  let writer: JournalWriter | undefined;
-  if (!dryRun) {
-    if (!options.out) throw new TypeError('--out is required (unless --dry-run)');
-    if (options.resume) journal = await readJournal(options.out);
-    else await refuseExisting(options.out);
-    writer = await JournalWriter.open(options.out);
+  if (options.dryRun) return scanAll(options, newJournal(), undefined, undefined);
+  const { out } = options;
+  if (!out) throw new TypeError('--out is required (unless --dry-run)');
+  // Made first: options it refuses leave the journal untouched.
+  const client = new PhotoDnaClient({
+    ...options.client,
+    rateLimit: { maxQueue: 100_000, ...options.client.rateLimit },
+  });
+  try {
+    return await withJournal(out, options.resume === true, (journal, writer) =>
+      scanAll(options, journal, writer, client),
+    );
+  } finally {
+    await client.close();
   }
-  const client = dryRun
-    ? undefined
-    : new PhotoDnaClient({
-        ...options.client,
-        rateLimit: { maxQueue: 100_000, ...options.client.rateLimit },
-      });
+}
+
+async function scanAll(
+  options: BackfillOptions,
+  journal: Journal,
+  writer: JournalWriter | undefined,
+  client: PhotoDnaClient | undefined,
+): Promise<Counts> {
+  const { counts } = options;
+  const dryRun = writer === undefined;
   const perSecond = options.client.rateLimit?.perSecond ?? 5;
   const deps: BackfillDeps = {
     client,
@@ -92,18 +101,6 @@ export async function runBackfill(options: BackfillOptions): Promise<Counts> {
     await Promise.all(inHand);
   } finally {
     await Promise.allSettled(inHand);
-    await writer?.close();
-    await client?.close();
   }
   return counts;
-}
-
-async function refuseExisting(out: string): Promise<void> {
-  const { stat } = await import('node:fs/promises');
-  const exists = await stat(out).then(
-    (info) => info.size > 0,
-    () => false,
-  );
-  if (exists)
-    throw new Error(`${out} exists: pass --resume to continue it, or choose another --out`);
 }

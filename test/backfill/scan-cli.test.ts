@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_pro
 import {
   appendFileSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -516,4 +517,81 @@ describe('photodna-guard scan', () => {
       server.close();
     }
   });
+
+  it('--resume refuses a file that is not a results journal and leaves it as it is', async () => {
+    const dir = folder();
+    const [image] = images(dir, 1);
+    const args = [image as string, '--resume', '--api-key', 'k', '--base-url', emulator.url];
+    const journal = `${JSON.stringify({ path: '/a.png', outcome: 'clean' })}\n`;
+    // A mistyped --out: notes, a manifest, one line without a newline, a journal with a bad line.
+    const files = {
+      'notes.txt': 'line one\nline two\n',
+      'list.jsonl': '{"path": "/srv/a.png"}\n{"path": "/srv/b.png"}\n',
+      'one-line.txt': 'no newline at the end',
+      'edited.jsonl': `${journal}not json\n${journal}`,
+    };
+    for (const [name, text] of Object.entries(files)) {
+      const out = join(dir, name);
+      writeFileSync(out, text);
+      // Before: cut to its first bad line (0 bytes), then appended to.
+      const result = await scan([...args, '--out', out]);
+      expect(result.code, name).toBe(1);
+      expect(result.stderr, name).toMatch(/not a scan result: not a results journal\?/);
+      expect(readFileSync(out, 'utf8'), name).toBe(text);
+    }
+  });
+
+  it('--out is never followed through a symlink planted at its path', async () => {
+    const dir = folder();
+    const [image] = images(dir, 1);
+    const args = [image as string, '--api-key', 'k', '--base-url', emulator.url];
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'precious\n');
+    const link = join(dir, 'results.jsonl');
+    symlinkSync(victim, link);
+    const empty = join(dir, 'empty.txt');
+    writeFileSync(empty, '');
+    const toEmpty = join(dir, 'to-empty.jsonl');
+    symlinkSync(empty, toEmpty);
+    const dangling = join(dir, 'dangling.jsonl');
+    symlinkSync(join(dir, 'created-elsewhere'), dangling);
+    // Before: --resume cut the victim to 0 bytes; the others were written through the link.
+    for (const [out, more] of [
+      [link, ['--resume']],
+      [toEmpty, []],
+      [dangling, []],
+    ] as const) {
+      const result = await scan([...args, ...more, '--out', out]);
+      expect(result.code, out).toBe(1);
+      expect(result.stderr, out).toContain(`${out} is a symbolic link`);
+    }
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(readFileSync(empty, 'utf8')).toBe('');
+    expect(existsSync(join(dir, 'created-elsewhere'))).toBe(false);
+  });
+
+  it('a second scan on the same --out is refused while the first runs; the first is unharmed', async () => {
+    const dir = folder();
+    const files = images(dir, 12);
+    const out = join(folder(), 'results.jsonl');
+    const key = 'two-runs-key';
+    const args = [dir, '--out', out, '--api-key', key, '--base-url', emulator.url];
+    emulator.setLatency(100);
+    try {
+      const first = spawnScan(args);
+      running.add(first);
+      const firstExit = new Promise<number | null>((resolve) => first.once('exit', resolve));
+      await until(() => existsSync(out) && readFileSync(out, 'utf8').includes('\n'), 'a line');
+      // Before: both appended to it, each calling for the files the other had not finished.
+      const second = await scan([...args, '--resume']);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`${out} is being written by another scan`);
+      expect(await firstExit).toBe(0);
+      expect(lines(out).map((l) => l.path).sort()).toEqual([...files].sort());
+      expect(emulator.calls.filter((c) => c.key === key)).toHaveLength(12);
+      expect(existsSync(`${out}.lock`)).toBe(false);
+    } finally {
+      emulator.setLatency(0);
+    }
+  }, 60_000);
 });
