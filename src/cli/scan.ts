@@ -2,7 +2,7 @@
  * `photodna-guard scan <dir|file>... [--manifest list.jsonl] --out results.jsonl [options]`:
  * backfill of existing media at the configured rate (see `src/backfill/`). Exit codes: 0 every
  * file finished (clean, match or invalid), 1 some files ended in `error` (run again with
- * `--resume`) or a failure, 2 usage.
+ * `--resume`) or a failure, 2 usage, 130 (SIGINT) or 143 (SIGTERM) stopped early.
  */
 import { parseArgs } from 'node:util';
 import { newCounts, startProgress } from '../backfill/progress.js';
@@ -44,12 +44,19 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   const counts = newCounts();
-  // SIGINT (or the caller's signal) stops it between files: the journal stays resumable.
+  // SIGINT, SIGTERM (a service manager's stop) or the caller's signal stops it between files:
+  // the files in hand finish and their lines are written, so the journal stays resumable. A
+  // second SIGINT (or SIGTERM) kills it: the listeners are once.
   const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  let exitCode = 130;
+  const onSignal = (signal?: unknown) => {
+    if (signal === 'SIGTERM') exitCode = 143;
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   if (io.signal?.aborted) abort.abort();
-  else io.signal?.addEventListener('abort', onSigint, { once: true });
+  else io.signal?.addEventListener('abort', onSignal, { once: true });
   const progress = startProgress(counts);
   // The total (for the ETA) is counted alongside, streaming too.
   void countFiles(positionals, values.manifest).then(
@@ -83,12 +90,13 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
     });
   } finally {
     progress.stop();
-    process.off('SIGINT', onSigint);
-    io.signal?.removeEventListener('abort', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    io.signal?.removeEventListener('abort', onSignal);
   }
   const { total: _total, ...summary } = counts;
   out(JSON.stringify({ ...summary, interrupted: abort.signal.aborted }));
-  if (abort.signal.aborted) return 130;
+  if (abort.signal.aborted) return exitCode;
   return counts.error > 0 ? 1 : 0;
 }
 

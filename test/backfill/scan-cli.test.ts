@@ -594,4 +594,39 @@ describe('photodna-guard scan', () => {
       emulator.setLatency(0);
     }
   }, 60_000);
+
+  it('SIGTERM stops it like SIGINT: files in hand written, summary printed, exit 143', async () => {
+    const dir = folder();
+    const files = images(dir, 12);
+    const out = join(folder(), 'results.jsonl');
+    const key = 'sigterm-key';
+    const args = [dir, '--out', out, '--api-key', key, '--base-url', emulator.url, '--rate', '2'];
+    emulator.setLatency(100);
+    try {
+      const child = spawnScan(args);
+      running.add(child);
+      let stdout = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      const exited = new Promise<[number | null, string | null]>((resolve) =>
+        child.once('exit', (code, signal) => resolve([code, signal])),
+      );
+      await until(() => existsSync(out) && readFileSync(out, 'utf8').includes('\n'), 'a line');
+      // A service manager's stop. Before: killed at once, the lines not yet written lost (their
+      // files called again by --resume) and no summary.
+      child.kill('SIGTERM');
+      expect(await exited).toEqual([143, null]);
+      expect(JSON.parse(stdout)).toMatchObject({ interrupted: true });
+      const stopped = lines(out);
+      expect(stopped.length).toBeLessThan(12);
+      expect(emulator.calls.filter((c) => c.key === key)).toHaveLength(stopped.length);
+      const resumed = await scan([...args, '--resume']);
+      expect(resumed.code).toBe(0);
+      expect(lines(out).map((l) => l.path).sort()).toEqual([...files].sort());
+      expect(emulator.calls.filter((c) => c.key === key)).toHaveLength(12);
+    } finally {
+      emulator.setLatency(0);
+    }
+  }, 60_000);
 });
