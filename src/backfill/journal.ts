@@ -135,7 +135,7 @@ async function openJournal(
       throw new Error(`${path} exists: pass --resume to continue it, or choose another --out`);
     }
     const journal = resume ? await readJournal(handle, path) : newJournal();
-    return { journal, writer: new JournalWriter(handle) };
+    return { journal, writer: new JournalWriter(handle, path) };
   } catch (error) {
     await handle.close();
     throw error;
@@ -217,19 +217,33 @@ function isTorn(bytes: Buffer): boolean {
   return head.equals(LINE_START.subarray(0, head.length)) || bytes.every((byte) => byte === 0);
 }
 
-/** Appends lines; each batch is written and fdatasync'd before `flush` resolves. */
+/**
+ * Appends lines; each batch is written and fdatasync'd before `flush` resolves. A failed write
+ * (disk full, EFBIG) is kept as `failure` and nothing is written after it (a batch after a torn
+ * one would leave a bad line inside the journal, which `--resume` refuses): the run stops at it,
+ * and `close` throws it.
+ */
 export class JournalWriter {
   readonly #handle: FileHandle;
+  readonly #path: string;
   #pending: string[] = [];
   #writing: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
+  #failure: Error | undefined;
 
-  constructor(handle: FileHandle) {
+  constructor(handle: FileHandle, path: string) {
     this.#handle = handle;
+    this.#path = path;
   }
 
-  /** Queues a line; it is on disk within `FLUSH_MS`. */
+  /** The failed write, once one failed. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Queues a line; it is on disk within 100 ms (dropped after a failed write). */
   append(line: ResultLine): void {
+    if (this.#failure) return;
     this.#pending.push(`${JSON.stringify(line)}\n`);
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
@@ -237,13 +251,22 @@ export class JournalWriter {
     }, 100);
   }
 
+  /** Writes the queued lines; never rejects (see `failure`). */
   flush(): Promise<void> {
     const batch = this.#pending.join('');
     this.#pending = [];
     if (batch) {
       this.#writing = this.#writing.then(async () => {
-        await this.#handle.write(batch);
-        await this.#handle.datasync();
+        if (this.#failure) return;
+        try {
+          await this.#handle.write(batch);
+          await this.#handle.datasync();
+        } catch (error) {
+          this.#failure = new Error(
+            `could not write ${this.#path} (${(error as Error).message}): its last lines are lost; run again with --resume once it can be written`,
+            { cause: error },
+          );
+        }
       });
     }
     return this.#writing;
@@ -253,5 +276,6 @@ export class JournalWriter {
     clearTimeout(this.#timer);
     await this.flush();
     await this.#handle.close();
+    if (this.#failure) throw this.#failure;
   }
 }

@@ -76,7 +76,8 @@ async function scanAll(
   const inHand = new Set<Promise<void>>();
   try {
     for await (const entry of filesOf(options.paths, options.manifest)) {
-      if (options.signal?.aborted) break;
+      // A journal that can no longer be written: no call whose result would be lost.
+      if (options.signal?.aborted || writer?.failure) break;
       if ('skipped' in entry) {
         countSkipped(counts, entry.skipped);
         continue;

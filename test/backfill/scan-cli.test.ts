@@ -587,7 +587,11 @@ describe('photodna-guard scan', () => {
       expect(second.code).toBe(1);
       expect(second.stderr).toContain(`${out} is being written by another scan`);
       expect(await firstExit).toBe(0);
-      expect(lines(out).map((l) => l.path).sort()).toEqual([...files].sort());
+      expect(
+        lines(out)
+          .map((l) => l.path)
+          .sort(),
+      ).toEqual([...files].sort());
       expect(emulator.calls.filter((c) => c.key === key)).toHaveLength(12);
       expect(existsSync(`${out}.lock`)).toBe(false);
     } finally {
@@ -623,10 +627,50 @@ describe('photodna-guard scan', () => {
       expect(emulator.calls.filter((c) => c.key === key)).toHaveLength(stopped.length);
       const resumed = await scan([...args, '--resume']);
       expect(resumed.code).toBe(0);
-      expect(lines(out).map((l) => l.path).sort()).toEqual([...files].sort());
+      expect(
+        lines(out)
+          .map((l) => l.path)
+          .sort(),
+      ).toEqual([...files].sort());
       expect(emulator.calls.filter((c) => c.key === key)).toHaveLength(12);
     } finally {
       emulator.setLatency(0);
     }
+  }, 60_000);
+
+  it('a journal that can no longer be written stops the run: one error line, no stack, exit 1', async () => {
+    const dir = folder();
+    const files = images(dir, 24);
+    const out = join(folder(), 'results.jsonl');
+    const key = 'efbig-key';
+    const args = [dir, '--out', out, '--api-key', key, '--base-url', emulator.url, '--rate', '4'];
+    // Files over 512 bytes cannot grow (EFBIG; Node ignores SIGXFSZ): the journal's second or
+    // third line fails, as on a full disk.
+    const command = ['ulimit -f 1', `exec "$@"`].join('; ');
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(
+        'sh',
+        ['-c', command, 'sh', process.execPath, '--import', 'tsx', MAIN, 'scan', ...args],
+        { env: cleanEnv },
+        (error, _stdout, stderr) => {
+          running.delete(child);
+          resolve({ code: error ? Number(error.code ?? 1) : 0, stderr });
+        },
+      );
+      running.add(child);
+    });
+    // Before: an unhandled rejection's stack, and the run went on calling for every file.
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`photodna-guard: could not write ${out} (EFBIG`);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    const called = emulator.calls.filter((c) => c.key === key).length;
+    expect(called).toBeLessThan(24);
+    // The torn last line is cut; the rest scanned.
+    expect((await scan([...args, '--resume'])).code).toBe(0);
+    expect(
+      lines(out)
+        .map((l) => l.path)
+        .sort(),
+    ).toEqual([...files].sort());
   }, 60_000);
 });
