@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { QuarantineError } from '../errors.js';
+import { printableJson } from '../printable.js';
 import { withFileLock } from '../quarantine/file-lock.js';
 import { fsPath } from './names.js';
 
@@ -244,7 +245,8 @@ export class JournalWriter {
   /** Queues a line; it is on disk within 100 ms (dropped after a failed write). */
   append(line: ResultLine): void {
     if (this.#failure) return;
-    this.#pending.push(`${JSON.stringify(line)}\n`);
+    // `tail -f results.jsonl` prints names the uploader chose: no raw bidi override or C1 control.
+    this.#pending.push(`${printableJson(line)}\n`);
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       void this.flush();

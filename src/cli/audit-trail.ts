@@ -4,6 +4,7 @@
  */
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { printable, printableJson } from '../printable.js';
 import type { FileQuarantineStore } from '../quarantine/types.js';
 import type { Reviewer } from '../review/actions.js';
 import { AUDIT_FILE, createAuditLog } from '../review/audit-log.js';
@@ -25,13 +26,13 @@ export async function auditFile(
     return 0;
   }
   for (const entry of await log.read()) {
-    if (values.json) process.stdout.write(`${JSON.stringify(entry)}\n`);
+    // An actor the host's `authorize` named, a reason a moderator typed: printable.
+    if (values.json) process.stdout.write(`${printableJson(entry)}\n`);
     else {
       const result = entry.ok ? '' : ' (refused/failed)';
       const detail = entry.detail ? `: ${entry.detail}` : '';
-      process.stdout.write(
-        `${entry.seq} ${entry.at} ${entry.actor} ${entry.action} ${entry.incident}${result}${detail}\n`,
-      );
+      const line = `${entry.seq} ${entry.at} ${entry.actor} ${entry.action} ${entry.incident}${result}${detail}`;
+      process.stdout.write(`${printable(line)}\n`);
     }
   }
   return 0;

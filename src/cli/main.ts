@@ -4,6 +4,7 @@
  * `run(argv): Promise<number>` (the exit code).
  */
 import { createRequire } from 'node:module';
+import { printable } from '../printable.js';
 
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   console: () => import('./console.js'),
@@ -55,9 +56,9 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(), 2_000).unref();
   },
   (error: unknown) => {
-    process.stderr.write(
-      `photodna-guard: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
+    // A message may quote a manifest line or a path: printable.
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${printable(`photodna-guard: ${message}`)}\n`);
     process.exitCode = 1;
   },
 );

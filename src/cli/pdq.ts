@@ -12,6 +12,7 @@ import {
   pdqHashDihedral,
 } from '../pdq/index.js';
 import { DEFAULT_MIN_QUALITY } from '../pdq/matcher-options.js';
+import { printable } from '../printable.js';
 import { linesOf, parsedOrUsage, type RunIo } from './run-io.js';
 
 const USAGE = `Usage:
@@ -119,15 +120,15 @@ async function hashFiles(
         const result = await pdqHashDihedral(file, options);
         for (const [name, hash] of Object.entries(result.dihedral)) {
           const label = name === 'original' ? 'pdq' : `pdq-${name}`;
-          out(`${label} ${hash} ${result.quality} ${file}`);
+          out(`${label} ${hash} ${result.quality} ${printable(file)}`);
         }
       } else {
         const { hash, quality } = await pdqHash(file, options);
-        out(`pdq ${hash} ${quality} ${file}`);
+        out(`pdq ${hash} ${quality} ${printable(file)}`);
       }
     } catch (error) {
       failed = true;
-      err(`photodna-guard pdq: ${file}: ${message(error)}`);
+      err(printable(`photodna-guard pdq: ${file}: ${message(error)}`));
     }
   }
   return failed ? 3 : 0;
@@ -168,19 +169,19 @@ async function matchFiles(
       try {
         const result = await matcher.matchBytes(await readFile(file));
         if (result.pdq.allowedBy !== undefined) {
-          out(`allowed ${result.pdq.allowedBy} - ${file}`);
+          out(`allowed ${result.pdq.allowedBy} - ${printable(file)}`);
         } else if (result.pdq.quality < (minQuality ?? DEFAULT_MIN_QUALITY)) {
-          out(`low-quality ${result.pdq.quality} - ${file}`);
+          out(`low-quality ${result.pdq.quality} - ${printable(file)}`);
         } else if (result.isMatch) {
           matched = true;
           for (const flag of result.matchFlags)
-            out(`match ${flag.source} ${flag.matchDistance} ${file}`);
+            out(`match ${flag.source} ${flag.matchDistance} ${printable(file)}`);
         } else {
-          out(`clean - - ${file}`);
+          out(`clean - - ${printable(file)}`);
         }
       } catch (error) {
         failed = true;
-        err(`photodna-guard pdq: ${file}: ${message(error)}`);
+        err(printable(`photodna-guard pdq: ${file}: ${message(error)}`));
       }
     }
   } finally {

@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { printable, printableJson } from '../printable.js';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import { purgeDecision } from '../quarantine/purge-policy.js';
 import { lastSuccessfulReport } from '../quarantine/record.js';
@@ -68,7 +69,7 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     takesId: true,
     run: async ({ store, id }) => {
-      process.stdout.write(`${JSON.stringify(await store.getRecord(id), null, 2)}\n`);
+      process.stdout.write(`${printableJson(await store.getRecord(id), 2)}\n`);
       return 0;
     },
   },
@@ -174,7 +175,7 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       return err(`${message}\nRun "photodna-guard quarantine ${name} --help" for usage.`, 2);
     }
-    return err(`photodna-guard quarantine ${name}: ${message}`, 1);
+    return err(printable(`photodna-guard quarantine ${name}: ${message}`), 1);
   }
 }
 
@@ -205,7 +206,7 @@ async function openStore(dir: string): Promise<FileQuarantineStore> {
 async function list({ store, values }: Context): Promise<number> {
   const records = await store.list();
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+    process.stdout.write(`${printableJson(records, 2)}\n`);
   } else {
     const rows = records.map(summarize);
     if (rows.length > 0) process.stdout.write(formatTable([SUMMARY_HEADER, ...rows]));

@@ -8,6 +8,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { MAX_CALLS_PER_SECOND } from '../client/options.js';
+import { printableJson } from '../printable.js';
 import { connectionReason, credentialsOf, QueueRedisError } from '../queue/connection-errors.js';
 import { createScanWorker, type ScanWorker } from '../queue/worker.js';
 import { redact, redactUrl } from '../redact.js';
@@ -54,7 +55,7 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
     ...(policy === undefined ? {} : { policy }),
     concurrency,
   });
-  const line = (event: Record<string, unknown>) => out(JSON.stringify(event));
+  const line = (event: Record<string, unknown>) => out(printableJson(event));
   worker.on('scan', (e) =>
     line({
       event: 'scan',

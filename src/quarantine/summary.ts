@@ -3,6 +3,7 @@
  * them: id, received time, route, SHA-256 prefix, policy, report status, release and
  * preservation date. Never anything of the image but its hash prefix.
  */
+import { printable } from '../printable.js';
 import { lastSuccessfulReport } from './record.js';
 import type { QuarantineRecord } from './types.js';
 
@@ -39,21 +40,9 @@ export function summarize(record: QuarantineRecord): string[] {
 }
 
 /**
- * Control characters, line breaks and bidi overrides: a backfill's route holds a stored file's
- * path, whose name the uploader chose, and printed raw one could forge a row with a newline or
- * erase one with a terminal escape.
+ * Rows as left-aligned columns separated by two spaces, one line each, printable (a route holds
+ * a backfilled file's path, whose name the uploader chose).
  */
-const UNPRINTABLE = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/gu;
-
-/** A cell with each unprintable character as its `\uXXXX` escape. */
-function printable(cell: string): string {
-  return cell.replace(
-    UNPRINTABLE,
-    (char) => `\\u${(char.codePointAt(0) as number).toString(16).padStart(4, '0')}`,
-  );
-}
-
-/** Rows as left-aligned columns separated by two spaces, one line each. */
 export function formatTable(unsafe: ReadonlyArray<ReadonlyArray<string>>): string {
   const rows = unsafe.map((row) => row.map(printable));
   const widths = rows[0]?.map((_, col) => Math.max(...rows.map((row) => row[col]?.length ?? 0)));

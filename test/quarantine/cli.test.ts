@@ -102,6 +102,39 @@ describe('list and show', () => {
   });
 });
 
+describe('names the uploader chose', () => {
+  // A C1 escape that erases a line, a line separator, a bidi override ("evil\u202egnp.exe" reads
+  // "evilexe.png"), DEL: JSON.stringify leaves all of them raw.
+  const hostile = 'evil\x9b2K\u2028\u202egnp.exe\x7f';
+  const raw = ['\x9b', '\u2028', '\u202e', '\x7f'];
+
+  it('show, list --json and audit print them escaped, the JSON unchanged', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident({ route: `/upload/${hostile}` }, 3);
+    incident.file = { ...incident.file, originalname: hostile };
+    await store.put(incident, bytes);
+    const reason = `pasted from the upload: ${hostile}\x1b[2K`;
+    expect((await cli(['release', incident.id, '--dir', dir, '--reason', reason])).code).toBe(0);
+    const record = await store.getRecord(incident.id);
+    const runs = {
+      show: await cli(['show', incident.id, '--dir', dir]),
+      list: await cli(['list', '--dir', dir, '--json']),
+      audit: await cli(['audit', '--dir', dir]),
+      auditJson: await cli(['audit', '--dir', dir, '--json']),
+    };
+    // Before: printed raw by all four.
+    for (const [name, run] of Object.entries(runs)) {
+      expect(run.code, name).toBe(0);
+      for (const char of [...raw, '\x1b']) expect(run.stdout, name).not.toContain(char);
+    }
+    expect(JSON.parse(runs.show.stdout)).toEqual(record);
+    expect(JSON.parse(runs.list.stdout)).toEqual([record]);
+    expect(JSON.parse(runs.auditJson.stdout).detail).toContain(hostile);
+    expect(runs.audit.stdout).toContain(String.raw`evil\u009b2K\u2028\u202egnp.exe\u007f`);
+  });
+});
+
 describe('release and purge', () => {
   it('release records the reason; a second release keeps the first', async () => {
     const { dir, store, first } = await storeWithTwo();

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { printable, printableJson } from '../../src/printable.js';
+
+describe('printable', () => {
+  const hostile = 'a\nb\r\x1b[2K\x9b2K\x7f\u2028\u2029\u202egnp.exe\u2066';
+
+  it('escapes control characters, line breaks and bidi overrides, nothing else', () => {
+    expect(printable(hostile)).toBe(
+      String.raw`a\u000ab\u000d\u001b[2K\u009b2K\u007f\u2028\u2029\u202egnp.exe\u2066`,
+    );
+    expect(printable('évidence é.png 名前')).toBe('évidence é.png 名前');
+  });
+
+  it('printableJson is the same JSON, with none of them raw, indented or not', () => {
+    const value = { name: hostile, nested: [hostile, 1, null], [hostile]: true };
+    for (const space of [undefined, 2]) {
+      const json = printableJson(value, space);
+      expect(JSON.parse(json)).toEqual(value);
+      expect(json).not.toMatch(
+        /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/,
+      );
+    }
+  });
+});
