@@ -110,6 +110,10 @@ function checked(parsed: ReturnType<typeof parse>): ReturnType<typeof parse> {
   if (!values.out && !values['dry-run']) throw new Error('--out is required (unless --dry-run)');
   if (values.rate !== undefined) positiveInteger('--rate', values.rate, MAX_CALLS_PER_SECOND);
   if (values.concurrency !== undefined) positiveInteger('--concurrency', values.concurrency);
+  const version = values['api-version'];
+  if (version !== undefined && version !== 'v1' && version !== 'v2') {
+    throw new Error(`--api-version is v1 or v2, got ${version}`);
+  }
   return parsed;
 }
 

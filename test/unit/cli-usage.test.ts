@@ -65,6 +65,7 @@ describe('photodna-guard scan', () => {
     [[root], '--out is required (unless --dry-run)'],
     [[root, '--dry-run', '--rate', 'fast'], '--rate is an integer from 1 to 1000, got fast'],
     [[root, '--dry-run', '--concurrency', '0'], '--concurrency is a positive integer, got 0'],
+    [[root, '--dry-run', '--api-version', 'v3'], '--api-version is v1 or v2, got v3'],
   ])('%j is a usage error (exit 2) naming what is wrong', async (argv, message) => {
     const { code, out, err } = await capture(scan, argv);
     expect(code).toBe(2);
