@@ -64,7 +64,11 @@ export interface MatchEvent {
    * `ScanEvent.url`), `policy` is `'flag'` and an `error` event says the evidence is missing.
    */
   url?: string;
-  /** The image bytes, for reporting; never log them. */
+  /**
+   * The image bytes, for reporting; never log them. Not enumerable, so that logging the event
+   * whole (`logger.info(event)`, `JSON.stringify`, `console.log`) leaves them out; an object
+   * spread (`{ ...event }`) leaves them out too.
+   */
   buffer: Buffer;
   /**
    * Files an NCMEC report through PhotoDNA's Report endpoint; `info` is merged over

@@ -27,7 +27,7 @@ export function createMatchEvent(
   // The first report of each kind: a test report files nothing, so it never answers for the real
   // one (nor the real one for a test), as in the record (`lastSuccessfulReport`).
   const first = new Map<boolean, Promise<ReportResult>>();
-  const event: MatchEvent = {
+  const fields: Omit<MatchEvent, 'buffer'> = {
     id: incident.id,
     receivedAt: ctx.receivedAt,
     route: ctx.route,
@@ -50,7 +50,6 @@ export function createMatchEvent(
             : { metadata: incident.deferred.metadata }),
           ...(incident.deferred.url === undefined ? {} : { url: incident.deferred.url }),
         }),
-    buffer: match.bytes,
     report(overrides = {}, options = {}) {
       const info = { ...deps.reporter, ...overrides };
       const isTest = info.isTest === true;
@@ -68,6 +67,14 @@ export function createMatchEvent(
       return attempt;
     },
   };
+  // Not enumerable: a host that logs the event whole (pino, JSON.stringify, util.inspect,
+  // console.log) must not write the matched image into its logs. Read by name, it is there.
+  const event = Object.defineProperty(fields, 'buffer', {
+    value: match.bytes,
+    enumerable: false,
+    writable: true,
+    configurable: true,
+  }) as MatchEvent;
   return event;
 }
 

@@ -1,5 +1,9 @@
+import { Writable } from 'node:stream';
+import { inspect } from 'node:util';
+import pino from 'pino';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { MatchEvent } from '../../src/index.js';
 import { png } from '../fixtures/images.js';
 import { adapters, type Running } from '../helpers/adapters.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
@@ -68,5 +72,49 @@ describe('the injected logger', () => {
     expect(all).not.toContain('private-name');
     expect(all).not.toContain(bytes.toString('base64').slice(0, 64));
     expect(all).not.toContain(bytes.subarray(0, 32).toString('hex'));
+  });
+});
+
+describe('events a host logs whole', () => {
+  const running: Running[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((r) => r.close()));
+  });
+
+  it('leak: a match event logged whole (pino, JSON.stringify, util.inspect) carries no image bytes; event.buffer still holds them', async () => {
+    const written: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        written.push(String(chunk));
+        done();
+      },
+    });
+    // What a host does with an event it does not read field by field.
+    const hostLogger = pino({ level: 'debug' }, stream);
+    const server = await express5?.start(emu.options({ policy: 'flag' }), [{ path: '/upload' }], {
+      global: true,
+    });
+    if (!server) throw new Error('no adapter');
+    running.push(server);
+    const matches: MatchEvent[] = [];
+    server.guard.on('match', (event) => {
+      matches.push(event);
+      hostLogger.warn(event, 'upload matched');
+      hostLogger.info({ event }, 'upload matched');
+      written.push(JSON.stringify(event), inspect(event, { depth: null }));
+    });
+    const bytes = knownImage();
+    expect((await request(server.url).post('/upload').attach('f', bytes, 'm.png')).status).toBe(
+      200,
+    );
+    expect(matches).toHaveLength(1);
+    expect(matches[0]?.buffer.equals(bytes)).toBe(true);
+    const all = written.join('\n');
+    expect(all).toContain(matches[0]?.id);
+    expect(all).not.toContain('buffer');
+    expect(all).not.toContain(bytes.toString('base64').slice(16, 80));
+    // util.inspect's `<Buffer 89 50 ...>` and JSON's `{"type":"Buffer","data":[137,80,...]}`.
+    expect(all).not.toContain(inspect(bytes.subarray(0, 16)).slice('<Buffer '.length, -1));
+    expect(all).not.toContain(JSON.stringify([...bytes.subarray(0, 16)]).slice(1, -1));
   });
 });
