@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidOptionsError } from './errors.js';
 import { unknownKeyHint } from './option-hints.js';
+import { redactUrl, urlSecrets } from './redact.js';
 
 type Issue = z.core.$ZodIssue;
 
@@ -56,12 +57,12 @@ function throwInvalid(message: string, paths: string[], cause: unknown): never {
 /** An issue's message, with the valid values spelled out for enums and unions. */
 function describe(issue: Issue, received: unknown): string {
   if (issue.code === 'invalid_value') {
-    return `expected ${oneOf(issue.values.map(show))}; got ${show(received)}`;
+    return `expected ${oneOf(issue.values.map(show))}; got ${showReceived(received)}`;
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     const choices = issue.errors.flatMap((branch) => branch.slice(0, 1).map(choiceOf));
     if (choices.every((c) => c !== undefined)) {
-      return `expected ${choices.join(', or ')}; got ${show(received)}`;
+      return `expected ${choices.join(', or ')}; got ${showReceived(received)}`;
     }
   }
   return issue.message;
@@ -81,9 +82,25 @@ function oneOf(items: string[]): string {
   return `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
 }
 
-/** A received value, short and safe to print (never a long string such as a key). */
+/**
+ * Strings longer than this are not echoed: a PhotoDNA subscription key has 32 characters, and
+ * every valid value (and a typo of one) is shorter than this.
+ */
+const MAX_SHOWN_LENGTH = 24;
+
+/**
+ * A received value, short and safe to print: never a long string such as a key, nor a URL's
+ * user name, password or query string (`queue: 'redis://:password@host'`, a presigned URL).
+ */
+function showReceived(value: unknown): string {
+  if (typeof value !== 'string') return show(value);
+  const text = urlSecrets(value)?.length ? redactUrl(value) : value;
+  return text.length <= MAX_SHOWN_LENGTH ? show(text) : 'a long string';
+}
+
+/** A value as written in code: strings quoted, objects by their kind. */
 function show(value: unknown): string {
-  if (typeof value === 'string') return value.length <= 40 ? `'${value}'` : 'a long string';
+  if (typeof value === 'string') return `'${value}'`;
   if (typeof value === 'number' || typeof value === 'boolean' || value == null)
     return String(value);
   if (typeof value === 'function') return 'a function';

@@ -40,6 +40,21 @@ describe('errors that teach: enums list their values', () => {
     const secret = 'k'.repeat(64);
     expect(refusal({ matcher, apiVersion: secret }).message).not.toContain(secret);
   });
+
+  it('leak: never echoes a subscription key (32 hex characters) given where an enum goes', () => {
+    const key = '0123456789abcdef0123456789abcdef';
+    expect(refusal({ matcher, evaluation: key }).message).not.toContain(key);
+  });
+
+  it.each([
+    ['queue', 'redis://:queue-pw-SECRET@redis:6379', "got 'redis://redis:6379'"],
+    ['queue', 'redis://guard:pw2-SECRET@h', "got 'redis://h'"],
+    ['quarantine', 'https://s3/q?sig=SECRET1', "got 'https://s3/q?[redacted]'"],
+  ])('leak: %s given a URL: its password or query string is not echoed', (key, url, got) => {
+    const { message } = refusal({ matcher, [key]: url });
+    expect(message).not.toContain('SECRET');
+    expect(message).toContain(got);
+  });
 });
 
 describe('errors that teach: a key in the wrong place names where it goes', () => {
