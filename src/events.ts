@@ -2,6 +2,7 @@ import type { ClientNetwork } from './core/client-address.js';
 import type { ErrorCode, UnavailableReason } from './errors.js';
 import { toError } from './errors.js';
 import type { QuarantineRecord } from './quarantine/types.js';
+import { loggableError } from './redact.js';
 import type {
   FileFacts,
   Logger,
@@ -231,7 +232,11 @@ export class GuardEvents {
     // Other events' listener failures become `error` events (which reach the logger); a failing
     // `error` listener can only be logged.
     if (name !== 'error') this.emit('error', { error: err, stage: 'listener' });
-    else this.#logger?.error({ err, event: name }, `photodna-guard: an '${name}' listener threw`);
+    else
+      this.#logger?.error(
+        { err: loggableError(err), event: name },
+        `photodna-guard: an '${name}' listener threw`,
+      );
   }
 
   #set(name: GuardEventName): Set<Listener<GuardEventName>> {

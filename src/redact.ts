@@ -122,3 +122,34 @@ export function redactJson(value: unknown, secrets: ReadonlyArray<string | undef
   }
   return out;
 }
+
+/** Causes followed by `loggableError` (a cycle or a very long chain ends there). */
+const MAX_CAUSES = 8;
+
+/**
+ * An error as the guard's own log lines show it: of its class, with its message, stack and the
+ * fields of primitive value (`code`, `reason`, `httpStatus`...), its cause chain the same way;
+ * never a field that holds an object. A host's error (a hook's, a store's) can carry the request
+ * it failed on: an HTTP client's `config.data` holds the image, `config.headers` a token; ioredis
+ * keeps `command.args`, an AUTH password among them. Loggers (pino's `err` serializer) print
+ * every field.
+ */
+export function loggableError(error: Error, depth = 0): Error {
+  const copy = Object.create(Object.getPrototypeOf(error) as object) as Error;
+  const hidden = (value: unknown) => ({ value, writable: true, configurable: true });
+  Object.defineProperties(copy, { message: hidden(error.message), stack: hidden(error.stack) });
+  for (const [key, value] of Object.entries(error)) {
+    if (isPrimitive(value))
+      Object.defineProperty(copy, key, { ...hidden(value), enumerable: true });
+  }
+  const { cause } = error;
+  if (cause instanceof Error && depth < MAX_CAUSES)
+    Object.defineProperty(copy, 'cause', hidden(loggableError(cause, depth + 1)));
+  else if (cause !== undefined && isPrimitive(cause))
+    Object.defineProperty(copy, 'cause', hidden(cause));
+  return copy;
+}
+
+function isPrimitive(value: unknown): boolean {
+  return value === null || (typeof value !== 'object' && typeof value !== 'function');
+}

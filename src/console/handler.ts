@@ -4,6 +4,8 @@
  * answer; failures answer JSON without internals.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { toError } from '../errors.js';
+import { loggableError } from '../redact.js';
 import { type ApiDeps, serveApi } from './api.js';
 import { APP_SCRIPT } from './assets/app-script.js';
 import { LIVE_SCRIPT } from './assets/live-script.js';
@@ -60,7 +62,10 @@ export function createHandler(deps: ApiDeps): ConsoleHandler {
         return sendJson(res, error.status, { error: error.message });
       }
       // Store failures and the like: the reviewer sees that it failed, never internals.
-      deps.options.logger?.error({ err: error }, 'photodna-guard console: a request failed');
+      deps.options.logger?.error(
+        { err: loggableError(toError(error)) },
+        'photodna-guard console: a request failed',
+      );
       sendJson(res, 500, { error: 'the console could not complete this request' });
     }
   };

@@ -1,10 +1,11 @@
 import type { GuardEvents } from '../events.js';
-import { redactUrl } from '../redact.js';
+import { loggableError, redactUrl } from '../redact.js';
 import type { Logger } from '../types.js';
 
 /**
  * Mirrors the guard's events into the host's logger. What is logged is chosen field by field:
- * never image bytes, keys, passwords, the client's file name or a URL's query string.
+ * never image bytes, keys, passwords, the client's file name or a URL's query string, nor an
+ * error's fields that hold objects (a host's HTTP error keeps its request: see `loggableError`).
  */
 export function logEvents(events: GuardEvents, logger: Logger): void {
   events.on('scan', (e) =>
@@ -55,7 +56,13 @@ export function logEvents(events: GuardEvents, logger: Logger): void {
   );
   events.on('error', (e) =>
     logger.error(
-      { err: e.error, stage: e.stage, reason: e.reason, route: e.route, sha256: e.file?.sha256 },
+      {
+        err: loggableError(e.error),
+        stage: e.stage,
+        reason: e.reason,
+        route: e.route,
+        sha256: e.file?.sha256,
+      },
       `photodna-guard: ${e.stage} error: ${e.error.message}`,
     ),
   );

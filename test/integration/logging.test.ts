@@ -75,6 +75,56 @@ describe('the injected logger', () => {
   });
 });
 
+describe("the injected logger and the host's errors", () => {
+  const running: Running[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((r) => r.close()));
+  });
+
+  it("leak: an onMatch error that carries the request it failed on (an HTTP client's config: body, headers) logs neither the image nor the host's token", async () => {
+    const written: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        written.push(String(chunk));
+        done();
+      },
+    });
+    const hostToken = 'Bearer host-moderation-SECRET-token';
+    const server = await express5?.start(
+      emu.options({
+        policy: 'block',
+        logger: pino({ level: 'debug' }, stream),
+        // The host forwards the match with an HTTP client whose error keeps the request, as
+        // axios's does (`error.config.data`, `error.config.headers`).
+        onMatch: (event) => {
+          throw Object.assign(new Error('Request failed with status code 502'), {
+            code: 'ERR_BAD_RESPONSE',
+            config: {
+              url: 'https://moderation.example/api/matches',
+              headers: { Authorization: hostToken },
+              data: event.buffer,
+            },
+          });
+        },
+      }),
+      [{ path: '/upload' }],
+      { global: true },
+    );
+    if (!server) throw new Error('no adapter');
+    running.push(server);
+    const bytes = knownImage();
+    expect((await request(server.url).post('/upload').attach('f', bytes, 'm.png')).status).toBe(
+      422,
+    );
+    const all = written.join('');
+    // The failure is logged, with what says why.
+    expect(all).toContain('Request failed with status code 502');
+    expect(all).toContain('ERR_BAD_RESPONSE');
+    expect(all).not.toContain(hostToken);
+    expect(all).not.toContain(JSON.stringify([...bytes.subarray(0, 16)]).slice(1, -1));
+  });
+});
+
 describe('events a host logs whole', () => {
   const running: Running[] = [];
   afterEach(async () => {

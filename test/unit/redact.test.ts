@@ -1,5 +1,8 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { redactJson, redactUrl, redactUrlIn } from '../../src/redact.js';
+import { PhotoDnaServiceError } from '../../src/errors.js';
+import { loggableError, redactJson, redactUrl, redactUrlIn } from '../../src/redact.js';
 
 describe('redactUrlIn', () => {
   const url = 'https://svc%40corp:p%40ss@img.test/a.png?X-Amz-Signature=tok%2Fen#frag';
@@ -56,5 +59,60 @@ describe('redactJson', () => {
     // An own `__proto__` key (as JSON.parse makes it) stays data, never the copy's prototype.
     expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
     expect(Object.getOwnPropertyDescriptor(out, '__proto__')?.value).toEqual({ p: '[redacted]' });
+  });
+});
+
+describe('loggableError', () => {
+  it('keeps the class, message, stack and primitive fields of every error in the chain, drops fields holding objects', () => {
+    const bytes = Buffer.from('matched image bytes');
+    const auth = { name: 'auth', args: ['user', 'redis-SECRET-pw'] };
+    const inner = Object.assign(new Error('WRONGPASS invalid password'), { command: auth });
+    const outer = new PhotoDnaServiceError('The shared rate limiter (Redis) is unavailable', {
+      retryable: true,
+      guardCode: 'SCAN_UNAVAILABLE',
+      reason: 'rate-limiter-down',
+      cause: Object.assign(new Error('upload failed', { cause: inner }), {
+        code: 'ERR_BAD_RESPONSE',
+        config: { data: bytes },
+      }),
+    });
+    const copy = loggableError(outer);
+    expect(copy).toBeInstanceOf(PhotoDnaServiceError);
+    expect(copy).toMatchObject({
+      message: outer.message,
+      stack: outer.stack,
+      reason: 'rate-limiter-down',
+    });
+    const cause = copy.cause as Error & Record<string, unknown>;
+    expect(cause).toMatchObject({ message: 'upload failed', code: 'ERR_BAD_RESPONSE' });
+    expect(cause.config).toBeUndefined();
+    expect((cause.cause as Error).message).toBe('WRONGPASS invalid password');
+    expect((cause.cause as Record<string, unknown>).command).toBeUndefined();
+    // What pino prints of it.
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    pino(stream).error({ err: copy }, 'failed');
+    const line = lines.join('');
+    expect(JSON.parse(line).err).toMatchObject({
+      type: 'PhotoDnaServiceError',
+      reason: 'rate-limiter-down',
+    });
+    expect(line).toContain('WRONGPASS invalid password');
+    expect(line).not.toContain('redis-SECRET-pw');
+    expect(line).not.toContain(JSON.stringify([...bytes]).slice(1, -1));
+  });
+
+  it('ends a cause chain that loops', () => {
+    const a = new Error('a');
+    const b = new Error('b', { cause: a });
+    a.cause = b;
+    let depth = 0;
+    for (let e: unknown = loggableError(a); e instanceof Error; e = e.cause) depth++;
+    expect(depth).toBeLessThan(12);
   });
 });
