@@ -29,7 +29,8 @@ export interface ScanEvent {
   /** The host's metadata given when the job was enqueued (deferred scans only). */
   metadata?: Record<string, unknown>;
   /**
-   * The image URL of a `url` job, as enqueued (it may hold a token: log it redacted). When the
+   * The image URL of a `url` job, as enqueued (it may hold a token: log it redacted; not
+   * enumerable, so logging the event whole leaves it out). When the
    * PhotoDNA service fetched the image itself, the worker never saw the bytes: `file` then holds
    * only `field` and `originalname`, with `mimetype` and `sha256` empty and the sizes 0.
    */
@@ -59,7 +60,8 @@ export interface MatchEvent {
   /** The host's metadata given when the job was enqueued (deferred matches only). */
   metadata?: Record<string, unknown>;
   /**
-   * The image URL of a `url` job, as enqueued (it may hold a token: log it redacted). When its
+   * The image URL of a `url` job, as enqueued (it may hold a token: log it redacted; not
+   * enumerable, so logging the event whole leaves it out). When its
    * evidence could not be downloaded after the worker's `urlAttempts`, the match is emitted
    * anyway: `buffer` is then empty, `file` holds only `field` and `originalname` (see
    * `ScanEvent.url`), `policy` is `'flag'` and an `error` event says the evidence is missing.
@@ -113,7 +115,10 @@ export interface RejectEvent {
   scanId?: string;
   /** The host's metadata given when the job was enqueued (deferred rejections only). */
   metadata?: Record<string, unknown>;
-  /** The image URL of a `url` job, as enqueued (it may hold a token: log it redacted). */
+  /**
+   * The image URL of a `url` job, as enqueued (it may hold a token: log it redacted; not
+   * enumerable, so logging the event whole leaves it out).
+   */
   url?: string;
 }
 
@@ -202,6 +207,7 @@ export class GuardEvents {
     const listeners = this.#listeners.get(name);
     if (name === 'error') this.warnings.onError(event as ErrorEvent, (listeners?.size ?? 0) > 0);
     if (!listeners || listeners.size === 0) return;
+    hideUrl(event);
     for (const listener of [...listeners]) {
       try {
         const result = listener(event);
@@ -216,6 +222,7 @@ export class GuardEvents {
   /** Calls every listener and waits for all of them to settle. Never rejects. */
   async emitAndWait<E extends GuardEventName>(name: E, event: GuardEventMap[E]): Promise<void> {
     const listeners = [...(this.#listeners.get(name) ?? [])];
+    hideUrl(event);
     await Promise.all(
       listeners.map(async (listener) => {
         try {
@@ -247,4 +254,22 @@ export class GuardEvents {
     }
     return set;
   }
+}
+
+/**
+ * A deferred job's `url` (a `scan`, `match` or `reject` event) made not enumerable, as a match's
+ * `buffer` is: a presigned URL carries its token in the query string, and a host that logs the
+ * event whole (pino, `JSON.stringify`, `console.log`) would write it into its logs. Read by name,
+ * it is there.
+ */
+function hideUrl(event: object): void {
+  const own = Object.getOwnPropertyDescriptor(event, 'url');
+  if (!own?.enumerable) return;
+  // Every attribute named: those left out keep the property's present ones (enumerable).
+  Object.defineProperty(event, 'url', {
+    value: own.value,
+    enumerable: false,
+    writable: true,
+    configurable: true,
+  });
 }

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator, testImages } from '../../src/emulator/index.js';
 import type { ErrorEvent, MatchEvent, RejectEvent, ScanEvent } from '../../src/events.js';
@@ -119,10 +120,12 @@ async function startWorker(
   return { worker, seen };
 }
 
-/** No token in any log line, error or reject detail. */
+/** No token in any log line, error or reject detail, nor in an event logged whole. */
 function expectNoSecret(seen: Seen): void {
   const texts = [
     ...seen.logged,
+    ...[...seen.scans, ...seen.matches, ...seen.rejects].map((e) => JSON.stringify(e)),
+    ...[...seen.scans, ...seen.matches, ...seen.rejects].map((e) => inspect(e)),
     ...seen.errors.map((e) => `${e.error.message} ${String((e.error.cause as Error)?.message)}`),
     ...seen.rejects.map((e) => e.detail ?? ''),
   ];
