@@ -1,3 +1,4 @@
+import { printable } from './printable.js';
 import type { PdqFacts } from './types.js';
 
 /**
@@ -72,7 +73,9 @@ export class GuardError extends Error {
     this.name = 'GuardError';
     this.code = code;
     this.status = ERROR_CODES[code].status;
-    this.detail = options.detail;
+    // Details name what the uploader chose (field names, text field paths) and reach events and
+    // logs: no control character, line break or bidi override raw in them.
+    this.detail = options.detail === undefined ? undefined : printable(options.detail);
     this.reason = options.reason;
     this.retryAfter = options.retryAfter ?? (this.status === 503 ? 5 : undefined);
     this.pdq = options.pdq;
