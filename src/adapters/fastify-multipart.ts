@@ -9,7 +9,8 @@ interface HostPart {
   type?: string;
   /** Absent on a file part whose Content-Disposition has no `name=` (the plugin keeps it). */
   fieldname?: string;
-  filename: string;
+  /** Absent on a part @fastify/multipart takes for a file without a `filename=` (octet-stream). */
+  filename?: string;
   encoding: string;
   mimetype: string;
   /** The type the client claimed, kept when `mimetype` becomes the sniffed one (as on multer files). */
@@ -99,7 +100,9 @@ export class HostFiles {
       if (part._buf && file.buffer) part._buf = file.buffer;
       if (file.clientMimetype !== undefined) part.clientMimetype = file.clientMimetype;
       part.mimetype = file.mimetype;
-      part.filename = file.originalname;
+      // A part that had no file name keeps none (the core reads it as '').
+      if (part.filename !== undefined || file.originalname !== '')
+        part.filename = file.originalname;
     }
     for (const [file, slot] of this.#bare) {
       if (file.buffer) this.#replaceOnBody(slot.key, slot.original, file.buffer);
@@ -162,7 +165,7 @@ export class HostFiles {
     }
     const file: MulterFile = {
       fieldname: field,
-      originalname: part.filename,
+      originalname: part.filename ?? '',
       encoding: part.encoding,
       mimetype: part.mimetype,
       size: buffer ? buffer.length : size,

@@ -241,6 +241,28 @@ describe.each([...adapters, ...scanAdapters])(
       expect(scanned.includes(HIDDEN)).toBe(false);
     });
 
+    // @fastify/multipart keeps a part without a file name as a file (multer reads it as text).
+    it.runIf(/^fastify5-multipart/.test(adapter.name))(
+      "'reencode': a BMP in a file part without a file name is re-encoded, not refused",
+      async () => {
+        const matcher = new RecordingMatcher();
+        const { server } = await start({ matcher, sanitize: 'reencode' });
+        const res = await request(server.url)
+          .post('/upload')
+          .set('content-type', 'multipart/form-data; boundary=SanD')
+          .send(
+            multipartBody('SanD', [
+              { name: 'f', type: 'application/octet-stream', data: bmp(200, 160, 4408) },
+            ]),
+          );
+        expect(res.status).toBe(200);
+        expect(matcher.calls.map((c) => c.contentType)).toEqual(['image/png']);
+        const [file] = res.body.files;
+        expect(file).toMatchObject({ mimetype: 'image/png' });
+        expect(file.sha256).toBe(sha256(matcher.calls[0]?.bytes as Buffer));
+      },
+    );
+
     it("'metadata': a JPEG posted as base64 text (no data: URL) comes back as base64 of the checked bytes", async () => {
       const matcher = new RecordingMatcher();
       const { server } = await start({
