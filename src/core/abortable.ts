@@ -41,9 +41,21 @@ export async function withTimeout<T>(work: Promise<T>, ms: number, fallback: () 
   }
 }
 
-/** Settles with `work`, or rejects with `error()` once `ms` passed. */
-export function rejectAfter<T>(work: Promise<T>, ms: number, error: () => Error): Promise<T> {
+/**
+ * Settles with `work`, or rejects with `error()` once `ms` passed. Work given as a function gets
+ * the deadline's signal, aborted then: work that can be withdrawn (a queued job) is told to be.
+ */
+export function rejectAfter<T>(
+  work: Promise<T> | ((signal: AbortSignal) => Promise<T>),
+  ms: number,
+  error: () => Error,
+): Promise<T> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(error()), ms);
-  return settleBy(work, controller.signal).finally(() => clearTimeout(timer));
+  // In a promise: a function that throws at once rejects, the timer still cleared.
+  const started =
+    typeof work === 'function'
+      ? new Promise<T>((resolve) => resolve(work(controller.signal)))
+      : work;
+  return settleBy(started, controller.signal).finally(() => clearTimeout(timer));
 }

@@ -6,7 +6,7 @@
 import { GuardError, toError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { RouteConfig } from '../options.js';
-import type { ScanQueue } from '../queue/types.js';
+import type { ScanJobInput, ScanQueue } from '../queue/types.js';
 import type { FileFacts, Policy } from '../types.js';
 import { rejectAfter } from './abortable.js';
 import { reportScanFailure } from './failure-events.js';
@@ -37,8 +37,10 @@ export async function enqueueFile(
   let timedOut = false;
   try {
     // A queue that does not answer (its Redis unreachable, a wrong password: ioredis waits for
-    // it) must not hold the request forever: it gets the route's scan deadline.
-    const enqueued = deps.queue.enqueue({
+    // it) must not hold the request forever: it gets the route's scan deadline. The request is
+    // then refused, so the enqueue is told (its signal): its job, should it still be stored
+    // (ioredis sends what it queued once Redis answers), must never run as if accepted.
+    const job: ScanJobInput = {
       source: { kind: 'bytes', bytes },
       field: file.field,
       originalname: file.originalname,
@@ -51,8 +53,9 @@ export async function enqueueFile(
         receivedAt: ctx.receivedAt.toISOString(),
       },
       policy,
-    });
-    const { scanId } = await rejectAfter(enqueued, route.scanTimeoutMs, () => {
+    };
+    const enqueue = (signal: AbortSignal) => deps.queue.enqueue(job, { signal });
+    const { scanId } = await rejectAfter(enqueue, route.scanTimeoutMs, () => {
       timedOut = true;
       return new Error(
         `the scan queue did not answer within scanTimeoutMs (${route.scanTimeoutMs} ms)`,

@@ -20,10 +20,15 @@
  *   it runs again. Before acting, a run checks the job's done marker (set after its effects,
  *   before BullMQ completes it), so a job finished by a worker that died before completing it is
  *   not acted on twice; a quarantine write is keyed by the job (see `incidentIdOf`).
+ * - Withdrawn: an enqueue whose `signal` aborts (the guard's deadline passed, the upload refused
+ *   503) may still be stored later (ioredis sends the commands it queued once Redis answers). Its
+ *   refusal is sent after them on the same connection (`#refuse`); a worker ends a job whose
+ *   refusal it finds as `refused`, unchecked and without an event (`consume`).
  * - A done job is kept `keepDoneDays` (so adding its `scanId` again is a no-op) with its id alone
  *   as data: before BullMQ completes it, its data (a URL with its token, the uploader's address,
  *   user agent, file name, metadata) is replaced by `{ scanId }`, and its bytes are deleted.
  */
+import { randomUUID } from 'node:crypto';
 import type { Job, Queue, Worker } from 'bullmq';
 import { notConfiguredError } from '../client/failures.js';
 import {
@@ -31,12 +36,14 @@ import {
   REDIS_URL_EXPECTED,
   type RedisClientLike,
 } from '../client/redis-connection.js';
+import { settleBy } from '../core/abortable.js';
 import { ConnectionErrors, type ConnectionListener } from './connection-errors.js';
 import { JobBytesGoneError } from './job-bytes-gone.js';
 import { retryDelayMs, toStoredJob } from './stored-job.js';
 import {
   type ClaimedJob,
   type Consumer,
+  type EnqueueOptions,
   isScanId,
   type JobResult,
   type QueueDepth,
@@ -72,6 +79,7 @@ interface IoRedis {
   eval(script: string, keys: number, ...args: Array<string | number>): Promise<unknown>;
   getBuffer(key: string): Promise<Buffer | null>;
   get(key: string): Promise<string | null>;
+  mget(...keys: string[]): Promise<Array<string | null>>;
   del(key: string): Promise<number>;
   quit(): Promise<unknown>;
   disconnect(): void;
@@ -101,6 +109,31 @@ if type(idle) ~= 'number' or idle < tonumber(ARGV[1]) then return 0 end
 return redis.call('DEL', KEYS[1])
 `;
 const ORPHAN_IDLE_S = DAY_S;
+
+/**
+ * An aborted enqueue's refusal (`#refuse`), in one script: records it for the worker (the
+ * enqueue's id, kept `keepDoneDays`: its job may still be added after it), deletes the bytes
+ * unless they are another enqueue's job's, and says whether the job is this enqueue's (to be
+ * removed). KEYS: the refusal, the bytes, the job's hash; ARGV: the enqueue's id, the refusal's
+ * lifetime in seconds.
+ */
+const REFUSE_JOB = `
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local data = redis.call('HGET', KEYS[3], 'data')
+if not data then
+  redis.call('DEL', KEYS[2])
+  return 0
+end
+local ok, job = pcall(cjson.decode, data)
+if ok and type(job) == 'table' and job.enqueueId == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0
+`;
+
+/** The result of a job whose enqueue was aborted (`REFUSE_JOB`): never checked, no event. */
+const REFUSED: JobResult = { done: true, outcome: 'refused' };
 
 export async function openBullmqQueue(options: BullmqQueueOptions): Promise<QueueEngine> {
   if (typeof options.redis === 'string' && !isRedisUrl(options.redis)) {
@@ -149,6 +182,8 @@ class BullmqQueue implements QueueEngine {
   readonly engine = 'bullmq' as const;
   readonly #parts: Parts;
   readonly #consumers = new Set<Consumer>();
+  /** Refusals of aborted enqueues still on their way to Redis: a close waits for them. */
+  readonly #refusals = new Set<Promise<void>>();
   #closed: Promise<void> | undefined;
 
   constructor(parts: Parts) {
@@ -163,40 +198,105 @@ class BullmqQueue implements QueueEngine {
     return this.#parts.redis;
   }
 
-  #key(kind: 'bytes' | 'done', scanId: string): string {
+  #key(kind: 'bytes' | 'done' | 'refused', scanId: string): string {
     return `photodna-guard:scan-${kind}:${this.#parts.name}:${scanId}`;
   }
 
-  async enqueue(input: ScanJobInput): Promise<{ scanId: string }> {
+  async enqueue(input: ScanJobInput, options: EnqueueOptions = {}): Promise<{ scanId: string }> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     const job = toStoredJob(input);
+    if (!signal) return this.#redisCall(() => this.#store(job, input.source));
+    const withdrawable: StoredJob = { ...job, enqueueId: randomUUID() };
+    let settled = false;
+    // Runs before `settleBy` rejects (listeners run in order), and never once the store resolved:
+    // its continuation runs in the same turn as Redis's answer, before any timer can abort.
+    const onAbort = () => {
+      if (!settled) this.#refuse(withdrawable);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await settleBy(
+        this.#redisCall(() => this.#store(withdrawable, input.source, signal)),
+        signal,
+      );
+    } finally {
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Stores the bytes, then adds the job. Once `signal` aborts no further command is sent (those
+   * sent may still run: `#refuse` is ordered after them).
+   */
+  async #store(
+    job: StoredJob,
+    source: ScanJobInput['source'],
+    signal?: AbortSignal,
+  ): Promise<{ scanId: string }> {
     const { queue, connection, keepDoneS } = this.#parts;
-    return this.#redisCall(async () => {
-      if (await queue.getJob(job.scanId)) return { scanId: job.scanId };
-      const bytesKey = this.#key('bytes', job.scanId);
-      if (input.source.kind === 'bytes') {
-        await connection.set(bytesKey, Buffer.from(input.source.bytes));
-      }
-      try {
-        await queue.add('scan', job, {
-          jobId: job.scanId,
-          // A job the service could not answer is retried until it can (capped backoff).
-          attempts: 1_000_000,
-          backoff: { type: 'photodna-guard' },
-          removeOnComplete: { age: keepDoneS },
-          removeOnFail: false,
-          // Each failed attempt keeps its stack in the job: retried through a day-long outage
-          // (every 5 minutes at most) that would grow without bound in Redis.
-          stackTraceLimit: STACK_TRACES_KEPT,
-        });
-      } catch (error) {
-        // Refused (out of memory, a read-only replica, a permission): no job would ever delete
-        // the copy of an upload whose request is refused. Unless the job is there after all.
-        if (input.source.kind === 'bytes' && !(await queue.getJob(job.scanId).catch(() => true)))
-          await connection.del(bytesKey).catch(() => undefined);
-        throw error;
-      }
-      return { scanId: job.scanId };
-    });
+    if (await queue.getJob(job.scanId)) return { scanId: job.scanId };
+    const bytesKey = this.#key('bytes', job.scanId);
+    if (source.kind === 'bytes') {
+      signal?.throwIfAborted();
+      await connection.set(bytesKey, Buffer.from(source.bytes));
+    }
+    signal?.throwIfAborted();
+    try {
+      await queue.add('scan', job, {
+        jobId: job.scanId,
+        // A job the service could not answer is retried until it can (capped backoff).
+        attempts: 1_000_000,
+        backoff: { type: 'photodna-guard' },
+        removeOnComplete: { age: keepDoneS },
+        removeOnFail: false,
+        // Each failed attempt keeps its stack in the job: retried through a day-long outage
+        // (every 5 minutes at most) that would grow without bound in Redis.
+        stackTraceLimit: STACK_TRACES_KEPT,
+      });
+    } catch (error) {
+      // Refused (out of memory, a read-only replica, a permission): no job would ever delete
+      // the copy of an upload whose request is refused. Unless the job is there after all.
+      // (Aborted: `#refuse` deletes it.)
+      if (
+        source.kind === 'bytes' &&
+        !signal?.aborted &&
+        !(await queue.getJob(job.scanId).catch(() => true))
+      )
+        await connection.del(bytesKey).catch(() => undefined);
+      throw error;
+    }
+    return { scanId: job.scanId };
+  }
+
+  /**
+   * Withdraws the job of an aborted enqueue (`EnqueueOptions.signal`). Sent on the connection of
+   * the enqueue's commands, so Redis runs it after those sent before the abort (ioredis keeps one
+   * connection's order, through a reconnection too): the refusal is recorded, the bytes deleted
+   * and the job, if it is this enqueue's and still waiting, removed. A job stored after it anyway
+   * (ioredis resends BullMQ's add script after a `NOSCRIPT` answer) or claimed in between is
+   * ended by the worker as `refused`, unchecked (`consume`). A failure is reported as the
+   * connection's: the job may then run.
+   */
+  #refuse(job: StoredJob): void {
+    const { connection, queue, keepDoneS, errors } = this.#parts;
+    const refusal = (async () => {
+      const ours = await connection.eval(
+        REFUSE_JOB,
+        3,
+        this.#key('refused', job.scanId),
+        this.#key('bytes', job.scanId),
+        queue.toKey(job.scanId),
+        job.enqueueId as string,
+        keepDoneS,
+      );
+      // Not while a worker holds it (BullMQ refuses): that worker ends it as `refused`.
+      if (ours === 1) await queue.remove(job.scanId);
+    })()
+      .catch((error: unknown) => errors.report(error))
+      .finally(() => this.#refusals.delete(refusal));
+    this.#refusals.add(refusal);
   }
 
   /**
@@ -237,25 +337,31 @@ class BullmqQueue implements QueueEngine {
     const worker = new Worker(
       name,
       async (job: Job<StoredJob>) => {
-        const doneKey = this.#key('done', job.data.scanId);
-        const finished = await connection.get(doneKey);
-        const bytesKey = this.#key('bytes', job.data.scanId);
+        const { scanId, enqueueId } = job.data;
+        const doneKey = this.#key('done', scanId);
+        const [finished, refusal] = await connection.mget(doneKey, this.#key('refused', scanId));
+        const bytesKey = this.#key('bytes', scanId);
         // Finished by a worker that died before BullMQ recorded it: never acted on twice.
-        if (finished !== null) {
+        if (finished != null) {
           await connection.del(bytesKey);
           await forget(job);
           return JSON.parse(finished) as JobResult;
         }
-        const result = await handler({
-          ...job.data,
-          attempt: job.attemptsMade + 1,
-          bytes: async () => {
-            const bytes = await this.#redisCall(() => connection.getBuffer(bytesKey));
-            // Deleted, or evicted (a `maxmemory-policy` that evicts any key): gone for good.
-            if (!bytes) throw new JobBytesGoneError('its bytes key in Redis is missing');
-            return bytes;
-          },
-        });
+        // Its upload was refused (the enqueue aborted) and Redis stored it anyway: the host keeps
+        // no record of its `scanId`, so nothing is checked, stored or said (see README).
+        const refused = enqueueId !== undefined && refusal === enqueueId;
+        const result = refused
+          ? REFUSED
+          : await handler({
+              ...job.data,
+              attempt: job.attemptsMade + 1,
+              bytes: async () => {
+                const bytes = await this.#redisCall(() => connection.getBuffer(bytesKey));
+                // Deleted, or evicted (a `maxmemory-policy` that evicts any key): gone for good.
+                if (!bytes) throw new JobBytesGoneError('its bytes key in Redis is missing');
+                return bytes;
+              },
+            });
         if (!result.done) throw new Error(result.detail);
         await connection.set(doneKey, JSON.stringify(result), 'EX', keepDoneS);
         await connection.del(bytesKey);
@@ -317,6 +423,8 @@ class BullmqQueue implements QueueEngine {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
+      // Sent before the connection quits: an aborted enqueue's job must not run for want of it.
+      await Promise.all(this.#refusals);
       await this.#parts.queue.close();
       if (this.#parts.owned) await this.#parts.connection.quit().catch(() => undefined);
     })();

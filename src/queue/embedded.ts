@@ -31,6 +31,7 @@ import { toStoredJob } from './stored-job.js';
 import type {
   ClaimedJob,
   Consumer,
+  EnqueueOptions,
   JobResult,
   QueueDepth,
   QueueEngine,
@@ -135,6 +136,7 @@ class EmbeddedQueue implements QueueEngine {
   /** Rows waiting for this turn's group commit (`#insert`). */
   readonly #batch: Array<{
     row: JobRow;
+    signal: AbortSignal | undefined;
     resolve: () => void;
     reject: (error: unknown) => void;
   }> = [];
@@ -197,7 +199,14 @@ class EmbeddedQueue implements QueueEngine {
     if (removed) await syncDir(this.#bytesDir);
   }
 
-  async enqueue(input: ScanJobInput): Promise<{ scanId: string }> {
+  /**
+   * An aborted `signal` (the guard's deadline passed: the upload is refused) stops the job before
+   * its commit, which is synchronous: a row committed resolves the caller before any timer can
+   * abort, a row not committed never is. The bytes written meanwhile (a slow disk, a saturated
+   * thread pool) are removed.
+   */
+  async enqueue(input: ScanJobInput, { signal }: EnqueueOptions = {}): Promise<{ scanId: string }> {
+    signal?.throwIfAborted();
     if (this.#closed) throw new Error('the scan queue is closed');
     const job = toStoredJob(input);
     // Here, not in the shared commit: metadata that cannot be serialized fails this job alone.
@@ -207,9 +216,23 @@ class EmbeddedQueue implements QueueEngine {
     // that the next open removes.
     if (input.source.kind === 'bytes')
       await writeFileAtomic(this.#bytesDir, job.scanId, input.source.bytes);
-    if (this.#closed) throw new Error('the scan queue was closed before the job was stored');
-    await this.#insert({ scanId: job.scanId, at: job.enqueuedAt, payload });
+    try {
+      signal?.throwIfAborted();
+      if (this.#closed) throw new Error('the scan queue was closed before the job was stored');
+      await this.#insert({ scanId: job.scanId, at: job.enqueuedAt, payload }, signal);
+    } catch (error) {
+      // A close leaves the copy to the next open.
+      if (input.source.kind === 'bytes' && signal?.aborted && !this.#closed)
+        await this.#dropCopy(job.scanId);
+      throw error;
+    }
     return { scanId: job.scanId };
+  }
+
+  /** An aborted enqueue's copy, unless a job of its `scanId` (another enqueue's) holds that file. */
+  async #dropCopy(scanId: string): Promise<void> {
+    if (this.#sql.exists.get(scanId) !== undefined) return;
+    if (await unlinkIfPresent(join(this.#bytesDir, scanId))) await syncDir(this.#bytesDir);
   }
 
   /**
@@ -218,15 +241,19 @@ class EmbeddedQueue implements QueueEngine {
    * turn (group commit): one fsync for all of them, where a commit each blocked the event loop
    * for an fsync each (~0.4 ms on an SSD, ms on network disks).
    */
-  #insert(row: JobRow): Promise<void> {
+  #insert(row: JobRow, signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#batch.push({ row, resolve, reject });
+      this.#batch.push({ row, signal, resolve, reject });
       if (this.#batch.length === 1) setImmediate(() => this.#commit());
     });
   }
 
   #commit(): void {
-    const batch = this.#batch.splice(0);
+    const batch = this.#batch.splice(0).filter((pending) => {
+      // Aborted since it was queued for this commit: its upload is refused, it is not stored.
+      if (pending.signal?.aborted) pending.reject(pending.signal.reason);
+      return !pending.signal?.aborted;
+    });
     if (batch.length === 0) return;
     try {
       this.#insertAll(batch.map((pending) => pending.row));

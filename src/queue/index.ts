@@ -7,6 +7,7 @@ export { openScanQueue, type QueueOption } from './open-queue.js';
 export { incidentIdOf } from './process-job.js';
 export type {
   ClaimedJob,
+  EnqueueOptions,
   JobOutcome,
   JobSource,
   QueueDepth,

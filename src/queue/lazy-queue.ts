@@ -1,5 +1,5 @@
 import { openScanQueue, type QueueOption } from './open-queue.js';
-import type { QueueDepth, QueueEngine, ScanJobInput, ScanQueue } from './types.js';
+import type { EnqueueOptions, QueueDepth, QueueEngine, ScanJobInput, ScanQueue } from './types.js';
 
 /**
  * A queue from its option, opened in the background (the guard is built synchronously): every
@@ -15,8 +15,8 @@ export class LazyQueue implements ScanQueue {
     this.opened.catch(() => undefined);
   }
 
-  async enqueue(input: ScanJobInput): Promise<{ scanId: string }> {
-    return (await this.opened).enqueue(input);
+  async enqueue(input: ScanJobInput, options?: EnqueueOptions): Promise<{ scanId: string }> {
+    return (await this.opened).enqueue(input, options);
   }
 
   async depth(): Promise<QueueDepth> {

@@ -69,6 +69,12 @@ export interface StoredJob {
   policy?: Policy;
   /** `Date.now()` at enqueue. */
   enqueuedAt: number;
+  /**
+   * A random id of the `enqueue` call that stored the job (BullMQ, when given a `signal`): a
+   * refusal recorded for it (`EnqueueOptions.signal`) withdraws this job, never another job of
+   * the same `scanId`.
+   */
+  enqueueId?: string;
 }
 
 /** A claimed job, handed to the worker. */
@@ -85,8 +91,10 @@ export interface ClaimedJob extends StoredJob {
 /**
  * The outcome kept for a finished job. `unchecked`: its image was gone (its private copy or bytes
  * key deleted, `load(ref)` resolved `null`), so it was never checked; its `reject` event says so.
+ * `refused`: its `enqueue` was aborted (`EnqueueOptions.signal`) and the request refused, but
+ * Redis stored the job anyway; it was never checked and emitted no event.
  */
-export type JobOutcome = 'clean' | 'match' | 'invalid' | 'unchecked';
+export type JobOutcome = 'clean' | 'match' | 'invalid' | 'unchecked' | 'refused';
 
 export type JobResult =
   | { done: true; outcome: JobOutcome; detail?: string }
@@ -101,11 +109,25 @@ export interface QueueDepth {
   oldestAgeMs: number;
 }
 
+/** How `enqueue` is called. */
+export interface EnqueueOptions {
+  /**
+   * Withdraws the enqueue: aborted before `enqueue` resolves, it rejects (with the signal's
+   * reason) and the job it was storing never runs as if accepted: the embedded queue does not
+   * store it; BullMQ, whose commands Redis may still run later (ioredis sends what it queued once
+   * Redis answers), records the refusal after them, deletes the bytes and the job, and a worker
+   * that claims the job anyway ends it as `refused` without checking it or emitting any event. A
+   * job of the same `scanId` stored by another call is left alone. The guard aborts it when its
+   * queue has not answered within `scanTimeoutMs` (the upload is then refused 503).
+   */
+  signal?: AbortSignal;
+}
+
 /** The guard's side of a queue: add jobs, read the depth. */
 export interface ScanQueue {
   readonly engine: 'embedded' | 'bullmq';
   /** Durably stores the job (and its bytes) before it resolves. An existing `scanId` is a no-op. */
-  enqueue(input: ScanJobInput): Promise<{ scanId: string }>;
+  enqueue(input: ScanJobInput, options?: EnqueueOptions): Promise<{ scanId: string }>;
   depth(): Promise<QueueDepth>;
   close(): Promise<void>;
 }
