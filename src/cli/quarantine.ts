@@ -19,6 +19,7 @@ import { purgeIncident, releaseIncident, reportIncident } from '../review/action
 import { AUDIT_FILE } from '../review/audit-log.js';
 import type { ReporterInfo } from '../types.js';
 import { auditFile, reviewerOf } from './audit-trail.js';
+import { apiKeyOf } from './secrets.js';
 
 type Values = Record<string, string | boolean | undefined>;
 interface Context {
@@ -77,7 +78,8 @@ const COMMANDS: Record<string, Command> = {
     usage: `Usage: photodna-guard quarantine report ID --dir DIR [options]
 
 ${COMMON}
-  --api-key KEY        PhotoDNA subscription key
+  --api-key KEY        PhotoDNA subscription key; prefer PHOTODNA_API_KEY (a command line
+                       is visible to other users in ps and kept in shell history)
   --base-url URL       PhotoDNA base URL (e.g. the emulator's)
   --org-name NAME      --reporter-name NAME  --reporter-email EMAIL
   --reportee-name NAME --additional-info TEXT --publicly-available
@@ -223,7 +225,7 @@ async function list({ store, values }: Context): Promise<number> {
 
 async function report({ store, id, values }: Context): Promise<number> {
   const env = process.env;
-  const apiKey = str(values['api-key']) ?? env.PHOTODNA_API_KEY;
+  const apiKey = apiKeyOf(str(values['api-key']), (line) => process.stderr.write(`${line}\n`));
   const baseUrl = str(values['base-url']) ?? env.PHOTODNA_BASE_URL;
   const info: Partial<ReporterInfo> = {
     orgName: str(values['org-name']) ?? env.PHOTODNA_ORG_NAME,

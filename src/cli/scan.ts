@@ -10,6 +10,7 @@ import { runBackfill } from '../backfill/run.js';
 import { countFiles } from '../backfill/sources.js';
 import { MAX_CALLS_PER_SECOND } from '../client/options.js';
 import { linesOf, parsedOrUsage, positiveInteger, type RunIo } from './run-io.js';
+import { apiKeyOf, redisUrlOf } from './secrets.js';
 
 const USAGE = `Usage: photodna-guard scan <dir|file>... [--manifest list.jsonl] --out results.jsonl [options]
 
@@ -24,11 +25,13 @@ sockets and devices in a walked directory are not read: the summary counts them 
   --quarantine DIR     store matches in this quarantine directory (0700, evidence kept 365 days)
   --resume             continue --out after a crash or kill: finished files are not called again
   --dry-run            count and validate only: no PhotoDNA call, no output file
-  --api-key KEY        PhotoDNA subscription key (or env PHOTODNA_API_KEY)
+  --api-key KEY        PhotoDNA subscription key; prefer env PHOTODNA_API_KEY (a command
+                       line is visible to other users in ps and kept in shell history)
   --base-url URL       PhotoDNA base URL (or env PHOTODNA_BASE_URL), e.g. the emulator's
   --api-version v1|v2  defaults to v2
   --rate N             calls per second (defaults to 5 for v2, 10 for v1)
   --redis URL          share the rate budget with guards and workers through this Redis
+                       (or env PHOTODNA_REDIS_URL: use it for a URL with a password)
   --concurrency N      files in hand at once (defaults to twice the rate, at least 4)
   -h, --help           this help`;
 
@@ -41,6 +44,8 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
     out(USAGE);
     return 0;
   }
+  const apiKey = apiKeyOf(values['api-key'], err);
+  const redis = redisUrlOf(values.redis, err);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   const counts = newCounts();
@@ -75,14 +80,14 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
       ...(values.quarantine === undefined ? {} : { quarantineDir: values.quarantine }),
       ...(concurrency === undefined ? {} : { concurrency }),
       client: {
-        ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
+        ...(apiKey === undefined ? {} : { apiKey }),
         ...(values['base-url'] === undefined ? {} : { baseUrl: values['base-url'] }),
         ...(values['api-version'] === undefined
           ? {}
           : { apiVersion: values['api-version'] as 'v1' | 'v2' }),
         rateLimit: {
           ...(rate === undefined ? {} : { perSecond: rate }),
-          ...(values.redis === undefined ? {} : { redis: values.redis }),
+          ...(redis === undefined ? {} : { redis }),
         },
       },
       counts,

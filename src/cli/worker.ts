@@ -20,26 +20,29 @@ import {
   type RunIo,
   stopped,
 } from './run-io.js';
+import { apiKeyOf, REDIS_URL_ENV, redisUrlOf } from './secrets.js';
 
 const USAGE = `Usage: photodna-guard worker --redis URL [options]
 
 Runs deferred scan jobs (queue: { redis }) at the configured rate; any number of workers on any
 number of machines share one rate budget with the guards through the same Redis.
 
-  --redis URL          the queue's and the rate limit's Redis (required)
+  --redis URL          the queue's and the rate limit's Redis (required, or env
+                       PHOTODNA_REDIS_URL: use it for a URL with a password, since a command
+                       line is visible to other users in ps and kept in shell history)
   --queue NAME         the BullMQ queue name (defaults to photodna-guard-scan)
   --concurrency N      jobs at once (defaults to 5)
   --quarantine DIR     store matches in this quarantine directory
   --policy P           quarantine | flag for jobs that name none
                        (defaults to quarantine with --quarantine, else flag)
-  --api-key KEY        PhotoDNA subscription key (or env PHOTODNA_API_KEY)
+  --api-key KEY        PhotoDNA subscription key; prefer env PHOTODNA_API_KEY
   --base-url URL       PhotoDNA base URL (or env PHOTODNA_BASE_URL)
   --rate N             calls per second for the key (defaults to 5 for v2)
   -h, --help           this help`;
 
 export async function run(argv: string[], io: RunIo = {}): Promise<number> {
   const { out, err } = linesOf(io);
-  const args = parsedOrUsage(() => argsOf(parse(argv).values), 'worker', USAGE, err);
+  const args = parsedOrUsage(() => argsOf(parse(argv).values, err), 'worker', USAGE, err);
   if (!args) return 2;
   if (args === 'help') {
     out(USAGE);
@@ -187,11 +190,15 @@ function parse(argv: string[]) {
   });
 }
 
-/** The command line checked, or 'help'; throws what is wrong with it (a usage error). */
-function argsOf(values: ReturnType<typeof parse>['values']) {
+/**
+ * The command line checked, or 'help'; throws what is wrong with it (a usage error). A secret
+ * given as a flag is warned about on `err`.
+ */
+function argsOf(values: ReturnType<typeof parse>['values'], err: (line: string) => void) {
   if (values.help) return 'help' as const;
-  const { redis, policy } = values;
-  if (!redis) throw new Error('--redis URL is required');
+  const { policy } = values;
+  const redis = redisUrlOf(values.redis, err);
+  if (!redis) throw new Error(`--redis URL (or env ${REDIS_URL_ENV}) is required`);
   if (policy !== undefined && policy !== 'quarantine' && policy !== 'flag') {
     throw new Error(`--policy is quarantine or flag, got ${policy}`);
   }
@@ -205,7 +212,7 @@ function argsOf(values: ReturnType<typeof parse>['values']) {
         ? undefined
         : positiveInteger('--rate', values.rate, MAX_CALLS_PER_SECOND),
     quarantine: values.quarantine,
-    apiKey: values['api-key'],
+    apiKey: apiKeyOf(values['api-key'], err),
     baseUrl: values['base-url'],
   };
 }

@@ -14,9 +14,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator, testImages } from '../../src/emulator/index.js';
 import { createFileQuarantineStore } from '../../src/quarantine/index.js';
+import { startRedisServer } from '../cluster/redis-server.js';
+import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { until } from '../helpers/until.js';
 import { startImageHost } from '../queue/image-host.js';
@@ -54,12 +57,15 @@ afterEach(() => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-function scan(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function scan(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
       ['--import', 'tsx', MAIN, 'scan', ...args],
-      { env: cleanEnv },
+      { env: { ...cleanEnv, ...env } },
       (error, stdout, stderr) => {
         running.delete(child);
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
@@ -672,5 +678,89 @@ describe('photodna-guard scan', () => {
         .map((l) => l.path)
         .sort(),
     ).toEqual([...files].sort());
+  }, 60_000);
+});
+
+/** Secrets on a command line are readable by every user of the machine (ps) and in shell history. */
+describe('photodna-guard scan: secrets from the environment', () => {
+  it('--api-key works but warns on stderr, naming PHOTODNA_API_KEY and never the key; the variable does not warn', async () => {
+    const dir = folder();
+    images(dir, 1);
+    const flagKey = 'flag-secret-key-0123456789';
+    const flagged = await scan([
+      dir,
+      '--out',
+      join(folder(), 'results.jsonl'),
+      '--api-key',
+      flagKey,
+      '--base-url',
+      emulator.url,
+    ]);
+    expect(flagged.code).toBe(0);
+    // Before: no warning.
+    const warnings = flagged.stderr.split('\n').filter((line) => line.includes('warning'));
+    expect(warnings).toEqual([
+      'photodna-guard: warning: --api-key on the command line is visible to every user of this machine (ps) and kept in shell history; set PHOTODNA_API_KEY instead',
+    ]);
+    expect(`${flagged.stdout}${flagged.stderr}`).not.toContain(flagKey);
+    expect(emulator.calls.filter((c) => c.key === flagKey)).toHaveLength(1);
+
+    const envKey = 'env-secret-key-0123456789';
+    const fromEnv = await scan(
+      [dir, '--out', join(folder(), 'results.jsonl'), '--base-url', emulator.url],
+      { PHOTODNA_API_KEY: envKey },
+    );
+    expect(fromEnv.code).toBe(0);
+    expect(fromEnv.stderr).not.toContain('warning');
+    expect(emulator.calls.filter((c) => c.key === envKey)).toHaveLength(1);
+  });
+});
+
+describeWithRedis('photodna-guard scan: a Redis URL with a password', () => {
+  it('--redis warns naming PHOTODNA_REDIS_URL (never the password); the variable is used without a warning', async () => {
+    const server = await startRedisServer();
+    const admin = new Redis(server.url);
+    try {
+      await admin.call('ACL', 'SETUSER', 'scanner', 'on', '>scan-secret-pw', '~*', '&*', '+@all');
+      const url = `redis://scanner:scan-secret-pw@127.0.0.1:${server.port}`;
+      // Only the scan authenticates (the admin connection is the default user's): AUTH calls
+      // counted by Redis say which runs used the URL.
+      const auths = async () =>
+        Number(/cmdstat_auth:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const dir = folder();
+      images(dir, 1);
+      const key = { PHOTODNA_API_KEY: 'redis-scan-key' };
+      const args = () => [
+        dir,
+        '--out',
+        join(folder(), 'results.jsonl'),
+        '--base-url',
+        emulator.url,
+      ];
+
+      const flagged = await scan([...args(), '--redis', url], key);
+      expect(flagged.code).toBe(0);
+      const authsOfFlag = await auths();
+      expect(authsOfFlag).toBeGreaterThan(0);
+      // Before: no warning.
+      expect(flagged.stderr).toContain(
+        'photodna-guard: warning: --redis with a password on the command line is visible to every user of this machine (ps) and kept in shell history; set PHOTODNA_REDIS_URL instead',
+      );
+      expect(`${flagged.stdout}${flagged.stderr}`).not.toContain('scan-secret-pw');
+
+      // A URL without a password is no secret: no warning.
+      const plain = await scan([...args(), '--redis', server.url], key);
+      expect(plain.code).toBe(0);
+      expect(plain.stderr).not.toContain('warning');
+
+      // Before: the variable was not read (no AUTH, no shared budget).
+      const fromEnv = await scan(args(), { ...key, PHOTODNA_REDIS_URL: url });
+      expect(fromEnv.code).toBe(0);
+      expect(fromEnv.stderr).not.toContain('warning');
+      expect(await auths()).toBeGreaterThan(authsOfFlag);
+    } finally {
+      admin.disconnect();
+      await server.close();
+    }
   }, 60_000);
 });

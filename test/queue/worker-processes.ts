@@ -128,8 +128,14 @@ export function startEmulatorProcess(options: EmulatorOptions): Promise<Emulator
   });
 }
 
-/** `photodna-guard worker <args>` from the sources, its stdout (and stderr) collected as text. */
-export function spawnWorkerCli(args: string[]): {
+/**
+ * `photodna-guard worker <args>` from the sources (`env` over this process's environment), its stdout
+ * (and stderr) collected as text.
+ */
+export function spawnWorkerCli(
+  args: string[],
+  env: Record<string, string> = {},
+): {
   child: ChildProcess;
   output: () => string;
   errors: () => string;
@@ -137,6 +143,7 @@ export function spawnWorkerCli(args: string[]): {
 } {
   const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', main, 'worker', ...args], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

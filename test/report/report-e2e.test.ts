@@ -143,6 +143,23 @@ describe('photodna-guard quarantine report', () => {
     expect(list.stdout).toContain('reported');
   });
 
+  it('--api-key works but warns on stderr, naming PHOTODNA_API_KEY and never the key', async () => {
+    const { dir, id } = await quarantined();
+    const { PHOTODNA_API_KEY: _fromEnv, ...noKey } = env();
+    const key = 'report-secret-key-0123456789';
+    const run = await cli(
+      ['report', id, '--dir', dir, ...reporter, '--test', '--api-key', key],
+      noKey,
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`${id} reported`);
+    expect(emulator.calls.filter((c) => c.operation === 'report' && c.key === key)).toHaveLength(1);
+    // Before: no warning. (Without the flag, as above, stderr is empty.)
+    expect(run.stderr).toBe(
+      'photodna-guard: warning: --api-key on the command line is visible to every user of this machine (ps) and kept in shell history; set PHOTODNA_API_KEY instead\n',
+    );
+  });
+
   it("keeps the evidence the server's preserveDays after a report the CLI files (it opens the store with the default)", async () => {
     const dir = await tempDir();
     const server = createFileQuarantineStore({ dir, preserveDays: 730 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { run as scan } from '../../src/cli/scan.js';
 import { run as worker } from '../../src/cli/worker.js';
 import { png } from '../fixtures/images.js';
@@ -25,8 +25,16 @@ async function capture(
 }
 
 describe('photodna-guard worker', () => {
+  // The developer's own Redis URL must not stand in for the missing --redis.
+  beforeEach(() => {
+    vi.stubEnv('PHOTODNA_REDIS_URL', '');
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
   it.each([
-    [[], '--redis URL is required'],
+    [[], '--redis URL (or env PHOTODNA_REDIS_URL) is required'],
     [['--redis', 'redis://127.0.0.1:1', '--policy', 'block'], '--policy is quarantine or flag'],
     [
       ['--redis', 'redis://127.0.0.1:1', '--concurrency', 'many'],
