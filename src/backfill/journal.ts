@@ -9,9 +9,9 @@
  * bench/README.md for the measured RSS over a million-line manifest).
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { QuarantineError } from '../errors.js';
+import { openForAppend } from '../open-append.js';
 import { printableJson } from '../printable.js';
 import { withFileLock } from '../quarantine/file-lock.js';
 import { fsPath } from './names.js';
@@ -122,16 +122,9 @@ async function openJournal(
   path: string,
   resume: boolean,
 ): Promise<{ journal: Journal; writer: JournalWriter }> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, OPEN_FLAGS, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
-    throw new Error(`${path} is a symbolic link: give --out the file itself`, { cause: error });
-  }
+  const handle = await openForAppend(path, path, 'give --out the file itself');
   try {
     const info = await handle.stat();
-    if (!info.isFile()) throw new Error(`${path} is not a regular file`);
     if (!resume && info.size > 0) {
       throw new Error(`${path} exists: pass --resume to continue it, or choose another --out`);
     }
@@ -142,10 +135,6 @@ async function openJournal(
     throw error;
   }
 }
-
-/** Read and write, appending, created 0600; a symlink as the last component fails (ELOOP). */
-const OPEN_FLAGS =
-  constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
 
 export function newJournal(): Journal {
   return { finished: new Set(), known: new Map() };

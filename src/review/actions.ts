@@ -10,7 +10,12 @@ import type { QuarantineRecord, QuarantineStore } from '../quarantine/types.js';
 import { ncmecSecrets, redact } from '../redact.js';
 import { type ReportSender, reportQuarantined } from '../report/from-record.js';
 import type { ReporterInfo, ReportResult } from '../types.js';
-import { type AllowListOptions, allowRecord } from './allow-list.js';
+import {
+  type AllowListOptions,
+  allowRecord,
+  assertAllowListWritable,
+  pdqOf,
+} from './allow-list.js';
 import type { AuditAction, AuditLog } from './audit-log.js';
 
 const MAX_DETAIL = 500;
@@ -55,9 +60,12 @@ export async function releaseIncident(
   allowList?: AllowListOptions,
 ): Promise<QuarantineRecord> {
   return audited(reviewer, 'release', id, [], async (before) => {
+    // Checked first: a release whose hash then could not be listed would stay unlisted.
+    const listing =
+      allowList && !before.released && pdqOf(before) !== undefined ? allowList : undefined;
+    if (listing) await assertAllowListWritable(listing);
     const record = await reviewer.store.release(id, reason);
-    const allowed =
-      allowList && !before.released ? await allowRecord(allowList, record) : undefined;
+    const allowed = listing ? await allowRecord(listing, record) : undefined;
     const detail = before.released ? 'was already released' : `reason: ${reason ?? '(none)'}`;
     return { value: record, detail: allowed ? `${detail}; allow-listed ${allowed}` : detail };
   });
@@ -96,6 +104,7 @@ async function audited<T>(
 ): Promise<T> {
   const { store, audit, actor } = reviewer;
   const before = await store.getRecord(id);
+  await audit.assertWritable?.();
   let outcome: Outcome<T>;
   try {
     outcome = await run(before);

@@ -3,13 +3,15 @@
  * hash per line, so a PDQ matcher can skip that image next time. Only records that carry a PDQ
  * hash (`record.pdq`, or `record.hashes.pdq`) add a line; a hash already listed is not repeated.
  */
-import { appendFile } from 'node:fs/promises';
-import { isNotFound, readRegularFile } from '../quarantine/atomic-file.js';
+import { openForAppend } from '../open-append.js';
 import { withFileLock } from '../quarantine/file-lock.js';
 import type { QuarantineRecord } from '../quarantine/types.js';
 
 export interface AllowListOptions {
-  /** The allow-list file; created `0600` when missing. */
+  /**
+   * The allow-list file; created `0600` when missing. Never written through a symlink at this
+   * path, nor when it is anything but a regular file (the release then fails, saying so).
+   */
   path: string;
 }
 
@@ -29,6 +31,15 @@ export function pdqOf(record: QuarantineRecord): string | undefined {
   return PDQ_HEX.test(hex) ? hex : undefined;
 }
 
+/**
+ * Throws unless the allow-list could be appended to (a symlink or a FIFO at its path, no
+ * permission); creates it when missing. Checked before releasing a record that has a PDQ hash, so
+ * that no release is taken whose hash then cannot be listed (releasing it again lists nothing).
+ */
+export async function assertAllowListWritable(options: AllowListOptions): Promise<void> {
+  await (await opened(options)).close();
+}
+
 /** Appends the record's PDQ hash; returns the line added, or undefined when there was none to add. */
 export async function allowRecord(
   options: AllowListOptions,
@@ -38,18 +49,21 @@ export async function allowRecord(
   if (pdq === undefined) return undefined;
   const line = `pdq ${pdq}`;
   return withFileLock(`${options.path}.lock`, async () => {
-    let text = '';
+    // Read and appended to on one descriptor: never through a symlink planted at the path (the
+    // line would be written into the file it points at), only a regular file.
+    const handle = await opened(options);
     try {
-      // The host's path (a symlink is fine); anything but a regular file is refused, not read.
-      const bytes = await readRegularFile(options.path, { followSymlinks: true });
-      if (!bytes) throw new Error(`the allow-list ${options.path} is not a regular file`);
-      text = bytes.toString('utf8');
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
+      const text = (await handle.readFile()).toString('utf8');
+      if (text.split('\n').includes(line)) return undefined;
+      const separator = text === '' || text.endsWith('\n') ? '' : '\n';
+      await handle.write(`${separator}${line}\n`);
+      return line;
+    } finally {
+      await handle.close();
     }
-    if (text.split('\n').includes(line)) return undefined;
-    const separator = text === '' || text.endsWith('\n') ? '' : '\n';
-    await appendFile(options.path, `${separator}${line}\n`, { mode: 0o600 });
-    return line;
   });
+}
+
+function opened(options: AllowListOptions) {
+  return openForAppend(options.path, `the allow-list ${options.path}`);
 }

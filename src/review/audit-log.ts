@@ -5,8 +5,8 @@
  * Appends from several processes are serialized by a lock file; each is one fsync'd write.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { openForAppend } from '../open-append.js';
 import { isNotFound, readRegularFile, syncDir } from '../quarantine/atomic-file.js';
 import { withFileLock } from '../quarantine/file-lock.js';
 
@@ -44,6 +44,12 @@ export type AuditVerification =
 export interface AuditLog {
   readonly path: string;
   append(input: AuditInput): Promise<AuditEntry>;
+  /**
+   * Throws unless an entry could be appended (a symlink or a FIFO at the path, no permission):
+   * checked before a reviewer's action, so that none is taken (a report sent) whose entry is then
+   * refused. A log without it is not checked.
+   */
+  assertWritable?(): Promise<void>;
   /** Every entry, oldest first (unverified; use `verify`). */
   read(): Promise<AuditEntry[]>;
   /** Checks every line's hash and link; names the first bad line (1-based). */
@@ -51,13 +57,16 @@ export interface AuditLog {
 }
 
 export function createAuditLog(path: string): AuditLog {
+  const label = `the audit log ${path}`;
+  const opened = () => openForAppend(path, label, 'put the log itself at that path');
+
+  /** For reading it (`read`, `verify`): a symlink is followed, as `cat` would; nothing is written. */
   async function lines(): Promise<string[]> {
     try {
-      // The host's path (a symlink is fine); anything but a regular file is refused, not read.
+      // Anything but a regular file is refused, not read.
       const bytes = await readRegularFile(path, { followSymlinks: true });
-      if (!bytes) throw new Error(`the audit log ${path} is not a regular file`);
-      const text = bytes.toString('utf8');
-      return text.split('\n').filter((line, i, all) => line !== '' || i < all.length - 1);
+      if (!bytes) throw new Error(`${label} is not a regular file`);
+      return linesOf(bytes);
     } catch (error) {
       if (isNotFound(error)) return [];
       throw error;
@@ -69,17 +78,21 @@ export function createAuditLog(path: string): AuditLog {
 
     append(input) {
       return withFileLock(`${path}.lock`, async () => {
-        const all = await lines();
-        const last = all.length > 0 ? parseLine(all[all.length - 1] as string) : undefined;
-        const unsealed = {
-          seq: all.length + 1,
-          at: new Date().toISOString(),
-          ...input,
-          prev: last?.hash ?? GENESIS,
-        };
-        const entry: AuditEntry = { ...unsealed, hash: hashOf(unsealed) };
-        const handle = await open(path, 'a', 0o600);
+        // Read and appended to on one descriptor: never through a symlink planted at the path
+        // (the entry would be written into the file it points at), only a regular file.
+        const handle = await opened();
+        let all: string[];
+        let entry: AuditEntry;
         try {
+          all = linesOf(await handle.readFile());
+          const last = all.length > 0 ? parseLine(all[all.length - 1] as string) : undefined;
+          const unsealed = {
+            seq: all.length + 1,
+            at: new Date().toISOString(),
+            ...input,
+            prev: last?.hash ?? GENESIS,
+          };
+          entry = { ...unsealed, hash: hashOf(unsealed) };
           await handle.write(`${JSON.stringify(entry)}\n`);
           await handle.sync();
         } finally {
@@ -89,6 +102,10 @@ export function createAuditLog(path: string): AuditLog {
         if (all.length === 0) await syncDir(dirname(path));
         return entry;
       });
+    },
+
+    async assertWritable() {
+      await (await opened()).close();
     },
 
     async read() {
@@ -106,6 +123,12 @@ export function createAuditLog(path: string): AuditLog {
       return { ok: true, entries: all.length, head: prev };
     },
   };
+}
+
+/** The log's lines; a final newline ends the last one rather than starting an empty one. */
+function linesOf(bytes: Buffer): string[] {
+  const text = bytes.toString('utf8');
+  return text.split('\n').filter((line, i, all) => line !== '' || i < all.length - 1);
 }
 
 function lineProblem(line: string, seq: number, prev: string): string | undefined {

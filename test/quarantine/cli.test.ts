@@ -3,7 +3,7 @@
  * process, against a real store directory. Needs `npm run build` first.
  */
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
@@ -174,6 +174,51 @@ describe('release and purge', () => {
     expect(run.stdout).toContain(`kept ${second.incident.id}`);
     expect(run.stdout).toContain('removed 1, kept 1');
     expect((await store.list()).map((r) => r.id)).toEqual([second.incident.id]);
+  });
+});
+
+describe('files the CLI appends to: the audit log and the allow-list', () => {
+  const PDQ = 'ab'.repeat(32);
+
+  it('release never writes through a symlink planted at --allow-list FILE or DIR/audit.log, and releases nothing then', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident({}, 4);
+    incident.file = { ...incident.file, pdq: { hash: PDQ, quality: 90 } };
+    await store.put(incident, bytes);
+    const id = incident.id;
+    const elsewhere = await tempDir();
+    const victim = join(elsewhere, 'victim.txt');
+    await writeFile(victim, 'precious\n');
+    const allowList = join(elsewhere, 'allow.txt');
+    await symlink(victim, allowList);
+    const release = ['release', id, '--dir', dir, '--reason', 'false positive'];
+
+    // Before: "pdq <hex>" appended to victim.txt, and the release taken.
+    const throughList = await cli([...release, '--allow-list', allowList]);
+    expect(throughList.code).toBe(1);
+    expect(throughList.stderr).toBe(
+      `photodna-guard quarantine release: the allow-list ${allowList} is a symbolic link, not written through: give the file itself\n`,
+    );
+    expect((await store.getRecord(id)).released).toBeUndefined();
+
+    const audit = join(dir, 'audit.log');
+    await rm(audit, { force: true });
+    await symlink(victim, audit);
+    // Before: the audit entry appended to victim.txt.
+    const throughAudit = await cli(release);
+    expect(throughAudit.code).toBe(1);
+    expect(throughAudit.stderr).toContain(`the audit log ${audit} is a symbolic link`);
+    expect((await store.getRecord(id)).released).toBeUndefined();
+    expect(await readFile(victim, 'utf8')).toBe('precious\n');
+
+    // The files themselves: released, listed and audited.
+    await rm(audit);
+    await rm(allowList);
+    const listed = await cli([...release, '--allow-list', allowList]);
+    expect(listed.code).toBe(0);
+    expect(await readFile(allowList, 'utf8')).toBe(`pdq ${PDQ}\n`);
+    expect((await readFile(audit, 'utf8')).split('\n').filter(Boolean)).toHaveLength(1);
   });
 });
 

@@ -3,6 +3,8 @@
  * the emulator over loopback HTTP; and the reviewer CLI (built, in a child process) against the
  * same emulator. The CLI part needs `npm run build` first.
  */
+import { readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PhotoDnaClient } from '../../src/client/index.js';
 import { startEmulator } from '../../src/emulator/index.js';
@@ -158,6 +160,20 @@ describe('photodna-guard quarantine report', () => {
     expect(run.stderr).toBe(
       'photodna-guard: warning: --api-key on the command line is visible to every user of this machine (ps) and kept in shell history; set PHOTODNA_API_KEY instead\n',
     );
+  });
+
+  it('sends nothing while DIR/audit.log is a symlink: the report could not be audited', async () => {
+    const { dir, store, id } = await quarantined();
+    const victim = join(await tempDir(), 'victim.txt');
+    await writeFile(victim, 'precious\n');
+    await symlink(victim, join(dir, 'audit.log'));
+    // Before: the report was sent, then its audit entry appended to victim.txt.
+    const run = await cli(['report', id, '--dir', dir, ...reporter, '--test'], env());
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`the audit log ${join(dir, 'audit.log')} is a symbolic link`);
+    expect(emulator.testReports).toHaveLength(0);
+    expect((await store.getRecord(id)).report.status).toBe('not-reported');
+    expect(await readFile(victim, 'utf8')).toBe('precious\n');
   });
 
   it("keeps the evidence the server's preserveDays after a report the CLI files (it opens the store with the default)", async () => {

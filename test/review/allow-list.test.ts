@@ -2,7 +2,7 @@
  * The PDQ allow-list hook: which record shapes carry a PDQ hash, and appending `pdq <hex>` once.
  */
 import { execFileSync } from 'node:child_process';
-import { readFile, symlink, writeFile } from 'node:fs/promises';
+import { readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { QuarantineRecord } from '../../src/quarantine/types.js';
@@ -36,14 +36,29 @@ describe('allowRecord', () => {
     expect(await readFile(path, 'utf8')).toBe(`# allow-list\npdq ${'cd'.repeat(32)}\npdq ${HEX}\n`);
   });
 
-  it('follows a symlinked list, and refuses a FIFO in its place instead of blocking on it', async () => {
+  it('a new list is created 0600', async () => {
+    const path = join(await tempDir(), 'new-allow.txt');
+    expect(await allowRecord({ path }, record({ pdq: HEX }))).toBe(`pdq ${HEX}`);
+    expect(await readFile(path, 'utf8')).toBe(`pdq ${HEX}\n`);
+    if (process.platform !== 'win32') expect((await stat(path)).mode & 0o777).toBe(0o600);
+  });
+
+  it('never writes through a symlink planted at its path, and refuses a FIFO in its place instead of blocking on it', async () => {
     const dir = await tempDir();
-    const real = join(dir, 'shared-allow.txt');
-    await writeFile(real, '# shared\n');
+    const victim = join(dir, 'victim.txt');
+    await writeFile(victim, '# not a list\n');
     const linked = join(dir, 'allow.txt');
-    await symlink(real, linked);
-    expect(await allowRecord({ path: linked }, record({ pdq: HEX }))).toBe(`pdq ${HEX}`);
-    expect(await readFile(real, 'utf8')).toBe(`# shared\npdq ${HEX}\n`);
+    await symlink(victim, linked);
+    const dangling = join(dir, 'dangling.txt');
+    await symlink(join(dir, 'created-elsewhere'), dangling);
+    // Before: the line was appended to victim.txt, and created-elsewhere was made.
+    for (const path of [linked, dangling]) {
+      await expect(allowRecord({ path }, record({ pdq: HEX }))).rejects.toThrow(
+        `the allow-list ${path} is a symbolic link, not written through`,
+      );
+    }
+    expect(await readFile(victim, 'utf8')).toBe('# not a list\n');
+    await expect(stat(join(dir, 'created-elsewhere'))).rejects.toThrow(/ENOENT/);
     const fifo = join(dir, 'fifo.txt');
     execFileSync('mkfifo', [fifo]);
     await expect(allowRecord({ path: fifo }, record({ pdq: HEX }))).rejects.toThrow(

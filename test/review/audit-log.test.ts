@@ -6,7 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { lstat, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
@@ -44,6 +44,28 @@ describe('the audit log', () => {
     const log = createAuditLog(path);
     await expect(log.read()).rejects.toThrow(/not a regular file/);
     await expect(log.append(input(1))).rejects.toThrow(/not a regular file/);
+  });
+
+  it('never appends through a symlink planted at its path: a clear error, the target untouched', async () => {
+    const dir = await tempDir();
+    const victim = join(dir, 'victim.txt');
+    await writeFile(victim, 'precious\n', { mode: 0o644 });
+    const linked = join(dir, 'audit.log');
+    await symlink(victim, linked);
+    const dangling = join(dir, 'dangling.log');
+    await symlink(join(dir, 'created-elsewhere'), dangling);
+    // Before: the entry was appended to victim.txt, and created-elsewhere was made.
+    for (const path of [linked, dangling]) {
+      const log = createAuditLog(path);
+      await expect(log.append(input(1))).rejects.toThrow(
+        `the audit log ${path} is a symbolic link, not written through`,
+      );
+      await expect(log.assertWritable?.()).rejects.toThrow('is a symbolic link');
+      expect((await lstat(path)).isSymbolicLink()).toBe(true);
+    }
+    expect(await readFile(victim, 'utf8')).toBe('precious\n');
+    expect((await stat(victim)).mode & 0o777).toBe(0o644);
+    await expect(stat(join(dir, 'created-elsewhere'))).rejects.toThrow(/ENOENT/);
   });
 
   it('chains each entry to the previous one by SHA-256', async () => {
@@ -108,7 +130,6 @@ describe('the audit log', () => {
 
   it('is created 0600', async () => {
     const { log } = await logWith(1);
-    const { stat } = await import('node:fs/promises');
     if (process.platform !== 'win32') expect((await stat(log.path)).mode & 0o777).toBe(0o600);
   });
 });
