@@ -1,7 +1,8 @@
 /**
  * `photodna-guard quarantine list|show|report|release|purge --dir DIR`: the reviewer's tool for
  * quarantined incidents. It never prints image bytes. NCMEC credentials come from the environment
- * only (flags would end up in shell history). Exit codes: 0 ok, 1 failure, 2 usage.
+ * only (flags would end up in shell history). Exit codes: 0 ok, 1 failure, 2 usage; 130 (SIGINT)
+ * or 143 (SIGTERM) for a `report` stopped by a signal once its send was answered and recorded.
  */
 
 import { stat } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { purgeIncident, releaseIncident, reportIncident } from '../review/action
 import { AUDIT_FILE } from '../review/audit-log.js';
 import type { ReporterInfo } from '../types.js';
 import { auditFile, reviewerOf } from './audit-trail.js';
+import { holdSignals } from './run-io.js';
 import { apiKeyOf } from './secrets.js';
 
 type Values = Record<string, string | boolean | undefined>;
@@ -253,6 +255,14 @@ async function report({ store, id, values }: Context): Promise<number> {
   const filed = lastSuccessfulReport(await store.getRecord(id), info.isTest === true);
   const { PhotoDnaClient } = await import('../client/index.js');
   const client = new PhotoDnaClient({ apiKey, ...(baseUrl ? { baseUrl } : {}) });
+  // Killed while the report is sent, the record would not say whether NCMEC got it: once the
+  // claim expires (10 minutes) the next run would send it again. So SIGINT and SIGTERM let the
+  // send finish and be recorded first; a second signal still ends it at once.
+  const signals = holdSignals(() =>
+    process.stderr.write(
+      'photodna-guard quarantine report: stopping once the report is answered and recorded (signal again to stop at once: NCMEC may then receive it twice)\n',
+    ),
+  );
   try {
     const send = { sender: client, info: info as ReporterInfo, force };
     const result = await reportIncident(reviewerOf(store), id, send);
@@ -264,8 +274,9 @@ async function report({ store, id, values }: Context): Promise<number> {
     process.stdout.write(
       `${id} ${what}: tracking id ${result.trackingId}, status ${result.statusCode}${test}\n`,
     );
-    return 0;
+    return signals.exitCode ?? 0;
   } finally {
+    signals.release();
     await client.close();
   }
 }

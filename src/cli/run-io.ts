@@ -1,7 +1,7 @@
 /**
  * What the CLI commands share: where a command writes (injectable for tests), its usage-error
- * path, the `--port` and other numeric values, and the wait of a long-running command for
- * SIGINT, SIGTERM or an abort.
+ * path, the `--port` and other numeric values, the wait of a long-running command for SIGINT,
+ * SIGTERM or an abort, and the hold on those signals of a command that must finish what it started.
  */
 
 /** Where `run` writes, and what stops a long-running command; the defaults are the process's. */
@@ -80,4 +80,39 @@ export function stopped(signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted) stop();
     else signal?.addEventListener('abort', stop, { once: true });
   });
+}
+
+/** A hold on SIGINT and SIGTERM (see `holdSignals`). */
+export interface SignalHold {
+  /** 130 after SIGINT, 143 after SIGTERM (the shell's 128 + signal number); undefined before. */
+  readonly exitCode: number | undefined;
+  /** Gives the signals back to Node's default (the process ends on the next one). */
+  release(): void;
+}
+
+/**
+ * Holds SIGINT and SIGTERM until `release()`: the first one is noted (`exitCode`) and `onSignal`
+ * called instead of the process ending mid-way through work that must finish (a journal's lines
+ * written, a report sent and recorded). Only the first: the hold ends with it, so a second
+ * signal (either) ends the process at once, as without the hold.
+ */
+export function holdSignals(onSignal: () => void = () => {}): SignalHold {
+  let exitCode: number | undefined;
+  const release = (): void => {
+    process.off('SIGINT', listener);
+    process.off('SIGTERM', listener);
+  };
+  function listener(signal: NodeJS.Signals): void {
+    release();
+    exitCode = signal === 'SIGTERM' ? 143 : 130;
+    onSignal();
+  }
+  process.on('SIGINT', listener);
+  process.on('SIGTERM', listener);
+  return {
+    get exitCode() {
+      return exitCode;
+    },
+    release,
+  };
 }

@@ -9,7 +9,7 @@ import { newCounts, startProgress } from '../backfill/progress.js';
 import { runBackfill } from '../backfill/run.js';
 import { countFiles } from '../backfill/sources.js';
 import { MAX_CALLS_PER_SECOND } from '../client/options.js';
-import { linesOf, parsedOrUsage, positiveInteger, type RunIo } from './run-io.js';
+import { holdSignals, linesOf, parsedOrUsage, positiveInteger, type RunIo } from './run-io.js';
 import { apiKeyOf, redisUrlOf } from './secrets.js';
 
 const USAGE = `Usage: photodna-guard scan <dir|file>... [--manifest list.jsonl] --out results.jsonl [options]
@@ -51,17 +51,12 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
   const counts = newCounts();
   // SIGINT, SIGTERM (a service manager's stop) or the caller's signal stops it between files:
   // the files in hand finish and their lines are written, so the journal stays resumable. A
-  // second SIGINT (or SIGTERM) kills it: the listeners are once.
+  // second signal kills it.
   const abort = new AbortController();
-  let exitCode = 130;
-  const onSignal = (signal?: unknown) => {
-    if (signal === 'SIGTERM') exitCode = 143;
-    abort.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  if (io.signal?.aborted) abort.abort();
-  else io.signal?.addEventListener('abort', onSignal, { once: true });
+  const stop = () => abort.abort();
+  const signals = holdSignals(stop);
+  if (io.signal?.aborted) stop();
+  else io.signal?.addEventListener('abort', stop, { once: true });
   const progress = startProgress(counts);
   // The total (for the ETA) is counted alongside, streaming too.
   void countFiles(positionals, values.manifest).then(
@@ -95,13 +90,12 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
     });
   } finally {
     progress.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    io.signal?.removeEventListener('abort', onSignal);
+    signals.release();
+    io.signal?.removeEventListener('abort', stop);
   }
   const { total: _total, ...summary } = counts;
   out(JSON.stringify({ ...summary, interrupted: abort.signal.aborted }));
-  if (abort.signal.aborted) return exitCode;
+  if (abort.signal.aborted) return signals.exitCode ?? 130;
   return counts.error > 0 ? 1 : 0;
 }
 

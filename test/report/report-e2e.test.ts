@@ -12,8 +12,9 @@ import type { Emulator } from '../../src/emulator/types.js';
 import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
 import { reportQuarantined } from '../../src/report/from-record.js';
 import type { ReporterInfo } from '../../src/types.js';
+import { until } from '../helpers/until.js';
 import { makeIncident, sha256, useTempDirs } from '../quarantine/helpers.js';
-import { cli } from '../quarantine/run-cli.js';
+import { cli, spawnCli } from '../quarantine/run-cli.js';
 
 const tempDir = useTempDirs();
 const DAY_MS = 86_400_000;
@@ -175,6 +176,39 @@ describe('photodna-guard quarantine report', () => {
     expect((await store.getRecord(id)).report.status).toBe('not-reported');
     expect(await readFile(victim, 'utf8')).toBe('precious\n');
   });
+
+  it('SIGINT or SIGTERM while the report is sent: it is answered and recorded first, exit 130/143, never sent twice', async () => {
+    for (const [signal, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
+      const { dir, store, id } = await quarantined();
+      const before = emulator.testReports.length;
+      // NCMEC has the report as soon as it arrives; its answer comes 3 s later.
+      emulator.setLatency(3_000);
+      try {
+        const run = spawnCli(['report', id, '--dir', dir, ...reporter, '--test'], env());
+        await until(() => emulator.testReports.length > before, 'the report to arrive');
+        run.child.kill(signal);
+        // Before: killed at once, the record saying nothing of the report NCMEC got; the next
+        // run sent it again once the claim expired.
+        expect(await run.exited, run.stderr()).toEqual({ code, signal: null });
+        expect(run.stderr()).toContain('stopping once the report is answered and recorded');
+        const trackingId = emulator.testReports.at(-1)?.trackingId;
+        expect(run.stdout()).toBe(
+          `${id} reported: tracking id ${trackingId}, status 3000, test endpoint\n`,
+        );
+        const record = await store.getRecord(id);
+        expect(record.report).toMatchObject({ status: 'reported', trackingId });
+        expect(record.reporting).toBeUndefined();
+      } finally {
+        emulator.setLatency(0);
+      }
+      const again = await cli(['report', id, '--dir', dir, ...reporter, '--test'], env());
+      expect(again.stdout).toContain('was already reported');
+      expect(emulator.testReports).toHaveLength(before + 1);
+    }
+  }, 60_000);
 
   it("keeps the evidence the server's preserveDays after a report the CLI files (it opens the store with the default)", async () => {
     const dir = await tempDir();
