@@ -104,6 +104,7 @@ async function audited<T>(
 ): Promise<T> {
   const { store, audit, actor } = reviewer;
   const before = await store.getRecord(id);
+  // An action the log could not record is not taken: no report sent unaudited.
   await audit.assertWritable?.();
   let outcome: Outcome<T>;
   try {
