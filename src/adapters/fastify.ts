@@ -143,17 +143,24 @@ function missedRouteHook(core: GuardCore, entry: Entry): onRequestHookHandler {
     reply: FastifyReply,
     done: (error?: Error) => void,
   ) {
-    // Multipart first: every request of the context meets this hook, and `routeOptions` builds
-    // an object on each read.
-    if (!claimsMultipart(request.headers) || request.is404) return done();
-    const config = request.routeOptions.config as { photodna?: unknown; [GUARDED]?: true };
-    if (config[GUARDED] || config.photodna === false) return done();
+    if (!unguardedUpload(request)) return done();
     const refused = new GuardError('SCAN_UNAVAILABLE', {
       reason: 'not-configured',
       detail: `the route ${request.routeOptions.url ?? ''} was registered before the photodna-guard plugin, which did not see it (await app.register(photodnaGuard, ...) before adding routes, or give the route config.photodna: false)`,
     });
     answerRefusal(core, entry, request, reply, refused, done);
   } as onRequestHookHandler;
+}
+
+/**
+ * A multipart request to a route of this app that no guard put its hooks on and that is not
+ * `photodna: false`. Multipart first: every request meets the hooks that ask, and `routeOptions`
+ * builds an object on each read.
+ */
+function unguardedUpload(request: FastifyRequest): boolean {
+  if (!claimsMultipart(request.headers) || request.is404) return false;
+  const config = request.routeOptions.config as { photodna?: unknown; [GUARDED]?: true };
+  return !config[GUARDED] && config.photodna !== false;
 }
 
 /**
@@ -176,9 +183,7 @@ function outsideRouteHook(
     reply: FastifyReply,
     done: (error?: Error) => void,
   ) {
-    if (!claimsMultipart(request.headers) || request.is404) return done();
-    const config = request.routeOptions.config as { photodna?: unknown; [GUARDED]?: true };
-    if (config[GUARDED] || config.photodna === false) return done();
+    if (!unguardedUpload(request)) return done();
     const context = request.server;
     // The guard's own context (and those inside it) has the missed-route hook.
     if (context === guarded || Object.prototype.isPrototypeOf.call(guarded, context)) return done();

@@ -35,6 +35,11 @@ async function serve(
   });
   build(app, router, guard);
   app.use(router.routes());
+  return { url: await listenKoa(app, guard), matcher, runs: () => runs };
+}
+
+/** Serves `app` on a loopback port until the test ends (the guard closed after it); its URL. */
+async function listenKoa(app: Koa, guard: ReturnType<typeof photodnaGuard>): Promise<string> {
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((r) => server.once('listening', r));
   closers.push(async () => {
@@ -43,7 +48,7 @@ async function serve(
     await guard.close();
   });
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, matcher, runs: () => runs };
+  return `http://127.0.0.1:${port}`;
 }
 
 type Ctx = Koa.Context & { file?: { fieldname: string; path?: string }; files?: unknown };
@@ -179,16 +184,9 @@ describe('Koa guard.scan(): text fields', () => {
       ctx.body = { ok: true };
     });
     app.use(router.routes());
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((r) => server.once('listening', r));
-    closers.push(async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-      await guard.close();
-    });
-    const { port } = server.address() as AddressInfo;
+    const url = await listenKoa(app, guard);
     const avatar = `data:image/png;base64,${knownImage().toString('base64')}`;
-    const res = await request(`http://127.0.0.1:${port}`).post('/post').field('avatar', avatar);
+    const res = await request(url).post('/post').field('avatar', avatar);
     // Before: 200, and the handler read the known image from ctx.request.body.
     expect(res.status).toBe(422);
     expect(handed).toBeUndefined();

@@ -68,6 +68,19 @@ function counting(store: FileQuarantineStore): {
   };
 }
 
+/** The environment of `quarantine report` against the emulator at `baseUrl`, as INFO. */
+function cliEnv(baseUrl: string): Record<string, string> {
+  return {
+    PHOTODNA_API_KEY: 'k',
+    PHOTODNA_BASE_URL: baseUrl,
+    PHOTODNA_ORG_NAME: INFO.orgName,
+    PHOTODNA_REPORTER_NAME: INFO.reporterName,
+    PHOTODNA_REPORTER_EMAIL: INFO.reporterEmail,
+    NCMEC_USER: INFO.ncmecUser,
+    NCMEC_PASSWORD: INFO.ncmecPassword,
+  };
+}
+
 async function stored(dir: string) {
   const store = createFileQuarantineStore({ dir });
   const { incident, bytes } = makeIncident();
@@ -219,15 +232,7 @@ describe('one report per incident across store objects and processes', () => {
       );
       expect(refused).toBeInstanceOf(Error);
       expect((refused as Error).message).toMatch(/released as a false positive/);
-      const env = {
-        PHOTODNA_API_KEY: 'k',
-        PHOTODNA_BASE_URL: emulator.url,
-        PHOTODNA_ORG_NAME: INFO.orgName,
-        PHOTODNA_REPORTER_NAME: INFO.reporterName,
-        PHOTODNA_REPORTER_EMAIL: INFO.reporterEmail,
-        NCMEC_USER: INFO.ncmecUser,
-        NCMEC_PASSWORD: INFO.ncmecPassword,
-      };
+      const env = cliEnv(emulator.url);
       const run = await cli(['report', id, '--dir', dir], env);
       expect(run.code).not.toBe(0);
       expect(run.stderr).toMatch(/released as a false positive/);
@@ -273,15 +278,7 @@ describe('one report per incident across store objects and processes', () => {
     try {
       const dir = await tempDir();
       const { store, id } = await stored(dir);
-      const env = {
-        PHOTODNA_API_KEY: 'k',
-        PHOTODNA_BASE_URL: emulator.url,
-        PHOTODNA_ORG_NAME: INFO.orgName,
-        PHOTODNA_REPORTER_NAME: INFO.reporterName,
-        PHOTODNA_REPORTER_EMAIL: INFO.reporterEmail,
-        NCMEC_USER: INFO.ncmecUser,
-        NCMEC_PASSWORD: INFO.ncmecPassword,
-      };
+      const env = cliEnv(emulator.url);
       const reviewer = cli(['report', id, '--dir', dir], env);
       await until(
         async () => (await store.getRecord(id)).reporting !== undefined,
