@@ -263,11 +263,12 @@ export class GuardEvents {
  * it is there.
  */
 function hideUrl(event: object): void {
-  const own = Object.getOwnPropertyDescriptor(event, 'url');
-  if (!own?.enumerable) return;
+  // Most events have no URL: one property read, no descriptor object, on every emit.
+  const url = (event as { url?: unknown }).url;
+  if (url === undefined || !Object.prototype.propertyIsEnumerable.call(event, 'url')) return;
   // Every attribute named: those left out keep the property's present ones (enumerable).
   Object.defineProperty(event, 'url', {
-    value: own.value,
+    value: url,
     enumerable: false,
     writable: true,
     configurable: true,
