@@ -18,7 +18,7 @@ import type { FileQuarantineStore } from '../quarantine/types.js';
 import { missingReporterFields } from '../report/body.js';
 import { purgeIncident, releaseIncident, reportIncident } from '../review/actions.js';
 import { AUDIT_FILE } from '../review/audit-log.js';
-import type { ReporterInfo } from '../types.js';
+import type { ReporterInfo, ReportResult } from '../types.js';
 import { auditFile, reviewerOf } from './audit-trail.js';
 import { holdSignals } from './run-io.js';
 import { apiKeyOf } from './secrets.js';
@@ -115,17 +115,27 @@ ${REPORT_ENV}`,
     run: async ({ store, id, values }) => {
       const before = await store.getRecord(id);
       const allowList = str(values['allow-list']);
-      const record = await releaseIncident(
-        reviewerOf(store),
-        id,
-        str(values.reason),
-        allowList ? { path: allowList } : undefined,
+      // Killed between the record's update and its audit entry, a release would go unaudited.
+      const signals = holdSignals(() =>
+        process.stderr.write(
+          'photodna-guard quarantine release: finishing the release and its audit entry (signal again to stop at once)\n',
+        ),
       );
-      const verb = before.released ? 'was already released' : 'released';
-      process.stdout.write(
-        `${id} ${verb} at ${record.released?.at}; kept until ${record.preserveUntil}\n`,
-      );
-      return 0;
+      try {
+        const record = await releaseIncident(
+          reviewerOf(store),
+          id,
+          str(values.reason),
+          allowList ? { path: allowList } : undefined,
+        );
+        const verb = before.released ? 'was already released' : 'released';
+        process.stdout.write(
+          `${id} ${verb} at ${record.released?.at}; kept until ${record.preserveUntil}\n`,
+        );
+        return signals.exitCode ?? 0;
+      } finally {
+        signals.release();
+      }
     },
   },
   purge: {
@@ -257,15 +267,34 @@ async function report({ store, id, values }: Context): Promise<number> {
   const client = new PhotoDnaClient({ apiKey, ...(baseUrl ? { baseUrl } : {}) });
   // Killed while the report is sent, the record would not say whether NCMEC got it: once the
   // claim expires (10 minutes) the next run would send it again. So SIGINT and SIGTERM let the
-  // send finish and be recorded first; a second signal still ends it at once.
-  const signals = holdSignals(() =>
+  // send finish and be recorded first; a second signal still ends it at once. Before the send
+  // (waiting on another reporter's claim) the first signal stops at once: nothing went out.
+  const stop = new AbortController();
+  const signals = holdSignals(() => {
     process.stderr.write(
-      'photodna-guard quarantine report: stopping once the report is answered and recorded (signal again to stop at once: NCMEC may then receive it twice)\n',
-    ),
-  );
+      'photodna-guard quarantine report: stopping once the report is answered and recorded, if it was sent (signal again to stop at once: NCMEC may then receive it twice)\n',
+    );
+    stop.abort();
+  });
   try {
-    const send = { sender: client, info: info as ReporterInfo, force };
-    const result = await reportIncident(reviewerOf(store), id, send);
+    const send = {
+      sender: client,
+      info: info as ReporterInfo,
+      force,
+      stopBeforeSending: stop.signal,
+      onClaimWait: ({ until }: { until: string }) =>
+        process.stderr.write(
+          `photodna-guard quarantine report: another reporter is sending ${id}; waiting for its outcome (at most until ${until})\n`,
+        ),
+    };
+    let result: ReportResult;
+    try {
+      result = await reportIncident(reviewerOf(store), id, send);
+    } catch (error) {
+      if (signals.exitCode === undefined || !stop.signal.aborted || !isAbort(error)) throw error;
+      process.stderr.write(`photodna-guard quarantine report: stopped; ${id} was not sent\n`);
+      return signals.exitCode;
+    }
     const what =
       filed && !force
         ? `was already reported at ${filed.at} (use --force to send again)`
@@ -294,22 +323,41 @@ async function purge({ store, values }: Context): Promise<number> {
   const records = await store.list();
   const dryRun = values['dry-run'] === true;
   const reviewer = reviewerOf(store);
+  // Killed between an incident's removal and its audit entry, a purge would go unaudited: a
+  // signal ends the run after the incident at hand (a second one at once).
+  const signals = holdSignals(() =>
+    process.stderr.write(
+      'photodna-guard quarantine purge: stopping after the incident at hand (signal again to stop at once)\n',
+    ),
+  );
   let count = 0;
-  for (const record of records) {
-    let decision = purgeDecision(record, now);
-    if (decision.purge && !dryRun) decision = await purgeIncident(reviewer, record.id, now);
-    const gone = decision.purge;
-    if (gone) count++;
-    const verb = gone ? (dryRun ? 'would remove' : 'removed') : 'kept';
-    process.stdout.write(`${verb} ${record.id} (${decision.reason})\n`);
+  let seen = 0;
+  try {
+    for (const record of records) {
+      if (signals.exitCode !== undefined) break;
+      let decision = purgeDecision(record, now);
+      if (decision.purge && !dryRun) decision = await purgeIncident(reviewer, record.id, now);
+      seen++;
+      const gone = decision.purge;
+      if (gone) count++;
+      const verb = gone ? (dryRun ? 'would remove' : 'removed') : 'kept';
+      process.stdout.write(`${verb} ${record.id} (${decision.reason})\n`);
+    }
+  } finally {
+    signals.release();
   }
-  const summary = `${dryRun ? 'would remove' : 'removed'} ${count}, kept ${records.length - count}`;
+  const stopped = seen < records.length ? `; stopped, ${records.length - seen} not looked at` : '';
+  const summary = `${dryRun ? 'would remove' : 'removed'} ${count}, kept ${seen - count}${stopped}`;
   process.stdout.write(`${summary}\n`);
-  return 0;
+  return signals.exitCode ?? 0;
 }
 
 function audit({ store, values }: Context): Promise<number> {
   return auditFile(join(store.dir, AUDIT_FILE), values);
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
 }
 
 function str(value: string | boolean | undefined): string | undefined {

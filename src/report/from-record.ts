@@ -42,7 +42,20 @@ export interface ReportQuarantinedArgs {
    * as a false positive (refused otherwise, as the console refuses it).
    */
   force?: boolean;
+  /** Aborts the attempt, the send included (the service may then have the report unnoted). */
   signal?: AbortSignal;
+  /**
+   * Aborted before the report goes out (while this caller waits on another reporter's claim, or
+   * sooner), ends the attempt with an `AbortError` and nothing sent; once the send has begun it
+   * has no effect, so that a report NCMEC received is always recorded. The reviewer CLI aborts it
+   * on the first SIGINT or SIGTERM.
+   */
+  stopBeforeSending?: AbortSignal;
+  /**
+   * Called when another reporter's claim holds the incident and this attempt waits for it to end
+   * (at most until `until`, an ISO date), each time it starts waiting.
+   */
+  onClaimWait?: (claim: { until: string }) => void;
 }
 
 const MAX_ERROR_LENGTH = 500;
@@ -105,6 +118,7 @@ export async function reportQuarantined(args: ReportQuarantinedArgs): Promise<Re
 async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult> {
   const { store, id, info } = args;
   const isTest = info.isTest === true;
+  args.stopBeforeSending?.throwIfAborted();
   const stored = lastSuccessfulReport(await store.getRecord(id), isTest);
   if (stored && !args.force) return storedResult(stored);
   // A report this process filed and could not note holds the claim it was sent under: noting it
@@ -117,7 +131,9 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
     const until = new Date(Date.now() + CLAIM_MS).toISOString();
     const { held, record } = await store.claimReport(id, { token, until });
     if (!held) {
-      await claimEnded(store, id, args.signal);
+      const claim = activeClaim(record, Date.now());
+      if (claim) args.onClaimWait?.({ until: claim.until });
+      await claimEnded(store, id, waitSignal(args));
       continue;
     }
     try {
@@ -141,6 +157,12 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
 
 function giveBack(store: QuarantineStore, id: string, token: string): Promise<unknown> {
   return store.claimReport?.(id, { token, until: new Date(0).toISOString() }) ?? Promise.resolve();
+}
+
+/** What ends a wait on another reporter's claim: the caller's signal or its stop before sending. */
+function waitSignal({ signal, stopBeforeSending }: ReportQuarantinedArgs): AbortSignal | undefined {
+  if (signal && stopBeforeSending) return AbortSignal.any([signal, stopBeforeSending]);
+  return signal ?? stopBeforeSending;
 }
 
 /** Waits until no unexpired claim of another reporter holds the incident. */
@@ -186,6 +208,8 @@ async function send(args: ReportQuarantinedArgs): Promise<ReportResult> {
   }
   const body = buildReportBody(subjectOf(record, bytes), info);
   const isTest = info.isTest === true;
+  // The last moment a stop leaves nothing sent (the claim is given back by the caller).
+  args.stopBeforeSending?.throwIfAborted();
   let result: ReportResult;
   try {
     result = await sender.report(

@@ -8,8 +8,8 @@ import type { PurgeDecision } from '../quarantine/purge-policy.js';
 import { lastSuccessfulReport } from '../quarantine/record.js';
 import type { QuarantineRecord, QuarantineStore } from '../quarantine/types.js';
 import { ncmecSecrets, redact } from '../redact.js';
-import { type ReportSender, reportQuarantined } from '../report/from-record.js';
-import type { ReporterInfo, ReportResult } from '../types.js';
+import { type ReportQuarantinedArgs, reportQuarantined } from '../report/from-record.js';
+import type { ReportResult } from '../types.js';
 import {
   type AllowListOptions,
   allowRecord,
@@ -43,7 +43,7 @@ export function auditState(record: QuarantineRecord | undefined) {
 export async function reportIncident(
   reviewer: Reviewer,
   id: string,
-  send: { sender: ReportSender; info: ReporterInfo; force?: boolean },
+  send: Omit<ReportQuarantinedArgs, 'store' | 'id'>,
 ): Promise<ReportResult> {
   const secrets = ncmecSecrets(send.info);
   return audited(reviewer, 'report', id, secrets, async () => {

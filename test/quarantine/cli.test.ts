@@ -6,9 +6,11 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { withFileLock } from '../../src/quarantine/file-lock.js';
 import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
+import { until } from '../helpers/until.js';
 import { makeIncident, useTempDirs } from './helpers.js';
-import { CLI, cli } from './run-cli.js';
+import { CLI, cli, spawnCli } from './run-cli.js';
 
 const tempDir = useTempDirs();
 
@@ -174,6 +176,72 @@ describe('release and purge', () => {
     expect(run.stdout).toContain(`kept ${second.incident.id}`);
     expect(run.stdout).toContain('removed 1, kept 1');
     expect((await store.list()).map((r) => r.id)).toEqual([second.incident.id]);
+  });
+});
+
+describe('release and purge under SIGTERM', () => {
+  it('purge: a signal while an incident is removed lets its audit entry be written, then stops (143)', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir, preserveDays: 1 });
+    const ids: string[] = [];
+    for (let seed = 1; seed <= 3; seed++) {
+      const { incident, bytes } = makeIncident({}, seed);
+      await store.put(incident, bytes);
+      await store.release(incident.id);
+      ids.push(incident.id);
+    }
+    const audit = join(dir, 'audit.log');
+    let run: ReturnType<typeof spawnCli> | undefined;
+    // Another appender holds the audit log's lock: the purge removes its first incident, then
+    // waits to write that removal's entry. The signal comes in exactly there.
+    await withFileLock(`${audit}.lock`, async () => {
+      run = spawnCli(['purge', '--dir', dir]);
+      await until(async () => (await store.list()).length === 2, 'one incident removed');
+      run.child.kill('SIGTERM');
+      await until(
+        () => run?.stderr().includes('stopping after the incident at hand') ?? false,
+        'the signal to be noted',
+      );
+    });
+    if (!run) throw new Error('not started');
+    // Before: killed at once, the incident gone with no audit entry saying who removed it.
+    expect(await run.exited, run.stderr()).toEqual({ code: 143, signal: null });
+    const removed = ids.filter((id) => run?.stdout().includes(`removed ${id}`));
+    expect(removed).toHaveLength(1);
+    expect(run.stdout()).toContain('removed 1, kept 0; stopped, 2 not looked at');
+    expect((await store.list()).map((r) => r.id).sort()).toEqual(
+      ids.filter((id) => !removed.includes(id)).sort(),
+    );
+    const entries = (await readFile(audit, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(entries).toMatchObject([{ action: 'purge', incident: removed[0], ok: true }]);
+  });
+
+  it('release: a signal between the record and its audit entry lets the entry be written (143)', async () => {
+    const { dir, store, first } = await storeWithTwo();
+    const audit = join(dir, 'audit.log');
+    const id = first.incident.id;
+    let run: ReturnType<typeof spawnCli> | undefined;
+    await withFileLock(`${audit}.lock`, async () => {
+      run = spawnCli(['release', id, '--dir', dir, '--reason', 'false positive']);
+      await until(async () => (await store.getRecord(id)).released !== undefined, 'the release');
+      run.child.kill('SIGTERM');
+      await until(
+        () => run?.stderr().includes('finishing the release and its audit entry') ?? false,
+        'the signal to be noted',
+      );
+    });
+    if (!run) throw new Error('not started');
+    // Before: killed at once, the release taken and never audited.
+    expect(await run.exited, run.stderr()).toEqual({ code: 143, signal: null });
+    expect(run.stdout()).toContain(`${id} released at`);
+    const entries = (await readFile(audit, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(entries).toMatchObject([{ action: 'release', incident: id, ok: true }]);
   });
 });
 

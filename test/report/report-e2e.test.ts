@@ -210,6 +210,27 @@ describe('photodna-guard quarantine report', () => {
     }
   }, 60_000);
 
+  it('SIGINT while waiting on another reporter: says so, stops at once with 130, nothing sent, their claim kept', async () => {
+    const { dir, store, id } = await quarantined();
+    const claimUntil = new Date(Date.now() + 600_000).toISOString();
+    expect(
+      (await store.claimReport(id, { token: 'another-reporter', until: claimUntil })).held,
+    ).toBe(true);
+    const run = spawnCli(['report', id, '--dir', dir, ...reporter, '--test'], env());
+    await until(() => run.stderr().includes('another reporter is sending'), 'the wait to begin');
+    expect(run.stderr()).toContain(`waiting for its outcome (at most until ${claimUntil})`);
+    run.child.kill('SIGINT');
+    // Before: the first signal was held for a send that had not begun; the wait went on up to
+    // ten minutes (until the other's claim expired), then the report went out.
+    expect(await run.exited, run.stderr()).toEqual({ code: 130, signal: null });
+    expect(run.stderr()).toContain(`stopped; ${id} was not sent`);
+    expect(run.stdout()).toBe('');
+    expect(emulator.testReports).toHaveLength(0);
+    const record = await store.getRecord(id);
+    expect(record.report.status).toBe('not-reported');
+    expect(record.reporting).toMatchObject({ token: 'another-reporter', until: claimUntil });
+  }, 60_000);
+
   it("keeps the evidence the server's preserveDays after a report the CLI files (it opens the store with the default)", async () => {
     const dir = await tempDir();
     const server = createFileQuarantineStore({ dir, preserveDays: 730 });
