@@ -15,6 +15,7 @@ import {
 } from '../review/actions.js';
 import type { AuditLog } from '../review/audit-log.js';
 import type { ReporterInfo } from '../types.js';
+import type { ActionsInFlight } from './actions-in-flight.js';
 import type { ConsoleAuth } from './auth.js';
 import { HttpError, readJson, sendJson } from './http-io.js';
 import { incidentDetail, parseQuery, selectIncidents } from './incident-view.js';
@@ -29,6 +30,8 @@ export interface ApiDeps {
   audit: AuditLog;
   reporting: ConsoleReporting;
   live: LiveFeed | undefined;
+  /** The actions running: closing the console waits for them. */
+  actions: ActionsInFlight;
 }
 
 const MAX_REASON = 2_000;
@@ -108,11 +111,9 @@ export async function serveApi(
       );
     }
     const reviewer: Reviewer = { store: options.store, audit: deps.audit, actor: session.actor };
-    return sendJson(
-      res,
-      200,
-      await act(deps, reviewer, id, action[2] as string, await readJson(req)),
-    );
+    const body = await readJson(req);
+    const done = await deps.actions.run(() => act(deps, reviewer, id, action[2] as string, body));
+    return sendJson(res, 200, done);
   }
   throw new HttpError(404, 'not found');
 }

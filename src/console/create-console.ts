@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { QuarantineStore } from '../quarantine/types.js';
 import { type AuditLog, createAuditLog } from '../review/audit-log.js';
+import { ActionsInFlight } from './actions-in-flight.js';
 import { ConsoleAuth } from './auth.js';
 import { type ExpressConsoleMiddleware, expressMount } from './express.js';
 import { createHandler } from './handler.js';
@@ -25,7 +26,11 @@ export interface Console {
   express(): ExpressConsoleMiddleware;
   /** Koa middleware serving the console at `prefix`: `app.use(console.koa('/console'))`. */
   koa(prefix: string): KoaConsoleMiddleware;
-  /** Ends live streams, stops the sample timer and closes a PhotoDNA client it created. */
+  /**
+   * Ends live streams, stops the sample timer, waits for the reviewer actions in progress (a report
+   * sent is recorded and audited first; actions asked for from then on are refused with 503) and
+   * closes a PhotoDNA client it created.
+   */
   close(): Promise<void>;
 }
 
@@ -34,6 +39,7 @@ export function createConsole(options: ConsoleOptions): Console {
   const audit = createAuditLog(resolved.auditPath);
   const reporting = new ConsoleReporting(resolved);
   const live = resolved.events ? new LiveFeed(resolved.events, resolved.queueDepth) : undefined;
+  const actions = new ActionsInFlight();
   const handler = createHandler({
     options: resolved,
     // A session that ends (logout, replaced, expired) ends its live streams at once.
@@ -41,6 +47,7 @@ export function createConsole(options: ConsoleOptions): Console {
     audit,
     reporting,
     live,
+    actions,
   });
   const handle = (req: IncomingMessage, res: ServerResponse, base = '') =>
     handler(req, res, base.replace(/\/+$/, ''));
@@ -52,6 +59,7 @@ export function createConsole(options: ConsoleOptions): Console {
     koa: (prefix) => koaMount(handle, prefix),
     async close() {
       live?.close();
+      await actions.close();
       await reporting.close();
     },
   };

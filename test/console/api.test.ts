@@ -543,6 +543,41 @@ describe('actions', () => {
   });
 });
 
+describe('closing the console', () => {
+  it('close() waits for a report in flight to be recorded and audited; actions asked for afterwards are 503', async () => {
+    const emulator = await startEmulator({ port: 0 });
+    try {
+      const { app, console, store, fresh, old } = await setup({
+        apiKey: 'test-key',
+        baseUrl: emulator.url,
+        reporter: REPORTER,
+      });
+      const auth = await login(app);
+      // NCMEC has the report as soon as it arrives; its answer comes later.
+      emulator.setLatency(500);
+      const response = post(app, `incidents/${fresh.id}/report`, auth)
+        .send({})
+        .then((res) => res);
+      await until(() => emulator.testReports.length === 1, 'the report to arrive');
+      await console.close();
+      // Before: close() resolved once the client was closed, the record and audit entry still
+      // being written (a CLI exits two seconds later: NCMEC got a report the record never noted).
+      const record = await store.getRecord(fresh.id);
+      expect(record.report).toMatchObject({ status: 'reported', isTest: true });
+      expect(record.reporting).toBeUndefined();
+      expect(await console.audit.read()).toMatchObject([{ action: 'report', ok: true }]);
+      expect((await response).status).toBe(200);
+      const late = await post(app, `incidents/${old.id}/release`, auth)
+        .send({ reason: 'late' })
+        .expect(503);
+      expect(late.body.error).toBe('the console is shutting down');
+      expect((await store.getRecord(old.id)).released).toBeUndefined();
+    } finally {
+      await emulator.close();
+    }
+  });
+});
+
 describe('Koa and the audit endpoint', () => {
   it('serves under a Koa prefix and passes other paths on', async () => {
     const dir = await tempDir();
