@@ -28,6 +28,13 @@ local spacing = tonumber(ARGV[3])
 local notAfter = tonumber(ARGV[5])
 local reserve = tonumber(ARGV[6])
 if notAfter > 0 and now > notAfter then return {0, now, 0} end
+-- No call is granted more than reserve ahead, nor the next slot set more than reserve + spacing
+-- ahead: anything later was written before Redis's clock stepped back (or by a primary ahead of
+-- this replica), and Redis keeps such keys as long. Those calls count as started now and the
+-- schedule restarts now, so a step back holds calls one window, not for the length of the step.
+local horizon = now + reserve
+local ahead = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. string.format('%.3f', horizon), '+inf')
+for _, member in ipairs(ahead) do redis.call('ZADD', KEYS[1], now, member) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 -- The earliest start: the limit-th newest call has left the window, and the spacing is kept.
 local start = now
@@ -37,6 +44,7 @@ if count >= limit then
   start = math.max(start, tonumber(nth[2]) + window)
 end
 local nextAt = tonumber(redis.call('GET', KEYS[2]) or '0')
+if nextAt > horizon + spacing then nextAt = now end
 start = math.max(start, nextAt)
 if start - now > reserve then return {0, now, math.ceil(start - now - reserve / 2)} end
 redis.call('ZADD', KEYS[1], start, ARGV[4])

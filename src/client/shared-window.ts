@@ -12,7 +12,9 @@ import { SCRIPTS, type Script } from './redis-scripts.js';
  *
  * - The log is a sorted set (member: one call; score: when it started, in ms of Redis's clock),
  *   trimmed and checked and appended in one Lua script, so two processes can never both take the
- *   last place. Redis's `TIME` is the only clock, so the hosts' clocks need not agree.
+ *   last place. Redis's `TIME` is the only clock, so the hosts' clocks need not agree; when it
+ *   steps back (or a failover lands on a replica behind), the script takes what lies beyond its
+ *   horizon as written just now, so calls wait one window, not the length of the step.
  * - Calls are also spaced `spacingMs` apart on an ideal schedule (like bottleneck's `minTime`),
  *   so a burst is spread evenly instead of arriving in clumps at each window's start; timer
  *   lateness does not add up, since the next slot follows the previous slot, not the late start.

@@ -107,6 +107,31 @@ describeWithRedis('rateLimit.redis (PhotoDnaClient, real Redis)', () => {
     expect(emulator.calls.length - from).toBe(2);
   });
 
+  it('a Redis clock that stepped back (or a failover to a replica behind it) holds calls back one window at most, not for the step', async () => {
+    const apiKey = 'clock-step-key-0004';
+    const prefix = budgetKeyPrefix(apiKey, 'v2');
+    const inspect = new Redis(redis.url);
+    try {
+      // What a full window leaves behind when written an hour ahead of Redis's clock as it is
+      // now: Redis keeps absolute expiry times, so the keys live an hour too.
+      const [seconds, micros] = await inspect.time();
+      const ahead = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) + 3_600_000;
+      const life = 3_600_000 + 2_030;
+      await inspect.set(`${prefix}:next`, String(ahead + 203), 'PX', life);
+      for (let i = 0; i < 5; i++) await inspect.zadd(`${prefix}:log`, ahead - i * 203, `old:${i}`);
+      await inspect.pexpire(`${prefix}:log`, life);
+    } finally {
+      inspect.disconnect();
+    }
+    const started = Date.now();
+    const result = await client({ apiKey }).match(image(), 'image/png', {
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect(result).toMatchObject({ isMatch: false });
+    // The old calls count as started now (they may well have been, by the real time).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
   it('Redis frozen: calls fail with rate-limiter-down within about two seconds, then recover', async () => {
     const logger = memoryLogger();
     const c = client({ logger });
