@@ -4,7 +4,7 @@ import { redactJson } from '../redact.js';
 import type { MatchFlag, MatchResult, ReportResult } from '../types.js';
 import { httpStatusError, malformedError, redact, STATUS, statusCodeError } from './failures.js';
 import type { HttpResponse } from './http.js';
-import { parseRetryAfter } from './retry.js';
+import { answeredAt, parseRetryAfter } from './retry.js';
 
 /**
  * The service's answers, parsed with zod into typed results. Anything unexpected (not JSON, a
@@ -177,12 +177,14 @@ function checkedJson(response: HttpResponse, context: ParseContext): unknown {
   }
   const apim = apimErrorSchema.safeParse(json);
   const message = apim.success ? apim.data.message : undefined;
+  const header = response.headers['retry-after'];
+  const sentAt = answeredAt(response.headers.date);
   throw httpStatusError(response.status, {
     serviceMessage: message === undefined ? undefined : redact(message, context.secrets),
     retryAfter:
       response.status === 429
-        ? (parseRetryAfter(response.headers['retry-after'], message) ?? 1)
-        : parseRetryAfter(response.headers['retry-after']),
+        ? (parseRetryAfter(header, message, sentAt) ?? 1)
+        : parseRetryAfter(header, undefined, sentAt),
   });
 }
 

@@ -68,6 +68,18 @@ export function nextRetryDelay(
 const MAX_RETRY_AFTER_SECONDS = 24 * 60 * 60;
 
 /**
+ * When the answer was sent, by the service's clock (its `Date` header): the `now` to read an
+ * HTTP-date `Retry-After` against, since that date is on the service's clock and ours may be
+ * minutes off (a wait read ten minutes long would give the call up and hold every other call for
+ * the whole budget). Our clock when the answer has no valid `Date`.
+ */
+export function answeredAt(date: string | string[] | undefined, now: number = Date.now()): number {
+  const value = Array.isArray(date) ? date[0] : date;
+  const sent = value === undefined ? Number.NaN : Date.parse(value);
+  return Number.isNaN(sent) ? now : sent;
+}
+
+/**
  * Seconds from a `Retry-After` header (delta-seconds or an HTTP date), or from an API Management
  * message such as "Rate limit is exceeded. Try again in 2 seconds.". `undefined` when neither says.
  */

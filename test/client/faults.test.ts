@@ -327,6 +327,30 @@ describe('a hostile service', () => {
   );
 });
 
+describe('a service whose clock is not ours', () => {
+  it("reads an HTTP-date Retry-After against the answer's Date: a clock 10 minutes ahead still means 1 s", async () => {
+    const skewMs = 10 * 60_000;
+    const service = await hostileService((_req, res) => {
+      const theirs = Date.now() + skewMs;
+      res
+        .writeHead(429, {
+          date: new Date(theirs).toUTCString(),
+          'retry-after': new Date(theirs + 1_000).toUTCString(),
+        })
+        .end('{}');
+    });
+    try {
+      const client = h.client({ baseUrl: service.url, retry: { ...FAST_RETRY, budgetMs: 5_000 } });
+      const started = Date.now();
+      // Read against our clock, the wait would be ten minutes: over the budget, so no retry.
+      await expect(client.match(image, 'image/png')).resolves.toMatchObject({ isMatch: false });
+      expect(Date.now() - started).toBeLessThan(4_000);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
 describe('a service that echoes the key', () => {
   const echo = (code: number) => (req: IncomingMessage, res: ServerResponse) =>
     res.writeHead(200).end(
