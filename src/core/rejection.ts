@@ -10,6 +10,14 @@ export interface RejectionResponse {
   body: string;
 }
 
+/**
+ * The longest `Retry-After` an uploader is told. The service's own (a 429 or 503 may say a day;
+ * the client keeps up to 86,400 s to pace itself) is about our calls, not the upload: passed on,
+ * one such answer would send every uploader away until tomorrow, and a retry sooner costs at
+ * most another 503.
+ */
+const MAX_RETRY_AFTER_S = 60;
+
 /** What a match is answered as under `matchAnswer: 'disguised'`: the commonest 422. */
 const DISGUISE = new GuardError('INVALID_IMAGE');
 
@@ -30,8 +38,10 @@ export function rejectionResponse(
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
   };
-  if (error.status === 503)
-    headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfter ?? 5)));
+  if (error.status === 503) {
+    const seconds = Math.ceil(error.retryAfter ?? 5);
+    headers['retry-after'] = String(Math.min(MAX_RETRY_AFTER_S, Math.max(1, seconds)));
+  }
   const standard: RejectionBody = { error: { code: error.code, message: error.message } };
   return {
     status: error.status,

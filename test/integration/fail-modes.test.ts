@@ -78,6 +78,16 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     expect(callsWithKey(key).length).toBeGreaterThan(1);
   });
 
+  it("a service's Retry-After of a day reaches the uploader as at most a minute", async () => {
+    const { server } = await start();
+    emu.emulator.faults.push({ type: 'status', status: 503, retryAfter: 86_400 });
+    const res = await send(server);
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('SCAN_UNAVAILABLE');
+    // Before: "Retry-After: 86400", every uploader told to come back tomorrow by one answer.
+    expect(res.headers['retry-after']).toBe('60');
+  });
+
   it('client tuning reaches the client: maxAttempts 1 makes exactly one call', async () => {
     const { server, key } = await start({ client: { retry: { maxAttempts: 1 } } });
     emu.emulator.faults.push({ type: 'status', status: 500 });
