@@ -98,6 +98,7 @@ export async function photodnaGuard(
   fastify.addHook('onRoute', onRoute);
   const unseen = routeEntry(core, mode, shared, undefined);
   fastify.addHook('onRequest', missedRouteHook(core, unseen));
+  fastify.addHook('preValidation', notFoundHook(guardHook(core, unseen, mode)));
   const root = rootOf(fastify);
   if (root !== fastify) root.addHook('onRequest', outsideRouteHook(core, unseen, fastify));
 }
@@ -161,6 +162,47 @@ function unguardedUpload(request: FastifyRequest): boolean {
   if (!claimsMultipart(request.headers) || request.is404) return false;
   const config = request.routeOptions.config as { photodna?: unknown; [GUARDED]?: true };
   return !config[GUARDED] && config.photodna !== false;
+}
+
+/**
+ * A multipart request that no route matched meets the context's not-found handler, which
+ * `onRoute` never sees. One the host set (`setNotFoundHandler`) is a handler like a route's — an
+ * SPA fallback, a proxy forwarding the body upstream with `reply.from()` — and would read the
+ * upload unchecked: it is guarded with the plugin's options, here, as Fastify runs a context's
+ * hooks for its not-found handler. Fastify's own not-found answer reads no body: a multipart
+ * request it answers 404 stays none of the guard's business (no parse, no call spent). Callback
+ * style: every other request goes on at once, without a promise.
+ */
+function notFoundHook(guard: preValidationHookHandler): preValidationHookHandler {
+  const guarding = guard as unknown as (
+    this: FastifyInstance,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ) => Promise<unknown>;
+  return function photodnaGuardNotFound(
+    this: FastifyInstance,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: (error?: Error) => void,
+  ) {
+    if (!request.is404 || !claimsMultipart(request.headers) || answersItself(request)) {
+      return done();
+    }
+    // As for the route's own async hook: Fastify goes on only if the guard did not answer.
+    guarding.call(this, request, reply).then(
+      () => done(),
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+    );
+  } as preValidationHookHandler;
+}
+
+/**
+ * Whether the not-found handler is Fastify's own (`basic404` in fastify/lib/four-oh-four.js, set
+ * until the host sets one), which answers 404 without reading the body. Known only by its name:
+ * should Fastify rename it, its 404s are guarded too, the safe side.
+ */
+function answersItself(request: FastifyRequest): boolean {
+  return request.routeOptions.handler?.name === 'basic404';
 }
 
 /**
