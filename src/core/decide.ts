@@ -1,5 +1,10 @@
 import { GuardError } from '../errors.js';
-import { type BodyKind, bodyKindOf, claimsMultipart } from '../multipart/is-multipart.js';
+import {
+  type BodyKind,
+  bodyKindOf,
+  claimsMultipart,
+  isContentCoded,
+} from '../multipart/is-multipart.js';
 import { UploadAborted } from '../multipart/parser.js';
 import { rebuildBody, replayBody } from '../multipart/replay.js';
 import {
@@ -49,8 +54,13 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   const parsed = entry.parser !== undefined && claims && body?.readableEnded === true;
   const parser = parsed ? undefined : entry.parser;
   // Where the guard's parser runs, multer's own test tells 'multipart' from 'unreadable' (the
-  // same type-is test, run once); elsewhere the guard runs it.
-  const kind: BodyKind = !claims ? 'none' : parser && body ? 'multipart' : bodyKindOf(view.headers);
+  // same type-is test, run once), but for a content coding, which multer would read through as
+  // if it were none; elsewhere the guard runs its whole test.
+  const kind: BodyKind = !claims
+    ? 'none'
+    : parser && body && !isContentCoded(view.headers)
+      ? 'multipart'
+      : bodyKindOf(view.headers);
   const hostFiles = parser ? undefined : filesIn(view.targets);
   if (kind === 'none' && !hostFiles?.length) return PASS_THROUGH;
   view.take();
@@ -298,7 +308,8 @@ async function readHostFiles(
 
 function unreadableBody(): GuardError {
   return new GuardError('MALFORMED_MULTIPART', {
-    detail: 'a multipart Content-Type the parser will not read (malformed parameters or no body)',
+    detail:
+      'a multipart body the parser will not read (malformed Content-Type parameters, a Content-Encoding, or no body)',
   });
 }
 

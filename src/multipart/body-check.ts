@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
-import { isMultipartType } from './is-multipart.js';
+import { isContentCoded, isMultipartType } from './is-multipart.js';
 
 /** A request body another parser is about to read, with the request's headers. */
 type RawBody = Readable & { headers: IncomingHttpHeaders };
@@ -31,8 +31,9 @@ export class BodyCheck {
    * Starts watching `body`, which nobody has read yet: call it just before the host's parser
    * starts (it pauses the stream until that parser's `pipe` resumes it, so both see every
    * chunk). Throws, reading nothing, when multer would not read the body's type (its type test,
-   * then busboy's: no boundary, a malformed type or a list of types). Undefined when something
-   * read the body already: what remains would be judged as a body cut short.
+   * then busboy's: no boundary, a malformed type or a list of types), or the body is
+   * content-coded (`isContentCoded`). Undefined when something read the body already: what
+   * remains would be judged as a body cut short.
    */
   static watch(body: RawBody): BodyCheck | undefined {
     if (body.readableFlowing !== null || body.readableEnded) return undefined;
@@ -41,6 +42,9 @@ export class BodyCheck {
     const type = body.headers['content-type'];
     if (typeof type !== 'string' || !isMultipartType(type)) {
       throw new Error('a multipart Content-Type the parser will not read (malformed parameters)');
+    }
+    if (isContentCoded(body.headers)) {
+      throw new Error('a content-coded multipart body (Content-Encoding), which no parser decodes');
     }
     return new BodyCheck(body, busboy({ headers: body.headers, limits: { fieldSize: 0 } }));
   }

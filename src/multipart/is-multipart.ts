@@ -7,8 +7,8 @@ import typeis from 'type-is';
  * - `multipart`: a body multer will read;
  * - `unreadable`: it claims multipart (see `claimsMultipart`) but multer would skip it — a
  *   malformed type (`multipart/form-data; boundary=x; foo`), a list of types, `multipart` outside
- *   the type, or no body. Such a request must never pass as "no files" while another parser
- *   reads its files later.
+ *   the type, or no body — or its body is content-coded (see `isContentCoded`). Such a request
+ *   must never pass as "no files" while another parser reads its files later.
  */
 export type BodyKind = 'none' | 'multipart' | 'unreadable';
 
@@ -17,7 +17,22 @@ export function bodyKindOf(headers: IncomingHttpHeaders): BodyKind {
   const type = headers['content-type'] as string;
   // multer's own test: type-is's hasBody (a length or a transfer-encoding), then the type.
   const hasBody = typeis.hasBody({ headers } as IncomingMessage);
-  return hasBody && isMultipartType(type) ? 'multipart' : 'unreadable';
+  return hasBody && isMultipartType(type) && !isContentCoded(headers) ? 'multipart' : 'unreadable';
+}
+
+/**
+ * Whether the body carries a content coding (`Content-Encoding: gzip`, `deflate`, `br`...): its
+ * form is what decoding gives, and no multipart parser here decodes (multer, busboy,
+ * @fastify/multipart, formidable and `formData()` read the coded bytes as they are). Read as they
+ * are, one gzip stream holds a form in its header's extra field for the parser and another in
+ * its compressed data for whatever decodes it (a proxy, a host that honours the header), and
+ * the guard would call the second clean having checked the first. So a coded multipart body is
+ * unreadable to the guard (400), never checked in a representation it is not. `identity` is no
+ * coding.
+ */
+export function isContentCoded(headers: IncomingHttpHeaders): boolean {
+  const coding = headers['content-encoding'];
+  return coding !== undefined && !/^\s*(?:identity\s*)?$/i.test(String(coding));
 }
 
 /**
