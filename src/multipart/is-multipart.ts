@@ -21,18 +21,21 @@ export function bodyKindOf(headers: IncomingHttpHeaders): BodyKind {
 }
 
 /**
- * Whether the body carries a content coding (`Content-Encoding: gzip`, `deflate`, `br`...): its
- * form is what decoding gives, and no multipart parser here decodes (multer, busboy,
- * @fastify/multipart, formidable and `formData()` read the coded bytes as they are). Read as they
- * are, one gzip stream holds a form in its header's extra field for the parser and another in
- * its compressed data for whatever decodes it (a proxy, a host that honours the header), and
- * the guard would call the second clean having checked the first. So a coded multipart body is
- * unreadable to the guard (400), never checked in a representation it is not. `identity` is no
- * coding.
+ * Whether the body carries a coding (`Content-Encoding: gzip`, `deflate`, `br`..., or a transfer
+ * coding before `chunked`, as in `Transfer-Encoding: gzip, chunked`, which Node accepts and
+ * hands on undecoded): its form is what decoding gives, and no multipart parser here decodes
+ * (multer, busboy, @fastify/multipart, formidable and `formData()` read the coded bytes as they
+ * are). Read as they are, one gzip stream holds a form in its header's extra field for the
+ * parser and another in its compressed data for whatever decodes it (a proxy, a host that
+ * honours the header), and the guard would call the second clean having checked the first. So
+ * a coded multipart body is unreadable to the guard (400), never checked in a representation it
+ * is not. `identity` is no coding.
  */
 export function isContentCoded(headers: IncomingHttpHeaders): boolean {
-  const coding = headers['content-encoding'];
-  return coding !== undefined && !/^\s*(?:identity\s*)?$/i.test(String(coding));
+  const content = headers['content-encoding'];
+  if (content !== undefined && !/^\s*(?:identity\s*)?$/i.test(String(content))) return true;
+  const transfer = headers['transfer-encoding'];
+  return transfer !== undefined && !/^\s*(?:(?:identity|chunked)\s*(?:,\s*|$))*$/i.test(transfer);
 }
 
 /**
