@@ -384,33 +384,36 @@ describe("'scan' mode at the root, @fastify/multipart in the routes' own plugin"
  * request no route matched is guarded there with the plugin's options (Fastify's own not-found
  * answer reads no body, and stays a plain 404: see above).
  */
-describe.each(['parse', 'scan'] as const)("a not-found handler the host set ('%s' mode)", (mode) => {
-  it('a known image to no route is refused before it; a clean one reaches it checked', async () => {
-    const app = Fastify();
-    apps.push(app);
-    const seen: Seen & { raw: number } = { runs: 0, names: [], raw: 0 };
-    if (mode === 'scan') await app.register(fastifyMultipart);
-    await app.register(photodnaGuard, { ...emulated.options(), mode });
-    const read = handler(mode, seen);
-    app.setNotFoundHandler(async (req, reply) => {
-      await read(req);
-      // Unguarded, in 'parse' mode the body is still there for the handler to read.
-      if (mode === 'parse' && !req.uploads) {
-        for await (const chunk of req.raw) seen.raw += (chunk as Buffer).length;
-      }
-      return reply.code(404).send({ missing: true });
+describe.each(['parse', 'scan'] as const)(
+  "a not-found handler the host set ('%s' mode)",
+  (mode) => {
+    it('a known image to no route is refused before it; a clean one reaches it checked', async () => {
+      const app = Fastify();
+      apps.push(app);
+      const seen: Seen & { raw: number } = { runs: 0, names: [], raw: 0 };
+      if (mode === 'scan') await app.register(fastifyMultipart);
+      await app.register(photodnaGuard, { ...emulated.options(), mode });
+      const read = handler(mode, seen);
+      app.setNotFoundHandler(async (req, reply) => {
+        await read(req);
+        // Unguarded, in 'parse' mode the body is still there for the handler to read.
+        if (mode === 'parse' && !req.uploads) {
+          for await (const chunk of req.raw) seen.raw += (chunk as Buffer).length;
+        }
+        return reply.code(404).send({ missing: true });
+      });
+      await app.ready();
+      const known = await request(app.server).post('/nowhere').attach('photo', KNOWN, 'a.png');
+      expect({ status: known.status, code: known.body.error?.code }).toEqual({
+        status: 422,
+        code: 'INVALID_IMAGE',
+      });
+      expect(seen).toEqual({ runs: 0, names: [], raw: 0 });
+      const clean = await request(app.server)
+        .post('/nowhere')
+        .attach('photo', png(200, 200, 9), 'b.png');
+      expect(clean.status).toBe(404);
+      expect(seen).toEqual({ runs: 1, names: ['b.png'], raw: 0 });
     });
-    await app.ready();
-    const known = await request(app.server).post('/nowhere').attach('photo', KNOWN, 'a.png');
-    expect({ status: known.status, code: known.body.error?.code }).toEqual({
-      status: 422,
-      code: 'INVALID_IMAGE',
-    });
-    expect(seen).toEqual({ runs: 0, names: [], raw: 0 });
-    const clean = await request(app.server)
-      .post('/nowhere')
-      .attach('photo', png(200, 200, 9), 'b.png');
-    expect(clean.status).toBe(404);
-    expect(seen).toEqual({ runs: 1, names: ['b.png'], raw: 0 });
-  });
-});
+  },
+);
