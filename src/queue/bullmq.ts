@@ -24,12 +24,22 @@
  *   503) may still be stored later (ioredis sends the commands it queued once Redis answers). Its
  *   refusal is sent after them on the same connection (`#refuse`); a worker ends a job whose
  *   refusal it finds as `refused`, unchecked and without an event (`consume`).
+ * - Held (`EnqueueOptions.holdId`: one request's files): a hold's jobs are added delayed by
+ *   `HOLD_MS`, and its gate key says what became of its request: `held` (expiring `HOLD_MS` after
+ *   its last enqueue), `released`, or, once a worker found it missing (withdrawn: deleted; or
+ *   expired), `refused`. `release` turns `held` into `released`, in one script, before the guard
+ *   answers, then promotes the jobs. A worker runs a held job only when its gate says `released`;
+ *   one whose gate is missing (its request refused, or its guard died before the verdict: either
+ *   way the host got no `scanId`) it ends `refused`, marking the gate so in the same script, so a
+ *   release arriving later fails (its request is then refused 503); one still `held` (its delay
+ *   ended first: another machine's clock) it puts back, to look again within `HELD_RECHECK_MS`.
+ *   A released job whose promotion was lost runs when its delay ends: late, never lost.
  * - A done job is kept `keepDoneDays` (so adding its `scanId` again is a no-op) with its id alone
  *   as data: before BullMQ completes it, its data (a URL with its token, the uploader's address,
  *   user agent, file name, metadata) is replaced by `{ scanId }`, and its bytes are deleted.
  */
 import { randomUUID } from 'node:crypto';
-import type { Job, Queue, Worker } from 'bullmq';
+import type { DelayedError, Job, Queue, Worker } from 'bullmq';
 import { notConfiguredError } from '../client/failures.js';
 import {
   isRedisUrl,
@@ -41,6 +51,7 @@ import { ConnectionErrors, type ConnectionListener } from './connection-errors.j
 import { JobBytesGoneError } from './job-bytes-gone.js';
 import { retryDelayMs, toStoredJob } from './stored-job.js';
 import {
+  assertScanId,
   type ClaimedJob,
   type Consumer,
   type EnqueueOptions,
@@ -80,7 +91,7 @@ interface IoRedis {
   getBuffer(key: string): Promise<Buffer | null>;
   get(key: string): Promise<string | null>;
   mget(...keys: string[]): Promise<Array<string | null>>;
-  del(key: string): Promise<number>;
+  del(...keys: string[]): Promise<number>;
   quit(): Promise<unknown>;
   disconnect(): void;
   on(event: 'error', listener: (error: unknown) => void): unknown;
@@ -132,6 +143,51 @@ end
 return 0
 `;
 
+/**
+ * A hold's gate kept `held` (`EnqueueOptions.holdId`), its time to live renewed, unless its
+ * request was settled already (0). KEYS: the gate; ARGV: `HOLD_MS`.
+ */
+const HOLD_GATE = `
+local fate = redis.call('GET', KEYS[1])
+if fate and fate ~= 'held' then return 0 end
+redis.call('SET', KEYS[1], 'held', 'PX', ARGV[1])
+return 1
+`;
+
+/**
+ * A hold released, if still held (1); 0 when it was withdrawn or expired (its jobs are, or will
+ * be, refused). KEYS: the gate; ARGV: its lifetime in seconds (`keepDoneDays`).
+ */
+const RELEASE_GATE = `
+if redis.call('GET', KEYS[1]) ~= 'held' then return 0 end
+redis.call('SET', KEYS[1], 'released', 'EX', ARGV[1])
+return 1
+`;
+
+/**
+ * A held job's fate, read by its worker: `{ 'held', ms to live }`, `{ 'released' }` or
+ * `{ 'refused' }`. A missing gate (withdrawn, or expired) is set `refused` here, in the same
+ * script: no release can then succeed for a job a worker saw refused. KEYS: the gate; ARGV: its
+ * lifetime in seconds.
+ */
+const GATE_FATE = `
+local fate = redis.call('GET', KEYS[1])
+if fate == 'held' then return { fate, redis.call('PTTL', KEYS[1]) } end
+if fate then return { fate } end
+redis.call('SET', KEYS[1], 'refused', 'EX', ARGV[1])
+return { 'refused' }
+`;
+
+/**
+ * How long a hold waits for its release after its last enqueue (and a held job's delay): far
+ * longer than a guard takes to decide a request (its enqueues, each within `scanTimeoutMs`, its
+ * hooks, its disk writes), so only a hold whose guard died before the verdict expires.
+ */
+export const HOLD_MS = 10 * 60_000;
+
+/** Longest wait of a held job a worker found still `held` before it looks again. */
+const HELD_RECHECK_MS = 5_000;
+
 /** The result of a job whose enqueue was aborted (`REFUSE_JOB`): never checked, no event. */
 const REFUSED: JobResult = { done: true, outcome: 'refused' };
 
@@ -139,7 +195,7 @@ export async function openBullmqQueue(options: BullmqQueueOptions): Promise<Queu
   if (typeof options.redis === 'string' && !isRedisUrl(options.redis)) {
     throw new TypeError(`queue.redis: ${REDIS_URL_EXPECTED}`);
   }
-  const { Queue, Worker, Redis } = await loadBullmq();
+  const { Queue, Worker, DelayedError, Redis } = await loadBullmq();
   const owned = typeof options.redis === 'string';
   const connection = (
     typeof options.redis === 'string'
@@ -157,6 +213,7 @@ export async function openBullmqQueue(options: BullmqQueueOptions): Promise<Queu
     errors,
     queue,
     Worker,
+    DelayedError,
     connection,
     owned,
     name,
@@ -170,6 +227,7 @@ interface Parts {
   errors: ConnectionErrors;
   queue: Queue;
   Worker: typeof Worker;
+  DelayedError: typeof DelayedError;
   connection: IoRedis;
   owned: boolean;
   name: string;
@@ -182,7 +240,7 @@ class BullmqQueue implements QueueEngine {
   readonly engine = 'bullmq' as const;
   readonly #parts: Parts;
   readonly #consumers = new Set<Consumer>();
-  /** Refusals of aborted enqueues still on their way to Redis: a close waits for them. */
+  /** Refusals of aborted enqueues and withdrawn holds on their way to Redis: a close waits for them. */
   readonly #refusals = new Set<Promise<void>>();
   #closed: Promise<void> | undefined;
 
@@ -198,14 +256,16 @@ class BullmqQueue implements QueueEngine {
     return this.#parts.redis;
   }
 
-  #key(kind: 'bytes' | 'done' | 'refused', scanId: string): string {
-    return `photodna-guard:scan-${kind}:${this.#parts.name}:${scanId}`;
+  #key(kind: 'bytes' | 'done' | 'refused' | 'hold', id: string): string {
+    return `photodna-guard:scan-${kind}:${this.#parts.name}:${id}`;
   }
 
   async enqueue(input: ScanJobInput, options: EnqueueOptions = {}): Promise<{ scanId: string }> {
-    const { signal } = options;
+    const { signal, holdId } = options;
     signal?.throwIfAborted();
-    const job = toStoredJob(input);
+    if (holdId !== undefined) assertScanId(holdId);
+    const stored = toStoredJob(input);
+    const job: StoredJob = holdId === undefined ? stored : { ...stored, holdId };
     if (!signal) return this.#redisCall(() => this.#store(job, input.source));
     const withdrawable: StoredJob = { ...job, enqueueId: randomUUID() };
     let settled = false;
@@ -237,6 +297,12 @@ class BullmqQueue implements QueueEngine {
   ): Promise<{ scanId: string }> {
     const { queue, connection, keepDoneS } = this.#parts;
     if (await queue.getJob(job.scanId)) return { scanId: job.scanId };
+    if (job.holdId !== undefined) {
+      // Before the add: a worker that meets the job finds its gate (a missing one is refused).
+      signal?.throwIfAborted();
+      const held = await connection.eval(HOLD_GATE, 1, this.#key('hold', job.holdId), HOLD_MS);
+      if (held !== 1) throw new Error("the request's jobs were withdrawn or held too long");
+    }
     const bytesKey = this.#key('bytes', job.scanId);
     if (source.kind === 'bytes') {
       signal?.throwIfAborted();
@@ -254,6 +320,8 @@ class BullmqQueue implements QueueEngine {
         // Each failed attempt keeps its stack in the job: retried through a day-long outage
         // (every 5 minutes at most) that would grow without bound in Redis.
         stackTraceLimit: STACK_TRACES_KEPT,
+        // Held: promoted by its release; otherwise claimed when the hold has expired.
+        ...(job.holdId === undefined ? {} : { delay: HOLD_MS }),
       });
     } catch (error) {
       // Refused (out of memory, a read-only replica, a permission): no job would ever delete
@@ -300,6 +368,54 @@ class BullmqQueue implements QueueEngine {
   }
 
   /**
+   * Releases a hold (`RELEASE_GATE`): once it resolves its jobs run, whatever becomes of this
+   * process. Then promotes them, so they run now rather than when their delay ends; a promotion
+   * that fails only delays its job.
+   */
+  async release(holdId: string, scanIds: readonly string[]): Promise<void> {
+    assertScanId(holdId);
+    const { connection, keepDoneS } = this.#parts;
+    const released = await this.#redisCall(() =>
+      connection.eval(RELEASE_GATE, 1, this.#key('hold', holdId), keepDoneS),
+    );
+    if (released !== 1) throw new Error("the request's jobs were withdrawn or held too long");
+    await this.#promote(scanIds);
+  }
+
+  /**
+   * Withdraws a hold: its gate and its jobs' bytes are deleted (`DEL`, which Redis runs even when
+   * out of memory, as when a request is refused because Redis refused one of its files), so no
+   * release can succeed and a worker that meets a job of it ends it `refused` (`GATE_FATE`); the
+   * jobs are promoted, so that happens now rather than when their delay ends. Jobs of enqueues
+   * still on their way are refused likewise. A close waits for it.
+   */
+  withdraw(holdId: string, scanIds: readonly string[]): Promise<void> {
+    assertScanId(holdId);
+    const { connection } = this.#parts;
+    const keys = [this.#key('hold', holdId), ...scanIds.map((id) => this.#key('bytes', id))];
+    const withdrawal = this.#redisCall(async () => {
+      await connection.del(...keys);
+      await this.#promote(scanIds);
+    });
+    const tracked: Promise<void> = withdrawal
+      .catch(() => undefined)
+      .finally(() => this.#refusals.delete(tracked));
+    this.#refusals.add(tracked);
+    return withdrawal;
+  }
+
+  /** Makes delayed jobs waiting; one that is not delayed (claimed, or gone) is left as it is. */
+  async #promote(scanIds: readonly string[]): Promise<void> {
+    const { queue } = this.#parts;
+    await Promise.all(
+      scanIds.map(async (scanId) => {
+        const job = await queue.getJob(scanId);
+        await job?.promote().catch(() => undefined);
+      }),
+    );
+  }
+
+  /**
    * Runs Redis requests; a failure becomes a new error of its message alone, credentials removed.
    * ioredis's own errors carry the command and its arguments (an `AUTH` after a password change
    * holds the password): they never reach an event, a log or a caller.
@@ -336,8 +452,8 @@ class BullmqQueue implements QueueEngine {
     const { Worker, connection, name, lockMs, keepDoneS } = this.#parts;
     const worker = new Worker(
       name,
-      async (job: Job<StoredJob>) => {
-        const { scanId, enqueueId } = job.data;
+      async (job: Job<StoredJob>, token?: string) => {
+        const { scanId, enqueueId, holdId } = job.data;
         const doneKey = this.#key('done', scanId);
         const [finished, refusal] = await connection.mget(doneKey, this.#key('refused', scanId));
         const bytesKey = this.#key('bytes', scanId);
@@ -349,7 +465,10 @@ class BullmqQueue implements QueueEngine {
         }
         // Its upload was refused (the enqueue aborted) and Redis stored it anyway: the host keeps
         // no record of its `scanId`, so nothing is checked, stored or said (see README).
-        const refused = enqueueId !== undefined && refusal === enqueueId;
+        // Held for its request's verdict: run only once released, refused if it never was.
+        const refused =
+          (enqueueId !== undefined && refusal === enqueueId) ||
+          (holdId !== undefined && !(await this.#released(job, holdId, token)));
         const result = refused
           ? REFUSED
           : await handler({
@@ -392,6 +511,35 @@ class BullmqQueue implements QueueEngine {
     };
     this.#consumers.add(consumer);
     return consumer;
+  }
+
+  /**
+   * Whether a held job may run (`GATE_FATE`): its hold released. Released, the job forgets its
+   * hold: its retries (through an outage longer than the gate is kept) never ask again. Still
+   * held (its delay ended before its hold: clocks apart), it is put back, to look again within
+   * `HELD_RECHECK_MS` (a release meanwhile cannot promote a job this worker holds).
+   */
+  async #released(
+    job: Job<StoredJob>,
+    holdId: string,
+    token: string | undefined,
+  ): Promise<boolean> {
+    const { connection, keepDoneS, DelayedError } = this.#parts;
+    const [fate, ttlMs] = (await connection.eval(
+      GATE_FATE,
+      1,
+      this.#key('hold', holdId),
+      keepDoneS,
+    )) as [string, number?];
+    if (fate === 'released') {
+      const { holdId: _released, ...runnable } = job.data;
+      await job.updateData(runnable);
+      return true;
+    }
+    if (fate !== 'held') return false;
+    const waitMs = Math.max(1, Math.min(ttlMs ?? HELD_RECHECK_MS, HELD_RECHECK_MS));
+    await job.moveToDelayed(Date.now() + waitMs, token);
+    throw new DelayedError();
   }
 
   /**
@@ -476,6 +624,7 @@ async function forget(job: Job<StoredJob>): Promise<void> {
 async function loadBullmq(): Promise<{
   Queue: typeof Queue;
   Worker: typeof Worker;
+  DelayedError: typeof DelayedError;
   Redis: new (url: string, options: Record<string, unknown>) => unknown;
 }> {
   try {
@@ -486,7 +635,12 @@ async function loadBullmq(): Promise<{
     };
     const Redis = ioredis.Redis ?? ioredis.default;
     if (!Redis) throw new TypeError('ioredis exports no Redis class');
-    return { Queue: bullmq.Queue, Worker: bullmq.Worker, Redis };
+    return {
+      Queue: bullmq.Queue,
+      Worker: bullmq.Worker,
+      DelayedError: bullmq.DelayedError,
+      Redis,
+    };
   } catch (error) {
     throw notConfiguredError(
       "queue.redis needs the optional dependencies 'bullmq' (6.x) and 'ioredis' (5.x): npm install bullmq ioredis",

@@ -17,6 +17,11 @@
  *   checkpoint reuses it; it is removed at close).
  * - Bytes files without a waiting or running job (a crash between the two steps of `enqueue` or
  *   of finishing) are removed at open.
+ * - Held jobs (`EnqueueOptions.holdId`: one request's files) are stored `held`, never claimed, and
+ *   committed without an fsync of their own: `release` makes them `waiting` in one fsync'd
+ *   transaction (which takes their rows to disk too), `withdraw` ends them `refused`. Jobs still
+ *   held at open belong to requests of a dead process that never got their answer: they end
+ *   `refused` then.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -28,15 +33,16 @@ import { JobBytesGoneError } from './job-bytes-gone.js';
 import { loadSqlite, type SqliteDatabase, type SqliteStatement } from './load-sqlite.js';
 import { DB_FILE_MODE, ensurePrivateDbFile } from './private-db-file.js';
 import { toStoredJob } from './stored-job.js';
-import type {
-  ClaimedJob,
-  Consumer,
-  EnqueueOptions,
-  JobResult,
-  QueueDepth,
-  QueueEngine,
-  ScanJobInput,
-  StoredJob,
+import {
+  assertScanId,
+  type ClaimedJob,
+  type Consumer,
+  type EnqueueOptions,
+  type JobResult,
+  type QueueDepth,
+  type QueueEngine,
+  type ScanJobInput,
+  type StoredJob,
 } from './types.js';
 
 export interface EmbeddedQueueOptions {
@@ -71,9 +77,13 @@ const DONE_PAYLOAD = '{}';
 const IDLE_POLL_MS = 1_000;
 const DAY_MS = 86_400_000;
 
-/** A new job's row: its id, when it was enqueued (and may first run), its JSON. */
+/**
+ * A new job's row: its id, whether it waits for a release (`held`), when it was enqueued (and may
+ * first run), its JSON.
+ */
 interface JobRow {
   scanId: string;
+  state: 'waiting' | 'held';
   at: number;
   payload: string;
 }
@@ -129,10 +139,20 @@ class EmbeddedQueue implements QueueEngine {
   readonly #keepDoneMs: number;
   readonly #consumers = new Set<EmbeddedConsumer>();
   readonly #sql: Record<
-    'insert' | 'exists' | 'claim' | 'finish' | 'retry' | 'counts' | 'oldest' | 'nextRun',
+    | 'insert'
+    | 'exists'
+    | 'claim'
+    | 'finish'
+    | 'retry'
+    | 'counts'
+    | 'oldest'
+    | 'nextRun'
+    | 'release'
+    | 'refuseHeld',
     SqliteStatement
   >;
   readonly #insertAll: (rows: readonly JobRow[]) => void;
+  readonly #releaseAll: (scanIds: readonly string[]) => void;
   /** Rows waiting for this turn's group commit (`#insert`). */
   readonly #batch: Array<{
     row: JobRow;
@@ -151,7 +171,7 @@ class EmbeddedQueue implements QueueEngine {
     this.#keepDoneMs = keepDoneMs;
     this.#sql = {
       insert: db.prepare(
-        "INSERT OR IGNORE INTO jobs (scan_id, state, run_at, enqueued_at, payload) VALUES (?, 'waiting', ?, ?, ?)",
+        'INSERT OR IGNORE INTO jobs (scan_id, state, run_at, enqueued_at, payload) VALUES (?, ?, ?, ?, ?)',
       ),
       exists: db.prepare('SELECT 1 FROM jobs WHERE scan_id = ?'),
       claim: db.prepare(
@@ -170,10 +190,21 @@ class EmbeddedQueue implements QueueEngine {
       ),
       oldest: db.prepare("SELECT MIN(enqueued_at) AS at FROM jobs WHERE state != 'done'"),
       nextRun: db.prepare("SELECT MIN(run_at) AS at FROM jobs WHERE state = 'waiting'"),
+      release: db.prepare("UPDATE jobs SET state = 'waiting' WHERE scan_id = ? AND state = 'held'"),
+      refuseHeld: db.prepare(
+        "UPDATE jobs SET state = 'done', outcome = 'refused', finished_at = ?, payload = ? WHERE scan_id = ? AND state = 'held'",
+      ),
     };
-    const insert = this.#sql.insert;
+    const { insert, release } = this.#sql;
     this.#insertAll = db.transaction((rows: readonly JobRow[]) => {
-      for (const row of rows) insert.run(row.scanId, row.at, row.at, row.payload);
+      for (const row of rows) insert.run(row.scanId, row.state, row.at, row.at, row.payload);
+    });
+    this.#releaseAll = db.transaction((scanIds: readonly string[]) => {
+      for (const scanId of scanIds) {
+        // Rolled back whole: a request's jobs run all or none.
+        if (release.run(scanId).changes !== 1)
+          throw new Error(`the job ${scanId} is not held (withdrawn, or never stored)`);
+      }
     });
   }
 
@@ -183,6 +214,12 @@ class EmbeddedQueue implements QueueEngine {
    */
   async recover(): Promise<void> {
     this.#db.prepare("UPDATE jobs SET state = 'waiting' WHERE state = 'active'").run();
+    // Held by a request of a dead process: it never answered, so the host kept no `scanId`.
+    this.#db
+      .prepare(
+        "UPDATE jobs SET state = 'done', outcome = 'refused', finished_at = ?, payload = ? WHERE state = 'held'",
+      )
+      .run(Date.now(), DONE_PAYLOAD);
     this.#db
       .prepare("DELETE FROM jobs WHERE state = 'done' AND finished_at < ?")
       .run(Date.now() - this.#keepDoneMs);
@@ -205,9 +242,13 @@ class EmbeddedQueue implements QueueEngine {
    * abort, a row not committed never is. The bytes written meanwhile (a slow disk, a saturated
    * thread pool) are removed.
    */
-  async enqueue(input: ScanJobInput, { signal }: EnqueueOptions = {}): Promise<{ scanId: string }> {
+  async enqueue(
+    input: ScanJobInput,
+    { signal, holdId }: EnqueueOptions = {},
+  ): Promise<{ scanId: string }> {
     signal?.throwIfAborted();
     if (this.#closed) throw new Error('the scan queue is closed');
+    if (holdId !== undefined) assertScanId(holdId);
     const job = toStoredJob(input);
     // Here, not in the shared commit: metadata that cannot be serialized fails this job alone.
     const payload = JSON.stringify(job);
@@ -219,7 +260,8 @@ class EmbeddedQueue implements QueueEngine {
     try {
       signal?.throwIfAborted();
       if (this.#closed) throw new Error('the scan queue was closed before the job was stored');
-      await this.#insert({ scanId: job.scanId, at: job.enqueuedAt, payload }, signal);
+      const state = holdId === undefined ? 'waiting' : 'held';
+      await this.#insert({ scanId: job.scanId, state, at: job.enqueuedAt, payload }, signal);
     } catch (error) {
       // A close leaves the copy to the next open.
       if (input.source.kind === 'bytes' && signal?.aborted && !this.#closed)
@@ -256,13 +298,13 @@ class EmbeddedQueue implements QueueEngine {
     });
     if (batch.length === 0) return;
     try {
-      this.#insertAll(batch.map((pending) => pending.row));
+      this.#store(batch.map((pending) => pending.row));
       for (const pending of batch) pending.resolve();
     } catch {
       // One row's failure must not fail the others: each in its own commit, as before batching.
       for (const pending of batch) {
         try {
-          this.#insertAll([pending.row]);
+          this.#store([pending.row]);
           pending.resolve();
         } catch (error) {
           pending.reject(error);
@@ -273,10 +315,49 @@ class EmbeddedQueue implements QueueEngine {
     if (!this.#closed) for (const consumer of this.#consumers) consumer.wake();
   }
 
+  /**
+   * Commits new rows. Held rows alone are not fsync'd: a power loss that undoes them undoes a
+   * request that was never answered, and their release's fsync takes them to disk before it is.
+   */
+  #store(rows: readonly JobRow[]): void {
+    if (rows.some((row) => row.state === 'waiting')) this.#insertAll(rows);
+    else this.#unsynced(() => this.#insertAll(rows));
+  }
+
+  /**
+   * A request's held jobs made runnable in one fsync'd transaction, all or none: one that is not
+   * held any more fails the release (the request is then refused).
+   */
+  async release(holdId: string, scanIds: readonly string[]): Promise<void> {
+    assertScanId(holdId);
+    if (this.#closed) throw new Error('the scan queue is closed');
+    this.#releaseAll(scanIds);
+    for (const consumer of this.#consumers) consumer.wake();
+  }
+
+  /**
+   * A refused request's held jobs end `refused` and their copies go. Not fsync'd: undone by a
+   * power loss, they are held at the next open, and refused then.
+   */
+  async withdraw(holdId: string, scanIds: readonly string[]): Promise<void> {
+    assertScanId(holdId);
+    if (this.#closed) return;
+    const now = Date.now();
+    const refused = this.#unsynced(() =>
+      scanIds.filter((scanId) => this.#sql.refuseHeld.run(now, DONE_PAYLOAD, scanId).changes === 1),
+    );
+    let removed = false;
+    for (const scanId of refused) {
+      removed = (await unlinkIfPresent(join(this.#bytesDir, scanId))) || removed;
+    }
+    if (removed) await syncDir(this.#bytesDir);
+  }
+
   async depth(): Promise<QueueDepth> {
     const depth: QueueDepth = { waiting: 0, active: 0, oldestAgeMs: 0 };
     for (const row of this.#sql.counts.all() as Array<{ state: string; n: number }>) {
-      if (row.state === 'waiting') depth.waiting = row.n;
+      // Held jobs wait for their request's verdict: waiting, as BullMQ's delayed ones are.
+      if (row.state === 'waiting' || row.state === 'held') depth.waiting += row.n;
       if (row.state === 'active') depth.active = row.n;
     }
     const oldest = (this.#sql.oldest.get() as { at: number | null }).at;

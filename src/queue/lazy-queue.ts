@@ -19,6 +19,14 @@ export class LazyQueue implements ScanQueue {
     return (await this.opened).enqueue(input, options);
   }
 
+  async release(holdId: string, scanIds: readonly string[]): Promise<void> {
+    return (await this.opened).release?.(holdId, scanIds);
+  }
+
+  async withdraw(holdId: string, scanIds: readonly string[]): Promise<void> {
+    return (await this.opened).withdraw?.(holdId, scanIds);
+  }
+
   async depth(): Promise<QueueDepth> {
     return (await this.opened).depth();
   }

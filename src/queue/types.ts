@@ -75,6 +75,11 @@ export interface StoredJob {
    * the same `scanId`.
    */
   enqueueId?: string;
+  /**
+   * The hold the job was enqueued under (`EnqueueOptions.holdId`): it runs once the hold is
+   * released, and ends `refused` when it is withdrawn or never released.
+   */
+  holdId?: string;
 }
 
 /** A claimed job, handed to the worker. */
@@ -91,8 +96,9 @@ export interface ClaimedJob extends StoredJob {
 /**
  * The outcome kept for a finished job. `unchecked`: its image was gone (its private copy or bytes
  * key deleted, `load(ref)` resolved `null`), so it was never checked; its `reject` event says so.
- * `refused`: its `enqueue` was aborted (`EnqueueOptions.signal`) and the request refused, but
- * Redis stored the job anyway; it was never checked and emitted no event.
+ * `refused`: its request was refused (its `enqueue` aborted, `EnqueueOptions.signal`, or its hold
+ * withdrawn or never released, `EnqueueOptions.holdId`) after the job was stored; it was never
+ * checked and emitted no event.
  */
 export type JobOutcome = 'clean' | 'match' | 'invalid' | 'unchecked' | 'refused';
 
@@ -121,6 +127,15 @@ export interface EnqueueOptions {
    * queue has not answered within `scanTimeoutMs` (the upload is then refused 503).
    */
   signal?: AbortSignal;
+  /**
+   * Holds the job with the others of the same hold (one request's files) until `release(holdId)`
+   * makes them all runnable, or `withdraw(holdId)` ends them all `refused`, never checked and
+   * without an event. A hold never released (its process died before the request's verdict) is
+   * refused: by BullMQ `HOLD_MS` after its last enqueue, by the embedded queue at its next open. A
+   * random id (`[A-Za-z0-9_-]`, at most 128 characters) the caller makes, one per hold; only for a
+   * queue that has `release`.
+   */
+  holdId?: string;
 }
 
 /** The guard's side of a queue: add jobs, read the depth. */
@@ -130,6 +145,18 @@ export interface ScanQueue {
   enqueue(input: ScanJobInput, options?: EnqueueOptions): Promise<{ scanId: string }>;
   depth(): Promise<QueueDepth>;
   close(): Promise<void>;
+  /**
+   * Makes the jobs of a hold runnable (`EnqueueOptions.holdId`), durably before it resolves: they
+   * run even if the process dies right after. `scanIds` are the jobs its enqueues resolved. Rejects
+   * when they can no longer run (withdrawn, or expired): they end `refused`. The
+   * engines of this package have it; a queue without it gets no `holdId`.
+   */
+  release?(holdId: string, scanIds: readonly string[]): Promise<void>;
+  /**
+   * Withdraws a hold: its jobs, those stored and any still on their way, end `refused`, never
+   * checked and without an event. Jobs it could not reach are refused when the hold expires.
+   */
+  withdraw?(holdId: string, scanIds: readonly string[]): Promise<void>;
 }
 
 export interface Consumer {
