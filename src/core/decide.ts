@@ -15,6 +15,7 @@ import {
   withholdFiles,
 } from '../multipart/selection.js';
 import type { RouteConfig } from '../options.js';
+import { releaseHeld, withdrawHeld } from './defer.js';
 import type { Entry } from './entry.js';
 import { reportScanFailure } from './failure-events.js';
 import {
@@ -119,6 +120,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     if (error instanceof UploadAborted)
       return refuse(deps, entry, view, ctx, { kind: 'aborted' }, files);
     if (!(error instanceof GuardError)) {
+      withdrawHeld(ctx);
       await removeFromDisk(deps.events, files);
       throw error;
     }
@@ -239,16 +241,24 @@ function settle(
   const outcome = new Continue(verdict.photodna, withheld);
   // Recorded once the files are what was checked: if a disk write fails, the request was not
   // passed, and nothing (an error handler reading `req.photodna`) may read it as passed.
-  if (!writing && !removing) {
+  const held = ctx.held;
+  if (!writing && !removing && !held) {
     recordDecision(view.body, entry.route, verdict.photodna, verdict.flagged);
     return outcome;
   }
   return Promise.all([writing, removing]).then(
-    () => {
+    async () => {
+      // Its queued files run once it passed for good, and before the handler answers with their
+      // `scanId`s; a queue that cannot release them refuses it (503), as one that cannot take them.
+      const unreleased = held && (await releaseHeld(deps.events, ctx, entry.route, held));
+      if (unreleased) {
+        return refuse(deps, entry, view, ctx, { kind: 'reject', error: unreleased }, files);
+      }
       recordDecision(view.body, entry.route, verdict.photodna, verdict.flagged);
       return outcome;
     },
     async (error: unknown) => {
+      withdrawHeld(ctx);
       // A disk file not rewritten to the checked bytes still holds what was not checked.
       await removeFromDisk(deps.events, files);
       throw error;
@@ -265,6 +275,9 @@ async function refuse(
   verdict: Exclude<Verdict, { kind: 'pass' }>,
   files: MulterFile[],
 ): Promise<Outcome> {
+  // Files it queued (deferred, or unchecked under failMode 'open') never run: no `scanId` of a
+  // refused request is ever answered, so none may be scanned, quarantined or announced.
+  withdrawHeld(ctx);
   withhold(view, files);
   await removeFromDisk(deps.events, files);
   if (verdict.kind === 'aborted') return GONE;

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { UploadAborted } from '../multipart/parser.js';
 import type { Waiter } from './abortable.js';
 import { type ClientNetwork, clientNetwork, uploaderIp } from './client-address.js';
+import type { HeldJobs } from './defer.js';
 import type { PathCase, RequestView } from './request-view.js';
 
 const DEADLINE_PASSED = 'the scan deadline (scanTimeoutMs) passed';
@@ -18,6 +19,11 @@ export class RequestContext implements Waiter {
   readonly method: string;
   /** The framework's request (Express `req`, Koa `ctx`), handed to policy functions. */
   readonly raw: unknown;
+  /**
+   * The request's queued jobs, held until its verdict (`defer.ts`): released as it passes,
+   * withdrawn as it is refused. Unset while nothing was queued.
+   */
+  held: HeldJobs | undefined;
   readonly #view: RequestView;
   readonly #receivedMs: number;
   #route: string | undefined;
@@ -36,6 +42,7 @@ export class RequestContext implements Waiter {
   constructor(view: RequestView) {
     this.method = view.method;
     this.raw = view.raw;
+    this.held = undefined;
     this.#view = view;
     this.#receivedMs = Date.now();
     this.#route = undefined;

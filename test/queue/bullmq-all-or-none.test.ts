@@ -1,0 +1,223 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import express from 'express';
+import request from 'supertest';
+import { afterEach, expect, it } from 'vitest';
+import type { MatchEvent, QuarantineEvent, RejectEvent, ScanEvent } from '../../src/events.js';
+import { type GuardOptions, photodnaGuard } from '../../src/index.js';
+import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
+import { useRedisWithAdmin } from '../cluster/redis-admin.js';
+import { describeWithRedis } from '../cluster/requires-redis.js';
+import { png } from '../fixtures/images.js';
+import { knownImage, useEmulator } from '../helpers/emulated.js';
+import { listen } from '../helpers/express-app.js';
+import { until } from '../helpers/until.js';
+
+/**
+ * All or none: a request's deferred jobs run only once its verdict is final. A request refused
+ * after some of its files were queued (another file could not be queued, matched, or was refused
+ * as bad) answered no `scanId`, so the host stored none: those jobs must never be scanned,
+ * quarantined or announced; they end `refused`. A request that passed has all its jobs run.
+ */
+
+const emu = useEmulator({ rateLimit: false });
+let seed = 97_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
+  const redisHost = useRedisWithAdmin();
+  const closers: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    emu.emulator.faults.clear();
+    await redisHost.admin.config('SET', 'maxmemory', '0');
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+
+  /** A guard queueing to `name` (no worker of its own) behind `POST /upload`. */
+  async function startGuard(name: string, extra: GuardOptions) {
+    const dir = mkdtempSync(join(tmpdir(), 'pdg-all-or-none-'));
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const guard = photodnaGuard(
+      emu.options({
+        queue: { redis: redisHost.server.url, name },
+        queueWorker: false,
+        policy: 'quarantine',
+        quarantine: { dir },
+        ...extra,
+      }),
+    );
+    const app = express();
+    app.post('/upload', guard.any(), (req, res) => void res.json({ photodna: req.photodna }));
+    const server = await listen(app);
+    closers.push(async () => {
+      await server.close();
+      await guard.close();
+    });
+    return { url: server.url, dir };
+  }
+
+  /** A worker of queue `name`, with its own quarantine store, recording its events. */
+  async function startWorker(name: string, dir: string) {
+    const worker = await createScanWorker({
+      queue: { redis: redisHost.server.url, name },
+      apiKey: 'all-or-none-worker',
+      baseUrl: emu.emulator.url,
+      quarantine: { dir },
+      concurrency: 1,
+    });
+    closers.push(() => worker.close());
+    const seen = {
+      scans: [] as ScanEvent[],
+      matches: [] as MatchEvent[],
+      rejects: [] as RejectEvent[],
+      quarantined: [] as QuarantineEvent[],
+    };
+    worker.on('scan', (e) => void seen.scans.push(e));
+    worker.on('match', (e) => void seen.matches.push(e));
+    worker.on('reject', (e) => void seen.rejects.push(e));
+    worker.on('quarantine', (e) => void seen.quarantined.push(e));
+    return seen;
+  }
+
+  /** The guard's jobs in queue `name` (their ids are random UUIDs), once every one has ended. */
+  async function endedJobs(name: string): Promise<Array<{ id: string; returnvalue: unknown }>> {
+    const { admin } = redisHost;
+    const keys = (await admin.keys(`bull:${name}:*`)).filter((key) =>
+      UUID.test(key.slice(`bull:${name}:`.length)),
+    );
+    let ended: Array<{ id: string; returnvalue: unknown }> = [];
+    await until(async () => {
+      const jobs = await Promise.all(keys.map((key) => admin.hgetall(key)));
+      if (jobs.some((job) => job.finishedOn === undefined)) return false;
+      ended = jobs.map((job, i) => ({
+        id: (keys[i] as string).slice(`bull:${name}:`.length),
+        returnvalue: JSON.parse(job.returnvalue ?? 'null'),
+      }));
+      return true;
+    }, `the jobs of ${name} ended`);
+    return ended;
+  }
+
+  const REFUSED = { done: true, outcome: 'refused' };
+
+  it('defer: true, the second file refused by Redis (maxmemory): 503, and the first file’s job ends refused, unscanned and silent', async () => {
+    const name = 'aon-oom';
+    const guard = await startGuard(name, { defer: true });
+    const { admin } = redisHost;
+    const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+    // Room for the first file (4 KB) and its job, none for the second (2.5 MB).
+    await admin.config('SET', 'maxmemory', String(used + 1_000_000));
+    const refused = await request(guard.url)
+      .post('/upload')
+      .attach('a', knownImage(), 'a.png')
+      .attach('b', png(200, 200, seed++, 2_500_000), 'b.png');
+    await admin.config('SET', 'maxmemory', '0');
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('SCAN_UNAVAILABLE');
+
+    const seen = await startWorker(name, guard.dir);
+    const jobs = await endedJobs(name);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]?.returnvalue).toEqual(REFUSED);
+    expect(await admin.keys(`photodna-guard:scan-bytes:${name}:*`)).toEqual([]);
+    expect(seen.scans).toEqual([]);
+    expect(seen.matches).toEqual([]);
+    expect(seen.quarantined).toEqual([]);
+    expect(seen.rejects).toEqual([]);
+
+    // A request that passes has every one of its jobs run.
+    const accepted = await request(guard.url)
+      .post('/upload')
+      .attach('a', png(200, 200, seed++), 'a.png')
+      .attach('b', png(200, 200, seed++), 'b.png');
+    expect(accepted.status).toBe(200);
+    const scanIds = (accepted.body.photodna.files as Array<{ scanId: string }>).map(
+      (f) => f.scanId,
+    );
+    expect(scanIds).toHaveLength(2);
+    await until(
+      () => scanIds.every((id) => seen.scans.some((e) => e.scanId === id)),
+      'both accepted files scanned',
+    );
+    expect(seen.scans.map((e) => [e.scanId, e.outcome]).sort()).toEqual(
+      scanIds.map((id) => [id, 'clean']).sort(),
+    );
+  }, 60_000);
+
+  it("failMode 'open': a file queued unchecked is never scanned when another file gets the request rejected (422)", async () => {
+    const name = 'aon-unchecked';
+    const guard = await startGuard(name, {
+      failMode: 'open',
+      client: { retry: { maxAttempts: 1 } },
+    });
+    // One file's call fails (queued for later), the other's is refused as not an image (422),
+    // whichever comes first.
+    emu.emulator.faults.push({ type: 'status', status: 500 }, { type: 'code', code: 3206 });
+    const rejected = await request(guard.url)
+      .post('/upload')
+      .attach('a', png(200, 200, seed++), 'a.png')
+      .attach('b', png(200, 200, seed++), 'b.png');
+    expect(rejected.status).toBe(422);
+    expect(rejected.body.error.code).toBe('INVALID_IMAGE');
+
+    const seen = await startWorker(name, guard.dir);
+    const jobs = await endedJobs(name);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]?.returnvalue).toEqual(REFUSED);
+    expect(seen.scans).toEqual([]);
+    expect(seen.rejects).toEqual([]);
+  }, 60_000);
+
+  /** The engine alone: a hold's jobs, with BullMQ's own view of them. */
+  async function openHeld(name: string) {
+    const queue = await openScanQueue({ redis: redisHost.server.url, name });
+    closers.push(() => queue.close());
+    const bull = new Queue(name, {
+      connection: { host: '127.0.0.1', port: redisHost.server.port },
+    });
+    closers.push(() => bull.close());
+    return { queue, bull };
+  }
+
+  it('a hold whose guard died before its verdict (its gate expired) ends refused, and a release after that fails', async () => {
+    const name = 'aon-expired';
+    const { queue, bull } = await openHeld(name);
+    await queue.enqueue(
+      { scanId: 'orphan', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
+      { holdId: 'dead-guard' },
+    );
+    expect(await (await bull.getJob('orphan'))?.getState()).toBe('delayed');
+    // As when its `HOLD_MS` passed: the gate gone, the job's delay over.
+    await redisHost.admin.del(`photodna-guard:scan-hold:${name}:dead-guard`);
+    await (await bull.getJob('orphan'))?.promote();
+
+    const seen = await startWorker(name, mkdtempSync(join(tmpdir(), 'pdg-aon-q-')));
+    await until(async () => (await bull.getJob('orphan'))?.finishedOn !== undefined, 'ended');
+    expect((await bull.getJob('orphan'))?.returnvalue).toEqual(REFUSED);
+    expect(seen.scans).toEqual([]);
+    await expect(queue.release?.('dead-guard', ['orphan'])).rejects.toThrow(/withdrawn or held/);
+  }, 60_000);
+
+  it('a held job a worker meets before its release is put back, and runs once released', async () => {
+    const name = 'aon-early';
+    const { queue, bull } = await openHeld(name);
+    await queue.enqueue(
+      { scanId: 'early', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
+      { holdId: 'slow-verdict' },
+    );
+    // Its delay over before its release (another machine's clock).
+    await (await bull.getJob('early'))?.promote();
+    const seen = await startWorker(name, mkdtempSync(join(tmpdir(), 'pdg-aon-q-')));
+    await until(async () => {
+      const job = await bull.getJob('early');
+      return job?.processedOn !== undefined && (await job.getState()) === 'delayed';
+    }, 'the worker to put the held job back');
+    expect(seen.scans).toEqual([]);
+
+    await queue.release?.('slow-verdict', ['early']);
+    await until(() => seen.scans.some((e) => e.scanId === 'early'), 'the released job scanned');
+    expect(seen.scans.map((e) => e.outcome)).toEqual(['clean']);
+  }, 60_000);
+});

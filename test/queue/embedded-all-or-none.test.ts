@@ -1,0 +1,214 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import request from 'supertest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { MatchEvent, QuarantineEvent, RejectEvent, ScanEvent } from '../../src/events.js';
+import { type GuardOptions, photodnaGuard } from '../../src/index.js';
+import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
+import { loadSqlite } from '../../src/queue/load-sqlite.js';
+import { png } from '../fixtures/images.js';
+import { knownImage, useEmulator } from '../helpers/emulated.js';
+import { listen } from '../helpers/express-app.js';
+import { until } from '../helpers/until.js';
+
+/**
+ * All or none, on the embedded queue: a request's deferred jobs run only once its verdict is
+ * final. A request refused after some of its files were queued answered no `scanId`: those jobs
+ * must never be scanned, quarantined or announced; they end `refused`. A request that passed has
+ * all its jobs run; jobs held by a process that died before its verdict end `refused` at the next
+ * open.
+ */
+
+const emu = useEmulator({ rateLimit: false });
+const root = mkdtempSync(join(tmpdir(), 'pdg-embedded-aon-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let seed = 98_000;
+let n = 0;
+const fresh = (name: string) => join(root, `${name}-${n++}`);
+
+/** Whether `prlimit` can change this process's limits (Linux). */
+function hasPrlimit(): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    execFileSync('prlimit', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** This process's soft file size limit: every write past it fails (EFBIG), as on a full disk. */
+function fileSizeLimit(soft: number | 'unlimited'): void {
+  execFileSync('prlimit', ['--pid', String(process.pid), `--fsize=${soft}:unlimited`]);
+}
+
+/** The outcomes the queue in `dir` keeps, by `scanId` (read once its guard is closed). */
+async function outcomes(dir: string): Promise<Record<string, string | null>> {
+  const Database = await loadSqlite();
+  const db = new Database(join(dir, 'queue.db'));
+  try {
+    const rows = db.prepare('SELECT scan_id, outcome FROM jobs').all() as Array<{
+      scan_id: string;
+      outcome: string | null;
+    }>;
+    return Object.fromEntries(rows.map((row) => [row.scan_id, row.outcome]));
+  } finally {
+    db.close();
+  }
+}
+
+describe('embedded queue: a request’s deferred jobs run all or none', () => {
+  const closers: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    emu.emulator.faults.clear();
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+
+  /** A guard with its own embedded queue and worker, behind `POST /upload`. */
+  async function start(extra: GuardOptions) {
+    const queueDir = fresh('queue');
+    const guard = photodnaGuard(
+      emu.options({
+        queue: { dir: queueDir },
+        quarantine: { dir: fresh('quarantine') },
+        policy: 'quarantine',
+        ...extra,
+      }),
+    );
+    const seen = {
+      scans: [] as ScanEvent[],
+      matches: [] as MatchEvent[],
+      rejects: [] as RejectEvent[],
+      quarantined: [] as QuarantineEvent[],
+    };
+    guard.on('scan', (e) => void seen.scans.push(e));
+    guard.on('match', (e) => void seen.matches.push(e));
+    guard.on('reject', (e) => void seen.rejects.push(e));
+    guard.on('quarantine', (e) => void seen.quarantined.push(e));
+    guard.on('error', () => undefined);
+    const app = express();
+    app.post('/upload', guard.any(), (req, res) => void res.json({ photodna: req.photodna }));
+    const server = await listen(app);
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      await guard.close();
+    };
+    closers.push(close);
+    const drained = () =>
+      until(async () => {
+        const depth = await (guard.queue as NonNullable<typeof guard.queue>).depth();
+        return depth.waiting === 0 && depth.active === 0;
+      }, 'the queue drained');
+    return { url: server.url, queueDir, seen, drained, close };
+  }
+
+  it.runIf(hasPrlimit())(
+    'defer: true, the second file’s copy not written (a full disk): 503, and the first file’s job ends refused, unscanned and silent',
+    async () => {
+      const s = await start({ defer: true });
+      // The first file (4 KB) fits, the second (2.5 MB) does not.
+      fileSizeLimit(1_000_000);
+      let refused: request.Response;
+      try {
+        refused = await request(s.url)
+          .post('/upload')
+          .attach('a', knownImage(), 'a.png')
+          .attach('b', png(200, 200, seed++, 2_500_000), 'b.png');
+      } finally {
+        fileSizeLimit('unlimited');
+      }
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.code).toBe('SCAN_UNAVAILABLE');
+      await s.drained();
+      await until(() => readdirSync(join(s.queueDir, 'bytes')).length === 0, 'no copy left');
+
+      // A request that passes has every one of its jobs run.
+      const accepted = await request(s.url)
+        .post('/upload')
+        .attach('a', png(200, 200, seed++), 'a.png')
+        .attach('b', png(200, 200, seed++), 'b.png');
+      expect(accepted.status).toBe(200);
+      const scanIds = (accepted.body.photodna.files as Array<{ scanId: string }>).map(
+        (f) => f.scanId,
+      );
+      expect(scanIds).toHaveLength(2);
+      await until(
+        () => scanIds.every((id) => s.seen.scans.some((e) => e.scanId === id)),
+        'both accepted files scanned',
+      );
+      expect(s.seen.scans.map((e) => e.scanId).sort()).toEqual([...scanIds].sort());
+      expect(s.seen.matches).toEqual([]);
+      expect(s.seen.quarantined).toEqual([]);
+      expect(s.seen.rejects.filter((e) => e.scanId !== undefined)).toEqual([]);
+
+      await s.close();
+      const kept = await outcomes(s.queueDir);
+      const refusedIds = Object.keys(kept).filter((id) => !scanIds.includes(id));
+      expect(refusedIds).toHaveLength(1);
+      expect(kept[refusedIds[0] as string]).toBe('refused');
+    },
+    60_000,
+  );
+
+  it("failMode 'open': a file queued unchecked is never scanned when another file gets the request rejected (422)", async () => {
+    const s = await start({ failMode: 'open', client: { retry: { maxAttempts: 1 } } });
+    // One file's call fails (queued for later), the other's is refused as not an image (422),
+    // whichever comes first.
+    emu.emulator.faults.push({ type: 'status', status: 500 }, { type: 'code', code: 3206 });
+    const rejected = await request(s.url)
+      .post('/upload')
+      .attach('a', png(200, 200, seed++), 'a.png')
+      .attach('b', png(200, 200, seed++), 'b.png');
+    expect(rejected.status).toBe(422);
+    expect(rejected.body.error.code).toBe('INVALID_IMAGE');
+    await s.drained();
+    await until(() => readdirSync(join(s.queueDir, 'bytes')).length === 0, 'no copy left');
+    // The request's own (synchronous) scans aside, no deferred scan.
+    expect(s.seen.scans.filter((e) => e.deferred)).toEqual([]);
+
+    await s.close();
+    expect(Object.values(await outcomes(s.queueDir))).toEqual(['refused']);
+  });
+
+  it('held jobs are not run before their release; those still held when the process ends are refused at the next open', async () => {
+    const dir = fresh('held');
+    const queue = await openScanQueue({ dir });
+    const scans: string[] = [];
+    const worker = await createScanWorker({
+      queue,
+      apiKey: 'held-key',
+      baseUrl: emu.emulator.url,
+      concurrency: 1,
+    });
+    worker.on('scan', (e) => void scans.push(e.scanId as string));
+    const bytes = () => ({ kind: 'bytes' as const, bytes: png(200, 200, seed++) });
+    await queue.enqueue({ scanId: 'held-1', source: bytes() }, { holdId: 'request-1' });
+    await queue.enqueue({ scanId: 'held-2', source: bytes() }, { holdId: 'request-1' });
+    await queue.enqueue({ scanId: 'orphan', source: bytes() }, { holdId: 'request-2' });
+    // Enqueued after them, run before them: they wait for their release.
+    await queue.enqueue({ scanId: 'free', source: bytes() });
+    await until(() => scans.includes('free'), 'the job without a hold scanned');
+    expect(scans).toEqual(['free']);
+    expect(await queue.depth()).toMatchObject({ waiting: 3, active: 0 });
+
+    await queue.release?.('request-1', ['held-1', 'held-2']);
+    await until(() => scans.length === 3, 'the released jobs scanned');
+    expect(scans.slice(1).sort()).toEqual(['held-1', 'held-2']);
+    await worker.close();
+    await queue.close();
+
+    // `request-2` never got its verdict (its process ended): refused, never run.
+    const reopened = await openScanQueue({ dir });
+    expect(await reopened.depth()).toMatchObject({ waiting: 0, active: 0 });
+    await expect(reopened.release?.('request-2', ['orphan'])).rejects.toThrow(/not held/);
+    await reopened.close();
+    expect(readdirSync(join(dir, 'bytes'))).toEqual([]);
+    expect(await outcomes(dir)).toMatchObject({ orphan: 'refused' });
+  });
+});
