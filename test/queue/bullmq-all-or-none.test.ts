@@ -220,4 +220,34 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     await until(() => seen.scans.some((e) => e.scanId === 'early'), 'the released job scanned');
     expect(seen.scans.map((e) => e.outcome)).toEqual(['clean']);
   }, 60_000);
+
+  it('a released job retried after its gate is gone (an outage longer than the gate is kept) still runs', async () => {
+    const name = 'aon-retried';
+    const { queue } = await openHeld(name);
+    await queue.enqueue(
+      { scanId: 'retried', source: { kind: 'ref', ref: 'r' } },
+      { holdId: 'kept' },
+    );
+    await queue.release?.('kept', ['retried']);
+    let loads = 0;
+    const worker = await createScanWorker({
+      queue: { redis: redisHost.server.url, name },
+      apiKey: 'all-or-none-worker',
+      baseUrl: emu.emulator.url,
+      concurrency: 1,
+      load: async () => {
+        loads += 1;
+        if (loads > 1) return png(200, 200, seed++);
+        // The first attempt fails; by its retry the released gate has expired.
+        await redisHost.admin.del(`photodna-guard:scan-hold:${name}:kept`);
+        throw new Error('storage unreachable');
+      },
+    });
+    closers.push(() => worker.close());
+    worker.on('error', () => undefined);
+    const scans: ScanEvent[] = [];
+    worker.on('scan', (e) => void scans.push(e));
+    await until(() => scans.some((e) => e.scanId === 'retried'), 'the retried job scanned');
+    expect(loads).toBe(2);
+  }, 60_000);
 });
