@@ -525,6 +525,14 @@ class BullmqQueue implements QueueEngine {
     token: string | undefined,
   ): Promise<boolean> {
     const { connection, keepDoneS, DelayedError } = this.#parts;
+    // A released gate is kept `keepDoneDays`: a job first reached later than that (its workers
+    // down for longer) finds it gone, as a withdrawn one does. A withdrawn job was promoted at
+    // once and a dead guard's expires after `HOLD_MS`, both reached long before: one this old was
+    // released. Run late, rather than an accepted upload never checked.
+    if (Date.now() - job.timestamp >= keepDoneS * 1000) {
+      await forgetHold(job);
+      return true;
+    }
     const [fate, ttlMs] = (await connection.eval(
       GATE_FATE,
       1,
@@ -532,8 +540,7 @@ class BullmqQueue implements QueueEngine {
       keepDoneS,
     )) as [string, number?];
     if (fate === 'released') {
-      const { holdId: _released, ...runnable } = job.data;
-      await job.updateData(runnable);
+      await forgetHold(job);
       return true;
     }
     if (fate !== 'held') return false;
@@ -617,6 +624,12 @@ class OrphanSweeps {
  * `keepDoneDays` holds nothing of the upload. After the done marker, so a run that dies in between
  * runs again, finds the marker, and forgets then.
  */
+/** A released job forgets its hold: its retries (through a long outage) never ask again. */
+async function forgetHold(job: Job<StoredJob>): Promise<void> {
+  const { holdId: _released, ...runnable } = job.data;
+  await job.updateData(runnable);
+}
+
 async function forget(job: Job<StoredJob>): Promise<void> {
   await job.updateData({ scanId: job.data.scanId } as StoredJob);
 }

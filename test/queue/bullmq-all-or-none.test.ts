@@ -221,6 +221,35 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     expect(seen.scans.map((e) => e.outcome)).toEqual(['clean']);
   }, 60_000);
 
+  it('a released job first reached after its gate expired (workers down longer than keepDoneDays) still runs', async () => {
+    const name = 'aon-late';
+    // keepDoneDays of two seconds: the released gate is kept that long.
+    const keepDoneDays = 2 / 86_400;
+    const queue = await openScanQueue({ redis: redisHost.server.url, name, keepDoneDays });
+    closers.push(() => queue.close());
+    const enqueued = Date.now();
+    await queue.enqueue(
+      { scanId: 'late', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
+      { holdId: 'accepted' },
+    );
+    await queue.release?.('accepted', ['late']);
+    // No worker for longer than the gate is kept: it expired (deleted here, as Redis would).
+    await redisHost.admin.del(`photodna-guard:scan-hold:${name}:accepted`);
+    await until(() => Date.now() - enqueued > 2_500, 'the job older than keepDoneDays');
+    const worker = await createScanWorker({
+      queue: { redis: redisHost.server.url, name, keepDoneDays },
+      apiKey: 'all-or-none-worker',
+      baseUrl: emu.emulator.url,
+      concurrency: 1,
+    });
+    closers.push(() => worker.close());
+    worker.on('error', () => undefined);
+    const scans: ScanEvent[] = [];
+    worker.on('scan', (e) => void scans.push(e));
+    // Before: its gate missing, it ended `refused`: an accepted upload never checked.
+    await until(() => scans.some((e) => e.scanId === 'late'), 'the late job scanned');
+  }, 60_000);
+
   it('a released job retried after its gate is gone (an outage longer than the gate is kept) still runs', async () => {
     const name = 'aon-retried';
     const { queue } = await openHeld(name);
