@@ -185,15 +185,18 @@ function notFoundHook(guard: preValidationHookHandler): preValidationHookHandler
     reply: FastifyReply,
     done: (error?: Error) => void,
   ) {
-    if (!request.is404 || !claimsMultipart(request.headers) || answersItself(request)) {
-      return done();
-    }
+    if (!hostNotFound(request)) return done();
     // As for the route's own async hook: Fastify goes on only if the guard did not answer.
     guarding.call(this, request, reply).then(
       () => done(),
       (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
     );
   } as preValidationHookHandler;
+}
+
+/** A multipart request to no route, meeting a not-found handler the host set. */
+function hostNotFound(request: FastifyRequest): boolean {
+  return request.is404 && claimsMultipart(request.headers) && !answersItself(request);
 }
 
 /**
@@ -225,14 +228,16 @@ function outsideRouteHook(
     reply: FastifyReply,
     done: (error?: Error) => void,
   ) {
-    if (!unguardedUpload(request)) return done();
+    const notFound = hostNotFound(request);
+    if (!notFound && !unguardedUpload(request)) return done();
     const context = request.server;
-    // The guard's own context (and those inside it) has the missed-route hook.
+    // The guard's own context (and those inside it) has the missed-route and not-found hooks.
     if (context === guarded || Object.prototype.isPrototypeOf.call(guarded, context)) return done();
     if (!context.hasContentTypeParser('multipart/form-data')) return done();
+    const what = notFound ? 'the not-found handler' : `the route ${request.routeOptions.url ?? ''}`;
     const refused = new GuardError('SCAN_UNAVAILABLE', {
       reason: 'not-configured',
-      detail: `the route ${request.routeOptions.url ?? ''} parses multipart form data in a plugin context the photodna-guard plugin does not reach (it was registered inside an encapsulated plugin): register photodnaGuard at the root (or in a fastify-plugin-wrapped plugin) before that route's plugin, register @fastify/multipart only in the guard's context, or give the route config.photodna: false`,
+      detail: `${what} parses multipart form data in a plugin context the photodna-guard plugin does not reach (it was registered inside an encapsulated plugin): register photodnaGuard at the root (or in a fastify-plugin-wrapped plugin) before that route's plugin, register @fastify/multipart only in the guard's context, or give the route config.photodna: false`,
     });
     answerRefusal(core, entry, request, reply, refused, done);
   } as onRequestHookHandler;

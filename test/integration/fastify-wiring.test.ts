@@ -415,5 +415,33 @@ describe.each(['parse', 'scan'] as const)(
       expect(clean.status).toBe(404);
       expect(seen).toEqual({ runs: 1, names: ['b.png'], raw: 0 });
     });
+
+    it("set at the root, outside an encapsulated guard's context, with @fastify/multipart there: refused 503, never handed on", async () => {
+      const app = Fastify();
+      apps.push(app);
+      const seen: Seen = { runs: 0, names: [] };
+      await app.register(async (api) => {
+        if (mode === 'scan') await api.register(fastifyMultipart);
+        await api.register(photodnaGuard, { ...emulated.options(), mode });
+        api.post('/guarded', handler(mode, { runs: 0, names: [] }));
+      });
+      // After the guard's plugin: its context (in 'parse' mode, the guard's own parser) is its own.
+      await app.register(fastifyMultipart);
+      const read = handler('scan', seen);
+      app.setNotFoundHandler(async (req, reply) => {
+        await read(req);
+        return reply.code(404).send({ missing: true });
+      });
+      await app.ready();
+      const res = await request(app.server).post('/nowhere').attach('photo', KNOWN, 'a.png');
+      // Before: the not-found handler read the known image through @fastify/multipart (404).
+      expect({ status: res.status, code: res.body.error?.code }).toEqual({
+        status: 503,
+        code: 'SCAN_UNAVAILABLE',
+      });
+      expect(seen).toEqual({ runs: 0, names: [] });
+      // Fastify's own 404 elsewhere, and a GET to no route, are left alone.
+      expect((await request(app.server).get('/nowhere')).status).toBe(404);
+    });
   },
 );
