@@ -85,7 +85,6 @@ export class PhotoDnaClient {
       perSecond,
       maxQueue,
       maxConcurrent: config.connections,
-      logger,
       shared:
         redis === undefined
           ? undefined

@@ -1,5 +1,3 @@
-import Bottleneck from 'bottleneck';
-import type { Logger } from '../types.js';
 import { closedError, queueFullError } from './failures.js';
 import type { SharedBudget, SharedGrant } from './shared-window.js';
 import { SlidingWindow } from './window.js';
@@ -10,13 +8,15 @@ import { SlidingWindow } from './window.js';
  * - At most `perSecond` calls start in any one-second window. The window used is one second plus
  *   `SAFETY_MARGIN_MS`, so that network jitter between here and the service's sliding window does
  *   not turn the last call of a window into a 429; the achieved rate stays above 98% of
- *   `perSecond`. Bottleneck's `minTime` spaces calls evenly (`window / perSecond`), its
- *   `maxConcurrent` bounds calls in flight, and a local sliding-window log double-checks every
- *   start, counted from the moment the request is written to the socket (see `window.ts`); it
- *   also makes a `pause()` after a 429 safe.
- * - Waiting callers sit in our own FIFO, not in bottleneck's queue, so a caller whose signal aborts
- *   is removed at once and never spends a call: bottleneck only ever holds the one job that hands
- *   the next free slot to whoever is first in line when the slot comes up.
+ *   `perSecond`. Calls are spaced evenly (`window / perSecond` apart, on an ideal schedule so
+ *   timer lateness does not add up), at most `maxConcurrent` are in flight, and a local
+ *   sliding-window log double-checks every start, counted from the moment the request is written
+ *   to the socket (see `window.ts`); it also makes a `pause()` after a 429 safe.
+ * - Every time here is `performance.now()`, a monotonic clock: when the host's wall clock steps
+ *   (NTP, a VM resumed, `date -s`), calls are neither held for the length of the step nor let
+ *   through early.
+ * - Waiting callers sit in a FIFO (retries first) that one dispatcher serves, so a caller whose
+ *   signal aborts is removed at once and never spends a call.
  * - The FIFO is bounded: beyond `maxQueue` waiting callers, `acquire` fails at once with
  *   `SCAN_BUSY` and an estimate of how long the queue takes to drain.
  * - With a `shared` budget (`rateLimit.redis`, see `shared-window.ts`), every start also takes a
@@ -55,7 +55,6 @@ export interface LimiterSettings {
   perSecond: number;
   maxQueue: number;
   maxConcurrent: number;
-  logger?: Logger | undefined;
   /** A cluster-wide budget every start must also take a place in (`rateLimit.redis`). */
   shared?: SharedBudget | undefined;
 }
@@ -70,27 +69,23 @@ export class LocalRateLimiter implements RateLimiter {
   readonly #settings: LimiterSettings;
   readonly #minTime: number;
   readonly #window: SlidingWindow;
-  readonly #bottleneck: Bottleneck;
   readonly #waiting: Waiter[] = [];
   #dispatching = false;
   #running = 0;
-  #pausedUntil = 0;
+  /** The earliest start of the next call on the even schedule (`#minTime` after the last). */
+  #nextSlot = Number.NEGATIVE_INFINITY;
+  #pausedUntil = Number.NEGATIVE_INFINITY;
   #closed = false;
+  /** Ends the dispatcher's current wait early (on `close()`, and see `#wait`). */
   #wake: (() => void) | undefined;
-  #stopSleep: (() => void) | undefined;
+  /** Whether a call being sent or released ends that wait (it may let the next call start). */
+  #wakeOnCalls = false;
 
   constructor(settings: LimiterSettings) {
     this.#settings = settings;
     const windowMs = 1000 + SAFETY_MARGIN_MS;
     this.#minTime = windowMs / settings.perSecond;
     this.#window = new SlidingWindow(settings.perSecond, windowMs);
-    this.#bottleneck = new Bottleneck({
-      maxConcurrent: settings.maxConcurrent,
-      minTime: this.#minTime,
-    });
-    this.#bottleneck.on('error', (error: unknown) =>
-      settings.logger?.error({ err: error }, 'photodna-guard: rate limiter error'),
-    );
   }
 
   get queued(): number {
@@ -121,12 +116,12 @@ export class LocalRateLimiter implements RateLimiter {
       signal?.addEventListener('abort', onAbort, { once: true });
       if (retry) this.#waiting.unshift(waiter);
       else this.#waiting.push(waiter);
-      this.#pump();
+      if (!this.#dispatching) void this.#dispatch();
     });
   }
 
   pause(ms: number): void {
-    this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + ms);
+    this.#pausedUntil = Math.max(this.#pausedUntil, performance.now() + ms);
   }
 
   async close(): Promise<void> {
@@ -137,133 +132,128 @@ export class LocalRateLimiter implements RateLimiter {
       waiter.reject(closedError());
     }
     this.#wake?.();
-    this.#stopSleep?.();
-    await this.#bottleneck.stop({ dropWaitingJobs: true });
     await this.#settings.shared?.close();
   }
 
-  /** Makes sure one bottleneck job is on its way to hand a slot to the head of the FIFO. */
-  #pump(): void {
-    if (this.#dispatching || this.#closed || this.#waiting.length === 0) return;
+  /** Hands out slots, first in line first, for as long as anyone waits; one runs at a time. */
+  async #dispatch(): Promise<void> {
     this.#dispatching = true;
-    this.#bottleneck
-      .schedule(() => this.#dispatch())
-      .catch((error: unknown) => {
-        this.#dispatching = false;
-        if (!this.#closed)
-          this.#settings.logger?.error({ err: error }, 'photodna-guard: rate limiter job failed');
-      });
+    while (!this.#closed && this.#waiting.length > 0) {
+      const slot = await this.#turn();
+      let shared: SharedGrant | undefined;
+      if (this.#settings.shared) {
+        shared = await this.#takeShared(this.#settings.shared);
+        if (!shared) continue;
+      }
+      const waiter = this.#closed ? undefined : this.#waiting.shift();
+      if (!waiter) {
+        // Every caller in line went away while this slot came up: no call is made.
+        shared?.forget();
+        continue;
+      }
+      this.#nextSlot = slot + this.#minTime;
+      this.#start(waiter, shared);
+    }
+    this.#dispatching = false;
   }
 
-  /** Runs inside bottleneck's slot: waits for the window, then starts the first waiting caller. */
-  async #dispatch(): Promise<void> {
-    await this.#waitForWindow();
-    const shared = this.#settings.shared ? await this.#takeShared() : undefined;
-    this.#dispatching = false;
-    const waiter = this.#closed ? undefined : this.#waiting.shift();
-    if (!waiter || shared === null) {
-      // Every caller in line went away while this slot came up: no call is made.
-      shared?.forget();
-      this.#pump();
-      return;
+  /**
+   * Waits until the first in line may start: below `maxConcurrent`, past the pause, the window
+   * and its slot. Returns the time that slot was due, so the next one follows it and not a late
+   * timer; never earlier than the turn began, so a queue that was idle starts a new schedule.
+   */
+  async #turn(): Promise<number> {
+    let since = performance.now();
+    for (;;) {
+      const now = performance.now();
+      const full = this.#running >= this.#settings.maxConcurrent;
+      const due = Math.max(since, this.#dueAt(now));
+      if (this.#closed || this.#waiting.length === 0 || (!full && due <= now)) return due;
+      await this.#wait(full ? undefined : due - now, true);
+      if (full) since = performance.now();
     }
+  }
+
+  /** Starts the call of `waiter`: counts it in the window and in flight, and resolves its slot. */
+  #start(waiter: Waiter, shared: SharedGrant | undefined): void {
     waiter.detach();
-    const entry = this.#window.open(Date.now());
+    const entry = this.#window.open(performance.now());
     this.#running++;
-    this.#pump();
-    await new Promise<void>((done) => {
-      let released = false;
-      waiter.resolve({
-        sent: () => {
-          this.#window.sent(entry, Date.now());
-          shared?.sent();
-          this.#wake?.();
-        },
-        release: () => {
-          if (released) return;
-          released = true;
-          this.#window.close(entry);
-          shared?.forget();
-          this.#running--;
-          this.#wake?.();
-          done();
-        },
-      });
+    let released = false;
+    waiter.resolve({
+      sent: () => {
+        this.#window.sent(entry, performance.now());
+        shared?.sent();
+        if (this.#wakeOnCalls) this.#wake?.();
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#window.close(entry);
+        shared?.forget();
+        this.#running--;
+        if (this.#wakeOnCalls) this.#wake?.();
+      },
     });
   }
 
   /**
-   * A place in the shared window, taken once the local checks pass. `undefined` when nobody is
-   * waiting any more or the limiter closed; `null` when the shared budget failed (then every
-   * waiting caller has been rejected with its error).
+   * A place in the shared window, taken once the local checks pass (waiting out its delay).
+   * `undefined` when there is none this turn: the window said to come back later (and that wait
+   * is over), nobody is waiting any more, or the shared budget failed (then every waiting caller
+   * has been rejected with its error).
    */
-  async #takeShared(): Promise<SharedGrant | null | undefined> {
-    const shared = this.#settings.shared as SharedBudget;
-    for (;;) {
-      if (this.#closed || this.#waiting.length === 0) return undefined;
-      let answer: Awaited<ReturnType<SharedBudget['take']>>;
-      try {
-        answer = await shared.take();
-      } catch (error) {
-        for (const waiter of this.#waiting.splice(0)) {
-          waiter.detach();
-          waiter.reject(error);
-        }
-        return null;
+  async #takeShared(shared: SharedBudget): Promise<SharedGrant | undefined> {
+    if (this.#closed || this.#waiting.length === 0) return undefined;
+    let answer: Awaited<ReturnType<SharedBudget['take']>>;
+    try {
+      answer = await shared.take();
+    } catch (error) {
+      for (const waiter of this.#waiting.splice(0)) {
+        waiter.detach();
+        waiter.reject(error);
       }
-      if ('sent' in answer) {
-        if (answer.delayMs > 0) await this.#sleep(answer.delayMs);
-        return answer;
-      }
-      await this.#sleep(answer.waitMs);
-      await this.#waitForWindow();
+      return undefined;
     }
+    if (!('sent' in answer)) {
+      await this.#wait(answer.waitMs, false);
+      return undefined;
+    }
+    if (answer.delayMs > 0) await this.#wait(answer.delayMs, false);
+    return answer;
   }
 
-  async #waitForWindow(): Promise<void> {
-    for (;;) {
-      const now = Date.now();
-      const delay = Math.max(this.#pausedUntil, this.#window.nextAllowedAt(now)) - now;
-      if (delay <= 0 || this.#closed) return;
-      // Woken early when a pending call is sent or ends (the window may then allow us sooner).
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          this.#wake = undefined;
-          resolve();
-        };
-        const timer = setTimeout(wake, delay);
-        this.#wake = wake;
-      });
-    }
-  }
-
-  /** Waits `ms` for the shared window, or until `close()`. */
-  #sleep(ms: number): Promise<void> {
+  /**
+   * Waits `ms` (until woken, when `undefined`), or until `close()`. With `wakeOnCalls`, a call
+   * being sent or released ends the wait too: the window or `maxConcurrent` may then allow the
+   * next call sooner.
+   */
+  #wait(ms: number | undefined, wakeOnCalls: boolean): Promise<void> {
     return new Promise<void>((resolve) => {
-      const stop = () => {
+      const wake = () => {
         clearTimeout(timer);
-        this.#stopSleep = undefined;
+        this.#wake = undefined;
         resolve();
       };
-      const timer = setTimeout(stop, ms);
-      this.#stopSleep = stop;
+      const timer = ms === undefined ? undefined : setTimeout(wake, ms);
+      this.#wake = wake;
+      this.#wakeOnCalls = wakeOnCalls;
     });
   }
 
+  /** When the pause, the window and the even schedule let the next call start, seen at `now`. */
+  #dueAt(now: number): number {
+    return Math.max(this.#nextSlot, this.#pausedUntil, this.#window.nextAllowedAt(now));
+  }
+
   #canStartNow(): boolean {
-    const now = Date.now();
-    return (
-      this.#running < this.#settings.maxConcurrent &&
-      now >= this.#pausedUntil &&
-      now >= this.#window.nextAllowedAt(now) &&
-      now >= this.#window.lastStart(now) + this.#minTime
-    );
+    const now = performance.now();
+    return this.#running < this.#settings.maxConcurrent && this.#dueAt(now) <= now;
   }
 
   /** Seconds until everyone now waiting has started (at least 1). */
   #drainSeconds(): number {
-    const pause = Math.max(0, this.#pausedUntil - Date.now());
+    const pause = Math.max(0, this.#pausedUntil - performance.now());
     return Math.max(1, Math.ceil(((this.#waiting.length + 1) * this.#minTime + pause) / 1000));
   }
 }

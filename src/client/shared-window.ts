@@ -15,7 +15,7 @@ import { SCRIPTS, type Script } from './redis-scripts.js';
  *   last place. Redis's `TIME` is the only clock, so the hosts' clocks need not agree; when it
  *   steps back (or a failover lands on a replica behind), the script takes what lies beyond its
  *   horizon as written just now, so calls wait one window, not the length of the step.
- * - Calls are also spaced `spacingMs` apart on an ideal schedule (like bottleneck's `minTime`),
+ * - Calls are also spaced `spacingMs` apart on an ideal schedule (as the local limiter does),
  *   so a burst is spread evenly instead of arriving in clumps at each window's start; timer
  *   lateness does not add up, since the next slot follows the previous slot, not the late start.
  * - A call is counted from its granted start and re-dated when its request is written to the

@@ -6,8 +6,9 @@ export interface WindowEntry {
 
 /**
  * A sliding-window log of call starts: a call may start at `t` only when fewer than `limit` calls
- * started in `(t - windowMs, t]`. This is the hard guarantee behind the rate limit; bottleneck's
- * `minTime` only spreads calls out evenly inside it.
+ * started in `(t - windowMs, t]`. This is the hard guarantee behind the rate limit; the limiter's
+ * even spacing only spreads calls out inside it. Times are in ms on the limiter's monotonic clock
+ * (`performance.now()`), never the wall clock, which can step.
  *
  * A start is counted from the moment the request is written to the socket (`sent`), not from the
  * moment its slot was granted: a cold connection (TCP and TLS handshakes) can delay the first
@@ -44,19 +45,12 @@ export class SlidingWindow {
     this.#entries = this.#entries.filter((e) => e !== entry);
   }
 
-  /** The earliest time (ms since the epoch) the next call may start, as seen at `now`. */
+  /** The earliest time the next call may start, as seen at `now`. */
   nextAllowedAt(now: number): number {
     this.#entries = this.#entries.filter((e) => e.pending || e.at > now - this.windowMs);
     if (this.#entries.length < this.limit) return Number.NEGATIVE_INFINITY;
     const times = this.#entries.map((e) => (e.pending ? Math.max(e.at, now) : e.at));
     times.sort((a, b) => b - a);
     return (times[this.limit - 1] ?? 0) + this.windowMs;
-  }
-
-  /** The latest start (a pending one counts as `now`), or `-Infinity`. */
-  lastStart(now: number): number {
-    let last = Number.NEGATIVE_INFINITY;
-    for (const e of this.#entries) last = Math.max(last, e.pending ? Math.max(e.at, now) : e.at);
-    return last;
   }
 }

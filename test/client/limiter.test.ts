@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type MatchResponse, PhotoDnaClient } from '../../src/client/index.js';
 import { LocalRateLimiter } from '../../src/client/limiter.js';
 import { SlidingWindow } from '../../src/client/window.js';
@@ -6,7 +6,7 @@ import type { EmulatorCall } from '../../src/emulator/types.js';
 import { png } from '../fixtures/images.js';
 import { busiestWindow } from '../helpers/call-log.js';
 import { until } from '../helpers/until.js';
-import { startEmulatorProcess } from '../queue/worker-processes.js';
+import { type EmulatorProcess, startEmulatorProcess } from '../queue/worker-processes.js';
 import { API_KEY, type Harness, harness, serviceError } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -23,7 +23,6 @@ describe('SlidingWindow', () => {
     expect(window.nextAllowedAt(200)).toBe(1000);
     started(window, 1000);
     expect(window.nextAllowedAt(1000)).toBe(1100);
-    expect(window.lastStart(1000)).toBe(1000);
   });
 
   it('counts a start from when its request was sent', () => {
@@ -237,5 +236,55 @@ describe('queue and cancellation against the emulator', () => {
     expect(await second).toMatchObject({ message: expect.stringContaining('closed') });
     await expect(client.match(png(), 'image/png')).rejects.toThrow('closed');
     expect(h.emulator.calls).toHaveLength(1);
+  });
+});
+
+describe('rate limit across a step of the wall clock', () => {
+  const HOUR = 3_600_000;
+  const realNow = Date.now;
+  let emulator: EmulatorProcess;
+  let client: PhotoDnaClient;
+  // The emulator in its own process: its clock (the call log's `at`, its 5/s limit) stays real
+  // while this process's `Date.now` is stepped, as the host's clock would be by NTP or `date -s`.
+  beforeEach(async () => {
+    emulator = await startEmulatorProcess({ apiKey: API_KEY });
+    client = new PhotoDnaClient({
+      apiKey: API_KEY,
+      baseUrl: emulator.url,
+      rateLimit: { perSecond: 5 },
+      retry: { maxAttempts: 1 },
+    });
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await client.close();
+    await emulator.close();
+  });
+
+  const stepClock = (ms: number) => vi.spyOn(Date, 'now').mockImplementation(() => realNow() + ms);
+  const images = (count: number, seed: number) =>
+    Array.from({ length: count }, (_, i) => png(200, 200, seed + i));
+
+  it('answers the next call within a window, not an hour, after the clock steps back', async () => {
+    await Promise.all(images(5, 300).map((image) => client.match(image, 'image/png')));
+    stepClock(-HOUR);
+    const started = performance.now();
+    const next = await client.match(png(200, 200, 400), 'image/png', {
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(next.statusCode).toBe(3000);
+    // One window (1015 ms) after the burst's first call at most, plus the call itself.
+    expect(performance.now() - started).toBeLessThan(2_500);
+  });
+
+  it('starts no more than perSecond calls in any real second when the clock steps forward', async () => {
+    const burst = images(12, 500).map((image) => client.match(image, 'image/png'));
+    await until(async () => (await emulator.calls()).length >= 6, 'six calls to arrive');
+    stepClock(HOUR);
+    const results = await Promise.allSettled(burst);
+    const calls = await emulator.calls();
+    expect(calls.filter((c) => c.httpStatus === 429)).toHaveLength(0);
+    expect(busiestWindow(calls.map((c) => c.at))).toBeLessThanOrEqual(5);
+    expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
   });
 });
