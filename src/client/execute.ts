@@ -58,7 +58,7 @@ export async function execute<T>(
   job: Job<T>,
   signal?: AbortSignal,
 ): Promise<T> {
-  const started = Date.now();
+  const started = performance.now();
   try {
     for (let attempt = 1; ; attempt++) {
       const outcome = await attemptOnce(context, job, attempt, signal);
@@ -71,7 +71,7 @@ export async function execute<T>(
       const delay = nextRetryDelay(
         { retryable: error.retryable, resendSafe, retryAfter: error.retryAfter },
         attempt,
-        Date.now() - started,
+        performance.now() - started,
         context.retry,
       );
       const facts = describe(job.operation, attempt, error);

@@ -74,7 +74,7 @@ export class RedisWindow implements SharedBudget {
   readonly #keys: [string, string];
   readonly #clientId = randomBytes(6).toString('hex');
   #counter = 0;
-  /** Redis's clock minus ours, from the latest answer (for `notAfter`). */
+  /** Redis's clock minus our monotonic one (`performance.now()`), from the latest answer (for `notAfter`). */
   #offset: number | undefined;
   #failing: { error: PhotoDnaServiceError; until: number } | undefined;
   #down = false;
@@ -87,7 +87,7 @@ export class RedisWindow implements SharedBudget {
   }
 
   get failing(): PhotoDnaServiceError | undefined {
-    if (this.#failing && Date.now() < this.#failing.until) return this.#failing.error;
+    if (this.#failing && performance.now() < this.#failing.until) return this.#failing.error;
     return undefined;
   }
 
@@ -97,7 +97,7 @@ export class RedisWindow implements SharedBudget {
     const { limit, windowMs, spacingMs } = this.#settings;
     const member = `${this.#clientId}:${++this.#counter}`;
     const notAfter =
-      this.#offset === undefined ? 0 : Date.now() + this.#offset + COMMAND_TIMEOUT_MS;
+      this.#offset === undefined ? 0 : performance.now() + this.#offset + COMMAND_TIMEOUT_MS;
     let answer: unknown;
     try {
       answer = await this.#run(SCRIPTS.take, this.#keys, [
@@ -115,7 +115,7 @@ export class RedisWindow implements SharedBudget {
     if (now === undefined || !Number.isFinite(now)) {
       throw this.#failed(new TypeError('the rate-limit script answered an unexpected value'));
     }
-    this.#offset = now - Date.now();
+    this.#offset = now - performance.now();
     this.#recovered();
     if (granted !== 1) return { waitMs: Math.max(1, wait ?? 1) };
     let sent = false;
@@ -167,7 +167,7 @@ export class RedisWindow implements SharedBudget {
       error instanceof PhotoDnaServiceError
         ? error
         : rateLimiterDownError(error instanceof Error ? error.message : String(error), error);
-    this.#failing = { error: down, until: Date.now() + FAIL_FAST_MS };
+    this.#failing = { error: down, until: performance.now() + FAIL_FAST_MS };
     if (!this.#down && !this.#closed) {
       this.#down = true;
       this.#settings.logger.error(

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FaultSpec } from '../../src/emulator/index.js';
 import { png } from '../fixtures/images.js';
+import { until } from '../helpers/until.js';
 import {
   API_KEY,
   closeServer,
@@ -378,6 +379,25 @@ describe('a service that echoes the key', () => {
       expect(logger.lines.join('\n')).not.toContain(API_KEY);
     } finally {
       await service.close();
+    }
+  });
+});
+
+describe('a wall clock that steps during retries', () => {
+  it('a step forward of an hour after a 500 does not spend the retry budget: the retry is made', async () => {
+    h.emulator.faults.push({ type: 'status', status: 500 });
+    h.emulator.setLatency(300);
+    const client = h.client();
+    const answer = client.match(png(200, 200, 77), 'image/png');
+    await until(() => h.emulator.calls.length === 1, 'the first attempt to arrive');
+    const realNow = Date.now.bind(Date);
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 3_600_000);
+    try {
+      // Before: the budget was measured on Date.now, an hour spent: no retry, the call failed.
+      await expect(answer).resolves.toMatchObject({ statusCode: 3000 });
+      expect(h.emulator.calls).toHaveLength(2);
+    } finally {
+      stepped.mockRestore();
     }
   });
 });

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PhotoDnaClient } from '../../src/client/index.js';
 import { resolveClientOptions } from '../../src/client/options.js';
 import type { RedisClientLike } from '../../src/client/redis-connection.js';
@@ -164,6 +164,23 @@ describe('the shared limiter when Redis fails', () => {
     await expect(client.match(image(), 'image/png')).resolves.toMatchObject({ isMatch: false });
     expect(logger.lines.some((l) => l.includes('answers again'))).toBe(true);
     await client.close();
+  });
+
+  it('recovers after its fail-fast spell though the wall clock stepped back an hour meanwhile', async () => {
+    const fake = fakeRedis('fail');
+    const { client } = clientWith(fake.client);
+    await serviceError(client.match(image(), 'image/png'));
+    fake.state.mode = 'ok';
+    const realNow = Date.now.bind(Date);
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
+    try {
+      await sleep(FAIL_FAST_MS + 50);
+      // Before: the spell was timed on Date.now, and lasted the hour of the step.
+      await expect(client.match(image(), 'image/png')).resolves.toMatchObject({ isMatch: false });
+    } finally {
+      stepped.mockRestore();
+      await client.close();
+    }
   });
 
   it('loads its script with EVAL when Redis does not know it (after a restart)', async () => {
