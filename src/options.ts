@@ -18,6 +18,10 @@ import { serviceLimitIssues } from './service-limits.js';
 import type { PhotoDnaHasher, ReporterInfo } from './types.js';
 import { SILENT_LOGGER } from './warnings.js';
 
+// Named here so the declarations of `optionsSchema` import them from where they are defined, not
+// through the root entry (whose declarations need `@types/express`; a `/fetch` user has none).
+export type { RedisClientLike } from './client/redis-connection.js';
+export type { QuarantineStore } from './quarantine/types.js';
 export {
   applyRouteOverrides,
   type Limits,

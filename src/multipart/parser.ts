@@ -30,8 +30,12 @@ type ParseSource = Readable & {
   body?: unknown;
 };
 
-/** The guard's limits as multer's options: every count and size finite. */
-export function multerLimits(limits: Limits): multer.Options['limits'] {
+/**
+ * The guard's limits as multer's options: every count and size finite. Checked against multer's
+ * type, not declared as it, so this package's declarations never import `multer` (which has no
+ * types of its own: a user without `@types/multer` would get TS7016).
+ */
+export function multerLimits(limits: Limits) {
   return {
     fileSize: limits.maxFileSize,
     files: limits.maxFiles,
@@ -41,7 +45,7 @@ export function multerLimits(limits: Limits): multer.Options['limits'] {
     parts: limits.maxParts,
     fieldNestingDepth: limits.maxFieldDepth,
     fieldArrayIndexLimit: limits.maxArrayIndex,
-  };
+  } satisfies multer.Options['limits'];
 }
 
 const ABORT_MESSAGES = new Set(['Request aborted', 'Request closed']);

@@ -13,6 +13,7 @@ import { CONSUMER_FILES, MODULE_SETTINGS } from './consumer-types.js';
  */
 const root = resolve(import.meta.dirname, '../..');
 let project = '';
+let tarball = '';
 
 function run(command: string, args: string[], cwd: string): string {
   return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -20,11 +21,13 @@ function run(command: string, args: string[], cwd: string): string {
 
 beforeAll(() => {
   project = mkdtempSync(join(tmpdir(), 'pdg-consumer-'));
-  const tarball =
+  tarball = join(
+    project,
     run('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', project], root)
       .trim()
       .split('\n')
-      .pop() ?? '';
+      .pop() ?? '',
+  );
   writeFileSync(
     join(project, 'package.json'),
     JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
@@ -36,7 +39,7 @@ beforeAll(() => {
       '--no-audit',
       '--no-fund',
       '--prefer-offline',
-      join(project, tarball),
+      tarball,
       'express@5',
       'koa@3',
       // For the type checks: what a TypeScript user of Express/Koa has (never @types/multer
@@ -162,28 +165,30 @@ console.log(typeof createPdqMatcher, typeof PdqIndex, hash, /install sharp/.test
   });
 });
 
-describe('TypeScript in a fresh project', () => {
-  const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
+const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
 
-  function typecheck(
-    files: string[],
-    setting: (typeof MODULE_SETTINGS)[number],
-    skipLibCheck: boolean,
-  ) {
-    const dir = join(project, 'ts');
-    mkdirSync(dir, { recursive: true });
-    for (const name of files) writeFileSync(join(dir, name), CONSUMER_FILES[name] ?? '');
-    const args = [tsc, '--noEmit', '--strict', '--target', 'es2022', '--types', 'node'];
-    args.push('--module', setting.module, '--moduleResolution', setting.moduleResolution);
-    if (skipLibCheck) args.push('--skipLibCheck');
-    try {
-      run('node', [...args, ...files.map((name) => join(dir, name))], project);
-      return '';
-    } catch (error) {
-      return String((error as { stdout?: string }).stdout ?? error);
-    }
+/** Runs tsc (strict) in `cwd` on `CONSUMER_FILES` entries; its errors, or '' when it passes. */
+function typecheck(
+  files: string[],
+  setting: (typeof MODULE_SETTINGS)[number],
+  skipLibCheck: boolean,
+  cwd = project,
+) {
+  const dir = join(cwd, 'ts');
+  mkdirSync(dir, { recursive: true });
+  for (const name of files) writeFileSync(join(dir, name), CONSUMER_FILES[name] ?? '');
+  const args = [tsc, '--noEmit', '--strict', '--target', 'es2022', '--types', 'node'];
+  args.push('--module', setting.module, '--moduleResolution', setting.moduleResolution);
+  if (skipLibCheck) args.push('--skipLibCheck');
+  try {
+    run('node', [...args, ...files.map((name) => join(dir, name))], cwd);
+    return '';
+  } catch (error) {
+    return String((error as { stdout?: string }).stdout ?? error);
   }
+}
 
+describe('TypeScript in a fresh project', () => {
   // One run per setting, over the Express and Koa files (skipLibCheck: @types/koa itself does
   // not check against the content-disposition that koa 3 installs); the @ts-expect-error lines
   // in the files fail if a request type degrades to any.
@@ -195,8 +200,47 @@ describe('TypeScript in a fresh project', () => {
     }, 180_000);
   }
 
-  // Our own declarations in full (no skipLibCheck), alone and merged with @types/multer's.
-  it('nodenext, no skipLibCheck: req.file(s) typed without @types/multer, and merged with it', () => {
+  // Our own declarations in full (no skipLibCheck), merged with @types/multer's (the project
+  // has it; without it: the bare project below).
+  it('nodenext, no skipLibCheck: req.file(s) merged with @types/multer', () => {
     expect(typecheck(['express.mts', 'with-multer.mts'], MODULE_SETTINGS[0], false)).toBe('');
+  }, 180_000);
+});
+
+/**
+ * Declarations that need nothing the user did not install: a project with only the package and
+ * `@types/node` (no framework, no `@types/multer`), type-checked in full (no skipLibCheck), as a
+ * Next.js app using `photodna-guard/fetch` is; then `@types/express` alone for the root entry.
+ * (Both once failed: the declarations imported `multer`, which has no types of its own, and the
+ * options' declarations imported the root entry, whose Express types `/fetch` users lack.)
+ */
+describe('TypeScript in a project with no framework or multer types', () => {
+  let bare = '';
+  beforeAll(() => {
+    bare = mkdtempSync(join(tmpdir(), 'pdg-consumer-bare-'));
+    writeFileSync(
+      join(bare, 'package.json'),
+      JSON.stringify({ name: 'consumer-bare', version: '1.0.0', private: true }),
+    );
+    const install = ['install', '--no-audit', '--no-fund', '--prefer-offline'];
+    run('npm', [...install, tarball, '@types/node@20'], bare);
+  }, 180_000);
+
+  afterAll(() => {
+    if (bare) rmSync(bare, { recursive: true, force: true });
+  });
+
+  // One module setting: what a declaration imports is found (or not) alike under all of them.
+  it('every framework-free subpath, no skipLibCheck', () => {
+    expect(typecheck(['framework-free.mts'], MODULE_SETTINGS[1], false, bare)).toBe('');
+  }, 180_000);
+
+  it('the root entry with @types/express and without @types/multer, no skipLibCheck', () => {
+    run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', '@types/express@5'],
+      bare,
+    );
+    expect(typecheck(['express.mts'], MODULE_SETTINGS[1], false, bare)).toBe('');
   }, 180_000);
 });

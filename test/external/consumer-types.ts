@@ -66,7 +66,26 @@ app.post('/a', multer({ dest: 'uploads/' }).single('a'), guard.scan(), (req, res
 });
 `;
 
+/** The subpaths that need no framework, as a Next.js route handler or a worker uses them. */
+const frameworkFree = `import { photodnaGuard } from 'photodna-guard/fetch';
+import { startEmulator } from 'photodna-guard/emulator';
+import { createFileQuarantineStore } from 'photodna-guard/quarantine';
+import { createPdqMatcher } from 'photodna-guard/pdq';
+import { createConsole } from 'photodna-guard/console';
+import { openScanQueue } from 'photodna-guard/queue';
+import { createGuardMetrics } from 'photodna-guard/metrics';
+const guard = photodnaGuard({ apiKey: 'k', on: { match: (e) => e.file.sha256 } });
+export async function POST(request: Request): Promise<Response> {
+  const result = await guard.check(request, { ip: request.headers.get('x-real-ip') ?? undefined });
+  if (result.response) return result.response;
+  const photo = result.formData?.get('photo');
+  return Response.json({ file: photo instanceof File, status: result.photodna?.status });
+}
+export const used = [startEmulator, createFileQuarantineStore, createPdqMatcher, createConsole, openScanQueue, createGuardMetrics];
+`;
+
 export const CONSUMER_FILES: Record<string, string> = {
+  'framework-free.mts': frameworkFree,
   'express.mts': `import express from 'express';
 import { photodnaGuard, type PhotoDnaResult } from 'photodna-guard';
 ${expressBody}`,
