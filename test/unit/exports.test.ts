@@ -95,8 +95,17 @@ const ENTRIES = {
   },
   './fetch': {
     file: 'src/fetch.ts',
-    values: ['CLIENT_GONE_STATUS', 'checker', 'photodnaGuard'],
-    types: null, // the Web Request guard's result types
+    // Not `checker`: it takes the guard's internal core, which no user holds.
+    values: ['CLIENT_GONE_STATUS', 'photodnaGuard'],
+    types: [
+      'CheckInfo',
+      'CheckPassed',
+      'CheckRejected',
+      'CheckResult',
+      'Checker',
+      'FetchGuard',
+      'FetchRouteGuard',
+    ],
   },
   './hono': {
     file: 'src/hono.ts',
