@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSUMER_FILES, MODULE_SETTINGS } from './consumer-types.js';
 
@@ -141,6 +141,24 @@ console.log(typeof createPdqMatcher, typeof PdqIndex, hash, /install sharp/.test
     expect(run('node', ['pdq.mjs'], project).trim()).toBe(
       'function function cb81ba95afd1b07519dc717c063cfba36a998e81ba15439d635918fa70e214f8 true',
     );
+  });
+
+  it('ships what the build made and the package documents, and no source maps', () => {
+    const installed = join(project, 'node_modules/photodna-guard');
+    const files = readdirSync(installed, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(installed, join(entry.parentPath, entry.name)))
+      .filter((file) => !file.startsWith('node_modules/')); // its own dependencies, nested by npm
+    const top = new Set(['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE']);
+    expect(files.filter((file) => !top.has(file) && !file.startsWith('dist/'))).toEqual([]);
+    // Maps would name src/*.ts, which is not shipped.
+    expect(files.filter((file) => file.endsWith('.map'))).toEqual([]);
+    const mapped = files.filter(
+      (file) =>
+        /\.(js|ts)$/.test(file) &&
+        readFileSync(join(installed, file), 'utf8').includes('//# sourceMappingURL='),
+    );
+    expect(mapped).toEqual([]);
   });
 
   it('ships type declarations and the bin', () => {
