@@ -3,7 +3,7 @@ import { type CoreParts, GuardCore } from './core/guard-core.js';
 import { sharpUnavailable } from './core/reencode.js';
 import { buildMatcher } from './matchers/build.js';
 import { type GuardConfig, type GuardOptions, parseGuardOptions } from './options.js';
-import { loadSharp } from './pdq/load-sharp.js';
+import { loadSharp, sharpInstalled } from './pdq/load-sharp.js';
 import { createFileQuarantineStore, type QuarantineDirWarning } from './quarantine/fs-store.js';
 import type { QuarantineStore } from './quarantine/types.js';
 import { reportConnectionErrors } from './queue/connection-errors.js';
@@ -62,6 +62,8 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
   });
   listsLoaded = () => core.forgetResults();
   if (config.sanitize === 'reencode') preloadSharp(core);
+  if (config.pdq && !sharpInstalled())
+    core.events.warnings.warn('PHOTODNA_GUARD_NOT_CONFIGURED', PDQ_SHARP);
   if (queue && runsWorker(config)) {
     // `url` jobs go to PhotoDNA's Match-by-URL form only when PhotoDNA alone is the matcher.
     const byUrl = client && !config.pdq && !config.hasher ? client : undefined;
@@ -80,6 +82,13 @@ function reportConnection(core: GuardCore, queue: LazyQueue): void {
     () => undefined, // said by the first enqueue that needs it
   );
 }
+
+/**
+ * PDQ without sharp still hashes BMP (its own decoder) and fails closed on every other image
+ * (503, naming sharp): said when the guard is made, not first at an upload.
+ */
+const PDQ_SHARP =
+  'pdq needs sharp, an optional peer dependency that is not installed, to decode JPEG, PNG, GIF and TIFF: npm install sharp. Until then such uploads are refused 503 SCAN_UNAVAILABLE (only BMP is hashed)';
 
 /**
  * `sanitize: 'reencode'` needs sharp: the options found it installed, and it is loaded now, so

@@ -43,3 +43,28 @@ describe('issue 11 class 4: sanitize without sharp', () => {
     await guard.close();
   });
 });
+
+describe('pdq without sharp', () => {
+  it('warns when the guard is made (PHOTODNA_GUARD_NOT_CONFIGURED), naming the install command', async () => {
+    const warnings: Array<{ code?: string; text: string }> = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (fields: { code?: string }, text: string) => void warnings.push({ ...fields, text }),
+      error() {},
+    };
+    const hash = 'f'.repeat(64);
+    const guard = photodnaGuard({
+      pdq: { lists: [{ name: 'mine', hashes: [hash] }], watch: false },
+      logger,
+    });
+    // Before: nothing until the first JPEG, refused 503 with an error event.
+    expect(warnings).toEqual([
+      {
+        code: 'PHOTODNA_GUARD_NOT_CONFIGURED',
+        text: expect.stringMatching(/pdq needs sharp.*npm install sharp.*503 SCAN_UNAVAILABLE/),
+      },
+    ]);
+    await guard.close();
+  });
+});
