@@ -36,10 +36,10 @@ app.post(
 );
 
 // Same guard, another policy: a match reaches the handler, flagged (its file withheld).
+// req.photodna says what matched, for your moderators: never echo it to the sender.
 app.post('/chat/messages', { config: { photodna: { policy: 'flag' } } }, (req) => ({
   delivered: true,
   images: (req.uploads?.files ?? []).map((file) => file.originalname),
-  photodna: req.photodna,
 }));
 
 await app.listen({ port: Number(process.env.PORT ?? 3000), host: '127.0.0.1' });

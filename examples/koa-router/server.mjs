@@ -34,12 +34,9 @@ router.post('/photos', guard.single('photo'), (ctx) => {
 
 // Same guard, another route and policy: a match reaches the handler, flagged.
 router.post('/chat/messages', guard.route({ policy: 'flag' }).single('image'), (ctx) => {
-  // A matched file is withheld from ctx.file; ctx.state.photodna is echoed so you can see it.
-  ctx.body = {
-    delivered: true,
-    image: ctx.file?.originalname ?? null,
-    photodna: ctx.state.photodna,
-  };
+  // A matched file is withheld from ctx.file; ctx.state.photodna says what matched, for your
+  // moderators: never echo it to the sender, it would confirm the hash matched.
+  ctx.body = { delivered: true, image: ctx.file?.originalname ?? null };
 });
 
 const app = new Koa();

@@ -44,8 +44,9 @@ app.use(guard);
 const names = (req) => req.files?.map((file) => file.originalname) ?? [];
 
 app.post('/chat/messages', (req, res) => {
-  // A matched file is withheld from req.files; req.photodna says what matched.
-  res.json({ delivered: true, images: names(req), photodna: req.photodna });
+  // A matched file is withheld from req.files; req.photodna says what matched, for your
+  // moderators: never echo it to the sender, it would confirm the hash matched.
+  res.json({ delivered: true, images: names(req) });
 });
 app.post('/profile/photo', (req, res) => res.json({ updated: true, photodna: req.photodna }));
 app.post('/posts', (req, res) => res.json({ posted: true, photodna: req.photodna }));

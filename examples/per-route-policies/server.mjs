@@ -40,15 +40,10 @@ guard.on('error', (event) =>
 const app = express();
 
 // Chat: don't break the conversation, but never deliver the image. The guard withholds a
-// matched file from req.file; req.photodna says what matched, so the app can alert moderators.
+// matched file from req.file; req.photodna.status is 'match', so the app can alert moderators.
+// Never tell the sender (no req.photodna in the answer): that would confirm the hash matched.
 app.post('/chat/messages', guard.route({ policy: 'flag' }).single('image'), (req, res) => {
-  const flagged = req.photodna?.status === 'match';
-  // req.photodna is echoed so you can see it; a real app would not tell the sender.
-  res.json({
-    delivered: true,
-    image: flagged ? null : req.file?.originalname,
-    photodna: req.photodna,
-  });
+  res.json({ delivered: true, image: req.file?.originalname ?? null });
 });
 
 // Profile photos: keep the evidence (file + JSON record, written durably before answering).
