@@ -33,9 +33,10 @@ const guard = photodnaGuard({
 });
 
 guard.on('match', (event) => {
-  // Never log event.buffer: it holds the matched image.
+  // Never log event.buffer: it holds the matched image. The file name is the uploader's:
+  // JSON.stringify escapes line breaks that would forge a log line.
   console.log(
-    `[match]${event.deferred ? ` (deferred scan ${event.scanId})` : ''} ${event.method} ${event.route} from ${event.ip}: ${event.file.originalname} ` +
+    `[match]${event.deferred ? ` (deferred scan ${event.scanId})` : ''} ${event.method} ${event.route} from ${event.ip}: ${JSON.stringify(event.file.originalname)} ` +
       `(${event.file.mimetype}, ${event.file.width}x${event.file.height}, sha256 ${event.file.sha256.slice(0, 16)}…) ` +
       `tracking ${event.trackingId}, flags ${JSON.stringify(event.matchFlags)}`,
   );
@@ -47,7 +48,7 @@ guard.on('reject', (event) =>
 );
 guard.on('scan', (event) =>
   console.log(
-    `[scan]${event.deferred ? ` (deferred scan ${event.scanId})` : ''} ${event.file.originalname}: ${event.outcome} in ${event.durationMs.toFixed(1)} ms${event.cached ? ' (cached)' : ''}` +
+    `[scan]${event.deferred ? ` (deferred scan ${event.scanId})` : ''} ${JSON.stringify(event.file.originalname)}: ${event.outcome} in ${event.durationMs.toFixed(1)} ms${event.cached ? ' (cached)' : ''}` +
       (event.file.pdq ? ` pdq ${event.file.pdq.hash} quality ${event.file.pdq.quality}` : ''),
   ),
 );

@@ -31,9 +31,10 @@ const guard = photodnaGuard({
   },
   // Awaited before the uploader gets the 422, after the file and its record are stored.
   onMatch: async (event) => {
-    // event.buffer holds the matched image (report() sends it): never log it.
+    // event.buffer holds the matched image (report() sends it): never log it. The file name is the
+    // uploader's: JSON.stringify escapes line breaks that would forge a log line.
     console.log(
-      `match: ${event.method} ${event.route} "${event.file.originalname}" ` +
+      `match: ${event.method} ${event.route} ${JSON.stringify(event.file.originalname)} ` +
         `sha256=${event.file.sha256} incident=${event.quarantineId}`,
     );
     try {

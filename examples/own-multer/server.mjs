@@ -24,9 +24,10 @@ const upload = multer({
 const guard = photodnaGuard({ ...photodna, policy: 'block' });
 
 guard.on('match', (event) => {
-  // event.buffer holds the matched image (for event.report()): never log it.
+  // event.buffer holds the matched image (for event.report()): never log it. The file name
+  // is the uploader's: JSON.stringify escapes line breaks that would forge a log line.
   console.log(
-    `match: ${event.method} ${event.route} "${event.file.originalname}" ` +
+    `match: ${event.method} ${event.route} ${JSON.stringify(event.file.originalname)} ` +
       `sha256=${event.file.sha256} tracking=${event.trackingId} (its file is deleted from disk)`,
   );
 });

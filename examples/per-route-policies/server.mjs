@@ -24,9 +24,10 @@ const guard = photodnaGuard({
 });
 
 guard.on('match', (event) => {
-  // event.buffer holds the matched image (for event.report()): never log it.
+  // event.buffer holds the matched image (for event.report()): never log it. The file name
+  // is the uploader's: JSON.stringify escapes line breaks that would forge a log line.
   console.log(
-    `match (${event.policy}): ${event.method} ${event.route} "${event.file.originalname}" ` +
+    `match (${event.policy}): ${event.method} ${event.route} ${JSON.stringify(event.file.originalname)} ` +
       `sha256=${event.file.sha256} tracking=${event.trackingId}`,
   );
 });

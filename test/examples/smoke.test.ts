@@ -95,29 +95,47 @@ async function start(
 /** What the examples answer (a rejection has `error` instead; `toEqual` checks that). */
 type Body = Record<string, unknown> & { photodna: { status: string }; stored?: string };
 
+/**
+ * One file part, its name sent as RFC 5987 `filename*`: that form carries any character, a
+ * line break included, where a browser's `filename="..."` percent-escapes it.
+ */
 async function upload(
   url: string,
   field: string,
   bytes: Buffer,
   name: string,
 ): Promise<{ status: number; body: Body }> {
-  const form = new FormData();
-  form.append(field, new Blob([new Uint8Array(bytes)], { type: 'image/png' }), name);
-  const response = await fetch(url, { method: 'POST', body: form });
+  const boundary = `pdg-${Math.random().toString(36).slice(2)}`;
+  const head =
+    `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; ` +
+    `filename*=UTF-8''${encodeURIComponent(name)}\r\nContent-Type: image/png\r\n\r\n`;
+  const body = Buffer.concat([Buffer.from(head), bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
+  });
   return { status: response.status, body: (await response.json()) as Body };
 }
 
+/** A line an uploader tries to forge in the server's log through the name of a matched file. */
+const FORGED = 'FORGED log line';
 const clean = (url: string, field: string) => upload(url, field, CLEAN, 'clean.png');
-const known = (url: string, field: string) => upload(url, field, TEST_IMAGE, 'test-image.png');
+const known = (url: string, field: string) =>
+  upload(url, field, TEST_IMAGE, `test-image.png\n${FORGED}`);
 
 /** A match is answered like an unreadable image (issue 11: the answer is no oracle). */
 const REJECTED = { error: { code: 'INVALID_IMAGE', message: expect.any(String) } };
 
-/** The match was logged, but never the image bytes (a Buffer dump, its JSON or its base64). */
-function expectNoImageBytes(output: string): void {
+/**
+ * The match was logged, but never the image bytes (a Buffer dump, its JSON or its base64), and
+ * the uploader's file name could not start a line of its own.
+ */
+function expectSafeLogs(output: string): void {
   expect(output).not.toContain('<Buffer');
   expect(output).not.toContain('"type":"Buffer"');
   expect(output).not.toContain(TEST_IMAGE.subarray(0, 600).toString('base64').slice(0, 64));
+  expect(output).not.toMatch(new RegExp(`^${FORGED}`, 'm'));
 }
 
 /** Under 'flag' the handler runs (without the file), and its answer does not say it matched. */
@@ -144,7 +162,7 @@ describe('examples (smoke)', () => {
     expect(ok.body.photodna.status).toBe('clean');
     expect(await known(`${app.url}/upload`, 'image')).toEqual({ status: 422, body: REJECTED });
     expect(app.output()).toMatch(/match: POST \/upload/);
-    expectNoImageBytes(app.output());
+    expectSafeLogs(app.output());
     await stopCleanly(app);
   });
 
@@ -167,7 +185,7 @@ describe('examples (smoke)', () => {
       const ok = await clean(`${app.url}/posts`, 'image');
       expect(ok.status).toBe(200);
       expect(ok.body.photodna.status).toBe('clean');
-      expectNoImageBytes(app.output());
+      expectSafeLogs(app.output());
       await stopCleanly(app);
     });
   }
@@ -182,7 +200,7 @@ describe('examples (smoke)', () => {
     expect(readdirSync(uploads)).toEqual([ok.body.stored]);
     const listed = await fetch(`${app.url}/photos`).then((r) => r.json());
     expect(listed).toEqual({ files: [ok.body.stored] });
-    expectNoImageBytes(app.output());
+    expectSafeLogs(app.output());
     await stopCleanly(app);
   });
 
@@ -196,7 +214,7 @@ describe('examples (smoke)', () => {
     expect(flagged).toMatchObject({ status: 200, body: { image: null } });
     expectFlaggedQuietly(flagged);
     expect(app.output()).toMatch(/match: POST \/chat\/messages .*policy=flag/);
-    expectNoImageBytes(app.output());
+    expectSafeLogs(app.output());
     await stopCleanly(app);
   });
 
@@ -210,7 +228,7 @@ describe('examples (smoke)', () => {
     expect(flagged).toMatchObject({ status: 200, body: { images: [] } });
     expectFlaggedQuietly(flagged);
     expect(app.output()).toMatch(/match: POST \/photos/);
-    expectNoImageBytes(app.output());
+    expectSafeLogs(app.output());
     await stopCleanly(app);
   });
 
@@ -221,7 +239,7 @@ describe('examples (smoke)', () => {
     expect(ok.body.received).toEqual({ name: 'clean.txt', type: 'image/png', size: CLEAN.length });
     expect(ok.body.photodna.status).toBe('clean');
     expect(await known(`${app.url}/upload`, 'photo')).toEqual({ status: 422, body: REJECTED });
-    expectNoImageBytes(app.output());
+    expectSafeLogs(app.output());
     await stopCleanly(app);
   });
 
@@ -231,7 +249,7 @@ describe('examples (smoke)', () => {
     expect((await clean(`${app.url}/upload`, 'image')).status).toBe(200);
     expect(await known(`${app.url}/upload`, 'image')).toEqual({ status: 422, body: REJECTED });
     expect(app.output()).toMatch(/tracking id \S+, status 3000/);
-    expectNoImageBytes(app.output());
+    expectSafeLogs(app.output());
     await stopCleanly(app);
     const listed = JSON.parse(
       execFileSync(
@@ -282,7 +300,7 @@ describe('examples (smoke)', () => {
       ]),
     );
     expect(app.output()).not.toContain('smoke-password-123');
-    expectNoImageBytes(app.output());
+    expectSafeLogs(app.output());
   });
 
   it('the demo answers its upload page and rejects a shipped test image', async () => {
@@ -316,7 +334,7 @@ describe('examples (smoke)', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(app.output()).toMatch(/\[match\] \(deferred scan [\w-]+\)/);
-    expectNoImageBytes(app.output());
+    expectSafeLogs(app.output());
     await stopCleanly(app);
   });
 
