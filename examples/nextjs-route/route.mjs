@@ -14,14 +14,30 @@ const photodna = emulator ? { apiKey: 'example-key', baseUrl: emulator.url } : {
 
 // One guard per process (module scope), shared by every request.
 export const guard = photodnaGuard({ ...photodna, policy: 'block' });
+guard.on('match', (event) => {
+  // event.buffer holds the matched image (for event.report()): never log it. The file name
+  // is the uploader's: JSON.stringify escapes line breaks that would forge a log line.
+  console.log(
+    `match: ${event.method} ${event.route} ${JSON.stringify(event.file.originalname)} ` +
+      `ip=${event.ip} sha256=${event.file.sha256} tracking=${event.trackingId}`,
+  );
+});
 guard.on('error', (event) =>
   console.error(`photodna-guard ${event.stage}: ${event.error.message}`),
 );
 
+/**
+ * The uploader's address, which goes into events, quarantine records and NCMEC reports. A
+ * `Request` has no socket: take the last X-Forwarded-For entry, the one your own proxy (or the
+ * platform) appended. The first one is whatever the client sent, so anyone could name any
+ * address. Behind more than one proxy of yours, count that many from the end.
+ */
+function clientIp(request) {
+  return request.headers.get('x-forwarded-for')?.split(',').at(-1)?.trim() || undefined;
+}
+
 export async function POST(request) {
-  // Next.js does not tell the address; behind your proxy, take it from its header.
-  const ip = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
-  const result = await guard.check(request, { ip });
+  const result = await guard.check(request, { ip: clientIp(request) });
   if (result.response) return result.response; // 4xx/503 with the JSON error body
   // result.formData: the text fields and the clean files, each a File of its sniffed type.
   const photo = result.formData?.get('photo');

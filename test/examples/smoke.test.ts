@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
@@ -104,6 +105,7 @@ async function upload(
   field: string,
   bytes: Buffer,
   name: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Body }> {
   const boundary = `pdg-${Math.random().toString(36).slice(2)}`;
   const head =
@@ -112,7 +114,7 @@ async function upload(
   const body = Buffer.concat([Buffer.from(head), bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]);
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, ...headers },
     body,
   });
   return { status: response.status, body: (await response.json()) as Body };
@@ -142,6 +144,20 @@ function expectSafeLogs(output: string): void {
 function expectFlaggedQuietly(answer: { status: number; body: Body }): void {
   expect(answer.status).toBe(200);
   expect(JSON.stringify(answer.body)).not.toMatch(/match|photodna/i);
+}
+
+/** Sends `request` as raw bytes; what came back before the server closed the connection. */
+function rawRequest(url: string, request: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolveAnswer, reject) => {
+    let answer = '';
+    const socket = connect(Number(port), hostname, () => socket.end(request));
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+    });
+    socket.once('close', () => resolveAnswer(answer));
+    socket.once('error', reject);
+  });
 }
 
 function records(dir: string): Array<Record<string, unknown>> {
@@ -240,6 +256,27 @@ describe('examples (smoke)', () => {
     expect(ok.body.photodna.status).toBe('clean');
     expect(await known(`${app.url}/upload`, 'photo')).toEqual({ status: 422, body: REJECTED });
     expectSafeLogs(app.output());
+    await stopCleanly(app);
+  });
+
+  it('nextjs-route: the uploader is the address the request came from, not a forged X-Forwarded-For', async () => {
+    const app = await start('examples/nextjs-route/server.mjs');
+    const forged = { 'x-forwarded-for': '203.0.113.9' };
+    const answer = await upload(`${app.url}/upload`, 'photo', TEST_IMAGE, 'x.png', forged);
+    expect(answer).toEqual({ status: 422, body: REJECTED });
+    expect(app.output()).toMatch(/match: POST \/upload "x\.png" ip=127\.0\.0\.1 /);
+    expect(app.output()).not.toContain('203.0.113.9');
+    await stopCleanly(app);
+  });
+
+  it('nextjs-route: a Host header no URL can hold answers 500, and the server stays up', async () => {
+    const app = await start('examples/nextjs-route/server.mjs');
+    const answer = await rawRequest(
+      app.url,
+      'POST /upload HTTP/1.1\r\nHost: a b\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 500 /);
+    expect((await clean(`${app.url}/upload`, 'photo')).status).toBe(200);
     await stopCleanly(app);
   });
 
