@@ -12,6 +12,9 @@ import { startEmulator } from 'photodna-guard/emulator';
 const emulator = process.env.PHOTODNA_BASE_URL ? undefined : await startEmulator({ port: 0 });
 const photodna = emulator ? { apiKey: 'example-key', baseUrl: emulator.url } : {};
 
+/** `value` with the emulator, nothing with the real service. */
+const demo = (value) => (emulator ? value : undefined);
+
 const quarantineDir =
   process.env.QUARANTINE_DIR ?? fileURLToPath(new URL('./quarantine/', import.meta.url));
 
@@ -20,13 +23,14 @@ const guard = photodnaGuard({
   policy: 'quarantine',
   quarantine: { dir: quarantineDir },
   // Defaults for event.report(). The same variables serve `photodna-guard quarantine report`.
-  // The fallbacks are harmless demo values: the emulator accepts any credentials.
+  // Demo values fill in only for the emulator (it accepts any credentials): against the real
+  // service a missing variable fails the report, which stays for a reviewer to file.
   reporter: {
-    orgName: process.env.PHOTODNA_ORG_NAME ?? 'Example Photos Inc.',
-    reporterName: process.env.PHOTODNA_REPORTER_NAME ?? 'Trust & Safety',
-    reporterEmail: process.env.PHOTODNA_REPORTER_EMAIL ?? 'trust-safety@example.com',
-    ncmecUser: process.env.NCMEC_USER ?? 'demo-user',
-    ncmecPassword: process.env.NCMEC_PASSWORD ?? 'demo-password',
+    orgName: process.env.PHOTODNA_ORG_NAME ?? demo('Example Photos Inc.'),
+    reporterName: process.env.PHOTODNA_REPORTER_NAME ?? demo('Trust & Safety'),
+    reporterEmail: process.env.PHOTODNA_REPORTER_EMAIL ?? demo('trust-safety@example.com'),
+    ncmecUser: process.env.NCMEC_USER ?? demo('demo-user'),
+    ncmecPassword: process.env.NCMEC_PASSWORD ?? demo('demo-password'),
     isTest: true, // NCMEC's test endpoint (AdditionalMetadata IsTest=true)
   },
   // Awaited before the uploader gets the 422, after the file and its record are stored.
@@ -55,6 +59,9 @@ guard.on('error', (event) =>
 );
 
 const app = express();
+// req.ip goes into the quarantine record and the report as the uploader's address. Behind a
+// reverse proxy tell Express how many there are, e.g. app.set('trust proxy', 1), or every
+// report names your proxy; never `true`, which takes the address the client wrote.
 
 app.post('/upload', guard.single('image'), (req, res) => {
   res.json({ accepted: true, photodna: req.photodna });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { testImages } from '../../src/emulator/index.js';
+import { type Emulator, startEmulator, testImages } from '../../src/emulator/index.js';
 import { png } from '../fixtures/images.js';
 
 /**
@@ -21,10 +21,19 @@ const EXIT_MS = 5_000;
 
 const children = new Set<ChildProcess>();
 const dirs: string[] = [];
-afterAll(() => {
+const services: Emulator[] = [];
+afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  await Promise.all(services.map((service) => service.close()));
 });
+
+/** An emulator in the test process, standing in for the real service an example is pointed at. */
+async function realService(): Promise<Emulator> {
+  const service = await startEmulator({ port: 0 });
+  services.push(service);
+  return service;
+}
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'pdg-examples-'));
@@ -301,6 +310,22 @@ describe('examples (smoke)', () => {
         report: expect.objectContaining({ status: 'reported', isTest: true }),
       }),
     ]);
+  });
+
+  it('ncmec-report: against the real service, no demo credentials: the report fails, evidence kept', async () => {
+    const service = await realService();
+    const quarantine = tempDir();
+    const app = await start('examples/ncmec-report/server.mjs', {
+      QUARANTINE_DIR: quarantine,
+      PHOTODNA_BASE_URL: service.url,
+      PHOTODNA_API_KEY: 'a-real-key',
+    });
+    expect(await known(`${app.url}/upload`, 'image')).toEqual({ status: 422, body: REJECTED });
+    expect(app.output()).toMatch(/report for incident \S+ failed/);
+    expect(service.reports).toEqual([]);
+    expect(service.testReports).toEqual([]);
+    expect(records(quarantine)).toHaveLength(1);
+    await stopCleanly(app);
   });
 
   it('production: env config, JSON logs, quarantine, reporting, graceful shutdown', async () => {
