@@ -8,7 +8,8 @@
 //   REDIS_URL                  optional: one PhotoDNA rate limit shared by every instance
 //   PHOTODNA_ORG_NAME, PHOTODNA_REPORTER_NAME, PHOTODNA_REPORTER_EMAIL, NCMEC_USER, NCMEC_PASSWORD
 //                              NCMEC reporting; when all are set, every match is reported at once
-//   NCMEC_TEST=true            send reports to NCMEC's test endpoint
+//   NCMEC_TEST=true            send reports to NCMEC's test endpoint ('false' or unset: real
+//                              reports; any other value stops startup)
 //   LOG_LEVEL                  debug | info | warn | error (default info)
 import { fileURLToPath } from 'node:url';
 import express from 'express';
@@ -33,6 +34,12 @@ if (!env.PHOTODNA_BASE_URL) {
     '!!! PHOTODNA_BASE_URL is not set: using the LOCAL PHOTODNA EMULATOR. Uploads are NOT checked ' +
       'against real hash lists. Set PHOTODNA_BASE_URL and PHOTODNA_API_KEY for production. !!!',
   );
+}
+
+// 'true' or 'false' only: a typo ('1', 'yes') must not quietly send real reports.
+if (env.NCMEC_TEST !== undefined && env.NCMEC_TEST !== 'true' && env.NCMEC_TEST !== 'false') {
+  logger.error(`NCMEC_TEST must be 'true' or 'false', not ${JSON.stringify(env.NCMEC_TEST)}`);
+  process.exit(1);
 }
 
 const reporter = {

@@ -328,6 +328,13 @@ describe('examples (smoke)', () => {
     await stopCleanly(app);
   });
 
+  it('production: a NCMEC_TEST other than true or false stops startup (no real report by typo)', async () => {
+    const env = { QUARANTINE_DIR: tempDir(), NCMEC_TEST: 'yes' };
+    await expect(start('examples/production/server.mjs', env)).rejects.toThrow(
+      /exited \(1\) before listening[\s\S]*NCMEC_TEST must be 'true' or 'false'/,
+    );
+  });
+
   it('production: env config, JSON logs, quarantine, reporting, graceful shutdown', async () => {
     const quarantine = tempDir();
     const app = await start('examples/production/server.mjs', {
