@@ -50,7 +50,7 @@ interface Example {
 
 /** Variables of the developer's shell that would change what an example does. */
 const SCRUBBED =
-  /^(PHOTODNA_|NCMEC_|QUARANTINE_DIR$|UPLOAD_DIR$|FAIL_MODE$|REDIS_URL$|HOST$|LOG_LEVEL$|NODE_ENV$|PORT$|PDQ_LIST$)/;
+  /^(PHOTODNA_|NCMEC_|QUARANTINE_DIR$|UPLOAD_DIR$|FAIL_MODE$|REDIS_URL$|HOST$|LOG_LEVEL$|NODE_ENV$|PORT$|METRICS_PORT$|PDQ_LIST$)/;
 
 async function start(
   script: string,
@@ -407,10 +407,14 @@ describe('examples (smoke)', () => {
     await stopCleanly(app);
   });
 
-  it('metrics: GET /metrics answers Prometheus text with the scans counted', async () => {
-    const app = await start('examples/metrics/server.mjs');
+  it('metrics: GET /metrics on its own port answers Prometheus text with the scans counted', async () => {
+    const app = await start('examples/metrics/server.mjs', { METRICS_PORT: '0' });
+    const metrics = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(app.output())?.[1];
+    expect(metrics, app.output()).toBeDefined();
     expect((await clean(`${app.url}/upload`, 'image')).status).toBe(200);
-    const res = await fetch(`${app.url}/metrics`);
+    // Not on the uploaders' port: matches_total would tell them that an upload matched.
+    expect((await fetch(`${app.url}/metrics`)).status).toBe(404);
+    const res = await fetch(metrics ?? '');
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(await res.text()).toMatch(
       /photodna_guard_scans_total\{outcome="clean",route="\/upload",deferred="false"\} 1/,
