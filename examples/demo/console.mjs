@@ -10,16 +10,23 @@ export function mountConsole(app, guard, { dir, emulatorUrl }) {
     token,
     tokenActor: 'demo reviewer',
     events: guard, // guard.on / guard.off: scans, matches and errors for the live panel
-    // Reports go to the emulator; without it (PDQ_LIST), reporting is not configured.
-    ...(emulatorUrl ? { apiKey: 'demo-key', baseUrl: emulatorUrl } : {}),
-    reporter: {
-      orgName: 'photodna-guard demo',
-      reporterName: 'Demo Reviewer',
-      reporterEmail: 'reviewer@example.com',
-      ncmecUser: 'demo-user',
-      ncmecPassword: 'demo-password',
-      isTest: true,
-    },
+    // Reports go to the emulator's NCMEC test endpoint, with demo credentials it accepts.
+    // Without it (PDQ_LIST) reporting stays off: no reporter, so a PHOTODNA_API_KEY in your
+    // shell never sends a demo upload to the real service.
+    ...(emulatorUrl
+      ? {
+          apiKey: 'demo-key',
+          baseUrl: emulatorUrl,
+          reporter: {
+            orgName: 'photodna-guard demo',
+            reporterName: 'Demo Reviewer',
+            reporterEmail: 'reviewer@example.com',
+            ncmecUser: 'demo-user',
+            ncmecPassword: 'demo-password',
+            isTest: true,
+          },
+        }
+      : {}),
   });
   app.use('/console', console_.express());
   return { token, close: () => console_.close() };

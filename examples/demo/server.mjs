@@ -24,7 +24,8 @@ const queueDir = mkdtempSync(join(tmpdir(), 'photodna-guard-demo-queue-'));
 const guard = photodnaGuard({
   ...(pdqList
     ? // PDQ alone: every upload is hashed here and compared with the list (Hamming distance <= 31).
-      { pdq: { lists: { mine: pdqList } } }
+      // mode 'only': a PHOTODNA_API_KEY in your shell must not send the uploads to PhotoDNA too.
+      { pdq: { lists: { mine: pdqList }, mode: 'only' } }
     : { apiKey: 'demo-key', baseUrl: emulator.url }), // the emulator accepts any non-empty key
   policy: 'quarantine',
   quarantine: { dir: quarantineDir },

@@ -175,6 +175,16 @@ function records(dir: string): Array<Record<string, unknown>> {
     .map((name) => JSON.parse(readFileSync(join(dir, name), 'utf8')));
 }
 
+/** Logs in to the demo's console with the one-time token it printed. */
+function consoleLogin(app: Example): Promise<Response> {
+  const token = /Console token \(shown once\): (\S+)/.exec(app.output())?.[1] ?? '';
+  return fetch(`${app.url}/console/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
+}
+
 async function stopCleanly(example: Example): Promise<void> {
   expect(await example.stop(), example.output()).toBe(0);
 }
@@ -381,15 +391,10 @@ describe('examples (smoke)', () => {
     expect((await clean(`${app.url}/upload`, 'image')).status).toBe(200);
     expect(await known(`${app.url}/upload`, 'image')).toEqual({ status: 422, body: REJECTED });
     // The moderators' console at /console, behind the one-time token the demo printed.
-    const token = /Console token \(shown once\): (\S+)/.exec(app.output())?.[1] ?? '';
     const consolePage = await fetch(`${app.url}/console/`);
     expect(consolePage.headers.get('x-frame-options')).toBe('DENY');
     expect((await fetch(`${app.url}/console/api/incidents`)).status).toBe(401);
-    const login = await fetch(`${app.url}/console/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token }),
-    });
+    const login = await consoleLogin(app);
     expect(login.status).toBe(200);
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     const list = await fetch(`${app.url}/console/api/incidents`, { headers: { cookie } });
@@ -423,6 +428,9 @@ describe('examples (smoke)', () => {
   });
 
   it('the demo without a key: a list from `photodna-guard pdq hash`, then PDQ_LIST=list.txt', async () => {
+    // A key left in the developer's shell: the PDQ-only demo must still call no PhotoDNA at all
+    // (this emulator stands in for the real service) and offer no reporting through it.
+    const service = await realService();
     const dir = tempDir();
     const photo = join(root, 'test/fixtures/pdq/scene6.jpg');
     const list = join(dir, 'list.txt');
@@ -432,7 +440,11 @@ describe('examples (smoke)', () => {
     });
     expect(line).toMatch(/^pdq [0-9a-f]{64} \d+ /);
     writeFileSync(list, line);
-    const app = await start('examples/demo/server.mjs', { PDQ_LIST: list });
+    const app = await start('examples/demo/server.mjs', {
+      PDQ_LIST: list,
+      PHOTODNA_API_KEY: 'a-key-in-your-shell',
+      PHOTODNA_BASE_URL: service.url,
+    });
     const copy = await sharp(readFileSync(photo)).resize(300).jpeg({ quality: 70 }).toBuffer();
     expect(await upload(`${app.url}/upload`, 'image', copy, 'copy.jpg')).toEqual({
       status: 422,
@@ -446,6 +458,9 @@ describe('examples (smoke)', () => {
     });
     expect(app.output()).toMatch(/\[match\] .*"source":"mine"/);
     expect(app.output()).not.toMatch(/emulator/i);
+    const login = await consoleLogin(app);
+    expect(await login.json()).toMatchObject({ reporting: { configured: false } });
     await stopCleanly(app);
+    expect(service.calls).toEqual([]);
   });
 });
