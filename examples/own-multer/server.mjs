@@ -1,6 +1,7 @@
 // own-multer: an app that keeps its own multer (disk storage) and adds `guard.scan()` after it.
 // The guard checks the file multer wrote; when it rejects the upload, it deletes that file
 // from disk before answering, so nothing rejected stays in the upload directory.
+import { mkdirSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
@@ -14,6 +15,9 @@ const emulator = process.env.PHOTODNA_BASE_URL ? undefined : await startEmulator
 const photodna = emulator ? { apiKey: 'example-key', baseUrl: emulator.url } : {};
 
 const uploadDir = process.env.UPLOAD_DIR ?? fileURLToPath(new URL('./uploads/', import.meta.url));
+// Private (0700): multer writes each upload here before the guard has checked it, with the
+// default file mode; no other local user may read one (a matched image) in the meantime.
+mkdirSync(uploadDir, { recursive: true, mode: 0o700 });
 
 // The app's existing multer. Its limits default to Infinity: keep them finite.
 const upload = multer({

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -226,8 +226,10 @@ describe('examples (smoke)', () => {
   }
 
   it('own-multer: guard.scan() after multer deletes a rejected file from disk', async () => {
-    const uploads = tempDir();
+    const uploads = join(tempDir(), 'uploads');
     const app = await start('examples/own-multer/server.mjs', { UPLOAD_DIR: uploads });
+    // Private: files multer writes wait there unchecked, with the default file mode.
+    expect(statSync(uploads).mode & 0o777).toBe(0o700);
     const ok = await clean(`${app.url}/photos`, 'photo');
     expect(ok.status).toBe(200);
     expect(readdirSync(uploads)).toEqual([ok.body.stored]);
