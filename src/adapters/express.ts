@@ -11,6 +11,7 @@ import { installResultAccessor, showResult } from './express-result.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
 import { type NodeRequest, NodeRequestView, writeResponse } from './node-view.js';
 import { pathOf } from './path.js';
+import { wrongMiddlewareCall } from './wrong-call.js';
 
 type Next = (error?: unknown) => void;
 /** Express middleware (4.x and 5.x). */
@@ -67,6 +68,9 @@ export function photodnaGuard(options?: GuardOptions<Request>): Guard {
 
 function middleware(core: GuardCore, entry: Entry): GuardMiddleware {
   return (request, res, next) => {
+    if (typeof next !== 'function' || typeof request?.headers !== 'object') {
+      throw wrongMiddlewareCall('Express', [request, res, next]);
+    }
     const req = request as ExpressRequest;
     installResultAccessor(req);
     core.decide(entry, new ExpressView(req, res)).then(

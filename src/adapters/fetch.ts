@@ -1,11 +1,13 @@
 import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
+import type { Gone, Respond } from '../core/outcome.js';
 import type { MulterFile } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
 import { toFormData } from './form-data.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
 import { WebRequestView } from './web-view.js';
+import { isWebRequest, requestKind } from './wrong-call.js';
 
 /** Answer with this `Response` (a rejection); the handler must not run. */
 export interface CheckRejected {
@@ -83,14 +85,10 @@ export function photodnaGuard(options?: GuardOptions): FetchGuard {
 export function checker(core: GuardCore, entry: Entry): Checker {
   return {
     async check(request, info = {}) {
+      if (!isWebRequest(request)) throw notARequest(request);
       const view = new WebRequestView(request, info, info.raw ?? request);
       const outcome = await core.decide(entry, view);
-      if (outcome.kind === 'respond') {
-        const { status, headers } = outcome;
-        return { response: new Response(outcome.body, { status, headers }) };
-      }
-      if (outcome.kind === 'gone')
-        return { response: new Response(null, { status: CLIENT_GONE_STATUS }) };
+      if (outcome.kind !== 'continue') return refusal(outcome);
       const photodna = outcome.photodna ?? results.get(request);
       const { body } = view;
       if (!photodna || !body) return { photodna, formData: undefined, fields: {} };
@@ -102,4 +100,29 @@ export function checker(core: GuardCore, entry: Entry): Checker {
       return passed;
     },
   };
+}
+
+/** A refusal as the `Response` to return (a new one each time: a body is read once). */
+function refusal(outcome: Respond | Gone): CheckRejected {
+  if (outcome.kind === 'gone')
+    return { response: new Response(null, { status: CLIENT_GONE_STATUS }) };
+  const { status, headers } = outcome;
+  return { response: new Response(outcome.body, { status, headers }) };
+}
+
+/**
+ * `check` was handed something else than the Web `Request` (a Node request, a Hono context): it
+ * failed on a missing property ("request.headers is not iterable"), naming no fix.
+ */
+function notARequest(value: unknown): TypeError {
+  const kind = requestKind(value);
+  const fix =
+    kind === 'a Hono context'
+      ? "pass c.req.raw, or use the Hono guard from 'photodna-guard/hono'"
+      : kind === 'a Koa context' || kind === 'an Express request'
+        ? "use the guard made for the framework: 'photodna-guard' (Express) or 'photodna-guard/koa'"
+        : 'pass the handler’s Request';
+  return new TypeError(
+    `photodna-guard: guard.check(request) takes a Web Request, got ${kind ?? typeof value}: ${fix}`,
+  );
 }

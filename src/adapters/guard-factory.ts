@@ -12,6 +12,7 @@ import {
 } from '../options.js';
 import type { ScanQueue } from '../queue/types.js';
 import { wireGuard } from '../wiring.js';
+import { assertNotMounted } from './wrong-call.js';
 
 /** multer's selectors plus `scan()`, each returning the framework's middleware `M`. */
 export interface GuardMethods<M> {
@@ -67,9 +68,17 @@ export function createGuard<M extends object>(
   options: GuardOptions | undefined,
   extend?: (core: GuardCore) => object,
 ): M & GuardOf<M> {
+  assertNotMounted(
+    'photodnaGuard',
+    options,
+    'const guard = photodnaGuard({ ... }); app.use(guard)',
+  );
   const core = wireGuard(options);
   const guard = withHandle(core, routeGuard(kit, core, core.routeConfig)) as M & GuardOf<M>;
-  guard.route = (overrides) => routeGuard(kit, core, overriddenRoute(core, overrides));
+  guard.route = (overrides) => {
+    assertNotMounted('guard.route', overrides, "guard.route({ policy: 'flag' })");
+    return routeGuard(kit, core, overriddenRoute(core, overrides));
+  };
   return extend ? Object.assign(guard, extend(core)) : guard;
 }
 
@@ -115,14 +124,32 @@ function routeGuard<M extends object>(
     kit(core, Entry.upload(route, parser, selection, replay));
   // The guard itself (`app.use(guard)`, `app.use(guard.route(...))`) hands the unread body on to
   // the app's own parsers; `any()` and the others are the route's parser, like multer's.
+  // Each checks that it was called, not mounted itself (`guard.single` for `guard.single('photo')`):
+  // the middleware it returns would be dropped and the request left hanging.
   return Object.assign(upload({ kind: 'any' }, true), {
-    single: (field: string) => upload({ kind: 'single', field }),
-    array: (field: string, maxCount?: number) =>
-      upload({ kind: 'array', field, ...(maxCount === undefined ? {} : { maxCount }) }),
-    fields: (fields: ReadonlyArray<{ name: string; maxCount?: number }>) =>
-      upload({ kind: 'fields', fields }),
-    any: () => upload({ kind: 'any' }),
-    none: () => upload({ kind: 'none' }),
-    scan: () => kit(core, Entry.scan(route)),
+    single: (field: string) => {
+      assertNotMounted('guard.single', field, "guard.single('photo')");
+      return upload({ kind: 'single', field });
+    },
+    array: (field: string, maxCount?: number) => {
+      assertNotMounted('guard.array', field, "guard.array('photos', 10)");
+      return upload({ kind: 'array', field, ...(maxCount === undefined ? {} : { maxCount }) });
+    },
+    fields: (fields: ReadonlyArray<{ name: string; maxCount?: number }>) => {
+      assertNotMounted('guard.fields', fields, "guard.fields([{ name: 'photo', maxCount: 1 }])");
+      return upload({ kind: 'fields', fields });
+    },
+    any: (mounted?: unknown) => {
+      assertNotMounted('guard.any', mounted, 'guard.any()');
+      return upload({ kind: 'any' });
+    },
+    none: (mounted?: unknown) => {
+      assertNotMounted('guard.none', mounted, 'guard.none()');
+      return upload({ kind: 'none' });
+    },
+    scan: (mounted?: unknown) => {
+      assertNotMounted('guard.scan', mounted, 'guard.scan(), after the host’s multer');
+      return kit(core, Entry.scan(route));
+    },
   });
 }

@@ -5,6 +5,7 @@ import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
 import { type CheckPassed, checker } from './fetch.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
+import { isWebRequest, wrongMiddlewareCall } from './wrong-call.js';
 
 /** What the guard sets on the context (`c.get('photodna')`, `c.get('upload')`) and reads. */
 export interface PhotoDnaVariables {
@@ -36,7 +37,7 @@ export function photodnaGuard(options?: GuardOptions): HonoGuard {
 
 function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
   const { check } = checker(core, entry);
-  return async (c, next) => {
+  const guard: HonoMiddleware = async (c, next) => {
     const peer = peerOf(c);
     // `c.req.path`: the path Hono routes on (percent-decoded), so path rules see the route's path.
     const ip = c.get('photodnaIp') ?? peer;
@@ -58,6 +59,14 @@ function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
         Object.assign(c.req.bodyCache, { formData: Promise.resolve(result.formData) });
     }
     return next();
+  };
+  // Checked before the async body runs: a throw there would be a rejected promise, which
+  // Express 4 (the Hono guard mounted on it) leaves unhandled.
+  return (c, next) => {
+    if (typeof next !== 'function' || !isWebRequest(c?.req?.raw)) {
+      throw wrongMiddlewareCall('Hono', [c, next]);
+    }
+    return guard(c, next);
   };
 }
 

@@ -11,6 +11,7 @@ import type { PhotoDnaResult } from '../types.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
 import { type NodeRequest, NodeRequestView, takenByGuard } from './node-view.js';
 import { pathOf } from './path.js';
+import { wrongMiddlewareCall } from './wrong-call.js';
 
 /** The parts of a Koa context the adapter uses (Koa 2 and 3 alike); no import of koa itself. */
 export interface KoaContext extends MulterTarget {
@@ -82,7 +83,7 @@ export function photodnaGuard(options?: GuardOptions<Context>): KoaGuard {
 
 function middleware(core: GuardCore, entry: Entry): KoaMiddleware {
   const parses = entry.parser !== undefined;
-  return async (ctx, next) => {
+  const guard: KoaMiddleware = async (ctx, next) => {
     // A body the host's parser (@koa/multer) read before us: its files stay where it put them.
     // One a guard took already is not parsed again: the core re-shapes its files in every place
     // that holds them (on `ctx` only, after @koa/multer), so nothing is copied over from `req`.
@@ -97,6 +98,14 @@ function middleware(core: GuardCore, entry: Entry): KoaMiddleware {
     if (ownFiles) expose(ctx);
     if (outcome.photodna) ctx.state.photodna = outcome.photodna;
     await next();
+  };
+  // Checked before the async body runs: a throw there would be a rejected promise, which
+  // Express 4 (the Koa guard mounted on it) leaves unhandled.
+  return (ctx, next) => {
+    if (typeof next !== 'function' || typeof ctx?.req?.on !== 'function') {
+      throw wrongMiddlewareCall('Koa', [ctx, next]);
+    }
+    return guard(ctx, next);
   };
 }
 
