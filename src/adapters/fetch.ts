@@ -1,6 +1,6 @@
 import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
-import type { Gone, Respond } from '../core/outcome.js';
+import type { Gone, Outcome, Respond } from '../core/outcome.js';
 import type { MulterFile } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
@@ -74,6 +74,14 @@ export const CLIENT_GONE_STATUS = 499;
 const results = new WeakMap<Request, PhotoDnaResult>();
 
 /**
+ * The first decision on each request, so that checking it again (its first answer ignored,
+ * `check` called twice, or at once from two places, or by a second guard) answers the same
+ * refusal: the guard that took it steps aside for a second check, which otherwise answered "go
+ * on, no upload" for an upload that was refused.
+ */
+const decisions = new WeakMap<Request, Promise<Outcome>>();
+
+/**
  * The guard for Web-standard `Request` handlers (Next.js route handlers, Remix, Bun, Deno):
  * `const result = await guard.check(request)`; return `result.response` when it is set.
  */
@@ -86,8 +94,15 @@ export function checker(core: GuardCore, entry: Entry): Checker {
   return {
     async check(request, info = {}) {
       if (!isWebRequest(request)) throw notARequest(request);
+      const earlier = decisions.get(request);
+      if (earlier) {
+        const decided = await earlier;
+        if (decided.kind !== 'continue') return refusal(decided);
+      }
       const view = new WebRequestView(request, info, info.raw ?? request);
-      const outcome = await core.decide(entry, view);
+      const deciding = core.decide(entry, view);
+      if (!earlier) decisions.set(request, deciding);
+      const outcome = await deciding;
       if (outcome.kind !== 'continue') return refusal(outcome);
       const photodna = outcome.photodna ?? results.get(request);
       const { body } = view;

@@ -238,3 +238,44 @@ describe('the guard called to set options', () => {
     );
   });
 });
+
+describe('guard.check: a refusal ignored', () => {
+  // Before: the second check of a refused request answered "go on, no upload" (`photodna` and
+  // `formData` undefined, as for a request that was not multipart).
+  it('checked again (by the same guard, a route guard, or twice at once), the request is refused again', async () => {
+    const guard = closing(fetchGuard(emu.options()));
+    const answers: Array<number | 'passed'> = [];
+    const status = (result: Awaited<ReturnType<typeof guard.check>>) =>
+      result.response?.status ?? 'passed';
+    let readAfter = '';
+    const url = await served(async (request) => {
+      const first = await guard.check(request); // its answer ignored, as a hurried handler does
+      answers.push(status(first));
+      answers.push(status(await guard.check(request)));
+      answers.push(status(await guard.single('photo').check(request)));
+      const both = await Promise.all([guard.check(request), guard.route({}).check(request)]);
+      answers.push(...both.map(status));
+      // The guard read the body: the handler cannot fall back to the unchecked bytes.
+      readAfter = await request.formData().then(
+        () => 'read',
+        (error: Error) => error.name,
+      );
+      return first.response ?? Response.json({ ok: true });
+    });
+    expect((await upload(url, KNOWN)).status).toBe(422);
+    expect(answers).toEqual([422, 422, 422, 422, 422]);
+    expect(readAfter).toBe('TypeError');
+  });
+
+  it('two checks at once of a refused request both answer the refusal', async () => {
+    const guard = closing(fetchGuard(emu.options()));
+    let answers: Array<number | undefined> = [];
+    const url = await served(async (request) => {
+      const both = await Promise.all([guard.check(request), guard.check(request)]);
+      answers = both.map((result) => result.response?.status);
+      return both[0]?.response ?? Response.json({ ok: true });
+    });
+    expect((await upload(url, KNOWN)).status).toBe(422);
+    expect(answers).toEqual([422, 422]);
+  });
+});
