@@ -129,7 +129,13 @@ function classify(error: unknown, req: ParseSource): Error {
       });
     }
     if (typeof code === 'string' && LIMIT_CODES.has(code)) {
-      return new GuardError('LIMIT_EXCEEDED', { detail: `${code}: ${message}`, cause: error });
+      // The field, for `LIMIT_UNEXPECTED_FILE` ("Unexpected file field"): `guard.single('a')` while
+      // the form sends 'b' is told by name, as a route guard behind a global one tells it.
+      const field = error.field === undefined ? '' : ` (field '${error.field}')`;
+      return new GuardError('LIMIT_EXCEEDED', {
+        detail: `${code}: ${message}${field}`,
+        cause: error,
+      });
     }
   }
   return new GuardError('MALFORMED_MULTIPART', { detail: message, cause: error });

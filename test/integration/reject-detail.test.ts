@@ -34,3 +34,21 @@ it('a file too large in a field whose name reads as C1 controls (busboy: latin1)
     await guard.close();
   }
 });
+
+it("guard.single('avatar') sent a file in 'photo': the detail names multer's code and the field", async () => {
+  const guard = photodnaGuard({ matcher: new RecordingMatcher() });
+  const rejects: RejectEvent[] = [];
+  guard.on('reject', (e) => void rejects.push(e));
+  const app = express();
+  app.post('/upload', guard.single('avatar'), (_req, res) => res.json({ ok: true }));
+  try {
+    const res = await request(app)
+      .post('/upload')
+      .attach('photo', png(200, 200, 32), 'a.png');
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('LIMIT_EXCEEDED'); // the contract's code, not multer's
+    expect(rejects[0]?.detail).toBe("LIMIT_UNEXPECTED_FILE: Unexpected file field (field 'photo')");
+  } finally {
+    await guard.close();
+  }
+});
