@@ -6,7 +6,8 @@ import { type RedisServer, startRedisServer } from './redis-server.js';
 import { describeWithRedis } from './requires-redis.js';
 
 /**
- * Why `rateLimit.redis` does not use bottleneck's clustering mode (issue 7, SPEC section 4): this
+ * Why `rateLimit.redis` does not use bottleneck's clustering mode (nor bottleneck at all since
+ * the local limiter spaces calls itself on a monotonic clock) (issue 7, SPEC section 4): this
  * is the evidence, against a real redis-server. Bottleneck 2.19.5 (its last release, 2019) spaces
  * calls correctly while Redis keeps its keys, but once its settings key is gone (a Redis restart
  * without persistence, FLUSHALL, eviction, a failover) every `schedule()` fails on Redis 7 and
@@ -42,7 +43,7 @@ describeWithRedis(
           datastore: 'ioredis',
           connection,
           // Wide enough that a start delayed by a busy event loop (tens of ms with both cores
-          // taken) cannot pass for two grants in one slot; without spacing the gaps would be ~0.
+          // taken) cannot pass for two grants in one slot.
           minTime: 500,
           clearDatastore: i === 0,
         });
@@ -69,8 +70,10 @@ describeWithRedis(
       const results = await burst(8);
       const starts = results.map((r) => (r.status === 'fulfilled' ? r.value : Number.NaN));
       starts.sort((a, b) => a - b);
+      // Spaced (without spacing the gaps would be ~0): half of minTime, since a busy event loop
+      // delays one start and not the next (a gap of 440 ms was seen with both cores taken).
       for (let i = 1; i < starts.length; i++) {
-        expect((starts[i] ?? 0) - (starts[i - 1] ?? 0)).toBeGreaterThanOrEqual(450);
+        expect((starts[i] ?? 0) - (starts[i - 1] ?? 0)).toBeGreaterThanOrEqual(250);
       }
     });
 
