@@ -64,10 +64,6 @@ export async function execute<T>(
       const outcome = await attemptOnce(context, job, attempt, signal);
       if (outcome.ok) return outcome.value;
       const { error, resendSafe } = outcome;
-      // Held back no longer than any retry would wait (the budget): one 429 with a huge
-      // Retry-After (parsed up to a day) must not stall every later call that long.
-      if (error.httpStatus === 429 && error.retryAfter)
-        context.limiter.pause(Math.min(error.retryAfter * 1000, context.retry.budgetMs));
       const delay = nextRetryDelay(
         { retryable: error.retryable, resendSafe, retryAfter: error.retryAfter },
         attempt,
@@ -120,28 +116,30 @@ async function sendOnce<T>(
   slot: Slot,
   signal: AbortSignal | undefined,
 ): Promise<Outcome<T>> {
-  let request: HttpRequest;
+  // The slot is given back only once the answer is read: a 429's pause must be in place before
+  // the limiter, woken by the release, starts the caller waiting for this connection.
   try {
-    request = typeof job.request === 'function' ? job.request() : job.request;
-  } catch (error) {
-    slot.release();
-    throw error;
-  }
-  let response: HttpResponse;
-  try {
-    response = await post(context.pool, request, context.http, signal, slot.sent);
-  } catch (error) {
-    if (signal?.aborted) throw error;
-    const failure = transportFailure(error, context.http);
-    return { ok: false, error: failure.error, resendSafe: job.idempotent || failure.notSent };
+    const request = typeof job.request === 'function' ? job.request() : job.request;
+    let response: HttpResponse;
+    try {
+      response = await post(context.pool, request, context.http, signal, slot.sent);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const failure = transportFailure(error, context.http);
+      return { ok: false, error: failure.error, resendSafe: job.idempotent || failure.notSent };
+    }
+    try {
+      return { ok: true, value: job.parse(response) };
+    } catch (error) {
+      if (!(error instanceof PhotoDnaServiceError)) throw error;
+      // Held back no longer than any retry would wait (the budget): one 429 with a huge
+      // Retry-After (parsed up to a day) must not stall every later call that long.
+      if (error.httpStatus === 429 && error.retryAfter)
+        context.limiter.pause(Math.min(error.retryAfter * 1000, context.retry.budgetMs));
+      return { ok: false, error, resendSafe: job.idempotent || error.httpStatus === 429 };
+    }
   } finally {
     slot.release();
-  }
-  try {
-    return { ok: true, value: job.parse(response) };
-  } catch (error) {
-    if (!(error instanceof PhotoDnaServiceError)) throw error;
-    return { ok: false, error, resendSafe: job.idempotent || error.httpStatus === 429 };
   }
 }
 

@@ -160,6 +160,18 @@ describe('rate limit against the emulator', () => {
     expect(rest).toHaveLength(2);
     for (const call of rest) expect(call.at - (limited?.at ?? 0)).toBeGreaterThanOrEqual(1000);
   });
+
+  it("holds back the call waiting for the 429 one's connection, not only later ones", async () => {
+    h.emulator.faults.push({ type: 'status', status: 429, retryAfter: 1 });
+    // One connection: the second call waits for the first to end, and would start the moment
+    // the 429 frees its slot, before the Retry-After was known.
+    const client = h.client({ connections: 1 });
+    await Promise.all([1, 2].map((seed) => client.match(png(200, 200, seed), 'image/png')));
+    const [limited, ...rest] = h.emulator.calls;
+    expect(limited?.httpStatus).toBe(429);
+    expect(rest).toHaveLength(2);
+    for (const call of rest) expect(call.at - (limited?.at ?? 0)).toBeGreaterThanOrEqual(1000);
+  });
 });
 
 describe('queue and cancellation against the emulator', () => {
