@@ -144,6 +144,12 @@ export class LocalRateLimiter implements RateLimiter {
       if (this.#settings.shared) {
         shared = await this.#takeShared(this.#settings.shared);
         if (!shared) continue;
+        // A 429 met while Redis answered paused every call, this one too: the place goes back
+        // and the next turn waits the pause out.
+        if (this.#pausedUntil > performance.now()) {
+          shared.forget();
+          continue;
+        }
       }
       const waiter = this.#closed ? undefined : this.#waiting.shift();
       if (!waiter) {

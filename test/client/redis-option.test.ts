@@ -1,5 +1,7 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ATTEMPT_CHANNEL, type AttemptMessage } from '../../src/client/diagnostics.js';
 import { PhotoDnaClient } from '../../src/client/index.js';
 import { resolveClientOptions } from '../../src/client/options.js';
 import type { RedisClientLike } from '../../src/client/redis-connection.js';
@@ -181,6 +183,42 @@ describe('the shared limiter when Redis fails', () => {
       stepped.mockRestore();
       await client.close();
     }
+  });
+
+  it("a 429 answered while Redis grants the next call's place holds that call back too", async () => {
+    emulator.faults.push({ type: 'status', status: 429, retryAfter: 1 });
+    // Redis answers the second call's take only once the first call met its 429.
+    let takes = 0;
+    let answerTake = () => {};
+    const held = new Promise<void>((resolve) => {
+      answerTake = resolve;
+    });
+    const redis: RedisClientLike = {
+      async evalsha(_sha, numKeys) {
+        if (numKeys !== 2) return 1;
+        if (++takes === 2) await held;
+        return [1, Date.now()];
+      },
+      async eval() {
+        throw new Error('every script is known');
+      },
+    };
+    const limited = (message: unknown) => {
+      if ((message as AttemptMessage).httpStatus === 429) answerTake();
+    };
+    subscribe(ATTEMPT_CHANNEL, limited);
+    const { client } = clientWith(redis);
+    const before = emulator.calls.length;
+    try {
+      await Promise.all([1, 2].map(() => client.match(image(), 'image/png')));
+    } finally {
+      unsubscribe(ATTEMPT_CHANNEL, limited);
+      await client.close();
+    }
+    const [first, ...rest] = emulator.calls.slice(before);
+    expect(first?.httpStatus).toBe(429);
+    expect(rest.length).toBeGreaterThanOrEqual(1);
+    for (const call of rest) expect(call.at - (first?.at ?? 0)).toBeGreaterThanOrEqual(1000);
   });
 
   it('loads its script with EVAL when Redis does not know it (after a restart)', async () => {
