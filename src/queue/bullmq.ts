@@ -27,13 +27,16 @@
  * - Held (`EnqueueOptions.holdId`: one request's files): a hold's jobs are added delayed by
  *   `HOLD_MS`, and its gate key says what became of its request: `held` (expiring `HOLD_MS` after
  *   its last enqueue), `released`, or, once a worker found it missing (withdrawn: deleted; or
- *   expired), `refused`. `release` turns `held` into `released`, in one script, before the guard
- *   answers, then promotes the jobs. A worker runs a held job only when its gate says `released`;
- *   one whose gate is missing (its request refused, or its guard died before the verdict: either
- *   way the host got no `scanId`) it ends `refused`, marking the gate so in the same script, so a
- *   release arriving later fails (its request is then refused 503); one still `held` (its delay
- *   ended first: another machine's clock) it puts back, to look again within `HELD_RECHECK_MS`.
- *   A released job whose promotion was lost runs when its delay ends: late, never lost.
+ *   expired), `refused`. `release` turns `held` into `released` and marks each of its jobs (a
+ *   field of the job's own hash), in one script, before the guard answers, then promotes the
+ *   jobs. A worker runs a held job only when it is marked released, however late it reaches it
+ *   (the gate expires, or may be evicted; the job and its mark are kept together); one unmarked
+ *   whose gate is not `held` (its request refused, or its guard died before the verdict: either
+ *   way the host got no `scanId`) it ends `refused`, marking a missing gate so in the same script,
+ *   so a release arriving later fails (its request is then refused 503); one still `held` (its
+ *   delay ended first: another machine's clock) it puts back, to look again within
+ *   `HELD_RECHECK_MS`. A released job whose promotion was lost runs when its delay ends: late,
+ *   never lost.
  * - A done job is kept `keepDoneDays` (so adding its `scanId` again is a no-op) with its id alone
  *   as data: before BullMQ completes it, its data (a URL with its token, the uploader's address,
  *   user agent, file name, metadata) is replaced by `{ scanId }`, and its bytes are deleted.
@@ -155,26 +158,59 @@ return 1
 `;
 
 /**
- * A hold released, if still held (1); 0 when it was withdrawn or expired (its jobs are, or will
- * be, refused). KEYS: the gate; ARGV: its lifetime in seconds (`keepDoneDays`).
+ * The field of a job's own hash (BullMQ's, kept as long as the job) that records its release:
+ * the hold's id. The gate alone would not do: it expires (`keepDoneDays`, and a worker may first
+ * reach the job later than that) and, having a time to live, Redis may evict it
+ * (`maxmemory-policy volatile-*`), while the job it speaks for is kept.
+ */
+const RELEASED_FIELD = 'photodna-guard:released';
+
+/**
+ * A hold released, if still held (1): its gate and each of its jobs marked in one script, so a
+ * job runs only when this release is recorded on the job itself. 0 when it was withdrawn or
+ * expired, or one of its jobs is missing (its jobs are, or will be, refused: all or none).
+ * Released already: 1 (ioredis resends a command it got no answer to after a reconnection).
+ * KEYS: the gate, the jobs' hashes; ARGV: the gate's lifetime in seconds (`keepDoneDays`), the
+ * hold's id.
  */
 const RELEASE_GATE = `
-if redis.call('GET', KEYS[1]) ~= 'held' then return 0 end
+local fate = redis.call('GET', KEYS[1])
+if fate ~= 'held' and fate ~= 'released' then return 0 end
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then return 0 end
+end
 redis.call('SET', KEYS[1], 'released', 'EX', ARGV[1])
+for i = 2, #KEYS do redis.call('HSET', KEYS[i], '${RELEASED_FIELD}', ARGV[2]) end
 return 1
 `;
 
 /**
- * A held job's fate, read by its worker: `{ 'held', ms to live }`, `{ 'released' }` or
- * `{ 'refused' }`. A missing gate (withdrawn, or expired) is set `refused` here, in the same
- * script: no release can then succeed for a job a worker saw refused. KEYS: the gate; ARGV: its
- * lifetime in seconds.
+ * A hold withdrawn, in one script: its gate and its jobs' bytes deleted, and the release marks of
+ * its jobs (a release whose answer came after the request was refused) removed; all `DEL` and
+ * `HDEL`, which Redis runs even when out of memory. KEYS: the gate, then each job's bytes key and
+ * hash.
+ */
+const WITHDRAW_HOLD = `
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS, 2 do
+  redis.call('DEL', KEYS[i])
+  redis.call('HDEL', KEYS[i + 1], '${RELEASED_FIELD}')
+end
+return 1
+`;
+
+/**
+ * A held job's fate, read by its worker: `{ 'released' }` when its release is recorded on it
+ * (`RELEASED_FIELD`), else `{ 'held', ms to live }` while its gate is held, else `{ 'refused' }`
+ * (its hold withdrawn, expired, or released without it). A missing gate is set `refused` here, in
+ * the same script: no release can then succeed for a job a worker saw refused. KEYS: the gate,
+ * the job's hash; ARGV: the gate's lifetime in seconds, the hold's id.
  */
 const GATE_FATE = `
+if redis.call('HGET', KEYS[2], '${RELEASED_FIELD}') == ARGV[2] then return { 'released' } end
 local fate = redis.call('GET', KEYS[1])
 if fate == 'held' then return { fate, redis.call('PTTL', KEYS[1]) } end
-if fate then return { fate } end
-redis.call('SET', KEYS[1], 'refused', 'EX', ARGV[1])
+if not fate then redis.call('SET', KEYS[1], 'refused', 'EX', ARGV[1]) end
 return { 'refused' }
 `;
 
@@ -368,33 +404,35 @@ class BullmqQueue implements QueueEngine {
   }
 
   /**
-   * Releases a hold (`RELEASE_GATE`): once it resolves its jobs run, whatever becomes of this
-   * process. Then promotes them, so they run now rather than when their delay ends; a promotion
-   * that fails only delays its job.
+   * Releases a hold (`RELEASE_GATE`: its gate and its jobs): once it resolves its jobs run,
+   * whatever becomes of this process. Then promotes them, so they run now rather than when their
+   * delay ends; a promotion that fails only delays its job.
    */
   async release(holdId: string, scanIds: readonly string[]): Promise<void> {
     assertScanId(holdId);
-    const { connection, keepDoneS } = this.#parts;
+    const { connection, queue, keepDoneS } = this.#parts;
+    const keys = [this.#key('hold', holdId), ...scanIds.map((id) => queue.toKey(id))];
     const released = await this.#redisCall(() =>
-      connection.eval(RELEASE_GATE, 1, this.#key('hold', holdId), keepDoneS),
+      connection.eval(RELEASE_GATE, keys.length, ...keys, keepDoneS, holdId),
     );
     if (released !== 1) throw new Error("the request's jobs were withdrawn or held too long");
     await this.#promote(scanIds);
   }
 
   /**
-   * Withdraws a hold: its gate and its jobs' bytes are deleted (`DEL`, which Redis runs even when
-   * out of memory, as when a request is refused because Redis refused one of its files), so no
-   * release can succeed and a worker that meets a job of it ends it `refused` (`GATE_FATE`); the
-   * jobs are promoted, so that happens now rather than when their delay ends. Jobs of enqueues
-   * still on their way are refused likewise. A close waits for it.
+   * Withdraws a hold (`WITHDRAW_HOLD`, which Redis runs even when out of memory, as when a request
+   * is refused because Redis refused one of its files): no release can succeed and a worker that
+   * meets a job of it ends it `refused` (`GATE_FATE`); the jobs are promoted, so that happens now
+   * rather than when their delay ends. Jobs of enqueues still on their way are refused likewise.
+   * A close waits for it.
    */
   withdraw(holdId: string, scanIds: readonly string[]): Promise<void> {
     assertScanId(holdId);
-    const { connection } = this.#parts;
-    const keys = [this.#key('hold', holdId), ...scanIds.map((id) => this.#key('bytes', id))];
+    const { connection, queue } = this.#parts;
+    const keys = [this.#key('hold', holdId)];
+    for (const id of scanIds) keys.push(this.#key('bytes', id), queue.toKey(id));
     const withdrawal = this.#redisCall(async () => {
-      await connection.del(...keys);
+      await connection.eval(WITHDRAW_HOLD, keys.length, ...keys);
       await this.#promote(scanIds);
     });
     const tracked: Promise<void> = withdrawal
@@ -514,35 +552,26 @@ class BullmqQueue implements QueueEngine {
   }
 
   /**
-   * Whether a held job may run (`GATE_FATE`): its hold released. Released, the job forgets its
-   * hold: its retries (through an outage longer than the gate is kept) never ask again. Still
-   * held (its delay ended before its hold: clocks apart), it is put back, to look again within
-   * `HELD_RECHECK_MS` (a release meanwhile cannot promote a job this worker holds).
+   * Whether a held job may run (`GATE_FATE`): its release recorded on it, however late a worker
+   * first reaches it or retries it. Still held (its delay ended before its hold: clocks apart),
+   * it is put back, to look again within `HELD_RECHECK_MS` (a release meanwhile cannot promote a
+   * job this worker holds).
    */
   async #released(
     job: Job<StoredJob>,
     holdId: string,
     token: string | undefined,
   ): Promise<boolean> {
-    const { connection, keepDoneS, DelayedError } = this.#parts;
-    // A released gate is kept `keepDoneDays`: a job first reached later than that (its workers
-    // down for longer) finds it gone, as a withdrawn one does. A withdrawn job was promoted at
-    // once and a dead guard's expires after `HOLD_MS`, both reached long before: one this old was
-    // released. Run late, rather than an accepted upload never checked.
-    if (Date.now() - job.timestamp >= keepDoneS * 1000) {
-      await forgetHold(job);
-      return true;
-    }
+    const { connection, queue, keepDoneS, DelayedError } = this.#parts;
     const [fate, ttlMs] = (await connection.eval(
       GATE_FATE,
-      1,
+      2,
       this.#key('hold', holdId),
+      queue.toKey(job.data.scanId),
       keepDoneS,
+      holdId,
     )) as [string, number?];
-    if (fate === 'released') {
-      await forgetHold(job);
-      return true;
-    }
+    if (fate === 'released') return true;
     if (fate !== 'held') return false;
     const waitMs = Math.max(1, Math.min(ttlMs ?? HELD_RECHECK_MS, HELD_RECHECK_MS));
     await job.moveToDelayed(Date.now() + waitMs, token);
@@ -624,12 +653,6 @@ class OrphanSweeps {
  * `keepDoneDays` holds nothing of the upload. After the done marker, so a run that dies in between
  * runs again, finds the marker, and forgets then.
  */
-/** A released job forgets its hold: its retries (through a long outage) never ask again. */
-async function forgetHold(job: Job<StoredJob>): Promise<void> {
-  const { holdId: _released, ...runnable } = job.data;
-  await job.updateData(runnable);
-}
-
 async function forget(job: Job<StoredJob>): Promise<void> {
   await job.updateData({ scanId: job.data.scanId } as StoredJob);
 }

@@ -32,16 +32,17 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
   afterEach(async () => {
     emu.emulator.faults.clear();
     await redisHost.admin.config('SET', 'maxmemory', '0');
+    await redisHost.admin.config('SET', 'maxmemory-policy', 'noeviction');
     for (const close of closers.splice(0).reverse()) await close();
   });
 
   /** A guard queueing to `name` (no worker of its own) behind `POST /upload`. */
-  async function startGuard(name: string, extra: GuardOptions) {
+  async function startGuard(name: string, extra: GuardOptions, keepDoneDays?: number) {
     const dir = mkdtempSync(join(tmpdir(), 'pdg-all-or-none-'));
     closers.push(async () => rmSync(dir, { recursive: true, force: true }));
     const guard = photodnaGuard(
       emu.options({
-        queue: { redis: redisHost.server.url, name },
+        queue: { redis: redisHost.server.url, name, keepDoneDays },
         queueWorker: false,
         policy: 'quarantine',
         quarantine: { dir },
@@ -59,9 +60,9 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
   }
 
   /** A worker of queue `name`, with its own quarantine store, recording its events. */
-  async function startWorker(name: string, dir: string) {
+  async function startWorker(name: string, dir: string, keepDoneDays?: number) {
     const worker = await createScanWorker({
-      queue: { redis: redisHost.server.url, name },
+      queue: { redis: redisHost.server.url, name, keepDoneDays },
       apiKey: 'all-or-none-worker',
       baseUrl: emu.emulator.url,
       quarantine: { dir },
@@ -278,5 +279,88 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     worker.on('scan', (e) => void scans.push(e));
     await until(() => scans.some((e) => e.scanId === 'retried'), 'the retried job scanned');
     expect(loads).toBe(2);
+  }, 60_000);
+
+  it('workers down longer than keepDoneDays: a refused request’s job still ends refused, unscanned and silent', async () => {
+    const name = 'aon-refused-late';
+    // keepDoneDays of two seconds: workers that start later were down "longer than that".
+    const keepDoneDays = 2 / 86_400;
+    const guard = await startGuard(name, { defer: true }, keepDoneDays);
+    const { admin } = redisHost;
+    const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+    await admin.config('SET', 'maxmemory', String(used + 1_000_000));
+    const refusedAt = Date.now();
+    const refused = await request(guard.url)
+      .post('/upload')
+      .attach('a', knownImage(), 'a.png')
+      .attach('b', png(200, 200, seed++, 2_500_000), 'b.png');
+    await admin.config('SET', 'maxmemory', '0');
+    expect(refused.status).toBe(503);
+    await until(() => Date.now() - refusedAt > 2_500, 'the job older than keepDoneDays');
+
+    const seen = await startWorker(name, guard.dir, keepDoneDays);
+    const jobs = await endedJobs(name);
+    expect(jobs).toHaveLength(1);
+    // Before: run as if released (its age alone), its bytes withdrawn: a `reject` event with
+    // the `scanId` of a request answered 503.
+    expect(jobs[0]?.returnvalue).toEqual(REFUSED);
+    expect(seen.rejects).toEqual([]);
+    expect(seen.scans).toEqual([]);
+  }, 60_000);
+
+  it('a hold whose guard died, first reached after keepDoneDays, ends refused', async () => {
+    const name = 'aon-dead-late';
+    const keepDoneDays = 2 / 86_400;
+    const queue = await openScanQueue({ redis: redisHost.server.url, name, keepDoneDays });
+    closers.push(() => queue.close());
+    const bull = new Queue(name, {
+      connection: { host: '127.0.0.1', port: redisHost.server.port },
+    });
+    closers.push(() => bull.close());
+    const enqueued = Date.now();
+    await queue.enqueue(
+      { scanId: 'unanswered', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
+      { holdId: 'dead-guard' },
+    );
+    // Its `HOLD_MS` passed with no worker up: the gate gone, the job's delay over.
+    await redisHost.admin.del(`photodna-guard:scan-hold:${name}:dead-guard`);
+    await (await bull.getJob('unanswered'))?.promote();
+    await until(() => Date.now() - enqueued > 2_500, 'the job older than keepDoneDays');
+
+    const seen = await startWorker(name, mkdtempSync(join(tmpdir(), 'pdg-aon-q-')), keepDoneDays);
+    await until(async () => (await bull.getJob('unanswered'))?.finishedOn !== undefined, 'ended');
+    // Before: scanned, though its request was never answered.
+    expect((await bull.getJob('unanswered'))?.returnvalue).toEqual(REFUSED);
+    expect(seen.scans).toEqual([]);
+  }, 60_000);
+
+  it('a released gate evicted by Redis (maxmemory-policy volatile-ttl) does not refuse the accepted job', async () => {
+    const name = 'aon-evicted';
+    const { queue, bull } = await openHeld(name);
+    await queue.enqueue(
+      { scanId: 'accepted', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
+      { holdId: 'evicted' },
+    );
+    await queue.release?.('evicted', ['accepted']);
+    const { admin } = redisHost;
+    const gate = `photodna-guard:scan-hold:${name}:evicted`;
+    // Keys with a time to live are evicted first, the shortest first: the gate (keepDoneDays)
+    // before these fillers (30 days). The job itself has none.
+    const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+    await admin.config('SET', 'maxmemory-policy', 'volatile-ttl');
+    await admin.config('SET', 'maxmemory', String(used + 2_000_000));
+    for (let i = 0; (await admin.exists(gate)) === 1; i++) {
+      await admin.set(`filler:${name}:${i}`, Buffer.alloc(100_000), 'EX', 30 * 86_400);
+    }
+    await admin.config('SET', 'maxmemory', '0');
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    const fillers = await admin.keys(`filler:${name}:*`);
+    if (fillers.length > 0) await admin.del(...fillers);
+
+    const seen = await startWorker(name, mkdtempSync(join(tmpdir(), 'pdg-aon-q-')));
+    await until(async () => (await bull.getJob('accepted'))?.finishedOn !== undefined, 'ended');
+    // Before: its gate missing, it ended `refused`: an accepted upload never checked.
+    expect((await bull.getJob('accepted'))?.returnvalue).toEqual({ done: true, outcome: 'clean' });
+    expect(seen.scans.map((e) => e.scanId)).toEqual(['accepted']);
   }, 60_000);
 });
