@@ -442,12 +442,16 @@ class BullmqQueue implements QueueEngine {
     return withdrawal;
   }
 
-  /** Makes delayed jobs waiting; one that is not delayed (claimed, or gone) is left as it is. */
+  /**
+   * Makes delayed jobs waiting; one that is not delayed (claimed, or gone) is left as it is. Never
+   * fails: a job not promoted (its read or its move refused) runs, or is refused, when its delay
+   * ends, and its release or withdrawal is already recorded.
+   */
   async #promote(scanIds: readonly string[]): Promise<void> {
     const { queue } = this.#parts;
     await Promise.all(
       scanIds.map(async (scanId) => {
-        const job = await queue.getJob(scanId);
+        const job = await queue.getJob(scanId).catch(() => undefined);
         await job?.promote().catch(() => undefined);
       }),
     );

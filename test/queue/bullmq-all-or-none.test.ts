@@ -363,4 +363,38 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     expect((await bull.getJob('accepted'))?.returnvalue).toEqual({ done: true, outcome: 'clean' });
     expect(seen.scans.map((e) => e.scanId)).toEqual(['accepted']);
   }, 60_000);
+
+  it('a release whose promotion cannot be sent (the job not readable) still resolves: its jobs run when their delay ends', async () => {
+    const name = 'aon-unpromoted';
+    const { admin } = redisHost;
+    const user = 'aon-promoter';
+    await admin.call('ACL', 'SETUSER', user, 'on', '>aon-pw', '~*', '&*', '+@all');
+    const url = `redis://${user}:aon-pw@127.0.0.1:${redisHost.server.port}`;
+    const queue = await openScanQueue({ redis: url, name });
+    closers.push(() => queue.close());
+    const bull = new Queue(name, {
+      connection: { host: '127.0.0.1', port: redisHost.server.port },
+    });
+    closers.push(() => bull.close());
+    await queue.enqueue(
+      { scanId: 'unpromoted', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
+      { holdId: 'answered' },
+    );
+    // The release's script runs; BullMQ's read of the job before its promotion is refused.
+    await admin.call('ACL', 'SETUSER', user, '-hgetall');
+    try {
+      // Before: it rejected although the hold was released (the request answered 503).
+      await queue.release?.('answered', ['unpromoted']);
+    } finally {
+      await admin.call('ACL', 'SETUSER', user, '+hgetall');
+    }
+    expect(await (await bull.getJob('unpromoted'))?.getState()).toBe('delayed');
+    // As when its delay ends.
+    await (await bull.getJob('unpromoted'))?.promote();
+    const seen = await startWorker(name, mkdtempSync(join(tmpdir(), 'pdg-aon-q-')));
+    await until(
+      () => seen.scans.some((e) => e.scanId === 'unpromoted'),
+      'the released job scanned',
+    );
+  }, 60_000);
 });
