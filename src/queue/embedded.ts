@@ -148,6 +148,7 @@ class EmbeddedQueue implements QueueEngine {
     | 'oldest'
     | 'nextRun'
     | 'release'
+    | 'held'
     | 'refuseHeld',
     SqliteStatement
   >;
@@ -191,6 +192,7 @@ class EmbeddedQueue implements QueueEngine {
       oldest: db.prepare("SELECT MIN(enqueued_at) AS at FROM jobs WHERE state != 'done'"),
       nextRun: db.prepare("SELECT MIN(run_at) AS at FROM jobs WHERE state = 'waiting'"),
       release: db.prepare("UPDATE jobs SET state = 'waiting' WHERE scan_id = ? AND state = 'held'"),
+      held: db.prepare("SELECT 1 FROM jobs WHERE scan_id = ? AND state = 'held'"),
       refuseHeld: db.prepare(
         "UPDATE jobs SET state = 'done', outcome = 'refused', finished_at = ?, payload = ? WHERE scan_id = ? AND state = 'held'",
       ),
@@ -337,20 +339,30 @@ class EmbeddedQueue implements QueueEngine {
 
   /**
    * A refused request's held jobs end `refused` and their copies go. Not fsync'd: undone by a
-   * power loss, they are held at the next open, and refused then.
+   * power loss, they are held at the next open, and refused then. The copies go even when the
+   * rows cannot be written (a full disk, as when the release failed on it, where they weigh
+   * most): a row left held is never claimed, and is refused at the next open; the withdrawal
+   * then rejects.
    */
   async withdraw(holdId: string, scanIds: readonly string[]): Promise<void> {
     assertScanId(holdId);
     if (this.#closed) return;
+    const held = scanIds.filter((scanId) => this.#sql.held.get(scanId) !== undefined);
     const now = Date.now();
-    const refused = this.#unsynced(() =>
-      scanIds.filter((scanId) => this.#sql.refuseHeld.run(now, DONE_PAYLOAD, scanId).changes === 1),
-    );
+    let failure: unknown;
+    try {
+      this.#unsynced(() => {
+        for (const scanId of held) this.#sql.refuseHeld.run(now, DONE_PAYLOAD, scanId);
+      });
+    } catch (error) {
+      failure = error;
+    }
     let removed = false;
-    for (const scanId of refused) {
+    for (const scanId of held) {
       removed = (await unlinkIfPresent(join(this.#bytesDir, scanId))) || removed;
     }
     if (removed) await syncDir(this.#bytesDir);
+    if (failure !== undefined) throw failure;
   }
 
   async depth(): Promise<QueueDepth> {

@@ -211,4 +211,33 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
     expect(readdirSync(join(dir, 'bytes'))).toEqual([]);
     expect(await outcomes(dir)).toMatchObject({ orphan: 'refused' });
   });
+
+  it.runIf(hasPrlimit())(
+    'a release that a full disk refuses: the withdrawal that follows removes the copies at once, though it cannot write the rows either',
+    async () => {
+      const dir = fresh('full-release');
+      const queue = await openScanQueue({ dir });
+      closers.push(() => queue.close());
+      const bytes = () => ({ kind: 'bytes' as const, bytes: png(200, 200, seed++) });
+      await queue.enqueue({ scanId: 'full-1', source: bytes() }, { holdId: 'request' });
+      await queue.enqueue({ scanId: 'full-2', source: bytes() }, { holdId: 'request' });
+      expect(readdirSync(join(dir, 'bytes')).sort()).toEqual(['full-1', 'full-2']);
+      // No write past the first byte of any file: the database's log cannot grow.
+      fileSizeLimit(1);
+      try {
+        await expect(queue.release?.('request', ['full-1', 'full-2'])).rejects.toThrow();
+        // As the guard does for the request it then refuses 503.
+        await queue.withdraw?.('request', ['full-1', 'full-2']).catch(() => undefined);
+        // Before: both copies kept on the full disk until the next open.
+        expect(readdirSync(join(dir, 'bytes'))).toEqual([]);
+      } finally {
+        fileSizeLimit('unlimited');
+      }
+      await queue.close();
+      const reopened = await openScanQueue({ dir });
+      await expect(reopened.release?.('request', ['full-1', 'full-2'])).rejects.toThrow(/not held/);
+      await reopened.close();
+      expect(await outcomes(dir)).toEqual({ 'full-1': 'refused', 'full-2': 'refused' });
+    },
+  );
 });
