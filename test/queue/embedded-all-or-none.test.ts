@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { listen } from '../helpers/express-app.js';
 import { until } from '../helpers/until.js';
+import { fileSizeLimit, hasPrlimit } from './file-size-limit.js';
 
 /**
  * All or none, on the embedded queue: a request's deferred jobs run only once its verdict is
@@ -28,22 +28,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let seed = 98_000;
 let n = 0;
 const fresh = (name: string) => join(root, `${name}-${n++}`);
-
-/** Whether `prlimit` can change this process's limits (Linux). */
-function hasPrlimit(): boolean {
-  if (process.platform !== 'linux') return false;
-  try {
-    execFileSync('prlimit', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** This process's soft file size limit: every write past it fails (EFBIG), as on a full disk. */
-function fileSizeLimit(soft: number | 'unlimited'): void {
-  execFileSync('prlimit', ['--pid', String(process.pid), `--fsize=${soft}:unlimited`]);
-}
 
 /** The outcomes the queue in `dir` keeps, by `scanId` (read once its guard is closed). */
 async function outcomes(dir: string): Promise<Record<string, string | null>> {
@@ -113,7 +97,7 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
     async () => {
       const s = await start({ defer: true });
       // The first file (4 KB) fits, the second (2.5 MB) does not.
-      fileSizeLimit(1_000_000);
+      fileSizeLimit(process.pid, 1_000_000);
       let refused: request.Response;
       try {
         refused = await request(s.url)
@@ -121,7 +105,7 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
           .attach('a', knownImage(), 'a.png')
           .attach('b', png(200, 200, seed++, 2_500_000), 'b.png');
       } finally {
-        fileSizeLimit('unlimited');
+        fileSizeLimit(process.pid, 'unlimited');
       }
       expect(refused.status).toBe(503);
       expect(refused.body.error.code).toBe('SCAN_UNAVAILABLE');
@@ -223,7 +207,7 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
       await queue.enqueue({ scanId: 'full-2', source: bytes() }, { holdId: 'request' });
       expect(readdirSync(join(dir, 'bytes')).sort()).toEqual(['full-1', 'full-2']);
       // No write past the first byte of any file: the database's log cannot grow.
-      fileSizeLimit(1);
+      fileSizeLimit(process.pid, 1);
       try {
         await expect(queue.release?.('request', ['full-1', 'full-2'])).rejects.toThrow();
         // As the guard does for the request it then refuses 503.
@@ -231,7 +215,7 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
         // Before: both copies kept on the full disk until the next open.
         expect(readdirSync(join(dir, 'bytes'))).toEqual([]);
       } finally {
-        fileSizeLimit('unlimited');
+        fileSizeLimit(process.pid, 'unlimited');
       }
       await queue.close();
       const reopened = await openScanQueue({ dir });

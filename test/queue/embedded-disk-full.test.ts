@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { createFileQuarantineStore } from '../../src/quarantine/index.js';
 import { incidentIdOf } from '../../src/queue/index.js';
 import { png } from '../fixtures/images.js';
 import { until } from '../helpers/until.js';
+import { fileSizeLimit, hasPrlimit } from './file-size-limit.js';
 import { startWorkerProcess, type WorkerEvent } from './worker-processes.js';
 
 /**
@@ -15,22 +15,6 @@ import { startWorkerProcess, type WorkerEvent } from './worker-processes.js';
  * size limit (`prlimit`, Linux) makes every write past 4 KiB fail, as a full disk does, while its
  * jobs wait; lifting it is the disk freed.
  */
-
-/** Whether `prlimit` can change a running process's limits here. */
-function hasPrlimit(): boolean {
-  if (process.platform !== 'linux') return false;
-  try {
-    execFileSync('prlimit', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Sets the soft file size limit of process `pid` (the hard one stays, so it can be lifted). */
-function fileSizeLimit(pid: number, soft: number | 'unlimited'): void {
-  execFileSync('prlimit', ['--pid', String(pid), `--fsize=${soft}:unlimited`]);
-}
 
 let emulator: Emulator;
 let root: string;
