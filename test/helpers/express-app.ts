@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import request from 'supertest';
 import type { Guard, RouteGuard } from '../../src/index.js';
 
 /** What the route handler saw, so tests can assert it ran (or did not). */
@@ -65,4 +66,32 @@ export async function listen(
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * `guard.any()` on `POST /upload`, answering the `req.photodna` it was given, on a loopback port.
+ * `close()` closes the server, then the guard.
+ */
+export async function serveUploads(
+  guard: Guard,
+): Promise<{ url: string; port: number; close(): Promise<void> }> {
+  const app = express();
+  app.post('/upload', guard.any(), (req, res) => void res.json({ photodna: req.photodna }));
+  const server = await listen(app);
+  return {
+    url: server.url,
+    port: server.port,
+    close: async () => {
+      await server.close();
+      await guard.close();
+    },
+  };
+}
+
+/** `POST /upload` to `url` with `files` in fields `a`, `b`, … (each named `<field>.png`). */
+export function postFiles(url: string, ...files: Buffer[]): request.Test {
+  return files.reduce((req, bytes, i) => {
+    const field = String.fromCharCode(97 + i);
+    return req.attach(field, bytes, `${field}.png`);
+  }, request(url).post('/upload'));
 }

@@ -2,18 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import express from 'express';
-import request from 'supertest';
+import type request from 'supertest';
 import { afterEach, expect, it } from 'vitest';
-import type { MatchEvent, QuarantineEvent, RejectEvent, ScanEvent } from '../../src/events.js';
 import { type GuardOptions, photodnaGuard } from '../../src/index.js';
-import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
+import { createScanWorker, openScanQueue, type ScanWorkerOptions } from '../../src/queue/index.js';
+import type { QueueEngine } from '../../src/queue/types.js';
 import { useRedisWithAdmin } from '../cluster/redis-admin.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
-import { listen } from '../helpers/express-app.js';
+import { postFiles, serveUploads } from '../helpers/express-app.js';
 import { until } from '../helpers/until.js';
+import { recordOutcomes, uploadAccepted } from './outcomes.js';
 
 /**
  * All or none: a request's deferred jobs run only once its verdict is final. A request refused
@@ -25,6 +25,14 @@ import { until } from '../helpers/until.js';
 const emu = useEmulator({ rateLimit: false });
 let seed = 97_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const REFUSED = { done: true, outcome: 'refused' };
+/** A keepDoneDays of two seconds: workers that start later can be down "longer than that". */
+const SHORT_KEEP_DAYS = 2 / 86_400;
+
+/** Resolves once more than SHORT_KEEP_DAYS has passed (half a second to spare) since `since`. */
+function outlastShortKeep(since: number): Promise<void> {
+  return until(() => Date.now() - since > 2_500, 'the job older than keepDoneDays');
+}
 
 describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
   const redisHost = useRedisWithAdmin();
@@ -36,10 +44,16 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     for (const close of closers.splice(0).reverse()) await close();
   });
 
-  /** A guard queueing to `name` (no worker of its own) behind `POST /upload`. */
-  async function startGuard(name: string, extra: GuardOptions, keepDoneDays?: number) {
+  /** A fresh directory, removed after the test. */
+  function tempDir(): string {
     const dir = mkdtempSync(join(tmpdir(), 'pdg-all-or-none-'));
     closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  /** A guard queueing to `name` (no worker of its own) behind `POST /upload`. */
+  async function startGuard(name: string, extra: GuardOptions, keepDoneDays?: number) {
+    const dir = tempDir();
     const guard = photodnaGuard(
       emu.options({
         queue: { redis: redisHost.server.url, name, keepDoneDays },
@@ -49,37 +63,31 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
         ...extra,
       }),
     );
-    const app = express();
-    app.post('/upload', guard.any(), (req, res) => void res.json({ photodna: req.photodna }));
-    const server = await listen(app);
-    closers.push(async () => {
-      await server.close();
-      await guard.close();
-    });
+    const server = await serveUploads(guard);
+    closers.push(() => server.close());
     return { url: server.url, dir };
   }
 
-  /** A worker of queue `name`, with its own quarantine store, recording its events. */
-  async function startWorker(name: string, dir: string, keepDoneDays?: number) {
+  /**
+   * A worker of queue `name` recording its outcome events, its quarantine store in `dir` (a fresh
+   * one by default). Its `error` events are dropped: a failure a test provokes (a `load` that
+   * throws) is retried, and what the test asserts is the job's end.
+   */
+  async function startWorker(
+    name: string,
+    options: { dir?: string; keepDoneDays?: number; load?: ScanWorkerOptions['load'] } = {},
+  ) {
     const worker = await createScanWorker({
-      queue: { redis: redisHost.server.url, name, keepDoneDays },
+      queue: { redis: redisHost.server.url, name, keepDoneDays: options.keepDoneDays },
       apiKey: 'all-or-none-worker',
       baseUrl: emu.emulator.url,
-      quarantine: { dir },
+      quarantine: { dir: options.dir ?? tempDir() },
       concurrency: 1,
+      ...(options.load ? { load: options.load } : {}),
     });
     closers.push(() => worker.close());
-    const seen = {
-      scans: [] as ScanEvent[],
-      matches: [] as MatchEvent[],
-      rejects: [] as RejectEvent[],
-      quarantined: [] as QuarantineEvent[],
-    };
-    worker.on('scan', (e) => void seen.scans.push(e));
-    worker.on('match', (e) => void seen.matches.push(e));
-    worker.on('reject', (e) => void seen.rejects.push(e));
-    worker.on('quarantine', (e) => void seen.quarantined.push(e));
-    return seen;
+    worker.on('error', () => undefined);
+    return recordOutcomes(worker);
   }
 
   /** The guard's jobs in queue `name` (their ids are random UUIDs), once every one has ended. */
@@ -101,46 +109,49 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     return ended;
   }
 
-  const REFUSED = { done: true, outcome: 'refused' };
+  /** Lets Redis hold `headroom` more bytes than it does now (`maxmemory`, reset after each test). */
+  async function capMemory(headroom: number): Promise<void> {
+    const { admin } = redisHost;
+    const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
+    await admin.config('SET', 'maxmemory', String(used + headroom));
+  }
+
+  /**
+   * Two files to the guard at `url` while Redis has room for the first (4 KB) and its job, none
+   * for the second (2.5 MB).
+   */
+  async function uploadPastMaxmemory(url: string): Promise<request.Response> {
+    await capMemory(1_000_000);
+    try {
+      return await postFiles(url, knownImage(), png(200, 200, seed++, 2_500_000));
+    } finally {
+      await redisHost.admin.config('SET', 'maxmemory', '0');
+    }
+  }
 
   it('defer: true, the second file refused by Redis (maxmemory): 503, and the first file’s job ends refused, unscanned and silent', async () => {
     const name = 'aon-oom';
     const guard = await startGuard(name, { defer: true });
-    const { admin } = redisHost;
-    const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
-    // Room for the first file (4 KB) and its job, none for the second (2.5 MB).
-    await admin.config('SET', 'maxmemory', String(used + 1_000_000));
-    const refused = await request(guard.url)
-      .post('/upload')
-      .attach('a', knownImage(), 'a.png')
-      .attach('b', png(200, 200, seed++, 2_500_000), 'b.png');
-    await admin.config('SET', 'maxmemory', '0');
+    const refused = await uploadPastMaxmemory(guard.url);
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe('SCAN_UNAVAILABLE');
 
-    const seen = await startWorker(name, guard.dir);
+    const seen = await startWorker(name, { dir: guard.dir });
     const jobs = await endedJobs(name);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]?.returnvalue).toEqual(REFUSED);
-    expect(await admin.keys(`photodna-guard:scan-bytes:${name}:*`)).toEqual([]);
+    expect(await redisHost.admin.keys(`photodna-guard:scan-bytes:${name}:*`)).toEqual([]);
     expect(seen.scans).toEqual([]);
     expect(seen.matches).toEqual([]);
     expect(seen.quarantined).toEqual([]);
     expect(seen.rejects).toEqual([]);
 
     // A request that passes has every one of its jobs run.
-    const accepted = await request(guard.url)
-      .post('/upload')
-      .attach('a', png(200, 200, seed++), 'a.png')
-      .attach('b', png(200, 200, seed++), 'b.png');
-    expect(accepted.status).toBe(200);
-    const scanIds = (accepted.body.photodna.files as Array<{ scanId: string }>).map(
-      (f) => f.scanId,
-    );
-    expect(scanIds).toHaveLength(2);
-    await until(
-      () => scanIds.every((id) => seen.scans.some((e) => e.scanId === id)),
-      'both accepted files scanned',
+    const scanIds = await uploadAccepted(
+      guard.url,
+      seen,
+      png(200, 200, seed++),
+      png(200, 200, seed++),
     );
     expect(seen.scans.map((e) => [e.scanId, e.outcome]).sort()).toEqual(
       scanIds.map((id) => [id, 'clean']).sort(),
@@ -156,14 +167,11 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     // One file's call fails (queued for later), the other's is refused as not an image (422),
     // whichever comes first.
     emu.emulator.faults.push({ type: 'status', status: 500 }, { type: 'code', code: 3206 });
-    const rejected = await request(guard.url)
-      .post('/upload')
-      .attach('a', png(200, 200, seed++), 'a.png')
-      .attach('b', png(200, 200, seed++), 'b.png');
+    const rejected = await postFiles(guard.url, png(200, 200, seed++), png(200, 200, seed++));
     expect(rejected.status).toBe(422);
     expect(rejected.body.error.code).toBe('INVALID_IMAGE');
 
-    const seen = await startWorker(name, guard.dir);
+    const seen = await startWorker(name, { dir: guard.dir });
     const jobs = await endedJobs(name);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]?.returnvalue).toEqual(REFUSED);
@@ -171,9 +179,16 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     expect(seen.rejects).toEqual([]);
   }, 60_000);
 
-  /** The engine alone: a hold's jobs, with BullMQ's own view of them. */
-  async function openHeld(name: string) {
-    const queue = await openScanQueue({ redis: redisHost.server.url, name });
+  /**
+   * The engine alone (connected as `redis`, the suite's server by default): a hold's jobs, with
+   * BullMQ's own view of them.
+   */
+  async function openHeld(name: string, options: { keepDoneDays?: number; redis?: string } = {}) {
+    const queue = await openScanQueue({
+      redis: options.redis ?? redisHost.server.url,
+      name,
+      keepDoneDays: options.keepDoneDays,
+    });
     closers.push(() => queue.close());
     const bull = new Queue(name, {
       connection: { host: '127.0.0.1', port: redisHost.server.port },
@@ -182,21 +197,38 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     return { queue, bull };
   }
 
+  /** Queues a fresh image as job `scanId`, held until `holdId` is released. */
+  function enqueueHeld(queue: QueueEngine, scanId: string, holdId: string): Promise<unknown> {
+    return queue.enqueue(
+      { scanId, source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
+      { holdId },
+    );
+  }
+
+  /** The key of hold `holdId`'s gate in queue `name`. */
+  const gate = (name: string, holdId: string) => `photodna-guard:scan-hold:${name}:${holdId}`;
+
+  /** As when hold `holdId`'s `HOLD_MS` passed: its gate gone, its job `scanId`'s delay over. */
+  async function expireHold(bull: Queue, name: string, holdId: string, scanId: string) {
+    await redisHost.admin.del(gate(name, holdId));
+    await (await bull.getJob(scanId))?.promote();
+  }
+
+  /** Job `scanId`'s return value, once it has ended. */
+  async function resultOf(bull: Queue, scanId: string): Promise<unknown> {
+    await until(async () => (await bull.getJob(scanId))?.finishedOn !== undefined, 'ended');
+    return (await bull.getJob(scanId))?.returnvalue;
+  }
+
   it('a hold whose guard died before its verdict (its gate expired) ends refused, and a release after that fails', async () => {
     const name = 'aon-expired';
     const { queue, bull } = await openHeld(name);
-    await queue.enqueue(
-      { scanId: 'orphan', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
-      { holdId: 'dead-guard' },
-    );
+    await enqueueHeld(queue, 'orphan', 'dead-guard');
     expect(await (await bull.getJob('orphan'))?.getState()).toBe('delayed');
-    // As when its `HOLD_MS` passed: the gate gone, the job's delay over.
-    await redisHost.admin.del(`photodna-guard:scan-hold:${name}:dead-guard`);
-    await (await bull.getJob('orphan'))?.promote();
+    await expireHold(bull, name, 'dead-guard', 'orphan');
 
-    const seen = await startWorker(name, mkdtempSync(join(tmpdir(), 'pdg-aon-q-')));
-    await until(async () => (await bull.getJob('orphan'))?.finishedOn !== undefined, 'ended');
-    expect((await bull.getJob('orphan'))?.returnvalue).toEqual(REFUSED);
+    const seen = await startWorker(name);
+    expect(await resultOf(bull, 'orphan')).toEqual(REFUSED);
     expect(seen.scans).toEqual([]);
     await expect(queue.release?.('dead-guard', ['orphan'])).rejects.toThrow(/withdrawn or held/);
   }, 60_000);
@@ -204,13 +236,10 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
   it('a held job a worker meets before its release is put back, and runs once released', async () => {
     const name = 'aon-early';
     const { queue, bull } = await openHeld(name);
-    await queue.enqueue(
-      { scanId: 'early', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
-      { holdId: 'slow-verdict' },
-    );
+    await enqueueHeld(queue, 'early', 'slow-verdict');
     // Its delay over before its release (another machine's clock).
     await (await bull.getJob('early'))?.promote();
-    const seen = await startWorker(name, mkdtempSync(join(tmpdir(), 'pdg-aon-q-')));
+    const seen = await startWorker(name);
     await until(async () => {
       const job = await bull.getJob('early');
       return job?.processedOn !== undefined && (await job.getState()) === 'delayed';
@@ -224,31 +253,17 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
 
   it('a released job first reached after its gate expired (workers down longer than keepDoneDays) still runs', async () => {
     const name = 'aon-late';
-    // keepDoneDays of two seconds: the released gate is kept that long.
-    const keepDoneDays = 2 / 86_400;
-    const queue = await openScanQueue({ redis: redisHost.server.url, name, keepDoneDays });
-    closers.push(() => queue.close());
+    // The released gate is kept SHORT_KEEP_DAYS.
+    const { queue } = await openHeld(name, { keepDoneDays: SHORT_KEEP_DAYS });
     const enqueued = Date.now();
-    await queue.enqueue(
-      { scanId: 'late', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
-      { holdId: 'accepted' },
-    );
+    await enqueueHeld(queue, 'late', 'accepted');
     await queue.release?.('accepted', ['late']);
     // No worker for longer than the gate is kept: it expired (deleted here, as Redis would).
-    await redisHost.admin.del(`photodna-guard:scan-hold:${name}:accepted`);
-    await until(() => Date.now() - enqueued > 2_500, 'the job older than keepDoneDays');
-    const worker = await createScanWorker({
-      queue: { redis: redisHost.server.url, name, keepDoneDays },
-      apiKey: 'all-or-none-worker',
-      baseUrl: emu.emulator.url,
-      concurrency: 1,
-    });
-    closers.push(() => worker.close());
-    worker.on('error', () => undefined);
-    const scans: ScanEvent[] = [];
-    worker.on('scan', (e) => void scans.push(e));
+    await redisHost.admin.del(gate(name, 'accepted'));
+    await outlastShortKeep(enqueued);
+    const seen = await startWorker(name, { keepDoneDays: SHORT_KEEP_DAYS });
     // Before: its gate missing, it ended `refused`: an accepted upload never checked.
-    await until(() => scans.some((e) => e.scanId === 'late'), 'the late job scanned');
+    await until(() => seen.scans.some((e) => e.scanId === 'late'), 'the late job scanned');
   }, 60_000);
 
   it('a released job retried after its gate is gone (an outage longer than the gate is kept) still runs', async () => {
@@ -260,45 +275,28 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     );
     await queue.release?.('kept', ['retried']);
     let loads = 0;
-    const worker = await createScanWorker({
-      queue: { redis: redisHost.server.url, name },
-      apiKey: 'all-or-none-worker',
-      baseUrl: emu.emulator.url,
-      concurrency: 1,
+    const seen = await startWorker(name, {
       load: async () => {
         loads += 1;
         if (loads > 1) return png(200, 200, seed++);
         // The first attempt fails; by its retry the released gate has expired.
-        await redisHost.admin.del(`photodna-guard:scan-hold:${name}:kept`);
+        await redisHost.admin.del(gate(name, 'kept'));
         throw new Error('storage unreachable');
       },
     });
-    closers.push(() => worker.close());
-    worker.on('error', () => undefined);
-    const scans: ScanEvent[] = [];
-    worker.on('scan', (e) => void scans.push(e));
-    await until(() => scans.some((e) => e.scanId === 'retried'), 'the retried job scanned');
+    await until(() => seen.scans.some((e) => e.scanId === 'retried'), 'the retried job scanned');
     expect(loads).toBe(2);
   }, 60_000);
 
   it('workers down longer than keepDoneDays: a refused request’s job still ends refused, unscanned and silent', async () => {
     const name = 'aon-refused-late';
-    // keepDoneDays of two seconds: workers that start later were down "longer than that".
-    const keepDoneDays = 2 / 86_400;
-    const guard = await startGuard(name, { defer: true }, keepDoneDays);
-    const { admin } = redisHost;
-    const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
-    await admin.config('SET', 'maxmemory', String(used + 1_000_000));
+    const guard = await startGuard(name, { defer: true }, SHORT_KEEP_DAYS);
     const refusedAt = Date.now();
-    const refused = await request(guard.url)
-      .post('/upload')
-      .attach('a', knownImage(), 'a.png')
-      .attach('b', png(200, 200, seed++, 2_500_000), 'b.png');
-    await admin.config('SET', 'maxmemory', '0');
+    const refused = await uploadPastMaxmemory(guard.url);
     expect(refused.status).toBe(503);
-    await until(() => Date.now() - refusedAt > 2_500, 'the job older than keepDoneDays');
+    await outlastShortKeep(refusedAt);
 
-    const seen = await startWorker(name, guard.dir, keepDoneDays);
+    const seen = await startWorker(name, { dir: guard.dir, keepDoneDays: SHORT_KEEP_DAYS });
     const jobs = await endedJobs(name);
     expect(jobs).toHaveLength(1);
     // Before: run as if released (its age alone), its bytes withdrawn: a `reject` event with
@@ -310,46 +308,30 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
 
   it('a hold whose guard died, first reached after keepDoneDays, ends refused', async () => {
     const name = 'aon-dead-late';
-    const keepDoneDays = 2 / 86_400;
-    const queue = await openScanQueue({ redis: redisHost.server.url, name, keepDoneDays });
-    closers.push(() => queue.close());
-    const bull = new Queue(name, {
-      connection: { host: '127.0.0.1', port: redisHost.server.port },
-    });
-    closers.push(() => bull.close());
+    const { queue, bull } = await openHeld(name, { keepDoneDays: SHORT_KEEP_DAYS });
     const enqueued = Date.now();
-    await queue.enqueue(
-      { scanId: 'unanswered', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
-      { holdId: 'dead-guard' },
-    );
-    // Its `HOLD_MS` passed with no worker up: the gate gone, the job's delay over.
-    await redisHost.admin.del(`photodna-guard:scan-hold:${name}:dead-guard`);
-    await (await bull.getJob('unanswered'))?.promote();
-    await until(() => Date.now() - enqueued > 2_500, 'the job older than keepDoneDays');
+    await enqueueHeld(queue, 'unanswered', 'dead-guard');
+    // Its `HOLD_MS` passed with no worker up.
+    await expireHold(bull, name, 'dead-guard', 'unanswered');
+    await outlastShortKeep(enqueued);
 
-    const seen = await startWorker(name, mkdtempSync(join(tmpdir(), 'pdg-aon-q-')), keepDoneDays);
-    await until(async () => (await bull.getJob('unanswered'))?.finishedOn !== undefined, 'ended');
+    const seen = await startWorker(name, { keepDoneDays: SHORT_KEEP_DAYS });
     // Before: scanned, though its request was never answered.
-    expect((await bull.getJob('unanswered'))?.returnvalue).toEqual(REFUSED);
+    expect(await resultOf(bull, 'unanswered')).toEqual(REFUSED);
     expect(seen.scans).toEqual([]);
   }, 60_000);
 
   it('a released gate evicted by Redis (maxmemory-policy volatile-ttl) does not refuse the accepted job', async () => {
     const name = 'aon-evicted';
     const { queue, bull } = await openHeld(name);
-    await queue.enqueue(
-      { scanId: 'accepted', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
-      { holdId: 'evicted' },
-    );
+    await enqueueHeld(queue, 'accepted', 'evicted');
     await queue.release?.('evicted', ['accepted']);
     const { admin } = redisHost;
-    const gate = `photodna-guard:scan-hold:${name}:evicted`;
     // Keys with a time to live are evicted first, the shortest first: the gate (keepDoneDays)
     // before these fillers (30 days). The job itself has none.
-    const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
     await admin.config('SET', 'maxmemory-policy', 'volatile-ttl');
-    await admin.config('SET', 'maxmemory', String(used + 2_000_000));
-    for (let i = 0; (await admin.exists(gate)) === 1; i++) {
+    await capMemory(2_000_000);
+    for (let i = 0; (await admin.exists(gate(name, 'evicted'))) === 1; i++) {
       await admin.set(`filler:${name}:${i}`, Buffer.alloc(100_000), 'EX', 30 * 86_400);
     }
     await admin.config('SET', 'maxmemory', '0');
@@ -357,10 +339,9 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     const fillers = await admin.keys(`filler:${name}:*`);
     if (fillers.length > 0) await admin.del(...fillers);
 
-    const seen = await startWorker(name, mkdtempSync(join(tmpdir(), 'pdg-aon-q-')));
-    await until(async () => (await bull.getJob('accepted'))?.finishedOn !== undefined, 'ended');
+    const seen = await startWorker(name);
     // Before: its gate missing, it ended `refused`: an accepted upload never checked.
-    expect((await bull.getJob('accepted'))?.returnvalue).toEqual({ done: true, outcome: 'clean' });
+    expect(await resultOf(bull, 'accepted')).toEqual({ done: true, outcome: 'clean' });
     expect(seen.scans.map((e) => e.scanId)).toEqual(['accepted']);
   }, 60_000);
 
@@ -369,17 +350,10 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     const { admin } = redisHost;
     const user = 'aon-promoter';
     await admin.call('ACL', 'SETUSER', user, 'on', '>aon-pw', '~*', '&*', '+@all');
-    const url = `redis://${user}:aon-pw@127.0.0.1:${redisHost.server.port}`;
-    const queue = await openScanQueue({ redis: url, name });
-    closers.push(() => queue.close());
-    const bull = new Queue(name, {
-      connection: { host: '127.0.0.1', port: redisHost.server.port },
+    const { queue, bull } = await openHeld(name, {
+      redis: `redis://${user}:aon-pw@127.0.0.1:${redisHost.server.port}`,
     });
-    closers.push(() => bull.close());
-    await queue.enqueue(
-      { scanId: 'unpromoted', source: { kind: 'bytes', bytes: png(200, 200, seed++) } },
-      { holdId: 'answered' },
-    );
+    await enqueueHeld(queue, 'unpromoted', 'answered');
     // The release's script runs; BullMQ's read of the job before its promotion is refused.
     await admin.call('ACL', 'SETUSER', user, '-hgetall');
     try {
@@ -391,7 +365,7 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     expect(await (await bull.getJob('unpromoted'))?.getState()).toBe('delayed');
     // As when its delay ends.
     await (await bull.getJob('unpromoted'))?.promote();
-    const seen = await startWorker(name, mkdtempSync(join(tmpdir(), 'pdg-aon-q-')));
+    const seen = await startWorker(name);
     await until(
       () => seen.scans.some((e) => e.scanId === 'unpromoted'),
       'the released job scanned',

@@ -1,5 +1,4 @@
 import { inspect } from 'node:util';
-import express from 'express';
 import request from 'supertest';
 import { afterEach, expect, it } from 'vitest';
 import { type ErrorEvent, photodnaGuard } from '../../src/index.js';
@@ -8,7 +7,7 @@ import { useRedisWithAdmin } from '../cluster/redis-admin.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { useEmulator } from '../helpers/emulated.js';
-import { listen } from '../helpers/express-app.js';
+import { serveUploads } from '../helpers/express-app.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -46,13 +45,8 @@ describeWithRedis('a guard whose queue Redis refuses it', () => {
     );
     const errors: ErrorEvent[] = [];
     guard.on('error', (e) => void errors.push(e));
-    const app = express();
-    app.post('/upload', guard.any(), (req, res) => void res.json({ photodna: req.photodna }));
-    const server = await listen(app);
-    closers.push(async () => {
-      await server.close();
-      await guard.close();
-    });
+    const server = await serveUploads(guard);
+    closers.push(() => server.close());
     const upload = () =>
       request(server.url)
         .post('/upload')

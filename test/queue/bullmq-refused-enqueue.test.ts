@@ -1,11 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { MatchEvent, QuarantineEvent, RejectEvent, ScanEvent } from '../../src/events.js';
 import { photodnaGuard } from '../../src/index.js';
 import { createScanWorker, openScanQueue, type ScanWorker } from '../../src/queue/index.js';
 import type { QueueEngine } from '../../src/queue/types.js';
@@ -13,8 +11,9 @@ import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
-import { listen } from '../helpers/express-app.js';
+import { serveUploads } from '../helpers/express-app.js';
 import { until } from '../helpers/until.js';
+import { recordOutcomes } from './outcomes.js';
 
 /**
  * A deferred upload whose enqueue outlives the route's deadline is refused 503: the host keeps
@@ -63,13 +62,8 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
         scanTimeoutMs: 1_000,
       }),
     );
-    const app = express();
-    app.post('/upload', guard.any(), (req, res) => void res.json({ photodna: req.photodna }));
-    const server = await listen(app);
-    closers.push(async () => {
-      await server.close();
-      await guard.close();
-    });
+    const server = await serveUploads(guard);
+    closers.push(() => server.close());
     const worker: ScanWorker = await createScanWorker({
       queue: { redis: redis.url, name },
       apiKey: 'refused-worker-key',
@@ -79,16 +73,7 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
       concurrency: 1,
     });
     closers.push(() => worker.close());
-    const seen = {
-      scans: [] as ScanEvent[],
-      matches: [] as MatchEvent[],
-      rejects: [] as RejectEvent[],
-      quarantined: [] as QuarantineEvent[],
-    };
-    worker.on('scan', (e) => void seen.scans.push(e));
-    worker.on('match', (e) => void seen.matches.push(e));
-    worker.on('reject', (e) => void seen.rejects.push(e));
-    worker.on('quarantine', (e) => void seen.quarantined.push(e));
+    const seen = recordOutcomes(worker);
     const upload = (bytes: Buffer) =>
       request(server.url).post('/upload').attach('f', bytes, 'a.png');
     /** An upload the guard accepts: its scanId, once the worker has scanned it. */

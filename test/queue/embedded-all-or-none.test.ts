@@ -1,18 +1,17 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
-import request from 'supertest';
+import type request from 'supertest';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { MatchEvent, QuarantineEvent, RejectEvent, ScanEvent } from '../../src/events.js';
 import { type GuardOptions, photodnaGuard } from '../../src/index.js';
 import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
 import { loadSqlite } from '../../src/queue/load-sqlite.js';
 import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
-import { listen } from '../helpers/express-app.js';
+import { postFiles, serveUploads } from '../helpers/express-app.js';
 import { until } from '../helpers/until.js';
 import { fileSizeLimit, hasPrlimit } from './file-size-limit.js';
+import { recordOutcomes, uploadAccepted } from './outcomes.js';
 
 /**
  * All or none, on the embedded queue: a request's deferred jobs run only once its verdict is
@@ -62,26 +61,14 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
         ...extra,
       }),
     );
-    const seen = {
-      scans: [] as ScanEvent[],
-      matches: [] as MatchEvent[],
-      rejects: [] as RejectEvent[],
-      quarantined: [] as QuarantineEvent[],
-    };
-    guard.on('scan', (e) => void seen.scans.push(e));
-    guard.on('match', (e) => void seen.matches.push(e));
-    guard.on('reject', (e) => void seen.rejects.push(e));
-    guard.on('quarantine', (e) => void seen.quarantined.push(e));
+    const seen = recordOutcomes(guard);
     guard.on('error', () => undefined);
-    const app = express();
-    app.post('/upload', guard.any(), (req, res) => void res.json({ photodna: req.photodna }));
-    const server = await listen(app);
+    const server = await serveUploads(guard);
     let closed = false;
     const close = async () => {
       if (closed) return;
       closed = true;
       await server.close();
-      await guard.close();
     };
     closers.push(close);
     const drained = () =>
@@ -100,10 +87,7 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
       fileSizeLimit(process.pid, 1_000_000);
       let refused: request.Response;
       try {
-        refused = await request(s.url)
-          .post('/upload')
-          .attach('a', knownImage(), 'a.png')
-          .attach('b', png(200, 200, seed++, 2_500_000), 'b.png');
+        refused = await postFiles(s.url, knownImage(), png(200, 200, seed++, 2_500_000));
       } finally {
         fileSizeLimit(process.pid, 'unlimited');
       }
@@ -113,18 +97,11 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
       await until(() => readdirSync(join(s.queueDir, 'bytes')).length === 0, 'no copy left');
 
       // A request that passes has every one of its jobs run.
-      const accepted = await request(s.url)
-        .post('/upload')
-        .attach('a', png(200, 200, seed++), 'a.png')
-        .attach('b', png(200, 200, seed++), 'b.png');
-      expect(accepted.status).toBe(200);
-      const scanIds = (accepted.body.photodna.files as Array<{ scanId: string }>).map(
-        (f) => f.scanId,
-      );
-      expect(scanIds).toHaveLength(2);
-      await until(
-        () => scanIds.every((id) => s.seen.scans.some((e) => e.scanId === id)),
-        'both accepted files scanned',
+      const scanIds = await uploadAccepted(
+        s.url,
+        s.seen,
+        png(200, 200, seed++),
+        png(200, 200, seed++),
       );
       expect(s.seen.scans.map((e) => e.scanId).sort()).toEqual([...scanIds].sort());
       expect(s.seen.matches).toEqual([]);
@@ -145,10 +122,7 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
     // One file's call fails (queued for later), the other's is refused as not an image (422),
     // whichever comes first.
     emu.emulator.faults.push({ type: 'status', status: 500 }, { type: 'code', code: 3206 });
-    const rejected = await request(s.url)
-      .post('/upload')
-      .attach('a', png(200, 200, seed++), 'a.png')
-      .attach('b', png(200, 200, seed++), 'b.png');
+    const rejected = await postFiles(s.url, png(200, 200, seed++), png(200, 200, seed++));
     expect(rejected.status).toBe(422);
     expect(rejected.body.error.code).toBe('INVALID_IMAGE');
     await s.drained();

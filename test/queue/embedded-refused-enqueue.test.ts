@@ -3,14 +3,13 @@ import { closeSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
 import request from 'supertest';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { MatchEvent, ScanEvent } from '../../src/events.js';
 import { photodnaGuard } from '../../src/index.js';
 import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
-import { listen } from '../helpers/express-app.js';
+import { serveUploads } from '../helpers/express-app.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -64,13 +63,8 @@ describe.skipIf(!hasMkfifo)(
       const scans: ScanEvent[] = [];
       const matches: MatchEvent[] = [];
       guard.on('scan', (e) => void scans.push(e)).on('match', (e) => void matches.push(e));
-      const app = express();
-      app.post('/upload', guard.any(), (req, res) => void res.json({ photodna: req.photodna }));
-      const server = await listen(app);
-      closers.push(async () => {
-        await server.close();
-        await guard.close();
-      });
+      const server = await serveUploads(guard);
+      closers.push(() => server.close());
       const upload = (bytes: Buffer) =>
         request(server.url).post('/upload').attach('f', bytes, 'a.png');
       const accepted = async (): Promise<string> => {
