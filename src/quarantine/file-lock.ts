@@ -20,7 +20,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { type FileHandle, lstat, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { type FileHandle, link, lstat, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { QuarantineError } from '../errors.js';
@@ -33,6 +33,8 @@ export const LOCK_TIMEOUT_MS = 15_000;
 
 /** A claim on a stale lock is `<lock>.break-<key of the stale lock or of the claim passed>`. */
 const CLAIM_INFIX = '.break-';
+/** A lock (or claim) being written, before it is linked into place: `<lock>.draft-<random>`. */
+const DRAFT_INFIX = '.draft-';
 
 export interface FileLockOptions {
   /** Defaults to `LOCK_STALE_MS` (30 s). */
@@ -116,6 +118,11 @@ export async function removeStaleLocks(
   for (const name of names ?? (await readdir(dir))) {
     if (!name.startsWith(prefix)) continue;
     const path = join(dir, name);
+    if (name.includes(DRAFT_INFIX)) {
+      // A lock its writer never linked into place (it died writing it): no one holds it.
+      if (await removeOldDraft(path, staleMs)) removed.push(name);
+      continue;
+    }
     const claimAt = name.indexOf(CLAIM_INFIX);
     if (claimAt !== -1) {
       if (await removeOrphanClaim(path, join(dir, name.slice(0, claimAt)), staleMs)) {
@@ -148,23 +155,39 @@ async function acquire(
   }
 }
 
-/** Creates `path` holding `content` unless it exists (then undefined); the handle stays open. */
+/**
+ * Creates `path` holding `content` unless it exists (then undefined); the handle stays open.
+ * Written whole first, under a name of its own, then linked into place (`link` fails when the
+ * path exists, as `O_EXCL` does): a lock is never seen empty. An empty one (its holder stalled
+ * between creating and writing it) could only be judged by its age, and broken under a holder
+ * still running — two writers at once, seen with a short `staleMs` and both cores busy.
+ */
 async function create(path: string, content: object): Promise<FileHandle | undefined> {
-  let handle: FileHandle;
+  const draft = `${path}${DRAFT_INFIX}${randomBytes(8).toString('hex')}`;
+  const handle = await open(draft, 'wx', FILE_MODE);
   try {
-    handle = await open(path, 'wx', FILE_MODE);
+    await handle.writeFile(JSON.stringify(content));
+    await link(draft, path);
   } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(draft).catch(() => undefined);
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     throw error;
   }
+  // The lock is the same file as the draft (one inode): the handle refreshes it.
+  await unlink(draft).catch(() => undefined);
+  return handle;
+}
+
+/** Removes the draft at `path` once older than `staleMs` (a draft being written is younger). */
+async function removeOldDraft(path: string, staleMs: number): Promise<boolean> {
   try {
-    await handle.writeFile(JSON.stringify(content));
-    return handle;
+    if (Date.now() - (await lstat(path)).mtimeMs <= staleMs) return false;
   } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(path).catch(() => undefined);
+    if (isNotFound(error)) return false;
     throw error;
   }
+  return unlinkIfThere(path);
 }
 
 /** Whether the lock at `path` is gone now: removed here as stale, or released meanwhile. */
@@ -234,7 +257,7 @@ async function inspect(path: string, staleMs: number): Promise<Found | undefined
   const holder = parseHolder(text);
   const unrefreshed = Date.now() - info.mtimeMs > staleMs;
   if (!holder) {
-    // Empty (being written) or garbage: judged by age only.
+    // Empty or garbage (not ours: ours are linked into place whole): judged by age only.
     return {
       key: keyOf(`file:${info.dev}:${info.ino}:${info.mtimeMs}:${text}`),
       stale: unrefreshed,
