@@ -13,7 +13,7 @@ import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { serveUploads } from '../helpers/express-app.js';
 import { until } from '../helpers/until.js';
-import { recordOutcomes } from './outcomes.js';
+import { recordOutcomes, uploadAccepted } from './outcomes.js';
 
 /**
  * A deferred upload whose enqueue outlives the route's deadline is refused 503: the host keeps
@@ -77,13 +77,8 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
     const upload = (bytes: Buffer) =>
       request(server.url).post('/upload').attach('f', bytes, 'a.png');
     /** An upload the guard accepts: its scanId, once the worker has scanned it. */
-    const accepted = async (): Promise<string> => {
-      const res = await upload(png(200, 200, seed++));
-      expect(res.status).toBe(200);
-      const scanId = res.body.photodna.files[0].scanId as string;
-      await until(() => seen.scans.some((e) => e.scanId === scanId), `scan ${scanId} done`);
-      return scanId;
-    };
+    const accepted = async (): Promise<string> =>
+      (await uploadAccepted(server.url, seen, png(200, 200, seed++)))[0] as string;
     return { upload, accepted, seen };
   }
 

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { MatchEvent, ScanEvent } from '../../src/events.js';
 import { photodnaGuard } from '../../src/index.js';
 import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { serveUploads } from '../helpers/express-app.js';
 import { until } from '../helpers/until.js';
+import { recordOutcomes, uploadAccepted } from './outcomes.js';
 
 /**
  * The embedded queue's enqueue writes the job's bytes (libuv's thread pool: write, fsync, rename)
@@ -60,20 +60,13 @@ describe.skipIf(!hasMkfifo)(
           scanTimeoutMs: 1_000,
         }),
       );
-      const scans: ScanEvent[] = [];
-      const matches: MatchEvent[] = [];
-      guard.on('scan', (e) => void scans.push(e)).on('match', (e) => void matches.push(e));
+      const seen = recordOutcomes(guard);
       const server = await serveUploads(guard);
       closers.push(() => server.close());
       const upload = (bytes: Buffer) =>
         request(server.url).post('/upload').attach('f', bytes, 'a.png');
-      const accepted = async (): Promise<string> => {
-        const res = await upload(png(200, 200, seed++));
-        expect(res.status).toBe(200);
-        const scanId = res.body.photodna.files[0].scanId as string;
-        await until(() => scans.some((e) => e.scanId === scanId), `scan ${scanId} done`);
-        return scanId;
-      };
+      const accepted = async (): Promise<string> =>
+        (await uploadAccepted(server.url, seen, png(200, 200, seed++)))[0] as string;
 
       const first = await accepted();
       const pool = holdThreadPool();
@@ -91,8 +84,8 @@ describe.skipIf(!hasMkfifo)(
       // refused enqueue has ended, and its copy is removed, not committed.
       const second = await accepted();
       await until(() => readdirSync(join(queueDir, 'bytes')).length === 0, 'no copy left');
-      expect(scans.map((e) => e.scanId)).toEqual([first, second]);
-      expect(matches).toEqual([]);
+      expect(seen.scans.map((e) => e.scanId)).toEqual([first, second]);
+      expect(seen.matches).toEqual([]);
     }, 60_000);
   },
 );
