@@ -122,7 +122,7 @@ export const queueSchema = z.union([
         .optional(),
       /** With `redis`: the BullMQ queue name. Defaults to 'photodna-guard-scan'. */
       name: z.string().min(1).optional(),
-      /** Days a finished job is kept. Defaults to 7. */
+      /** Days a finished job is kept (with `redis`, in whole seconds, at least one). Defaults to 7. */
       keepDoneDays: z.number().positive().optional(),
       /** With `redis`: a running job's lock in ms (a dead worker's job runs again after it). Defaults to 30,000. */
       lockMs: z.number().int().positive().optional(),

@@ -76,7 +76,8 @@ export interface BullmqQueueOptions {
   name?: string;
   /**
    * Days a finished job (its id alone) and its done marker are kept: adding its `scanId` again is
-   * a no-op meanwhile. Defaults to `7`.
+   * a no-op meanwhile. Defaults to `7`. Kept in whole seconds, at least one: Redis refuses an
+   * expiry of `0`, so a value under half a second would stop every job from completing.
    */
   keepDoneDays?: number;
   /**
@@ -254,7 +255,7 @@ export async function openBullmqQueue(options: BullmqQueueOptions): Promise<Queu
     owned,
     name,
     redis: options.redis,
-    keepDoneS: Math.round((options.keepDoneDays ?? 7) * DAY_S),
+    keepDoneS: Math.max(1, Math.round((options.keepDoneDays ?? 7) * DAY_S)),
     lockMs: options.lockMs ?? 30_000,
   });
 }

@@ -169,4 +169,22 @@ describeWithRedis('BullMQ queue: a done job', () => {
     await worker.close();
     await queue.close();
   });
+
+  it('kept under half a second (keepDoneDays): still completes (kept a second, not `EX 0`)', async () => {
+    const name = 'done-jobs-short-keep';
+    // 0.0864 s: rounded to whole seconds it would be `EX 0`, which Redis refuses.
+    const queue = await openScanQueue({ redis: redis.url, name, keepDoneDays: 1e-6 });
+    await queue.enqueue(job('bq-short-1'));
+    const worker = await startWorker(queue);
+    const key = `bull:${name}:bq-short-1`;
+    let failedReason: string | null = null;
+    await until(async () => {
+      failedReason = await client.hget(key, 'failedReason');
+      return failedReason !== null || (await completed(name, 'bq-short-1')());
+    }, 'the job completed or failed');
+    expect(failedReason).toBeNull();
+    expect(worker.scans).toHaveLength(1);
+    await worker.close();
+    await queue.close();
+  });
 });
