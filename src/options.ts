@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loggerSchema } from './client/options.js';
+import { apiKeySchema, loggerSchema } from './client/options.js';
 import type { Listener } from './events.js';
 import {
   cacheSchema,
@@ -42,7 +42,7 @@ export {
 export const optionsSchema = z
   .strictObject({
     /** The PhotoDNA subscription key; never logged. Defaults to env `PHOTODNA_API_KEY`; required unless `matcher` is given. */
-    apiKey: z.string().min(1).optional(),
+    apiKey: apiKeySchema.optional(),
     /** The service's URL (point it at the emulator in tests). Defaults to env `PHOTODNA_BASE_URL`, else `https://api.microsoftmoderator.com`. */
     baseUrl: z.string().url().optional(),
     /** Picks the Match path and the default rate (v2: 5/s, v1: 10/s). Defaults to `'v2'`. */

@@ -28,12 +28,28 @@ export const loggerSchema = z.custom<Logger>(
   { message: 'Expected a pino-compatible logger with debug, info, warn and error methods' },
 );
 
+/**
+ * The subscription key, trimmed (a key read from a file keeps its newline). A blank one is told
+ * apart from a missing one: "Required" would send a user who did set it looking in the wrong
+ * place. Shared with the guard's `apiKey` option. No message echoes the value.
+ */
+export const apiKeySchema = z
+  .string({
+    error: (issue) =>
+      issue.input === undefined
+        ? 'Required: pass apiKey or set PHOTODNA_API_KEY'
+        : 'Expected the PhotoDNA subscription key as a string',
+  })
+  .trim()
+  .min(1, {
+    error:
+      'empty or only whitespace: give your PhotoDNA subscription key (apiKey, or PHOTODNA_API_KEY when apiKey is left out)',
+  });
+
 /** The one source of truth for `PhotoDnaClient` options (see `PhotoDnaClientOptions`). */
 export const clientOptionsSchema = z
   .strictObject({
-    apiKey: z.string({ error: 'Required: pass apiKey or set PHOTODNA_API_KEY' }).trim().min(1, {
-      error: 'Required: pass apiKey or set PHOTODNA_API_KEY',
-    }),
+    apiKey: apiKeySchema,
     baseUrl: z.url({ protocol: /^https?$/, error: 'Expected an http(s) URL' }),
     apiVersion: z.enum(['v1', 'v2']).default('v2'),
     enhance: z.boolean().default(false),

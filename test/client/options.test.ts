@@ -55,6 +55,19 @@ describe('resolveClientOptions', () => {
     expect(invalid({ apiKey: '   ' }).paths).toEqual(['apiKey']);
   });
 
+  it('says a blank key is blank, not missing, whether given or from PHOTODNA_API_KEY', () => {
+    for (const error of [
+      invalid({ apiKey: '' }),
+      invalid({ apiKey: ' \t' }),
+      invalid({}, { PHOTODNA_API_KEY: '  ' }),
+    ]) {
+      expect(error.paths).toEqual(['apiKey']);
+      expect(error.message).toContain('apiKey: empty or only whitespace');
+      expect(error.message).not.toContain('Required');
+    }
+    expect(invalid({}).message).toContain('Required: pass apiKey or set PHOTODNA_API_KEY');
+  });
+
   it('rejects unknown keys, naming them', () => {
     const error = invalid({ apiKey: 'k', maxQueue: 3 });
     expect(error.message).toContain('maxQueue');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '../../src/errors.js';
+import { photodnaGuard } from '../../src/index.js';
 import { applyRouteOverrides, parseGuardOptions } from '../../src/options.js';
 
 const matcher = { match: async () => ({ isMatch: false, trackingId: 't', matchFlags: [] }) };
@@ -162,4 +163,23 @@ describe("errors that teach: PhotoDNA's own limits", () => {
       applyRouteOverrides(base, { limits: { maxFileSize: 10_000_000 } }, false, false, true),
     ).not.toThrow();
   });
+});
+
+describe('errors that teach: a blank apiKey', () => {
+  it.each(['', '   ', '\t\n'])(
+    '%j is refused by photodnaGuard, naming apiKey and saying it is blank',
+    (apiKey) => {
+      let caught: unknown;
+      try {
+        photodnaGuard({ apiKey });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(InvalidOptionsError);
+      const { message, paths } = caught as InvalidOptionsError;
+      expect(paths).toEqual(['apiKey']);
+      expect(message).toMatch(/^photodnaGuard: option 'apiKey': empty or only whitespace/);
+      expect(message).toContain('PHOTODNA_API_KEY');
+    },
+  );
 });
