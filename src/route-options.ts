@@ -40,13 +40,21 @@ const policyRule = z.strictObject({
   policy: policyName,
 });
 
+/**
+ * A size in bytes. multer and body-parser users write sizes as strings ('4mb'), which are not
+ * read here: the message says what to write instead of zod's "expected number, received string".
+ */
+const BYTES_EXPECTED =
+  "Expected a whole number of bytes, e.g. 4194304 or 4 * 1024 * 1024 for 4 MiB (a size such as '4mb' is not read)";
+const bytes = () =>
+  z
+    .number({ error: BYTES_EXPECTED })
+    .int({ error: BYTES_EXPECTED })
+    .positive({ error: 'Expected at least 1 byte' });
+
 export const limitsSchema = z.strictObject({
   /** Largest file in bytes; equal is allowed. Defaults to 4 MiB (4,194,304), PhotoDNA's maximum. */
-  maxFileSize: z
-    .number()
-    .int()
-    .positive()
-    .default(4 * 1024 * 1024),
+  maxFileSize: bytes().default(4 * 1024 * 1024),
   /** Smallest width in pixels. Defaults to 160, PhotoDNA's minimum. */
   minWidth: z.number().int().nonnegative().default(160),
   /** Smallest height in pixels. Defaults to 160, PhotoDNA's minimum. */
@@ -58,13 +66,9 @@ export const limitsSchema = z.strictObject({
   /** Text fields per request. Defaults to 100. */
   maxFields: z.number().int().nonnegative().default(100),
   /** Bytes per text field value. Defaults to 65,536. */
-  maxFieldSize: z
-    .number()
-    .int()
-    .positive()
-    .default(64 * 1024),
+  maxFieldSize: bytes().default(64 * 1024),
   /** Bytes per field name. Defaults to 200. */
-  maxFieldNameSize: z.number().int().positive().default(200),
+  maxFieldNameSize: bytes().default(200),
   /**
    * Deepest bracket nesting of a text field's name (`a[b][c]` is 2), which `req.body` turns into
    * nested objects. Defaults to 4.

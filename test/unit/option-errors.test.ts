@@ -123,6 +123,19 @@ describe("errors that teach: PhotoDNA's own limits", () => {
     ).not.toThrow();
   });
 
+  it.each([
+    ['maxFileSize', '4mb'],
+    ['maxFileSize', '4194304'],
+    ['maxFileSize', 4.5],
+    ['maxFieldSize', '64kb'],
+    ['maxFieldNameSize', '1kb'],
+  ])('limits.%s given %j says it wants a whole number of bytes', (key, value) => {
+    const { message, paths } = refusal({ apiKey: 'k', limits: { [key]: value } });
+    expect(paths).toEqual([`limits.${key}`]);
+    expect(message).toContain(`option 'limits.${key}': Expected a whole number of bytes`);
+    expect(message).toContain('4 * 1024 * 1024');
+  });
+
   it.each(['minWidth', 'minHeight'])('%s under 160 is refused', (side) => {
     const { message, paths } = refusal({ apiKey: 'k', limits: { [side]: 50 } });
     expect(paths).toEqual([`limits.${side}`]);
