@@ -292,10 +292,14 @@ function withhold(view: RequestView, files: readonly MulterFile[]): void {
   for (const target of view.targets) if (target !== view.body) withholdFiles(target, set);
 }
 
+/**
+ * Said in words for every adapter: the core does not know which one runs it, and the fetch
+ * adapter's `check` (called twice on one request) is not mounted anywhere.
+ */
 function mountedTwice(deps: ScanDeps): void {
   deps.events.warnings.warn(
     'PHOTODNA_GUARD_MOUNTED_TWICE',
-    'the same guard middleware ran twice on one request: it is mounted twice (app.use(guard) in two places, or a router and the app). Remove one; the second does nothing.',
+    'the same guard ran twice on one request: it is mounted twice (app.use(guard) and again on the route, or on a router and its app) or, with the fetch adapter, guard.check(request) is called twice for one request. Remove one; the second checks nothing and answers as the first did.',
   );
 }
 

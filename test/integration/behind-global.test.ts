@@ -13,7 +13,7 @@ import { photodnaGuard } from '../../src/index.js';
 import { photodnaGuard as koaGuard } from '../../src/koa.js';
 import { createFileQuarantineStore } from '../../src/quarantine/index.js';
 import { png } from '../fixtures/images.js';
-import { adapters, type RouteSpec, type Running } from '../helpers/adapters.js';
+import { adapters, type RouteSpec, type Running, startPerTest } from '../helpers/adapters.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 
 /**
@@ -250,6 +250,43 @@ for (const adapter of adapters.filter((a) => a.name === 'express5' || a.name ===
       expect((await post('/twice', CLEAN)).status).toBe(200);
       expect((await post('/twice', png(200, 200, 57))).status).toBe(200);
       expect(await allWarnings()).toEqual(['PHOTODNA_GUARD_MOUNTED_TWICE']);
+    });
+  });
+}
+
+/** How each adapter runs one guard twice on a request, as its MOUNTED_TWICE warning must say. */
+const TWICE: Record<string, string> = {
+  express5: 'app.use(guard)',
+  koa3: 'app.use(guard)',
+  hono4: 'app.use(guard)',
+  fetch: 'guard.check(request)',
+};
+
+for (const adapter of adapters.filter((a) => a.name in TWICE)) {
+  describe(`the same guard twice on one request (${adapter.name})`, () => {
+    const start = startPerTest(adapter);
+
+    it('warns once, in words that fit this adapter', async () => {
+      const said: Array<{ code: unknown; text: string }> = [];
+      const logger = {
+        debug() {},
+        info() {},
+        error() {},
+        warn: (fields: { code?: unknown }, text: string) => said.push({ code: fields.code, text }),
+      };
+      const server = await start(
+        { matcher: matcher(), logger },
+        [{ path: '/twice', use: (g) => g }],
+        {
+          global: true,
+        },
+      );
+      const res = await request(server.url).post('/twice').attach('image', CLEAN, 'a.png');
+      expect(res.status).toBe(200);
+      expect(server.log.runs).toBe(1);
+      const twice = said.filter((w) => w.code === 'PHOTODNA_GUARD_MOUNTED_TWICE');
+      expect(twice).toHaveLength(1);
+      expect(twice[0]?.text).toContain(TWICE[adapter.name]);
     });
   });
 }
