@@ -4,6 +4,7 @@
 //   npx photodna-guard pdq hash known.jpg > list.txt
 //   PDQ_LIST=list.txt npm start
 import { mkdtempSync, rmSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
@@ -71,6 +72,16 @@ app.post('/upload', guard.single('image'), (req, res) => {
 // Deferred: accepted at once as 'pending' with a scanId; the scan (and any match) follows.
 app.post('/upload-deferred', guard.route({ defer: true }).single('image'), (req, res) => {
   res.json({ accepted: true, photodna: req.photodna });
+});
+
+// Last: whatever a route or middleware passes on is logged here and answered as JSON, never
+// with its stack (Express's own handler sends the stack to the client unless NODE_ENV=production).
+app.use((error, req, res, next) => {
+  if (res.headersSent) return next(error);
+  console.error(`${req.method} ${req.path} failed:`, error);
+  const status = error.status >= 400 && error.status < 500 ? error.status : 500;
+  const code = status === 500 ? 'INTERNAL' : 'BAD_REQUEST';
+  res.status(status).json({ error: { code, message: STATUS_CODES[status] } });
 });
 
 const server = app.listen(port, host);

@@ -1,6 +1,7 @@
 // express-global: one `app.use(photodnaGuard(...))` line guards every route of the app.
 // Every multipart upload is parsed (like `multer().any()`), validated as an image and checked
 // against PhotoDNA before any route handler runs. Other requests pass through untouched.
+import { STATUS_CODES } from 'node:http';
 import express from 'express';
 import { photodnaGuard } from 'photodna-guard';
 import { startEmulator } from 'photodna-guard/emulator';
@@ -38,6 +39,16 @@ app.post('/upload', (req, res) => {
 app.post('/comments', express.json(), (req, res) => {
   // Not multipart: the guard let it through unread, so express.json() still works.
   res.status(201).json({ comment: req.body, photodna: req.photodna ?? null });
+});
+
+// Last: whatever a route or middleware passes on is logged here and answered as JSON, never
+// with its stack (Express's own handler sends the stack to the client unless NODE_ENV=production).
+app.use((error, req, res, next) => {
+  if (res.headersSent) return next(error);
+  console.error(`${req.method} ${req.path} failed:`, error);
+  const status = error.status >= 400 && error.status < 500 ? error.status : 500;
+  const code = status === 500 ? 'INTERNAL' : 'BAD_REQUEST';
+  res.status(status).json({ error: { code, message: STATUS_CODES[status] } });
 });
 
 const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', (error) => {

@@ -5,6 +5,7 @@
 // upload matched. So it has its own server on loopback (METRICS_PORT, default 9464), never the
 // app's port; scrape it from the host, or put it behind your operators' auth.
 import { once } from 'node:events';
+import { STATUS_CODES } from 'node:http';
 import express from 'express';
 import { photodnaGuard } from 'photodna-guard';
 import { startEmulator } from 'photodna-guard/emulator';
@@ -24,6 +25,19 @@ const operators = express();
 operators.get('/metrics', async (_req, res) => {
   res.type('text/plain; version=0.0.4; charset=utf-8').send(await guard.metrics());
 });
+
+// Last, on both apps: whatever a route or middleware passes on is logged here and answered as
+// JSON, never with its stack (Express's own handler sends the stack to the client unless
+// NODE_ENV=production).
+const answerError = (error, req, res, next) => {
+  if (res.headersSent) return next(error);
+  console.error(`${req.method} ${req.path} failed:`, error);
+  const status = error.status >= 400 && error.status < 500 ? error.status : 500;
+  const code = status === 500 ? 'INTERNAL' : 'BAD_REQUEST';
+  res.status(status).json({ error: { code, message: STATUS_CODES[status] } });
+};
+app.use(answerError);
+operators.use(answerError);
 
 const metricsServer = operators.listen(Number(process.env.METRICS_PORT ?? 9464), '127.0.0.1');
 await once(metricsServer, 'listening');

@@ -1,6 +1,7 @@
 // ncmec-report: quarantine every match and file the NCMEC CyberTipline report from `onMatch`,
 // through PhotoDNA's Report endpoint. `isTest: true` routes the report to NCMEC's test
 // endpoint: nothing reaches a real CyberTipline queue while you try this out.
+import { STATUS_CODES } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { photodnaGuard } from 'photodna-guard';
@@ -65,6 +66,16 @@ const app = express();
 
 app.post('/upload', guard.single('image'), (req, res) => {
   res.json({ accepted: true, photodna: req.photodna });
+});
+
+// Last: whatever a route or middleware passes on is logged here and answered as JSON, never
+// with its stack (Express's own handler sends the stack to the client unless NODE_ENV=production).
+app.use((error, req, res, next) => {
+  if (res.headersSent) return next(error);
+  console.error(`${req.method} ${req.path} failed:`, error);
+  const status = error.status >= 400 && error.status < 500 ? error.status : 500;
+  const code = status === 500 ? 'INTERNAL' : 'BAD_REQUEST';
+  res.status(status).json({ error: { code, message: STATUS_CODES[status] } });
 });
 
 const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', (error) => {

@@ -3,6 +3,7 @@
 // from disk before answering, so nothing rejected stays in the upload directory.
 import { mkdirSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import multer from 'multer';
@@ -58,6 +59,16 @@ app.use((error, _req, res, next) => {
   if (!(error instanceof multer.MulterError)) return next(error);
   const status = error.code === 'LIMIT_FILE_SIZE' ? 413 : 400;
   res.status(status).json({ error: { code: error.code, message: error.message } });
+});
+
+// Last: whatever a route or middleware passes on is logged here and answered as JSON, never
+// with its stack (Express's own handler sends the stack to the client unless NODE_ENV=production).
+app.use((error, req, res, next) => {
+  if (res.headersSent) return next(error);
+  console.error(`${req.method} ${req.path} failed:`, error);
+  const status = error.status >= 400 && error.status < 500 ? error.status : 500;
+  const code = status === 500 ? 'INTERNAL' : 'BAD_REQUEST';
+  res.status(status).json({ error: { code, message: STATUS_CODES[status] } });
 });
 
 const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', (error) => {

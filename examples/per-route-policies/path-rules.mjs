@@ -3,6 +3,7 @@
 // ('/chat' covers '/chat/messages', not '/chatroom'). A path no rule covers is blocked.
 // Same routes and answers as server.mjs; handlers read req.files (the guard parses like
 // multer().any()).
+import { STATUS_CODES } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { photodnaGuard } from 'photodna-guard';
@@ -51,6 +52,16 @@ app.post('/chat/messages', (req, res) => {
 });
 app.post('/profile/photo', (req, res) => res.json({ updated: true, photodna: req.photodna }));
 app.post('/posts', (req, res) => res.json({ posted: true, photodna: req.photodna }));
+
+// Last: whatever a route or middleware passes on is logged here and answered as JSON, never
+// with its stack (Express's own handler sends the stack to the client unless NODE_ENV=production).
+app.use((error, req, res, next) => {
+  if (res.headersSent) return next(error);
+  console.error(`${req.method} ${req.path} failed:`, error);
+  const status = error.status >= 400 && error.status < 500 ? error.status : 500;
+  const code = status === 500 ? 'INTERNAL' : 'BAD_REQUEST';
+  res.status(status).json({ error: { code, message: STATUS_CODES[status] } });
+});
 
 const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', (error) => {
   if (error) throw error;

@@ -4,6 +4,7 @@
 //   POST /posts          'block'       (the guard's default) a match is rejected (422)
 // The routes share the guard's PhotoDNA client, rate limit, result cache and events.
 // path-rules.mjs in this folder does the same with path rules and a single app.use(guard).
+import { STATUS_CODES } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { photodnaGuard } from 'photodna-guard';
@@ -55,6 +56,16 @@ app.post('/profile/photo', guard.route({ policy: 'quarantine' }).single('photo')
 // Everything else uses the guard's own policy, 'block'.
 app.post('/posts', guard.single('image'), (req, res) => {
   res.json({ posted: true, photodna: req.photodna });
+});
+
+// Last: whatever a route or middleware passes on is logged here and answered as JSON, never
+// with its stack (Express's own handler sends the stack to the client unless NODE_ENV=production).
+app.use((error, req, res, next) => {
+  if (res.headersSent) return next(error);
+  console.error(`${req.method} ${req.path} failed:`, error);
+  const status = error.status >= 400 && error.status < 500 ? error.status : 500;
+  const code = status === 500 ? 'INTERNAL' : 'BAD_REQUEST';
+  res.status(status).json({ error: { code, message: STATUS_CODES[status] } });
 });
 
 const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', (error) => {

@@ -241,6 +241,42 @@ describe('examples (smoke)', () => {
     await stopCleanly(app);
   });
 
+  it('Express examples: an error a middleware passes on is answered as JSON without its stack, and logged', async () => {
+    /** Its answer, which must name no file, function or stack frame. */
+    const answered = async (response: Response) => {
+      const text = await response.text();
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(text).not.toMatch(/node_modules|\bat \S+ \(|Error:/);
+      return { status: response.status, body: JSON.parse(text) };
+    };
+    // express.json() refusing malformed JSON (Express's own handler sent its stack as HTML).
+    const global = await start('examples/express-global/server.mjs');
+    const json = await fetch(`${global.url}/comments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{bad',
+    });
+    expect(await answered(json)).toEqual({
+      status: 400,
+      body: { error: { code: 'BAD_REQUEST', message: 'Bad Request' } },
+    });
+    expect(global.output()).toMatch(/POST \/comments failed: SyntaxError/);
+    await stopCleanly(global);
+    // multer's own parser failing on a body cut short ("Unexpected end of form", no MulterError).
+    const own = await start('examples/own-multer/server.mjs', { UPLOAD_DIR: tempDir() });
+    const cut = await fetch(`${own.url}/photos`, {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=xx' },
+      body: '--xx\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\nabc',
+    });
+    expect(await answered(cut)).toEqual({
+      status: 500,
+      body: { error: { code: 'INTERNAL', message: 'Internal Server Error' } },
+    });
+    expect(own.output()).toMatch(/POST \/photos failed: Error: Unexpected end of form/);
+    await stopCleanly(own);
+  });
+
   it('koa-router: guard.single() per route, ctx.state.photodna', async () => {
     const app = await start('examples/koa-router/server.mjs');
     const ok = await clean(`${app.url}/photos`, 'photo');
