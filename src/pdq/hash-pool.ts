@@ -86,15 +86,23 @@ class PooledWorker {
   readonly pending = new Map<number, Pending>();
   readonly #timeoutMs: number;
   readonly #onGone: (self: PooledWorker) => void;
+  readonly #onAnswer: () => void;
 
-  constructor(script: URL, timeoutMs: number, onGone: (self: PooledWorker) => void) {
+  constructor(
+    script: URL,
+    timeoutMs: number,
+    onGone: (self: PooledWorker) => void,
+    onAnswer: () => void,
+  ) {
     this.#timeoutMs = timeoutMs;
     this.#onGone = onGone;
+    this.#onAnswer = onAnswer;
     this.worker = startWorker(script);
     this.worker.unref();
     this.worker.on('message', (reply: HashReply) => {
       const pending = this.#take(reply.id);
       if (!pending) return;
+      this.#onAnswer();
       if (reply.error !== undefined) pending.reject(revive(reply.error));
       else pending.resolve(reply.result);
     });
@@ -147,6 +155,7 @@ export class HashPool {
   readonly #jobTimeoutMs: number;
   #nextId = 1;
   #closed = false;
+  #completed = 0;
 
   /** `size` defaults to the available parallelism minus one (at least 1, at most 4). */
   constructor(
@@ -163,6 +172,18 @@ export class HashPool {
       );
     }
     this.#jobTimeoutMs = timeout;
+  }
+
+  /** Jobs given to the pool and not settled yet. */
+  get pending(): number {
+    let count = 0;
+    for (const w of this.#workers) count += w.pending.size;
+    return count;
+  }
+
+  /** Jobs a worker answered (hashed, or failed to decode) since the pool was made. */
+  get completed(): number {
+    return this.#completed;
   }
 
   /**
@@ -217,9 +238,16 @@ export class HashPool {
     if (this.#workers.length < this.size) {
       const idle = this.#workers.find((w) => w.pending.size === 0);
       if (idle) return idle;
-      const worker = new PooledWorker(this.#script, this.#jobTimeoutMs, (dead) => {
-        this.#workers = this.#workers.filter((w) => w !== dead);
-      });
+      const worker = new PooledWorker(
+        this.#script,
+        this.#jobTimeoutMs,
+        (dead) => {
+          this.#workers = this.#workers.filter((w) => w !== dead);
+        },
+        () => {
+          this.#completed += 1;
+        },
+      );
       this.#workers.push(worker);
       return worker;
     }
