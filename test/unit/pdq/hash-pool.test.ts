@@ -1,8 +1,10 @@
 /**
  * The worker pool's job deadline, with a real worker that wedges (test/fixtures/pdq): a job its
  * worker never answers fails once `jobTimeoutMs` passes, that worker is terminated, and the next
- * job is hashed by a fresh one, so one stuck decode cannot hold the pool for good.
+ * job is hashed by a fresh one, so one stuck decode cannot hold the pool for good. And its jobs'
+ * signals: a job waiting for a worker is withdrawn, one started runs on but its result is dropped.
  */
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { computePdq } from '../../../src/pdq/compute.js';
 import { HashPool } from '../../../src/pdq/index.js';
@@ -44,5 +46,76 @@ describe('HashPool job deadline', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('HashPool job signal', () => {
+  it('withdraws a waiting job whose signal aborts: it rejects at once, no worker runs it', async () => {
+    // The fixture worker wedges on a dihedral job: the job behind it waits in the pool's queue.
+    const pool = new HashPool(1, { jobTimeoutMs: 60_000, workerScript: WEDGING_WORKER });
+    try {
+      const wedged = pool.run(image(), true);
+      wedged.catch(() => {});
+      const controller = new AbortController();
+      const waiting = pool.run(image(), false, controller.signal);
+      expect(pool.pending).toBe(2);
+      const reason = new Error('the uploader left');
+      controller.abort(reason);
+      await expect(within(waiting, 5_000, 'the withdrawn job')).rejects.toBe(reason);
+      expect(pool.pending).toBe(1);
+      expect(pool.completed).toBe(0);
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('lets a started job whose signal aborts finish, drops its result, then runs the next', async () => {
+    const pool = new HashPool(1);
+    try {
+      const controller = new AbortController();
+      const started = pool.run(image(), false, controller.signal); // the worker is free: started
+      const reason = new Error('the deadline passed');
+      controller.abort(reason);
+      await expect(within(started, 20_000, 'the started job')).rejects.toBe(reason);
+      expect(pool.completed).toBe(1); // its worker did answer
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+
+      const next = new AbortController();
+      expect(await within(pool.run(image(), false, next.signal), 20_000, 'the next job')).toEqual(
+        computePdq(image()),
+      );
+      expect(getEventListeners(next.signal, 'abort')).toHaveLength(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('refuses a job whose signal has aborted already, without queueing it', async () => {
+    const pool = new HashPool(1);
+    try {
+      const reason = new Error('gone before');
+      await expect(pool.run(image(), false, AbortSignal.abort(reason))).rejects.toBe(reason);
+      expect(pool.pending).toBe(0);
+      expect(pool.completed).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('rejects the jobs still waiting when it closes, and removes their listeners', async () => {
+    const pool = new HashPool(1, { jobTimeoutMs: 60_000, workerScript: WEDGING_WORKER });
+    const wedged = pool.run(image(), true);
+    const controller = new AbortController();
+    const waiting = pool.run(image(), false, controller.signal);
+    const settled = Promise.allSettled([wedged, waiting]);
+    await pool.close();
+    const [inWorker, inQueue] = await settled;
+    expect(inWorker.status).toBe('rejected');
+    expect(inQueue).toMatchObject({
+      status: 'rejected',
+      reason: { message: 'PDQ hash pool is closed' },
+    });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 });
