@@ -2,6 +2,8 @@
  * The PDQ math off the main thread: at full resolution a 4-megapixel image costs far more than
  * an event-loop tick (see bench/README.md), so hashing runs in a small pool of worker threads.
  * Workers start on first use and are unref'd, so an idle pool never keeps the process alive.
+ * Each worker takes one job at a time; the others wait in the pool's queue, where the caller's
+ * signal can still withdraw them: no worker decodes an image whose uploader has left.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -42,11 +44,11 @@ interface Pending {
 }
 
 /**
- * How long a job may go unanswered before its worker is taken for wedged (a decode that never
- * returns) and replaced. Far above the slowest sound job: the math costs about 0.25 s per
+ * How long a started job may go unanswered before its worker is taken for wedged (a decode that
+ * never returns) and replaced. Far above the slowest sound job: the math costs about 0.25 s per
  * megapixel on a slow core and the decode a fifth of that (bench/README.md), so an image of the
- * default `maxPixels` (100 megapixels) takes about 30 s, and the process's decoding budget
- * (core/pixel-budget.ts) lets about that many pixels into the pool at once.
+ * default `maxPixels` (100 megapixels) takes about 30 s. Time in the pool's queue is not counted:
+ * a worker runs one job at a time.
  */
 export const HASH_JOB_TIMEOUT_MS = 120_000;
 /** The longest delay `setTimeout` honours (a longer one fires at once). */
@@ -81,6 +83,10 @@ export interface HashPoolOptions {
   workerScript?: URL;
 }
 
+/**
+ * One worker thread and its job in flight (one at a time). `onAnswer` is told when the worker
+ * answered its job and is free again, `onGone` when it left the pool (exited, or wedged).
+ */
 class PooledWorker {
   readonly worker: Worker;
   readonly pending = new Map<number, Pending>();
@@ -102,9 +108,9 @@ class PooledWorker {
     this.worker.on('message', (reply: HashReply) => {
       const pending = this.#take(reply.id);
       if (!pending) return;
-      this.#onAnswer();
       if (reply.error !== undefined) pending.reject(revive(reply.error));
       else pending.resolve(reply.result);
+      this.#onAnswer();
     });
     const fail = (error: Error) => {
       for (const id of [...this.pending.keys()]) this.#take(id)?.reject(error);
@@ -114,7 +120,7 @@ class PooledWorker {
     this.worker.on('exit', (code) => fail(new Error(`PDQ worker exited with code ${code}`)));
   }
 
-  /** Registers job `id` before it is posted; the worker stays ref'd while any job is in it. */
+  /** Registers job `id` once posted; the worker stays ref'd while any job is in it. */
   expect(id: number, resolve: Pending['resolve'], reject: Pending['reject']): void {
     const deadline = setTimeout(() => {
       this.#take(id)?.reject(
@@ -138,8 +144,8 @@ class PooledWorker {
   }
 
   /**
-   * A wedged worker leaves the pool at once (the next job starts a fresh one) and is terminated;
-   * the other jobs in it fail as it exits (they would have waited behind the wedged one).
+   * A wedged worker leaves the pool at once (the jobs waiting in the pool's queue go to a fresh
+   * one) and is terminated.
    */
   #retire(): void {
     this.#onGone(this);
@@ -147,10 +153,41 @@ class PooledWorker {
   }
 }
 
-/** A fixed-size pool; each job goes to the worker with the fewest jobs in flight. */
+/** A job waiting in the pool's queue for a free worker. */
+interface Queued {
+  job: HashJob;
+  /** The job's pixels or bytes: its own buffer, transferred to the worker. */
+  payload: Uint8Array;
+  resolve(result: PdqComputed | PdqDihedral): void;
+  reject(error: Error): void;
+}
+
+/**
+ * `data` in a buffer of its own, for transfer to a worker: its buffer moved (the caller's view is
+ * detached) when `data` owns all of it and it can move, else a copy. Memory owned by a native
+ * addon (sharp's output) cannot move; a view into a pool must not.
+ */
+function ownBuffer(data: Uint8Array, move: boolean): Uint8Array {
+  if (move && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) {
+    try {
+      return structuredClone(data, { transfer: [data.buffer as ArrayBuffer] });
+    } catch {
+      // not transferable: copied below
+    }
+  }
+  return Uint8Array.prototype.slice.call(data) as Uint8Array;
+}
+
+/**
+ * A fixed-size pool: each worker takes one job at a time, in the order they came. A job whose
+ * `signal` aborts while it waits leaves the queue and rejects with the signal's reason, unseen by
+ * any worker; one already started runs to its end (terminating a worker costs more than
+ * finishing the job), and its answer is dropped: it rejects with the signal's reason too.
+ */
 export class HashPool {
   readonly size: number;
   #workers: PooledWorker[] = [];
+  readonly #queue: Queued[] = [];
   readonly #script: URL;
   readonly #jobTimeoutMs: number;
   #nextId = 1;
@@ -174,9 +211,9 @@ export class HashPool {
     this.#jobTimeoutMs = timeout;
   }
 
-  /** Jobs given to the pool and not settled yet. */
+  /** Jobs given to the pool and not settled yet: waiting for a worker or in one. */
   get pending(): number {
-    let count = 0;
+    let count = this.#queue.length;
     for (const w of this.#workers) count += w.pending.size;
     return count;
   }
@@ -188,77 +225,133 @@ export class HashPool {
 
   /**
    * Hashes decoded pixels in a worker. Pixels that own their whole ArrayBuffer are transferred
-   * (the caller's view is detached afterwards); others are copied once.
+   * (the caller's view is detached at once); others are copied once. `signal` withdraws the job.
    */
-  run(image: RawImage, dihedral: false): Promise<PdqComputed>;
-  run(image: RawImage, dihedral: true): Promise<PdqDihedral>;
-  run(image: RawImage, dihedral: boolean): Promise<PdqComputed | PdqDihedral> {
-    const { data, width, height, channels } = image;
-    return this.#post({ kind: 'pixels', id: 0, dihedral, data, width, height, channels }, data);
+  run(image: RawImage, dihedral: false, signal?: AbortSignal): Promise<PdqComputed>;
+  run(image: RawImage, dihedral: true, signal?: AbortSignal): Promise<PdqDihedral>;
+  run(
+    image: RawImage,
+    dihedral: boolean,
+    signal?: AbortSignal,
+  ): Promise<PdqComputed | PdqDihedral> {
+    const { width, height, channels } = image;
+    if (this.#closed || signal?.aborted) return this.#refuse(signal);
+    const data = ownBuffer(image.data, true);
+    return this.#post(
+      { kind: 'pixels', id: 0, dihedral, data, width, height, channels },
+      data,
+      signal,
+    );
   }
 
   /**
    * Decodes and hashes encoded image bytes in a worker (the bytes are copied once; the caller's
    * buffer is left alone). `type` and the pixel count must have been checked by `inspectImage`;
-   * `maxPixels` is the header's pixel count (see `decodePixels`).
+   * `maxPixels` is the header's pixel count (see `decodePixels`). `signal` withdraws the job.
    */
   runBytes(
     bytes: Uint8Array,
     type: ImageMimeType,
     maxPixels: number,
     dihedral: boolean,
+    signal?: AbortSignal,
   ): Promise<PdqComputed | PdqDihedral> {
-    const copy = Uint8Array.prototype.slice.call(bytes) as Uint8Array;
-    return this.#post({ kind: 'bytes', id: 0, dihedral, bytes: copy, type, maxPixels }, copy);
+    if (this.#closed || signal?.aborted) return this.#refuse(signal);
+    const copy = ownBuffer(bytes, false);
+    return this.#post(
+      { kind: 'bytes', id: 0, dihedral, bytes: copy, type, maxPixels },
+      copy,
+      signal,
+    );
   }
 
-  #post(job: HashJob, payload: Uint8Array): Promise<PdqComputed | PdqDihedral> {
+  #refuse(signal: AbortSignal | undefined): Promise<never> {
     if (this.#closed) return Promise.reject(new Error('PDQ hash pool is closed'));
-    const target = this.#pick();
+    return Promise.reject(signal?.reason);
+  }
+
+  /** Queues `job`; with a `signal`, its listener is removed however the job settles. */
+  #post(
+    job: HashJob,
+    payload: Uint8Array,
+    signal: AbortSignal | undefined,
+  ): Promise<PdqComputed | PdqDihedral> {
     job.id = this.#nextId++;
-    const owns = payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength;
     return new Promise((resolve, reject) => {
-      try {
-        if (!owns) throw new Error('a view into a larger buffer');
-        target.worker.postMessage(job, [payload.buffer as ArrayBuffer]);
-      } catch {
-        // A view into a pool, or memory owned by a native addon (sharp's output): transfer a copy
-        // (one memcpy), rather than letting postMessage clone it (a copy on each side).
-        const copy = Uint8Array.prototype.slice.call(payload) as Uint8Array;
-        const field = job.kind === 'pixels' ? 'data' : 'bytes';
-        target.worker.postMessage({ ...job, [field]: copy }, [copy.buffer as ArrayBuffer]);
+      if (!signal) {
+        this.#queue.push({ job, payload, resolve, reject });
+        this.#dispatch();
+        return;
       }
-      // Registered once posted (a job that could not be posted has no deadline to leave behind);
-      // the answer comes in a later event, never before this.
-      target.expect(job.id, resolve, reject);
+      const queued: Queued = {
+        job,
+        payload,
+        resolve: (result) => {
+          signal.removeEventListener('abort', onAbort);
+          if (signal.aborted) reject(signal.reason);
+          else resolve(result);
+        },
+        reject: (error) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(signal.aborted ? signal.reason : error);
+        },
+      };
+      // Still queued: withdrawn. Started: it settles when its worker answers (see above).
+      const onAbort = () => {
+        const at = this.#queue.indexOf(queued);
+        if (at === -1) return;
+        this.#queue.splice(at, 1);
+        queued.reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#queue.push(queued);
+      this.#dispatch();
     });
   }
 
-  #pick(): PooledWorker {
-    if (this.#workers.length < this.size) {
-      const idle = this.#workers.find((w) => w.pending.size === 0);
-      if (idle) return idle;
-      const worker = new PooledWorker(
-        this.#script,
-        this.#jobTimeoutMs,
-        (dead) => {
-          this.#workers = this.#workers.filter((w) => w !== dead);
-        },
-        () => {
-          this.#completed += 1;
-        },
-      );
-      this.#workers.push(worker);
-      return worker;
+  /** Starts queued jobs, oldest first, while a worker is free or another may start. */
+  #dispatch(): void {
+    while (!this.#closed && this.#queue.length > 0) {
+      const worker = this.#free();
+      if (!worker) return;
+      const next = this.#queue.shift() as Queued;
+      try {
+        worker.worker.postMessage(next.job, [next.payload.buffer as ArrayBuffer]);
+      } catch (error) {
+        next.reject(error instanceof Error ? error : new Error(String(error)));
+        continue;
+      }
+      // Registered once posted (a job that could not be posted has no deadline to leave behind);
+      // the answer comes in a later event, never before this.
+      worker.expect(next.job.id, next.resolve, next.reject);
     }
-    let best = this.#workers[0] as PooledWorker;
-    for (const w of this.#workers) if (w.pending.size < best.pending.size) best = w;
-    return best;
   }
 
-  /** Stops every worker; jobs in flight reject. */
+  /** A worker without a job, started if the pool has room for one; none when all are busy. */
+  #free(): PooledWorker | undefined {
+    const idle = this.#workers.find((w) => w.pending.size === 0);
+    if (idle || this.#workers.length >= this.size) return idle;
+    const worker = new PooledWorker(
+      this.#script,
+      this.#jobTimeoutMs,
+      (gone) => {
+        this.#workers = this.#workers.filter((w) => w !== gone);
+        this.#dispatch();
+      },
+      () => {
+        this.#completed += 1;
+        this.#dispatch();
+      },
+    );
+    this.#workers.push(worker);
+    return worker;
+  }
+
+  /** Stops every worker; jobs in flight or waiting reject. */
   async close(): Promise<void> {
     this.#closed = true;
+    const error = new Error('PDQ hash pool is closed');
+    for (const queued of this.#queue.splice(0)) queued.reject(error);
     const workers = this.#workers;
     this.#workers = [];
     await Promise.all(workers.map((w) => w.worker.terminate()));

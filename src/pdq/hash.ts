@@ -24,7 +24,10 @@ export interface PdqHashOptions {
    * inline: a worker hop would cost more than the work).
    */
   pool?: HashPool | false;
-  /** Aborts before decoding and before hashing. */
+  /**
+   * Aborts before decoding and before hashing: a job waiting for the pool's workers is withdrawn;
+   * one a worker has started runs to its end, and its result is dropped (the call rejects).
+   */
   signal?: AbortSignal;
 }
 
@@ -60,7 +63,8 @@ async function hashWith(
         return dihedral ? computePdqDihedral(image) : computePdq(image);
       }
       const pool = options.pool ?? defaultHashPool();
-      return pool.runBytes(bytes, type, width * height, dihedral);
+      // The signal reaches the pool's queue too: no worker decodes for a caller gone.
+      return pool.runBytes(bytes, type, width * height, dihedral, options.signal);
     },
     { signal: options.signal },
   );
