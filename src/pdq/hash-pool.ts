@@ -6,13 +6,12 @@
  * signal can still withdraw them: no worker decodes an image whose uploader has left.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { InvalidOptionsError } from '../errors.js';
 import type { ImageMimeType } from '../types.js';
 import type { PdqComputed, PdqDihedral } from './compute.js';
-import { PdqDecodeError, type PdqDecodeErrorKind } from './decode.js';
+import type { PdqDecodeErrorKind } from './decode.js';
 import type { RawImage } from './luma.js';
-import { SharpMissingError } from './sharp.js';
+import { PooledWorker } from './pooled-worker.js';
 
 /** Decoded pixels to hash, or encoded bytes to decode and hash. */
 export type HashJob = { id: number; dihedral: boolean } & (
@@ -29,19 +28,6 @@ export interface WorkerError {
 export type HashReply =
   | { id: number; result: PdqComputed | PdqDihedral; error?: undefined }
   | { id: number; error: WorkerError; result?: undefined };
-
-/** The worker's error as the class the calling code expects. */
-function revive(error: WorkerError): Error {
-  if (error.name === 'SharpMissingError') return new SharpMissingError(new Error(error.message));
-  if (error.kind) return new PdqDecodeError(error.kind, error.message);
-  return new Error(`PDQ worker: ${error.message}`);
-}
-
-interface Pending {
-  resolve(result: PdqComputed | PdqDihedral): void;
-  reject(error: Error): void;
-  deadline: NodeJS.Timeout;
-}
 
 /**
  * How long a started job may go unanswered before its worker is taken for wedged (a decode that
@@ -60,20 +46,10 @@ const WORKER_SCRIPT = new URL(
   import.meta.url,
 );
 
-/**
- * Starts a worker on `script`. A TypeScript script (tests, benchmarks) first registers tsx's
- * loader in the worker, which does not inherit it.
- */
-function startWorker(script: URL): Worker {
-  if (!script.pathname.endsWith('.ts')) return new Worker(script);
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); });`;
-  return new Worker(boot, { eval: true });
-}
-
 export interface HashPoolOptions {
   /**
-   * A job unanswered after this many milliseconds fails, and its worker is terminated (with any
-   * other job in it) and replaced, so a wedged decode cannot hold the pool. Defaults to
+   * A started job unanswered after this many milliseconds fails, and its worker is terminated and
+   * replaced, so a wedged decode cannot hold the pool. Defaults to
    * `HASH_JOB_TIMEOUT_MS` (120 s).
    */
   jobTimeoutMs?: number;
@@ -83,81 +59,9 @@ export interface HashPoolOptions {
   workerScript?: URL;
 }
 
-/**
- * One worker thread and its job in flight (one at a time). `onAnswer` is told when the worker
- * answered its job and is free again, `onGone` when it left the pool (exited, or wedged).
- */
-class PooledWorker {
-  readonly worker: Worker;
-  readonly pending = new Map<number, Pending>();
-  readonly #timeoutMs: number;
-  readonly #onGone: (self: PooledWorker) => void;
-  readonly #onAnswer: () => void;
-
-  constructor(
-    script: URL,
-    timeoutMs: number,
-    onGone: (self: PooledWorker) => void,
-    onAnswer: () => void,
-  ) {
-    this.#timeoutMs = timeoutMs;
-    this.#onGone = onGone;
-    this.#onAnswer = onAnswer;
-    this.worker = startWorker(script);
-    this.worker.unref();
-    this.worker.on('message', (reply: HashReply) => {
-      const pending = this.#take(reply.id);
-      if (!pending) return;
-      if (reply.error !== undefined) pending.reject(revive(reply.error));
-      else pending.resolve(reply.result);
-      this.#onAnswer();
-    });
-    const fail = (error: Error) => {
-      for (const id of [...this.pending.keys()]) this.#take(id)?.reject(error);
-      onGone(this);
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`PDQ worker exited with code ${code}`)));
-  }
-
-  /** Registers job `id` once posted; the worker stays ref'd while any job is in it. */
-  expect(id: number, resolve: Pending['resolve'], reject: Pending['reject']): void {
-    const deadline = setTimeout(() => {
-      this.#take(id)?.reject(
-        new Error(`PDQ worker: no answer within ${this.#timeoutMs} ms; the worker was replaced`),
-      );
-      this.#retire();
-    }, this.#timeoutMs);
-    // The ref'd worker keeps the process alive until the deadline; the timer need not.
-    deadline.unref();
-    this.pending.set(id, { resolve, reject, deadline });
-    this.worker.ref();
-  }
-
-  #take(id: number): Pending | undefined {
-    const pending = this.pending.get(id);
-    if (!pending) return undefined;
-    this.pending.delete(id);
-    clearTimeout(pending.deadline);
-    if (this.pending.size === 0) this.worker.unref();
-    return pending;
-  }
-
-  /**
-   * A wedged worker leaves the pool at once (the jobs waiting in the pool's queue go to a fresh
-   * one) and is terminated.
-   */
-  #retire(): void {
-    this.#onGone(this);
-    void this.worker.terminate();
-  }
-}
-
-/** A job waiting in the pool's queue for a free worker. */
+/** A job waiting in the pool's queue for a free worker; its pixels or bytes own their buffer. */
 interface Queued {
   job: HashJob;
-  /** The job's pixels or bytes: its own buffer, transferred to the worker. */
-  payload: Uint8Array;
   resolve(result: PdqComputed | PdqDihedral): void;
   reject(error: Error): void;
 }
@@ -237,11 +141,7 @@ export class HashPool {
     const { width, height, channels } = image;
     if (this.#closed || signal?.aborted) return this.#refuse(signal);
     const data = ownBuffer(image.data, true);
-    return this.#post(
-      { kind: 'pixels', id: 0, dihedral, data, width, height, channels },
-      data,
-      signal,
-    );
+    return this.#post({ kind: 'pixels', id: 0, dihedral, data, width, height, channels }, signal);
   }
 
   /**
@@ -258,11 +158,7 @@ export class HashPool {
   ): Promise<PdqComputed | PdqDihedral> {
     if (this.#closed || signal?.aborted) return this.#refuse(signal);
     const copy = ownBuffer(bytes, false);
-    return this.#post(
-      { kind: 'bytes', id: 0, dihedral, bytes: copy, type, maxPixels },
-      copy,
-      signal,
-    );
+    return this.#post({ kind: 'bytes', id: 0, dihedral, bytes: copy, type, maxPixels }, signal);
   }
 
   #refuse(signal: AbortSignal | undefined): Promise<never> {
@@ -271,21 +167,16 @@ export class HashPool {
   }
 
   /** Queues `job`; with a `signal`, its listener is removed however the job settles. */
-  #post(
-    job: HashJob,
-    payload: Uint8Array,
-    signal: AbortSignal | undefined,
-  ): Promise<PdqComputed | PdqDihedral> {
+  #post(job: HashJob, signal: AbortSignal | undefined): Promise<PdqComputed | PdqDihedral> {
     job.id = this.#nextId++;
     return new Promise((resolve, reject) => {
       if (!signal) {
-        this.#queue.push({ job, payload, resolve, reject });
+        this.#queue.push({ job, resolve, reject });
         this.#dispatch();
         return;
       }
       const queued: Queued = {
         job,
-        payload,
         resolve: (result) => {
           signal.removeEventListener('abort', onAbort);
           if (signal.aborted) reject(signal.reason);
@@ -315,15 +206,17 @@ export class HashPool {
       const worker = this.#free();
       if (!worker) return;
       const next = this.#queue.shift() as Queued;
+      const { job } = next;
+      const payload = job.kind === 'pixels' ? job.data : job.bytes;
       try {
-        worker.worker.postMessage(next.job, [next.payload.buffer as ArrayBuffer]);
+        worker.worker.postMessage(job, [payload.buffer as ArrayBuffer]);
       } catch (error) {
         next.reject(error instanceof Error ? error : new Error(String(error)));
         continue;
       }
       // Registered once posted (a job that could not be posted has no deadline to leave behind);
       // the answer comes in a later event, never before this.
-      worker.expect(next.job.id, next.resolve, next.reject);
+      worker.expect(job.id, next.resolve, next.reject);
     }
   }
 
