@@ -109,13 +109,20 @@ describe.each(setups)('PDQ jobs of abandoned uploads (%s)', (_name, optionsFor) 
   });
 });
 
-it('requests whose deadline passes have no hash job computed but the one running, and pass nothing', async () => {
+it('requests whose deadline passes while their jobs wait for the worker have none computed, and pass nothing', async () => {
   const pool = onePool();
   const { server, log } = await start({
     pdq: { mode: 'only', lists: lists(), pool, watch: false },
-    scanTimeoutMs: 250,
+    scanTimeoutMs: 100,
   });
-  // Each job takes far longer than the deadline, so all pass theirs while the first is hashed.
+  // The one worker busy with a 36-megapixel image (over a second of hashing) as the uploads come.
+  const side = 6000;
+  const blocker = await sharp({
+    create: { width: side, height: side, channels: 3, background: '#808080' },
+  })
+    .png()
+    .toBuffer();
+  const busy = pool.runBytes(blocker, 'image/png', side * side, false);
   const answers = await Promise.all(
     large.map((data) => request(server.url).post('/upload').attach('f', data, 'big.jpg')),
   );
@@ -124,6 +131,7 @@ it('requests whose deadline passes have no hash job computed but the one running
     expect(res.body.error.code).toBe('SCAN_UNAVAILABLE');
   }
   expect(log.runs).toBe(0);
+  await busy;
   await until(() => pool.pending === 0, 'the pool idle', 120_000);
-  expect(pool.completed).toBeLessThanOrEqual(1);
+  expect(pool.completed).toBe(1); // the image that kept the worker busy, none of theirs
 });
