@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultMaxBufferedBytes } from './core/upload-budget.js';
 import { InvalidOptionsError } from './errors.js';
 import type { MatchEvent, RejectionBody } from './events.js';
 import type { RouteConfig } from './options.js';
@@ -81,6 +82,16 @@ export const limitsSchema = z.strictObject({
   maxArrayIndex: z.number().int().nonnegative().default(100),
   /** Parts (files + fields) per request. Defaults to 120. */
   maxParts: z.number().int().positive().default(120),
+  /**
+   * Bytes that the uploads the guards are parsing may hold in memory at once, across every guard
+   * of the process: a request reserves its `Content-Length` (without one: the most its other
+   * limits let it buffer) before its body is read, until the guard has decided; one that does
+   * not fit beside those in progress is answered 503 `SCAN_BUSY`, unread (a request alone always
+   * fits). A route with a smaller value refuses sooner. Files on disk, and those a host's parser
+   * read before the guard (`scan()`), are not counted. Defaults to a quarter of the memory the
+   * process may use (its cgroup's limit, else the machine's), at most 512 MiB.
+   */
+  maxBufferedBytes: z.number().int().positive().default(defaultMaxBufferedBytes()),
 });
 
 /** Decides per request; `Req` is the framework's request (Express `Request`, Koa `Context`). */

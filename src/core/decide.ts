@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { GuardError } from '../errors.js';
 import {
   type BodyKind,
@@ -30,6 +31,7 @@ import { RequestContext } from './request-context.js';
 import { type BodyStream, type RequestView, textFieldsOf } from './request-view.js';
 import { respondRejected } from './respond-rejected.js';
 import { type ScanDeps, scanRequest } from './scan-request.js';
+import { bytesToReserve, uploadBudget } from './upload-budget.js';
 import { handOver, readUpload, removeFromDisk, uploadOf } from './uploads.js';
 import type { UploadedFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
@@ -79,11 +81,13 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   let fieldImages: FieldImage[] = [];
   let fieldFiles: UploadedFile[] = [];
   let verdict: Verdict;
+  let reserved = 0;
   try {
     if (kind === 'unreadable' && files.length === 0) throw unreadableBody();
     if (!files.every(isMulterFile)) throw foreignFiles(deps, ctx);
     if (parser) {
       if (!body) throw bodyReadBefore(deps, ctx);
+      reserved = reserveBuffered(entry, view.headers);
       const parsing = parser.parse(body, entry.selection);
       if (!parsing) throw unreadableBody(); // multer would not read it: never "no files"
       await parsing;
@@ -125,6 +129,9 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       throw error;
     }
     verdict = { kind: 'reject', error };
+  } finally {
+    // Decided (the handler owns the buffers now), refused, or the uploader left: every way out.
+    uploadBudget.release(reserved);
   }
   const settled = settle(deps, entry, view, ctx, verdict, files, uploads, fieldImages);
   const outcome = settled instanceof Promise ? await settled : settled;
@@ -153,6 +160,21 @@ export function refuseUnread(
   const ctx = new RequestContext(view);
   if (error.reason === 'not-configured') reportScanFailure(deps.events, ctx, error);
   return refuse(deps, entry, view, ctx, { kind: 'reject', error }, []);
+}
+
+/**
+ * Reserves what the request may buffer in the process's budget of bytes held for uploads being
+ * checked (`upload-budget.ts`), or refuses it, its body unread: 503 `SCAN_BUSY`, as a full scan
+ * queue, since it is the same condition (too many uploads in progress) and the same remedy
+ * (retry shortly). Returns the bytes reserved, to be released once.
+ */
+function reserveBuffered(entry: Entry, headers: IncomingHttpHeaders): number {
+  const bytes = bytesToReserve(headers, entry.mostBuffered);
+  const limit = entry.route.limits.maxBufferedBytes;
+  if (uploadBudget.tryReserve(bytes, limit)) return bytes;
+  throw new GuardError('SCAN_BUSY', {
+    detail: `uploads in progress hold ${uploadBudget.held} bytes in memory; this one may add ${bytes}, past limits.maxBufferedBytes (${limit})`,
+  });
 }
 
 /**

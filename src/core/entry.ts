@@ -2,6 +2,7 @@ import type { MultipartParser } from '../multipart/parser.js';
 import type { Selection } from '../multipart/selection.js';
 import type { RouteConfig } from '../options.js';
 import { valueBudget } from './field-images.js';
+import { mostBufferedBy } from './upload-budget.js';
 
 /**
  * One piece of guard middleware as the core sees it: the route's config and where the files
@@ -21,6 +22,8 @@ export class Entry {
   readonly replays: boolean;
   /** Strings and containers of a body looked through for images before it is refused (413). */
   readonly fieldValueBudget: number;
+  /** The most bytes the guard's parser may buffer for one request under the route's limits. */
+  readonly mostBuffered: number;
   /** Requests this entry took: seeing one again means the same middleware is mounted twice. */
   readonly taken = new WeakSet<object>();
 
@@ -35,6 +38,7 @@ export class Entry {
     this.selection = selection;
     this.replays = replay;
     this.fieldValueBudget = valueBudget(route.limits);
+    this.mostBuffered = mostBufferedBy(route.limits);
   }
 
   /** `replay`: the guard mounted as a whole, in front of the app's own parsers (the adapter says). */

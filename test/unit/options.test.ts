@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { defaultMaxBufferedBytes } from '../../src/core/upload-budget.js';
 import { InvalidOptionsError } from '../../src/errors.js';
 import { applyRouteOverrides, parseGuardOptions } from '../../src/options.js';
 
@@ -26,6 +27,7 @@ describe('parseGuardOptions', () => {
       maxFieldDepth: 4,
       maxArrayIndex: 100,
       maxParts: 120,
+      maxBufferedBytes: defaultMaxBufferedBytes(),
     });
     for (const value of Object.values(config.limits)) expect(Number.isFinite(value)).toBe(true);
   });
