@@ -2,7 +2,7 @@
  * Bytes the guards of this process hold in memory for uploads being checked (issue: concurrent
  * slow uploads). Each request's limits bound what it may buffer, but not how many requests
  * buffer at once: 40 uploads of 10 × 4 MiB, each sent but for its last bytes and then left
- * hanging, held 1.6 GB and took a server down. So a request the guard parses reserves, before
+ * hanging, would hold 1.6 GB; a server with 2 GiB of address space died of them. So a request the guard parses reserves, before
  * its first byte is read, the bytes it may hold — its `Content-Length` when it gives one (the
  * HTTP parser frames the body by it), else what its limits let it keep — and gives them back
  * when the guard has decided (the handler then owns the buffers) or the request ended otherwise.
@@ -23,7 +23,7 @@ import type { Limits } from '../options.js';
 import { processWide } from './process-wide.js';
 
 const MIB = 1024 * 1024;
-/** The default's ceiling: eleven requests of the default limits' maximum (46.4 MiB each). */
+/** The default's ceiling: eleven requests at the default limits' maximum (about 46 MiB each). */
 const DEFAULT_CAP = 512 * MIB;
 
 export class UploadBudget {
