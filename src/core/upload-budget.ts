@@ -1,10 +1,10 @@
 /**
- * Bytes the guards of this process hold in memory for uploads being checked (issue: concurrent
- * slow uploads). Each request's limits bound what it may buffer, but not how many requests
- * buffer at once: 40 uploads of 10 × 4 MiB, each sent but for its last bytes and then left
- * hanging, would hold 1.6 GB; a server with 2 GiB of address space died of them. So a request the guard parses reserves, before
- * its first byte is read, the bytes it may hold — its `Content-Length` when it gives one (the
- * HTTP parser frames the body by it), else what its limits let it keep — and gives them back
+ * Bytes the guards of this process hold in memory for uploads being checked. Each request's
+ * limits bound what it may buffer, but not how many requests buffer at once: 40 uploads of
+ * 10 × 4 MiB, each sent but for its last bytes and then left hanging, would hold 1.6 GB; a
+ * server with 2 GiB of address space died of them. So a request the guard parses reserves,
+ * before its first byte is read, the bytes it may hold — its `Content-Length` when it gives one
+ * (the HTTP parser frames the body by it), else what its limits let it keep — and gives them back
  * when the guard has decided (the handler then owns the buffers) or the request ended otherwise.
  * One that does not fit beside those in flight is answered 503 `SCAN_BUSY`, its body unread.
  *
@@ -73,8 +73,8 @@ export function mostBufferedBy(
 
 /**
  * What a request reserves: its announced length when the body is framed by it, bounded by
- * `atMost` (its limits' maximum), else `atMost`. A body with `Transfer-Encoding` is framed by its
- * chunks whatever a `Content-Length` says (HTTP/2 without one reads as HTTP/1's chunked).
+ * `atMost` (its limits' maximum), else `atMost`: without a length (HTTP/2 allows none), or with
+ * `Transfer-Encoding`, whose chunks frame the body whatever a `Content-Length` says.
  */
 export function bytesToReserve(headers: IncomingHttpHeaders, atMost: number): number {
   if (headers['transfer-encoding'] !== undefined) return atMost;
