@@ -8,7 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { uploadBudget } from '../../src/core/upload-budget.js';
+import { mostBufferedBy, uploadBudget } from '../../src/core/upload-budget.js';
+import { limitsSchema } from '../../src/options.js';
 import type { Matcher, MatchRequest, MatchResult } from '../../src/types.js';
 import { hostile, png } from '../fixtures/images.js';
 import { adapters, type Running, startPerTest } from '../helpers/adapters.js';
@@ -137,6 +138,39 @@ describe.each(adapters)('$name', (adapter) => {
     expect(server.log.runs).toBe(2);
     await until(() => uploadBudget.held === 0, 'the budget given back');
     expect((await send(server, '/upload', body)).status).toBe(200);
+  });
+
+  it('a body without Content-Length (chunked) reserves the most its limits let it buffer', async () => {
+    const limits = { maxFiles: 1, maxFileSize: 160 * 1024, maxFields: 2 };
+    const most = mostBufferedBy(limitsSchema.parse(limits));
+    const server = await start(
+      { matcher: new Backend(), cache: false, limits: { ...limits, maxBufferedBytes: most } },
+      [{ path: '/upload', use: (g) => g.single('f') }],
+    );
+    const body = upload(CLEAN);
+    let finish: () => void = () => {};
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const chunk = (bytes: Buffer) =>
+      Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n')]);
+    async function* chunks() {
+      yield chunk(body.subarray(0, 1000));
+      await finished;
+      yield Buffer.concat([chunk(body.subarray(1000)), Buffer.from('0\r\n\r\n')]);
+    }
+    const chunked = exchange(
+      server.port,
+      [...head('/upload', 0).slice(0, -1), 'Transfer-Encoding: chunked'],
+      chunks(),
+    );
+    await until(() => uploadBudget.held === most, 'the chunked upload in progress');
+
+    const small = await send(server, '/upload', body);
+    expect(small.status).toBe(503);
+    expect(codeOf(small)).toBe('SCAN_BUSY');
+    finish();
+    expect((await chunked).status).toBe(200);
   });
 
   describe('every way a request ends gives its bytes back: a later upload fits a one-upload budget', () => {
