@@ -83,13 +83,14 @@ export const limitsSchema = z.strictObject({
   /** Parts (files + fields) per request. Defaults to 120. */
   maxParts: z.number().int().positive().default(120),
   /**
-   * Bytes that the uploads the guards are parsing may hold in memory at once, across every guard
-   * of the process: a request reserves its `Content-Length` (without one: the most its other
-   * limits let it buffer) before its body is read, until the guard has decided; one that does
-   * not fit beside those in progress is answered 503 `SCAN_BUSY`, unread (a request alone always
-   * fits). A route with a smaller value refuses sooner. Files on disk, and those a host's parser
-   * read before the guard (`scan()`), are not counted. Defaults to a quarter of the memory the
-   * process may use (its cgroup's limit, else the machine's), at most 512 MiB.
+   * Bytes that the uploads the guards are reading or checking may hold in memory at once, across
+   * every guard of the process: a body's bytes count as they arrive (no more than its other
+   * limits let it keep), until the guard has decided; the request whose bytes take the total
+   * past this is refused mid-body, 503 `SCAN_BUSY`, and keeps nothing counted (a request holding
+   * every counted byte is never refused). A route with a smaller value refuses sooner. Files on
+   * disk, and those a host's parser read before the guard (`scan()`), are not counted. Defaults
+   * to a quarter of the memory the process may use (its cgroup's limit, else the machine's), at
+   * most 512 MiB.
    */
   maxBufferedBytes: z.number().int().positive().default(defaultMaxBufferedBytes()),
 });

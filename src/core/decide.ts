@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { GuardError } from '../errors.js';
 import {
   type BodyKind,
@@ -31,7 +30,7 @@ import { RequestContext } from './request-context.js';
 import { type BodyStream, type RequestView, textFieldsOf } from './request-view.js';
 import { respondRejected } from './respond-rejected.js';
 import { type ScanDeps, scanRequest } from './scan-request.js';
-import { bytesToReserve, uploadBudget } from './upload-budget.js';
+import { BufferedBytes, uploadBudget } from './upload-budget.js';
 import { handOver, readUpload, removeFromDisk, uploadOf } from './uploads.js';
 import type { UploadedFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
@@ -81,14 +80,15 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   let fieldImages: FieldImage[] = [];
   let fieldFiles: UploadedFile[] = [];
   let verdict: Verdict;
-  let reserved = 0;
+  let counted: BufferedBytes | undefined;
   try {
     if (kind === 'unreadable' && files.length === 0) throw unreadableBody();
     if (!files.every(isMulterFile)) throw foreignFiles(deps, ctx);
     if (parser) {
       if (!body) throw bodyReadBefore(deps, ctx);
-      reserved = reserveBuffered(entry, view.headers);
-      const parsing = parser.parse(body, entry.selection);
+      const { maxBufferedBytes } = entry.route.limits;
+      counted = new BufferedBytes(uploadBudget, maxBufferedBytes, entry.mostBuffered);
+      const parsing = parser.parse(body, entry.selection, counted);
       if (!parsing) throw unreadableBody(); // multer would not read it: never "no files"
       await parsing;
       // Both properties, not only the one this selection's multer writes: a file a middleware put
@@ -131,7 +131,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     verdict = { kind: 'reject', error };
   } finally {
     // Decided (the handler owns the buffers now), refused, or the uploader left: every way out.
-    uploadBudget.release(reserved);
+    counted?.release();
   }
   const settled = settle(deps, entry, view, ctx, verdict, files, uploads, fieldImages);
   const outcome = settled instanceof Promise ? await settled : settled;
@@ -160,21 +160,6 @@ export function refuseUnread(
   const ctx = new RequestContext(view);
   if (error.reason === 'not-configured') reportScanFailure(deps.events, ctx, error);
   return refuse(deps, entry, view, ctx, { kind: 'reject', error }, []);
-}
-
-/**
- * Reserves what the request may buffer in the process's budget of bytes held for uploads being
- * checked (`upload-budget.ts`), or refuses it, its body unread: 503 `SCAN_BUSY`, as a full scan
- * queue, since it is the same condition (too many uploads in progress) and the same remedy
- * (retry shortly). Returns the bytes reserved, to be released once.
- */
-function reserveBuffered(entry: Entry, headers: IncomingHttpHeaders): number {
-  const bytes = bytesToReserve(headers, entry.mostBuffered);
-  const limit = entry.route.limits.maxBufferedBytes;
-  if (uploadBudget.tryReserve(bytes, limit)) return bytes;
-  throw new GuardError('SCAN_BUSY', {
-    detail: `uploads in progress hold ${uploadBudget.held} bytes in memory; this one may add ${bytes}, past limits.maxBufferedBytes (${limit})`,
-  });
 }
 
 /**

@@ -22,7 +22,7 @@ export class Entry {
   readonly replays: boolean;
   /** Strings and containers of a body looked through for images before it is refused (413). */
   readonly fieldValueBudget: number;
-  /** The most bytes the guard's parser may buffer for one request under the route's limits. */
+  /** The most bytes the guard's parser may hold for one request under the route's limits. */
   readonly mostBuffered: number;
   /** Requests this entry took: seeing one again means the same middleware is mounted twice. */
   readonly taken = new WeakSet<object>();

@@ -1,24 +1,30 @@
 /**
- * Bytes the guards of this process hold in memory for uploads being checked. Each request's
- * limits bound what it may buffer, but not how many requests buffer at once: 40 uploads of
- * 10 × 4 MiB, each sent but for its last bytes and then left hanging, would hold 1.6 GB; a
- * server with 2 GiB of address space died of them. So a request the guard parses reserves,
- * before its first byte is read, the bytes it may hold — its `Content-Length` when it gives one
- * (the HTTP parser frames the body by it), else what its limits let it keep — and gives them back
- * when the guard has decided (the handler then owns the buffers) or the request ended otherwise.
- * One that does not fit beside those in flight is answered 503 `SCAN_BUSY`, its body unread.
+ * Bytes the guards of this process hold in memory for uploads they are reading or checking. Each
+ * request's limits bound what it may buffer, but not how many requests buffer at once: 40
+ * uploads of 10 × 4 MiB, each sent but for its last bytes and then left hanging, would hold
+ * 1.6 GB; a server with 2 GiB of address space died of them.
  *
- * Reserved up front rather than counted per chunk: a few operations per request, no listener
- * or closure per chunk (issue 16). One counter per process (like the decoding pixel budget,
- * `pixel-budget.ts`, but refusing at once rather than queueing: a queued upload would hold its
- * connection and the client's bytes in the kernel's buffers meanwhile). Each route compares the
- * process's total with its own `limits.maxBufferedBytes`, so a route with a smaller limit sheds
- * uploads first; the largest limit bounds the process. A request alone is always admitted,
- * whatever its reservation: its own limits bound it, and a limit below one request's maximum
- * must not refuse every upload.
+ * Counted as the bytes arrive, not reserved ahead from what a request announces: a reservation
+ * let connections that sent only headers (a dozen announcing 40 MiB each, then silent until
+ * Node's `requestTimeout`) refuse every other upload, an attack far cheaper than the crash the
+ * budget prevents. Counted bytes are bytes a client really sent, and memory really held.
+ *
+ * A request's bytes count from the chunk the guard's parser reads to the guard's decision (the
+ * handler then owns the buffers), or until its parser drops them (a limit refused it, or the
+ * uploader left). The chunk that takes the process past a route's `limits.maxBufferedBytes`
+ * refuses its own request there, mid-body, 503 `SCAN_BUSY`, as a size limit refuses one (multer
+ * drops what it parsed, drains the rest, then answers), and that request's bytes stop counting at
+ * once. A request that holds every counted byte is never refused: its own limits bound it, and a
+ * budget below one request's maximum must not refuse every upload.
+ *
+ * One counter per process (like the decoding pixel budget, `pixel-budget.ts`, but refusing rather
+ * than queueing: a queued upload would hold its connection and its bytes meanwhile). Each route
+ * compares the process's total with its own value, so a route with a smaller one sheds uploads
+ * first; the largest bounds the process, give or take the chunk that crossed it.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import { totalmem } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { GuardError } from '../errors.js';
 import type { Limits } from '../options.js';
 import { processWide } from './process-wide.js';
 
@@ -29,19 +35,15 @@ const DEFAULT_CAP = 512 * MIB;
 export class UploadBudget {
   #held = 0;
 
-  /** Bytes reserved by uploads in progress, across every guard of the process. */
+  /** Bytes counted for uploads being read or checked, across every guard of the process. */
   get held(): number {
     return this.#held;
   }
 
-  /**
-   * Reserves `bytes` when they fit beside those held within `limit` (or nothing is held);
-   * returns whether it did. Each successful call must be matched by one `release(bytes)`.
-   */
-  tryReserve(bytes: number, limit: number): boolean {
-    if (this.#held > 0 && this.#held + bytes > limit) return false;
+  /** Counts `bytes` more; returns the new total. */
+  add(bytes: number): number {
     this.#held += bytes;
-    return true;
+    return this.#held;
   }
 
   release(bytes: number): void {
@@ -72,14 +74,87 @@ export function mostBufferedBy(
 }
 
 /**
- * What a request reserves: its announced length when the body is framed by it, bounded by
- * `atMost` (its limits' maximum), else `atMost`: without a length (HTTP/2 allows none), or with
- * `Transfer-Encoding`, whose chunks frame the body whatever a `Content-Length` says.
+ * One request's bytes in a budget: every chunk of its body from the moment it is piped into its
+ * parser, until `release()` (the guard decided, or the request ended otherwise) or until the
+ * parser is unpiped unfinished (it refused the body or the uploader left: multer dropped the
+ * files and drains the rest, which is not held). Drained or replayed bytes are never counted,
+ * and no request counts more than its limits let it hold (`mostBufferedBy`): the parser skips
+ * the rest (a file past `maxFileSize` until its part ends, parts it does not keep, a preamble),
+ * and a single connection sending it must not count as more memory than any request can take.
  */
-export function bytesToReserve(headers: IncomingHttpHeaders, atMost: number): number {
-  if (headers['transfer-encoding'] !== undefined) return atMost;
-  const length = Number(headers['content-length']); // NaN when absent or not one number
-  return length >= 0 && length < atMost ? length : atMost;
+export class BufferedBytes {
+  readonly #budget: UploadBudget;
+  readonly #limit: number;
+  readonly #most: number;
+  #bytes = 0;
+  #body: Readable | undefined = undefined;
+  #parser: Writable | undefined = undefined;
+  /** The per-chunk work: a minimum, two additions and a comparison (issue 16's hot path). */
+  readonly #count = (chunk: Uint8Array): void => {
+    const bytes = Math.min(chunk.length, this.#most - this.#bytes);
+    this.#bytes += bytes;
+    const total = this.#budget.add(bytes);
+    if (total > this.#limit && total !== this.#bytes) this.#refuse(total);
+  };
+  readonly #unpiped = (): void => {
+    // Finished, the parser's files are the guard's to check: they count until it decides.
+    const finished = this.#parser?.writableFinished === true;
+    this.#stop();
+    if (!finished) this.release();
+  };
+
+  /** `limit`: the route's `limits.maxBufferedBytes`; `most`: `mostBufferedBy` its limits. */
+  constructor(budget: UploadBudget, limit: number, most: number) {
+    this.#budget = budget;
+    this.#limit = limit;
+    this.#most = most;
+  }
+
+  /**
+   * Counts what `body` emits from now on. Called right after `body.pipe(parser)`, in the same
+   * tick: pipe's own 'data' listener comes first and has switched the stream to flowing (or left
+   * it paused for back-pressure), so this listener changes neither the mode nor what the parser
+   * reads, and sees every chunk the parser does.
+   */
+  watch(body: Readable, parser: Writable): void {
+    this.#body = body;
+    this.#parser = parser;
+    body.on('data', this.#count);
+    parser.once('unpipe', this.#unpiped);
+  }
+
+  /** Gives this request's bytes back and stops counting; once is enough, more is harmless. */
+  release(): void {
+    this.#stop();
+    this.#budget.release(this.#bytes);
+    this.#bytes = 0;
+  }
+
+  #stop(): void {
+    this.#body?.removeListener('data', this.#count);
+    this.#parser?.removeListener('unpipe', this.#unpiped);
+    this.#body = undefined;
+    this.#parser = undefined;
+  }
+
+  /**
+   * The chunk just read took the process past the budget: the request is refused by its parser,
+   * the way a size limit refuses one (multer drops its files, drains the rest of the body, then
+   * fails with this error), and keeps nothing counted meanwhile.
+   */
+  #refuse(total: number): void {
+    const body = this.#body;
+    const parser = this.#parser;
+    const own = this.#bytes;
+    this.release();
+    if (!body || !parser) return;
+    body.unpipe(parser);
+    parser.destroy(
+      new GuardError('SCAN_BUSY', {
+        detail: `uploads being read or checked held ${total} bytes in memory, past limits.maxBufferedBytes (${this.#limit}); this one was refused after ${own} bytes`,
+      }),
+    );
+  }
 }
 
 /**

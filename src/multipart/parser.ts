@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import multer from 'multer';
 import { GuardError } from '../errors.js';
 import type { Limits } from '../options.js';
@@ -22,6 +22,14 @@ const LIMIT_CODES = new Set([
   'LIMIT_FIELD_NESTING',
   'LIMIT_FIELD_ARRAY_INDEX',
 ]);
+
+/**
+ * Sees the body from the moment it is piped into multer's busboy (the core's `BufferedBytes`
+ * counts it, and may stop the parse by destroying `parser` with a `GuardError`).
+ */
+export interface BodyWatcher {
+  watch(body: Readable, parser: Writable): void;
+}
 
 /** What multer reads: a body stream with the request's headers (`complete` when Node's request). */
 type ParseSource = Readable & {
@@ -58,20 +66,38 @@ export class MultipartParser {
   readonly #multer: multer.Multer;
   /** One multer middleware per selection, built on first use rather than per request. */
   readonly #middlewares = new WeakMap<Selection, ReturnType<MultipartParser['buildMiddleware']>>();
+  /**
+   * The watcher of the request being started: multer calls `streamHandler` within the middleware
+   * call (after its own listeners, before any chunk flows), so it is set around that call only.
+   */
+  #starting: BodyWatcher | undefined = undefined;
 
   constructor(limits: Limits) {
-    this.#multer = multer({ storage: multer.memoryStorage(), limits: multerLimits(limits) });
+    // multer 2.5's `streamHandler` (not in @types/multer): the body piped into busboy as by
+    // default, and counted in the process's budget of buffered bytes (`upload-budget.ts`).
+    const options: multer.Options & {
+      streamHandler: (req: Readable, busboy: Writable) => void;
+    } = {
+      storage: multer.memoryStorage(),
+      limits: multerLimits(limits),
+      streamHandler: (req, busboy) => {
+        req.pipe(busboy);
+        this.#starting?.watch(req, busboy);
+      },
+    };
+    this.#multer = multer(options);
   }
 
   /**
    * Parses a request-like body stream (a readable with `headers`, such as Node's request) into
    * its `body` and `file(s)` properties; rejects with a `GuardError` or `UploadAborted`.
+   * `counted` (the guard's `BufferedBytes`) sees the body as it is read, and may stop the parse.
    *
    * Undefined when multer does not take the body: its own test of the request (type-is: a body,
    * and a `Content-Type` that parses as `multipart/*`) refused it, and nothing was read. Known at
    * once, before any chunk flows; the guard then need not run the same test before (issue 16).
    */
-  parse(req: ParseSource, selection: Selection): Promise<void> | undefined {
+  parse(req: ParseSource, selection: Selection, counted?: BodyWatcher): Promise<void> | undefined {
     // A stream destroyed before multer's listeners exist (the uploader left while a middleware
     // ahead of the guard ran) never ends or errors again: multer would wait on it forever.
     if (req.destroyed) return Promise.reject(new UploadAborted());
@@ -85,6 +111,7 @@ export class MultipartParser {
     // each property read of an Express request is a slow lookup, bench/README.md.)
     let calling = true;
     let refused = false;
+    this.#starting = counted;
     const parsing = new Promise<void>((resolve, reject) => {
       middleware(req as never, undefined as never, (error?: unknown) => {
         if (error !== undefined && error !== null) reject(classify(error, req));
@@ -92,6 +119,7 @@ export class MultipartParser {
         else resolve();
       });
     });
+    this.#starting = undefined;
     calling = false;
     return refused ? undefined : parsing;
   }
@@ -120,6 +148,7 @@ export function clientLeft(req: Readable & { complete?: boolean }): boolean {
 function classify(error: unknown, req: ParseSource): Error {
   const message = error instanceof Error ? error.message : String(error);
   if (ABORT_MESSAGES.has(message) || clientLeft(req)) return new UploadAborted(error);
+  if (error instanceof GuardError) return error; // a `BodyWatcher` stopped it (the budget)
   const code = (error as { code?: unknown }).code;
   if (error instanceof multer.MulterError) {
     if (code === 'LIMIT_FILE_SIZE') {
