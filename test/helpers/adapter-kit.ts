@@ -39,6 +39,8 @@ export interface Running {
   port: number;
   log: HandlerLog;
   guard: GuardHandle;
+  /** Requests whose head the server has read (its 'request' events), answered or not. */
+  requests(): number;
   close(): Promise<void>;
 }
 
@@ -93,11 +95,16 @@ export async function listening(
 ): Promise<Running> {
   if (!server.listening) await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
+  let requests = 0;
+  server.on('request', () => {
+    requests += 1;
+  });
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     log,
     guard,
+    requests: () => requests,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

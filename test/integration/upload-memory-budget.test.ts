@@ -1,12 +1,15 @@
 /**
  * `limits.maxBufferedBytes`: concurrent uploads cannot make the guard buffer more than the
  * process's budget (before it, 40 slow uploads of 10 × 4 MiB took a server with 2 GiB of
- * address space down). Past the budget an upload is answered 503 `SCAN_BUSY` with `Retry-After`,
- * its body unread, announced by a `reject`; every way a request ends gives its bytes back
- * (a leak would refuse every later upload); and the host parser's files (`scan()`) are never
- * counted nor refused. Every adapter, real HTTP, no temp file left.
+ * address space down). The budget counts bytes that arrived, never what a request announces:
+ * connections that send headers and stall hold nothing and refuse nobody. Past the budget, the
+ * request whose bytes crossed it is answered 503 `SCAN_BUSY` with `Retry-After`, announced by a
+ * `reject`, and keeps nothing counted; a request alone passes whatever its size; every way a
+ * request ends gives its bytes back (a leak would refuse every later upload); the host parser's
+ * files (`scan()`) are never counted nor refused. Every adapter, real HTTP, no temp file left.
  */
 import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mostBufferedBy, uploadBudget } from '../../src/core/upload-budget.js';
 import { limitsSchema } from '../../src/options.js';
@@ -81,18 +84,30 @@ const head = (path: string, length: number) => [
   `Content-Length: ${length}`,
 ];
 
-/** Sends all of `body` but its last bytes, and the rest only once `finish()` is called. */
-function heldUpload(port: number, path: string, body: Buffer) {
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    finish = resolve;
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+/**
+ * A connection that announces `announced` bytes of upload, sends the head and `sent` (possibly
+ * nothing), and then stalls until the test destroys its socket.
+ */
+function stall(port: number, path: string, announced: number, sent: Buffer = Buffer.alloc(0)) {
+  let received = 0;
+  const socket = connect(port, '127.0.0.1', () => {
+    socket.write(`${head(path, announced).join('\r\n')}\r\n\r\n`);
+    if (sent.length > 0) socket.write(sent);
   });
-  async function* chunks() {
-    yield body.subarray(0, body.length - 10);
-    await finished;
-    yield body.subarray(body.length - 10);
-  }
-  return { answer: exchange(port, head(path, body.length), chunks()), finish };
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+  });
+  socket.on('error', () => {});
+  return { socket, answered: () => received > 0 };
+}
+
+/** An upload of `size` bytes (a padded PNG) whose first `sent` bytes a stalled client sends. */
+function partOf(size: number, sent: number) {
+  const body = upload(png(200, 200, 6, size));
+  return { length: body.length, sent: body.subarray(0, sent) };
 }
 
 const send = (server: Running, path: string, body: Buffer) =>
@@ -109,45 +124,77 @@ afterEach(async () => {
 describe.each(adapters)('$name', (adapter) => {
   const start = startPerTest(adapter);
 
-  it('an upload past the budget is answered 503 SCAN_BUSY with Retry-After, unread; those within it pass', async () => {
-    const body = upload(CLEAN);
-    const matcher = new Backend();
+  it('connections that sent only headers hold nothing: twenty announcing 40 MiB refuse no upload', async () => {
     const server = await start(
-      { matcher, cache: false, limits: { maxBufferedBytes: 2 * body.length } },
+      { matcher: new Backend(), cache: false, limits: { maxBufferedBytes: 256 * KIB } },
+      [{ path: '/upload', use: (g) => g.single('f') }],
+    );
+    const stalled = Array.from({ length: 20 }, () => stall(server.port, '/upload', 40 * MIB));
+    await until(() => server.requests() === 20, 'twenty request heads read');
+
+    const answer = await send(server, '/upload', upload(CLEAN));
+    expect(answer.status).toBe(200);
+    expect(server.log.runs).toBe(1);
+    expect(stalled.filter((s) => s.answered())).toEqual([]);
+    expect(uploadBudget.held).toBe(0);
+    for (const s of stalled) s.socket.destroy();
+  });
+
+  it('bytes that arrived count: past the budget the next upload is answered 503 SCAN_BUSY with Retry-After, keeping nothing; once those connections close an upload passes', async () => {
+    const matcher = new Backend();
+    const budget = 256 * KIB;
+    const server = await start(
+      { matcher, cache: false, limits: { maxBufferedBytes: budget, maxFileSize: MIB } },
       [{ path: '/upload', use: (g) => g.single('f') }],
     );
     const rejects: Array<{ code: string; detail?: string }> = [];
     server.guard.on('reject', (event) => rejects.push(event));
-    const first = heldUpload(server.port, '/upload', body);
-    const second = heldUpload(server.port, '/upload', body);
-    await until(() => uploadBudget.held === 2 * body.length, 'two uploads in progress');
+    // Together 200 KiB of 256: a 111 KiB upload beside them crosses the budget.
+    const part = partOf(512 * KIB, 100 * KIB);
+    const stalled = [1, 2].map(() => stall(server.port, '/upload', part.length, part.sent));
+    await until(() => uploadBudget.held === 2 * part.sent.length, 'both stalled uploads counted');
 
-    const third = await send(server, '/upload', body);
-    expect(third.status).toBe(503);
-    expect(codeOf(third)).toBe('SCAN_BUSY');
-    expect(Number(third.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const refused = await send(server, '/upload', upload(CLEAN));
+    expect(refused.status).toBe(503);
+    expect(codeOf(refused)).toBe('SCAN_BUSY');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(rejects.map((r) => r.code)).toEqual(['SCAN_BUSY']);
     expect(rejects[0]?.detail).toContain('maxBufferedBytes');
     expect(server.log.runs).toBe(0);
-    expect(matcher.calls).toBe(0); // refused before its body was read
+    expect(matcher.calls).toBe(0); // refused mid-body, never checked
+    // The refused upload keeps nothing counted; the stalled ones, first there, are not refused.
+    expect(uploadBudget.held).toBe(2 * part.sent.length);
+    expect(stalled.filter((s) => s.answered())).toEqual([]);
 
-    first.finish();
-    second.finish();
-    expect((await first.answer).status).toBe(200);
-    expect((await second.answer).status).toBe(200);
-    expect(server.log.runs).toBe(2);
-    await until(() => uploadBudget.held === 0, 'the budget given back');
-    expect((await send(server, '/upload', body)).status).toBe(200);
+    for (const s of stalled) s.socket.destroy();
+    await until(() => uploadBudget.held === 0, 'the stalled uploads’ bytes given back');
+    expect((await send(server, '/upload', upload(CLEAN))).status).toBe(200);
   });
 
-  it('a body without Content-Length (chunked) reserves the most its limits let it buffer', async () => {
-    const limits = { maxFiles: 1, maxFileSize: 160 * 1024, maxFields: 2 };
-    const most = mostBufferedBy(limitsSchema.parse(limits));
+  it('a request alone passes whatever its size, past the budget, beside connections that sent only headers', async () => {
     const server = await start(
-      { matcher: new Backend(), cache: false, limits: { ...limits, maxBufferedBytes: most } },
+      {
+        matcher: new Backend(),
+        cache: false,
+        limits: { maxBufferedBytes: 64 * KIB, maxFileSize: MIB },
+      },
       [{ path: '/upload', use: (g) => g.single('f') }],
     );
+    const stalled = [1, 2, 3].map(() => stall(server.port, '/upload', 40 * MIB));
+    await until(() => server.requests() === 3, 'three request heads read');
+    const big = upload(png(200, 200, 8, 600 * KIB));
+    const answer = await send(server, '/upload', big);
+    expect(answer.status).toBe(200);
+    expect(server.log.runs).toBe(1);
+    for (const s of stalled) s.socket.destroy();
+  });
+
+  it('a chunked body (no Content-Length) counts the bytes that arrived, not what its limits allow', async () => {
     const body = upload(CLEAN);
+    const server = await start(
+      { matcher: new Backend(), cache: false, limits: { maxBufferedBytes: 2 * body.length } },
+      [{ path: '/upload', use: (g) => g.single('f') }],
+    );
     let finish: () => void = () => {};
     const finished = new Promise<void>((resolve) => {
       finish = resolve;
@@ -164,13 +211,30 @@ describe.each(adapters)('$name', (adapter) => {
       [...head('/upload', 0).slice(0, -1), 'Transfer-Encoding: chunked'],
       chunks(),
     );
-    await until(() => uploadBudget.held === most, 'the chunked upload in progress');
+    await until(() => uploadBudget.held === 1000, 'the chunked upload’s first bytes counted');
 
-    const small = await send(server, '/upload', body);
-    expect(small.status).toBe(503);
-    expect(codeOf(small)).toBe('SCAN_BUSY');
+    expect((await send(server, '/upload', body)).status).toBe(200);
     finish();
     expect((await chunked).status).toBe(200);
+  });
+
+  it('a request counts no more than its limits let it hold: bytes its parser skips (a file past maxFileSize, stalled) do not', async () => {
+    const small = { maxFiles: 1, maxFileSize: 64 * KIB, maxFields: 1, maxFieldSize: KIB };
+    const server = await start(
+      { matcher: new Backend(), cache: false, limits: { maxBufferedBytes: 256 * KIB } },
+      [
+        { path: '/small', use: (g) => g.route({ limits: small }).single('f') },
+        { path: '/upload', use: (g) => g.single('f') },
+      ],
+    );
+    const most = mostBufferedBy(limitsSchema.parse(small));
+    const part = partOf(400 * KIB, 300 * KIB);
+    const stalled = stall(server.port, '/small', part.length, part.sent);
+    await until(() => uploadBudget.held === most, 'the stalled upload counted up to its limits');
+
+    expect((await send(server, '/upload', upload(CLEAN))).status).toBe(200);
+    expect(stalled.answered()).toBe(false);
+    stalled.socket.destroy();
   });
 
   describe('every way a request ends gives its bytes back: a later upload fits a one-upload budget', () => {
