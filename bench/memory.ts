@@ -75,8 +75,9 @@ export const memory: Benchmark = {
     const worstGuarded = Math.max(...deltas('/guarded'));
     const guardedDelta = median(deltas('/guarded'));
     const bareDelta = median(deltas('/bare'));
-    // Past `limits.maxBufferedBytes` the guard answers 503 SCAN_BUSY instead of buffering more:
-    // what it holds at once is the burst or the budget, whichever is smaller.
+    // `limits.maxBufferedBytes` counts the bytes of uploads as they arrive: the upload whose bytes
+    // take the total past it is refused mid-body (503 SCAN_BUSY), its buffers dropped, so what the
+    // guard holds at once is the burst or the budget, whichever is smaller.
     const inFlight = Math.min(CONCURRENCY * FILES_PER_REQUEST * maxFileSize, maxBufferedBytes);
     const bound = inFlight * COPIES;
     const ok = runs['/guarded'].every((r) => answeredOrBusy(r.result));
@@ -105,8 +106,8 @@ export const memory: Benchmark = {
 };
 
 /**
- * Every request of the burst answered: 200, or 503 where the process's upload budget was full
- * (more at once than `maxBufferedBytes` allows), and at least one passed.
+ * Every request of the burst answered: 200, or 503 where its bytes arrived while the process's
+ * upload budget was full (more at once than `maxBufferedBytes` allows), and at least one passed.
  */
 function answeredOrBusy(result: LoadResult): boolean {
   const passed = result.statuses[200] ?? 0;
