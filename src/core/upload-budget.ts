@@ -120,7 +120,7 @@ export class BufferedBytes {
     this.#body = body;
     this.#parser = parser;
     body.on('data', this.#count);
-    parser.once('unpipe', this.#unpiped);
+    parser.on('unpipe', this.#unpiped);
   }
 
   /** Gives this request's bytes back and stops counting; once is enough, more is harmless. */
