@@ -20,7 +20,7 @@
  * One counter per process (like the decoding pixel budget, `pixel-budget.ts`, but refusing rather
  * than queueing: a queued upload would hold its connection and its bytes meanwhile). Each route
  * compares the process's total with its own value, so a route with a smaller one sheds uploads
- * first; the largest bounds the process, give or take the chunk that crossed it.
+ * first; the largest bounds the process, but for a request alone larger than it.
  */
 import { totalmem } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
