@@ -10,13 +10,16 @@
  */
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
+import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mostBufferedBy, uploadBudget } from '../../src/core/upload-budget.js';
+import { photodnaGuard } from '../../src/index.js';
 import { limitsSchema } from '../../src/options.js';
 import type { Matcher, MatchRequest, MatchResult } from '../../src/types.js';
 import { hostile, png } from '../fixtures/images.js';
 import { adapters, type Running, startPerTest } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
+import { listen } from '../helpers/express-app.js';
 import {
   abortMidUpload,
   exchange,
@@ -328,6 +331,39 @@ describe.each(adapters)('$name', (adapter) => {
     for (let i = 0; i < 2; i++) {
       expect((await send(server, '/upload', upload(CLEAN))).status).toBe(200);
       await until(() => uploadBudget.held === 0, 'the budget given back');
+    }
+  });
+});
+
+describe('express5: a handler that throws', () => {
+  it('the passed upload’s bytes were given back when the guard decided, before the handler ran', async () => {
+    const guard = photodnaGuard({
+      matcher: new Backend(),
+      cache: false,
+      limits: { maxBufferedBytes: 1 },
+    });
+    const app = express();
+    let counted = -1;
+    app.post('/upload', guard.single('f'), () => {
+      counted = uploadBudget.held;
+      throw new Error('the handler failed');
+    });
+    app.post('/ok', guard.single('f'), (_req, res) => void res.json({}));
+    const server = await listen(app);
+    try {
+      const thrown = await exchange(
+        server.port,
+        head('/upload', upload(CLEAN).length),
+        upload(CLEAN),
+      );
+      expect(thrown.status).toBe(500);
+      expect(counted).toBe(0);
+      await until(() => uploadBudget.held === 0, 'the budget given back');
+      const later = await exchange(server.port, head('/ok', upload(CLEAN).length), upload(CLEAN));
+      expect(later.status).toBe(200);
+    } finally {
+      await server.close();
+      await guard.close();
     }
   });
 });
