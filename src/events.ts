@@ -21,7 +21,14 @@ export interface ScanEvent {
   durationMs: number;
   cached: boolean;
   trackingId?: string;
+  /** The request path the router routes on, as sent (the uploader's to choose). */
   route: string;
+  /**
+   * The pattern of the route the framework matched (`'/users/:id'`), when it knew it as the guard
+   * ran: unset behind a global `app.use(guard)` in Express and Koa, and on a path no route
+   * matches. Metrics label by it, never by `route`.
+   */
+  routePattern?: string;
   /** Set on scans done later from the durable queue (deferred, re-scans of unchecked files). */
   deferred?: true;
   /** The queue job's id (deferred scans only): the host stored it next to its object. */
@@ -41,7 +48,14 @@ export interface ScanEvent {
 export interface MatchEvent {
   id: string;
   receivedAt: Date;
+  /** The request path the router routes on, as sent (the uploader's to choose). */
   route: string;
+  /**
+   * The pattern of the route the framework matched (`'/users/:id'`), when it knew it as the guard
+   * ran: unset behind a global `app.use(guard)` in Express and Koa, and on a path no route
+   * matches. Metrics label by it, never by `route`.
+   */
+  routePattern?: string;
   method: string;
   /** The derived address (host trust settings) when it is an IP address, else the socket peer's. */
   ip: string;
@@ -101,7 +115,14 @@ export interface RejectEvent {
   status: number;
   /** Why, for logs (never shown to the uploader). */
   detail?: string;
+  /** The request path the router routes on, as sent (the uploader's to choose). */
   route: string;
+  /**
+   * The pattern of the route the framework matched (`'/users/:id'`), when it knew it as the guard
+   * ran: unset behind a global `app.use(guard)` in Express and Koa, and on a path no route
+   * matches. Metrics label by it, never by `route`.
+   */
+  routePattern?: string;
   method: string;
   ip: string;
   /** Present when a specific file caused it (validation rejections). */

@@ -10,7 +10,7 @@ import type { ExpressRequest as Request } from './express-request.js';
 import { installResultAccessor, showResult } from './express-result.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
 import { type NodeRequest, NodeRequestView, writeResponse } from './node-view.js';
-import { pathOf } from './path.js';
+import { pathOf, patternOf } from './path.js';
 import { wrongMiddlewareCall } from './wrong-call.js';
 
 type Next = (error?: unknown) => void;
@@ -30,6 +30,8 @@ export type Guard = GuardMiddleware &
 type ExpressRequest = NodeRequest & {
   ip?: string;
   originalUrl?: string;
+  /** Set once the router matched a route (a guard on the route, not `app.use`). */
+  route?: { path?: unknown };
   app?: { get?(setting: string): unknown };
 };
 
@@ -44,6 +46,14 @@ class ExpressView extends NodeRequestView {
 
   path(): string {
     return pathOf(this.#req.originalUrl ?? this.#req.url);
+  }
+
+  /**
+   * The matched route's pattern relative to its Router (`req.route.path`; a Router's mount path
+   * is known only as matched, `req.baseUrl`, which may hold ids). Unset before the router ran.
+   */
+  routePattern(): string | undefined {
+    return patternOf(this.#req.route?.path);
   }
 
   /** The app's `case sensitive routing` (off by default; a Router's own option is not visible). */

@@ -22,6 +22,11 @@ export class FastifyView extends NodeRequestView {
     return decodedPathOf(this.#request.url, routerLeniency(this.#request.server.initialConfig));
   }
 
+  /** The matched route's URL pattern (`'/users/:id'`); unset when no route matched (a 404). */
+  routePattern(): string | undefined {
+    return this.#request.routeOptions?.url;
+  }
+
   /**
    * The router's `caseSensitive` (on by default), given in `routerOptions` or, deprecated, at the
    * top level; when the two forms disagree the guard cannot tell which one the router took.

@@ -57,6 +57,12 @@ export interface CheckInfo {
    * with case and without it differ, the stricter policy applies.
    */
   caseSensitive?: boolean;
+  /**
+   * The pattern of the route the host's router matched (`'/users/:id'`), as written in the app:
+   * metrics label by it (never by the path, which the uploader chooses). Defaults to unknown,
+   * labelled `unmatched`.
+   */
+  routePattern?: string;
 }
 
 /** Checks one Web-standard `Request`: its body is read here, with the guard's limits. */

@@ -10,7 +10,7 @@ import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
 import { createGuard, type GuardOf, type RouteGuardOf } from './guard-factory.js';
 import { type NodeRequest, NodeRequestView, takenByGuard } from './node-view.js';
-import { pathOf } from './path.js';
+import { pathOf, patternOf } from './path.js';
 import { wrongMiddlewareCall } from './wrong-call.js';
 
 /** The parts of a Koa context the adapter uses (Koa 2 and 3 alike); no import of koa itself. */
@@ -19,6 +19,8 @@ export interface KoaContext extends MulterTarget {
   res: ServerResponse;
   request: MulterTarget & { body?: unknown };
   originalUrl: string;
+  /** The matched route's pattern, set by @koa/router (prefix included) before its middleware. */
+  _matchedRoute?: unknown;
   ip: string;
   state: Record<string, unknown> & { photodna?: PhotoDnaResult };
   status: number;
@@ -58,6 +60,11 @@ class KoaView extends NodeRequestView {
 
   path(): string {
     return pathOf(this.#ctx.originalUrl);
+  }
+
+  /** @koa/router's matched route; unset for a guard mounted before the router. */
+  routePattern(): string | undefined {
+    return patternOf(this.#ctx._matchedRoute);
   }
 
   /** As @koa/router routes by default (its `sensitive` option is not visible here). */

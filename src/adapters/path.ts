@@ -52,3 +52,18 @@ export function decodedPathOf(url: string | undefined, leniency: PathLeniency): 
   }
   return path;
 }
+
+/**
+ * A route pattern as a router keeps it (Express `req.route.path`, @koa/router's
+ * `ctx._matchedRoute`): a string, a RegExp, or a list of them, written in the app and so a
+ * bounded set. Anything else is not known.
+ */
+export function patternOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value instanceof RegExp) return String(value);
+  if (Array.isArray(value) && value.length > 0) {
+    const parts = value.map(patternOf);
+    return parts.every((part) => part !== undefined) ? parts.join(',') : undefined;
+  }
+  return undefined;
+}

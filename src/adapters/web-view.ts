@@ -28,10 +28,17 @@ export class WebRequestView implements RequestView {
   readonly #peer: string;
   readonly #path: string | undefined;
   readonly #caseSensitive: boolean | undefined;
+  readonly #routePattern: string | undefined;
 
   constructor(
     request: Request,
-    info: { ip?: string; peer?: string; path?: string; caseSensitive?: boolean },
+    info: {
+      ip?: string;
+      peer?: string;
+      path?: string;
+      caseSensitive?: boolean;
+      routePattern?: string;
+    },
     raw: unknown,
   ) {
     this.method = request.method;
@@ -44,10 +51,15 @@ export class WebRequestView implements RequestView {
     this.#ip = info.ip ?? this.#peer;
     this.#path = info.path;
     this.#caseSensitive = info.caseSensitive;
+    this.#routePattern = typeof info.routePattern === 'string' ? info.routePattern : undefined;
   }
 
   path(): string {
     return this.#path ?? pathOf(this.#request.url);
+  }
+
+  routePattern(): string | undefined {
+    return this.#routePattern;
   }
 
   pathCase(): PathCase {

@@ -18,7 +18,7 @@ import type { FileFacts, Policy } from '../types.js';
 import { rejectAfter } from './abortable.js';
 import { reportScanFailure } from './failure-events.js';
 import { boundedPolicy } from './policy.js';
-import type { RequestContext } from './request-context.js';
+import { type RequestContext, routeFields } from './request-context.js';
 
 export type DeferMode = 'never' | 'always' | 'overflow';
 
@@ -52,7 +52,7 @@ export async function enqueueFile(
       field: file.field,
       originalname: file.originalname,
       uploader: {
-        route: ctx.route,
+        ...routeFields(ctx),
         method: ctx.method,
         ip: ctx.ip,
         network: ctx.network,

@@ -6,7 +6,7 @@
 import { type GuardError, underlyingError } from '../errors.js';
 import type { GuardEvents, RejectEvent } from '../events.js';
 import type { FileFacts } from '../types.js';
-import type { RequestContext } from './request-context.js';
+import { type RequestContext, routeFields } from './request-context.js';
 
 /** What a deferred job adds to its `reject` event, as to its `scan` and `match` events. */
 export type DeferredJobFields = Pick<RejectEvent, 'deferred' | 'scanId' | 'metadata' | 'url'>;
@@ -43,7 +43,7 @@ export function reportScanFailure(
  */
 export function emitReject(
   events: GuardEvents,
-  ctx: Pick<RequestContext, 'route' | 'method' | 'ip'>,
+  ctx: Pick<RequestContext, 'route' | 'routePattern' | 'method' | 'ip'>,
   error: GuardError,
   file?: RejectEvent['file'],
   job?: DeferredJobFields,
@@ -53,7 +53,7 @@ export function emitReject(
     code: error.code,
     status: error.status,
     ...(error.detail === undefined ? {} : { detail: error.detail }),
-    route: ctx.route,
+    ...routeFields(ctx),
     method: ctx.method,
     ip: ctx.ip,
     ...(file ? { file } : {}),

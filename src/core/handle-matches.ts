@@ -12,7 +12,7 @@ import type { Original } from './sanitize.js';
 /** What a match needs to know of its request (a deferred scan has no live request). */
 export type IncidentContext = Pick<
   RequestContext,
-  'route' | 'method' | 'ip' | 'network' | 'userAgent' | 'receivedAt'
+  'route' | 'routePattern' | 'method' | 'ip' | 'network' | 'userAgent' | 'receivedAt'
 >;
 
 export interface MatchedFile {

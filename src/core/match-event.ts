@@ -7,6 +7,7 @@ import { type ReportSender, reportQuarantined } from '../report/from-record.js';
 import { reportFromBytesOnce } from '../report/unnoted-reports.js';
 import type { FileFacts, MatchResult, Policy, ReporterInfo, ReportResult } from '../types.js';
 import type { DeferredMatch, IncidentContext } from './handle-matches.js';
+import { routeFields } from './request-context.js';
 
 export interface ReportingDeps {
   events: GuardEvents;
@@ -30,7 +31,7 @@ export function createMatchEvent(
   const fields: Omit<MatchEvent, 'buffer'> = {
     id: incident.id,
     receivedAt: ctx.receivedAt,
-    route: ctx.route,
+    ...routeFields(ctx),
     method: ctx.method,
     ip: ctx.ip,
     network: ctx.network,

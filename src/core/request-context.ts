@@ -8,6 +8,17 @@ import type { PathCase, RequestView } from './request-view.js';
 const DEADLINE_PASSED = 'the scan deadline (scanTimeoutMs) passed';
 
 /**
+ * An event's `route` and, when known, `routePattern` (`{}` spread leaves no undefined key).
+ */
+export function routeFields(ctx: Pick<RequestContext, 'route' | 'routePattern'>): {
+  route: string;
+  routePattern?: string;
+} {
+  const { route, routePattern } = ctx;
+  return routePattern === undefined ? { route } : { route, routePattern };
+}
+
+/**
  * The core's per-request state. Fields are set in the constructor (a stable shape); what only
  * events, logs, records and path rules need (the path, the address, the `Date`) is computed on
  * first read. The request stops once, when the uploader leaves or the armed deadline passes:
@@ -27,6 +38,8 @@ export class RequestContext implements Waiter {
   readonly #view: RequestView;
   readonly #receivedMs: number;
   #route: string | undefined;
+  /** `null` until read (the pattern itself may be undefined). */
+  #routePattern: string | undefined | null;
   #network: ClientNetwork | undefined;
   #clientKey: string | undefined;
   #receivedAt: Date | undefined;
@@ -46,6 +59,7 @@ export class RequestContext implements Waiter {
     this.#view = view;
     this.#receivedMs = Date.now();
     this.#route = undefined;
+    this.#routePattern = null;
     this.#network = undefined;
     this.#clientKey = undefined;
     this.#receivedAt = undefined;
@@ -61,6 +75,12 @@ export class RequestContext implements Waiter {
   get route(): string {
     this.#route ??= this.#view.path();
     return this.#route;
+  }
+
+  /** The matched route's pattern, when the framework knew it as the guard ran (`RequestView`). */
+  get routePattern(): string | undefined {
+    if (this.#routePattern === null) this.#routePattern = this.#view.routePattern?.();
+    return this.#routePattern;
   }
 
   /** How the router compares paths by case (path rules follow it). */

@@ -41,6 +41,13 @@ export interface RequestView {
   /** The path as the router sees it, without the query string. Called at most once. */
   path(): string;
   /**
+   * The pattern of the route the router matched (`'/users/:id'`), as the app wrote it, when it
+   * matched one before the guard ran; never the request's own path, which is the uploader's to
+   * choose (metrics label by it). Absent or undefined when the framework does not know it yet
+   * (a global guard runs before the router; a path no route matches). Called at most once.
+   */
+  routePattern?(): string | undefined;
+  /**
    * Whether the router tells paths apart by case (`/Chat` from `/chat`), for path rules to cover
    * exactly what it routes. Absent when the adapter cannot know: rules then apply the stricter of
    * the two readings.

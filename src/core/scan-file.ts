@@ -3,7 +3,7 @@ import type { GuardEvents } from '../events.js';
 import { checkedResult } from '../matchers/checked-result.js';
 import type { FileFacts, ImageMimeType, Matcher, MatchRequest, MatchResult } from '../types.js';
 import type { FairShare } from './fair-share.js';
-import type { RequestContext } from './request-context.js';
+import { type RequestContext, routeFields } from './request-context.js';
 import type { ResultCache } from './result-cache.js';
 
 export type FileOutcome = 'clean' | 'match' | 'unchecked' | 'aborted';
@@ -106,7 +106,7 @@ export async function scanFile(
       outcome: scan.outcome as 'clean' | 'match' | 'unchecked',
       durationMs: performance.now() - started,
       cached,
-      route: ctx.route,
+      ...routeFields(ctx),
       ...(scan.result ? { trackingId: scan.result.trackingId } : {}),
     });
   }

@@ -29,10 +29,12 @@ export interface GuardMetricsOptions {
   /** Metric name prefix. Defaults to `'photodna_guard_'`. */
   prefix?: string;
   /**
-   * The `route` label of a request path (paths with ids would make unbounded series). Defaults to
-   * the path itself for the first 100 distinct paths of at most 256 characters, then `'other'`.
+   * The `route` label of a request, from its path and the pattern of the route the framework
+   * matched (unset when it did not know it). Defaults to the pattern (`'/users/:id'`), else
+   * `'unmatched'`: never the path, which the uploader chooses (each distinct one would be a
+   * series kept for the life of the process). What this returns is used as is: keep it bounded.
    */
-  routeLabel?: (route: string) => string;
+  routeLabel?: (route: string, routePattern: string | undefined) => string;
 }
 
 export interface GuardMetrics {
@@ -56,12 +58,14 @@ export async function createGuardMetrics(
   const p = options.prefix ?? 'photodna_guard_';
   const m = defineMetrics(sink, p);
   const cache = { hits: 0, lookups: 0 };
-  const routeLabel = options.routeLabel ?? boundedLabel(100, 256);
+  const label = options.routeLabel ?? patternLabel;
+  const routeLabel = (e: { route: string; routePattern?: string }) =>
+    label(e.route, e.routePattern);
 
   const listeners: { [E in GuardEventName]?: Listener<E> } = {
     scan: (e) => {
       const deferred = e.deferred ? 'true' : 'false';
-      m.scans.inc({ outcome: e.outcome, route: routeLabel(e.route), deferred });
+      m.scans.inc({ outcome: e.outcome, route: routeLabel(e), deferred });
       if (!e.cached) m.scanSeconds.observe({ outcome: e.outcome, deferred }, e.durationMs / 1000);
       if (e.outcome !== 'unchecked') {
         cache.lookups++;
@@ -70,13 +74,13 @@ export async function createGuardMetrics(
     },
     match: (e) =>
       m.matches.inc({
-        route: routeLabel(e.route),
+        route: routeLabel(e),
         policy: e.policy,
         deferred: e.deferred ? 'true' : 'false',
       }),
     quarantine: () => m.quarantined.inc({}),
     report: (e) => m.reports.inc({ result: e.ok ? 'ok' : 'failed' }),
-    reject: (e) => m.rejections.inc({ code: e.code, route: routeLabel(e.route) }),
+    reject: (e) => m.rejections.inc({ code: e.code, route: routeLabel(e) }),
     error: (e) => m.errors.inc({ stage: e.stage, reason: e.reason ?? '' }),
   };
   for (const [name, listener] of Object.entries(listeners)) {
@@ -143,18 +147,13 @@ export async function createGuardMetrics(
 }
 
 /**
- * The first `max` distinct values, then `'other'`. A value longer than `maxLength` is `'other'`
- * at once: request paths are the uploader's to choose (up to Node's 16 KiB of headers), and each
- * would be kept and printed in every series of every scrape.
+ * The route's pattern, written in the app and so a bounded set, else one fixed label. Never the
+ * path: the uploader chooses it (`/a1`, `/a2`, ... up to Node's 16 KiB of headers), and each
+ * distinct one would be kept and printed in every scrape; a parametrised route would count each
+ * id apart; and the first paths seen would crowd out the app's real routes.
  */
-function boundedLabel(max: number, maxLength: number): (value: string) => string {
-  const seen = new Set<string>();
-  return (value) => {
-    if (seen.has(value)) return value;
-    if (seen.size >= max || value.length > maxLength) return 'other';
-    seen.add(value);
-    return value;
-  };
+function patternLabel(_route: string, routePattern: string | undefined): string {
+  return routePattern ?? 'unmatched';
 }
 
 function defineMetrics(sink: Sink, p: string) {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { emitReject, reportScanFailure } from '../core/failure-events.js';
 import { handleMatches, type IncidentContext } from '../core/handle-matches.js';
 import type { ReportingDeps } from '../core/match-event.js';
+import { routeFields } from '../core/request-context.js';
 import { GuardError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { Limits, RouteConfig } from '../options.js';
@@ -62,6 +63,7 @@ export function contextOf(job: ClaimedJob): IncidentContext {
   const { uploader } = job;
   return {
     route: uploader.route,
+    routePattern: uploader.routePattern,
     method: uploader.method,
     ip: uploader.ip,
     network: uploader.network ?? { peer: uploader.ip },
@@ -109,7 +111,7 @@ export function emitScan(
     durationMs,
     cached,
     trackingId: result.trackingId,
-    route: ctx.route,
+    ...routeFields(ctx),
     ...deferredFields(job),
   });
 }

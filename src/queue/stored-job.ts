@@ -45,6 +45,7 @@ export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
     ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
     uploader: {
       route: uploader.route ?? 'deferred',
+      ...(uploader.routePattern === undefined ? {} : { routePattern: uploader.routePattern }),
       method: uploader.method ?? 'POST',
       ip: uploader.ip ?? '',
       ...(uploader.network === undefined ? {} : { network: uploader.network }),

@@ -26,6 +26,8 @@ export type JobSource =
 /** Who uploaded the file, for the `match` event and the quarantine record. */
 export interface UploaderContext {
   route: string;
+  /** The matched route's pattern, when known (`ScanEvent.routePattern`): metrics label by it. */
+  routePattern?: string;
   method: string;
   ip: string;
   /** The socket peer, forwarding headers as received and the derived address (evidence). */

@@ -71,6 +71,7 @@ describe('deferred events are the synchronous ones, plus the job', () => {
       durationMs: expect.any(Number),
       cached: true,
       route: '/later',
+      routePattern: '/later',
       deferred: true,
       scanId,
     });
@@ -93,6 +94,7 @@ describe('deferred events are the synchronous ones, plus the job', () => {
     expect(rejects.find((r) => r.scanId === scanId)).toEqual({
       ...refused,
       route: '/later',
+      routePattern: '/later',
       deferred: true,
       scanId,
     });

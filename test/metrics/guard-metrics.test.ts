@@ -127,7 +127,7 @@ describe('createGuardMetrics', () => {
     await guard.close();
   });
 
-  it('route labels: an uploader-chosen long path is counted as other, never kept or printed', async () => {
+  it('route labels: an uploader-chosen long path behind app.use(guard) is unmatched, never kept or printed', async () => {
     const guard = photodnaGuard(service.options());
     const metrics = await createGuardMetrics(guard);
     const app = express();
@@ -136,7 +136,10 @@ describe('createGuardMetrics', () => {
     await request(app).post(long).attach('file', Buffer.from('not an image'), 'a.png').expect(415);
     const text = await metrics.metrics();
     expect(
-      value(text, 'photodna_guard_rejections_total{code="UNSUPPORTED_MEDIA_TYPE",route="other"}'),
+      value(
+        text,
+        'photodna_guard_rejections_total{code="UNSUPPORTED_MEDIA_TYPE",route="unmatched"}',
+      ),
     ).toBe(1);
     expect(text.length).toBeLessThan(8000);
     metrics.close();

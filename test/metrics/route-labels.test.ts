@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { png } from '../fixtures/images.js';
+import { adapters, startPerTest } from '../helpers/adapters.js';
+import { RecordingMatcher } from '../helpers/matchers.js';
+
+/**
+ * Metrics' `route` label is a bounded set on every adapter: the pattern of the matched route
+ * where the framework knows it as the guard runs, else `unmatched`; never the request path,
+ * which the uploader chooses (each distinct one would be a series kept for the process's life).
+ */
+const CLEAN = png(200, 200, 71);
+const KNOWN = png(200, 200, 72);
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const options = () => ({ matcher: new RecordingMatcher([sha(KNOWN)]) });
+
+/** The distinct `route` label values in a text exposition. */
+function routeLabels(text: string): Set<string> {
+  return new Set([...text.matchAll(/[{,]route="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? ''));
+}
+
+/** Clean, matching and refused (not an image) uploads to `count` made-up paths. */
+async function uploadTo(url: string, paths: (i: number) => string, count: number) {
+  for (let i = 0; i < count; i++) {
+    await request(url).post(paths(i)).attach('image', CLEAN, 'a.png');
+    await request(url).post(paths(i)).attach('image', KNOWN, 'b.png');
+    await request(url).post(paths(i)).attach('image', Buffer.from('not an image'), 'c.png');
+  }
+}
+
+for (const adapter of adapters) {
+  describe(`metrics route labels (${adapter.name})`, () => {
+    const start = startPerTest(adapter);
+
+    it('behind app.use(guard), uploads to many made-up paths make no series of their own', async () => {
+      const server = await start(options(), [{ path: '/upload' }], { global: true });
+      await server.guard.metrics(); // counted from the first call on
+      // Paths no route matches (Fastify and the fetch handler answer 404 before any check), and
+      // query strings on the real route.
+      await uploadTo(server.url, (i) => (i % 2 ? `/a${i}` : `/upload?x=${Math.random()}`), 30);
+      const text = await server.guard.metrics();
+      expect(text).toMatch(/photodna_guard_scans_total\{outcome="clean"/);
+      expect(text).toMatch(/photodna_guard_rejections_total\{code="UNSUPPORTED_MEDIA_TYPE"/);
+      const labels = [...routeLabels(text)];
+      // The router's pattern where it matched before the guard (Fastify: '/upload'; Hono: the
+      // guard's own '*'), else 'unmatched'.
+      expect(labels.length).toBe(1);
+      expect(['unmatched', '/upload', '*', '/*']).toContain(labels[0]);
+    });
+
+    it.skipIf(adapter.name === 'fetch')(
+      'a guard on /users/:id labels by the pattern, not by each id',
+      async () => {
+        const server = await start(options(), [{ path: '/users/:id', use: (g) => g.any() }]);
+        await server.guard.metrics();
+        await uploadTo(server.url, (i) => `/users/${i}`, 20);
+        const text = await server.guard.metrics();
+        expect([...routeLabels(text)]).toEqual(['/users/:id']);
+        expect(text).toMatch(
+          /photodna_guard_scans_total\{outcome="clean",route="\/users\/:id",deferred="false"\} 20\n/,
+        );
+      },
+    );
+  });
+}
