@@ -183,19 +183,28 @@ const SANITIZE_RANK: Readonly<Record<RouteConfig['sanitize'], number>> = {
   reencode: 2,
 };
 
+/**
+ * How the first guard came to run before a route's: worded for every adapter (the fetch adapter
+ * has no `app.use`, its global guard is a `guard.check(request)` called before the route's).
+ */
+const IN_FRONT =
+  "(app.use(guard), or with the fetch adapter guard.check(request) before the route's guard.route(...).check(request))";
+const OR_NOT_IN_FRONT =
+  'or do not run the global guard in front of this route (app.use(guard); fetch adapter: guard.check(request))';
+
 /** A route setting the first guard decides before this route can: said once, with the fix. */
 function shadowed(deps: ScanDeps, route: RouteConfig, first: RouteConfig): void {
   if (SANITIZE_RANK[route.sanitize] > SANITIZE_RANK[first.sanitize]) {
     deps.events.warnings.warn(
       'PHOTODNA_GUARD_ROUTE_SHADOWED',
-      `guard.route({ sanitize: '${route.sanitize}' }) runs behind a guard that already checked and handed on the files (app.use(guard)) with sanitize '${first.sanitize}': this route's files are not sanitized again. Set sanitize on the global guard, or do not mount it globally in front of this route.`,
+      `guard.route({ sanitize: '${route.sanitize}' }) runs behind a guard that already checked and handed on the files ${IN_FRONT} with sanitize '${first.sanitize}': this route's files are not sanitized again. Set sanitize on the global guard, ${OR_NOT_IN_FRONT}.`,
       'PHOTODNA_GUARD_ROUTE_SHADOWED:sanitize',
     );
   }
   if (route.trailingData === 'reject' && first.trailingData !== 'reject') {
     deps.events.warnings.warn(
       'PHOTODNA_GUARD_ROUTE_SHADOWED',
-      `guard.route({ trailingData: 'reject' }) runs behind a guard that already checked and handed on the files (app.use(guard)) with trailingData '${first.trailingData}': a file with data after its image reaches this route ${first.trailingData === 'strip' ? 'cut to the image' : 'whole, as checked'}, not refused. Set trailingData on the global guard, or do not mount it globally in front of this route.`,
+      `guard.route({ trailingData: 'reject' }) runs behind a guard that already checked and handed on the files ${IN_FRONT} with trailingData '${first.trailingData}': a file with data after its image reaches this route ${first.trailingData === 'strip' ? 'cut to the image' : 'whole, as checked'}, not refused. Set trailingData on the global guard, ${OR_NOT_IN_FRONT}.`,
       'PHOTODNA_GUARD_ROUTE_SHADOWED:trailingData',
     );
   }
@@ -205,6 +214,6 @@ function shadowed(deps: ScanDeps, route: RouteConfig, first: RouteConfig): void 
   const what = policy ? `policy ${JSON.stringify(route.policy)}` : "failMode 'open'";
   deps.events.warnings.warn(
     'PHOTODNA_GUARD_ROUTE_SHADOWED',
-    `guard.route({ ${policy ? 'policy' : 'failMode'} }) runs behind a guard that already checked the request (app.use(guard)), which decides first with its own settings: this route's ${what} can only make it stricter (a match the first guard rejects never reaches this route). Give routes their own policy in the global guard instead, with path rules: photodnaGuard({ policy: [{ path: '/chat', policy: 'flag' }] }), or do not mount the guard globally in front of this route.`,
+    `guard.route({ ${policy ? 'policy' : 'failMode'} }) runs behind a guard that already checked the request ${IN_FRONT}, which decides first with its own settings: this route's ${what} can only make it stricter (a match the first guard rejects never reaches this route). Give routes their own policy in the global guard instead, with path rules: photodnaGuard({ policy: [{ path: '/chat', policy: 'flag' }] }), ${OR_NOT_IN_FRONT}.`,
   );
 }

@@ -254,7 +254,10 @@ for (const adapter of adapters.filter((a) => a.name === 'express5' || a.name ===
   });
 }
 
-/** How each adapter runs one guard twice on a request, as its MOUNTED_TWICE warning must say. */
+/**
+ * How each adapter runs a guard in front of another on one request, as its MOUNTED_TWICE and
+ * ROUTE_SHADOWED warnings must say.
+ */
 const TWICE: Record<string, string> = {
   express5: 'app.use(guard)',
   koa3: 'app.use(guard)',
@@ -287,6 +290,37 @@ for (const adapter of adapters.filter((a) => a.name in TWICE)) {
       const twice = said.filter((w) => w.code === 'PHOTODNA_GUARD_MOUNTED_TWICE');
       expect(twice).toHaveLength(1);
       expect(twice[0]?.text).toContain(TWICE[adapter.name]);
+    });
+  });
+}
+
+for (const adapter of adapters.filter((a) => a.name in TWICE)) {
+  describe(`a route setting a global guard shadows (${adapter.name})`, () => {
+    const start = startPerTest(adapter);
+
+    it('is said in words that fit this adapter', async () => {
+      const said: Array<{ code: unknown; text: string }> = [];
+      const logger = {
+        debug() {},
+        info() {},
+        error() {},
+        warn: (fields: { code?: unknown }, text: string) => said.push({ code: fields.code, text }),
+      };
+      const server = await start(
+        { matcher: matcher(), logger },
+        [
+          { path: '/chat', use: (g) => g.route({ policy: 'flag' }) },
+          { path: '/exact', use: (g) => g.route({ trailingData: 'reject' }) },
+        ],
+        { global: true },
+      );
+      for (const path of ['/chat', '/exact']) {
+        const res = await request(server.url).post(path).attach('image', CLEAN, 'a.png');
+        expect(res.status).toBe(200);
+      }
+      const shadowed = said.filter((w) => w.code === 'PHOTODNA_GUARD_ROUTE_SHADOWED');
+      expect(shadowed).toHaveLength(2);
+      for (const { text } of shadowed) expect(text).toContain(TWICE[adapter.name]);
     });
   });
 }
