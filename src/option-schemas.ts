@@ -4,6 +4,7 @@ import { clientOptionsSchema } from './client/options.js';
 import { isRedisUrl, REDIS_URL_EXPECTED, type RedisClientLike } from './client/redis-connection.js';
 import { pdqMatcherSchema } from './pdq/matcher-options.js';
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
+import { KEEP_DONE_DAYS_RANGE, MAX_KEEP_DONE_DAYS } from './queue/keep-done.js';
 import type { ScanQueue } from './queue/types.js';
 import type { Matcher } from './types.js';
 
@@ -122,8 +123,12 @@ export const queueSchema = z.union([
         .optional(),
       /** With `redis`: the BullMQ queue name. Defaults to 'photodna-guard-scan'. */
       name: z.string().min(1).optional(),
-      /** Days a finished job is kept (with `redis`, in whole seconds, at least one). Defaults to 7. */
-      keepDoneDays: z.number().positive().optional(),
+      /** Days a finished job is kept, at most 3650 (with `redis`, in whole seconds, at least one). Defaults to 7. */
+      keepDoneDays: z
+        .number()
+        .positive({ error: KEEP_DONE_DAYS_RANGE })
+        .max(MAX_KEEP_DONE_DAYS, { error: KEEP_DONE_DAYS_RANGE })
+        .optional(),
       /** With `redis`: a running job's lock in ms (a dead worker's job runs again after it). Defaults to 30,000. */
       lockMs: z.number().int().positive().optional(),
     })

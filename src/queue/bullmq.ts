@@ -52,6 +52,7 @@ import {
 import { settleBy } from '../core/abortable.js';
 import { ConnectionErrors, type ConnectionListener } from './connection-errors.js';
 import { JobBytesGoneError } from './job-bytes-gone.js';
+import { keepDoneDaysOf } from './keep-done.js';
 import { retryDelayMs, toStoredJob } from './stored-job.js';
 import {
   assertScanId,
@@ -77,7 +78,9 @@ export interface BullmqQueueOptions {
   /**
    * Days a finished job (its id alone) and its done marker are kept: adding its `scanId` again is
    * a no-op meanwhile. Defaults to `7`. Kept in whole seconds, at least one: Redis refuses an
-   * expiry of `0`, so a value under half a second would stop every job from completing.
+   * expiry of `0`, so a value under half a second would stop every job from completing. At most
+   * `3650` (ten years; past Redis's expiry range every job would fail as it completes): more is
+   * refused as the queue opens.
    */
   keepDoneDays?: number;
   /**
@@ -232,6 +235,7 @@ export async function openBullmqQueue(options: BullmqQueueOptions): Promise<Queu
   if (typeof options.redis === 'string' && !isRedisUrl(options.redis)) {
     throw new TypeError(`queue.redis: ${REDIS_URL_EXPECTED}`);
   }
+  const keepDoneDays = keepDoneDaysOf(options.keepDoneDays);
   const { Queue, Worker, DelayedError, Redis } = await loadBullmq();
   const owned = typeof options.redis === 'string';
   const connection = (
@@ -255,7 +259,7 @@ export async function openBullmqQueue(options: BullmqQueueOptions): Promise<Queu
     owned,
     name,
     redis: options.redis,
-    keepDoneS: Math.max(1, Math.round((options.keepDoneDays ?? 7) * DAY_S)),
+    keepDoneS: Math.max(1, Math.round(keepDoneDays * DAY_S)),
     lockMs: options.lockMs ?? 30_000,
   });
 }

@@ -30,6 +30,7 @@ import type { UnavailableReason } from '../errors.js';
 import { syncDir, unlinkIfPresent, writeFileAtomic } from '../quarantine/atomic-file.js';
 import { DIR_MODE, ensurePrivateDir } from '../quarantine/private-dir.js';
 import { JobBytesGoneError } from './job-bytes-gone.js';
+import { keepDoneDaysOf } from './keep-done.js';
 import { loadSqlite, type SqliteDatabase, type SqliteStatement } from './load-sqlite.js';
 import { DB_FILE_MODE, ensurePrivateDbFile } from './private-db-file.js';
 import { toStoredJob } from './stored-job.js';
@@ -50,7 +51,7 @@ export interface EmbeddedQueueOptions {
   dir: string;
   /**
    * Days a finished job's row (its id, outcome and times alone) is kept: re-enqueueing its
-   * `scanId` is a no-op meanwhile. Defaults to `7`.
+   * `scanId` is a no-op meanwhile. Defaults to `7`; at most `3650` (ten years), as with BullMQ.
    */
   keepDoneDays?: number;
 }
@@ -95,6 +96,7 @@ interface Row {
 }
 
 export async function openEmbeddedQueue(options: EmbeddedQueueOptions): Promise<QueueEngine> {
+  const keepDoneDays = keepDoneDaysOf(options.keepDoneDays);
   const dir = resolve(options.dir);
   const bytesDir = join(dir, 'bytes');
   await ensurePrivateDir(dir, (mode) => warnLoose(dir, mode, DIR_MODE));
@@ -119,7 +121,7 @@ export async function openEmbeddedQueue(options: EmbeddedQueueOptions): Promise<
       { cause: error },
     );
   }
-  const queue = new EmbeddedQueue(db, bytesDir, (options.keepDoneDays ?? 7) * DAY_MS);
+  const queue = new EmbeddedQueue(db, bytesDir, keepDoneDays * DAY_MS);
   await queue.recover();
   return queue;
 }

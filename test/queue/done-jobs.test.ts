@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScanEvent } from '../../src/events.js';
+import { photodnaGuard } from '../../src/index.js';
 import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
 import { loadSqlite } from '../../src/queue/load-sqlite.js';
 import type { QueueEngine, ScanJobInput } from '../../src/queue/types.js';
@@ -104,6 +105,28 @@ describe('embedded queue: a done job', () => {
   });
 });
 
+describe('keepDoneDays past ten years', () => {
+  it('is refused as the embedded queue opens, naming the range', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pdg-keep-done-'));
+    try {
+      await expect(openScanQueue({ dir, keepDoneDays: 1e300 })).rejects.toThrow(
+        /keepDoneDays: .*at most 3650 days/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is refused in the guard options, naming the option and the range', () => {
+    expect(() =>
+      photodnaGuard({
+        matcher: { match: async () => ({ isMatch: false, trackingId: 't', matchFlags: [] }) },
+        queue: { redis: 'redis://127.0.0.1:6379', keepDoneDays: 1e300 },
+      }),
+    ).toThrow(/option 'queue\.keepDoneDays': Expected more than 0 and at most 3650 days/);
+  });
+});
+
 describeWithRedis('BullMQ queue: a done job', () => {
   let redis: RedisServer;
   let client: Redis;
@@ -166,6 +189,25 @@ describeWithRedis('BullMQ queue: a done job', () => {
     await until(completed(name, 'bq-died-1'), 'the job completed');
     expect(worker.scans).toEqual([]); // not acted on twice
     expectNoSecret(await everything());
+    await worker.close();
+    await queue.close();
+  });
+
+  it('kept past ten years (keepDoneDays 1e300): refused as the queue opens, not as every job completes', async () => {
+    await expect(
+      openScanQueue({ redis: redis.url, name: 'done-jobs-huge-keep', keepDoneDays: 1e300 }),
+    ).rejects.toThrow(/keepDoneDays: .*at most 3650 days/);
+  });
+
+  it('kept the longest allowed (3650 days): still completes', async () => {
+    const name = 'done-jobs-longest-keep';
+    const queue = await openScanQueue({ redis: redis.url, name, keepDoneDays: 3650 });
+    await queue.enqueue(job('bq-long-1'));
+    const worker = await startWorker(queue);
+    await until(completed(name, 'bq-long-1'), 'the job completed');
+    expect(await client.ttl(`photodna-guard:scan-done:${name}:bq-long-1`)).toBeGreaterThan(
+      3649 * 86_400,
+    );
     await worker.close();
     await queue.close();
   });
