@@ -1,6 +1,7 @@
 import { PhotoDnaClient } from './client/index.js';
 import { type CoreParts, GuardCore } from './core/guard-core.js';
 import { sharpUnavailable } from './core/reencode.js';
+import { InvalidOptionsError } from './errors.js';
 import { buildMatcher } from './matchers/build.js';
 import { type GuardConfig, type GuardOptions, parseGuardOptions } from './options.js';
 import { loadSharp, sharpInstalled } from './pdq/load-sharp.js';
@@ -20,7 +21,7 @@ import type { ScanWorker } from './queue/worker.js';
  */
 export function wireGuard(options: GuardOptions | undefined): GuardCore {
   const config = parseGuardOptions(options);
-  const apiKey = config.apiKey ?? process.env.PHOTODNA_API_KEY;
+  const apiKey = config.apiKey ?? envApiKey();
   // A custom matcher, PhotoDNA (Match, or MatchHash with a hasher), PDQ, or PDQ with either.
   // A PDQ list (re)loaded may answer differently for bytes already cached: the cache forgets.
   // (A list given in code loads before the core exists, with nothing cached yet.)
@@ -70,6 +71,25 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
     worker = startWorker(core, config, queue, { store, sender, byUrl });
   } else if (queue instanceof LazyQueue) reportConnection(core, queue);
   return core;
+}
+
+/**
+ * `PHOTODNA_API_KEY`, read when the `apiKey` option is left out. Set but blank (an empty
+ * `PHOTODNA_API_KEY=`, a key file's lone newline) it is refused here, as a blank `apiKey` is, and
+ * in the guard's words: let through, it made a PhotoDNA client that refused it on first use (a
+ * custom matcher's report sender failed as the first match was reported).
+ */
+function envApiKey(): string | undefined {
+  const value = process.env.PHOTODNA_API_KEY;
+  if (value === undefined) return undefined;
+  const key = value.trim();
+  if (key === '') {
+    throw new InvalidOptionsError(
+      "photodnaGuard: option 'apiKey': left out, and PHOTODNA_API_KEY is empty or only whitespace: give your PhotoDNA subscription key in apiKey or PHOTODNA_API_KEY (or unset PHOTODNA_API_KEY when a custom 'matcher' or PDQ alone needs no key)",
+      ['apiKey'],
+    );
+  }
+  return key;
 }
 
 /**

@@ -196,3 +196,42 @@ describe('errors that teach: a blank apiKey', () => {
     },
   );
 });
+
+describe('errors that teach: a blank PHOTODNA_API_KEY', () => {
+  /** What `photodnaGuard(options)` throws with `PHOTODNA_API_KEY` set to `value`. */
+  function refusedWithEnv(value: string, options: Record<string, unknown>): unknown {
+    const before = process.env.PHOTODNA_API_KEY;
+    process.env.PHOTODNA_API_KEY = value;
+    try {
+      void photodnaGuard(options).close();
+    } catch (error) {
+      return error;
+    } finally {
+      if (before === undefined) delete process.env.PHOTODNA_API_KEY;
+      else process.env.PHOTODNA_API_KEY = before;
+    }
+    return undefined;
+  }
+
+  it.each([
+    ['', 'no matcher'],
+    ['   ', 'no matcher'],
+    ['\n', 'no matcher'],
+    ['', 'a custom matcher'],
+    ['   ', 'a custom matcher'],
+  ])(
+    "%j with %s is refused at creation, in the guard's words, naming the option and the variable",
+    (value, given) => {
+      const caught = refusedWithEnv(value, given === 'no matcher' ? {} : { matcher });
+      expect(caught).toBeInstanceOf(InvalidOptionsError);
+      const { message, paths } = caught as InvalidOptionsError;
+      expect(paths).toEqual(['apiKey']);
+      expect(message).toMatch(/^photodnaGuard: option 'apiKey': /);
+      expect(message).toContain('PHOTODNA_API_KEY is empty or only whitespace');
+    },
+  );
+
+  it('a key with a trailing newline (read from a file) is taken', () => {
+    expect(refusedWithEnv('a-key-from-a-file\n', {})).toBeUndefined();
+  });
+});
