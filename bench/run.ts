@@ -7,6 +7,7 @@ import { allocation } from './allocation.js';
 import { cache } from './cache.js';
 import { callgrind } from './callgrind.js';
 import { hashing } from './hashing.js';
+import { holds } from './holds.js';
 import { hostile } from './hostile.js';
 import type { Benchmark, BenchSettings } from './lib/benchmark.js';
 import { printTable, type Row } from './lib/table.js';
@@ -33,9 +34,13 @@ const ALL: readonly Benchmark[] = [
   pdqHashBench,
   hashing,
   callgrind,
+  holds,
 ];
-/** Run only when named: too slow for the default set. */
-const ON_REQUEST: readonly Benchmark[] = [callgrind];
+/**
+ * Run only when named: too slow for the default set (callgrind), or of the deferred path alone,
+ * with its own redis-server and strace (holds).
+ */
+const ON_REQUEST: readonly Benchmark[] = [callgrind, holds];
 
 const USAGE = `usage: npm run bench [-- [${ALL.map((b) => b.name).join('|')} ...] [--burst N]]`;
 
