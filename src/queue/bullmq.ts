@@ -28,7 +28,7 @@
  *   `HOLD_MS`, and its gate key says what became of its request: `held` (expiring `HOLD_MS` after
  *   its last enqueue), `released`, or, once a worker found it missing (withdrawn: deleted; or
  *   expired), `refused`. `release` turns `held` into `released` and marks each of its jobs (a
- *   field of the job's own hash), in one script, before the guard answers, then promotes the
+ *   field of the job's own hash), in one script, before the guard answers, and promotes the
  *   jobs. A worker runs a held job only when it is marked released, however late it reaches it
  *   (the gate expires, or may be evicted; the job and its mark are kept together); one unmarked
  *   whose gate is not `held` (its request refused, or its guard died before the verdict: either
@@ -94,7 +94,7 @@ export interface BullmqQueueOptions {
 interface IoRedis {
   set(key: string, value: Buffer | string, ...args: Array<string | number>): Promise<unknown>;
   scan(cursor: string, ...args: Array<string | number>): Promise<[string, string[]]>;
-  eval(script: string, keys: number, ...args: Array<string | number>): Promise<unknown>;
+  eval(script: string, keys: number, ...args: Array<string | number | Buffer>): Promise<unknown>;
   getBuffer(key: string): Promise<Buffer | null>;
   get(key: string): Promise<string | null>;
   mget(...keys: string[]): Promise<Array<string | null>>;
@@ -151,13 +151,16 @@ return 0
 `;
 
 /**
- * A hold's gate kept `held` (`EnqueueOptions.holdId`), its time to live renewed, unless its
- * request was settled already (0). KEYS: the gate; ARGV: `HOLD_MS`.
+ * A hold's gate kept `held` (`EnqueueOptions.holdId`), its time to live renewed, and the job's
+ * bytes stored, unless its request was settled already (0: nothing stored). One script, so a held
+ * enqueue waits on Redis no more often than one without a hold (its bytes, then its add). KEYS:
+ * the gate, then the bytes key when the job has bytes; ARGV: `HOLD_MS`, then the bytes.
  */
 const HOLD_GATE = `
 local fate = redis.call('GET', KEYS[1])
 if fate and fate ~= 'held' then return 0 end
 redis.call('SET', KEYS[1], 'held', 'PX', ARGV[1])
+if KEYS[2] then redis.call('SET', KEYS[2], ARGV[2]) end
 return 1
 `;
 
@@ -236,7 +239,7 @@ export async function openBullmqQueue(options: BullmqQueueOptions): Promise<Queu
     throw new TypeError(`queue.redis: ${REDIS_URL_EXPECTED}`);
   }
   const keepDoneDays = keepDoneDaysOf(options.keepDoneDays);
-  const { Queue, Worker, DelayedError, Redis } = await loadBullmq();
+  const { Queue, Worker, Job, DelayedError, Redis } = await loadBullmq();
   const owned = typeof options.redis === 'string';
   const connection = (
     typeof options.redis === 'string'
@@ -254,6 +257,7 @@ export async function openBullmqQueue(options: BullmqQueueOptions): Promise<Queu
     errors,
     queue,
     Worker,
+    Job,
     DelayedError,
     connection,
     owned,
@@ -268,6 +272,7 @@ interface Parts {
   errors: ConnectionErrors;
   queue: Queue;
   Worker: typeof Worker;
+  Job: typeof Job;
   DelayedError: typeof DelayedError;
   connection: IoRedis;
   owned: boolean;
@@ -338,16 +343,18 @@ class BullmqQueue implements QueueEngine {
   ): Promise<{ scanId: string }> {
     const { queue, connection, keepDoneS } = this.#parts;
     if (await queue.getJob(job.scanId)) return { scanId: job.scanId };
+    const bytesKey = this.#key('bytes', job.scanId);
+    const bytes = source.kind === 'bytes' ? Buffer.from(source.bytes) : undefined;
+    signal?.throwIfAborted();
     if (job.holdId !== undefined) {
       // Before the add: a worker that meets the job finds its gate (a missing one is refused).
-      signal?.throwIfAborted();
-      const held = await connection.eval(HOLD_GATE, 1, this.#key('hold', job.holdId), HOLD_MS);
+      const gate = this.#key('hold', job.holdId);
+      const held = bytes
+        ? await connection.eval(HOLD_GATE, 2, gate, bytesKey, HOLD_MS, bytes)
+        : await connection.eval(HOLD_GATE, 1, gate, HOLD_MS);
       if (held !== 1) throw new Error("the request's jobs were withdrawn or held too long");
-    }
-    const bytesKey = this.#key('bytes', job.scanId);
-    if (source.kind === 'bytes') {
-      signal?.throwIfAborted();
-      await connection.set(bytesKey, Buffer.from(source.bytes));
+    } else if (bytes) {
+      await connection.set(bytesKey, bytes);
     }
     signal?.throwIfAborted();
     try {
@@ -410,18 +417,22 @@ class BullmqQueue implements QueueEngine {
 
   /**
    * Releases a hold (`RELEASE_GATE`: its gate and its jobs): once it resolves its jobs run,
-   * whatever becomes of this process. Then promotes them, so they run now rather than when their
-   * delay ends; a promotion that fails only delays its job.
+   * whatever becomes of this process. Promotes them too, so they run now rather than when their
+   * delay ends; a promotion that fails only delays its job. The promotions are sent right after
+   * the release, on the same connection, without waiting for its answer: Redis runs them after it
+   * (ioredis keeps one connection's order), so the request waits on Redis once, not twice. One of
+   * a release that fails is harmless: a worker runs a held job only once its release is recorded
+   * on it (`GATE_FATE`), and the refused request's withdrawal promotes its jobs anyway.
    */
   async release(holdId: string, scanIds: readonly string[]): Promise<void> {
     assertScanId(holdId);
     const { connection, queue, keepDoneS } = this.#parts;
     const keys = [this.#key('hold', holdId), ...scanIds.map((id) => queue.toKey(id))];
-    const released = await this.#redisCall(() =>
+    const released = this.#redisCall(() =>
       connection.eval(RELEASE_GATE, keys.length, ...keys, keepDoneS, holdId),
     );
-    if (released !== 1) throw new Error("the request's jobs were withdrawn or held too long");
-    await this.#promote(scanIds);
+    const [fate] = await Promise.all([released, this.#promote(scanIds)]);
+    if (fate !== 1) throw new Error("the request's jobs were withdrawn or held too long");
   }
 
   /**
@@ -449,16 +460,16 @@ class BullmqQueue implements QueueEngine {
 
   /**
    * Makes delayed jobs waiting; one that is not delayed (claimed, or gone) is left as it is. Never
-   * fails: a job not promoted (its read or its move refused) runs, or is refused, when its delay
-   * ends, and its release or withdrawal is already recorded.
+   * fails: a job not promoted (its move refused) runs, or is refused, when its delay ends, and its
+   * release or withdrawal is recorded on it. By id (a `Job` made here, not read from Redis): the
+   * promotion needs nothing else, and a read first would cost the request a wait on Redis.
    */
   async #promote(scanIds: readonly string[]): Promise<void> {
-    const { queue } = this.#parts;
+    const { queue, Job } = this.#parts;
     await Promise.all(
-      scanIds.map(async (scanId) => {
-        const job = await queue.getJob(scanId).catch(() => undefined);
-        await job?.promote().catch(() => undefined);
-      }),
+      scanIds.map((scanId) =>
+        new Job(queue, 'scan', undefined, {}, scanId).promote().catch(() => undefined),
+      ),
     );
   }
 
@@ -669,6 +680,7 @@ async function forget(job: Job<StoredJob>): Promise<void> {
 async function loadBullmq(): Promise<{
   Queue: typeof Queue;
   Worker: typeof Worker;
+  Job: typeof Job;
   DelayedError: typeof DelayedError;
   Redis: new (url: string, options: Record<string, unknown>) => unknown;
 }> {
@@ -683,6 +695,7 @@ async function loadBullmq(): Promise<{
     return {
       Queue: bullmq.Queue,
       Worker: bullmq.Worker,
+      Job: bullmq.Job,
       DelayedError: bullmq.DelayedError,
       Redis,
     };

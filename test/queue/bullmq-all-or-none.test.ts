@@ -2,12 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import type request from 'supertest';
 import { afterEach, expect, it } from 'vitest';
 import { type GuardOptions, photodnaGuard } from '../../src/index.js';
 import { createScanWorker, openScanQueue, type ScanWorkerOptions } from '../../src/queue/index.js';
 import type { QueueEngine } from '../../src/queue/types.js';
 import { useRedisWithAdmin } from '../cluster/redis-admin.js';
+import { countRedisWaits } from '../cluster/redis-waits.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
@@ -183,7 +185,10 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
    * The engine alone (connected as `redis`, the suite's server by default): a hold's jobs, with
    * BullMQ's own view of them.
    */
-  async function openHeld(name: string, options: { keepDoneDays?: number; redis?: string } = {}) {
+  async function openHeld(
+    name: string,
+    options: { keepDoneDays?: number; redis?: string | Redis } = {},
+  ) {
     const queue = await openScanQueue({
       redis: options.redis ?? redisHost.server.url,
       name,
@@ -345,7 +350,7 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     expect(seen.scans.map((e) => e.scanId)).toEqual(['accepted']);
   }, 60_000);
 
-  it('a release whose promotion cannot be sent (the job not readable) still resolves: its jobs run when their delay ends', async () => {
+  it('a release whose promotion is refused still resolves: its jobs run when their delay ends', async () => {
     const name = 'aon-unpromoted';
     const { admin } = redisHost;
     const user = 'aon-promoter';
@@ -354,13 +359,22 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
       redis: `redis://${user}:aon-pw@127.0.0.1:${redisHost.server.port}`,
     });
     await enqueueHeld(queue, 'unpromoted', 'answered');
-    // The release's script runs; BullMQ's read of the job before its promotion is refused.
-    await admin.call('ACL', 'SETUSER', user, '-hgetall');
+    // The release's script runs (it writes the gate and the job's hash); BullMQ's promotion,
+    // which writes the queue's lists, is refused.
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      user,
+      'resetkeys',
+      '~photodna-guard:*',
+      `~${bull.toKey('unpromoted')}`,
+      '%R~*',
+    );
     try {
       // Before: it rejected although the hold was released (the request answered 503).
       await queue.release?.('answered', ['unpromoted']);
     } finally {
-      await admin.call('ACL', 'SETUSER', user, '+hgetall');
+      await admin.call('ACL', 'SETUSER', user, 'resetkeys', '~*');
     }
     expect(await (await bull.getJob('unpromoted'))?.getState()).toBe('delayed');
     // As when its delay ends.
@@ -370,5 +384,87 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
       () => seen.scans.some((e) => e.scanId === 'unpromoted'),
       'the released job scanned',
     );
+  }, 60_000);
+  /** A queue on a client of its own whose waits on Redis are counted. */
+  async function openCounted(name: string) {
+    const client = new Redis(redisHost.server.url, { maxRetriesPerRequest: null });
+    closers.push(async () => client.disconnect());
+    const waits = countRedisWaits(client);
+    const { queue, bull } = await openHeld(name, { redis: client });
+    return { queue, bull, waits };
+  }
+
+  it('a held enqueue waits on Redis as often as one without a hold (its gate and bytes in one script)', async () => {
+    const { queue, waits } = await openCounted('aon-enqueue-waits');
+    // The first command of each kind loads its script: not counted.
+    await enqueueHeld(queue, 'warm-held', 'warm');
+    await queue.enqueue({
+      scanId: 'warm-free',
+      source: { kind: 'bytes', bytes: png(200, 200, seed++) },
+    });
+    waits.reset();
+    await queue.enqueue({
+      scanId: 'free',
+      source: { kind: 'bytes', bytes: png(200, 200, seed++) },
+    });
+    const free = waits.serial;
+    waits.reset();
+    await enqueueHeld(queue, 'held', 'counted');
+    // Before: one more (the gate, then the bytes).
+    expect(waits.serial).toBe(free);
+  }, 60_000);
+
+  it('a release waits on Redis once, its promotions sent with it; resolved, its jobs are marked released and waiting', async () => {
+    const name = 'aon-release-waits';
+    const { queue, bull, waits } = await openCounted(name);
+    await enqueueHeld(queue, 'warm', 'warm');
+    await queue.release?.('warm', ['warm']);
+    const scanIds = ['r1', 'r2', 'r3'];
+    for (const scanId of scanIds) await enqueueHeld(queue, scanId, 'one-request');
+    waits.reset();
+    await queue.release?.('one-request', scanIds);
+    // Before: three (the release; then each job read; then each promoted).
+    expect(waits.serial).toBe(1);
+    const { admin } = redisHost;
+    expect(await admin.get(gate(name, 'one-request'))).toBe('released');
+    for (const scanId of scanIds) {
+      expect(await (await bull.getJob(scanId))?.getState()).toBe('waiting');
+      expect(await admin.hget(bull.toKey(scanId), 'photodna-guard:released')).toBe('one-request');
+    }
+  }, 60_000);
+
+  it('a release refused (one of its jobs gone) leaves the others unmarked: promoted with it, they end refused once withdrawn, never scanned', async () => {
+    const name = 'aon-release-refused';
+    const { queue, bull } = await openHeld(name);
+    await enqueueHeld(queue, 'kept', 'partial');
+    await enqueueHeld(queue, 'gone', 'partial');
+    await (await bull.getJob('gone'))?.remove();
+    await expect(queue.release?.('partial', ['kept', 'gone'])).rejects.toThrow(/withdrawn or held/);
+    expect(await redisHost.admin.hget(bull.toKey('kept'), 'photodna-guard:released')).toBeNull();
+    const seen = await startWorker(name);
+    // Promoted with the release, it is put back while its gate is held.
+    await until(async () => {
+      const job = await bull.getJob('kept');
+      return job?.processedOn !== undefined && (await job.getState()) === 'delayed';
+    }, 'the worker to put the unreleased job back');
+    await queue.withdraw?.('partial', ['kept', 'gone']);
+    expect(await resultOf(bull, 'kept')).toEqual(REFUSED);
+    expect(seen.scans).toEqual([]);
+  }, 60_000);
+
+  it('an enqueue into a hold already settled (a worker found it expired) stores neither its bytes nor its job', async () => {
+    const name = 'aon-late-enqueue';
+    const { queue, bull } = await openHeld(name);
+    await enqueueHeld(queue, 'first', 'refused-request');
+    await expireHold(bull, name, 'refused-request', 'first');
+    const seen = await startWorker(name);
+    expect(await resultOf(bull, 'first')).toEqual(REFUSED);
+    expect(await redisHost.admin.get(gate(name, 'refused-request'))).toBe('refused');
+    await expect(enqueueHeld(queue, 'second', 'refused-request')).rejects.toThrow(
+      /withdrawn or held/,
+    );
+    expect(await redisHost.admin.exists(`photodna-guard:scan-bytes:${name}:second`)).toBe(0);
+    expect(await bull.getJob('second')).toBeUndefined();
+    expect(seen.scans).toEqual([]);
   }, 60_000);
 });
