@@ -41,7 +41,7 @@ export {
 
 export const optionsSchema = z
   .strictObject({
-    /** The PhotoDNA subscription key; never logged. Defaults to env `PHOTODNA_API_KEY`; required unless `matcher` is given. */
+    /** The PhotoDNA subscription key; never logged. Defaults to env `PHOTODNA_API_KEY`; required unless `matcher` or `pdq` alone (no PhotoDNA) is given. */
     apiKey: apiKeySchema.optional(),
     /** The service's URL (point it at the emulator in tests). Defaults to env `PHOTODNA_BASE_URL`, else `https://api.microsoftmoderator.com`. */
     baseUrl: z.string().url().optional(),
