@@ -89,8 +89,15 @@ export class BufferedBytes {
   #bytes = 0;
   #body: Readable | undefined = undefined;
   #parser: Writable | undefined = undefined;
-  /** The per-chunk work: a minimum, two additions and a comparison (issue 16's hot path). */
+  /**
+   * The per-chunk work: a minimum, two additions and a comparison (issue 16's hot path). Stopped,
+   * it counts nothing: a parser that refuses a body while writing a chunk (multer, at a count
+   * limit) unpipes it within the body's 'data' event, and an emitter still calls the listeners
+   * it had when the event began, this one among them, after the release. That chunk would stay
+   * counted, for bytes multer dropped, until the drained body ended.
+   */
   readonly #count = (chunk: Uint8Array): void => {
+    if (this.#body === undefined) return;
     const bytes = Math.min(chunk.length, this.#most - this.#bytes);
     this.#bytes += bytes;
     const total = this.#budget.add(bytes);

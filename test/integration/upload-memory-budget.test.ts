@@ -240,6 +240,26 @@ describe.each(adapters)('$name', (adapter) => {
     stalled.socket.destroy();
   });
 
+  it('a request refused by a limit keeps nothing counted while the rest of its body is drained, even the chunk that crossed the limit', async () => {
+    const server = await start({ matcher: new Backend(), cache: false, limits: { maxFields: 2 } }, [
+      { path: '/upload', use: (g) => g.single('f') },
+    ]);
+    const field = (name: string, size: number) =>
+      Buffer.from(
+        `--${B}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${'v'.repeat(size)}\r\n`,
+      );
+    const first = field('a', 10 * KIB);
+    // Three fields more: multer refuses the body (LIMIT_FIELD_COUNT) while reading this chunk,
+    // and drains the rest, which this client never sends.
+    const crossing = Buffer.concat([field('b', 100), field('c', 100), field('d', 100)]);
+    const client = stall(server.port, '/upload', MIB, first);
+    await until(() => uploadBudget.held === first.length, 'the first field counted');
+    client.socket.write(crossing);
+    await until(() => uploadBudget.held === 0, 'nothing counted once refused', 10_000);
+    expect(client.answered()).toBe(false); // still draining: answered once the body ends
+    client.socket.destroy();
+  });
+
   describe('every way a request ends gives its bytes back: a later upload fits a one-upload budget', () => {
     const clean = upload(CLEAN);
 
