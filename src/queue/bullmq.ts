@@ -26,10 +26,10 @@
  *   refusal it finds as `refused`, unchecked and without an event (`consume`).
  * - Held (`EnqueueOptions.holdId`: one request's files): a hold's jobs are added delayed by
  *   `HOLD_MS`, and its gate key says what became of its request: `held` (expiring `HOLD_MS` after
- *   its last enqueue), `released`, or, once a worker found it missing (withdrawn: deleted; or
- *   expired), `refused`. `release` turns `held` into `released` and marks each of its jobs (a
- *   field of the job's own hash), in one script, before the guard answers, and promotes the
- *   jobs. A worker runs a held job only when it is marked released, however late it reaches it
+ *   its last enqueue), `released`, or `refused`: withdrawn (for `WITHDRAWN_MS`: a later enqueue
+ *   of the request is turned away), or found missing by a worker (expired). `release` turns
+ *   `held` into `released` and marks each of its jobs (a field of the job's own hash), in one
+ *   script, before the guard answers, and promotes the jobs. A worker runs a held job only when it is marked released, however late it reaches it
  *   (the gate expires, or may be evicted; the job and its mark are kept together); one unmarked
  *   whose gate is not `held` (its request refused, or its guard died before the verdict: either
  *   way the host got no `scanId`) it ends `refused`, marking a missing gate so in the same script,
@@ -192,17 +192,21 @@ return 1
 `;
 
 /**
- * A hold withdrawn, in one script: its gate and its jobs' bytes deleted, and the release marks of
- * its jobs (a release whose answer came after the request was refused) removed; all `DEL` and
- * `HDEL`, which Redis runs even when out of memory. KEYS: the gate, then each job's bytes key and
- * hash.
+ * A hold withdrawn, in one script: its jobs' bytes deleted, the release marks of its jobs (a
+ * release whose answer came after the request was refused) removed, and its gate set `refused`
+ * for `WITHDRAWN_MS`, so that a later enqueue of the request is turned away at once (a missing
+ * gate would be taken for a new hold, its job stored to wait `HOLD_MS` and end refused). The
+ * deletions first, all `DEL` and `HDEL`, which Redis runs even when out of memory; the `SET`
+ * Redis then refuses leaves the gate deleted, as good for a worker (a missing gate is refused).
+ * KEYS: the gate, then each job's bytes key and hash; ARGV: `WITHDRAWN_MS`.
  */
 const WITHDRAW_HOLD = `
-redis.call('DEL', KEYS[1])
 for i = 2, #KEYS, 2 do
   redis.call('DEL', KEYS[i])
   redis.call('HDEL', KEYS[i + 1], '${RELEASED_FIELD}')
 end
+redis.call('DEL', KEYS[1])
+redis.pcall('SET', KEYS[1], 'refused', 'PX', ARGV[1])
 return 1
 `;
 
@@ -227,6 +231,13 @@ return { 'refused' }
  * hooks, its disk writes), so only a hold whose guard died before the verdict expires.
  */
 export const HOLD_MS = 10 * 60_000;
+
+/**
+ * How long a withdrawn hold's gate stays `refused` (`WITHDRAW_HOLD`): past any enqueue of its
+ * request, which comes within `HOLD_MS` of the one before or finds its hold expired. One that
+ * comes later still is held, and ends refused when its new gate expires.
+ */
+const WITHDRAWN_MS = 2 * HOLD_MS;
 
 /** Longest wait of a held job a worker found still `held` before it looks again. */
 const HELD_RECHECK_MS = 5_000;
@@ -448,7 +459,7 @@ class BullmqQueue implements QueueEngine {
     const keys = [this.#key('hold', holdId)];
     for (const id of scanIds) keys.push(this.#key('bytes', id), queue.toKey(id));
     const withdrawal = this.#redisCall(async () => {
-      await connection.eval(WITHDRAW_HOLD, keys.length, ...keys);
+      await connection.eval(WITHDRAW_HOLD, keys.length, ...keys, WITHDRAWN_MS);
       await this.#promote(scanIds);
     });
     const tracked: Promise<void> = withdrawal

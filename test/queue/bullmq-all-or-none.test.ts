@@ -452,6 +452,44 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     expect(seen.scans).toEqual([]);
   }, 60_000);
 
+  it('an enqueue into a withdrawn hold is turned away at once, storing neither its bytes nor its job', async () => {
+    const name = 'aon-withdrawn-enqueue';
+    const { queue, bull } = await openHeld(name);
+    await enqueueHeld(queue, 'first', 'withdrawn-request');
+    await queue.withdraw?.('withdrawn-request', ['first']);
+    // Before: its gate deleted, the enqueue took it for a new hold, stored the job to wait
+    // `HOLD_MS` and end refused.
+    await expect(enqueueHeld(queue, 'second', 'withdrawn-request')).rejects.toThrow(
+      /withdrawn or held/,
+    );
+    expect(await redisHost.admin.exists(`photodna-guard:scan-bytes:${name}:second`)).toBe(0);
+    expect(await bull.getJob('second')).toBeUndefined();
+    // Its gate a tombstone, kept no longer than it is needed.
+    expect(await redisHost.admin.get(gate(name, 'withdrawn-request'))).toBe('refused');
+    expect(await redisHost.admin.pttl(gate(name, 'withdrawn-request'))).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('a hold withdrawn while Redis is out of memory is refused all the same', async () => {
+    const name = 'aon-withdrawn-oom';
+    const { queue, bull } = await openHeld(name);
+    await enqueueHeld(queue, 'first', 'oom-request');
+    const { admin } = redisHost;
+    // Over the limit: Redis refuses a command that may grow its memory.
+    await admin.config('SET', 'maxmemory', '1');
+    try {
+      await queue.withdraw?.('oom-request', ['first']);
+      await expect(enqueueHeld(queue, 'second', 'oom-request')).rejects.toThrow();
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+    // Its deletions first, then its tombstone (Redis lets a script that wrote write on).
+    expect(await admin.get(gate(name, 'oom-request'))).toBe('refused');
+    await expect(enqueueHeld(queue, 'second', 'oom-request')).rejects.toThrow(/withdrawn or held/);
+    const seen = await startWorker(name);
+    expect(await resultOf(bull, 'first')).toEqual(REFUSED);
+    expect(seen.scans).toEqual([]);
+  }, 60_000);
+
   it('an enqueue into a hold already settled (a worker found it expired) stores neither its bytes nor its job', async () => {
     const name = 'aon-late-enqueue';
     const { queue, bull } = await openHeld(name);
