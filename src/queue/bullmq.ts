@@ -66,6 +66,7 @@ import {
   type ScanJobInput,
   type StoredJob,
 } from './types.js';
+import { WITHDRAWN_MS } from './withdrawn-holds.js';
 
 /** The last stack traces a job keeps of its failed attempts (BullMQ's `stackTraceLimit`). */
 export const STACK_TRACES_KEPT = 10;
@@ -231,13 +232,6 @@ return { 'refused' }
  * hooks, its disk writes), so only a hold whose guard died before the verdict expires.
  */
 export const HOLD_MS = 10 * 60_000;
-
-/**
- * How long a withdrawn hold's gate stays `refused` (`WITHDRAW_HOLD`): past any enqueue of its
- * request, which comes within `HOLD_MS` of the one before or finds its hold expired. One that
- * comes later still is held, and ends refused when its new gate expires.
- */
-const WITHDRAWN_MS = 2 * HOLD_MS;
 
 /** Longest wait of a held job a worker found still `held` before it looks again. */
 const HELD_RECHECK_MS = 5_000;

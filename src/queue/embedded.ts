@@ -19,9 +19,9 @@
  *   of finishing) are removed at open.
  * - Held jobs (`EnqueueOptions.holdId`: one request's files) are stored `held`, never claimed, and
  *   committed without an fsync of their own: `release` makes them `waiting` in one fsync'd
- *   transaction (which takes their rows to disk too), `withdraw` ends them `refused`. Jobs still
- *   held at open belong to requests of a dead process that never got their answer: they end
- *   `refused` then.
+ *   transaction (which takes their rows to disk too), `withdraw` ends them `refused` and, for
+ *   `WITHDRAWN_MS`, refuses an enqueue into their hold. Jobs still held at open belong to
+ *   requests of a dead process that never got their answer: they end `refused` then.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -45,6 +45,7 @@ import {
   type ScanJobInput,
   type StoredJob,
 } from './types.js';
+import { WithdrawnHolds } from './withdrawn-holds.js';
 
 export interface EmbeddedQueueOptions {
   /** The queue's directory: created 0700; holds `queue.db` and `bytes/`. */
@@ -160,9 +161,12 @@ class EmbeddedQueue implements QueueEngine {
   readonly #batch: Array<{
     row: JobRow;
     signal: AbortSignal | undefined;
+    holdId: string | undefined;
     resolve: () => void;
     reject: (error: unknown) => void;
   }> = [];
+  /** Withdrawn holds: an enqueue into one, even one under way as it was withdrawn, is refused. */
+  readonly #withdrawn = new WithdrawnHolds();
   readonly #failureListeners = new Set<(error: Error, reason: UnavailableReason) => void>();
   /** A claim or settle failed and no claim has been stored since: said once per such spell. */
   #failing = false;
@@ -252,7 +256,10 @@ class EmbeddedQueue implements QueueEngine {
   ): Promise<{ scanId: string }> {
     signal?.throwIfAborted();
     if (this.#closed) throw new Error('the scan queue is closed');
-    if (holdId !== undefined) assertScanId(holdId);
+    if (holdId !== undefined) {
+      assertScanId(holdId);
+      this.#refuseWithdrawn(holdId);
+    }
     const job = toStoredJob(input);
     // Here, not in the shared commit: metadata that cannot be serialized fails this job alone.
     const payload = JSON.stringify(job);
@@ -265,14 +272,27 @@ class EmbeddedQueue implements QueueEngine {
       signal?.throwIfAborted();
       if (this.#closed) throw new Error('the scan queue was closed before the job was stored');
       const state = holdId === undefined ? 'waiting' : 'held';
-      await this.#insert({ scanId: job.scanId, state, at: job.enqueuedAt, payload }, signal);
+      await this.#insert(
+        { scanId: job.scanId, state, at: job.enqueuedAt, payload },
+        signal,
+        holdId,
+      );
     } catch (error) {
-      // A close leaves the copy to the next open.
-      if (input.source.kind === 'bytes' && signal?.aborted && !this.#closed)
+      // Not stored, its upload refused. A close leaves the copy to the next open.
+      const refused = signal?.aborted || (holdId !== undefined && this.#withdrawn.has(holdId));
+      if (input.source.kind === 'bytes' && refused && !this.#closed)
         await this.#dropCopy(job.scanId);
       throw error;
     }
     return { scanId: job.scanId };
+  }
+
+  /**
+   * Refuses an enqueue into a withdrawn hold: its request was refused, its job would be held
+   * until the next open, never released (a withdrawal is final), its copy kept meanwhile.
+   */
+  #refuseWithdrawn(holdId: string): void {
+    if (this.#withdrawn.has(holdId)) throw new Error("the request's jobs were withdrawn");
   }
 
   /** An aborted enqueue's copy, unless a job of its `scanId` (another enqueue's) holds that file. */
@@ -287,18 +307,25 @@ class EmbeddedQueue implements QueueEngine {
    * turn (group commit): one fsync for all of them, where a commit each blocked the event loop
    * for an fsync each (~0.4 ms on an SSD, ms on network disks).
    */
-  #insert(row: JobRow, signal: AbortSignal | undefined): Promise<void> {
+  #insert(row: JobRow, signal: AbortSignal | undefined, holdId?: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#batch.push({ row, signal, resolve, reject });
+      this.#batch.push({ row, signal, holdId, resolve, reject });
       if (this.#batch.length === 1) setImmediate(() => this.#commit());
     });
   }
 
   #commit(): void {
     const batch = this.#batch.splice(0).filter((pending) => {
-      // Aborted since it was queued for this commit: its upload is refused, it is not stored.
-      if (pending.signal?.aborted) pending.reject(pending.signal.reason);
-      return !pending.signal?.aborted;
+      // Aborted, or its hold withdrawn, since it was queued (its bytes being written meanwhile):
+      // its upload is refused, it is not stored.
+      try {
+        pending.signal?.throwIfAborted();
+        if (pending.holdId !== undefined) this.#refuseWithdrawn(pending.holdId);
+        return true;
+      } catch (error) {
+        pending.reject(error);
+        return false;
+      }
     });
     if (batch.length === 0) return;
     try {
@@ -340,7 +367,8 @@ class EmbeddedQueue implements QueueEngine {
   }
 
   /**
-   * A refused request's held jobs end `refused` and their copies go. Not fsync'd: undone by a
+   * A refused request's held jobs end `refused` and their copies go; an enqueue into its hold,
+   * later or still under way, is refused. Not fsync'd: undone by a
    * power loss, they are held at the next open, and refused then. The copies go even when the
    * rows cannot be written (a full disk, as when the release failed on it, where they weigh
    * most): a row left held is never claimed, and is refused at the next open; the withdrawal
@@ -349,6 +377,7 @@ class EmbeddedQueue implements QueueEngine {
   async withdraw(holdId: string, scanIds: readonly string[]): Promise<void> {
     assertScanId(holdId);
     if (this.#closed) return;
+    this.#withdrawn.add(holdId);
     const held = scanIds.filter((scanId) => this.#sql.held.get(scanId) !== undefined);
     const now = Date.now();
     let failure: unknown;

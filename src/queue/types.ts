@@ -156,7 +156,8 @@ export interface ScanQueue {
   release?(holdId: string, scanIds: readonly string[]): Promise<void>;
   /**
    * Withdraws a hold: its jobs, those stored and any still on their way, end `refused`, never
-   * checked and without an event. Jobs it could not reach are refused when the hold expires.
+   * checked and without an event. Jobs it could not reach are refused when the hold expires. A
+   * later enqueue into the hold is refused at once, its bytes not stored.
    */
   withdraw?(holdId: string, scanIds: readonly string[]): Promise<void>;
 }

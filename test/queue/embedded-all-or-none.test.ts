@@ -170,6 +170,28 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
     expect(await outcomes(dir)).toMatchObject({ orphan: 'refused' });
   });
 
+  it('an enqueue into a withdrawn hold, later or under way as it was withdrawn, is refused and leaves no copy', async () => {
+    const dir = fresh('withdrawn');
+    const queue = await openScanQueue({ dir });
+    closers.push(() => queue.close());
+    const bytes = () => ({ kind: 'bytes' as const, bytes: png(200, 200, seed++) });
+    await queue.enqueue({ scanId: 'first', source: bytes() }, { holdId: 'request' });
+    // Its copy being written as the hold is withdrawn.
+    const underWay = queue.enqueue({ scanId: 'under-way', source: bytes() }, { holdId: 'request' });
+    await queue.withdraw?.('request', ['first']);
+    // Before: both stored, held until the next open, their copies kept meanwhile.
+    await expect(underWay).rejects.toThrow(/withdrawn/);
+    await expect(
+      queue.enqueue({ scanId: 'later', source: bytes() }, { holdId: 'request' }),
+    ).rejects.toThrow(/withdrawn/);
+    expect(readdirSync(join(dir, 'bytes'))).toEqual([]);
+    expect(await queue.depth()).toMatchObject({ waiting: 0, active: 0 });
+    // Another hold is not concerned.
+    await queue.enqueue({ scanId: 'other', source: bytes() }, { holdId: 'another-request' });
+    await queue.close();
+    expect(await outcomes(dir)).toEqual({ first: 'refused', other: null });
+  });
+
   it.runIf(hasPrlimit())(
     'a release that a full disk refuses: the withdrawal that follows removes the copies at once, though it cannot write the rows either',
     async () => {
