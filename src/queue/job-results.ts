@@ -12,6 +12,7 @@ import { GuardError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { Limits, RouteConfig } from '../options.js';
 import type { FileFacts, Matcher, MatchResult, Policy } from '../types.js';
+import { boundedCall } from './bounded-call.js';
 import type { JobBytesGoneError } from './job-bytes-gone.js';
 import { retryDelayMs } from './stored-job.js';
 import type { ClaimedJob, JobResult } from './types.js';
@@ -54,9 +55,21 @@ export function incidentIdOf(scanId: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** The budget of one matcher call: the route's scan timeout, or the worker closing. */
-export function callSignal(deps: JobDeps): AbortSignal {
-  return AbortSignal.any([deps.closing, AbortSignal.timeout(deps.route.scanTimeoutMs)]);
+/**
+ * One matcher call (`matcher`, `matchUrl`), bounded by the route's scan timeout and the worker
+ * closing (`boundedCall`): a matcher that ignores its signal cannot hold the job past either.
+ */
+export function boundedAsk<T>(
+  deps: JobDeps,
+  what: string,
+  ask: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  return boundedCall(ask, {
+    closing: deps.closing,
+    timeoutMs: deps.route.scanTimeoutMs,
+    what,
+    budget: 'scanTimeoutMs',
+  });
 }
 
 export function contextOf(job: ClaimedJob): IncidentContext {

@@ -1,11 +1,9 @@
 /**
- * The worker's `load(ref)`, bounded like its downloads: each call gets `{ signal }`, aborted when
- * the worker closes or after `download.timeoutMs`, and is raced against that signal, so a load
- * that ignores it still ends the job's run. Its rejection is a `GuardError` (reason `timeout`),
- * which makes the job a retry later with an `error` event; after a close, the job simply waits
- * for the next run.
+ * The worker's `load(ref)`, bounded like its downloads (`boundedCall`): each call gets
+ * `{ signal }`, aborted when the worker closes or after `download.timeoutMs`, and a load that
+ * ignores it still ends the job's run then.
  */
-import { GuardError } from '../errors.js';
+import { boundedCall } from './bounded-call.js';
 
 /**
  * Resolves a job's `ref` source to the bytes (the host's own storage), or to `null` when the ref
@@ -18,22 +16,10 @@ export function boundLoad(
   load: LoadRef,
   bounds: { closing: AbortSignal; timeoutMs: number },
 ): (ref: string) => Promise<Uint8Array | null> {
-  return (ref) => {
-    const signal = AbortSignal.any([bounds.closing, AbortSignal.timeout(bounds.timeoutMs)]);
-    return new Promise<Uint8Array | null>((resolve, reject) => {
-      const onAbort = () => {
-        const detail = bounds.closing.aborted
-          ? 'the worker closed while load(ref) ran'
-          : `load(ref) did not answer within ${bounds.timeoutMs} ms (download.timeoutMs)`;
-        reject(new GuardError('SCAN_UNAVAILABLE', { reason: 'timeout', detail }));
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      // A rejection after the race was lost is settled here, never unhandled.
-      Promise.resolve()
-        .then(() => load(ref, { signal }))
-        .then(resolve, reject)
-        .finally(() => signal.removeEventListener('abort', onAbort));
+  return (ref) =>
+    boundedCall((signal) => load(ref, { signal }), {
+      ...bounds,
+      what: 'load(ref)',
+      budget: 'download.timeoutMs',
     });
-  };
 }

@@ -15,8 +15,8 @@ import { JobBytesGoneError } from './job-bytes-gone.js';
 import {
   type Answer,
   actOnMatch,
+  boundedAsk,
   bytesGone,
-  callSignal,
   contextOf,
   emitScan,
   INVALID_CODES,
@@ -59,12 +59,9 @@ export async function processJob(deps: JobDeps, job: ClaimedJob): Promise<JobRes
   const started = performance.now();
   let answer: Answer;
   try {
-    answer = await ask(deps.matcher, {
-      bytes,
-      contentType: file.mimetype,
-      file,
-      signal: callSignal(deps),
-    });
+    answer = await boundedAsk(deps, 'the matcher', (signal) =>
+      ask(deps.matcher, { bytes, contentType: file.mimetype, file, signal }),
+    );
   } catch (error) {
     const guardError = toGuardError(error);
     if (INVALID_CODES.has(guardError.code)) return invalid(deps, ctx, job, guardError, file);

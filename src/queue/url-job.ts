@@ -17,7 +17,7 @@ import type { FileFacts, MatchResult } from '../types.js';
 import {
   type Answer,
   actOnMatch,
-  callSignal,
+  boundedAsk,
   emitScan,
   INVALID_CODES,
   invalid,
@@ -71,7 +71,9 @@ export async function scanByUrl(
   const started = performance.now();
   let result: MatchResult;
   try {
-    result = checkedResult(await matchUrl(url, { signal: callSignal(deps) }));
+    result = checkedResult(
+      await boundedAsk(deps, 'matchUrl', (signal) => matchUrl(url, { signal })),
+    );
   } catch (error) {
     const guardError = toGuardError(error);
     const detail = redactUrlIn(guardError.detail ?? guardError.message, url, 1_000);

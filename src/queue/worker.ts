@@ -85,7 +85,11 @@ export interface ScanWorkerOptions {
   concurrency?: number;
   /** Validation limits, as the guard's `limits`. Defaults to the guard's defaults. */
   limits?: Partial<Limits>;
-  /** Budget of one job's PhotoDNA call (rate-limit wait and retries included). Defaults to `60000` ms. */
+  /**
+   * Budget of one job's PhotoDNA call (rate-limit wait and retries included), or `matcher` /
+   * `matchUrl` call: its `signal` is aborted then (and when the worker closes), and the job's run
+   * ends even if the call ignores it, retried later. Defaults to `60000` ms.
+   */
   scanTimeoutMs?: number;
   /** Budget of `match` listeners and `onMatch`. Defaults to `10000` ms. */
   hookTimeoutMs?: number;
