@@ -152,16 +152,15 @@ return 0
 `;
 
 /**
- * A hold's gate kept `held` (`EnqueueOptions.holdId`), its time to live renewed, and the job's
- * bytes stored, unless its request was settled already (0: nothing stored). One script, so a held
- * enqueue waits on Redis no more often than one without a hold (its bytes, then its add). KEYS:
- * the gate, then the bytes key when the job has bytes; ARGV: `HOLD_MS`, then the bytes.
+ * A hold's gate kept `held` (`EnqueueOptions.holdId`), its time to live renewed, unless its
+ * request was settled already (0). The job's bytes are not passed through it: a plain `SET`
+ * sent right behind it (`#store`) costs a request less than the script's copies of them. KEYS:
+ * the gate; ARGV: `HOLD_MS`.
  */
 const HOLD_GATE = `
 local fate = redis.call('GET', KEYS[1])
 if fate and fate ~= 'held' then return 0 end
 redis.call('SET', KEYS[1], 'held', 'PX', ARGV[1])
-if KEYS[2] then redis.call('SET', KEYS[2], ARGV[2]) end
 return 1
 `;
 
@@ -353,11 +352,16 @@ class BullmqQueue implements QueueEngine {
     signal?.throwIfAborted();
     if (job.holdId !== undefined) {
       // Before the add: a worker that meets the job finds its gate (a missing one is refused).
-      const gate = this.#key('hold', job.holdId);
-      const held = bytes
-        ? await connection.eval(HOLD_GATE, 2, gate, bytesKey, HOLD_MS, bytes)
-        : await connection.eval(HOLD_GATE, 1, gate, HOLD_MS);
-      if (held !== 1) throw new Error("the request's jobs were withdrawn or held too long");
+      // The bytes sent right behind the gate, not after its answer: a held enqueue waits on Redis
+      // no more often than one without a hold (its bytes, then its add).
+      const [held] = await Promise.all([
+        connection.eval(HOLD_GATE, 1, this.#key('hold', job.holdId), HOLD_MS),
+        bytes && connection.set(bytesKey, bytes),
+      ]);
+      if (held !== 1) {
+        if (bytes) await this.#dropBytes(job.scanId);
+        throw new Error("the request's jobs were withdrawn or held too long");
+      }
     } else if (bytes) {
       await connection.set(bytesKey, bytes);
     }
@@ -380,15 +384,22 @@ class BullmqQueue implements QueueEngine {
       // Refused (out of memory, a read-only replica, a permission): no job would ever delete
       // the copy of an upload whose request is refused. Unless the job is there after all.
       // (Aborted: `#refuse` deletes it.)
-      if (
-        source.kind === 'bytes' &&
-        !signal?.aborted &&
-        !(await queue.getJob(job.scanId).catch(() => true))
-      )
-        await connection.del(bytesKey).catch(() => undefined);
+      if (bytes && !signal?.aborted) await this.#dropBytes(job.scanId);
       throw error;
     }
     return { scanId: job.scanId };
+  }
+
+  /**
+   * Deletes the bytes of a job this enqueue will not add (its hold settled, its add refused),
+   * unless a job of that `scanId` exists after all (another enqueue's, whose bytes they are).
+   * Plain commands, no script: a permission that refuses BullMQ's add script refuses any other.
+   * Never fails: bytes left behind are a worker's sweep's (`SWEEP_ORPHAN_BYTES`).
+   */
+  async #dropBytes(scanId: string): Promise<void> {
+    const { connection, queue } = this.#parts;
+    if (await queue.getJob(scanId).catch(() => true)) return;
+    await connection.del(this.#key('bytes', scanId)).catch(() => undefined);
   }
 
   /**

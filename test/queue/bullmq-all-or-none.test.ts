@@ -394,7 +394,7 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     return { queue, bull, waits };
   }
 
-  it('a held enqueue waits on Redis as often as one without a hold (its gate and bytes in one script)', async () => {
+  it('a held enqueue waits on Redis as often as one without a hold (its gate and bytes sent together)', async () => {
     const { queue, waits } = await openCounted('aon-enqueue-waits');
     // The first command of each kind loads its script: not counted.
     await enqueueHeld(queue, 'warm-held', 'warm');
