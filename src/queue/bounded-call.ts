@@ -30,7 +30,8 @@ export function boundedCall<T>(
       reject(new GuardError('SCAN_UNAVAILABLE', { reason: 'timeout', detail }));
     };
     if (signal.aborted) return onAbort();
-    // Before the call: the race is lost to the signal even when the call's own listener rejects.
+    // Added before the call gets the signal: on abort, this rejection comes first, whatever the
+    // call's own listener does.
     signal.addEventListener('abort', onAbort, { once: true });
     // A rejection after the race was lost is settled here, never unhandled.
     Promise.resolve()
