@@ -23,6 +23,17 @@ export type BoundedRead =
 const NOT_REGULAR: BoundedRead = { kind: 'not-regular' };
 
 /**
+ * How a bounded read is made. `onAllocate`, when given, is told the bytes of each buffer the
+ * read is about to allocate (for a buffer grown, what it adds) before it does: it may throw to
+ * stop the read there, with nothing more allocated (the guard counts them in its memory budget
+ * and refuses the request past it, `BufferedBytes.addRead`).
+ */
+export interface BoundedReadOptions {
+  followSymlinks: boolean;
+  onAllocate?: ((bytes: number) => void) | undefined;
+}
+
+/**
  * The bytes of the regular file at `path`, at most `max`. Every check is made on one open
  * descriptor (what is read is what was checked, whatever is put at the path meanwhile): a file
  * `fstat` finds larger than `max` is never read, and the read stops one byte past `max`, so a
@@ -35,7 +46,7 @@ const NOT_REGULAR: BoundedRead = { kind: 'not-regular' };
 export async function readBounded(
   path: PathLike,
   max: number,
-  options: { followSymlinks: boolean },
+  options: BoundedReadOptions,
 ): Promise<BoundedRead> {
   const handle = await open(path, readFlags(options.followSymlinks));
   try {
@@ -43,7 +54,7 @@ export async function readBounded(
     if (!info.isFile()) return NOT_REGULAR;
     const { size } = info;
     if (size > max) return { kind: 'too-large', detail: `${size} bytes, limit ${max}` };
-    const bytes = await readAtMost(handle, size, max + 1);
+    const bytes = await readAtMost(handle, size, max + 1, options.onAllocate);
     if (bytes.length > max) {
       return { kind: 'too-large', detail: `over ${max} bytes (${size} when opened), limit ${max}` };
     }
@@ -60,13 +71,22 @@ export async function readBounded(
  * buffers are the file's own memory, never a slice of Node's shared pool (SPEC 4: image-size can
  * read past the end of a pooled slice).
  */
-async function readAtMost(handle: FileHandle, size: number, limit: number): Promise<Buffer> {
-  let buffer = Buffer.allocUnsafeSlow(Math.min(size + 1, limit));
+async function readAtMost(
+  handle: FileHandle,
+  size: number,
+  limit: number,
+  onAllocate: ((bytes: number) => void) | undefined,
+): Promise<Buffer> {
+  const first = Math.min(size + 1, limit);
+  onAllocate?.(first);
+  let buffer = Buffer.allocUnsafeSlow(first);
   let length = 0;
   for (;;) {
     if (length === buffer.length) {
       if (length === limit) return buffer;
-      const grown = Buffer.allocUnsafeSlow(Math.min(Math.max(length * 2, 64 * 1024), limit));
+      const next = Math.min(Math.max(length * 2, 64 * 1024), limit);
+      onAllocate?.(next - length);
+      const grown = Buffer.allocUnsafeSlow(next);
       buffer.copy(grown, 0, 0, length);
       buffer = grown;
     }
