@@ -17,6 +17,15 @@
  * once. A request that holds every counted byte is never refused: its own limits bound it, and a
  * budget below one request's maximum must not refuse every upload.
  *
+ * Behind the host's parser (`guard.scan()` after multer, Fastify's `'scan'` mode) the guard reads
+ * no body, but it reads each file that parser left on disk into memory to check it: those bytes
+ * count from the read to the decision, and the file whose read would take the process past the
+ * budget refuses its request before it is read (`BufferedBytes.addRead`). Without that, the
+ * hundred files the PhotoDNA queue lets wait (`rateLimit.maxQueue`) held 4 MiB each uncounted.
+ * Files that parser kept in memory (`file.buffer`) are not counted: the host allocated them
+ * before the guard ran and holds them until the request ends whatever the guard answers, so
+ * refusing the request would free nothing; they are bounded by that parser's limits.
+ *
  * One counter per process (like the decoding pixel budget, `pixel-budget.ts`, but refusing rather
  * than queueing: a queued upload would hold its connection and its bytes meanwhile). Each route
  * compares the process's total with its own value, so a route with a smaller one sheds uploads
@@ -81,6 +90,8 @@ export function mostBufferedBy(
  * and no request counts more than its limits let it hold (`mostBufferedBy`): the parser skips
  * the rest (a file past `maxFileSize` until its part ends, parts it does not keep, a preamble),
  * and a single connection sending it must not count as more memory than any request can take.
+ * Or, behind the host's parser, the buffers the guard reads the files it left on disk into
+ * (`addRead`), until `release()` the same way. One request counts one or the other, never both.
  */
 export class BufferedBytes {
   readonly #budget: UploadBudget;
@@ -89,6 +100,8 @@ export class BufferedBytes {
   #bytes = 0;
   #body: Readable | undefined = undefined;
   #parser: Writable | undefined = undefined;
+  /** Released: the request was decided or refused, and nothing more is counted for it. */
+  #released = false;
   /**
    * The per-chunk work: a minimum, two additions and a comparison (issue 16's hot path). Stopped,
    * it counts nothing: a parser that refuses a body while writing a chunk (multer, at a count
@@ -98,10 +111,8 @@ export class BufferedBytes {
    */
   readonly #count = (chunk: Uint8Array): void => {
     if (this.#body === undefined) return;
-    const bytes = Math.min(chunk.length, this.#most - this.#bytes);
-    this.#bytes += bytes;
-    const total = this.#budget.add(bytes);
-    if (total > this.#limit && total !== this.#bytes) this.#refuse(total);
+    const over = this.#add(Math.min(chunk.length, this.#most - this.#bytes));
+    if (over !== undefined) this.#refuse(over);
   };
   readonly #unpiped = (): void => {
     // Finished, the parser's files are the guard's to check: they count until it decides.
@@ -130,11 +141,42 @@ export class BufferedBytes {
     parser.on('unpipe', this.#unpiped);
   }
 
+  /**
+   * Counts `bytes` the guard is about to allocate to read a file the host's parser left on disk
+   * (`guard.scan()`), held until `release()`. When they would take the process past the route's
+   * budget while other requests hold bytes too, this request is refused instead, before the read:
+   * it throws `SCAN_BUSY` and keeps nothing counted, like the chunk that crosses the budget. Once
+   * released (refused, or decided while another of its files was still being read), it counts
+   * nothing more and throws, so a late read can neither be counted after the request's last
+   * `release()` nor go on for a request already answered.
+   */
+  addRead(bytes: number): void {
+    if (this.#released) {
+      throw new GuardError('SCAN_BUSY', { detail: 'a file read after its request was settled' });
+    }
+    const over = this.#add(bytes);
+    if (over === undefined) return;
+    this.release();
+    throw this.#busy(over, `before reading ${bytes} bytes of its files into memory`);
+  }
+
   /** Gives this request's bytes back and stops counting; once is enough, more is harmless. */
   release(): void {
+    this.#released = true;
     this.#stop();
     this.#budget.release(this.#bytes);
     this.#bytes = 0;
+  }
+
+  /**
+   * Counts `bytes` more for this request: the process's new total when it is past the route's
+   * budget and other requests hold bytes too (this request is then to be refused), else
+   * undefined. A request holding every counted byte is never refused.
+   */
+  #add(bytes: number): number | undefined {
+    this.#bytes += bytes;
+    const total = this.#budget.add(bytes);
+    return total > this.#limit && total !== this.#bytes ? total : undefined;
   }
 
   #stop(): void {
@@ -156,11 +198,13 @@ export class BufferedBytes {
     this.release();
     if (!body || !parser) return;
     body.unpipe(parser);
-    parser.destroy(
-      new GuardError('SCAN_BUSY', {
-        detail: `uploads being read or checked held ${total} bytes in memory, past limits.maxBufferedBytes (${this.#limit}); this one was refused after ${own} bytes`,
-      }),
-    );
+    parser.destroy(this.#busy(total, `after ${own} bytes`));
+  }
+
+  #busy(total: number, when: string): GuardError {
+    return new GuardError('SCAN_BUSY', {
+      detail: `uploads being read or checked held ${total} bytes in memory, past limits.maxBufferedBytes (${this.#limit}); this one was refused ${when}`,
+    });
   }
 }
 

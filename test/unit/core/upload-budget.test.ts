@@ -163,6 +163,52 @@ describe('BufferedBytes', () => {
   });
 });
 
+describe('BufferedBytes.addRead (files the host’s parser left on disk, read by the guard)', () => {
+  it('counts what is read until released, and a request alone past the budget is not refused', () => {
+    const budget = new UploadBudget();
+    const counted = new BufferedBytes(budget, 100, 10_000);
+    counted.addRead(300);
+    counted.addRead(200);
+    expect(budget.held).toBe(500);
+    counted.release();
+    counted.release();
+    expect(budget.held).toBe(0);
+  });
+
+  it('refuses the read that would take the process past the budget beside other requests: SCAN_BUSY, nothing of it kept counted', () => {
+    const budget = new UploadBudget();
+    const first = new BufferedBytes(budget, 1000, 10_000);
+    first.addRead(600);
+    const second = new BufferedBytes(budget, 1000, 10_000);
+    second.addRead(300);
+    let thrown: unknown;
+    try {
+      second.addRead(200); // 1100 > 1000
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(GuardError);
+    expect((thrown as GuardError).code).toBe('SCAN_BUSY');
+    expect((thrown as GuardError).detail).toContain('maxBufferedBytes (1000)');
+    expect(budget.held).toBe(600); // its 300 read before given back too
+    // Its other files, still being read: neither counted nor let on.
+    expect(() => second.addRead(10)).toThrow(GuardError);
+    second.release(); // the decision's release: harmless
+    expect(budget.held).toBe(600);
+    first.release();
+    expect(budget.held).toBe(0);
+  });
+
+  it('a read after the request was released (decided while another file was read) is not counted', () => {
+    const budget = new UploadBudget();
+    const counted = new BufferedBytes(budget, 1000, 10_000);
+    counted.addRead(100);
+    counted.release();
+    expect(() => counted.addRead(100)).toThrow(GuardError);
+    expect(budget.held).toBe(0);
+  });
+});
+
 describe('mostBufferedBy', () => {
   it('counts every file and every field at its largest', () => {
     const limits = limitsSchema.parse({});
