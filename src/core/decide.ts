@@ -80,14 +80,14 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   let fieldImages: FieldImage[] = [];
   let fieldFiles: UploadedFile[] = [];
   let verdict: Verdict;
-  let counted: BufferedBytes | undefined;
+  // The body as the guard's parser reads it, or the host's disk files as the guard reads them.
+  const { maxBufferedBytes } = entry.route.limits;
+  const counted = new BufferedBytes(uploadBudget, maxBufferedBytes, entry.mostBuffered);
   try {
     if (kind === 'unreadable' && files.length === 0) throw unreadableBody();
     if (!files.every(isMulterFile)) throw foreignFiles(deps, ctx);
     if (parser) {
       if (!body) throw bodyReadBefore(deps, ctx);
-      const { maxBufferedBytes } = entry.route.limits;
-      counted = new BufferedBytes(uploadBudget, maxBufferedBytes, entry.mostBuffered);
       const parsing = parser.parse(body, entry.selection, counted);
       if (!parsing) throw unreadableBody(); // multer would not read it: never "no files"
       await parsing;
@@ -105,7 +105,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
           detail: `${files.length} files from the host's parser, limit ${maxFiles}`,
         });
       }
-      uploads = await readHostFiles(deps, ctx, files, maxFileSize);
+      uploads = await readHostFiles(deps, ctx, files, maxFileSize, counted);
     }
     const searching = findFieldImagesYielding(textFieldsOf(view), entry.fieldValueBudget);
     if (searching instanceof Promise) {
@@ -131,7 +131,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     verdict = { kind: 'reject', error };
   } finally {
     // Decided (the handler owns the buffers now), refused, or the uploader left: every way out.
-    counted?.release();
+    counted.release();
   }
   const settled = settle(deps, entry, view, ctx, verdict, files, uploads, fieldImages);
   const outcome = settled instanceof Promise ? await settled : settled;
@@ -313,15 +313,20 @@ function mountedTwice(deps: ScanDeps): void {
 /**
  * The host parser's files, read: one its storage left where the guard will not read it (a
  * symlink, a FIFO) is a configuration failure, its `error` event first, as for foreign files.
+ * What is read from disk counts in `counted` until the decision; the file that would take the
+ * process past `maxBufferedBytes` refuses the request (`SCAN_BUSY`) before it is read, and the
+ * refusal then deletes the host's files as any other does.
  */
 async function readHostFiles(
   deps: ScanDeps,
   ctx: RequestContext,
   files: readonly MulterFile[],
   maxFileSize: number,
+  counted: BufferedBytes,
 ): Promise<UploadedFile[]> {
+  const onAllocate = (bytes: number) => counted.addRead(bytes);
   try {
-    return await Promise.all(files.map((file) => readUpload(file, maxFileSize)));
+    return await Promise.all(files.map((file) => readUpload(file, maxFileSize, onAllocate)));
   } catch (error) {
     if (error instanceof GuardError && error.reason === 'not-configured') {
       reportScanFailure(deps.events, ctx, error);

@@ -24,8 +24,17 @@ export function uploadOf(file: MulterFile): UploadedFile {
  * file's checked bytes are written back there, and through a link the one would leave the
  * refused bytes where the link points and the other would write into whatever it names. Such a
  * file (or a FIFO, a device, a directory) is the host's storage misconfigured: 503.
+ *
+ * `onAllocate` is told each buffer a disk file's read allocates, before it does, and may throw to
+ * refuse the request before the read (the memory budget: `BufferedBytes.addRead`). A file in
+ * memory is not told of: the host's parser allocated its buffer, and holds it until the request
+ * ends, whatever the guard answers.
  */
-export async function readUpload(file: MulterFile, maxFileSize: number): Promise<UploadedFile> {
+export async function readUpload(
+  file: MulterFile,
+  maxFileSize: number,
+  onAllocate?: (bytes: number) => void,
+): Promise<UploadedFile> {
   if (file.buffer) {
     const { length } = file.buffer;
     if (length > maxFileSize) throw tooLarge(`${length} bytes, limit ${maxFileSize}`);
@@ -33,15 +42,19 @@ export async function readUpload(file: MulterFile, maxFileSize: number): Promise
   }
   if (!file.path)
     throw new GuardError('INVALID_IMAGE', { detail: 'the file has neither buffer nor path' });
-  const read = await readStored(file.path, maxFileSize);
+  const read = await readStored(file.path, maxFileSize, onAllocate);
   if (read.kind === 'too-large') throw tooLarge(read.detail);
   if (read.kind === 'not-regular') throw notStoredFile('is not a regular file');
   return { field: file.fieldname, originalname: file.originalname, bytes: read.bytes };
 }
 
-async function readStored(path: string, maxFileSize: number): Promise<BoundedRead> {
+async function readStored(
+  path: string,
+  maxFileSize: number,
+  onAllocate: ((bytes: number) => void) | undefined,
+): Promise<BoundedRead> {
   try {
-    return await readBounded(path, maxFileSize, { followSymlinks: false });
+    return await readBounded(path, maxFileSize, { followSymlinks: false, onAllocate });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw notStoredFile('is a symlink');
     throw error;

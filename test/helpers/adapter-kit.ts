@@ -52,6 +52,11 @@ export interface Adapter {
    * about parsing run only where the guard parses (this is absent).
    */
   hostParser?: 'multer' | '@fastify/multipart';
+  /**
+   * Where the host's parser leaves files (with `hostParser`): in memory (`file.buffer`) or on
+   * disk (`file.path`, which the guard reads, e.g. `saveRequestFiles()`).
+   */
+  hostStorage?: 'memory' | 'disk';
   /** Starts a server; `global` mounts `app.use(guard)` before the routes. */
   start(
     options: GuardOptions,

@@ -82,6 +82,7 @@ function multerEntry(framework: string, storage: Storage, start: Start): Adapter
   return {
     name: `${framework}-multer${storage === 'disk' ? '-disk' : ''}`,
     hostParser: 'multer',
+    hostStorage: storage,
     start: (options, routes, config = {}) => start(storage, options, routes, config),
   };
 }

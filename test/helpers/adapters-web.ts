@@ -71,6 +71,7 @@ export const fastifyAdapter: Adapter = {
 export const fastifyScanAdapter: Adapter = {
   name: 'fastify5-multipart',
   hostParser: '@fastify/multipart',
+  hostStorage: 'disk',
   async start(options, routes, config = {}) {
     const app = Fastify({ trustProxy: config.trustProxy === true });
     await app.register(fastifyMultipart, { limits: { fileSize: 64 * 1024 * 1024 } });
@@ -100,6 +101,7 @@ export const fastifyScanAdapter: Adapter = {
 export const fastifyScanBodyAdapter: Adapter = {
   name: 'fastify5-multipart-body',
   hostParser: '@fastify/multipart',
+  hostStorage: 'memory',
   async start(options, routes, config = {}) {
     const app = Fastify({ trustProxy: config.trustProxy === true });
     await app.register(fastifyMultipart, {

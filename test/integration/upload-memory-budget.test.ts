@@ -5,8 +5,10 @@
  * connections that send headers and stall hold nothing and refuse nobody. Past the budget, the
  * request whose bytes crossed it is answered 503 `SCAN_BUSY` with `Retry-After`, announced by a
  * `reject`, and keeps nothing counted; a request alone passes whatever its size; every way a
- * request ends gives its bytes back (a leak would refuse every later upload); the host parser's
- * files (`scan()`) are never counted nor refused. Every adapter, real HTTP, no temp file left.
+ * request ends gives its bytes back (a leak would refuse every later upload). Behind the host's
+ * parser (`scan()`), a file it left on disk counts from the guard's read of it to the decision
+ * (the same refusal, before the read); one it left in memory is the host's, never counted. Every
+ * adapter, real HTTP, no temp file left.
  */
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
@@ -45,6 +47,8 @@ const STALLED = png(200, 200, 99);
  */
 class Backend implements Matcher {
   calls = 0;
+  /** `uploadBudget.held` as each check began. */
+  readonly heldAtCalls: number[] = [];
   #gate: Promise<void> | undefined;
   #open: (() => void) | undefined;
 
@@ -61,6 +65,7 @@ class Backend implements Matcher {
 
   async match({ file, signal }: MatchRequest): Promise<MatchResult> {
     this.calls += 1;
+    this.heldAtCalls.push(uploadBudget.held);
     await this.#gate;
     if (file.sha256 === sha(STALLED)) {
       await new Promise((_, reject) =>
@@ -388,10 +393,84 @@ describe('express5: a handler that throws', () => {
   });
 });
 
-describe.each(scanAdapters)('$name (the host’s parser read the body)', (adapter) => {
+const onDisk = scanAdapters.filter((a) => a.hostStorage === 'disk');
+const inMemory = scanAdapters.filter((a) => a.hostStorage === 'memory');
+
+describe.each(onDisk)('$name (the host’s parser saved the files to disk)', (adapter) => {
   const start = startPerTest(adapter);
 
-  it('files the host parsed are neither counted nor refused', async () => {
+  async function serve(matcher: Backend) {
+    // Anything counted refuses the next upload; one upload alone always passes.
+    return start({ matcher, cache: false, limits: { maxBufferedBytes: 1, maxFileSize: MIB } }, [
+      { path: '/upload', use: (g) => g.single('f') },
+      { path: '/slow', use: (g) => g.route({ scanTimeoutMs: 300 }).single('f') },
+    ]);
+  }
+
+  it('a file read from disk counts until the guard decides: past the budget the next upload is refused 503 SCAN_BUSY before its file is read', async () => {
+    const matcher = new Backend();
+    matcher.hold();
+    const server = await serve(matcher);
+    const rejects: Array<{ code: string; detail?: string }> = [];
+    server.guard.on('reject', (event) => rejects.push(event));
+    const waiting = send(server, '/upload', upload(CLEAN));
+    await until(() => matcher.calls === 1, 'the first check held');
+    // Alone, it passed the budget of 1 byte; its file, read into memory, counts while it waits.
+    expect(uploadBudget.held).toBeGreaterThanOrEqual(CLEAN.length);
+    const held = uploadBudget.held;
+
+    const refused = await send(server, '/upload', upload(png(200, 200, 2)));
+    expect(refused.status).toBe(503);
+    expect(codeOf(refused)).toBe('SCAN_BUSY');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(rejects.map((r) => r.code)).toEqual(['SCAN_BUSY']);
+    expect(rejects[0]?.detail).toContain('maxBufferedBytes');
+    expect(matcher.calls).toBe(1); // never checked
+    expect(uploadBudget.held).toBe(held); // the refused one keeps nothing counted
+
+    matcher.open();
+    expect((await waiting).status).toBe(200);
+    expect(server.log.runs).toBe(1);
+    await until(() => uploadBudget.held === 0, 'the budget given back once decided');
+    expect((await send(server, '/upload', upload(CLEAN))).status).toBe(200);
+  });
+
+  describe('every way a request ends gives its file’s bytes back: a later upload fits a one-upload budget', () => {
+    async function laterFits(server: Running) {
+      await until(() => uploadBudget.held === 0, 'the budget given back');
+      expect((await send(server, '/upload', upload(CLEAN))).status).toBe(200);
+    }
+
+    it.each([
+      ['passed', '/upload', CLEAN, 200, undefined],
+      ['refused: a match', '/upload', KNOWN, 422, 'INVALID_IMAGE'],
+      ['refused: the check outlived scanTimeoutMs', '/slow', STALLED, 503, 'SCAN_UNAVAILABLE'],
+    ])('%s', async (_, path, data, status, code) => {
+      const matcher = new Backend();
+      const server = await serve(matcher);
+      const answer = await send(server, path, upload(data));
+      expect(answer.status).toBe(status);
+      if (code) expect(codeOf(answer)).toBe(code);
+      expect(matcher.heldAtCalls[0]).toBeGreaterThanOrEqual(data.length); // counted while checked
+      await laterFits(server);
+    });
+
+    it('the uploader left during the check', async () => {
+      const matcher = new Backend();
+      const server = await serve(matcher);
+      const socket = sendUpload(server.port, '/upload', upload(STALLED), B);
+      await until(() => matcher.calls === 1, 'the check under way');
+      expect(matcher.heldAtCalls[0]).toBeGreaterThanOrEqual(STALLED.length);
+      socket.destroy();
+      await laterFits(server);
+    });
+  });
+});
+
+describe.each(inMemory)('$name (the host’s parser kept the files in memory)', (adapter) => {
+  const start = startPerTest(adapter);
+
+  it('files the host holds in memory are its own: neither counted nor refused', async () => {
     const matcher = new Backend();
     matcher.hold();
     const server = await start({ matcher, cache: false, limits: { maxBufferedBytes: 1 } }, [
