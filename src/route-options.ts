@@ -87,10 +87,11 @@ export const limitsSchema = z.strictObject({
    * every guard of the process: a body's bytes count as they arrive (no more than its other
    * limits let it keep), until the guard has decided; the request whose bytes take the total
    * past this is refused mid-body, 503 `SCAN_BUSY`, and keeps nothing counted (a request holding
-   * every counted byte is never refused). A route with a smaller value refuses sooner. Files on
-   * disk, and those a host's parser read before the guard (`scan()`), are not counted. Defaults
-   * to a quarter of the memory the process may use (its cgroup's limit, else the machine's), at
-   * most 512 MiB.
+   * every counted byte is never refused). A route with a smaller value refuses sooner. Behind a
+   * host's parser (`scan()`), each file it saved to disk counts from the guard's read of it (the
+   * request refused before the read past this); files it kept in memory are not counted.
+   * Defaults to a quarter of the memory the process may use (its cgroup's limit, else the
+   * machine's), at most 512 MiB.
    */
   maxBufferedBytes: z.number().int().positive().default(defaultMaxBufferedBytes()),
 });
