@@ -7,15 +7,40 @@
  */
 export const WITHDRAWN_MS = 20 * 60_000;
 
-/** The holds withdrawn in the last `WITHDRAWN_MS` (the embedded queue's, in memory). */
+/**
+ * The most withdrawn holds remembered in memory at once. A flood of refused multi-file requests
+ * must not grow the process without bound (one small entry each for `WITHDRAWN_MS`); past it the
+ * oldest is forgotten first, and an enqueue into a forgotten hold is only stored `held` and
+ * refused at the next open, as before the withdrawal was remembered at all.
+ */
+export const MAX_WITHDRAWN_HOLDS = 100_000;
+
+/**
+ * The holds withdrawn in the last `WITHDRAWN_MS`, at most `max` of them (the embedded queue's, in
+ * memory). Timed on the monotonic clock: a step of the wall clock neither forgets them early nor
+ * keeps them for the step.
+ */
 export class WithdrawnHolds {
   /** When each was withdrawn, the oldest first (a `Map` keeps the order of insertion). */
   readonly #at = new Map<string, number>();
+  readonly #max: number;
+
+  constructor(max = MAX_WITHDRAWN_HOLDS) {
+    this.#max = max;
+  }
+
+  get size(): number {
+    return this.#at.size;
+  }
 
   add(holdId: string): void {
     this.#forgetOld();
     this.#at.delete(holdId);
-    this.#at.set(holdId, Date.now());
+    this.#at.set(holdId, performance.now());
+    if (this.#at.size > this.#max) {
+      const oldest = this.#at.keys().next().value as string;
+      this.#at.delete(oldest);
+    }
   }
 
   has(holdId: string): boolean {
@@ -24,7 +49,7 @@ export class WithdrawnHolds {
   }
 
   #forgetOld(): void {
-    const oldest = Date.now() - WITHDRAWN_MS;
+    const oldest = performance.now() - WITHDRAWN_MS;
     for (const [holdId, at] of this.#at) {
       if (at > oldest) return;
       this.#at.delete(holdId);
