@@ -254,6 +254,18 @@ for (const adapter of adapters.filter((a) => a.name === 'express5' || a.name ===
   });
 }
 
+/** A logger keeping the warnings' codes and texts. */
+function warningsSaid() {
+  const said: Array<{ code: unknown; text: string }> = [];
+  const logger = {
+    debug() {},
+    info() {},
+    error() {},
+    warn: (fields: { code?: unknown }, text: string) => said.push({ code: fields.code, text }),
+  };
+  return { said, logger };
+}
+
 /**
  * How each adapter runs a guard in front of another on one request, as its MOUNTED_TWICE and
  * ROUTE_SHADOWED warnings must say.
@@ -270,13 +282,7 @@ for (const adapter of adapters.filter((a) => a.name in TWICE)) {
     const start = startPerTest(adapter);
 
     it('warns once, in words that fit this adapter', async () => {
-      const said: Array<{ code: unknown; text: string }> = [];
-      const logger = {
-        debug() {},
-        info() {},
-        error() {},
-        warn: (fields: { code?: unknown }, text: string) => said.push({ code: fields.code, text }),
-      };
+      const { said, logger } = warningsSaid();
       const server = await start(
         { matcher: matcher(), logger },
         [{ path: '/twice', use: (g) => g }],
@@ -299,13 +305,7 @@ for (const adapter of adapters.filter((a) => a.name in TWICE)) {
     const start = startPerTest(adapter);
 
     it('is said in words that fit this adapter', async () => {
-      const said: Array<{ code: unknown; text: string }> = [];
-      const logger = {
-        debug() {},
-        info() {},
-        error() {},
-        warn: (fields: { code?: unknown }, text: string) => said.push({ code: fields.code, text }),
-      };
+      const { said, logger } = warningsSaid();
       const server = await start(
         { matcher: matcher(), logger },
         [
