@@ -29,8 +29,10 @@
  *   its last enqueue), `released`, or `refused`: withdrawn (for `WITHDRAWN_MS`: a later enqueue
  *   of the request is turned away), or found missing by a worker (expired). `release` turns
  *   `held` into `released` and marks each of its jobs (a field of the job's own hash), in one
- *   script, before the guard answers, and promotes the jobs. A worker runs a held job only when it is marked released, however late it reaches it
- *   (the gate expires, or may be evicted; the job and its mark are kept together); one unmarked
+ *   script, before the guard answers, and promotes the jobs once that is answered (a withdrawal
+ *   after a release answered too late reaches Redis first). A worker runs a held job only when
+ *   it is marked released, however late it reaches it (the gate expires, or may be evicted; the
+ *   job and its mark are kept together); one unmarked
  *   whose gate is not `held` (its request refused, or its guard died before the verdict: either
  *   way the host got no `scanId`) it ends `refused`, marking a missing gate so in the same script,
  *   so a release arriving later fails (its request is then refused 503); one still `held` (its
@@ -290,8 +292,11 @@ class BullmqQueue implements QueueEngine {
   readonly engine = 'bullmq' as const;
   readonly #parts: Parts;
   readonly #consumers = new Set<Consumer>();
-  /** Refusals of aborted enqueues and withdrawn holds on their way to Redis: a close waits for them. */
-  readonly #refusals = new Set<Promise<void>>();
+  /**
+   * Writes no caller waits for, on their way to Redis (refusals of aborted enqueues, withdrawn
+   * holds, a release's promotions): a close waits for them.
+   */
+  readonly #inFlight = new Set<Promise<void>>();
   #closed: Promise<void> | undefined;
 
   constructor(parts: Parts) {
@@ -427,28 +432,34 @@ class BullmqQueue implements QueueEngine {
       if (ours === 1) await queue.remove(job.scanId);
     })()
       .catch((error: unknown) => errors.report(error))
-      .finally(() => this.#refusals.delete(refusal));
-    this.#refusals.add(refusal);
+      .finally(() => this.#inFlight.delete(refusal));
+    this.#inFlight.add(refusal);
   }
 
   /**
    * Releases a hold (`RELEASE_GATE`: its gate and its jobs): once it resolves its jobs run,
-   * whatever becomes of this process. Promotes them too, so they run now rather than when their
-   * delay ends; a promotion that fails only delays its job. The promotions are sent right after
-   * the release, on the same connection, without waiting for its answer: Redis runs them after it
-   * (ioredis keeps one connection's order), so the request waits on Redis once, not twice. One of
-   * a release that fails is harmless: a worker runs a held job only once its release is recorded
-   * on it (`GATE_FATE`), and the refused request's withdrawal promotes its jobs anyway.
+   * whatever becomes of this process. Then promotes them, so they run now rather than when their
+   * delay ends; a promotion that fails only delays its job. The promotions are sent once the
+   * release is answered, never before, and not waited for (a close waits for them), so the
+   * request waits on Redis once. Never before: a caller that stopped waiting for the answer (the
+   * guard's `scanTimeoutMs`: the request refused 503) withdraws the hold at once, on this
+   * connection, so the withdrawal reaches Redis ahead of any promotion and removes the release's
+   * marks while the jobs are still delayed, unclaimable. Promotions sent along with the release
+   * let a worker claim a job and find it released before that withdrawal arrived: a refused
+   * request's file scanned.
    */
   async release(holdId: string, scanIds: readonly string[]): Promise<void> {
     assertScanId(holdId);
     const { connection, queue, keepDoneS } = this.#parts;
     const keys = [this.#key('hold', holdId), ...scanIds.map((id) => queue.toKey(id))];
-    const released = this.#redisCall(() =>
+    const released = await this.#redisCall(() =>
       connection.eval(RELEASE_GATE, keys.length, ...keys, keepDoneS, holdId),
     );
-    const [fate] = await Promise.all([released, this.#promote(scanIds)]);
-    if (fate !== 1) throw new Error("the request's jobs were withdrawn or held too long");
+    if (released !== 1) throw new Error("the request's jobs were withdrawn or held too long");
+    const promotions: Promise<void> = this.#promote(scanIds).finally(() =>
+      this.#inFlight.delete(promotions),
+    );
+    this.#inFlight.add(promotions);
   }
 
   /**
@@ -469,8 +480,8 @@ class BullmqQueue implements QueueEngine {
     });
     const tracked: Promise<void> = withdrawal
       .catch(() => undefined)
-      .finally(() => this.#refusals.delete(tracked));
-    this.#refusals.add(tracked);
+      .finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
     return withdrawal;
   }
 
@@ -644,7 +655,7 @@ class BullmqQueue implements QueueEngine {
     this.#closed ??= (async () => {
       await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
       // Sent before the connection quits: an aborted enqueue's job must not run for want of it.
-      await Promise.all(this.#refusals);
+      await Promise.all(this.#inFlight);
       await this.#parts.queue.close();
       if (this.#parts.owned) await this.#parts.connection.quit().catch(() => undefined);
     })();

@@ -12,11 +12,14 @@ export interface RedisWaits {
   serial: number;
   /** Commands sent, by name (`eval`, `evalsha`, `set`, …). */
   byName: Map<string, number>;
+  /** Commands sent and not answered yet (sent by a caller that does not wait for them). */
+  readonly outstanding: number;
   reset(): void;
 }
 
 /** Counts what `client` sends from now on (its `sendCommand`, which every command goes through). */
 export function countRedisWaits(client: Redis): RedisWaits {
+  let outstanding = 0;
   const waits: RedisWaits = {
     commands: 0,
     serial: 0,
@@ -26,8 +29,10 @@ export function countRedisWaits(client: Redis): RedisWaits {
       waits.serial = 0;
       waits.byName.clear();
     },
+    get outstanding() {
+      return outstanding;
+    },
   };
-  let outstanding = 0;
   const send = client.sendCommand.bind(client);
   client.sendCommand = ((command, stream) => {
     waits.commands++;

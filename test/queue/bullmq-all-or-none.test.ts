@@ -10,6 +10,7 @@ import { createScanWorker, openScanQueue, type ScanWorkerOptions } from '../../s
 import type { QueueEngine } from '../../src/queue/types.js';
 import { useRedisWithAdmin } from '../cluster/redis-admin.js';
 import { countRedisWaits } from '../cluster/redis-waits.js';
+import { startReplyHoldingProxy } from '../cluster/reply-holding-proxy.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
@@ -370,9 +371,15 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
       `~${bull.toKey('unpromoted')}`,
       '%R~*',
     );
+    await admin.call('ACL', 'LOG', 'RESET');
     try {
       // Before: it rejected although the hold was released (the request answered 503).
       await queue.release?.('answered', ['unpromoted']);
+      // Its promotion, not waited for, refused.
+      await until(
+        async () => ((await admin.call('ACL', 'LOG')) as unknown[]).length > 0,
+        'the promotion refused',
+      );
     } finally {
       await admin.call('ACL', 'SETUSER', user, 'resetkeys', '~*');
     }
@@ -414,7 +421,7 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     expect(waits.serial).toBe(free);
   }, 60_000);
 
-  it('a release waits on Redis once, its promotions sent with it; resolved, its jobs are marked released and waiting', async () => {
+  it('a release waits on Redis once, its promotions sent after its answer and not waited for; its jobs marked released, then waiting', async () => {
     const name = 'aon-release-waits';
     const { queue, bull, waits } = await openCounted(name);
     await enqueueHeld(queue, 'warm', 'warm');
@@ -423,17 +430,21 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     for (const scanId of scanIds) await enqueueHeld(queue, scanId, 'one-request');
     waits.reset();
     await queue.release?.('one-request', scanIds);
+    // Promotions still unanswered as it resolved were sent after its answer, not waited for.
     // Before: three (the release; then each job read; then each promoted).
-    expect(waits.serial).toBe(1);
+    expect(waits.serial - (waits.outstanding > 0 ? 1 : 0)).toBe(1);
     const { admin } = redisHost;
     expect(await admin.get(gate(name, 'one-request'))).toBe('released');
     for (const scanId of scanIds) {
-      expect(await (await bull.getJob(scanId))?.getState()).toBe('waiting');
       expect(await admin.hget(bull.toKey(scanId), 'photodna-guard:released')).toBe('one-request');
+      await until(
+        async () => (await (await bull.getJob(scanId))?.getState()) === 'waiting',
+        `${scanId} promoted`,
+      );
     }
   }, 60_000);
 
-  it('a release refused (one of its jobs gone) leaves the others unmarked: promoted with it, they end refused once withdrawn, never scanned', async () => {
+  it('a release refused (one of its jobs gone) leaves the others unmarked and delayed: they end refused once withdrawn, never scanned', async () => {
     const name = 'aon-release-refused';
     const { queue, bull } = await openHeld(name);
     await enqueueHeld(queue, 'kept', 'partial');
@@ -441,14 +452,47 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     await (await bull.getJob('gone'))?.remove();
     await expect(queue.release?.('partial', ['kept', 'gone'])).rejects.toThrow(/withdrawn or held/);
     expect(await redisHost.admin.hget(bull.toKey('kept'), 'photodna-guard:released')).toBeNull();
+    // Not promoted: nothing to run until the request's withdrawal (a worker meeting it earlier,
+    // its delay ended, puts it back while its gate is held).
+    expect(await (await bull.getJob('kept'))?.getState()).toBe('delayed');
     const seen = await startWorker(name);
-    // Promoted with the release, it is put back while its gate is held.
-    await until(async () => {
-      const job = await bull.getJob('kept');
-      return job?.processedOn !== undefined && (await job.getState()) === 'delayed';
-    }, 'the worker to put the unreleased job back');
     await queue.withdraw?.('partial', ['kept', 'gone']);
     expect(await resultOf(bull, 'kept')).toEqual(REFUSED);
+    expect(seen.scans).toEqual([]);
+  }, 60_000);
+
+  it('a release answered after its request was refused (the deadline passed first, the hold withdrawn) never runs its jobs', async () => {
+    const name = 'aon-late-answer';
+    const proxy = await startReplyHoldingProxy(redisHost.server.port);
+    closers.push(() => proxy.close());
+    const { queue, bull } = await openHeld(name, { redis: proxy.url });
+    await enqueueHeld(queue, 'late-answer', 'deadline');
+    const seen = await startWorker(name);
+    const { admin } = redisHost;
+    // Redis runs the release; its answer is slow to come back (the guard's event loop busy, a
+    // congested network): the guard's deadline passes first.
+    proxy.hold();
+    const releasing = queue.release?.('deadline', ['late-answer']);
+    await until(
+      async () => (await admin.get(gate(name, 'deadline'))) === 'released',
+      'the release run by Redis',
+    );
+    // The worker's chance to take the job before the withdrawal reaches Redis: it ran, or it
+    // is still delayed (nothing promoted it).
+    await until(async () => {
+      const job = await bull.getJob('late-answer');
+      return job?.finishedOn !== undefined || (await job?.getState()) === 'delayed';
+    }, 'the job run, or left delayed');
+    // The request refused 503, its hold withdrawn on the same connection.
+    const withdrawing = queue.withdraw?.('deadline', ['late-answer']);
+    await until(
+      async () => (await admin.get(gate(name, 'deadline'))) === 'refused',
+      'the withdrawal run by Redis',
+    );
+    proxy.pass();
+    await Promise.all([releasing, withdrawing]);
+    // Before: promoted right behind the release, the job was claimed and scanned.
+    expect(await resultOf(bull, 'late-answer')).toEqual(REFUSED);
     expect(seen.scans).toEqual([]);
   }, 60_000);
 
