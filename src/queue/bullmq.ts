@@ -359,14 +359,19 @@ class BullmqQueue implements QueueEngine {
       // Before the add: a worker that meets the job finds its gate (a missing one is refused).
       // The bytes sent right behind the gate, not after its answer: a held enqueue waits on Redis
       // no more often than one without a hold (its bytes, then its add).
-      const [held] = await Promise.all([
+      // Both answered before either is judged: a gate that failed (an error reply to its script
+      // alone) must not leave behind bytes stored after it, kept until a sweep a day later (never
+      // under an LFU `maxmemory-policy`).
+      const [held, stored] = await Promise.allSettled([
         connection.eval(HOLD_GATE, 1, this.#key('hold', job.holdId), HOLD_MS),
         bytes && connection.set(bytesKey, bytes),
       ]);
-      if (held !== 1) {
+      if (held.status === 'rejected' || held.value !== 1) {
         if (bytes) await this.#dropBytes(job.scanId);
+        if (held.status === 'rejected') throw held.reason;
         throw new Error("the request's jobs were withdrawn or held too long");
       }
+      if (stored.status === 'rejected') throw stored.reason;
     } else if (bytes) {
       await connection.set(bytesKey, bytes);
     }

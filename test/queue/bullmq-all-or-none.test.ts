@@ -496,6 +496,25 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     expect(seen.scans).toEqual([]);
   }, 60_000);
 
+  it('a held enqueue whose gate script fails (an error reply to it alone) leaves no bytes behind', async () => {
+    const name = 'aon-gate-failed';
+    const { admin } = redisHost;
+    const user = 'aon-gatekeeper';
+    await admin.call('ACL', 'SETUSER', user, 'on', '>aon-pw', '~*', '&*', '+@all');
+    const { queue } = await openHeld(name, {
+      redis: `redis://${user}:aon-pw@127.0.0.1:${redisHost.server.port}`,
+    });
+    // Scripts refused, plain commands allowed: the gate fails, the bytes sent behind it are stored.
+    await admin.call('ACL', 'SETUSER', user, '-eval', '-evalsha');
+    try {
+      await expect(enqueueHeld(queue, 'ungated', 'gate-failed')).rejects.toThrow(/NOPERM/);
+    } finally {
+      await admin.call('ACL', 'SETUSER', user, '+@all');
+    }
+    // Before: kept until a worker's sweep a day later (never under an LFU maxmemory-policy).
+    expect(await admin.exists(`photodna-guard:scan-bytes:${name}:ungated`)).toBe(0);
+  }, 60_000);
+
   it('an enqueue into a withdrawn hold is turned away at once, storing neither its bytes nor its job', async () => {
     const name = 'aon-withdrawn-enqueue';
     const { queue, bull } = await openHeld(name);
