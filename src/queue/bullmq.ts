@@ -26,19 +26,19 @@
  *   refusal it finds as `refused`, unchecked and without an event (`consume`).
  * - Held (`EnqueueOptions.holdId`: one request's files): a hold's jobs are added delayed by
  *   `HOLD_MS`, and its gate key says what became of its request: `held` (expiring `HOLD_MS` after
- *   its last enqueue), `released`, or `refused`: withdrawn (for `WITHDRAWN_MS`: a later enqueue
- *   of the request is turned away), or found missing by a worker (expired). `release` turns
- *   `held` into `released` and marks each of its jobs (a field of the job's own hash), in one
- *   script, before the guard answers, and promotes the jobs once that is answered (a withdrawal
- *   after a release answered too late reaches Redis first). A worker runs a held job only when
- *   it is marked released, however late it reaches it (the gate expires, or may be evicted; the
- *   job and its mark are kept together); one unmarked
- *   whose gate is not `held` (its request refused, or its guard died before the verdict: either
- *   way the host got no `scanId`) it ends `refused`, marking a missing gate so in the same script,
- *   so a release arriving later fails (its request is then refused 503); one still `held` (its
- *   delay ended first: another machine's clock) it puts back, to look again within
- *   `HELD_RECHECK_MS`. A released job whose promotion was lost runs when its delay ends: late,
- *   never lost.
+ *   its last enqueue), `released`, `refused` (withdrawn, for `WITHDRAWN_MS`: a later enqueue of
+ *   the request is turned away; each job is marked withdrawn too), or `expired` (found missing by
+ *   a worker). `release` turns `held` into `released` and marks each of its jobs (a field of the
+ *   job's own hash), in one script, before the guard answers, and promotes the jobs once that is
+ *   answered (a withdrawal after a release answered too late reaches Redis first). A worker runs
+ *   a held job only when it is marked released, however late it reaches it (the gate expires, or
+ *   may be evicted; the job and its mark are kept together); one unmarked whose gate is not
+ *   `held` (its request refused, or its guard died before the verdict: either way the host got no
+ *   `scanId`, unless Redis lost the release) it ends `refused`, marking a missing gate in the same
+ *   script, so a release arriving later fails (its request is then refused 503), and one whose
+ *   hold expired (not withdrawn) it reports (`onHoldExpired`); one still `held` (its delay ended
+ *   first: another machine's clock) it puts back, to look again within `HELD_RECHECK_MS`. A
+ *   released job whose promotion was lost runs when its delay ends: late, never lost.
  * - A done job is kept `keepDoneDays` (so adding its `scanId` again is a no-op) with its id alone
  *   as data: before BullMQ completes it, its data (a URL with its token, the uploader's address,
  *   user agent, file name, metadata) is replaced by `{ scanId }`, and its bytes are deleted.
@@ -194,18 +194,30 @@ return 1
 `;
 
 /**
+ * The field of a job's own hash that records its hold's withdrawal (`WITHDRAW_HOLD`), kept as
+ * long as the job: a worker that finds the gate missing tells a withdrawn hold whose tombstone
+ * is gone (kept `WITHDRAWN_MS`, evicted, or refused by Redis out of memory) from one that expired
+ * without a verdict, which it reports (`onHoldExpired`).
+ */
+const WITHDRAWN_FIELD = 'photodna-guard:withdrawn';
+
+/**
  * A hold withdrawn, in one script: its jobs' bytes deleted, the release marks of its jobs (a
- * release whose answer came after the request was refused) removed, and its gate set `refused`
- * for `WITHDRAWN_MS`, so that a later enqueue of the request is turned away at once (a missing
- * gate would be taken for a new hold, its job stored to wait `HOLD_MS` and end refused). The
- * deletions first, all `DEL` and `HDEL`, which Redis runs even when out of memory; the `SET`
- * Redis then refuses leaves the gate deleted, as good for a worker (a missing gate is refused).
- * KEYS: the gate, then each job's bytes key and hash; ARGV: `WITHDRAWN_MS`.
+ * release whose answer came after the request was refused) removed, each job marked withdrawn
+ * (`WITHDRAWN_FIELD`; never a hash created for a job not there), and its gate set `refused` for
+ * `WITHDRAWN_MS`, so that a later enqueue of the request is turned away at once (a missing gate
+ * would be taken for a new hold, its job stored to wait `HOLD_MS` and end refused). The
+ * deletions first, all `DEL` and `HDEL`, which Redis runs even when out of memory; the writes
+ * Redis then refuses (`pcall`) leave the gate deleted, as good for a worker (a missing gate is
+ * refused). KEYS: the gate, then each job's bytes key and hash; ARGV: `WITHDRAWN_MS`.
  */
 const WITHDRAW_HOLD = `
 for i = 2, #KEYS, 2 do
   redis.call('DEL', KEYS[i])
   redis.call('HDEL', KEYS[i + 1], '${RELEASED_FIELD}')
+end
+for i = 3, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.pcall('HSET', KEYS[i], '${WITHDRAWN_FIELD}', 1) end
 end
 redis.call('DEL', KEYS[1])
 redis.pcall('SET', KEYS[1], 'refused', 'PX', ARGV[1])
@@ -215,16 +227,24 @@ return 1
 /**
  * A held job's fate, read by its worker: `{ 'released' }` when its release is recorded on it
  * (`RELEASED_FIELD`), else `{ 'held', ms to live }` while its gate is held, else `{ 'refused' }`
- * (its hold withdrawn, expired, or released without it). A missing gate is set `refused` here, in
- * the same script: no release can then succeed for a job a worker saw refused. KEYS: the gate,
- * the job's hash; ARGV: the gate's lifetime in seconds, the hold's id.
+ * (its hold withdrawn, or released without it), else `{ 'expired' }` (its gate gone, or found
+ * gone by a worker before, and the job not marked withdrawn: no verdict ever recorded). A missing
+ * gate is set `refused` or `expired` here, in the same script: no release can then succeed for a
+ * job a worker saw refused (`HOLD_GATE` and `RELEASE_GATE` refuse both), and the other
+ * jobs of an expired hold are found expired too. KEYS: the gate, the job's hash; ARGV: the gate's
+ * lifetime in seconds, the hold's id.
  */
 const GATE_FATE = `
 if redis.call('HGET', KEYS[2], '${RELEASED_FIELD}') == ARGV[2] then return { 'released' } end
 local fate = redis.call('GET', KEYS[1])
 if fate == 'held' then return { fate, redis.call('PTTL', KEYS[1]) } end
-if not fate then redis.call('SET', KEYS[1], 'refused', 'EX', ARGV[1]) end
-return { 'refused' }
+if fate == 'released' or fate == 'refused' then return { 'refused' } end
+if redis.call('HEXISTS', KEYS[2], '${WITHDRAWN_FIELD}') == 1 then
+  if not fate then redis.call('SET', KEYS[1], 'refused', 'EX', ARGV[1]) end
+  return { 'refused' }
+end
+if not fate then redis.call('SET', KEYS[1], 'expired', 'EX', ARGV[1]) end
+return { 'expired' }
 `;
 
 /**
@@ -537,7 +557,7 @@ class BullmqQueue implements QueueEngine {
 
   consume(
     handler: (job: ClaimedJob) => Promise<JobResult>,
-    options: { concurrency: number },
+    options: { concurrency: number; onHoldExpired?: (job: StoredJob) => void },
   ): Consumer {
     const { Worker, connection, name, lockMs, keepDoneS } = this.#parts;
     const worker = new Worker(
@@ -555,10 +575,14 @@ class BullmqQueue implements QueueEngine {
         }
         // Its upload was refused (the enqueue aborted) and Redis stored it anyway: the host keeps
         // no record of its `scanId`, so nothing is checked, stored or said (see README).
-        // Held for its request's verdict: run only once released, refused if it never was.
-        const refused =
-          (enqueueId !== undefined && refusal === enqueueId) ||
-          (holdId !== undefined && !(await this.#released(job, holdId, token)));
+        // Held for its request's verdict: run only once released, refused if it never was; one
+        // whose hold expired without a verdict is told (the upload may have been accepted).
+        let refused = enqueueId !== undefined && refusal === enqueueId;
+        if (!refused && holdId !== undefined) {
+          const fate = await this.#fate(job, holdId, token);
+          if (fate === 'expired') options.onHoldExpired?.(job.data);
+          refused = fate !== 'released';
+        }
         const result = refused
           ? REFUSED
           : await handler({
@@ -604,16 +628,16 @@ class BullmqQueue implements QueueEngine {
   }
 
   /**
-   * Whether a held job may run (`GATE_FATE`): its release recorded on it, however late a worker
-   * first reaches it or retries it. Still held (its delay ended before its hold: clocks apart),
-   * it is put back, to look again within `HELD_RECHECK_MS` (a release meanwhile cannot promote a
-   * job this worker holds).
+   * A held job's fate (`GATE_FATE`): `released` (it may run) when its release is recorded on it,
+   * however late a worker first reaches it or retries it; else `refused` or `expired`. Still held
+   * (its delay ended before its hold: clocks apart), it is put back, to look again within
+   * `HELD_RECHECK_MS` (a release meanwhile cannot promote a job this worker holds).
    */
-  async #released(
+  async #fate(
     job: Job<StoredJob>,
     holdId: string,
     token: string | undefined,
-  ): Promise<boolean> {
+  ): Promise<'released' | 'refused' | 'expired'> {
     const { connection, queue, keepDoneS, DelayedError } = this.#parts;
     const [fate, ttlMs] = (await connection.eval(
       GATE_FATE,
@@ -622,9 +646,8 @@ class BullmqQueue implements QueueEngine {
       queue.toKey(job.data.scanId),
       keepDoneS,
       holdId,
-    )) as [string, number?];
-    if (fate === 'released') return true;
-    if (fate !== 'held') return false;
+    )) as ['released' | 'refused' | 'expired' | 'held', number?];
+    if (fate !== 'held') return fate;
     const waitMs = Math.max(1, Math.min(ttlMs ?? HELD_RECHECK_MS, HELD_RECHECK_MS));
     await job.moveToDelayed(Date.now() + waitMs, token);
     throw new DelayedError();

@@ -21,7 +21,10 @@
  *   committed without an fsync of their own: `release` makes them `waiting` in one fsync'd
  *   transaction (which takes their rows to disk too), `withdraw` ends them `refused` and, for
  *   `WITHDRAWN_MS`, refuses an enqueue into their hold. Jobs still held at open belong to
- *   requests of a dead process that never got their answer: they end `refused` then.
+ *   requests of a dead process that never got their answer: they end `refused` then, silently
+ *   (no `onHoldExpired`: unlike BullMQ's Redis, which may lose a release it acknowledged, the
+ *   release here is an fsync'd commit before the guard answers, so an unreleased row is never
+ *   an accepted upload; a withdrawal, not fsync'd, may come back held too).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

@@ -171,7 +171,19 @@ export interface Consumer {
 export interface QueueEngine extends ScanQueue {
   consume(
     handler: (job: ClaimedJob) => Promise<JobResult>,
-    options: { concurrency: number },
+    options: {
+      concurrency: number;
+      /**
+       * Told of each held job the engine ends `refused` because its hold expired without a
+       * verdict (not withdrawn). BullMQ calls it: there the guard's process may have died before
+       * answering, or Redis may have lost a release the guard had recorded and answered (a
+       * failover; a crash under `appendfsync everysec`), the upload then accepted and never
+       * checked, and the two cannot be told apart. The embedded engine never does: its release is
+       * an fsync'd commit, so a hold it finds unreleased at open is one whose request was never
+       * answered as accepted.
+       */
+      onHoldExpired?: (job: StoredJob) => void;
+    },
   ): Consumer;
   /**
    * Calls `listener` when the engine's connection fails (BullMQ: its Redis unreachable or

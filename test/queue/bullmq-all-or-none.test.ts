@@ -560,7 +560,7 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     await expireHold(bull, name, 'refused-request', 'first');
     const seen = await startWorker(name);
     expect(await resultOf(bull, 'first')).toEqual(REFUSED);
-    expect(await redisHost.admin.get(gate(name, 'refused-request'))).toBe('refused');
+    expect(await redisHost.admin.get(gate(name, 'refused-request'))).toBe('expired');
     await expect(enqueueHeld(queue, 'second', 'refused-request')).rejects.toThrow(
       /withdrawn or held/,
     );
