@@ -46,7 +46,13 @@ export type UnavailableReason =
   | 'rate-limiter-down'
   | 'store-failure'
   | 'not-configured'
-  | 'hasher-failed';
+  | 'hasher-failed'
+  /**
+   * A deferred job's hold expired without a verdict (BullMQ): refused unchecked. Its guard's
+   * process died before answering, or Redis lost the release it had recorded (the upload then
+   * accepted, never checked).
+   */
+  | 'hold-expired';
 
 export interface GuardErrorOptions {
   /** Detail for logs and events. Never shown to the uploader (the public message is fixed). */

@@ -146,11 +146,18 @@ export interface RejectEvent {
 /** `error`: service, configuration, store, hook and listener failures. */
 export interface ErrorEvent {
   error: Error;
-  /** `queue`: a scan worker's queue connection failed (its Redis), at most once per 30 s. */
+  /**
+   * `queue`: a scan worker's queue connection failed (its Redis), at most once per 30 s; or a
+   * held job was refused because its hold expired without a verdict (reason `hold-expired`).
+   */
   stage: 'scan' | 'quarantine' | 'hook' | 'report' | 'listener' | 'cleanup' | 'queue';
   reason?: UnavailableReason;
   route?: string;
   file?: FileFacts;
+  /** The queue job's id (`hold-expired` only: the upload it may have accepted unchecked). */
+  scanId?: string;
+  /** The host's metadata given when that job was enqueued (`hold-expired` only). */
+  metadata?: Record<string, unknown>;
 }
 
 export interface GuardEventMap {

@@ -62,6 +62,7 @@ export function logEvents(events: GuardEvents, logger: Logger): void {
         reason: e.reason,
         route: e.route,
         sha256: e.file?.sha256,
+        ...(e.scanId === undefined ? {} : { scanId: e.scanId }),
       },
       `photodna-guard: ${e.stage} error: ${e.error.message}`,
     ),

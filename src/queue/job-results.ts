@@ -15,7 +15,7 @@ import type { FileFacts, Matcher, MatchResult, Policy } from '../types.js';
 import { boundedCall } from './bounded-call.js';
 import type { JobBytesGoneError } from './job-bytes-gone.js';
 import { retryDelayMs } from './stored-job.js';
-import type { ClaimedJob, JobResult } from './types.js';
+import type { ClaimedJob, JobResult, StoredJob } from './types.js';
 
 export interface JobDeps {
   /** The guard's own worker's is a `CachedMatcher`, which also says when its cache answered. */
@@ -228,4 +228,24 @@ export function retryLater(
     retryInMs: retryDelayMs(job.attempt),
     detail: error.detail ?? error.message,
   };
+}
+
+/**
+ * The `error` event (stage `queue`, reason `hold-expired`) of a held job its queue refused
+ * because its hold expired without a verdict. Usually its guard's process died before answering
+ * (its handler never ran), but the same sight follows Redis losing a release the guard had
+ * recorded and answered (a failover, a crash under `appendfsync everysec`): the upload was then
+ * accepted and is never checked. Said, with the `scanId` to look the upload up by, never silent.
+ */
+export function reportHoldExpired(events: GuardEvents, job: StoredJob): void {
+  events.emit('error', {
+    error: new Error(
+      `deferred scan ${job.scanId} refused unchecked: its hold expired without a verdict. Its guard's process most likely died before answering the upload, but if Redis lost the release (a failover, a crash under appendfsync everysec) the upload was accepted and is never checked: look up scan ${job.scanId}`,
+    ),
+    stage: 'queue',
+    reason: 'hold-expired',
+    route: job.uploader.route,
+    scanId: job.scanId,
+    ...(job.metadata === undefined ? {} : { metadata: job.metadata }),
+  });
 }

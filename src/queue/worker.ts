@@ -16,7 +16,7 @@ import type { QuarantineStore } from '../quarantine/types.js';
 import type { ReportSender } from '../report/from-record.js';
 import type { Logger, Matcher, MatchResult, Policy, ReporterInfo } from '../types.js';
 import { reportConnectionErrors } from './connection-errors.js';
-import type { JobDeps } from './job-results.js';
+import { type JobDeps, reportHoldExpired } from './job-results.js';
 import { boundLoad, type LoadRef } from './load-ref.js';
 import type { QueueOption } from './open-queue.js';
 import { processJob } from './process-job.js';
@@ -197,6 +197,7 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
     start() {
       consumer ??= opened.queue.consume((job) => processJob(deps, job), {
         concurrency: options.concurrency ?? 5,
+        onHoldExpired: (job) => reportHoldExpired(events, job),
       });
     },
     close() {

@@ -5,9 +5,11 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type request from 'supertest';
 import { afterEach, expect, it } from 'vitest';
+import type { ErrorEvent } from '../../src/events.js';
 import { type GuardOptions, photodnaGuard } from '../../src/index.js';
 import { createScanWorker, openScanQueue, type ScanWorkerOptions } from '../../src/queue/index.js';
 import type { QueueEngine } from '../../src/queue/types.js';
+import type { Logger } from '../../src/types.js';
 import { useRedisWithAdmin } from '../cluster/redis-admin.js';
 import { countRedisWaits } from '../cluster/redis-waits.js';
 import { startReplyHoldingProxy } from '../cluster/reply-holding-proxy.js';
@@ -73,12 +75,17 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
 
   /**
    * A worker of queue `name` recording its outcome events, its quarantine store in `dir` (a fresh
-   * one by default). Its `error` events are dropped: a failure a test provokes (a `load` that
-   * throws) is retried, and what the test asserts is the job's end.
+   * one by default). Its `error` events are kept apart (`errors`): a failure a test provokes (a
+   * `load` that throws) is retried, and what most tests assert is the job's end.
    */
   async function startWorker(
     name: string,
-    options: { dir?: string; keepDoneDays?: number; load?: ScanWorkerOptions['load'] } = {},
+    options: {
+      dir?: string;
+      keepDoneDays?: number;
+      load?: ScanWorkerOptions['load'];
+      logger?: Logger;
+    } = {},
   ) {
     const worker = await createScanWorker({
       queue: { redis: redisHost.server.url, name, keepDoneDays: options.keepDoneDays },
@@ -87,10 +94,12 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
       quarantine: { dir: options.dir ?? tempDir() },
       concurrency: 1,
       ...(options.load ? { load: options.load } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
     });
     closers.push(() => worker.close());
-    worker.on('error', () => undefined);
-    return recordOutcomes(worker);
+    const errors: ErrorEvent[] = [];
+    worker.on('error', (e) => void errors.push(e));
+    return { ...recordOutcomes(worker), errors };
   }
 
   /** The guard's jobs in queue `name` (their ids are random UUIDs), once every one has ended. */
@@ -237,6 +246,82 @@ describeWithRedis('BullMQ: a request’s deferred jobs run all or none', () => {
     expect(await resultOf(bull, 'orphan')).toEqual(REFUSED);
     expect(seen.scans).toEqual([]);
     await expect(queue.release?.('dead-guard', ['orphan'])).rejects.toThrow(/withdrawn or held/);
+  }, 60_000);
+
+  /** A logger recording its `error` lines (the worker's log-events path). */
+  function errorLines(): { logger: Logger; lines: Array<{ obj: unknown; msg: string }> } {
+    const lines: Array<{ obj: unknown; msg: string }> = [];
+    const ignore = () => undefined;
+    const logger: Logger = {
+      debug: ignore,
+      info: ignore,
+      warn: ignore,
+      error: (obj, msg) => void lines.push({ obj, msg: msg ?? '' }),
+    };
+    return { logger, lines };
+  }
+
+  it('a hold expired without a verdict (Redis lost its release) ends refused with an error event and a log line per job, naming its scanId', async () => {
+    const name = 'aon-lost-release';
+    const { queue, bull } = await openHeld(name);
+    for (const scanId of ['lost-1', 'lost-2']) {
+      await queue.enqueue(
+        {
+          scanId,
+          source: { kind: 'bytes', bytes: png(200, 200, seed++) },
+          metadata: { post: scanId },
+        },
+        { holdId: 'lost' },
+      );
+    }
+    await queue.release?.('lost', ['lost-1', 'lost-2']);
+    // Redis fails over to a replica the release never reached, and the hold has expired there:
+    // its gate and marks are gone, the jobs (enqueued earlier) are there, and the upload was
+    // answered as accepted.
+    const { admin } = redisHost;
+    for (const scanId of ['lost-1', 'lost-2']) {
+      await admin.hdel(bull.toKey(scanId), 'photodna-guard:released');
+    }
+    await admin.del(gate(name, 'lost'));
+    const { logger, lines } = errorLines();
+    const seen = await startWorker(name, { logger });
+    expect(await resultOf(bull, 'lost-1')).toEqual(REFUSED);
+    expect(await resultOf(bull, 'lost-2')).toEqual(REFUSED);
+    expect(seen.scans).toEqual([]);
+    // Before: refused without a word, an accepted upload never checked.
+    const expired = seen.errors.filter((e) => e.reason === 'hold-expired');
+    expect(expired.map((e) => e.scanId).sort()).toEqual(['lost-1', 'lost-2']);
+    for (const e of expired) {
+      expect(e).toMatchObject({ stage: 'queue', route: 'deferred', metadata: { post: e.scanId } });
+      expect(e.error.message).toContain(`deferred scan ${e.scanId} refused unchecked`);
+      expect(e.error.message).toMatch(/if Redis lost the release .* accepted and is never checked/);
+    }
+    const logged = lines.filter((line) => line.msg.includes('hold expired'));
+    expect(logged.map((line) => (line.obj as { scanId: string }).scanId).sort()).toEqual([
+      'lost-1',
+      'lost-2',
+    ]);
+    expect(logged[0]?.msg).toMatch(/^photodna-guard: queue error: deferred scan lost-\d refused/);
+    // The expiry is recorded: a release arriving now fails.
+    expect(await admin.get(gate(name, 'lost'))).toBe('expired');
+    await expect(queue.release?.('lost', ['lost-1', 'lost-2'])).rejects.toThrow(
+      /withdrawn or held/,
+    );
+  }, 60_000);
+
+  it('a withdrawn hold is refused without an error event, also once its gate is gone (workers down longer than it is kept)', async () => {
+    const name = 'aon-withdrawn-quiet';
+    const { queue, bull } = await openHeld(name);
+    await enqueueHeld(queue, 'withdrawn', 'refused-request');
+    await enqueueHeld(queue, 'tombstoned', 'refused-request');
+    await queue.withdraw?.('refused-request', ['withdrawn', 'tombstoned']);
+    // Its tombstone gone (kept WITHDRAWN_MS, or evicted) before a worker reached the first job.
+    await redisHost.admin.del(gate(name, 'refused-request'));
+    const seen = await startWorker(name);
+    expect(await resultOf(bull, 'withdrawn')).toEqual(REFUSED);
+    expect(await resultOf(bull, 'tombstoned')).toEqual(REFUSED);
+    expect(seen.errors).toEqual([]);
+    expect(seen.scans).toEqual([]);
   }, 60_000);
 
   it('a held job a worker meets before its release is put back, and runs once released', async () => {
