@@ -93,7 +93,7 @@ export const limitsSchema = z.strictObject({
    * Defaults to a quarter of the memory the process may use (its cgroup's limit, else the
    * machine's), at most 512 MiB.
    */
-  maxBufferedBytes: z.number().int().positive().default(defaultMaxBufferedBytes()),
+  maxBufferedBytes: bytes().default(defaultMaxBufferedBytes()),
 });
 
 /** Decides per request; `Req` is the framework's request (Express `Request`, Koa `Context`). */

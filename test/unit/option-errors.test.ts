@@ -129,6 +129,8 @@ describe("errors that teach: PhotoDNA's own limits", () => {
     ['maxFileSize', 4.5],
     ['maxFieldSize', '64kb'],
     ['maxFieldNameSize', '1kb'],
+    ['maxBufferedBytes', '512mb'],
+    ['maxBufferedBytes', 1.5],
   ])('limits.%s given %j says it wants a whole number of bytes', (key, value) => {
     const { message, paths } = refusal({ apiKey: 'k', limits: { [key]: value } });
     expect(paths).toEqual([`limits.${key}`]);
