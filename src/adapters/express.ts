@@ -30,18 +30,24 @@ export type Guard = GuardMiddleware &
 type ExpressRequest = NodeRequest & {
   ip?: string;
   originalUrl?: string;
-  /** Set once the router matched a route (a guard on the route, not `app.use`). */
-  route?: { path?: unknown };
+  /**
+   * Set once the router matched a route, and kept when that route calls `next()`: a middleware
+   * after it (`app.use(guard)`) still sees it.
+   */
+  route?: { path?: unknown; stack?: unknown };
   app?: { get?(setting: string): unknown };
 };
 
 /** An Express request as the core sees it; multer's results (ours or the host's) sit on `req`. */
 class ExpressView extends NodeRequestView {
   readonly #req: ExpressRequest;
+  /** The guard's middleware as mounted: `req.route` is its route only if it is in its stack. */
+  readonly #handler: GuardMiddleware;
 
-  constructor(req: ExpressRequest, res: ServerResponse) {
+  constructor(req: ExpressRequest, res: ServerResponse, handler: GuardMiddleware) {
     super(req, res, [req], req);
     this.#req = req;
+    this.#handler = handler;
   }
 
   path(): string {
@@ -50,10 +56,16 @@ class ExpressView extends NodeRequestView {
 
   /**
    * The matched route's pattern relative to its Router (`req.route.path`; a Router's mount path
-   * is known only as matched, `req.baseUrl`, which may hold ids). Unset before the router ran.
+   * is known only as matched, `req.baseUrl`, which may hold ids), when the guard runs on that
+   * route. Unset behind `app.use(guard)`: there `req.route` is unset, or left by an earlier route
+   * that called `next()` (`app.all('/api/*rest', auth)`), whose pattern is not this upload's.
    */
   routePattern(): string | undefined {
-    return patternOf(this.#req.route?.path);
+    const route = this.#req.route;
+    if (!route || !Array.isArray(route.stack)) return undefined;
+    const handler = this.#handler;
+    const own = route.stack.some((layer: { handle?: unknown }) => layer?.handle === handler);
+    return own ? patternOf(route.path) : undefined;
   }
 
   /** The app's `case sensitive routing` (off by default; a Router's own option is not visible). */
@@ -77,13 +89,13 @@ export function photodnaGuard(options?: GuardOptions<Request>): Guard {
 }
 
 function middleware(core: GuardCore, entry: Entry): GuardMiddleware {
-  return (request, res, next) => {
+  const handler: GuardMiddleware = (request, res, next) => {
     if (typeof next !== 'function' || typeof request?.headers !== 'object') {
       throw wrongMiddlewareCall('Express', [request, res, next]);
     }
     const req = request as ExpressRequest;
     installResultAccessor(req);
-    core.decide(entry, new ExpressView(req, res)).then(
+    core.decide(entry, new ExpressView(req, res, handler)).then(
       (outcome) => {
         if (outcome.kind === 'respond') writeResponse(res, outcome);
         if (outcome.kind !== 'continue') return;
@@ -109,4 +121,5 @@ function middleware(core: GuardCore, entry: Entry): GuardMiddleware {
       },
     );
   };
+  return handler;
 }

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import type { RejectEvent } from '../../src/index.js';
+import { photodnaGuard } from '../../src/index.js';
 import { png } from '../fixtures/images.js';
 import { adapters, startPerTest } from '../helpers/adapters.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
@@ -64,3 +67,24 @@ for (const adapter of adapters) {
     );
   });
 }
+
+describe('metrics route labels (express5): a route passed through before app.use(guard)', () => {
+  it('does not lend its pattern to the guard behind it (Express keeps req.route once a route called next())', async () => {
+    const guard = photodnaGuard(options());
+    const rejects: RejectEvent[] = [];
+    guard.on('reject', (event) => rejects.push(event));
+    const app = express();
+    app.post('/direct/:id', guard.any(), (_req, res) => void res.json({}));
+    app.all('/api/*rest', (_req, _res, next) => next()); // an auth or logging route, say
+    app.use(guard);
+    app.post('/api/photos/:id', (_req, res) => void res.json({}));
+    await guard.metrics();
+    const notImage = Buffer.from('not an image');
+    await request(app).post('/api/photos/1').attach('image', notImage, 'c.png').expect(415);
+    // The guard's own route still names its pattern.
+    await request(app).post('/direct/1').attach('image', notImage, 'c.png').expect(415);
+    expect(rejects.map((r) => r.routePattern)).toEqual([undefined, '/direct/:id']);
+    expect([...routeLabels(await guard.metrics())].sort()).toEqual(['/direct/:id', 'unmatched']);
+    await guard.close();
+  });
+});
