@@ -48,7 +48,7 @@ function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
       raw: c,
       path: c.req.path,
       caseSensitive: true,
-      // The pattern this middleware was registered on ('/users/:id'; '*' for `app.use(guard)`).
+      // The pattern this middleware was registered on ('/users/:id'; '/*' for `app.use(guard)`).
       routePattern: c.req.routePath,
     });
     if (result.response) return result.response;
