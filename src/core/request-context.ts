@@ -8,7 +8,8 @@ import type { PathCase, RequestView } from './request-view.js';
 const DEADLINE_PASSED = 'the scan deadline (scanTimeoutMs) passed';
 
 /**
- * An event's `route` and, when known, `routePattern` (`{}` spread leaves no undefined key).
+ * An event's `route` and, when known, `routePattern`, to spread into the event: an unknown
+ * pattern leaves no `routePattern: undefined` key (events are compared and logged as built).
  */
 export function routeFields(ctx: Pick<RequestContext, 'route' | 'routePattern'>): {
   route: string;
