@@ -4,7 +4,7 @@
  * engine's `file.path` (`scan()`, a parser ahead of the guard) and a backfill's files.
  */
 import { constants, type PathLike } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, readlink } from 'node:fs/promises';
 
 /** Non-blocking: a FIFO never waits for a writer (where the OS has the flag). */
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
@@ -30,6 +30,12 @@ const NOT_REGULAR: BoundedRead = { kind: 'not-regular' };
  */
 export interface BoundedReadOptions {
   followSymlinks: boolean;
+  /**
+   * The real path (`realpath`, as bytes) of a directory being walked: the file opened must lie
+   * under it (see `openedWithin`). `O_NOFOLLOW` refuses a symlink only as the last component, so
+   * a directory on the path swapped for a symlink after the walk listed it is followed.
+   */
+  within?: Buffer | undefined;
   onAllocate?: ((bytes: number) => void) | undefined;
 }
 
@@ -41,7 +47,7 @@ export interface BoundedReadOptions {
  * read whole. What is not a regular file (a FIFO, a socket, a device such as /dev/zero, a
  * directory) is never read: a FIFO would wait for a writer for good, holding one of libuv's four
  * file threads, and a device has no size to bound the read by. Opening errors are thrown (ELOOP
- * for a symlink not followed).
+ * for a symlink not followed, and for a file opened outside `within`).
  */
 export async function readBounded(
   path: PathLike,
@@ -50,6 +56,7 @@ export async function readBounded(
 ): Promise<BoundedRead> {
   const handle = await open(path, readFlags(options.followSymlinks));
   try {
+    if (options.within && !(await openedWithin(handle, options.within))) throw outside();
     const info = await handle.stat();
     if (!info.isFile()) return NOT_REGULAR;
     const { size } = info;
@@ -62,6 +69,52 @@ export async function readBounded(
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Where the kernel can name what a descriptor holds (Linux's /proc/self/fd). Elsewhere (macOS,
+ * the BSDs) `within` is not checked: matching `fstat` against an `lstat` of each component would
+ * be racy too (a symlink swapped in for the open and out again for the checks), at a syscall per
+ * component per file, so it would promise what it cannot keep.
+ */
+const NAMES_DESCRIPTORS = process.platform === 'linux';
+
+/**
+ * Whether the file open on `handle` lies under `dir`, by the real path the kernel gives for the
+ * descriptor itself (whatever was swapped in or out at the path meanwhile): Node has no `openat`
+ * to open a file relative to the walked directory's descriptor, so the check is made after the
+ * open, before a byte is read. On Linux a failed readlink (no /proc) is thrown, never taken as a
+ * yes: the file is not read.
+ */
+async function openedWithin(handle: FileHandle, dir: Buffer): Promise<boolean> {
+  if (!NAMES_DESCRIPTORS) return true;
+  let real: Buffer;
+  try {
+    real = await readlink(`/proc/self/fd/${handle.fd}`, { encoding: 'buffer' });
+  } catch (error) {
+    throw new Error(`cannot tell where it was opened (${(error as Error).message}): not read`, {
+      cause: error,
+    });
+  }
+  return isUnder(real, dir);
+}
+
+/** `path` is `dir` or lies under it, component-wise: `/srv/a` holds `/srv/a/x`, not `/srv/ab`. */
+export function isUnder(path: Buffer, dir: Buffer): boolean {
+  if (path.equals(dir)) return true;
+  const SLASH = 0x2f;
+  const prefix = dir.at(-1) === SLASH ? dir : Buffer.concat([dir, Buffer.of(SLASH)]);
+  return path.length > prefix.length && path.subarray(0, prefix.length).equals(prefix);
+}
+
+/** As the kernel answers a symlink not followed: what is refused the same way reads the same. */
+function outside(): NodeJS.ErrnoException {
+  return Object.assign(
+    new Error(
+      'ELOOP: opened outside the walked directory (a directory on its path replaced by a symlink): not read',
+    ),
+    { code: 'ELOOP' },
+  );
 }
 
 /**
