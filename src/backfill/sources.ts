@@ -5,7 +5,7 @@
  * resolve against the manifest's directory), and how to read one, bounded.
  */
 import { createReadStream, type Dir, type Dirent } from 'node:fs';
-import { lstat, opendir, stat } from 'node:fs/promises';
+import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { download, isHttpUrl } from '../download.js';
@@ -20,11 +20,14 @@ const URL_MAX_REDIRECTS = 3;
 /**
  * A file (or manifest URL) to read. `followSymlinks` for a path the operator named (on the
  * command line or in a manifest); a walked file is read only as the regular file the walk saw,
- * never through a symlink put in its place during the run.
+ * never through a symlink put in its place during the run, and only if it is opened under the
+ * real path of the directory walked (`within`, see `readBounded`): a directory swapped for a
+ * symlink after the walk listed it is not followed out of the tree.
  */
 export interface FileEntry {
   path: string;
   followSymlinks: boolean;
+  within?: Buffer;
 }
 
 /** What the walk met that is neither a regular file nor a directory: left unread. */
@@ -42,14 +45,18 @@ export async function* filesOf(
 ): AsyncGenerator<Entry> {
   for (const path of paths) {
     const info = await stat(path);
-    if (info.isDirectory()) yield* walk(resolve(path));
-    else yield { path: resolve(path), followSymlinks: true };
+    if (info.isDirectory()) {
+      // Taken once: the tree the operator named, as it is now (a symlink named on the command line
+      // is followed here, and never again).
+      const within = await realpath(path, { encoding: 'buffer' });
+      yield* walk(resolve(path), within);
+    } else yield { path: resolve(path), followSymlinks: true };
   }
   if (manifest === undefined) return;
   for await (const path of manifestPaths(manifest)) yield { path, followSymlinks: true };
 }
 
-async function* walk(dir: string): AsyncGenerator<Entry> {
+async function* walk(dir: string, within: Buffer): AsyncGenerator<Entry> {
   let handle: Dir;
   try {
     // Names as their bytes (see names.ts); Node's typings know only string names.
@@ -58,19 +65,19 @@ async function* walk(dir: string): AsyncGenerator<Entry> {
     // Deleted since it was listed (an album removed during a days-long run), or not readable:
     // yielded itself, so that reading it reports why as an error line (tried again by --resume)
     // instead of the whole run stopping.
-    yield { path: dir, followSymlinks: false };
+    yield { path: dir, followSymlinks: false, within };
     return;
   }
   const subdirs: string[] = [];
   for await (const entry of handle) {
     const name = nameOf(entry.name as unknown as Buffer);
     const path = join(dir, name);
-    if (entry.isFile()) yield { path, followSymlinks: false };
+    if (entry.isFile()) yield { path, followSymlinks: false, within };
     else if (entry.isDirectory()) subdirs.push(name);
     else yield { path, skipped: notRegularOf(entry) };
   }
   // Directories after files keeps one directory's names in memory at a time (as names only).
-  for (const name of subdirs.sort()) yield* walk(join(dir, name));
+  for (const name of subdirs.sort()) yield* walk(join(dir, name), within);
 }
 
 function notRegularOf(entry: Dirent): NotRegular {
@@ -147,7 +154,8 @@ export async function countFiles(
  * failed read or download is an `error` (tried again by `--resume`), and so is what is not a
  * regular file (a FIFO, a socket, a device such as /dev/zero, named by a manifest or swapped in
  * after the listing, or a directory `walk` could not list). A walked file is opened without
- * following a symlink (ELOOP): it is read only as the regular file the walk saw.
+ * following a symlink (ELOOP): it is read only as the regular file the walk saw, and only if it
+ * was opened inside the tree walked (ELOOP too: a directory on its path swapped for a symlink).
  */
 export async function readItem(
   item: FileEntry,

@@ -6,6 +6,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -477,6 +478,44 @@ describe('photodna-guard scan', () => {
       emulator.setLatency(0);
     }
   });
+
+  // /proc/self/fd: Linux (elsewhere the swapped directory is followed: README "Backfill").
+  it.skipIf(process.platform !== 'linux')(
+    'a walked directory swapped for a symlink out of the tree during the run is not followed: ELOOP, an error line',
+    async () => {
+      const dir = folder();
+      const sub = join(dir, 'sub');
+      mkdirSync(sub);
+      images(sub, 2);
+      // Another tenant's directory, out of the tree: the same names, each a known image.
+      const outside = folder();
+      for (const name of ['img-000.png', 'img-001.png'])
+        writeFileSync(join(outside, name), testImages()[0]?.bytes as Buffer);
+      const out = join(folder(), 'results.jsonl');
+      const key = 'swapped-dir-key';
+      emulator.setLatency(1_000);
+      try {
+        const args = [dir, '--out', out, '--concurrency', '1', '--api-key', key];
+        const scanning = scan([...args, '--base-url', emulator.url]);
+        // One file of `sub` is in hand (read, being checked); the walk listed both. `sub` is moved
+        // away and a symlink to `outside` put in its place: the other file is opened next.
+        await until(() => emulator.calls.some((c) => c.key === key), 'the first call');
+        renameSync(sub, join(folder(), 'moved'));
+        symlinkSync(outside, sub);
+        const result = await scanning;
+        const written = lines(out);
+        expect(written.map((l) => l.outcome).sort()).toEqual(['clean', 'error']);
+        expect(result.code).toBe(1);
+        expect(String(written.find((l) => l.outcome === 'error')?.detail)).toMatch(
+          /^ELOOP: opened outside/,
+        );
+        // Read through the symlink, the other tenant's file was sent (and a match): never sent.
+        expect(emulator.calls.filter((c) => c.key === key)).toHaveLength(1);
+      } finally {
+        emulator.setLatency(0);
+      }
+    },
+  );
 
   it('symlinks, FIFOs, sockets and devices in a walked tree are counted as skipped, by reason, never read', async () => {
     const dir = folder();

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readItem } from '../../../src/backfill/sources.js';
+import { type Entry, type FileEntry, filesOf, readItem } from '../../../src/backfill/sources.js';
 import { png } from '../../fixtures/images.js';
 
 let root: string;
@@ -50,5 +50,24 @@ describe('backfill readItem', () => {
     expect('error' in walked && walked.error).toMatch(/^ELOOP/);
     const named = await readItem({ path: link, followSymlinks: true }, 1 << 20);
     expect('bytes' in named && named.bytes.length).toBeGreaterThan(0);
+  });
+
+  it('a tree named through a symlink is walked and read: its files lie under its real path', async () => {
+    const tree = join(root, 'tree');
+    mkdirSync(join(tree, 'sub'), { recursive: true });
+    writeFileSync(join(tree, 'sub', 'a.png'), png(200, 200, 9));
+    const named = join(root, 'named-tree');
+    symlinkSync(tree, named);
+    const entries: Entry[] = [];
+    for await (const entry of filesOf([named], undefined)) entries.push(entry);
+    expect(entries).toEqual([
+      {
+        path: join(named, 'sub', 'a.png'),
+        followSymlinks: false,
+        within: realpathSync(tree, 'buffer'),
+      },
+    ]);
+    const read = await readItem(entries[0] as FileEntry, 1 << 20);
+    expect('bytes' in read && read.bytes.length).toBeGreaterThan(0);
   });
 });
