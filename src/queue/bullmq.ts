@@ -545,6 +545,7 @@ class BullmqQueue implements QueueEngine {
   async #depth(): Promise<QueueDepth> {
     const { queue } = this.#parts;
     const counts = await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active');
+    // Held jobs are among the delayed: told apart only by reading each (no `held`, see QueueDepth).
     const waiting = (counts.wait ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
     const oldest = await queue.getJobs(['wait', 'delayed', 'active', 'prioritized'], 0, 0, true);
     const at = oldest[0]?.timestamp;

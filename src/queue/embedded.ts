@@ -198,7 +198,9 @@ class EmbeddedQueue implements QueueEngine {
       counts: db.prepare(
         "SELECT state, COUNT(*) AS n FROM jobs WHERE state != 'done' GROUP BY state",
       ),
-      oldest: db.prepare("SELECT MIN(enqueued_at) AS at FROM jobs WHERE state != 'done'"),
+      oldest: db.prepare(
+        "SELECT MIN(enqueued_at) AS at FROM jobs WHERE state IN ('waiting', 'active')",
+      ),
       nextRun: db.prepare("SELECT MIN(run_at) AS at FROM jobs WHERE state = 'waiting'"),
       release: db.prepare("UPDATE jobs SET state = 'waiting' WHERE scan_id = ? AND state = 'held'"),
       held: db.prepare("SELECT 1 FROM jobs WHERE scan_id = ? AND state = 'held'"),
@@ -399,12 +401,18 @@ class EmbeddedQueue implements QueueEngine {
     if (failure !== undefined) throw failure;
   }
 
+  /**
+   * Held rows are counted apart, and left out of `oldestAgeMs`: they may never run (a request
+   * still without its verdict, or refused but its withdrawal not written, a full disk: such a row
+   * stays held until the next open), so counted as waiting they would read as a backlog that the
+   * workers never drain.
+   */
   async depth(): Promise<QueueDepth> {
-    const depth: QueueDepth = { waiting: 0, active: 0, oldestAgeMs: 0 };
+    const depth: QueueDepth = { waiting: 0, active: 0, held: 0, oldestAgeMs: 0 };
     for (const row of this.#sql.counts.all() as Array<{ state: string; n: number }>) {
-      // Held jobs wait for their request's verdict: waiting, as BullMQ's delayed ones are.
-      if (row.state === 'waiting' || row.state === 'held') depth.waiting += row.n;
+      if (row.state === 'waiting') depth.waiting = row.n;
       if (row.state === 'active') depth.active = row.n;
+      if (row.state === 'held') depth.held = row.n;
     }
     const oldest = (this.#sql.oldest.get() as { at: number | null }).at;
     if (oldest !== null) depth.oldestAgeMs = Math.max(0, Date.now() - oldest);

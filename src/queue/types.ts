@@ -109,11 +109,25 @@ export type JobResult =
   | { done: false; retryInMs: number; detail: string };
 
 export interface QueueDepth {
-  /** Jobs waiting (including those waiting for a retry). */
+  /**
+   * Jobs waiting to be scanned (including those waiting for a retry). BullMQ counts its held jobs
+   * here too (see `held`).
+   */
   waiting: number;
   /** Jobs being scanned. */
   active: number;
-  /** Age in ms of the oldest unfinished job (0 when none). */
+  /**
+   * Jobs held for their request's verdict (`EnqueueOptions.holdId`), which may never run: the
+   * embedded queue's, not counted in `waiting` (a row whose withdrawal could not be written stays
+   * held until the next open). Absent from BullMQ's depth: its held jobs are delayed jobs, told
+   * apart from those waiting for a retry only by reading each one, so they count in `waiting`
+   * until released, or refused by a worker `HOLD_MS` (10 minutes) after their last enqueue.
+   */
+  held?: number;
+  /**
+   * Age in ms of the oldest job waiting or being scanned (0 when none); BullMQ's held jobs
+   * included.
+   */
   oldestAgeMs: number;
 }
 

@@ -153,7 +153,8 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
     await queue.enqueue({ scanId: 'free', source: bytes() });
     await until(() => scans.includes('free'), 'the job without a hold scanned');
     expect(scans).toEqual(['free']);
-    expect(await queue.depth()).toMatchObject({ waiting: 3, active: 0 });
+    // Not counted as waiting: they may never run.
+    expect(await queue.depth()).toMatchObject({ waiting: 0, active: 0, held: 3 });
 
     await queue.release?.('request-1', ['held-1', 'held-2']);
     await until(() => scans.length === 3, 'the released jobs scanned');
@@ -210,6 +211,9 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
         await queue.withdraw?.('request', ['full-1', 'full-2']).catch(() => undefined);
         // Before: both copies kept on the full disk until the next open.
         expect(readdirSync(join(dir, 'bytes'))).toEqual([]);
+        // Left held until the next open, never run: not waiting (before: counted as waiting, and
+        // the oldest job's age grew until a restart).
+        expect(await queue.depth()).toEqual({ waiting: 0, active: 0, held: 2, oldestAgeMs: 0 });
       } finally {
         fileSizeLimit(process.pid, 'unlimited');
       }
