@@ -755,6 +755,39 @@ describe('photodna-guard scan: secrets from the environment', () => {
   });
 });
 
+describe('photodna-guard scan: a --base-url with credentials', () => {
+  it('warns once, naming PHOTODNA_BASE_URL, and never prints them, reached or not', async () => {
+    const dir = folder();
+    images(dir, 1);
+    const withCredentials = (url: string) =>
+      url.replace('http://', 'http://base-user:base-secret-pw@');
+    const key = { PHOTODNA_API_KEY: 'base-url-key' };
+    const warning =
+      "photodna-guard: warning: --base-url with a user name or password on the command line is visible to every user of this machine (ps) and kept in shell history; set PHOTODNA_BASE_URL instead (the client never sends a URL's credentials: PhotoDNA takes the subscription key)";
+    // The emulator answers (the credentials are not sent), then nothing listens at port 9.
+    for (const [url, code] of [
+      [withCredentials(emulator.url), 0],
+      ['http://base-user:base-secret-pw@127.0.0.1:9', 1],
+    ] as const) {
+      const out = join(folder(), 'results.jsonl');
+      const run = await scan([dir, '--out', out, '--base-url', url], key);
+      expect(run.code, run.stderr).toBe(code);
+      // Before: no warning.
+      expect(run.stderr.split('\n').filter((line) => line.includes('warning'))).toEqual([warning]);
+      const printed = `${run.stdout}${run.stderr}${readFileSync(out, 'utf8')}`;
+      expect(printed).not.toContain('base-secret-pw');
+      expect(printed).not.toContain('base-user');
+    }
+    // Without credentials: no warning.
+    const plain = await scan(
+      [dir, '--out', join(folder(), 'results.jsonl'), '--base-url', emulator.url],
+      key,
+    );
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).not.toContain('warning');
+  }, 60_000);
+});
+
 describeWithRedis('photodna-guard scan: a Redis URL with a password', () => {
   it('--redis warns naming PHOTODNA_REDIS_URL (never the password); the variable is used without a warning', async () => {
     const server = await startRedisServer();

@@ -57,4 +57,29 @@ describeWithRedis('photodna-guard worker: secrets from the environment', () => {
       await server.close();
     }
   }, 60_000);
+
+  it('--base-url with credentials warns once, naming PHOTODNA_BASE_URL, and never prints them', async () => {
+    const server = await startRedisServer();
+    const cli = spawnWorkerCli(
+      ['--redis', server.url, '--base-url', 'http://base-user:base-secret-pw@127.0.0.1:9'],
+      { PHOTODNA_API_KEY: 'worker-base-url-key', PHOTODNA_REDIS_URL: '' },
+    );
+    try {
+      await until(
+        () => cli.output().includes('"event":"ready"') || cli.child.exitCode !== null,
+        'the worker to be ready',
+      );
+      expect(cli.output(), cli.errors()).toContain('"event":"ready"');
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(0);
+      // Before: no warning.
+      expect(cli.errors().split('\n').filter(Boolean)).toEqual([
+        "photodna-guard: warning: --base-url with a user name or password on the command line is visible to every user of this machine (ps) and kept in shell history; set PHOTODNA_BASE_URL instead (the client never sends a URL's credentials: PhotoDNA takes the subscription key)",
+      ]);
+      expect(cli.output()).not.toContain('base-secret-pw');
+    } finally {
+      cli.child.kill('SIGKILL');
+      await server.close();
+    }
+  }, 60_000);
 });

@@ -163,6 +163,22 @@ describe('photodna-guard quarantine report', () => {
     );
   });
 
+  it('--base-url with credentials works but warns on stderr, naming PHOTODNA_BASE_URL and never them', async () => {
+    const { dir, id } = await quarantined();
+    const url = emulator.url.replace('http://', 'http://base-user:base-secret-pw@');
+    const run = await cli(
+      ['report', id, '--dir', dir, ...reporter, '--test', '--base-url', url],
+      env(),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`${id} reported`);
+    expect(run.stdout).not.toContain('base-secret-pw');
+    // Before: no warning.
+    expect(run.stderr).toBe(
+      "photodna-guard: warning: --base-url with a user name or password on the command line is visible to every user of this machine (ps) and kept in shell history; set PHOTODNA_BASE_URL instead (the client never sends a URL's credentials: PhotoDNA takes the subscription key)\n",
+    );
+  });
+
   it('sends nothing while DIR/audit.log is a symlink: the report could not be audited', async () => {
     const { dir, store, id } = await quarantined();
     const victim = join(await tempDir(), 'victim.txt');
