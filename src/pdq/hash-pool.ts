@@ -240,13 +240,13 @@ export class HashPool {
     return worker;
   }
 
-  /** Stops every worker; jobs in flight or waiting reject. */
+  /** Stops every worker; jobs in flight or waiting reject at once, with the same error. */
   async close(): Promise<void> {
     this.#closed = true;
     const error = new Error('PDQ hash pool is closed');
     for (const queued of this.#queue.splice(0)) queued.reject(error);
     const workers = this.#workers;
     this.#workers = [];
-    await Promise.all(workers.map((w) => w.worker.terminate()));
+    await Promise.all(workers.map((w) => w.close(error)));
   }
 }

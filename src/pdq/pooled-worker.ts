@@ -82,6 +82,16 @@ export class PooledWorker {
     this.worker.ref();
   }
 
+  /**
+   * Stops the worker for a closing pool: its job in flight rejects with `error` at once, not
+   * with the exit that the termination causes later (until then the pool, which has let go of
+   * this worker, would count the job as settled).
+   */
+  close(error: Error): Promise<number> {
+    for (const id of [...this.pending.keys()]) this.#take(id)?.reject(error);
+    return this.worker.terminate();
+  }
+
   #take(id: number): Pending | undefined {
     const pending = this.pending.get(id);
     if (!pending) return undefined;

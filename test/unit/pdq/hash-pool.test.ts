@@ -118,4 +118,25 @@ describe('HashPool job signal', () => {
     });
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
+
+  it('rejects a job in flight when it closes with its own error, settled as pending drops', async () => {
+    const pool = new HashPool(1, { jobTimeoutMs: 60_000, workerScript: WEDGING_WORKER });
+    // Posted to a worker at once (the pool's first, started for it).
+    const wedged = pool.run(image(), true);
+    expect(pool.pending).toBe(1);
+    const closing = pool.close();
+    const pending = pool.pending;
+    // Settled already: its reaction, queued first, wins the race against a fresh one.
+    const state = await Promise.race([
+      wedged.then(
+        () => 'resolved',
+        (error: Error) => error.message,
+      ),
+      Promise.resolve().then(() => 'not settled'),
+    ]);
+    await closing;
+    // Before: 'not settled' while pending read 0; then 'PDQ worker exited with code 1'.
+    expect({ pending, state }).toEqual({ pending: 0, state: 'PDQ hash pool is closed' });
+    await expect(wedged).rejects.toThrow('PDQ hash pool is closed');
+  });
 });
