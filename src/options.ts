@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { apiKeySchema, loggerSchema } from './client/options.js';
+import { apiKeySchema, loggerSchema, refuseDroppedUrlParts } from './client/options.js';
 import type { Listener } from './events.js';
 import {
   cacheSchema,
@@ -43,8 +43,12 @@ export const optionsSchema = z
   .strictObject({
     /** The PhotoDNA subscription key; never logged. Defaults to env `PHOTODNA_API_KEY`; required unless `matcher` or `pdq` alone (no PhotoDNA) is given. */
     apiKey: apiKeySchema.optional(),
-    /** The service's URL (point it at the emulator in tests). Defaults to env `PHOTODNA_BASE_URL`, else `https://api.microsoftmoderator.com`. */
-    baseUrl: z.string().url().optional(),
+    /** The service's URL (point it at the emulator in tests), without a user name, password or query string (never sent; the key goes in `apiKey`). Defaults to env `PHOTODNA_BASE_URL`, else `https://api.microsoftmoderator.com`. */
+    baseUrl: z
+      .string()
+      .url()
+      .superRefine((url, ctx) => refuseDroppedUrlParts(ctx, url))
+      .optional(),
     /** Picks the Match path and the default rate (v2: 5/s, v1: 10/s). Defaults to `'v2'`. */
     apiVersion: z.enum(['v1', 'v2']).default('v2'),
     /** Sent as Match's `enhance` query parameter. Defaults to `false`. */

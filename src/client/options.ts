@@ -46,11 +46,44 @@ export const apiKeySchema = z
       'empty or only whitespace: give your PhotoDNA subscription key (apiKey, or PHOTODNA_API_KEY when apiKey is left out)',
   });
 
+/**
+ * Why a base URL that parses is still refused, or undefined. Requests go to its origin and path
+ * only, so a user name, password or query string (`?subscription-key=...`) would be dropped
+ * without a word, while the user believes they authenticate and keeps a secret in config.
+ * PhotoDNA takes the key in a header. The reason never quotes the URL. Shared with the guard's
+ * `baseUrl` option.
+ */
+export function baseUrlRefusal(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined; // not a URL: the schema says so
+  }
+  const dropped =
+    parsed.username !== '' || parsed.password !== ''
+      ? 'a user name or password'
+      : parsed.search !== ''
+        ? 'a query string'
+        : undefined;
+  return dropped === undefined
+    ? undefined
+    : `must not carry ${dropped}: it is never sent. PhotoDNA authenticates with apiKey (the Ocp-Apim-Subscription-Key header, or PHOTODNA_API_KEY); give the URL without it`;
+}
+
+/** Adds `baseUrlRefusal`'s reason, if any, as an issue of the string being checked. */
+export function refuseDroppedUrlParts(ctx: z.core.$RefinementCtx<string>, url: string): void {
+  const reason = baseUrlRefusal(url);
+  if (reason !== undefined) ctx.addIssue({ code: 'custom', message: reason, input: undefined });
+}
+
 /** The one source of truth for `PhotoDnaClient` options (see `PhotoDnaClientOptions`). */
 export const clientOptionsSchema = z
   .strictObject({
     apiKey: apiKeySchema,
-    baseUrl: z.url({ protocol: /^https?$/, error: 'Expected an http(s) URL' }),
+    baseUrl: z
+      .url({ protocol: /^https?$/, error: 'Expected an http(s) URL' })
+      .superRefine((url, ctx) => refuseDroppedUrlParts(ctx, url)),
     apiVersion: z.enum(['v1', 'v2']).default('v2'),
     enhance: z.boolean().default(false),
     evaluation: z.enum(['always', 'afterinitialquota']).optional(),
@@ -120,7 +153,8 @@ export interface PhotoDnaClientOptions {
   /** The subscription key (`Ocp-Apim-Subscription-Key`). Defaults to env `PHOTODNA_API_KEY`; required. */
   apiKey?: string;
   /**
-   * The service's base URL (a path prefix is kept). Defaults to env `PHOTODNA_BASE_URL`, else
+   * The service's base URL (a path prefix is kept; a user name, password or query string is
+   * refused: requests never carry them, the key goes in `apiKey`). Defaults to env `PHOTODNA_BASE_URL`, else
    * `https://api.microsoftmoderator.com`.
    */
   baseUrl?: string;
@@ -214,6 +248,10 @@ export function resolveClientOptions(
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedClientOptions {
   const input = options ?? {};
+  const fromEnv =
+    typeof input === 'object' &&
+    (input as { baseUrl?: unknown }).baseUrl === undefined &&
+    env.PHOTODNA_BASE_URL !== undefined;
   const withEnv =
     typeof input === 'object' && !Array.isArray(input)
       ? {
@@ -224,7 +262,7 @@ export function resolveClientOptions(
         }
       : input;
   const parsed = clientOptionsSchema.safeParse(withEnv);
-  if (!parsed.success) throw toInvalidOptionsError(parsed.error);
+  if (!parsed.success) throw toInvalidOptionsError(parsed.error, fromEnv);
   const value = parsed.data;
   const url = new URL(value.baseUrl);
   return {
@@ -247,12 +285,14 @@ export function resolveClientOptions(
   };
 }
 
-function toInvalidOptionsError(error: z.ZodError): InvalidOptionsError {
+/** `baseUrlFromEnv`: a bad `baseUrl` came from PHOTODNA_BASE_URL, which the message then names. */
+function toInvalidOptionsError(error: z.ZodError, baseUrlFromEnv: boolean): InvalidOptionsError {
   const paths: string[] = [];
   const lines = error.issues.map((issue) => {
     const path = formatPath(issue.path);
     if (!paths.includes(path)) paths.push(path);
-    return `${path}: ${issue.message}`;
+    const source = baseUrlFromEnv && path === 'baseUrl' ? ' (from PHOTODNA_BASE_URL)' : '';
+    return `${path}${source}: ${issue.message}`;
   });
   return new InvalidOptionsError(
     `Invalid PhotoDnaClient options: ${lines.join('; ')}`,

@@ -96,3 +96,37 @@ describe('resolveClientOptions', () => {
     expect(error.message).not.toContain('secret-key-123');
   });
 });
+
+describe('resolveClientOptions: a baseUrl with parts that are never sent', () => {
+  // Requests go to the URL's origin and path: credentials or a query string would be dropped
+  // silently, while the user believes they authenticate with them.
+  it.each([
+    ['https://base-user:base-secret-pw@emulator.test', 'a user name or password'],
+    ['https://base-user@emulator.test/prefix', 'a user name or password'],
+    ['https://emulator.test/?subscription-key=query-secret-key', 'a query string'],
+  ])('refuses %s, naming baseUrl and apiKey, never quoting it', (baseUrl, what) => {
+    for (const [options, env, named] of [
+      [{ apiKey: 'k', baseUrl }, noEnv, 'baseUrl: '],
+      [{ apiKey: 'k' }, { PHOTODNA_BASE_URL: baseUrl }, 'baseUrl (from PHOTODNA_BASE_URL): '],
+    ] as const) {
+      // Before: accepted, the parts dropped.
+      const error = invalid(options, env);
+      expect(error.paths).toEqual(['baseUrl']);
+      expect(error.message).toBe(
+        `Invalid PhotoDnaClient options: ${named}must not carry ${what}: it is never sent. PhotoDNA authenticates with apiKey (the Ocp-Apim-Subscription-Key header, or PHOTODNA_API_KEY); give the URL without it`,
+      );
+      for (const secret of ['base-user', 'base-secret-pw', 'query-secret-key']) {
+        expect(JSON.stringify(error.cause)).not.toContain(secret);
+      }
+    }
+  });
+
+  it('keeps a path prefix, a bare "?" and a trailing slash', () => {
+    for (const baseUrl of ['https://emulator.test/prefix/', 'https://emulator.test/prefix?']) {
+      expect(resolveClientOptions({ apiKey: 'k', baseUrl }, noEnv)).toMatchObject({
+        origin: 'https://emulator.test',
+        pathPrefix: '/prefix',
+      });
+    }
+  });
+});

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { photodnaGuard } from '../../src/adapters/fetch.js';
 import { defaultMaxBufferedBytes } from '../../src/core/upload-budget.js';
 import { InvalidOptionsError } from '../../src/errors.js';
 import { applyRouteOverrides, parseGuardOptions } from '../../src/options.js';
@@ -127,5 +128,41 @@ describe('applyRouteOverrides', () => {
 
   it('refuses client-level options in a route (they are shared)', () => {
     expect(() => applyRouteOverrides(route, { apiKey: 'x' }, false, false, true)).toThrow(/apiKey/);
+  });
+});
+
+describe('the guard: a baseUrl with parts that are never sent', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  const reason = (what: string) =>
+    `must not carry ${what}: it is never sent. PhotoDNA authenticates with apiKey (the Ocp-Apim-Subscription-Key header, or PHOTODNA_API_KEY); give the URL without it`;
+
+  it.each([
+    ['https://base-user:base-secret-pw@emulator.test', 'a user name or password'],
+    ['https://emulator.test/?subscription-key=query-secret-key', 'a query string'],
+  ])('refuses %s as the option or PHOTODNA_BASE_URL, never quoting it', (url, what) => {
+    const refusal = (create: () => unknown) => {
+      try {
+        create();
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidOptionsError);
+        const message = (error as Error).message;
+        for (const secret of ['base-user', 'base-secret-pw', 'query-secret-key']) {
+          expect(message).not.toContain(secret);
+        }
+        return message;
+      }
+      return expect.unreachable('accepted');
+    };
+    // Before: accepted, the parts dropped.
+    expect(refusal(() => photodnaGuard({ apiKey: 'k', baseUrl: url }))).toContain(
+      `option 'baseUrl': ${reason(what)}`,
+    );
+    vi.stubEnv('PHOTODNA_BASE_URL', url);
+    expect(refusal(() => photodnaGuard({ apiKey: 'k' }))).toContain(
+      `baseUrl (from PHOTODNA_BASE_URL): ${reason(what)}`,
+    );
   });
 });
