@@ -21,7 +21,7 @@ import { AUDIT_FILE } from '../review/audit-log.js';
 import type { ReporterInfo, ReportResult } from '../types.js';
 import { auditFile, reviewerOf } from './audit-trail.js';
 import { holdSignals } from './run-io.js';
-import { apiKeyOf, baseUrlOf } from './secrets.js';
+import { apiKeyOf } from './secrets.js';
 
 type Values = Record<string, string | boolean | undefined>;
 interface Context {
@@ -239,7 +239,8 @@ async function report({ store, id, values }: Context): Promise<number> {
   const env = process.env;
   const warn = (line: string) => process.stderr.write(`${line}\n`);
   const apiKey = apiKeyOf(str(values['api-key']), warn);
-  const baseUrl = baseUrlOf(str(values['base-url']), warn) ?? env.PHOTODNA_BASE_URL;
+  // PHOTODNA_BASE_URL is the client's default: left to it, a bad one is refused naming it.
+  const baseUrl = str(values['base-url']);
   const info: Partial<ReporterInfo> = {
     orgName: str(values['org-name']) ?? env.PHOTODNA_ORG_NAME,
     reporterName: str(values['reporter-name']) ?? env.PHOTODNA_REPORTER_NAME,

@@ -10,7 +10,7 @@ import { runBackfill } from '../backfill/run.js';
 import { countFiles } from '../backfill/sources.js';
 import { MAX_CALLS_PER_SECOND } from '../client/options.js';
 import { holdSignals, linesOf, parsedOrUsage, positiveInteger, type RunIo } from './run-io.js';
-import { apiKeyOf, baseUrlOf, redisUrlOf } from './secrets.js';
+import { apiKeyOf, redisUrlOf } from './secrets.js';
 
 const USAGE = `Usage: photodna-guard scan <dir|file>... [--manifest list.jsonl] --out results.jsonl [options]
 
@@ -46,7 +46,7 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
   }
   const apiKey = apiKeyOf(values['api-key'], err);
   const redis = redisUrlOf(values.redis, err);
-  const baseUrl = baseUrlOf(values['base-url'], err);
+  const baseUrl = values['base-url'];
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   const counts = newCounts();

@@ -1,6 +1,7 @@
 /**
- * The CLI's secrets: the PhotoDNA key, a Redis URL's password, and credentials written into the
- * PhotoDNA base URL. A command line is readable by
+ * The CLI's secrets: the PhotoDNA key and a Redis URL's password. (A PhotoDNA base URL carrying
+ * credentials or a query string is refused by the client's options, which the CLI passes it to
+ * unchanged, so the command fails with that message.) A command line is readable by
  * every user of the machine (`ps`, /proc/<pid>/cmdline) and kept in the shell's history, so each
  * secret has an environment variable; its flag still works (scripts use it) but says, on stderr,
  * which variable to use instead. The warning never quotes the value.
@@ -10,8 +11,6 @@
 export const API_KEY_ENV = 'PHOTODNA_API_KEY';
 /** The environment variable of the Redis URL of `scan` (rate limit) and `worker` (queue). */
 export const REDIS_URL_ENV = 'PHOTODNA_REDIS_URL';
-/** The environment variable of the PhotoDNA base URL (the library's default too). */
-export const BASE_URL_ENV = 'PHOTODNA_BASE_URL';
 
 /**
  * The PhotoDNA key from `--api-key` (warning) or `PHOTODNA_API_KEY`; undefined when neither is
@@ -41,44 +40,10 @@ export function redisUrlOf(
   return flag ?? (env[REDIS_URL_ENV] || undefined);
 }
 
-/**
- * `--base-url` as given, with a warning when it carries a user name or password
- * (`https://user:pw@host`). The client never sends them (PhotoDNA takes the subscription key;
- * requests go to the URL's origin and path), so the warning says so too: they are only exposed.
- */
-export function baseUrlOf(
-  flag: string | undefined,
-  err: (line: string) => void,
-): string | undefined {
-  if (flag !== undefined && carriesUserInfo(flag)) {
-    warnOnCommandLine(
-      '--base-url with a user name or password',
-      BASE_URL_ENV,
-      err,
-      "the client never sends a URL's credentials: PhotoDNA takes the subscription key",
-    );
-  }
-  return flag;
-}
-
-function warnOnCommandLine(
-  what: string,
-  env: string,
-  err: (line: string) => void,
-  note?: string,
-): void {
+function warnOnCommandLine(what: string, env: string, err: (line: string) => void): void {
   err(
-    `photodna-guard: warning: ${what} on the command line is visible to every user of this machine (ps) and kept in shell history; set ${env} instead${note === undefined ? '' : ` (${note})`}`,
+    `photodna-guard: warning: ${what} on the command line is visible to every user of this machine (ps) and kept in shell history; set ${env} instead`,
   );
-}
-
-function carriesUserInfo(url: string): boolean {
-  try {
-    const parsed = new URL(url);
-    return parsed.username !== '' || parsed.password !== '';
-  } catch {
-    return false; // not a URL: the client refuses it, without quoting it
-  }
 }
 
 /**

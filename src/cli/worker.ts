@@ -20,7 +20,7 @@ import {
   type RunIo,
   stopped,
 } from './run-io.js';
-import { apiKeyOf, baseUrlOf, REDIS_URL_ENV, redisUrlOf } from './secrets.js';
+import { apiKeyOf, REDIS_URL_ENV, redisUrlOf } from './secrets.js';
 
 const USAGE = `Usage: photodna-guard worker --redis URL [options]
 
@@ -213,6 +213,6 @@ function argsOf(values: ReturnType<typeof parse>['values'], err: (line: string) 
         : positiveInteger('--rate', values.rate, MAX_CALLS_PER_SECOND),
     quarantine: values.quarantine,
     apiKey: apiKeyOf(values['api-key'], err),
-    baseUrl: baseUrlOf(values['base-url'], err),
+    baseUrl: values['base-url'],
   };
 }

@@ -136,9 +136,19 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
   if (options.logger && !options.events) logEvents(events, options.logger);
   // Jobs cannot run while the queue's Redis is down: said, not silent.
   reportConnectionErrors(opened.queue, events);
-  const client = options.matcher ? undefined : createClient(options, opened);
+  // Options refused here (a bad client option, a quarantine dir) must not leave the queue's
+  // Redis connection open: a CLI would then hang, reconnecting, after printing the refusal.
+  let client: PhotoDnaClient | undefined;
+  let store: QuarantineStore | undefined;
+  try {
+    client = options.matcher ? undefined : createClient(options, opened);
+    store = createStore(options.quarantine);
+  } catch (error) {
+    await client?.close();
+    if (opened.owned) await opened.queue.close();
+    throw error;
+  }
   const matcher = options.matcher ?? (client as PhotoDnaClient).asMatcher();
-  const store = createStore(options.quarantine);
   const route: RouteConfig = {
     policy: options.policy ?? (store ? 'quarantine' : 'flag'),
     failMode: 'closed',

@@ -755,30 +755,36 @@ describe('photodna-guard scan: secrets from the environment', () => {
   });
 });
 
-describe('photodna-guard scan: a --base-url with credentials', () => {
-  it('warns once, naming PHOTODNA_BASE_URL, and never prints them, reached or not', async () => {
+describe('photodna-guard scan: a base URL with credentials or a query string', () => {
+  it("fails with the client's refusal, naming --base-url's option or PHOTODNA_BASE_URL, never printing them", async () => {
     const dir = folder();
     images(dir, 1);
-    const withCredentials = (url: string) =>
-      url.replace('http://', 'http://base-user:base-secret-pw@');
     const key = { PHOTODNA_API_KEY: 'base-url-key' };
-    const warning =
-      "photodna-guard: warning: --base-url with a user name or password on the command line is visible to every user of this machine (ps) and kept in shell history; set PHOTODNA_BASE_URL instead (the client never sends a URL's credentials: PhotoDNA takes the subscription key)";
-    // The emulator answers (the credentials are not sent), then nothing listens at port 9.
-    for (const [url, code] of [
-      [withCredentials(emulator.url), 0],
-      ['http://base-user:base-secret-pw@127.0.0.1:9', 1],
+    const refusal = (what: string, from = '') =>
+      `photodna-guard: Invalid PhotoDnaClient options: baseUrl${from}: must not carry ${what}: it is never sent. PhotoDNA authenticates with apiKey (the Ocp-Apim-Subscription-Key header, or PHOTODNA_API_KEY); give the URL without it\n`;
+    const withCredentials = emulator.url.replace('http://', 'http://base-user:base-secret-pw@');
+    const withQuery = `${emulator.url}/?subscription-key=query-secret-key`;
+    for (const [args, env, expected] of [
+      [['--base-url', withCredentials], key, refusal('a user name or password')],
+      [['--base-url', withQuery], key, refusal('a query string')],
+      [
+        [],
+        { ...key, PHOTODNA_BASE_URL: withCredentials },
+        refusal('a user name or password', ' (from PHOTODNA_BASE_URL)'),
+      ],
     ] as const) {
       const out = join(folder(), 'results.jsonl');
-      const run = await scan([dir, '--out', out, '--base-url', url], key);
-      expect(run.code, run.stderr).toBe(code);
-      // Before: no warning.
-      expect(run.stderr.split('\n').filter((line) => line.includes('warning'))).toEqual([warning]);
-      const printed = `${run.stdout}${run.stderr}${readFileSync(out, 'utf8')}`;
-      expect(printed).not.toContain('base-secret-pw');
-      expect(printed).not.toContain('base-user');
+      const run = await scan([dir, '--out', out, ...args], env);
+      // Before: a warning (credentials) or nothing (query), then the scan ran, the parts dropped.
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toContain(expected);
+      expect(run.stderr).not.toContain('warning');
+      for (const secret of ['base-secret-pw', 'base-user', 'query-secret-key']) {
+        expect(`${run.stdout}${run.stderr}`).not.toContain(secret);
+      }
     }
-    // Without credentials: no warning.
+    expect(emulator.calls.filter((c) => c.key === key.PHOTODNA_API_KEY)).toHaveLength(0);
+    // Without them: no warning.
     const plain = await scan(
       [dir, '--out', join(folder(), 'results.jsonl'), '--base-url', emulator.url],
       key,

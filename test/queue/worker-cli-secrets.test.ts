@@ -58,27 +58,30 @@ describeWithRedis('photodna-guard worker: secrets from the environment', () => {
     }
   }, 60_000);
 
-  it('--base-url with credentials warns once, naming PHOTODNA_BASE_URL, and never prints them', async () => {
+  it("--base-url or PHOTODNA_BASE_URL with credentials fails with the client's refusal, never printing them", async () => {
     const server = await startRedisServer();
-    const cli = spawnWorkerCli(
-      ['--redis', server.url, '--base-url', 'http://base-user:base-secret-pw@127.0.0.1:9'],
-      { PHOTODNA_API_KEY: 'worker-base-url-key', PHOTODNA_REDIS_URL: '' },
-    );
+    const url = 'http://base-user:base-secret-pw@127.0.0.1:9';
+    const refusal = (from: string) =>
+      `photodna-guard: Invalid PhotoDnaClient options: baseUrl${from}: must not carry a user name or password: it is never sent. PhotoDNA authenticates with apiKey (the Ocp-Apim-Subscription-Key header, or PHOTODNA_API_KEY); give the URL without it\n`;
+    const env = { PHOTODNA_API_KEY: 'worker-base-url-key', PHOTODNA_REDIS_URL: '' };
+    const clis = [
+      { cli: spawnWorkerCli(['--redis', server.url, '--base-url', url], env), from: '' },
+      {
+        cli: spawnWorkerCli(['--redis', server.url], { ...env, PHOTODNA_BASE_URL: url }),
+        from: ' (from PHOTODNA_BASE_URL)',
+      },
+    ];
     try {
-      await until(
-        () => cli.output().includes('"event":"ready"') || cli.child.exitCode !== null,
-        'the worker to be ready',
-      );
-      expect(cli.output(), cli.errors()).toContain('"event":"ready"');
-      cli.child.kill('SIGTERM');
-      expect(await cli.exited).toBe(0);
-      // Before: no warning.
-      expect(cli.errors().split('\n').filter(Boolean)).toEqual([
-        "photodna-guard: warning: --base-url with a user name or password on the command line is visible to every user of this machine (ps) and kept in shell history; set PHOTODNA_BASE_URL instead (the client never sends a URL's credentials: PhotoDNA takes the subscription key)",
-      ]);
-      expect(cli.output()).not.toContain('base-secret-pw');
+      for (const { cli, from } of clis) {
+        // Before: a warning (the flag) or nothing (the variable), then ready, the credentials dropped.
+        expect(await cli.exited).toBe(1);
+        expect(cli.errors()).toBe(refusal(from));
+        expect(cli.output()).not.toContain('"event":"ready"');
+        expect(`${cli.output()}${cli.errors()}`).not.toContain('base-secret-pw');
+        expect(`${cli.output()}${cli.errors()}`).not.toContain('base-user');
+      }
     } finally {
-      cli.child.kill('SIGKILL');
+      for (const { cli } of clis) cli.child.kill('SIGKILL');
       await server.close();
     }
   }, 60_000);

@@ -163,20 +163,27 @@ describe('photodna-guard quarantine report', () => {
     );
   });
 
-  it('--base-url with credentials works but warns on stderr, naming PHOTODNA_BASE_URL and never them', async () => {
-    const { dir, id } = await quarantined();
+  it("--base-url or PHOTODNA_BASE_URL with credentials fails with the client's refusal before sending, never printing them", async () => {
+    const { dir, store, id } = await quarantined();
     const url = emulator.url.replace('http://', 'http://base-user:base-secret-pw@');
-    const run = await cli(
-      ['report', id, '--dir', dir, ...reporter, '--test', '--base-url', url],
-      env(),
-    );
-    expect(run.code).toBe(0);
-    expect(run.stdout).toContain(`${id} reported`);
-    expect(run.stdout).not.toContain('base-secret-pw');
-    // Before: no warning.
-    expect(run.stderr).toBe(
-      "photodna-guard: warning: --base-url with a user name or password on the command line is visible to every user of this machine (ps) and kept in shell history; set PHOTODNA_BASE_URL instead (the client never sends a URL's credentials: PhotoDNA takes the subscription key)\n",
-    );
+    const refusal = (from: string) =>
+      `photodna-guard quarantine report: Invalid PhotoDnaClient options: baseUrl${from}: must not carry a user name or password: it is never sent. PhotoDNA authenticates with apiKey (the Ocp-Apim-Subscription-Key header, or PHOTODNA_API_KEY); give the URL without it\n`;
+    for (const [args, environment, from] of [
+      [['--base-url', url], env(), ''],
+      [[], { ...env(), PHOTODNA_BASE_URL: url }, ' (from PHOTODNA_BASE_URL)'],
+    ] as const) {
+      const run = await cli(
+        ['report', id, '--dir', dir, ...reporter, '--test', ...args],
+        environment,
+      );
+      // Before: reported (with a warning for the flag), the credentials dropped.
+      expect(run.code).toBe(1);
+      expect(run.stderr).toBe(refusal(from));
+      expect(`${run.stdout}${run.stderr}`).not.toContain('base-secret-pw');
+      expect(`${run.stdout}${run.stderr}`).not.toContain('base-user');
+    }
+    expect(emulator.testReports).toHaveLength(0);
+    expect((await store.getRecord(id)).report.status).toBe('not-reported');
   });
 
   it('sends nothing while DIR/audit.log is a symlink: the report could not be audited', async () => {
