@@ -80,6 +80,12 @@ const DONE_PAYLOAD = '{}';
 
 /** Longest sleep of an idle consumer before it looks again, in ms. */
 const IDLE_POLL_MS = 1_000;
+/**
+ * The most withdrawals a full disk could not write kept in memory to write again (their held
+ * scan ids, a request's files each): a long full-disk spell refusing many requests must not grow
+ * the process without bound. Past it the oldest waits for the next open, as before.
+ */
+const MAX_UNWRITTEN_WITHDRAWALS = 10_000;
 const DAY_MS = 86_400_000;
 
 /**
@@ -160,6 +166,14 @@ class EmbeddedQueue implements QueueEngine {
   >;
   readonly #insertAll: (rows: readonly JobRow[]) => void;
   readonly #releaseAll: (scanIds: readonly string[]) => void;
+  readonly #refuseAllHeld: (scanIds: readonly string[]) => void;
+  /**
+   * The held rows of withdrawals that could not be written (a full disk), by hold: written again
+   * after the next commit, claim pass or release that succeeds, so they end `refused` once there
+   * is space, not at the next open. At most `MAX_UNWRITTEN_WITHDRAWALS` holds, the oldest
+   * forgotten first: its rows are then refused at the next open, as before.
+   */
+  readonly #unwritten = new Map<string, readonly string[]>();
   /** Rows waiting for this turn's group commit (`#insert`). */
   readonly #batch: Array<{
     row: JobRow;
@@ -208,7 +222,7 @@ class EmbeddedQueue implements QueueEngine {
         "UPDATE jobs SET state = 'done', outcome = 'refused', finished_at = ?, payload = ? WHERE scan_id = ? AND state = 'held'",
       ),
     };
-    const { insert, release } = this.#sql;
+    const { insert, release, refuseHeld } = this.#sql;
     this.#insertAll = db.transaction((rows: readonly JobRow[]) => {
       for (const row of rows) insert.run(row.scanId, row.state, row.at, row.at, row.payload);
     });
@@ -218,6 +232,10 @@ class EmbeddedQueue implements QueueEngine {
         if (release.run(scanId).changes !== 1)
           throw new Error(`the job ${scanId} is not held (withdrawn, or never stored)`);
       }
+    });
+    this.#refuseAllHeld = db.transaction((scanIds: readonly string[]) => {
+      const now = Date.now();
+      for (const scanId of scanIds) refuseHeld.run(now, DONE_PAYLOAD, scanId);
     });
   }
 
@@ -336,6 +354,7 @@ class EmbeddedQueue implements QueueEngine {
     try {
       this.#store(batch.map((pending) => pending.row));
       for (const pending of batch) pending.resolve();
+      this.#writeUnwrittenWithdrawals();
     } catch {
       // One row's failure must not fail the others: each in its own commit, as before batching.
       for (const pending of batch) {
@@ -368,6 +387,7 @@ class EmbeddedQueue implements QueueEngine {
     assertScanId(holdId);
     if (this.#closed) throw new Error('the scan queue is closed');
     this.#releaseAll(scanIds);
+    this.#writeUnwrittenWithdrawals();
     for (const consumer of this.#consumers) consumer.wake();
   }
 
@@ -376,22 +396,23 @@ class EmbeddedQueue implements QueueEngine {
    * later or still under way, is refused. Not fsync'd: undone by a
    * power loss, they are held at the next open, and refused then. The copies go even when the
    * rows cannot be written (a full disk, as when the release failed on it, where they weigh
-   * most): a row left held is never claimed, and is refused at the next open; the withdrawal
-   * then rejects.
+   * most): a row left held is never claimed, and is refused once a later write succeeds
+   * (`#writeUnwrittenWithdrawals`), or at the next open; the withdrawal then rejects.
    */
   async withdraw(holdId: string, scanIds: readonly string[]): Promise<void> {
     assertScanId(holdId);
     if (this.#closed) return;
     this.#withdrawn.add(holdId);
     const held = scanIds.filter((scanId) => this.#sql.held.get(scanId) !== undefined);
-    const now = Date.now();
     let failure: unknown;
     try {
-      this.#unsynced(() => {
-        for (const scanId of held) this.#sql.refuseHeld.run(now, DONE_PAYLOAD, scanId);
-      });
+      this.#unsynced(() => this.#refuseAllHeld(held));
     } catch (error) {
       failure = error;
+      this.#unwritten.set(holdId, held);
+      if (this.#unwritten.size > MAX_UNWRITTEN_WITHDRAWALS) {
+        this.#unwritten.delete(this.#unwritten.keys().next().value as string);
+      }
     }
     let removed = false;
     for (const scanId of held) {
@@ -402,9 +423,25 @@ class EmbeddedQueue implements QueueEngine {
   }
 
   /**
+   * Ends `refused` the rows of withdrawals a full disk could not write, after a commit, a release
+   * or a claim pass that succeeded (a consumer's idle poll makes one at least every second):
+   * space may be back. Still failing, they are
+   * kept for the next; the caller's own write already succeeded, so this never fails it.
+   */
+  #writeUnwrittenWithdrawals(): void {
+    if (this.#unwritten.size === 0 || this.#closed) return;
+    try {
+      this.#unsynced(() => this.#refuseAllHeld([...this.#unwritten.values()].flat()));
+      this.#unwritten.clear();
+    } catch {
+      // Still no space: the next successful write tries again.
+    }
+  }
+
+  /**
    * Held rows are counted apart, and left out of `oldestAgeMs`: they may never run (a request
    * still without its verdict, or refused but its withdrawal not written, a full disk: such a row
-   * stays held until the next open), so counted as waiting they would read as a backlog that the
+   * stays held until a later write succeeds, or the next open), so counted as waiting they would read as a backlog that the
    * workers never drain.
    */
   async depth(): Promise<QueueDepth> {
@@ -441,6 +478,7 @@ class EmbeddedQueue implements QueueEngine {
   claim(): ClaimedJob | undefined {
     if (this.#closed) return undefined;
     const [row] = this.#unsynced(() => this.#sql.claim.all(Date.now())) as Row[];
+    this.#writeUnwrittenWithdrawals();
     if (!row) return undefined;
     this.#failing = false;
     const stored = JSON.parse(row.payload) as StoredJob;

@@ -224,4 +224,45 @@ describe('embedded queue: a request’s deferred jobs run all or none', () => {
       expect(await outcomes(dir)).toEqual({ 'full-1': 'refused', 'full-2': 'refused' });
     },
   );
+
+  it.runIf(hasPrlimit())(
+    'a withdrawal a full disk could not write: its rows end refused once space returns, at the next commit or claim pass, without reopening',
+    async () => {
+      const bytes = () => ({ kind: 'bytes' as const, bytes: png(200, 200, seed++) });
+      for (const next of ['commit', 'claim pass'] as const) {
+        const dir = fresh('full-withdraw');
+        const queue = await openScanQueue({ dir });
+        closers.push(() => queue.close());
+        await queue.enqueue({ scanId: 'held-1', source: bytes() }, { holdId: 'request' });
+        await queue.enqueue({ scanId: 'held-2', source: bytes() }, { holdId: 'request' });
+        fileSizeLimit(process.pid, 1);
+        try {
+          await expect(queue.withdraw?.('request', ['held-1', 'held-2'])).rejects.toThrow();
+          expect((await queue.depth()).held).toBe(2);
+        } finally {
+          fileSizeLimit(process.pid, 'unlimited');
+        }
+        // Space is back: the next successful write takes the withdrawal to the rows.
+        const ran: string[] = [];
+        if (next === 'commit') {
+          await queue.enqueue({ scanId: 'later', source: bytes() });
+        } else {
+          const consumer = queue.consume(
+            async (job) => {
+              ran.push(job.scanId);
+              return { done: true, outcome: 'clean' };
+            },
+            { concurrency: 1 },
+          );
+          closers.push(() => consumer.close());
+        }
+        // Before: held until the next open.
+        await until(async () => (await queue.depth()).held === 0, `no row held after a ${next}`);
+        // Closed, not reopened (an open would refuse them itself): the database read as left.
+        await queue.close();
+        expect(await outcomes(dir)).toMatchObject({ 'held-1': 'refused', 'held-2': 'refused' });
+        expect(ran).toEqual([]);
+      }
+    },
+  );
 });
