@@ -59,3 +59,22 @@ export function rejectAfter<T>(
       : work;
   return settleBy(started, controller.signal).finally(() => clearTimeout(timer));
 }
+
+/**
+ * A signal aborted after `ms` with a `TimeoutError`, as `AbortSignal.timeout(ms)` is, and
+ * `clear()` to stop its timer (unref'd, as that one's is). Not `AbortSignal.timeout`: given to
+ * `AbortSignal.any` and held nowhere else, Node 20 collects it unfired, and the deadline never
+ * comes (test/unit/queue/bounded-call.test.ts). Here the timer holds the controller.
+ */
+export function timeoutSignal(ms: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
+      ),
+    ms,
+  );
+  timer.unref();
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}

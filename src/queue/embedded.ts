@@ -48,7 +48,7 @@ import {
   type ScanJobInput,
   type StoredJob,
 } from './types.js';
-import { WithdrawnHolds } from './withdrawn-holds.js';
+import { setNewest, WithdrawnHolds } from './withdrawn-holds.js';
 
 export interface EmbeddedQueueOptions {
   /** The queue's directory: created 0700; holds `queue.db` and `bytes/`. */
@@ -409,10 +409,7 @@ class EmbeddedQueue implements QueueEngine {
       this.#unsynced(() => this.#refuseAllHeld(held));
     } catch (error) {
       failure = error;
-      this.#unwritten.set(holdId, held);
-      if (this.#unwritten.size > MAX_UNWRITTEN_WITHDRAWALS) {
-        this.#unwritten.delete(this.#unwritten.keys().next().value as string);
-      }
+      setNewest(this.#unwritten, holdId, held, MAX_UNWRITTEN_WITHDRAWALS);
     }
     let removed = false;
     for (const scanId of held) {

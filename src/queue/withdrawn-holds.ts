@@ -16,6 +16,16 @@ export const WITHDRAWN_MS = 20 * 60_000;
 export const MAX_WITHDRAWN_HOLDS = 100_000;
 
 /**
+ * Sets `key` in `map` as its newest entry (a `Map` keeps the order of insertion) and forgets the
+ * oldest past `max`: memory a flood of refused requests cannot grow without bound.
+ */
+export function setNewest<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value as K);
+}
+
+/**
  * The holds withdrawn in the last `WITHDRAWN_MS`, at most `max` of them (the embedded queue's, in
  * memory). Timed on the monotonic clock: a step of the wall clock neither forgets them early nor
  * keeps them for the step.
@@ -35,12 +45,7 @@ export class WithdrawnHolds {
 
   add(holdId: string): void {
     this.#forgetOld();
-    this.#at.delete(holdId);
-    this.#at.set(holdId, performance.now());
-    if (this.#at.size > this.#max) {
-      const oldest = this.#at.keys().next().value as string;
-      this.#at.delete(oldest);
-    }
+    setNewest(this.#at, holdId, performance.now(), this.#max);
   }
 
   has(holdId: string): boolean {
