@@ -19,8 +19,13 @@ export interface KoaContext extends MulterTarget {
   res: ServerResponse;
   request: MulterTarget & { body?: unknown };
   originalUrl: string;
-  /** The matched route's pattern, set by @koa/router (prefix included) before its middleware. */
+  /**
+   * The matched route's pattern, set by @koa/router (prefix included) before its middleware, and
+   * left set for what follows the router when a route calls `next()`.
+   */
   _matchedRoute?: unknown;
+  /** @koa/router's layers that matched the path (its routes and `router.use()` mounts). */
+  matched?: unknown;
   ip: string;
   state: Record<string, unknown> & { photodna?: PhotoDnaResult };
   status: number;
@@ -44,8 +49,10 @@ class KoaView extends NodeRequestView {
   /** `ctx.body` is the response's: an answer set before the guard is no request's text fields. */
   readonly fieldHolders: readonly object[];
   readonly #ctx: KoaContext;
+  /** The guard's middleware as mounted: `_matchedRoute` is its route only if it is in its stack. */
+  readonly #handler: KoaMiddleware;
 
-  constructor(ctx: KoaContext, ownFiles: boolean) {
+  constructor(ctx: KoaContext, ownFiles: boolean, handler: KoaMiddleware) {
     // After @koa/multer the files sit on ctx and ctx.request; our own parser leaves them on req.
     // (ctx and ctx.request follow for our own files too: a replayed body withdraws them there.)
     super(
@@ -56,15 +63,32 @@ class KoaView extends NodeRequestView {
     );
     this.fieldHolders = [ctx.request, ctx.req];
     this.#ctx = ctx;
+    this.#handler = handler;
   }
 
   path(): string {
     return pathOf(this.#ctx.originalUrl);
   }
 
-  /** @koa/router's matched route; unset for a guard mounted before the router. */
+  /**
+   * @koa/router's matched route (`router.post('/users/:id', guard.any(), ...)`), when the guard
+   * runs in that route's own stack. Unset before the router, in `router.use(...)`, and after it
+   * (`app.use(router.routes()).use(guard)`, reached when a route calls `next()`), where
+   * `_matchedRoute` is left by a route that is not this guard's.
+   */
   routePattern(): string | undefined {
-    return patternOf(this.#ctx._matchedRoute);
+    const { _matchedRoute: pattern, matched } = this.#ctx;
+    if (!Array.isArray(matched)) return undefined;
+    const handler = this.#handler;
+    const own = matched.some(
+      (layer: { path?: unknown; methods?: unknown; stack?: unknown }) =>
+        layer?.path === pattern &&
+        Array.isArray(layer.methods) &&
+        layer.methods.length > 0 && // a route, not a `router.use()` mount
+        Array.isArray(layer.stack) &&
+        layer.stack.includes(handler),
+    );
+    return own ? patternOf(pattern) : undefined;
   }
 
   /** As @koa/router routes by default (its `sensitive` option is not visible here). */
@@ -95,7 +119,7 @@ function middleware(core: GuardCore, entry: Entry): KoaMiddleware {
     // One a guard took already is not parsed again: the core re-shapes its files in every place
     // that holds them (on `ctx` only, after @koa/multer), so nothing is copied over from `req`.
     const ownFiles = parses && !ctx.req.readableEnded && !takenByGuard(ctx.req);
-    const outcome = await core.decide(entry, new KoaView(ctx, ownFiles));
+    const outcome = await core.decide(entry, new KoaView(ctx, ownFiles, mounted));
     if (outcome.kind === 'respond' && !ctx.res.headersSent && !ctx.res.destroyed) {
       ctx.status = outcome.status;
       ctx.set(outcome.headers);
@@ -108,12 +132,13 @@ function middleware(core: GuardCore, entry: Entry): KoaMiddleware {
   };
   // Checked before the async body runs: a throw there would be a rejected promise, which
   // Express 4 (the Koa guard mounted on it) leaves unhandled.
-  return (ctx, next) => {
+  const mounted: KoaMiddleware = (ctx, next) => {
     if (typeof next !== 'function' || typeof ctx?.req?.on !== 'function') {
       throw wrongMiddlewareCall('Koa', [ctx, next]);
     }
     return guard(ctx, next);
   };
+  return mounted;
 }
 
 /** Copies multer's results from the raw request to where Koa apps look for them. */

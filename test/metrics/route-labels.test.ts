@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import KoaRouter from '@koa/router';
 import express from 'express';
+import Koa from 'koa';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import type { RejectEvent } from '../../src/index.js';
 import { photodnaGuard } from '../../src/index.js';
+import { photodnaGuard as koaGuard } from '../../src/koa.js';
 import { png } from '../fixtures/images.js';
 import { adapters, startPerTest } from '../helpers/adapters.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
@@ -86,5 +90,39 @@ describe('metrics route labels (express5): a route passed through before app.use
     expect(rejects.map((r) => r.routePattern)).toEqual([undefined, '/direct/:id']);
     expect([...routeLabels(await guard.metrics())].sort()).toEqual(['/direct/:id', 'unmatched']);
     await guard.close();
+  });
+});
+
+describe('metrics route labels (koa3): a guard outside the route @koa/router matched', () => {
+  it('names no pattern after the router (which leaves ctx._matchedRoute set) nor in router.use()', async () => {
+    const guard = koaGuard(options());
+    const rejects: RejectEvent[] = [];
+    guard.on('reject', (event) => rejects.push(event));
+    const router = new KoaRouter();
+    const ok = (ctx: Koa.Context) => {
+      ctx.body = {};
+    };
+    router.post('/direct/:id', guard.any(), ok);
+    router.use('/mounted', guard.route({}));
+    router.post('/mounted/:id', ok);
+    router.all('/api/{*rest}', (_ctx, next) => next()); // an auth or logging route, say
+    const app = new Koa().use(router.routes()).use(guard).use(ok);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((r) => server.once('listening', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await guard.metrics();
+      const notImage = Buffer.from('not an image');
+      await request(url).post('/api/photos/1').attach('image', notImage, 'c.png').expect(415);
+      await request(url).post('/mounted/1').attach('image', notImage, 'c.png').expect(415);
+      // The guard's own route still names its pattern.
+      await request(url).post('/direct/1').attach('image', notImage, 'c.png').expect(415);
+      expect(rejects.map((r) => r.routePattern)).toEqual([undefined, undefined, '/direct/:id']);
+      expect([...routeLabels(await guard.metrics())].sort()).toEqual(['/direct/:id', 'unmatched']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await guard.close();
+    }
   });
 });
