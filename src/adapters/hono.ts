@@ -49,7 +49,7 @@ function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
       path: c.req.path,
       caseSensitive: true,
       // The pattern this middleware was registered on ('/users/:id'; '/*' for `app.use(guard)`).
-      routePattern: c.req.routePath,
+      routePattern: await routePathOf(c),
     });
     if (result.response) return result.response;
     if (result.photodna) {
@@ -70,6 +70,38 @@ function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
     }
     return guard(c, next);
   };
+}
+
+type RoutePath = (c: Context) => string;
+
+/** `routePath` from `hono/route`, loaded on the first request (once per process). */
+let routePathHelper: Promise<RoutePath | undefined> | undefined;
+
+/**
+ * `hono/route`'s `routePath`, which deprecates `c.req.routePath` (Hono 4.8+); `undefined` on an
+ * older Hono, which has no such subpath (so it is never imported at the top).
+ */
+function loadRoutePath(): Promise<RoutePath | undefined> {
+  return import('hono/route').then(
+    (route) => (typeof route.routePath === 'function' ? (c) => route.routePath(c) : undefined),
+    () => undefined,
+  );
+}
+
+/** The pattern the running middleware was registered on. */
+async function routePathOf(c: Context): Promise<string> {
+  routePathHelper ??= loadRoutePath();
+  const helper = await routePathHelper;
+  if (helper) {
+    try {
+      return helper(c);
+    } catch {
+      // A context from another copy of Hono (a CommonJS app's `require('hono')` while this
+      // module imports `hono/route`): its match sits under that copy's key, which the helper
+      // cannot read. The getter below reads it on every 4.x.
+    }
+  }
+  return c.req.routePath;
 }
 
 /** The socket peer's address where the runtime tells it (@hono/node-server, Bun, Deno). */
