@@ -54,8 +54,22 @@ app.get('/photos', async (_req, res) => {
   res.json({ files: await readdir(uploadDir).catch(() => []) });
 });
 
-// multer's own errors (file too large, too many files...) as JSON.
+// A body that is not valid multipart (cut short, a broken part header, no boundary): busboy,
+// multer's parser, says so with plain Errors known only by their message. The client's fault.
+const MALFORMED_BODY = new Set([
+  'Unexpected end of form',
+  'Unexpected end of file',
+  'Malformed part header',
+  'Multipart: Boundary not found',
+  'Malformed content type',
+]);
+
+// multer's own errors (file too large, too many files...) and a malformed body as JSON, 4xx.
 app.use((error, _req, res, next) => {
+  if (MALFORMED_BODY.has(error?.message)) {
+    const message = 'The multipart body is malformed.'; // as the guard answers one
+    return res.status(400).json({ error: { code: 'MALFORMED_MULTIPART', message } });
+  }
   if (!(error instanceof multer.MulterError)) return next(error);
   const status = error.code === 'LIMIT_FILE_SIZE' ? 413 : 400;
   res.status(status).json({ error: { code: error.code, message: error.message } });
