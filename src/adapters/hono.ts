@@ -41,6 +41,7 @@ function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
     const peer = peerOf(c);
     // `c.req.path`: the path Hono routes on (percent-decoded), so path rules see the route's path.
     const ip = c.get('photodnaIp') ?? peer;
+    const pattern = routePathOf(c);
     // Hono's routers tell paths apart by case.
     const result = await check(c.req.raw, {
       ip,
@@ -49,7 +50,7 @@ function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
       path: c.req.path,
       caseSensitive: true,
       // The pattern this middleware was registered on ('/users/:id'; '/*' for `app.use(guard)`).
-      routePattern: await routePathOf(c),
+      routePattern: typeof pattern === 'string' ? pattern : await pattern,
     });
     if (result.response) return result.response;
     if (result.photodna) {
@@ -74,27 +75,32 @@ function middleware(core: GuardCore, entry: Entry): HonoMiddleware {
 
 type RoutePath = (c: Context) => string;
 
-/** `routePath` from `hono/route`, loaded on the first request (once per process). */
-let routePathHelper: Promise<RoutePath | undefined> | undefined;
-
 /**
- * `hono/route`'s `routePath`, which deprecates `c.req.routePath` (Hono 4.8+); `undefined` on an
- * older Hono, which has no such subpath (so it is never imported at the top).
+ * `routePath` from `hono/route`, which deprecates `c.req.routePath` (Hono 4.8+): `null` until it
+ * has been looked for, `undefined` on an older Hono, which has no such subpath (so it is never
+ * imported at the top). Looked for once per process, on the first request.
  */
-function loadRoutePath(): Promise<RoutePath | undefined> {
-  return import('hono/route').then(
-    (route) => (typeof route.routePath === 'function' ? (c) => route.routePath(c) : undefined),
-    () => undefined,
+let routePathHelper: RoutePath | undefined | null = null;
+let lookingForHelper: Promise<void> | undefined;
+
+function loadRoutePath(): Promise<void> {
+  lookingForHelper ??= import('hono/route').then(
+    (route) => {
+      routePathHelper = typeof route.routePath === 'function' ? route.routePath : undefined;
+    },
+    () => {
+      routePathHelper = undefined;
+    },
   );
+  return lookingForHelper;
 }
 
-/** The pattern the running middleware was registered on. */
-async function routePathOf(c: Context): Promise<string> {
-  routePathHelper ??= loadRoutePath();
-  const helper = await routePathHelper;
-  if (helper) {
+/** The pattern the running middleware was registered on (no await once the helper was looked for). */
+function routePathOf(c: Context): string | Promise<string> {
+  if (routePathHelper === null) return loadRoutePath().then(() => routePathOf(c));
+  if (routePathHelper) {
     try {
-      return helper(c);
+      return routePathHelper(c);
     } catch {
       // A context from another copy of Hono (a CommonJS app's `require('hono')` while this
       // module imports `hono/route`): its match sits under that copy's key, which the helper
