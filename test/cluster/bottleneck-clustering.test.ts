@@ -2,7 +2,7 @@ import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { until } from '../helpers/until.js';
-import { type RedisServer, startRedisServer } from './redis-server.js';
+import { useRedisServer } from './redis-admin.js';
 import { describeWithRedis } from './requires-redis.js';
 
 /**
@@ -19,14 +19,13 @@ import { describeWithRedis } from './requires-redis.js';
 describeWithRedis(
   "bottleneck's clustering mode on this redis-server (why we do not use it)",
   () => {
-    let redis: RedisServer;
+    const redis = useRedisServer();
     let major = 0;
     const connections: Redis[] = [];
     const datastores: Bottleneck.IORedisConnection[] = [];
     const limiters: Bottleneck[] = [];
 
     beforeAll(async () => {
-      redis = await startRedisServer();
       const probe = new Redis(redis.url);
       const info = await probe.info('server');
       major = Number(/redis_version:(\d+)/.exec(info)?.[1] ?? 0);
@@ -56,7 +55,6 @@ describeWithRedis(
     afterAll(async () => {
       await Promise.allSettled(limiters.map((l) => l.disconnect(false)));
       for (const c of connections) c.disconnect();
-      await redis?.close();
     });
 
     const burst = (n: number) =>

@@ -6,7 +6,8 @@ import { type Emulator, startEmulator } from '../../src/emulator/index.js';
 import { memoryLogger, serviceError } from '../client/helpers.js';
 import { png } from '../fixtures/images.js';
 import { until } from '../helpers/until.js';
-import { freePort, type RedisServer, startRedisServer } from './redis-server.js';
+import { useRedisServer } from './redis-admin.js';
+import { freePort, startRedisServer } from './redis-server.js';
 import { describeWithRedis } from './requires-redis.js';
 
 /** `PhotoDnaClient` with `rateLimit.redis` against a real redis-server: keys, failures, recovery. */
@@ -15,23 +16,20 @@ let seed = 9000;
 const image = () => png(200, 200, seed++);
 
 describeWithRedis('rateLimit.redis (PhotoDnaClient, real Redis)', () => {
-  let redis: RedisServer;
+  const redis = useRedisServer();
   let emulator: Emulator;
   const clients: PhotoDnaClient[] = [];
   let keyCounter = 0;
 
   beforeAll(async () => {
-    [redis, emulator] = await Promise.all([
-      startRedisServer(),
-      startEmulator({ rateLimit: false }),
-    ]);
+    emulator = await startEmulator({ rateLimit: false });
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
     if (!redis.running) await redis.start();
   });
   afterAll(async () => {
-    await Promise.all([emulator?.close(), redis?.close()]);
+    await emulator?.close();
   });
 
   function client(options: PhotoDnaClientOptions = {}): PhotoDnaClient {

@@ -4,7 +4,7 @@ import { png } from '../fixtures/images.js';
 import { busiestWindow } from '../helpers/call-log.js';
 import { until } from '../helpers/until.js';
 import { type GuardProcess, startGuardProcess } from './guard-processes.js';
-import { type RedisServer, startRedisServer } from './redis-server.js';
+import { useRedisServer } from './redis-admin.js';
 import { describeWithRedis } from './requires-redis.js';
 
 /**
@@ -39,15 +39,12 @@ async function upload(url: string, path = '/upload'): Promise<Answer> {
 }
 
 describeWithRedis('three guard processes sharing one Redis', () => {
-  let redis: RedisServer;
+  const redis = useRedisServer();
   let emulator: Emulator;
   let guards: GuardProcess[] = [];
 
   beforeAll(async () => {
-    [redis, emulator] = await Promise.all([
-      startRedisServer(),
-      startEmulator({ rateLimit: { perSecond: PER_SECOND } }),
-    ]);
+    emulator = await startEmulator({ rateLimit: { perSecond: PER_SECOND } });
     guards = await Promise.all(
       [1, 2, 3].map(() =>
         startGuardProcess({
@@ -63,7 +60,7 @@ describeWithRedis('three guard processes sharing one Redis', () => {
 
   afterAll(async () => {
     await Promise.all(guards.map((g) => g.close()));
-    await Promise.all([emulator?.close(), redis?.close()]);
+    await emulator?.close();
   });
 
   const matchCalls = () => emulator.calls.filter((c) => c.operation === 'match-v2');

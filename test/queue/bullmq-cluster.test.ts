@@ -6,7 +6,7 @@ import { PhotoDnaClient } from '../../src/client/index.js';
 import { testImages } from '../../src/emulator/index.js';
 import { createFileQuarantineStore } from '../../src/quarantine/index.js';
 import { incidentIdOf, openScanQueue, type QueueEngine } from '../../src/queue/index.js';
-import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
+import { useRedisServer } from '../cluster/redis-admin.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { busiestWindow } from '../helpers/call-log.js';
@@ -33,17 +33,14 @@ const JOBS = 21;
 const SYNC_CALLS = 8;
 
 describeWithRedis('BullMQ workers sharing one Redis rate limit with synchronous scanners', () => {
-  let redis: RedisServer;
+  const redis = useRedisServer();
   let emulator: EmulatorProcess;
   let root: string;
   let queue: QueueEngine;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    [redis, emulator] = await Promise.all([
-      startRedisServer(),
-      startEmulatorProcess({ rateLimit: { perSecond: PER_SECOND } }),
-    ]);
+    emulator = await startEmulatorProcess({ rateLimit: { perSecond: PER_SECOND } });
     root = mkdtempSync(join(tmpdir(), 'pdg-bullmq-'));
     queue = await openScanQueue({ redis: redis.url, lockMs: 1_500 });
   }, 30_000);
@@ -51,7 +48,7 @@ describeWithRedis('BullMQ workers sharing one Redis rate limit with synchronous 
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.close()));
     await queue?.close();
-    await Promise.all([emulator?.close(), redis?.close()]);
+    await emulator?.close();
     rmSync(root, { recursive: true, force: true });
   });
 

@@ -1,11 +1,10 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PhotoDnaClient } from '../../src/client/index.js';
 import { type Emulator, startEmulator } from '../../src/emulator/index.js';
 import type { ScanEvent } from '../../src/events.js';
 import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
 import type { Matcher } from '../../src/types.js';
-import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
+import { useRedisWithAdmin } from '../cluster/redis-admin.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { until } from '../helpers/until.js';
@@ -20,28 +19,23 @@ import { until } from '../helpers/until.js';
 const TWO_DAYS_S = 2 * 86_400;
 
 describeWithRedis('BullMQ queue: bytes left without a job', () => {
-  let redis: RedisServer;
-  let admin: Redis;
+  const redisHost = useRedisWithAdmin();
+  const redis = redisHost.server;
   let emulator: Emulator;
   beforeAll(async () => {
-    [redis, emulator] = await Promise.all([
-      startRedisServer(),
-      startEmulator({ rateLimit: { perSecond: 5 } }),
-    ]);
-    admin = new Redis(redis.url);
+    emulator = await startEmulator({ rateLimit: { perSecond: 5 } });
   }, 30_000);
   afterAll(async () => {
-    admin?.disconnect();
-    await Promise.all([redis?.close(), emulator?.close()]);
+    await emulator?.close();
   });
 
   const bytesKey = (name: string, scanId: string) => `photodna-guard:scan-bytes:${name}:${scanId}`;
 
   /** Makes a key look untouched for `seconds` (RESTORE ... IDLETIME), its value unchanged. */
   async function age(key: string, seconds: number): Promise<void> {
-    const dump = await admin.dumpBuffer(key);
+    const dump = await redisHost.admin.dumpBuffer(key);
     if (!dump) throw new Error(`no key ${key}`);
-    await admin.call('RESTORE', key, '0', dump, 'REPLACE', 'IDLETIME', String(seconds));
+    await redisHost.admin.call('RESTORE', key, '0', dump, 'REPLACE', 'IDLETIME', String(seconds));
   }
 
   it('a worker deletes, when it starts, the bytes of no job idle for a day, and nothing else', async () => {
@@ -53,13 +47,13 @@ describeWithRedis('BullMQ queue: bytes left without a job', () => {
     // A job waiting for two days keeps its bytes.
     await age(bytesKey(name, 'live-1'), TWO_DAYS_S);
     // Bytes whose enqueue died before its add, two days ago.
-    await admin.set(bytesKey(name, 'orphan-old'), png(200, 200, 3));
+    await redisHost.admin.set(bytesKey(name, 'orphan-old'), png(200, 200, 3));
     await age(bytesKey(name, 'orphan-old'), TWO_DAYS_S);
     // Bytes of an enqueue that has not added its job yet.
-    await admin.set(bytesKey(name, 'orphan-new'), png(200, 200, 4));
+    await redisHost.admin.set(bytesKey(name, 'orphan-new'), png(200, 200, 4));
     // Other queues' orphans, one under a name that extends this one's (its keys match the prefix).
     for (const other of ['orphans-other', 'orphans:sub']) {
-      await admin.set(bytesKey(other, 'x-1'), png(200, 200, 5));
+      await redisHost.admin.set(bytesKey(other, 'x-1'), png(200, 200, 5));
       await age(bytesKey(other, 'x-1'), TWO_DAYS_S);
     }
 
@@ -82,14 +76,14 @@ describeWithRedis('BullMQ queue: bytes left without a job', () => {
     });
     try {
       await until(
-        async () => (await admin.exists(bytesKey(name, 'orphan-old'))) === 0,
+        async () => (await redisHost.admin.exists(bytesKey(name, 'orphan-old'))) === 0,
         'the orphan swept',
         15_000,
       );
-      expect(await admin.exists(bytesKey(name, 'live-1'))).toBe(1);
-      expect(await admin.exists(bytesKey(name, 'orphan-new'))).toBe(1);
-      expect(await admin.exists(bytesKey('orphans-other', 'x-1'))).toBe(1);
-      expect(await admin.exists(bytesKey('orphans:sub', 'x-1'))).toBe(1);
+      expect(await redisHost.admin.exists(bytesKey(name, 'live-1'))).toBe(1);
+      expect(await redisHost.admin.exists(bytesKey(name, 'orphan-new'))).toBe(1);
+      expect(await redisHost.admin.exists(bytesKey('orphans-other', 'x-1'))).toBe(1);
+      expect(await redisHost.admin.exists(bytesKey('orphans:sub', 'x-1'))).toBe(1);
 
       release();
       await until(() => scans.length === 2, 'both jobs scanned', 15_000);

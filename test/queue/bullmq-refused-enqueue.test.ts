@@ -1,13 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { photodnaGuard } from '../../src/index.js';
 import { createScanWorker, openScanQueue, type ScanWorker } from '../../src/queue/index.js';
 import type { QueueEngine } from '../../src/queue/types.js';
-import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
+import { useRedisWithAdmin } from '../cluster/redis-admin.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
@@ -31,21 +30,13 @@ const emu = useEmulator({ rateLimit: false });
 let seed = 91_000;
 
 describeWithRedis('a deferred upload refused because its enqueue timed out', () => {
-  let redis: RedisServer;
-  let admin: Redis;
+  const redisHost = useRedisWithAdmin();
+  const redis = redisHost.server;
   const closers: Array<() => Promise<void>> = [];
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    admin = new Redis(redis.url);
-  }, 30_000);
   afterEach(async () => {
     // A test that failed while Redis was frozen must not leave it frozen for the next.
     redis.thaw();
     for (const close of closers.splice(0).reverse()) await close();
-  });
-  afterAll(async () => {
-    admin?.disconnect();
-    await redis?.close();
   });
 
   /** A guard deferring every upload to queue `name`, and a worker elsewhere with its own store. */
@@ -98,7 +89,7 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
     // the one-at-a-time worker: once it is scanned, whatever became of the refused one is done.
     const second = await s.accepted();
     await until(
-      async () => (await admin.keys(`photodna-guard:scan-bytes:${name}:*`)).length === 0,
+      async () => (await redisHost.admin.keys(`photodna-guard:scan-bytes:${name}:*`)).length === 0,
       'no bytes left in Redis',
     );
     expect(s.seen.scans.map((e) => e.scanId)).toEqual([first, second]);
@@ -118,7 +109,7 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
   /** Resolves once a client's `command` waits in Redis, held by `CLIENT PAUSE WRITE`. */
   async function held(command: RegExp): Promise<void> {
     await until(async () => {
-      const clients = String(await admin.call('CLIENT', 'LIST')).split('\n');
+      const clients = String(await redisHost.admin.call('CLIENT', 'LIST')).split('\n');
       return clients.some((c) => /flags=\S*b/.test(c) && command.test(c));
     }, `a ${command} held in Redis`);
   }
@@ -128,7 +119,7 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
     enqueue: (signal: AbortSignal) => Promise<unknown>,
     command: RegExp,
   ): Promise<void> {
-    await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
+    await redisHost.admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
     try {
       const deadline = new AbortController();
       const enqueued = enqueue(deadline.signal);
@@ -136,7 +127,7 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
       deadline.abort(new Error('the deadline passed'));
       await expect(enqueued).rejects.toThrow('the deadline passed');
     } finally {
-      await admin.call('CLIENT', 'UNPAUSE');
+      await redisHost.admin.call('CLIENT', 'UNPAUSE');
     }
   }
 
@@ -172,11 +163,12 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
       /cmd=set /,
     );
     await until(
-      async () => (await admin.exists(`photodna-guard:scan-refused:${name}:late-bytes`)) === 1,
+      async () =>
+        (await redisHost.admin.exists(`photodna-guard:scan-refused:${name}:late-bytes`)) === 1,
       'the refusal recorded',
     );
-    expect(await admin.exists(`photodna-guard:scan-bytes:${name}:late-bytes`)).toBe(0);
-    expect(await admin.exists(`bull:${name}:late-bytes`)).toBe(0);
+    expect(await redisHost.admin.exists(`photodna-guard:scan-bytes:${name}:late-bytes`)).toBe(0);
+    expect(await redisHost.admin.exists(`bull:${name}:late-bytes`)).toBe(0);
   });
 
   it('a job whose add reached Redis before the abort is removed after it, never run', async () => {
@@ -188,10 +180,10 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
       /cmd=(evalsha|eval) /,
     );
     await until(
-      async () => (await admin.exists(`bull:${name}:late-add`)) === 0,
+      async () => (await redisHost.admin.exists(`bull:${name}:late-add`)) === 0,
       'the added job removed',
     );
-    expect(await admin.get(`photodna-guard:scan-refused:${name}:late-add`)).toMatch(
+    expect(await redisHost.admin.get(`photodna-guard:scan-refused:${name}:late-add`)).toMatch(
       /^[0-9a-f-]{36}$/,
     );
 
@@ -206,7 +198,7 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
     const name = 'refused-noscript';
     const queue = await openQueue(name);
     // As after a Redis restart: the connection believes BullMQ's scripts loaded, Redis has none.
-    await admin.call('SCRIPT', 'FLUSH');
+    await redisHost.admin.call('SCRIPT', 'FLUSH');
     await abortWhileHeld(
       (signal) =>
         queue.enqueue(
@@ -216,16 +208,16 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
       /cmd=evalsha /,
     );
     await until(
-      async () => (await admin.exists(`bull:${name}:resent-add`)) === 1,
+      async () => (await redisHost.admin.exists(`bull:${name}:resent-add`)) === 1,
       'the job added after its refusal',
     );
 
     const worker = await startWorker(name);
     await until(
-      async () => (await admin.hget(`bull:${name}:resent-add`, 'finishedOn')) !== null,
+      async () => (await redisHost.admin.hget(`bull:${name}:resent-add`, 'finishedOn')) !== null,
       'the refused job ended',
     );
-    const ended = await admin.hmget(`bull:${name}:resent-add`, 'returnvalue', 'data');
+    const ended = await redisHost.admin.hmget(`bull:${name}:resent-add`, 'returnvalue', 'data');
     expect(JSON.parse(ended[0] as string)).toEqual({ done: true, outcome: 'refused' });
     expect(JSON.parse(ended[1] as string)).toEqual({ scanId: 'resent-add' });
     expect(worker.loaded).not.toContain('resent-add');
@@ -253,10 +245,11 @@ describeWithRedis('a deferred upload refused because its enqueue timed out', () 
     await expect(again).rejects.toThrow('the deadline passed');
     redis.thaw();
     await until(
-      async () => (await admin.exists(`photodna-guard:scan-refused:${name}:shared-id`)) === 1,
+      async () =>
+        (await redisHost.admin.exists(`photodna-guard:scan-refused:${name}:shared-id`)) === 1,
       'the refusal recorded',
     );
-    expect(await admin.exists(`photodna-guard:scan-bytes:${name}:shared-id`)).toBe(1);
+    expect(await redisHost.admin.exists(`photodna-guard:scan-bytes:${name}:shared-id`)).toBe(1);
 
     const worker = await startWorker(name);
     await until(() => worker.events.some((e) => e.scanId === 'shared-id'), 'the first job scanned');

@@ -1,14 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScanEvent } from '../../src/events.js';
 import { photodnaGuard } from '../../src/index.js';
 import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
 import { loadSqlite } from '../../src/queue/load-sqlite.js';
 import type { QueueEngine, ScanJobInput } from '../../src/queue/types.js';
-import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
+import { useRedisWithAdmin } from '../cluster/redis-admin.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { until } from '../helpers/until.js';
 
@@ -128,34 +127,27 @@ describe('keepDoneDays past ten years', () => {
 });
 
 describeWithRedis('BullMQ queue: a done job', () => {
-  let redis: RedisServer;
-  let client: Redis;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    client = new Redis(redis.url);
-  }, 30_000);
-  afterAll(async () => {
-    await client?.quit();
-    await redis?.close();
-  });
+  const redisHost = useRedisWithAdmin();
+  const redis = redisHost.server;
 
   /** Every value Redis holds, as text. */
   async function everything(): Promise<string> {
     const parts: string[] = [];
-    for (const key of await client.keys('*')) {
-      const type = await client.type(key);
-      if (type === 'string') parts.push((await client.get(key)) ?? '');
-      if (type === 'hash') parts.push(JSON.stringify(await client.hgetall(key)));
-      if (type === 'list') parts.push(JSON.stringify(await client.lrange(key, 0, -1)));
-      if (type === 'set') parts.push(JSON.stringify(await client.smembers(key)));
-      if (type === 'zset') parts.push(JSON.stringify(await client.zrange(key, 0, -1)));
-      if (type === 'stream') parts.push(JSON.stringify(await client.xrange(key, '-', '+')));
+    for (const key of await redisHost.admin.keys('*')) {
+      const type = await redisHost.admin.type(key);
+      if (type === 'string') parts.push((await redisHost.admin.get(key)) ?? '');
+      if (type === 'hash') parts.push(JSON.stringify(await redisHost.admin.hgetall(key)));
+      if (type === 'list') parts.push(JSON.stringify(await redisHost.admin.lrange(key, 0, -1)));
+      if (type === 'set') parts.push(JSON.stringify(await redisHost.admin.smembers(key)));
+      if (type === 'zset') parts.push(JSON.stringify(await redisHost.admin.zrange(key, 0, -1)));
+      if (type === 'stream')
+        parts.push(JSON.stringify(await redisHost.admin.xrange(key, '-', '+')));
     }
     return parts.join('\n');
   }
 
   const completed = (name: string, scanId: string) => async () =>
-    (await client.zscore(`bull:${name}:completed`, scanId)) !== null;
+    (await redisHost.admin.zscore(`bull:${name}:completed`, scanId)) !== null;
 
   it('keeps its id alone in Redis, and its scanId stays a no-op', async () => {
     const name = 'done-jobs';
@@ -165,7 +157,7 @@ describeWithRedis('BullMQ queue: a done job', () => {
     const worker = await startWorker(queue);
     await until(() => worker.scans.length === 1, 'the scan event');
     await until(completed(name, 'bq-done-1'), 'the job completed');
-    expect(await client.hget(`bull:${name}:bq-done-1`, 'data')).toBe(
+    expect(await redisHost.admin.hget(`bull:${name}:bq-done-1`, 'data')).toBe(
       JSON.stringify({ scanId: 'bq-done-1' }),
     );
     expectNoSecret(await everything());
@@ -181,7 +173,7 @@ describeWithRedis('BullMQ queue: a done job', () => {
     const queue = await openScanQueue({ redis: redis.url, name });
     await queue.enqueue(job('bq-died-1'));
     // What a worker killed after the job's effects leaves: the done marker, the job not completed.
-    await client.set(
+    await redisHost.admin.set(
       `photodna-guard:scan-done:${name}:bq-died-1`,
       JSON.stringify({ done: true, outcome: 'clean' }),
     );
@@ -205,7 +197,7 @@ describeWithRedis('BullMQ queue: a done job', () => {
     await queue.enqueue(job('bq-long-1'));
     const worker = await startWorker(queue);
     await until(completed(name, 'bq-long-1'), 'the job completed');
-    expect(await client.ttl(`photodna-guard:scan-done:${name}:bq-long-1`)).toBeGreaterThan(
+    expect(await redisHost.admin.ttl(`photodna-guard:scan-done:${name}:bq-long-1`)).toBeGreaterThan(
       3649 * 86_400,
     );
     await worker.close();
@@ -221,7 +213,7 @@ describeWithRedis('BullMQ queue: a done job', () => {
     const key = `bull:${name}:bq-short-1`;
     let failedReason: string | null = null;
     await until(async () => {
-      failedReason = await client.hget(key, 'failedReason');
+      failedReason = await redisHost.admin.hget(key, 'failedReason');
       return failedReason !== null || (await completed(name, 'bq-short-1')());
     }, 'the job completed or failed');
     expect(failedReason).toBeNull();

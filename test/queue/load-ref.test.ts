@@ -6,7 +6,7 @@ import type { ErrorEvent, ScanEvent } from '../../src/events.js';
 import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
 import type { QueueEngine } from '../../src/queue/types.js';
 import type { Matcher } from '../../src/types.js';
-import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
+import { useRedisServer } from '../cluster/redis-admin.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { until } from '../helpers/until.js';
@@ -104,13 +104,7 @@ describe("a worker's load(ref)", () => {
 });
 
 describeWithRedis("a BullMQ worker's load(ref)", () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  }, 30_000);
-  afterAll(async () => {
-    await redis?.close();
-  });
+  const redis = useRedisServer();
 
   it('close() resolves while a job is stuck in a load that ignores its signal; the job waits', async () => {
     const queue = await openScanQueue({ redis: redis.url, name: 'load-ref' });

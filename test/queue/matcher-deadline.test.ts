@@ -6,7 +6,7 @@ import type { ErrorEvent, ScanEvent } from '../../src/events.js';
 import { createScanWorker, openScanQueue } from '../../src/queue/index.js';
 import type { QueueEngine, ScanJobInput } from '../../src/queue/types.js';
 import type { Matcher, MatchResult } from '../../src/types.js';
-import { type RedisServer, startRedisServer } from '../cluster/redis-server.js';
+import { useRedisServer } from '../cluster/redis-admin.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { png } from '../fixtures/images.js';
 import { until } from '../helpers/until.js';
@@ -123,13 +123,7 @@ describe("a worker's matcher that ignores its signal", () => {
 });
 
 describeWithRedis("a BullMQ worker's matcher that ignores its signal", () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  }, 30_000);
-  afterAll(async () => {
-    await redis?.close();
-  });
+  const redis = useRedisServer();
 
   it('close() resolves while a job waits on it; the job waits', async () => {
     const queue = await openScanQueue({ redis: redis.url, name: 'matcher-deadline' });

@@ -17,7 +17,8 @@ import {
   type ScanWorkerOptions,
 } from '../../src/queue/index.js';
 import type { Logger } from '../../src/types.js';
-import { freePort, type RedisServer, startRedisServer } from '../cluster/redis-server.js';
+import { useRedisServer } from '../cluster/redis-admin.js';
+import { freePort } from '../cluster/redis-server.js';
 import { describeWithRedis } from '../cluster/requires-redis.js';
 import { hostile, png } from '../fixtures/images.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
@@ -469,13 +470,7 @@ describe('url jobs with a custom matcher (the worker downloads the image)', () =
 });
 
 describeWithRedis('url jobs on BullMQ', () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  }, 30_000);
-  afterAll(async () => {
-    await redis?.close();
-  });
+  const redis = useRedisServer();
 
   it('clean, match (quarantined with its evidence), invalid, and a 404 retried then invalid', async () => {
     const quarantineDir = fresh('quarantine');
