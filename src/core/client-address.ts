@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 
 /** Longest forwarding header kept as received (a header is at most 16 KiB in Node). */
-const MAX_CHAIN_CHARS = 512;
+export const MAX_CHAIN_CHARS = 512;
 
 /**
  * Where an upload came from, as evidence: the TCP peer (always true, but a proxy's address

@@ -7,6 +7,7 @@ import {
   type ScanJobInput,
   type StoredJob,
 } from './types.js';
+import { checkUploader } from './uploader-schema.js';
 
 /** Checks an `enqueue` input and turns it into the JSON the engines store (bytes apart). */
 export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
@@ -36,7 +37,7 @@ export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
       "source must be { kind: 'bytes', bytes }, { kind: 'ref', ref } or { kind: 'url', url }",
     );
   }
-  const uploader = input.uploader ?? {};
+  const uploader = checkUploader(input.uploader);
   return {
     scanId,
     source: stored,
@@ -50,42 +51,11 @@ export function toStoredJob(input: ScanJobInput, now = Date.now()): StoredJob {
       ip: uploader.ip ?? '',
       ...(uploader.network === undefined ? {} : { network: uploader.network }),
       ...(uploader.userAgent === undefined ? {} : { userAgent: uploader.userAgent }),
-      receivedAt: receivedAtOf(uploader.receivedAt, now),
+      receivedAt: uploader.receivedAt ?? new Date(now).toISOString(),
     },
     ...(input.policy === undefined ? {} : { policy: input.policy }),
     enqueuedAt: now,
   };
-}
-
-/** An ISO 8601 date-time with its time zone: what `new Date().toISOString()` writes, and more. */
-const ISO_DATE_TIME =
-  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
-
-/**
- * `uploader.receivedAt` as stored: ISO, UTC. Checked here because the worker builds the match's
- * evidence from it: a time it cannot read would fail every attempt in the quarantine store.
- */
-function receivedAtOf(value: unknown, now: number): string {
-  if (value === undefined || value === null) return new Date(now).toISOString();
-  const date =
-    value instanceof Date
-      ? value
-      : typeof value === 'string' && ISO_DATE_TIME.test(value) && isCalendarDate(value)
-        ? new Date(value)
-        : undefined;
-  if (!date || Number.isNaN(date.getTime())) {
-    throw new TypeError(
-      'uploader.receivedAt must be an ISO 8601 date-time with its time zone (new Date().toISOString()) or a valid Date',
-    );
-  }
-  return date.toISOString();
-}
-
-/** Whether an ISO date-time's date exists (`2025-02-30` does not; `Date` would roll it over). */
-function isCalendarDate(value: string): boolean {
-  const [year = 0, month = 0, day = 0] = value.slice(0, 10).split('-').map(Number);
-  const date = new Date(Date.UTC(year, month - 1, day));
-  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
 /** Backoff before retrying a job the service could not answer: doubling, capped at 5 minutes. */

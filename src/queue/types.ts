@@ -47,7 +47,14 @@ export interface ScanJobInput {
   originalname?: string;
   /** The host's own metadata (JSON), echoed on the events. Defaults to none. */
   metadata?: Record<string, unknown>;
-  /** Defaults to a `deferred` route with no uploader address, received at enqueue time. */
+  /**
+   * Defaults to a `deferred` route with no uploader address, received at enqueue time. Checked at
+   * enqueue (`uploaderSchema`), a bad field refused with a `TypeError` naming it: `route` a
+   * non-empty string, `routePattern` at most 1,024 characters, `method` an HTTP method token,
+   * `ip` and `network.peer`/`network.derived` at most 64 characters, no unknown key. What a
+   * client writes is cut, not refused: `route` to 2,048 characters, `userAgent` to 1,024,
+   * `network.forwardedFor`/`network.forwarded` to 512.
+   */
   uploader?: Partial<Omit<UploaderContext, 'receivedAt'>> & {
     /**
      * When the upload was received: an ISO 8601 date-time with its time zone (as
