@@ -102,6 +102,7 @@ interface IoRedis {
   get(key: string): Promise<string | null>;
   mget(...keys: string[]): Promise<Array<string | null>>;
   del(...keys: string[]): Promise<number>;
+  zrem(key: string, ...members: string[]): Promise<number>;
   quit(): Promise<unknown>;
   disconnect(): void;
   on(event: 'error', listener: (error: unknown) => void): unknown;
@@ -254,6 +255,31 @@ return { 'expired' }
  */
 export const HOLD_MS = 10 * 60_000;
 
+/**
+ * The count of held jobs (`QueueDepth.held`): a sorted set of their `scanId`s, each scored by when
+ * its delay ends (Redis's clock), read in one command (`HELD_COUNT`), never job by job. Kept
+ * beside the hold scripts, not in them: a job is added as its hold's gate is kept (`HELD_ADD`,
+ * sent with it), and removed once its release or withdrawal is answered, when its add is refused,
+ * its enqueue withdrawn, or a worker finds its fate. A removal lost (a process dying in between)
+ * leaves a member that stops counting when its score passes (`HOLD_MS`, when a worker may claim
+ * the job anyway) and is swept by a later `HELD_ADD`: the count may be wrong for that long, the
+ * holds never. KEYS: the set; ARGV: `HOLD_MS`, the `scanId`.
+ */
+const HELD_ADD = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
+return 1
+`;
+
+/** The held jobs whose delay has not ended (`HELD_ADD`), by Redis's clock. KEYS: the set. */
+const HELD_COUNT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
+`;
+
 /** Longest wait of a held job a worker found still `held` before it looks again. */
 const HELD_RECHECK_MS = 5_000;
 
@@ -335,6 +361,27 @@ class BullmqQueue implements QueueEngine {
     return `photodna-guard:scan-${kind}:${this.#parts.name}:${id}`;
   }
 
+  /** The queue's held jobs (`HELD_ADD`). */
+  get #heldKey(): string {
+    return `photodna-guard:scan-held:${this.#parts.name}`;
+  }
+
+  /**
+   * Takes jobs out of the held count (`HELD_ADD`), not waited for (a close waits for it); a
+   * failure only leaves them counted until their delay ends.
+   */
+  #unhold(scanIds: readonly string[]): void {
+    if (scanIds.length === 0) return;
+    const removal: Promise<void> = this.#parts.connection
+      .zrem(this.#heldKey, ...scanIds)
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => this.#inFlight.delete(removal));
+    this.#inFlight.add(removal);
+  }
+
   async enqueue(input: ScanJobInput, options: EnqueueOptions = {}): Promise<{ scanId: string }> {
     const { signal, holdId } = options;
     signal?.throwIfAborted();
@@ -382,11 +429,15 @@ class BullmqQueue implements QueueEngine {
       // Both answered before either is judged: a gate that failed (an error reply to its script
       // alone) must not leave behind bytes stored after it, kept until a sweep a day later (never
       // under an LFU `maxmemory-policy`).
+      // Counted held (`HELD_ADD`) along with them, at no extra wait; a count that failed is no
+      // reason to refuse the upload.
       const [held, stored] = await Promise.allSettled([
         connection.eval(HOLD_GATE, 1, this.#key('hold', job.holdId), HOLD_MS),
         bytes && connection.set(bytesKey, bytes),
+        connection.eval(HELD_ADD, 1, this.#heldKey, HOLD_MS, job.scanId).catch(() => undefined),
       ]);
       if (held.status === 'rejected' || held.value !== 1) {
+        this.#unhold([job.scanId]);
         if (bytes) await this.#dropBytes(job.scanId);
         if (held.status === 'rejected') throw held.reason;
         throw new Error("the request's jobs were withdrawn or held too long");
@@ -415,6 +466,7 @@ class BullmqQueue implements QueueEngine {
       // the copy of an upload whose request is refused. Unless the job is there after all.
       // (Aborted: `#refuse` deletes it.)
       if (bytes && !signal?.aborted) await this.#dropBytes(job.scanId);
+      if (job.holdId !== undefined && !signal?.aborted) this.#unhold([job.scanId]);
       throw error;
     }
     return { scanId: job.scanId };
@@ -454,7 +506,10 @@ class BullmqQueue implements QueueEngine {
         keepDoneS,
       );
       // Not while a worker holds it (BullMQ refuses): that worker ends it as `refused`.
-      if (ours === 1) await queue.remove(job.scanId);
+      if (ours === 1) {
+        if (job.holdId !== undefined) this.#unhold([job.scanId]);
+        await queue.remove(job.scanId);
+      }
     })()
       .catch((error: unknown) => errors.report(error))
       .finally(() => this.#inFlight.delete(refusal));
@@ -481,6 +536,7 @@ class BullmqQueue implements QueueEngine {
       connection.eval(RELEASE_GATE, keys.length, ...keys, keepDoneS, holdId),
     );
     if (released !== 1) throw new Error("the request's jobs were withdrawn or held too long");
+    this.#unhold(scanIds);
     const promotions: Promise<void> = this.#promote(scanIds).finally(() =>
       this.#inFlight.delete(promotions),
     );
@@ -501,6 +557,7 @@ class BullmqQueue implements QueueEngine {
     for (const id of scanIds) keys.push(this.#key('bytes', id), queue.toKey(id));
     const withdrawal = this.#redisCall(async () => {
       await connection.eval(WITHDRAW_HOLD, keys.length, ...keys, WITHDRAWN_MS);
+      this.#unhold(scanIds);
       await this.#promote(scanIds);
     });
     const tracked: Promise<void> = withdrawal
@@ -543,15 +600,22 @@ class BullmqQueue implements QueueEngine {
   }
 
   async #depth(): Promise<QueueDepth> {
-    const { queue } = this.#parts;
-    const counts = await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active');
-    // Held jobs are among the delayed: told apart only by reading each (no `held`, see QueueDepth).
-    const waiting = (counts.wait ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+    const { queue, connection } = this.#parts;
+    const [counts, heldCount] = await Promise.all([
+      queue.getJobCounts('wait', 'prioritized', 'delayed', 'active'),
+      connection.eval(HELD_COUNT, 1, this.#heldKey),
+    ]);
+    // Held jobs are delayed ones (`HELD_ADD`); at most the delayed are held (a held job a worker
+    // holds for a moment, to look at its gate, is counted active).
+    const delayed = counts.delayed ?? 0;
+    const held = Math.min(Number(heldCount), delayed);
+    const waiting = (counts.wait ?? 0) + (counts.prioritized ?? 0) + delayed - held;
     const oldest = await queue.getJobs(['wait', 'delayed', 'active', 'prioritized'], 0, 0, true);
     const at = oldest[0]?.timestamp;
     return {
       waiting,
       active: counts.active ?? 0,
+      held,
       oldestAgeMs: at === undefined ? 0 : Math.max(0, Date.now() - at),
     };
   }
@@ -648,7 +712,10 @@ class BullmqQueue implements QueueEngine {
       keepDoneS,
       holdId,
     )) as ['released' | 'refused' | 'expired' | 'held', number?];
-    if (fate !== 'held') return fate;
+    if (fate !== 'held') {
+      this.#unhold([job.data.scanId]);
+      return fate;
+    }
     const waitMs = Math.max(1, Math.min(ttlMs ?? HELD_RECHECK_MS, HELD_RECHECK_MS));
     await job.moveToDelayed(Date.now() + waitMs, token);
     throw new DelayedError();

@@ -116,19 +116,17 @@ export type JobResult =
   | { done: false; retryInMs: number; detail: string };
 
 export interface QueueDepth {
-  /**
-   * Jobs waiting to be scanned (including those waiting for a retry). BullMQ counts its held jobs
-   * here too (see `held`).
-   */
+  /** Jobs waiting to be scanned (including those waiting for a retry); not the `held`. */
   waiting: number;
   /** Jobs being scanned. */
   active: number;
   /**
-   * Jobs held for their request's verdict (`EnqueueOptions.holdId`), which may never run: the
-   * embedded queue's, not counted in `waiting` (a row whose withdrawal could not be written stays
-   * held until the next open). Absent from BullMQ's depth: its held jobs are delayed jobs, told
-   * apart from those waiting for a retry only by reading each one, so they count in `waiting`
-   * until released, or refused by a worker `HOLD_MS` (10 minutes) after their last enqueue.
+   * Jobs held for their request's verdict (`EnqueueOptions.holdId`), which may never run; not
+   * counted in `waiting`. Embedded: a row whose withdrawal could not be written stays held until
+   * the next open. BullMQ: read from a count kept beside the holds (never job by job); a held job
+   * whose hold expired without a verdict waits (to be refused by a worker) once its delay,
+   * `HOLD_MS` (10 minutes), has ended, and a count Redis lost (a process dying between a release
+   * and its count) is off until then. Optional: a queue of another engine may not count them.
    */
   held?: number;
   /**
