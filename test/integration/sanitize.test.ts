@@ -2,13 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { GuardOptions, MatchEvent, ScanEvent } from '../../src/index.js';
 import { createFileQuarantineStore } from '../../src/quarantine/index.js';
-import { bmp, jpg, png } from '../fixtures/images.js';
+import { bmp, corruptPixelsPng, jpg, png } from '../fixtures/images.js';
 import { exifSegment, pngChunk, withJpegSegments, withPngChunks } from '../fixtures/metadata.js';
 import { type Adapter, adapters, type RouteSpec, type Running } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
@@ -32,16 +31,6 @@ const emu = useEmulator({ rateLimit: false, pdq: true });
 const root = mkdtempSync(join(tmpdir(), 'pdg-sanitize-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let dirs = 0;
-
-/** A PNG whose header is valid but whose compressed pixel data is noise (its CRC is right). */
-function corruptPixelsPng(): Buffer {
-  const bytes = Buffer.from(png(200, 200, 31));
-  const idat = bytes.indexOf('IDAT', 0, 'latin1') - 4;
-  const length = bytes.readUInt32BE(idat);
-  for (let i = 0; i < length; i++) bytes[idat + 8 + i] = (i * 131 + 7) & 0xff;
-  bytes.writeUInt32BE(crc32(bytes.subarray(idat + 4, idat + 8 + length)), idat + 8 + length);
-  return bytes;
-}
 
 const MODES = ['metadata', 'reencode'] as const;
 

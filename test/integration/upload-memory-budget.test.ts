@@ -11,7 +11,6 @@
  * adapter, real HTTP, no temp file left.
  */
 import { createHash } from 'node:crypto';
-import { connect } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mostBufferedBy, uploadBudget } from '../../src/core/upload-budget.js';
@@ -22,19 +21,23 @@ import { hostile, png } from '../fixtures/images.js';
 import { adapters, type Running, startPerTest } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
 import { listen } from '../helpers/express-app.js';
+import { abortMidUpload, exchange, sendUpload } from '../helpers/raw-upload.js';
 import {
-  abortMidUpload,
-  exchange,
-  multipartBody,
-  type RawAnswer,
-  sendUpload,
-} from '../helpers/raw-upload.js';
+  B,
+  codeOf,
+  head,
+  KIB,
+  MIB,
+  partOf,
+  send,
+  stall,
+  upload,
+} from '../helpers/stalled-upload.js';
 import { expectNoTempFiles } from '../helpers/tmpdir.js';
 import { until } from '../helpers/until.js';
 
 expectNoTempFiles();
 
-const B = 'BudgetBoundary';
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const CLEAN = png(200, 200, 1);
 const KNOWN = png(200, 200, 4711);
@@ -80,49 +83,6 @@ class Backend implements Matcher {
     };
   }
 }
-
-const upload = (data: Buffer, name = 'a.png') =>
-  multipartBody(B, [{ name: 'f', filename: name, type: 'image/png', data }]);
-
-const head = (path: string, length: number) => [
-  `POST ${path} HTTP/1.1`,
-  'Host: 127.0.0.1',
-  'Connection: close',
-  `Content-Type: multipart/form-data; boundary=${B}`,
-  `Content-Length: ${length}`,
-];
-
-const KIB = 1024;
-const MIB = 1024 * KIB;
-
-/**
- * A connection that announces `announced` bytes of upload, sends the head and `sent` (possibly
- * nothing), and then stalls until the test destroys its socket.
- */
-function stall(port: number, path: string, announced: number, sent: Buffer = Buffer.alloc(0)) {
-  let received = 0;
-  const socket = connect(port, '127.0.0.1', () => {
-    socket.write(`${head(path, announced).join('\r\n')}\r\n\r\n`);
-    if (sent.length > 0) socket.write(sent);
-  });
-  socket.on('data', (chunk: Buffer) => {
-    received += chunk.length;
-  });
-  socket.on('error', () => {});
-  return { socket, answered: () => received > 0 };
-}
-
-/** An upload of `size` bytes (a padded PNG) whose first `sent` bytes a stalled client sends. */
-function partOf(size: number, sent: number) {
-  const body = upload(png(200, 200, 6, size));
-  return { length: body.length, sent: body.subarray(0, sent) };
-}
-
-const send = (server: Running, path: string, body: Buffer) =>
-  exchange(server.port, head(path, body.length), body);
-
-const codeOf = (answer: RawAnswer) =>
-  (JSON.parse(answer.body.toString()) as { error?: { code: string } }).error?.code;
 
 afterEach(async () => {
   // Nothing a test started may leave reserved for the next one (the budget is the process's).
