@@ -80,7 +80,8 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
   let fieldImages: FieldImage[] = [];
   let fieldFiles: UploadedFile[] = [];
   let verdict: Verdict;
-  // The body as the guard's parser reads it, or the host's disk files as the guard reads them.
+  // The body as the guard's parser reads it, or the host's disk files as the guard reads them;
+  // and the copies it makes of them (sanitized files, images decoded from text fields).
   const { maxBufferedBytes } = entry.route.limits;
   const counted = new BufferedBytes(uploadBudget, maxBufferedBytes, entry.mostBuffered);
   try {
@@ -107,7 +108,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
       }
       uploads = await readHostFiles(deps, ctx, files, maxFileSize, counted);
     }
-    const searching = findFieldImagesYielding(textFieldsOf(view), entry.fieldValueBudget);
+    const searching = findFieldImagesYielding(textFieldsOf(view), entry.fieldValueBudget, counted);
     if (searching instanceof Promise) {
       fieldImages = await searching;
       // The search gave the event loop back: the uploader may have gone meanwhile.
@@ -115,7 +116,7 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
     } else fieldImages = searching;
     fieldFiles = fieldUploads(fieldImages, entry.route, uploads.length);
     const checked = fieldFiles.length > 0 ? [...uploads, ...fieldFiles] : uploads;
-    verdict = await scanRequest(deps, ctx, checked, entry.route);
+    verdict = await scanRequest(deps, ctx, checked, entry.route, counted);
     if (verdict.kind === 'pass' && fieldImages.length > 0) {
       handOverFieldImages(fieldImages, fieldFiles, verdict.photodna.files.slice(uploads.length));
     }

@@ -21,6 +21,7 @@ import {
 import { knownImageType } from './sniff.js';
 import { readHeader } from './structure.js';
 import { unescapedViews } from './text-escapes.js';
+import type { BufferedBytes } from './upload-budget.js';
 
 /** One text field whose value carries an image. */
 export interface FieldImage {
@@ -75,14 +76,18 @@ export function findFieldImages(body: unknown, budget = MIN_VALUE_BUDGET): Field
  * `findFieldImages` giving the event loop back every `YIELD_AFTER_MS` of searching: a body of a
  * hundred 64 KiB fields written to cost the search the most takes tens of milliseconds, which
  * other requests should not wait out in one block. At once (no promise) when it is done sooner,
- * as for every body without long text.
+ * as for every body without long text. The bytes of each image found are held until the
+ * request's decision: with `counted` (the request's bytes in the memory budget), each counts
+ * from when it is decoded, and the one that takes the process past `maxBufferedBytes` stops the
+ * search with its `SCAN_BUSY`.
  */
 export function findFieldImagesYielding(
   body: unknown,
   budget = MIN_VALUE_BUDGET,
+  counted?: Pick<BufferedBytes, 'addCopy'>,
   yieldAfterMs = YIELD_AFTER_MS,
 ): FieldImage[] | Promise<FieldImage[]> {
-  const walk = new FieldWalk(body, budget);
+  const walk = new FieldWalk(body, budget, counted);
   if (walk.run(performance.now() + yieldAfterMs)) return walk.found;
   const resume = async (): Promise<FieldImage[]> => {
     do await new Promise((resolve) => setImmediate(resolve));
@@ -103,11 +108,13 @@ const YIELD_AFTER_MS = 2;
 class FieldWalk {
   readonly found: FieldImage[] = [];
   readonly #budget: number;
+  readonly #counted: Pick<BufferedBytes, 'addCopy'> | undefined;
   readonly #pending: Array<{ holder: Holder; key: string | number; path: string }> = [];
   #visited = 0;
 
-  constructor(body: unknown, budget: number) {
+  constructor(body: unknown, budget: number, counted?: Pick<BufferedBytes, 'addCopy'>) {
     this.#budget = budget;
+    this.#counted = counted;
     if (body && typeof body === 'object') this.#push(body as Holder, '');
   }
 
@@ -127,6 +134,7 @@ class FieldWalk {
         // Each decoding that yields an image is checked: the handler may reverse any of them.
         for (const { bytes, encoding, prefix, spans, escaped } of encodedImagesIn(value)) {
           const image = bytes === MANGLED ? undefined : bytes;
+          if (image) this.#counted?.addCopy(image.length, 'an image decoded from a text field');
           this.found.push({ path, holder, key, encoding, prefix, spans, escaped, bytes: image });
         }
         // Long text only: the clock is read where the search can have taken a while.

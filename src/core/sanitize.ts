@@ -13,6 +13,7 @@ import { type BudgetWait, decodingPixels } from './pixel-budget.js';
 import { reencode } from './reencode.js';
 import type { RequestContext } from './request-context.js';
 import { stripMetadata } from './strip-metadata.js';
+import type { BufferedBytes } from './upload-budget.js';
 import { type UploadedFile, validateFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
 
@@ -26,15 +27,19 @@ export interface Original {
 
 /**
  * Sanitizes the validated uploads of one request at once (their re-encodes run side by side in
- * sharp's thread pool, as the process's pixel budget allows): afterwards each `uploads[i].bytes` are the bytes to check and hand on,
- * `facts[i]` their facts, and `uploads[i].original` (when the step changed anything) the upload
- * as first validated. Resolves to the rejection of the first file that failed, if one did.
+ * sharp's thread pool, as the process's pixel budget allows): afterwards each `uploads[i].bytes`
+ * are the bytes to check and hand on, `facts[i]` their facts, and `uploads[i].original` (when the
+ * step changed anything) the upload as first validated. Each changed copy is held beside the
+ * upload until the decision, so it counts in the request's `counted` bytes from when it is made
+ * (the one that takes the process past `maxBufferedBytes` refuses the request, 503 `SCAN_BUSY`).
+ * Resolves to the rejection of the first file that failed, if one did.
  */
 export async function sanitizeUploads(
   uploads: UploadedFile[],
   facts: FileFacts[],
   route: RouteConfig,
   ctx: Pick<RequestContext, 'signal'>,
+  counted: Pick<BufferedBytes, 'addCopy'>,
 ): Promise<Verdict | undefined> {
   // A re-encode waits its turn for pixels (`pixel-budget.ts`): no longer than the route's scan
   // deadline (then 503 SCAN_BUSY), and not for an uploader who left.
@@ -52,7 +57,7 @@ export async function sanitizeUploads(
         }
       : undefined;
   const settled = await Promise.allSettled(
-    uploads.map((upload, i) => sanitizeUpload(upload, facts[i] as FileFacts, route, wait)),
+    uploads.map((upload, i) => sanitizeUpload(upload, facts[i] as FileFacts, route, wait, counted)),
   );
   for (const [i, outcome] of settled.entries()) {
     const upload = uploads[i] as UploadedFile;
@@ -78,6 +83,7 @@ async function sanitizeUpload(
   facts: FileFacts,
   route: RouteConfig,
   wait: BudgetWait | undefined,
+  counted: Pick<BufferedBytes, 'addCopy'>,
 ): Promise<FileFacts> {
   const bytes = upload.bytes;
   const clean =
@@ -91,6 +97,7 @@ async function sanitizeUpload(
           wait,
         );
   if (clean.bytes === bytes) return facts;
+  counted.addCopy(clean.bytes.length, 'a sanitized file');
   upload.original = { file: facts, bytes, sanitize: route.sanitize as Original['sanitize'] };
   upload.bytes = clean.bytes;
   if (clean.mimetype !== facts.mimetype) {

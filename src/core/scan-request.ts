@@ -11,6 +11,7 @@ import { boundedPolicy } from './policy.js';
 import type { RequestContext } from './request-context.js';
 import { sanitizeUploads } from './sanitize.js';
 import { type FileScan, type ScanFileDeps, scanFile } from './scan-file.js';
+import type { BufferedBytes } from './upload-budget.js';
 import { type UploadedFile, validateByFileType, validateKnownFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
 
@@ -32,8 +33,9 @@ function refusedAsBad(scan: FileScan): boolean {
 
 /**
  * The verdict on a request's files: validate every file (no call is spent on a request that
- * will be rejected anyway), check them all within one deadline, then apply the policy and the
- * fail mode. Emits `scan`, `match`, `quarantine` and the `error` events of failures; the `reject`
+ * will be rejected anyway), sanitize them (each copy counted in `counted`, the request's bytes in
+ * the memory budget), check them all within one deadline, then apply the policy and the fail
+ * mode. Emits `scan`, `match`, `quarantine` and the `error` events of failures; the `reject`
  * event is `decide`'s (docs/events.md).
  */
 export async function scanRequest(
@@ -41,6 +43,7 @@ export async function scanRequest(
   ctx: RequestContext,
   uploads: UploadedFile[],
   route: RouteConfig,
+  counted: Pick<BufferedBytes, 'addCopy'>,
 ): Promise<Verdict> {
   const facts: FileFacts[] = [];
   for (const upload of uploads) {
@@ -61,13 +64,18 @@ export async function scanRequest(
 
   // Only valid files are sanitized: the checked bytes and facts replace the uploaded ones.
   if (route.sanitize !== 'none') {
-    const refused = await sanitizeUploads(uploads, facts, route, ctx);
+    const refused = await sanitizeUploads(uploads, facts, route, ctx, counted);
     if (refused) {
       // sharp failing to load, or the re-encodes' pixel budget held too long, is not the
-      // upload's failure: said first.
-      const code = refused.kind === 'reject' ? refused.error.code : undefined;
-      if (refused.kind === 'reject' && (code === 'SCAN_UNAVAILABLE' || code === 'SCAN_BUSY')) {
-        reportScanFailure(deps.events, ctx, refused.error);
+      // upload's failure: said first. (A copy past `maxBufferedBytes` is answered as the
+      // parser's refusal past it is, by its `reject` only.)
+      const error = refused.kind === 'reject' ? refused.error : undefined;
+      if (
+        error &&
+        (error.code === 'SCAN_UNAVAILABLE' ||
+          (error.code === 'SCAN_BUSY' && error.reason === 'queue-full'))
+      ) {
+        reportScanFailure(deps.events, ctx, error);
       }
       return refused;
     }

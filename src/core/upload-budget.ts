@@ -26,6 +26,15 @@
  * before the guard ran and holds them until the request ends whatever the guard answers, so
  * refusing the request would free nothing; they are bounded by that parser's limits.
  *
+ * The copies the guard makes of an upload while deciding count the same way, from when they are
+ * made to the decision (`BufferedBytes.addCopy`): what `sanitize` makes of each file (metadata
+ * cut out, or re-encoded by sharp: under 'reencode' a request holds its upload twice) and the
+ * images it decodes from text fields (base64, hex, `data:` URLs). The copy that takes the process
+ * past the budget refuses its request, which then keeps nothing counted. Not counted: the pixels
+ * sharp decodes to re-encode a file (in sharp's own memory, bounded by the pixel budget,
+ * `pixel-budget.ts`), and buffers made and dropped within one step (the decodings tried on a
+ * text value, the form the handler gets a sanitized field image back in).
+ *
  * One counter per process (like the decoding pixel budget, `pixel-budget.ts`, but refusing rather
  * than queueing: a queued upload would hold its connection and its bytes meanwhile). Each route
  * compares the process's total with its own value, so a route with a smaller one sheds uploads
@@ -91,7 +100,8 @@ export function mostBufferedBy(
  * the rest (a file past `maxFileSize` until its part ends, parts it does not keep, a preamble),
  * and a single connection sending it must not count as more memory than any request can take.
  * Or, behind the host's parser, the buffers the guard reads the files it left on disk into
- * (`addRead`), until `release()` the same way. One request counts one or the other, never both.
+ * (`addRead`), until `release()` the same way. One request counts one or the other, never both;
+ * either way, with the copies the guard makes of its files while deciding (`addCopy`).
  */
 export class BufferedBytes {
   readonly #budget: UploadBudget;
@@ -160,6 +170,22 @@ export class BufferedBytes {
     throw this.#busy(over, `before reading ${bytes} bytes of its files into memory`);
   }
 
+  /**
+   * Counts `bytes` the guard just made from this request's upload and holds until its decision
+   * (`what` they are: a sanitized file, an image decoded from a text field), until `release()`.
+   * When they take the process past the route's budget while other requests hold bytes too, this
+   * request is refused: it throws `SCAN_BUSY` and keeps nothing counted, and the caller drops
+   * the copy. Once released (refused, its uploader gone), it counts nothing: the copy goes with
+   * the request, and the refusal already made stands.
+   */
+  addCopy(bytes: number, what: string): void {
+    if (this.#released) return;
+    const over = this.#add(bytes);
+    if (over === undefined) return;
+    this.release();
+    throw this.#busy(over, `after the guard made ${bytes} bytes of ${what}`);
+  }
+
   /** Gives this request's bytes back and stops counting; once is enough, more is harmless. */
   release(): void {
     this.#released = true;
@@ -211,8 +237,8 @@ export class BufferedBytes {
 /**
  * `limits.maxBufferedBytes` by default: a quarter of the memory the process may use (its
  * cgroup's limit when it has one, else the machine's), at most 512 MiB. Buffered bytes are not
- * all the memory an upload takes (multer concatenates each file's chunks, and sanitizing copies
- * it), and the heap and the rest of the app need room beside them.
+ * all the memory an upload takes (multer concatenates each file's chunks, sharp decodes the
+ * pixels of a file it re-encodes), and the heap and the rest of the app need room beside them.
  */
 export function defaultMaxBufferedBytes(): number {
   const machine = totalmem();

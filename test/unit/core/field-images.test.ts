@@ -62,14 +62,14 @@ describe('findFieldImagesYielding', () => {
       if (turns < 100) setImmediate(tick);
     };
     setImmediate(tick);
-    const searching = findFieldImagesYielding(body, 10_000, 0); // give back after each long value
+    const searching = findFieldImagesYielding(body, 10_000, undefined, 0); // give back after each long value
     expect(searching).toBeInstanceOf(Promise);
     const found = await searching;
     expect(turns).toBeGreaterThanOrEqual(5); // one turn of the loop between each two long values
     expect(found.map((f) => [f.path, f.bytes?.equals(image)])).toEqual([['f3', true]]);
     expect(findFieldImages(body).map((f) => f.path)).toEqual(['f3']);
     // Short text is done at once, without a promise.
-    expect(findFieldImagesYielding({ a: 'b' }, 10_000, 0)).toEqual([]);
+    expect(findFieldImagesYielding({ a: 'b' }, 10_000, undefined, 0)).toEqual([]);
   });
 });
 

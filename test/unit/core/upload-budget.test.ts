@@ -209,6 +209,42 @@ describe('BufferedBytes.addRead (files the host’s parser left on disk, read by
   });
 });
 
+describe('BufferedBytes.addCopy (copies the guard makes while deciding: sanitized files, field images)', () => {
+  it('counts each copy beside the body, uncapped by the limits, and a request alone is never refused', async () => {
+    const budget = new UploadBudget();
+    const counted = new BufferedBytes(budget, 100, 1000);
+    const { body } = piped(counted);
+    body.write(Buffer.alloc(1000));
+    await flowed();
+    counted.addCopy(900, 'a sanitized file'); // past `most` and the budget: real memory, alone
+    expect(budget.held).toBe(1900);
+    counted.release();
+    expect(budget.held).toBe(0);
+  });
+
+  it('refuses the copy that takes the process past the budget beside other requests: SCAN_BUSY naming it, nothing kept counted, later copies not counted', () => {
+    const budget = new UploadBudget();
+    const first = new BufferedBytes(budget, 1000, 10_000);
+    first.addRead(600);
+    const second = new BufferedBytes(budget, 1000, 10_000);
+    second.addRead(300);
+    let thrown: unknown;
+    try {
+      second.addCopy(200, 'a sanitized file'); // 1100 > 1000
+    } catch (error) {
+      thrown = error;
+    }
+    expect((thrown as GuardError).code).toBe('SCAN_BUSY');
+    expect((thrown as GuardError).detail).toContain('200 bytes of a sanitized file');
+    expect(budget.held).toBe(600);
+    // Its other files' copies, made after the refusal, go with the request: not counted.
+    second.addCopy(500, 'a sanitized file');
+    expect(budget.held).toBe(600);
+    first.release();
+    expect(budget.held).toBe(0);
+  });
+});
+
 describe('mostBufferedBy', () => {
   it('counts every file and every field at its largest', () => {
     const limits = limitsSchema.parse({});
