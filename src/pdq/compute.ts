@@ -6,6 +6,7 @@ import { bitsToHex, DIHEDRAL_NAMES, type DihedralName, dihedralDct } from './bit
 import { dct64To16, qualityMetric } from './dct.js';
 import { decimate, jaroszFilter, jaroszWindowSize } from './jarosz.js';
 import { lumaFromPixels, type RawImage } from './luma.js';
+import { isTurned, orientMatrix } from './orient.js';
 
 /** Images smaller than this on a side hash to all zeros with quality 0, as in the reference. */
 const MIN_HASHABLE_DIM = 5;
@@ -16,6 +17,11 @@ export interface PdqComputed {
   hash: string;
   /** 0–100; below 50 the hash is considered unreliable. */
   quality: number;
+  /**
+   * The hash of the image as viewers show it, when its EXIF orientation turns or flips the stored
+   * pixels (`hash` is the stored pixels', as the reference computes it); absent otherwise.
+   */
+  oriented?: string;
 }
 
 export interface PdqDihedral extends PdqComputed {
@@ -26,10 +32,27 @@ export interface PdqDihedral extends PdqComputed {
 function dctOf(
   image: RawImage,
   skipBlurAt64: boolean,
-): { dct: Float32Array; quality: number } | undefined {
-  const { width: cols, height: rows } = image;
+): { dct: Float32Array; quality: number; oriented?: Float32Array } | undefined {
+  const { width: cols, height: rows, orientation } = image;
   if (rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM) return undefined;
   const luma = lumaFromPixels(image);
+  // Turned first: the blur below works in place.
+  const shown = isTurned(orientation) ? orientMatrix(luma, cols, rows, orientation) : undefined;
+  const stored = dctOfLuma(luma, rows, cols, skipBlurAt64);
+  if (!shown) return stored;
+  return {
+    ...stored,
+    oriented: dctOfLuma(shown.matrix, shown.height, shown.width, skipBlurAt64).dct,
+  };
+}
+
+/** The DCT block and quality of a luma matrix (blurred in place). */
+function dctOfLuma(
+  luma: Float32Array,
+  rows: number,
+  cols: number,
+  skipBlurAt64: boolean,
+): { dct: Float32Array; quality: number } {
   let block: Float32Array;
   if (skipBlurAt64 && rows === 64 && cols === 64) {
     // The reference's single-hash path takes a 64x64 image as is; its dihedral path blurs it.
@@ -56,7 +79,7 @@ const ZERO_HASH = '0'.repeat(64);
 export function computePdq(image: RawImage): PdqComputed {
   const result = dctOf(image, true);
   if (!result) return { hash: ZERO_HASH, quality: 0 };
-  return { hash: bitsToHex(result.dct), quality: result.quality };
+  return withOriented({ hash: bitsToHex(result.dct), quality: result.quality }, result.oriented);
 }
 
 /** The hash, quality, and the hashes of the seven other rotations/flips. */
@@ -66,5 +89,13 @@ export function computePdqDihedral(image: RawImage): PdqDihedral {
   for (const name of DIHEDRAL_NAMES) {
     dihedral[name] = result ? bitsToHex(dihedralDct(result.dct, name)) : ZERO_HASH;
   }
-  return { hash: dihedral.original, quality: result?.quality ?? 0, dihedral };
+  return withOriented(
+    { hash: dihedral.original, quality: result?.quality ?? 0, dihedral },
+    result?.oriented,
+  );
+}
+
+function withOriented<T extends PdqComputed>(computed: T, oriented: Float32Array | undefined): T {
+  if (oriented) computed.oriented = bitsToHex(oriented);
+  return computed;
 }

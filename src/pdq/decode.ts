@@ -87,14 +87,16 @@ export async function decodePixels(
   const sharp = await loadSharp();
   try {
     // The stored pixels, not converted through an embedded ICC profile: what the reference hashes.
-    const { data, info } = await sharp(bytes, {
-      limitInputPixels: maxPixels,
-      failOn: 'error',
-      ignoreIcc: true,
-    })
+    const image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error', ignoreIcc: true });
+    // Not applied here: the reference hashes the stored pixels; the hash as shown comes beside.
+    const { orientation } = await image.metadata();
+    const { data, info } = await image
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    return { data, width: info.width, height: info.height, channels: info.channels };
+    const { width, height, channels } = info;
+    return orientation === undefined
+      ? { data, width, height, channels }
+      : { data, width, height, channels, orientation };
   } catch (error) {
     throw new PdqDecodeError('undecodable', `the ${type} could not be decoded`, error);
   }

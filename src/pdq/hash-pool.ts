@@ -138,10 +138,11 @@ export class HashPool {
     dihedral: boolean,
     signal?: AbortSignal,
   ): Promise<PdqComputed | PdqDihedral> {
-    const { width, height, channels } = image;
+    const { width, height, channels, orientation } = image;
     if (this.#closed || signal?.aborted) return this.#refuse(signal);
     const data = ownBuffer(image.data, true);
-    return this.#post({ kind: 'pixels', id: 0, dihedral, data, width, height, channels }, signal);
+    const pixels = { data, width, height, channels, ...(orientation ? { orientation } : {}) };
+    return this.#post({ kind: 'pixels', id: 0, dihedral, ...pixels }, signal);
   }
 
   /**

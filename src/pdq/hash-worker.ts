@@ -13,7 +13,7 @@ async function handle(job: HashJob): Promise<HashReply> {
     const image: RawImage =
       job.kind === 'bytes'
         ? await decodePixels(Buffer.from(job.bytes), job.type, job.maxPixels)
-        : { data: job.data, width: job.width, height: job.height, channels: job.channels };
+        : job;
     return { id: job.id, result: job.dihedral ? computePdqDihedral(image) : computePdq(image) };
   } catch (error) {
     return {

@@ -17,6 +17,8 @@ export interface RawImage {
   height: number;
   /** 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA). */
   channels: number;
+  /** The EXIF orientation (1–8) viewers show the pixels at, when the file states one. */
+  orientation?: number;
 }
 
 /** Luma as a `height x width` row-major float32 matrix. */

@@ -147,14 +147,17 @@ class PdqMatcherImpl implements PdqMatcher {
       if (dihedral) {
         const result = await pdqHashDihedral(bytes, options);
         facts = { hash: result.hash, quality: result.quality };
-        hashes = [...new Set(DIHEDRAL_NAMES.map((name) => result.dihedral[name]))];
+        hashes = DIHEDRAL_NAMES.map((name) => result.dihedral[name]);
+        if (result.oriented) hashes.push(result.oriented);
       } else {
-        facts = await pdqHash(bytes, options);
-        hashes = [facts.hash];
+        const result = await pdqHash(bytes, options);
+        facts = { hash: result.hash, quality: result.quality };
+        hashes = result.oriented ? [result.hash, result.oriented] : [result.hash];
       }
     } catch (error) {
       throw toGuardError(error);
     }
+    hashes = [...new Set(hashes)];
     const trackingId = `pdq-${randomUUID()}`;
     if (facts.quality < minQuality)
       return { isMatch: false, trackingId, matchFlags: [], pdq: facts };

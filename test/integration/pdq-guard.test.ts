@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { photodnaGuard } from '../../src/index.js';
-import { createPdqMatcher, pdqHash } from '../../src/pdq/index.js';
+import { createPdqMatcher, pdqDistance, pdqHash } from '../../src/pdq/index.js';
 import { gifFrameBeyondScreen, png } from '../fixtures/images.js';
 import { appWith, guarded } from '../helpers/express-app.js';
 import { REFERENCE } from '../unit/pdq/reference-hashes.js';
@@ -55,6 +55,29 @@ describe('guard with createPdqMatcher (no PhotoDNA key)', () => {
     expect(res.body.photodna.status).toBe('clean');
     expect(res.body.photodna.files[0]).toMatchObject({ isMatch: false, matchFlags: [] });
   });
+
+  it.each([2, 3, 4, 5, 6, 7, 8])(
+    'rejects a listed image stored turned, that its EXIF orientation %i shows upright',
+    async (orientation) => {
+      // Stored as the inverse turn (6 and 8 undo each other, the others undo themselves) and
+      // tagged: every browser shows the listed image itself, not a rotated copy of it.
+      const inverse = orientation === 6 ? 8 : orientation === 8 ? 6 : orientation;
+      const original = readFileSync(join(FIXTURES, 'scene1.png'));
+      const tagged = await sharp(original).withMetadata({ orientation: inverse }).png().toBuffer();
+      const stored = await sharp(await sharp(tagged).rotate().toBuffer())
+        .withMetadata({ orientation })
+        .jpeg({ quality: 90 })
+        .toBuffer();
+      const shown = await sharp(stored).rotate().png().toBuffer();
+      // What is shown is the listed image (JPEG rounding aside).
+      expect(pdqDistance((await pdqHash(shown, { pool: false })).hash, listed)).toBeLessThan(8);
+      const before = log.runs;
+      const res = await request(app).post('/upload').attach('file', stored, 'phone.jpg');
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('INVALID_IMAGE');
+      expect(log.runs).toBe(before);
+    },
+  );
 
   it('refuses a GIF whose frame outgrows the screen its header states, and hashes the next upload', async () => {
     // The header says 160x160 (within every limit, below the inline-hashing cut-off); the frame

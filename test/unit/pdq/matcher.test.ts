@@ -9,7 +9,12 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DECODING_PIXEL_BUDGET, decodingPixels } from '../../../src/core/pixel-budget.js';
 import { GuardError, InvalidOptionsError } from '../../../src/errors.js';
-import { createPdqMatcher, type PdqMatcher, pdqHash } from '../../../src/pdq/index.js';
+import {
+  createPdqMatcher,
+  type PdqMatcher,
+  pdqHash,
+  pdqHashDihedral,
+} from '../../../src/pdq/index.js';
 import { until } from '../../helpers/until.js';
 import { REFERENCE } from './reference-hashes.js';
 
@@ -131,6 +136,23 @@ describe('createPdqMatcher', () => {
     const dihedral = matcher({ lists: { ncmec: known }, dihedral: true });
     expect((await dihedral.matchBytes(rotated)).isMatch).toBe(true);
     expect((await dihedral.matchBytes(mirrored)).isMatch).toBe(true);
+  });
+
+  it('hashes a file tagged with an EXIF orientation as shown too, beside its stored pixels', async () => {
+    const original = fixture('scene1.png');
+    for (const orientation of [2, 3, 4, 5, 6, 7, 8]) {
+      const stored = await sharp(original).withMetadata({ orientation }).png().toBuffer();
+      const shown = await sharp(stored).rotate().png().toBuffer();
+      const expected = (await pdqHash(shown, { pool: false })).hash;
+      // Exactly the hash of the shown pixels, on the calling thread and in the pool's workers.
+      for (const pool of [false, undefined] as const) {
+        const result = await pdqHash(stored, pool === false ? { pool } : {});
+        expect(result).toEqual({ hash: hashOf('scene1.png'), quality: 100, oriented: expected });
+      }
+      const dihedral = await pdqHashDihedral(stored, { pool: false });
+      expect(dihedral.oriented).toBe(expected);
+    }
+    expect((await pdqHash(original, { pool: false })).oriented).toBeUndefined();
   });
 
   it('answers INVALID_IMAGE for undecodable bytes and IMAGE_TOO_LARGE above maxPixels', async () => {
