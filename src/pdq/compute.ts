@@ -5,7 +5,7 @@
 import { bitsToHex, DIHEDRAL_NAMES, type DihedralName, dihedralDct } from './bits.js';
 import { dct64To16, qualityMetric } from './dct.js';
 import { decimate, jaroszFilter, jaroszWindowSize } from './jarosz.js';
-import { lumaFromPixels, type RawImage } from './luma.js';
+import { isTranslucent, lumaFromPixels, type RawImage } from './luma.js';
 import { isTurned, orientMatrix } from './orient.js';
 
 /** Images smaller than this on a side hash to all zeros with quality 0, as in the reference. */
@@ -18,10 +18,11 @@ export interface PdqComputed {
   /** 0–100; below 50 the hash is considered unreliable. */
   quality: number;
   /**
-   * The hash of the image as viewers show it, when its EXIF orientation turns or flips the stored
-   * pixels (`hash` is the stored pixels', as the reference computes it); absent otherwise.
+   * The hashes of the image as viewers may show it, when that differs from the stored pixels
+   * (`hash`, which the reference computes): turned by its EXIF orientation (2–8), and, where its
+   * alpha channel is not opaque, over a white and over a black page. Absent otherwise.
    */
-  oriented?: string;
+  shown?: string[];
 }
 
 export interface PdqDihedral extends PdqComputed {
@@ -29,21 +30,41 @@ export interface PdqDihedral extends PdqComputed {
   dihedral: Record<DihedralName, string>;
 }
 
+/** How a viewer may show the image: over a background grey (0–255), turned (EXIF 2–8). */
+interface View {
+  background?: number;
+  orientation?: number;
+}
+
+/**
+ * The views that differ from the stored pixels. A transparent image shows over its page, never
+ * as its colour channels alone (an image drawn by its alpha channel alone has flat colours).
+ */
+function viewsOf(image: RawImage): View[] {
+  const turn = isTurned(image.orientation) ? { orientation: image.orientation } : {};
+  if (isTranslucent(image))
+    return [
+      { background: 255, ...turn },
+      { background: 0, ...turn },
+    ];
+  return isTurned(image.orientation) ? [turn] : [];
+}
+
 function dctOf(
   image: RawImage,
   skipBlurAt64: boolean,
-): { dct: Float32Array; quality: number; oriented?: Float32Array } | undefined {
-  const { width: cols, height: rows, orientation } = image;
+): { dct: Float32Array; quality: number; shown: Float32Array[] } | undefined {
+  const { width: cols, height: rows } = image;
   if (rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM) return undefined;
-  const luma = lumaFromPixels(image);
-  // Turned first: the blur below works in place.
-  const shown = isTurned(orientation) ? orientMatrix(luma, cols, rows, orientation) : undefined;
-  const stored = dctOfLuma(luma, rows, cols, skipBlurAt64);
-  if (!shown) return stored;
-  return {
-    ...stored,
-    oriented: dctOfLuma(shown.matrix, shown.height, shown.width, skipBlurAt64).dct,
-  };
+  const stored = dctOfLuma(lumaFromPixels(image), rows, cols, skipBlurAt64);
+  // One view at a time: no more than one luma matrix is held at once.
+  const shown = viewsOf(image).map((view) => {
+    const luma = lumaFromPixels(image, view.background);
+    if (view.orientation === undefined) return dctOfLuma(luma, rows, cols, skipBlurAt64).dct;
+    const turned = orientMatrix(luma, cols, rows, view.orientation);
+    return dctOfLuma(turned.matrix, turned.height, turned.width, skipBlurAt64).dct;
+  });
+  return { ...stored, shown };
 }
 
 /** The DCT block and quality of a luma matrix (blurred in place). */
@@ -79,7 +100,7 @@ const ZERO_HASH = '0'.repeat(64);
 export function computePdq(image: RawImage): PdqComputed {
   const result = dctOf(image, true);
   if (!result) return { hash: ZERO_HASH, quality: 0 };
-  return withOriented({ hash: bitsToHex(result.dct), quality: result.quality }, result.oriented);
+  return withShown({ hash: bitsToHex(result.dct), quality: result.quality }, result.shown);
 }
 
 /** The hash, quality, and the hashes of the seven other rotations/flips. */
@@ -89,13 +110,13 @@ export function computePdqDihedral(image: RawImage): PdqDihedral {
   for (const name of DIHEDRAL_NAMES) {
     dihedral[name] = result ? bitsToHex(dihedralDct(result.dct, name)) : ZERO_HASH;
   }
-  return withOriented(
+  return withShown(
     { hash: dihedral.original, quality: result?.quality ?? 0, dihedral },
-    result?.oriented,
+    result?.shown ?? [],
   );
 }
 
-function withOriented<T extends PdqComputed>(computed: T, oriented: Float32Array | undefined): T {
-  if (oriented) computed.oriented = bitsToHex(oriented);
+function withShown<T extends PdqComputed>(computed: T, shown: Float32Array[]): T {
+  if (shown.length > 0) computed.shown = shown.map(bitsToHex);
   return computed;
 }

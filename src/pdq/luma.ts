@@ -21,21 +21,39 @@ export interface RawImage {
   orientation?: number;
 }
 
-/** Luma as a `height x width` row-major float32 matrix. */
-export function lumaFromPixels(image: RawImage): Float32Array {
+/** Whether the image has an alpha channel that is not opaque everywhere. */
+export function isTranslucent(image: RawImage): boolean {
+  const { data, width, height, channels } = image;
+  if (channels !== 2 && channels !== 4) return false;
+  const end = width * height * channels;
+  for (let p = channels - 1; p < end; p += channels) if (data[p] !== 255) return true;
+  return false;
+}
+
+/**
+ * Luma as a `height x width` row-major float32 matrix. The reference ignores alpha; with a
+ * `background` (0–255) the image is shown over that grey instead, as a page shows it.
+ */
+export function lumaFromPixels(image: RawImage, background?: number): Float32Array {
   const { data, width, height, channels } = image;
   const n = width * height;
   if (data.length < n * channels) throw new RangeError('pixel buffer shorter than its dimensions');
   const luma = new Float32Array(n);
   if (channels <= 2) {
     for (let i = 0, p = 0; i < n; i++, p += channels) luma[i] = data[p] as number;
-    return luma;
+  } else {
+    for (let i = 0, p = 0; i < n; i++, p += channels) {
+      const r = R[data[p] as number] as number;
+      const g = G[data[p + 1] as number] as number;
+      const b = B[data[p + 2] as number] as number;
+      luma[i] = fround(r + g) + b;
+    }
   }
-  for (let i = 0, p = 0; i < n; i++, p += channels) {
-    const r = R[data[p] as number] as number;
-    const g = G[data[p + 1] as number] as number;
-    const b = B[data[p + 2] as number] as number;
-    luma[i] = fround(r + g) + b;
+  if (background !== undefined && (channels === 2 || channels === 4)) {
+    for (let i = 0, p = channels - 1; i < n; i++, p += channels) {
+      const alpha = (data[p] as number) / 255;
+      luma[i] = (luma[i] as number) * alpha + background * (1 - alpha);
+    }
   }
   return luma;
 }

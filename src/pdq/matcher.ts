@@ -147,12 +147,11 @@ class PdqMatcherImpl implements PdqMatcher {
       if (dihedral) {
         const result = await pdqHashDihedral(bytes, options);
         facts = { hash: result.hash, quality: result.quality };
-        hashes = DIHEDRAL_NAMES.map((name) => result.dihedral[name]);
-        if (result.oriented) hashes.push(result.oriented);
+        hashes = [...DIHEDRAL_NAMES.map((name) => result.dihedral[name]), ...(result.shown ?? [])];
       } else {
         const result = await pdqHash(bytes, options);
         facts = { hash: result.hash, quality: result.quality };
-        hashes = result.oriented ? [result.hash, result.oriented] : [result.hash];
+        hashes = [result.hash, ...(result.shown ?? [])];
       }
     } catch (error) {
       throw toGuardError(error);

@@ -79,6 +79,35 @@ describe('guard with createPdqMatcher (no PhotoDNA key)', () => {
     },
   );
 
+  it('rejects a listed image hidden in the alpha channel, that a white or black page shows', async () => {
+    // The colour channels one flat colour (nothing to hash: quality 0), the listed image drawn by
+    // the alpha channel alone: over the page's background it shows, in grey.
+    const { data, info } = await sharp(readFileSync(join(FIXTURES, 'scene1.png')))
+      .greyscale()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const { width, height } = info;
+    for (const [ink, background] of [
+      [0, '#ffffff'],
+      [255, '#000000'],
+    ] as const) {
+      const rgba = Buffer.alloc(width * height * 4, ink);
+      for (let i = 0; i < width * height; i++) {
+        rgba[i * 4 + 3] = ink === 0 ? 255 - (data[i] as number) : (data[i] as number);
+      }
+      const hidden = await sharp(rgba, { raw: { width, height, channels: 4 } })
+        .png()
+        .toBuffer();
+      const shown = await sharp(hidden).flatten({ background }).png().toBuffer();
+      expect(pdqDistance((await pdqHash(shown, { pool: false })).hash, listed)).toBeLessThan(20);
+      const before = log.runs;
+      const res = await request(app).post('/upload').attach('file', hidden, 'sticker.png');
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('INVALID_IMAGE');
+      expect(log.runs).toBe(before);
+    }
+  });
+
   it('refuses a GIF whose frame outgrows the screen its header states, and hashes the next upload', async () => {
     // The header says 160x160 (within every limit, below the inline-hashing cut-off); the frame
     // decodes to 3000x3000. Hashed, its 9 million pixels would stall the event loop, outside the

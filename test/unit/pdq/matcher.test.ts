@@ -12,6 +12,7 @@ import { GuardError, InvalidOptionsError } from '../../../src/errors.js';
 import {
   createPdqMatcher,
   type PdqMatcher,
+  pdqDistance,
   pdqHash,
   pdqHashDihedral,
 } from '../../../src/pdq/index.js';
@@ -147,12 +148,34 @@ describe('createPdqMatcher', () => {
       // Exactly the hash of the shown pixels, on the calling thread and in the pool's workers.
       for (const pool of [false, undefined] as const) {
         const result = await pdqHash(stored, pool === false ? { pool } : {});
-        expect(result).toEqual({ hash: hashOf('scene1.png'), quality: 100, oriented: expected });
+        expect(result).toEqual({ hash: hashOf('scene1.png'), quality: 100, shown: [expected] });
       }
       const dihedral = await pdqHashDihedral(stored, { pool: false });
-      expect(dihedral.oriented).toBe(expected);
+      expect(dihedral.shown).toEqual([expected]);
     }
-    expect((await pdqHash(original, { pool: false })).oriented).toBeUndefined();
+    expect((await pdqHash(original, { pool: false })).shown).toBeUndefined();
+  });
+
+  it('hashes a transparent image over a white and a black page too; an opaque alpha channel changes nothing', async () => {
+    const original = fixture('scene1.png');
+    const opaque = await sharp(original).ensureAlpha(1).png().toBuffer();
+    expect(await pdqHash(opaque, { pool: false })).toEqual({
+      hash: hashOf('scene1.png'),
+      quality: 100,
+    });
+    const half = await sharp(original).ensureAlpha(0.5).png().toBuffer();
+    const over = async (background: string) =>
+      (await pdqHash(await sharp(half).flatten({ background }).png().toBuffer(), { pool: false }))
+        .hash;
+    for (const pool of [false, undefined] as const) {
+      const result = await pdqHash(half, pool === false ? { pool } : {});
+      // The colour channels as the reference hashes them, then each page within a bit or two
+      // (sharp rounds the flattened pixels to 8 bits, the hash's luma does not).
+      expect(result.hash).toBe(hashOf('scene1.png'));
+      const [white, black] = result.shown as string[];
+      expect(pdqDistance(white as string, await over('#ffffff'))).toBeLessThanOrEqual(4);
+      expect(pdqDistance(black as string, await over('#000000'))).toBeLessThanOrEqual(4);
+    }
   });
 
   it('answers INVALID_IMAGE for undecodable bytes and IMAGE_TOO_LARGE above maxPixels', async () => {
