@@ -8,6 +8,12 @@ import type { PathCase, RequestView } from './request-view.js';
 const DEADLINE_PASSED = 'the scan deadline (scanTimeoutMs) passed';
 
 /**
+ * Longest `userAgent` kept as evidence (a header, up to 16 KiB in Node: cut, not refused): the
+ * request's events and records, and a deferred job's `uploader` (`uploaderSchema`).
+ */
+export const MAX_USER_AGENT_CHARS = 1_024;
+
+/**
  * An event's `route` and, when known, `routePattern`, to spread into the event: an unknown
  * pattern leaves no `routePattern: undefined` key (events are compared and logged as built).
  */
@@ -121,9 +127,11 @@ export class RequestContext implements Waiter {
     return this.#clientKey;
   }
 
+  /** The `User-Agent` header, cut to `MAX_USER_AGENT_CHARS` (cut on read: most requests never ask). */
   get userAgent(): string | undefined {
     const agent = this.#view.headers['user-agent'];
-    return typeof agent === 'string' ? agent : undefined;
+    if (typeof agent !== 'string') return undefined;
+    return agent.length > MAX_USER_AGENT_CHARS ? agent.slice(0, MAX_USER_AGENT_CHARS) : agent;
   }
 
   get receivedAt(): Date {

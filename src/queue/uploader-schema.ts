@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_CHAIN_CHARS } from '../core/client-address.js';
+import { MAX_USER_AGENT_CHARS } from '../core/request-context.js';
 
 /**
  * What `enqueue` accepts as a job's `uploader` (`ScanJobInput.uploader`): one schema for every
@@ -13,8 +14,6 @@ import { MAX_CHAIN_CHARS } from '../core/client-address.js';
 
 /** Longest `route` kept (a request path, as long as the client made it: cut, not refused). */
 export const MAX_ROUTE_CHARS = 2_048;
-/** Longest `userAgent` kept (a header, up to 16 KiB in Node: cut, not refused). */
-export const MAX_USER_AGENT_CHARS = 1_024;
 /** Longest `routePattern` (the host's own route: refused past it). */
 export const MAX_ROUTE_PATTERN_CHARS = 1_024;
 /** Longest address (`ip`, `network.peer`, `network.derived`): an IPv6 one with its zone id fits. */
