@@ -88,6 +88,9 @@ export async function run(argv: string[], io: RunIo = {}): Promise<number> {
     if (!given) out(`Login token (shown once): ${token}`);
     if (values.test) out("TEST MODE: reports go to NCMEC's test endpoint");
     await stopped(io.signal);
+    err(
+      'photodna-guard console: stopping; waiting for reviewer actions in progress, if any (a report already sent is answered and recorded first; signal again to stop at once)',
+    );
     await console.close();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));

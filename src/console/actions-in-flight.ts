@@ -7,7 +7,16 @@ import { HttpError } from './http-io.js';
 
 export class ActionsInFlight {
   readonly #running = new Set<Promise<void>>();
+  readonly #closing = new AbortController();
   #closed = false;
+
+  /**
+   * Aborted as the console closes: a report still waiting on another reporter's claim stops then
+   * (nothing sent) rather than holding the shutdown until that claim ends (up to ten minutes).
+   */
+  get closing(): AbortSignal {
+    return this.#closing.signal;
+  }
 
   /** Runs `action`, tracked until it settles; refused with 503 once the console is closing. */
   run<T>(action: () => Promise<T>): Promise<T> {
@@ -22,9 +31,13 @@ export class ActionsInFlight {
     return result;
   }
 
-  /** Refuses new actions and resolves once those running have settled. */
+  /**
+   * Refuses new actions, stops those not yet sending (`closing`) and resolves once all running
+   * have settled.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     while (this.#running.size > 0) await Promise.all(this.#running);
   }
 }

@@ -148,8 +148,15 @@ async function act(
     try {
       // Never `force`: a second report of one incident returns the first result, so the console
       // cannot file the same incident with NCMEC twice (a resend is the library's, on purpose).
-      await reportIncident(reviewer, id, { sender: reporting.sender(), info });
+      await reportIncident(reviewer, id, {
+        sender: reporting.sender(),
+        info,
+        stopBeforeSending: deps.actions.closing,
+      });
     } catch (error) {
+      if (deps.actions.closing.aborted && toError(error).name === 'AbortError') {
+        throw new HttpError(503, 'the console is shutting down; the report was not sent');
+      }
       const message = redact(toError(error).message, ncmecSecrets(info), 300);
       throw new HttpError(502, `the report failed: ${message}`);
     }

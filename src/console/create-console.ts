@@ -28,8 +28,9 @@ export interface Console {
   koa(prefix: string): KoaConsoleMiddleware;
   /**
    * Ends live streams, stops the sample timer, waits for the reviewer actions in progress (a report
-   * sent is recorded and audited first; actions asked for from then on are refused with 503) and
-   * closes a PhotoDNA client it created.
+   * sent is recorded and audited first; one still waiting on another reporter's claim stops,
+   * unsent; actions asked for from then on are refused with 503) and closes a PhotoDNA client it
+   * created.
    */
   close(): Promise<void>;
 }

@@ -5,8 +5,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator } from '../../src/emulator/index.js';
+import { until } from '../helpers/until.js';
 import { useTempDirs } from '../quarantine/helpers.js';
 import { CLI } from '../quarantine/run-cli.js';
 import { seededStore, TOKEN } from './helpers.js';
@@ -63,6 +66,42 @@ async function loginStatus(url: string, token: string): Promise<number> {
     body: JSON.stringify({ token }),
   });
   return res.status;
+}
+
+/** A session's cookie and CSRF token, logged in with `token`. */
+async function session(url: string, token: string): Promise<Record<string, string>> {
+  const res = await fetch(`${url}api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
+  const { csrf } = (await res.json()) as { csrf: string };
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  return { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' };
+}
+
+/** The console's Report button for incident `id`; its answer, unless the console's stop cut it. */
+async function askReport(url: string, id: string): Promise<Response | undefined> {
+  const headers = await session(url, TOKEN);
+  return fetch(`${url}api/incidents/${id}/report`, { method: 'POST', headers, body: '{}' }).catch(
+    () => undefined,
+  );
+}
+
+/** `exit`'s code, or 'still running' once `ms` passed. */
+async function exitWithin(
+  exit: Promise<number | null>,
+  ms: number,
+): Promise<number | string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(resolve, ms, 'still running');
+  });
+  try {
+    return await Promise.race([exit, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 describe('photodna-guard console', () => {
@@ -127,5 +166,75 @@ describe('photodna-guard console', () => {
     expect(await short.exit).toBe(1);
     expect(short.errors()).toMatch(/at least 16/);
     expect(short.errors()).not.toContain('short\n');
+  });
+
+  describe('stopped while a report is in progress', () => {
+    const reporting = (emulatorUrl: string) => ({
+      PHOTODNA_CONSOLE_TOKEN: TOKEN,
+      PHOTODNA_API_KEY: 'test-key',
+      PHOTODNA_BASE_URL: emulatorUrl,
+      PHOTODNA_ORG_NAME: 'Example Forum',
+      PHOTODNA_REPORTER_NAME: 'Trust and Safety',
+      PHOTODNA_REPORTER_EMAIL: 'tns@example.com',
+      NCMEC_USER: 'esp-user',
+      NCMEC_PASSWORD: 'esp-secret-pw',
+    });
+
+    it('SIGTERM once the report reached the service: says what it waits for, exits 0 once the record and the audit log note it', async () => {
+      const emulator = await startEmulator({ port: 0 });
+      try {
+        const dir = await tempDir();
+        const { store, fresh } = await seededStore(dir);
+        const run = start(['--dir', dir, '--test'], reporting(emulator.url));
+        const url = await run.ready;
+        // NCMEC has the report as soon as it arrives; its answer comes 3 s later.
+        emulator.setLatency(3_000);
+        const answer = askReport(url, fresh.id);
+        await until(() => emulator.testReports.length === 1, 'the report to arrive');
+        run.child.kill('SIGTERM');
+        expect(await run.exit, run.errors()).toBe(0);
+        await answer;
+        expect(run.errors()).toContain('waiting for reviewer actions in progress');
+        const trackingId = emulator.testReports[0]?.trackingId;
+        const record = await store.getRecord(fresh.id);
+        expect(record.report).toMatchObject({ status: 'reported', trackingId, isTest: true });
+        expect(record.reporting).toBeUndefined();
+        const audit = await readFile(join(dir, 'audit.log'), 'utf8');
+        expect(audit).toContain('"action":"report"');
+        expect(audit).toContain(trackingId);
+      } finally {
+        await emulator.close();
+      }
+    }, 60_000);
+
+    it("SIGTERM while the report waits on another reporter's claim: exits 0 promptly, nothing sent, their claim kept", async () => {
+      const emulator = await startEmulator({ port: 0 });
+      try {
+        const dir = await tempDir();
+        const { store, fresh } = await seededStore(dir);
+        const claim = {
+          token: 'another-reporter',
+          until: new Date(Date.now() + 600_000).toISOString(),
+        };
+        expect((await store.claimReport(fresh.id, claim)).held).toBe(true);
+        const run = start(['--dir', dir, '--test'], reporting(emulator.url));
+        const url = await run.ready;
+        const answer = askReport(url, fresh.id);
+        // The action has begun once it checked that its audit entry can be written (creating the
+        // log); it then finds the other reporter's claim and waits for it to end.
+        await until(() => existsSync(join(dir, 'audit.log')), 'the report action to begin');
+        run.child.kill('SIGTERM');
+        // Before: the console waited for the other reporter's claim to end (up to ten minutes),
+        // then sent the report.
+        expect(await exitWithin(run.exit, 20_000), run.errors()).toBe(0);
+        await answer;
+        expect(emulator.testReports).toHaveLength(0);
+        const record = await store.getRecord(fresh.id);
+        expect(record.report.status).toBe('not-reported');
+        expect(record.reporting).toMatchObject(claim);
+      } finally {
+        await emulator.close();
+      }
+    }, 60_000);
   });
 });
