@@ -23,7 +23,7 @@ Options:
   --dir DIR            the quarantine directory (required; must exist)
   --port N             port on 127.0.0.1 (default 0: a free port)
   --test               send reports to NCMEC's test endpoint (marked on every page)
-  --allow-list FILE    releases append the record's PDQ hash (if any) to FILE
+  --allow-list FILE    releases append the record's PDQ hash (if any, and not a listed one) to FILE
   -h, --help           this help
 
 Environment:

@@ -109,7 +109,7 @@ ${REPORT_ENV}`,
     run: report,
   },
   release: {
-    usage: `Usage: photodna-guard quarantine release ID --dir DIR [--reason TEXT] [--allow-list FILE]\n\n${COMMON}\n  --reason TEXT        why it was released (kept in the record)\n  --allow-list FILE    append the record's PDQ hash (if any) to FILE as "pdq <hex>"`,
+    usage: `Usage: photodna-guard quarantine release ID --dir DIR [--reason TEXT] [--allow-list FILE]\n\n${COMMON}\n  --reason TEXT        why it was released (kept in the record)\n  --allow-list FILE    append the record's PDQ hash (if any, and not a listed one) to FILE as "pdq <hex>"`,
     options: { reason: { type: 'string' }, 'allow-list': { type: 'string' } },
     takesId: true,
     run: async ({ store, id, values }) => {

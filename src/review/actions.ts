@@ -14,6 +14,7 @@ import {
   type AllowListOptions,
   allowRecord,
   assertAllowListWritable,
+  notAllowable,
   pdqOf,
 } from './allow-list.js';
 import type { AuditAction, AuditLog } from './audit-log.js';
@@ -60,14 +61,20 @@ export async function releaseIncident(
   allowList?: AllowListOptions,
 ): Promise<QuarantineRecord> {
   return audited(reviewer, 'release', id, [], async (before) => {
+    const hashed = allowList && !before.released && pdqOf(before) !== undefined;
+    const refused = hashed ? notAllowable(before) : undefined;
     // Checked first: a release whose hash then could not be listed would stay unlisted.
-    const listing =
-      allowList && !before.released && pdqOf(before) !== undefined ? allowList : undefined;
+    const listing = hashed && refused === undefined ? allowList : undefined;
     if (listing) await assertAllowListWritable(listing);
     const record = await reviewer.store.release(id, reason);
     const allowed = listing ? await allowRecord(listing, record) : undefined;
     const detail = before.released ? 'was already released' : `reason: ${reason ?? '(none)'}`;
-    return { value: record, detail: allowed ? `${detail}; allow-listed ${allowed}` : detail };
+    const listed = allowed
+      ? `; allow-listed ${allowed}`
+      : refused
+        ? `; not allow-listed: ${refused}`
+        : '';
+    return { value: record, detail: `${detail}${listed}` };
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * The PDQ allow-list hook: releasing a false positive appends `pdq <hex>` to a text file, one
  * hash per line, so a PDQ matcher can skip that image next time. Only records that carry a PDQ
- * hash (`record.pdq`, or `record.hashes.pdq`) add a line; a hash already listed is not repeated.
+ * hash (`record.pdq`, or `record.hashes.pdq`) and did not match a listed hash exactly add a line;
+ * a hash already in the allow-list is not repeated.
  */
 import { openForAppend } from '../open-append.js';
 import { withFileLock } from '../quarantine/file-lock.js';
@@ -32,6 +33,21 @@ export function pdqOf(record: QuarantineRecord): string | undefined {
 }
 
 /**
+ * Why the record's PDQ hash is not to be allow-listed, if it is not: the upload matched a listed
+ * hash exactly (a flag at distance 0). A PDQ matcher allows an image at least as near to an
+ * allow-list hash as to every listed one, so that line would let the listed image itself through
+ * from then on; and a moderator, who never sees the image, cannot tell a false positive from an
+ * image crafted to collide with the listed one. The release itself stands.
+ */
+export function notAllowable(record: QuarantineRecord): string | undefined {
+  const flags: unknown = record.matchFlags;
+  const exact = Array.isArray(flags) && flags.some((flag) => flag?.matchDistance === 0);
+  return exact
+    ? 'it matched a listed hash exactly (distance 0): listing it would allow the listed image itself'
+    : undefined;
+}
+
+/**
  * Throws unless the allow-list could be appended to (a symlink or a FIFO at its path, no
  * permission); creates it when missing. Checked before releasing a record that has a PDQ hash, so
  * that no release is taken whose hash then cannot be listed (releasing it again lists nothing).
@@ -40,13 +56,16 @@ export async function assertAllowListWritable(options: AllowListOptions): Promis
   await (await opened(options)).close();
 }
 
-/** Appends the record's PDQ hash; returns the line added, or undefined when there was none to add. */
+/**
+ * Appends the record's PDQ hash (unless `notAllowable`); returns the line added, or undefined when
+ * there was none to add.
+ */
 export async function allowRecord(
   options: AllowListOptions,
   record: QuarantineRecord,
 ): Promise<string | undefined> {
   const pdq = pdqOf(record);
-  if (pdq === undefined) return undefined;
+  if (pdq === undefined || notAllowable(record) !== undefined) return undefined;
   const line = `pdq ${pdq}`;
   return withFileLock(`${options.path}.lock`, async () => {
     // Read and appended to on one descriptor: never through a symlink planted at the path (the
