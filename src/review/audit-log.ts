@@ -15,6 +15,8 @@ export const GENESIS = '0'.repeat(64);
 /** The log's name inside a file store's directory. */
 export const AUDIT_FILE = 'audit.log';
 
+const NEWLINE = 0x0a;
+
 export type AuditAction = 'report' | 'release' | 'purge';
 
 /** What a caller records; the log adds `seq`, `at`, `prev` and `hash`. */
@@ -84,16 +86,20 @@ export function createAuditLog(path: string): AuditLog {
         let all: string[];
         let entry: AuditEntry;
         try {
-          all = linesOf(await handle.readFile());
-          const last = all.length > 0 ? parseLine(all[all.length - 1] as string) : undefined;
+          const bytes = await handle.readFile();
+          all = linesOf(bytes);
+          // A line a crash cut short (no newline, not an entry) stays where it is, for `verify`
+          // to name; the entry goes on its own line and follows the last whole entry.
+          const torn = bytes.length > 0 && bytes[bytes.length - 1] !== NEWLINE;
           const unsealed = {
             seq: all.length + 1,
             at: new Date().toISOString(),
             ...input,
-            prev: last?.hash ?? GENESIS,
+            prev: lastEntry(all)?.hash ?? GENESIS,
           };
           entry = { ...unsealed, hash: hashOf(unsealed) };
-          await handle.write(`${JSON.stringify(entry)}\n`);
+          // Whole, however many writes the OS takes for it (`write` may write part of it).
+          await handle.writeFile(`${torn ? '\n' : ''}${JSON.stringify(entry)}\n`);
           await handle.sync();
         } finally {
           await handle.close();
@@ -129,6 +135,15 @@ export function createAuditLog(path: string): AuditLog {
 function linesOf(bytes: Buffer): string[] {
   const text = bytes.toString('utf8');
   return text.split('\n').filter((line, i, all) => line !== '' || i < all.length - 1);
+}
+
+/** The newest line that is an entry. */
+function lastEntry(lines: readonly string[]): AuditEntry | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const entry = parseLine(lines[i] as string);
+    if (entry) return entry;
+  }
+  return undefined;
 }
 
 function lineProblem(line: string, seq: number, prev: string): string | undefined {

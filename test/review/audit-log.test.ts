@@ -128,6 +128,21 @@ describe('the audit log', () => {
     expect(await log.verify()).toMatchObject({ ok: false, line: 2, reason: 'not a JSON entry' });
   });
 
+  it('an entry after a torn last line (a crash mid-write) starts its own line and follows the last whole entry', async () => {
+    const { log } = await logWith(2);
+    const [, second] = await log.read();
+    // What a crash between the write and its fsync can leave: part of a line, no newline.
+    await writeFile(log.path, '{"seq":3,"at":"2025-01-0', { flag: 'a' });
+    const entry = await log.append(input(3));
+    // Before: the entry was glued to the torn line, so that read() and the CLI lost it too,
+    // and it restarted the chain from GENESIS.
+    expect((await log.read()).map((e) => e.incident)).toEqual(['id-1', 'id-2', 'id-3']);
+    expect(entry).toMatchObject({ seq: 4, prev: second?.hash });
+    expect(await log.verify()).toMatchObject({ ok: false, line: 3, reason: 'not a JSON entry' });
+    const next = await log.append(input(4));
+    expect(next).toMatchObject({ seq: 5, prev: entry.hash });
+  });
+
   it('is created 0600', async () => {
     const { log } = await logWith(1);
     if (process.platform !== 'win32') expect((await stat(log.path)).mode & 0o777).toBe(0o600);
