@@ -8,6 +8,7 @@ import { QuarantineError, toError } from '../errors.js';
 import { isValidId } from '../quarantine/names.js';
 import { ncmecSecrets, redact } from '../redact.js';
 import {
+  auditRefusal,
   purgeIncident,
   type Reviewer,
   releaseIncident,
@@ -103,14 +104,13 @@ export async function serveApi(
   if (action && method === 'POST') {
     const id = idOf(action[1]);
     const record = await getRecord(deps, id); // 404 before anything else
+    const reviewer: Reviewer = { store: options.store, audit: deps.audit, actor: session.actor };
     if (action[2] === 'report' && record.released) {
       // Released as a false positive: reporting it would contradict that decision.
-      throw new HttpError(
-        409,
-        'this incident was released as a false positive: it is not reported',
-      );
+      const refusal = 'this incident was released as a false positive: it is not reported';
+      await deps.actions.run(() => auditRefusal(reviewer, 'report', record, refusal));
+      throw new HttpError(409, refusal);
     }
-    const reviewer: Reviewer = { store: options.store, audit: deps.audit, actor: session.actor };
     const body = await readJson(req);
     const done = await deps.actions.run(() => act(deps, reviewer, id, action[2] as string, body));
     return sendJson(res, 200, done);

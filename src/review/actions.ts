@@ -93,6 +93,28 @@ export async function purgeIncident(
   });
 }
 
+/**
+ * Audits an action refused before it was tried (the console refuses to report an incident
+ * released as a false positive): the record's state, unchanged, and why.
+ */
+export async function auditRefusal(
+  reviewer: Reviewer,
+  action: AuditAction,
+  record: QuarantineRecord,
+  detail: string,
+): Promise<void> {
+  const state = auditState(record);
+  await reviewer.audit.append({
+    actor: reviewer.actor,
+    action,
+    incident: record.id,
+    ok: false,
+    before: state,
+    after: state,
+    detail: redact(detail, [], MAX_DETAIL),
+  });
+}
+
 interface Outcome<T> {
   value: T;
   ok?: boolean;

@@ -471,6 +471,18 @@ describe('actions', () => {
     // A released incident is not reported afterwards (before reporting is even asked about).
     const refused = await post(app, `incidents/${withPdq.id}/report`, auth).send({}).expect(409);
     expect(refused.body.error).toMatch(/released as a false positive/);
+    // A refused action is audited too (before, the refusal left no entry).
+    const [, , refusal] = await console.audit.read();
+    expect(refusal).toMatchObject({
+      actor: 'token holder',
+      action: 'report',
+      incident: withPdq.id,
+      ok: false,
+      before: { report: 'not-reported', released: { reason: 'false positive: a cat' } },
+      after: { report: 'not-reported' },
+      detail: expect.stringMatching(/released as a false positive/),
+    });
+    expect(await console.audit.verify()).toMatchObject({ ok: true, entries: 3 });
   });
 
   it('a malformed escape in an incident id is a 404, not a 500', async () => {
