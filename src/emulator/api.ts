@@ -6,7 +6,7 @@ import { type ApiRequest, handleMatch } from './match.js';
 import { batchSize, handleMatchHash } from './match-hash.js';
 import type { RateBucket } from './rate-limit.js';
 import { handleReport } from './report.js';
-import { type ApiAnswer, apimError } from './responses.js';
+import { type ApiAnswer, apimError, missingKeyError } from './responses.js';
 import { type EmulatorState, recordCall, recordReport } from './state.js';
 import type { EmulatorCall } from './types.js';
 
@@ -117,7 +117,7 @@ export async function handleApiCall(
 
   const accepted =
     state.options.apiKey === undefined ? key !== undefined : key === state.options.apiKey;
-  if (!accepted) return answer(apimError(401));
+  if (!accepted) return answer(key === undefined ? missingKeyError() : apimError(401));
   if (route.bucket && key !== undefined) {
     const decision = state.rateLimiter.take(key, route.bucket);
     if (!decision.allowed) return answer(apimError(429, decision.retryAfterSeconds));

@@ -101,6 +101,18 @@ const APIM_MESSAGES: Readonly<Record<number, string>> = {
   504: 'Gateway timeout',
 };
 
+/** API Management's 401 message for a request that carries no subscription key at all. */
+const MISSING_KEY_MESSAGE =
+  'Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.';
+
+/**
+ * API Management's 401 for a request without a subscription key; a key it does not know gets
+ * `apimError(401)` ("invalid subscription key"), as the real gateway tells the two apart.
+ */
+export function missingKeyError(): ApiAnswer {
+  return { httpStatus: 401, headers: {}, body: { statusCode: 401, message: MISSING_KEY_MESSAGE } };
+}
+
 /** An API Management error: a non-200 status with `{statusCode, message}`. */
 export function apimError(httpStatus: number, retryAfter?: number): ApiAnswer {
   const seconds = httpStatus === 429 ? Math.max(1, retryAfter ?? 1) : retryAfter;

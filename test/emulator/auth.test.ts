@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { png } from '../fixtures/images.js';
 import { call, emulator, PATHS, postJson } from './helpers.js';
 
-const DENIED = {
+// API Management's two 401 bodies: a request without a key, and one with a key it does not know.
+const MISSING = {
+  statusCode: 401,
+  message:
+    'Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.',
+};
+const INVALID = {
   statusCode: 401,
   message:
     'Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.',
@@ -14,7 +20,7 @@ describe('subscription key', () => {
       const emu = await emulator();
       const answer = await call(emu, path, { body: png(), contentType: 'image/png', key: null });
       expect(answer.status).toBe(401);
-      expect(answer.json).toEqual(DENIED);
+      expect(answer.json).toEqual(MISSING);
       expect(emu.calls).toMatchObject([{ path, httpStatus: 401 }]);
       expect(emu.calls[0]?.key).toBeUndefined();
     });
@@ -44,9 +50,10 @@ describe('subscription key', () => {
       key: 'a-wrong-key',
     });
     expect(wrong.status).toBe(401);
-    expect(wrong.json).toEqual(DENIED);
+    expect(wrong.json).toEqual(INVALID);
     const missing = await call(emu, PATHS.v1, { body: png(), contentType: 'image/png', key: null });
     expect(missing.status).toBe(401);
+    expect(missing.json).toEqual(MISSING);
     const right = await call(emu, PATHS.v1, {
       body: png(),
       contentType: 'image/png',
