@@ -4,7 +4,7 @@ import { KnownList } from './known.js';
 import { resolveOptions } from './options.js';
 import { PdqKnown } from './pdq-known.js';
 import { createEmulatorServer } from './server.js';
-import { createState } from './state.js';
+import { createState, resetState } from './state.js';
 import { testImages } from './test-images.js';
 import type { Emulator, EmulatorOptions, KnownItems } from './types.js';
 
@@ -52,6 +52,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     addKnown(items: KnownItems): Promise<void> {
       return known.add(items);
+    },
+    reset(): void {
+      resetState(state);
     },
     close(): Promise<void> {
       closed ??= new Promise<void>((resolve) => {

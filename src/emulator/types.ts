@@ -74,8 +74,9 @@ export interface EmulatorOptions {
   /** Milliseconds added to every API answer (not admin routes). Defaults to `0`. */
   latencyMs?: number;
   /**
-   * Faults consumed in order, one per Match/MatchHash call that passed the key check and the
-   * rate limit (Report and admin routes never consume one). Defaults to none.
+   * Faults consumed in order, one per Match/MatchHash call that passed the key check, the rate
+   * limit and the body-size check (a 401, 429 or 413 consumes none; Report and admin routes never
+   * consume one). Defaults to none.
    */
   faults?: FaultSpec[];
   /** A random fault (probability `rate`, 0..1) for calls that find the queue empty. Defaults to none. */
@@ -163,4 +164,11 @@ export interface Emulator {
   faults: EmulatorFaults;
   setLatency(ms: number): void;
   addKnown(known: KnownItems): Promise<void>;
+  /**
+   * What `POST /__emulator/reset` does, without HTTP: forgets calls and reports, empties the fault
+   * queue, removes the error rate and the added latency (those given to `startEmulator` too) and
+   * restarts the rate-limit windows. The known list stays. Call it between tests that share one
+   * emulator, so that a fault one test left queued or a window it filled cannot reach the next.
+   */
+  reset(): void;
 }

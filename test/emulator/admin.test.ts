@@ -161,6 +161,36 @@ describe('admin routes', () => {
     expect(Date.now() - started).toBeLessThan(500);
   });
 
+  it('reset() does what POST /reset does, for a host that shares one emulator between tests', async () => {
+    const emu = await emulator();
+    const started = Date.now();
+    const burst = await Promise.all(Array.from({ length: 6 }, () => matchImage(emu, png())));
+    expect(burst.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 429]);
+    const report = {
+      OrgName: 'o',
+      ReporterName: 'r',
+      ReporterEmail: 'r@example.com',
+      IncidentTime: '2024-01-01T00:00:00Z',
+      ReporteeName: '',
+      ViolationContentCollection: [{ Name: 'a.png', Value: png().toString('base64') }],
+    };
+    await postJson(emu, PATHS.report, report, CREDENTIALS);
+    expect(emu.reports).toHaveLength(1);
+    emu.faults.push({ type: 'status', status: 500 });
+    emu.faults.setErrorRate(1, { type: 'reset' });
+    emu.setLatency(1_000);
+
+    emu.reset();
+    expect(emu.calls).toHaveLength(0);
+    expect(emu.reports).toHaveLength(0);
+    expect(emu.faults.pending).toBe(0);
+    // The v2 window was full a moment ago: five more pass only because reset() emptied it, and
+    // at once only because it removed the fault, the error rate and the latency.
+    const after = await Promise.all(Array.from({ length: 5 }, () => matchImage(emu, png())));
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(after.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+  });
+
   it('GET /test-images lists the images and GET /test-images/<name> serves their bytes', async () => {
     const emu = await emulator();
     const list = await call(emu, admin('/test-images'), {
