@@ -151,7 +151,8 @@ export interface TransportFailure {
 }
 
 /** Classifies anything `post` threw (other than the caller's own abort). */
-export function transportFailure(error: unknown, settings: HttpSettings): TransportFailure {
+export function transportFailure(thrown: unknown, settings: HttpSettings): TransportFailure {
+  const error = withoutAnswerBytes(thrown);
   if (error instanceof CallDeadlineError) {
     return { error: timeoutError(error.message, error), notSent: false };
   }
@@ -206,6 +207,26 @@ export function transportFailure(error: unknown, settings: HttpSettings): Transp
     error: networkError(`The call to PhotoDNA failed (${name}).`, false, error),
     notSent: false,
   };
+}
+
+/**
+ * The transport error, to keep as a failure's `cause`, without the bytes of the answer: undici's
+ * `HTTPParserError` keeps the rest of an answer it could not parse as `data` (a string, which
+ * loggers print), and a service or proxy that quotes the request back puts the subscription key
+ * (or NCMEC credentials) there.
+ */
+function withoutAnswerBytes(error: unknown): unknown {
+  if (!(error instanceof Error) || !Object.hasOwn(error, 'data')) return error;
+  const copy = Object.create(Object.getPrototypeOf(error) as object) as Error;
+  for (const key of Object.getOwnPropertyNames(error)) {
+    if (key === 'data') continue;
+    Object.defineProperty(
+      copy,
+      key,
+      Object.getOwnPropertyDescriptor(error, key) as PropertyDescriptor,
+    );
+  }
+  return copy;
 }
 
 function errorCode(error: unknown): string | undefined {

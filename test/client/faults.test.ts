@@ -383,6 +383,40 @@ describe('a service that echoes the key', () => {
   });
 });
 
+describe('an answer that breaks HTTP and echoes the key', () => {
+  it("keeps the unparsed bytes (undici's HTTPParserError data) out of the error's cause chain", async () => {
+    const service = await hostileService((req, res) => {
+      // A chunk size that is not hex, then the request's key quoted back (a proxy's debug dump).
+      const key = String(req.headers['ocp-apim-subscription-key']);
+      res.socket?.write(
+        `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{"sent":"${key}"}\r\n0\r\n\r\n`,
+      );
+    });
+    try {
+      const logger = memoryLogger();
+      const client = h.client({ baseUrl: service.url, retry: { maxAttempts: 1 }, logger });
+      const error = await serviceError(client.match(image, 'image/png'));
+      expect(error).toMatchObject({ guardCode: 'SCAN_UNAVAILABLE', reason: 'network' });
+      expect(error.cause).toMatchObject({ name: 'HTTPParserError' });
+      expect(everyText(error)).not.toContain(API_KEY);
+      expect(logger.lines.join('\n')).not.toContain(API_KEY);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+/** Every string an error and its causes hold (own properties too, enumerable or not). */
+function everyText(error: unknown, depth = 0): string {
+  if (!(error instanceof Error) || depth > 5) return String(error);
+  return Object.getOwnPropertyNames(error)
+    .map((key) => {
+      const value: unknown = (error as unknown as Record<string, unknown>)[key];
+      return key === 'cause' ? everyText(value, depth + 1) : `${key}=${String(value)}`;
+    })
+    .join('\n');
+}
+
 describe('a wall clock that steps during retries', () => {
   it('a step forward of an hour after a 500 does not spend the retry budget: the retry is made', async () => {
     h.emulator.faults.push({ type: 'status', status: 500 });
