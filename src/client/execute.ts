@@ -2,7 +2,7 @@ import type { Pool } from 'undici';
 import { PhotoDnaServiceError } from '../errors.js';
 import type { Logger } from '../types.js';
 import { type AttemptMessage, attemptChannel } from './diagnostics.js';
-import { afterAttempts, closedError, timeoutError } from './failures.js';
+import { afterAttempts, closedError, malformedError, timeoutError } from './failures.js';
 import {
   type HttpRequest,
   type HttpResponse,
@@ -130,8 +130,16 @@ async function sendOnce<T>(
     }
     try {
       return { ok: true, value: job.parse(response) };
-    } catch (error) {
-      if (!(error instanceof PhotoDnaServiceError)) throw error;
+    } catch (thrown) {
+      // Anything else reading the answer throws comes from the answer too (a RangeError from
+      // JSON nested deeper than the stack): a malformed answer, retried as one, not a raw error.
+      const error =
+        thrown instanceof PhotoDnaServiceError
+          ? thrown
+          : malformedError(`JSON that could not be read (${errorName(thrown)})`, {
+              httpStatus: response.status,
+              cause: thrown,
+            });
       // Held back no longer than any retry would wait (the budget): one 429 with a huge
       // Retry-After (parsed up to a day) must not stall every later call that long.
       if (error.httpStatus === 429 && error.retryAfter)
@@ -199,4 +207,8 @@ function logFinal(
   } else {
     logger.debug(facts, 'photodna-guard: PhotoDNA refused the file');
   }
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
 }

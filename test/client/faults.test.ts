@@ -288,6 +288,18 @@ describe('a hostile service', () => {
       (_req, res) => res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(CLEAN)),
       'malformed-response',
     ],
+    [
+      'a match whose scores nest too deep to copy (a stack overflow while reading it)',
+      (_req, res) => {
+        const depth = 100_000;
+        res
+          .writeHead(200)
+          .end(
+            `{"Status":{"Code":3000},"TrackingId":"t","IsMatch":true,"MatchDetails":{"MatchFlags":[{"Source":"s","Violations":["A1"]}]},"EvaluateResponse":{"x":${'['.repeat(depth)}${']'.repeat(depth)}}}`,
+          );
+      },
+      'malformed-response',
+    ],
   ])('fails closed on %s, and the next call succeeds', async (_, hostile, reason) => {
     const service = await hostileService(hostile);
     try {
