@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import pino from 'pino';
@@ -122,6 +123,62 @@ describe("the injected logger and the host's errors", () => {
     expect(all).toContain('ERR_BAD_RESPONSE');
     expect(all).not.toContain(hostToken);
     expect(all).not.toContain(JSON.stringify([...bytes.subarray(0, 16)]).slice(1, -1));
+  });
+});
+
+describe('a service that breaks HTTP quoting the request', () => {
+  const running: Running[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((r) => r.close()));
+  });
+
+  it("leak: the 503's error event, logged by the guard or whole by the host (console.error's util.inspect), carries no key from undici's parse error", async () => {
+    const written: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        written.push(String(chunk));
+        done();
+      },
+    });
+    // A proxy's debug page, sent as a chunked body whose chunk size is not hex.
+    const service = createServer((socket) => {
+      let head = '';
+      socket.on('error', () => {});
+      socket.on('data', (data) => {
+        head += data.toString('latin1');
+        const key = /ocp-apim-subscription-key: *([^\r]+)/i.exec(head)?.[1];
+        if (key === undefined || !head.includes('\r\n\r\n')) return;
+        socket.end(
+          `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{"received":"${key}"}\r\n0\r\n\r\n`,
+        );
+      });
+    });
+    await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
+    const apiKey = 'sk-parse-error-secret-key-77';
+    try {
+      const server = await express5?.start(
+        {
+          apiKey,
+          baseUrl: `http://127.0.0.1:${(service.address() as AddressInfo).port}`,
+          client: { retry: { maxAttempts: 1 } },
+          logger: pino({ level: 'debug' }, stream),
+        },
+        [{ path: '/upload' }],
+        { global: true },
+      );
+      if (!server) throw new Error('no adapter');
+      running.push(server);
+      server.guard.on('error', (event) => written.push(inspect(event, { depth: null })));
+      const res = await request(server.url)
+        .post('/upload')
+        .attach('f', png(200, 200, 4242), 'f.png');
+      expect(res.status).toBe(503);
+      const all = written.join('');
+      expect(all).toContain('HTTPParserError');
+      expect(all).not.toContain(apiKey);
+    } finally {
+      await new Promise<void>((resolve) => service.close(() => resolve()));
+    }
   });
 });
 
