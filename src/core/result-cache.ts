@@ -9,6 +9,10 @@ export interface ResultCacheOptions {
 
 interface Entry {
   result: MatchResult;
+  /**
+   * On the monotonic clock (`performance.now()`): when the wall clock steps back (NTP, a VM
+   * restored), a clean result must not outlive `cleanTtlMs` by the length of the step.
+   */
   expires: number;
 }
 
@@ -32,7 +36,7 @@ export class ResultCache {
     return this.#entries.size;
   }
 
-  get(sha256: string, now = Date.now()): MatchResult | undefined {
+  get(sha256: string, now = performance.now()): MatchResult | undefined {
     const entry = this.#entries.get(sha256);
     if (!entry) return undefined;
     this.#entries.delete(sha256);
@@ -41,7 +45,7 @@ export class ResultCache {
     return copyOf(entry.result);
   }
 
-  set(sha256: string, result: MatchResult, now = Date.now()): void {
+  set(sha256: string, result: MatchResult, now = performance.now()): void {
     const ttl = result.isMatch ? this.#options.matchTtlMs : this.#options.cleanTtlMs;
     if (ttl <= 0) return;
     this.#entries.delete(sha256);
