@@ -9,8 +9,9 @@ import { answeredAt, parseRetryAfter } from './retry.js';
 /**
  * The service's answers, parsed with zod into typed results. Anything unexpected (not JSON, a
  * missing field, match flags on an answer whose `IsMatch` is false) is a `malformed-response`
- * error, never a clean result. `IsMatch: true` without flags stays a match: the answer's verdict is
- * what fails closed, the flags only describe it.
+ * error, never a clean result. `IsMatch: true` stays a match without flags, or with flags, scores
+ * or a content id of another shape (the flags that read are kept): the answer's verdict is what
+ * fails closed, the rest only describes it.
  */
 
 /** One Match answer (also one element of a MatchHash answer). */
@@ -195,7 +196,11 @@ function toMatchResponse(json: unknown, context: ParseContext): MatchResponse {
     throw codeError(status.data.Status, status.data.TrackingId ?? undefined, context);
   }
   const parsed = matchSchema.safeParse(json);
-  if (!parsed.success) throw shapeError(parsed.error, context, status.data.TrackingId ?? undefined);
+  if (!parsed.success) {
+    const trackingId = status.data.TrackingId ?? undefined;
+    if (isMatchVerdict(json)) return matchOfOddDetails(json, status.data, context);
+    throw shapeError(parsed.error, context, trackingId);
+  }
   const body = parsed.data;
   const result: MatchResponse = {
     isMatch: body.IsMatch,
@@ -209,6 +214,41 @@ function toMatchResponse(json: unknown, context: ParseContext): MatchResponse {
   if (body.Status.Description) {
     result.description = redact(body.Status.Description, context.secrets);
   }
+  return result;
+}
+
+/** `IsMatch: true`: a match, however odd what describes it (its flags, scores, content id). */
+function isMatchVerdict(json: unknown): boolean {
+  return (json as { IsMatch?: unknown } | null)?.IsMatch === true;
+}
+
+/**
+ * A match whose details are not of the expected shape (a flag's `MatchDistance` as text, say):
+ * still a match, since the verdict is what fails closed (read as malformed, it was an unchecked
+ * file, let through under failMode 'open', and neither quarantined nor reported). The flags that
+ * read are kept; the others, scores and content id are left out.
+ */
+function matchOfOddDetails(
+  json: unknown,
+  { Status, TrackingId }: z.output<typeof statusOnlySchema>,
+  context: ParseContext,
+): MatchResponse {
+  const details = (json as { MatchDetails?: { MatchFlags?: unknown } }).MatchDetails;
+  const flags = Array.isArray(details?.MatchFlags) ? details.MatchFlags : [];
+  const matchFlags: MatchFlag[] = [];
+  for (const flag of flags) {
+    const parsed = matchFlagSchema.safeParse(flag);
+    if (parsed.success) matchFlags.push(toMatchFlag(parsed.data, context));
+  }
+  const result: MatchResponse = {
+    isMatch: true,
+    trackingId: TrackingId ? trackingIdOf(TrackingId, context) : '',
+    matchFlags,
+    statusCode: Status.Code,
+    evaluateResponse: null,
+    contentId: null,
+  };
+  if (Status.Description) result.description = redact(Status.Description, context.secrets);
   return result;
 }
 

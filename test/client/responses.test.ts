@@ -87,7 +87,7 @@ describe('parseMatchAnswer', () => {
     ['TrackingId missing', { Status: ok, IsMatch: false }],
     ['no Status', { TrackingId: 't', IsMatch: false }],
     ['flags on a non-match', { ...matchBody, IsMatch: false }],
-    ['a flag without Source', { ...matchBody, MatchDetails: { MatchFlags: [{ Violations: [] }] } }],
+    ['a clean answer with odd scores', { ...cleanBody, EvaluateResponse: 'high' }],
     ['an array', [cleanBody]],
     ['null', null],
   ])('never reads %s as clean', (_, body) => {
@@ -97,6 +97,18 @@ describe('parseMatchAnswer', () => {
       retryable: true,
       guardCode: 'SCAN_UNAVAILABLE',
     });
+  });
+
+  it.each([
+    ['a flag without Source', { MatchFlags: [{ Violations: [] }, flag] }],
+    ['flags that are not a list', { MatchFlags: 'A1' }],
+    ['scores of another shape', { MatchFlags: [flag], extra: true }],
+  ])('reads IsMatch: true with %s as a match, keeping the flags that read', (_, details) => {
+    const body = { ...matchBody, MatchDetails: details, EvaluateResponse: 'odd', ContentId: 7 };
+    const result = parseMatchAnswer(answer(body), context);
+    expect(result).toMatchObject({ isMatch: true, trackingId: '1_photodna_abc' });
+    const kept = Array.isArray(details.MatchFlags) && details.MatchFlags.includes(flag);
+    expect(result.matchFlags).toEqual(kept ? [expect.objectContaining({ source: 'Test' })] : []);
   });
 
   it.each([

@@ -1,0 +1,67 @@
+import { createServer } from 'node:http';
+import request from 'supertest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { MatchEvent } from '../../src/index.js';
+import { closeServer, listen } from '../client/helpers.js';
+import { png } from '../fixtures/images.js';
+import { adapters, type Running } from '../helpers/adapters.js';
+
+const express5 = adapters[0];
+
+/** A Match answer that says IsMatch: true, its flag of another shape (MatchDistance a string). */
+const ODD_MATCH = JSON.stringify({
+  Status: { Code: 3000, Description: 'OK' },
+  TrackingId: 'odd-match-1',
+  IsMatch: true,
+  MatchDetails: {
+    MatchFlags: [
+      { Source: 'Test', Violations: ['A1'], MatchDistance: '179' },
+      { Source: 'Other', Violations: ['B1'], MatchDistance: 12 },
+    ],
+  },
+});
+
+const service = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(ODD_MATCH));
+});
+let baseUrl = '';
+beforeAll(async () => {
+  baseUrl = await listen(service);
+});
+afterAll(() => closeServer(service));
+
+describe('a match whose details are of an unexpected shape', () => {
+  const running: Running[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((r) => r.close()));
+  });
+
+  it.each(['open', 'closed'] as const)(
+    "is still a match under failMode '%s': refused 422, a match event, never the handler",
+    async (failMode) => {
+      const server = await express5?.start(
+        { apiKey: 'odd-details-key', baseUrl, failMode, policy: 'block', matchAnswer: 'explicit' },
+        [{ path: '/upload' }],
+        { global: true },
+      );
+      if (!server) throw new Error('no adapter');
+      running.push(server);
+      const matches: MatchEvent[] = [];
+      server.guard.on('match', (event) => matches.push(event));
+      const res = await request(server.url)
+        .post('/upload')
+        .attach('f', png(200, 200, 5), 'f.png');
+      // Before: the answer was malformed, the file unchecked: under 'open' the handler got it.
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('UPLOAD_REJECTED');
+      expect(server.log.runs).toBe(0);
+      expect(matches).toHaveLength(1);
+      expect(matches[0]?.trackingId).toBe('odd-match-1');
+      // The flag that reads is kept; the odd one is not passed on as if it were well formed.
+      expect(matches[0]?.matchFlags).toEqual([
+        expect.objectContaining({ source: 'Other', violations: ['B1'], matchDistance: 12 }),
+      ]);
+    },
+  );
+});
