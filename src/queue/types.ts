@@ -49,11 +49,11 @@ export interface ScanJobInput {
   metadata?: Record<string, unknown>;
   /**
    * Defaults to a `deferred` route with no uploader address, received at enqueue time. Checked at
-   * enqueue (`uploaderSchema`), a bad field refused with a `TypeError` naming it: `route` a
-   * non-empty string, `routePattern` at most 1,024 characters, `method` an HTTP method token,
-   * `ip` and `network.peer`/`network.derived` at most 64 characters, no unknown key. What a
-   * client writes is cut, not refused: `route` to 2,048 characters, `userAgent` to 1,024,
-   * `network.forwardedFor`/`network.forwarded` to 512.
+   * enqueue (`uploaderSchema`), a bad field refused with a `TypeError` naming it: strings where
+   * strings belong, `route` non-empty, `method` an HTTP method token, no unknown key. A long field
+   * is cut, never refused: `route` to 2,048 characters, `routePattern` and `userAgent` to 1,024,
+   * `network.forwardedFor`/`network.forwarded` to 512, `ip` and `network.peer`/`network.derived`
+   * to 64, `method` to 32.
    */
   uploader?: Partial<Omit<UploaderContext, 'receivedAt'>> & {
     /**

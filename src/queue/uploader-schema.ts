@@ -6,21 +6,25 @@ import { MAX_USER_AGENT_CHARS } from '../core/request-context.js';
  * What `enqueue` accepts as a job's `uploader` (`ScanJobInput.uploader`): one schema for every
  * engine. The worker carries it into the `match` event, the quarantine record and from there an
  * NCMEC report, so every field is checked at enqueue, and a refusal names the field, never its
- * value. What a client writes (the path, the user agent, the forwarding headers) is cut to a
- * bound rather than refused: the guard's own enqueue of an upload with a 10 KiB `User-Agent`
- * must not fail. What the host writes (the method, the addresses, the route pattern) is refused
- * past its bound.
+ * value. A field of the right kind is cut to its bound, never refused for its length: the guard's
+ * own enqueue passes what the request brought, and a refusal there answers a deferred upload 503
+ * (under failMode 'open', passes it on with no job queued). The client writes most of it: the
+ * path, the user agent, the forwarding headers, the method (a Web `Request` may carry any token),
+ * the address behind a trusted proxy (`fe80::1%` and a zone id of any length is an IP address); the
+ * host's route pattern may be a list of paths or a long RegExp.
  */
 
-/** Longest `route` kept (a request path, as long as the client made it: cut, not refused). */
+/** Longest `route` kept (a request path). */
 export const MAX_ROUTE_CHARS = 2_048;
-/** Longest `routePattern` (the host's own route: refused past it). */
+/** Longest `routePattern` kept (a metrics label: a list of paths or a RegExp can be long). */
 export const MAX_ROUTE_PATTERN_CHARS = 1_024;
-/** Longest address (`ip`, `network.peer`, `network.derived`): an IPv6 one with its zone id fits. */
+/** Longest address kept (`ip`, `network.peer`, `network.derived`): an IPv6 one with a zone id. */
 export const MAX_IP_CHARS = 64;
+/** Longest `method` kept. */
+export const MAX_METHOD_CHARS = 32;
 
-/** An HTTP method: a token (RFC 9110), at most 32 characters. */
-const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
+/** An HTTP method: a token (RFC 9110). */
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** An ISO 8601 date-time with its time zone: what `new Date().toISOString()` writes, and more. */
 const ISO_DATE_TIME =
@@ -28,20 +32,18 @@ const ISO_DATE_TIME =
 
 const A_STRING = 'must be a string';
 
-/** A string cut to `max` characters. */
-const cut = (max: number) =>
-  z.string({ error: A_STRING }).transform((s) => (s.length > max ? s.slice(0, max) : s));
+/** Cuts a string to `max` characters. */
+const cutTo = (max: number) => (s: string) => (s.length > max ? s.slice(0, max) : s);
 
-/** A string of at most `max` characters, refused past it. */
-const bounded = (max: number) =>
-  z.string({ error: A_STRING }).max(max, { error: `must be at most ${max} characters` });
+/** A string cut to `max` characters. */
+const cut = (max: number) => z.string({ error: A_STRING }).transform(cutTo(max));
 
 const networkSchema = z.strictObject(
   {
-    peer: bounded(MAX_IP_CHARS),
+    peer: cut(MAX_IP_CHARS),
     forwardedFor: cut(MAX_CHAIN_CHARS).optional(),
     forwarded: cut(MAX_CHAIN_CHARS).optional(),
-    derived: bounded(MAX_IP_CHARS).optional(),
+    derived: cut(MAX_IP_CHARS).optional(),
   },
   { error: 'must be an object { peer, forwardedFor?, forwarded?, derived? }' },
 );
@@ -69,12 +71,13 @@ export const uploaderSchema = z.strictObject(
     route: cut(MAX_ROUTE_CHARS)
       .refine((s) => s !== '', { error: 'must not be empty' })
       .optional(),
-    routePattern: bounded(MAX_ROUTE_PATTERN_CHARS).optional(),
+    routePattern: cut(MAX_ROUTE_PATTERN_CHARS).optional(),
     method: z
       .string({ error: A_STRING })
-      .regex(METHOD, { error: 'must be an HTTP method (a token of at most 32 characters)' })
+      .regex(METHOD, { error: 'must be an HTTP method (a token)' })
+      .transform(cutTo(MAX_METHOD_CHARS))
       .optional(),
-    ip: bounded(MAX_IP_CHARS).optional(),
+    ip: cut(MAX_IP_CHARS).optional(),
     network: networkSchema.optional(),
     userAgent: cut(MAX_USER_AGENT_CHARS).optional(),
     receivedAt: receivedAtSchema.nullish(),
