@@ -21,11 +21,20 @@ export interface ClientNetwork {
   derived?: string;
 }
 
+/**
+ * Longest zone id kept on an IPv6 address (`fe80::1%eth0`): an interface name (15 characters on
+ * Linux) or index. `net.isIP` takes any name after the `%`, so a forwarded address would otherwise
+ * carry whatever the uploader wrote into events, records and job data.
+ */
+const MAX_ZONE_CHARS = 15;
+
 /** The address as an IP address, or undefined for anything else (a client-written string). */
 export function validIp(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const trimmed = value.trim();
-  return isIP(trimmed) !== 0 ? trimmed : undefined;
+  if (isIP(trimmed) === 0) return undefined;
+  const zone = trimmed.indexOf('%');
+  return zone === -1 || trimmed.length - zone - 1 <= MAX_ZONE_CHARS ? trimmed : undefined;
 }
 
 /**
