@@ -12,17 +12,22 @@ import { isTurned, orientMatrix } from './orient.js';
 const MIN_HASHABLE_DIM = 5;
 const JAROSZ_PASSES = 2;
 
-export interface PdqComputed {
+/** One hash and its quality. */
+export interface PdqView {
   /** 64 hex digits, as the reference and python-threatexchange print it. */
   hash: string;
   /** 0–100; below 50 the hash is considered unreliable. */
   quality: number;
+}
+
+export interface PdqComputed extends PdqView {
   /**
-   * The hashes of the image as viewers may show it, when that differs from the stored pixels
-   * (`hash`, which the reference computes): turned by its EXIF orientation (2–8), and, where its
-   * alpha channel is not opaque, over a white and over a black page. Absent otherwise.
+   * The image as viewers may show it, when that differs from the stored pixels (`hash`, which the
+   * reference computes): turned by its EXIF orientation (2–8), and, where its alpha channel is not
+   * opaque, over a white and over a black page; each view's hash with its own quality (a view can
+   * be sharp where the stored pixels are blank). Absent otherwise.
    */
-  shown?: string[];
+  shown?: PdqView[];
 }
 
 export interface PdqDihedral extends PdqComputed {
@@ -50,30 +55,28 @@ function viewsOf(image: RawImage): View[] {
   return isTurned(image.orientation) ? [turn] : [];
 }
 
-function dctOf(
-  image: RawImage,
-  skipBlurAt64: boolean,
-): { dct: Float32Array; quality: number; shown: Float32Array[] } | undefined {
+/** A view's 16x16 DCT block and its quality. */
+interface Block {
+  dct: Float32Array;
+  quality: number;
+}
+
+function dctOf(image: RawImage, skipBlurAt64: boolean): (Block & { shown: Block[] }) | undefined {
   const { width: cols, height: rows } = image;
   if (rows < MIN_HASHABLE_DIM || cols < MIN_HASHABLE_DIM) return undefined;
   const stored = dctOfLuma(lumaFromPixels(image), rows, cols, skipBlurAt64);
   // One view at a time: no more than one luma matrix is held at once.
   const shown = viewsOf(image).map((view) => {
     const luma = lumaFromPixels(image, view.background);
-    if (view.orientation === undefined) return dctOfLuma(luma, rows, cols, skipBlurAt64).dct;
+    if (view.orientation === undefined) return dctOfLuma(luma, rows, cols, skipBlurAt64);
     const turned = orientMatrix(luma, cols, rows, view.orientation);
-    return dctOfLuma(turned.matrix, turned.height, turned.width, skipBlurAt64).dct;
+    return dctOfLuma(turned.matrix, turned.height, turned.width, skipBlurAt64);
   });
   return { ...stored, shown };
 }
 
 /** The DCT block and quality of a luma matrix (blurred in place). */
-function dctOfLuma(
-  luma: Float32Array,
-  rows: number,
-  cols: number,
-  skipBlurAt64: boolean,
-): { dct: Float32Array; quality: number } {
+function dctOfLuma(luma: Float32Array, rows: number, cols: number, skipBlurAt64: boolean): Block {
   let block: Float32Array;
   if (skipBlurAt64 && rows === 64 && cols === 64) {
     // The reference's single-hash path takes a 64x64 image as is; its dihedral path blurs it.
@@ -116,7 +119,8 @@ export function computePdqDihedral(image: RawImage): PdqDihedral {
   );
 }
 
-function withShown<T extends PdqComputed>(computed: T, shown: Float32Array[]): T {
-  if (shown.length > 0) computed.shown = shown.map(bitsToHex);
+function withShown<T extends PdqComputed>(computed: T, shown: Block[]): T {
+  if (shown.length > 0)
+    computed.shown = shown.map(({ dct, quality }) => ({ hash: bitsToHex(dct), quality }));
   return computed;
 }

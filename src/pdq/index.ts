@@ -1,6 +1,6 @@
 // `photodna-guard/pdq`: PDQ hashing, hash lists, the Hamming index and the PDQ matcher.
 export { DIHEDRAL_NAMES, type DihedralName } from './bits.js';
-export type { PdqComputed, PdqDihedral } from './compute.js';
+export type { PdqComputed, PdqDihedral, PdqView } from './compute.js';
 export {
   DEFAULT_MAX_PIXELS,
   type DecodeOptions,

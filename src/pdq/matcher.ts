@@ -7,6 +7,7 @@ import { GuardError } from '../errors.js';
 import { parseWith } from '../parse-options.js';
 import type { Matcher, MatchFlag, MatchRequest, MatchResult } from '../types.js';
 import { DIHEDRAL_NAMES } from './bits.js';
+import type { PdqView } from './compute.js';
 import { PdqDecodeError } from './decode.js';
 import { type PdqHashOptions, pdqHash, pdqHashDihedral } from './hash.js';
 import { type ListedHash, PdqListSet } from './list-set.js';
@@ -33,11 +34,27 @@ export interface PdqMatchFlag extends MatchFlag {
   metadata: Readonly<Record<string, string>>;
 }
 
+/**
+ * One way the image is seen: its stored pixels (with their rotations and flips under `dihedral`),
+ * or as a viewer shows it (turned, over a page); its hashes and their quality.
+ */
+interface View {
+  hashes: string[];
+  quality: number;
+}
+
+function viewsShown(shown: PdqView[] | undefined): View[] {
+  return (shown ?? []).map(({ hash, quality }) => ({ hashes: [hash], quality }));
+}
+
 /** The upload's own PDQ facts, for events and records. */
 export interface PdqFacts {
   /** 64 hex digits. */
   hash: string;
-  /** 0–100; below `minQuality` the file is never a match. */
+  /**
+   * 0–100, of the stored pixels; below `minQuality` they are never a match (nor is a view of the
+   * image as shown whose own quality is below it).
+   */
   quality: number;
   /** The allow-list that suppressed a match, when one did. */
   allowedBy?: string;
@@ -141,58 +158,75 @@ class PdqMatcherImpl implements PdqMatcher {
     const { maxPixels, pool, dihedral, threshold, minQuality } = this.#options;
     const options: PdqHashOptions = { ...hashOptions, maxPixels };
     if (pool !== undefined) options.pool = pool;
-    let hashes: string[];
     let facts: PdqFacts;
+    let views: View[];
     try {
       if (dihedral) {
         const result = await pdqHashDihedral(bytes, options);
         facts = { hash: result.hash, quality: result.quality };
-        hashes = [...DIHEDRAL_NAMES.map((name) => result.dihedral[name]), ...(result.shown ?? [])];
+        const hashes = DIHEDRAL_NAMES.map((name) => result.dihedral[name]);
+        views = [{ hashes, quality: result.quality }, ...viewsShown(result.shown)];
       } else {
         const result = await pdqHash(bytes, options);
         facts = { hash: result.hash, quality: result.quality };
-        hashes = [result.hash, ...(result.shown ?? [])];
+        views = [{ hashes: [result.hash], quality: result.quality }, ...viewsShown(result.shown)];
       }
     } catch (error) {
       throw toGuardError(error);
     }
-    hashes = [...new Set(hashes)];
     const trackingId = `pdq-${randomUUID()}`;
-    if (facts.quality < minQuality)
-      return { isMatch: false, trackingId, matchFlags: [], pdq: facts };
-
-    const allowed = this.#nearestAllowed(hashes, this.#options.allowThreshold ?? threshold);
-    const matchFlags: PdqMatchFlag[] = [];
-    for (const [name, index] of this.#lists.indexes()) {
-      let best: PdqHit<ListedHash> | undefined;
-      for (const hash of hashes) {
-        const hit = index.search(hash, threshold)[0];
-        if (hit && (!best || hit.distance < best.distance)) best = hit;
+    // Each view on its own: its own quality, and its own nearest allow-list and listed hashes. A
+    // view near a released false positive must not excuse another (colour channels of a released
+    // image under an alpha channel that shows a listed one on a white page).
+    const best = new Map<string, PdqHit<ListedHash>>();
+    let allowedBy: { name: string; distance: number } | undefined;
+    for (const view of views) {
+      if (view.quality < minQuality) continue;
+      const hits = this.#nearestListed(view.hashes, threshold);
+      const allowed = this.#nearestAllowed(view.hashes, this.#options.allowThreshold ?? threshold);
+      // A released false positive allows what is at least as near to it as to every listed hash,
+      // never the listed image itself (within the allow threshold of it too, as any near false
+      // positive is). A listed hash released as it is allows itself: the host's own decision.
+      const nearestListed = Math.min(...[...hits.values()].map((hit) => hit.distance));
+      if (allowed && allowed.distance <= nearestListed) {
+        if (!allowedBy || allowed.distance < allowedBy.distance) allowedBy = allowed;
+        continue;
       }
-      if (best) {
-        matchFlags.push({
-          source: name,
-          violations: violationsOf(best.entry.metadata),
-          matchDistance: best.distance,
-          matchId: best.hash,
-          metadata: best.entry.metadata,
-        });
+      for (const [name, hit] of hits) {
+        const kept = best.get(name);
+        if (!kept || hit.distance < kept.distance) best.set(name, hit);
       }
     }
+    const matchFlags: PdqMatchFlag[] = [...best].map(([name, hit]) => ({
+      source: name,
+      violations: violationsOf(hit.entry.metadata),
+      matchDistance: hit.distance,
+      matchId: hit.hash,
+      metadata: hit.entry.metadata,
+    }));
     matchFlags.sort((a, b) => a.matchDistance - b.matchDistance);
-    // A released false positive allows what is at least as near to it as to every listed hash,
-    // never the listed image itself (within the allow threshold of it too, as any near false
-    // positive is). A listed hash released as it is allows itself: the host's own decision.
-    const nearestListed = matchFlags[0]?.matchDistance;
-    if (allowed && (nearestListed === undefined || allowed.distance <= nearestListed)) {
+    if (matchFlags.length === 0 && allowedBy) {
       return {
         isMatch: false,
         trackingId,
-        matchFlags: [],
-        pdq: { ...facts, allowedBy: allowed.name },
+        matchFlags,
+        pdq: { ...facts, allowedBy: allowedBy.name },
       };
     }
     return { isMatch: matchFlags.length > 0, trackingId, matchFlags, pdq: facts };
+  }
+
+  /** Each list's hash nearest to any of `hashes` within `threshold`, by list name. */
+  #nearestListed(hashes: readonly string[], threshold: number): Map<string, PdqHit<ListedHash>> {
+    const hits = new Map<string, PdqHit<ListedHash>>();
+    for (const [name, index] of this.#lists.indexes()) {
+      for (const hash of hashes) {
+        const hit = index.search(hash, threshold)[0];
+        const kept = hits.get(name);
+        if (hit && (!kept || hit.distance < kept.distance)) hits.set(name, hit);
+      }
+    }
+    return hits;
   }
 
   /** The allow-list hash nearest to any of `hashes` within `threshold`, and its list. */
