@@ -64,7 +64,9 @@ const matchSchema = z
 /** Only the status: used first, so that an error answer need not carry a full Match shape. */
 const statusOnlySchema = z.object({
   Status: statusSchema,
-  TrackingId: z.string().nullish(),
+  // Of another type, it is no reason to read the verdict as malformed (`IsMatch: true` stays a
+  // match, with no tracking id); a clean answer must still parse in full (`matchSchema`).
+  TrackingId: z.string().nullish().catch(undefined),
 });
 
 const matchHashSchema = z.object({

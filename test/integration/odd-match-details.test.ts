@@ -21,15 +21,29 @@ const ODD_MATCH = JSON.stringify({
   },
 });
 
-const service = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(ODD_MATCH));
-});
+/** The same verdict with a TrackingId that is not a string. */
+const ODD_TRACKING_ID = JSON.stringify({ ...JSON.parse(ODD_MATCH), TrackingId: 42 });
+
+/** A service that answers every call with `body`. */
+function answering(body: string) {
+  return createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+  });
+}
+
+const service = answering(ODD_MATCH);
+const oddIdService = answering(ODD_TRACKING_ID);
 let baseUrl = '';
+let oddIdUrl = '';
 beforeAll(async () => {
   baseUrl = await listen(service);
+  oddIdUrl = await listen(oddIdService);
 });
-afterAll(() => closeServer(service));
+afterAll(async () => {
+  await closeServer(service);
+  await closeServer(oddIdService);
+});
 
 describe('a match whose details are of an unexpected shape', () => {
   const running: Running[] = [];
@@ -64,4 +78,24 @@ describe('a match whose details are of an unexpected shape', () => {
       ]);
     },
   );
+
+  it("is a match when its TrackingId is not a string (tracking id '')", async () => {
+    const server = await express5?.start(
+      { apiKey: 'odd-details-key', baseUrl: oddIdUrl, failMode: 'open', policy: 'block' },
+      [{ path: '/upload' }],
+      { global: true },
+    );
+    if (!server) throw new Error('no adapter');
+    running.push(server);
+    const matches: MatchEvent[] = [];
+    server.guard.on('match', (event) => matches.push(event));
+    const res = await request(server.url)
+      .post('/upload')
+      .attach('f', png(200, 200, 6), 'f.png');
+    // Before: the whole answer was malformed (its status could not be read), the file unchecked.
+    expect(res.status).toBe(422);
+    expect(server.log.runs).toBe(0);
+    expect(matches).toHaveLength(1);
+    expect(matches[0]?.trackingId).toBe('');
+  });
 });
