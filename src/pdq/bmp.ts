@@ -3,6 +3,15 @@
  * or bit fields), 24-bit and 32-bit (plain or bit fields), bottom-up or top-down. RLE and
  * embedded JPEG/PNG are refused. Every offset is bounds-checked; the pixel count is checked
  * against `maxPixels` before anything is allocated.
+ *
+ * Alpha is read where browsers draw it, and nowhere else. Chromium (blink `bmp_image_reader.cc`)
+ * takes the alpha mask of a BITMAPV3/V4/V5 header (56, 108, 124 bytes) whatever the compression,
+ * and the fourth mask of BI_ALPHABITFIELDS; Firefox (`nsBMPDecoder.cpp`) only that of a V4/V5
+ * header with BI_BITFIELDS. Both draw it at 16 and 32 bits only, and neither reads a plain
+ * 32-bit BMP's fourth byte (padding outside ICO files). Chromium shows an image whose alpha is
+ * zero everywhere as opaque (many writers leave it so); Firefox shows it blank, with nothing to
+ * hash. So the image comes out opaque (3 channels) when that alpha is 0 everywhere or 255
+ * everywhere, and with 4 channels otherwise, its colour channels as stored.
  */
 import type { RawImage } from './luma.js';
 
@@ -23,18 +32,38 @@ interface Mask {
   mask: number;
 }
 
+/** A bit field: its lowest run of ones, as Firefox reads a broken mask (Chromium refuses it). */
 function mask(value: number): Mask {
   if (value === 0) return { shift: 0, max: 0, mask: 0 };
   let shift = 0;
   while (((value >>> shift) & 1) === 0) shift++;
-  const max = value >>> shift;
-  return { shift, max, mask: value >>> 0 };
+  let width = 0;
+  while (shift + width < 32 && ((value >>> (shift + width)) & 1) === 1) width++;
+  const max = 2 ** width - 1;
+  return { shift, max, mask: (max * 2 ** shift) >>> 0 };
 }
 
 const channel = (pixel: number, m: Mask) =>
   m.max === 0 ? 0 : Math.round((((pixel & m.mask) >>> m.shift) * 255) / m.max);
 
-/** Decodes a BMP into 3-channel RGB. */
+/** Info header sizes that hold an alpha mask (at byte 52): BITMAPV3INFOHEADER, V4, V5. */
+const ALPHA_MASK_HEADERS = [56, 108, 124];
+
+/**
+ * The alpha mask browsers read, if any (see the top of this file). A V3–V5 header's sits at file
+ * offset 14 + 52; BI_ALPHABITFIELDS' fourth mask after a 40-byte header at 14 + 40 + 12: the same.
+ */
+function alphaMask(view: DataView, headerSize: number, compression: number, bits: number) {
+  if (bits !== 16 && bits !== 32) return undefined;
+  if (!ALPHA_MASK_HEADERS.includes(headerSize) && compression !== BI_ALPHABITFIELDS)
+    return undefined;
+  if (view.byteLength < 70) throw new BmpDecodeError('truncated alpha mask');
+  // A mask outside the pixel's bits draws nothing (Chromium trims it to the depth).
+  const m = mask(view.getUint32(66, true) & (bits === 16 ? 0xffff : 0xffffffff));
+  return m.max === 0 ? undefined : m;
+}
+
+/** Decodes a BMP into RGB, or RGBA where a browser draws its alpha (see the top of this file). */
 export function decodeBmp(bytes: Uint8Array, maxPixels: number): RawImage {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const need = (end: number, what: string) => {
@@ -103,11 +132,18 @@ export function decodeBmp(bytes: Uint8Array, maxPixels: number): RawImage {
 
   const rowSize = Math.ceil((width * bits) / 32) * 4;
   need(dataOffset + rowSize * height, 'pixel data');
-  const out = new Uint8Array(width * height * 3);
+  const pixelAt = (row: number, x: number) =>
+    bits === 16 ? view.getUint16(row + x * 2, true) : view.getUint32(row + x * 4, true);
+  let alpha = alphaMask(view, headerSize, compression, bits);
+  if (alpha && !drawsAlpha(alpha, width, height, (y) => dataOffset + y * rowSize, pixelAt)) {
+    alpha = undefined;
+  }
+  const channels = alpha ? 4 : 3;
+  const out = new Uint8Array(width * height * channels);
   for (let y = 0; y < height; y++) {
     const row = dataOffset + (topDown ? y : height - 1 - y) * rowSize;
-    let o = y * width * 3;
-    for (let x = 0; x < width; x++, o += 3) {
+    let o = y * width * channels;
+    for (let x = 0; x < width; x++, o += channels) {
       if (palette) {
         const bitOffset = x * bits;
         const byte = bytes[row + (bitOffset >> 3)] as number;
@@ -116,8 +152,7 @@ export function decodeBmp(bytes: Uint8Array, maxPixels: number): RawImage {
         out[o + 1] = palette[index * 3 + 1] as number;
         out[o + 2] = palette[index * 3 + 2] as number;
       } else if (masks) {
-        const pixel =
-          bits === 16 ? view.getUint16(row + x * 2, true) : view.getUint32(row + x * 4, true);
+        const pixel = pixelAt(row, x);
         out[o] = channel(pixel, masks[0]);
         out[o + 1] = channel(pixel, masks[1]);
         out[o + 2] = channel(pixel, masks[2]);
@@ -127,7 +162,33 @@ export function decodeBmp(bytes: Uint8Array, maxPixels: number): RawImage {
         out[o + 1] = bytes[p + 1] as number;
         out[o + 2] = bytes[p] as number;
       }
+      if (alpha) out[o + 3] = channel(pixelAt(row, x), alpha);
     }
   }
-  return { data: out, width, height, channels: 3 };
+  return { data: out, width, height, channels };
+}
+
+/**
+ * Whether the alpha channel shows: some pixel's alpha is not 0 (all 0 shows opaque, or blank)
+ * and some pixel's is not 255 (all 255 is opaque).
+ */
+function drawsAlpha(
+  alpha: Mask,
+  width: number,
+  height: number,
+  rowAt: (y: number) => number,
+  pixelAt: (row: number, x: number) => number,
+): boolean {
+  let notZero = false;
+  let notOpaque = false;
+  for (let y = 0; y < height; y++) {
+    const row = rowAt(y);
+    for (let x = 0; x < width; x++) {
+      const a = channel(pixelAt(row, x), alpha);
+      notZero ||= a !== 0;
+      notOpaque ||= a !== 255;
+      if (notZero && notOpaque) return true;
+    }
+  }
+  return false;
 }

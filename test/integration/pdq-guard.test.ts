@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { photodnaGuard } from '../../src/index.js';
 import { createPdqMatcher, pdqDistance, pdqHash } from '../../src/pdq/index.js';
 import { gifFrameBeyondScreen, png } from '../fixtures/images.js';
+import { encodeBmpRgba } from '../fixtures/pdq/bmp-encode.js';
 import { appWith, guarded } from '../helpers/express-app.js';
 import { REFERENCE } from '../unit/pdq/reference-hashes.js';
 
@@ -107,6 +108,36 @@ describe('guard with createPdqMatcher (no PhotoDNA key)', () => {
       expect(log.runs).toBe(before);
     }
   });
+
+  it.each([
+    [124, 3, 'V5 header, BI_BITFIELDS (every browser)'],
+    [108, 0, 'V4 header, BI_RGB with an alpha mask (Chromium)'],
+    [40, 6, 'BI_ALPHABITFIELDS (Chromium)'],
+  ] as const)(
+    'rejects a listed image hidden in a BMP alpha channel: %i-byte %s',
+    async (header, compression) => {
+      // The PNG attack above as a 32-bit BMP whose alpha mask browsers draw: flat black colours,
+      // the listed image in the alpha channel, shown over a white page.
+      const { data, info } = await sharp(readFileSync(join(FIXTURES, 'scene1.png')))
+        .greyscale()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      const { width, height } = info;
+      const rgba = new Uint8Array(width * height * 4);
+      for (let i = 0; i < width * height; i++) rgba[i * 4 + 3] = 255 - (data[i] as number);
+      const hidden = encodeBmpRgba(rgba, width, height, { header, compression });
+      const shown = await sharp(Buffer.from(rgba), { raw: { width, height, channels: 4 } })
+        .flatten({ background: '#ffffff' })
+        .png()
+        .toBuffer();
+      expect(pdqDistance((await pdqHash(shown, { pool: false })).hash, listed)).toBeLessThan(20);
+      const before = log.runs;
+      const res = await request(app).post('/upload').attach('file', hidden, 'sticker.bmp');
+      expect(res.status).toBe(422);
+      expect(res.body.error.code).toBe('INVALID_IMAGE');
+      expect(log.runs).toBe(before);
+    },
+  );
 
   it('refuses a GIF whose frame outgrows the screen its header states, and hashes the next upload', async () => {
     // The header says 160x160 (within every limit, below the inline-hashing cut-off); the frame

@@ -7,6 +7,7 @@ import { limitsSchema } from '../../../src/options.js';
 import { decodeBmp } from '../../../src/pdq/bmp.js';
 import type { ImageMimeType } from '../../../src/types.js';
 import { bmp, gif, jpg, pixelFloodPng, png, tiff } from '../../fixtures/images.js';
+import { encodeBmpRgba } from '../../fixtures/pdq/bmp-encode.js';
 
 const limits = limitsSchema.parse({});
 const validates = (bytes: Buffer) =>
@@ -114,5 +115,17 @@ describe("issue 11 class 4: BMP to PNG (sanitize: 'reencode')", () => {
       expected.channels,
     ]);
     expect(Buffer.from(data).equals(Buffer.from(expected.data))).toBe(true);
+  });
+
+  it('a 32-bit BMP whose alpha browsers draw (V5 alpha mask): the PNG keeps that alpha', async () => {
+    const width = 201;
+    const height = 170;
+    const rgba = new Uint8Array(width * height * 4);
+    for (let i = 0; i < rgba.length; i++) rgba[i] = (i * 7 + (i >> 10)) & 0xff;
+    const source = encodeBmpRgba(rgba, width, height, { header: 124, compression: 3 });
+    const { bytes } = await reencode(source, 'image/bmp', limits.maxPixels);
+    const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+    expect(info.channels).toBe(4);
+    expect(Buffer.from(data).equals(Buffer.from(rgba))).toBe(true);
   });
 });
