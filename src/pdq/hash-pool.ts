@@ -31,10 +31,14 @@ export type HashReply =
 
 /**
  * How long a started job may go unanswered before its worker is taken for wedged (a decode that
- * never returns) and replaced. Far above the slowest sound job: the math costs about 0.25 s per
- * megapixel on a slow core and the decode a fifth of that (bench/README.md), so an image of the
- * default `maxPixels` (100 megapixels) takes about 30 s. Time in the pool's queue is not counted:
- * a worker runs one job at a time.
+ * never returns) and replaced. One pass of the math costs about 0.25 s per megapixel on a core
+ * shared eight to ten times over (bench/README.md, pdq-hash; far less on an idle one) and the
+ * decode a fifth of that, so an image of the default `maxPixels` (100 megapixels) takes about
+ * 30 s hashed as stored. A translucent one is also hashed over a white and a black page (three
+ * passes, about 100 s on such a machine): kept at 120 s all the same, since a wedged worker holds
+ * its slot this long (every PDQ check waits behind it on a two-core machine, which has one worker),
+ * and a job that times out is an unchecked file, refused under `failMode: 'closed'`. Time in the
+ * pool's queue is not counted: a worker runs one job at a time.
  */
 export const HASH_JOB_TIMEOUT_MS = 120_000;
 /** The longest delay `setTimeout` honours (a longer one fires at once). */
