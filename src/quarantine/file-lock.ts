@@ -23,6 +23,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { type FileHandle, link, lstat, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { settleBy } from '../core/abortable.js';
 import { QuarantineError } from '../errors.js';
 import { FILE_MODE, isNotFound, readRegularFile } from './atomic-file.js';
 
@@ -41,6 +42,12 @@ export interface FileLockOptions {
   staleMs?: number;
   /** Defaults to `LOCK_TIMEOUT_MS` (15 s). */
   timeoutMs?: number;
+  /**
+   * Ends the wait for the lock: aborted before `task` starts, the call rejects with the signal's
+   * reason at once (the lock released if it was just taken) and `task` never runs. Once `task`
+   * has started it has no effect.
+   */
+  signal?: AbortSignal;
 }
 
 interface Holder {
@@ -87,7 +94,7 @@ export async function withFileLock<T>(
   options: FileLockOptions = {},
 ): Promise<T> {
   const staleMs = options.staleMs ?? LOCK_STALE_MS;
-  const held = await acquire(path, staleMs, options.timeoutMs ?? LOCK_TIMEOUT_MS);
+  const held = await acquire(path, staleMs, options.timeoutMs ?? LOCK_TIMEOUT_MS, options.signal);
   // Keeps the lock fresh for holders out of sight (see the module comment).
   const refresh = setInterval(() => {
     const now = new Date();
@@ -95,6 +102,8 @@ export async function withFileLock<T>(
   }, staleMs / 4);
   refresh.unref();
   try {
+    // Aborted while the lock was being taken: given back with `task` not run.
+    options.signal?.throwIfAborted();
     return await task();
   } finally {
     clearInterval(refresh);
@@ -140,10 +149,12 @@ async function acquire(
   path: string,
   staleMs: number,
   timeoutMs: number,
+  signal: AbortSignal | undefined,
 ): Promise<{ token: string; handle: FileHandle }> {
   const deadline = Date.now() + timeoutMs;
   const holder = { ...self(), token: newToken() };
   for (let attempt = 0; ; attempt++) {
+    signal?.throwIfAborted();
     const handle = await create(path, holder);
     if (handle) return { token: holder.token, handle };
     if (await breakIfStale(path, staleMs)) continue;
@@ -151,7 +162,8 @@ async function acquire(
       throw new QuarantineError(`timed out waiting for the lock ${path}`);
     }
     // Back off with jitter: 1 ms at first, at most ~25 ms between tries.
-    await sleep(Math.min(25, 1 + attempt) * (0.5 + Math.random()));
+    const pause = sleep(Math.min(25, 1 + attempt) * (0.5 + Math.random()));
+    await (signal ? settleBy(pause, signal) : pause);
   }
 }
 

@@ -59,8 +59,9 @@ export function createFileQuarantineStore(
   const inProcess = new KeyedLock();
   /** One update of `id` at a time: in this process (queue), then across processes (lock file). */
   const lock = {
-    run<T>(id: string, task: () => Promise<T>): Promise<T> {
-      return inProcess.run(id, () => withFileLock(join(dir, lockName(id)), task));
+    run<T>(id: string, task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+      const options = signal ? { signal } : {};
+      return inProcess.run(id, () => withFileLock(join(dir, lockName(id)), task, options));
     },
   };
   let opened: Promise<void> | undefined;
@@ -139,13 +140,21 @@ export function createFileQuarantineStore(
     );
   }
 
-  /** Runs `task` after `open()`, turning anything it throws into a `QuarantineError`. */
-  async function guarded<T>(what: string, task: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `task` after `open()`, turning anything it throws into a `QuarantineError`, except the
+   * reason of the caller's `signal` (a wait it ended), thrown as it is.
+   */
+  async function guarded<T>(
+    what: string,
+    task: () => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     try {
       await open();
       return await task();
     } catch (error) {
       if (error instanceof QuarantineError) throw error;
+      if (signal?.aborted && error === signal.reason) throw error;
       throw new QuarantineError(`quarantine store: could not ${what}`, { cause: error });
     }
   }
@@ -210,16 +219,24 @@ export function createFileQuarantineStore(
       });
     },
 
-    claimReport(id, claim) {
-      return guarded(`update incident ${id}`, async () => {
-        assertValidId(id);
-        return lock.run(id, async () => {
-          const record = await readRecord(id);
-          const { held, next } = withClaim(record, claim, Date.now());
-          if (next) await writeRecord(next);
-          return { held, record: next ?? record };
-        });
-      });
+    claimReport(id, claim, { signal } = {}) {
+      return guarded(
+        `update incident ${id}`,
+        async () => {
+          assertValidId(id);
+          return lock.run(
+            id,
+            async () => {
+              const record = await readRecord(id);
+              const { held, next } = withClaim(record, claim, Date.now());
+              if (next) await writeRecord(next);
+              return { held, record: next ?? record };
+            },
+            signal,
+          );
+        },
+        signal,
+      );
     },
 
     release(id, reason) {

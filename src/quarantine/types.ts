@@ -140,11 +140,14 @@ export interface QuarantineStore {
    * sharing the store, unless another unexpired claim holds it; with `claim.until` in the past,
    * gives back a claim made with the same token. Resolves to the record as it now is and whether
    * this token holds it. Without it, `reportQuarantined` keeps one report at a time per store
-   * object only: two processes reporting the same incident at once may both send.
+   * object only: two processes reporting the same incident at once may both send. `signal`,
+   * aborted while the claim waits (on another process's lock of the record), ends the call at
+   * once with the signal's reason and nothing written.
    */
   claimReport?(
     id: string,
     claim: ReportClaim,
+    options?: { signal?: AbortSignal },
   ): Promise<{ held: boolean; record: QuarantineRecord }>;
   /** Marks the incident reviewed/released; the evidence is kept until `preserveUntil`. */
   release(id: string, reason?: string): Promise<QuarantineRecord>;
@@ -170,7 +173,11 @@ export interface FileQuarantineStore extends QuarantineStore {
   /** The store's directory (absolute). */
   readonly dir: string;
   purge(id: string, now?: Date): Promise<PurgeDecision>;
-  claimReport(id: string, claim: ReportClaim): Promise<{ held: boolean; record: QuarantineRecord }>;
+  claimReport(
+    id: string,
+    claim: ReportClaim,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ held: boolean; record: QuarantineRecord }>;
   /**
    * Ids whose image exists without a record: a `put` interrupted between its two renames (the
    * guard answered 503). Never listed as incidents and never deleted automatically.

@@ -45,8 +45,8 @@ export interface ReportQuarantinedArgs {
   /** Aborts the attempt, the send included (the service may then have the report unnoted). */
   signal?: AbortSignal;
   /**
-   * Aborted before the report goes out (while this caller waits on another reporter's claim, or
-   * sooner), ends the attempt with an `AbortError` and nothing sent; once the send has begun it
+   * Aborted before the report goes out (while this caller waits on another reporter's claim or on
+   * another process's lock of the record, or sooner), ends the attempt with an `AbortError` and nothing sent; once the send has begun it
    * has no effect, so that a report NCMEC received is always recorded. The reviewer CLI aborts it
    * on the first SIGINT or SIGTERM.
    */
@@ -127,13 +127,19 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
   if (unnoted) return noted(store, id, unnoted);
   if (!store.claimReport) return sendOrNote(args);
   const token = randomUUID();
+  const stop = waitSignal(args);
   for (;;) {
     const until = new Date(Date.now() + CLAIM_MS).toISOString();
-    const { held, record } = await store.claimReport(id, { token, until });
+    // A wait for the record's lock (another process updating it) ends on a stop as well.
+    const { held, record } = await store.claimReport(
+      id,
+      { token, until },
+      stop ? { signal: stop } : {},
+    );
     if (!held) {
       const claim = activeClaim(record, Date.now());
       if (claim) args.onClaimWait?.({ until: claim.until });
-      await claimEnded(store, id, waitSignal(args));
+      await claimEnded(store, id, stop);
       continue;
     }
     try {
@@ -159,7 +165,10 @@ function giveBack(store: QuarantineStore, id: string, token: string): Promise<un
   return store.claimReport?.(id, { token, until: new Date(0).toISOString() }) ?? Promise.resolve();
 }
 
-/** What ends a wait on another reporter's claim: the caller's signal or its stop before sending. */
+/**
+ * What ends a wait on another reporter's claim (or on the record's lock): the caller's signal or
+ * its stop before sending.
+ */
 function waitSignal({ signal, stopBeforeSending }: ReportQuarantinedArgs): AbortSignal | undefined {
   if (signal && stopBeforeSending) return AbortSignal.any([signal, stopBeforeSending]);
   return signal ?? stopBeforeSending;

@@ -162,6 +162,49 @@ describe('withFileLock', () => {
   });
 });
 
+describe('withFileLock with a signal', () => {
+  it("stops waiting for a live holder's lock once the signal aborts: its reason, the task not run", async () => {
+    const path = join(await tempDir(), '.lock-x');
+    const held = JSON.stringify({ pid: process.pid, host: hostname(), token: 't' });
+    await writeFile(path, held);
+    const stop = new AbortController();
+    let ran = false;
+    const started = Date.now();
+    const waiting = withFileLock(
+      path,
+      async () => {
+        ran = true;
+      },
+      { signal: stop.signal, timeoutMs: 20_000 },
+    );
+    stop.abort();
+    // Before: the signal was not heard, and the wait went on to timeoutMs.
+    await expect(waiting).rejects.toBe(stop.signal.reason);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(ran).toBe(false);
+    expect(await readFile(path, 'utf8')).toBe(held); // the holder's lock left alone
+    expect(await readdir(join(path, '..'))).toEqual(['.lock-x']);
+  });
+
+  it('does not take a free lock for an aborted signal; one never aborted changes nothing', async () => {
+    const path = join(await tempDir(), '.lock-x');
+    const stop = new AbortController();
+    stop.abort();
+    let ran = false;
+    const task = async () => {
+      ran = true;
+      return 'ran';
+    };
+    await expect(withFileLock(path, task, { signal: stop.signal })).rejects.toBe(
+      stop.signal.reason,
+    );
+    expect(ran).toBe(false);
+    expect(await readdir(join(path, '..'))).toEqual([]);
+    expect(await withFileLock(path, task, { signal: new AbortController().signal })).toBe('ran');
+    expect(existsSync(path)).toBe(false);
+  });
+});
+
 describe('withFileLock with other processes holding the lock', () => {
   it("never breaks a live holder's lock however old, and breaks it once the holder is killed", async () => {
     const path = join(await tempDir(), '.lock-x');

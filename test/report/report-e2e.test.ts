@@ -3,13 +3,16 @@
  * the emulator over loopback HTTP; and the reviewer CLI (built, in a child process) against the
  * same emulator. The CLI part needs `npm run build` first.
  */
-import { readFile, symlink, writeFile } from 'node:fs/promises';
+import { watch } from 'node:fs';
+import { readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PhotoDnaClient } from '../../src/client/index.js';
 import { startEmulator } from '../../src/emulator/index.js';
 import type { Emulator } from '../../src/emulator/types.js';
+import { withFileLock } from '../../src/quarantine/file-lock.js';
 import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
+import { lockName, recordName } from '../../src/quarantine/names.js';
 import { reportQuarantined } from '../../src/report/from-record.js';
 import type { ReporterInfo } from '../../src/types.js';
 import { until } from '../helpers/until.js';
@@ -252,6 +255,50 @@ describe('photodna-guard quarantine report', () => {
     const record = await store.getRecord(id);
     expect(record.report.status).toBe('not-reported');
     expect(record.reporting).toMatchObject({ token: 'another-reporter', until: claimUntil });
+  }, 60_000);
+
+  it("SIGINT while waiting for the record's lock another live process holds: stops at once with 130, nothing sent or written", async () => {
+    const { dir, store, id } = await quarantined();
+    const lock = join(dir, lockName(id));
+    const recordBefore = await readFile(join(dir, recordName(id)), 'utf8');
+    // This process holds the record's lock (a server updating it, on a slow disk).
+    let unlock = (): void => {};
+    let locked = false;
+    const holding = withFileLock(lock, () => {
+      locked = true;
+      return new Promise<void>((resolve) => {
+        unlock = resolve;
+      });
+    });
+    await until(() => locked, 'the lock to be held');
+    const heldLock = await readFile(lock, 'utf8');
+    // Each try to take the lock writes a draft of it first (see file-lock.ts): seeing one, the
+    // CLI is waiting for the lock.
+    let tried = false;
+    const watcher = watch(dir, (_event, name) => {
+      if (name?.startsWith(`${lockName(id)}.draft-`)) tried = true;
+    });
+    try {
+      const run = spawnCli(['report', id, '--dir', dir, ...reporter, '--test'], env());
+      await until(() => tried, 'the CLI to wait for the lock');
+      run.child.kill('SIGINT');
+      // Before: the first signal was held for a send that had not begun; the CLI waited out the
+      // lock's 15 s and exited 1 ("timed out waiting for the lock").
+      expect(await run.exited, run.stderr()).toEqual({ code: 130, signal: null });
+      expect(run.stderr()).toContain(`stopped; ${id} was not sent`);
+      expect(run.stderr()).not.toContain('timed out');
+      expect(run.stdout()).toBe('');
+      expect(emulator.testReports).toHaveLength(0);
+      expect(await readFile(join(dir, recordName(id)), 'utf8')).toBe(recordBefore);
+      expect(await readFile(lock, 'utf8')).toBe(heldLock);
+      const left = (await readdir(dir)).filter((name) => name.startsWith(lockName(id)));
+      expect(left).toEqual([lockName(id)]); // no draft or claim of the CLI's left behind
+    } finally {
+      watcher.close();
+      unlock();
+      await holding;
+    }
+    expect((await store.getRecord(id)).report.status).toBe('not-reported');
   }, 60_000);
 
   it("keeps the evidence the server's preserveDays after a report the CLI files (it opens the store with the default)", async () => {
