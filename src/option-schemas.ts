@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { clientOptionsSchema } from './client/options.js';
 import { isRedisUrl, REDIS_URL_EXPECTED, type RedisClientLike } from './client/redis-connection.js';
 import { pdqMatcherSchema } from './pdq/matcher-options.js';
+import { MAX_PRESERVE_DAYS, PRESERVE_DAYS_RANGE } from './quarantine/preserve-days.js';
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
 import { KEEP_DONE_DAYS_RANGE, MAX_KEEP_DONE_DAYS } from './queue/keep-done.js';
 import type { ScanQueue } from './queue/types.js';
@@ -85,8 +86,12 @@ export const quarantineSchema = z.union([
   z.strictObject({
     /** Directory of the file-system store; created 0700 (a looser one is made 0700, with a warning). Required, no default. */
     dir: z.string().min(1),
-    /** Days evidence is kept. Defaults to 365. */
-    preserveDays: z.number().positive().default(365),
+    /** Days evidence is kept, at most 36,500 (a hundred years). Defaults to 365. */
+    preserveDays: z
+      .number()
+      .positive({ error: PRESERVE_DAYS_RANGE })
+      .max(MAX_PRESERVE_DAYS, { error: PRESERVE_DAYS_RANGE })
+      .default(365),
   }),
   z.custom<QuarantineStore>(isQuarantineStore, {
     message: 'Expected { dir, preserveDays? } or a quarantine store object',

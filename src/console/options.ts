@@ -36,7 +36,7 @@ export interface ConsoleOptions {
   store?: QuarantineStore;
   /** A file-system store's directory (opened with `createFileQuarantineStore`). */
   dir?: string;
-  /** With `dir`: days to keep evidence. Defaults to 365. */
+  /** With `dir`: days to keep evidence, at most 36,500. Defaults to 365. */
   preserveDays?: number;
   /**
    * The host's authorization: `(req) => reviewerName | false`. Give this or `token`; a console

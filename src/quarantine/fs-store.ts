@@ -25,6 +25,7 @@ import {
   lockName,
   recordName,
 } from './names.js';
+import { preserveDaysOf } from './preserve-days.js';
 import { ensurePrivateDir } from './private-dir.js';
 import { type PurgeDecision, purgeDecision } from './purge-policy.js';
 import { createRecord, parseRecord, sha256Hex, withClaim, withReport } from './record.js';
@@ -49,12 +50,7 @@ export function createFileQuarantineStore(
   if (typeof options?.dir !== 'string' || options.dir.length === 0) {
     throw new InvalidOptionsError('quarantine.dir must be a non-empty path', ['quarantine.dir']);
   }
-  const preserveDays = options.preserveDays ?? DEFAULT_PRESERVE_DAYS;
-  if (typeof preserveDays !== 'number' || !Number.isFinite(preserveDays) || preserveDays <= 0) {
-    throw new InvalidOptionsError('quarantine.preserveDays must be a positive number of days', [
-      'quarantine.preserveDays',
-    ]);
-  }
+  const preserveDays = preserveDaysOf(options.preserveDays ?? DEFAULT_PRESERVE_DAYS);
   const dir = resolve(options.dir);
   const inProcess = new KeyedLock();
   /** One update of `id` at a time: in this process (queue), then across processes (lock file). */

@@ -164,7 +164,7 @@ export interface QuarantineStore {
 export interface FileQuarantineStoreOptions {
   /** The directory; created `0700` if missing, tightened to `0700` if looser. */
   dir: string;
-  /** Days to keep evidence after receipt (and after a report). Defaults to 365. */
+  /** Days to keep evidence after receipt (and after a report), at most 36,500. Defaults to 365. */
   preserveDays?: number;
 }
 

@@ -171,6 +171,22 @@ describe('put and the record', () => {
       InvalidOptionsError,
     );
   });
+
+  it('bounds preserveDays at 36,500 days (more, near 1e8, made every put fail), and keeps that long', async () => {
+    for (const preserveDays of [1e8, 36_501, Number.POSITIVE_INFINITY]) {
+      // Before: accepted, and every put then failed on an invalid preserveUntil date.
+      expect(() => createFileQuarantineStore({ dir: '/x', preserveDays })).toThrow(
+        /^quarantine\.preserveDays: Expected more than 0 and at most 36500 days \(a hundred years\), got /,
+      );
+      expect(() => createFileQuarantineStore({ dir: '/x', preserveDays })).toThrow(
+        InvalidOptionsError,
+      );
+    }
+    const store = createFileQuarantineStore({ dir: await tempDir(), preserveDays: 36_500 });
+    const { incident, bytes } = makeIncident({ receivedAt: new Date('2025-03-01T12:00:00.000Z') });
+    const record = await store.put(incident, bytes);
+    expect(record.preserveUntil).toBe('2125-03-01T12:00:00.000Z');
+  });
 });
 
 describe('path safety', () => {

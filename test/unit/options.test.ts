@@ -48,6 +48,8 @@ describe('parseGuardOptions', () => {
     [{ baseUrl: 'not a url' }, 'baseUrl'],
     [{ logger: { info() {} } }, 'logger'],
     [{ quarantine: { dir: '' } }, 'quarantine'],
+    [{ quarantine: { dir: '/q', preserveDays: 1e8 } }, 'quarantine.preserveDays'],
+    [{ quarantine: { dir: '/q', preserveDays: 36_501 } }, 'quarantine.preserveDays'],
     [{ policy: [{ path: 'no-slash', policy: 'flag' }] }, 'policy'],
     [{ reporter: { reporterEmail: 'not-an-email' } }, 'reporter.reporterEmail'],
     [{ rateLimit: { perSecond: 0 } }, 'rateLimit.perSecond'],
