@@ -5,6 +5,7 @@
  */
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { otherOwner } from './file-owner.js';
 
 /**
  * Read and write, appending, created 0600 (the umask can only narrow it); a symlink as the last
@@ -36,6 +37,32 @@ export async function openForAppend(
   }
   try {
     if (!(await handle.stat()).isFile()) throw new Error(`${label} is not a regular file`);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/**
+ * `openForAppend`, and a file another user owns is refused too (POSIX; not where there are no
+ * uids), before anything is written: its owner, maybe whoever created it first at a path in a
+ * shared directory, could edit what is appended (a reviewers' audit log, an allow-list).
+ */
+export async function openOwnForAppend(
+  path: string,
+  label: string = path,
+  advice?: string,
+): Promise<FileHandle> {
+  const handle = await openForAppend(path, label, advice);
+  try {
+    // The open file's owner: what was opened, never a file a symlink points at.
+    const owner = otherOwner(await handle.stat());
+    if (owner !== undefined) {
+      throw new Error(
+        `${label} is owned by uid ${owner} (not this process's user, uid ${process.getuid?.()}), who could edit what is written to it: refused; use a file this user owns, or a path where none exists yet`,
+      );
+    }
     return handle;
   } catch (error) {
     await handle.close();

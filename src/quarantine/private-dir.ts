@@ -6,6 +6,7 @@
 import { chmod, lstat, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { QuarantineError } from '../errors.js';
+import { otherOwner } from '../file-owner.js';
 import { syncDir } from './atomic-file.js';
 
 export const DIR_MODE = 0o700;
@@ -44,9 +45,10 @@ export async function ensurePrivateDir(
   }
   // Its owner could list, delete or swap the evidence whatever the mode (and may be whoever
   // planted a symlink in its place): only root could write there, so refuse before any chmod.
-  if (uid !== undefined && info.uid !== uid) {
+  const owner = otherOwner(info);
+  if (owner !== undefined) {
     throw new QuarantineError(
-      `the quarantine directory ${dir} is owned by uid ${info.uid}, not by this process's user (uid ${uid}); run as its owner`,
+      `the quarantine directory ${dir} is owned by uid ${owner}, not by this process's user (uid ${uid}); run as its owner`,
     );
   }
   // Windows has no POSIX modes; the directory's ACL is the operator's job there.

@@ -4,7 +4,7 @@
  * hash (`record.pdq`, or `record.hashes.pdq`) and did not match a listed hash exactly add a line;
  * a hash already in the allow-list is not repeated.
  */
-import { openForAppend } from '../open-append.js';
+import { openOwnForAppend } from '../open-append.js';
 import { withFileLock } from '../quarantine/file-lock.js';
 import type { QuarantineRecord } from '../quarantine/types.js';
 
@@ -84,5 +84,5 @@ export async function allowRecord(
 }
 
 function opened(options: AllowListOptions) {
-  return openForAppend(options.path, `the allow-list ${options.path}`);
+  return openOwnForAppend(options.path, `the allow-list ${options.path}`);
 }

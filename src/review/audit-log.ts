@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
-import { openForAppend } from '../open-append.js';
+import { openOwnForAppend } from '../open-append.js';
 import { isNotFound, readRegularFile, syncDir } from '../quarantine/atomic-file.js';
 import { withFileLock } from '../quarantine/file-lock.js';
 
@@ -60,7 +60,7 @@ export interface AuditLog {
 
 export function createAuditLog(path: string): AuditLog {
   const label = `the audit log ${path}`;
-  const opened = () => openForAppend(path, label, 'put the log itself at that path');
+  const opened = () => openOwnForAppend(path, label, 'put the log itself at that path');
 
   /** For reading it (`read`, `verify`): a symlink is followed, as `cat` would; nothing is written. */
   async function lines(): Promise<string[]> {

@@ -2,11 +2,12 @@
  * The PDQ allow-list hook: which record shapes carry a PDQ hash, and appending `pdq <hex>` once.
  */
 import { execFileSync } from 'node:child_process';
+import { chownSync } from 'node:fs';
 import { readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { QuarantineRecord } from '../../src/quarantine/types.js';
-import { allowRecord, pdqOf } from '../../src/review/allow-list.js';
+import { allowRecord, assertAllowListWritable, pdqOf } from '../../src/review/allow-list.js';
 import { useTempDirs } from '../quarantine/helpers.js';
 
 const tempDir = useTempDirs();
@@ -65,4 +66,25 @@ describe('allowRecord', () => {
       /not a regular file/,
     );
   });
+
+  // Only root can give a file to another user (chown).
+  it.skipIf(process.getuid?.() !== 0)(
+    'refuses a list another user created first at its path (they could edit it); one of ours is used',
+    async () => {
+      const path = join(await tempDir(), 'allow.txt');
+      await writeFile(path, '# allow-list\n', { mode: 0o666 });
+      chownSync(path, 65534, 65534); // nobody, who made it first in a shared directory
+      // Before: the line was appended to nobody's file, where nobody could add hashes of their own.
+      await expect(assertAllowListWritable({ path })).rejects.toThrow(
+        `the allow-list ${path} is owned by uid 65534 (not this process's user, uid 0), who could edit what is written to it`,
+      );
+      await expect(allowRecord({ path }, record({ pdq: HEX }))).rejects.toThrow(
+        /owned by uid 65534/,
+      );
+      expect(await readFile(path, 'utf8')).toBe('# allow-list\n');
+      chownSync(path, 0, 0);
+      expect(await allowRecord({ path }, record({ pdq: HEX }))).toBe(`pdq ${HEX}`);
+      expect(await readFile(path, 'utf8')).toBe(`# allow-list\npdq ${HEX}\n`);
+    },
+  );
 });

@@ -6,6 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { chownSync } from 'node:fs';
 import { lstat, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -67,6 +68,26 @@ describe('the audit log', () => {
     expect((await stat(victim)).mode & 0o777).toBe(0o644);
     await expect(stat(join(dir, 'created-elsewhere'))).rejects.toThrow(/ENOENT/);
   });
+
+  // Only root can give a file to another user (chown).
+  it.skipIf(process.getuid?.() !== 0)(
+    'refuses a log another user created first at its path (they could edit it); one of ours is used',
+    async () => {
+      const path = join(await tempDir(), 'audit.log');
+      await writeFile(path, '', { mode: 0o666 });
+      chownSync(path, 65534, 65534); // nobody, who made it first in a shared directory
+      const log = createAuditLog(path);
+      // Before: the entry was appended to nobody's file, which nobody could then rewrite.
+      await expect(log.assertWritable?.()).rejects.toThrow(
+        `the audit log ${path} is owned by uid 65534 (not this process's user, uid 0), who could edit what is written to it`,
+      );
+      await expect(log.append(input(1))).rejects.toThrow(/owned by uid 65534/);
+      expect(await readFile(path, 'utf8')).toBe('');
+      chownSync(path, 0, 0);
+      await log.append(input(1));
+      expect(await log.verify()).toMatchObject({ ok: true, entries: 1 });
+    },
+  );
 
   it('chains each entry to the previous one by SHA-256', async () => {
     const { log } = await logWith(3);
