@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { QuarantineError } from '../errors.js';
-import { openForAppend } from '../open-append.js';
+import { openOwnForAppend } from '../open-append.js';
 import { printableJson } from '../printable.js';
 import { withFileLock } from '../quarantine/file-lock.js';
 import { fsPath } from './names.js';
@@ -114,7 +114,8 @@ export async function withJournal<T>(
 /**
  * The journal at `path`, opened for appending and, with `resume`, read back. Never through a
  * symlink put at the path (ELOOP: appending, or cutting a torn line, would write to the file it
- * points at) and never anything but a regular file. Without `resume` a non-empty file is refused;
+ * points at), never anything but a regular file, and never one another user owns (it could mark
+ * files done for `--resume`). Without `resume` a non-empty file is refused;
  * with it, every line must be a result line but a torn last one, which is cut off: a file that is
  * not a journal (`--out` mistyped) is refused as it is, never cut to its first bad line.
  */
@@ -122,7 +123,7 @@ async function openJournal(
   path: string,
   resume: boolean,
 ): Promise<{ journal: Journal; writer: JournalWriter }> {
-  const handle = await openForAppend(path, path, 'give --out the file itself');
+  const handle = await openOwnForAppend(path, path, 'give --out the file itself');
   try {
     const info = await handle.stat();
     if (!resume && info.size > 0) {

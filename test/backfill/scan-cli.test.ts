@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import {
   appendFileSync,
+  chownSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -614,6 +615,24 @@ describe('photodna-guard scan', () => {
     expect(readFileSync(empty, 'utf8')).toBe('');
     expect(existsSync(join(dir, 'created-elsewhere'))).toBe(false);
   });
+
+  it.runIf(process.getuid?.() === 0)(
+    '--resume refuses a journal another user owns and leaves it as it is',
+    async () => {
+      const dir = folder();
+      const [image] = images(dir, 1);
+      const out = join(dir, 'results.jsonl');
+      // Whoever created it first in a shared directory could mark files done for --resume.
+      const planted = `${JSON.stringify({ path: image, outcome: 'clean' })}\n`;
+      writeFileSync(out, planted);
+      chownSync(out, 65534, 65534);
+      const args = [image as string, '--resume', '--api-key', 'k', '--base-url', emulator.url];
+      const result = await scan([...args, '--out', out]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('is owned by uid 65534');
+      expect(readFileSync(out, 'utf8')).toBe(planted);
+    },
+  );
 
   it('a second scan on the same --out is refused while the first runs; the first is unharmed', async () => {
     const dir = folder();
