@@ -63,7 +63,9 @@ const matchSchema = z
 
 /** Only the status: used first, so that an error answer need not carry a full Match shape. */
 const statusOnlySchema = z.object({
-  Status: statusSchema,
+  // A description of another type is left out here, not read as malformed (`IsMatch: true` stays
+  // a match, an error code that code); a clean answer must still parse in full (`matchSchema`).
+  Status: statusSchema.extend({ Description: z.string().nullish().catch(undefined) }),
   // Of another type, it is no reason to read the verdict as malformed (`IsMatch: true` stays a
   // match, with no tracking id); a clean answer must still parse in full (`matchSchema`).
   TrackingId: z.string().nullish().catch(undefined),

@@ -88,6 +88,10 @@ describe('parseMatchAnswer', () => {
     ['no Status', { TrackingId: 't', IsMatch: false }],
     ['flags on a non-match', { ...matchBody, IsMatch: false }],
     ['a clean answer with odd scores', { ...cleanBody, EvaluateResponse: 'high' }],
+    [
+      'a clean answer with an odd description',
+      { ...cleanBody, Status: { Code: 3000, Description: 7 } },
+    ],
     ['an array', [cleanBody]],
     ['null', null],
   ])('never reads %s as clean', (_, body) => {
@@ -109,6 +113,19 @@ describe('parseMatchAnswer', () => {
     expect(result).toMatchObject({ isMatch: true, trackingId: '1_photodna_abc' });
     const kept = Array.isArray(details.MatchFlags) && details.MatchFlags.includes(flag);
     expect(result.matchFlags).toEqual(kept ? [expect.objectContaining({ source: 'Test' })] : []);
+  });
+
+  it('reads IsMatch: true with a status description of another type as a match', () => {
+    const body = { ...matchBody, Status: { Code: 3000, Description: 7, Exception: null } };
+    const result = parseMatchAnswer(answer(body), context);
+    expect(result).toMatchObject({ isMatch: true, trackingId: '1_photodna_abc', statusCode: 3000 });
+    expect(result.description).toBeUndefined();
+  });
+
+  it('reads an error code whose description is of another type as that code', () => {
+    const body = { Status: { Code: 3004, Description: ['x'] }, TrackingId: 't1' };
+    const error = failure(() => parseMatchAnswer(answer(body), context));
+    expect(error).toMatchObject({ statusCode: 3004, reason: 'server-error', trackingId: 't1' });
   });
 
   it.each([

@@ -24,6 +24,12 @@ const ODD_MATCH = JSON.stringify({
 /** The same verdict with a TrackingId that is not a string. */
 const ODD_TRACKING_ID = JSON.stringify({ ...JSON.parse(ODD_MATCH), TrackingId: 42 });
 
+/** The same verdict with a status description that is not a string. */
+const ODD_DESCRIPTION = JSON.stringify({
+  ...JSON.parse(ODD_MATCH),
+  Status: { Code: 3000, Description: { Text: 'OK' } },
+});
+
 /** A service that answers every call with `body`. */
 function answering(body: string) {
   return createServer((req, res) => {
@@ -34,15 +40,19 @@ function answering(body: string) {
 
 const service = answering(ODD_MATCH);
 const oddIdService = answering(ODD_TRACKING_ID);
+const oddDescriptionService = answering(ODD_DESCRIPTION);
 let baseUrl = '';
 let oddIdUrl = '';
+let oddDescriptionUrl = '';
 beforeAll(async () => {
   baseUrl = await listen(service);
   oddIdUrl = await listen(oddIdService);
+  oddDescriptionUrl = await listen(oddDescriptionService);
 });
 afterAll(async () => {
   await closeServer(service);
   await closeServer(oddIdService);
+  await closeServer(oddDescriptionService);
 });
 
 describe('a match whose details are of an unexpected shape', () => {
@@ -97,5 +107,26 @@ describe('a match whose details are of an unexpected shape', () => {
     expect(server.log.runs).toBe(0);
     expect(matches).toHaveLength(1);
     expect(matches[0]?.trackingId).toBe('');
+  });
+
+  it('is a match when its status description is not a string', async () => {
+    const server = await express5?.start(
+      { apiKey: 'odd-details-key', baseUrl: oddDescriptionUrl, failMode: 'open', policy: 'block' },
+      [{ path: '/upload' }],
+      { global: true },
+    );
+    if (!server) throw new Error('no adapter');
+    running.push(server);
+    const matches: MatchEvent[] = [];
+    server.guard.on('match', (event) => matches.push(event));
+    const res = await request(server.url)
+      .post('/upload')
+      .attach('f', png(200, 200, 7), 'f.png');
+    // Before: the status could not be read, the answer was malformed and, under 'open', the
+    // handler got the file.
+    expect(res.status).toBe(422);
+    expect(server.log.runs).toBe(0);
+    expect(matches).toHaveLength(1);
+    expect(matches[0]?.trackingId).toBe('odd-match-1');
   });
 });
