@@ -114,8 +114,8 @@ describe('guard with createPdqMatcher (no PhotoDNA key)', () => {
     [108, 0, 'V4 header, BI_RGB with an alpha mask (Chromium)'],
     [40, 6, 'BI_ALPHABITFIELDS (Chromium)'],
   ] as const)(
-    'rejects a listed image hidden in a BMP alpha channel: %i-byte %s',
-    async (header, compression) => {
+    'rejects a listed image hidden in a BMP alpha channel: %i-byte header, compression %i (%s)',
+    async (header, compression, _browsers) => {
       // The PNG attack above as a 32-bit BMP whose alpha mask browsers draw: flat black colours,
       // the listed image in the alpha channel, shown over a white page.
       const { data, info } = await sharp(readFileSync(join(FIXTURES, 'scene1.png')))
