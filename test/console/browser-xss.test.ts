@@ -1,0 +1,149 @@
+/**
+ * The console in a real browser (Debian's Chromium through playwright-core) shows what uploaders
+ * control as text: a route, a field name, a User-Agent, match flag texts, a tracking id, a
+ * reviewer's reason and live events each carrying markup. No script runs, no element is made
+ * from them, the markup reads as written, and the page's CSP never had to block anything.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type Console, createConsole } from '../../src/console/index.js';
+import { GuardEvents } from '../../src/events.js';
+import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
+import type { ImageMimeType } from '../../src/types.js';
+import { makeIncident } from '../quarantine/helpers.js';
+import { TOKEN } from './helpers.js';
+import { describeWithChromium, launchChromium } from './requires-chromium.js';
+
+// The page's globals the functions given to page.evaluate/waitForFunction read.
+declare const window: { __pwned?: unknown };
+declare const document: {
+  querySelectorAll(selector: string): { length: number };
+  getElementById(id: string): { textContent: string | null } | null;
+};
+
+/** Markup that runs a script or makes an element wherever it is parsed as HTML. */
+const xss = (where: string) =>
+  `<img src=x onerror="window.__pwned='${where}'"><b data-pwned>${where}</b>` +
+  `<svg onload="window.__pwned='${where}'"></svg><script>window.__pwned='${where}'</script>`;
+
+describeWithChromium('uploader-controlled text in the console (Chromium)', () => {
+  let dir: string;
+  let reviewConsole: Console;
+  let server: Server;
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  let page: Page;
+  let url: string;
+  let id: string;
+  const events = new GuardEvents();
+  const cspViolations: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pdg-console-xss-'));
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident({
+      route: `/upload/${xss('route')}`,
+      userAgent: xss('user-agent'),
+      trackingId: xss('tracking-id'),
+      matchFlags: [
+        { source: xss('source'), violations: [xss('violation')], matchId: xss('match-id') },
+      ],
+    });
+    incident.file = {
+      ...incident.file,
+      field: xss('field'),
+      originalname: xss('originalname'),
+      mimetype: xss('mimetype') as ImageMimeType,
+    };
+    await store.put(incident, bytes);
+    id = incident.id;
+    reviewConsole = createConsole({ store, token: TOKEN, tokenActor: xss('actor'), events });
+    const app = express();
+    app.use('/console', reviewConsole.express());
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/console/`;
+    browser = await launchChromium();
+    page = await browser.context.newPage();
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
+    await page.goto(url);
+    await page.fill('#token', TOKEN);
+    await page.press('#token', 'Enter');
+    await page.locator('#incident-rows tr').waitFor({ state: 'visible', timeout: 15_000 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    await reviewConsole?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const pwned = () => page.evaluate(() => window.__pwned ?? null);
+  const madeElements = () =>
+    page.evaluate(
+      () =>
+        document.querySelectorAll('[data-pwned], img, script:not([src]), svg:not(#chart)').length,
+    );
+
+  it('the list, the detail and the audit log show the markup as text', async () => {
+    await page.goto(`${url}#/incident/${id}`);
+    await page.locator('#detail').waitFor({ state: 'visible', timeout: 15_000 });
+    await page.fill('#reason', xss('reason'));
+    await page.click('#release');
+    await page.locator('#audit-entries li').waitFor({ state: 'visible', timeout: 15_000 });
+    await page.waitForFunction(
+      () =>
+        /Released as a false positive/.test(
+          document.getElementById('action-status')?.textContent ?? '',
+        ),
+      undefined,
+      { timeout: 15_000 },
+    );
+    const shown = await page.locator('#main').innerText();
+    for (const where of ['route', 'user-agent', 'tracking-id', 'source', 'violation', 'field']) {
+      expect(shown).toContain(xss(where));
+    }
+    expect(shown).toContain(xss('reason')); // the detail and the audit entry
+    expect(await page.locator('#who').innerText()).toContain(xss('actor'));
+    expect(shown).not.toContain('originalname'); // never shown at all
+    expect(await madeElements()).toBe(0);
+    expect(await pwned()).toBeNull();
+  });
+
+  it('the live panel shows the markup of events as text', async () => {
+    await page.locator('#live-on').waitFor({ state: 'visible' });
+    const route = `/live/${xss('live-route')}`;
+    // The stream opens asynchronously: emit until the first event shows, up to a deadline.
+    const deadline = Date.now() + 25_000;
+    while (Date.now() < deadline && (await page.locator('#events li').count()) === 0) {
+      events.emit('reject', { code: 'FILE_TOO_LARGE', status: 413, route, method: 'POST', ip: '' });
+      await page.waitForTimeout(100);
+    }
+    const error = Object.assign(new Error('x'), { code: xss('error-code') });
+    events.emit('error', { error, stage: 'scan', route });
+    await page.waitForFunction(
+      () => /error-code/.test(document.getElementById('health')?.textContent ?? ''),
+      undefined,
+      { timeout: 15_000 },
+    );
+    const shown = await page.locator('#live').innerText();
+    expect(shown).toContain(route);
+    expect(shown).toContain(xss('error-code'));
+    expect(await madeElements()).toBe(0);
+    expect(await pwned()).toBeNull();
+  }, 60_000);
+
+  it('never had the CSP block an injected script or image', () => {
+    expect(cspViolations).toEqual([]);
+  });
+});
