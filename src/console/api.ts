@@ -168,6 +168,8 @@ function sessionBody(deps: ApiDeps, session: Session) {
   return {
     actor: session.actor,
     csrf: session.csrf,
+    // Under the host's login (`authorize`) the page offers no logout: it could not end that login.
+    login: deps.auth.mode,
     reporting: deps.reporting.status,
     allowList: deps.options.allowList !== undefined,
     live: deps.live !== undefined,

@@ -76,7 +76,8 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
     show('main', true);
     $('who').textContent = 'Signed in as ' + session.actor;
     show('who', true);
-    show('logout', true);
+    // Under the host's login a console logout would end nothing: the reload signs straight back in.
+    show('logout', session.login === 'token');
     show('test-mode', session.reporting.isTest);
     $('report').textContent = session.reporting.isTest
       ? 'Report to NCMEC (TEST endpoint)'
@@ -101,8 +102,23 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
     });
   });
 
+  // Ends the session the browser's cookie names, then starts over (the login form), whatever the
+  // answer: a refused logout left the page showing incidents as if nothing had happened. When a
+  // login in another tab replaced the session, this page's CSRF token is the old one's: it asks
+  // for the current one and tries once more. A session already ended has nothing left to end.
+  function logout(again) {
+    return api('logout', { method: 'POST', body: {} }).catch(function (error) {
+      if (again || error.status !== 403) return;
+      return api('session').then(function (session) {
+        state.csrf = session.csrf;
+        return logout(true);
+      });
+    });
+  }
+
   $('logout').addEventListener('click', function () {
-    api('logout', { method: 'POST', body: {} }).then(function () { location.reload(); });
+    var reload = function () { location.reload(); };
+    logout(false).then(reload, reload);
   });
 
   // ---- list ----
