@@ -8,13 +8,26 @@
 const UNPRINTABLE = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/gu;
 /** What `JSON.stringify` leaves raw of them: DEL and C1 controls, U+2028/9, bidi overrides. */
 const RAW_IN_JSON = /[\u007f-\u009f\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/gu;
+/**
+ * For a page: the same, and every other invisible format character (`\p{Cf}`: bidi marks,
+ * zero-width spaces and joiners, BOM, soft hyphen, tag characters). A terminal keeps those as
+ * the CLI always printed them; on a page they hide or reorder what a reviewer reads.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
-const escaped = (char: string) =>
-  `\\u${(char.codePointAt(0) as number).toString(16).padStart(4, '0')}`;
+const escaped = (char: string) => {
+  const code = char.codePointAt(0) as number;
+  return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+};
 
 /** `text` with each unprintable character as its `\uXXXX` escape. */
 export function printable(text: string): string {
   return text.replace(UNPRINTABLE, escaped);
+}
+
+/** `text` for a reviewer's screen: as `printable`, and each invisible format character escaped. */
+export function visible(text: string): string {
+  return text.replace(INVISIBLE, escaped);
 }
 
 /**

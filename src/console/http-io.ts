@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { validIp } from '../core/client-address.js';
+import { visible } from '../printable.js';
 
 /** No inline script or style, nothing from elsewhere, no framing, no images at all. */
 export const CONTENT_SECURITY_POLICY = [
@@ -46,8 +47,20 @@ export function setSecurityHeaders(res: ServerResponse): void {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
 }
 
+/**
+ * What the console sends the page, as JSON: every string in it through `visible`, so a bidi
+ * override, an invisible format character or a control character an uploader put in a route,
+ * field name or User-Agent reaches the screen as its `\uXXXX` escape, not as a character that
+ * makes the text read otherwise. One rule for the API's answers and the live stream's events.
+ */
+export function consoleJson(body: unknown): string {
+  return JSON.stringify(body, (_key, value) =>
+    typeof value === 'string' ? visible(value) : value,
+  );
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  const text = consoleJson(body);
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(text));

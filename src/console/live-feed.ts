@@ -7,6 +7,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { ErrorEvent, MatchEvent, QuarantineEvent, RejectEvent, ScanEvent } from '../events.js';
+import { consoleJson } from './http-io.js';
 import { LiveStream, type StreamAccess } from './live-stream.js';
 import type { ConsoleEventSource } from './options.js';
 
@@ -175,12 +176,12 @@ export class LiveFeed {
 
   #broadcast(name: string, data: LiveEvent): void {
     if (this.#clients.size === 0) return;
-    const chunk = `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+    const chunk = `event: ${name}\ndata: ${consoleJson(data)}\n\n`;
     for (const stream of this.#clients) stream.write(chunk);
   }
 
   #send(stream: LiveStream, name: string, data: unknown): void {
-    stream.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+    stream.write(`event: ${name}\ndata: ${consoleJson(data)}\n\n`);
   }
 
   readonly #forget = (stream: LiveStream): void => {

@@ -16,7 +16,7 @@ import { type Console, createConsole } from '../../src/console/index.js';
 import { startEmulator } from '../../src/emulator/index.js';
 import { GuardEvents } from '../../src/events.js';
 import { until } from '../helpers/until.js';
-import { useTempDirs } from '../quarantine/helpers.js';
+import { makeIncident, useTempDirs } from '../quarantine/helpers.js';
 import { PDQ, seededStore, TOKEN } from './helpers.js';
 
 const tempDir = useTempDirs();
@@ -437,6 +437,29 @@ describe('a malformed record in the store', () => {
       .expect(200);
     expect(list.body.total).toBe(3);
     expect(list.body.items.map((i: { id: string }) => i.id)).not.toContain(id);
+  });
+});
+
+describe('uploader-controlled text', () => {
+  it('reaches the page with bidi overrides, invisible and control characters escaped', async () => {
+    const { app, store } = await setup();
+    const { incident, bytes } = makeIncident(
+      { route: '/u/evil\u202egnp.exe', userAgent: 'agent\u200b/1\nforged' },
+      4,
+    );
+    incident.file = { ...incident.file, field: 'pho\u2066to' };
+    await store.put(incident, bytes);
+    const auth = await login(app);
+    const detail = await request(app)
+      .get(`/console/api/incidents/${incident.id}`)
+      .set('Cookie', auth.cookie)
+      .expect(200);
+    expect(detail.body.incident).toMatchObject({
+      route: String.raw`/u/evil\u202egnp.exe`,
+      userAgent: String.raw`agent\u200b/1\u000aforged`,
+      field: String.raw`pho\u2066to`,
+    });
+    expect(detail.text).not.toMatch(/[\u202e\u2066\u200b]/);
   });
 });
 

@@ -2,7 +2,8 @@
  * The console in a real browser (Debian's Chromium through playwright-core) shows what uploaders
  * control as text: a route, a field name, a User-Agent, match flag texts, a tracking id, a
  * reviewer's reason and live events each carrying markup. No script runs, no element is made
- * from them, the markup reads as written, and the page's CSP never had to block anything.
+ * from them, the markup reads as written, and the page's CSP never had to block anything. Bidi
+ * overrides, invisible format and control characters in them show as `\uXXXX` escapes.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -40,6 +41,7 @@ describeWithChromium('uploader-controlled text in the console (Chromium)', () =>
   let page: Page;
   let url: string;
   let id: string;
+  let spoofId: string;
   const events = new GuardEvents();
   const cspViolations: string[] = [];
 
@@ -62,6 +64,13 @@ describeWithChromium('uploader-controlled text in the console (Chromium)', () =>
     };
     await store.put(incident, bytes);
     id = incident.id;
+    const spoof = makeIncident(
+      { route: '/u/evil\u202egnp.exe', userAgent: 'agent\u200f/1\u0007', method: 'POST' },
+      2,
+    );
+    spoof.incident.file = { ...spoof.incident.file, field: 'pho\u2066to' };
+    await store.put(spoof.incident, spoof.bytes);
+    spoofId = spoof.incident.id;
     reviewConsole = createConsole({ store, token: TOKEN, tokenActor: xss('actor'), events });
     const app = express();
     app.use('/console', reviewConsole.express());
@@ -77,7 +86,7 @@ describeWithChromium('uploader-controlled text in the console (Chromium)', () =>
     await page.goto(url);
     await page.fill('#token', TOKEN);
     await page.press('#token', 'Enter');
-    await page.locator('#incident-rows tr').waitFor({ state: 'visible', timeout: 15_000 });
+    await page.locator('#incident-rows tr').first().waitFor({ state: 'visible', timeout: 15_000 });
   }, 60_000);
 
   afterAll(async () => {
@@ -141,6 +150,35 @@ describeWithChromium('uploader-controlled text in the console (Chromium)', () =>
     expect(shown).toContain(xss('error-code'));
     expect(await madeElements()).toBe(0);
     expect(await pwned()).toBeNull();
+  }, 60_000);
+
+  it('marks bidi overrides, invisible and control characters as the CLI does; route and field apart', async () => {
+    await page.goto(`${url}#/incident/${spoofId}`);
+    await page.waitForFunction(
+      (wanted) => (document.getElementById('detail-title')?.textContent ?? '').includes(wanted),
+      spoofId,
+      { timeout: 15_000 },
+    );
+    const value = (name: string) =>
+      page.locator('#detail-fields dt', { hasText: new RegExp(`^${name}$`) }).locator('+ dd');
+    expect(await value('Route').innerText()).toBe(String.raw`POST /u/evil\u202egnp.exe`);
+    expect(await value('Form field').innerText()).toBe(String.raw`pho\u2066to`);
+    expect(await value('User agent').innerText()).toBe(String.raw`agent\u200f/1\u0007`);
+    expect(await page.locator('#incident-rows').innerText()).toContain(
+      String.raw`/u/evil\u202egnp.exe`,
+    );
+    const route = '/live/evil\u202egnp.exe';
+    const before = await page.locator('#events li').count();
+    const deadline = Date.now() + 25_000;
+    while (Date.now() < deadline && (await page.locator('#events li').count()) === before) {
+      events.emit('reject', { code: 'FILE_TOO_LARGE', status: 413, route, method: 'POST', ip: '' });
+      await page.waitForTimeout(100);
+    }
+    expect(await page.locator('#events li').first().innerText()).toContain(
+      String.raw`/live/evil\u202egnp.exe`,
+    );
+    const shown = await page.locator('#main').innerText();
+    for (const raw of ['\u202e', '\u2066', '\u200f', '\u0007']) expect(shown).not.toContain(raw);
   }, 60_000);
 
   it('never had the CSP block an injected script or image', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { printable, printableJson } from '../../src/printable.js';
+import { printable, printableJson, visible } from '../../src/printable.js';
 
 describe('printable', () => {
   const hostile = 'a\nb\r\x1b[2K\x9b2K\x7f\u2028\u2029\u202egnp.exe\u2066';
@@ -20,5 +20,13 @@ describe('printable', () => {
       const lines = json.split('\n');
       expect(lines.map(printable)).toEqual(lines);
     }
+  });
+
+  it('visible escapes them and every other invisible format character, for a page', () => {
+    const marks = 'a\u200fb\u200bc\u200dd\ufeffe\u00adf\u061cg\u{e0041}h';
+    expect(visible(hostile)).toBe(printable(hostile));
+    expect(visible(marks)).toBe(String.raw`a\u200fb\u200bc\u200dd\ufeffe\u00adf\u061cg\u{e0041}h`);
+    expect(printable(marks)).toBe(marks); // the CLI's output is unchanged
+    expect(visible('évidence é.png 名前 👍')).toBe('évidence é.png 名前 👍');
   });
 });

@@ -190,7 +190,8 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
       var list = $('detail-fields');
       clear(list);
       field(list, 'Received', day(view.receivedAt));
-      field(list, 'Route', view.method + ' ' + view.route + ' (field ' + view.field + ')');
+      field(list, 'Route', view.method + ' ' + view.route);
+      field(list, 'Form field', view.field);
       field(list, 'Uploader IP', view.ip);
       field(list, 'User agent', view.userAgent);
       field(list, 'File', view.mimetype + ', ' + view.width + '×' + view.height + ', ' + view.size + ' bytes');
