@@ -172,6 +172,13 @@ describeWithChromium('the console in Chromium', () => {
     expect(await activeId()).toBe('release');
     await shot('03-keyboard-release');
     await page.keyboard.press('Enter');
+    // It allow-lists a PDQ hash: the page asks first, Cancel focused; Tab, Enter confirms.
+    await page.locator('#confirm').waitFor({ state: 'visible' });
+    expect(await textOf('#confirm-text')).toContain(`Release incident ${target}`);
+    expect(await activeId()).toBe('confirm-cancel');
+    await page.keyboard.press('Tab');
+    expect(await activeId()).toBe('confirm-ok');
+    await page.keyboard.press('Enter');
     await waitForText('#action-status', /Released as a false positive/);
     expect(await readFile(allowList, 'utf8')).toBe(`pdq ${PDQ}\n`);
     expect((await seeded.store.getRecord(target)).released?.reason).toBe(
@@ -184,6 +191,7 @@ describeWithChromium('the console in Chromium', () => {
     await page.goto(`${url}#/incident/${seeded.fresh.id}`);
     await waitForText('#detail-title', new RegExp(seeded.fresh.id));
     await page.click('#report');
+    await page.click('#confirm-ok');
     await waitForText('#action-status', /Reported: tracking id .+ \(test endpoint\)/);
     expect(emulator.testReports).toHaveLength(1);
     expect(emulator.reports).toHaveLength(0);
@@ -193,6 +201,7 @@ describeWithChromium('the console in Chromium', () => {
 
   it('refuses an early purge', async () => {
     await page.click('#purge');
+    await page.click('#confirm-ok');
     await waitForText('#action-status', /Refused: purge refused: preserved until/);
     await seeded.store.getRecord(seeded.fresh.id); // still there
     await shot('06-purge-refused');

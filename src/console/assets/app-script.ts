@@ -226,9 +226,58 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
   });
 
   // ---- actions ----
+  // Asks in the page (a modal dialog; no inline handler, as the CSP allows none) before an
+  // action that cannot be taken back; resolves true only on the confirm button. Cancel has the
+  // focus, so a stray Enter does nothing; Escape cancels too.
+  function confirmed(text, label) {
+    var dialog = $('confirm');
+    $('confirm-text').textContent = text;
+    $('confirm-ok').textContent = label;
+    return new Promise(function (resolve) {
+      dialog.addEventListener('close', function () {
+        resolve(dialog.returnValue === 'ok');
+      }, { once: true });
+      dialog.returnValue = '';
+      dialog.showModal();
+      $('confirm-cancel').focus();
+    });
+  }
+  $('confirm-ok').addEventListener('click', function () { $('confirm').close('ok'); });
+  $('confirm-cancel').addEventListener('click', function () { $('confirm').close('cancel'); });
+
+  // What the confirmation says for each action, or null when it needs none (a release that
+  // allow-lists nothing).
+  function confirmation(action, view) {
+    var incident = 'incident ' + view.id;
+    if (action === 'report') {
+      return state.session.reporting.isTest
+        ? { label: 'Send to the TEST endpoint', text: 'Report ' + incident + ' to NCMEC\'s TEST endpoint (IsTest=true)? It is not a real CyberTipline report.' }
+        : { label: 'File the report with NCMEC', text: 'Report ' + incident + ' to NCMEC? This files a real CyberTipline report and cannot be withdrawn.' };
+    }
+    if (action === 'purge') {
+      return { label: 'Purge the evidence', text: 'Purge ' + incident + '? Its stored evidence and record are deleted for good.' };
+    }
+    if (state.session.allowList && view.pdq) {
+      return { label: 'Release and allow-list', text: 'Release ' + incident + ' as a false positive and add its PDQ hash to the allow-list? Uploads that match it will no longer be flagged.' };
+    }
+    return null;
+  }
+
   function act(action, body) {
     var view = state.current;
     if (!view) return;
+    var ask = confirmation(action, view);
+    $('action-status').textContent = '';
+    (ask ? confirmed(ask.text, ask.label) : Promise.resolve(true)).then(function (yes) {
+      if (!yes) {
+        $('action-status').textContent = 'Cancelled: nothing was sent.';
+        return;
+      }
+      send(action, body, view);
+    });
+  }
+
+  function send(action, body, view) {
     $('action-status').textContent = 'Working…';
     api('incidents/' + encodeURIComponent(view.id) + '/' + action, { method: 'POST', body: body }).then(function (answer) {
       if (action === 'purge') {
@@ -242,10 +291,12 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
       }
       loadList();
       loadAudit();
-    }, function (error) {
-      $('action-status').textContent = 'Refused: ' + error.message;
-      loadAudit();
-    });
+    }, refused);
+  }
+
+  function refused(error) {
+    $('action-status').textContent = 'Refused: ' + error.message;
+    loadAudit();
   }
 
   $('report').addEventListener('click', function () { act('report', {}); });

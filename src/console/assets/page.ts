@@ -80,6 +80,14 @@ export const PAGE = `<!doctype html>
       </div>
     </div>
     <p id="action-status" role="status" aria-live="polite"></p>
+    <dialog id="confirm" aria-labelledby="confirm-title" aria-describedby="confirm-text">
+      <h3 id="confirm-title">Are you sure?</h3>
+      <p id="confirm-text"></p>
+      <div class="confirm-buttons">
+        <button type="button" id="confirm-cancel">Cancel</button>
+        <button type="button" id="confirm-ok" class="danger">Confirm</button>
+      </div>
+    </dialog>
     <p><a href="#" id="back">Back to the list</a></p>
   </section>
   <section id="audit" aria-labelledby="audit-title">

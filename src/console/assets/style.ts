@@ -24,6 +24,10 @@ dd { margin: 0; }
 .action { display: flex; flex-direction: column; gap: 0.3rem; max-width: 24rem; }
 textarea { width: 22rem; max-width: 100%; }
 button { font: inherit; padding: 0.3rem 0.8rem; cursor: pointer; }
+dialog#confirm { max-width: 32rem; border: 2px solid var(--warn); padding: 1rem 1.2rem; }
+dialog#confirm::backdrop { background: #0008; }
+.confirm-buttons { display: flex; gap: 1rem; justify-content: flex-end; }
+button.danger { color: var(--warn); font-weight: 600; }
 #action-status { font-weight: 600; min-height: 1.4em; }
 #audit-entries { font-size: 0.88em; max-height: 18rem; overflow: auto; }
 .bad { color: var(--warn); font-weight: 600; }

@@ -1,0 +1,154 @@
+/**
+ * The console's irreversible actions in a real browser (Debian's Chromium through playwright-core):
+ * Report and Purge, and a Release that allow-lists, are sent only once the moderator confirms in
+ * the page, which names the incident and the action (for Report, NCMEC's test endpoint or the
+ * real one).
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import express from 'express';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { type Console, createConsole } from '../../src/console/index.js';
+import { startEmulator } from '../../src/emulator/index.js';
+import type { Emulator } from '../../src/emulator/types.js';
+import { useTempDirs } from '../quarantine/helpers.js';
+import { seededStore, TOKEN } from './helpers.js';
+import { describeWithChromium, launchChromium } from './requires-chromium.js';
+
+// The page's globals the functions given to page.waitForFunction read.
+declare const document: { getElementById(id: string): { textContent: string | null } | null };
+
+const tempDir = useTempDirs();
+
+describeWithChromium('confirming irreversible actions (Chromium)', () => {
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  let emulator: Emulator;
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    emulator = await startEmulator({ port: 0 });
+    browser = await launchChromium();
+  }, 60_000);
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await browser.context.clearCookies();
+    emulator.reset();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await emulator?.close();
+  });
+
+  async function serve(isTest: boolean) {
+    const seeded = await seededStore(await tempDir());
+    const reviewConsole: Console = createConsole({
+      store: seeded.store,
+      token: TOKEN,
+      apiKey: 'test-key',
+      baseUrl: emulator.url,
+      reporter: {
+        orgName: 'Example Forum',
+        reporterName: 'Trust and Safety',
+        reporterEmail: 'tns@example.com',
+        ncmecUser: 'esp-user',
+        ncmecPassword: 'esp-secret-pw',
+        isTest,
+      },
+      allowList: { path: join(await tempDir(), 'allow.txt') },
+    });
+    cleanups.push(() => reviewConsole.close());
+    const app = express();
+    app.use('/console', reviewConsole.express());
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/console/`,
+      ...seeded,
+    };
+  }
+
+  async function openIncident(context: BrowserContext, url: string, id: string): Promise<Page> {
+    const page = await context.newPage();
+    cleanups.push(() => page.close());
+    await page.goto(`${url}#/incident/${id}`);
+    if (await page.locator('#login').isVisible()) {
+      await page.fill('#token', TOKEN);
+      await page.press('#token', 'Enter');
+    }
+    await page.locator('#detail').waitFor({ state: 'visible', timeout: 15_000 });
+    return page;
+  }
+
+  /** Waits until the element's text matches (Playwright polls; no fixed sleeps). */
+  const waitForText = (page: Page, id: string, pattern: RegExp) =>
+    page.waitForFunction(
+      ([elementId, source]) =>
+        new RegExp(source as string).test(
+          document.getElementById(elementId as string)?.textContent ?? '',
+        ),
+      [id, pattern.source],
+      { timeout: 15_000 },
+    );
+
+  it('Report: cancelled, nothing is sent; confirmed, one report reaches the test endpoint', async () => {
+    const { url, store, fresh } = await serve(true);
+    const page = await openIncident(browser.context, url, fresh.id);
+    await page.click('#report');
+    await page.locator('#confirm').waitFor({ state: 'visible' });
+    const asked = await page.locator('#confirm-text').innerText();
+    expect(asked).toContain(`incident ${fresh.id}`);
+    expect(asked).toMatch(/NCMEC's TEST endpoint/);
+    await page.click('#confirm-cancel');
+    await waitForText(page, 'action-status', /Cancelled: nothing was sent/);
+    expect(await page.locator('#confirm').isVisible()).toBe(false);
+    expect(emulator.testReports).toHaveLength(0);
+    expect(emulator.reports).toHaveLength(0);
+    expect((await store.getRecord(fresh.id)).report.status).toBe('not-reported');
+
+    await page.click('#report');
+    await page.click('#confirm-ok');
+    await waitForText(page, 'action-status', /Reported: tracking id .+ \(test endpoint\)/);
+    expect(emulator.testReports).toHaveLength(1);
+    expect(emulator.reports).toHaveLength(0);
+  }, 60_000);
+
+  it('Report against the real endpoint says so; Purge and an allow-listing Release ask too; Escape cancels', async () => {
+    const { url, store, fresh, withPdq } = await serve(false);
+    const page = await openIncident(browser.context, url, fresh.id);
+    await page.click('#report');
+    expect(await page.locator('#confirm-text').innerText()).toMatch(
+      /real CyberTipline report and cannot be withdrawn/,
+    );
+    expect(await page.locator('#confirm-ok').innerText()).toBe('File the report with NCMEC');
+    await page.keyboard.press('Escape');
+    await waitForText(page, 'action-status', /Cancelled: nothing was sent/);
+
+    await page.click('#purge');
+    expect(await page.locator('#confirm-text').innerText()).toMatch(
+      new RegExp(`Purge incident ${fresh.id}\\?`),
+    );
+    await page.click('#confirm-cancel');
+    await waitForText(page, 'action-status', /Cancelled/);
+
+    await page.goto(`${url}#/incident/${withPdq.id}`);
+    await waitForText(page, 'detail-title', new RegExp(withPdq.id));
+    await page.fill('#reason', 'a landscape');
+    await page.click('#release');
+    expect(await page.locator('#confirm-text').innerText()).toMatch(
+      new RegExp(`Release incident ${withPdq.id} .*allow-list`),
+    );
+    await page.click('#confirm-cancel');
+    await waitForText(page, 'action-status', /Cancelled/);
+
+    expect(emulator.reports).toHaveLength(0);
+    expect((await store.getRecord(fresh.id)).report.status).toBe('not-reported');
+    expect((await store.getRecord(withPdq.id)).released).toBeUndefined();
+  }, 60_000);
+});
