@@ -2,7 +2,8 @@
  * The console's irreversible actions in a real browser (Debian's Chromium through playwright-core):
  * Report and Purge, and a Release that allow-lists, are sent only once the moderator confirms in
  * the page, which names the incident and the action (for Report, NCMEC's test endpoint or the
- * real one).
+ * real one). An action refused for a stale CSRF token (a login in another tab replaced the
+ * session) is not retried: the page says the session changed, nothing was done, reload.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -150,5 +151,35 @@ describeWithChromium('confirming irreversible actions (Chromium)', () => {
     expect(emulator.reports).toHaveLength(0);
     expect((await store.getRecord(fresh.id)).report.status).toBe('not-reported');
     expect((await store.getRecord(withPdq.id)).released).toBeUndefined();
+  }, 60_000);
+
+  it('a stale CSRF token: says the session changed and to reload, retries nothing', async () => {
+    const { url, store, fresh } = await serve(true);
+    const page = await openIncident(browser.context, url, fresh.id);
+    // A login in another tab (as its form sends it): the shared cookie names a new session.
+    const other = await browser.context.newPage();
+    cleanups.push(() => other.close());
+    await other.goto(url);
+    const status = await other.evaluate(
+      (token) =>
+        fetch('api/login', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ token }),
+        }).then((res) => res.status),
+      TOKEN,
+    );
+    expect(status).toBe(200);
+    const posts: string[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST') posts.push(request.url());
+    });
+    await page.click('#report');
+    await page.click('#confirm-ok');
+    await waitForText(page, 'action-status', /Nothing was done: this console's session changed/);
+    expect(await page.locator('#action-status').innerText()).toMatch(/Reload the page/);
+    expect(posts).toHaveLength(1); // the one refused: never sent again with a fresh token
+    expect(emulator.testReports).toHaveLength(0);
+    expect((await store.getRecord(fresh.id)).report.status).toBe('not-reported');
   }, 60_000);
 });

@@ -291,7 +291,18 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
       }
       loadList();
       loadAudit();
-    }, refused);
+    }, function (error) {
+      if (error.status !== 403) return refused(error);
+      // A login in another tab replaced this page's session: its CSRF token is the old one's.
+      // An action is never retried by itself (it cannot be taken back): the moderator reloads,
+      // sees who is signed in now, and decides again.
+      return api('session').then(function (session) {
+        if (session.csrf === state.csrf) return refused(error);
+        $('action-status').textContent = 'Nothing was done: this console\'s session changed (a login in another tab?). Reload the page, then try again.';
+      }, function (failed) {
+        if (failed.status === 401) showError(failed); else refused(error);
+      });
+    });
   }
 
   function refused(error) {
