@@ -5,10 +5,7 @@
  * real one). An action refused for a stale CSRF token (a login in another tab replaced the
  * session) is not retried: the page says the session changed, nothing was done, reload.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import express from 'express';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { type Console, createConsole } from '../../src/console/index.js';
@@ -17,6 +14,7 @@ import type { Emulator } from '../../src/emulator/types.js';
 import { useTempDirs } from '../quarantine/helpers.js';
 import { seededStore, TOKEN } from './helpers.js';
 import { describeWithChromium, launchChromium } from './requires-chromium.js';
+import { loginFromPage, serveConsole } from './serve-console.js';
 
 // The page's globals the functions given to page.waitForFunction read.
 declare const document: { getElementById(id: string): { textContent: string | null } | null };
@@ -60,19 +58,9 @@ describeWithChromium('confirming irreversible actions (Chromium)', () => {
       allowList: { path: join(await tempDir(), 'allow.txt') },
     });
     cleanups.push(() => reviewConsole.close());
-    const app = express();
-    app.use('/console', reviewConsole.express());
-    const server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    cleanups.push(async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    });
-    return {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/console/`,
-      ...seeded,
-    };
+    const served = await serveConsole(reviewConsole);
+    cleanups.push(() => served.close());
+    return { url: served.url, ...seeded };
   }
 
   async function openIncident(context: BrowserContext, url: string, id: string): Promise<Page> {
@@ -160,15 +148,7 @@ describeWithChromium('confirming irreversible actions (Chromium)', () => {
     const other = await browser.context.newPage();
     cleanups.push(() => other.close());
     await other.goto(url);
-    const status = await other.evaluate(
-      (token) =>
-        fetch('api/login', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ token }),
-        }).then((res) => res.status),
-      TOKEN,
-    );
+    const status = await loginFromPage(other, TOKEN);
     expect(status).toBe(200);
     const posts: string[] = [];
     page.on('request', (request) => {

@@ -4,15 +4,13 @@
  * page's CSRF token is that of the session it replaced) and when the session already ended.
  * Under the host's own login (`authorize`) the console cannot log anyone out: no such button.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { type Console, createConsole } from '../../src/console/index.js';
 import { useTempDirs } from '../quarantine/helpers.js';
 import { seededStore, TOKEN } from './helpers.js';
 import { describeWithChromium, launchChromium } from './requires-chromium.js';
+import { loginFromPage, serveConsole } from './serve-console.js';
 
 const tempDir = useTempDirs();
 
@@ -35,16 +33,9 @@ describeWithChromium('logging out of the console (Chromium)', () => {
     const { store } = await seededStore(await tempDir());
     const reviewConsole: Console = createConsole({ store, ...options });
     cleanups.push(() => reviewConsole.close());
-    const app = express();
-    app.use('/console', reviewConsole.express());
-    const server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    cleanups.push(async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    });
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/console/`;
+    const served = await serveConsole(reviewConsole);
+    cleanups.push(() => served.close());
+    return served.url;
   }
 
   async function loggedIn(context: BrowserContext, url: string): Promise<Page> {
@@ -75,15 +66,7 @@ describeWithChromium('logging out of the console (Chromium)', () => {
     const first = await loggedIn(browser.context, url);
     const second = await anotherTab(browser.context, url);
     // A login there (as its form sends it): the cookie now names a new session.
-    const status = await second.evaluate(
-      (token) =>
-        fetch('api/login', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ token }),
-        }).then((res) => res.status),
-      TOKEN,
-    );
+    const status = await loginFromPage(second, TOKEN);
     expect(status).toBe(200);
     await first.click('#logout');
     await first.locator('#login').waitFor({ state: 'visible', timeout: 15_000 });

@@ -6,11 +6,8 @@
  * overrides, invisible format and control characters in them show as `\uXXXX` escapes.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import express from 'express';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Console, createConsole } from '../../src/console/index.js';
@@ -20,6 +17,7 @@ import type { ImageMimeType } from '../../src/types.js';
 import { makeIncident } from '../quarantine/helpers.js';
 import { TOKEN } from './helpers.js';
 import { describeWithChromium, launchChromium } from './requires-chromium.js';
+import { cspViolationsOf, type ServedConsole, serveConsole } from './serve-console.js';
 
 // The page's globals the functions given to page.evaluate/waitForFunction read.
 declare const window: { __pwned?: unknown };
@@ -36,14 +34,14 @@ const xss = (where: string) =>
 describeWithChromium('uploader-controlled text in the console (Chromium)', () => {
   let dir: string;
   let reviewConsole: Console;
-  let server: Server;
+  let served: ServedConsole;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let page: Page;
   let url: string;
   let id: string;
   let spoofId: string;
   const events = new GuardEvents();
-  const cspViolations: string[] = [];
+  let cspViolations: string[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pdg-console-xss-'));
@@ -72,17 +70,11 @@ describeWithChromium('uploader-controlled text in the console (Chromium)', () =>
     await store.put(spoof.incident, spoof.bytes);
     spoofId = spoof.incident.id;
     reviewConsole = createConsole({ store, token: TOKEN, tokenActor: xss('actor'), events });
-    const app = express();
-    app.use('/console', reviewConsole.express());
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/console/`;
+    served = await serveConsole(reviewConsole);
+    url = served.url;
     browser = await launchChromium();
     page = await browser.context.newPage();
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
-    });
+    cspViolations = cspViolationsOf(page);
     await page.goto(url);
     await page.fill('#token', TOKEN);
     await page.press('#token', 'Enter');
@@ -91,8 +83,7 @@ describeWithChromium('uploader-controlled text in the console (Chromium)', () =>
 
   afterAll(async () => {
     await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
+    await served?.close();
     await reviewConsole?.close();
     await rm(dir, { recursive: true, force: true });
   });

@@ -6,12 +6,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express from 'express';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Console, createConsole } from '../../src/console/index.js';
@@ -20,6 +17,7 @@ import type { Emulator } from '../../src/emulator/types.js';
 import { GuardEvents } from '../../src/events.js';
 import { PDQ, seededStore, TOKEN } from './helpers.js';
 import { describeWithChromium, launchChromium } from './requires-chromium.js';
+import { cspViolationsOf, type ServedConsole, serveConsole } from './serve-console.js';
 
 // The functions given to page.evaluate/waitForFunction run in the page; the DOM names they use:
 interface PageElement {
@@ -46,7 +44,7 @@ const tempDir = async () => {
 describeWithChromium('the console in Chromium', () => {
   let emulator: Emulator;
   let console_: Console;
-  let server: Server;
+  let served: ServedConsole;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let page: Page;
   let url: string;
@@ -54,7 +52,7 @@ describeWithChromium('the console in Chromium', () => {
   let allowList: string;
   let seeded: Awaited<ReturnType<typeof seededStore>>;
   const events = new GuardEvents();
-  const cspViolations: string[] = [];
+  let cspViolations: string[] = [];
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -80,23 +78,16 @@ describeWithChromium('the console in Chromium', () => {
       },
       allowList: { path: allowList },
     });
-    const app = express();
-    app.use('/console', console_.express());
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/console/`;
+    served = await serveConsole(console_);
+    url = served.url;
     browser = await launchChromium();
     page = await browser.context.newPage();
-    page.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
-    });
+    cspViolations = cspViolationsOf(page);
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
+    await served?.close();
     await console_?.close();
     await emulator?.close();
     await Promise.all(made.map((d) => rm(d, { recursive: true, force: true })));

@@ -61,72 +61,52 @@ describe('a match whose details are of an unexpected shape', () => {
     await Promise.all(running.splice(0).map((r) => r.close()));
   });
 
+  /** An upload through a global Express guard against `url`: its answer, runs and match events. */
+  async function upload(url: string, failMode: 'open' | 'closed', seed: number) {
+    const server = await express5?.start(
+      {
+        apiKey: 'odd-details-key',
+        baseUrl: url,
+        failMode,
+        policy: 'block',
+        matchAnswer: 'explicit',
+      },
+      [{ path: '/upload' }],
+      { global: true },
+    );
+    if (!server) throw new Error('no adapter');
+    running.push(server);
+    const matches: MatchEvent[] = [];
+    server.guard.on('match', (event) => matches.push(event));
+    const res = await request(server.url)
+      .post('/upload')
+      .attach('f', png(200, 200, seed), 'f.png');
+    // Before: the answer was malformed, the file unchecked: under 'open' the handler got it.
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('UPLOAD_REJECTED');
+    expect(server.log.runs).toBe(0);
+    expect(matches).toHaveLength(1);
+    return matches[0] as MatchEvent;
+  }
+
   it.each(['open', 'closed'] as const)(
     "is still a match under failMode '%s': refused 422, a match event, never the handler",
     async (failMode) => {
-      const server = await express5?.start(
-        { apiKey: 'odd-details-key', baseUrl, failMode, policy: 'block', matchAnswer: 'explicit' },
-        [{ path: '/upload' }],
-        { global: true },
-      );
-      if (!server) throw new Error('no adapter');
-      running.push(server);
-      const matches: MatchEvent[] = [];
-      server.guard.on('match', (event) => matches.push(event));
-      const res = await request(server.url)
-        .post('/upload')
-        .attach('f', png(200, 200, 5), 'f.png');
-      // Before: the answer was malformed, the file unchecked: under 'open' the handler got it.
-      expect(res.status).toBe(422);
-      expect(res.body.error.code).toBe('UPLOAD_REJECTED');
-      expect(server.log.runs).toBe(0);
-      expect(matches).toHaveLength(1);
-      expect(matches[0]?.trackingId).toBe('odd-match-1');
+      const match = await upload(baseUrl, failMode, 5);
+      expect(match.trackingId).toBe('odd-match-1');
       // The flag that reads is kept; the odd one is not passed on as if it were well formed.
-      expect(matches[0]?.matchFlags).toEqual([
+      expect(match.matchFlags).toEqual([
         expect.objectContaining({ source: 'Other', violations: ['B1'], matchDistance: 12 }),
       ]);
     },
   );
 
   it("is a match when its TrackingId is not a string (tracking id '')", async () => {
-    const server = await express5?.start(
-      { apiKey: 'odd-details-key', baseUrl: oddIdUrl, failMode: 'open', policy: 'block' },
-      [{ path: '/upload' }],
-      { global: true },
-    );
-    if (!server) throw new Error('no adapter');
-    running.push(server);
-    const matches: MatchEvent[] = [];
-    server.guard.on('match', (event) => matches.push(event));
-    const res = await request(server.url)
-      .post('/upload')
-      .attach('f', png(200, 200, 6), 'f.png');
-    // Before: the whole answer was malformed (its status could not be read), the file unchecked.
-    expect(res.status).toBe(422);
-    expect(server.log.runs).toBe(0);
-    expect(matches).toHaveLength(1);
-    expect(matches[0]?.trackingId).toBe('');
+    // Before: the whole answer was malformed (its status could not be read).
+    expect((await upload(oddIdUrl, 'open', 6)).trackingId).toBe('');
   });
 
   it('is a match when its status description is not a string', async () => {
-    const server = await express5?.start(
-      { apiKey: 'odd-details-key', baseUrl: oddDescriptionUrl, failMode: 'open', policy: 'block' },
-      [{ path: '/upload' }],
-      { global: true },
-    );
-    if (!server) throw new Error('no adapter');
-    running.push(server);
-    const matches: MatchEvent[] = [];
-    server.guard.on('match', (event) => matches.push(event));
-    const res = await request(server.url)
-      .post('/upload')
-      .attach('f', png(200, 200, 7), 'f.png');
-    // Before: the status could not be read, the answer was malformed and, under 'open', the
-    // handler got the file.
-    expect(res.status).toBe(422);
-    expect(server.log.runs).toBe(0);
-    expect(matches).toHaveLength(1);
-    expect(matches[0]?.trackingId).toBe('odd-match-1');
+    expect((await upload(oddDescriptionUrl, 'open', 7)).trackingId).toBe('odd-match-1');
   });
 });
