@@ -14,7 +14,7 @@ import type { Emulator } from '../../src/emulator/types.js';
 import { useTempDirs } from '../quarantine/helpers.js';
 import { seededStore, TOKEN } from './helpers.js';
 import { describeWithChromium, launchChromium } from './requires-chromium.js';
-import { loginFromPage, serveConsole } from './serve-console.js';
+import { cspViolationsOf, loginFromPage, serveConsole } from './serve-console.js';
 
 // The page's globals the functions given to page.waitForFunction read.
 declare const document: { getElementById(id: string): { textContent: string | null } | null };
@@ -139,6 +139,40 @@ describeWithChromium('confirming irreversible actions (Chromium)', () => {
     expect(emulator.reports).toHaveLength(0);
     expect((await store.getRecord(fresh.id)).report.status).toBe('not-reported');
     expect((await store.getRecord(withPdq.id)).released).toBeUndefined();
+  }, 60_000);
+
+  it('a confirmation left open as the moderator goes Back to another incident or the list is cancelled', async () => {
+    const { url, store, fresh, withPdq } = await serve(true);
+    const page = await openIncident(browser.context, url, fresh.id);
+    const violations = cspViolationsOf(page);
+    await page.goto(`${url}#/incident/${withPdq.id}`);
+    await waitForText(page, 'detail-title', new RegExp(withPdq.id));
+    await page.click('#report');
+    expect(await page.locator('#confirm-text').innerText()).toContain(`incident ${withPdq.id}`);
+    // The browser's Back (a key or mouse button the modal dialog does not block): another
+    // incident is shown; a confirm now would report the one no longer on screen.
+    await page.goBack();
+    await waitForText(page, 'detail-title', new RegExp(fresh.id));
+    await page.locator('#confirm').waitFor({ state: 'hidden', timeout: 15_000 });
+    await waitForText(page, 'action-status', /Cancelled: nothing was sent/);
+
+    // Back to the list with the dialog open: it closes (the page is not left inert behind it).
+    await page.click('#purge');
+    await page.locator('#confirm').waitFor({ state: 'visible' });
+    await page.goto(url);
+    await page.locator('#detail').waitFor({ state: 'hidden' });
+    expect(
+      await page.evaluate(
+        () => (document.getElementById('confirm') as unknown as { open: boolean }).open,
+      ),
+    ).toBe(false);
+    await page.click(`a[data-id="${fresh.id}"]`);
+    await waitForText(page, 'detail-title', new RegExp(fresh.id));
+
+    expect(emulator.testReports).toHaveLength(0);
+    expect((await store.getRecord(withPdq.id)).report.status).toBe('not-reported');
+    expect(await store.getRecord(fresh.id)).toBeDefined();
+    expect(violations).toEqual([]);
   }, 60_000);
 
   it('a stale CSRF token: says the session changed and to reload, retries nothing', async () => {

@@ -168,6 +168,9 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
 
   // ---- detail ----
   function route() {
+    // A confirmation names the incident shown when it was asked: another shown (the browser's
+    // Back, which the modal dialog does not block) or the list, it no longer applies.
+    if ($('confirm').open) $('confirm').close('cancel');
     var match = /^#\/incident\/([A-Za-z0-9-]+)$/.exec(location.hash);
     if (!match) {
       show('detail', false);
