@@ -108,5 +108,5 @@ export function uploaderIp(network: ClientNetwork): string {
 function chain(value: string | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
   const joined = Array.isArray(value) ? value.join(', ') : value;
-  return joined.length > MAX_CHAIN_CHARS ? joined.slice(0, MAX_CHAIN_CHARS) : joined;
+  return joined.slice(0, MAX_CHAIN_CHARS);
 }

@@ -131,7 +131,7 @@ export class RequestContext implements Waiter {
   get userAgent(): string | undefined {
     const agent = this.#view.headers['user-agent'];
     if (typeof agent !== 'string') return undefined;
-    return agent.length > MAX_USER_AGENT_CHARS ? agent.slice(0, MAX_USER_AGENT_CHARS) : agent;
+    return agent.slice(0, MAX_USER_AGENT_CHARS);
   }
 
   get receivedAt(): Date {
