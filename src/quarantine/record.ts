@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { QuarantineError } from '../errors.js';
+import { storedPreserveDays } from './preserve-days.js';
 import type { Incident, QuarantineRecord, ReportClaim, ReportStatus } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -18,10 +19,16 @@ const POLICIES: ReadonlySet<string> = new Set(['block', 'quarantine', 'flag']);
  * day would end a day short of the law's one year.
  */
 export function preservedUntil(from: string | Date, days: number): string {
-  const end = new Date(new Date(from).getTime() + days * DAY_MS);
+  return new Date(preservedUntilMs(from, days)).toISOString();
+}
+
+/** `preservedUntil` in ms since the epoch; NaN when there is no such date (past the last one). */
+export function preservedUntilMs(from: string | Date, days: number): number {
+  const end = new Date(from).getTime() + days * DAY_MS;
   const years = new Date(from);
   years.setUTCFullYear(years.getUTCFullYear() + Math.floor(days / 365));
-  return (years > end ? years : end).toISOString();
+  // NaN when either is past the last date there is (`new Date` holds none beyond it).
+  return Math.max(years.getTime(), new Date(end).getTime());
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -94,7 +101,7 @@ export function withReport(
   if (report.status === 'reported') {
     // The period the record was stored with, if longer: a reviewer's tool opened with another
     // (the CLI's default) never shortens what the server was configured to keep.
-    const days = Math.max(preserveDays, record.preserveDays ?? 0);
+    const days = Math.max(preserveDays, storedPreserveDays(record.preserveDays) ?? 0);
     const fromReport = preservedUntil(at, days);
     if (Date.parse(fromReport) > Date.parse(record.preserveUntil)) next.preserveUntil = fromReport;
   }
@@ -161,7 +168,11 @@ export function parseRecord(text: string, id: string): QuarantineRecord {
   }
   const problem = findProblem(value, id);
   if (problem) throw new QuarantineError(`the record of incident ${id} is malformed: ${problem}`);
-  return value as QuarantineRecord;
+  const record = value as QuarantineRecord;
+  // Bounded, not refused: a record left out of `list()` for it would put evidence out of sight.
+  const days = storedPreserveDays(record.preserveDays);
+  if (days !== undefined) record.preserveDays = days;
+  return record;
 }
 
 function findProblem(value: unknown, id: string): string | undefined {
@@ -185,12 +196,6 @@ function findProblem(value: unknown, id: string): string | undefined {
   if (r.scanned !== undefined && !isScannedCopy(r.scanned)) return 'scanned is malformed';
   if (!isIsoDate(r.receivedAt)) return 'receivedAt is not a date';
   if (!isIsoDate(r.preserveUntil)) return 'preserveUntil is not a date';
-  if (r.preserveDays !== undefined) {
-    const days = r.preserveDays;
-    if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0) {
-      return 'preserveDays is not a positive number';
-    }
-  }
   if (typeof r.policy !== 'string' || !POLICIES.has(r.policy)) return 'unknown policy';
   if (!Array.isArray(r.matchFlags) || !r.matchFlags.every(isMatchFlag)) {
     return 'matchFlags is malformed';

@@ -101,7 +101,8 @@ export interface QuarantineRecord {
   /**
    * The preservation period the store was configured with when it kept the incident (records
    * from before 0.1 may lack it). A report recorded by a store opened with a shorter one (the
-   * reviewer CLI's default) still extends `preserveUntil` by this many days.
+   * reviewer CLI's default) still extends `preserveUntil` by this many days. Read back bounded:
+   * one out of range or no number (a hand edit) reads as 36,500, never as a shorter period.
    */
   preserveDays?: number;
   /** The latest report attempt. */

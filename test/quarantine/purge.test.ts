@@ -1,8 +1,9 @@
-import { readdir, unlink } from 'node:fs/promises';
+import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
 import { purgeDecision } from '../../src/quarantine/purge-policy.js';
+import { withReport } from '../../src/quarantine/record.js';
 import type { QuarantineRecord, QuarantineStore } from '../../src/quarantine/types.js';
 import { makeIncident, useTempDirs } from './helpers.js';
 
@@ -122,5 +123,85 @@ describe('purgeDecision', () => {
       purge: true,
       reason: 'expired and released',
     });
+  });
+});
+
+/** Rewrites `field` of the record file of `id` to the raw JSON text `raw`. */
+async function setRaw(dir: string, id: string, field: string, raw: string): Promise<void> {
+  const path = join(dir, `${id}.json`);
+  const text = await readFile(path, 'utf8');
+  const edited = text.replace(new RegExp(`"${field}": ("[^"]*"|[^,\\n]*)`), `"${field}": ${raw}`);
+  expect(edited).not.toBe(text);
+  await writeFile(path, edited);
+}
+
+describe("a record's own preserveDays, as stored (an older version, a hand edit)", () => {
+  it('reads one out of range or no number as 36,500: the record listed, its report recorded', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir, preserveDays: 10 });
+    // 1e400 parses as Infinity; 1e12 days ran past the last date, and the report then failed to
+    // be recorded; the others made the record malformed: left out of list(), not reportable.
+    for (const [seed, raw] of ['1e12', '1e400', '0', '-5', 'null', '"30"'].entries()) {
+      const id = await add(store, '2025-03-01T00:00:00Z', seed + 1);
+      await setRaw(dir, id, 'preserveDays', raw);
+      expect((await store.list()).find((r) => r.id === id)?.preserveDays, raw).toBe(36_500);
+      const reported = await store.markReported(id, {
+        status: 'reported',
+        at: '2025-03-02T00:00:00.000Z',
+        trackingId: 'r1',
+      });
+      expect(reported.preserveUntil, raw).toBe('2125-03-02T00:00:00.000Z');
+      expect((await store.getRecord(id)).preserveDays, raw).toBe(36_500);
+    }
+    expect(await store.purgeExpired(NOW)).toEqual([]);
+    // A custom store's record, never parsed: `withReport` bounds it too.
+    const record = { ...(await store.getRecord(await add(store, NOW.toISOString(), 9))) };
+    const report = { status: 'reported', at: '2025-04-02T00:00:00.000Z' } as const;
+    for (const preserveDays of [1e12, Number.NaN, -1]) {
+      const next = withReport({ ...record, preserveDays }, report, 10);
+      expect(next.preserveUntil, String(preserveDays)).toBe('2125-04-02T00:00:00.000Z');
+    }
+  });
+
+  it('keeps a reported, expired record whose period was made unreadable: never purged early for it', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir, preserveDays: 10 });
+    const id = await add(store, '2025-03-01T00:00:00Z', 1);
+    await store.markReported(id, { status: 'reported', at: '2025-03-02T00:00:00.000Z' });
+    await setRaw(dir, id, 'preserveDays', '1e12');
+    // Before: purged (past preserveUntil); now kept its period read as the longest there is.
+    expect(await store.purgeExpired(NOW)).toEqual([]);
+    expect((await store.purge(id, NOW)).reason).toBe('preserved until 2125-03-02T00:00:00.000Z');
+  });
+});
+
+describe('purge and a preservation date that cannot be computed', () => {
+  it('keeps a record whose filed report has no date, or whose preserveUntil was cut short by hand', async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir, preserveDays: 10 });
+    const undated = await add(store, '2025-03-01T00:00:00Z', 1);
+    const filed = await store.markReported(undated, {
+      status: 'reported',
+      at: '2025-03-02T00:00:00.000Z',
+      trackingId: 'r1',
+    });
+    const { at: _at, ...report } = filed.report;
+    const record: QuarantineRecord = { ...filed, report };
+    // Before: purged on preserveUntil (2025-03-12) alone.
+    expect(purgeDecision(record, NOW)).toEqual({
+      purge: false,
+      reason: 'preserved until a date that cannot be computed',
+    });
+    expect(purgeDecision(record, new Date(8.64e15)).purge, 'the last date there is').toBe(false);
+
+    // Released; its preserveUntil edited to before its own 10 days from receipt had passed.
+    const shortened = await add(store, '2025-03-25T00:00:00Z', 2);
+    await store.release(shortened);
+    await setRaw(dir, shortened, 'preserveUntil', '"2025-03-26T00:00:00.000Z"');
+    expect(await store.purgeExpired(NOW), 'the stored one has its date').toEqual([undated]);
+    expect((await store.purge(shortened, NOW)).reason).toBe(
+      'preserved until 2025-04-04T00:00:00.000Z',
+    );
+    expect(await store.purgeExpired(new Date('2025-04-05T00:00:00Z'))).toEqual([shortened]);
   });
 });
