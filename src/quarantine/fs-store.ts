@@ -53,11 +53,15 @@ export function createFileQuarantineStore(
   const preserveDays = preserveDaysOf(options.preserveDays ?? DEFAULT_PRESERVE_DAYS);
   const dir = resolve(options.dir);
   const inProcess = new KeyedLock();
-  /** One update of `id` at a time: in this process (queue), then across processes (lock file). */
+  /**
+   * One update of `id` at a time: in this process (queue), then across processes (lock file);
+   * `signal` ends the wait in either.
+   */
   const lock = {
     run<T>(id: string, task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
       const options = signal ? { signal } : {};
-      return inProcess.run(id, () => withFileLock(join(dir, lockName(id)), task, options));
+      const locked = () => withFileLock(join(dir, lockName(id)), task, options);
+      return inProcess.run(id, locked, signal);
     },
   };
   let opened: Promise<void> | undefined;

@@ -142,8 +142,9 @@ export interface QuarantineStore {
    * gives back a claim made with the same token. Resolves to the record as it now is and whether
    * this token holds it. Without it, `reportQuarantined` keeps one report at a time per store
    * object only: two processes reporting the same incident at once may both send. `signal`,
-   * aborted while the claim waits (on another process's lock of the record), ends the call at
-   * once with the signal's reason and nothing written.
+   * aborted while the claim waits (the file store: behind this process's other updates of the
+   * record, or on another process's lock of it), ends the call at once with the signal's reason
+   * and nothing written.
    */
   claimReport?(
     id: string,

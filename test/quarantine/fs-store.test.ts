@@ -12,6 +12,7 @@ import {
   utimes,
   writeFile,
 } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidOptionsError, QuarantineError } from '../../src/errors.js';
@@ -423,6 +424,30 @@ describe('updates', () => {
     expect(record.reportHistory?.map((r) => r.status)).toEqual(['failed']);
     expect(record.released?.reason).toBe('false positive');
     expect((await readdir(dir)).sort()).toEqual([`${incident.id}.json`, `${incident.id}.png`]);
+  });
+
+  it("ends claimReport's wait behind this process's other update of the record when its signal aborts", async () => {
+    const dir = await tempDir();
+    const store = createFileQuarantineStore({ dir });
+    const { incident, bytes } = makeIncident();
+    await store.put(incident, bytes);
+    // A live holder (this process, by its pid) of the record's lock: never broken, waited for.
+    const lockFile = join(dir, `.lock-${incident.id}`);
+    await writeFile(lockFile, JSON.stringify({ pid: process.pid, host: hostname(), token: 't' }));
+    let released = false;
+    const release = store.release(incident.id, 'reviewed').finally(() => {
+      released = true;
+    });
+    const stop = new AbortController();
+    const claim = { token: 'c1', until: new Date(Date.now() + 60_000).toISOString() };
+    const claiming = store.claimReport(incident.id, claim, { signal: stop.signal });
+    stop.abort();
+    // Before: it waited in the in-process queue for `release` (up to its 15 s lock timeout).
+    await expect(claiming).rejects.toBe(stop.signal.reason);
+    expect(released, 'release still waits for the lock').toBe(false);
+    await unlink(lockFile);
+    expect((await release).released?.reason).toBe('reviewed');
+    expect((await store.getRecord(incident.id)).reporting, 'nothing claimed').toBeUndefined();
   });
 
   it('keeps the first release', async () => {
