@@ -13,7 +13,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { QuarantineError } from '../errors.js';
 import { openOwnForAppend } from '../open-append.js';
 import { printableJson } from '../printable.js';
-import { withFileLock } from '../quarantine/file-lock.js';
+import { ForeignLockError, withFileLock } from '../quarantine/file-lock.js';
 import { fsPath } from './names.js';
 
 export type Outcome = 'clean' | 'match' | 'invalid' | 'error';
@@ -81,7 +81,8 @@ export interface Journal {
  * Runs `task` with the journal at `path` (see `openJournal`), closed after it; while a lock
  * (`<path>.lock`) that refuses a second run at once: two runs appending to one journal would call
  * for the same files twice, and one cutting a torn line off while the other writes would cut the
- * other's lines. A killed run's lock is broken by the next (see file-lock.ts).
+ * other's lines. A killed run's lock is broken by the next (see file-lock.ts); one another user
+ * owns is refused, naming it (not as "another scan").
  */
 export async function withJournal<T>(
   path: string,
@@ -104,7 +105,9 @@ export async function withJournal<T>(
       { timeoutMs: 0 },
     );
   } catch (error) {
-    if (locked || !(error instanceof QuarantineError)) throw error;
+    if (locked || !(error instanceof QuarantineError) || error instanceof ForeignLockError) {
+      throw error;
+    }
     throw new Error(`${path} is being written by another scan: choose another --out`, {
       cause: error,
     });

@@ -17,6 +17,12 @@
  * remove a lock, and none removes a lock taken after its check. (Moving the stale lock aside and
  * putting it back when it was not the stale one is not enough: in between, a third process can
  * take the lock, and the one moved aside, held by a live process, is then lost.)
+ *
+ * A lock (or claim) file another user owns is no lock of ours: every process taking it runs as
+ * one user (the files it guards are refused when another owns them). It is refused at once with
+ * a `ForeignLockError` naming it, never waited for nor broken: whoever could plant it beside a
+ * shared file (an audit log in `/tmp`) could otherwise keep it fresh and block every writer, and
+ * in a sticky directory it could not be removed anyway.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -25,12 +31,22 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { settleBy } from '../core/abortable.js';
 import { QuarantineError } from '../errors.js';
+import { otherOwner } from '../file-owner.js';
 import { FILE_MODE, isNotFound, readRegularFile } from './atomic-file.js';
 
 /** A holder out of sight whose lock has not been refreshed for this long is gone. */
 export const LOCK_STALE_MS = 30_000;
 /** How long a caller waits for a lock before giving up. */
 export const LOCK_TIMEOUT_MS = 15_000;
+
+/** A lock file another user owns, found where this process would take the lock. */
+export class ForeignLockError extends QuarantineError {
+  constructor(path: string, owner: number) {
+    super(
+      `the lock file ${path} is owned by uid ${owner}, not by this process's user (uid ${process.getuid?.()}), so it is no lock of ours: refused rather than waited for; remove it if nothing of that user's uses it`,
+    );
+  }
+}
 
 /** A claim on a stale lock is `<lock>.break-<key of the stale lock or of the claim passed>`. */
 const CLAIM_INFIX = '.break-';
@@ -69,6 +85,8 @@ interface Found {
   stale: boolean;
   /** For a claim: the key of the lock it claims. */
   of?: string;
+  /** The uid owning the file when another user does (then never `stale`). */
+  owner?: number;
 }
 
 /**
@@ -204,7 +222,7 @@ async function removeOldDraft(path: string, staleMs: number): Promise<boolean> {
 
 /** Whether the lock at `path` is gone now: removed here as stale, or released meanwhile. */
 async function breakIfStale(path: string, staleMs: number): Promise<boolean> {
-  const lock = await inspect(path, staleMs);
+  const lock = ours(path, await inspect(path, staleMs));
   if (lock === undefined) return true;
   if (!lock.stale) return false;
   return breakLock(path, lock, staleMs);
@@ -223,7 +241,7 @@ async function breakLock(path: string, lock: Found, staleMs: number): Promise<bo
       await handle.close();
       break;
     }
-    const other = await inspect(claim, staleMs);
+    const other = ours(claim, await inspect(claim, staleMs));
     if (other === undefined) continue; // its breaker finished meanwhile: claim again
     if (!other.stale) return false;
     passed.push(claim);
@@ -252,12 +270,22 @@ async function removeOrphanClaim(claim: string, path: string, staleMs: number): 
   return unlinkIfThere(claim);
 }
 
+/** `found`, the lock (or claim) at `path`, unless another user owns it: then refused. */
+function ours(path: string, found: Found | undefined): Found | undefined {
+  if (found?.owner !== undefined) throw new ForeignLockError(path, found.owner);
+  return found;
+}
+
 /** The lock (or claim) at `path` as it is now, or undefined when there is none. */
 async function inspect(path: string, staleMs: number): Promise<Found | undefined> {
   let text: string;
   let info: Awaited<ReturnType<typeof lstat>>;
   try {
     info = await lstat(path);
+    // Not ours, whatever it holds (the link itself, when a symlink): never judged nor opened.
+    const owner = otherOwner(info);
+    if (owner !== undefined)
+      return { key: keyOf(`file:${info.dev}:${info.ino}`), stale: false, owner };
     // Not a regular file (a FIFO, a symlink): no lock of ours, so stale, and never opened blocking.
     const bytes = await readRegularFile(path);
     text = bytes?.toString('utf8') ?? '';

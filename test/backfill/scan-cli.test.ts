@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -631,6 +631,24 @@ describe('photodna-guard scan', () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('is owned by uid 65534');
       expect(readFileSync(out, 'utf8')).toBe(planted);
+    },
+  );
+
+  it.runIf(process.getuid?.() === 0)(
+    "refuses a lock another user planted beside the journal, naming it (not 'another scan')",
+    async () => {
+      const dir = folder();
+      const [image] = images(dir, 1);
+      const out = join(dir, 'results.jsonl');
+      const lock = `${out}.lock`;
+      writeFileSync(lock, JSON.stringify({ pid: 1, host: hostname(), token: 'planted' }));
+      chownSync(lock, 65534, 65534);
+      const args = [image as string, '--api-key', 'k', '--base-url', emulator.url];
+      const result = await scan([...args, '--out', out]);
+      expect(result.code).toBe(1);
+      // Before: "is being written by another scan", which no other scan was.
+      expect(result.stderr).toContain(`the lock file ${lock} is owned by uid 65534`);
+      expect(existsSync(out)).toBe(false);
     },
   );
 

@@ -5,13 +5,19 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { chown, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { claimPathOf, removeStaleLocks, withFileLock } from '../../src/quarantine/file-lock.js';
+import { QuarantineError } from '../../src/errors.js';
+import {
+  claimPathOf,
+  ForeignLockError,
+  removeStaleLocks,
+  withFileLock,
+} from '../../src/quarantine/file-lock.js';
 import { useTempDirs } from './helpers.js';
 
 const tempDir = useTempDirs();
@@ -279,5 +285,60 @@ describe('removeStaleLocks', () => {
     await writeFile(join(dir, 'other.json'), '{}');
     expect(await removeStaleLocks(dir, '.lock-')).toEqual(['.lock-dead']);
     expect(existsSync(join(dir, '.lock-live'))).toBe(true);
+  });
+});
+
+// Only root can make a file another user owns (chown), as whoever can write beside a shared file
+// (an audit log in /tmp) can plant `<path>.lock`.
+describe.skipIf(process.getuid?.() !== 0)('a lock file another user owns', () => {
+  /** `path` holding `content`, owned by nobody (uid 65534). */
+  async function planted(path: string, content: string): Promise<void> {
+    await writeFile(path, content, { mode: 0o600 });
+    await chown(path, 65534, 65534);
+  }
+
+  it('is refused at once, naming it, and never broken: whether it names a live holder, a dead one or nothing', async () => {
+    const dir = await tempDir();
+    const contents = {
+      // Kept fresh by its owner, it was waited for to timeoutMs on every call.
+      live: JSON.stringify({ pid: 1, host: hostname(), token: 'planted' }),
+      // Before: broken (removed), which in a sticky directory (/tmp) fails with EPERM.
+      dead: JSON.stringify({ pid: deadPid(), host: hostname(), token: 'planted' }),
+      garbage: 'x',
+    };
+    for (const [name, content] of Object.entries(contents)) {
+      const path = join(dir, `${name}.lock`);
+      await planted(path, content);
+      if (name !== 'live') await age(path);
+      let ran = false;
+      const locked = withFileLock(
+        path,
+        async () => {
+          ran = true;
+        },
+        { timeoutMs: 5_000 },
+      );
+      await expect(locked, name).rejects.toThrow(
+        `the lock file ${path} is owned by uid 65534, not by this process's user (uid 0)`,
+      );
+      await expect(locked).rejects.toBeInstanceOf(ForeignLockError);
+      await expect(locked).rejects.toBeInstanceOf(QuarantineError);
+      expect(ran).toBe(false);
+      expect(await readFile(path, 'utf8'), name).toBe(content);
+    }
+    // The sweep leaves them too (a store's list() goes on).
+    expect(await removeStaleLocks(dir, '')).toEqual([]);
+    expect((await readdir(dir)).sort()).toEqual(['dead.lock', 'garbage.lock', 'live.lock']);
+  });
+
+  it("is refused as a claim on our own stale lock: never waited for as a live breaker's", async () => {
+    const path = join(await tempDir(), '.lock-x');
+    await writeFile(path, JSON.stringify({ pid: deadPid(), host: hostname(), token: 'dead' }));
+    const claim = claimPathOf(path, 'dead');
+    await planted(claim, JSON.stringify({ pid: 1, host: hostname(), token: 'planted' }));
+    await expect(withFileLock(path, async () => 'ran', { timeoutMs: 5_000 })).rejects.toThrow(
+      `the lock file ${claim} is owned by uid 65534`,
+    );
+    expect(existsSync(path)).toBe(true);
   });
 });

@@ -7,7 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chownSync } from 'node:fs';
-import { lstat, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, readFile, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFileQuarantineStore } from '../../src/quarantine/fs-store.js';
@@ -86,6 +87,27 @@ describe('the audit log', () => {
       chownSync(path, 0, 0);
       await log.append(input(1));
       expect(await log.verify()).toMatchObject({ ok: true, entries: 1 });
+    },
+  );
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'refuses at once a lock file another user planted beside it, naming it',
+    async () => {
+      const { log } = await logWith(1);
+      const lock = `${log.path}.lock`;
+      // Made to look held by a live process, and kept fresh by its owner: waited for forever.
+      await writeFile(lock, JSON.stringify({ pid: 1, host: hostname(), token: 'planted' }));
+      chownSync(lock, 65534, 65534);
+      const started = Date.now();
+      // Before: every append waited 15 s, then failed "timed out waiting for the lock".
+      await expect(log.append(input(2))).rejects.toThrow(
+        `the lock file ${lock} is owned by uid 65534, not by this process's user (uid 0)`,
+      );
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(await log.verify()).toMatchObject({ ok: true, entries: 1 });
+      await unlink(lock);
+      await log.append(input(2));
+      expect(await log.verify()).toMatchObject({ ok: true, entries: 2 });
     },
   );
 
