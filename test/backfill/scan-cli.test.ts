@@ -657,7 +657,9 @@ describe('photodna-guard scan', () => {
     const files = images(dir, 12);
     const out = join(folder(), 'results.jsonl');
     const key = 'two-runs-key';
-    const args = [dir, '--out', out, '--api-key', key, '--base-url', emulator.url];
+    // One call a second: the first run lasts ~11 s after its first line, long past the second
+    // process's start on a loaded machine (at the default rate it could end before it).
+    const args = [dir, '--out', out, '--api-key', key, '--base-url', emulator.url, '--rate', '1'];
     emulator.setLatency(100);
     try {
       const first = spawnScan(args);
