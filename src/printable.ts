@@ -10,10 +10,12 @@ const UNPRINTABLE = /[\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/gu;
 const RAW_IN_JSON = /[\u007f-\u009f\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/gu;
 /**
  * For a page: the same, and every other invisible format character (`\p{Cf}`: bidi marks,
- * zero-width spaces and joiners, BOM, soft hyphen, tag characters). A terminal keeps those as
- * the CLI always printed them; on a page they hide or reorder what a reviewer reads.
+ * zero-width spaces and joiners, BOM, soft hyphen, tag characters) and every character Unicode
+ * says to draw as nothing (`\p{Default_Ignorable_Code_Point}`: Hangul fillers, which are letters
+ * and pass for blank names, variation selectors, the combining grapheme joiner). A terminal keeps
+ * those as the CLI always printed them; on a page they hide or reorder what a reviewer reads.
  */
-const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 
 const escaped = (char: string) => {
   const code = char.codePointAt(0) as number;

@@ -29,4 +29,15 @@ describe('printable', () => {
     expect(printable(marks)).toBe(marks); // the CLI's output is unchanged
     expect(visible('évidence é.png 名前 👍')).toBe('évidence é.png 名前 👍');
   });
+
+  it('visible escapes Hangul fillers and variation selectors too: they draw as nothing', () => {
+    // Hangul fillers are letters (`\p{Lo}`), variation selectors combining marks (`\p{Mn}`):
+    // neither is a format character, and each shows as blank (a route or name that looks empty).
+    const fillers = '\u115f\u1160\u3164\uffa0';
+    const selectors = 'a\ufe00b\ufe0fc\u{e0100}d\u{e01ef}e\u034ff\u180bg';
+    expect(visible(fillers)).toBe(String.raw`\u115f\u1160\u3164\uffa0`);
+    expect(visible(selectors)).toBe(String.raw`a\ufe00b\ufe0fc\u{e0100}d\u{e01ef}e\u034ff\u180bg`);
+    expect(printable(fillers + selectors)).toBe(fillers + selectors); // the CLI's output is unchanged
+    expect(visible('한국어 파일')).toBe('한국어 파일'); // Hangul itself is not touched
+  });
 });
