@@ -22,7 +22,7 @@ export class ConsoleAuth {
   /** `onSessionEnd(id)`: a session was logged out, replaced, evicted or found expired. */
   constructor(options: ResolvedConsoleOptions, onSessionEnd?: (id: string) => void) {
     this.#options = options;
-    this.#sessions = new Sessions(options.sessionTtlMs, onSessionEnd);
+    this.#sessions = new Sessions(options.sessionTtlMs, options.sessionMaxAgeMs, onSessionEnd);
   }
 
   get mode(): 'authorize' | 'token' {

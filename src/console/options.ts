@@ -86,6 +86,11 @@ export interface ConsoleOptions {
    * end with it). Defaults to 8 hours.
    */
   sessionTtlMs?: number;
+  /**
+   * A console session ends this long after its login however much it is used (then 401, as for
+   * an idle one: the page shows the login again). Defaults to 12 hours.
+   */
+  sessionMaxAgeMs?: number;
   /** Where failed console requests are logged (pino-compatible). Defaults to none. */
   logger?: Logger;
   /**
@@ -103,6 +108,7 @@ export interface ResolvedConsoleOptions extends ConsoleOptions {
   auditPath: string;
   pageSize: number;
   sessionTtlMs: number;
+  sessionMaxAgeMs: number;
 }
 
 export function resolveConsoleOptions(options: ConsoleOptions): ResolvedConsoleOptions {
@@ -142,5 +148,15 @@ export function resolveConsoleOptions(options: ConsoleOptions): ResolvedConsoleO
     fail("'pageSize' must be 1 to 500", 'pageSize');
   const sessionTtlMs = options.sessionTtlMs ?? 8 * 3_600_000;
   if (!(sessionTtlMs > 0)) fail("'sessionTtlMs' must be positive", 'sessionTtlMs');
-  return { ...options, store, auditPath: auditPath as string, pageSize, sessionTtlMs };
+  const sessionMaxAgeMs = options.sessionMaxAgeMs ?? 12 * 3_600_000;
+  if (!(sessionMaxAgeMs > 0) || !Number.isFinite(sessionMaxAgeMs))
+    fail("'sessionMaxAgeMs' must be a positive number of milliseconds", 'sessionMaxAgeMs');
+  return {
+    ...options,
+    store,
+    auditPath: auditPath as string,
+    pageSize,
+    sessionTtlMs,
+    sessionMaxAgeMs,
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * Console sessions, in memory: a random id in an `HttpOnly; SameSite=Strict` cookie, bound to
  * the reviewer and to a CSRF token that every state-changing request must echo in a header.
- * Bounded in number; idle sessions expire. Whoever holds on to a session (a live stream) is told
+ * Bounded in number; idle sessions expire, and every session ends at its maximum age however much it is
+ * used. Whoever holds on to a session (a live stream) is told
  * when it ends: logged out, replaced, evicted or found expired.
  */
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,10 @@ export interface Session {
   id: string;
   actor: string;
   csrf: string;
+  /** When the session ends: its idle expiry, never past `endsAt`. */
   expires: number;
+  /** Its absolute end, fixed at login: `maxAgeMs` after it started. */
+  endsAt: number;
 }
 
 const MAX_SESSIONS = 1_000;
@@ -18,11 +22,16 @@ const MAX_SESSIONS = 1_000;
 export class Sessions {
   readonly #byId = new Map<string, Session>();
   readonly #ttlMs: number;
+  readonly #maxAgeMs: number;
   readonly #onEnd: (id: string) => void;
 
-  /** `onEnd(id)` runs once for each session that leaves the store, whatever the reason. */
-  constructor(ttlMs: number, onEnd: (id: string) => void = () => {}) {
+  /**
+   * Sessions expire `ttlMs` after their last use and `maxAgeMs` after they started, whichever
+   * comes first. `onEnd(id)` runs once for each session that leaves the store, whatever the reason.
+   */
+  constructor(ttlMs: number, maxAgeMs: number, onEnd: (id: string) => void = () => {}) {
     this.#ttlMs = ttlMs;
+    this.#maxAgeMs = maxAgeMs;
     this.#onEnd = onEnd;
   }
 
@@ -32,17 +41,20 @@ export class Sessions {
       const oldest = this.#byId.keys().next().value;
       if (oldest !== undefined) this.delete(oldest);
     }
+    const now = Date.now();
+    const endsAt = now + this.#maxAgeMs;
     const session: Session = {
       id: randomBytes(32).toString('base64url'),
       actor,
       csrf: randomBytes(32).toString('base64url'),
-      expires: Date.now() + this.#ttlMs,
+      expires: Math.min(now + this.#ttlMs, endsAt),
+      endsAt,
     };
     this.#byId.set(session.id, session);
     return session;
   }
 
-  /** The live session with this id (its expiry pushed back), or undefined. */
+  /** The live session with this id (its idle expiry pushed back, up to its end), or undefined. */
   get(id: string | undefined): Session | undefined {
     if (!id) return undefined;
     const session = this.#byId.get(id);
@@ -51,7 +63,7 @@ export class Sessions {
       this.delete(id);
       return undefined;
     }
-    session.expires = Date.now() + this.#ttlMs;
+    session.expires = Math.min(Date.now() + this.#ttlMs, session.endsAt);
     return session;
   }
 

@@ -275,6 +275,58 @@ describe('session expiry', () => {
   });
 });
 
+describe('session maximum age', () => {
+  it('ends a session in constant use at its maximum age: 401 as for an idle one, its stream ended', async () => {
+    const { store } = await seededStore(await tempDir());
+    const events = new GuardEvents();
+    const maxAge = 1_500;
+    const { host } = await consoleServer({ store, token: TOKEN, events, sessionMaxAgeMs: maxAge });
+    const loggedIn = Date.now();
+    const auth = await tokenLogin(host, '');
+    const stream = await opened(host, '/api/live', { Cookie: auth.cookie });
+
+    // Used every few milliseconds, far inside the idle time (8 hours): it still ends.
+    let refused: { status: number; body: string } | undefined;
+    await until(
+      async () => {
+        const res = await call(host, 'GET', '/api/incidents', { Cookie: auth.cookie });
+        if (res.status === 401) refused = res;
+        else expect(res.status).toBe(200);
+        return refused !== undefined;
+      },
+      'the session to reach its maximum age',
+      SOON,
+    );
+    expect(Date.now() - loggedIn).toBeGreaterThanOrEqual(maxAge);
+    expect(JSON.parse(refused?.body ?? '{}')).toEqual({ error: 'log in with the console token' });
+    // The page's own check answers 401 with the login to offer: it shows the token form again.
+    const session = await call(host, 'GET', '/api/session', { Cookie: auth.cookie });
+    expect(session.status).toBe(401);
+    expect(JSON.parse(session.body)).toMatchObject({ login: 'token' });
+    await until(() => stream.ended, 'the stream of the ended session to end', SOON);
+    expect(stream.errors).toEqual([]);
+    expect((await call(host, 'GET', '/api/live', { Cookie: auth.cookie })).status).toBe(401);
+  });
+
+  it('is validated like the other options; a new login starts a new lifetime', async () => {
+    const { store } = await seededStore(await tempDir());
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '60000' as unknown as number])
+      expect(() => createConsole({ store, token: TOKEN, sessionMaxAgeMs: bad })).toThrow(
+        /'sessionMaxAgeMs' must be a positive number of milliseconds/,
+      );
+    const { host } = await consoleServer({ store, token: TOKEN, sessionMaxAgeMs: 1_000 });
+    const first = await tokenLogin(host, '');
+    await until(
+      async () =>
+        (await call(host, 'GET', '/api/incidents', { Cookie: first.cookie })).status === 401,
+      'the first session to end',
+      SOON,
+    );
+    const second = await tokenLogin(host, '');
+    expect((await call(host, 'GET', '/api/incidents', { Cookie: second.cookie })).status).toBe(200);
+  });
+});
+
 describe('with authorize', () => {
   it(`asks the host again before writing (once per ${RECHECK_MS} ms at most), holds events meanwhile, and ends the stream on a refusal or a throw`, async () => {
     const { store } = await seededStore(await tempDir());
