@@ -7,7 +7,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { ErrorEvent, MatchEvent, QuarantineEvent, RejectEvent, ScanEvent } from '../events.js';
-import { consoleJson } from './http-io.js';
+import { consoleJson, HttpError } from './http-io.js';
 import { LiveStream, type StreamAccess } from './live-stream.js';
 import type { ConsoleEventSource } from './options.js';
 
@@ -29,6 +29,12 @@ type LiveEvent = Record<string, unknown>;
 
 const HISTORY = 60;
 const MAX_CLIENTS = 20;
+/**
+ * Streams one console session may hold (every tab of a browser shares its session). A further
+ * one is refused, not an older one closed: closed, that tab's page would reconnect and close
+ * another's, round and round.
+ */
+export const MAX_STREAMS_PER_SESSION = 3;
 const HEARTBEAT_MS = 15_000;
 
 export class LiveFeed {
@@ -63,15 +69,20 @@ export class LiveFeed {
   }
 
   /**
-   * Streams to `res` while `access` allows (see `LiveStream`) and the client stays; refuses
-   * (503) beyond 20 viewers. `authorizedAt`: when the request opening it was authorized.
+   * Streams to `res` while `access` allows (see `LiveStream`) and the client stays. Refuses a
+   * session's fourth stream (429), so that one session cannot take every place, and any beyond
+   * 20 viewers in all (503). `authorizedAt`: when the request opening it was authorized.
    */
   subscribe(res: ServerResponse, access: StreamAccess, authorizedAt: number): void {
-    if (this.#clients.size >= MAX_CLIENTS) {
-      res.statusCode = 503;
-      res.end();
-      return;
+    let ofSession = 0;
+    for (const stream of this.#clients) if (stream.sessionId === access.sessionId) ofSession++;
+    if (ofSession >= MAX_STREAMS_PER_SESSION) {
+      throw new HttpError(
+        429,
+        `this session already has ${MAX_STREAMS_PER_SESSION} live streams open (console tabs share one): close one to free its place`,
+      );
     }
+    if (this.#clients.size >= MAX_CLIENTS) throw new HttpError(503, 'too many live viewers');
     res.statusCode = 200;
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     // HTTP/1 only: HTTP/2 has no connection-specific headers (Node warns and drops them).

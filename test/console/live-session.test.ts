@@ -12,6 +12,7 @@ import { type AddressInfo, connect } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Console, createConsole } from '../../src/console/index.js';
+import { MAX_STREAMS_PER_SESSION } from '../../src/console/live-feed.js';
 import { RECHECK_MS } from '../../src/console/live-stream.js';
 import type { ConsoleEventSource } from '../../src/console/options.js';
 import { GuardEvents } from '../../src/events.js';
@@ -125,7 +126,15 @@ class Stream {
     );
     req.on('error', (error) => this.errors.push(error));
     req.end();
+    this.#req = req;
     cleanups.push(async () => req.destroy());
+  }
+
+  readonly #req: ReturnType<typeof httpRequest>;
+
+  /** The viewer leaves (closes the connection, as a closed tab does). */
+  close(): void {
+    this.#req.destroy();
   }
 
   count(event: string): number {
@@ -133,9 +142,15 @@ class Stream {
   }
 }
 
-async function opened(host: string, path: string, headers: Record<string, string>) {
+/** A live stream once it said hello, or was refused (ended). */
+async function answered(host: string, path: string, headers: Record<string, string>) {
   const stream = new Stream(host, path, headers);
   await until(() => stream.ended || stream.text.includes('event: hello\n'), 'the hello', SOON);
+  return stream;
+}
+
+async function opened(host: string, path: string, headers: Record<string, string>) {
+  const stream = await answered(host, path, headers);
   expect(stream.status).toBe(200);
   return stream;
 }
@@ -222,22 +237,69 @@ describe('logout', () => {
     expect(counts()).toEqual([0, 0, 0, 0, 0]);
   });
 
-  it("frees the streams' viewer slots (20 at most): a new session gets all of them", async () => {
+  it("frees the streams' viewer slots (20 at most): new sessions get all of them", async () => {
     const { store } = await seededStore(await tempDir());
     const events = new GuardEvents();
     const { host } = await consoleServer({ store, token: TOKEN, events });
-    const first = await tokenLogin(host, '');
-    const streams: Stream[] = [];
-    for (let i = 0; i < 20; i++)
-      streams.push(await opened(host, '/api/live', { Cookie: first.cookie }));
-    expect((await call(host, 'GET', '/api/live', { Cookie: first.cookie })).status).toBe(503);
+    /** 20 streams over 7 sessions (3 each at most, the last 2). */
+    const fill = async () => {
+      const sessions = [];
+      const streams: Stream[] = [];
+      for (let i = 0; i < 7; i++) {
+        const auth = await tokenLogin(host, '');
+        sessions.push(auth);
+        for (let j = 0; j < MAX_STREAMS_PER_SESSION && streams.length < 20; j++)
+          streams.push(await opened(host, '/api/live', { Cookie: auth.cookie }));
+      }
+      return { sessions, streams };
+    };
+    const first = await fill();
+    expect(first.streams).toHaveLength(20);
+    const late = await tokenLogin(host, '');
+    const full = await call(host, 'GET', '/api/live', { Cookie: late.cookie });
+    expect(full.status).toBe(503);
+    expect(JSON.parse(full.body)).toEqual({ error: 'too many live viewers' });
 
-    expect((await logout(host, '', first)).status).toBe(200);
-    await until(() => streams.every((s) => s.ended), 'the 20 streams to end', SOON);
-    expect(streams.flatMap((s) => s.errors)).toEqual([]);
-    const second = await tokenLogin(host, '');
-    for (let i = 0; i < 20; i++) await opened(host, '/api/live', { Cookie: second.cookie });
+    for (const auth of first.sessions) expect((await logout(host, '', auth)).status).toBe(200);
+    await until(() => first.streams.every((s) => s.ended), 'the 20 streams to end', SOON);
+    expect(first.streams.flatMap((s) => s.errors)).toEqual([]);
+    expect((await fill()).streams).toHaveLength(20);
     for (const name of NAMES) expect(events.listenerCount(name)).toBe(1);
+  });
+
+  it(`lets one session hold ${MAX_STREAMS_PER_SESSION} streams at most: the next is refused 429, other sessions still get theirs, a closed one frees its place`, async () => {
+    const { store } = await seededStore(await tempDir());
+    const events = new GuardEvents();
+    const { host } = await consoleServer({ store, token: TOKEN, events });
+    const greedy = await tokenLogin(host, '');
+    const held: Stream[] = [];
+    for (let i = 0; i < MAX_STREAMS_PER_SESSION; i++)
+      held.push(await opened(host, '/api/live', { Cookie: greedy.cookie }));
+    const refused = await answered(host, '/api/live', { Cookie: greedy.cookie });
+    expect(refused.status).toBe(429);
+    expect(JSON.parse(refused.text).error).toMatch(
+      new RegExp(`already has ${MAX_STREAMS_PER_SESSION} live streams open`),
+    );
+    // The refused one is not the oldest closed: the streams the session holds keep going.
+    reject(events, '/after-refusal');
+    await until(
+      () => held.every((s) => s.text.includes('/after-refusal')),
+      'the held streams to go on',
+      SOON,
+    );
+    expect(held.some((s) => s.ended)).toBe(false);
+
+    // Another moderator's session is not crowded out.
+    const other = await tokenLogin(host, '');
+    await opened(host, '/api/live', { Cookie: other.cookie });
+
+    // A stream whose viewer left frees its place for the same session.
+    held[0]?.close();
+    await until(
+      async () => (await answered(host, '/api/live', { Cookie: greedy.cookie })).status === 200,
+      'the closed stream to free its place',
+      SOON,
+    );
   });
 });
 

@@ -100,7 +100,7 @@ export const PAGE = `<!doctype html>
     <h2 id="live-title">Live</h2>
     <p id="live-off" hidden>No live stream: this console runs apart from the guard (photodna-guard console).</p>
     <div id="live-on" hidden>
-      <p id="live-ended" hidden>The live stream stopped: reload the page to resume it.</p>
+      <p id="live-ended" hidden>The live stream stopped: reload the page to resume it. One login shows it in at most 3 tabs at once.</p>
       <dl id="health" class="health"></dl>
       <svg id="chart" role="img" aria-labelledby="chart-title" viewBox="0 0 300 80" width="300" height="80">
         <title id="chart-title">PhotoDNA calls per second and queue depth, last 60 seconds</title>
