@@ -112,7 +112,13 @@ export async function serveApi(
       throw new HttpError(409, refusal);
     }
     const body = await readJson(req);
-    const done = await deps.actions.run(() => act(deps, reviewer, id, action[2] as string, body));
+    const done = await deps.actions
+      .run(() => act(deps, reviewer, id, action[2] as string, body))
+      .catch((error: unknown) => {
+        // Purged meanwhile (a second purge asked for at once waited for the first's lock):
+        // refused as when asked after it, not a 500.
+        throw unknownIncident(error) ? new HttpError(404, 'no such incident') : error;
+      });
     return sendJson(res, 200, done);
   }
   throw new HttpError(404, 'not found');
@@ -192,9 +198,12 @@ async function getRecord(deps: ApiDeps, id: string) {
   try {
     return await deps.options.store.getRecord(id);
   } catch (error) {
-    if (error instanceof QuarantineError && /unknown incident/.test(error.message)) {
-      throw new HttpError(404, 'no such incident');
-    }
+    if (unknownIncident(error)) throw new HttpError(404, 'no such incident');
     throw error;
   }
+}
+
+/** The store's answer for an incident it does not hold (never was, or purged). */
+function unknownIncident(error: unknown): boolean {
+  return error instanceof QuarantineError && /unknown incident/.test(error.message);
 }

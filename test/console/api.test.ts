@@ -564,7 +564,8 @@ describe('actions', () => {
       const again = await post(app, `incidents/${fresh.id}/report`, auth)
         .send({ force: true })
         .expect(200);
-      expect(again.body.incident.reportTrackingId).toBe(res.body.incident.reportTrackingId);
+      expect(again.body.incident.report.trackingId).toBe(res.body.incident.report.trackingId);
+      expect(res.body.incident.report.trackingId).toEqual(expect.any(String));
       expect(emulator.testReports).toHaveLength(1);
       // A test-endpoint report files nothing with NCMEC: the incident is still open.
       const open = await request(app)
@@ -572,6 +573,50 @@ describe('actions', () => {
         .set('Cookie', auth.cookie)
         .expect(200);
       expect(open.body.items.map((i: { id: string }) => i.id)).toContain(fresh.id);
+    } finally {
+      await emulator.close();
+    }
+  });
+});
+
+describe('an action asked for twice at once (a double click the page did not stop)', () => {
+  it('files one report (both answers carry its tracking id) and purges once (the second refused)', async () => {
+    const emulator = await startEmulator({ port: 0 });
+    try {
+      const { app, console, store, fresh, old } = await setup({
+        apiKey: 'test-key',
+        baseUrl: emulator.url,
+        reporter: REPORTER,
+      });
+      const auth = await login(app);
+      emulator.setLatency(300); // the second arrives while the first waits for NCMEC
+      const reports = await Promise.all(
+        [1, 2].map(() =>
+          post(app, `incidents/${fresh.id}/report`, auth)
+            .send({})
+            .then((res) => res),
+        ),
+      );
+      expect(reports.map((res) => res.status)).toEqual([200, 200]);
+      expect(emulator.testReports).toHaveLength(1);
+      const [first, second] = reports.map((res) => res.body.incident.report.trackingId);
+      expect(first).toEqual(expect.any(String));
+      expect(second).toBe(first);
+      expect((await store.getRecord(fresh.id)).report.status).toBe('reported');
+
+      const purges = await Promise.all(
+        [1, 2].map(() =>
+          post(app, `incidents/${old.id}/purge`, auth)
+            .send({})
+            .then((res) => res),
+        ),
+      );
+      expect(purges.map((res) => res.status).sort()).toEqual([200, expect.any(Number)]);
+      const refused = purges.find((res) => res.status !== 200);
+      expect([404, 409]).toContain(refused?.status);
+      await expect(store.getRecord(old.id)).rejects.toThrow(/unknown incident/);
+      const purged = (await console.audit.read()).filter((e) => e.action === 'purge' && e.ok);
+      expect(purged).toHaveLength(1);
     } finally {
       await emulator.close();
     }

@@ -48,3 +48,34 @@ export function loginFromPage(page: Page, token: string): Promise<number> {
     token,
   );
 }
+
+/**
+ * Has the page note each JSON answer it has handled, to be counted by `handledAnswers`:
+ * installed before the page loads, it notes an answer's URL one task after its `res.json()`
+ * resolved, so once every promise callback the page chained on it (its drawing, or its dropping)
+ * has run. A test waits for that count to know that an answer arrived and was dealt with.
+ */
+export async function noteHandledAnswers(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const handled: string[] = [];
+    (globalThis as unknown as { handledAnswers: string[] }).handledAnswers = handled;
+    const json = Response.prototype.json;
+    Object.defineProperty(Response.prototype, 'json', {
+      value(this: Response) {
+        const url = this.url;
+        return json.call(this).finally(() => setTimeout(() => handled.push(url), 0));
+      },
+    });
+  });
+}
+
+/** How many answers from URLs ending with `suffix` the page has handled (`noteHandledAnswers`). */
+export function handledAnswers(page: Page, suffix: string): Promise<number> {
+  return page.evaluate(
+    (end) =>
+      (globalThis as unknown as { handledAnswers: string[] }).handledAnswers.filter((url) =>
+        url.endsWith(end),
+      ).length,
+    suffix,
+  );
+}

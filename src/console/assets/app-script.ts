@@ -5,7 +5,19 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
 'use strict';
 (function () {
   var $ = function (id) { return document.getElementById(id); };
-  var state = { csrf: null, session: null, page: 1, pages: 1, current: null };
+  // current: the incident drawn; shown: the id the address asks for (null: the list); busy: the
+  // ids with an action in flight.
+  var state = { csrf: null, session: null, page: 1, pages: 1, current: null, shown: null, busy: {} };
+
+  // Answers for a view no longer asked for are dropped: each load takes a ticket, and only the
+  // latest of its kind may draw (an earlier incident, page or filter arriving late would be drawn
+  // over what the moderator is now looking at).
+  var latest = {};
+  function ticket(kind) {
+    var mine = (latest[kind] || 0) + 1;
+    latest[kind] = mine;
+    return function () { return latest[kind] === mine; };
+  }
 
   function api(path, options) {
     options = options || {};
@@ -133,7 +145,9 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
   }
 
   function loadList() {
+    var current = ticket('list');
     return api('incidents?' + query()).then(function (list) {
+      if (!current()) return;
       state.page = list.page;
       state.pages = list.pages;
       var rows = $('incident-rows');
@@ -155,7 +169,9 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
       $('page-info').textContent = 'Page ' + list.page + ' of ' + list.pages;
       $('prev').disabled = list.page <= 1;
       $('next').disabled = list.page >= list.pages;
-    }, showError);
+    }, function (error) {
+      if (current()) showError(error);
+    });
   }
 
   $('filters').addEventListener('submit', function (event) {
@@ -172,12 +188,25 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
     // Back, which the modal dialog does not block) or the list, it no longer applies.
     if ($('confirm').open) $('confirm').close('cancel');
     var match = /^#\/incident\/([A-Za-z0-9-]+)$/.exec(location.hash);
+    // Until the incident asked for is drawn, no action applies to the one still on screen.
+    state.current = null;
+    state.shown = match ? match[1] : null;
+    syncActions();
     if (!match) {
       show('detail', false);
-      state.current = null;
       return;
     }
     loadDetail(match[1], true);
+  }
+
+  // The incident's action buttons: off while one of its actions is in flight (a second click
+  // would send it again), and Release once released.
+  function syncActions() {
+    var view = state.current;
+    var idle = Boolean(view) && !state.busy[view.id];
+    $('report').disabled = !idle;
+    $('purge').disabled = !idle;
+    $('release').disabled = !idle || Boolean(view.released);
   }
 
   function field(list, name, value, hash) {
@@ -186,7 +215,10 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
   }
 
   function loadDetail(id, focus) {
+    var latestLoad = ticket('detail');
+    var current = function () { return latestLoad() && state.shown === id; };
     return api('incidents/' + encodeURIComponent(id)).then(function (body) {
+      if (!current()) return;
       var view = body.incident;
       state.current = view;
       $('detail-title').textContent = 'Incident ' + view.id;
@@ -209,10 +241,11 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
       field(list, 'Earlier report attempts', view.reportHistory.length ? view.reportHistory.map(function (r) { return r.status + ' ' + day(r.at); }).join('; ') : '');
       field(list, 'Released', view.released ? day(view.released.at) + ' — ' + (view.released.reason || '') : 'no');
       $('purge-note').textContent = view.purgeAllowed ? 'Allowed: ' + view.purgeReason : 'Not yet: ' + view.purgeReason;
-      $('release').disabled = Boolean(view.released);
+      syncActions();
       show('detail', true);
       if (focus) $('detail-title').focus();
     }, function (error) {
+      if (!current()) return;
       show('detail', false);
       showError(error);
     });
@@ -268,7 +301,7 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
 
   function act(action, body) {
     var view = state.current;
-    if (!view) return;
+    if (!view || state.busy[view.id]) return;
     var ask = confirmation(action, view);
     $('action-status').textContent = '';
     (ask ? confirmed(ask.text, ask.label) : Promise.resolve(true)).then(function (yes) {
@@ -280,36 +313,57 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
     });
   }
 
+  // An answer says what became of its incident: drawn into it while it is still the one shown,
+  // else named in the status line, never drawn over the incident or list now shown.
   function send(action, body, view) {
+    var id = view.id;
+    if (state.busy[id]) return;
+    state.busy[id] = true;
+    syncActions();
     $('action-status').textContent = 'Working…';
-    api('incidents/' + encodeURIComponent(view.id) + '/' + action, { method: 'POST', body: body }).then(function (answer) {
+    var done = function () {
+      delete state.busy[id];
+      syncActions();
+    };
+    api('incidents/' + encodeURIComponent(id) + '/' + action, { method: 'POST', body: body }).then(function (answer) {
+      done();
+      var here = state.shown === id;
       if (action === 'purge') {
-        $('action-status').textContent = 'Purged: the evidence of ' + answer.purged + ' is deleted.';
-        show('detail', false);
+        $('action-status').textContent = about(id) + 'Purged: the evidence of ' + answer.purged + ' is deleted.';
+        if (here) {
+          state.current = null;
+          show('detail', false);
+        }
       } else {
-        $('action-status').textContent = action === 'report'
+        $('action-status').textContent = about(id) + (action === 'report'
           ? 'Reported: tracking id ' + answer.incident.report.trackingId + (answer.incident.report.isTest ? ' (test endpoint)' : '')
-          : 'Released as a false positive.';
-        loadDetail(view.id, false);
+          : 'Released as a false positive.');
+        if (here) loadDetail(id, false);
       }
       loadList();
       loadAudit();
     }, function (error) {
-      if (error.status !== 403) return refused(error);
+      done();
+      if (error.status !== 403) return refused(error, id);
       // A login in another tab replaced this page's session: its CSRF token is the old one's.
       // An action is never retried by itself (it cannot be taken back): the moderator reloads,
       // sees who is signed in now, and decides again.
       return api('session').then(function (session) {
-        if (session.csrf === state.csrf) return refused(error);
+        if (session.csrf === state.csrf) return refused(error, id);
         $('action-status').textContent = 'Nothing was done: this console\'s session changed (a login in another tab?). Reload the page, then try again.';
       }, function (failed) {
-        if (failed.status === 401) showError(failed); else refused(error);
+        if (failed.status === 401) showError(failed); else refused(error, id);
       });
     });
   }
 
-  function refused(error) {
-    $('action-status').textContent = 'Refused: ' + error.message;
+  // '' while the incident is the one shown; else its name, for a status line about it.
+  function about(id) {
+    return state.shown === id ? '' : 'Incident ' + id + ': ';
+  }
+
+  function refused(error, id) {
+    $('action-status').textContent = about(id) + 'Refused: ' + error.message;
     loadAudit();
   }
 
@@ -322,7 +376,9 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
 
   // ---- audit ----
   function loadAudit() {
+    var current = ticket('audit');
     return api('audit').then(function (body) {
+      if (!current()) return;
       var v = body.verification;
       var status = $('audit-status');
       status.className = v.ok ? 'good' : 'bad';
@@ -337,7 +393,9 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
           ' · ' + entry.incident + (entry.detail ? ' · ' + entry.detail : ''),
         ]));
       });
-    }, showError);
+    }, function (error) {
+      if (current()) showError(error);
+    });
   }
   $('audit-verify').addEventListener('click', loadAudit);
 
