@@ -7,7 +7,7 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
   var $ = function (id) { return document.getElementById(id); };
   // current: the incident drawn; shown: the id the address asks for (null: the list); busy: the
   // ids with an action in flight.
-  var state = { csrf: null, session: null, page: 1, pages: 1, current: null, shown: null, busy: {} };
+  var state = { csrf: null, session: null, page: 1, pages: 1, current: null, shown: null, busy: Object.create(null) };
 
   // Answers for a view no longer asked for are dropped: each load takes a ticket, and only the
   // latest of its kind may draw (an earlier incident, page or filter arriving late would be drawn
@@ -326,8 +326,10 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
       syncActions();
     };
     api('incidents/' + encodeURIComponent(id) + '/' + action, { method: 'POST', body: body }).then(function (answer) {
-      done();
       var here = state.shown === id;
+      // Its new state (released) decides the buttons until the incident is drawn again.
+      if (answer.incident && state.current && state.current.id === id) state.current = answer.incident;
+      done();
       if (action === 'purge') {
         $('action-status').textContent = about(id) + 'Purged: the evidence of ' + answer.purged + ' is deleted.';
         if (here) {
