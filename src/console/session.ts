@@ -1,9 +1,9 @@
 /**
  * Console sessions, in memory: a random id in an `HttpOnly; SameSite=Strict` cookie, bound to
  * the reviewer and to a CSRF token that every state-changing request must echo in a header.
- * Bounded in number; idle sessions expire, and every session ends at its maximum age however much it is
- * used. Whoever holds on to a session (a live stream) is told
- * when it ends: logged out, replaced, evicted or found expired.
+ * Bounded in number; idle sessions expire, and every session ends at its maximum age however
+ * much it is used. Whoever holds on to a session (a live stream) is told when it ends: logged
+ * out, replaced, evicted or found expired.
  */
 import { randomBytes } from 'node:crypto';
 
