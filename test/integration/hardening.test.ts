@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MatchEvent } from '../../src/index.js';
 import type { Matcher, MatchRequest, MatchResult } from '../../src/types.js';
 import { crafted } from '../fixtures/crafted.js';
-import { gif, hostile, jpg, png } from '../fixtures/images.js';
+import { bmp, gif, hostile, jpg, png } from '../fixtures/images.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
@@ -481,6 +481,7 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
     ['a PNG', () => png(200, 200, 9800)],
     ['a JPEG', () => jpg(200, 200, 9801)],
     ['a GIF', () => gif(200, 200, 9802)],
+    ['a BMP (its declared size)', () => bmp(200, 200, 9804)],
   ])(
     'what is scanned: a known image appended after %s is cut off; the handler gets exactly the checked bytes and the sniffed type',
     async (_, make) => {
@@ -499,7 +500,7 @@ describe.each([...adapters, ...scanAdapters])('$name', (adapter: Adapter) => {
         sha256: sha256(clean),
         clientMimetype: 'text/html',
       });
-      expect(file.mimetype).toMatch(/^image\/(png|jpeg|gif)$/);
+      expect(file.mimetype).toMatch(/^image\/(png|jpeg|gif|bmp)$/);
       expect(res.body.photodna.files[0].sha256).toBe(sha256(clean));
       expect(matcher.calls.map((c) => c.file.sha256)).toEqual([sha256(clean)]);
       expect(matcher.calls[0]?.bytes.equals(clean)).toBe(true);
