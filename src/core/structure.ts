@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import type { ImageMimeType } from '../types.js';
 
 /** Width and height as the image's own header states them (not yet checked to be positive). */
@@ -95,12 +96,23 @@ class StepBudget {
 const IHDR = 0x49484452;
 const CGBI = 0x43674249;
 const IEND = 0x49454e44;
+const IDAT = 0x49444154;
+const ACTL = 0x6163544c;
+const FCTL = 0x6663544c;
 
-/** PNG: signature, IHDR first (after Apple's CgBI), then length-prefixed chunks up to IEND. */
+/**
+ * PNG: signature, IHDR first (after Apple's CgBI), then length-prefixed chunks up to IEND. An
+ * APNG whose default image (IDAT) is not its first frame is refused: an acTL before the first
+ * IDAT, no first frame's fcTL between them, and a frame after it. Every APNG viewer shows such a
+ * file's fdAT frames alone, never the IDAT image, which is all PhotoDNA and other decoders see.
+ */
 function walkPng(b: Uint8Array, visit?: BlockVisitor): HeaderSize {
   const budget = new StepBudget();
   let at = 8;
   let size: { width: number; height: number } | undefined;
+  let animated = false; // an acTL came before the first IDAT
+  let idatFramed = false; // ... and the first frame's fcTL after it, before the first IDAT
+  let idatSeen = false;
   for (;;) {
     budget.take();
     const length = u32be(b, at) >>> 0;
@@ -112,6 +124,12 @@ function walkPng(b: Uint8Array, visit?: BlockVisitor): HeaderSize {
       if (!cgbi && (name !== IHDR || length !== 13)) fail('first chunk is not IHDR');
       if (!cgbi) size = { width: u32be(b, at + 8) >>> 0, height: u32be(b, at + 12) >>> 0 };
     }
+    if (name === IDAT) idatSeen = true;
+    else if (name === ACTL && !idatSeen) animated = true;
+    else if (name === FCTL && animated) {
+      if (!idatSeen) idatFramed ||= isWholeFirstFrame(b, at, length, size);
+      else if (!idatFramed) fail('an APNG whose default image is not its first frame');
+    }
     visit?.(name, at, next);
     if (name === IEND) {
       if (!size) fail('no IHDR');
@@ -119,6 +137,29 @@ function walkPng(b: Uint8Array, visit?: BlockVisitor): HeaderSize {
     }
     at = next;
   }
+}
+
+/**
+ * Whether the fcTL chunk at `at` makes the IDAT image an APNG's first frame: sequence number 0,
+ * the whole image (IHDR's size at 0,0) and an intact CRC. Chromium skips an fcTL with a wrong CRC
+ * (the IDAT image is then not a frame) and refuses the file for the rest, but other viewers may
+ * skip more: anything less counts as no first frame.
+ */
+function isWholeFirstFrame(
+  b: Uint8Array,
+  at: number,
+  length: number,
+  size: { width: number; height: number } | undefined,
+): boolean {
+  if (length !== 26 || !size) return false;
+  const field = (i: number) => u32be(b, at + 8 + i * 4) >>> 0;
+  const whole =
+    field(0) === 0 &&
+    field(1) === size.width &&
+    field(2) === size.height &&
+    field(3) === 0 &&
+    field(4) === 0;
+  return whole && crc32(b.subarray(at + 4, at + 8 + length)) === u32be(b, at + 8 + length) >>> 0;
 }
 
 /** GIF: header, screen descriptor, colour table, then blocks up to the trailer (0x3B). */
@@ -263,7 +304,8 @@ const MAX_IFD_ENTRIES = 1024;
 
 /**
  * TIFF (classic, not BigTIFF, which no 4 MiB file needs): the first IFD, its entry count and
- * its next-IFD offset lie inside the file. Only that IFD is read, so the walk is one jump.
+ * its next-IFD offset lie inside the file, and that offset is 0: a TIFF of one image (page). Only
+ * that IFD is read, so the walk is one jump.
  */
 function checkTiff(b: Uint8Array): HeaderSize {
   if (b.length < 8) fail('truncated');
@@ -275,6 +317,8 @@ function checkTiff(b: Uint8Array): HeaderSize {
   const entries = view.getUint16(ifd, little);
   if (entries === 0 || entries > MAX_IFD_ENTRIES) fail(`${entries} IFD entries`);
   if (ifd + 2 + entries * 12 + 4 > b.length) fail('IFD entries past the end');
+  // A second page, which viewers page to (and thumbnailers of every page show) unchecked.
+  if (view.getUint32(ifd + 2 + entries * 12, little) !== 0) fail('more than one image (IFD)');
   const tags = new Map<number, number>();
   for (let i = 0; i < entries; i++) {
     const at = ifd + 2 + i * 12;

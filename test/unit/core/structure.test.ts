@@ -4,6 +4,8 @@ import { sniffImageType } from '../../../src/core/sniff.js';
 import { GuardError } from '../../../src/errors.js';
 import { CRAFTED_TYPES, crafted, craftedValid } from '../../fixtures/crafted.js';
 import { bmp, gif, jpg, png, tiff } from '../../fixtures/images.js';
+import { pngChunk } from '../../fixtures/metadata.js';
+import { tiffPages } from '../../fixtures/shown-otherwise.js';
 
 const formats = [
   ['image/png', png],
@@ -107,5 +109,67 @@ describe('the end of a JPEG (trailing data, issue 11 class 4)', () => {
     const image = jpegWith(lone, EOI);
     expect(endOf(Buffer.concat([image, jpg(64, 64)]))).toBe(image.length);
     expect(endOf(jpegWith(lone, Buffer.alloc(0)))).toBe(image.length - 2);
+  });
+});
+
+describe('images viewers show otherwise than PhotoDNA reads them', () => {
+  const still = png(200, 200, 5);
+  const ihdr = still.subarray(8, 33);
+  const idat = still.subarray(33, still.length - 12);
+  const u32 = (...values: number[]) =>
+    Buffer.from(values.flatMap((v) => [v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]));
+  /** An fcTL: sequence, size, offset; a one-second delay. */
+  const fcTL = (sequence: number, width = 200, height = 200, x = 0) =>
+    pngChunk(
+      'fcTL',
+      Buffer.concat([u32(sequence, width, height, x, 0), Buffer.from([0, 1, 0, 1, 0, 0])]),
+    );
+  const acTL = pngChunk('acTL', u32(2, 0));
+  const frame = [fcTL(1), pngChunk('fdAT', Buffer.concat([u32(2), idat.subarray(8, -4)]))];
+  const pngOf = (...chunks: Buffer[]) =>
+    Buffer.concat([still.subarray(0, 8), ihdr, ...chunks, pngChunk('IEND', Buffer.alloc(0))]);
+  const wrongCrc = (chunk: Buffer) => {
+    const out = Buffer.from(chunk);
+    out[out.length - 1] = (out[out.length - 1] ?? 0) ^ 1;
+    return out;
+  };
+
+  it.each([
+    ['its IDAT the first frame', pngOf(acTL, fcTL(0), idat, ...frame)],
+    ['acTL after the IDAT (not animated for any viewer)', pngOf(idat, acTL, fcTL(0), ...frame)],
+    ['acTL and no frame', pngOf(acTL, idat)],
+  ])('an APNG with %s is read', (_, bytes) => {
+    expect(readDimensions(bytes, 'image/png')).toMatchObject({ width: 200, height: 200 });
+  });
+
+  it.each([
+    ['no fcTL before its IDAT', pngOf(acTL, idat, ...frame)],
+    ['its first fcTL before the acTL', pngOf(fcTL(0), acTL, idat, ...frame)],
+    [
+      'a first fcTL whose CRC is wrong (Chromium skips it)',
+      pngOf(acTL, wrongCrc(fcTL(0)), idat, ...frame),
+    ],
+    ['a first fcTL of part of the image', pngOf(acTL, fcTL(0, 160, 160), idat, ...frame)],
+    ['a first fcTL off its corner', pngOf(acTL, fcTL(0, 200, 200, 1), idat, ...frame)],
+    ['a first fcTL of sequence 1', pngOf(acTL, fcTL(1), idat, ...frame)],
+  ])(
+    'an APNG with %s and a frame after its IDAT is INVALID_IMAGE: its IDAT is never shown',
+    (_, bytes) => {
+      expect(() => readDimensions(bytes, 'image/png')).toThrow(
+        expect.objectContaining({
+          detail: expect.stringMatching(/default image is not its first frame/),
+        }),
+      );
+    },
+  );
+
+  it('a TIFF of two pages is INVALID_IMAGE; of one, read', async () => {
+    const page = png(200, 160, 6);
+    expect(readDimensions(await tiffPages(page), 'image/tiff')).toMatchObject({ width: 200 });
+    expect(() => readDimensions(tiff(200, 160), 'image/tiff')).not.toThrow();
+    const two = await tiffPages(page, png(200, 160, 7));
+    expect(() => readDimensions(two, 'image/tiff')).toThrow(
+      expect.objectContaining({ detail: expect.stringMatching(/more than one image/) }),
+    );
   });
 });
