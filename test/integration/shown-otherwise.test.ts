@@ -7,10 +7,11 @@ import { pdqHash } from '../../src/pdq/hash.js';
 import { pdqDistance } from '../../src/pdq/pdq-index.js';
 import { describeWithChromium, launchChromium } from '../console/requires-chromium.js';
 import { png } from '../fixtures/images.js';
-import { apng, shownThroughIccProfile, tiffPages } from '../fixtures/shown-otherwise.js';
+import { apng, shownThroughColours, tiffPages } from '../fixtures/shown-otherwise.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
+import { RecordingMatcher } from '../helpers/matchers.js';
 import { expectNoTempFiles } from '../helpers/tmpdir.js';
 
 /**
@@ -89,8 +90,8 @@ describe.each([...adapters, ...scanAdapters])(
       },
     );
 
-    it("shown through an ICC profile: 'reencode' checks the image as shown (the known image matches); 'none' hands on the stored pixels' file (documented)", async () => {
-      const profiled = await shownThroughIccProfile(DECOY, HIDDEN);
+    it("shown through an ICC profile: 'reencode' checks the image as shown (the known image matches); 'none' and 'metadata' hand on the profile (documented)", async () => {
+      const profiled = await shownThroughColours(DECOY, HIDDEN, 'icc');
       const reencoding = await start(emu.options({ sanitize: 'reencode' }));
       const res = await request(reencoding.server.url)
         .post('/upload')
@@ -98,10 +99,29 @@ describe.each([...adapters, ...scanAdapters])(
       expect(res.status).toBe(422);
       expect(reencoding.matches).toHaveLength(1);
       expect(reencoding.server.log.runs).toBe(0);
-      const plain = await start(emu.options());
-      const passed = await request(plain.server.url).post('/upload').attach('f', profiled, 'a.png');
-      expect(passed.status).toBe(200);
-      expect(passed.body.files[0].sha256).toBe(sha256(profiled));
+      for (const sanitize of ['none', 'metadata'] as const) {
+        const { server } = await start(emu.options({ sanitize }));
+        const passed = await request(server.url).post('/upload').attach('f', profiled, 'a.png');
+        expect(passed.status, sanitize).toBe(200);
+        expect(passed.body.files[0].sha256, sanitize).toBe(sha256(profiled)); // nothing stripped
+      }
+    });
+
+    it("shown through PNG's cHRM and gAMA: 'reencode' checks and hands on the stored pixels without them (shown as checked); 'none' and 'metadata' keep them (documented)", async () => {
+      const tinted = await shownThroughColours(DECOY, HIDDEN, 'chrm');
+      const matcher = new RecordingMatcher();
+      const reencoding = await start({ matcher, sanitize: 'reencode' });
+      const res = await request(reencoding.server.url).post('/upload').attach('f', tinted, 'a.png');
+      expect(res.status).toBe(200);
+      const checked = matcher.calls[0]?.bytes as Buffer;
+      expect(res.body.files[0].sha256).toBe(sha256(checked));
+      for (const chunk of ['cHRM', 'gAMA']) expect(checked.includes(chunk), chunk).toBe(false);
+      for (const sanitize of ['none', 'metadata'] as const) {
+        const { server } = await start(emu.options({ sanitize }));
+        const passed = await request(server.url).post('/upload').attach('f', tinted, 'a.png');
+        expect(passed.status, sanitize).toBe(200);
+        expect(passed.body.files[0].sha256, sanitize).toBe(sha256(tinted));
+      }
     });
   },
 );
@@ -130,7 +150,8 @@ describeWithChromium('what a browser shows of them (Chromium)', () => {
       'frames-only': apng(DECOY, HIDDEN, 'frames-only'),
       'frames-only-crc': apng(DECOY, HIDDEN, 'frames-only-crc'),
       'still-first': apng(DECOY, HIDDEN, 'still-first'),
-      icc: await shownThroughIccProfile(DECOY, HIDDEN),
+      icc: await shownThroughColours(DECOY, HIDDEN, 'icc'),
+      chrm: await shownThroughColours(DECOY, HIDDEN, 'chrm'),
     };
     const browser = await launchChromium();
     try {
@@ -168,9 +189,15 @@ describeWithChromium('what a browser shows of them (Chromium)', () => {
   });
 
   it("a PNG whose ICC profile draws its blue channel: Chromium and sharp show the known image; its stored pixels' PDQ is not the known image's", async () => {
-    const profiled = await shownThroughIccProfile(DECOY, HIDDEN);
+    const profiled = await shownThroughColours(DECOY, HIDDEN, 'icc');
     expect(await distance(shown.icc as Buffer, HIDDEN)).toBeLessThan(32);
     expect(await distance(await sharp(profiled).png().toBuffer(), HIDDEN)).toBeLessThan(32);
     expect(await distance(profiled, HIDDEN)).toBeGreaterThan(64);
+  });
+
+  it('a PNG whose cHRM primaries draw its blue channel: Chromium shows the known image; sharp reads the stored pixels', async () => {
+    const tinted = await shownThroughColours(DECOY, HIDDEN, 'chrm');
+    expect(await distance(shown.chrm as Buffer, HIDDEN)).toBeLessThan(32);
+    expect(await distance(await sharp(tinted).png().toBuffer(), HIDDEN)).toBeGreaterThan(64);
   });
 });
