@@ -4,7 +4,7 @@ import { sniffImageType } from '../../../src/core/sniff.js';
 import { GuardError } from '../../../src/errors.js';
 import { CRAFTED_TYPES, crafted, craftedValid } from '../../fixtures/crafted.js';
 import { bmp, gif, jpg, png, tiff } from '../../fixtures/images.js';
-import { pngChunk } from '../../fixtures/metadata.js';
+import { jpegSegment, pngChunk, withJpegSegments } from '../../fixtures/metadata.js';
 import { tiffPages } from '../../fixtures/shown-otherwise.js';
 
 const formats = [
@@ -90,6 +90,15 @@ describe('the end of a JPEG (trailing data, issue 11 class 4)', () => {
     expect(endOf(Buffer.concat([image, Buffer.from('trailing')]))).toBe(image.length);
     const filled = jpegWith(scan, Buffer.from([0xff, 0xff, 0xd9]));
     expect(endOf(Buffer.concat([filled, EOI]))).toBe(filled.length);
+  });
+
+  it("a whole JPEG inside an APP segment and an EOI inside a comment, before the scan, are jumped over: the end is the image's own EOI", () => {
+    const inner = jpg(64, 64);
+    const whole = withJpegSegments(jpg(300, 200), [
+      jpegSegment(0xe1, inner),
+      jpegSegment(0xfe, Buffer.concat([EOI, Buffer.from('not the end')])),
+    ]);
+    expect(endOf(Buffer.concat([whole, inner]))).toBe(whole.length);
   });
 
   it('without an EOI the image ends where its bytes do', () => {
