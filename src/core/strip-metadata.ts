@@ -8,8 +8,9 @@
  *   any critical chunk but IHDR, PLTE, IDAT, IEND (and Apple's CgBI).
  * - JPEG, up to the first scan: APPn segments but a JFIF APP0 without thumbnail, an ICC APP2
  *   and an Adobe APP14 (so EXIF, with its GPS position, thumbnails and orientation, XMP,
- *   Photoshop IRB, MPF), and COM segments. Segments between the scans of a progressive JPEG
- *   stay (the walk never reads entropy-coded data): 'reencode' drops those too.
+ *   Photoshop IRB, MPF), and COM segments. Segments after the first scan (between the scans
+ *   of a progressive JPEG, or after a scan before EOI) stay (the walk never reads entropy-coded
+ *   data): 'reencode' drops those too.
  * - GIF: comment, plain-text and application extensions but the NETSCAPE2.0 loop count.
  * - TIFF and BMP: nothing (their metadata sits inside the structure the pixels need).
  * Bytes after the image's end never survive.
