@@ -27,7 +27,8 @@ export const head = (path: string, length: number) => [
 
 /**
  * A connection that announces `announced` bytes of upload, sends the head and `sent` (possibly
- * nothing), and then stalls until the test destroys its socket.
+ * nothing), and then stalls until the test destroys its socket, or the server closes it
+ * (`closed()`; `received()`: what the server wrote before).
  */
 export function stall(
   port: number,
@@ -35,16 +36,23 @@ export function stall(
   announced: number,
   sent: Buffer = Buffer.alloc(0),
 ) {
-  let received = 0;
+  const chunks: Buffer[] = [];
+  let closed = false;
   const socket = connect(port, '127.0.0.1', () => {
     socket.write(`${head(path, announced).join('\r\n')}\r\n\r\n`);
     if (sent.length > 0) socket.write(sent);
   });
-  socket.on('data', (chunk: Buffer) => {
-    received += chunk.length;
-  });
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   socket.on('error', () => {});
-  return { socket, answered: () => received > 0 };
+  socket.on('close', () => {
+    closed = true;
+  });
+  return {
+    socket,
+    answered: () => chunks.length > 0,
+    closed: () => closed,
+    received: () => Buffer.concat(chunks).toString('latin1'),
+  };
 }
 
 /** An upload of `size` bytes (a padded PNG) whose first `sent` bytes a stalled client sends. */

@@ -1,50 +1,43 @@
 /**
- * The guard on HTTP/2 (h2c on loopback, node:http2's compatibility API, `node:http2` as the
- * client): Koa on `http2.createServer(app.callback())`, Fastify with `http2: true`, Hono on
- * @hono/node-server with `createServer: http2.createServer`. Express 5 is not among them: it
- * does not run on node:http2 at all (it gives each request `http.IncomingMessage`'s prototype,
- * and the first body read throws; expressjs/express#5462).
- *
- * An upload is checked as over HTTP/1, and an uploader who resets the stream is gone: no
- * answer, no `reject` event, the scan's signal aborted. The compatibility response has no
- * `destroyed`, so one who left before the guard started watching (while a step ahead of it
- * ran) must still be seen as gone, not waited on forever.
- *
- * The client sends `Content-Length`, as browsers and curl do for a form: without it multer
- * sees no body on HTTP/2 (there is no `Transfer-Encoding` there) and the guard answers 400.
+ * The guard on HTTP/2 (the servers and client of test/helpers/http2-servers.ts): an upload is
+ * checked as over HTTP/1, and an uploader who resets the stream is gone: no answer, no `reject`
+ * event, the scan's signal aborted. The compatibility response has no `destroyed`, so one who
+ * left before the guard started watching (while a step ahead of it ran) must still be seen as
+ * gone, not waited on forever.
  */
 import { once } from 'node:events';
-import {
-  type ClientHttp2Stream,
-  connect,
-  constants,
-  createServer,
-  type Http2Server,
-} from 'node:http2';
+import { constants, createServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import fastifyMultipart from '@fastify/multipart';
-import { serve } from '@hono/node-server';
 import koaMulter from '@koa/multer';
 import Fastify from 'fastify';
-import { Hono } from 'hono';
 import Koa from 'koa';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { photodnaGuard as fastifyGuard } from '../../src/fastify.js';
-import { photodnaGuard as honoGuard } from '../../src/hono.js';
 import type { GuardOptions } from '../../src/index.js';
 import { photodnaGuard as koaGuard } from '../../src/koa.js';
 import { png } from '../fixtures/images.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
+import {
+  BOUNDARY,
+  closeAfterEach,
+  closers,
+  fastifyH2,
+  type H2Server,
+  honoH2,
+  koaH2,
+  listening,
+  type Sent,
+  type Served,
+  send,
+  upload,
+} from '../helpers/http2-servers.js';
 import { HeldMatcher } from '../helpers/matchers.js';
 import { multipartBody } from '../helpers/raw-upload.js';
 import { until } from '../helpers/until.js';
 
 const env = useEmulator();
-const BOUNDARY = 'h2Upload';
-const closers: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
+closeAfterEach();
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
@@ -55,13 +48,6 @@ afterAll(() => {
   process.off('unhandledRejection', onUnhandled);
 });
 
-/** One server under test: what the guard announced and how often the handler ran. */
-interface Served {
-  port: number;
-  rejects: string[];
-  runs: () => number;
-}
-
 /** A step ahead of the guard that waits until the uploader is gone (a slow middleware). */
 interface Ahead {
   arrived: boolean;
@@ -69,9 +55,7 @@ interface Ahead {
   settled: string;
 }
 
-interface H2Adapter {
-  name: string;
-  start(options: GuardOptions): Promise<Served>;
+interface H2Adapter extends H2Server {
   /**
    * The host's parser reads the body, then a slow step runs, then the guard scans the files it
    * left (Koa `guard.scan()` after @koa/multer, Fastify `mode: 'scan'` after @fastify/multipart).
@@ -79,38 +63,12 @@ interface H2Adapter {
   startBehindSlowStep?(options: GuardOptions, ahead: Ahead): Promise<Served>;
 }
 
-async function listening(server: Http2Server): Promise<number> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  closers.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-      }),
-  );
-  return (server.address() as AddressInfo).port;
-}
-
 function closed(res: NodeJS.EventEmitter): Promise<unknown> {
   return once(res, 'close');
 }
 
 const koa: H2Adapter = {
-  name: 'Koa 3 on http2.createServer',
-  async start(options) {
-    const guard = koaGuard(options);
-    closers.push(() => guard.close());
-    const rejects: string[] = [];
-    guard.on('reject', (event) => rejects.push(event.code));
-    let runs = 0;
-    const app = new Koa();
-    app.use(guard);
-    app.use((ctx) => {
-      runs++;
-      ctx.body = { files: (ctx.request as { files?: unknown[] }).files?.length ?? 0 };
-    });
-    return { port: await listening(createServer(app.callback())), rejects, runs: () => runs };
-  },
+  ...koaH2,
   async startBehindSlowStep(options, ahead) {
     const guard = koaGuard(options);
     closers.push(() => guard.close());
@@ -139,21 +97,7 @@ const koa: H2Adapter = {
 };
 
 const fastify: H2Adapter = {
-  name: 'Fastify 5 with http2: true',
-  async start(options) {
-    const app = Fastify({ http2: true });
-    closers.push(() => app.close());
-    await app.register(fastifyGuard, options);
-    const rejects: string[] = [];
-    app.photodna.on('reject', (event) => rejects.push(event.code));
-    let runs = 0;
-    app.post('/upload', async (request) => {
-      runs++;
-      return { files: request.uploads?.files?.length ?? 0 };
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    return { port: (app.server.address() as AddressInfo).port, rejects, runs: () => runs };
-  },
+  ...fastifyH2,
   async startBehindSlowStep(options, ahead) {
     const app = Fastify({ http2: true });
     closers.push(() => app.close());
@@ -176,76 +120,7 @@ const fastify: H2Adapter = {
   },
 };
 
-const hono: H2Adapter = {
-  name: 'Hono 4 on @hono/node-server with http2.createServer',
-  async start(options) {
-    const guard = honoGuard(options);
-    closers.push(() => guard.close());
-    const rejects: string[] = [];
-    guard.on('reject', (event) => rejects.push(event.code));
-    let runs = 0;
-    const app = new Hono();
-    app.post('/upload', guard.any(), (c) => {
-      runs++;
-      return c.json({ files: c.get('upload').files?.length ?? 0 });
-    });
-    const server = serve({
-      fetch: app.fetch,
-      port: 0,
-      hostname: '127.0.0.1',
-      createServer,
-    }) as Http2Server;
-    await once(server, 'listening');
-    closers.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-        }),
-    );
-    return { port: (server.address() as AddressInfo).port, rejects, runs: () => runs };
-  },
-};
-
-interface Sent {
-  stream: ClientHttp2Stream;
-  answer: Promise<{ status: number; body: string }>;
-}
-
-/** Uploads `image` as field `f` over its own HTTP/2 connection. */
-function upload(port: number, image: Buffer): Sent {
-  const body = multipartBody(BOUNDARY, [
-    { name: 'f', filename: 'a.png', type: 'image/png', data: image },
-  ]);
-  return send(port, body, { 'content-length': String(body.length) });
-}
-
-/** Posts `body` (multipart, boundary `BOUNDARY`) with `headers` over its own HTTP/2 connection. */
-function send(port: number, body: Buffer, headers: Record<string, string>): Sent {
-  const session = connect(`http://127.0.0.1:${port}`);
-  session.on('error', () => {});
-  closers.push(async () => {
-    session.destroy();
-  });
-  const stream = session.request({
-    ':method': 'POST',
-    ':path': '/upload',
-    'content-type': `multipart/form-data; boundary=${BOUNDARY}`,
-    ...headers,
-  });
-  const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    let status = 0;
-    const chunks: Buffer[] = [];
-    stream.on('response', (headers) => {
-      status = Number(headers[':status']);
-    });
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString() }));
-    stream.on('error', reject);
-  });
-  answer.catch(() => {}); // a reset stream's answer is never read
-  stream.end(body);
-  return { stream, answer };
-}
+const hono: H2Adapter = honoH2;
 
 /** The uploader resets its stream (RST_STREAM CANCEL): it is gone, its connection stays. */
 function reset(sent: Sent): void {
