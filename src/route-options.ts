@@ -47,6 +47,9 @@ const policyRule = z.strictObject({
  */
 const BYTES_EXPECTED =
   "Expected a whole number of bytes, e.g. 4194304 or 4 * 1024 * 1024 for 4 MiB (a size such as '4mb' is not read)";
+/** The longest delay Node's timers keep: a longer one fires after 1 ms, with a warning. */
+const TIMER_MAX_MS = 2_147_483_647;
+
 const bytes = () =>
   z
     .number({ error: BYTES_EXPECTED })
@@ -94,6 +97,19 @@ export const limitsSchema = z.strictObject({
    * machine's), at most 512 MiB.
    */
   maxBufferedBytes: bytes().default(defaultMaxBufferedBytes()),
+  /**
+   * Milliseconds an upload body may go without a byte while the guard reads it (nginx's
+   * `client_body_timeout`): past it the guard ends the request as if its uploader had left (the
+   * connection closed, on HTTP/2 the stream; no answer, no handler, its bytes given back). A slow
+   * body whose bytes keep coming is not ended, nor the wait for the check once the body was
+   * read. At most 2,147,483,647 (about 24.8 days, a timer's longest). Defaults to 60,000.
+   */
+  bodyIdleMs: z
+    .number()
+    .int()
+    .positive()
+    .max(TIMER_MAX_MS, { error: `Expected at most ${TIMER_MAX_MS} ms (a timer's longest delay)` })
+    .default(60_000),
 });
 
 /** Decides per request; `Req` is the framework's request (Express `Request`, Koa `Context`). */

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { BodyCheck } from '../multipart/body-check.js';
+import { IdleBody } from '../multipart/idle-body.js';
 import type { MulterFile, MulterTarget } from '../multipart/selection.js';
 import { HostFields, isPluginPart, replaceEntry } from './fastify-fields.js';
 
@@ -60,8 +61,12 @@ export class HostFiles {
     this.#fields = undefined;
   }
 
-  /** Collects the request's files; undefined when @fastify/multipart does not see multipart. */
-  static async collect(request: unknown): Promise<HostFiles | undefined> {
+  /**
+   * Collects the request's files; undefined when @fastify/multipart does not see multipart. A
+   * body the plugin reads here that delivers no bytes for `idleMs` is destroyed (`IdleBody`),
+   * as by an uploader who left: the plugin's read then fails.
+   */
+  static async collect(request: unknown, idleMs: number): Promise<HostFiles | undefined> {
     const req = request as MultipartRequest;
     if (typeof req.isMultipart !== 'function' || !req.isMultipart()) return undefined;
     const host = new HostFiles(req);
@@ -80,8 +85,9 @@ export class HostFiles {
     // The plugin reads the body now, its parser more lenient than the guard's: the guard's own
     // parser judges the same bytes alongside, so a body it refuses is refused here too.
     const check = BodyCheck.watch(req.raw);
+    const idle = req.raw.readableEnded ? undefined : new IdleBody(req.raw, idleMs);
     const saving = req.saveRequestFiles();
-    const saved = check ? await check.alongside(saving) : await saving;
+    const saved = await (check ? check.alongside(saving) : saving).finally(() => idle?.stop());
     const list = Array.isArray(saved) ? saved : saved.files;
     for (const part of list)
       host.#add(part, undefined, list, (await stat(part.filepath ?? '')).size);

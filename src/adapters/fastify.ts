@@ -344,7 +344,7 @@ function guardHook(
       unread = { error: new Error(`@fastify/multipart did not read this ${request.method} body`) };
     } else if (mode === 'scan') {
       try {
-        host = await HostFiles.collect(request);
+        host = await HostFiles.collect(request, entry.route.limits.bodyIdleMs);
       } catch (error) {
         unread = { error };
       }

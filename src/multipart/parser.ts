@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import multer from 'multer';
 import { GuardError } from '../errors.js';
 import type { Limits } from '../options.js';
+import { IdleBody } from './idle-body.js';
 import type { Selection } from './selection.js';
 
 /** The uploader went away mid-body: there is nobody to answer. */
@@ -71,10 +72,15 @@ export class MultipartParser {
    * call (after its own listeners, before any chunk flows), so it is set around that call only.
    */
   #starting: BodyWatcher | undefined = undefined;
+  /** The idle timer of the body `streamHandler` just started reading, taken by `parse`. */
+  #started: IdleBody | undefined = undefined;
+  readonly #idleMs: number;
 
   constructor(limits: Limits) {
+    this.#idleMs = limits.bodyIdleMs;
     // multer 2.5's `streamHandler` (not in @types/multer): the body piped into busboy as by
-    // default, and counted in the process's budget of buffered bytes (`upload-budget.ts`).
+    // default, counted in the process's budget of buffered bytes (`upload-budget.ts`), and ended
+    // if it stalls (`idle-body.ts`). Listeners added after `pipe`, which set the stream flowing.
     const options: multer.Options & {
       streamHandler: (req: Readable, busboy: Writable) => void;
     } = {
@@ -83,6 +89,7 @@ export class MultipartParser {
       streamHandler: (req, busboy) => {
         req.pipe(busboy);
         this.#starting?.watch(req, busboy);
+        this.#started = new IdleBody(req, this.#idleMs);
       },
     };
     this.#multer = multer(options);
@@ -92,6 +99,8 @@ export class MultipartParser {
    * Parses a request-like body stream (a readable with `headers`, such as Node's request) into
    * its `body` and `file(s)` properties; rejects with a `GuardError` or `UploadAborted`.
    * `counted` (the guard's `BufferedBytes`) sees the body as it is read, and may stop the parse.
+   * A body that delivers no bytes for `limits.bodyIdleMs` meanwhile is destroyed (`IdleBody`):
+   * the parse then rejects with `UploadAborted`, as for an uploader who left.
    *
    * Undefined when multer does not take the body: its own test of the request (type-is: a body,
    * and a `Content-Type` that parses as `multipart/*`) refused it, and nothing was read. Known at
@@ -111,15 +120,21 @@ export class MultipartParser {
     // each property read of an Express request is a slow lookup, bench/README.md.)
     let calling = true;
     let refused = false;
+    let idle: IdleBody | undefined;
     this.#starting = counted;
     const parsing = new Promise<void>((resolve, reject) => {
       middleware(req as never, undefined as never, (error?: unknown) => {
+        // Done reading: multer may settle before the body ends (bytes after the closing
+        // boundary, drained unread), and the check that follows is no idle body.
+        idle?.stop();
         if (error !== undefined && error !== null) reject(classify(error, req));
         else if (calling) refused = true;
         else resolve();
       });
     });
     this.#starting = undefined;
+    idle = this.#started;
+    this.#started = undefined;
     calling = false;
     return refused ? undefined : parsing;
   }

@@ -29,6 +29,7 @@ describe('parseGuardOptions', () => {
       maxArrayIndex: 100,
       maxParts: 120,
       maxBufferedBytes: defaultMaxBufferedBytes(),
+      bodyIdleMs: 60_000,
     });
     for (const value of Object.values(config.limits)) expect(Number.isFinite(value)).toBe(true);
   });
@@ -43,6 +44,10 @@ describe('parseGuardOptions', () => {
   it.each([
     [{ limits: { maxFileSize: 0 } }, 'limits.maxFileSize'],
     [{ limits: { maxPixels: 1.5 } }, 'limits.maxPixels'],
+    [{ limits: { bodyIdleMs: 0 } }, 'limits.bodyIdleMs'],
+    [{ limits: { bodyIdleMs: Number.POSITIVE_INFINITY } }, 'limits.bodyIdleMs'],
+    // Past a timer's longest delay, Node would fire it after 1 ms.
+    [{ limits: { bodyIdleMs: 2 ** 31 } }, 'limits.bodyIdleMs'],
     [{ scanTimeoutMs: -1 }, 'scanTimeoutMs'],
     [{ apiVersion: 'v3' }, 'apiVersion'],
     [{ baseUrl: 'not a url' }, 'baseUrl'],
@@ -117,6 +122,14 @@ describe('applyRouteOverrides', () => {
     expect(next.failMode).toBe('open');
     expect(next.policy).toBe('block');
     expect(next.limits).toEqual({ ...base.limits, maxFiles: 1 });
+  });
+
+  it('validates a route limit as the guard option: limits.bodyIdleMs', () => {
+    const next = applyRouteOverrides(route, { limits: { bodyIdleMs: 5_000 } }, false, false, true);
+    expect(next.limits).toEqual({ ...base.limits, bodyIdleMs: 5_000 });
+    expect(() =>
+      applyRouteOverrides(route, { limits: { bodyIdleMs: 2 ** 31 } }, false, false, true),
+    ).toThrow(/bodyIdleMs/);
   });
 
   it("refuses a route 'defer' when the guard has no queue", () => {
