@@ -100,9 +100,10 @@ export const limitsSchema = z.strictObject({
   /**
    * Milliseconds an upload body may go without a byte while the guard reads it (nginx's
    * `client_body_timeout`): past it the guard ends the request as if its uploader had left (the
-   * connection closed, on HTTP/2 the stream; no answer, no handler, its bytes given back). A slow
-   * body whose bytes keep coming is not ended, nor the wait for the check once the body was
-   * read. At most 2,147,483,647 (about 24.8 days, a timer's longest). Defaults to 60,000.
+   * HTTP/1 connection closed, the HTTP/2 stream reset, a Web body cancelled; no answer but the
+   * Web guards' 499 `Response`, no handler, no event, its bytes given back). A slow body whose
+   * bytes keep coming is not ended, nor the wait for the check once the body was read. At most
+   * 2,147,483,647 (about 24.8 days, a timer's longest). Defaults to 60,000.
    */
   bodyIdleMs: z
     .number()
