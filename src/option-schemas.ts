@@ -7,6 +7,7 @@ import { MAX_PRESERVE_DAYS, PRESERVE_DAYS_RANGE } from './quarantine/preserve-da
 import { isQuarantineStore, type QuarantineStore } from './quarantine/types.js';
 import { KEEP_DONE_DAYS_RANGE, MAX_KEEP_DONE_DAYS } from './queue/keep-done.js';
 import type { ScanQueue } from './queue/types.js';
+import { timerMs } from './timer-ms.js';
 import type { Matcher } from './types.js';
 
 /**
@@ -135,7 +136,7 @@ export const queueSchema = z.union([
         .max(MAX_KEEP_DONE_DAYS, { error: KEEP_DONE_DAYS_RANGE })
         .optional(),
       /** With `redis`: a running job's lock in ms (a dead worker's job runs again after it). Defaults to 30,000. */
-      lockMs: z.number().int().positive().optional(),
+      lockMs: timerMs().optional(),
     })
     .superRefine((q, ctx) => {
       if ((q.dir === undefined) === (q.redis === undefined)) {

@@ -6,6 +6,7 @@ import type { RouteConfig } from './options.js';
 import { functionOf as fn, parseWith } from './parse-options.js';
 import { SHARP_NEEDED, sharpInstalled } from './pdq/load-sharp.js';
 import { serviceLimitIssues } from './service-limits.js';
+import { timerMs } from './timer-ms.js';
 import type { Policy } from './types.js';
 
 /**
@@ -47,8 +48,6 @@ const policyRule = z.strictObject({
  */
 const BYTES_EXPECTED =
   "Expected a whole number of bytes, e.g. 4194304 or 4 * 1024 * 1024 for 4 MiB (a size such as '4mb' is not read)";
-/** The longest delay Node's timers keep: a longer one fires after 1 ms, with a warning. */
-const TIMER_MAX_MS = 2_147_483_647;
 
 const bytes = () =>
   z
@@ -105,12 +104,7 @@ export const limitsSchema = z.strictObject({
    * bytes keep coming is not ended, nor the wait for the check once the body was read. At most
    * 2,147,483,647 (about 24.8 days, a timer's longest). Defaults to 60,000.
    */
-  bodyIdleMs: z
-    .number()
-    .int()
-    .positive()
-    .max(TIMER_MAX_MS, { error: `Expected at most ${TIMER_MAX_MS} ms (a timer's longest delay)` })
-    .default(60_000),
+  bodyIdleMs: timerMs().default(60_000),
 });
 
 /** Decides per request; `Req` is the framework's request (Express `Request`, Koa `Context`). */
@@ -131,11 +125,11 @@ export const routeFields = {
   /** 'closed' rejects files that could not be checked; 'open' lets them through as unchecked. Defaults to 'closed'. */
   failMode: z.enum(['closed', 'open']),
   /** Budget in ms to decide one file: queue wait, attempts and retries together. Defaults to 30,000. */
-  scanTimeoutMs: z.number().int().positive(),
+  scanTimeoutMs: timerMs(),
   /** Called for every match and awaited before the response is sent (bounded by `hookTimeoutMs`). Defaults to none. */
   onMatch: fn<(event: MatchEvent) => void | Promise<void>>('a function (event) => void'),
   /** Longest wait in ms for `onMatch` and `match` listeners. Defaults to 10,000. */
-  hookTimeoutMs: z.number().int().positive(),
+  hookTimeoutMs: timerMs(),
   /**
    * What the uploader is told of a match under 'block' or 'quarantine'. 'disguised': exactly the
    * answer to an unreadable image (422 `INVALID_IMAGE`, same body and headers, byte for byte), so

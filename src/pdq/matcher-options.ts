@@ -2,6 +2,7 @@
  * The options of `createPdqMatcher`, as one zod schema: parsed once, unknown keys rejected.
  */
 import { z } from 'zod';
+import { timerMs } from '../timer-ms.js';
 import type { Logger } from '../types.js';
 import { HashPool } from './hash-pool.js';
 import type { PdqListsOption } from './list-source.js';
@@ -65,9 +66,9 @@ export const pdqMatcherSchema = z
     /** Reload a list when its file changes (fs.watch plus a stat poll). Defaults to `true`. */
     watch: z.boolean().default(true),
     /** Interval of the stat poll that backs fs.watch, in ms. Defaults to 5000. */
-    pollIntervalMs: z.number().int().min(10).default(5_000),
+    pollIntervalMs: timerMs(10).default(5_000),
     /** Quiet time after a file change before reloading, in ms. Defaults to 250. */
-    debounceMs: z.number().int().min(0).default(250),
+    debounceMs: timerMs(0).default(250),
     /** Worker pool for the hash math; `false` hashes on the calling thread. Defaults to a shared pool. */
     pool: z.union([z.instanceof(HashPool), z.literal(false)]).optional(),
     /** Told of reloads (info) and of lists that failed to load (error). Defaults to silent. */

@@ -49,6 +49,11 @@ describe('parseGuardOptions', () => {
     // Past a timer's longest delay, Node would fire it after 1 ms.
     [{ limits: { bodyIdleMs: 2 ** 31 } }, 'limits.bodyIdleMs'],
     [{ scanTimeoutMs: -1 }, 'scanTimeoutMs'],
+    // Each a timer: one past its longest delay would fire at once (every check timed out).
+    [{ scanTimeoutMs: 2 ** 31 }, 'scanTimeoutMs'],
+    [{ hookTimeoutMs: 2 ** 31 }, 'hookTimeoutMs'],
+    [{ queue: { redis: 'redis://127.0.0.1:6379', lockMs: 2 ** 31 } }, 'queue'],
+    [{ pdq: { lists: { a: 'a.txt' }, pollIntervalMs: 2 ** 31 } }, 'pdq.pollIntervalMs'],
     [{ apiVersion: 'v3' }, 'apiVersion'],
     [{ baseUrl: 'not a url' }, 'baseUrl'],
     [{ logger: { info() {} } }, 'logger'],
