@@ -266,6 +266,17 @@ describeWithChromium('confirming irreversible actions (Chromium)', () => {
     expect(emulator.reports).toHaveLength(0);
   }, 60_000);
 
+  it('Purge of the incident shown: its section goes, and what was done is said above the list', async () => {
+    const { url, store, old } = await serve(true);
+    const page = await openIncident(browser.context, url, old.id);
+    await page.click('#purge');
+    await page.click('#confirm-ok');
+    await waitForText(page, 'list-status', new RegExp(`Incident ${old.id}: Purged: the evidence`));
+    expect(await page.locator('#list-status').isVisible()).toBe(true);
+    expect(await page.locator('#detail').isVisible()).toBe(false);
+    await expect(store.getRecord(old.id)).rejects.toThrow(/unknown incident/);
+  }, 60_000);
+
   it('Report against the real endpoint says so; Purge and an allow-listing Release ask too; Escape cancels', async () => {
     const { url, store, fresh, withPdq } = await serve(false);
     const page = await openIncident(browser.context, url, fresh.id);

@@ -304,6 +304,7 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
     if (!view || state.busy[view.id]) return;
     var ask = confirmation(action, view);
     $('action-status').textContent = '';
+    $('list-status').textContent = '';
     (ask ? confirmed(ask.text, ask.label) : Promise.resolve(true)).then(function (yes) {
       if (!yes) {
         $('action-status').textContent = 'Cancelled: nothing was sent.';
@@ -331,10 +332,14 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
       if (answer.incident && state.current && state.current.id === id) state.current = answer.incident;
       done();
       if (action === 'purge') {
-        $('action-status').textContent = about(id) + 'Purged: the evidence of ' + answer.purged + ' is deleted.';
+        // The incident shown is gone with its section: said above the list, where the eye goes.
+        var purged = 'Purged: the evidence of ' + answer.purged + ' is deleted.';
         if (here) {
           state.current = null;
           show('detail', false);
+          $('list-status').textContent = 'Incident ' + id + ': ' + purged;
+        } else {
+          $('action-status').textContent = about(id) + purged;
         }
       } else {
         $('action-status').textContent = about(id) + (action === 'report'

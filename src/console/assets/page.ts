@@ -32,6 +32,7 @@ export const PAGE = `<!doctype html>
 <main id="main" hidden>
   <section id="incidents" aria-labelledby="incidents-title">
     <h2 id="incidents-title">Incidents</h2>
+    <p id="list-status" role="status" aria-live="polite"></p>
     <form id="filters" class="filters">
       <label>Status
         <select id="f-status" name="status">

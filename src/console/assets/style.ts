@@ -28,7 +28,7 @@ dialog#confirm { max-width: 32rem; border: 2px solid var(--warn); padding: 1rem 
 dialog#confirm::backdrop { background: #0008; }
 .confirm-buttons { display: flex; gap: 1rem; justify-content: flex-end; }
 button.danger { color: var(--warn); font-weight: 600; }
-#action-status { font-weight: 600; min-height: 1.4em; }
+#action-status, #list-status { font-weight: 600; min-height: 1.4em; }
 #audit-entries { font-size: 0.88em; max-height: 18rem; overflow: auto; }
 .bad { color: var(--warn); font-weight: 600; }
 .good { color: var(--ok); font-weight: 600; }
