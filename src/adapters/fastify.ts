@@ -8,10 +8,10 @@ import type {
 } from 'fastify';
 import type { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
-import { GONE, type Outcome } from '../core/outcome.js';
+import type { Outcome } from '../core/outcome.js';
 import { GuardError } from '../errors.js';
 import { claimsMultipart } from '../multipart/is-multipart.js';
-import { clientLeft, MultipartParser } from '../multipart/parser.js';
+import { clientLeft, MultipartParser, UploadAborted } from '../multipart/parser.js';
 import type { MulterTarget } from '../multipart/selection.js';
 import type { GuardOptions } from '../options.js';
 import type { PhotoDnaResult } from '../types.js';
@@ -305,10 +305,12 @@ function notTakenByPlugin(request: FastifyRequest): boolean {
 }
 
 /**
- * `saveRequestFiles()` (run by the guard in `'scan'` mode) failed. @fastify/multipart's own
- * errors (limits, with a status) stay its own, for Fastify's error handler; a body cut short or
- * malformed is a 400 `MALFORMED_MULTIPART`, as where the guard parses; an uploader who left gets
- * no answer.
+ * `saveRequestFiles()` (run by the guard in `'scan'` mode) failed. An uploader who left, or whose
+ * body stalled for `bodyIdleMs`, gets no answer, whatever the plugin's error (a body destroyed
+ * by the guard fails it with its own 400 `FST_MP_PREMATURE_CLOSE`), and is counted in the
+ * metrics as where the guard parses. Else @fastify/multipart's own errors (limits, with a
+ * status) stay its own, for Fastify's error handler; a body cut short or malformed is a 400
+ * `MALFORMED_MULTIPART`, as where the guard parses.
  */
 async function unreadBody(
   core: GuardCore,
@@ -316,8 +318,8 @@ async function unreadBody(
   view: FastifyView,
   error: unknown,
 ): Promise<Outcome> {
+  if (clientLeft(view.body)) return core.refuseUnread(entry, view, new UploadAborted(error));
   if (typeof (error as { statusCode?: unknown }).statusCode === 'number') throw error;
-  if (clientLeft(view.body)) return GONE;
   const detail = error instanceof Error ? error.message : String(error);
   return core.refuseUnread(
     entry,

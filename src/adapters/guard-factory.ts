@@ -33,8 +33,9 @@ export interface GuardHandle {
   off<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   once<E extends GuardEventName>(name: E, listener: Listener<E>): this;
   /**
-   * This guard's metrics in Prometheus text format (scans, matches, calls, 429s, retries,
-   * latency, cache hit ratio, queue depths; see `photodna-guard/metrics`). Created on first call.
+   * This guard's metrics in Prometheus text format (scans, matches, uploads ended unanswered,
+   * calls, 429s, retries, latency, cache hit ratio, queue depths; see `photodna-guard/metrics`).
+   * Created on first call.
    */
   metrics(): Promise<string>;
   /** The durable queue of deferred scans (`queue` option), e.g. to enqueue host references. */

@@ -31,6 +31,7 @@ import { type BodyStream, type RequestView, textFieldsOf } from './request-view.
 import { respondRejected } from './respond-rejected.js';
 import { type ScanDeps, scanRequest } from './scan-request.js';
 import { BufferedBytes, uploadBudget } from './upload-budget.js';
+import { uploadEnded } from './upload-ended.js';
 import { handOver, readUpload, removeFromDisk, uploadOf } from './uploads.js';
 import type { UploadedFile } from './validate-file.js';
 import type { Verdict } from './verdict.js';
@@ -149,16 +150,19 @@ export async function decide(deps: ScanDeps, entry: Entry, view: RequestView): P
  * Refuses a request whose body the host's own parser failed to read (Fastify `'scan'` mode:
  * `saveRequestFiles()` run by the guard), or that reached a route the guard was not wired on:
  * answered and announced like any rejection, a configuration fault with its `error` event first
- * (and its setup warning), as `scan()` before the parser is.
+ * (and its setup warning), as `scan()` before the parser is. `UploadAborted`: the uploader left
+ * (or its body stalled) as that parser read it, and is given up on as where the guard parses.
  */
 export function refuseUnread(
   deps: ScanDeps,
   entry: Entry,
   view: RequestView,
-  error: GuardError,
+  error: GuardError | UploadAborted,
 ): Promise<Outcome> {
   view.take();
   const ctx = new RequestContext(view);
+  if (error instanceof UploadAborted)
+    return refuse(deps, entry, view, ctx, { kind: 'aborted' }, []);
   if (error.reason === 'not-configured') reportScanFailure(deps.events, ctx, error);
   return refuse(deps, entry, view, ctx, { kind: 'reject', error }, []);
 }
@@ -274,7 +278,10 @@ function settle(
   );
 }
 
-/** Every file of a rejected (or abandoned) request is dropped: from disk and from the request. */
+/**
+ * Every file of a rejected (or abandoned) request is dropped: from disk and from the request. An
+ * abandoned one gets no answer and no event, but is told to the metrics (`upload-ended.ts`).
+ */
 async function refuse(
   deps: ScanDeps,
   entry: Entry,
@@ -288,7 +295,10 @@ async function refuse(
   withdrawHeld(ctx);
   withhold(view, files);
   await removeFromDisk(deps.events, files);
-  if (verdict.kind === 'aborted') return GONE;
+  if (verdict.kind === 'aborted') {
+    uploadEnded(deps.logger, ctx, view.body);
+    return GONE;
+  }
   const { error } = verdict;
   return respondRejected(deps.events, entry.route, ctx, error, verdict.file);
 }

@@ -1,6 +1,7 @@
 import type { GuardError } from '../errors.js';
 import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
 import type { GuardMetrics } from '../metrics/guard-metrics.js';
+import type { UploadAborted } from '../multipart/parser.js';
 import type { GuardConfig, RouteConfig } from '../options.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import type { ScanQueue } from '../queue/types.js';
@@ -100,6 +101,7 @@ export class GuardCore {
       reporter: config.reporter,
       sender: parts.sender,
       queue: parts.queue,
+      logger: config.logger,
     };
   }
 
@@ -108,8 +110,15 @@ export class GuardCore {
     return decide(this.#deps, entry, view);
   }
 
-  /** Refuses a request whose body the host's parser could not read, as `decide` refuses one. */
-  refuseUnread(entry: Entry, view: RequestView, error: GuardError): Promise<Outcome> {
+  /**
+   * Refuses a request whose body the host's parser could not read, as `decide` refuses one; gives
+   * up on it (no answer) when that was because the uploader left (`UploadAborted`).
+   */
+  refuseUnread(
+    entry: Entry,
+    view: RequestView,
+    error: GuardError | UploadAborted,
+  ): Promise<Outcome> {
     return refuseUnread(this.#deps, entry, view, error);
   }
 

@@ -2,7 +2,7 @@ import { GuardError } from '../errors.js';
 import type { GuardEvents } from '../events.js';
 import type { RouteConfig } from '../options.js';
 import type { ScanQueue } from '../queue/types.js';
-import type { FileFacts, RequestStatus, ScannedFile } from '../types.js';
+import type { FileFacts, Logger, RequestStatus, ScannedFile } from '../types.js';
 import { deferModeOf, enqueueFile, requestPolicy } from './defer.js';
 import { reportScanFailure } from './failure-events.js';
 import { handleMatches, type MatchedFile } from './handle-matches.js';
@@ -16,7 +16,12 @@ import { type UploadedFile, validateByFileType, validateKnownFile } from './vali
 import type { Verdict } from './verdict.js';
 
 export type ScanDeps = ScanFileDeps &
-  ReportingDeps & { events: GuardEvents; queue?: ScanQueue | undefined };
+  ReportingDeps & {
+    events: GuardEvents;
+    queue?: ScanQueue | undefined;
+    /** The guard's logger, for what is logged with no event (a stalled upload body). */
+    logger?: Logger | undefined;
+  };
 
 /** Answers from the service that mean the file itself is bad, whatever the fail mode. */
 const FILE_FAULTS = new Set(['INVALID_IMAGE', 'IMAGE_TOO_SMALL', 'FILE_TOO_LARGE']);

@@ -1,12 +1,14 @@
 /**
  * `createGuardMetrics(events, options)`: the guard's (or a scan worker's) metrics in Prometheus
- * text format, from its events, the client's `photodna-guard:attempt` diagnostics channel, and
- * scrape-time reads of the queues. Without `registry` a built-in exposition is used (no
- * dependency, `metrics()` returns the text); with a prom-client 15 `registry` the metrics are
- * registered there (prom-client is an optional peer, imported only then).
+ * text format, from its events, the client's `photodna-guard:attempt` and the core's
+ * `photodna-guard:upload-ended` diagnostics channels (process-wide both), and scrape-time reads
+ * of the queues. Without `registry` a built-in exposition is used (no dependency, `metrics()`
+ * returns the text); with a prom-client 15 `registry` the metrics are registered there
+ * (prom-client is an optional peer, imported only then).
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { ATTEMPT_CHANNEL, type AttemptMessage } from '../client/diagnostics.js';
+import { UPLOAD_ENDED_CHANNEL, type UploadEndedMessage } from '../core/upload-ended.js';
 import type { GuardEventName, Listener } from '../events.js';
 import type { ScanQueue } from '../queue/types.js';
 import { createPromSink, type PromClientLike, type RegistryLike } from './prom-sink.js';
@@ -95,6 +97,11 @@ export async function createGuardMetrics(
     if (a.attempt > 1) m.retries.inc({ operation: a.operation });
   };
   subscribe(ATTEMPT_CHANNEL, onAttempt);
+  const onUploadEnded = (message: unknown) => {
+    const e = message as UploadEndedMessage;
+    m.uploadsEnded.inc({ reason: e.reason, route: label(e.route, e.routePattern) });
+  };
+  subscribe(UPLOAD_ENDED_CHANNEL, onUploadEnded);
 
   sink.gauge(`${p}cache_hit_ratio`, 'Share of checked files answered from the dedup cache.', () => [
     [{}, cache.lookups === 0 ? 0 : cache.hits / cache.lookups],
@@ -139,6 +146,7 @@ export async function createGuardMetrics(
     },
     close() {
       unsubscribe(ATTEMPT_CHANNEL, onAttempt);
+      unsubscribe(UPLOAD_ENDED_CHANNEL, onUploadEnded);
       for (const [name, listener] of Object.entries(listeners)) {
         source.off(name as GuardEventName, listener as Listener<GuardEventName>);
       }
@@ -186,6 +194,11 @@ function defineMetrics(sink: Sink, p: string) {
       'code',
       'route',
     ]),
+    uploadsEnded: sink.counter(
+      `${p}uploads_ended_total`,
+      'Uploads given up on with no answer: the uploader left (aborted), or its body sent nothing for limits.bodyIdleMs (stalled).',
+      ['reason', 'route'],
+    ),
     errors: sink.counter(`${p}errors_total`, 'Service, configuration, store and hook failures.', [
       'stage',
       'reason',

@@ -2,6 +2,18 @@ import { IncomingMessage } from 'node:http';
 import { constants, Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 
+/** The bodies an `IdleBody` ended, told apart from those whose uploader left (`endedIdle`). */
+const stalled = new WeakSet<Readable>();
+
+/**
+ * Whether `body` was ended by its `IdleBody` (it stalled for `limits.bodyIdleMs`) rather than by
+ * its uploader leaving: both end the same way, and only the guard's metrics and log tell them
+ * apart. Asked only of a request the guard gives up on, never on the way of a clean upload.
+ */
+export function endedIdle(body: Readable): boolean {
+  return stalled.has(body);
+}
+
 /**
  * Ends an upload body that delivers no bytes for `limits.bodyIdleMs` while the guard reads it,
  * as nginx's `client_body_timeout` does: a connection that sends part of a body and stalls keeps
@@ -12,8 +24,9 @@ import type { Readable } from 'node:stream';
  * Ended as its uploader leaving ends it (`abandon`): the reader sees the upload aborted
  * (multer: `UploadAborted`), with all that follows from that: no answer (the Web `Request`
  * guards return their 499 `Response` for an uploader gone), no handler, no event, the bytes
- * given back, the files removed. The guard's answers have no status for it (nginx answers 408),
- * and an uploader who stopped sending mid-body rarely reads one.
+ * given back, the files removed; only the guard's metrics and `debug` log tell it from an
+ * uploader who left (`endedIdle`). The guard's answers have no status for it (nginx answers
+ * 408), and an uploader who stopped sending mid-body rarely reads one.
  *
  * One timer per request, re-armed by each chunk with `refresh()` (no allocation; Node's sockets
  * re-arm their own idle timers the same way on every read), unref'd so it keeps no process
@@ -37,6 +50,7 @@ export class IdleBody {
       return;
     }
     this.stop();
+    stalled.add(this.#body);
     abandon(this.#body);
   };
 
