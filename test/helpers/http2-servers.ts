@@ -39,6 +39,8 @@ export interface Served {
   port: number;
   rejects: string[];
   runs: () => number;
+  /** The guard's `metrics()`. */
+  metrics: () => Promise<string>;
 }
 
 export interface H2Server {
@@ -73,7 +75,8 @@ export const koaH2: H2Server = {
       runs++;
       ctx.body = { files: (ctx.request as { files?: unknown[] }).files?.length ?? 0 };
     });
-    return { port: await listening(createServer(app.callback())), rejects, runs: () => runs };
+    const port = await listening(createServer(app.callback()));
+    return { port, rejects, runs: () => runs, metrics: () => guard.metrics() };
   },
 };
 
@@ -91,7 +94,8 @@ export const fastifyH2: H2Server = {
       return { files: request.uploads?.files?.length ?? 0 };
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
-    return { port: (app.server.address() as AddressInfo).port, rejects, runs: () => runs };
+    const { port } = app.server.address() as AddressInfo;
+    return { port, rejects, runs: () => runs, metrics: () => app.photodna.metrics() };
   },
 };
 
@@ -121,7 +125,8 @@ export const honoH2: H2Server = {
           server.close(() => resolve());
         }),
     );
-    return { port: (server.address() as AddressInfo).port, rejects, runs: () => runs };
+    const { port } = server.address() as AddressInfo;
+    return { port, rejects, runs: () => runs, metrics: () => guard.metrics() };
   },
 };
 

@@ -92,7 +92,8 @@ const koa: H2Adapter = {
       runs++;
       ctx.body = 'ok';
     });
-    return { port: await listening(createServer(app.callback())), rejects, runs: () => runs };
+    const port = await listening(createServer(app.callback()));
+    return { port, rejects, runs: () => runs, metrics: () => guard.metrics() };
   },
 };
 
@@ -116,7 +117,8 @@ const fastify: H2Adapter = {
       return 'ok';
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
-    return { port: (app.server.address() as AddressInfo).port, rejects, runs: () => runs };
+    const { port } = app.server.address() as AddressInfo;
+    return { port, rejects, runs: () => runs, metrics: () => app.photodna.metrics() };
   },
 };
 
