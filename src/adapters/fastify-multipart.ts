@@ -1,9 +1,11 @@
 import { stat } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
+import type { GuardEvents } from '../events.js';
 import { BodyCheck } from '../multipart/body-check.js';
 import { IdleBody } from '../multipart/idle-body.js';
 import type { MulterFile, MulterTarget } from '../multipart/selection.js';
 import { HostFields, isPluginPart, replaceEntry } from './fastify-fields.js';
+import { type SavingRequest, saveInOwnDirectory } from './fastify-upload-dir.js';
+import type { NodeRequest, NodeResponse } from './node-view.js';
 
 /** The parts of an @fastify/multipart file the guard reads (no import of the plugin itself). */
 interface HostPart {
@@ -22,13 +24,18 @@ interface HostPart {
   fields?: unknown;
 }
 
+/** What `saveRequestFiles()` resolves with (a list alone before the plugin's `{ files, values }`). */
+type Saved = { files: HostPart[]; values?: unknown } | HostPart[];
+
 /** A request decorated by @fastify/multipart. */
-interface MultipartRequest {
-  raw: IncomingMessage;
+interface MultipartRequest extends Partial<SavingRequest<Saved>> {
+  raw: NodeRequest;
   isMultipart?(): boolean;
-  saveRequestFiles?(): Promise<{ files: HostPart[]; values?: unknown } | HostPart[]>;
   body?: unknown;
-  tmpUploads?: string[] | null;
+}
+
+function savesFiles(req: MultipartRequest): req is MultipartRequest & SavingRequest<Saved> {
+  return typeof req.saveRequestFiles === 'function';
 }
 
 /** Where a bare Buffer sat on the body (`attachFieldsToBody: 'keyValues'`), found again by identity. */
@@ -41,8 +48,9 @@ interface BareSlot {
  * The files @fastify/multipart parsed, as the core's `scan()` reads them: buffered parts on
  * `request.body` (`attachFieldsToBody: true`), the bare Buffers it leaves there instead under
  * `attachFieldsToBody: 'keyValues'` (a file's bytes without its name or type: text fields are
- * strings), else the files `request.saveRequestFiles()` wrote to disk (its result is cached, so
- * the handler's own call gets the scanned list).
+ * strings), else the files `request.saveRequestFiles()` wrote to disk, in a directory of the
+ * request's own (`saveInOwnDirectory`; its result is cached, so the handler's own call gets the
+ * scanned list).
  */
 export class HostFiles {
   /** The files, and the text fields as one plain body (`body`), where the core looks for them. */
@@ -62,11 +70,17 @@ export class HostFiles {
   }
 
   /**
-   * Collects the request's files; undefined when @fastify/multipart does not see multipart. A
-   * body the plugin reads here that delivers no bytes for `idleMs` is destroyed (`IdleBody`),
-   * as by an uploader who left: the plugin's read then fails.
+   * Collects the request's files; undefined when @fastify/multipart does not see multipart.
+   * `res` tells when the exchange is over, for the saved files' directory to go. A body the
+   * plugin reads here that delivers no bytes for `idleMs` is destroyed (`IdleBody`), as by an
+   * uploader who left: the plugin's read then fails.
    */
-  static async collect(request: unknown, idleMs: number): Promise<HostFiles | undefined> {
+  static async collect(
+    request: unknown,
+    res: NodeResponse,
+    events: GuardEvents,
+    idleMs: number,
+  ): Promise<HostFiles | undefined> {
     const req = request as MultipartRequest;
     if (typeof req.isMultipart !== 'function' || !req.isMultipart()) return undefined;
     const host = new HostFiles(req);
@@ -79,14 +93,14 @@ export class HostFiles {
         } else if (Buffer.isBuffer(part)) host.#addBare(key, part);
       }
     }
-    if (host.target.files.length > 0 || typeof req.saveRequestFiles !== 'function') {
+    if (host.target.files.length > 0 || !savesFiles(req)) {
       return host.#withFields(req.body);
     }
     // The plugin reads the body now, its parser more lenient than the guard's: the guard's own
     // parser judges the same bytes alongside, so a body it refuses is refused here too.
     const check = BodyCheck.watch(req.raw);
     const idle = req.raw.readableEnded ? undefined : new IdleBody(req.raw, idleMs);
-    const saving = req.saveRequestFiles();
+    const saving = saveInOwnDirectory(req, res, events);
     const saved = await (check ? check.alongside(saving) : saving).finally(() => idle?.stop());
     const list = Array.isArray(saved) ? saved : saved.files;
     for (const part of list)

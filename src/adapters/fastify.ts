@@ -346,7 +346,12 @@ function guardHook(
       unread = { error: new Error(`@fastify/multipart did not read this ${request.method} body`) };
     } else if (mode === 'scan') {
       try {
-        host = await HostFiles.collect(request, entry.route.limits.bodyIdleMs);
+        host = await HostFiles.collect(
+          request,
+          reply.raw,
+          core.events,
+          entry.route.limits.bodyIdleMs,
+        );
       } catch (error) {
         unread = { error };
       }

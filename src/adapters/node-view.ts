@@ -73,7 +73,12 @@ export abstract class NodeRequestView implements RequestView {
     const socket: Socket | null | undefined = res.socket;
     if (socket) {
       if (socket.destroyed) return !res.writableEnded;
-    } else if (!res.writableEnded && this.#goneUnattached(res, onGone)) {
+    } else if (
+      !res.writableEnded &&
+      closedUnattached(this.body, res, () => {
+        if (!res.writableEnded) onGone();
+      })
+    ) {
       return true;
     }
     // `on`, not `once`: 'close' fires once, and `once` would allocate a wrapper per request.
@@ -83,32 +88,55 @@ export abstract class NodeRequestView implements RequestView {
     return false;
   }
 
-  /**
-   * A response with no socket, not answered yet: HTTP/2's whose stream closed (gone), or a
-   * pipelined HTTP/1 one queued behind another on its connection. Node gives a queued response
-   * its socket, and with it its 'close', only once those ahead of it finished: when the
-   * connection closes first, the response hears nothing (`abortIncoming` in _http_server.js
-   * destroys only the requests, whose bodies were read). So the connection is watched until the
-   * response gets its socket. Rare, so the reads and the listener are kept off the common path.
-   */
-  #goneUnattached(res: NodeResponse, onGone: () => void): boolean {
-    if ('stream' in res) return true;
-    const connection = this.body.socket as Socket | null | undefined;
-    if (!connection) return false; // no connection to watch (a stand-in response): 'close' only
-    if (connection.destroyed) return true;
-    const stop = whenClosed(connection, () => {
-      if (!res.writableEnded) onGone();
-    });
-    res.once('socket', stop);
-    return false;
-  }
-
   whenAnswered(done: () => void): void {
     const res = this.#res;
     if (res.writableFinished) done();
     // Prepended: Node's server checks on 'finish' whether the request ended, to let it go.
     else res.prependListener('finish', done);
   }
+}
+
+/**
+ * A response with no socket: true when it is HTTP/2's whose stream closed, or its connection is
+ * gone. Otherwise it is a pipelined HTTP/1 one queued behind another on its connection: Node
+ * gives a queued response its socket, and with it its 'close', only once those ahead of it
+ * finished; when the connection closes first, the response hears nothing (`abortIncoming` in
+ * _http_server.js destroys only the requests, whose bodies were read). So the connection is
+ * watched, `closed` called if it closes, until the response gets its socket. Rare, so the reads
+ * and the listener are kept off the common path.
+ */
+function closedUnattached(req: NodeRequest, res: NodeResponse, closed: () => void): boolean {
+  if ('stream' in res) return true;
+  const connection = req.socket as Socket | null | undefined;
+  if (!connection) return false; // no connection to watch (a stand-in response): 'close' only
+  if (connection.destroyed) return true;
+  res.once('socket', whenClosed(connection, closed));
+  return false;
+}
+
+/**
+ * Calls `done` once, when the exchange is over however it ends: the answer written out
+ * ('finish'), the response closed without it, or the connection gone (already, or under a
+ * queued response). Its listeners come first, ahead of those the host's plugins added
+ * (@fastify/multipart deletes its saved files on the response's 'close', and in an `onResponse`
+ * hook Fastify runs on 'finish').
+ */
+export function whenOver(req: NodeRequest, res: NodeResponse, done: () => void): void {
+  let pending = true;
+  const over = () => {
+    if (pending) {
+      pending = false;
+      done();
+    }
+  };
+  if (res.writableFinished) {
+    over();
+    return;
+  }
+  res.prependListener('finish', over);
+  res.prependListener('close', over);
+  const socket: Socket | null | undefined = res.socket;
+  if (socket ? socket.destroyed : closedUnattached(req, res, over)) over();
 }
 
 /**
