@@ -116,6 +116,14 @@ export class PhotoDnaServiceError extends Error {
   readonly guardCode: ErrorCode;
   readonly reason: UnavailableReason | undefined;
   readonly retryAfter: number | undefined;
+  /**
+   * Whether the service may have received and acted on the request without an answer saying
+   * what became of it: a timeout or reset once it was sent, a 5xx or 408, an answer that could
+   * not be read. `false` when it provably never left (connection refused, a queue, a 429 from the
+   * gateway) or the service answered its outcome (401, 403, a `Status.Code`). A Report that fails
+   * so may have been filed with NCMEC: sending it again may file it twice.
+   */
+  readonly outcomeUnknown: boolean;
 
   constructor(
     message: string,
@@ -127,11 +135,13 @@ export class PhotoDnaServiceError extends Error {
       guardCode: ErrorCode;
       reason?: UnavailableReason;
       retryAfter?: number;
+      outcomeUnknown?: boolean;
       cause?: unknown;
     },
   ) {
     super(message, options.cause === undefined ? {} : { cause: options.cause });
     this.name = 'PhotoDnaServiceError';
+    this.outcomeUnknown = options.outcomeUnknown === true;
     this.httpStatus = options.httpStatus;
     this.statusCode = options.statusCode;
     this.trackingId = options.trackingId;

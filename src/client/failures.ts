@@ -23,6 +23,7 @@ interface Fields {
   statusCode?: number | undefined;
   trackingId?: string | undefined;
   retryAfter?: number | undefined;
+  outcomeUnknown?: boolean | undefined;
   cause?: unknown;
 }
 
@@ -39,6 +40,7 @@ function serviceError(
   if (fields.statusCode !== undefined) options.statusCode = fields.statusCode;
   if (fields.trackingId !== undefined) options.trackingId = fields.trackingId;
   if (fields.retryAfter !== undefined) options.retryAfter = fields.retryAfter;
+  if (fields.outcomeUnknown === true) options.outcomeUnknown = true;
   if (fields.cause !== undefined) options.cause = fields.cause;
   return new PhotoDnaServiceError(message, options);
 }
@@ -77,13 +79,14 @@ export function httpStatusError(
       f,
     );
   }
+  // A gateway timeout or server error says nothing of what the service did with the request.
   if (status === 408) {
     return serviceError(
       `PhotoDNA timed out (HTTP 408)${detail}.`,
       'SCAN_UNAVAILABLE',
       'timeout',
       true,
-      f,
+      { ...f, outcomeUnknown: true },
     );
   }
   if (status >= 500) {
@@ -92,7 +95,7 @@ export function httpStatusError(
       'SCAN_UNAVAILABLE',
       'server-error',
       true,
-      f,
+      { ...f, outcomeUnknown: true },
     );
   }
   if (status === 413) {
@@ -166,27 +169,39 @@ export function statusCodeError(
   }
 }
 
-/** An answer that is not JSON, or JSON of an unexpected shape: never a clean result. */
+/**
+ * An answer that is not JSON, or JSON of an unexpected shape: never a clean result. What the
+ * service did with the request is unknown.
+ */
 export function malformedError(message: string, fields: Fields = {}): PhotoDnaServiceError {
   return serviceError(
     `PhotoDNA answered ${message}.`,
     'SCAN_UNAVAILABLE',
     'malformed-response',
     true,
-    fields,
+    { ...fields, outcomeUnknown: true },
   );
 }
 
-export function timeoutError(message: string, cause?: unknown): PhotoDnaServiceError {
-  return serviceError(message, 'SCAN_UNAVAILABLE', 'timeout', true, { cause });
+/** No answer in time; `sent: false` when the request provably never left (connect timeout). */
+export function timeoutError(message: string, cause?: unknown, sent = true): PhotoDnaServiceError {
+  return serviceError(message, 'SCAN_UNAVAILABLE', 'timeout', true, {
+    cause,
+    outcomeUnknown: sent,
+  });
 }
 
+/** A failed connection; `sent: false` when the request provably never left (refused). */
 export function networkError(
   message: string,
   retryable: boolean,
   cause?: unknown,
+  sent = true,
 ): PhotoDnaServiceError {
-  return serviceError(message, 'SCAN_UNAVAILABLE', 'network', retryable, { cause });
+  return serviceError(message, 'SCAN_UNAVAILABLE', 'network', retryable, {
+    cause,
+    outcomeUnknown: sent,
+  });
 }
 
 /** Bytes no image may have (over 4 MiB): refused without a call. */

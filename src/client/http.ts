@@ -168,6 +168,7 @@ export function transportFailure(thrown: unknown, settings: HttpSettings): Trans
       error: timeoutError(
         `Could not connect to PhotoDNA within timeouts.connectMs (${settings.connectMs} ms).`,
         error,
+        false,
       ),
       notSent: true,
     };
@@ -192,7 +193,7 @@ export function transportFailure(thrown: unknown, settings: HttpSettings): Trans
   }
   if (code !== undefined && NOT_SENT_CODES.has(code)) {
     return {
-      error: networkError(`Could not connect to PhotoDNA (${code}).`, true, error),
+      error: networkError(`Could not connect to PhotoDNA (${code}).`, true, error, false),
       notSent: true,
     };
   }

@@ -59,7 +59,12 @@ describe('PhotoDnaClient.report', () => {
     const logger = memoryLogger();
     const body = { ...reportBody(), ReporterEmail: 'not-an-email' };
     const error = await serviceError(h.client({ logger }).report(body, credentials));
-    expect(error).toMatchObject({ statusCode: 3002, reason: 'bad-request', retryable: false });
+    expect(error).toMatchObject({
+      statusCode: 3002,
+      reason: 'bad-request',
+      retryable: false,
+      outcomeUnknown: false,
+    });
     expect(h.emulator.calls).toHaveLength(1);
     for (const text of [error.message, JSON.stringify(error), logger.lines.join('\n')]) {
       expect(text).not.toContain(credentials.ncmecPassword);
@@ -68,7 +73,9 @@ describe('PhotoDnaClient.report', () => {
 });
 
 /** A raw server standing for the Report endpoint, answering from a script, one entry per request. */
-async function scriptedService(script: Array<'503' | '429' | 'reset' | 'ok'>) {
+type Step = '503' | '504' | '403' | '429' | 'reset' | 'garbled' | 'no-tracking-id' | '3004' | 'ok';
+
+async function scriptedService(script: Step[]) {
   let requests = 0;
   const server: Server = createServer((req, res) => {
     const step = script[requests++] ?? 'ok';
@@ -76,6 +83,16 @@ async function scriptedService(script: Array<'503' | '429' | 'reset' | 'ok'>) {
     req.on('end', () => {
       if (step === 'reset') {
         req.socket.destroy();
+        return;
+      }
+      if (step === 'garbled' || step === 'no-tracking-id' || step === '3004') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const status = { Code: step === '3004' ? 3004 : 3000, Description: 'x' };
+        res.end(
+          step === 'garbled'
+            ? '{"Status":{"Code":3000},"TrackingId":"r-'
+            : JSON.stringify({ Status: status, ...(step === '3004' ? { TrackingId: 'r-e' } : {}) }),
+        );
         return;
       }
       if (step === 'ok') {
@@ -98,14 +115,33 @@ async function scriptedService(script: Array<'503' | '429' | 'reset' | 'ok'>) {
 describe('PhotoDnaClient.report is never re-sent once the service may have it', () => {
   it.each([
     ['a 503', '503', 'server-error'],
+    ['a 504', '504', 'server-error'],
     ['a reset connection', 'reset', 'network'],
-  ] as const)('sends it once after %s', async (_, step, reason) => {
+    ['an answer that is not JSON', 'garbled', 'malformed-response'],
+    ['an OK answer without a tracking id', 'no-tracking-id', 'malformed-response'],
+  ] as const)('sends it once after %s, whose outcome is unknown', async (_, step, reason) => {
     const service = await scriptedService([step]);
     try {
       const error = await serviceError(
         h.client({ baseUrl: service.url }).report(reportBody(), credentials),
       );
-      expect(error).toMatchObject({ reason, retryable: true });
+      expect(error).toMatchObject({ reason, retryable: true, outcomeUnknown: true });
+      expect(service.requests()).toBe(1);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it.each([
+    ['a 403 (quota spent)', '403', { httpStatus: 403, reason: 'quota-exceeded' }],
+    ['a 3004 (the service says it failed)', '3004', { statusCode: 3004, trackingId: 'r-e' }],
+  ] as const)('after %s the outcome is known: not filed', async (_, step, fields) => {
+    const service = await scriptedService([step]);
+    try {
+      const error = await serviceError(
+        h.client({ baseUrl: service.url }).report(reportBody(), credentials),
+      );
+      expect(error).toMatchObject({ ...fields, outcomeUnknown: false });
       expect(service.requests()).toBe(1);
     } finally {
       await service.close();
@@ -134,7 +170,11 @@ describe('PhotoDnaClient.report is never re-sent once the service may have it', 
       retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
     });
     const error = await serviceError(client.report(reportBody(), credentials));
-    expect(error).toMatchObject({ reason: 'network', guardCode: 'SCAN_UNAVAILABLE' });
+    expect(error).toMatchObject({
+      reason: 'network',
+      guardCode: 'SCAN_UNAVAILABLE',
+      outcomeUnknown: false, // it never left
+    });
     expect(error.message).toContain('ECONNREFUSED');
     expect(error.message).toContain('after 3 attempts');
     expect(logger.lines.filter((line) => line.includes('retrying'))).toHaveLength(2);
