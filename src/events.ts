@@ -107,6 +107,12 @@ export interface ReportEvent {
   ok: boolean;
   /** The service's status code (3000 = OK), when it answered. */
   statusCode?: number;
+  /**
+   * Set on a failure after which NCMEC may have the report all the same (a timeout once it was
+   * sent, a 5xx, an unreadable answer), and on a call refused for an earlier such attempt: a
+   * report sent again may file the incident twice.
+   */
+  outcomeUnknown?: true;
 }
 
 /** `reject`: a request was rejected because of a file or the multipart body. */

@@ -16,6 +16,7 @@ import { lastSuccessfulReport } from '../quarantine/record.js';
 import { formatTable, SUMMARY_HEADER, summarize } from '../quarantine/summary.js';
 import type { FileQuarantineStore } from '../quarantine/types.js';
 import { missingReporterFields } from '../report/body.js';
+import { outcomeUnknownOf, ReportOutcomeUnknown } from '../report/outcome-unknown.js';
 import { purgeIncident, releaseIncident, reportIncident } from '../review/actions.js';
 import { AUDIT_FILE } from '../review/audit-log.js';
 import type { ReporterInfo, ReportResult } from '../types.js';
@@ -88,7 +89,8 @@ ${COMMON}
   --reportee-ip IP     the uploader's IP as the reviewer established it (replaces the recorded
                        one; see the record's "network" for the peer and forwarding headers)
   --test               send to NCMEC's test endpoint (IsTest=true)
-  --force              send again even if the incident was already reported,
+  --force              send again even if the incident was already reported, or an
+                       earlier attempt may have reached NCMEC (its outcome is unknown),
                        or report one released as a false positive
 
 ${REPORT_ENV}`,
@@ -293,6 +295,14 @@ async function report({ store, id, values }: Context): Promise<number> {
     try {
       result = await reportIncident(reviewerOf(store), id, send);
     } catch (error) {
+      if (error instanceof ReportOutcomeUnknown) {
+        throw new ReportOutcomeUnknown(id, error.detail, '--force sends it anyway');
+      }
+      if (outcomeUnknownOf(error)) {
+        process.stderr.write(
+          `photodna-guard quarantine report: ${id} may have reached NCMEC all the same (no answer said what became of it); the record says so, and a later report is refused until --force\n`,
+        );
+      }
       if (signals.exitCode === undefined || !stop.signal.aborted || !isAbort(error)) throw error;
       process.stderr.write(`photodna-guard quarantine report: stopped; ${id} was not sent\n`);
       return signals.exitCode;

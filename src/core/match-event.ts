@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidOptionsError, toError } from '../errors.js';
+import { InvalidOptionsError, PhotoDnaServiceError, toError } from '../errors.js';
 import type { GuardEvents, MatchEvent } from '../events.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import { buildReportBody, credentialsOf, missingReporterFields } from '../report/body.js';
 import { type ReportSender, reportQuarantined } from '../report/from-record.js';
+import { outcomeUnknownOf } from '../report/outcome-unknown.js';
 import { reportFromBytesOnce } from '../report/unnoted-reports.js';
 import type { FileFacts, MatchResult, Policy, ReporterInfo, ReportResult } from '../types.js';
 import type { DeferredMatch, IncidentContext } from './handle-matches.js';
@@ -135,7 +136,14 @@ async function sendReport(
     return result;
   } catch (error) {
     const err = toError(error);
-    deps.events.emit('report', { incident: event.id, route: event.route, ok: false });
+    const statusCode = error instanceof PhotoDnaServiceError ? error.statusCode : undefined;
+    deps.events.emit('report', {
+      incident: event.id,
+      route: event.route,
+      ok: false,
+      ...(statusCode === undefined ? {} : { statusCode }),
+      ...(outcomeUnknownOf(error) ? { outcomeUnknown: true as const } : {}),
+    });
     deps.events.emit('error', {
       error: err,
       stage: 'report',

@@ -144,6 +144,34 @@ export function activeClaim(record: QuarantineRecord, now: number): ReportClaim 
 }
 
 /**
+ * Why a report of this kind (test or real; either with `isTest` left out) might file the incident
+ * with NCMEC a second time, or `undefined`: the latest attempt of the kind failed after its
+ * request left, with no answer saying what became of it (`outcomeUnknown`); or a reporter claimed
+ * the incident and never recorded an outcome (its claim expired: it stopped or crashed, perhaps
+ * after sending). A claim still held is not one: whoever waits on it learns its outcome.
+ */
+export function unknownReportOutcome(
+  record: QuarantineRecord,
+  isTest: boolean | undefined,
+  now: number,
+): string | undefined {
+  if (record.reporting !== undefined && !activeClaim(record, now)) {
+    const until = (record.reporting as Partial<ReportClaim> | null)?.until;
+    return `a reporter claimed it to send its report and never recorded an outcome (it stopped or crashed; its claim ran out${typeof until === 'string' ? ` at ${until}` : ''})`;
+  }
+  const attempts = [...(record.reportHistory ?? []), record.report];
+  const latest =
+    isTest === undefined
+      ? record.report
+      : attempts.findLast(
+          (entry) => entry.status !== 'not-reported' && (entry.isTest === true) === isTest,
+        );
+  if (latest?.status !== 'failed' || latest.outcomeUnknown !== true) return undefined;
+  const why = latest.error ? `: ${latest.error}` : '';
+  return `the report sent at ${latest.at ?? 'an unknown time'} got no answer saying what became of it${why}`;
+}
+
+/**
  * The last report NCMEC accepted. A report to NCMEC's test endpoint files nothing: it counts
  * only with `includeTest` (showing it, or repeating a test), never for the purge nor for a real
  * report, which is then still sent.

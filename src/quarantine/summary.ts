@@ -4,7 +4,7 @@
  * preservation date. Never anything of the image but its hash prefix.
  */
 import { printable } from '../printable.js';
-import { lastSuccessfulReport } from './record.js';
+import { lastSuccessfulReport, unknownReportOutcome } from './record.js';
 import type { QuarantineRecord } from './types.js';
 
 export const SUMMARY_HEADER = [
@@ -18,12 +18,18 @@ export const SUMMARY_HEADER = [
   'PRESERVE-UNTIL',
 ] as const;
 
-/** The report column: the latest attempt, and whether a report was ever filed. */
+/**
+ * The report column: the latest attempt, whether a report was ever filed, and whether NCMEC may
+ * have one the record does not note.
+ */
 export function reportLabel(record: QuarantineRecord): string {
   const filed = lastSuccessfulReport(record, true);
   const label =
     filed && record.report.status === 'failed' ? 'reported; resend failed' : record.report.status;
-  return (filed ?? record.report).isTest ? `${label} (test)` : label;
+  const kind = (filed ?? record.report).isTest ? `${label} (test)` : label;
+  return unknownReportOutcome(record, undefined, Date.now()) === undefined
+    ? kind
+    : `${kind}; may have reached NCMEC`;
 }
 
 export function summarize(record: QuarantineRecord): string[] {

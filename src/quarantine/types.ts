@@ -58,6 +58,12 @@ export interface ReportStatus {
   isTest?: boolean;
   /** Why the attempt failed; never contains credentials. */
   error?: string;
+  /**
+   * Set on a failed attempt whose request left and got no answer saying what became of it (a
+   * timeout or reset once sent, a 5xx, an unreadable answer): NCMEC may have the report. No
+   * reporter sends this kind (test or real) again until told to (`resendUnknown` or `force`).
+   */
+  outcomeUnknown?: true;
 }
 
 /** The JSON record kept per incident (`<id>.json` in the file store). */

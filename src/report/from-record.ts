@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { STATUS } from '../client/failures.js';
 import { InvalidOptionsError, PhotoDnaServiceError, QuarantineError } from '../errors.js';
-import { activeClaim, lastSuccessfulReport } from '../quarantine/record.js';
+import { activeClaim, lastSuccessfulReport, unknownReportOutcome } from '../quarantine/record.js';
 import type { QuarantineRecord, QuarantineStore, ReportStatus } from '../quarantine/types.js';
 import { ncmecSecrets, redact } from '../redact.js';
 import type {
@@ -21,6 +21,7 @@ import type {
   ReportResult,
 } from '../types.js';
 import { buildReportBody, credentialsOf, missingReporterFields } from './body.js';
+import { outcomeUnknownOf, ReportOutcomeUnknown } from './outcome-unknown.js';
 import { rememberUnnoted, reportKeyOf, unnotedReport } from './unnoted-reports.js';
 
 /** What sends a report: `PhotoDnaClient` satisfies it. */
@@ -42,6 +43,12 @@ export interface ReportQuarantinedArgs {
    * as a false positive (refused otherwise, as the console refuses it).
    */
   force?: boolean;
+  /**
+   * Send even though an earlier attempt of this kind may have reached NCMEC (its outcome is
+   * unknown: refused otherwise, with a `ReportOutcomeUnknown` error and nothing sent). An
+   * incident already reported is still not sent again (that is `force`, which implies this).
+   */
+  resendUnknown?: boolean;
   /** Aborts the attempt, the send included (the service may then have the report unnoted). */
   signal?: AbortSignal;
   /**
@@ -67,6 +74,13 @@ const MAX_ERROR_LENGTH = 500;
 const CLAIM_MS = 600_000;
 /** A report went out but its record could not be updated to say so. */
 class ReportNotRecorded extends QuarantineError {}
+
+/** Refuses a report an earlier attempt of the same kind may already have filed, unless told to. */
+function assertOutcomeKnown(args: ReportQuarantinedArgs, record: QuarantineRecord): void {
+  if (args.force || args.resendUnknown) return;
+  const unknown = unknownReportOutcome(record, args.info.isTest === true, Date.now());
+  if (unknown !== undefined) throw new ReportOutcomeUnknown(args.id, unknown);
+}
 
 /** A new report of an incident a reviewer released as a false positive, not forced. */
 class IncidentReleased extends Error {
@@ -119,16 +133,23 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
   const { store, id, info } = args;
   const isTest = info.isTest === true;
   args.stopBeforeSending?.throwIfAborted();
-  const stored = lastSuccessfulReport(await store.getRecord(id), isTest);
+  let current = await store.getRecord(id);
+  const stored = lastSuccessfulReport(current, isTest);
   if (stored && !args.force) return storedResult(stored);
   // A report this process filed and could not note holds the claim it was sent under: noting it
   // ends that claim (no wait for it to expire).
   const unnoted = args.force ? undefined : await unnotedReport(id, isTest);
   if (unnoted) return noted(store, id, unnoted);
-  if (!store.claimReport) return sendOrNote(args);
+  if (!store.claimReport) {
+    assertOutcomeKnown(args, current);
+    return sendOrNote(args);
+  }
   const token = randomUUID();
   const stop = waitSignal(args);
   for (;;) {
+    // Read before claiming: taking the claim would hide one its holder left (it stopped or
+    // crashed, perhaps after sending).
+    assertOutcomeKnown(args, current);
     const until = new Date(Date.now() + CLAIM_MS).toISOString();
     // A wait for the record's lock (another process updating it) ends on a stop as well.
     const { held, record } = await store.claimReport(
@@ -140,6 +161,9 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
       const claim = activeClaim(record, Date.now());
       if (claim) args.onClaimWait?.({ until: claim.until });
       await claimEnded(store, id, stop);
+      current = await store.getRecord(id);
+      const filed = lastSuccessfulReport(current, isTest);
+      if (filed && !args.force) return storedResult(filed);
       continue;
     }
     try {
@@ -148,6 +172,8 @@ async function attemptReport(args: ReportQuarantinedArgs): Promise<ReportResult>
         await giveBack(store, id, token);
         return storedResult(filed);
       }
+      // An attempt recorded since the record was read (under another's claim) counts too.
+      assertOutcomeKnown(args, record);
       return await sendOrNote(args);
     } catch (error) {
       // Given back at once, unless a report went out that the record could not note: the claim
@@ -219,6 +245,8 @@ async function send(args: ReportQuarantinedArgs): Promise<ReportResult> {
   const isTest = info.isTest === true;
   // The last moment a stop leaves nothing sent (the claim is given back by the caller).
   args.stopBeforeSending?.throwIfAborted();
+  // Aborted from here on, the send may have reached the service.
+  args.signal?.throwIfAborted();
   let result: ReportResult;
   try {
     result = await sender.report(
@@ -235,6 +263,7 @@ async function send(args: ReportQuarantinedArgs): Promise<ReportResult> {
       ...(service?.statusCode === undefined ? {} : { statusCode: service.statusCode }),
       isTest,
       error: redactCredentials(error instanceof Error ? error.message : String(error), info),
+      ...(mayHaveArrived(error, args.signal) ? { outcomeUnknown: true as const } : {}),
     });
     throw error;
   }
@@ -266,6 +295,14 @@ async function send(args: ReportQuarantinedArgs): Promise<ReportResult> {
     );
   }
   return result;
+}
+
+/**
+ * Whether a failed send may have reached the service: the sender says so (`outcomeUnknown`, as a
+ * `PhotoDnaServiceError` does), or the caller aborted it while it ran.
+ */
+function mayHaveArrived(error: unknown, signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true || outcomeUnknownOf(error);
 }
 
 /** A stored successful report, in the shape the service's answer had. */

@@ -10,6 +10,7 @@ import { STATUS } from '../client/failures.js';
 import { processWide } from '../core/process-wide.js';
 import type { ReportStatus } from '../quarantine/types.js';
 import type { ReportResult } from '../types.js';
+import { outcomeUnknownOf, ReportOutcomeUnknown } from './outcome-unknown.js';
 
 /** Incidents remembered at most; the oldest are forgotten first. */
 const MAX_KEPT = 10_000;
@@ -20,9 +21,14 @@ interface Filed {
   at: string;
 }
 
+/** A report sent from the bytes that got no answer saying what became of it: NCMEC may have it. */
+interface Unknown {
+  unknown: string;
+}
+
 const filed = processWide(
   'photodna-guard.unnoted-reports',
-  () => new Map<string, Promise<Filed>>(),
+  () => new Map<string, Promise<Filed | Unknown>>(),
 );
 
 /** One incident's report of one kind (test or real): a test report never stands for the real one. */
@@ -39,7 +45,8 @@ function keep(key: string, entry: Promise<Filed>): void {
 /**
  * Sends the report of incident `id` from its bytes unless one was filed (or is being filed) in
  * this process; `force` sends again. Only a report NCMEC accepted is kept; a forced send that
- * fails leaves the one filed before.
+ * fails leaves the one filed before. One whose outcome is unknown (it may have reached NCMEC) is
+ * not sent again unless forced: later calls reject with `ReportOutcomeUnknown`.
  */
 export function reportFromBytesOnce(
   id: string,
@@ -49,18 +56,32 @@ export function reportFromBytesOnce(
 ): Promise<ReportResult> {
   const key = reportKeyOf(id, isTest);
   const earlier = filed.get(key);
-  if (earlier && !force) return earlier.then((done) => done.result);
+  if (earlier && !force) return earlier.then((done) => resultOf(id, done));
   const attempt = send().then((result) => ({ result, at: new Date().toISOString() }));
   keep(key, attempt);
-  const forget = () => {
+  const settle = (next: Promise<Filed | Unknown> | undefined) => {
     if (filed.get(key) !== attempt) return;
-    if (earlier) filed.set(key, earlier);
+    if (next) filed.set(key, next);
     else filed.delete(key);
   };
-  attempt.then((done) => {
-    if (done.result.statusCode !== STATUS.OK) forget();
-  }, forget);
+  attempt.then(
+    (done) => {
+      if (done.result.statusCode !== STATUS.OK) settle(earlier);
+    },
+    (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      const unknown = {
+        unknown: `the report sent got no answer saying what became of it: ${message}`,
+      };
+      settle(earlier ?? (outcomeUnknownOf(error) ? Promise.resolve(unknown) : undefined));
+    },
+  );
   return attempt.then((done) => done.result);
+}
+
+function resultOf(id: string, done: Filed | Unknown): ReportResult {
+  if ('unknown' in done) throw new ReportOutcomeUnknown(id, done.unknown);
+  return done.result;
 }
 
 /** A report NCMEC accepted for incident `id` whose record could not note it. */
@@ -75,7 +96,7 @@ export async function unnotedReport(
   isTest: boolean,
 ): Promise<ReportStatus | undefined> {
   const done = await filed.get(reportKeyOf(id, isTest))?.catch(() => undefined);
-  if (!done || done.result.statusCode !== STATUS.OK) return undefined;
+  if (!done || 'unknown' in done || done.result.statusCode !== STATUS.OK) return undefined;
   const { result, at } = done;
   return {
     status: 'reported',

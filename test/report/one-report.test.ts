@@ -2,7 +2,7 @@
  * One report per incident across reporters that do not share a store object: a guard's
  * `event.report()`, a console on the same directory, a reviewer's CLI in another process. The
  * file store's report claim makes the others wait for the report in flight; a claim whose holder
- * crashed expires.
+ * crashed expires, and leaves the incident's outcome unknown.
  */
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/index.js';
@@ -139,7 +139,7 @@ describe('one report per incident across store objects and processes', () => {
     expect(record.reportHistory?.map((entry) => entry.status)).toEqual(['failed']);
   });
 
-  it("a crashed reporter's claim holds until it expires, then the report goes out", async () => {
+  it("a crashed reporter's claim holds until it expires; then nobody sends unless told to (it may have sent)", async () => {
     const dir = await tempDir();
     const { store, id } = await stored(dir);
     const soon = new Date(Date.now() + 1_500).toISOString();
@@ -151,8 +151,20 @@ describe('one report per incident across store objects and processes', () => {
     const report = reportQuarantined({ store: watched.store, id, sender, info: INFO });
     await until(() => watched.refused() > 0, 'the claim refused while it holds');
     expect(sender.sent).toBe(0);
-    expect((await report).trackingId).toBe('t1');
+    // Before: once the claim expired, the report went out, though the crashed reporter may have
+    // sent one already.
+    await expect(report).rejects.toMatchObject({
+      name: 'ReportOutcomeUnknown',
+      message: expect.stringContaining('never recorded an outcome'),
+    });
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(soon));
+    expect(sender.sent).toBe(0);
+    // The abandoned claim stays in the record, for a moderator to see (and resolve).
+    expect((await store.getRecord(id)).reporting?.token).toBe('crashed');
+
+    const resent = await reportQuarantined({ store, id, sender, info: INFO, resendUnknown: true });
+    expect(resent.trackingId).toBe('t1');
+    expect(sender.sent).toBe(1);
     expect((await store.getRecord(id)).reporting).toBeUndefined();
   });
 
