@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { QuarantineError, toError } from '../errors.js';
 import { isValidId } from '../quarantine/names.js';
 import { ncmecSecrets, redact } from '../redact.js';
+import { outcomeUnknownOf, ReportOutcomeUnknown } from '../report/outcome-unknown.js';
 import {
   auditRefusal,
   purgeIncident,
@@ -154,17 +155,33 @@ async function act(
     try {
       // Never `force`: a second report of one incident returns the first result, so the console
       // cannot file the same incident with NCMEC twice (a resend is the library's, on purpose).
+      // `resend` is the moderator's confirmation that an attempt whose outcome is unknown (it
+      // may have reached NCMEC) is to be sent again.
       await reportIncident(reviewer, id, {
         sender: reporting.sender(),
         info,
         stopBeforeSending: deps.actions.closing,
+        resendUnknown: body.resend === true,
       });
     } catch (error) {
       if (deps.actions.closing.aborted && toError(error).name === 'AbortError') {
         throw new HttpError(503, 'the console is shutting down; the report was not sent');
       }
+      if (error instanceof ReportOutcomeUnknown) {
+        throw new HttpError(
+          409,
+          redact(
+            `not sent: its report may have reached NCMEC already (${error.detail}). Ask NCMEC first; sending it again may file it twice`,
+            ncmecSecrets(info),
+            500,
+          ),
+        );
+      }
       const message = redact(toError(error).message, ncmecSecrets(info), 300);
-      throw new HttpError(502, `the report failed: ${message}`);
+      const unknown = outcomeUnknownOf(error)
+        ? ' (it may have reached NCMEC all the same: no answer said what became of it)'
+        : '';
+      throw new HttpError(502, `the report failed: ${message}${unknown}`);
     }
   }
   return { ok: true, incident: incidentDetail(await options.store.getRecord(id)) };

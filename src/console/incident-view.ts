@@ -4,7 +4,7 @@
  * Filtering and paging of the incident list live here too.
  */
 import { purgeDecision } from '../quarantine/purge-policy.js';
-import { lastSuccessfulReport } from '../quarantine/record.js';
+import { lastSuccessfulReport, unknownReportOutcome } from '../quarantine/record.js';
 import type { QuarantineRecord, ReportStatus } from '../quarantine/types.js';
 import { pdqOf } from '../review/allow-list.js';
 import type { MatchFlag } from '../types.js';
@@ -31,6 +31,12 @@ export interface IncidentView {
   reportStatus: ReportStatus['status'];
   reportedAt: string | null;
   reportIsTest: boolean;
+  /**
+   * Why NCMEC may have a report the record does not note (the last attempt got no answer saying
+   * what became of it, or its reporter never recorded one), or null: another report could file
+   * the incident twice.
+   */
+  reportOutcomeUnknown: string | null;
   released: { at: string; reason: string | null } | null;
   purgeAllowed: boolean;
   purgeReason: string;
@@ -70,6 +76,7 @@ export function incidentView(record: QuarantineRecord, now: Date = new Date()): 
     reportStatus: record.report.status,
     reportedAt: filed?.at ?? null,
     reportIsTest: (filed ?? record.report).isTest === true,
+    reportOutcomeUnknown: unknownReportOutcome(record, undefined, now.getTime()) ?? null,
     released: record.released
       ? { at: record.released.at, reason: record.released.reason ?? null }
       : null,
@@ -88,7 +95,17 @@ export function incidentDetail(record: QuarantineRecord, now: Date = new Date())
 
 function reportView(status: ReportStatus): ReportStatus {
   const { status: state, at, trackingId, statusCode, description, isTest, error } = status;
-  return { status: state, at, trackingId, statusCode, description, isTest, error };
+  const view: ReportStatus = {
+    status: state,
+    at,
+    trackingId,
+    statusCode,
+    description,
+    isTest,
+    error,
+  };
+  if (status.outcomeUnknown === true) view.outcomeUnknown = true;
+  return view;
 }
 
 export const STATUS_FILTERS = [

@@ -12,6 +12,7 @@ import express from 'express';
 import Koa from 'koa';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PhotoDnaClient } from '../../src/client/index.js';
 import { type Console, createConsole } from '../../src/console/index.js';
 import { startEmulator } from '../../src/emulator/index.js';
 import { GuardEvents } from '../../src/events.js';
@@ -684,5 +685,86 @@ describe('Koa and the audit endpoint', () => {
       verification: { ok: true, entries: 0, head: '0'.repeat(64) },
       entries: [],
     });
+  });
+});
+
+describe('a report whose outcome is unknown (it timed out once sent)', () => {
+  it('is said in the answer and the incident; the next Report is refused (409) unless the moderator confirms a resend', async () => {
+    const emulator = await startEmulator({ port: 0 });
+    const sender = new PhotoDnaClient({
+      apiKey: 'test-key',
+      baseUrl: emulator.url,
+      timeouts: { callMs: 300 },
+    });
+    try {
+      const { app, console, store, fresh } = await setup({ sender, reporter: REPORTER });
+      const auth = await login(app);
+      emulator.setLatency(5_000);
+      const failed = await post(app, `incidents/${fresh.id}/report`, auth).send({}).expect(502);
+      emulator.setLatency(0);
+      expect(emulator.testReports).toHaveLength(1); // NCMEC has it
+      expect(failed.body.error).toMatch(/callMs.*may have reached NCMEC/);
+      const detail = await request(app)
+        .get(`/console/api/incidents/${fresh.id}`)
+        .set('Cookie', auth.cookie)
+        .expect(200);
+      expect(detail.body.incident).toMatchObject({
+        reportStatus: 'failed',
+        reportOutcomeUnknown: expect.stringMatching(/got no answer/),
+        report: { status: 'failed', outcomeUnknown: true },
+      });
+
+      // Before: a second Report filed it again, the page warning of nothing.
+      const refused = await post(app, `incidents/${fresh.id}/report`, auth).send({}).expect(409);
+      expect(refused.body.error).toMatch(/may have reached NCMEC already.*Ask NCMEC first/);
+      expect(emulator.testReports).toHaveLength(1);
+      expect((await console.audit.read()).at(-1)).toMatchObject({ action: 'report', ok: false });
+
+      const resent = await post(app, `incidents/${fresh.id}/report`, auth)
+        .send({ resend: true })
+        .expect(200);
+      expect(emulator.testReports).toHaveLength(2);
+      expect(resent.body.incident).toMatchObject({
+        reportStatus: 'reported',
+        reportOutcomeUnknown: null,
+      });
+      expect(JSON.stringify([failed.body, refused.body, resent.body])).not.toContain(
+        REPORTER.ncmecPassword,
+      );
+      expect((await store.getRecord(fresh.id)).report.status).toBe('reported');
+    } finally {
+      await sender.close();
+      await emulator.close();
+    }
+  });
+
+  it('an expired claim (its reporter crashed, perhaps after sending) is shown, and refused the same way', async () => {
+    const emulator = await startEmulator({ port: 0 });
+    try {
+      const { app, store, fresh } = await setup({
+        apiKey: 'test-key',
+        baseUrl: emulator.url,
+        reporter: REPORTER,
+      });
+      const claimedUntil = new Date(Date.now() + 50).toISOString();
+      await store.claimReport(fresh.id, { token: 'crashed', until: claimedUntil });
+      const auth = await login(app);
+      let shown = { reportOutcomeUnknown: null as string | null };
+      await until(async () => {
+        const res = await request(app)
+          .get(`/console/api/incidents/${fresh.id}`)
+          .set('Cookie', auth.cookie)
+          .expect(200);
+        shown = res.body.incident;
+        return shown.reportOutcomeUnknown !== null;
+      }, 'the claim to run out');
+      expect(shown.reportOutcomeUnknown).toMatch(/never recorded an outcome/);
+      await post(app, `incidents/${fresh.id}/report`, auth).send({}).expect(409);
+      expect(emulator.testReports).toHaveLength(0);
+      await post(app, `incidents/${fresh.id}/report`, auth).send({ resend: true }).expect(200);
+      expect(emulator.testReports).toHaveLength(1);
+    } finally {
+      await emulator.close();
+    }
   });
 });

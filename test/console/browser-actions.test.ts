@@ -266,6 +266,36 @@ describeWithChromium('confirming irreversible actions (Chromium)', () => {
     expect(emulator.reports).toHaveLength(0);
   }, 60_000);
 
+  it('Report after an attempt of unknown outcome: the page says NCMEC may have it, warns, and resends only once confirmed', async () => {
+    const { url, store, fresh } = await serve(true);
+    await store.markReported(fresh.id, {
+      status: 'failed',
+      isTest: true,
+      outcomeUnknown: true,
+      error: 'PhotoDNA did not answer within timeouts.callMs (300 ms).',
+    });
+    const page = await openIncident(browser.context, url, fresh.id);
+    const fields = await page.locator('#detail-fields').innerText();
+    expect(fields).toMatch(/failed \(test\); may have reached NCMEC/);
+    expect(fields).toMatch(/NCMEC may have this report already: .*callMs/);
+    await page.click('#report');
+    await page.locator('#confirm').waitFor({ state: 'visible' });
+    expect(await page.locator('#confirm-text').innerText()).toMatch(
+      /NCMEC may already have the report .*may file it twice.* to the TEST endpoint\?/,
+    );
+    expect(await page.locator('#confirm-ok').innerText()).toBe('Send it again anyway');
+    await page.click('#confirm-cancel');
+    await waitForText(page, 'action-status', /Cancelled: nothing was sent/);
+    expect(emulator.testReports).toHaveLength(0);
+
+    // Before: the page asked as for a first report, and the server sent it again.
+    await page.click('#report');
+    await page.click('#confirm-ok');
+    await waitForText(page, 'action-status', /Reported: tracking id .+ \(test endpoint\)/);
+    expect(emulator.testReports).toHaveLength(1);
+    expect((await store.getRecord(fresh.id)).report.status).toBe('reported');
+  }, 60_000);
+
   it('Purge of the incident shown: its section goes, and what was done is said above the list', async () => {
     const { url, store, old } = await serve(true);
     const page = await openIncident(browser.context, url, old.id);

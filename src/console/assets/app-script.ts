@@ -65,6 +65,7 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
     var label = view.reportStatus;
     if (view.reportedAt && view.reportStatus === 'failed') label = 'reported; resend failed';
     if (view.reportIsTest) label += ' (test)';
+    if (view.reportOutcomeUnknown) label += '; may have reached NCMEC';
     if (view.released) label += ', released';
     return label;
   }
@@ -238,6 +239,7 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
       field(list, 'Preserve until', day(view.preserveUntil));
       field(list, 'Report', reportLabel(view) + (view.report.trackingId ? ' · tracking ' + view.report.trackingId : '') +
         (view.report.error ? ' · ' + view.report.error : ''));
+      if (view.reportOutcomeUnknown) field(list, 'Report outcome unknown', 'NCMEC may have this report already: ' + view.reportOutcomeUnknown + '. Ask NCMEC before sending it again.');
       field(list, 'Earlier report attempts', view.reportHistory.length ? view.reportHistory.map(function (r) { return r.status + ' ' + day(r.at); }).join('; ') : '');
       field(list, 'Released', view.released ? day(view.released.at) + ' — ' + (view.released.reason || '') : 'no');
       $('purge-note').textContent = view.purgeAllowed ? 'Allowed: ' + view.purgeReason : 'Not yet: ' + view.purgeReason;
@@ -285,6 +287,9 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
   // allow-lists nothing).
   function confirmation(action, view) {
     var incident = 'incident ' + view.id;
+    if (action === 'report' && view.reportOutcomeUnknown) {
+      return { label: 'Send it again anyway', text: 'NCMEC may already have the report of ' + incident + ': ' + view.reportOutcomeUnknown + '. Sending it again may file it twice: ask NCMEC first. Send it again' + (state.session.reporting.isTest ? ' to the TEST endpoint' : ', filing a real CyberTipline report') + '?' };
+    }
     if (action === 'report') {
       return state.session.reporting.isTest
         ? { label: 'Send to the TEST endpoint', text: 'Report ' + incident + ' to NCMEC\'s TEST endpoint (IsTest=true)? It is not a real CyberTipline report.' }
@@ -310,7 +315,9 @@ export const APP_SCRIPT = String.raw`// The moderators' console: session, incide
         $('action-status').textContent = 'Cancelled: nothing was sent.';
         return;
       }
-      send(action, body, view);
+      // Confirmed over the warning that the last attempt may have reached NCMEC: the server
+      // sends it again only when told so.
+      send(action, action === 'report' && view.reportOutcomeUnknown ? { resend: true } : body, view);
     });
   }
 
