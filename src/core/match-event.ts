@@ -53,7 +53,10 @@ export function createMatchEvent(
           ...(incident.deferred.url === undefined ? {} : { url: incident.deferred.url }),
         }),
     report(overrides = {}, options = {}) {
-      const info = { ...deps.reporter, ...overrides };
+      // A key given as `undefined` keeps the configured value: `{ isTest: undefined }` (a setting
+      // passed through that was never set) must not turn a test guard's report into a real one.
+      const given = Object.entries(overrides ?? {}).filter(([, value]) => value !== undefined);
+      const info: Partial<ReporterInfo> = { ...deps.reporter, ...Object.fromEntries(given) };
       const isTest = info.isTest === true;
       const earlier = first.get(isTest);
       if (earlier && !options.force) return earlier;

@@ -83,6 +83,27 @@ describe('event.report(): a test report does not stand for the real one', () => 
     expect(answered).toBe(emu.emulator.reports.at(-1)?.trackingId);
   });
 
+  it.each(['block', 'quarantine'] as const)(
+    '%s: an override left undefined keeps the configured value: a test guard never files a real report',
+    async (policy) => {
+      const real = emu.emulator.reports.length;
+      const test = emu.emulator.testReports.length;
+      const dir = await upload(policy, async (event) => {
+        // A caller passing through a setting it does not have (`isTest: config.isTest`).
+        await event.report({ isTest: undefined, reporterName: undefined });
+      });
+      // Before: `isTest: undefined` replaced the configured `true`, and NCMEC got a real report.
+      expect(emu.emulator.reports.length - real).toBe(0);
+      expect(emu.emulator.testReports.length - test).toBe(1);
+      expect(emu.emulator.testReports.at(-1)?.body).toMatchObject({
+        ReporterName: REPORTER.reporterName,
+      });
+      if (policy === 'quarantine') {
+        expect(record(dir).report).toMatchObject({ status: 'reported', isTest: true });
+      }
+    },
+  );
+
   it('a non-boolean isTest sends the report the record notes (a real one), never a test noted as real', async () => {
     const real = emu.emulator.reports.length;
     const test = emu.emulator.testReports.length;
