@@ -1,4 +1,7 @@
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
+import { pngChunk } from '../core/png-chunk.js';
+
+export { pngChunk };
 
 /**
  * A minimal truecolour PNG encoder, enough for the emulator's synthetic test images and for test
@@ -37,14 +40,4 @@ export function encodePng(
   }
   parts.push(end);
   return Buffer.concat(parts);
-}
-
-/** A PNG chunk: length, type, data, CRC. */
-export function pngChunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
 }
