@@ -1,7 +1,8 @@
 /**
  * Pixels decoded at once across every guard in the process, by `sanitize: 'reencode'` and by
  * PDQ hashing. A decode holds its image's pixels (3 to 14 bytes each while sharp re-encodes: a
- * 100-megapixel GIF took 1.4 GB; PDQ 1.2 GB for a flat 10,000×10,000 PNG of 100 KB), so
+ * 100-megapixel GIF took 1.4 GB; PDQ 1.2 GB for a flat 10,000×10,000 PNG of 100 KB, and 3 or 4
+ * bytes more each for a file whose colour profile or PNG gAMA/cHRM is drawn beside), so
  * concurrent decodes of large images could take more memory than any request's limits suggest.
  * Each waits, in turn, until its pixels fit the budget beside those in flight; one larger than
  * the whole budget runs alone.

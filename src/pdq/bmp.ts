@@ -63,6 +63,26 @@ function alphaMask(view: DataView, headerSize: number, compression: number, bits
   return m.max === 0 ? undefined : m;
 }
 
+/** BITMAPV5HEADER's colour space type for a profile in the file ('MBED'). */
+const PROFILE_EMBEDDED = 0x4d424544;
+
+/**
+ * The ICC profile a BITMAPV5HEADER embeds (`bV5CSType` PROFILE_EMBEDDED; `bV5ProfileData`, from
+ * the header's start, and `bV5ProfileSize`), which Chromium draws the image through; undefined
+ * without one, or when it lies outside the file. Chromium ignores the other colour spaces (a V4 or
+ * V5 header's calibrated primaries and gamma), and so does this.
+ */
+export function bmpProfile(bytes: Uint8Array): Uint8Array | undefined {
+  if (bytes.length < 14 + 124) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(14, true) < 124 || view.getUint32(14 + 56, true) !== PROFILE_EMBEDDED) {
+    return undefined;
+  }
+  const start = 14 + view.getUint32(14 + 112, true);
+  const end = start + view.getUint32(14 + 116, true);
+  return end > start && end <= bytes.length ? bytes.subarray(start, end) : undefined;
+}
+
 /** Decodes a BMP into RGB, or RGBA where a browser draws its alpha (see the top of this file). */
 export function decodeBmp(bytes: Uint8Array, maxPixels: number): RawImage {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

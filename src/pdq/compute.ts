@@ -12,7 +12,11 @@ import { isTurned, orientMatrix } from './orient.js';
 const MIN_HASHABLE_DIM = 5;
 const JAROSZ_PASSES = 2;
 
-/** One hash and its quality. */
+/**
+ * One hash and its quality: of the stored pixels (as the reference computes it), or of one view
+ * of the image as viewers show it (`shown`: turned by its EXIF orientation, over a white or a
+ * black page, drawn through its ICC profile or a PNG's `gAMA`/`cHRM`).
+ */
 export interface PdqView {
   /** 64 hex digits, as the reference and python-threatexchange print it. */
   hash: string;
@@ -23,9 +27,11 @@ export interface PdqView {
 export interface PdqComputed extends PdqView {
   /**
    * The image as viewers may show it, when that differs from the stored pixels (`hash`, which the
-   * reference computes): turned by its EXIF orientation (2–8), and, where its alpha channel is not
-   * opaque, over a white and over a black page; each view's hash with its own quality (a view can
-   * be sharp where the stored pixels are blank). Absent otherwise.
+   * reference computes): turned by its EXIF orientation (2–8); where its alpha channel is not
+   * opaque, over a white and over a black page; drawn through its embedded ICC profile, and a
+   * PNG through its `gAMA`/`cHRM` chunks, where that changes a pixel (each of these turned and
+   * over the pages too, as the file says). Each view's hash with its own quality (a view can be
+   * sharp where the stored pixels are blank). Absent otherwise.
    */
   shown?: PdqView[];
 }
@@ -35,24 +41,40 @@ export interface PdqDihedral extends PdqComputed {
   dihedral: Record<DihedralName, string>;
 }
 
-/** How a viewer may show the image: over a background grey (0–255), turned (EXIF 2–8). */
+/**
+ * How a viewer may show the image: its stored pixels or a colour-managed drawing of them, over a
+ * background grey (0–255), turned (EXIF 2–8).
+ */
 interface View {
+  pixels: RawImage;
   background?: number;
   orientation?: number;
 }
 
 /**
- * The views that differ from the stored pixels. A transparent image shows over its page, never
- * as its colour channels alone (an image drawn by its alpha channel alone has flat colours).
+ * The ways `pixels` show otherwise than as they are. A transparent image shows over its page,
+ * never as its colour channels alone (an image drawn by its alpha channel alone has flat colours).
  */
-function viewsOf(image: RawImage): View[] {
-  const turn = isTurned(image.orientation) ? { orientation: image.orientation } : {};
-  if (isTranslucent(image))
+function shownOf(pixels: RawImage): View[] {
+  const turn = isTurned(pixels.orientation) ? { orientation: pixels.orientation } : {};
+  if (isTranslucent(pixels))
     return [
-      { background: 255, ...turn },
-      { background: 0, ...turn },
+      { pixels, background: 255, ...turn },
+      { pixels, background: 0, ...turn },
     ];
-  return isTurned(image.orientation) ? [turn] : [];
+  return isTurned(pixels.orientation) ? [{ pixels, ...turn }] : [];
+}
+
+/** The views that differ from the stored pixels: theirs, then each colour-managed drawing's. */
+function viewsOf(image: RawImage): View[] {
+  const views = shownOf(image);
+  for (const { data, channels } of image.colourManaged ?? []) {
+    const { width, height, orientation } = image;
+    const pixels: RawImage = { data, channels, width, height, orientation };
+    const shown = shownOf(pixels);
+    views.push(...(shown.length > 0 ? shown : [{ pixels }]));
+  }
+  return views;
 }
 
 /** A view's 16x16 DCT block and its quality. */
@@ -67,7 +89,7 @@ function dctOf(image: RawImage, skipBlurAt64: boolean): (Block & { shown: Block[
   const stored = dctOfLuma(lumaFromPixels(image), rows, cols, skipBlurAt64);
   // One view at a time: no more than one luma matrix is held at once.
   const shown = viewsOf(image).map((view) => {
-    const luma = lumaFromPixels(image, view.background);
+    const luma = lumaFromPixels(view.pixels, view.background);
     if (view.orientation === undefined) return dctOfLuma(luma, rows, cols, skipBlurAt64);
     const turned = orientMatrix(luma, cols, rows, view.orientation);
     return dctOfLuma(turned.matrix, turned.height, turned.width, skipBlurAt64);

@@ -35,10 +35,12 @@ export type HashReply =
  * shared eight to ten times over (bench/README.md, pdq-hash; far less on an idle one) and the
  * decode a fifth of that, so an image of the default `maxPixels` (100 megapixels) takes about
  * 30 s hashed as stored. A translucent one is also hashed over a white and a black page (three
- * passes, about 100 s on such a machine): kept at 120 s all the same, since a wedged worker holds
- * its slot this long (every PDQ check waits behind it on a two-core machine, which has one worker),
- * and a job that times out is an unchecked file, refused under `failMode: 'closed'`. Time in the
- * pool's queue is not counted: a worker runs one job at a time.
+ * passes, about 100 s on such a machine), and so is each colour-managed drawing that changes its
+ * pixels (an ICC profile, decoded a second time; a PNG's gAMA/cHRM): up to seven passes. Kept at
+ * 120 s all the same, since a wedged worker holds its slot this long (every PDQ check waits behind
+ * it on a two-core machine, which has one worker), and a job that times out is an unchecked file,
+ * refused under `failMode: 'closed'`. Time in the pool's queue is not counted: a worker runs one
+ * job at a time.
  */
 export const HASH_JOB_TIMEOUT_MS = 120_000;
 /** The longest delay `setTimeout` honours (a longer one fires at once). */
@@ -133,7 +135,8 @@ export class HashPool {
 
   /**
    * Hashes decoded pixels in a worker. Pixels that own their whole ArrayBuffer are transferred
-   * (the caller's view is detached at once); others are copied once. `signal` withdraws the job.
+   * (the caller's view is detached at once); others, and colour-managed drawings, are copied
+   * once. `signal` withdraws the job.
    */
   run(image: RawImage, dihedral: false, signal?: AbortSignal): Promise<PdqComputed>;
   run(image: RawImage, dihedral: true, signal?: AbortSignal): Promise<PdqDihedral>;
@@ -142,10 +145,18 @@ export class HashPool {
     dihedral: boolean,
     signal?: AbortSignal,
   ): Promise<PdqComputed | PdqDihedral> {
-    const { width, height, channels, orientation } = image;
+    const { width, height, channels, orientation, colourManaged } = image;
     if (this.#closed || signal?.aborted) return this.#refuse(signal);
     const data = ownBuffer(image.data, true);
-    const pixels = { data, width, height, channels, ...(orientation ? { orientation } : {}) };
+    // Colour-managed drawings (rare) are copied with the job, not moved.
+    const pixels = {
+      data,
+      width,
+      height,
+      channels,
+      ...(orientation ? { orientation } : {}),
+      ...(colourManaged ? { colourManaged } : {}),
+    };
     return this.#post({ kind: 'pixels', id: 0, dihedral, ...pixels }, signal);
   }
 

@@ -19,6 +19,18 @@ export interface RawImage {
   channels: number;
   /** The EXIF orientation (1–8) viewers show the pixels at, when the file states one. */
   orientation?: number;
+  /**
+   * The same image as colour-managed viewers draw it, where that differs from `data`: through
+   * its embedded ICC profile, through PNG's `gAMA` and `cHRM` (see `colour-managed.ts`). Each
+   * 8 bits per channel, RGB or RGBA.
+   */
+  colourManaged?: DrawnPixels[];
+}
+
+/** Pixels drawn otherwise than stored, as wide, high and turned as their `RawImage`. */
+export interface DrawnPixels {
+  data: Uint8Array;
+  channels: number;
 }
 
 /** Whether the image has an alpha channel that is not opaque everywhere. */

@@ -10,6 +10,7 @@ import { png } from '../fixtures/images.js';
 import { apng, shownThroughColours, tiffPages } from '../fixtures/shown-otherwise.js';
 import { type Adapter, adapters, type Running } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
+import { pixelsShown } from '../helpers/chromium-pixels.js';
 import { knownImage, useEmulator } from '../helpers/emulated.js';
 import { RecordingMatcher } from '../helpers/matchers.js';
 import { expectNoTempFiles } from '../helpers/tmpdir.js';
@@ -27,6 +28,10 @@ const HIDDEN = knownImage(); // 320x320, 8-bit RGB
 const DECOY = png(320, 320, 4501);
 const emu = useEmulator({ rateLimit: false, pdq: true });
 const MODES = ['none', 'metadata', 'reencode'] as const;
+let hiddenPdq = '';
+beforeAll(async () => {
+  hiddenPdq = (await pdqHash(HIDDEN, { pool: false })).hash;
+});
 
 describe.each([...adapters, ...scanAdapters])(
   'images shown otherwise on $name',
@@ -90,7 +95,7 @@ describe.each([...adapters, ...scanAdapters])(
       },
     );
 
-    it("shown through an ICC profile: 'reencode' checks the image as shown (the known image matches); 'none' and 'metadata' hand on the profile (documented)", async () => {
+    it("shown through an ICC profile, PhotoDNA alone: 'reencode' checks the image as shown (the known image matches); 'none' and 'metadata' hand on the profile (documented)", async () => {
       const profiled = await shownThroughColours(DECOY, HIDDEN, 'icc');
       const reencoding = await start(emu.options({ sanitize: 'reencode' }));
       const res = await request(reencoding.server.url)
@@ -107,7 +112,7 @@ describe.each([...adapters, ...scanAdapters])(
       }
     });
 
-    it("shown through PNG's cHRM and gAMA: 'reencode' checks and hands on the stored pixels without them (shown as checked); 'none' and 'metadata' keep them (documented)", async () => {
+    it("shown through PNG's cHRM and gAMA, PhotoDNA alone: 'reencode' checks and hands on the stored pixels without them (shown as checked); 'none' and 'metadata' keep them (documented)", async () => {
       const tinted = await shownThroughColours(DECOY, HIDDEN, 'chrm');
       const matcher = new RecordingMatcher();
       const reencoding = await start({ matcher, sanitize: 'reencode' });
@@ -123,26 +128,42 @@ describe.each([...adapters, ...scanAdapters])(
         expect(passed.body.files[0].sha256, sanitize).toBe(sha256(tinted));
       }
     });
+
+    it.each(MODES)(
+      "shown through colour information, with PDQ: the known image that an ICC profile (PNG, BMP) or PNG's cHRM and gAMA draw from the blue channel is 422 under sanitize '%s' (PDQ hashes the image as drawn too)",
+      async (sanitize) => {
+        // Hashed on the test's thread (`pool: false`): the worker pool is tested on its own.
+        const lists = [{ name: 'known', hashes: [hiddenPdq] }];
+        const pdq = { mode: 'both' as const, lists, pool: false as const, watch: false };
+        const { server, matches } = await start(emu.options({ sanitize, pdq }));
+        for (const how of ['icc', 'chrm', 'bmp-icc'] as const) {
+          const file = await shownThroughColours(DECOY, HIDDEN, how);
+          const name = how === 'bmp-icc' ? 'a.bmp' : 'a.png';
+          const res = await request(server.url).post('/upload').attach('f', file, name);
+          if (sanitize === 'reencode' && how !== 'icc') {
+            // Re-encoded without cHRM and gAMA (a BMP as a PNG without its profile), the file
+            // handed on shows its stored pixels: as checked.
+            expect(res.status, how).toBe(200);
+            continue;
+          }
+          expect(res.status, how).toBe(422);
+          expect(res.body.error.code, how).toBe('INVALID_IMAGE'); // a match looks unreadable
+          expect(
+            matches.at(-1)?.matchFlags.map((flag) => flag.algorithm),
+            how,
+          ).toContain('pdq');
+        }
+        expect(server.log.runs).toBe(sanitize === 'reencode' ? 2 : 0);
+      },
+    );
   },
 );
 
 /**
- * Why those files are refused: what Chromium shows of each, against what sharp (a plain
- * decoder, as PhotoDNA's) reads. PDQ distances: 0–31 the same picture, above 90 another.
+ * Why those files are refused or hashed as drawn: what Chromium shows of each, against what sharp
+ * (a plain decoder, as PhotoDNA's) reads and what PDQ hashes. PDQ distances: 0–31 the same
+ * picture, above 90 another.
  */
-/** In the page: the RGBA pixels a PNG (base64) shows first, as a canvas draws it. */
-const FIRST_FRAME_PIXELS = `async (base64) => {
-  const image = new Image();
-  image.src = 'data:image/png;base64,' + base64;
-  await image.decode();
-  const canvas = document.createElement('canvas');
-  canvas.width = image.naturalWidth;
-  canvas.height = image.naturalHeight;
-  const context = canvas.getContext('2d');
-  context.drawImage(image, 0, 0);
-  return [...context.getImageData(0, 0, canvas.width, canvas.height).data];
-}`;
-
 describeWithChromium('what a browser shows of them (Chromium)', () => {
   const shown: Record<string, Buffer> = {};
   beforeAll(async () => {
@@ -152,15 +173,14 @@ describeWithChromium('what a browser shows of them (Chromium)', () => {
       'still-first': apng(DECOY, HIDDEN, 'still-first'),
       icc: await shownThroughColours(DECOY, HIDDEN, 'icc'),
       chrm: await shownThroughColours(DECOY, HIDDEN, 'chrm'),
+      'bmp-icc': await shownThroughColours(DECOY, HIDDEN, 'bmp-icc'),
     };
     const browser = await launchChromium();
     try {
       const page = await browser.context.newPage();
       for (const [name, bytes] of Object.entries(files)) {
-        const rgba: number[] = await page.evaluate(
-          `(${FIRST_FRAME_PIXELS})('${bytes.toString('base64')}')`,
-        );
-        shown[name] = await sharp(Buffer.from(rgba), {
+        const rgba = await pixelsShown(page, bytes, name === 'bmp-icc' ? 'image/bmp' : 'image/png');
+        shown[name] = await sharp(rgba, {
           raw: { width: 320, height: 320, channels: 4 },
         })
           .png()
@@ -200,4 +220,21 @@ describeWithChromium('what a browser shows of them (Chromium)', () => {
     expect(await distance(shown.chrm as Buffer, HIDDEN)).toBeLessThan(32);
     expect(await distance(await sharp(tinted).png().toBuffer(), HIDDEN)).toBeGreaterThan(64);
   });
+
+  it('a BMP whose V5 header embeds that profile: Chromium shows the known image; its stored pixels are the harmless image', async () => {
+    const profiled = await shownThroughColours(DECOY, HIDDEN, 'bmp-icc');
+    expect(await distance(shown['bmp-icc'] as Buffer, HIDDEN)).toBeLessThan(32);
+    expect(await distance(profiled, HIDDEN)).toBeGreaterThan(64);
+  });
+
+  it.each(['icc', 'chrm', 'bmp-icc'] as const)(
+    "PDQ hashes the '%s' file as Chromium draws it too: its colour-managed view is Chromium's picture",
+    async (how) => {
+      const file = await shownThroughColours(DECOY, HIDDEN, how);
+      const { shown: views } = await pdqHash(file, { pool: false });
+      const chromium = (await pdqHash(shown[how] as Buffer, { pool: false })).hash;
+      expect(views).toHaveLength(1);
+      expect(pdqDistance(views?.[0]?.hash as string, chromium)).toBeLessThanOrEqual(4);
+    },
+  );
 });

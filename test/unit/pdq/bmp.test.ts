@@ -6,10 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BmpDecodeError, decodeBmp } from '../../../src/pdq/bmp.js';
+import { BmpDecodeError, bmpProfile, decodeBmp } from '../../../src/pdq/bmp.js';
 import { pdqHash } from '../../../src/pdq/index.js';
 import { encodeBmp, encodeBmpRgba } from '../../fixtures/pdq/bmp-encode.js';
 import { drawScene } from '../../fixtures/pdq/scene.js';
+import { bmpWithProfile } from '../../fixtures/shown-otherwise.js';
 import { REFERENCE } from './reference-hashes.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/pdq');
@@ -183,5 +184,31 @@ describe('decodeBmp: alpha where browsers draw it', () => {
       const result = await pdqHash(bytes, { pool: false });
       expect(result).toEqual({ hash: reference?.dihedral[0], quality: reference?.quality });
     }
+  });
+});
+
+describe('bmpProfile: the ICC profile a V5 header embeds, which Chromium draws through', () => {
+  const profile = Buffer.from('an ICC profile, as far as this reader cares');
+  const rgb = Buffer.alloc(4 * 2 * 3, 90);
+  const withProfile = () => bmpWithProfile(rgb, 4, 2, profile);
+
+  it('reads the profile a V5 header points at (offset from the header, size)', () => {
+    expect(Buffer.from(bmpProfile(withProfile()) as Uint8Array)).toEqual(profile);
+    expect(decodeBmp(withProfile(), 8)).toMatchObject({ width: 4, height: 2, channels: 3 });
+  });
+
+  it('reads none from other colour spaces, other headers, or a profile outside the file', () => {
+    const srgb = withProfile();
+    srgb.writeUInt32LE(0x73524742, 14 + 56); // LCS_sRGB
+    const linked = withProfile();
+    linked.writeUInt32LE(0x4c494e4b, 14 + 56); // PROFILE_LINKED: a file name
+    const v4 = withProfile();
+    v4.writeUInt32LE(108, 14);
+    const beyond = withProfile();
+    beyond.writeUInt32LE(beyond.length, 14 + 112);
+    const empty = withProfile();
+    empty.writeUInt32LE(0, 14 + 116);
+    for (const file of [srgb, linked, v4, beyond, empty]) expect(bmpProfile(file)).toBeUndefined();
+    expect(bmpProfile(withProfile().subarray(0, 100))).toBeUndefined();
   });
 });

@@ -139,4 +139,18 @@ describe('HashPool job signal', () => {
     expect({ pending, state }).toEqual({ pending: 0, state: 'PDQ hash pool is closed' });
     await expect(wedged).rejects.toThrow('PDQ hash pool is closed');
   });
+
+  it('hashes pixels with their colour-managed drawings in a worker exactly as on the calling thread', async () => {
+    const pool = new HashPool(1);
+    try {
+      const stored = image();
+      const drawn = stored.data.map((v) => 255 - v);
+      const pixels = { ...stored, colourManaged: [{ data: drawn, channels: 3 }] };
+      const expected = computePdq(pixels); // before the pool moves the stored pixels away
+      expect(expected.shown).toHaveLength(1);
+      expect(await within(pool.run(pixels, false), 20_000, 'the job')).toEqual(expected);
+    } finally {
+      await pool.close();
+    }
+  });
 });

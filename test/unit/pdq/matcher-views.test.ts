@@ -1,13 +1,15 @@
 /**
  * The PDQ matcher weighs each view of an image on its own (its stored pixels, with their
- * rotations and flips; each way a viewer shows it): its own quality against `minQuality`, its own
- * nearest allow-list hash against its own nearest listed hash. Real images, real matchers.
+ * rotations and flips; each way a viewer shows it, colour-managed drawings included): its own
+ * quality against `minQuality`, its own nearest allow-list hash against its own nearest listed
+ * hash. Real images, real matchers.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPdqMatcher, type PdqMatcher, pdqDistance, pdqHash } from '../../../src/pdq/index.js';
+import { shownThroughColours } from '../../fixtures/shown-otherwise.js';
 import { REFERENCE } from './reference-hashes.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/pdq');
@@ -81,6 +83,37 @@ describe('PDQ matcher: each view weighed on its own', () => {
     expect(result.isMatch).toBe(true);
     expect(result.pdq.allowedBy).toBeUndefined();
   });
+
+  it.each(['icc', 'chrm', 'bmp-icc'] as const)(
+    "matches a listed image that colour information draws from one channel ('%s'), though the stored pixels are an allow-listed image",
+    async (how) => {
+      // Red and green: a released image (89% of the luma); blue: the listed one, which an ICC
+      // profile (PNG, BMP) or PNG's cHRM and gAMA draw alone, in grey.
+      const released = await sharp(await grey('scene6.jpg'), {
+        raw: { width: SIDE, height: SIDE, channels: 1 },
+      })
+        .png()
+        .toBuffer();
+      const scene = await sharp(await grey('scene1.png'), {
+        raw: { width: SIDE, height: SIDE, channels: 1 },
+      })
+        .png()
+        .toBuffer();
+      const crafted = await shownThroughColours(released, scene, how);
+      const result = await pdqHash(crafted);
+      expect(pdqDistance(result.hash, listed)).toBeGreaterThan(64);
+      expect(result.shown).toHaveLength(1);
+      expect(pdqDistance(result.shown?.[0]?.hash as string, listed)).toBeLessThan(31);
+      const m = matcher({
+        lists: [{ name: 'local', hashes: [listed] }],
+        allowLists: [{ name: 'released', hashes: [result.hash] }],
+        minQuality: 50,
+      });
+      const matched = await m.matchBytes(crafted);
+      expect(matched.isMatch).toBe(true);
+      expect(matched.pdq.allowedBy).toBeUndefined();
+    },
+  );
 
   it('still allows a released image that a page shows as itself, and matches nothing unrelated', async () => {
     // A translucent false positive released: every view of it is nearest its own allow-list hash.

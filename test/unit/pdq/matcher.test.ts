@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DECODING_PIXEL_BUDGET, decodingPixels } from '../../../src/core/pixel-budget.js';
+import { pngChunk } from '../../../src/emulator/png-encode.js';
 import { GuardError, InvalidOptionsError } from '../../../src/errors.js';
+import { type ColourSpace, drawInSrgb } from '../../../src/pdq/colour-space.js';
 import {
   createPdqMatcher,
   type PdqMatcher,
@@ -16,6 +18,8 @@ import {
   pdqHash,
   pdqHashDihedral,
 } from '../../../src/pdq/index.js';
+import { pngColourSpace } from '../../../src/pdq/png-colour.js';
+import { afterIhdr, u32 } from '../../fixtures/shown-otherwise.js';
 import { until } from '../../helpers/until.js';
 import { REFERENCE } from './reference-hashes.js';
 
@@ -155,6 +159,67 @@ describe('createPdqMatcher', () => {
       expect(dihedral.shown).toEqual([expected]);
     }
     expect((await pdqHash(original, { pool: false })).shown).toBeUndefined();
+  });
+
+  it('hashes a file with an ICC profile as drawn through it too, beside its stored pixels; a profile that changes no pixel adds no view', async () => {
+    const original = fixture('scene1.png');
+    // Pixels converted to Display P3 and tagged so: stored, they are not the image shown.
+    const p3 = await sharp(original).withIccProfile('p3').png().toBuffer();
+    const stored = await pdqHash(await sharp(p3, { ignoreIcc: true }).png().toBuffer(), {
+      pool: false,
+    });
+    const drawn = await pdqHash(await sharp(p3).png().toBuffer(), { pool: false });
+    expect(drawn.hash).not.toBe(stored.hash);
+    for (const pool of [false, undefined] as const) {
+      const result = await pdqHash(p3, pool === false ? { pool } : {});
+      // The stored pixels as the reference hashes them, and exactly sharp's drawing beside.
+      expect(result).toEqual({
+        hash: stored.hash,
+        quality: stored.quality,
+        shown: [{ hash: drawn.hash, quality: drawn.quality }],
+      });
+      expect((await pdqHashDihedral(p3, pool === false ? { pool } : {})).shown).toEqual(
+        result.shown,
+      );
+    }
+    // At 16 bits too (where sharp draws in Display P3 unless told sRGB).
+    const deep = await sharp(original).withIccProfile('p3').toColourspace('rgb16').png().toBuffer();
+    const deepDrawn = await pdqHash(await sharp(deep).withIccProfile('srgb').png().toBuffer(), {
+      pool: false,
+    });
+    expect((await pdqHash(deep, { pool: false })).shown).toEqual([
+      { hash: deepDrawn.hash, quality: deepDrawn.quality },
+    ]);
+    expect(pdqDistance(deepDrawn.hash, drawn.hash)).toBeLessThanOrEqual(4);
+    // Tagged sRGB, the pixels drawn are the stored ones: nothing more to hash.
+    const srgb = await sharp(original).withIccProfile('srgb').png().toBuffer();
+    expect(await pdqHash(srgb, { pool: false })).toEqual({
+      hash: hashOf('scene1.png'),
+      quality: 100,
+    });
+  });
+
+  it('hashes a PNG as drawn through its gAMA and cHRM too, turned by its EXIF orientation as the stored pixels are', async () => {
+    const original = fixture('scene1.png');
+    const turned = await sharp(original).withMetadata({ orientation: 6 }).png().toBuffer();
+    // gAMA 1.0 alone: Chromium draws the pixels as linear sRGB, brighter.
+    const gama = pngChunk('gAMA', u32(100000));
+    const bright = afterIhdr(turned, gama);
+    const { data, info } = await sharp(original).raw().toBuffer({ resolveWithObject: true });
+    const space = pngColourSpace(bright) as ColourSpace;
+    const drawn = drawInSrgb({ ...info, data }, space);
+    const drawnPng = await sharp(drawn.data, { raw: { ...info, channels: 3 } })
+      .rotate(90)
+      .png()
+      .toBuffer();
+    const expected = await pdqHash(drawnPng, { pool: false });
+    const upright = (await pdqHash(await sharp(turned).rotate().png().toBuffer(), { pool: false }))
+      .hash;
+    for (const pool of [false, undefined] as const) {
+      const result = await pdqHash(bright, pool === false ? { pool } : {});
+      expect(result.hash).toBe(hashOf('scene1.png'));
+      expect(result.shown?.map((view) => view.hash)).toEqual([upright, expected.hash]);
+    }
   });
 
   it('hashes a transparent image over a white and a black page too; an opaque alpha channel changes nothing', async () => {
