@@ -1,4 +1,7 @@
-/** Writing PNG chunks: the emulator's test images, and pixels handed to sharp with a profile. */
+/**
+ * PNG chunks: written (the emulator's test images, pixels handed to sharp with a profile) and
+ * their CRC checked (the structure walk, PDQ's colour chunks).
+ */
 import { crc32, deflateSync } from 'node:zlib';
 
 /** A PNG chunk: length, type, data, CRC. */
@@ -22,4 +25,15 @@ export function withIccProfile(png: Buffer, profile: Uint8Array): Buffer {
     pngChunk('iCCP', data),
     png.subarray(AFTER_IHDR),
   ]);
+}
+
+/**
+ * Whether the PNG chunk whose length field is at `at`, with `length` bytes of data, has the CRC
+ * of its type and data. The chunk must lie inside `b` (the structure walk has checked it).
+ */
+export function chunkCrcHolds(b: Uint8Array, at: number, length: number): boolean {
+  const end = at + 8 + length;
+  const stored = ((b[end] as number) << 24) | ((b[end + 1] as number) << 16);
+  const low = ((b[end + 2] as number) << 8) | (b[end + 3] as number);
+  return crc32(b.subarray(at + 4, end)) === (stored | low) >>> 0;
 }

@@ -1,5 +1,5 @@
-import { crc32 } from 'node:zlib';
 import type { ImageMimeType } from '../types.js';
+import { chunkCrcHolds } from './png-chunk.js';
 
 /** Width and height as the image's own header states them (not yet checked to be positive). */
 export interface HeaderSize {
@@ -159,7 +159,7 @@ function isWholeFirstFrame(
     field(2) === size.height &&
     field(3) === 0 &&
     field(4) === 0;
-  return whole && crc32(b.subarray(at + 4, at + 8 + length)) === u32be(b, at + 8 + length) >>> 0;
+  return whole && chunkCrcHolds(b, at, length);
 }
 
 /** GIF: header, screen descriptor, colour table, then blocks up to the trailer (0x3B). */

@@ -12,7 +12,7 @@
  * A valid `cICP` chunk comes before all of these in Chromium: not read here (its named colour
  * spaces cannot draw one channel alone), so such a file may get a view Chromium does not show.
  */
-import { crc32 } from 'node:zlib';
+import { chunkCrcHolds } from '../core/png-chunk.js';
 import { walkBlocks } from '../core/structure.js';
 import {
   type Chromaticity,
@@ -32,11 +32,6 @@ const SCALE = 100_000;
 /** gAMA values within this fraction of 1/2.2 leave the image as stored (libpng's threshold). */
 const NEUTRAL_GAMMA = 0.05;
 
-/** The chunk from `start` to `end` (length, type, data, CRC) has the CRC of its type and data. */
-function crcHolds(view: Buffer, start: number, end: number): boolean {
-  return crc32(view.subarray(start + 4, end - 4)) === view.readUInt32BE(end - 4);
-}
-
 /**
  * The colour space Chromium draws this PNG in from `gAMA`/`cHRM` (see the top of this file), or
  * undefined when it draws the stored pixels as sRGB. `bytes` must have passed `readHeader`.
@@ -50,8 +45,8 @@ export function pngColourSpace(bytes: Uint8Array): ColourSpace | undefined {
   walkBlocks(bytes, 'image/png', (kind, start, end) => {
     if (kind === IDAT) idat = true;
     if (idat || (kind !== GAMA && kind !== CHRM && kind !== SRGB)) return;
-    if (!crcHolds(view, start, end)) return;
     const length = end - start - 12;
+    if (!chunkCrcHolds(bytes, start, length)) return;
     const data = start + 8;
     if (kind === GAMA && gamma === undefined && length === 4) {
       const value = view.readUInt32BE(data);
