@@ -16,8 +16,7 @@ import { recordDecision } from '../../src/core/recheck.js';
 import { knownImageType } from '../../src/core/sniff.js';
 import { readHeader } from '../../src/core/structure.js';
 import { type GuardOptions, PhotoDnaClient, photodnaGuard } from '../../src/index.js';
-import { multerLimits } from '../../src/multipart/parser.js';
-import { parseGuardOptions, type RouteConfig } from '../../src/options.js';
+import { type Limits, parseGuardOptions, type RouteConfig } from '../../src/options.js';
 import { limitsSchema } from '../../src/route-options.js';
 import { PHOTODNA_CALLS_PER_SECOND } from '../../src/service-limits.js';
 import type { ImageMimeType, Matcher, MatchResult } from '../../src/types.js';
@@ -198,6 +197,20 @@ const required: express.RequestHandler = async (req, res, next) => {
 const NONE_FLAGGED: readonly never[] = [];
 /** The guard's default `scanTimeoutMs`. */
 const DEADLINE_MS = 30_000;
+
+/** The guard's limits as multer's options (the `required` route parses with multer, as `minimum`). */
+function multerLimits(limits: Limits): multer.Options['limits'] {
+  return {
+    fileSize: limits.maxFileSize,
+    files: limits.maxFiles,
+    fields: limits.maxFields,
+    fieldSize: limits.maxFieldSize,
+    fieldNameSize: limits.maxFieldNameSize,
+    parts: limits.maxParts,
+    fieldNestingDepth: limits.maxFieldDepth,
+    fieldArrayIndexLimit: limits.maxArrayIndex,
+  };
+}
 
 const app = express();
 app.post('/bare', multer().any(), handler);

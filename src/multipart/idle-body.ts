@@ -38,6 +38,7 @@ export function endedIdle(body: Readable): boolean {
 export class IdleBody {
   readonly #body: Readable;
   readonly #timer: NodeJS.Timeout;
+  readonly #untilEnd: boolean;
   readonly #moved = (): void => {
     this.#timer.refresh();
   };
@@ -54,23 +55,32 @@ export class IdleBody {
     abandon(this.#body);
   };
 
-  /** Starts watching `body`, which its reader is about to read (or reads already). */
-  constructor(body: Readable, ms: number) {
+  /**
+   * Starts watching `body`, which its reader is about to read (or reads already). `untilEnd`:
+   * also stops by itself when the body ends or closes; a reader that always calls `stop()` then
+   * (the guard's parser, which settles on both) passes false and spares two listeners per request.
+   */
+  constructor(body: Readable, ms: number, untilEnd = true) {
     this.#body = body;
     this.#timer = setTimeout(this.#idle, ms);
     this.#timer.unref();
+    this.#untilEnd = untilEnd;
     // `on`, not `once`: each is removed by `stop()`, and `once` would allocate a wrapper.
     body.on('data', this.#moved);
-    body.on('end', this.#done);
-    body.on('close', this.#done);
+    if (untilEnd) {
+      body.on('end', this.#done);
+      body.on('close', this.#done);
+    }
   }
 
   /** Stops watching: the body ended, or its reader is done with it. Harmless when repeated. */
   stop(): void {
     clearTimeout(this.#timer);
     this.#body.off('data', this.#moved);
-    this.#body.off('end', this.#done);
-    this.#body.off('close', this.#done);
+    if (this.#untilEnd) {
+      this.#body.off('end', this.#done);
+      this.#body.off('close', this.#done);
+    }
   }
 }
 

@@ -1,98 +1,74 @@
+import type { IncomingMessage } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
-import multer from 'multer';
-import { GuardError } from '../errors.js';
+import busboy from 'busboy';
+import typeis from 'type-is';
 import type { Limits } from '../options.js';
-import { IdleBody } from './idle-body.js';
+import { classifyFailure, UploadAborted } from './form-errors.js';
+import { type FilePlan, FormRead, type FormTarget } from './form-read.js';
 import type { Selection } from './selection.js';
+import { allowedCounts } from './selection-rules.js';
 
-/** The uploader went away mid-body: there is nobody to answer. */
-export class UploadAborted extends Error {
-  constructor(cause?: unknown) {
-    super('the upload was aborted by the client', cause === undefined ? {} : { cause });
-    this.name = 'UploadAborted';
-  }
-}
-
-const LIMIT_CODES = new Set([
-  'LIMIT_PART_COUNT',
-  'LIMIT_FILE_COUNT',
-  'LIMIT_FIELD_KEY',
-  'LIMIT_FIELD_VALUE',
-  'LIMIT_FIELD_COUNT',
-  'LIMIT_UNEXPECTED_FILE',
-  'LIMIT_FIELD_NESTING',
-  'LIMIT_FIELD_ARRAY_INDEX',
-]);
+export { clientLeft, UploadAborted } from './form-errors.js';
 
 /**
- * Sees the body from the moment it is piped into multer's busboy (the core's `BufferedBytes`
- * counts it, and may stop the parse by destroying `parser` with a `GuardError`).
+ * Sees the body from the moment it is piped into busboy (the core's `BufferedBytes` counts it,
+ * and may stop the parse by destroying `parser` with a `GuardError`).
  */
 export interface BodyWatcher {
   watch(body: Readable, parser: Writable): void;
 }
 
-/** What multer reads: a body stream with the request's headers (`complete` when Node's request). */
-type ParseSource = Readable & {
-  headers: Record<string, unknown>;
-  complete?: boolean;
-  body?: unknown;
-};
+/** What the parser reads: a body stream with the request's headers (`complete` when Node's request). */
+type ParseSource = FormTarget & { headers: Record<string, unknown> };
 
 /**
- * The guard's limits as multer's options: every count and size finite. Checked against multer's
- * type, not declared as it, so this package's declarations never import `multer` (which has no
- * types of its own: a user without `@types/multer` would get TS7016).
+ * The guard's limits as busboy's: every count and size finite, each one past the guard's own
+ * (busboy reports a size or count when it reaches its limit; the guard refuses only beyond it),
+ * as multer passes them.
  */
-export function multerLimits(limits: Limits) {
+function busboyLimits(limits: Limits): busboy.Limits {
   return {
-    fileSize: limits.maxFileSize,
+    fileSize: limits.maxFileSize + 1,
     files: limits.maxFiles,
     fields: limits.maxFields,
-    fieldSize: limits.maxFieldSize,
+    fieldSize: limits.maxFieldSize + 1,
     fieldNameSize: limits.maxFieldNameSize,
-    parts: limits.maxParts,
-    fieldNestingDepth: limits.maxFieldDepth,
-    fieldArrayIndexLimit: limits.maxArrayIndex,
-  } satisfies multer.Options['limits'];
+    parts: limits.maxParts + 1,
+  };
 }
 
-const ABORT_MESSAGES = new Set(['Request aborted', 'Request closed']);
+/** Where a selection's files go and how many each field may send (multer's rules). */
+function planOf(selection: Selection): FilePlan {
+  if (selection.kind === 'any') return { place: 'list', counts: undefined };
+  const place =
+    selection.kind === 'single'
+      ? 'single'
+      : selection.kind === 'fields'
+        ? 'byField'
+        : selection.kind === 'array'
+          ? 'list'
+          : 'none';
+  return { place, counts: allowedCounts(selection) };
+}
 
 /**
- * multer with memory storage and finite limits taken from the guard's options. One parser per
- * route configuration, created up front; `parse` runs it on a raw Node request.
+ * The guard's multipart parser: busboy read into memory with finite limits taken from the
+ * guard's options, setting `body` and `file(s)` exactly as `multer().any()` (or `single`,
+ * `array`, `fields`, `none`) with memory storage and the same limits would (`FormRead`; held to
+ * multer's results by test/unit/multipart/multer-parity.test.ts). The guard ran multer itself
+ * before; the per-request work of multer's general machinery (storage engines, async file
+ * filters, an `AsyncResource`, two spreads per file) was a measurable share of a guarded
+ * request (issue 16, bench/README.md).
  */
 export class MultipartParser {
-  readonly #multer: multer.Multer;
-  /** One multer middleware per selection, built on first use rather than per request. */
-  readonly #middlewares = new WeakMap<Selection, ReturnType<MultipartParser['buildMiddleware']>>();
-  /**
-   * The watcher of the request being started: multer calls `streamHandler` within the middleware
-   * call (after its own listeners, before any chunk flows), so it is set around that call only.
-   */
-  #starting: BodyWatcher | undefined = undefined;
-  /** The idle timer of the body `streamHandler` just started reading, taken by `parse`. */
-  #started: IdleBody | undefined = undefined;
-  readonly #idleMs: number;
+  readonly #limits: Limits;
+  readonly #busboyLimits: busboy.Limits;
+  /** One plan per selection, made on first use rather than per request. */
+  readonly #plans = new WeakMap<Selection, FilePlan>();
 
   constructor(limits: Limits) {
-    this.#idleMs = limits.bodyIdleMs;
-    // multer 2.5's `streamHandler` (not in @types/multer): the body piped into busboy as by
-    // default, counted in the process's budget of buffered bytes (`upload-budget.ts`), and ended
-    // if it stalls (`idle-body.ts`). Listeners added after `pipe`, which set the stream flowing.
-    const options: multer.Options & {
-      streamHandler: (req: Readable, busboy: Writable) => void;
-    } = {
-      storage: multer.memoryStorage(),
-      limits: multerLimits(limits),
-      streamHandler: (req, busboy) => {
-        req.pipe(busboy);
-        this.#starting?.watch(req, busboy);
-        this.#started = new IdleBody(req, this.#idleMs);
-      },
-    };
-    this.#multer = multer(options);
+    this.#limits = limits;
+    this.#busboyLimits = busboyLimits(limits);
   }
 
   /**
@@ -102,85 +78,36 @@ export class MultipartParser {
    * A body that delivers no bytes for `limits.bodyIdleMs` meanwhile is destroyed (`IdleBody`):
    * the parse then rejects with `UploadAborted`, as for an uploader who left.
    *
-   * Undefined when multer does not take the body: its own test of the request (type-is: a body,
-   * and a `Content-Type` that parses as `multipart/*`) refused it, and nothing was read. Known at
-   * once, before any chunk flows; the guard then need not run the same test before (issue 16).
+   * Undefined when the body is not read: multer's test of the request (type-is: a body, and a
+   * `Content-Type` that parses as `multipart/*`) refuses it, and nothing was read. Known at
+   * once; the guard then need not run the same test before (issue 16).
    */
   parse(req: ParseSource, selection: Selection, counted?: BodyWatcher): Promise<void> | undefined {
-    // A stream destroyed before multer's listeners exist (the uploader left while a middleware
-    // ahead of the guard ran) never ends or errors again: multer would wait on it forever.
+    // A stream destroyed before the parser's listeners exist (the uploader left while a
+    // middleware ahead of the guard ran) never ends or errors again: it would wait forever.
     if (req.destroyed) return Promise.reject(new UploadAborted());
-    let middleware = this.#middlewares.get(selection);
-    if (!middleware) {
-      middleware = this.buildMiddleware(selection);
-      this.#middlewares.set(selection, middleware);
+    if (!typeis(req as unknown as IncomingMessage, ['multipart'])) return undefined;
+    let plan = this.#plans.get(selection);
+    if (!plan) {
+      plan = planOf(selection);
+      this.#plans.set(selection, plan);
     }
-    // multer refuses a body by calling `next()` before it returns; a body it takes ends only
-    // after stream events, never within the call. (No `req.body` compared before and after:
-    // each property read of an Express request is a slow lookup, bench/README.md.)
-    let calling = true;
-    let refused = false;
-    let idle: IdleBody | undefined;
-    this.#starting = counted;
-    const parsing = new Promise<void>((resolve, reject) => {
-      middleware(req as never, undefined as never, (error?: unknown) => {
-        // Done reading: multer may settle before the body ends (bytes after the closing
-        // boundary, drained unread), and the check that follows is no idle body.
-        idle?.stop();
-        if (error !== undefined && error !== null) reject(classify(error, req));
-        else if (calling) refused = true;
-        else resolve();
+    req.body = Object.create(null);
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: req.headers as IncomingMessage['headers'],
+        limits: this.#busboyLimits,
       });
+    } catch (error) {
+      return Promise.reject(classifyFailure(error, req));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const read = new FormRead(req, parser, plan, this.#limits, (error?: unknown) => {
+        if (error === undefined) resolve();
+        else reject(classifyFailure(error, req));
+      });
+      read.start(counted);
     });
-    this.#starting = undefined;
-    idle = this.#started;
-    this.#started = undefined;
-    calling = false;
-    return refused ? undefined : parsing;
   }
-
-  private buildMiddleware(selection: Selection) {
-    switch (selection.kind) {
-      case 'any':
-        return this.#multer.any();
-      case 'none':
-        return this.#multer.none();
-      case 'single':
-        return this.#multer.single(selection.field);
-      case 'array':
-        return this.#multer.array(selection.field, selection.maxCount);
-      case 'fields':
-        return this.#multer.fields([...selection.fields]);
-    }
-  }
-}
-
-/** Whether the uploader went away before the whole body arrived (stream destroyed unfinished). */
-export function clientLeft(req: Readable & { complete?: boolean }): boolean {
-  return req.destroyed && !(req.complete ?? req.readableEnded);
-}
-
-function classify(error: unknown, req: ParseSource): Error {
-  const message = error instanceof Error ? error.message : String(error);
-  if (ABORT_MESSAGES.has(message) || clientLeft(req)) return new UploadAborted(error);
-  if (error instanceof GuardError) return error; // a `BodyWatcher` stopped it (the budget)
-  const code = (error as { code?: unknown }).code;
-  if (error instanceof multer.MulterError) {
-    if (code === 'LIMIT_FILE_SIZE') {
-      return new GuardError('FILE_TOO_LARGE', {
-        detail: `field '${error.field ?? ''}'`,
-        cause: error,
-      });
-    }
-    if (typeof code === 'string' && LIMIT_CODES.has(code)) {
-      // The field, for `LIMIT_UNEXPECTED_FILE` ("Unexpected file field"): `guard.single('a')` while
-      // the form sends 'b' is told by name, as a route guard behind a global one tells it.
-      const field = error.field === undefined ? '' : ` (field '${error.field}')`;
-      return new GuardError('LIMIT_EXCEEDED', {
-        detail: `${code}: ${message}${field}`,
-        cause: error,
-      });
-    }
-  }
-  return new GuardError('MALFORMED_MULTIPART', { detail: message, cause: error });
 }

@@ -26,19 +26,27 @@ export function selectionError(
   return undefined;
 }
 
-function allowedCounts(selection: Exclude<Selection, { kind: 'any' }>): Map<string, number> {
+/**
+ * The files each field of a selection may send (multer's `filesLeft`); `any()` has no such map.
+ * A `maxCount` that is not a number means no bound, and `NaN` none at all, as multer reads them
+ * (`typeof maxCount === 'number'`, then `filesLeft || 0`): JavaScript callers can pass either.
+ */
+export function allowedCounts(selection: Exclude<Selection, { kind: 'any' }>): Map<string, number> {
   switch (selection.kind) {
     case 'none':
       return new Map();
     case 'single':
       return new Map([[selection.field, 1]]);
     case 'array':
-      return new Map([[selection.field, selection.maxCount ?? Number.POSITIVE_INFINITY]]);
+      return new Map([[selection.field, countOf(selection.maxCount)]]);
     case 'fields':
-      return new Map(
-        selection.fields.map((f) => [f.name, f.maxCount ?? Number.POSITIVE_INFINITY] as const),
-      );
+      return new Map(selection.fields.map((f) => [f.name, countOf(f.maxCount)] as const));
   }
+}
+
+function countOf(maxCount: unknown): number {
+  if (typeof maxCount !== 'number') return Number.POSITIVE_INFINITY;
+  return Number.isNaN(maxCount) ? 0 : maxCount;
 }
 
 function describe(selection: Selection): string {

@@ -88,6 +88,27 @@ describe.each([...adapters, fastifyScanAdapter])('$name', (adapter) => {
     expect(server.log.runs).toBe(1);
   });
 
+  it.runIf(!adapter.hostParser)(
+    'a body refused mid-way (a file past maxFileSize) that stops sending while it is drained is ended after bodyIdleMs too',
+    async () => {
+      const matcher = new RecordingMatcher();
+      const server = await start({ matcher, cache: false }, [
+        {
+          path: '/upload',
+          use: (g) => g.route({ limits: { bodyIdleMs: IDLE, maxFileSize: 64 * KIB } }).single('f'),
+        },
+      ]);
+      const part = partOf(400 * KIB, 300 * KIB);
+      const stalled = stall(server.port, '/upload', part.length, part.sent);
+      await until(() => stalled.closed(), 'the server to end the stalled drain', 15_000);
+      expect(stalled.received()).toMatch(
+        ANSWERS_GONE.has(adapter.name) ? /^HTTP\/1\.1 499 / : /^$/,
+      );
+      expect(server.log.runs).toBe(0);
+      expect(matcher.calls).toHaveLength(0);
+    },
+  );
+
   it('a slow upload whose bytes keep coming (a chunk every 100 ms, longer in all than bodyIdleMs) passes', async () => {
     // A gap of 100 ms against 1 s: a busy machine may delay the client's next chunk a lot.
     const { server, events } = await serve(undefined, SLOW_IDLE);
@@ -148,5 +169,24 @@ describe.each([koaH2, fastifyH2, honoH2])('$name', (h2) => {
     const next = await uploadH2(served.port, CLEAN).answer;
     expect(next.status).toBe(200);
     expect(served.runs()).toBe(1);
+  });
+
+  it('a stream refused mid-way (a file past maxFileSize) that stops sending while it is drained is ended as gone: no answer, no reject event', async () => {
+    const served = await h2.start({
+      matcher: new RecordingMatcher(),
+      cache: false,
+      limits: { bodyIdleMs: IDLE, maxFileSize: 64 * KIB },
+    });
+    const body = imageForm(png(200, 200, 3, 200 * KIB));
+    const stalled = sendH2(
+      served.port,
+      body.subarray(0, 150 * KIB),
+      { 'content-length': String(body.length) },
+      { end: false },
+    );
+    await until(() => stalled.stream.closed, 'the server to end the stalled stream', 15_000);
+    expect(served.runs()).toBe(0);
+    expect(served.rejects).toEqual([]);
+    expect(await stalled.answer.then((a) => a.status).catch(() => 'reset')).not.toBe(413);
   });
 });

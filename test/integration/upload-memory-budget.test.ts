@@ -21,7 +21,7 @@ import { hostile, png } from '../fixtures/images.js';
 import { adapters, type Running, startPerTest } from '../helpers/adapters.js';
 import { scanAdapters } from '../helpers/adapters-scan.js';
 import { listen } from '../helpers/express-app.js';
-import { abortMidUpload, exchange, sendUpload } from '../helpers/raw-upload.js';
+import { abortMidUpload, exchange, multipartBody, sendUpload } from '../helpers/raw-upload.js';
 import {
   B,
   codeOf,
@@ -186,7 +186,7 @@ describe.each(adapters)('$name', (adapter) => {
     expect((await chunked).status).toBe(200);
   });
 
-  it('a request counts no more than its limits let it hold: bytes its parser skips (a file past maxFileSize, stalled) do not', async () => {
+  it('a request counts no more than its limits let it hold: bytes its parser skips (a part with no file name, stalled) do not', async () => {
     const small = { maxFiles: 1, maxFileSize: 64 * KIB, maxFields: 1, maxFieldSize: KIB };
     const server = await start(
       { matcher: new Backend(), cache: false, limits: { maxBufferedBytes: 256 * KIB } },
@@ -196,12 +196,32 @@ describe.each(adapters)('$name', (adapter) => {
       ],
     );
     const most = mostBufferedBy(limitsSchema.parse(small));
-    const part = partOf(400 * KIB, 300 * KIB);
-    const stalled = stall(server.port, '/small', part.length, part.sent);
+    // A file input left empty (no file name) whose part carries 400 KiB all the same: the
+    // parser skips it, as multer does, reading on to the next part.
+    const skipped = multipartBody(B, [
+      { name: 'f', filename: '', type: 'image/png', data: png(200, 200, 6, 400 * KIB) },
+    ]);
+    const stalled = stall(server.port, '/small', skipped.length, skipped.subarray(0, 300 * KIB));
     await until(() => uploadBudget.held === most, 'the stalled upload counted up to its limits');
 
     expect((await send(server, '/upload', upload(CLEAN))).status).toBe(200);
     expect(stalled.answered()).toBe(false);
+    stalled.socket.destroy();
+  });
+
+  it('a file past maxFileSize is refused and the rest of its body drained, then answered 413', async () => {
+    const small = { maxFiles: 1, maxFileSize: 64 * KIB, maxFields: 1, maxFieldSize: KIB };
+    const server = await start(
+      { matcher: new Backend(), cache: false, limits: { maxBufferedBytes: 256 * KIB } },
+      [{ path: '/small', use: (g) => g.route({ limits: small }).single('f') }],
+    );
+    const part = partOf(400 * KIB, 300 * KIB);
+    const stalled = stall(server.port, '/small', part.length, part.sent);
+    await until(() => server.requests() === 1, 'the request head read');
+    stalled.socket.write(Buffer.alloc(part.length - part.sent.length, 0x20));
+    await until(() => stalled.answered(), 'answered once the body ended', 10_000);
+    expect(stalled.received()).toMatch(/^HTTP\/1\.1 413 /);
+    expect(uploadBudget.held).toBe(0);
     stalled.socket.destroy();
   });
 
