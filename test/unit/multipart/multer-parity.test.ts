@@ -108,12 +108,8 @@ const file = (
 });
 
 /** A body stream with headers, fed `body` in the given chunk sizes (then ended, or cut short). */
-function source(
-  body: Buffer,
-  cuts: readonly number[],
-  headers: Record<string, string>,
-  cutShort = false,
-) {
+function source(body: Buffer, cuts: readonly number[], cutShort = false) {
+  const headers = { 'content-type': TYPE, 'content-length': String(body.length) };
   const stream = Object.assign(new PassThrough(), { headers });
   let at = 0;
   const feed = (): void => {
@@ -177,12 +173,7 @@ async function viaMulter(
   selection: Selection,
   cutShort = false,
 ) {
-  const req = source(
-    body,
-    cuts,
-    { 'content-type': TYPE, 'content-length': String(body.length) },
-    cutShort,
-  );
+  const req = source(body, cuts, cutShort);
   const error = await new Promise<unknown>((resolve) => {
     multerFor(selection)(req as never, {} as never, resolve as never);
   });
@@ -196,12 +187,7 @@ async function viaGuard(
   selection: Selection,
   cutShort = false,
 ) {
-  const req = source(
-    body,
-    cuts,
-    { 'content-type': TYPE, 'content-length': String(body.length) },
-    cutShort,
-  );
+  const req = source(body, cuts, cutShort);
   const parsing = parser.parse(req, selection);
   if (!parsing) return { error: 'not read' } satisfies Outcome;
   try {
