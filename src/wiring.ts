@@ -1,3 +1,4 @@
+import { clientIdentity } from './client/diagnostics.js';
 import { PhotoDnaClient } from './client/index.js';
 import { type CoreParts, GuardCore } from './core/guard-core.js';
 import { sharpUnavailable } from './core/reencode.js';
@@ -42,7 +43,10 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
   // A custom matcher still reports through PhotoDNA when a key is configured: made on first use.
   const sender = apiKey
     ? () => {
-        reportClient ??= client ?? createClient(config);
+        if (!reportClient) {
+          reportClient = client ?? createClient(config);
+          core.scope.claim(clientIdentity(reportClient));
+        }
         return reportClient;
       }
     : undefined;
@@ -62,6 +66,8 @@ export function wireGuard(options: GuardOptions | undefined): GuardCore {
     },
   });
   listsLoaded = () => core.forgetResults();
+  // The clients it made are its own: its metrics count their attempts, no other guard's do.
+  if (client) core.scope.claim(clientIdentity(client));
   if (config.sanitize === 'reencode') preloadSharp(core);
   if (config.pdq && !sharpInstalled())
     core.events.warnings.warn('PHOTODNA_GUARD_NOT_CONFIGURED', PDQ_SHARP);

@@ -1,3 +1,4 @@
+import { shareScope } from '../core/diagnostics-scope.js';
 import { Entry } from '../core/entry.js';
 import type { GuardCore } from '../core/guard-core.js';
 import type { GuardEventName, Listener } from '../events.js';
@@ -97,6 +98,8 @@ export function overriddenRoute(core: GuardCore, overrides: RouteOverrides): Rou
 /** Gives `target` the guard's `on` / `off` / `once` (chainable) and `close`. */
 export function withHandle<T extends object>(core: GuardCore, target: T): T & GuardHandle {
   const handle = target as T & GuardHandle;
+  // `createGuardMetrics(guard)` counts this guard's diagnostics-channel messages, as `guard.metrics()`.
+  shareScope(handle, core.events);
   handle.on = (name, listener) => {
     core.events.on(name, listener);
     return handle;

@@ -10,6 +10,7 @@ import type {
   ReportBody,
   ReportResult,
 } from '../types.js';
+import { clientIdentity } from './diagnostics.js';
 import { type ExecuteContext, execute, type Job } from './execute.js';
 import { notSentTooLargeError } from './failures.js';
 import { createPool, type HttpRequest, type HttpSettings } from './http.js';
@@ -105,6 +106,7 @@ export class PhotoDnaClient {
       retry: config.retry,
       logger,
       closing: this.#closing.signal,
+      identity: clientIdentity(this),
     };
   }
 

@@ -8,6 +8,11 @@ import type { Operation } from './execute.js';
  * cost when nobody subscribes. Never carries bytes, keys or bodies.
  */
 export interface AttemptMessage {
+  /**
+   * The client that made the attempt: an opaque object, one per `PhotoDnaClient`, to tell apart
+   * the attempts of several clients in one process (compare by reference; it holds nothing).
+   */
+  client: object;
   operation: Operation;
   /** 1 for the first attempt; more is a retry. */
   attempt: number;
@@ -21,3 +26,15 @@ export interface AttemptMessage {
 
 export const ATTEMPT_CHANNEL = 'photodna-guard:attempt';
 export const attemptChannel = channel(ATTEMPT_CHANNEL);
+
+const identities = new WeakMap<object, object>();
+
+/** The `client` identity of `client`'s attempt messages (made on first ask). */
+export function clientIdentity(client: object): object {
+  let identity = identities.get(client);
+  if (!identity) {
+    identity = Object.freeze({});
+    identities.set(client, identity);
+  }
+  return identity;
+}

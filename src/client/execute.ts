@@ -45,6 +45,8 @@ export interface ExecuteContext {
   logger: Logger;
   /** Aborted by `close()`: ends backoff waits. */
   closing: AbortSignal;
+  /** The client's `clientIdentity`, on its attempt messages. */
+  identity: object;
 }
 
 type Outcome<T> =
@@ -98,6 +100,7 @@ async function attemptOnce<T>(
   const outcome = await sendOnce(context, job, slot, signal);
   if (attemptChannel.hasSubscribers) {
     const message: AttemptMessage = {
+      client: context.identity,
       operation: job.operation,
       attempt,
       httpStatus: outcome.ok ? 200 : outcome.error.httpStatus,

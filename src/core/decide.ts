@@ -296,7 +296,7 @@ async function refuse(
   withhold(view, files);
   await removeFromDisk(deps.events, files);
   if (verdict.kind === 'aborted') {
-    uploadEnded(deps.logger, ctx, view.body);
+    uploadEnded(deps.logger, deps.events, ctx, view.body);
     return GONE;
   }
   const { error } = verdict;

@@ -9,6 +9,7 @@ import type { ReportSender } from '../report/from-record.js';
 import type { Matcher } from '../types.js';
 import { CachedMatcher } from './cached-matcher.js';
 import { decide, refuseUnread } from './decide.js';
+import { type DiagnosticsScope, scopeOf } from './diagnostics-scope.js';
 import type { Entry } from './entry.js';
 import { FairShare } from './fair-share.js';
 import { logEvents } from './log-events.js';
@@ -42,6 +43,8 @@ export interface CoreParts {
 export class GuardCore {
   readonly config: GuardConfig;
   readonly events: GuardEvents;
+  /** Which diagnostics-channel messages are this guard's (its metrics count only those). */
+  readonly scope: DiagnosticsScope;
   readonly routeConfig: RouteConfig;
   readonly hasStore: boolean;
   /** The quarantine store and the report sender, for tools that share them (the console). */
@@ -59,6 +62,7 @@ export class GuardCore {
     const { config } = parts;
     this.config = config;
     this.events = new GuardEvents(config.logger);
+    this.scope = scopeOf(this.events);
     if (config.logger) logEvents(this.events, config.logger);
     for (const [name, listener] of Object.entries(config.on ?? {})) {
       if (listener) this.events.on(name as GuardEventName, listener as Listener<GuardEventName>);

@@ -2,6 +2,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { Readable } from 'node:stream';
 import { endedIdle } from '../multipart/idle-body.js';
 import type { Logger } from '../types.js';
+import { scopeOf } from './diagnostics-scope.js';
 import { type RequestContext, routeFields } from './request-context.js';
 
 /**
@@ -12,6 +13,12 @@ import { type RequestContext, routeFields } from './request-context.js';
  * (docs/events.md); the guard's metrics count them. Never carries bytes, a query or an address.
  */
 export interface UploadEndedMessage {
+  /**
+   * The guard that gave up on it: an opaque object, one per guard (shared by its `route()`s), to
+   * tell apart the uploads of several guards in one process (compare by reference; it holds
+   * nothing). Each guard's metrics count only their own.
+   */
+  guard: object;
   reason: 'aborted' | 'stalled';
   /** The request path the router routes on, as sent (the uploader's to choose: no label). */
   route: string;
@@ -23,12 +30,14 @@ export const UPLOAD_ENDED_CHANNEL = 'photodna-guard:upload-ended';
 const uploadEndedChannel = channel(UPLOAD_ENDED_CHANNEL);
 
 /**
- * Tells of an upload given up on: a message on the channel when something subscribes, and, when
- * its body stalled, one `debug` line to the guard's logger (the route; no query, no bytes).
- * Called where an abandoned request is refused, never on the way of one that is answered.
+ * Tells of an upload given up on: a message on the channel when something subscribes (naming
+ * the guard that emits on `events`), and, when its body stalled, one `debug` line to the guard's
+ * logger (the route; no query, no bytes). Called where an abandoned request is refused, never on
+ * the way of one that is answered.
  */
 export function uploadEnded(
   logger: Logger | undefined,
+  events: object,
   ctx: RequestContext,
   body: Readable | undefined,
 ): void {
@@ -41,6 +50,7 @@ export function uploadEnded(
   }
   if (!uploadEndedChannel.hasSubscribers) return;
   const message: UploadEndedMessage = {
+    guard: scopeOf(events).identity,
     reason,
     route: ctx.route,
     routePattern: ctx.routePattern,

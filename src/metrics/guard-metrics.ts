@@ -1,13 +1,15 @@
 /**
  * `createGuardMetrics(events, options)`: the guard's (or a scan worker's) metrics in Prometheus
  * text format, from its events, the client's `photodna-guard:attempt` and the core's
- * `photodna-guard:upload-ended` diagnostics channels (process-wide both), and scrape-time reads
- * of the queues. Without `registry` a built-in exposition is used (no dependency, `metrics()`
+ * `photodna-guard:upload-ended` diagnostics channels (process-wide both: only the messages of
+ * this guard or worker are counted, see `diagnostics-scope.ts`), and scrape-time reads of the
+ * queues. Without `registry` a built-in exposition is used (no dependency, `metrics()`
  * returns the text); with a prom-client 15 `registry` the metrics are registered there
  * (prom-client is an optional peer, imported only then).
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { ATTEMPT_CHANNEL, type AttemptMessage } from '../client/diagnostics.js';
+import { findScope } from '../core/diagnostics-scope.js';
 import { UPLOAD_ENDED_CHANNEL, type UploadEndedMessage } from '../core/upload-ended.js';
 import type { GuardEventName, Listener } from '../events.js';
 import type { ScanQueue } from '../queue/types.js';
@@ -88,8 +90,11 @@ export async function createGuardMetrics(
   for (const [name, listener] of Object.entries(listeners)) {
     source.on(name as GuardEventName, listener as Listener<GuardEventName>);
   }
+  // A guard's or a worker's own messages; every one for another emitter of events (as before).
+  const scope = findScope(source);
   const onAttempt = (message: unknown) => {
     const a = message as AttemptMessage;
+    if (scope && !scope.counts(a.client)) return;
     const status = a.httpStatus === undefined ? 'none' : String(a.httpStatus);
     m.calls.inc({ operation: a.operation, status });
     m.callSeconds.observe({ operation: a.operation }, a.durationMs / 1000);
@@ -99,6 +104,7 @@ export async function createGuardMetrics(
   subscribe(ATTEMPT_CHANNEL, onAttempt);
   const onUploadEnded = (message: unknown) => {
     const e = message as UploadEndedMessage;
+    if (scope && e.guard !== scope.identity) return;
     m.uploadsEnded.inc({ reason: e.reason, route: label(e.route, e.routePattern) });
   };
   subscribe(UPLOAD_ENDED_CHANNEL, onUploadEnded);

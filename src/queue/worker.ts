@@ -4,9 +4,11 @@
  * / `reject` / `error` events (with `deferred: true` and the `scanId`), the same quarantine store
  * and reporting, the same rate budget (with BullMQ, the Redis limit shared with every guard).
  */
+import { clientIdentity } from '../client/diagnostics.js';
 import { PhotoDnaClient } from '../client/index.js';
 import type { PhotoDnaClientOptions } from '../client/options.js';
 import type { RedisClientLike } from '../client/redis-connection.js';
+import { scopeOf, shareScope } from '../core/diagnostics-scope.js';
 import { logEvents } from '../core/log-events.js';
 import type { MatchEvent } from '../events.js';
 import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
@@ -149,6 +151,8 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
     throw error;
   }
   const matcher = options.matcher ?? (client as PhotoDnaClient).asMatcher();
+  // The client it made is its own: its metrics count that client's attempts, no guard's do.
+  if (client) scopeOf(events).claim(clientIdentity(client));
   const route: RouteConfig = {
     policy: options.policy ?? (store ? 'quarantine' : 'flag'),
     failMode: 'closed',
@@ -221,6 +225,7 @@ export async function createScanWorker(options: ScanWorkerOptions): Promise<Scan
       return closed;
     },
   };
+  shareScope(worker, events);
   if (options.autoStart !== false) worker.start();
   return worker;
 }
