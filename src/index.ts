@@ -32,8 +32,12 @@ export {
   type ReportStatus,
 } from './quarantine/index.js';
 export {
+  type BoundedReportField,
+  REPORT_FIELD_LIMITS,
+  ReportFieldTooLongError,
   type ReportQuarantinedArgs,
   type ReportSender,
   reportQuarantined,
+  type TooLongReportField,
 } from './report/index.js';
 export type * from './types.js';

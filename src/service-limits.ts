@@ -53,3 +53,23 @@ export function serviceLimitIssues(options: Checked): ServiceLimitIssue[] {
   }
   return issues;
 }
+
+/**
+ * Longest text the Report endpoint accepts in `OrgName`, `ReporterName` and `ReporteeName` (and a
+ * content's `Name`), in Unicode code points (`reportTextLength`); `OrgName` and `ReporterName`
+ * are measured without surrounding whitespace. Longer ones are refused with 3002.
+ */
+export const REPORT_TEXT_MAX_LENGTH = 1_000;
+/** Longest `AdditionalMetadata` value (`additionalInfo`) the Report endpoint accepts, in code points. */
+export const REPORT_METADATA_VALUE_MAX_LENGTH = 10_000;
+
+/**
+ * The length of a Report text as the service counts it: Unicode code points (an emoji outside
+ * the Basic Multilingual Plane is one, though JavaScript's `length` says two; a lone surrogate is
+ * one).
+ */
+export function reportTextLength(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}

@@ -3,6 +3,7 @@ import { InvalidOptionsError, PhotoDnaServiceError, toError } from '../errors.js
 import type { GuardEvents, MatchEvent } from '../events.js';
 import type { QuarantineStore } from '../quarantine/types.js';
 import { buildReportBody, credentialsOf, missingReporterFields } from '../report/body.js';
+import { assertReportFieldsFit } from '../report/field-limits.js';
 import { type ReportSender, reportQuarantined } from '../report/from-record.js';
 import { outcomeUnknownOf } from '../report/outcome-unknown.js';
 import { reportFromBytesOnce } from '../report/unnoted-reports.js';
@@ -98,6 +99,8 @@ async function sendReport(
         missing.map((key) => `reporter.${key}`),
       );
     }
+    // A field the service would refuse (ReportFieldTooLongError): nothing is sent.
+    assertReportFieldsFit(info);
     if (!deps.sender) {
       throw new TypeError(
         'report(): no PhotoDNA API key is configured (apiKey or PHOTODNA_API_KEY)',

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { REPORT_METADATA_VALUE_MAX_LENGTH, REPORT_TEXT_MAX_LENGTH } from '../service-limits.js';
 import { parseJson } from './body.js';
 import { isBase64 } from './hash.js';
 import type { ApiRequest } from './match.js';
@@ -9,7 +10,9 @@ import type { EmulatorReport } from './types.js';
 /** Files per report, a finite bound of our own (the service documents none). */
 const MAX_FILES_PER_REPORT = 100;
 
-const text = z.string().trim().min(1).max(1_000);
+// Lengths as zod counts them: Unicode code points (the guard's `reportTextLength`); the limits
+// are the ones the guard refuses over-long reporter fields at before sending.
+const text = z.string().trim().min(1).max(REPORT_TEXT_MAX_LENGTH);
 const dateText = text.refine(
   (value) => !Number.isNaN(Date.parse(value)),
   'expected a date and time',
@@ -29,7 +32,7 @@ const violationSchema = z.looseObject({
     .array(
       z.looseObject({
         Key: z.enum(['viewedByEsp', 'publiclyAvailable', 'additionalInfo']),
-        Value: z.string().max(10_000),
+        Value: z.string().max(REPORT_METADATA_VALUE_MAX_LENGTH),
       }),
     )
     .max(10)
@@ -45,12 +48,12 @@ export const reportBodySchema = z.looseObject({
   ReporterName: text,
   ReporterEmail: z.email(),
   IncidentTime: dateText,
-  ReporteeName: z.string().max(1_000),
+  ReporteeName: z.string().max(REPORT_TEXT_MAX_LENGTH),
   // Optional here: the guard leaves it out when no valid address is known (issue 11).
   ReporteeIPAddress: ipText.optional(),
   ViolationContentCollection: z.array(violationSchema).min(1).max(MAX_FILES_PER_REPORT),
   AdditionalMetadata: z
-    .array(z.looseObject({ Key: z.string().max(100), Value: z.string().max(10_000) }))
+    .array(z.looseObject({ Key: z.string().max(100), Value: z.string().max(REPORT_METADATA_VALUE_MAX_LENGTH) }))
     .max(20)
     .optional(),
 });

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { reportableIp } from '../core/client-address.js';
 import { InvalidOptionsError } from '../errors.js';
 import { extensionOf } from '../quarantine/names.js';
+import { reportTextLength } from '../service-limits.js';
 import type {
   FileFacts,
   NcmecCredentials,
@@ -14,6 +15,7 @@ import type {
   ReporterInfo,
   ReportViolationContent,
 } from '../types.js';
+import { assertReportFieldsFit } from './field-limits.js';
 
 /** One matched upload, as a report needs it. */
 export interface ReportSubject {
@@ -54,10 +56,12 @@ export function reportContentName(sha256: string, mimetype: string): string {
 
 /**
  * The Report body for one upload. Throws `InvalidOptionsError` when orgName, reporterName or
- * reporterEmail is missing, and an `Error` when the bytes do not match `file.sha256`.
+ * reporterEmail is missing, `ReportFieldTooLongError` (an `InvalidOptionsError`) when a field is
+ * longer than the service accepts, and an `Error` when the bytes do not match `file.sha256`.
  */
 export function buildReportBody(subject: ReportSubject, info: ReporterInfo): ReportBody {
   requireFields(info, ['orgName', 'reporterName', 'reporterEmail']);
+  assertReportFieldsFit(info);
   const bytes = Buffer.from(
     subject.bytes.buffer,
     subject.bytes.byteOffset,
@@ -81,6 +85,9 @@ export function buildReportBody(subject: ReportSubject, info: ReporterInfo): Rep
   const notes = [info.additionalInfo ?? ''];
   if (!reporteeIp) notes.push('The uploader IP address is unknown (no valid IP was recorded).');
   const additionalInfo = notes.filter((note) => note !== '').join(' ');
+  // The note counts against the service's limit too.
+  const added = reportTextLength(additionalInfo) - reportTextLength(notes[0] ?? '');
+  assertReportFieldsFit({ additionalInfo }, { additionalInfo: added });
   if (additionalInfo !== '') metadata.push({ Key: 'additionalInfo', Value: additionalInfo });
   const body: ReportBody = {
     OrgName: info.orgName,

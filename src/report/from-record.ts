@@ -21,6 +21,7 @@ import type {
   ReportResult,
 } from '../types.js';
 import { buildReportBody, credentialsOf, missingReporterFields } from './body.js';
+import { assertReportFieldsFit } from './field-limits.js';
 import { outcomeUnknownOf, ReportOutcomeUnknown } from './outcome-unknown.js';
 import { rememberUnnoted, reportKeyOf, unnotedReport } from './unnoted-reports.js';
 
@@ -106,6 +107,8 @@ export async function reportQuarantined(args: ReportQuarantinedArgs): Promise<Re
       missing.map((key) => `reporter.${key}`),
     );
   }
+  // Refused before any claim, record write or send (ReportFieldTooLongError).
+  assertReportFieldsFit(args.info);
   const pending = inFlight.get(args.store) ?? new Map<string, Promise<ReportResult>>();
   inFlight.set(args.store, pending);
   // A test report in flight never answers for the real one (nor the real one for a test).

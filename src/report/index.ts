@@ -7,4 +7,10 @@ export {
   type ReportSubject,
   reportContentName,
 } from './body.js';
+export {
+  type BoundedReportField,
+  REPORT_FIELD_LIMITS,
+  ReportFieldTooLongError,
+  type TooLongReportField,
+} from './field-limits.js';
 export { type ReportQuarantinedArgs, type ReportSender, reportQuarantined } from './from-record.js';
