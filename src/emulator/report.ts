@@ -53,7 +53,12 @@ export const reportBodySchema = z.looseObject({
   ReporteeIPAddress: ipText.optional(),
   ViolationContentCollection: z.array(violationSchema).min(1).max(MAX_FILES_PER_REPORT),
   AdditionalMetadata: z
-    .array(z.looseObject({ Key: z.string().max(100), Value: z.string().max(REPORT_METADATA_VALUE_MAX_LENGTH) }))
+    .array(
+      z.looseObject({
+        Key: z.string().max(100),
+        Value: z.string().max(REPORT_METADATA_VALUE_MAX_LENGTH),
+      }),
+    )
     .max(20)
     .optional(),
 });
