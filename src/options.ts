@@ -13,6 +13,7 @@ import {
 } from './option-schemas.js';
 import { functionOf as fn, parseWith } from './parse-options.js';
 import { SHARP_NEEDED, sharpInstalled } from './pdq/load-sharp.js';
+import { tooLongReportFields, tooLongText } from './report/field-limits.js';
 import { limitsSchema, routeFields, usesQuarantine, type WithPolicy } from './route-options.js';
 import { serviceLimitIssues } from './service-limits.js';
 import type { PhotoDnaHasher, ReporterInfo } from './types.js';
@@ -207,6 +208,14 @@ export const optionsSchema = z
         code: 'custom',
         path: ['quarantine'],
         message: "Required when a policy can be 'quarantine': give { dir } or a store",
+      });
+    }
+    // Past what the Report endpoint accepts, every report with these defaults would be refused.
+    for (const found of tooLongReportFields(options.reporter ?? {})) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reporter', found.field],
+        message: tooLongText(found, 'it'),
       });
     }
     // Past what PhotoDNA accepts, the service would refuse every such file or call.

@@ -16,6 +16,7 @@ import { lastSuccessfulReport } from '../quarantine/record.js';
 import { formatTable, SUMMARY_HEADER, summarize } from '../quarantine/summary.js';
 import type { FileQuarantineStore } from '../quarantine/types.js';
 import { missingReporterFields } from '../report/body.js';
+import { tooLongReportFields, tooLongText } from '../report/field-limits.js';
 import { outcomeUnknownOf, ReportOutcomeUnknown } from '../report/outcome-unknown.js';
 import { purgeIncident, releaseIncident, reportIncident } from '../review/actions.js';
 import { AUDIT_FILE } from '../review/audit-log.js';
@@ -264,6 +265,10 @@ async function report({ store, id, values }: Context): Promise<number> {
   if (!apiKey) throw new UsageError('no API key: pass --api-key or set PHOTODNA_API_KEY');
   const missing = missingReporterFields(info).map((key) => FIELD_SOURCES[key] ?? key);
   if (missing.length > 0) throw new UsageError(`missing reporter details: ${missing.join('; ')}`);
+  const tooLong = tooLongReportFields(info).map((found) =>
+    tooLongText(found, FIELD_SOURCES[found.field]),
+  );
+  if (tooLong.length > 0) throw new UsageError(`not sent: ${tooLong.join('; ')}`);
 
   const force = values.force === true;
   const filed = lastSuccessfulReport(await store.getRecord(id), info.isTest === true);
@@ -328,6 +333,8 @@ const FIELD_SOURCES: Partial<Record<keyof ReporterInfo, string>> = {
   reporterEmail: '--reporter-email or PHOTODNA_REPORTER_EMAIL',
   ncmecUser: 'NCMEC_USER',
   ncmecPassword: 'NCMEC_PASSWORD',
+  reporteeName: '--reportee-name',
+  additionalInfo: '--additional-info',
 };
 
 async function purge({ store, values }: Context): Promise<number> {

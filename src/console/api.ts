@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { QuarantineError, toError } from '../errors.js';
 import { isValidId } from '../quarantine/names.js';
 import { ncmecSecrets, redact } from '../redact.js';
+import { ReportFieldTooLongError } from '../report/field-limits.js';
 import { outcomeUnknownOf, ReportOutcomeUnknown } from '../report/outcome-unknown.js';
 import {
   auditRefusal,
@@ -167,6 +168,8 @@ async function act(
       if (deps.actions.closing.aborted && toError(error).name === 'AbortError') {
         throw new HttpError(503, 'the console is shutting down; the report was not sent');
       }
+      // The server's reporter details are past what the Report endpoint accepts: nothing sent.
+      if (error instanceof ReportFieldTooLongError) throw new HttpError(503, error.message);
       if (error instanceof ReportOutcomeUnknown) {
         throw new HttpError(
           409,

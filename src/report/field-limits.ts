@@ -46,13 +46,7 @@ export class ReportFieldTooLongError extends InvalidOptionsError {
   readonly fields: readonly TooLongReportField[];
 
   constructor(fields: readonly TooLongReportField[]) {
-    const parts = fields.map(({ field, length, limit, added }) => {
-      const note =
-        added > 0
-          ? ` (${count(added)} of them the guard's note that the uploader's IP address is unknown)`
-          : '';
-      return `reporter.${field} is ${count(length)} characters${note}, over the ${count(limit)} the Report endpoint accepts`;
-    });
+    const parts = fields.map((found) => tooLongText(found));
     super(
       `report not sent: ${parts.join('; ')}`,
       fields.map(({ field }) => `reporter.${field}`),
@@ -60,6 +54,16 @@ export class ReportFieldTooLongError extends InvalidOptionsError {
     this.name = 'ReportFieldTooLongError';
     this.fields = fields;
   }
+}
+
+/** One field past its limit, in words: `name` (default `reporter.<field>`) and counts, never the text. */
+export function tooLongText(found: TooLongReportField, name = `reporter.${found.field}`): string {
+  const { length, limit, added } = found;
+  const note =
+    added > 0
+      ? ` (${count(added)} of them the guard's note that the uploader's IP address is unknown)`
+      : '';
+  return `${name} is ${count(length)} characters${note}, over the ${count(limit)} the Report endpoint accepts`;
 }
 
 /**

@@ -578,6 +578,37 @@ describe('actions', () => {
       await emulator.close();
     }
   });
+
+  it('reporter fields past what the Report endpoint accepts: refused at start, and at report time nothing is sent', async () => {
+    expect(() =>
+      createConsole({
+        dir: '/nonexistent',
+        token: TOKEN,
+        reporter: { ...REPORTER, reporteeName: 'r'.repeat(1_001) },
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        name: 'InvalidOptionsError',
+        paths: ['reporter.reporteeName'],
+        message: expect.stringContaining('is 1,001 characters, over the 1,000'),
+      }),
+    );
+    const emulator = await startEmulator({ port: 0 });
+    try {
+      const reporter: typeof REPORTER & { additionalInfo?: string } = { ...REPORTER };
+      const { app, fresh } = await setup({ apiKey: 'test-key', baseUrl: emulator.url, reporter });
+      const auth = await login(app);
+      reporter.additionalInfo = 'a'.repeat(10_001); // the host's configuration changed since
+      const refused = await post(app, `incidents/${fresh.id}/report`, auth).send({}).expect(503);
+      expect(refused.body.error).toMatch(
+        /reporter\.additionalInfo is 10,001 characters, over the 10,000/,
+      );
+      expect(refused.text).not.toContain('aaaaaaaaaa');
+      expect(emulator.calls.filter((call) => call.operation === 'report')).toHaveLength(0);
+    } finally {
+      await emulator.close();
+    }
+  });
 });
 
 describe('an action asked for twice at once (a double click the page did not stop)', () => {

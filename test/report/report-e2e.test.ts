@@ -346,4 +346,29 @@ describe('photodna-guard quarantine report', () => {
     expect(emulator.testReports).toHaveLength(before + 1);
     expect(emulator.testReports.at(-1)?.body).toMatchObject({ ReporteeIPAddress: '198.51.100.23' });
   });
+
+  it('--reportee-name or --additional-info past the service limit: a usage error naming the flag, nothing sent', async () => {
+    const { dir, store, id } = await quarantined();
+    const run = (extra: string[]) =>
+      cli(['report', id, '--dir', dir, ...reporter, '--test', ...extra], env());
+    const name = await run(['--reportee-name', 'r'.repeat(1_001)]);
+    expect(name.code).toBe(2);
+    expect(name.stderr).toContain('--reportee-name is 1,001 characters, over the 1,000');
+    const info = await run(['--additional-info', 'a'.repeat(10_001)]);
+    expect(info.code).toBe(2);
+    expect(info.stderr).toContain('--additional-info is 10,001 characters, over the 10,000');
+    expect(`${name.stderr}${info.stderr}`).not.toContain('rrrrrrrrrr');
+    expect(`${name.stderr}${info.stderr}`).not.toContain('aaaaaaaaaa');
+    expect(emulator.calls.filter((call) => call.operation === 'report')).toHaveLength(0);
+    expect((await store.getRecord(id)).report).toEqual({ status: 'not-reported' });
+
+    const atLimit = await run([
+      '--reportee-name',
+      'r'.repeat(1_000),
+      '--additional-info',
+      'a'.repeat(10_000),
+    ]);
+    expect(atLimit.code).toBe(0);
+    expect(emulator.testReports.at(-1)?.body).toMatchObject({ ReporteeName: 'r'.repeat(1_000) });
+  });
 });
