@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { reportBodySchema } from '../../src/emulator/report.js';
 import { InvalidOptionsError } from '../../src/errors.js';
+import { photodnaGuard } from '../../src/index.js';
 import { buildReportBody, type ReportSubject } from '../../src/report/body.js';
 import { ReportFieldTooLongError } from '../../src/report/field-limits.js';
 import type { ReportBody, ReporterInfo } from '../../src/types.js';
@@ -134,5 +135,18 @@ describe('report field limits', () => {
     );
     PLACE.additionalInfo?.(body, `${atLimit}${note}`);
     expect(emulatorAccepts(body)).toBe(false);
+  });
+
+  it('photodnaGuard refuses a reporter default past a limit: every report would be refused', () => {
+    const reporter = { ...INFO, orgName: 'x'.repeat(1_001), reporteeName: 'x'.repeat(1_000) };
+    expect(() => photodnaGuard({ apiKey: 'k', reporter })).toThrow(
+      expect.objectContaining({
+        name: 'InvalidOptionsError',
+        paths: ['reporter.orgName'],
+        message: expect.stringContaining(
+          "option 'reporter.orgName': it is 1,001 characters, over the 1,000 the Report endpoint accepts",
+        ),
+      }),
+    );
   });
 });
