@@ -58,9 +58,9 @@ export const cacheSchema = z.union([
 ]);
 
 export const reporterSchema = z.strictObject({
-  /** Your organisation, as NCMEC knows it (`OrgName`). Defaults to none: required by `report()`. */
+  /** Your organisation, as NCMEC knows it (`OrgName`), at most 1,000 characters. Defaults to none: required by `report()`. */
   orgName: z.string().min(1).optional(),
-  /** Who files the report (`ReporterName`). Defaults to none: required by `report()`. */
+  /** Who files the report (`ReporterName`), at most 1,000 characters. Defaults to none: required by `report()`. */
   reporterName: z.string().min(1).optional(),
   /** Where NCMEC answers (`ReporterEmail`). Defaults to none: required by `report()`. */
   reporterEmail: z.string().email().optional(),
@@ -70,14 +70,14 @@ export const reporterSchema = z.strictObject({
   ncmecPassword: z.string().min(1).optional(),
   /** Route reports to NCMEC's test endpoint (`IsTest`). Defaults to `false`. */
   isTest: z.boolean().optional(),
-  /** `ReporteeName` (the uploader's account). Defaults to `'unknown'`. */
+  /** `ReporteeName` (the uploader's account), at most 1,000 characters. Defaults to `'unknown'`. */
   reporteeName: z.string().optional(),
   /** `ReporteeIPAddress`: the uploader's IP to report instead of the recorded one; must be an IP address. Defaults to the recorded address when it is a valid IP. */
   reporteeIpAddress: z
     .string()
     .refine((value) => isIP(value) !== 0, 'expected an IP address')
     .optional(),
-  /** Free text sent as `additionalInfo` metadata. Defaults to none. */
+  /** Free text sent as `additionalInfo` metadata, at most 10,000 characters. Defaults to none. */
   additionalInfo: z.string().optional(),
   /** Whether the content was publicly available (`publiclyAvailable` metadata). Defaults to `false`. */
   publiclyAvailable: z.boolean().optional(),

@@ -133,15 +133,19 @@ export interface Logger {
 
 /** NCMEC reporter details; `options.reporter` supplies defaults for `event.report()`. */
 export interface ReporterInfo {
+  /** At most 1,000 characters (Unicode code points), surrounding whitespace not counted. */
   orgName: string;
+  /** At most 1,000 characters (Unicode code points), surrounding whitespace not counted. */
   reporterName: string;
   reporterEmail: string;
   ncmecUser: string;
   ncmecPassword: string;
   /** Route the report to NCMEC's test endpoint (`AdditionalMetadata: IsTest=true`). */
   isTest?: boolean;
+  /** At most 1,000 characters (Unicode code points). */
   reporteeName?: string;
   reporteeIpAddress?: string;
+  /** At most 10,000 characters (Unicode code points), with the guard's note about an unknown IP. */
   additionalInfo?: string;
   publiclyAvailable?: boolean;
 }

@@ -1,5 +1,6 @@
 import { InvalidOptionsError } from './errors.js';
 import type { ErrorEvent } from './events.js';
+import { ReportFieldTooLongError } from './report/field-limits.js';
 import type { Logger } from './types.js';
 
 /**
@@ -79,6 +80,12 @@ function warningOf(
     // Once per setup fault, not per job it meets: a job's own id is left out of the key.
     const fault = error.message.replace(/deferred scan \S+/g, 'deferred scan');
     return ['PHOTODNA_GUARD_NOT_CONFIGURED', error.message, `${reason}:${stage}:${fault}`];
+  }
+  if (stage === 'report' && error instanceof ReportFieldTooLongError) {
+    return [
+      'PHOTODNA_GUARD_REPORTER_FIELDS',
+      `event.report(): ${error.message}. Shorten them in the 'reporter' option or in event.report({ ... }).`,
+    ];
   }
   if (stage === 'report' && error instanceof InvalidOptionsError) {
     return [
