@@ -38,10 +38,19 @@ describe('event.report(): over-long fields are refused before sending', () => {
     async (policy) => {
       const dir = mkdtempSync(join(scratch, 'q-'));
       const seen: Seen = { before: -1, refused: [], afterRefused: -1, afterFiled: -1 };
+      const warnings: Array<{ code: unknown; text: unknown }> = [];
+      const quiet = () => undefined;
       const options: GuardOptions = {
         policy,
         ...(policy === 'quarantine' ? { quarantine: { dir } } : {}),
         reporter: REPORTER,
+        logger: {
+          debug: quiet,
+          info: quiet,
+          error: quiet,
+          warn: (obj: unknown, text?: string) =>
+            warnings.push({ code: (obj as { code?: unknown }).code, text }),
+        },
         onMatch: async (event: MatchEvent) => {
           seen.before = reportCalls();
           for (const over of [
@@ -79,6 +88,11 @@ describe('event.report(): over-long fields are refused before sending', () => {
       expect(info?.paths).toEqual(['reporter.additionalInfo']);
       expect(info?.message).toContain('over the 10,000 the Report endpoint accepts');
       expect(seen.afterRefused).toBe(seen.before); // no request reached the emulator
+      // The host hears of it once, named, without the text.
+      const warned = warnings.filter((w) => w.code === 'PHOTODNA_GUARD_REPORTER_FIELDS');
+      expect(warned[0]?.text).toContain('reporter.reporteeName is 1,001 characters');
+      expect(warned[0]?.text).toContain('Shorten them');
+      expect(JSON.stringify(warnings)).not.toContain('rrrrrrrrrr');
       if (policy === 'quarantine') {
         expect(seen.recordAfterRefused).toEqual({ status: 'not-reported' }); // no failure noted
       }
