@@ -14,10 +14,20 @@ export type BodyKind = 'none' | 'multipart' | 'unreadable';
 
 export function bodyKindOf(headers: IncomingHttpHeaders): BodyKind {
   if (!claimsMultipart(headers)) return 'none';
-  const type = headers['content-type'] as string;
-  // multer's own test: type-is's hasBody (a length or a transfer-encoding), then the type.
-  const hasBody = typeis.hasBody({ headers } as IncomingMessage);
-  return hasBody && isMultipartType(type) && !isContentCoded(headers) ? 'multipart' : 'unreadable';
+  return readsAsMultipart(headers) && !isContentCoded(headers) ? 'multipart' : 'unreadable';
+}
+
+/**
+ * multer's own test of a request, which the guard's parser keeps: type-is's hasBody (a length or
+ * a transfer-encoding), then one multipart type (`isMultipartType`).
+ */
+export function readsAsMultipart(headers: IncomingHttpHeaders): boolean {
+  const type = headers['content-type'];
+  return (
+    typeof type === 'string' &&
+    typeis.hasBody({ headers } as IncomingMessage) &&
+    isMultipartType(type)
+  );
 }
 
 /**

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import busboy from 'busboy';
-import typeis from 'type-is';
 import type { Limits } from '../options.js';
 import { classifyFailure, UploadAborted } from './form-errors.js';
 import { type FilePlan, FormRead, type FormTarget } from './form-read.js';
+import { readsAsMultipart } from './is-multipart.js';
 import type { Selection } from './selection.js';
 import { allowedCounts } from './selection-rules.js';
 
@@ -86,13 +86,12 @@ export class MultipartParser {
     // A stream destroyed before the parser's listeners exist (the uploader left while a
     // middleware ahead of the guard ran) never ends or errors again: it would wait forever.
     if (req.destroyed) return Promise.reject(new UploadAborted());
-    if (!typeis(req as unknown as IncomingMessage, ['multipart'])) return undefined;
+    if (!readsAsMultipart(req.headers as IncomingMessage['headers'])) return undefined;
     let plan = this.#plans.get(selection);
     if (!plan) {
       plan = planOf(selection);
       this.#plans.set(selection, plan);
     }
-    req.body = Object.create(null);
     let parser: busboy.Busboy;
     try {
       parser = busboy({
