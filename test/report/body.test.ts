@@ -6,17 +6,11 @@ import {
   missingReporterFields,
   type ReportSubject,
 } from '../../src/report/body.js';
-import type { ReporterInfo } from '../../src/types.js';
 import { gif, png } from '../fixtures/images.js';
+import { REPORTER_DETAILS } from '../helpers/reporter.js';
 import { factsOf, sha256 } from '../quarantine/helpers.js';
 
-const INFO: ReporterInfo = {
-  orgName: 'Example Forum',
-  reporterName: 'Trust & Safety',
-  reporterEmail: 'tns@example.com',
-  ncmecUser: 'esp-user',
-  ncmecPassword: 'esp-secret',
-};
+const INFO = REPORTER_DETAILS;
 
 function subject(bytes = png(), overrides: Partial<ReportSubject> = {}): ReportSubject {
   return {

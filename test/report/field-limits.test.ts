@@ -11,15 +11,10 @@ import { buildReportBody, type ReportSubject } from '../../src/report/body.js';
 import { ReportFieldTooLongError } from '../../src/report/field-limits.js';
 import type { ReportBody, ReporterInfo } from '../../src/types.js';
 import { png } from '../fixtures/images.js';
+import { REPORTER_DETAILS } from '../helpers/reporter.js';
 import { factsOf } from '../quarantine/helpers.js';
 
-const INFO: ReporterInfo = {
-  orgName: 'Example Forum',
-  reporterName: 'Trust & Safety',
-  reporterEmail: 'tns@example.com',
-  ncmecUser: 'esp-user',
-  ncmecPassword: 'esp-secret',
-};
+const INFO = REPORTER_DETAILS;
 
 function subject(ip = '198.51.100.4'): ReportSubject {
   const bytes = png();
