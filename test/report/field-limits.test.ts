@@ -3,10 +3,14 @@
  * its limit, never the text; the limits and the measure (Unicode code points, OrgName and
  * ReporterName trimmed) are the emulator's, checked against its own body schema.
  */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { reportBodySchema } from '../../src/emulator/report.js';
 import { InvalidOptionsError } from '../../src/errors.js';
 import { photodnaGuard } from '../../src/index.js';
+import { createScanWorker } from '../../src/queue/index.js';
 import { buildReportBody, type ReportSubject } from '../../src/report/body.js';
 import { ReportFieldTooLongError } from '../../src/report/field-limits.js';
 import type { ReportBody, ReporterInfo } from '../../src/types.js';
@@ -143,5 +147,27 @@ describe('report field limits', () => {
         ),
       }),
     );
+  });
+
+  it('createScanWorker refuses one too, before it opens its queue', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'pdg-worker-limits-')), 'queue');
+    try {
+      const reporter = {
+        ...INFO,
+        reporterName: 'x'.repeat(1_001),
+        reporteeName: 'y'.repeat(1_001),
+      };
+      await expect(createScanWorker({ queue: { dir }, apiKey: 'k', reporter })).rejects.toThrow(
+        expect.objectContaining({
+          name: 'InvalidOptionsError',
+          paths: ['reporter.reporterName', 'reporter.reporteeName'],
+          message:
+            'createScanWorker: reporter.reporterName is 1,001 characters, over the 1,000 the Report endpoint accepts; reporter.reporteeName is 1,001 characters, over the 1,000 the Report endpoint accepts',
+        }),
+      );
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      rmSync(dirname(dir), { recursive: true, force: true });
+    }
   });
 });
