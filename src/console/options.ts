@@ -7,7 +7,7 @@ import { InvalidOptionsError } from '../errors.js';
 import type { GuardEventMap } from '../events.js';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import type { QuarantineStore } from '../quarantine/types.js';
-import { tooLongReportFields, tooLongText } from '../report/field-limits.js';
+import { assertReporterDefaultsFit } from '../report/field-limits.js';
 import type { ReportSender } from '../report/from-record.js';
 import type { AllowListOptions } from '../review/allow-list.js';
 import type { Logger, ReporterInfo } from '../types.js';
@@ -133,9 +133,7 @@ export function resolveConsoleOptions(options: ConsoleOptions): ResolvedConsoleO
   }
   if ((options.store === undefined) === (options.dir === undefined))
     fail("give 'store' or 'dir'", 'store');
-  // Past what the Report endpoint accepts, every report the console files would be refused.
-  const [tooLong] = tooLongReportFields(options.reporter ?? {});
-  if (tooLong) fail(tooLongText(tooLong), `reporter.${tooLong.field}`);
+  assertReporterDefaultsFit('createConsole', options.reporter);
   const store =
     options.store ??
     createFileQuarantineStore({

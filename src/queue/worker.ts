@@ -10,13 +10,12 @@ import type { PhotoDnaClientOptions } from '../client/options.js';
 import type { RedisClientLike } from '../client/redis-connection.js';
 import { scopeOf, shareScope } from '../core/diagnostics-scope.js';
 import { logEvents } from '../core/log-events.js';
-import { InvalidOptionsError } from '../errors.js';
 import type { MatchEvent } from '../events.js';
 import { type GuardEventName, GuardEvents, type Listener } from '../events.js';
 import { type Limits, limitsSchema, type RouteConfig } from '../options.js';
 import { createFileQuarantineStore } from '../quarantine/fs-store.js';
 import type { QuarantineStore } from '../quarantine/types.js';
-import { tooLongReportFields, tooLongText } from '../report/field-limits.js';
+import { assertReporterDefaultsFit } from '../report/field-limits.js';
 import type { ReportSender } from '../report/from-record.js';
 import type { Logger, Matcher, MatchResult, Policy, ReporterInfo } from '../types.js';
 import { reportConnectionErrors } from './connection-errors.js';
@@ -128,15 +127,7 @@ export interface ScanWorker {
 
 export async function createScanWorker(options: ScanWorkerOptions): Promise<ScanWorker> {
   // Checked before anything is opened.
-  // Past what the Report endpoint accepts, every report filed with these defaults would be
-  // refused: said at start, not at the first match.
-  const tooLong = tooLongReportFields(options.reporter ?? {});
-  if (tooLong.length > 0) {
-    throw new InvalidOptionsError(
-      `createScanWorker: ${tooLong.map((found) => tooLongText(found)).join('; ')}`,
-      tooLong.map(({ field }) => `reporter.${field}`),
-    );
-  }
+  assertReporterDefaultsFit('createScanWorker', options.reporter);
   const urlBounds: Pick<JobDeps, 'download' | 'urlAttempts'> = {
     download: {
       timeoutMs: positive(options.download?.timeoutMs, 30_000, 'download.timeoutMs'),

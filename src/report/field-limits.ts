@@ -87,6 +87,23 @@ export function tooLongReportFields(
 }
 
 /** Throws `ReportFieldTooLongError` when a bounded field of `info` is past its limit. */
+/**
+ * Reporter defaults an API takes when it is made (`createConsole`, `createScanWorker`): past what
+ * the Report endpoint accepts, every report filed with them would be refused, so they are refused
+ * then, each field named (`<api>: reporter.<field> is ...`), not at the first report.
+ */
+export function assertReporterDefaultsFit(
+  api: string,
+  reporter: Partial<ReporterInfo> | undefined,
+): void {
+  const found = tooLongReportFields(reporter ?? {});
+  if (found.length === 0) return;
+  throw new InvalidOptionsError(
+    `${api}: ${found.map((field) => tooLongText(field)).join('; ')}`,
+    found.map(({ field }) => `reporter.${field}`),
+  );
+}
+
 export function assertReportFieldsFit(
   info: Partial<ReporterInfo>,
   added: Partial<Record<BoundedReportField, number>> = {},
